@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// The rep command line: parses arguments, calls the functions in src/, prints.
+// Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { prettyJson } from '../src/canonical.js';
+import { build } from '../src/commands/build.js';
+import { listContext, tarContext } from '../src/commands/context.js';
+import { formatStatus, status, statusReport } from '../src/commands/status.js';
+import type { Diagnostic } from '../src/diag.js';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
+import { formatReason } from '../src/plan/reasons.js';
+import { openProject, type Project } from '../src/project.js';
+import { repfileJsonSchema } from '../src/repfile/schema.js';
+import { VERSION } from '../src/version.js';
+import { out, printDiagnostics } from './print.js';
+
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function failWith(errors: readonly Diagnostic[], code = 2): never {
+  printDiagnostics(errors);
+  throw new Exit(code);
+}
+
+const program = new Command('rep')
+  .description('Build container images the way make builds files.')
+  .version(VERSION, '-V, --version')
+  .option('-f, --file <path>', 'the Repfile (default: ./Repfile)')
+  .option('-C, --context <dir>', 'build context directory (default: the Repfile\'s directory)')
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
+
+function project(cmd: Command): Project {
+  const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+  const p = openProject({ file: g.file, context: g.context });
+  if (!p.ok) failWith(p.errors);
+  return p.value;
+}
+
+program
+  .command('build')
+  .description('build the stale steps, record their keys and write the standalone Dockerfile')
+  .addOption(new Option('--engine <name>', 'container engine').choices(['none']).default('none'))
+  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
+  .option('-n, --dry-run', 'say what would be built; build and write nothing')
+  .option('--json', 'print the build record as JSON')
+  .action(async (o: { engine: 'none'; dockerfile: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
+    const p = project(cmd);
+    const r = await build(p, { engine: o.engine, dockerfile: o.dockerfile, dryRun: o.dryRun });
+    if (!r.ok) failWith(r.errors);
+    const rec = r.value;
+    if (o.json) {
+      out(prettyJson({ engine: rec.engine, target: rec.target, tag: rec.tag, dockerfile: rec.dockerfile, steps: rec.steps }));
+      return;
+    }
+    const stale = rec.steps.filter((s) => s.action !== 'fresh');
+    if (stale.length === 0) {
+      out(`rep: all ${rec.steps.length} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
+      return;
+    }
+    const width = Math.max(...stale.map((s) => s.name.length));
+    for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${s.reasons.map(formatReason).join('; ')}`);
+    if (o.dryRun) out(`rep: ${stale.length} of ${rec.steps.length} steps would be built`);
+    else {
+      out(`rep: engine none: ${stale.length} of ${rec.steps.length} steps recorded, nothing built`);
+      out(`rep: ${rec.dockerfile.written ? 'wrote' : 'unchanged'} ${rec.dockerfile.path}`);
+    }
+  });
+
+program
+  .command('status')
+  .description('show which steps are fresh and why the others are stale')
+  .option('--json', 'print {steps:[{name,key,state,reasons}]}')
+  .option('-q, --question', 'print nothing; exit 0 when every step is fresh, 1 otherwise (like make -q)')
+  .action((o: { json?: boolean; question?: boolean }, cmd: Command) => {
+    const r = status(project(cmd));
+    if (!r.ok) failWith(r.errors);
+    const plan = r.value;
+    const allFresh = plan.steps.every((s) => s.state === 'fresh');
+    if (o.question) throw new Exit(allFresh ? 0 : 1);
+    out(o.json ? prettyJson(statusReport(plan)) : formatStatus(plan));
+  });
+
+program
+  .command('context')
+  .description('show the build context as Docker sees it (after .dockerignore)')
+  .option('--list', 'print every file a `COPY . /x` would see, one per line, sorted (default)')
+  .option('--tar <file>', 'write a deterministic tar of the context ("-" for stdout)')
+  .action(async (o: { list?: boolean; tar?: string }, cmd: Command) => {
+    const p = project(cmd);
+    if (o.tar !== undefined) {
+      await tarContext(p.ctx, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
+      if (!o.list) return;
+    }
+    const files = listContext(p.ctx);
+    if (files.length) out(files.join('\n'));
+  });
+
+program
+  .command('graph')
+  .description('print the step graph')
+  .addOption(new Option('--format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
+  .action((o: { format: GraphFormat }, cmd: Command) => {
+    out(renderGraph(project(cmd).dag, o.format));
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the Repfile')
+  .option('-o, --out <file>', 'write it to a file')
+  .action((o: { out?: string }) => {
+    const text = prettyJson(repfileJsonSchema());
+    if (o.out) writeFileSync(o.out, text);
+    else out(text);
+  });
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,38 @@
+// The build context of a Recipe: its directory and .dockerignore rules.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import { DockerIgnore } from './dockerignore.js';
+
+export interface BuildContext {
+  dir: string;
+  ignore: DockerIgnore;
+  /** Text of .dockerignore ("" when there is none), part of what a build depends on. */
+  ignoreText: string;
+}
+
+export function loadContext(dir: string): Result<BuildContext> {
+  const file = path.join(dir, '.dockerignore');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      return fail({ file: '.dockerignore', message: `cannot read (${(e as NodeJS.ErrnoException).code})` });
+    }
+  }
+  const { ignore, errors } = DockerIgnore.parse(text);
+  if (errors.length) {
+    const display = path.relative(process.cwd(), file) || file;
+    return fail(
+      ...errors.map(
+        (e): Diagnostic => ({
+          file: display,
+          span: { start: { line: e.line, col: 1 }, end: { line: e.line, col: 1 + (text.split(/\r?\n/)[e.line - 1]?.length ?? 1) } },
+          message: e.message,
+        }),
+      ),
+    );
+  }
+  return ok({ dir, ignore, ignoreText: text });
+}

@@ -1,0 +1,79 @@
+// What the build context holds: files and symlinks, relative to the context
+// root, walked the way Docker walks it (pruning excluded directories).
+import { lstatSync, readdirSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import type { DockerIgnore } from './dockerignore.js';
+
+/** rep's own state directory is never part of the context. */
+export const STATE_DIR = '.rep';
+
+export interface ContextFile {
+  /** Slash-separated path relative to the context root. */
+  path: string;
+  abs: string;
+  type: 'file' | 'symlink';
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  size: number;
+  stat: BigIntStats;
+  /** For symlinks: the link text. */
+  target?: string;
+}
+
+export function statEntry(contextDir: string, rel: string): ContextFile | undefined {
+  const abs = path.join(contextDir, rel);
+  const st = lstatSync(abs, { bigint: true });
+  const mode = Number(st.mode & 0o7777n);
+  if (st.isSymbolicLink()) {
+    return { path: rel, abs, type: 'symlink', mode, size: Number(st.size), stat: st, target: readlinkSync(abs) };
+  }
+  if (st.isFile()) return { path: rel, abs, type: 'file', mode, size: Number(st.size), stat: st };
+  return undefined;
+}
+
+/**
+ * Where a symlink leads, if outside the context (lexically, and after
+ * resolving any chain of links); undefined when it stays inside.
+ */
+export function symlinkEscape(contextDir: string, file: ContextFile): string | undefined {
+  if (file.type !== 'symlink' || file.target === undefined) return undefined;
+  const root = realpathSync(contextDir);
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  const lexical = path.resolve(path.dirname(path.join(root, file.path)), file.target);
+  if (!inside(lexical)) return file.target;
+  try {
+    const real = realpathSync(file.abs);
+    if (!inside(real)) return file.target;
+  } catch {
+    // dangling inside the context: harmless, copied as a link
+  }
+  return undefined;
+}
+
+const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/**
+ * Every file and symlink under `start` (a directory relative to the context,
+ * "" for the root) that the .dockerignore rules keep, sorted by path.
+ */
+export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''): ContextFile[] {
+  const out: ContextFile[] = [];
+  const visit = (dirRel: string) => {
+    const entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
+    for (const d of entries) {
+      const rel = dirRel ? `${dirRel}/${d.name}` : d.name;
+      if (rel === STATE_DIR) continue;
+      if (d.isDirectory()) {
+        if (!ignore.canSkipDir(rel)) visit(rel);
+        continue;
+      }
+      if (ignore.excludes(rel)) continue;
+      const f = statEntry(contextDir, rel);
+      if (f) out.push(f);
+    }
+  };
+  visit(start);
+  return out.sort(byPath);
+}
+
+export { byPath };

@@ -1,0 +1,99 @@
+// Content hashes of context files. Reads are synchronous, in fixed-size
+// chunks (a file is never held whole in memory), and a stat cache keyed by
+// (size, mtime, ctime, inode) makes an unchanged tree cost one lstat per file.
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ContextFile } from './files.js';
+
+export interface HashedFile extends ContextFile {
+  /** Hex sha256 of the content (for a symlink: of its link text). */
+  sha256: string;
+}
+
+const CHUNK = 1 << 20;
+let chunk: Buffer | undefined;
+
+export function sha256File(abs: string): string {
+  chunk ??= Buffer.allocUnsafe(CHUNK);
+  const h = createHash('sha256');
+  const fd = openSync(abs, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK, null);
+      if (n === 0) break;
+      h.update(n === CHUNK ? chunk : chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+const CACHE_VERSION = 1;
+/** A file modified this close to the moment the cache is written is not trusted next time (racy stat). */
+const RACY_NS = 2_000_000_000n;
+
+type CacheRow = [stamp: string, sha256: string];
+
+export class StatCache {
+  private rows = new Map<string, CacheRow>();
+  private dirty = false;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly file?: string) {
+    if (!file) return;
+    try {
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { version: number; rows: Record<string, CacheRow> };
+      if (data.version === CACHE_VERSION) this.rows = new Map(Object.entries(data.rows));
+    } catch {
+      // no cache yet, or unreadable: start empty
+    }
+  }
+
+  static forContext(contextDir: string): StatCache {
+    return new StatCache(path.join(contextDir, '.rep', 'statcache.json'));
+  }
+
+  private static stamp(f: ContextFile): string {
+    const s = f.stat;
+    return `${f.type}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.dev}`;
+  }
+
+  hash(f: ContextFile): HashedFile {
+    const stamp = StatCache.stamp(f);
+    const row = this.rows.get(f.path);
+    if (row && row[0] === stamp) {
+      this.hits++;
+      return { ...f, sha256: row[1] };
+    }
+    this.misses++;
+    const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
+    this.rows.set(f.path, [stamp, sha256]);
+    this.dirty = true;
+    return { ...f, sha256 };
+  }
+
+  hashAll(files: readonly ContextFile[]): HashedFile[] {
+    return files.map((f) => this.hash(f));
+  }
+
+  /** Writes the cache atomically, leaving out entries modified too recently to trust. */
+  save(): void {
+    if (!this.file || !this.dirty) return;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const rows: Record<string, CacheRow> = {};
+    for (const [k, row] of [...this.rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const mtime = BigInt(row[0].split(':')[2] ?? '0');
+      if (now - mtime > RACY_NS) rows[k] = row;
+    }
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, rows }));
+    renameSync(tmp, this.file);
+    this.dirty = false;
+  }
+}

@@ -1,0 +1,67 @@
+// A deterministic tar of context files: sorted entries, parent directories
+// made explicit, uid/gid 0, no user names, and one fixed mtime
+// (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import tar from 'tar-stream';
+import type { ContextFile } from './files.js';
+
+export function archiveMtime(env: NodeJS.ProcessEnv = process.env): Date {
+  const s = env.SOURCE_DATE_EPOCH;
+  const n = s !== undefined && /^\d+$/.test(s) ? Number(s) : 0;
+  return new Date(n * 1000);
+}
+
+export interface TarEntry {
+  /** Path inside the archive (slash-separated, relative). */
+  name: string;
+  file: ContextFile;
+}
+
+/** Parent directories of every entry, each once, e.g. "a", "a/b". */
+function parentDirs(names: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const n of names) {
+    const parts = n.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return [...dirs];
+}
+
+/** Streams a tar of `entries` into `out`. */
+export async function writeTar(entries: readonly TarEntry[], out: Writable, mtime = archiveMtime()): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, out);
+  const all = [
+    ...parentDirs(entries.map((e) => e.name)).map((name) => ({ name, dir: true as const })),
+    ...entries.map((e) => ({ name: e.name, dir: false as const, file: e.file })),
+  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const base = { uid: 0, gid: 0, uname: '', gname: '', mtime };
+  for (const e of all) {
+    if (e.dir) {
+      pack.entry({ ...base, name: `${e.name}/`, type: 'directory', mode: 0o755 });
+      continue;
+    }
+    const f = e.file;
+    if (f.type === 'symlink') {
+      pack.entry({ ...base, name: e.name, type: 'symlink', linkname: f.target, mode: f.mode });
+      continue;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size: f.size }, (err) =>
+        err ? reject(err) : resolve(),
+      );
+      createReadStream(f.abs).on('error', reject).pipe(sink);
+    });
+  }
+  pack.finalize();
+  await done;
+}
+
+export async function writeTarFile(entries: readonly TarEntry[], file: string, mtime?: Date): Promise<void> {
+  await writeTar(entries, createWriteStream(file), mtime);
+}
+
+/** Context files at their own paths. */
+export const asEntries = (files: readonly ContextFile[]): TarEntry[] => files.map((f) => ({ name: f.path, file: f }));

@@ -1,0 +1,63 @@
+// Which COPY instructions put a step's input files into the image at their
+// relative paths. COPY of a glob flattens directories, so files are copied
+// per directory, and a directory whose every context file is an input is
+// copied whole.
+
+export interface CopySpec {
+  /** Sources, relative to the context. */
+  sources: string[];
+  /** Destination relative to the workdir: "" for the workdir itself, else "dir/". */
+  dest: string;
+  /** A whole directory copied to a directory of the same name. */
+  wholeDir: boolean;
+}
+
+const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+
+/**
+ * `inputs`: the step's input paths; `context`: every path in the build
+ * context (after .dockerignore). Both relative, slash-separated.
+ */
+export function planCopies(inputs: readonly string[], context: readonly string[]): CopySpec[] {
+  if (inputs.length === 0) return [];
+  const wanted = new Set(inputs);
+  // For each directory: how many context files it holds, how many of them are inputs.
+  const total = new Map<string, number>();
+  const chosen = new Map<string, number>();
+  const count = (m: Map<string, number>, p: string) => {
+    for (let d = parentOf(p); ; d = parentOf(d)) {
+      m.set(d, (m.get(d) ?? 0) + 1);
+      if (d === '') break;
+    }
+  };
+  for (const p of context) count(total, p);
+  for (const p of inputs) count(chosen, p);
+  const complete = (d: string) => chosen.get(d) !== undefined && chosen.get(d) === total.get(d);
+
+  const specs: CopySpec[] = [];
+  const coveredBy = (p: string): string | undefined => {
+    let top: string | undefined;
+    for (let d = parentOf(p); ; d = parentOf(d)) {
+      if (complete(d)) top = d;
+      if (d === '') break;
+    }
+    return top;
+  };
+  const wholeDirs = new Set<string>();
+  const loose = new Map<string, string[]>();
+  for (const p of [...wanted].sort()) {
+    const top = coveredBy(p);
+    if (top !== undefined) wholeDirs.add(top);
+    else {
+      const d = parentOf(p);
+      loose.set(d, [...(loose.get(d) ?? []), p]);
+    }
+  }
+  for (const d of [...wholeDirs].sort()) {
+    specs.push({ sources: [d === '' ? '.' : d], dest: d === '' ? '' : `${d}/`, wholeDir: true });
+  }
+  for (const d of [...loose.keys()].sort()) {
+    specs.push({ sources: loose.get(d)!, dest: d === '' ? '' : `${d}/`, wholeDir: false });
+  }
+  return specs;
+}

@@ -1,0 +1,221 @@
+// Recipe -> Dag: who builds on whom, who imports whose outputs, in which
+// order, and how steps group into the stages of a multi-stage Dockerfile.
+import { alg, Graph } from '@dagrejs/graphlib';
+import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import type { Recipe, Step } from '../repfile/recipe.js';
+import { closest, didYouMean } from '../repfile/suggest.js';
+
+/** What a step is built on: an image, or another step's result. */
+export type Parent = { kind: 'image'; ref: string } | { kind: 'step'; name: string };
+
+export interface DagNode {
+  step: Step;
+  parent: Parent;
+  /** Steps whose `outputs` this step copies in. */
+  imports: string[];
+  /** Steps built directly on this one. */
+  children: string[];
+}
+
+export interface Stage {
+  /** Named after its last step, so `FROM x` and `COPY --from=x` name exactly that step's result. */
+  name: string;
+  /** Steps in build order; each builds on the one before. */
+  steps: string[];
+  from: Parent;
+}
+
+export interface Dag {
+  recipe: Recipe;
+  nodes: Map<string, DagNode>;
+  /** Topological order; ties keep Repfile order. */
+  order: string[];
+  stages: Stage[];
+  /** The step whose result is the image. */
+  target: string;
+}
+
+const IMAGE_LIKE = /[:/@]/;
+
+export function buildDag(recipe: Recipe): Result<Dag> {
+  const names = new Set(recipe.steps.map((s) => s.name));
+  const src = recipe.source;
+  const errors: Diagnostic[] = [];
+  const nodes = new Map<string, DagNode>();
+
+  for (const step of recipe.steps) {
+    step.needs.forEach((n, i) => {
+      if (!names.has(n)) {
+        errors.push(
+          src.at(['steps', step.name, 'needs', i], `unknown step "${n}"${didYouMean(n, names)}`, {
+            shownPath: ['steps', step.name, 'needs'],
+          }),
+        );
+      }
+    });
+    let parent: Parent;
+    const needs = [...new Set(step.needs)];
+    let imports = needs;
+    if (step.from !== undefined) {
+      if (names.has(step.from)) parent = { kind: 'step', name: step.from };
+      else {
+        const near = IMAGE_LIKE.test(step.from) ? undefined : closest(step.from, names);
+        if (near !== undefined) {
+          errors.push(
+            src.at(
+              ['steps', step.name, 'from'],
+              `"${step.from}" is not a step (did you mean "${near}"?); to start from an image of that name, write it with a tag, e.g. "${step.from}:latest"`,
+            ),
+          );
+        }
+        parent = { kind: 'image', ref: step.from };
+      }
+    } else if (needs.length > 0) {
+      parent = { kind: 'step', name: needs[0]! };
+      imports = needs.slice(1);
+    } else {
+      parent = { kind: 'image', ref: recipe.base };
+    }
+    nodes.set(step.name, { step, parent, imports: imports.filter((n) => n !== (parent.kind === 'step' ? parent.name : '')), children: [] });
+  }
+  if (errors.length) return fail(...errors);
+
+  const g = new Graph({ directed: true });
+  for (const name of names) g.setNode(name);
+  for (const [name, node] of nodes) {
+    if (node.parent.kind === 'step') g.setEdge(name, node.parent.name);
+    for (const i of node.imports) g.setEdge(name, i);
+  }
+  const cycles = alg.findCycles(g);
+  if (cycles.length) return fail(...cycles.map((c) => cycleDiagnostic(recipe, g, c)));
+
+  // A step's other needs are imports of their outputs, or merely ancestors of its parent.
+  const ancestors = (name: string): Set<string> => {
+    const out = new Set<string>();
+    for (let p = nodes.get(name)!.parent; p.kind === 'step'; p = nodes.get(p.name)!.parent) out.add(p.name);
+    return out;
+  };
+  for (const [name, node] of nodes) {
+    const below = node.parent.kind === 'step' ? new Set([node.parent.name, ...ancestors(node.parent.name)]) : new Set<string>();
+    node.imports = node.imports.filter((i) => {
+      if (nodes.get(i)!.step.outputs.length > 0) return true;
+      if (below.has(i)) return false;
+      const idx = node.step.needs.indexOf(i);
+      const builtOn = node.parent.kind === 'step' ? `"${node.parent.name}"` : `the image "${node.parent.ref}"`;
+      errors.push(
+        src.at(
+          ['steps', name, 'needs', idx],
+          `step "${i}" declares no outputs to copy in, and "${name}" builds on ${builtOn}; list the step to build on first in needs, or give "${i}" outputs`,
+          { shownPath: ['steps', name, 'needs'] },
+        ),
+      );
+      return false;
+    });
+  }
+  for (const [name, node] of nodes) if (node.parent.kind === 'step') nodes.get(node.parent.name)!.children.push(name);
+  if (errors.length) return fail(...errors);
+
+  const order = stableTopo(recipe, nodes);
+  const target = pickTarget(recipe, nodes);
+  if (!target.ok) return target;
+  return ok({ recipe, nodes, order, stages: groupStages(order, nodes, target.value), target: target.value });
+}
+
+function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnostic {
+  const inCycle = new Set(component);
+  const index = (n: string) => recipe.steps.findIndex((s) => s.name === n);
+  const start = [...component].sort((a, b) => index(a) - index(b))[0]!;
+  // Follow dependency edges inside the component back to the start.
+  const path = [start];
+  const seen = new Set([start]);
+  const walk = (n: string): boolean => {
+    for (const next of (g.successors(n) ?? []).filter((s) => inCycle.has(s)).sort((a, b) => index(a) - index(b))) {
+      if (next === start) return true;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      path.push(next);
+      if (walk(next)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  walk(start);
+  const step = recipe.steps[index(start)]!;
+  const field = step.from !== undefined && inCycle.has(step.from) && path[1] === step.from ? 'from' : 'needs';
+  const i = field === 'needs' ? Math.max(0, step.needs.indexOf(path[1] ?? start)) : undefined;
+  const at = i === undefined ? ['steps', start, field] : ['steps', start, field, i];
+  return recipe.source.at(at, `dependency cycle: ${[...path, start].join(' -> ')}`, { shownPath: ['steps', start, field] });
+}
+
+function stableTopo(recipe: Recipe, nodes: Map<string, DagNode>): string[] {
+  const deps = new Map<string, Set<string>>();
+  for (const [name, node] of nodes) {
+    deps.set(name, new Set([...(node.parent.kind === 'step' ? [node.parent.name] : []), ...node.imports]));
+  }
+  const order: string[] = [];
+  const done = new Set<string>();
+  while (order.length < recipe.steps.length) {
+    const next = recipe.steps.find((s) => !done.has(s.name) && [...deps.get(s.name)!].every((d) => done.has(d)))!;
+    order.push(next.name);
+    done.add(next.name);
+  }
+  return order;
+}
+
+function pickTarget(recipe: Recipe, nodes: Map<string, DagNode>): Result<string> {
+  const names = recipe.steps.map((s) => s.name);
+  const wanted = recipe.image.from;
+  if (wanted !== undefined) {
+    if (nodes.has(wanted)) return ok(wanted);
+    return fail(recipe.source.at(['image', 'from'], `unknown step "${wanted}"${didYouMean(wanted, names)}`));
+  }
+  const used = new Set<string>();
+  for (const node of nodes.values()) {
+    if (node.parent.kind === 'step') used.add(node.parent.name);
+    for (const i of node.imports) used.add(i);
+  }
+  const sinks = names.filter((n) => !used.has(n));
+  if (sinks.length === 1) return ok(sinks[0]!);
+  return fail(
+    recipe.source.at(['steps'], `several steps could be the image (${sinks.join(', ')}); say which with image.from`, { key: true }),
+  );
+}
+
+function groupStages(order: string[], nodes: Map<string, DagNode>, target: string): Stage[] {
+  const imported = new Set<string>();
+  for (const n of nodes.values()) for (const i of n.imports) imported.add(i);
+  // A step ends its stage unless exactly one step continues on it and nothing else refers to it.
+  const continues = (name: string): string | undefined => {
+    const node = nodes.get(name)!;
+    if (node.children.length !== 1 || imported.has(name) || name === target) return undefined;
+    const child = nodes.get(node.children[0]!)!;
+    return child.step.from === undefined ? child.step.name : undefined;
+  };
+  const stages: Stage[] = [];
+  const placed = new Set<string>();
+  for (const name of order) {
+    if (placed.has(name)) continue;
+    const steps = [name];
+    for (let next = continues(name); next !== undefined; next = continues(next)) steps.push(next);
+    steps.forEach((s) => placed.add(s));
+    stages.push({ name: steps[steps.length - 1]!, steps, from: nodes.get(name)!.parent });
+  }
+  // Every stage after the stages it refers to (COPY --from and FROM name earlier stages).
+  const stageOfStep = new Map(stages.flatMap((st) => st.steps.map((s) => [s, st] as const)));
+  const refs = (st: Stage) =>
+    st.steps.flatMap((s) => {
+      const n = nodes.get(s)!;
+      const deps = [...n.imports, ...(n.parent.kind === 'step' && s === st.steps[0] ? [n.parent.name] : [])];
+      return deps.map((d) => stageOfStep.get(d)!);
+    });
+  const sorted: Stage[] = [];
+  while (sorted.length < stages.length) {
+    const next = stages.find((st) => !sorted.includes(st) && refs(st).every((r) => sorted.includes(r)))!;
+    sorted.push(next);
+  }
+  return sorted;
+}
+
+export function stageOf(dag: Dag, step: string): Stage {
+  return dag.stages.find((s) => s.steps.includes(step))!;
+}

@@ -1,0 +1,56 @@
+// Step keys: sha256 over a canonical JSON of everything that decides a
+// step's result, and nothing else (no mtimes, no absolute paths).
+import { randomUUID } from 'node:crypto';
+import { sha256Of } from '../canonical.js';
+import type { HashedFile } from '../context/hash.js';
+
+export const KEY_FORMAT = 1;
+
+export interface InputRecord {
+  type: 'file' | 'symlink';
+  /** Octal permission bits, e.g. "644". */
+  mode: string;
+  sha256: string;
+}
+
+export interface ImportRecord {
+  paths: string[];
+  /** Content digest of the producer's outputs ("sha256:…"), or "key:<producer key>" when the content is not known. */
+  digest: string;
+}
+
+export interface StepMaterial {
+  format: number;
+  /** The image a stage starts from (parent is an image). */
+  base?: string;
+  /** Key of the step this one builds on (parent is a step). */
+  parent?: string;
+  /** Repfile-wide settings applied where a stage starts from an image. */
+  stage?: { workdir: string; env: Record<string, string> };
+  def: {
+    run: string[];
+    env: Record<string, string>;
+    /** Effective working directory: where inputs are copied and commands run. */
+    workdir: string;
+    user?: string;
+    shell?: string[];
+    phony: boolean;
+  };
+  inputs: Record<string, InputRecord>;
+  imports: Record<string, ImportRecord>;
+  nonce?: string;
+}
+
+export function inputRecords(files: readonly HashedFile[]): Record<string, InputRecord> {
+  const out: Record<string, InputRecord> = {};
+  for (const f of files) out[f.path] = { type: f.type, mode: f.mode.toString(8), sha256: f.sha256 };
+  return out;
+}
+
+export function newNonce(): string {
+  return randomUUID();
+}
+
+export function stepKey(m: StepMaterial): string {
+  return `sha256:${sha256Of(m)}`;
+}

@@ -1,0 +1,56 @@
+// The typed, validated form of a Repfile that the rest of rep works from.
+import type { SourceMap } from './source.js';
+
+export const DEFAULT_WORKDIR = '/work';
+
+export interface Step {
+  name: string;
+  /** Position in the Repfile, for stable ordering. */
+  index: number;
+  description?: string;
+  run: string[];
+  inputs: string[];
+  needs: string[];
+  from?: string;
+  outputs: string[];
+  /** Sorted by name. */
+  env: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  shell?: string[];
+  phony: boolean;
+}
+
+export interface ImageSpec {
+  from?: string;
+  tag: string;
+  cmd?: string | string[];
+  entrypoint?: string | string[];
+  expose: string[];
+  volumes: string[];
+  user?: string;
+  labels: Record<string, string>;
+}
+
+export interface Recipe {
+  /** The Repfile as the user named it, for messages ("Repfile"). */
+  file: string;
+  /** Absolute path of the Repfile. */
+  path: string;
+  /** Absolute path of the build context. */
+  contextDir: string;
+  /** sha256 (hex) of the Repfile's bytes. */
+  sha256: string;
+  name: string;
+  base: string;
+  workdir: string;
+  env: Record<string, string>;
+  /** In Repfile order. */
+  steps: Step[];
+  image: ImageSpec;
+  source: SourceMap;
+}
+
+export function stepByName(recipe: Recipe, name: string): Step | undefined {
+  return recipe.steps.find((s) => s.name === name);
+}

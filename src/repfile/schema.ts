@@ -1,0 +1,100 @@
+// The one schema of a Repfile: it gives the TypeScript types, the validation
+// and the published JSON Schema (`rep schema`).
+import { z } from 'zod';
+
+export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const stepName = z
+  .string()
+  .regex(STEP_NAME, { error: 'a step name is lowercase letters, digits, "-", "_" or "." and starts with a letter' })
+  .max(63, { error: 'a step name has at most 63 characters' });
+
+const absPath = (what: string) =>
+  z.string().startsWith('/', { error: `${what} is an absolute path inside the image (starts with "/")` });
+
+/** One string, or a list of them: `run: make` and `run: [a, b]` both read naturally. */
+const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
+  z.union([item, z.array(item)], { error: `expected ${what} or a list of them` });
+
+const envValue = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'an environment value is a string, number or boolean',
+});
+
+const env = z
+  .record(z.string().regex(ENV_NAME, { error: 'an environment variable name is letters, digits and "_", not starting with a digit' }), envValue)
+  .describe('Environment variables set with ENV, inherited by the steps built on this one.');
+
+export const stepSchema = z
+  .strictObject({
+    description: z.string().optional().describe('What this step is for (shown by `rep graph` and in the Dockerfile).'),
+    run: oneOrMany(z.string(), 'a shell command')
+      .optional()
+      .describe('Shell commands run in this step, in order, as one layer.'),
+    inputs: oneOrMany(z.string().min(1), 'a glob')
+      .optional()
+      .describe('Globs (relative to the context) of files copied into the workdir, keeping their relative paths. A directory means everything under it.'),
+    needs: oneOrMany(stepName, 'a step name')
+      .optional()
+      .describe('Steps this one depends on. The first is the step it builds on (unless `from` is set); the others must declare `outputs`, which are copied in.'),
+    from: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Start a separate stage from an image (e.g. busybox:latest) or extend another step.'),
+    outputs: oneOrMany(absPath('an output'), 'an absolute path')
+      .optional()
+      .describe('Absolute paths this step produces for other stages to import (copied to the same path).'),
+    env: env.optional(),
+    workdir: absPath('workdir').optional().describe('Working directory for this step and the steps built on it.'),
+    user: z.string().min(1).optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
+    shell: z.array(z.string()).min(1).optional().describe('Shell used for `run`, e.g. ["/bin/bash", "-euo", "pipefail", "-c"].'),
+    phony: z.boolean().optional().describe('Always rebuild this step, like a Make .PHONY target.'),
+  })
+  .describe('A step: a few layers built on the step (or image) below it.');
+
+export const imageSchema = z
+  .strictObject({
+    from: stepName.optional().describe('The step whose result is the image (default: the only step nothing builds on).'),
+    tag: z.string().min(1).optional().describe('Tag for the final image (default: NAME:latest).'),
+    cmd: oneOrMany(z.string(), 'a string').optional(),
+    entrypoint: oneOrMany(z.string(), 'a string').optional(),
+    expose: z.array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+(\/(tcp|udp|sctp))?$/)])).optional(),
+    volumes: z.array(absPath('a volume')).optional(),
+    user: z.string().min(1).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .describe('The final image: which step it is, and its runtime settings.');
+
+export const repfileSchema = z
+  .strictObject({
+    rep: z.literal(1, { error: 'the Repfile format version; write `rep: 1`' }),
+    name: z
+      .string()
+      .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'a name is lowercase letters and digits, separated by ".", "_" or "-" (it names the image)' })
+      .describe('Project name; the image is tagged NAME:latest unless image.tag says otherwise.'),
+    base: z.string().min(1).describe('Base image of the first stage, e.g. debian:bookworm-slim.'),
+    workdir: absPath('workdir').optional().describe('Working directory inputs are copied to (default /work).'),
+    env: env.optional(),
+    steps: z
+      .record(z.string(), stepSchema)
+      .refine((s) => Object.keys(s).length > 0, { error: 'a Repfile has at least one step' })
+      .describe('The steps, by name.'),
+    image: imageSchema.optional(),
+  })
+  .describe('A Repfile: how rep builds a container image.');
+
+export type RepfileDoc = z.infer<typeof repfileSchema>;
+export type StepDoc = z.infer<typeof stepSchema>;
+export type ImageDoc = z.infer<typeof imageSchema>;
+
+/** Field names, for "did you mean" on unknown keys. */
+export const FIELDS = {
+  top: Object.keys(repfileSchema.shape),
+  step: Object.keys(stepSchema.shape),
+  image: Object.keys(imageSchema.shape),
+} as const;
+
+export function repfileJsonSchema(): object {
+  return { title: 'Repfile', ...z.toJSONSchema(repfileSchema, { target: 'draft-2020-12' }) };
+}

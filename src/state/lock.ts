@@ -1,0 +1,56 @@
+// One build at a time per project: an exclusive lock file holding the pid.
+// A lock left by a process that no longer exists is taken over.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { stateDir } from './state.js';
+
+export interface Lock {
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The lock, or the pid of the process holding it. */
+export function tryLock(contextDir: string): Lock | { heldBy: number } {
+  const dir = stateDir(contextDir);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          rmSync(file, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return { heldBy: pid };
+      rmSync(file, { force: true });
+    }
+  }
+  return { heldBy: -1 };
+}
+
+/** Waits for the lock, polling; gives up after `timeoutMs`. */
+export async function acquireLock(contextDir: string, timeoutMs = 10 * 60_000): Promise<Lock | { heldBy: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const l = tryLock(contextDir);
+    if ('release' in l || Date.now() > deadline) return l;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
