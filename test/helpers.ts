@@ -1,0 +1,49 @@
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { openProject, type Project } from '../src/project.js';
+import { formatDiagnostic } from '../src/diag.js';
+
+export const REPO = path.resolve(import.meta.dirname, '..');
+export const CLI = path.join(REPO, 'dist', 'cli', 'main.js');
+
+export type Tree = Record<string, string | { link: string } | { mode: number; text: string }>;
+
+/** A fresh project directory holding `tree`. */
+export function makeProject(tree: Tree, prefix = 'rep-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  writeTree(dir, tree);
+  return dir;
+}
+
+export function writeTree(dir: string, tree: Tree): void {
+  for (const [rel, v] of Object.entries(tree)) {
+    const abs = path.join(dir, rel);
+    mkdirSync(path.dirname(abs), { recursive: true });
+    if (typeof v === 'string') writeFileSync(abs, v);
+    else if ('link' in v) symlinkSync(v.link, abs);
+    else {
+      writeFileSync(abs, v.text);
+      chmodSync(abs, v.mode);
+    }
+  }
+}
+
+export function open(dir: string): Project {
+  const p = openProject({ cwd: dir });
+  if (!p.ok) throw new Error(p.errors.map(formatDiagnostic).join('\n'));
+  return p.value;
+}
+
+/** Diagnostics of a project that must fail to open, one line each. */
+export function openErrors(dir: string): string[] {
+  const p = openProject({ cwd: dir });
+  if (p.ok) throw new Error('expected the project to fail to open');
+  return p.errors.map(formatDiagnostic);
+}
+
+export function rep(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

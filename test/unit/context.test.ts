@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { listContext, tarContext } from '../../src/commands/context.js';
+import { loadContext } from '../../src/context/context.js';
+import { StatCache } from '../../src/context/hash.js';
+import { resolveInputs } from '../../src/context/inputs.js';
+import { walkContext } from '../../src/context/files.js';
+import { formatDiagnostic } from '../../src/diag.js';
+import { makeProject, open } from '../helpers.js';
+
+const REPFILE = (inputs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n`;
+
+async function tarSha(dir: string, env: Record<string, string> = {}): Promise<string> {
+  const saved = process.env.SOURCE_DATE_EPOCH;
+  if (env.SOURCE_DATE_EPOCH) process.env.SOURCE_DATE_EPOCH = env.SOURCE_DATE_EPOCH;
+  else delete process.env.SOURCE_DATE_EPOCH;
+  try {
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error('context');
+    const h = createHash('sha256');
+    const sink = new PassThrough();
+    sink.on('data', (c: Buffer) => h.update(c));
+    await tarContext(ctx.value, sink);
+    return h.digest('hex');
+  } finally {
+    if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = saved;
+  }
+}
+
+function inputsOf(dir: string) {
+  const p = open(dir);
+  const r = resolveInputs(p.recipe, p.recipe.steps[0]!, p.ctx);
+  return r.ok ? r.value.map((f) => f.path) : r.errors.map(formatDiagnostic);
+}
+
+const TREE = {
+  Repfile: REPFILE('[src]'),
+  'src/a.py': 'a',
+  'src/sub/b.py': 'b',
+  'src/x.pyc': 'compiled',
+  'docs/README.md': 'readme',
+  'docs/other.md': 'other',
+  'node_modules/m/index.js': 'm',
+  '.git/HEAD': 'ref',
+  '.dockerignore': '**/*.pyc\ndocs\n!docs/README.md\nnode_modules\n.git\n',
+};
+
+describe('rep context', () => {
+  it('lists what COPY . would see: .dockerignore applied, sorted, .rep left out', () => {
+    const dir = makeProject({ ...TREE, '.rep/state.json': '{}' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    expect(listContext(ctx.value)).toEqual(['.dockerignore', 'Repfile', 'docs/README.md', 'src/a.py', 'src/sub/b.py']);
+  });
+
+  it('writes a tar whose sha256 depends on content and mode only', async () => {
+    const a = makeProject(TREE);
+    const b = makeProject(TREE);
+    utimesSync(path.join(b, 'src/a.py'), 1000, 1000);
+    const sa = await tarSha(a);
+    expect(await tarSha(a)).toBe(sa);
+    expect(await tarSha(b)).toBe(sa);
+    expect(await tarSha(a, { SOURCE_DATE_EPOCH: '1700000000' })).not.toBe(sa);
+    chmodSync(path.join(b, 'src/a.py'), 0o755);
+    expect(await tarSha(b)).not.toBe(sa);
+    writeFileSync(path.join(a, 'src/a.py'), 'changed');
+    expect(await tarSha(a)).not.toBe(sa);
+  });
+
+  it('writes entries with uid/gid 0, fixed mtime and explicit parent directories', async () => {
+    const dir = makeProject({ Repfile: REPFILE('[a]'), 'a/b/c.txt': 'c', 'l': { link: 'a/b/c.txt' } });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const file = path.join(tmpdir(), `rep-ctx-${process.pid}.tar`);
+    const { createWriteStream } = await import('node:fs');
+    await tarContext(ctx.value, createWriteStream(file));
+    const { spawnSync } = await import('node:child_process');
+    const listing = spawnSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' }).stdout.trim().split('\n');
+    expect(listing.map((l) => l.replace(/\s+/g, ' '))).toEqual([
+      `-rw-r--r-- 0/0 ${REPFILE('[a]').length} 1970-01-01 00:00 Repfile`,
+      'drwxr-xr-x 0/0 0 1970-01-01 00:00 a/',
+      'drwxr-xr-x 0/0 0 1970-01-01 00:00 a/b/',
+      '-rw-r--r-- 0/0 1 1970-01-01 00:00 a/b/c.txt',
+      'lrwxrwxrwx 0/0 0 1970-01-01 00:00 l -> a/b/c.txt',
+    ]);
+  });
+});
+
+describe('step inputs', () => {
+  it('takes a directory as everything under it that .dockerignore keeps', () => {
+    expect(inputsOf(makeProject(TREE))).toEqual(['src/a.py', 'src/sub/b.py']);
+  });
+
+  it('globs with fast-glob, then filters by .dockerignore', () => {
+    const dir = makeProject({ ...TREE, Repfile: REPFILE('["src/**/*.py*", "docs/*.md"]') });
+    expect(inputsOf(dir)).toEqual(['docs/README.md', 'src/a.py', 'src/sub/b.py']);
+  });
+
+  it('says which .dockerignore line excludes a named input', () => {
+    const dir = makeProject({ ...TREE, Repfile: REPFILE('[docs/other.md]') });
+    expect(inputsOf(dir)).toEqual([
+      'Repfile:6:14: steps.s.inputs[0]: "docs/other.md" is excluded by .dockerignore (.dockerignore line 2: "docs"); remove it from inputs or add "!docs/other.md" to .dockerignore',
+    ]);
+    const glob = makeProject({ ...TREE, Repfile: REPFILE('["**/*.pyc"]') });
+    expect(inputsOf(glob)[0]).toMatch(/^Repfile:6:14: steps\.s\.inputs\[0\]: "\*\*\/\*\.pyc" matches only files excluded by \.dockerignore/);
+  });
+
+  it('rejects globs that match nothing and paths that do not exist', () => {
+    expect(inputsOf(makeProject({ ...TREE, Repfile: REPFILE('["*.csv"]') }))).toEqual([
+      'Repfile:6:14: steps.s.inputs[0]: "*.csv" matches no file in the build context',
+    ]);
+    expect(inputsOf(makeProject({ ...TREE, Repfile: REPFILE('[src, nope.txt]') }))).toEqual([
+      'Repfile:6:19: steps.s.inputs[1]: "nope.txt" does not exist in the build context',
+    ]);
+  });
+
+  it('rejects paths and symlinks that leave the context', () => {
+    const outside = makeProject({ 'secret.txt': 'secret' });
+    const dir = makeProject({
+      ...TREE,
+      Repfile: REPFILE('["../x", /etc/passwd, link, "links/*", linkdir/secret.txt]'),
+      link: { link: path.join(outside, 'secret.txt') },
+      'links/up': { link: '../../x' },
+      'links/ok': { link: '../src/a.py' },
+      linkdir: { link: outside },
+    });
+    expect(inputsOf(dir)).toEqual([
+      `Repfile:6:14: steps.s.inputs[0]: "../x" leaves the build context; inputs are paths inside ${dir}`,
+      `Repfile:6:22: steps.s.inputs[1]: "/etc/passwd" leaves the build context; inputs are paths inside ${dir}`,
+      `Repfile:6:35: steps.s.inputs[2]: symlink "link" -> "${path.join(outside, 'secret.txt')}" leaves the build context`,
+      'Repfile:6:41: steps.s.inputs[3]: symlink "links/up" -> "../../x" leaves the build context',
+      'Repfile:6:52: steps.s.inputs[4]: "linkdir/secret.txt" leaves the build context through a symlinked directory',
+    ]);
+  });
+});
+
+describe('stat cache', () => {
+  it('hashes unchanged files from the cache and re-reads changed ones', () => {
+    const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b' });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    utimesSync(path.join(dir, 'b.txt'), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const first = StatCache.forContext(dir);
+    const h1 = first.hashAll(walkContext(dir, ctx.value.ignore));
+    first.save();
+    expect(first.misses).toBe(2);
+    const second = StatCache.forContext(dir);
+    const h2 = second.hashAll(walkContext(dir, ctx.value.ignore));
+    expect(second.hits).toBe(2);
+    expect(h2.map((f) => f.sha256)).toEqual(h1.map((f) => f.sha256));
+    expect(h1[0]!.sha256).toBe(createHash('sha256').update('a').digest('hex'));
+    writeFileSync(path.join(dir, 'a.txt'), 'A');
+    const third = StatCache.forContext(dir);
+    const h3 = third.hashAll(walkContext(dir, ctx.value.ignore));
+    expect(third.misses).toBe(1);
+    expect(h3[0]!.sha256).toBe(createHash('sha256').update('A').digest('hex'));
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows).toHaveProperty(['a.txt']);
+  });
+
+  it('hashes large files in chunks', () => {
+    const dir = makeProject({});
+    mkdirSync(path.join(dir, 'd'));
+    const big = Buffer.alloc(5 * 1024 * 1024 + 17, 7);
+    writeFileSync(path.join(dir, 'd/big.bin'), big);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const [f] = new StatCache().hashAll(walkContext(dir, ctx.value.ignore));
+    expect(f!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+});

@@ -1,0 +1,233 @@
+// Cases from moby/patternmatcher's own tests (and Go's filepath.Match tests
+// they carry), plus buildkit's .dockerignore reader and Docker's documented
+// examples: rep must decide exactly as Docker does.
+import { describe, expect, it } from 'vitest';
+import { cleanPath, compilePattern, DockerIgnore, parseDockerignore, type IgnorePattern } from '../../src/context/dockerignore.js';
+
+type Pass = 'fail' | 'exact' | 'inexact';
+
+const MATCHES: [string, string, Pass][] = [
+  ['**', 'file', 'exact'],
+  ['**', 'file/', 'exact'],
+  ['**/', 'file', 'exact'],
+  ['**/', 'file/', 'exact'],
+  ['**', '/', 'exact'],
+  ['**/', '/', 'exact'],
+  ['**', 'dir/file', 'exact'],
+  ['**/', 'dir/file', 'exact'],
+  ['**', 'dir/file/', 'exact'],
+  ['**/', 'dir/file/', 'exact'],
+  ['**/**', 'dir/file', 'exact'],
+  ['**/**', 'dir/file/', 'exact'],
+  ['dir/**', 'dir/file', 'exact'],
+  ['dir/**', 'dir/file/', 'exact'],
+  ['dir/**', 'dir/dir2/file', 'exact'],
+  ['dir/**', 'dir/dir2/file/', 'exact'],
+  ['**/dir', 'dir', 'exact'],
+  ['**/dir', 'dir/file', 'inexact'],
+  ['**/dir2/*', 'dir/dir2/file', 'exact'],
+  ['**/dir2/*', 'dir/dir2/file/', 'inexact'],
+  ['**/dir2/**', 'dir/dir2/dir3/file', 'exact'],
+  ['**/dir2/**', 'dir/dir2/dir3/file/', 'exact'],
+  ['**file', 'file', 'exact'],
+  ['**file', 'dir/file', 'exact'],
+  ['**/file', 'dir/file', 'exact'],
+  ['**file', 'dir/dir/file', 'exact'],
+  ['**/file', 'dir/dir/file', 'exact'],
+  ['**/file*', 'dir/dir/file', 'exact'],
+  ['**/file*', 'dir/dir/file.txt', 'exact'],
+  ['**/file*txt', 'dir/dir/file.txt', 'exact'],
+  ['**/file*.txt', 'dir/dir/file.txt', 'exact'],
+  ['**/file*.txt*', 'dir/dir/file.txt', 'exact'],
+  ['**/**/*.txt', 'dir/dir/file.txt', 'exact'],
+  ['**/**/*.txt2', 'dir/dir/file.txt', 'fail'],
+  ['**/*.txt', 'file.txt', 'exact'],
+  ['**/**/*.txt', 'file.txt', 'exact'],
+  ['a**/*.txt', 'a/file.txt', 'exact'],
+  ['a**/*.txt', 'a/dir/file.txt', 'exact'],
+  ['a**/*.txt', 'a/dir/dir/file.txt', 'exact'],
+  ['a/*.txt', 'a/dir/file.txt', 'fail'],
+  ['a/*.txt', 'a/file.txt', 'exact'],
+  ['a/*.txt**', 'a/file.txt', 'exact'],
+  ['a[b-d]e', 'ae', 'fail'],
+  ['a[b-d]e', 'ace', 'exact'],
+  ['a[b-d]e', 'aae', 'fail'],
+  ['a[^b-d]e', 'aze', 'exact'],
+  ['.*', '.foo', 'exact'],
+  ['.*', 'foo', 'fail'],
+  ['abc.def', 'abcdef', 'fail'],
+  ['abc.def', 'abc.def', 'exact'],
+  ['abc.def', 'abcZdef', 'fail'],
+  ['abc?def', 'abcZdef', 'exact'],
+  ['abc?def', 'abcdef', 'fail'],
+  ['**/foo/bar', 'foo/bar', 'exact'],
+  ['**/foo/bar', 'dir/foo/bar', 'exact'],
+  ['**/foo/bar', 'dir/dir2/foo/bar', 'exact'],
+  ['abc/**', 'abc', 'fail'],
+  ['abc/**', 'abc/def', 'exact'],
+  ['abc/**', 'abc/def/ghi', 'exact'],
+  ['**/.foo', '.foo', 'exact'],
+  ['**/.foo', 'bar.foo', 'fail'],
+  ['a(b)c/def', 'a(b)c/def', 'exact'],
+  ['a(b)c/def', 'a(b)c/xyz', 'fail'],
+  ['a.|)$(}+{bc', 'a.|)$(}+{bc', 'exact'],
+  ['dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', 'exact'],
+  ['dist/*.whl', 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', 'exact'],
+  ['a\\\\', 'a\\', 'exact'],
+  ['a\\*b', 'a*b', 'exact'],
+];
+
+const MULTI: [string[], string, boolean][] = [
+  [['**', '!util/docker/web'], 'util/docker/web/foo', false],
+  [['**', '!util/docker/web', 'util/docker/web/foo'], 'util/docker/web/foo', true],
+  [['**', '!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl'], 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', false],
+  [['**', '!dist/*.whl'], 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', false],
+  [['*'], 'fileutils.go', true],
+  [['*.go'], 'fileutils.go', true],
+  [['!fileutils.go', '*.go'], 'fileutils.go', true],
+  [['docs', '!docs/README.md'], 'docs/README.md', false],
+  [['docs/', '!docs/README.md'], 'docs/README.md', false],
+  [['docs/*', '!docs/README.md'], 'docs/README.md', false],
+  [['*.go', '!fileutils.go'], 'fileutils.go', false],
+  [['*.go'], '.', false],
+  [[], '/any/path/there', false],
+];
+
+// Go's filepath.Match table, as moby runs it (through the parent-matching Matches).
+const GO_MATCH: [string, string, boolean | 'bad'][] = [
+  ['abc', 'abc', true],
+  ['*', 'abc', true],
+  ['*c', 'abc', true],
+  ['a*', 'a', true],
+  ['a*', 'abc', true],
+  ['a*', 'ab/c', true],
+  ['a*/b', 'abc/b', true],
+  ['a*/b', 'a/c/b', false],
+  ['a*b*c*d*e*/f', 'axbxcxdxe/f', true],
+  ['a*b*c*d*e*/f', 'axbxcxdxexxx/f', true],
+  ['a*b*c*d*e*/f', 'axbxcxdxe/xxx/f', false],
+  ['a*b*c*d*e*/f', 'axbxcxdxexxx/fff', false],
+  ['a*b?c*x', 'abxbbxdbxebxczzx', true],
+  ['a*b?c*x', 'abxbbxdbxebxczzy', false],
+  ['ab[c]', 'abc', true],
+  ['ab[b-d]', 'abc', true],
+  ['ab[e-g]', 'abc', false],
+  ['ab[^c]', 'abc', false],
+  ['ab[^b-d]', 'abc', false],
+  ['ab[^e-g]', 'abc', true],
+  ['a\\*b', 'a*b', true],
+  ['a\\*b', 'ab', false],
+  ['a?b', 'a☺b', true],
+  ['a[^a]b', 'a☺b', true],
+  ['a???b', 'a☺b', false],
+  ['a[^a][^a][^a]b', 'a☺b', false],
+  ['[a-ζ]*', 'α', true],
+  ['*[a-ζ]', 'A', false],
+  ['a?b', 'a/b', false],
+  ['a*b', 'a/b', false],
+  ['[\\]a]', ']', true],
+  ['[\\-]', '-', true],
+  ['[x\\-]', 'x', true],
+  ['[x\\-]', '-', true],
+  ['[x\\-]', 'z', false],
+  ['[\\-x]', 'x', true],
+  ['[\\-x]', '-', true],
+  ['[\\-x]', 'a', false],
+  ['[]a]', ']', 'bad'],
+  ['[-]', '-', 'bad'],
+  ['[x-]', 'x', 'bad'],
+  ['[x-]', '-', 'bad'],
+  ['[x-]', 'z', 'bad'],
+  ['[-x]', 'x', 'bad'],
+  ['[-x]', '-', 'bad'],
+  ['[-x]', 'a', 'bad'],
+  ['\\', 'a', 'bad'],
+  ['[a-b-c]', 'a', 'bad'],
+  ['[', 'a', 'bad'],
+  ['[^', 'a', 'bad'],
+  ['[^bc', 'a', 'bad'],
+  ['a[', 'a', 'bad'],
+  ['a[', 'ab', 'bad'],
+  ['*x', 'xxx', true],
+];
+
+const compile = (p: string): IgnorePattern => {
+  const r = compilePattern(p);
+  if (!r || 'message' in r) throw new Error(`pattern ${p} did not compile`);
+  return r;
+};
+
+describe('.dockerignore patterns (moby/patternmatcher cases)', () => {
+  it.each(MATCHES)('%s against %s: %s', (pattern, text, pass) => {
+    expect(compile(pattern).match(text)).toBe(pass === 'exact');
+    expect(new DockerIgnore([compile(pattern)]).excludes(text)).toBe(pass !== 'fail');
+  });
+
+  it.each(MULTI)('%j against %s', (patterns, text, excluded) => {
+    const { ignore, errors } = DockerIgnore.parse(patterns.join('\n'));
+    expect(errors).toEqual([]);
+    expect(ignore.excludes(text)).toBe(excluded);
+  });
+
+  it.each(GO_MATCH)('Go filepath.Match %s against %s', (pattern, text, want) => {
+    const r = compilePattern(pattern);
+    if (want === 'bad') {
+      expect(r && 'message' in r).toBe(true);
+      return;
+    }
+    expect(new DockerIgnore([compile(pattern)]).excludes(text)).toBe(want);
+  });
+
+  it('rejects a lone "!"', () => {
+    expect(compilePattern('!')).toEqual({ line: 0, message: 'illegal exclusion pattern: "!"' });
+  });
+
+  it('cleans paths as Go does', () => {
+    expect(['', '.', './a', 'a/', 'a//b', 'a/./b', 'a/../b', '../a', '/../a', '/a/b/'].map(cleanPath)).toEqual([
+      '.', '.', 'a', 'a', 'a/b', 'a/b', 'b', '../a', '/a', '/a/b',
+    ]);
+  });
+});
+
+describe('.dockerignore files (buildkit ReadAll)', () => {
+  it('strips comments, blanks, leading "/" and "./", and keeps exceptions', () => {
+    const text = '\uFEFFtest1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n  ./spaced/  \n';
+    const { patterns, errors } = parseDockerignore(text);
+    expect(errors).toEqual([]);
+    expect(patterns.map((p) => `${p.exclusion ? '!' : ''}${p.pattern}@${p.line}`)).toEqual([
+      'test1@1', 'test2@2', 'a/file/here@3', 'lastfile@5', '!inverted/abs/path@7', 'spaced@8',
+    ]);
+  });
+
+  it('reports bad lines with their line number', () => {
+    expect(parseDockerignore('ok\n!\n[x-]\n').errors).toEqual([
+      { line: 2, message: 'illegal exclusion pattern: "!"' },
+      { line: 3, message: 'bad pattern "[x-]": malformed character class' },
+    ]);
+  });
+
+  it("follows Docker's documented examples", () => {
+    const { ignore } = DockerIgnore.parse('# comment\n*/temp*\n*/*/temp*\ntemp?\n');
+    expect(ignore.excludes('somedir/temporary.txt')).toBe(true);
+    expect(ignore.excludes('somedir/temp')).toBe(true);
+    expect(ignore.excludes('temporary.txt')).toBe(false);
+    expect(ignore.excludes('somedir/subdir/temporary.txt')).toBe(true);
+    expect(ignore.excludes('tempa')).toBe(true);
+    expect(ignore.excludes('tempab')).toBe(false);
+    const md = DockerIgnore.parse('*.md\n!README*.md\nREADME-secret.md\n').ignore;
+    expect(['README.md', 'README-secret.md', 'CHANGES.md', 'docs/x.md'].map((p) => md.excludes(p))).toEqual([false, true, true, false]);
+  });
+
+  it('names the pattern that decided', () => {
+    const { ignore } = DockerIgnore.parse('*.log\n!keep.log\n');
+    expect(ignore.decide('a.log').by?.line).toBe(1);
+    expect(ignore.decide('keep.log')).toMatchObject({ excluded: false, by: { line: 2 } });
+  });
+
+  it('only prunes a directory when no exception can reach inside it', () => {
+    const { ignore } = DockerIgnore.parse('docs\n!docs/README.md\nnode_modules\n');
+    expect(ignore.canSkipDir('docs')).toBe(false);
+    expect(ignore.canSkipDir('node_modules')).toBe(true);
+    expect(ignore.canSkipDir('src')).toBe(false);
+  });
+});

@@ -1,0 +1,173 @@
+import { chmodSync, cpSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { build } from '../../src/commands/build.js';
+import { status } from '../../src/commands/status.js';
+import { formatReason } from '../../src/plan/reasons.js';
+import { stepKey, KEY_FORMAT, type StepMaterial } from '../../src/plan/key.js';
+import { makeProject, open } from '../helpers.js';
+
+const REPFILE = `rep: 1
+name: demo
+base: debian:bookworm-slim
+env: {LANG: C.UTF-8}
+steps:
+  system:
+    run: apt-get install -y python3
+  deps:
+    needs: [system]
+    inputs: [requirements.txt]
+    run: pip install -r requirements.txt
+  data:
+    from: busybox:latest
+    inputs: [data/]
+    run: cp data/raw.csv /out.csv
+    outputs: [/out.csv]
+  app:
+    needs: [deps, data]
+    inputs: [src/]
+    run: python3 -m compileall src
+`;
+
+const TREE = {
+  Repfile: REPFILE,
+  'requirements.txt': 'numpy\n',
+  'data/raw.csv': 'a,b\n1,2\n',
+  'src/main.py': 'print(1)\n',
+  'src/util.py': 'x = 1\n',
+};
+
+async function recorded(dir: string) {
+  const r = await build(open(dir), { engine: 'none' });
+  if (!r.ok) throw new Error('build failed');
+  return r.value;
+}
+
+function plan(dir: string) {
+  const r = status(open(dir));
+  if (!r.ok) throw new Error('plan failed');
+  return r.value;
+}
+
+const summary = (dir: string) =>
+  Object.fromEntries(plan(dir).steps.map((s) => [s.name, s.state === 'fresh' ? 'fresh' : s.reasons.map(formatReason)]));
+
+describe('step keys', () => {
+  it('are the same for the same Repfile and inputs, wherever the project lives and whatever the mtimes', () => {
+    const a = makeProject(TREE);
+    const b = mkdtempSync(path.join(tmpdir(), 'elsewhere-'));
+    cpSync(a, b, { recursive: true });
+    utimesSync(path.join(b, 'src/main.py'), 12345, 12345);
+    const ka = plan(a).steps.map((s) => s.key);
+    expect(plan(b).steps.map((s) => s.key)).toEqual(ka);
+    expect(plan(a).steps.map((s) => s.key)).toEqual(ka);
+    expect(new Set(ka).size).toBe(4);
+  });
+
+  it('hash a canonical JSON, so field order does not matter', () => {
+    const m: StepMaterial = {
+      format: KEY_FORMAT,
+      base: 'x',
+      def: { run: ['a'], env: { A: '1', B: '2' }, workdir: '/w', phony: false },
+      inputs: {},
+      imports: {},
+    };
+    const reordered = JSON.parse(JSON.stringify({ imports: {}, inputs: {}, def: { phony: false, workdir: '/w', env: { B: '2', A: '1' }, run: ['a'] }, base: 'x', format: KEY_FORMAT }));
+    expect(stepKey(reordered)).toBe(stepKey(m));
+    expect(stepKey(m)).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('chain on the parent: a lower change changes every key above it', () => {
+    const dir = makeProject(TREE);
+    const before = plan(dir);
+    writeFileSync(path.join(dir, 'Repfile'), REPFILE.replace('install -y python3', 'install -y python3-minimal'));
+    const after = plan(dir);
+    for (const s of ['system', 'deps', 'app']) expect(after.step(s).key).not.toBe(before.step(s).key);
+    expect(after.step('data').key).toBe(before.step('data').key);
+  });
+});
+
+describe('stale reasons', () => {
+  it('a new project: every step never built; after a build: all fresh', async () => {
+    const dir = makeProject(TREE);
+    expect(summary(dir)).toEqual({ system: ['never built'], deps: ['never built'], data: ['never built'], app: ['never built'] });
+    await recorded(dir);
+    expect(summary(dir)).toEqual({ system: 'fresh', deps: 'fresh', data: 'fresh', app: 'fresh' });
+  });
+
+  it('an input changed, added, removed, or its mode changed', async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'src/main.py'), 'print(2)\n');
+    writeFileSync(path.join(dir, 'src/new.py'), '');
+    rmSync(path.join(dir, 'src/util.py'));
+    chmodSync(path.join(dir, 'requirements.txt'), 0o600);
+    expect(summary(dir)).toEqual({
+      system: 'fresh',
+      deps: ['input mode changed: requirements.txt (644 -> 600)'],
+      data: 'fresh',
+      app: ['builds on "deps", which changed', 'input changed: src/main.py', 'input added: src/new.py', 'input removed: src/util.py'],
+    });
+    const json = plan(dir).step('app').reasons;
+    expect(json).toEqual([
+      { kind: 'upstream', step: 'deps' },
+      { kind: 'input-changed', path: 'src/main.py' },
+      { kind: 'input-added', path: 'src/new.py' },
+      { kind: 'input-removed', path: 'src/util.py' },
+    ]);
+  });
+
+  it('a field of the step changed; the steps above say which step below changed', async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), REPFILE.replace('pip install -r requirements.txt', 'pip install --no-deps -r requirements.txt'));
+    expect(summary(dir)).toEqual({
+      system: 'fresh',
+      deps: ['steps.deps.run changed'],
+      data: 'fresh',
+      app: ['builds on "deps", which changed'],
+    });
+  });
+
+  it("another stage's outputs changed", async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'data/raw.csv'), 'a,b\n3,4\n');
+    expect(summary(dir)).toEqual({
+      system: 'fresh',
+      deps: 'fresh',
+      data: ['input changed: data/raw.csv'],
+      app: ['outputs of "data" changed'],
+    });
+  });
+
+  it('the base image or Repfile-wide settings changed', async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), REPFILE.replace('base: debian:bookworm-slim', 'base: debian:trixie-slim').replace('LANG: C.UTF-8', 'LANG: C'));
+    expect(summary(dir)).toEqual({
+      system: ['base image changed: debian:bookworm-slim -> debian:trixie-slim', 'env changed'],
+      deps: ['builds on "system", which changed'],
+      data: ['env changed'],
+      app: ['builds on "deps", which changed', 'outputs of "data" changed'],
+    });
+  });
+
+  it('a phony step is always stale, and so is what builds on it', async () => {
+    const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('    run: cp data/raw.csv /out.csv', '    run: cp data/raw.csv /out.csv\n    phony: true') });
+    await recorded(dir);
+    const p = plan(dir);
+    expect(p.step('data').reasons).toEqual([{ kind: 'phony' }]);
+    expect(p.step('system').state).toBe('fresh');
+    expect(p.step('app').reasons).toEqual([{ kind: 'import', step: 'data' }]);
+    expect(plan(dir).step('data').key).not.toBe(p.step('data').key);
+  });
+
+  it('a .dockerignore change that hides an input removes it from the key', async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, '.dockerignore'), 'src/util.py\n');
+    expect(summary(dir).app).toEqual(['input removed: src/util.py']);
+  });
+});
