@@ -2,9 +2,11 @@
 // The rep command line: parses arguments, calls the functions in src/, prints.
 // Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
 import { createWriteStream, writeFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { prettyJson } from '../src/canonical.js';
-import { build } from '../src/commands/build.js';
+import { build, type BuildRecord } from '../src/commands/build.js';
+import { ENGINE_CHOICES, selectEngine, type EngineChoice } from '../src/engine/select.js';
+import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, status, statusReport } from '../src/commands/status.js';
 import type { Diagnostic } from '../src/diag.js';
@@ -42,43 +44,98 @@ function project(cmd: Command): Project {
   return p.value;
 }
 
+async function engineFor(choice: EngineChoice, buildkit?: boolean) {
+  const sel = await selectEngine(choice, { buildkit });
+  if (sel.error || !sel.engine) {
+    process.stderr.write(`rep: ${sel.error}\n`);
+    throw new Exit(1);
+  }
+  if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
+  return sel.engine;
+}
+
+const engineOption = () =>
+  new Option('--engine <name>', 'container engine: auto picks docker, then podman, then none').choices(ENGINE_CHOICES).default('auto');
+
 program
   .command('build')
   .description('build the stale steps, record their keys and write the standalone Dockerfile')
-  .addOption(new Option('--engine <name>', 'container engine').choices(['none']).default('none'))
+  .addOption(engineOption())
+  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
   .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
   .option('-n, --dry-run', 'say what would be built; build and write nothing')
-  .option('--json', 'print the build record as JSON')
-  .action(async (o: { engine: 'none'; dockerfile: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
+  .option('-j, --jobs <n>', 'engine builds at once', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number from 1');
+    return n;
+  }, 4)
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .option('--json', 'print build events, then the build record, as JSON lines')
+  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; dryRun?: boolean; jobs: number; network?: string; json?: boolean }, cmd: Command) => {
     const p = project(cmd);
-    const r = await build(p, { engine: o.engine, dockerfile: o.dockerfile, dryRun: o.dryRun });
+    const engine = await engineFor(o.engine, o.buildkit);
+    const mode = progressMode(Boolean(o.json));
+    const abort = new AbortController();
+    const onSigint = () => {
+      process.stderr.write('\nrep: interrupted; stopping the engine build\n');
+      abort.abort();
+    };
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
+    const r = await build(p, {
+      engine,
+      dockerfile: o.dockerfile,
+      dryRun: o.dryRun,
+      jobs: o.jobs,
+      network: o.network,
+      signal: abort.signal,
+      onEvent: renderer(mode),
+    }).finally(() => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    });
     if (!r.ok) failWith(r.errors);
     const rec = r.value;
     if (o.json) {
-      out(prettyJson({ engine: rec.engine, target: rec.target, tag: rec.tag, dockerfile: rec.dockerfile, steps: rec.steps }));
-      return;
-    }
+      out(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: rec.dockerfile, steps: rec.steps }));
+    } else printRecord(rec, Boolean(o.dryRun));
+    if (rec.cancelled) throw new Exit(130);
+    if (!rec.ok) throw new Exit(1);
+  });
+
+function printRecord(rec: BuildRecord, dryRun: boolean): void {
+  const n = rec.steps.length;
+  if (rec.engine === 'none' || dryRun) {
     const stale = rec.steps.filter((s) => s.action !== 'fresh');
-    if (stale.length === 0) {
-      out(`rep: all ${rec.steps.length} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
-      return;
-    }
-    const width = Math.max(...stale.map((s) => s.name.length));
+    const width = Math.max(0, ...stale.map((s) => s.name.length));
     for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${s.reasons.map(formatReason).join('; ')}`);
-    if (o.dryRun) out(`rep: ${stale.length} of ${rec.steps.length} steps would be built`);
+    if (dryRun) out(stale.length ? `rep: ${stale.length} of ${n} steps would be built` : `rep: all ${n} steps fresh; nothing to build`);
+    else if (stale.length === 0) out(`rep: all ${n} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
     else {
-      out(`rep: engine none: ${stale.length} of ${rec.steps.length} steps recorded, nothing built`);
+      out(`rep: engine none: ${stale.length} of ${n} steps recorded, nothing built`);
       out(`rep: ${rec.dockerfile.written ? 'wrote' : 'unchanged'} ${rec.dockerfile.path}`);
     }
-  });
+    return;
+  }
+  const built = rec.steps.filter((s) => s.action === 'built').length;
+  if (!rec.ok) {
+    out(`rep: build ${rec.cancelled ? 'interrupted' : 'failed'}: ${built} built, ${rec.steps.filter((s) => s.action === 'cached').length} cached, ${rec.steps.filter((s) => s.action === 'failed').map((s) => s.name).join(', ') || 'none'} failed`);
+    return;
+  }
+  if (built === 0) out(`rep: nothing to build; all ${n} steps fresh (${rec.engine}); image ${rec.tag}`);
+  else out(`rep: built ${built} of ${n} steps (${rec.engine}); image ${rec.tag}`);
+  if (rec.dockerfile.written) out(`rep: wrote ${rec.dockerfile.path}`);
+}
 
 program
   .command('status')
   .description('show which steps are fresh and why the others are stale')
   .option('--json', 'print {steps:[{name,key,state,reasons}]}')
   .option('-q, --question', 'print nothing; exit 0 when every step is fresh, 1 otherwise (like make -q)')
-  .action((o: { json?: boolean; question?: boolean }, cmd: Command) => {
-    const r = status(project(cmd));
+  .addOption(engineOption())
+  .action(async (o: { json?: boolean; question?: boolean; engine: EngineChoice }, cmd: Command) => {
+    const p = project(cmd);
+    const r = await status(p, await engineFor(o.engine));
     if (!r.ok) failWith(r.errors);
     const plan = r.value;
     const allFresh = plan.steps.every((s) => s.state === 'fresh');

@@ -2,81 +2,130 @@
 // and write the standalone Dockerfile.
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
+import type { BuildEvent } from '../build/events.js';
+import { runBuild, type StepResult } from '../build/run.js';
+import { CACHE_REPO, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
+import type { Engine } from '../engine/engine.js';
 import { planBuild, type Plan } from '../plan/plan.js';
 import type { Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { acquireLock } from '../state/lock.js';
-import { readState, STATE_VERSION, writeState, type State } from '../state/state.js';
+import { readState, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
 import { contextFiles } from './context.js';
 
 export interface BuildOptions {
-  engine: 'none';
+  engine: Engine;
   /** Where the standalone Dockerfile goes (default: Dockerfile in the context). */
   dockerfile?: string;
   /** Plan only: build nothing, write nothing. */
   dryRun?: boolean;
+  jobs?: number;
+  network?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: BuildEvent) => void;
 }
 
 export interface StepOutcome {
   name: string;
   key: string;
-  /** fresh: nothing to do; stale: would be built (--dry-run); recorded: key recorded without building (engine none); built: built by the engine. */
-  action: 'fresh' | 'stale' | 'recorded' | 'built';
+  /**
+   * fresh: nothing to do; stale: would be built (--dry-run); recorded: key
+   * recorded without building (engine none); built / cached / failed /
+   * skipped / cancelled: what the engine run did.
+   */
+  action: 'fresh' | 'stale' | 'recorded' | StepResult['status'];
   reasons: Reason[];
+  imageId?: string;
+  seconds?: number;
 }
 
 export interface BuildRecord {
+  ok: boolean;
+  cancelled: boolean;
   engine: string;
   target: string;
   tag: string;
+  image?: { tag: string; imageId: string };
   steps: StepOutcome[];
   dockerfile: { path: string; written: boolean };
   plan: Plan;
 }
 
+/** Freshness as the engine sees it: an image tagged with the key exists. */
+export async function engineFreshness(engine: Engine, state: State | undefined) {
+  const tags = await engine.listTags(CACHE_REPO);
+  const digests = new Map(Object.values(state?.steps ?? {}).flatMap((r) => (r.outputsDigest ? [[r.key, r.outputsDigest] as const] : [])));
+  return {
+    isFresh: (_name: string, key: string) => tags.has(keyHex(key)),
+    outputsDigest: (_p: string, key: string) => digests.get(key),
+  };
+}
+
 export async function build(project: Project, opts: BuildOptions): Promise<Result<BuildRecord>> {
   const { recipe, ctx, dag } = project;
+  const engine = opts.engine;
   const lock = opts.dryRun ? undefined : await acquireLock(ctx.dir);
   if (lock && !('release' in lock)) {
     return fail({ file: recipe.file, message: `another rep build (pid ${lock.heldBy}) holds .rep/lock` });
   }
   try {
     const state = readState(ctx.dir);
-    const planned = planBuild(dag, ctx, { state });
+    const none = engine.name === 'none';
+    const planned = planBuild(dag, ctx, { state, ...(none ? {} : await engineFreshness(engine, state)) });
     if (!planned.ok) return planned;
     const plan = planned.value;
     const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
-    const steps: StepOutcome[] = plan.steps.map((s) => ({
-      name: s.name,
-      key: s.key,
-      action: s.state === 'fresh' ? 'fresh' : opts.dryRun ? 'stale' : 'recorded',
-      reasons: s.reasons,
-    }));
+    const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
+    const outcome = (s: Plan['steps'][number], action: StepOutcome['action']): StepOutcome => ({ name: s.name, key: s.key, action, reasons: s.reasons });
+
     if (opts.dryRun) {
-      return ok({ engine: opts.engine, target: dag.target, tag: recipe.image.tag, steps, dockerfile: { path: dockerfilePath, written: false }, plan });
+      const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'stale'));
+      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false } });
     }
     const text = emitDockerfile(plan, { contextPaths: contextFiles(ctx).map((f) => f.path) });
     const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
     if (!written.ok) return written;
-    const next: State = {
-      version: STATE_VERSION,
-      repfileSha256: recipe.sha256,
-      engine: opts.engine,
-      target: dag.target,
-      steps: Object.fromEntries(plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])),
-    };
-    writeState(ctx.dir, next);
-    return ok({
-      engine: opts.engine,
-      target: dag.target,
-      tag: recipe.image.tag,
-      steps,
-      dockerfile: { path: dockerfilePath, written: written.value },
-      plan,
+    const dockerfile = { path: dockerfilePath, written: written.value };
+
+    if (none) {
+      writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
+      const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'recorded'));
+      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile });
+    }
+
+    const inputs = new Map(plan.steps.map((s) => [s.name, s.inputs]));
+    const run = await runBuild(project, engine, inputs, {
+      jobs: opts.jobs ?? 4,
+      network: opts.network,
+      signal: opts.signal,
+      state,
+      onEvent: opts.onEvent,
     });
+    const records: [string, StepRecord][] = [];
+    for (const r of run.steps.values()) {
+      if (r.planned && (r.status === 'built' || r.status === 'cached')) {
+        records.push([r.name, { key: r.planned.key, material: r.planned.material, outputsDigest: r.outputsDigest, image: r.imageId }]);
+      }
+    }
+    writeState(ctx.dir, nextState(project, engine.name, state, records));
+    const steps = dag.order.map((name): StepOutcome => {
+      const r = run.steps.get(name)!;
+      const p = r.planned ?? plan.step(name);
+      return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
+    });
+    return ok({ ...base, ok: run.ok, cancelled: run.cancelled, image: run.image, steps, dockerfile });
   } finally {
     if (lock && 'release' in lock) lock.release();
   }
+}
+
+/** The new state: what this build settled, and the previous record for the rest. */
+function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
+  const steps: Record<string, StepRecord> = {};
+  const names = new Set(project.dag.order);
+  for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
+  for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };
+  return { version: STATE_VERSION, repfileSha256: project.recipe.sha256, engine, target: project.dag.target, steps };
 }

@@ -1,5 +1,7 @@
 // `rep status`: each step fresh or stale, with typed reasons.
 import type { Result } from '../diag.js';
+import type { Engine } from '../engine/engine.js';
+import { engineFreshness } from './build.js';
 import { planBuild, type Plan } from '../plan/plan.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
@@ -12,8 +14,11 @@ export interface StepStatus {
   reasons: Reason[];
 }
 
-export function status(project: Project): Result<Plan> {
-  return planBuild(project.dag, project.ctx, { state: readState(project.ctx.dir) });
+/** Freshness by the engine's images, or (engine none) by the keys the last build recorded. */
+export async function status(project: Project, engine?: Engine): Promise<Result<Plan>> {
+  const state = readState(project.ctx.dir);
+  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, state) : {};
+  return planBuild(project.dag, project.ctx, { state, ...byEngine });
 }
 
 export function statusReport(plan: Plan): { steps: StepStatus[] } {

@@ -13,11 +13,8 @@ export function archiveMtime(env: NodeJS.ProcessEnv = process.env): Date {
   return new Date(n * 1000);
 }
 
-export interface TarEntry {
-  /** Path inside the archive (slash-separated, relative). */
-  name: string;
-  file: ContextFile;
-}
+/** A context file, or bytes made in memory (e.g. a generated Dockerfile), at `name` in the archive. */
+export type TarEntry = { name: string; file: ContextFile } | { name: string; content: Buffer; mode: number };
 
 /** Parent directories of every entry, each once, e.g. "a", "a/b". */
 function parentDirs(names: readonly string[]): string[] {
@@ -35,12 +32,16 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
   const done = pipeline(pack, out);
   const all = [
     ...parentDirs(entries.map((e) => e.name)).map((name) => ({ name, dir: true as const })),
-    ...entries.map((e) => ({ name: e.name, dir: false as const, file: e.file })),
+    ...entries.map((e) => ({ ...e, dir: false as const })),
   ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const base = { uid: 0, gid: 0, uname: '', gname: '', mtime };
   for (const e of all) {
     if (e.dir) {
       pack.entry({ ...base, name: `${e.name}/`, type: 'directory', mode: 0o755 });
+      continue;
+    }
+    if ('content' in e) {
+      pack.entry({ ...base, name: e.name, type: 'file', mode: e.mode, size: e.content.length }, e.content);
       continue;
     }
     const f = e.file;

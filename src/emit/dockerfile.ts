@@ -32,15 +32,27 @@ export function fromLine(p: Parent, resolveBase: (ref: string) => string, as?: s
   return `FROM ${ref}${as ? ` AS ${as}` : ''}`;
 }
 
-/** Instructions of one step after its stage's FROM (and stage preamble). */
+/** COPY lines putting a step's inputs at their relative paths under `workdir`, from the full context. */
+export function inputCopies(workdir: string, inputPaths: readonly string[], contextPaths: readonly string[]): string[] {
+  return planCopies(inputPaths, contextPaths).map((c) => `COPY ${json([...c.sources.map(literal), joinPath(workdir, c.dest)])}`);
+}
+
+/** The instructions a stage starting from an image begins with. */
+export function stagePreamble(recipe: Recipe): string[] {
+  return [`WORKDIR ${recipe.workdir}`, ...envLines(recipe.env)];
+}
+
+/**
+ * Instructions of one step after its stage's FROM (and preamble).
+ * `copies` puts the inputs in place; `ref` names the image or stage a producer's outputs come from.
+ */
 export function stepInstructions(
   dag: Dag,
   node: DagNode,
   inheritedWorkdir: string,
   workdir: string,
-  inputPaths: readonly string[],
-  contextPaths: readonly string[],
-  stageName: (step: string) => string,
+  copies: readonly string[],
+  ref: (step: string) => string,
 ): string[] {
   const s = node.step;
   const lines: string[] = [];
@@ -48,13 +60,10 @@ export function stepInstructions(
   lines.push(...envLines(s.env));
   for (const p of node.imports) {
     for (const out of dag.nodes.get(p)!.step.outputs.map(trimSlash)) {
-      lines.push(`COPY --from=${stageName(p)} ${json([literal(out), out])}`);
+      lines.push(`COPY --from=${ref(p)} ${json([literal(out), out])}`);
     }
   }
-  for (const c of planCopies(inputPaths, contextPaths)) {
-    const dest = joinPath(workdir, c.dest);
-    lines.push(`COPY ${json([...c.sources.map(literal), dest])}`);
-  }
+  lines.push(...copies);
   if (s.user !== undefined) lines.push(`USER ${s.user}`);
   lines.push(...runLine(s));
   return lines;
@@ -97,7 +106,7 @@ export function emitDockerfile(plan: Plan, opts: EmitOptions): string {
     out.push(fromLine(stage.from, resolveBase, stage.name));
     let inherited: string;
     if (stage.from.kind === 'image') {
-      out.push(`WORKDIR ${recipe.workdir}`, ...envLines(recipe.env));
+      out.push(...stagePreamble(recipe));
       inherited = recipe.workdir;
     } else inherited = workdirs.get(stage.from.name)!;
     for (const name of stage.steps) {
@@ -106,8 +115,9 @@ export function emitDockerfile(plan: Plan, opts: EmitOptions): string {
       const deps = [...(node.parent.kind === 'step' ? [`builds on ${node.parent.name}`] : []), ...node.imports.map((i) => `imports ${i}`)];
       out.push('', `# step ${name}${deps.length ? ` (${deps.join(', ')})` : ''}${node.step.phony ? ' [phony]' : ''}`);
       if (node.step.description) out.push(...node.step.description.split('\n').map((l) => `#   ${l}`));
-      const paths = p.inputs.map((f) => f.path);
-      out.push(...stepInstructions(dag, node, inherited, p.material.def.workdir, paths, opts.contextPaths, stageName));
+      const workdir = p.material.def.workdir;
+      const copies = inputCopies(workdir, p.inputs.map((f) => f.path), opts.contextPaths);
+      out.push(...stepInstructions(dag, node, inherited, workdir, copies, stageName));
       inherited = p.material.def.workdir;
     }
   }

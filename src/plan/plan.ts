@@ -39,41 +39,57 @@ export interface PlanOptions {
   statCache?: StatCache;
 }
 
-export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
-  const { recipe } = dag;
-  const cache = opts.statCache ?? StatCache.forContext(ctx.dir);
-  const recorded = opts.state?.steps ?? {};
-  const isFresh = opts.isFresh ?? ((name, key) => recorded[name]?.key === key);
-  const resolveBase = opts.resolveBase ?? ((ref) => ref);
-
+/** Every step's input files, hashed (through the stat cache, which is saved). */
+export function hashInputs(dag: Dag, ctx: BuildContext, cache = StatCache.forContext(ctx.dir)): Result<Map<string, HashedFile[]>> {
   const errors: Diagnostic[] = [];
   const inputs = new Map<string, HashedFile[]>();
   for (const name of dag.order) {
-    const step = dag.nodes.get(name)!.step;
-    const r = resolveInputs(recipe, step, ctx);
+    const r = resolveInputs(dag.recipe, dag.nodes.get(name)!.step, ctx);
     if (!r.ok) errors.push(...r.errors);
     else inputs.set(name, cache.hashAll(r.value));
   }
   cache.save();
-  if (errors.length) return fail(...errors);
+  return errors.length ? fail(...errors) : ok(inputs);
+}
 
-  const planned = new Map<string, PlannedStep>();
-  const workdirs = new Map<string, string>();
-  for (const name of dag.order) {
-    const node = dag.nodes.get(name)!;
+/**
+ * Works out keys step by step, each once the steps it depends on are
+ * settled: the build settles producers (and measures their outputs) before
+ * it keys their consumers.
+ */
+export class Planner {
+  private readonly planned = new Map<string, PlannedStep>();
+
+  constructor(
+    readonly dag: Dag,
+    private readonly inputs: Map<string, HashedFile[]>,
+    private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> = {},
+  ) {}
+
+  get(name: string): PlannedStep | undefined {
+    return this.planned.get(name);
+  }
+
+  /**
+   * The material and key of `name`, whose parent and imports are planned.
+   * `digestOf` gives a producer's outputs digest when known; unknown ones are
+   * stood in for by the producer's key (and `pending` says so).
+   */
+  key(name: string, digestOf: (producer: string, producerKey: string) => string | undefined): { material: StepMaterial; key: string; pending: boolean } {
+    const { recipe } = this.dag;
+    const node = this.dag.nodes.get(name)!;
     const step = node.step;
-    const parent = node.parent.kind === 'step' ? planned.get(node.parent.name)! : undefined;
-    const workdir = step.workdir ?? (parent ? workdirs.get(parent.name)! : recipe.workdir);
-    workdirs.set(name, workdir);
-
+    const parent = node.parent.kind === 'step' ? this.planned.get(node.parent.name)! : undefined;
+    const workdir = step.workdir ?? (parent ? parent.material.def.workdir : recipe.workdir);
     const imports: Record<string, ImportRecord> = {};
-    let pendingImport = false;
+    let pending = false;
     for (const p of node.imports) {
-      const producer = planned.get(p)!;
-      const digest = producer.state === 'fresh' ? opts.outputsDigest?.(p, producer.key) : undefined;
-      if (digest === undefined && producer.state === 'stale' && opts.outputsDigest) pendingImport = true;
-      imports[p] = { paths: dag.nodes.get(p)!.step.outputs, digest: digest ?? `key:${producer.key}` };
+      const producer = this.planned.get(p)!;
+      const digest = digestOf(p, producer.key);
+      if (digest === undefined) pending = true;
+      imports[p] = { paths: this.dag.nodes.get(p)!.step.outputs, digest: digest ?? `key:${producer.key}` };
     }
+    const resolveBase = this.opts.resolveBase ?? ((ref: string) => ref);
     const material: StepMaterial = {
       format: KEY_FORMAT,
       ...(node.parent.kind === 'image'
@@ -87,17 +103,41 @@ export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): 
         ...(step.shell !== undefined ? { shell: step.shell } : {}),
         phony: step.phony,
       },
-      inputs: inputRecords(inputs.get(name)!),
+      inputs: inputRecords(this.inputs.get(name)!),
       imports,
       ...(step.phony ? { nonce: newNonce() } : {}),
     };
-    const key = stepKey(material);
-    const fresh = !step.phony && !pendingImport && isFresh(name, key);
-    const reasons = fresh ? [] : explain(recorded[name]?.key, recorded[name]?.material, material, key, node.parent, step.workdir !== undefined, name);
-    planned.set(name, { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: inputs.get(name)! });
+    return { material, key: stepKey(material), pending };
   }
-  const steps = dag.order.map((n) => planned.get(n)!);
-  return ok({ dag, steps, step: (n: string) => planned.get(n)! });
+
+  /** Records the verdict on a keyed step, with reasons when it is stale. */
+  settle(name: string, material: StepMaterial, key: string, fresh: boolean): PlannedStep {
+    const node = this.dag.nodes.get(name)!;
+    const rec = this.opts.state?.steps[name];
+    const reasons = fresh ? [] : explain(rec?.key, rec?.material, material, key, node.parent, node.step.workdir !== undefined, name);
+    const p: PlannedStep = { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: this.inputs.get(name)! };
+    this.planned.set(name, p);
+    return p;
+  }
+}
+
+export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
+  const hashed = hashInputs(dag, ctx, opts.statCache);
+  if (!hashed.ok) return hashed;
+  const recorded = opts.state?.steps ?? {};
+  const isFresh = opts.isFresh ?? ((name, key) => recorded[name]?.key === key);
+  // Without an engine's measurements, outputs are known by their producer's key;
+  // with them, only a fresh producer's recorded measurement counts.
+  const planner = new Planner(dag, hashed.value, opts);
+  const digestOf = (p: string, k: string) =>
+    opts.outputsDigest ? (planner.get(p)!.state === 'fresh' ? opts.outputsDigest(p, k) : undefined) : `key:${k}`;
+  for (const name of dag.order) {
+    const { material, key, pending } = planner.key(name, digestOf);
+    const fresh = !dag.nodes.get(name)!.step.phony && !pending && isFresh(name, key);
+    planner.settle(name, material, key, fresh);
+  }
+  const steps = dag.order.map((n) => planner.get(n)!);
+  return ok({ dag, steps, step: (n: string) => planner.get(n)! });
 }
 
 const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));

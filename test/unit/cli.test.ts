@@ -33,7 +33,7 @@ describe('rep CLI', () => {
 
   it('exits 2 with a located, underlined message for a bad Repfile; no stack trace', () => {
     const dir = makeProject({ Repfile: REPFILE.replace('needs: [system]', 'needs: [sytem]'), 'src/a': 'a' });
-    const r = rep(dir, ['status']);
+    const r = rep(dir, ['status', '--engine', 'none']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
@@ -50,7 +50,7 @@ describe('rep CLI', () => {
 
   it('status -q exits 1 when stale and 0 when fresh, printing nothing', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
-    let r = rep(dir, ['status', '-q']);
+    let r = rep(dir, ['status', '-q', '--engine', 'none']);
     expect([r.code, r.stdout, r.stderr]).toEqual([1, '', '']);
     r = rep(dir, ['build', '--engine', 'none']);
     expect(r.code).toBe(0);
@@ -59,12 +59,12 @@ describe('rep CLI', () => {
         'rep: engine none: 2 of 2 steps recorded, nothing built\n' +
         `rep: wrote ${path.join(dir, 'Dockerfile')}\n`,
     );
-    r = rep(dir, ['status', '-q']);
+    r = rep(dir, ['status', '-q', '--engine', 'none']);
     expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
     expect(rep(dir, ['build', '--engine', 'none']).stdout).toBe('rep: all 2 steps fresh\n');
     writeFileSync(path.join(dir, 'src/a'), 'changed');
-    expect(rep(dir, ['status', '-q']).code).toBe(1);
-    const s = rep(dir, ['status']);
+    expect(rep(dir, ['status', '-q', '--engine', 'none']).code).toBe(1);
+    const s = rep(dir, ['status', '--engine', 'none']);
     expect(s.stdout).toMatch(/^system  fresh  sha256:[0-9a-f]{12}\napp     stale  input changed: src\/a\n$/);
   });
 
@@ -72,7 +72,7 @@ describe('rep CLI', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     rep(dir, ['build', '--engine', 'none']);
     writeFileSync(path.join(dir, 'src/b'), 'b');
-    const r = rep(dir, ['status', '--json']);
+    const r = rep(dir, ['status', '--json', '--engine', 'none']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.steps.map((s: { name: string; state: string }) => [s.name, s.state])).toEqual([
@@ -85,9 +85,9 @@ describe('rep CLI', () => {
 
   it('build --dry-run writes nothing', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
-    const r = rep(dir, ['build', '--dry-run']);
+    const r = rep(dir, ['build', '--dry-run', '--engine', 'none']);
     expect(r.stdout).toBe('stale    system  never built\nstale    app     never built\nrep: 2 of 2 steps would be built\n');
-    expect(rep(dir, ['status', '-q']).code).toBe(1);
+    expect(rep(dir, ['status', '-q', '--engine', 'none']).code).toBe(1);
     expect(() => readFileSync(path.join(dir, 'Dockerfile'))).toThrow();
   });
 

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/commands/build.js';
+import { NoneEngine } from '../../src/engine/none.js';
 import { planCopies } from '../../src/emit/copies.js';
 import { runLine } from '../../src/emit/dockerfile.js';
 import { renderGraph } from '../../src/emit/graph.js';
@@ -96,7 +97,7 @@ CMD ["python3","src/main.py"]
 describe('the emitted Dockerfile', () => {
   it('is one multi-stage file with a commented block per step', async () => {
     const dir = makeProject(TREE);
-    const r = await build(open(dir), { engine: 'none' });
+    const r = await build(open(dir), { engine: new NoneEngine() });
     if (!r.ok) throw new Error();
     const text = readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
     expect(text).toBe(EXPECTED.replace('SHA', open(dir).recipe.sha256));
@@ -104,8 +105,8 @@ describe('the emitted Dockerfile', () => {
 
   it('is the same bytes on every build, and is not rewritten when unchanged', async () => {
     const dir = makeProject(TREE);
-    const first = await build(open(dir), { engine: 'none' });
-    const second = await build(open(dir), { engine: 'none' });
+    const first = await build(open(dir), { engine: new NoneEngine() });
+    const second = await build(open(dir), { engine: new NoneEngine() });
     if (!first.ok || !second.ok) throw new Error();
     expect(first.value.dockerfile.written).toBe(true);
     expect(second.value.dockerfile.written).toBe(false);
@@ -113,18 +114,18 @@ describe('the emitted Dockerfile', () => {
 
   it('refuses to overwrite a Dockerfile the user wrote', async () => {
     const dir = makeProject({ ...TREE, Dockerfile: 'FROM scratch\n' });
-    const r = await build(open(dir), { engine: 'none' });
+    const r = await build(open(dir), { engine: new NoneEngine() });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors[0]!.message).toMatch(/was not written by rep; choose another path with --dockerfile/);
     expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toBe('FROM scratch\n');
-    const other = await build(open(dir), { engine: 'none', dockerfile: 'Dockerfile.rep' });
+    const other = await build(open(dir), { engine: new NoneEngine(), dockerfile: 'Dockerfile.rep' });
     expect(other.ok).toBe(true);
   });
 
   it('escapes pattern characters in copied file names', async () => {
     const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('inputs: [src/]', 'inputs: ["src/[[]x].py"]') });
-    await build(open(dir), { engine: 'none' });
+    await build(open(dir), { engine: new NoneEngine() });
     expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('COPY ["src/\\\\[x\\\\].py","/work/src/"]');
   });
 

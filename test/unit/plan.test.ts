@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/commands/build.js';
-import { status } from '../../src/commands/status.js';
+import { planBuild } from '../../src/plan/plan.js';
+import { readState } from '../../src/state/state.js';
+import { NoneEngine } from '../../src/engine/none.js';
 import { formatReason } from '../../src/plan/reasons.js';
 import { stepKey, KEY_FORMAT, type StepMaterial } from '../../src/plan/key.js';
 import { makeProject, open } from '../helpers.js';
@@ -39,13 +41,14 @@ const TREE = {
 };
 
 async function recorded(dir: string) {
-  const r = await build(open(dir), { engine: 'none' });
+  const r = await build(open(dir), { engine: new NoneEngine() });
   if (!r.ok) throw new Error('build failed');
   return r.value;
 }
 
 function plan(dir: string) {
-  const r = status(open(dir));
+  const p = open(dir);
+  const r = planBuild(p.dag, p.ctx, { state: readState(p.ctx.dir) });
   if (!r.ok) throw new Error('plan failed');
   return r.value;
 }

@@ -1,0 +1,75 @@
+// Rendering build events: a live status line on a terminal, plain lines when
+// CI is set or output is not a terminal, or one JSON object per line.
+import type { BuildEvent } from '../src/build/events.js';
+import { formatReason } from '../src/plan/reasons.js';
+
+export type ProgressMode = 'tty' | 'plain' | 'json';
+
+export function progressMode(json: boolean, env = process.env, stream: NodeJS.WriteStream = process.stdout): ProgressMode {
+  if (json) return 'json';
+  return stream.isTTY && !env.CI ? 'tty' : 'plain';
+}
+
+export function renderer(mode: ProgressMode, write: (s: string) => void = (s) => process.stdout.write(s)) {
+  const building = new Map<string, string>();
+  let status = '';
+  const clear = () => {
+    if (mode === 'tty' && status) write('\r\x1b[K');
+  };
+  const redraw = () => {
+    if (mode !== 'tty') return;
+    const names = [...building.keys()];
+    status = names.length ? `building ${names.join(', ')}: ${[...building.values()].pop()!.slice(0, 80)}` : '';
+    if (status) write(`\r\x1b[K${status}`);
+  };
+  const line = (s: string) => {
+    clear();
+    write(`${s}\n`);
+    redraw();
+  };
+  return (e: BuildEvent) => {
+    if (mode === 'json') {
+      write(`${JSON.stringify(e)}\n`);
+      return;
+    }
+    switch (e.type) {
+      case 'start':
+      case 'step-cached':
+      case 'outputs-measured':
+        return;
+      case 'step-building':
+        building.set(e.step, '');
+        line(`build   ${e.step}: ${e.reasons.map(formatReason).join('; ')}`);
+        return;
+      case 'step-line':
+        if (mode === 'tty') {
+          building.set(e.step, e.line);
+          clear();
+          redraw();
+        }
+        return;
+      case 'step-built':
+        building.delete(e.step);
+        line(`built   ${e.step} (${e.seconds.toFixed(1)}s)`);
+        return;
+      case 'step-failed':
+        building.delete(e.step);
+        line(`failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`);
+        return;
+      case 'step-skipped':
+        line(`skipped ${e.step}: ${e.because}`);
+        return;
+      case 'image-tagged':
+        line(`image   ${e.tag} ${e.imageId.slice(0, 19)}`);
+        return;
+      case 'finish':
+        clear();
+        status = '';
+        return;
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
+  };
+}

@@ -1,0 +1,17 @@
+// What a build reports as it goes: the CLI renders these as a live status
+// line, plain lines, or a JSON event stream.
+import type { Reason } from '../plan/reasons.js';
+
+export type BuildEvent =
+  | { type: 'start'; engine: string; steps: number }
+  | { type: 'step-cached'; step: string; key: string }
+  | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
+  | { type: 'step-line'; step: string; line: string }
+  | { type: 'step-built'; step: string; key: string; imageId: string; seconds: number }
+  | { type: 'step-failed'; step: string; key: string; exitCode: number; tail: string[]; log: string }
+  | { type: 'step-skipped'; step: string; because: string }
+  | { type: 'outputs-measured'; step: string; digest: string }
+  | { type: 'image-tagged'; tag: string; imageId: string }
+  | { type: 'finish'; ok: boolean; built: number; cached: number; seconds: number };
+
+export type StepStatus = 'cached' | 'built' | 'recorded' | 'failed' | 'skipped' | 'cancelled';

@@ -1,0 +1,162 @@
+// The scheduler: runs every step as soon as the steps it depends on are done,
+// up to `jobs` engine builds at once. A step whose key already names an image
+// is not built; a producer's outputs are measured so that consumers are keyed
+// by content (early cutoff).
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import type { HashedFile } from '../context/hash.js';
+import type { Engine } from '../engine/engine.js';
+import { Planner, type PlannedStep } from '../plan/plan.js';
+import type { Project } from '../project.js';
+import { stateDir, type State } from '../state/state.js';
+import { cacheRef, CACHE_REPO, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
+import type { BuildEvent, StepStatus } from './events.js';
+import { measureOutputs } from './outputs.js';
+
+export interface RunOptions {
+  jobs: number;
+  network?: string;
+  signal?: AbortSignal;
+  state?: State;
+  onEvent?: (e: BuildEvent) => void;
+  resolveBase?: (ref: string) => string;
+}
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  planned?: PlannedStep;
+  imageId?: string;
+  outputsDigest?: string;
+  seconds?: number;
+}
+
+export interface RunResult {
+  ok: boolean;
+  cancelled: boolean;
+  steps: Map<string, StepResult>;
+  image?: { tag: string; imageId: string };
+}
+
+export async function runBuild(project: Project, engine: Engine, inputs: Map<string, HashedFile[]>, opts: RunOptions): Promise<RunResult> {
+  const { dag, ctx } = project;
+  const emit = opts.onEvent ?? (() => {});
+  const logDir = path.join(stateDir(ctx.dir), 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const planner = new Planner(dag, inputs, { state: opts.state, resolveBase: opts.resolveBase });
+  const present = await engine.listTags(CACHE_REPO);
+  const digests = new Map<string, string>();
+  for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
+  const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
+  const limit = pLimit(Math.max(1, opts.jobs));
+  const results = new Map<string, Promise<StepResult>>();
+  let failed = false;
+  const started = Date.now();
+
+  const buildStep = async (name: string): Promise<StepResult> => {
+    const node = dag.nodes.get(name)!;
+    const deps = [...(node.parent.kind === 'step' ? [node.parent.name] : []), ...node.imports];
+    const depResults = await Promise.all(deps.map(run));
+    const broken = depResults.find((r) => r.status !== 'cached' && r.status !== 'built');
+    if (broken) {
+      emit({ type: 'step-skipped', step: name, because: `"${broken.name}" ${broken.status}` });
+      return { name, status: 'skipped' };
+    }
+    const { material, key } = planner.key(name, (_p, k) => digests.get(k));
+    const fresh = !node.step.phony && present.has(keyHex(key));
+    const planned = planner.settle(name, material, key, fresh);
+    let status: StepStatus = 'cached';
+    let imageId: string | undefined;
+    let seconds: number | undefined;
+    if (fresh) emit({ type: 'step-cached', step: name, key });
+    else {
+      const outcome = await limit(async () => {
+        if (failed || opts.signal?.aborted) return undefined;
+        emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
+        const log = path.join(logDir, `${name}.log`);
+        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase);
+        writeFileSync(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
+        const t0 = Date.now();
+        const r = await engine.build({
+          context: stepContext(dockerfile, planned.inputs),
+          tag: cacheRef(key),
+          network: opts.network,
+          noCache: node.step.phony,
+          signal: opts.signal,
+          onLine: (line) => {
+            appendFileSync(log, `${line}\n`);
+            emit({ type: 'step-line', step: name, line });
+          },
+        });
+        return { r, log, seconds: (Date.now() - t0) / 1000 };
+      });
+      if (!outcome) return { name, status: 'skipped', planned };
+      if (!outcome.r.ok) {
+        if (outcome.r.cancelled) return { name, status: 'cancelled', planned };
+        failed = true;
+        emit({ type: 'step-failed', step: name, key, exitCode: outcome.r.exitCode, tail: outcome.r.tail, log: outcome.log });
+        return { name, status: 'failed', planned };
+      }
+      status = 'built';
+      imageId = outcome.r.imageId;
+      seconds = outcome.seconds;
+      present.add(keyHex(key));
+      emit({ type: 'step-built', step: name, key, imageId, seconds });
+    }
+    let outputsDigest: string | undefined;
+    if (imported.has(name)) {
+      outputsDigest = digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs));
+      digests.set(key, outputsDigest);
+      emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
+    }
+    return { name, status, planned, imageId, outputsDigest, seconds };
+  };
+
+  function run(name: string): Promise<StepResult> {
+    let p = results.get(name);
+    if (!p) {
+      p = buildStep(name);
+      results.set(name, p);
+    }
+    return p;
+  }
+
+  const settled = new Map<string, StepResult>();
+  for (const name of dag.order) settled.set(name, await run(name));
+  const cancelled = [...settled.values()].some((r) => r.status === 'cancelled') || Boolean(opts.signal?.aborted);
+  const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
+  let image: RunResult['image'];
+  if (ok) image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts);
+  const counts = [...settled.values()];
+  emit({
+    type: 'finish',
+    ok: ok && image !== undefined,
+    built: counts.filter((r) => r.status === 'built').length,
+    cached: counts.filter((r) => r.status === 'cached').length,
+    seconds: (Date.now() - started) / 1000,
+  });
+  return { ok: ok && image !== undefined, cancelled, steps: settled, image };
+}
+
+/** Builds (or finds) the final image and tags it as the Repfile says. */
+async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions) {
+  const { recipe, dag } = project;
+  const final = imageStep(dag, targetKey);
+  let ref = cacheRef(targetKey);
+  if (final.dockerfile !== undefined) {
+    ref = cacheRef(final.key);
+    if (!(await engine.hasImage(ref))) {
+      const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
+      if (!r.ok) {
+        opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
+        return undefined;
+      }
+    }
+  }
+  await engine.tag(ref, recipe.image.tag);
+  const info = await engine.inspect(recipe.image.tag);
+  const imageId = info?.id ?? '';
+  opts.onEvent?.({ type: 'image-tagged', tag: recipe.image.tag, imageId });
+  return { tag: recipe.image.tag, imageId };
+}

@@ -1,0 +1,59 @@
+// What the engine gets for one step: a few-line Dockerfile on the parent's
+// image, and a context holding only that step's inputs.
+import { PassThrough, type Readable } from 'node:stream';
+import { sha256Of } from '../canonical.js';
+import type { HashedFile } from '../context/hash.js';
+import { writeTar, type TarEntry } from '../context/tar.js';
+import { fromLine, imageInstructions, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
+import type { Dag } from '../graph/dag.js';
+import { KEY_FORMAT } from '../plan/key.js';
+import type { PlannedStep } from '../plan/plan.js';
+
+/** Step images are tagged rep-cache:<key hex>: "is it fresh?" is an image lookup. */
+export const CACHE_REPO = 'rep-cache';
+export const keyHex = (key: string) => key.replace(/^sha256:/, '');
+export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
+
+/** Inputs travel under this folder of the step context, so nothing can collide with the Dockerfile. */
+const INPUTS_DIR = 'inputs';
+
+export function stepDockerfile(
+  dag: Dag,
+  name: string,
+  planned: (step: string) => PlannedStep,
+  resolveBase: (ref: string) => string = (r) => r,
+): string {
+  const node = dag.nodes.get(name)!;
+  const p = planned(name);
+  const lines: string[] = [];
+  let inherited: string;
+  if (node.parent.kind === 'image') {
+    lines.push(fromLine(node.parent, resolveBase), ...stagePreamble(dag.recipe));
+    inherited = dag.recipe.workdir;
+  } else {
+    lines.push(`FROM ${cacheRef(planned(node.parent.name).key)}`);
+    inherited = planned(node.parent.name).material.def.workdir;
+  }
+  const workdir = p.material.def.workdir;
+  const copies = p.inputs.length ? [`COPY ${INPUTS_DIR}/ ${workdir.replace(/\/?$/, '/')}`] : [];
+  lines.push(...stepInstructions(dag, node, inherited, workdir, copies, (producer) => cacheRef(planned(producer).key)));
+  return `${lines.join('\n')}\n`;
+}
+
+/** A tar stream: the Dockerfile, and the step's inputs under inputs/. */
+export function stepContext(dockerfile: string, inputs: readonly HashedFile[]): Readable {
+  const entries: TarEntry[] = [
+    { name: 'Dockerfile', content: Buffer.from(dockerfile), mode: 0o644 },
+    ...inputs.map((f) => ({ name: `${INPUTS_DIR}/${f.path}`, file: f })),
+  ];
+  const out = new PassThrough();
+  writeTar(entries, out).catch((e: Error) => out.destroy(e));
+  return out;
+}
+
+/** The final image: the target step's image with the Repfile's runtime settings. */
+export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfile: string | undefined } {
+  const lines = imageInstructions(dag.recipe.image);
+  const key = `sha256:${sha256Of({ format: KEY_FORMAT, target: targetKey, image: lines })}`;
+  return { key, dockerfile: lines.length ? `FROM ${cacheRef(targetKey)}\n${lines.join('\n')}\n` : undefined };
+}

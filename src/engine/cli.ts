@@ -1,0 +1,161 @@
+// Engine adapter for the Docker and Podman command lines (through execa).
+// Both speak the same subset rep uses; the differences are named here.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { execa } from 'execa';
+import { EngineError, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
+
+export interface CliEngineOptions {
+  flavor: 'docker' | 'podman';
+  /** The client binary (default: $REP_DOCKER or "docker"; $REP_PODMAN or "podman"). */
+  bin?: string;
+  /** Docker only: build with BuildKit (DOCKER_BUILDKIT=1) instead of the classic builder. */
+  buildkit?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+const TAIL = 30;
+
+export class CliEngine implements Engine {
+  readonly name: 'docker' | 'podman';
+  readonly bin: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly buildkit: boolean;
+
+  constructor(opts: CliEngineOptions) {
+    this.name = opts.flavor;
+    const env = opts.env ?? process.env;
+    this.bin = opts.bin ?? (opts.flavor === 'docker' ? env.REP_DOCKER || 'docker' : env.REP_PODMAN || 'podman');
+    this.buildkit = opts.flavor === 'docker' && (opts.buildkit ?? env.DOCKER_BUILDKIT === '1');
+    this.env = { ...env, ...(opts.flavor === 'docker' ? { DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : {}) };
+  }
+
+  private run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
+    return execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true });
+  }
+
+  private async must(args: string[]): Promise<string> {
+    const r = await this.run(args, { reject: false });
+    if (r.exitCode !== 0) {
+      throw new EngineError(`${this.bin} ${args[0]} failed (exit ${r.exitCode})`, String(r.stderr || r.stdout));
+    }
+    return String(r.stdout);
+  }
+
+  async describe(): Promise<string> {
+    const fmt = this.name === 'docker' ? '{{.Server.Version}}' : '{{.Version}}';
+    const v = (await this.run(['version', '--format', fmt], { reject: false })).stdout;
+    const builder = this.name === 'docker' ? (this.buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
+    return `${this.name} ${String(v).trim() || '?'}${builder}`;
+  }
+
+  /** Whether the engine answers at all (the daemon runs, the binary exists). */
+  async available(): Promise<boolean> {
+    try {
+      const r = await this.run(['info', '--format', '{{json .}}'], { reject: false });
+      return r.exitCode === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ref], { reject: false });
+    return r.exitCode === 0;
+  }
+
+  async listTags(repo: string): Promise<Set<string>> {
+    const out = await this.must(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']);
+    const tags = new Set<string>();
+    for (const line of out.split('\n')) {
+      const i = line.lastIndexOf(':');
+      const r = line.slice(0, i).replace(/^localhost\//, '');
+      if (r === repo) tags.add(line.slice(i + 1));
+    }
+    return tags;
+  }
+
+  async build(req: BuildRequest): Promise<BuildOutcome> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-build-'));
+    const iid = path.join(dir, 'iid');
+    const args = ['build', '--iidfile', iid, '-t', req.tag];
+    if (req.network) args.push('--network', req.network);
+    if (req.noCache) args.push('--no-cache');
+    if (this.name === 'docker' && this.buildkit) args.push('--progress', 'plain');
+    args.push('-');
+    const tail: string[] = [];
+    let partial = '';
+    const onData = (chunk: Buffer) => {
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        tail.push(l);
+        if (tail.length > TAIL) tail.shift();
+        req.onLine?.(l);
+      }
+    };
+    try {
+      const child = execa(this.bin, args, {
+        env: this.env,
+        extendEnv: false,
+        reject: false,
+        stdin: 'pipe',
+        buffer: false,
+        cancelSignal: req.signal,
+        forceKillAfterDelay: 5000,
+      });
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      req.context.on('error', (e) => child.stdin?.destroy(e));
+      req.context.pipe(child.stdin!);
+      const r = await child;
+      if (partial) onData(Buffer.from('\n'));
+      if (r.exitCode === 0 && !r.isCanceled) {
+        return { ok: true, imageId: readFileSync(iid, 'utf8').trim() };
+      }
+      return { ok: false, exitCode: r.exitCode ?? 1, tail, cancelled: Boolean(r.isCanceled) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async tag(src: string, dst: string): Promise<void> {
+    await this.must(['tag', src, dst]);
+  }
+
+  async exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void> {
+    const cid = (await this.must(['create', image, 'true'])).trim().split('\n').pop()!;
+    try {
+      for (const p of paths) {
+        const child = execa(this.bin, ['cp', `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
+        const [r] = await Promise.all([child, read(p, child.stdout!)]);
+        if (r.exitCode !== 0) throw new EngineError(`output ${p} is missing from the image`, String(r.stderr ?? ''));
+      }
+    } finally {
+      await this.run(['rm', '-f', cid], { reject: false });
+    }
+  }
+
+  async inspect(ref: string): Promise<ImageInfo | undefined> {
+    const r = await this.run(['image', 'inspect', '--format', '{{json .}}', ref], { reject: false });
+    if (r.exitCode !== 0) return undefined;
+    const j = JSON.parse(String(r.stdout)) as { Id: string; RepoDigests?: string[] };
+    return { id: j.Id, repoDigests: j.RepoDigests ?? [] };
+  }
+
+  async push(ref: string): Promise<void> {
+    await this.must(this.name === 'podman' ? ['push', '--tls-verify=false', ref] : ['push', ref]);
+  }
+
+  async pull(ref: string): Promise<boolean> {
+    const r = await this.run(this.name === 'podman' ? ['pull', '--tls-verify=false', ref] : ['pull', ref], { reject: false });
+    return r.exitCode === 0;
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    await this.run(['image', 'rm', '-f', ref], { reject: false });
+  }
+}

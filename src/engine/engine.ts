@@ -1,0 +1,51 @@
+// The container engine as rep needs it: a handful of operations, with
+// adapters for the Docker and Podman CLIs and "none".
+import type { Readable } from 'node:stream';
+
+export type EngineName = 'docker' | 'podman' | 'none';
+
+export interface BuildRequest {
+  /** Streams the build context (a tar holding the Dockerfile) into `out`. */
+  context: Readable;
+  tag: string;
+  network?: string;
+  /** Run every instruction again, ignoring the engine's own layer cache (phony steps). */
+  noCache?: boolean;
+  /** Each line the engine prints. */
+  onLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export type BuildOutcome = { ok: true; imageId: string } | { ok: false; exitCode: number; tail: string[]; cancelled: boolean };
+
+export interface ImageInfo {
+  id: string;
+  repoDigests: string[];
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
+  describe(): Promise<string>;
+  /** Whether an image with this reference exists locally. */
+  hasImage(ref: string): Promise<boolean>;
+  /** Tags present locally for `repo` (e.g. rep-cache -> its keys). */
+  listTags(repo: string): Promise<Set<string>>;
+  build(req: BuildRequest): Promise<BuildOutcome>;
+  tag(src: string, dst: string): Promise<void>;
+  /** Hands `read` a tar stream of each path in the image's filesystem (as `docker cp IMAGE:path -` gives it). */
+  exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void>;
+  inspect(ref: string): Promise<ImageInfo | undefined>;
+  push(ref: string): Promise<void>;
+  pull(ref: string): Promise<boolean>;
+  removeImage(ref: string): Promise<void>;
+}
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly detail = '',
+  ) {
+    super(message);
+  }
+}

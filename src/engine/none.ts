@@ -1,0 +1,33 @@
+// The "none" engine: builds nothing, so rep can still plan, record keys and
+// emit the Dockerfile on a machine without Docker or Podman.
+import { EngineError, type BuildOutcome, type Engine, type ImageInfo } from './engine.js';
+
+export class NoneEngine implements Engine {
+  readonly name = 'none' as const;
+  async describe() {
+    return 'none (nothing is built)';
+  }
+  async hasImage() {
+    return false;
+  }
+  async listTags() {
+    return new Set<string>();
+  }
+  async build(): Promise<BuildOutcome> {
+    throw new EngineError('the none engine builds nothing');
+  }
+  async tag() {}
+  async exportPaths(): Promise<void> {
+    throw new EngineError('the none engine has no images');
+  }
+  async inspect(): Promise<ImageInfo | undefined> {
+    return undefined;
+  }
+  async push() {
+    throw new EngineError('the none engine has no images to push');
+  }
+  async pull() {
+    return false;
+  }
+  async removeImage() {}
+}

@@ -1,0 +1,39 @@
+// Picking the engine: an explicit name, or "auto" (docker, then podman, then none).
+import { CliEngine } from './cli.js';
+import type { Engine } from './engine.js';
+import { NoneEngine } from './none.js';
+
+export const ENGINE_CHOICES = ['auto', 'docker', 'podman', 'none'] as const;
+export type EngineChoice = (typeof ENGINE_CHOICES)[number];
+
+export interface Selected {
+  engine?: Engine;
+  /** A one-line notice for the user (auto fell back), or why the named engine cannot be used. */
+  notice?: string;
+  error?: string;
+}
+
+export async function selectEngine(choice: EngineChoice, opts: { buildkit?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Selected> {
+  const make = (flavor: 'docker' | 'podman') => new CliEngine({ flavor, buildkit: opts.buildkit, env: opts.env });
+  switch (choice) {
+    case 'none':
+      return { engine: new NoneEngine() };
+    case 'docker':
+    case 'podman': {
+      const e = make(choice);
+      if (await e.available()) return { engine: e };
+      return { error: `${choice} is not available (\`${e.bin} info\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` };
+    }
+    case 'auto': {
+      for (const flavor of ['docker', 'podman'] as const) {
+        const e = make(flavor);
+        if (await e.available()) return { engine: e };
+      }
+      return { engine: new NoneEngine(), notice: 'no container engine answers (docker, podman): building nothing, as with --engine none' };
+    }
+    default: {
+      const never: never = choice;
+      return { error: `unknown engine ${String(never)}` };
+    }
+  }
+}
