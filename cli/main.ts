@@ -80,8 +80,8 @@ program
       process.stderr.write('\nrep: interrupted; stopping the engine build\n');
       abort.abort();
     };
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigint);
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
     const r = await build(p, {
       engine,
       dockerfile: o.dockerfile,

@@ -36,6 +36,7 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
       case 'start':
       case 'step-cached':
       case 'outputs-measured':
+      case 'image-tagged':
         return;
       case 'step-building':
         building.set(e.step, '');
@@ -58,9 +59,6 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         return;
       case 'step-skipped':
         line(`skipped ${e.step}: ${e.because}`);
-        return;
-      case 'image-tagged':
-        line(`image   ${e.tag} ${e.imageId.slice(0, 19)}`);
         return;
       case 'finish':
         clear();

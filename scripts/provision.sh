@@ -17,7 +17,7 @@ mkdir -p "$STATE"
 say() { printf 'provision: %s\n' "$*" >&2; }
 
 need_pkgs=()
-for p in docker.io docker-registry podman debootstrap busybox-static graphviz curl; do
+for p in docker.io docker-registry podman debootstrap busybox-static graphviz curl redis-server; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

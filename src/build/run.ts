@@ -89,7 +89,9 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
             emit({ type: 'step-line', step: name, line });
           },
         });
-        return { r, log, seconds: (Date.now() - t0) / 1000 };
+        const seconds = (Date.now() - t0) / 1000;
+        if (r.ok) emit({ type: 'step-built', step: name, key, imageId: r.imageId, seconds });
+        return { r, log, seconds };
       });
       if (!outcome) return { name, status: 'skipped', planned };
       if (!outcome.r.ok) {
@@ -102,7 +104,6 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       imageId = outcome.r.imageId;
       seconds = outcome.seconds;
       present.add(keyHex(key));
-      emit({ type: 'step-built', step: name, key, imageId, seconds });
     }
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
@@ -122,8 +123,9 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
     return p;
   }
 
-  const settled = new Map<string, StepResult>();
-  for (const name of dag.order) settled.set(name, await run(name));
+  // Start every step at once; each waits for its own dependencies.
+  const all = await Promise.all(dag.order.map(run));
+  const settled = new Map(all.map((r) => [r.name, r] as const));
   const cancelled = [...settled.values()].some((r) => r.status === 'cancelled') || Boolean(opts.signal?.aborted);
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
   let image: RunResult['image'];

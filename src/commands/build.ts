@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
-import { CACHE_REPO, keyHex } from '../build/stepimage.js';
+import { CACHE_REPO, cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
@@ -110,6 +110,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       }
     }
     writeState(ctx.dir, nextState(project, engine.name, state, records));
+    // A phony step gets a new key every build: drop the image of its previous key.
+    for (const [name, rec] of records) {
+      const prev = state?.steps[name];
+      if (dag.nodes.get(name)!.step.phony && prev && prev.key !== rec.key) await engine.removeImage(cacheRef(prev.key));
+    }
     const steps = dag.order.map((name): StepOutcome => {
       const r = run.steps.get(name)!;
       const p = r.planned ?? plan.step(name);

@@ -17,6 +17,9 @@ export interface CliEngineOptions {
 }
 
 const TAIL = 30;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+const stripAnsi = (s: string) => s.replace(ANSI, '');
 
 export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
@@ -91,7 +94,8 @@ export class CliEngine implements Engine {
       const text = partial + chunk.toString('utf8');
       const lines = text.split(/\r?\n/);
       partial = lines.pop() ?? '';
-      for (const l of lines) {
+      for (const raw of lines) {
+        const l = stripAnsi(raw);
         tail.push(l);
         if (tail.length > TAIL) tail.shift();
         req.onLine?.(l);

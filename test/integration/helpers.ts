@@ -1,0 +1,83 @@
+// Helpers for tests that build real images with a real engine.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import tar from 'tar-stream';
+import type { BuildEvent } from '../../src/build/events.js';
+import { build, type BuildRecord } from '../../src/commands/build.js';
+import { CliEngine } from '../../src/engine/cli.js';
+import { open } from '../helpers.js';
+
+export const DOCKER_BIN = process.env.REP_DOCKER || 'docker';
+/** Debian's own client, which has BuildKit without the buildx plugin. */
+export const DEBIAN_DOCKER = '/usr/bin/docker';
+
+export const docker = () => new CliEngine({ flavor: 'docker' });
+export const dockerBuildKit = () => new CliEngine({ flavor: 'docker', bin: DEBIAN_DOCKER, buildkit: true });
+export const podman = () => new CliEngine({ flavor: 'podman' });
+
+export function sh(bin: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
+  const r = spawnSync(bin, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+export interface Built {
+  record: BuildRecord;
+  events: BuildEvent[];
+  /** Steps the engine built. */
+  built: string[];
+}
+
+export async function buildIn(dir: string, engine: CliEngine, opts: { jobs?: number; network?: string } = {}): Promise<Built> {
+  const events: BuildEvent[] = [];
+  const r = await build(open(dir), { engine, jobs: opts.jobs ?? 4, network: opts.network, onEvent: (e) => events.push({ ...e, at: Date.now() } as BuildEvent) });
+  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+  return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])) };
+}
+
+const VOLATILE = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'run/.containerenv']);
+
+/**
+ * Every path of an image's filesystem with its type, mode, owner and content
+ * hash (timestamps left out), from `ENGINE export` of a container.
+ */
+export async function imageFiles(bin: string, ref: string): Promise<Map<string, string>> {
+  const cid = sh(bin, ['create', ref, 'true']).trim().split('\n').pop()!;
+  try {
+    const files = new Map<string, string>();
+    const extract = tar.extract();
+    const child = spawn(bin, ['export', cid], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      extract.on('entry', (h, body, next) => {
+        const hash = createHash('sha256');
+        body.on('data', (c: unknown) => hash.update(c as Buffer));
+        body.on('end', () => {
+          const name = h.name.replace(/^\.\//, '').replace(/\/$/, '');
+          const top = name.split('/')[0]!;
+          if (!VOLATILE.has(name) && !['proc', 'sys', 'dev'].includes(top) && name !== '') {
+            const what = h.type === 'file' ? hash.digest('hex') : h.type === 'symlink' || h.type === 'link' ? `-> ${h.linkname}` : '';
+            files.set(name, `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid} ${what}`);
+          }
+          next();
+        });
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      child.stdout.pipe(extract);
+      child.on('error', reject);
+    });
+    return files;
+  } finally {
+    sh(bin, ['rm', '-f', cid]);
+  }
+}
+
+/** The entries that differ between two file maps, as "path: a | b". */
+export function diffFiles(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const p of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    if (a.get(p) !== b.get(p)) out.push(`${p}: ${a.get(p) ?? '(absent)'} | ${b.get(p) ?? '(absent)'}`);
+  }
+  return out;
+}
