@@ -31,7 +31,7 @@ export async function readOutputTar(outputPath: string, stream: Readable): Promi
         entries.push({
           path: `${parent}/${name}`,
           type: header.type ?? 'file',
-          mode: (header.mode ?? 0).toString(8),
+          mode: ((header.mode ?? 0) & 0o7777).toString(8),
           uid: header.uid ?? 0,
           gid: header.gid ?? 0,
           ...(header.linkname ? { linkname: header.linkname } : {}),

@@ -177,7 +177,11 @@ export function explain(
     else if (a.mode !== b.mode) out.push({ kind: 'input-mode', path, from: a.mode, to: b.mode });
   }
   for (const p of Object.keys({ ...prev.imports, ...cur.imports }).sort()) {
-    if (!same(prev.imports[p], cur.imports[p])) out.push({ kind: 'import', step: p });
+    if (same(prev.imports[p], cur.imports[p])) continue;
+    const measured = (r?: ImportRecord) => r !== undefined && !r.digest.startsWith('key:');
+    // A stale producer's outputs are not measured yet: the consumer may well turn out fresh.
+    if (measured(prev.imports[p]) && !measured(cur.imports[p])) out.push({ kind: 'pending', step: p });
+    else out.push({ kind: 'import', step: p });
   }
   return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];
 }

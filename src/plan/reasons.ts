@@ -12,6 +12,7 @@ export type Reason =
   | { kind: 'input-mode'; path: string; from: string; to: string }
   | { kind: 'upstream'; step: string }
   | { kind: 'import'; step: string }
+  | { kind: 'pending'; step: string }
   | { kind: 'missing'; key: string };
 
 export function formatReason(r: Reason): string {
@@ -38,6 +39,8 @@ export function formatReason(r: Reason): string {
       return `builds on "${r.step}", which changed`;
     case 'import':
       return `outputs of "${r.step}" changed`;
+    case 'pending':
+      return `outputs of "${r.step}" are known once it reruns`;
     case 'missing':
       return `no image for key ${r.key.slice(0, 19)} in the cache`;
     default: {

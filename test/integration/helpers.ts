@@ -2,6 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import tar from 'tar-stream';
 import type { BuildEvent } from '../../src/build/events.js';
 import { build, type BuildRecord } from '../../src/commands/build.js';
@@ -15,6 +18,11 @@ export const DEBIAN_DOCKER = '/usr/bin/docker';
 export const docker = () => new CliEngine({ flavor: 'docker' });
 export const dockerBuildKit = () => new CliEngine({ flavor: 'docker', bin: DEBIAN_DOCKER, buildkit: true });
 export const podman = () => new CliEngine({ flavor: 'podman' });
+/**
+ * podman run sets rlimits explicitly; here (runc in this sandbox) only values
+ * within the sandbox's own limits are allowed, so tests name them.
+ */
+export const PODMAN_RUN = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
 
 export function sh(bin: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): string {
   const r = spawnSync(bin, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -36,7 +44,8 @@ export async function buildIn(dir: string, engine: CliEngine, opts: { jobs?: num
   return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])) };
 }
 
-const VOLATILE = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'run/.containerenv']);
+/** What the engine itself puts into every container (not part of the image), left out of comparisons. */
+const VOLATILE = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab', 'run', 'run/.containerenv']);
 
 /**
  * Every path of an image's filesystem with its type, mode, owner and content
@@ -47,7 +56,11 @@ export async function imageFiles(bin: string, ref: string): Promise<Map<string, 
   try {
     const files = new Map<string, string>();
     const extract = tar.extract();
-    const child = spawn(bin, ['export', cid], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // podman export cannot write to a pipe here (it opens /dev/stdout): read a file instead.
+    const file = path.join(tmpdir(), `rep-export-${cid.slice(0, 12)}.tar`);
+    sh(bin, ['export', '-o', file, cid]);
+    const child = spawn('cat', [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.on('exit', () => rmSync(file, { force: true }));
     await new Promise<void>((resolve, reject) => {
       extract.on('entry', (h, body, next) => {
         const hash = createHash('sha256');

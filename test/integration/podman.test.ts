@@ -1,0 +1,69 @@
+// Real builds with Podman (Debian's podman 4.3), on the same locally made base images.
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeProject, rep } from '../helpers.js';
+import { buildIn, diffFiles, DOCKER_BIN, docker, imageFiles, podman, PODMAN_RUN, sh } from './helpers.js';
+
+const repfile = () => `rep: 1
+name: pod
+base: busybox:latest
+env: {TEST_RUN: "${randomUUID()}"}
+steps:
+  data:
+    from: busybox:latest
+    phony: true
+    inputs: [data/]
+    run: mkdir -p /out && sort data/in.txt > /out/sorted.txt
+    outputs: [/out/sorted.txt]
+  tools:
+    inputs: [bin/]
+    run: bin/tool > /tool.out
+  app:
+    needs: [tools, data]
+    inputs: [src/]
+    run: cat /tool.out /out/sorted.txt src/msg > /app.out
+image:
+  tag: rep-test/pod:latest
+  cmd: [cat, /app.out]
+`;
+
+const project = () =>
+  makeProject({
+    Repfile: repfile(),
+    'data/in.txt': 'b\na\n',
+    'bin/tool': { mode: 0o755, text: '#!/bin/sh\necho tool\n' },
+    'src/msg': 'hello\n',
+  });
+
+describe('podman engine', () => {
+  it('builds an image that runs, skips unchanged steps, cuts off early, and rebuilds only what changed', async () => {
+    const dir = project();
+    const first = await buildIn(dir, podman());
+    expect(first.record.ok).toBe(true);
+    expect(first.built.sort()).toEqual(['app', 'data', 'tools']);
+    expect(sh('podman', ['run', '--rm', ...PODMAN_RUN, 'rep-test/pod:latest'])).toBe('tool\na\nb\nhello\n');
+    const second = await buildIn(dir, podman());
+    expect(second.built).toEqual(['data']);
+    writeFileSync(path.join(dir, 'src/msg'), 'bye\n');
+    expect(rep(dir, ['status', '--engine', 'podman']).stdout).toMatch(
+      /^data   stale  phony: always rebuilt\ntools  fresh  sha256:[0-9a-f]{12}\napp    stale  input changed: src\/msg; outputs of "data" are known once it reruns\n$/,
+    );
+    const third = await buildIn(dir, podman());
+    expect(third.built.sort()).toEqual(['app', 'data']);
+    expect(sh('podman', ['run', '--rm', ...PODMAN_RUN, 'rep-test/pod:latest'])).toBe('tool\na\nb\nbye\n');
+  });
+
+  it('gives the same files as docker for the same Repfile, and the same keys', async () => {
+    const dir = project();
+    const p = await buildIn(dir, podman());
+    const d = await buildIn(dir, docker());
+    // Every key but the phony step's (a fresh nonce each build) is the same on both engines.
+    const keys = (b: typeof p) => b.record.steps.filter((s) => s.name !== 'data').map((s) => [s.name, s.key]);
+    expect(keys(d)).toEqual(keys(p));
+    const viaPodman = await imageFiles('podman', 'rep-test/pod:latest');
+    const viaDocker = await imageFiles(DOCKER_BIN, 'rep-test/pod:latest');
+    expect(diffFiles(viaPodman, viaDocker)).toEqual([]);
+  });
+});
