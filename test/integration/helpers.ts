@@ -39,7 +39,7 @@ export interface Built {
 
 export async function buildIn(dir: string, engine: CliEngine, opts: { jobs?: number; network?: string } = {}): Promise<Built> {
   const events: BuildEvent[] = [];
-  const r = await build(open(dir), { engine, jobs: opts.jobs ?? 4, network: opts.network, onEvent: (e) => events.push({ ...e, at: Date.now() } as BuildEvent) });
+  const r = await build(open(dir), { engine, jobs: opts.jobs ?? 4, network: opts.network, onEvent: (e) => events.push(e) });
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
   return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])) };
 }

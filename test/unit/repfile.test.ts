@@ -158,3 +158,17 @@ describe('Repfile references and graph', () => {
     expect(dag.nodes.get('app')!.imports).toEqual(['data']);
   });
 });
+
+describe('Repfile.example', () => {
+  it('is a valid Repfile whose steps form a graph', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { buildDag } = await import('../../src/graph/dag.js');
+    const { REPO } = await import('../helpers.js');
+    const r = parseRepfile(readFileSync(`${REPO}/Repfile.example`), { file: 'Repfile.example' });
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    const dag = buildDag(r.value);
+    if (!dag.ok) throw new Error(dag.errors.map(formatDiagnostic).join('\n'));
+    expect(dag.value.target).toBe('analysis');
+    expect(dag.value.stages.map((s) => s.name)).toEqual(['data', 'analysis', 'check']);
+  });
+});
