@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, rep } from '../helpers.js';
+import { engineSuite } from './engine-suite.js';
 import { buildIn, diffFiles, DOCKER_BIN, docker, imageFiles, podman, PODMAN_RUN, sh } from './helpers.js';
 
 const repfile = () => `rep: 1
@@ -37,7 +38,9 @@ const project = () =>
     'src/msg': 'hello\n',
   });
 
-describe('podman engine', () => {
+engineSuite({ name: 'podman', make: podman, run: (image) => sh('podman', ['run', '--rm', ...PODMAN_RUN, image]) });
+
+describe('podman: more', () => {
   it('builds an image that runs, skips unchanged steps, cuts off early, and rebuilds only what changed', async () => {
     const dir = project();
     const first = await buildIn(dir, podman());
