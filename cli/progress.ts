@@ -19,7 +19,8 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
   const redraw = () => {
     if (mode !== 'tty') return;
     const names = [...building.keys()];
-    status = names.length ? `building ${names.join(', ')}: ${[...building.values()].pop()!.slice(0, 80)}` : '';
+    const width = Math.max(20, (process.stdout.columns || 80) - 1);
+    status = names.length ? `building ${names.join(', ')}: ${[...building.values()].pop()!}`.slice(0, width) : '';
     if (status) write(`\r\x1b[K${status}`);
   };
   const line = (s: string) => {

@@ -1,5 +1,5 @@
 // Real builds with the Docker engine (Debian's docker.io), on locally made base images.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -121,5 +121,28 @@ image:
     held.release();
     expect(await exited).toBe(0);
     expect(stdout).toContain('rep: built 3 of 3 steps');
+  });
+
+  it('--json prints one event per line, then the build record', () => {
+    const dir = chainProject();
+    const r = rep(dir, ['build', '--engine', 'docker', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; ok?: boolean });
+    expect(lines.filter((l) => l.type === 'step-built').map((l) => l.step)).toEqual(['one', 'two', 'three']);
+    expect(lines.at(-2)).toMatchObject({ type: 'finish', ok: true, built: 3, cached: 0 });
+    expect(lines.at(-1)).toMatchObject({ type: 'record', ok: true, engine: 'docker', tag: 'rep-test/chain:latest' });
+  });
+
+  it('on a terminal, keeps a live status line of what is building', () => {
+    const dir = chainProject();
+    const env = { ...process.env };
+    delete env.CI;
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} build --engine docker`, '/dev/null'], { cwd: dir, env, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('\r\x1b[Kbuilding one: ');
+    expect(r.stdout).toContain('built   three');
+    // With CI set (or no terminal), plain lines only.
+    const plain = rep(chainProject(), ['build', '--engine', 'docker'], { CI: 'true' });
+    expect(plain.stdout).not.toContain('\x1b');
   });
 });
