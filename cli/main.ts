@@ -8,7 +8,8 @@ import { build, type BuildRecord } from '../src/commands/build.js';
 import { ENGINE_CHOICES, selectEngine, type EngineChoice } from '../src/engine/select.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
-import { formatStatus, status, statusReport } from '../src/commands/status.js';
+import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
+import { lock } from '../src/commands/lock.js';
 import type { Diagnostic } from '../src/diag.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
@@ -97,7 +98,7 @@ program
     if (!r.ok) failWith(r.errors);
     const rec = r.value;
     if (o.json) {
-      out(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: rec.dockerfile, steps: rec.steps }));
+      out(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: { path: rec.dockerfile.path, written: rec.dockerfile.written }, steps: rec.steps }));
     } else printRecord(rec, Boolean(o.dryRun));
     if (rec.cancelled) throw new Exit(130);
     if (!rec.ok) throw new Exit(1);
@@ -138,9 +139,20 @@ program
     const r = await status(p, await engineFor(o.engine));
     if (!r.ok) failWith(r.errors);
     const plan = r.value;
-    const allFresh = plan.steps.every((s) => s.state === 'fresh');
+    const lockLines = lockProblems(p);
+    const allFresh = plan.steps.every((s) => s.state === 'fresh') && lockLines.length === 0;
     if (o.question) throw new Exit(allFresh ? 0 : 1);
-    out(o.json ? prettyJson(statusReport(plan)) : formatStatus(plan));
+    out(o.json ? prettyJson(statusReport(plan, lockLines)) : [formatStatus(plan), ...lockLines].join('\n'));
+  });
+
+program
+  .command('lock')
+  .description('pin every base image to its registry digest in Repfile.lock')
+  .action(async (_o: unknown, cmd: Command) => {
+    const r = await lock(project(cmd));
+    if (!r.ok) failWith(r.errors, 1);
+    for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
+    out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
   });
 
 program

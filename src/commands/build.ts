@@ -8,11 +8,16 @@ import { CACHE_REPO, cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
-import { planBuild, type Plan } from '../plan/plan.js';
+import { planBuild, type Plan, type PlannedStep } from '../plan/plan.js';
+import { prettyJson } from '../canonical.js';
+import { buildProvenance } from '../emit/record.js';
+import type { Statement } from '../emit/provenance.js';
+import { writeFileAtomic } from '../state/files.js';
 import type { Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
+import { readLock, resolverFor } from '../lock/lockfile.js';
 import { acquireLock } from '../state/lock.js';
-import { readState, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
+import { readState, stateDir, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
 import { contextFiles } from './context.js';
 
 export interface BuildOptions {
@@ -49,8 +54,13 @@ export interface BuildRecord {
   tag: string;
   image?: { tag: string; imageId: string };
   steps: StepOutcome[];
-  dockerfile: { path: string; written: boolean };
+  dockerfile: { path: string; written: boolean; text: string };
   plan: Plan;
+  /** The provenance statement (also written to .rep/provenance.json), when the build succeeded. */
+  provenance?: Statement;
+  /** The steps as built (keys as settled by the build). */
+  built?: PlannedStep[];
+  outputsDigests?: Map<string, string>;
 }
 
 /** Freshness as the engine sees it: an image tagged with the key exists. */
@@ -66,6 +76,7 @@ export async function engineFreshness(engine: Engine, state: State | undefined) 
 export async function build(project: Project, opts: BuildOptions): Promise<Result<BuildRecord>> {
   const { recipe, ctx, dag } = project;
   const engine = opts.engine;
+  const startedOn = new Date();
   const lock = opts.dryRun ? undefined : await acquireLock(ctx.dir);
   if (lock && !('release' in lock)) {
     return fail({ file: recipe.file, message: `another rep build (pid ${lock.heldBy}) holds .rep/lock` });
@@ -73,7 +84,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   try {
     const state = readState(ctx.dir);
     const none = engine.name === 'none';
-    const planned = planBuild(dag, ctx, { state, ...(none ? {} : await engineFreshness(engine, state)) });
+    const resolveBase = resolverFor(readLock(recipe.path));
+    const planned = planBuild(dag, ctx, { state, resolveBase, ...(none ? {} : await engineFreshness(engine, state)) });
     if (!planned.ok) return planned;
     const plan = planned.value;
     const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
@@ -82,17 +94,32 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
 
     if (opts.dryRun) {
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'stale'));
-      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false } });
+      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false, text: '' } });
     }
-    const text = emitDockerfile(plan, { contextPaths: contextFiles(ctx).map((f) => f.path) });
+    const text = emitDockerfile(plan, { contextPaths: contextFiles(ctx).map((f) => f.path), resolveBase });
     const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
     if (!written.ok) return written;
-    const dockerfile = { path: dockerfilePath, written: written.value };
+    const dockerfile = { path: dockerfilePath, written: written.value, text };
+    const record = async (steps: PlannedStep[], outputsDigests: Map<string, string>, image?: { imageId: string }) => {
+      const provenance = await buildProvenance(project, {
+        steps,
+        outputsDigests,
+        dockerfileText: text,
+        image: image ? { configDigest: image.imageId } : undefined,
+        engine,
+        network: opts.network,
+        startedOn,
+        finishedOn: new Date(),
+      });
+      writeFileAtomic(path.join(stateDir(ctx.dir), 'provenance.json'), prettyJson(provenance));
+      return provenance;
+    };
 
     if (none) {
       writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'recorded'));
-      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile });
+      const provenance = await record(plan.steps, new Map());
+      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile, provenance, built: plan.steps, outputsDigests: new Map() });
     }
 
     const inputs = new Map(plan.steps.map((s) => [s.name, s.inputs]));
@@ -102,6 +129,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       signal: opts.signal,
       state,
       onEvent: opts.onEvent,
+      resolveBase,
     });
     const records: [string, StepRecord][] = [];
     for (const r of run.steps.values()) {
@@ -120,7 +148,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       const p = r.planned ?? plan.step(name);
       return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
     });
-    return ok({ ...base, ok: run.ok, cancelled: run.cancelled, image: run.image, steps, dockerfile });
+    if (!run.ok) return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
+    const built = dag.order.map((n) => run.steps.get(n)!.planned!);
+    const outputsDigests = new Map([...run.steps.values()].flatMap((r) => (r.outputsDigest ? [[r.name, r.outputsDigest] as const] : [])));
+    const provenance = await record(built, outputsDigests, run.image);
+    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests });
   } finally {
     if (lock && 'release' in lock) lock.release();
   }

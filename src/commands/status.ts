@@ -6,6 +6,7 @@ import { planBuild, type Plan } from '../plan/plan.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
+import { checkLock, readLock, resolverFor } from '../lock/lockfile.js';
 
 export interface StepStatus {
   name: string;
@@ -18,11 +19,22 @@ export interface StepStatus {
 export async function status(project: Project, engine?: Engine): Promise<Result<Plan>> {
   const state = readState(project.ctx.dir);
   const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, state) : {};
-  return planBuild(project.dag, project.ctx, { state, ...byEngine });
+  const resolveBase = resolverFor(readLock(project.recipe.path));
+  return planBuild(project.dag, project.ctx, { state, resolveBase, ...byEngine });
 }
 
-export function statusReport(plan: Plan): { steps: StepStatus[] } {
-  return { steps: plan.steps.map(({ name, key, state, reasons }) => ({ name, key, state, reasons })) };
+/** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */
+export function lockProblems(project: Project): string[] {
+  const c = checkLock(project.dag, readLock(project.recipe.path));
+  if (!c) return [];
+  return [
+    ...c.missing.map((r) => `Repfile.lock: "${r}" is not pinned (run rep lock)`),
+    ...c.extra.map((r) => `Repfile.lock: pins "${r}", which the Repfile no longer uses (run rep lock)`),
+  ];
+}
+
+export function statusReport(plan: Plan, lock: string[] = []): { steps: StepStatus[]; lock: string[] } {
+  return { steps: plan.steps.map(({ name, key, state, reasons }) => ({ name, key, state, reasons })), lock };
 }
 
 export function formatStatus(plan: Plan): string {

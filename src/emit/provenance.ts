@@ -1,0 +1,106 @@
+// The provenance statement of a build: an in-toto Statement v1 with a SLSA
+// Provenance v1 predicate. Deterministic apart from the start and finish times.
+import { VERSION } from '../version.js';
+
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
+/** What kind of build this is: a Repfile built step by step by rep (parameters below). */
+export const BUILD_TYPE = 'urn:rep:buildtype:repfile:v1';
+
+export interface ResourceDescriptor {
+  name?: string;
+  uri?: string;
+  digest?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface Statement {
+  _type: string;
+  subject: ResourceDescriptor[];
+  predicateType: string;
+  predicate: {
+    buildDefinition: {
+      buildType: string;
+      externalParameters: Record<string, unknown>;
+      internalParameters: Record<string, unknown>;
+      resolvedDependencies: ResourceDescriptor[];
+    };
+    runDetails: {
+      builder: { id: string; version: Record<string, string> };
+      metadata: { startedOn: string; finishedOn: string };
+      byproducts: ResourceDescriptor[];
+    };
+  };
+}
+
+export interface ProvenanceInput {
+  repfile: { path: string; sha256: string };
+  lock?: { path: string; sha256: string };
+  target: string;
+  tag: string;
+  engine: string;
+  engineVersion: string;
+  network?: string;
+  /** The image, when one was built: its config digest, and its repo digest once pushed. */
+  image?: { configDigest: string; repoDigest?: string };
+  dockerfile: { name: string; sha256: string };
+  context: { name: string; sha256: string };
+  bases: { ref: string; resolved: string; digest?: string; source: 'lock' | 'image-id' | 'none' }[];
+  inputs: { path: string; sha256: string }[];
+  steps: { name: string; key: string; stage: string; outputsDigest?: string; nonce?: string }[];
+  startedOn: Date;
+  finishedOn: Date;
+}
+
+const hex = (d: string) => d.replace(/^sha256:/, '');
+const byName = (a: ResourceDescriptor, b: ResourceDescriptor) => ((a.name ?? '') < (b.name ?? '') ? -1 : 1);
+
+export function provenanceStatement(p: ProvenanceInput): Statement {
+  const subject: ResourceDescriptor[] = [
+    { name: p.dockerfile.name, digest: { sha256: p.dockerfile.sha256 } },
+    { name: p.context.name, digest: { sha256: p.context.sha256 } },
+  ];
+  if (p.image) {
+    subject.push({
+      name: p.tag,
+      digest: { sha256: hex(p.image.configDigest) },
+      annotations: { kind: 'image-config', ...(p.image.repoDigest ? { repoDigest: p.image.repoDigest } : {}) },
+    });
+  }
+  const resolvedDependencies: ResourceDescriptor[] = [
+    ...p.bases.map((b) => ({
+      name: b.ref,
+      uri: `docker-image://${b.resolved}`,
+      ...(b.digest ? { digest: { sha256: hex(b.digest) } } : {}),
+      annotations: { kind: 'base-image', digestSource: b.source },
+    })),
+    ...p.inputs.map((f) => ({ name: f.path, uri: `file:${encodeURI(f.path)}`, digest: { sha256: f.sha256 }, annotations: { kind: 'input' } })),
+  ];
+  return {
+    _type: STATEMENT_TYPE,
+    subject: subject.sort(byName),
+    predicateType: PREDICATE_TYPE,
+    predicate: {
+      buildDefinition: {
+        buildType: BUILD_TYPE,
+        externalParameters: {
+          repfile: p.repfile,
+          ...(p.lock ? { lock: p.lock } : {}),
+          target: p.target,
+          tag: p.tag,
+        },
+        internalParameters: { engine: p.engine, ...(p.network ? { network: p.network } : {}) },
+        resolvedDependencies,
+      },
+      runDetails: {
+        builder: { id: `urn:rep:builder:${p.engine}`, version: { rep: VERSION, node: process.versions.node, engine: p.engineVersion } },
+        metadata: { startedOn: p.startedOn.toISOString(), finishedOn: p.finishedOn.toISOString() },
+        byproducts: p.steps.map((s) => ({
+          name: `step:${s.name}`,
+          digest: { sha256: hex(s.key) },
+          annotations: { stage: s.stage, ...(s.outputsDigest ? { outputsDigest: s.outputsDigest } : {}), ...(s.nonce ? { nonce: s.nonce } : {}) },
+        })),
+      },
+    },
+  };
+}
