@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The rep command line: parses arguments, calls the functions in src/, prints.
 // Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
+import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { prettyJson } from '../src/canonical.js';
@@ -10,6 +11,8 @@ import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
 import { lock } from '../src/commands/lock.js';
+import { publish } from '../src/publish/publish.js';
+import { verifyBundle } from '../src/publish/verify.js';
 import type { Diagnostic } from '../src/diag.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
@@ -153,6 +156,65 @@ program
     if (!r.ok) failWith(r.errors, 1);
     for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
+  });
+
+program
+  .command('publish')
+  .description('build, then write the bundle for a paper: Dockerfile, context, provenance, citation, checksums')
+  .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip')
+  .addOption(engineOption())
+  .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
+  .option('--image', 'add the image itself (image.tar, from docker save)')
+  .option('--push <ref>', 'push the image to this reference and record its repo digest')
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .option('--buildkit', 'docker: build with BuildKit')
+  .action(async (o: { out: string; engine: EngineChoice; sign?: string; image?: boolean; push?: string; network?: string; buildkit?: boolean }, cmd: Command) => {
+    const p = project(cmd);
+    const engine = await engineFor(o.engine, o.buildkit);
+    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, onEvent: renderer(progressMode(false)) });
+    if (!r.ok) failWith(r.errors, 1);
+    out(r.value.files.map((f) => `  ${f}`).join('\n'));
+    if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
+    out(`rep: published ${r.value.out} (bundle sha256:${r.value.bundleSha256})`);
+  });
+
+program
+  .command('verify')
+  .description('check a published bundle: checksums, provenance subjects, signature, step keys')
+  .argument('<bundle>', 'a bundle folder, .tar.gz or .zip')
+  .option('--key <pub>', "the signer's ed25519 public key (PEM)")
+  .option('--rebuild', 'rebuild from the bundle with a real engine and compare the image file by file')
+  .addOption(engineOption())
+  .option('--network <mode>', 'network for RUN steps when rebuilding (e.g. host)')
+  .option('--json', 'print the report as JSON')
+  .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; json?: boolean }) => {
+    const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network } : undefined;
+    if (rebuild && rebuild.engine.name === 'none') {
+      process.stderr.write('rep: --rebuild needs an engine (docker or podman)\n');
+      throw new Exit(2);
+    }
+    const report = await verifyBundle(bundle, { key: o.key, rebuild });
+    if (o.json) out(prettyJson(report));
+    else {
+      for (const c of report.checks) {
+        out(`${c.ok ? 'ok    ' : 'FAILED'}  ${c.name}${c.detail.length === 1 && c.ok ? `: ${c.detail[0]}` : ''}`);
+        if (!c.ok) for (const d of c.detail) out(`        ${d}`);
+      }
+      const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+      out(failed.length ? `rep: verify failed: ${failed.join(', ')}` : 'rep: bundle verified');
+    }
+    if (!report.ok) throw new Exit(1);
+  });
+
+program
+  .command('keygen')
+  .description('make an ed25519 key pair for signing bundles: PREFIX.key (private) and PREFIX.pub')
+  .argument('<prefix>', 'path prefix of the two files')
+  .action((prefix: string) => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(`${prefix}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${prefix}.pub`, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
+    out(`rep: wrote ${prefix}.key (keep it private) and ${prefix}.pub`);
   });
 
 program

@@ -150,6 +150,20 @@ export class CliEngine implements Engine {
     return { id: j.Id, repoDigests: j.RepoDigests ?? [] };
   }
 
+  async save(ref: string, file: string): Promise<void> {
+    await this.must(['save', '-o', file, ref]);
+  }
+
+  async exportFilesystem(ref: string, file: string): Promise<void> {
+    const cid = (await this.must(['create', ref, 'true'])).trim().split('\n').pop()!;
+    try {
+      // -o rather than stdout: podman cannot export to a pipe here
+      await this.must(['export', '-o', file, cid]);
+    } finally {
+      await this.run(['rm', '-f', cid], { reject: false });
+    }
+  }
+
   async push(ref: string): Promise<void> {
     await this.must(this.name === 'podman' ? ['push', '--tls-verify=false', ref] : ['push', ref]);
   }

@@ -30,4 +30,10 @@ export class NoneEngine implements Engine {
     return false;
   }
   async removeImage() {}
+  async save(): Promise<void> {
+    throw new EngineError('the none engine has no images to save');
+  }
+  async exportFilesystem(): Promise<void> {
+    throw new EngineError('the none engine has no images');
+  }
 }

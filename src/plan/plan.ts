@@ -63,7 +63,10 @@ export class Planner {
   constructor(
     readonly dag: Dag,
     private readonly inputs: Map<string, HashedFile[]>,
-    private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> = {},
+    private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> & {
+      /** Phony steps' nonces, to recompute recorded keys (rep verify); new ones otherwise. */
+      nonces?: Record<string, string>;
+    } = {},
   ) {}
 
   get(name: string): PlannedStep | undefined {
@@ -105,7 +108,7 @@ export class Planner {
       },
       inputs: inputRecords(this.inputs.get(name)!),
       imports,
-      ...(step.phony ? { nonce: newNonce() } : {}),
+      ...(step.phony ? { nonce: this.opts.nonces?.[name] ?? newNonce() } : {}),
     };
     return { material, key: stepKey(material), pending };
   }

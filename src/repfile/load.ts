@@ -83,6 +83,7 @@ export function parseRepfile(
     env: envRecord(r.env),
     steps,
     image: toImage(r),
+    publish: r.publish,
     source,
   };
   return ok(recipe);
@@ -151,6 +152,7 @@ function fieldsAt(p: FieldPath): readonly string[] {
   if (p.length === 0) return FIELDS.top;
   if (p.length === 2 && p[0] === 'steps') return FIELDS.step;
   if (p.length === 1 && p[0] === 'image') return FIELDS.image;
+  if (p.length === 1 && p[0] === 'publish') return FIELDS.publish;
   return [];
 }
 

@@ -1,5 +1,6 @@
 // The typed, validated form of a Repfile that the rest of rep works from.
 import type { SourceMap } from './source.js';
+import type { PublishDoc } from './schema.js';
 
 export const DEFAULT_WORKDIR = '/work';
 
@@ -48,6 +49,8 @@ export interface Recipe {
   /** In Repfile order. */
   steps: Step[];
   image: ImageSpec;
+  /** Citation metadata for publishing, as written. */
+  publish?: PublishDoc;
   source: SourceMap;
 }
 

@@ -66,6 +66,41 @@ export const imageSchema = z
   })
   .describe('The final image: which step it is, and its runtime settings.');
 
+const orcid = z
+  .string()
+  .regex(/^(https:\/\/orcid\.org\/)?\d{4}-\d{4}-\d{4}-\d{3}[\dX]$/, { error: 'an ORCID iD looks like 0000-0002-1825-0097 (or https://orcid.org/0000-0002-1825-0097)' });
+
+export const authorSchema = z
+  .strictObject({
+    given: z.string().min(1).optional().describe('Given names of a person.'),
+    family: z.string().min(1).optional().describe('Family names of a person.'),
+    name: z.string().min(1).optional().describe('Name of an organisation (instead of given/family).'),
+    orcid: orcid.optional(),
+    affiliation: z.string().min(1).optional(),
+    email: z.string().min(3).optional(),
+  })
+  .refine((a) => a.name !== undefined || a.family !== undefined, { error: 'an author needs family (and given) names, or a name for an organisation' });
+
+export const publishSchema = z
+  .strictObject({
+    title: z.string().min(1).describe('Title of the work the image belongs to.'),
+    authors: z.array(authorSchema).min(1),
+    abstract: z.string().optional(),
+    license: z.string().min(1).optional().describe('SPDX identifier, e.g. MIT or CC-BY-4.0.'),
+    doi: z
+      .string()
+      .regex(/^10\.\d{4,9}\/\S+$/, { error: 'a DOI looks like 10.5281/zenodo.1234567' })
+      .optional(),
+    version: z.string().min(1).optional(),
+    'date-released': z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date looks like 2026-11-25' })
+      .optional(),
+    keywords: z.array(z.string().min(1)).optional(),
+    url: z.string().url().optional(),
+  })
+  .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
+
 export const repfileSchema = z
   .strictObject({
     rep: z.literal(1, { error: 'the Repfile format version; write `rep: 1`' }),
@@ -81,18 +116,22 @@ export const repfileSchema = z
       .refine((s) => Object.keys(s).length > 0, { error: 'a Repfile has at least one step' })
       .describe('The steps, by name.'),
     image: imageSchema.optional(),
+    publish: publishSchema.optional(),
   })
   .describe('A Repfile: how rep builds a container image.');
 
 export type RepfileDoc = z.infer<typeof repfileSchema>;
 export type StepDoc = z.infer<typeof stepSchema>;
 export type ImageDoc = z.infer<typeof imageSchema>;
+export type PublishDoc = z.infer<typeof publishSchema>;
+export type AuthorDoc = z.infer<typeof authorSchema>;
 
 /** Field names, for "did you mean" on unknown keys. */
 export const FIELDS = {
   top: Object.keys(repfileSchema.shape),
   step: Object.keys(stepSchema.shape),
   image: Object.keys(imageSchema.shape),
+  publish: Object.keys(publishSchema.shape),
 } as const;
 
 export function repfileJsonSchema(): object {

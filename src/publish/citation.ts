@@ -1,0 +1,74 @@
+// Citation metadata for a bundle: CITATION.cff (CFF 1.2.0), and short
+// Markdown and LaTeX snippets citing the image digest and the bundle hash.
+import { stringify } from 'yaml';
+import type { AuthorDoc, PublishDoc } from '../repfile/schema.js';
+
+export const orcidUrl = (o: string) => (o.startsWith('https://') ? o : `https://orcid.org/${o}`);
+
+function cffAuthor(a: AuthorDoc): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (a.name !== undefined) out.name = a.name;
+  if (a.family !== undefined) out['family-names'] = a.family;
+  if (a.given !== undefined) out['given-names'] = a.given;
+  if (a.orcid !== undefined) out.orcid = orcidUrl(a.orcid);
+  if (a.affiliation !== undefined) out.affiliation = a.affiliation;
+  if (a.email !== undefined) out.email = a.email;
+  return out;
+}
+
+export function citationCff(p: PublishDoc, image: { tag: string; digest?: string }): string {
+  const doc: Record<string, unknown> = {
+    'cff-version': '1.2.0',
+    message: 'If you use this environment, please cite it as below.',
+    type: 'software',
+    title: p.title,
+    authors: p.authors.map(cffAuthor),
+  };
+  if (p.abstract) doc.abstract = p.abstract;
+  if (p.version) doc.version = p.version;
+  if (p.doi) doc.doi = p.doi;
+  if (p.license) doc.license = p.license;
+  if (p['date-released']) doc['date-released'] = p['date-released'];
+  if (p.keywords?.length) doc.keywords = p.keywords;
+  if (p.url) doc.url = p.url;
+  if (image.digest) {
+    doc.identifiers = [{ type: 'other', value: `${image.tag}@${image.digest}`, description: 'Container image (config digest) built by rep' }];
+  }
+  return stringify(doc, { lineWidth: 0 });
+}
+
+const authorLine = (p?: PublishDoc) =>
+  (p?.authors ?? []).map((a) => a.name ?? [a.given, a.family].filter(Boolean).join(' ')).join(', ');
+
+export interface CiteInfo {
+  title: string;
+  tag: string;
+  imageDigest?: string;
+  bundleSha256: string;
+  publish?: PublishDoc;
+}
+
+export function citeMarkdown(c: CiteInfo): string {
+  const who = authorLine(c.publish);
+  const doi = c.publish?.doi ? ` https://doi.org/${c.publish.doi}` : '';
+  return [
+    `${who ? `${who}. ` : ''}*${c.title}*: computational environment.${doi}`,
+    '',
+    `- Image: \`${c.tag}\`${c.imageDigest ? ` (config \`${c.imageDigest}\`)` : ''}`,
+    `- Bundle: \`sha256:${c.bundleSha256}\` (sha256 of SHA256SUMS; check with \`rep verify\`)`,
+    '',
+  ].join('\n');
+}
+
+const tex = (s: string) => s.replace(/[\\{}$&#^_%~]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
+
+export function citeLatex(c: CiteInfo): string {
+  const who = authorLine(c.publish);
+  return [
+    `% Cite the computational environment of "${c.title.replace(/\n/g, ' ')}"`,
+    `${who ? `${tex(who)}. ` : ''}\\emph{${tex(c.title)}}: computational environment.`,
+    `Image \\texttt{${tex(c.tag)}}${c.imageDigest ? ` (config \\texttt{${tex(c.imageDigest)}})` : ''},`,
+    `bundle \\texttt{sha256:${c.bundleSha256}}${c.publish?.doi ? `, \\url{https://doi.org/${c.publish.doi}}` : ''}.`,
+    '',
+  ].join('\n');
+}

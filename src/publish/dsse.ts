@@ -1,0 +1,53 @@
+// DSSE envelopes (Dead Simple Signing Envelope v1) with ed25519 keys, from Node's crypto.
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+
+export const IN_TOTO_PAYLOAD = 'application/vnd.in-toto+json';
+
+export interface Envelope {
+  payloadType: string;
+  /** base64 of the payload bytes. */
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
+
+/** Pre-Authentication Encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
+export function pae(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}
+
+/** A key id: sha256 of the public key's DER (SubjectPublicKeyInfo), hex. */
+export function keyId(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  const der = pub.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex');
+}
+
+export function loadPrivateKey(pem: string | Buffer): KeyObject {
+  const k = createPrivateKey(pem);
+  if (k.asymmetricKeyType !== 'ed25519') throw new Error(`expected an ed25519 private key, got ${k.asymmetricKeyType}`);
+  return k;
+}
+
+export function loadPublicKey(pem: string | Buffer): KeyObject {
+  const k = createPublicKey(pem);
+  if (k.asymmetricKeyType !== 'ed25519') throw new Error(`expected an ed25519 public key, got ${k.asymmetricKeyType}`);
+  return k;
+}
+
+export function signEnvelope(payload: Buffer, key: KeyObject, payloadType = IN_TOTO_PAYLOAD): Envelope {
+  const sig = sign(null, pae(payloadType, payload), key);
+  return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: keyId(key), sig: sig.toString('base64') }] };
+}
+
+/** Whether one of the envelope's signatures is by `key` over its payload. */
+export function verifyEnvelope(env: Envelope, key: KeyObject): boolean {
+  const payload = Buffer.from(env.payload, 'base64');
+  return env.signatures.some((s) => {
+    try {
+      return verify(null, pae(env.payloadType, payload), key, Buffer.from(s.sig, 'base64'));
+    } catch {
+      return false;
+    }
+  });
+}

@@ -1,0 +1,103 @@
+// ro-crate-metadata.json (RO-Crate 1.2): the bundle as a Dataset, and the
+// build as a CreateAction with rep as instrument, the Repfile, context and
+// inputs as object, and the image, Dockerfile and provenance as result.
+import type { PublishDoc } from '../repfile/schema.js';
+import { VERSION } from '../version.js';
+import { orcidUrl } from './citation.js';
+
+export const RO_CRATE_CONTEXT = 'https://w3id.org/ro/crate/1.2/context';
+export const RO_CRATE_SPEC = 'https://w3id.org/ro/crate/1.2';
+
+type Entity = Record<string, unknown> & { '@id': string; '@type': string | string[] };
+
+export interface CrateFile {
+  path: string;
+  sha256: string;
+  size: number;
+  encodingFormat: string;
+  description: string;
+}
+
+export interface CrateInput {
+  name: string;
+  title?: string;
+  publish?: PublishDoc;
+  files: CrateFile[];
+  inputs: { path: string; sha256: string }[];
+  image: { tag: string; configDigest?: string; file?: string };
+  startTime: string;
+  endTime: string;
+  engine: string;
+}
+
+export function roCrate(c: CrateInput): object {
+  const p = c.publish;
+  const people: Entity[] = (p?.authors ?? []).map((a, i) => ({
+    '@id': a.orcid ? orcidUrl(a.orcid) : `#author-${i + 1}`,
+    '@type': a.name !== undefined && a.family === undefined ? 'Organization' : 'Person',
+    name: a.name ?? [a.given, a.family].filter(Boolean).join(' '),
+    ...(a.given ? { givenName: a.given } : {}),
+    ...(a.family ? { familyName: a.family } : {}),
+    ...(a.affiliation ? { affiliation: a.affiliation } : {}),
+  }));
+  const files: Entity[] = c.files.map((f) => ({
+    '@id': f.path,
+    '@type': 'File',
+    name: f.path,
+    description: f.description,
+    encodingFormat: f.encodingFormat,
+    contentSize: String(f.size),
+    sha256: f.sha256,
+  }));
+  const imageId = c.image.file ?? '#image';
+  const image: Entity | undefined = c.image.file
+    ? undefined
+    : { '@id': '#image', '@type': 'CreativeWork', name: c.image.tag, ...(c.image.configDigest ? { identifier: c.image.configDigest } : {}), description: 'Container image built from this bundle' };
+  const inputs: Entity[] = c.inputs.map((f) => ({ '@id': `#input/${encodeURI(f.path)}`, '@type': 'CreativeWork', name: f.path, sha256: f.sha256, isPartOf: { '@id': 'context.tar' } }));
+  const has = (path: string) => c.files.some((f) => f.path === path);
+  const build: Entity = {
+    '@id': '#build',
+    '@type': 'CreateAction',
+    name: `rep build of ${c.name}`,
+    instrument: { '@id': '#rep' },
+    object: [...['Repfile', 'Repfile.lock', 'context.tar'].filter(has), ...inputs.map((i) => i['@id'])].map((id) => ({ '@id': id })),
+    result: [imageId, ...['Dockerfile', 'provenance.json'].filter(has)].map((id) => ({ '@id': id })),
+    startTime: c.startTime,
+    endTime: c.endTime,
+    ...(people.length ? { agent: { '@id': people[0]!['@id'] } } : {}),
+  };
+  const root: Entity = {
+    '@id': './',
+    '@type': 'Dataset',
+    name: c.title ?? c.name,
+    description: p?.abstract ?? `Computational environment ${c.name}, built with rep from its Repfile.`,
+    datePublished: p?.['date-released'] ?? c.endTime.slice(0, 10),
+    ...(p?.license ? { license: { '@id': `https://spdx.org/licenses/${p.license}` } } : {}),
+    ...(p?.doi ? { identifier: `https://doi.org/${p.doi}` } : {}),
+    ...(p?.keywords?.length ? { keywords: p.keywords.join(', ') } : {}),
+    ...(people.length ? { author: people.map((x) => ({ '@id': x['@id'] })) } : {}),
+    hasPart: c.files.map((f) => ({ '@id': f.path })),
+    mentions: { '@id': '#build' },
+  };
+  const rep: Entity = {
+    '@id': '#rep',
+    '@type': 'SoftwareApplication',
+    name: 'rep',
+    version: VERSION,
+    description: `Builds container images from a Repfile, step by step (engine: ${c.engine}).`,
+  };
+  return {
+    '@context': RO_CRATE_CONTEXT,
+    '@graph': [
+      { '@id': 'ro-crate-metadata.json', '@type': 'CreativeWork', conformsTo: { '@id': RO_CRATE_SPEC }, about: { '@id': './' } },
+      root,
+      ...files,
+      build,
+      rep,
+      ...(image ? [image] : []),
+      ...inputs,
+      ...people,
+      ...(p?.license ? [{ '@id': `https://spdx.org/licenses/${p.license}`, '@type': 'CreativeWork', name: p.license }] : []),
+    ],
+  };
+}
