@@ -1,0 +1,251 @@
+// Publishing and verifying bundles without an engine: provenance, signature,
+// checksums, citation metadata, and every kind of tampering.
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { build } from '../../src/commands/build.js';
+import { sha256Hex } from '../../src/context/hash.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
+import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
+import { publish } from '../../src/publish/publish.js';
+import { verifyBundle } from '../../src/publish/verify.js';
+import { makeProject, open, REPO, rep } from '../helpers.js';
+
+const REPFILE = `rep: 1
+name: paper
+base: debian:bookworm-slim
+steps:
+  system:
+    run: apt-get install -y r-base
+  data:
+    from: busybox:latest
+    inputs: [data/]
+    run: mkdir -p /out && cp data/*.csv /out/
+    outputs: [/out]
+    phony: true
+  analysis:
+    needs: [system, data]
+    inputs: [src/]
+    run: Rscript src/run.R
+publish:
+  title: Rainfall and river levels, 1950-2020
+  authors:
+    - {given: Ada, family: Lovelace, orcid: 0000-0002-1825-0097, affiliation: Analytical Engine Society}
+    - {name: The River Institute}
+  license: CC-BY-4.0
+  doi: 10.5281/zenodo.1234567
+  version: "1.0"
+  date-released: "2026-11-25"
+  keywords: [hydrology, reproducibility]
+`;
+
+const TREE = { Repfile: REPFILE, 'data/rain.csv': 'year,mm\n1950,800\n', 'src/run.R': 'print(1)\n', 'notes.md': 'notes\n' };
+
+const none = new NoneEngine();
+const keys = () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const dir = mkdtempSync(path.join(tmpdir(), 'rep-keys-'));
+  writeFileSync(path.join(dir, 'k.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(path.join(dir, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+  return { priv: path.join(dir, 'k.key'), pub: path.join(dir, 'k.pub') };
+};
+
+async function published(opts: { sign?: string; out?: string } = {}) {
+  const dir = makeProject(TREE);
+  const out = opts.out ?? path.join(mkdtempSync(path.join(tmpdir(), 'rep-bundle-')), 'bundle');
+  const r = await publish(open(dir), { engine: none, out: opts.out ? path.join(dir, opts.out) : out, sign: opts.sign });
+  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+  return { project: dir, bundle: r.value.out, result: r.value };
+}
+
+const failures = async (bundle: string, key?: string) =>
+  (await verifyBundle(bundle, { key })).checks.filter((c) => !c.ok).map((c) => [c.name, ...c.detail]);
+
+describe('provenance', () => {
+  it('is an in-toto Statement v1 with a SLSA Provenance v1 predicate naming every input and key', async () => {
+    const dir = makeProject(TREE);
+    const r = await build(open(dir), { engine: none });
+    if (!r.ok) throw new Error();
+    const s = JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')) as Statement;
+    expect(s._type).toBe(STATEMENT_TYPE);
+    expect(s.predicateType).toBe(PREDICATE_TYPE);
+    expect(s.subject.map((x) => x.name)).toEqual(['Dockerfile', 'context.tar']);
+    expect(s.subject[0]!.digest!.sha256).toBe(sha256Hex(readFileSync(path.join(dir, 'Dockerfile'))));
+    const bd = s.predicate.buildDefinition;
+    expect(bd.buildType).toBe(BUILD_TYPE);
+    expect(bd.externalParameters).toEqual({
+      repfile: { path: 'Repfile', sha256: sha256Hex(REPFILE) },
+      target: 'analysis',
+      tag: 'paper:latest',
+    });
+    expect(bd.resolvedDependencies.map((d) => [d.name, d.annotations?.kind])).toEqual([
+      ['busybox:latest', 'base-image'],
+      ['debian:bookworm-slim', 'base-image'],
+      ['data/rain.csv', 'input'],
+      ['src/run.R', 'input'],
+    ]);
+    expect(bd.resolvedDependencies[2]!.digest).toEqual({ sha256: sha256Hex('year,mm\n1950,800\n') });
+    expect(s.predicate.runDetails.byproducts.map((b) => [b.name, `sha256:${b.digest!.sha256}`])).toEqual(
+      r.value.steps.map((x) => [`step:${x.name}`, x.key]),
+    );
+    expect(s.predicate.runDetails.builder.version.rep).toBe('0.1.0');
+    expect(Date.parse(s.predicate.runDetails.metadata.finishedOn)).toBeGreaterThanOrEqual(Date.parse(s.predicate.runDetails.metadata.startedOn));
+    // Keys are sorted, and two builds differ only in their times (and the phony step's nonce).
+    const text = readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8');
+    expect(text.indexOf('"_type"')).toBeLessThan(text.indexOf('"predicate"'));
+    await build(open(dir), { engine: none });
+    const again = JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')) as Statement;
+    const strip = (x: Statement) => {
+      const c = structuredClone(x);
+      c.predicate.runDetails.metadata = { startedOn: '', finishedOn: '' };
+      c.predicate.runDetails.byproducts = c.predicate.runDetails.byproducts.filter((b) => !b.annotations?.nonce && b.name !== 'step:analysis');
+      return c;
+    };
+    expect(strip(again)).toEqual(strip(s));
+  });
+});
+
+describe('DSSE', () => {
+  it('encodes PAE as the spec says', () => {
+    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+  });
+
+  it('signs and verifies with ed25519; another key or a changed payload fails', () => {
+    const a = generateKeyPairSync('ed25519');
+    const b = generateKeyPairSync('ed25519');
+    const env = signEnvelope(Buffer.from('{"x":1}'), a.privateKey);
+    expect(verifyEnvelope(env, a.publicKey)).toBe(true);
+    expect(verifyEnvelope(env, b.publicKey)).toBe(false);
+    expect(verifyEnvelope({ ...env, payload: Buffer.from('{"x":2}').toString('base64') }, a.publicKey)).toBe(false);
+    expect(verifyEnvelope({ ...env, payloadType: 'text/plain' }, a.publicKey)).toBe(false);
+  });
+});
+
+describe('rep publish and rep verify', () => {
+  it('writes every file of the bundle, and a signed round trip verifies', async () => {
+    const k = keys();
+    const { bundle, result } = await published({ sign: k.priv });
+    expect(result.files).toEqual([
+      'CITATION.cff', 'CITE.md', 'CITE.tex', 'Dockerfile', 'REPRODUCE.md', 'Repfile', 'SHA256SUMS', 'context.tar',
+      'provenance.dsse.json', 'provenance.json', 'ro-crate-metadata.json',
+    ]);
+    const report = await verifyBundle(bundle, { key: k.pub });
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['checksums', true], ['subjects', true], ['signature', true], ['keys', true],
+    ]);
+    expect(readFileSync(path.join(bundle, 'CITE.md'), 'utf8')).toContain(`sha256:${result.bundleSha256}`);
+    expect(readFileSync(path.join(bundle, 'CITE.tex'), 'utf8')).toContain(`\\texttt{sha256:${result.bundleSha256}}`);
+    expect(sha256Hex(readFileSync(path.join(bundle, 'SHA256SUMS')))).toBe(result.bundleSha256);
+    const cli = rep(process.cwd(), ['verify', bundle, '--key', k.pub]);
+    expect([cli.code, cli.stdout.split('\n').at(-2)]).toEqual([0, 'rep: bundle verified']);
+  });
+
+  it('writes a CITATION.cff that the official CFF 1.2.0 schema accepts', async () => {
+    const { bundle } = await published();
+    const cff = parseYaml(readFileSync(path.join(bundle, 'CITATION.cff'), 'utf8'));
+    // The official CFF 1.2.0 JSON schema, as the cffjs package ships it (not among its exports).
+    const { schema: cffSchema } = (await import(path.join(REPO, 'node_modules/cffjs/dist/schema.js'))) as { schema: { $id: string } };
+    const ajv = new Ajv.default({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(cffSchema);
+    expect(validate(cff), JSON.stringify(validate.errors)).toBe(true);
+    expect(cffSchema.$id).toBe('https://citation-file-format.github.io/1.2.0/schema.json');
+    expect(cff.authors[0]).toEqual({ 'family-names': 'Lovelace', 'given-names': 'Ada', orcid: 'https://orcid.org/0000-0002-1825-0097', affiliation: 'Analytical Engine Society' });
+    expect(cff.doi).toBe('10.5281/zenodo.1234567');
+  });
+
+  it('describes the bundle as an RO-Crate 1.2 with the build as a CreateAction', async () => {
+    const { bundle } = await published();
+    const crate = JSON.parse(readFileSync(path.join(bundle, 'ro-crate-metadata.json'), 'utf8'));
+    expect(crate['@context']).toBe('https://w3id.org/ro/crate/1.2/context');
+    const byId = new Map(crate['@graph'].map((e: { '@id': string }) => [e['@id'], e]));
+    expect(byId.get('ro-crate-metadata.json')).toMatchObject({ conformsTo: { '@id': 'https://w3id.org/ro/crate/1.2' }, about: { '@id': './' } });
+    expect(byId.get('./')).toMatchObject({ '@type': 'Dataset', name: 'Rainfall and river levels, 1950-2020', datePublished: '2026-11-25', mentions: { '@id': '#build' } });
+    const action = byId.get('#build') as { '@type': string; instrument: unknown; object: { '@id': string }[]; result: { '@id': string }[] };
+    expect(action['@type']).toBe('CreateAction');
+    expect(action.instrument).toEqual({ '@id': '#rep' });
+    expect(action.object.map((o) => o['@id'])).toEqual(['Repfile', 'context.tar', '#input/data/rain.csv', '#input/src/run.R']);
+    expect(action.result.map((o) => o['@id'])).toEqual(['#image', 'Dockerfile', 'provenance.json']);
+    expect(byId.get('https://orcid.org/0000-0002-1825-0097')).toMatchObject({ '@type': 'Person', name: 'Ada Lovelace' });
+  });
+
+  it('packs deterministic .tar.gz and .zip bundles that verify', async () => {
+    for (const out of ['paper.tar.gz', 'paper.zip']) {
+      const { bundle } = await published({ out });
+      expect((await verifyBundle(bundle)).ok).toBe(true);
+    }
+  });
+
+  it('names what was tampered with, and exits 1', async () => {
+    const k = keys();
+    const { bundle } = await published({ sign: k.priv });
+    const copy = () => {
+      const d = path.join(mkdtempSync(path.join(tmpdir(), 'rep-tamper-')), 'b');
+      cpSync(bundle, d, { recursive: true });
+      return d;
+    };
+    const resum = (d: string) => {
+      const files = readFileSync(path.join(d, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean).map((l) => l.slice(66));
+      writeFileSync(path.join(d, 'SHA256SUMS'), files.map((f) => `${sha256Hex(readFileSync(path.join(d, f)))}  ${f}\n`).join(''));
+    };
+
+    // a changed byte
+    const changed = copy();
+    const ctx = readFileSync(path.join(changed, 'context.tar'));
+    ctx[600] ^= 1;
+    writeFileSync(path.join(changed, 'context.tar'), ctx);
+    expect(await failures(changed, k.pub)).toEqual([
+      ['checksums', 'checksum mismatch: context.tar'],
+      ['subjects', "context.tar does not match the statement's subject"],
+    ]);
+
+    // a missing file
+    const missing = copy();
+    rmSync(path.join(missing, 'Dockerfile'));
+    expect((await failures(missing, k.pub)).slice(0, 2)).toEqual([
+      ['checksums', 'missing: Dockerfile'],
+      ['subjects', 'missing: Dockerfile'],
+    ]);
+
+    // an input changed inside the context, with every checksum and subject redone: the keys say so
+    const forged = copy();
+    const { project: other } = await published();
+    writeFileSync(path.join(other, 'src/run.R'), 'print(2)\n');
+    const otherBundle = (await publish(open(other), { engine: none, out: path.join(other, 'b2') }));
+    if (!otherBundle.ok) throw new Error();
+    cpSync(path.join(otherBundle.value.out, 'context.tar'), path.join(forged, 'context.tar'));
+    const st = JSON.parse(readFileSync(path.join(forged, 'provenance.json'), 'utf8')) as Statement;
+    st.subject.find((s) => s.name === 'context.tar')!.digest!.sha256 = sha256Hex(readFileSync(path.join(forged, 'context.tar')));
+    writeFileSync(path.join(forged, 'provenance.json'), JSON.stringify(st, null, 2));
+    resum(forged);
+    const f = await failures(forged, k.pub);
+    expect(f.map((x) => x[0])).toEqual(['checksums', 'signature', 'keys']);
+    expect(f[0]![1]).toMatch(/^CITE\.md does not cite this bundle \(sha256:[0-9a-f]{64}\)$/);
+    expect(f[2]![1]).toMatch(/^step analysis: the bundle gives key sha256:[0-9a-f]{64}, the statement records sha256:[0-9a-f]{64}$/);
+
+    // a swapped statement (another build's), checksums redone: the signature catches it
+    const swapped = copy();
+    cpSync(path.join(otherBundle.value.out, 'provenance.json'), path.join(swapped, 'provenance.json'));
+    resum(swapped);
+    expect((await failures(swapped, k.pub)).map((x) => x.slice(0, 2))).toEqual([
+      ['checksums', expect.stringMatching(/^CITE\.md does not cite this bundle/)],
+      ['subjects', "context.tar does not match the statement's subject"],
+      ['signature', 'provenance.json is not the statement that was signed'],
+      ['keys', expect.stringMatching(/^step analysis: /)],
+    ]);
+
+    // the wrong key
+    const wrong = keys();
+    expect(await failures(bundle, wrong.pub)).toEqual([['signature', 'the signature is not by this key, or the signed statement was changed']]);
+    const cli = rep(process.cwd(), ['verify', bundle, '--key', wrong.pub]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('FAILED  signature\n        the signature is not by this key, or the signed statement was changed\n');
+    expect(cli.stdout).toContain('rep: verify failed: signature\n');
+  });
+});
