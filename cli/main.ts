@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { prettyJson } from '../src/canonical.js';
 import { build, type BuildRecord } from '../src/commands/build.js';
 import { ENGINE_CHOICES, selectEngine, type EngineChoice } from '../src/engine/select.js';
+import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
@@ -58,6 +59,15 @@ async function engineFor(choice: EngineChoice, buildkit?: boolean) {
   return sel.engine;
 }
 
+function cacheSpec(text: string): CacheSpec {
+  const s = parseCacheSpec(text);
+  if (typeof s === 'string') {
+    process.stderr.write(`rep: ${s}\n`);
+    throw new Exit(2);
+  }
+  return s;
+}
+
 const engineOption = () =>
   new Option('--engine <name>', 'container engine: auto picks docker, then podman, then none').choices(ENGINE_CHOICES).default('auto');
 
@@ -74,9 +84,13 @@ program
     return n;
   }, 4)
   .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .option('--cache-from <cache...>', 'also look for step images in registry://HOST/REPO or dir://PATH')
+  .option('--cache-to <cache>', 'after the build, put every step image in registry://HOST/REPO or dir://PATH')
   .option('--json', 'print build events, then the build record, as JSON lines')
-  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; dryRun?: boolean; jobs: number; network?: string; json?: boolean }, cmd: Command) => {
+  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; dryRun?: boolean; jobs: number; network?: string; json?: boolean; cacheFrom?: string[]; cacheTo?: string }, cmd: Command) => {
     const p = project(cmd);
+    const cacheFrom = (o.cacheFrom ?? []).map(cacheSpec);
+    const cacheTo = o.cacheTo === undefined ? undefined : cacheSpec(o.cacheTo);
     const engine = await engineFor(o.engine, o.buildkit);
     const mode = progressMode(Boolean(o.json));
     const abort = new AbortController();
@@ -94,6 +108,8 @@ program
       network: o.network,
       signal: abort.signal,
       onEvent: renderer(mode),
+      cacheFrom,
+      cacheTo,
     }).finally(() => {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);

@@ -58,6 +58,12 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         building.delete(e.step);
         line(`failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`);
         return;
+      case 'step-pulled':
+        line(`pulled  ${e.step} from ${e.from}`);
+        return;
+      case 'cache-exported':
+        line(`cache   ${e.steps} steps to ${e.to}`);
+        return;
       case 'step-skipped':
         line(`skipped ${e.step}: ${e.because}`);
         return;

@@ -5,6 +5,8 @@ import type { Reason } from '../plan/reasons.js';
 export type BuildEvent =
   | { type: 'start'; engine: string; steps: number }
   | { type: 'step-cached'; step: string; key: string }
+  | { type: 'step-pulled'; step: string; key: string; from: string }
+  | { type: 'cache-exported'; to: string; steps: number }
   | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
   | { type: 'step-line'; step: string; line: string }
   | { type: 'step-built'; step: string; key: string; imageId: string; seconds: number }

@@ -13,6 +13,7 @@ import { stateDir, type State } from '../state/state.js';
 import { cacheRef, CACHE_REPO, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
+import type { CacheFrom } from './cache.js';
 
 export interface RunOptions {
   jobs: number;
@@ -21,6 +22,8 @@ export interface RunOptions {
   state?: State;
   onEvent?: (e: BuildEvent) => void;
   resolveBase?: (ref: string) => string;
+  /** Caches asked for a step before it is built. */
+  cacheFrom?: CacheFrom;
 }
 
 export interface StepResult {
@@ -64,7 +67,15 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       return { name, status: 'skipped' };
     }
     const { material, key } = planner.key(name, (_p, k) => digests.get(k));
-    const fresh = !node.step.phony && present.has(keyHex(key));
+    let fresh = !node.step.phony && present.has(keyHex(key));
+    if (!fresh && !node.step.phony && opts.cacheFrom && !failed && !opts.signal?.aborted) {
+      const from = await opts.cacheFrom.fetch(key);
+      if (from) {
+        fresh = true;
+        present.add(keyHex(key));
+        emit({ type: 'step-pulled', step: name, key, from });
+      }
+    }
     const planned = planner.settle(name, material, key, fresh);
     let status: StepStatus = 'cached';
     let imageId: string | undefined;

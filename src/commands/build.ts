@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
+import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
 import { CACHE_REPO, cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
@@ -30,6 +31,8 @@ export interface BuildOptions {
   network?: string;
   signal?: AbortSignal;
   onEvent?: (e: BuildEvent) => void;
+  cacheFrom?: CacheSpec[];
+  cacheTo?: CacheSpec;
 }
 
 export interface StepOutcome {
@@ -130,6 +133,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       state,
       onEvent: opts.onEvent,
       resolveBase,
+      cacheFrom: opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined,
     });
     const records: [string, StepRecord][] = [];
     for (const r of run.steps.values()) {
@@ -149,6 +153,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
     });
     if (!run.ok) return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
+    if (opts.cacheTo) {
+      const keys = records.map(([, r]) => r.key);
+      await exportCache(engine, opts.cacheTo, keys);
+      opts.onEvent?.({ type: 'cache-exported', to: opts.cacheTo.text, steps: keys.length });
+    }
     const built = dag.order.map((n) => run.steps.get(n)!.planned!);
     const outputsDigests = new Map([...run.steps.values()].flatMap((r) => (r.outputsDigest ? [[r.name, r.outputsDigest] as const] : [])));
     const provenance = await record(built, outputsDigests, run.image);

@@ -150,8 +150,13 @@ export class CliEngine implements Engine {
     return { id: j.Id, repoDigests: j.RepoDigests ?? [] };
   }
 
-  async save(ref: string, file: string): Promise<void> {
-    await this.must(['save', '-o', file, ref]);
+  async save(refs: string | readonly string[], file: string): Promise<void> {
+    const list = typeof refs === 'string' ? [refs] : [...refs];
+    await this.must(['save', ...(this.name === 'podman' && list.length > 1 ? ['-m'] : []), '-o', file, ...list]);
+  }
+
+  async load(file: string): Promise<void> {
+    await this.must(['load', '-i', file]);
   }
 
   async exportFilesystem(ref: string, file: string): Promise<void> {

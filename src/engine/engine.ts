@@ -36,8 +36,10 @@ export interface Engine {
   /** Hands `read` a tar stream of each path in the image's filesystem (as `docker cp IMAGE:path -` gives it). */
   exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void>;
   inspect(ref: string): Promise<ImageInfo | undefined>;
-  /** Writes the image as an archive (`docker save`). */
-  save(ref: string, file: string): Promise<void>;
+  /** Writes images as one archive (`docker save`). */
+  save(refs: string | readonly string[], file: string): Promise<void>;
+  /** Loads images from an archive (`docker load`). */
+  load(file: string): Promise<void>;
   /** Writes the filesystem of a container made from the image as a tar (`docker export`). */
   exportFilesystem(ref: string, file: string): Promise<void>;
   push(ref: string): Promise<void>;

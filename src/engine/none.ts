@@ -33,6 +33,9 @@ export class NoneEngine implements Engine {
   async save(): Promise<void> {
     throw new EngineError('the none engine has no images to save');
   }
+  async load(): Promise<void> {
+    throw new EngineError('the none engine cannot load images');
+  }
   async exportFilesystem(): Promise<void> {
     throw new EngineError('the none engine has no images');
   }
