@@ -12,6 +12,7 @@ import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
 import { lock } from '../src/commands/lock.js';
+import { watch } from '../src/commands/watch.js';
 import { publish } from '../src/publish/publish.js';
 import { verifyBundle } from '../src/publish/verify.js';
 import type { Diagnostic } from '../src/diag.js';
@@ -146,6 +147,52 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
   else out(`rep: built ${built} of ${n} steps (${rec.engine}); image ${rec.tag}`);
   if (rec.dockerfile.written) out(`rep: wrote ${rec.dockerfile.path}`);
 }
+
+program
+  .command('watch')
+  .description('build, then rebuild whenever an input, the Repfile or .dockerignore changes')
+  .addOption(engineOption())
+  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
+  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
+  .option('-j, --jobs <n>', 'engine builds at once', (v) => Number(v), 4)
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; jobs: number; network?: string }, cmd: Command) => {
+    const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+    const engine = await engineFor(o.engine, o.buildkit);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const render = renderer(progressMode(false));
+    await watch({
+      project: { file: g.file, context: g.context },
+      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, onEvent: render },
+      signal: stop.signal,
+      onEvent: (e) => {
+        switch (e.type) {
+          case 'watching':
+            out(`rep: watching ${e.dir} (Ctrl-C to stop)`);
+            return;
+          case 'changed':
+            out(`rep: changed: ${e.paths.slice(0, 5).join(', ')}${e.paths.length > 5 ? `, and ${e.paths.length - 5} more` : ''}`);
+            return;
+          case 'invalid':
+            printDiagnostics(e.errors);
+            out('rep: waiting for a fix');
+            return;
+          case 'built':
+            printRecord(e.record, false);
+            return;
+          default: {
+            const never: never = e;
+            return never;
+          }
+        }
+      },
+    });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
 
 program
   .command('status')

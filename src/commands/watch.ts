@@ -1,0 +1,89 @@
+// `rep watch`: rebuild when an input, the Repfile or .dockerignore changes.
+// Changes are debounced; a change during a build queues exactly one more run;
+// a Repfile error is reported and watching goes on.
+import path from 'node:path';
+import { watch as chokidarWatch } from 'chokidar';
+import type { Diagnostic } from '../diag.js';
+import { DockerIgnore } from '../context/dockerignore.js';
+import { openProject, type ProjectOptions } from '../project.js';
+import { build, type BuildOptions, type BuildRecord } from './build.js';
+
+export type WatchEvent =
+  | { type: 'watching'; dir: string }
+  | { type: 'changed'; paths: string[] }
+  | { type: 'invalid'; errors: Diagnostic[] }
+  | { type: 'built'; record: BuildRecord };
+
+export interface WatchOptions {
+  project: ProjectOptions;
+  build: BuildOptions;
+  /** Quiet time after the last change before a build starts. */
+  debounceMs?: number;
+  onEvent: (e: WatchEvent) => void;
+  /** Stops watching. */
+  signal: AbortSignal;
+}
+
+export async function watch(opts: WatchOptions): Promise<void> {
+  const cwd = opts.project.cwd ?? process.cwd();
+  const first = openProject(opts.project);
+  // Where to watch: the context (and the Repfile's folder), whatever the Repfile says now.
+  const contextDir = first.ok ? first.value.ctx.dir : path.resolve(cwd, opts.project.context ?? '.');
+  const repfileDir = first.ok ? path.dirname(first.value.recipe.path) : contextDir;
+  const dockerfile = path.resolve(contextDir, opts.build.dockerfile ?? 'Dockerfile');
+  let ignore = first.ok ? first.value.ctx.ignore : new DockerIgnore([]);
+
+  let changed = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+
+  const cycle = async () => {
+    running = true;
+    try {
+      do {
+        again = false;
+        const p = openProject(opts.project);
+        if (!p.ok) {
+          opts.onEvent({ type: 'invalid', errors: p.errors });
+          continue;
+        }
+        ignore = p.value.ctx.ignore;
+        const r = await build(p.value, { ...opts.build, signal: opts.signal });
+        if (!r.ok) opts.onEvent({ type: 'invalid', errors: r.errors });
+        else opts.onEvent({ type: 'built', record: r.value });
+      } while (again && !opts.signal.aborted);
+    } finally {
+      running = false;
+    }
+  };
+
+  const onChange = (abs: string) => {
+    if (opts.signal.aborted) return;
+    changed.add(path.relative(contextDir, abs) || abs);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      opts.onEvent({ type: 'changed', paths: [...changed].sort() });
+      changed = new Set();
+      if (running) again = true;
+      else void cycle();
+    }, opts.debounceMs ?? 200);
+  };
+
+  const ignored = (abs: string) => {
+    if (abs === dockerfile) return true;
+    const rel = path.relative(contextDir, abs).split(path.sep).join('/');
+    if (rel.startsWith('..') || rel === '') return false;
+    if (rel === '.rep' || rel.startsWith('.rep/')) return true;
+    if (rel === '.dockerignore') return false;
+    return ignore.canSkipDir(rel);
+  };
+  const watcher = chokidarWatch([...new Set([contextDir, repfileDir])], { ignoreInitial: true, ignored });
+  for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) watcher.on(ev, onChange);
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  opts.onEvent({ type: 'watching', dir: contextDir });
+  await cycle();
+  await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
+  clearTimeout(timer);
+  await watcher.close();
+}

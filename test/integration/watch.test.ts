@@ -1,0 +1,83 @@
+// rep watch, driven by real file edits.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, makeProject } from '../helpers.js';
+
+const repfile = () => `rep: 1
+name: watched
+base: busybox:latest
+env: {TEST_RUN: "${randomUUID()}"}
+steps:
+  system:
+    run: echo system > /system
+  app:
+    needs: [system]
+    inputs: [src/]
+    run: sleep 2 && cat src/* > /app
+image:
+  tag: rep-test/watched:latest
+`;
+
+function start(dir: string) {
+  const child = spawn(process.execPath, [CLI, 'watch', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' } });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const until = async (pred: (o: string) => boolean, what: string, ms = 60_000) => {
+    const end = Date.now() + ms;
+    while (!pred(out)) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; output so far:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const count = (s: string) => out.split(s).length - 1;
+  const stop = async () => {
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    return exited;
+  };
+  return { until, count, stop, output: () => out };
+}
+
+describe('rep watch', () => {
+  it('rebuilds only the affected step on an edit, reports a bad Repfile and keeps watching, and queues one more run for changes during a build', async () => {
+    const dir = makeProject({ Repfile: repfile(), 'src/a.txt': 'a\n', 'notes.md': 'not an input\n' });
+    const w = start(dir);
+    try {
+      await w.until((o) => o.includes('rep: built 2 of 2 steps'), 'the first build');
+
+      writeFileSync(path.join(dir, 'src/a.txt'), 'A\n');
+      await w.until((o) => o.includes('rep: built 1 of 2 steps'), 'the rebuild after an edit');
+      expect(w.output()).toContain('rep: changed: src/a.txt\nbuild   app: input changed: src/a.txt\n');
+      expect(w.count('build   system')).toBe(1);
+
+      // A Repfile error is shown; watching goes on, and fixing it builds again.
+      const good = readFileSync(path.join(dir, 'Repfile'), 'utf8');
+      writeFileSync(path.join(dir, 'Repfile'), good.replace('needs: [system]', 'needs: [sytem]'));
+      await w.until((o) => o.includes('rep: waiting for a fix'), 'the Repfile error');
+      expect(w.output()).toContain('Repfile:9:13: steps.app.needs: unknown step "sytem" (did you mean "system"?)');
+      writeFileSync(path.join(dir, 'Repfile'), good);
+      await w.until((o) => o.split('rep: ').filter((l) => l.startsWith('nothing to build') || l.startsWith('built')).length >= 3, 'the build after the fix');
+
+      // Two edits while a build runs give exactly one more run.
+      const builtBefore = w.count('built   app');
+      writeFileSync(path.join(dir, 'src/b.txt'), 'b\n');
+      await w.until((o) => o.split('build   app').length - 1 > builtBefore, 'the build to start');
+      appendFileSync(path.join(dir, 'src/a.txt'), 'more\n');
+      await new Promise((r) => setTimeout(r, 300));
+      appendFileSync(path.join(dir, 'src/b.txt'), 'more\n');
+      await w.until((o) => o.split('built   app').length - 1 >= builtBefore + 2, 'the queued run');
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(w.count('built   app')).toBe(builtBefore + 2);
+    } finally {
+      expect(await w.stop()).toBe(0);
+    }
+  }, 120_000);
+});
