@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { prettyJson } from '../src/canonical.js';
 import { build, type BuildRecord } from '../src/commands/build.js';
@@ -13,6 +14,7 @@ import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
 import { lock } from '../src/commands/lock.js';
 import { watch } from '../src/commands/watch.js';
+import { init } from '../src/commands/init.js';
 import { publish } from '../src/publish/publish.js';
 import { verifyBundle } from '../src/publish/verify.js';
 import type { Diagnostic } from '../src/diag.js';
@@ -147,6 +149,19 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
   else out(`rep: built ${built} of ${n} steps (${rec.engine}); image ${rec.tag}`);
   if (rec.dockerfile.written) out(`rep: wrote ${rec.dockerfile.path}`);
 }
+
+program
+  .command('init')
+  .description('write a commented Repfile from the environment files found (Binder/repo2docker style)')
+  .option('--force', 'overwrite an existing Repfile')
+  .action((o: { force?: boolean }, cmd: Command) => {
+    const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+    const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
+    if (!r.ok) failWith(r.errors);
+    const found = Object.values(r.value.detected.files);
+    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${found.length ? found.join(', ') : 'no environment files'}`);
+    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
+  });
 
 program
   .command('watch')

@@ -25,7 +25,7 @@ export function loadRepfile(file: string, opts: LoadOptions = {}): Result<Recipe
     bytes = readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file (start from Repfile.example, or name another with -f)' : `cannot read (${code})`;
+    const why = code === 'ENOENT' ? 'no such file (write one with `rep init`, or name another with -f)' : `cannot read (${code})`;
     return fail({ file: display, message: why });
   }
   return parseRepfile(bytes, { ...opts, file, displayName: display });

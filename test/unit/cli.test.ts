@@ -45,7 +45,7 @@ describe('rep CLI', () => {
     const dir = makeProject({});
     const r = rep(dir, ['build']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('Repfile: no such file (start from Repfile.example, or name another with -f)\n');
+    expect(r.stderr).toBe('Repfile: no such file (write one with `rep init`, or name another with -f)\n');
   });
 
   it('status -q exits 1 when stale and 0 when fresh, printing nothing', () => {
