@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
@@ -51,7 +51,16 @@ export function parseRepfile(
       }),
     );
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // e.g. an alias with no anchor, or an alias bomb: point at the first alias.
+    let at: readonly [number, number, number?] | undefined;
+    visit(doc, { Alias: (_k, node) => ((at = node.range ?? undefined), visit.BREAK) });
+    const span = at ? source.spanOfOffsets(at[0], at[1]) : source.spanOf([]);
+    return fail({ file: display, span, message: `YAML: ${(e as Error).message}` });
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return fail(source.at([], 'expected a mapping with at least `rep: 1`, `name`, `base` and `steps`'));
   }

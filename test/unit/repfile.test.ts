@@ -79,6 +79,12 @@ describe('Repfile parsing', () => {
     expect(errorsOf('- a\n- b\n')).toEqual(['Repfile:1:1: expected a mapping with at least `rep: 1`, `name`, `base` and `steps`']);
   });
 
+  it('reports unresolved aliases and alias bombs where they are, without crashing', () => {
+    expect(errorsOf('rep: 1\nname: *x\n')).toEqual(['Repfile:2:7: YAML: Unresolved alias (the anchor must be set before the alias): x']);
+    const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
+    expect(errorsOf(bomb)).toEqual(['Repfile:2:8: YAML: Excessive alias count indicates a resource exhaustion attack']);
+  });
+
   it('underlines the offending text', () => {
     const text = HEAD + 'steps:\n  app:\n    nedds: [x]\n';
     const r = parseRepfile(text, { file: 'Repfile' });
