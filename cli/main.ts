@@ -12,17 +12,13 @@ import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
-import { lock } from '../src/commands/lock.js';
-import { watch } from '../src/commands/watch.js';
-import { init } from '../src/commands/init.js';
-import { publish } from '../src/publish/publish.js';
-import { verifyBundle } from '../src/publish/verify.js';
 import type { Diagnostic } from '../src/diag.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
 import { openProject, type Project } from '../src/project.js';
 import { repfileJsonSchema } from '../src/repfile/schema.js';
 import { VERSION } from '../src/version.js';
+import { EngineError } from '../src/engine/engine.js';
 import { out, printDiagnostics } from './print.js';
 
 class Exit extends Error {
@@ -154,8 +150,9 @@ program
   .command('init')
   .description('write a commented Repfile from the environment files found (Binder/repo2docker style)')
   .option('--force', 'overwrite an existing Repfile')
-  .action((o: { force?: boolean }, cmd: Command) => {
+  .action(async (o: { force?: boolean }, cmd: Command) => {
     const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+    const { init } = await import('../src/commands/init.js');
     const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
     if (!r.ok) failWith(r.errors);
     const found = Object.values(r.value.detected.files);
@@ -179,6 +176,7 @@ program
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const render = renderer(progressMode(false));
+    const { watch } = await import('../src/commands/watch.js');
     await watch({
       project: { file: g.file, context: g.context },
       build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, onEvent: render },
@@ -230,6 +228,7 @@ program
   .command('lock')
   .description('pin every base image to its registry digest in Repfile.lock')
   .action(async (_o: unknown, cmd: Command) => {
+    const { lock } = await import('../src/commands/lock.js');
     const r = await lock(project(cmd));
     if (!r.ok) failWith(r.errors, 1);
     for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
@@ -249,6 +248,7 @@ program
   .action(async (o: { out: string; engine: EngineChoice; sign?: string; image?: boolean; push?: string; network?: string; buildkit?: boolean }, cmd: Command) => {
     const p = project(cmd);
     const engine = await engineFor(o.engine, o.buildkit);
+    const { publish } = await import('../src/publish/publish.js');
     const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors, 1);
     out(r.value.files.map((f) => `  ${f}`).join('\n'));
@@ -271,6 +271,7 @@ program
       process.stderr.write('rep: --rebuild needs an engine (docker or podman)\n');
       throw new Exit(2);
     }
+    const { verifyBundle } = await import('../src/publish/verify.js');
     const report = await verifyBundle(bundle, { key: o.key, rebuild });
     if (o.json) out(prettyJson(report));
     else {
@@ -338,7 +339,12 @@ async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    throw e;
+    // Not a mistake in the Repfile or the command line: say what failed, without a stack trace
+    // (REP_DEBUG=1 shows it).
+    const detail = e instanceof EngineError && e.detail ? `\n${e.detail.trim().split('\n').slice(-5).map((l) => `  | ${l}`).join('\n')}` : '';
+    process.stderr.write(`rep: ${(e as Error).message}${detail}\n`);
+    if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
   }
 }
 

@@ -10,7 +10,7 @@ import type { Engine } from '../engine/engine.js';
 import { Planner, type PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { stateDir, type State } from '../state/state.js';
-import { cacheRef, CACHE_REPO, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
+import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
 import type { CacheFrom } from './cache.js';
@@ -24,6 +24,8 @@ export interface RunOptions {
   resolveBase?: (ref: string) => string;
   /** Caches asked for a step before it is built. */
   cacheFrom?: CacheFrom;
+  /** Keys (hex) the engine is known to have; others are looked up one by one. */
+  present?: Set<string>;
 }
 
 export interface StepResult {
@@ -48,7 +50,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
   const logDir = path.join(stateDir(ctx.dir), 'logs');
   mkdirSync(logDir, { recursive: true });
   const planner = new Planner(dag, inputs, { state: opts.state, resolveBase: opts.resolveBase });
-  const present = await engine.listTags(CACHE_REPO);
+  const present = new Set(opts.present);
   const digests = new Map<string, string>();
   for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
   const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
@@ -67,7 +69,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       return { name, status: 'skipped' };
     }
     const { material, key } = planner.key(name, (_p, k) => digests.get(k));
-    let fresh = !node.step.phony && present.has(keyHex(key));
+    let fresh = !node.step.phony && (present.has(keyHex(key)) || (await engine.hasImage(cacheRef(key))));
     if (!fresh && !node.step.phony && opts.cacheFrom && !failed && !opts.signal?.aborted) {
       const from = await opts.cacheFrom.fetch(key);
       if (from) {
@@ -140,7 +142,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
   const cancelled = [...settled.values()].some((r) => r.status === 'cancelled') || Boolean(opts.signal?.aborted);
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
   let image: RunResult['image'];
-  if (ok) image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts);
+  if (ok) image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts, present);
   const counts = [...settled.values()];
   emit({
     type: 'finish',
@@ -153,13 +155,13 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
 }
 
 /** Builds (or finds) the final image and tags it as the Repfile says. */
-async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions) {
+async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {
   const { recipe, dag } = project;
   const final = imageStep(dag, targetKey);
   let ref = cacheRef(targetKey);
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
-    if (!(await engine.hasImage(ref))) {
+    if (!present.has(keyHex(final.key))) {
       const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
       if (!r.ok) {
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
@@ -167,9 +169,10 @@ async function tagImage(project: Project, engine: Engine, targetKey: string, opt
       }
     }
   }
-  await engine.tag(ref, recipe.image.tag);
-  const info = await engine.inspect(recipe.image.tag);
-  const imageId = info?.id ?? '';
+  // Tag only when the tag does not already name this image.
+  const ids = await engine.imageIds([ref, recipe.image.tag]);
+  if (ids.get(ref) === undefined || ids.get(ref) !== ids.get(recipe.image.tag)) await engine.tag(ref, recipe.image.tag);
+  const imageId = ids.get(ref) ?? (await engine.inspect(recipe.image.tag))?.id ?? '';
   opts.onEvent?.({ type: 'image-tagged', tag: recipe.image.tag, imageId });
   return { tag: recipe.image.tag, imageId };
 }

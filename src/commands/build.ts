@@ -5,11 +5,13 @@ import { fail, ok, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
-import { CACHE_REPO, cacheRef, keyHex } from '../build/stepimage.js';
+import { cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
-import { planBuild, type Plan, type PlannedStep } from '../plan/plan.js';
+import { hashInputs, planBuild, type Plan, type PlannedStep } from '../plan/plan.js';
+import { byPath, ContextIndex, statEntry } from '../context/files.js';
+import type { HashedFile } from '../context/hash.js';
 import { prettyJson } from '../canonical.js';
 import { buildProvenance } from '../emit/record.js';
 import type { Statement } from '../emit/provenance.js';
@@ -19,7 +21,6 @@ import type { Project } from '../project.js';
 import { readLock, resolverFor } from '../lock/lockfile.js';
 import { acquireLock } from '../state/lock.js';
 import { readState, stateDir, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
-import { contextFiles } from './context.js';
 
 export interface BuildOptions {
   engine: Engine;
@@ -66,14 +67,27 @@ export interface BuildRecord {
   outputsDigests?: Map<string, string>;
 }
 
-/** Freshness as the engine sees it: an image tagged with the key exists. */
-export async function engineFreshness(engine: Engine, state: State | undefined) {
-  const tags = await engine.listTags(CACHE_REPO);
+/**
+ * Freshness as the engine sees it: an image tagged with the key exists. The
+ * keys every step would have if all were fresh are looked up in one call;
+ * the build asks again for any other key it comes to.
+ */
+export async function engineFreshness(
+  engine: Engine,
+  project: Project,
+  state: State | undefined,
+  inputs: Map<string, HashedFile[]>,
+  resolveBase: (ref: string) => string,
+) {
   const digests = new Map(Object.values(state?.steps ?? {}).flatMap((r) => (r.outputsDigest ? [[r.key, r.outputsDigest] as const] : [])));
-  return {
-    isFresh: (_name: string, key: string) => tags.has(keyHex(key)),
-    outputsDigest: (_p: string, key: string) => digests.get(key),
-  };
+  const outputsDigest = (_p: string, key: string) => digests.get(key);
+  const likely = planBuild(project.dag, project.ctx, { state, resolveBase, inputs, isFresh: () => true, outputsDigest });
+  const tags = new Set<string>();
+  if (likely.ok) {
+    const ids = await engine.imageIds(likely.value.steps.map((s) => cacheRef(s.key)));
+    for (const s of likely.value.steps) if (ids.get(cacheRef(s.key)) !== undefined) tags.add(keyHex(s.key));
+  }
+  return { tags, isFresh: (_name: string, key: string) => tags.has(keyHex(key)), outputsDigest };
 }
 
 export async function build(project: Project, opts: BuildOptions): Promise<Result<BuildRecord>> {
@@ -88,7 +102,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const state = readState(ctx.dir);
     const none = engine.name === 'none';
     const resolveBase = resolverFor(readLock(recipe.path));
-    const planned = planBuild(dag, ctx, { state, resolveBase, ...(none ? {} : await engineFreshness(engine, state)) });
+    const index = ContextIndex.walk(ctx.dir, ctx.ignore);
+    const hashed = hashInputs(dag, ctx, undefined, index);
+    if (!hashed.ok) return hashed;
+    const byEngine = none ? undefined : await engineFreshness(engine, project, state, hashed.value, resolveBase);
+    const planned = planBuild(dag, ctx, { state, resolveBase, inputs: hashed.value, ...byEngine });
     if (!planned.ok) return planned;
     const plan = planned.value;
     const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
@@ -99,12 +117,20 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'stale'));
       return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false, text: '' } });
     }
-    const text = emitDockerfile(plan, { contextPaths: contextFiles(ctx).map((f) => f.path), resolveBase });
+    const context = index.files;
+    const text = emitDockerfile(plan, { contextPaths: context.map((f) => f.path), resolveBase });
     const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
     if (!written.ok) return written;
     const dockerfile = { path: dockerfilePath, written: written.value, text };
+    // The context as it is now: with the Dockerfile just written, when that is part of it.
+    const rel = path.relative(ctx.dir, dockerfilePath).split(path.sep).join('/');
+    const withDockerfile =
+      written.value && !rel.startsWith('..') && !ctx.ignore.excludes(rel)
+        ? [...context.filter((f) => f.path !== rel), statEntry(ctx.dir, rel)!].sort(byPath)
+        : context;
     const record = async (steps: PlannedStep[], outputsDigests: Map<string, string>, image?: { imageId: string }) => {
       const provenance = await buildProvenance(project, {
+        context: withDockerfile,
         steps,
         outputsDigests,
         dockerfileText: text,
@@ -133,6 +159,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       state,
       onEvent: opts.onEvent,
       resolveBase,
+      present: byEngine?.tags,
       cacheFrom: opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined,
     });
     const records: [string, StepRecord][] = [];

@@ -2,7 +2,8 @@
 import type { Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { engineFreshness } from './build.js';
-import { planBuild, type Plan } from '../plan/plan.js';
+import { hashInputs, planBuild, type Plan } from '../plan/plan.js';
+import { ContextIndex } from '../context/files.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
@@ -18,9 +19,12 @@ export interface StepStatus {
 /** Freshness by the engine's images, or (engine none) by the keys the last build recorded. */
 export async function status(project: Project, engine?: Engine): Promise<Result<Plan>> {
   const state = readState(project.ctx.dir);
-  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, state) : {};
   const resolveBase = resolverFor(readLock(project.recipe.path));
-  return planBuild(project.dag, project.ctx, { state, resolveBase, ...byEngine });
+  const index = ContextIndex.walk(project.ctx.dir, project.ctx.ignore);
+  const inputs = hashInputs(project.dag, project.ctx, undefined, index);
+  if (!inputs.ok) return inputs;
+  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, project, state, inputs.value, resolveBase) : {};
+  return planBuild(project.dag, project.ctx, { state, resolveBase, inputs: inputs.value, ...byEngine });
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */

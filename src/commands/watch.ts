@@ -49,9 +49,14 @@ export async function watch(opts: WatchOptions): Promise<void> {
           continue;
         }
         ignore = p.value.ctx.ignore;
-        const r = await build(p.value, { ...opts.build, signal: opts.signal });
-        if (!r.ok) opts.onEvent({ type: 'invalid', errors: r.errors });
-        else opts.onEvent({ type: 'built', record: r.value });
+        try {
+          const r = await build(p.value, { ...opts.build, signal: opts.signal });
+          if (!r.ok) opts.onEvent({ type: 'invalid', errors: r.errors });
+          else opts.onEvent({ type: 'built', record: r.value });
+        } catch (e) {
+          // e.g. the engine stopped answering: say so, and keep watching
+          opts.onEvent({ type: 'invalid', errors: [{ file: p.value.recipe.file, message: `build stopped: ${(e as Error).message}` }] });
+        }
       } while (again && !opts.signal.aborted);
     } finally {
       running = false;

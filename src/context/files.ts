@@ -1,6 +1,6 @@
 // What the build context holds: files and symlinks, relative to the context
 // root, walked the way Docker walks it (pruning excluded directories).
-import { lstatSync, readdirSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { DockerIgnore } from './dockerignore.js';
 
@@ -15,19 +15,20 @@ export interface ContextFile {
   /** Permission bits (mode & 0o7777). */
   mode: number;
   size: number;
-  stat: BigIntStats;
+  /** lstat of the file (times in ms with sub-ms fractions, enough to tell writes apart). */
+  stat: Stats;
   /** For symlinks: the link text. */
   target?: string;
 }
 
 export function statEntry(contextDir: string, rel: string): ContextFile | undefined {
   const abs = path.join(contextDir, rel);
-  const st = lstatSync(abs, { bigint: true });
-  const mode = Number(st.mode & 0o7777n);
+  const st = lstatSync(abs);
+  const mode = st.mode & 0o7777;
   if (st.isSymbolicLink()) {
-    return { path: rel, abs, type: 'symlink', mode, size: Number(st.size), stat: st, target: readlinkSync(abs) };
+    return { path: rel, abs, type: 'symlink', mode, size: st.size, stat: st, target: readlinkSync(abs) };
   }
-  if (st.isFile()) return { path: rel, abs, type: 'file', mode, size: Number(st.size), stat: st };
+  if (st.isFile()) return { path: rel, abs, type: 'file', mode, size: st.size, stat: st };
   return undefined;
 }
 
@@ -77,3 +78,35 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
 }
 
 export { byPath };
+
+/** Every file of the context once, found by path or by folder without walking again. */
+export class ContextIndex {
+  private readonly byPath: Map<string, ContextFile>;
+  constructor(readonly files: readonly ContextFile[]) {
+    this.byPath = new Map(files.map((f) => [f.path, f]));
+  }
+
+  static walk(contextDir: string, ignore: DockerIgnore): ContextIndex {
+    return new ContextIndex(walkContext(contextDir, ignore));
+  }
+
+  get(path: string): ContextFile | undefined {
+    return this.byPath.get(path);
+  }
+
+  /** Files under folder `dir` ("" for all), sorted (the files are sorted, so they are one run). */
+  under(dir: string): ContextFile[] {
+    if (dir === '') return [...this.files];
+    const prefix = `${dir}/`;
+    let lo = 0;
+    let hi = this.files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.files[mid]!.path < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: ContextFile[] = [];
+    for (let i = lo; i < this.files.length && this.files[i]!.path.startsWith(prefix); i++) out.push(this.files[i]!);
+    return out;
+  }
+}

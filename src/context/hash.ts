@@ -32,9 +32,9 @@ export function sha256File(abs: string): string {
 
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 /** A file modified this close to the moment the cache is written is not trusted next time (racy stat). */
-const RACY_NS = 2_000_000_000n;
+const RACY_MS = 2000;
 
 type CacheRow = [stamp: string, sha256: string];
 
@@ -60,7 +60,7 @@ export class StatCache {
 
   private static stamp(f: ContextFile): string {
     const s = f.stat;
-    return `${f.type}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.dev}`;
+    return `${f.type}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}:${s.dev}`;
   }
 
   hash(f: ContextFile): HashedFile {
@@ -84,11 +84,11 @@ export class StatCache {
   /** Writes the cache atomically, leaving out entries modified too recently to trust. */
   save(): void {
     if (!this.file || !this.dirty) return;
-    const now = BigInt(Date.now()) * 1_000_000n;
+    const now = Date.now();
     const rows: Record<string, CacheRow> = {};
     for (const [k, row] of [...this.rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const mtime = BigInt(row[0].split(':')[2] ?? '0');
-      if (now - mtime > RACY_NS) rows[k] = row;
+      const mtime = Number(row[0].split(':')[2] ?? '0');
+      if (now - mtime > RACY_MS) rows[k] = row;
     }
     mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;

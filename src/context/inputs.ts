@@ -8,7 +8,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
-import { byPath, statEntry, STATE_DIR, symlinkEscape, walkContext, type ContextFile } from './files.js';
+import { byPath, statEntry, STATE_DIR, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
 
 function leaves(p: string): boolean {
   const c = cleanPath(p.replace(/\\/g, '/'));
@@ -32,11 +32,12 @@ function realInside(ctx: BuildContext, abs: string): boolean {
 }
 
 /** One input pattern -> files, or a message saying what is wrong with it. */
-function resolveOne(ctx: BuildContext, pattern: string): ContextFile[] | string {
+function resolveOne(ctx: BuildContext, pattern: string, index?: ContextIndex): ContextFile[] | string {
+  const under = (dir: string) => (index ? index.under(dir) : walkContext(ctx.dir, ctx.ignore, dir));
   if (leaves(pattern)) return `"${pattern}" leaves the build context; inputs are paths inside ${ctx.dir}`;
   if (!fg.isDynamicPattern(pattern)) {
     const rel = cleanPath(pattern);
-    if (rel === '.' ) return walkContext(ctx.dir, ctx.ignore);
+    if (rel === '.') return under('');
     if (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`)) return `"${pattern}" is rep's state directory, not an input`;
     const abs = path.join(ctx.dir, rel);
     let st;
@@ -49,11 +50,11 @@ function resolveOne(ctx: BuildContext, pattern: string): ContextFile[] | string 
     if (st.isDirectory()) {
       if (!realInside(ctx, abs)) return `"${pattern}" leaves the build context through a symlink`;
       if (ctx.ignore.canSkipDir(rel)) return excludedMessage(ctx, rel);
-      const files = walkContext(ctx.dir, ctx.ignore, rel);
+      const files = under(rel);
       return files.length ? files : `directory "${rel}" holds no file that .dockerignore keeps`;
     }
     if (ctx.ignore.excludes(rel)) return excludedMessage(ctx, rel);
-    const f = statEntry(ctx.dir, rel);
+    const f = index?.get(rel) ?? statEntry(ctx.dir, rel);
     return f ? [f] : `"${pattern}" is not a regular file, directory or symlink`;
   }
   const matches = fg.sync(pattern, {
@@ -71,7 +72,7 @@ function resolveOne(ctx: BuildContext, pattern: string): ContextFile[] | string 
   for (const m of matches) {
     if (m.endsWith('/')) {
       const dir = m.slice(0, -1);
-      if (!ctx.ignore.canSkipDir(dir)) files.push(...walkContext(ctx.dir, ctx.ignore, dir));
+      if (!ctx.ignore.canSkipDir(dir)) files.push(...under(dir));
       else excluded ??= dir;
       continue;
     }
@@ -79,7 +80,7 @@ function resolveOne(ctx: BuildContext, pattern: string): ContextFile[] | string 
       excluded ??= m;
       continue;
     }
-    const f = statEntry(ctx.dir, m);
+    const f = index?.get(m) ?? statEntry(ctx.dir, m);
     if (f) files.push(f);
   }
   if (files.length === 0) {
@@ -89,11 +90,11 @@ function resolveOne(ctx: BuildContext, pattern: string): ContextFile[] | string 
 }
 
 /** All files a step's inputs name, sorted and without duplicates. */
-export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext): Result<ContextFile[]> {
+export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, index?: ContextIndex): Result<ContextFile[]> {
   const errors: Diagnostic[] = [];
   const seen = new Map<string, ContextFile>();
   step.inputs.forEach((pattern, i) => {
-    const r = resolveOne(ctx, pattern);
+    const r = resolveOne(ctx, pattern, index);
     const at = ['steps', step.name, 'inputs', i];
     if (typeof r === 'string') {
       errors.push(recipe.source.at(at, r));

@@ -1,11 +1,14 @@
 // A deterministic tar of context files: sorted entries, parent directories
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import tar from 'tar-stream';
 import type { ContextFile } from './files.js';
+
+/** Files up to this size are read whole (one read); larger ones are streamed in chunks. */
+const SMALL = 1 << 20;
 
 export function archiveMtime(env: NodeJS.ProcessEnv = process.env): Date {
   const s = env.SOURCE_DATE_EPOCH;
@@ -49,11 +52,26 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
       pack.entry({ ...base, name: e.name, type: 'symlink', linkname: f.target, mode: f.mode });
       continue;
     }
+    // The size written is the size read now: a file that changed since it was
+    // listed is archived as it is, never with a header that disagrees with it.
+    if (f.size <= SMALL) {
+      const body = readFileSync(f.abs);
+      await new Promise<void>((resolve, reject) => {
+        pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size: body.length }, body, (err) => (err ? reject(err) : resolve()));
+      });
+      continue;
+    }
+    const fd = openSync(f.abs, 'r');
+    const size = fstatSync(fd).size;
     await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size: f.size }, (err) =>
-        err ? reject(err) : resolve(),
-      );
-      createReadStream(f.abs).on('error', reject).pipe(sink);
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (size === 0) {
+        closeSync(fd);
+        pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size }, Buffer.alloc(0), done);
+        return;
+      }
+      const sink = pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size }, done);
+      createReadStream('', { fd, start: 0, end: size - 1 }).on('error', reject).pipe(sink);
     });
   }
   pack.finalize();

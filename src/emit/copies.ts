@@ -18,19 +18,26 @@ const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')
  * `inputs`: the step's input paths; `context`: every path in the build
  * context (after .dockerignore). Both relative, slash-separated.
  */
-export function planCopies(inputs: readonly string[], context: readonly string[]): CopySpec[] {
+const count = (m: Map<string, number>, p: string) => {
+  for (let d = parentOf(p); ; d = parentOf(d)) {
+    m.set(d, (m.get(d) ?? 0) + 1);
+    if (d === '') break;
+  }
+};
+
+/** How many context files each directory holds ("" for the root). */
+export function directoryCounts(context: readonly string[]): Map<string, number> {
+  const total = new Map<string, number>();
+  for (const p of context) count(total, p);
+  return total;
+}
+
+export function planCopies(inputs: readonly string[], context: readonly string[] | Map<string, number>): CopySpec[] {
   if (inputs.length === 0) return [];
   const wanted = new Set(inputs);
   // For each directory: how many context files it holds, how many of them are inputs.
-  const total = new Map<string, number>();
+  const total = context instanceof Map ? context : directoryCounts(context);
   const chosen = new Map<string, number>();
-  const count = (m: Map<string, number>, p: string) => {
-    for (let d = parentOf(p); ; d = parentOf(d)) {
-      m.set(d, (m.get(d) ?? 0) + 1);
-      if (d === '') break;
-    }
-  };
-  for (const p of context) count(total, p);
   for (const p of inputs) count(chosen, p);
   const complete = (d: string) => chosen.get(d) !== undefined && chosen.get(d) === total.get(d);
 

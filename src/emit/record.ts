@@ -4,16 +4,35 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sha256Hex } from '../context/hash.js';
-import { walkContext } from '../context/files.js';
-import { asEntries, writeTar } from '../context/tar.js';
+import { walkContext, type ContextFile } from '../context/files.js';
+import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
+import { writeFileAtomic } from '../state/files.js';
+import { stateDir } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
 import { baseImages, lockPath, readLock, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { provenanceStatement, type Statement } from './provenance.js';
 
-/** sha256 (hex) of the deterministic context archive, streamed, never held whole. */
-export async function contextArchiveSha(project: Project): Promise<string> {
+/**
+ * sha256 (hex) of the deterministic context archive, streamed, never held
+ * whole. Remembered in .rep/ against the stat stamps of every file, so an
+ * unchanged context is not read again.
+ */
+export async function contextArchiveSha(project: Project, files: readonly ContextFile[] = walkContext(project.ctx.dir, project.ctx.ignore)): Promise<string> {
+  const memo = path.join(stateDir(project.ctx.dir), 'context.json');
+  const stamp = createHash('sha256').update(archiveMtime().toISOString());
+  for (const f of files) {
+    const s = f.stat;
+    stamp.update(`${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`);
+  }
+  const key = stamp.digest('hex');
+  try {
+    const m = JSON.parse(readFileSync(memo, 'utf8')) as { stamp: string; sha256: string };
+    if (m.stamp === key) return m.sha256;
+  } catch {
+    // not remembered yet
+  }
   const h = createHash('sha256');
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -21,11 +40,17 @@ export async function contextArchiveSha(project: Project): Promise<string> {
       cb();
     },
   });
-  await writeTar(asEntries(walkContext(project.ctx.dir, project.ctx.ignore)), sink);
-  return h.digest('hex');
+  await writeTar(asEntries(files), sink);
+  const sha256 = h.digest('hex');
+  // Files changed in the last moments may change again within the same stamp: do not remember those.
+  const now = Date.now();
+  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(memo, JSON.stringify({ stamp: key, sha256 }));
+  return sha256;
 }
 
 export interface RecordedBuild {
+  /** The context's files, when the caller walked it already. */
+  context?: readonly ContextFile[];
   steps: PlannedStep[];
   outputsDigests: Map<string, string>;
   dockerfileText: string;
@@ -40,14 +65,13 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
   const { recipe, dag } = project;
   const lock = readLock(recipe.path);
   const resolve = resolverFor(lock);
-  const bases = [];
-  for (const ref of baseImages(dag)) {
-    if (lock?.images[ref]) bases.push({ ref, resolved: resolve(ref), digest: lock.images[ref], source: 'lock' as const });
-    else {
-      const info = await b.engine.inspect(ref);
-      bases.push(info ? { ref, resolved: ref, digest: info.id, source: 'image-id' as const } : { ref, resolved: ref, source: 'none' as const });
-    }
-  }
+  const refs = baseImages(dag);
+  const ids = await b.engine.imageIds(refs.filter((r) => !lock?.images[r]));
+  const bases = refs.map((ref) => {
+    if (lock?.images[ref]) return { ref, resolved: resolve(ref), digest: lock.images[ref], source: 'lock' as const };
+    const id = ids.get(ref);
+    return id ? { ref, resolved: ref, digest: id, source: 'image-id' as const } : { ref, resolved: ref, source: 'none' as const };
+  });
   const inputs = new Map<string, string>();
   for (const s of b.steps) for (const f of s.inputs) inputs.set(f.path, f.sha256);
   const stageOf = new Map(dag.stages.flatMap((st) => st.steps.map((s) => [s, st.name] as const)));
@@ -63,7 +87,7 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     network: b.network,
     image: b.image,
     dockerfile: { name: 'Dockerfile', sha256: sha256Hex(b.dockerfileText) },
-    context: { name: 'context.tar', sha256: await contextArchiveSha(project) },
+    context: { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) },
     bases,
     inputs: [...inputs].sort(([a], [c]) => (a < c ? -1 : 1)).map(([p, sha256]) => ({ path: p, sha256 })),
     steps: b.steps.map((s) => ({

@@ -17,6 +17,11 @@ export interface CliEngineOptions {
 }
 
 const TAIL = 30;
+
+interface ImageJson {
+  Id: string;
+  RepoDigests?: string[];
+}
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const stripAnsi = (s: string) => s.replace(ANSI, '');
@@ -47,21 +52,30 @@ export class CliEngine implements Engine {
     return String(r.stdout);
   }
 
+  private version?: string;
+
+  /** The engine's (server's) version, asked once. */
+  private async serverVersion(): Promise<string | undefined> {
+    if (this.version === undefined) {
+      const fmt = this.name === 'docker' ? '{{.Server.Version}}' : '{{.Version}}';
+      try {
+        const r = await this.run(['version', '--format', fmt], { reject: false });
+        if (r.exitCode === 0 && String(r.stdout).trim()) this.version = String(r.stdout).trim();
+      } catch {
+        // no such binary
+      }
+    }
+    return this.version;
+  }
+
   async describe(): Promise<string> {
-    const fmt = this.name === 'docker' ? '{{.Server.Version}}' : '{{.Version}}';
-    const v = (await this.run(['version', '--format', fmt], { reject: false })).stdout;
     const builder = this.name === 'docker' ? (this.buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
-    return `${this.name} ${String(v).trim() || '?'}${builder}`;
+    return `${this.name} ${(await this.serverVersion()) ?? '?'}${builder}`;
   }
 
   /** Whether the engine answers at all (the daemon runs, the binary exists). */
   async available(): Promise<boolean> {
-    try {
-      const r = await this.run(['info', '--format', '{{json .}}'], { reject: false });
-      return r.exitCode === 0;
-    } catch {
-      return false;
-    }
+    return (await this.serverVersion()) !== undefined;
   }
 
   async hasImage(ref: string): Promise<boolean> {
@@ -69,15 +83,18 @@ export class CliEngine implements Engine {
     return r.exitCode === 0;
   }
 
-  async listTags(repo: string): Promise<Set<string>> {
-    const out = await this.must(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']);
-    const tags = new Set<string>();
-    for (const line of out.split('\n')) {
-      const i = line.lastIndexOf(':');
-      const r = line.slice(0, i).replace(/^localhost\//, '');
-      if (r === repo) tags.add(line.slice(i + 1));
+  async imageIds(refs: readonly string[]): Promise<Map<string, string | undefined>> {
+    const ids = new Map<string, string | undefined>();
+    if (refs.length === 0) return ids;
+    const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ...refs], { reject: false });
+    const lines = String(r.stdout).split('\n').filter(Boolean);
+    if (r.exitCode === 0 && lines.length === refs.length) {
+      refs.forEach((ref, i) => ids.set(ref, lines[i]));
+      return ids;
     }
-    return tags;
+    // Some are missing: ask one by one to know which.
+    for (const ref of refs) ids.set(ref, (await this.inspect(ref))?.id);
+    return ids;
   }
 
   async build(req: BuildRequest): Promise<BuildOutcome> {
@@ -146,7 +163,9 @@ export class CliEngine implements Engine {
   async inspect(ref: string): Promise<ImageInfo | undefined> {
     const r = await this.run(['image', 'inspect', '--format', '{{json .}}', ref], { reject: false });
     if (r.exitCode !== 0) return undefined;
-    const j = JSON.parse(String(r.stdout)) as { Id: string; RepoDigests?: string[] };
+    // podman prints an array whatever the format says
+    const parsed = JSON.parse(String(r.stdout)) as ImageJson | ImageJson[];
+    const j = Array.isArray(parsed) ? parsed[0]! : parsed;
     return { id: j.Id, repoDigests: j.RepoDigests ?? [] };
   }
 

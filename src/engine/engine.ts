@@ -29,13 +29,13 @@ export interface Engine {
   describe(): Promise<string>;
   /** Whether an image with this reference exists locally. */
   hasImage(ref: string): Promise<boolean>;
-  /** Tags present locally for `repo` (e.g. rep-cache -> its keys). */
-  listTags(repo: string): Promise<Set<string>>;
   build(req: BuildRequest): Promise<BuildOutcome>;
   tag(src: string, dst: string): Promise<void>;
   /** Hands `read` a tar stream of each path in the image's filesystem (as `docker cp IMAGE:path -` gives it). */
   exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void>;
   inspect(ref: string): Promise<ImageInfo | undefined>;
+  /** Image ids of several references at once (undefined for those missing). */
+  imageIds(refs: readonly string[]): Promise<Map<string, string | undefined>>;
   /** Writes images as one archive (`docker save`). */
   save(refs: string | readonly string[], file: string): Promise<void>;
   /** Loads images from an archive (`docker load`). */

@@ -10,9 +10,6 @@ export class NoneEngine implements Engine {
   async hasImage() {
     return false;
   }
-  async listTags() {
-    return new Set<string>();
-  }
   async build(): Promise<BuildOutcome> {
     throw new EngineError('the none engine builds nothing');
   }
@@ -22,6 +19,9 @@ export class NoneEngine implements Engine {
   }
   async inspect(): Promise<ImageInfo | undefined> {
     return undefined;
+  }
+  async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, undefined] as const));
   }
   async push() {
     throw new EngineError('the none engine has no images to push');

@@ -4,6 +4,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildContext } from '../context/context.js';
 import { StatCache, type HashedFile } from '../context/hash.js';
 import { resolveInputs } from '../context/inputs.js';
+import type { ContextIndex } from '../context/files.js';
 import type { Dag, Parent } from '../graph/dag.js';
 import type { State } from '../state/state.js';
 import { inputRecords, KEY_FORMAT, newNonce, stepKey, type ImportRecord, type StepMaterial } from './key.js';
@@ -37,14 +38,23 @@ export interface PlanOptions {
   /** Base image as it goes into keys (e.g. pinned to a digest by Repfile.lock). */
   resolveBase?: (ref: string) => string;
   statCache?: StatCache;
+  /** The context walked once already (saves walking it again per step). */
+  index?: ContextIndex;
+  /** Inputs hashed already (by hashInputs). */
+  inputs?: Map<string, HashedFile[]>;
 }
 
 /** Every step's input files, hashed (through the stat cache, which is saved). */
-export function hashInputs(dag: Dag, ctx: BuildContext, cache = StatCache.forContext(ctx.dir)): Result<Map<string, HashedFile[]>> {
+export function hashInputs(
+  dag: Dag,
+  ctx: BuildContext,
+  cache = StatCache.forContext(ctx.dir),
+  index?: ContextIndex,
+): Result<Map<string, HashedFile[]>> {
   const errors: Diagnostic[] = [];
   const inputs = new Map<string, HashedFile[]>();
   for (const name of dag.order) {
-    const r = resolveInputs(dag.recipe, dag.nodes.get(name)!.step, ctx);
+    const r = resolveInputs(dag.recipe, dag.nodes.get(name)!.step, ctx, index);
     if (!r.ok) errors.push(...r.errors);
     else inputs.set(name, cache.hashAll(r.value));
   }
@@ -125,7 +135,7 @@ export class Planner {
 }
 
 export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
-  const hashed = hashInputs(dag, ctx, opts.statCache);
+  const hashed = opts.inputs ? ok(opts.inputs) : hashInputs(dag, ctx, opts.statCache, opts.index);
   if (!hashed.ok) return hashed;
   const recorded = opts.state?.steps ?? {};
   const isFresh = opts.isFresh ?? ((name, key) => recorded[name]?.key === key);

@@ -76,8 +76,11 @@ describe('rep watch', () => {
       await w.until((o) => o.split('built   app').length - 1 >= builtBefore + 2, 'the queued run');
       await new Promise((r) => setTimeout(r, 3000));
       expect(w.count('built   app')).toBe(builtBefore + 2);
+    } catch (e) {
+      console.error(w.output());
+      throw e;
     } finally {
       expect(await w.stop()).toBe(0);
     }
-  }, 120_000);
+  }, 150_000);
 });
