@@ -56,7 +56,11 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         return;
       case 'step-failed':
         building.delete(e.step);
-        line(`failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`);
+        line(
+          e.engineDown
+            ? `failed  ${e.step}: ${e.engineDown}${e.log ? `; log: ${e.log}` : ''}\n${e.tail.slice(-5).map((l) => `  | ${l}`).join('\n')}`
+            : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`,
+        );
         return;
       case 'step-pulled':
         line(`pulled  ${e.step} from ${e.from}`);

@@ -10,7 +10,7 @@ export type BuildEvent =
   | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
   | { type: 'step-line'; step: string; line: string }
   | { type: 'step-built'; step: string; key: string; imageId: string; seconds: number }
-  | { type: 'step-failed'; step: string; key: string; exitCode: number; tail: string[]; log: string }
+  | { type: 'step-failed'; step: string; key: string; exitCode: number; tail: string[]; log: string; engineDown?: string }
   | { type: 'step-skipped'; step: string; because: string }
   | { type: 'outputs-measured'; step: string; digest: string }
   | { type: 'image-tagged'; tag: string; imageId: string }

@@ -110,7 +110,9 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       if (!outcome.r.ok) {
         if (outcome.r.cancelled) return { name, status: 'cancelled', planned };
         failed = true;
-        emit({ type: 'step-failed', step: name, key, exitCode: outcome.r.exitCode, tail: outcome.r.tail, log: outcome.log });
+        // A build that failed because the engine went away says so, rather than blame the step.
+        const engineDown = (await engine.answers()) ? undefined : `the ${engine.name} engine stopped answering during the build: is its daemon running?`;
+        emit({ type: 'step-failed', step: name, key, exitCode: outcome.r.exitCode, tail: outcome.r.tail, log: outcome.log, engineDown });
         return { name, status: 'failed', planned };
       }
       status = 'built';

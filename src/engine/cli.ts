@@ -78,6 +78,11 @@ export class CliEngine implements Engine {
     return (await this.serverVersion()) !== undefined;
   }
 
+  async answers(): Promise<boolean> {
+    this.version = undefined;
+    return this.available();
+  }
+
   async hasImage(ref: string): Promise<boolean> {
     const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ref], { reject: false });
     return r.exitCode === 0;

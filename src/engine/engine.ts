@@ -27,6 +27,8 @@ export interface Engine {
   readonly name: EngineName;
   /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
   describe(): Promise<string>;
+  /** Whether the engine answers now (asked afresh). */
+  answers(): Promise<boolean>;
   /** Whether an image with this reference exists locally. */
   hasImage(ref: string): Promise<boolean>;
   build(req: BuildRequest): Promise<BuildOutcome>;

@@ -4,6 +4,9 @@ import { EngineError, type BuildOutcome, type Engine, type ImageInfo } from './e
 
 export class NoneEngine implements Engine {
   readonly name = 'none' as const;
+  async answers() {
+    return true;
+  }
   async describe() {
     return 'none (nothing is built)';
   }

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeProject, REPO, rep } from '../helpers.js';
+import { CLI, makeProject, REPO, rep } from '../helpers.js';
 import { DEBIAN_DOCKER, DOCKER_BIN, sh } from './helpers.js';
 
 const REGISTRY = '127.0.0.1:5000';
@@ -47,7 +47,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon) {
+  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon!.on('exit', r));
   }
@@ -138,4 +138,23 @@ describe('CI cache across two docker daemons', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('rep: "s3://bucket" is not a cache: use registry://HOST/REPO or dir://PATH\n');
   });
+
+  // Last: it stops the second daemon.
+  it('a daemon stopped in the middle of a build gives a clear error, exit 1, and a consistent .rep', async () => {
+    const dir = makeProject({ ...tree(), Repfile: repfile().replace('run: cp deps.txt /deps && sleep 1', 'run: cp deps.txt /deps && sleep 60') });
+    const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker', '--network', 'host'], { cwd: dir, env: { ...process.env, ...second, CI: '1' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor(() => out.includes('build   deps'), 'the build to start');
+    await new Promise((r) => setTimeout(r, 1500));
+    daemon!.kill('SIGKILL');
+    expect(await exited).toBe(1);
+    expect(out).toMatch(/failed  deps: the docker engine stopped answering during the build: is its daemon running\?/);
+    expect(out).not.toMatch(/\n\s+at /);
+    expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
+    const st = rep(dir, ['status', '--engine', 'none']);
+    expect(st.code).toBe(0);
+  }, 120_000);
 });

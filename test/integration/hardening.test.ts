@@ -1,0 +1,71 @@
+// Killing rep at any moment never corrupts .rep/: the next build resumes.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, makeProject, rep } from '../helpers.js';
+
+const repfile = () => `rep: 1
+name: killed
+base: busybox:latest
+env: {TEST_RUN: "${randomUUID()}"}
+steps:
+  one:
+    inputs: [a.txt]
+    run: sleep 1 && cp a.txt /one
+  two:
+    needs: [one]
+    run: sleep 1 && cat /one > /two
+  side:
+    from: busybox:latest
+    run: sleep 1 && mkdir -p /out && echo side > /out/side
+    outputs: [/out/side]
+  three:
+    needs: [two, side]
+    run: cat /two /out/side > /three
+image:
+  tag: rep-test/killed:latest
+`;
+
+/** A small seeded generator, so that "random" points are the same on every run. */
+function points(seed: number, n: number, max: number): number[] {
+  let x = seed;
+  return Array.from({ length: n }, () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return 100 + (x % max);
+  });
+}
+
+function killAfter(dir: string, ms: number, signal: NodeJS.Signals): Promise<number | null> {
+  const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+  setTimeout(() => child.kill(signal), ms);
+  return new Promise((r) => child.on('exit', (code) => r(code)));
+}
+
+function stateIsSound(dir: string): void {
+  const file = path.join(dir, '.rep/state.json');
+  if (!existsSync(file)) return;
+  const s = JSON.parse(readFileSync(file, 'utf8'));
+  expect(s.version).toBe(1);
+  for (const rec of Object.values(s.steps) as { key: string }[]) expect(rec.key).toMatch(/^sha256:[0-9a-f]{64}$/);
+}
+
+describe('interrupted builds', () => {
+  for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+    it(`${signal} at random points never corrupts .rep, and the next build resumes`, async () => {
+      const dir = makeProject({ Repfile: repfile(), 'a.txt': 'a\n' });
+      for (const ms of points(signal === 'SIGKILL' ? 11 : 23, 4, 3500)) {
+        const code = await killAfter(dir, ms, signal);
+        if (signal === 'SIGINT') expect([0, 130]).toContain(code);
+        stateIsSound(dir);
+        expect(rep(dir, ['status', '--engine', 'none']).code).toBe(0);
+      }
+      const done = rep(dir, ['build', '--engine', 'docker']);
+      expect(done.stderr).toBe('');
+      expect(done.code).toBe(0);
+      expect(rep(dir, ['status', '-q', '--engine', 'docker']).code).toBe(0);
+      expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
+    }, 180_000);
+  }
+});
