@@ -24,6 +24,8 @@ export interface RunOptions {
   resolveBase?: (ref: string) => string;
   /** Caches asked for a step before it is built. */
   cacheFrom?: CacheFrom;
+  /** Files holding each secret's value, for the steps that mount them. */
+  secretFiles?: Record<string, string>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
 }
@@ -96,6 +98,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
           tag: cacheRef(key),
           network: opts.network,
           noCache: node.step.phony,
+          secrets: node.step.secrets.map((id) => ({ id, src: opts.secretFiles![id]! })),
           signal: opts.signal,
           onLine: (line) => {
             appendFileSync(log, `${line}\n`);

@@ -1,7 +1,9 @@
 // `rep build`: plan, build the stale steps through an engine, record keys,
 // and write the standalone Dockerfile.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fail, ok, type Result } from '../diag.js';
+import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
@@ -151,8 +153,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       return ok({ ...base, ok: true, cancelled: false, steps, dockerfile, provenance, built: plan.steps, outputsDigests: new Map() });
     }
 
+    const secrets = prepareSecrets(project, engine);
+    if (!secrets.ok) return secrets;
     const inputs = new Map(plan.steps.map((s) => [s.name, s.inputs]));
     const run = await runBuild(project, engine, inputs, {
+      secretFiles: secrets.value.files,
       jobs: opts.jobs ?? 4,
       network: opts.network,
       signal: opts.signal,
@@ -161,7 +166,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       resolveBase,
       present: byEngine?.tags,
       cacheFrom: opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined,
-    });
+    }).finally(() => secrets.value.cleanup());
     const records: [string, StepRecord][] = [];
     for (const r of run.steps.values()) {
       if (r.planned && (r.status === 'built' || r.status === 'cached')) {
@@ -201,4 +206,48 @@ function nextState(project: Project, engine: string, prev: State | undefined, se
   for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
   for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };
   return { version: STATE_VERSION, repfileSha256: project.recipe.sha256, engine, target: project.dag.target, steps };
+}
+
+/**
+ * Files holding the values of the secrets the steps mount: a secret from a
+ * file is used in place; one from the environment goes to a private
+ * temporary file, removed after the build.
+ */
+function prepareSecrets(project: Project, engine: Engine): Result<{ files: Record<string, string>; cleanup: () => void }> {
+  const { recipe } = project;
+  const used = [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
+  const files: Record<string, string> = {};
+  let tmp: string | undefined;
+  const cleanup = () => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
+  if (used.length === 0) return ok({ files, cleanup });
+  if ('secretsSupported' in engine && !(engine as { secretsSupported: boolean }).secretsSupported) {
+    const step = recipe.steps.find((s) => s.secrets.length)!;
+    return fail(
+      recipe.source.at(['steps', step.name, 'secrets'], 'secrets are mounted by BuildKit: build with --buildkit (with Debian\'s docker client, REP_DOCKER=/usr/bin/docker), or with --engine podman'),
+    );
+  }
+  const errors: Diagnostic[] = [];
+  for (const id of used) {
+    const src = recipe.secrets[id]!;
+    if ('file' in src) {
+      const file = path.resolve(path.dirname(recipe.path), src.file);
+      if (!existsSync(file)) errors.push(recipe.source.at(['secrets', id, 'file'], `no such file: ${src.file}`));
+      else files[id] = file;
+    } else {
+      const value = process.env[src.env];
+      if (value === undefined) errors.push(recipe.source.at(['secrets', id, 'env'], `the environment variable ${src.env} is not set`));
+      else {
+        tmp ??= mkdtempSync(path.join(tmpdir(), 'rep-secrets-'));
+        files[id] = path.join(tmp, id);
+        writeFileSync(files[id]!, value, { mode: 0o600 });
+      }
+    }
+  }
+  if (errors.length) {
+    cleanup();
+    return fail(...errors);
+  }
+  return ok({ files, cleanup });
 }

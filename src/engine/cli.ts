@@ -68,6 +68,11 @@ export class CliEngine implements Engine {
     return this.version;
   }
 
+  /** Whether builds can mount secrets (BuildKit for docker; podman always). */
+  get secretsSupported(): boolean {
+    return this.name === 'podman' || this.buildkit;
+  }
+
   async describe(): Promise<string> {
     const builder = this.name === 'docker' ? (this.buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
     return `${this.name} ${(await this.serverVersion()) ?? '?'}${builder}`;
@@ -108,6 +113,7 @@ export class CliEngine implements Engine {
     const args = ['build', '--iidfile', iid, '-t', req.tag];
     if (req.network) args.push('--network', req.network);
     if (req.noCache) args.push('--no-cache');
+    for (const sec of req.secrets ?? []) args.push('--secret', `id=${sec.id},src=${sec.src}`);
     if (this.name === 'docker' && this.buildkit) args.push('--progress', 'plain');
     args.push('-');
     const tail: string[] = [];

@@ -11,6 +11,8 @@ export interface BuildRequest {
   network?: string;
   /** Run every instruction again, ignoring the engine's own layer cache (phony steps). */
   noCache?: boolean;
+  /** Secrets for RUN --mount=type=secret: id and the file holding the value. */
+  secrets?: { id: string; src: string }[];
   /** Each line the engine prints. */
   onLine?: (line: string) => void;
   signal?: AbortSignal;

@@ -44,6 +44,15 @@ export function buildDag(recipe: Recipe): Result<Dag> {
   const nodes = new Map<string, DagNode>();
 
   for (const step of recipe.steps) {
+    step.secrets.forEach((id, i) => {
+      if (!(id in recipe.secrets)) {
+        errors.push(
+          src.at(['steps', step.name, 'secrets', i], `unknown secret "${id}"${didYouMean(id, Object.keys(recipe.secrets))}; declare it under the top-level secrets`, {
+            shownPath: ['steps', step.name, 'secrets'],
+          }),
+        );
+      }
+    });
     step.needs.forEach((n, i) => {
       if (!names.has(n)) {
         errors.push(

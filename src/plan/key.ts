@@ -35,6 +35,8 @@ export interface StepMaterial {
     user?: string;
     shell?: string[];
     phony: boolean;
+    /** Ids of the secrets mounted for its commands (never their values). */
+    secrets?: string[];
   };
   inputs: Record<string, InputRecord>;
   imports: Record<string, ImportRecord>;

@@ -115,6 +115,7 @@ export class Planner {
         ...(step.user !== undefined ? { user: step.user } : {}),
         ...(step.shell !== undefined ? { shell: step.shell } : {}),
         phony: step.phony,
+        ...(step.secrets.length ? { secrets: [...step.secrets].sort() } : {}),
       },
       inputs: inputRecords(this.inputs.get(name)!),
       imports,
@@ -177,7 +178,7 @@ export function explain(
     if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
   }
   const inherited = out.length > 0;
-  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony'] as const) {
+  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {
     if (f === 'workdir' && !ownWorkdir && inherited) continue;
     if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
   }

@@ -92,6 +92,7 @@ export function parseRepfile(
     env: envRecord(r.env),
     steps,
     image: toImage(r),
+    secrets: r.secrets ?? {},
     publish: r.publish,
     source,
   };
@@ -121,6 +122,7 @@ function toStep(name: string, index: number, d: StepDoc): Step {
     user: d.user,
     shell: d.shell,
     phony: d.phony ?? false,
+    secrets: d.secrets ?? [],
   };
 }
 

@@ -20,7 +20,11 @@ export interface Step {
   user?: string;
   shell?: string[];
   phony: boolean;
+  /** Ids of the secrets its commands read. */
+  secrets: string[];
 }
+
+export type SecretSource = { file: string } | { env: string };
 
 export interface ImageSpec {
   from?: string;
@@ -49,6 +53,8 @@ export interface Recipe {
   /** In Repfile order. */
   steps: Step[];
   image: ImageSpec;
+  /** Where each secret comes from (file paths relative to the Repfile). */
+  secrets: Record<string, SecretSource>;
   /** Citation metadata for publishing, as written. */
   publish?: PublishDoc;
   source: SourceMap;

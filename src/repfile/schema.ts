@@ -50,6 +50,10 @@ export const stepSchema = z
     user: z.string().min(1).optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
     shell: z.array(z.string()).min(1).optional().describe('Shell used for `run`, e.g. ["/bin/bash", "-euo", "pipefail", "-c"].'),
     phony: z.boolean().optional().describe('Always rebuild this step, like a Make .PHONY target.'),
+    secrets: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }))
+      .optional()
+      .describe('Secrets (declared under the top-level secrets) its commands can read at /run/secrets/ID; never stored in a layer (BuildKit).'),
   })
   .describe('A step: a few layers built on the step (or image) below it.');
 
@@ -101,6 +105,12 @@ export const publishSchema = z
   })
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
 
+export const secretSchema = z
+  .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) })], {
+    error: 'a secret comes from a file ({file: PATH}, relative to the Repfile) or an environment variable ({env: NAME})',
+  })
+  .describe('Where a secret comes from when building; its value never enters a key, a layer, a log or the provenance.');
+
 export const repfileSchema = z
   .strictObject({
     rep: z.literal(1, { error: 'the Repfile format version; write `rep: 1`' }),
@@ -116,6 +126,7 @@ export const repfileSchema = z
       .refine((s) => Object.keys(s).length > 0, { error: 'a Repfile has at least one step' })
       .describe('The steps, by name.'),
     image: imageSchema.optional(),
+    secrets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }), secretSchema).optional(),
     publish: publishSchema.optional(),
   })
   .describe('A Repfile: how rep builds a container image.');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliEngine } from '../../src/engine/cli.js';
 import { makeProject, rep } from '../helpers.js';
-import { buildIn, sh } from './helpers.js';
+import { buildIn } from './helpers.js';
 
 /** A unique env value, so no other test (or run) has built these keys before. */
 export const fresh = () => `TEST_RUN: "${randomUUID()}"`;
