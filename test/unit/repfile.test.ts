@@ -175,6 +175,6 @@ describe('Repfile.example', () => {
     const dag = buildDag(r.value);
     if (!dag.ok) throw new Error(dag.errors.map(formatDiagnostic).join('\n'));
     expect(dag.value.target).toBe('analysis');
-    expect(dag.value.stages.map((s) => s.name)).toEqual(['data', 'analysis', 'check']);
+    expect(dag.value.stages.map((s) => s.name)).toEqual(['data', 'analysis', 'check', 'fetch']);
   });
 });
