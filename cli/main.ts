@@ -109,6 +109,7 @@ program
       onEvent: renderer(mode),
       cacheFrom,
       cacheTo,
+      noopShortcut: true,
     }).finally(() => {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);

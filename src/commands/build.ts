@@ -7,6 +7,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
+import { noopStamp, noopStillHolds } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
@@ -36,6 +37,11 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   cacheFrom?: CacheSpec[];
   cacheTo?: CacheSpec;
+  /**
+   * Answer at once when nothing changed since the last successful build (no
+   * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
+   */
+  noopShortcut?: boolean;
 }
 
 export interface StepOutcome {
@@ -105,13 +111,30 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const none = engine.name === 'none';
     const resolveBase = resolverFor(readLock(recipe.path));
     const index = ContextIndex.walk(ctx.dir, ctx.ignore);
+    const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
+    const shortcut = !none && !opts.dryRun && !opts.cacheTo && !dag.recipe.steps.some((s) => s.phony);
+    const stamp = shortcut ? noopStamp(project, engine, await engine.describe(), dockerfilePath, index.files) : undefined;
+    if (opts.noopShortcut && stamp && state?.noop?.stamp === stamp && existsSync(dockerfilePath) && (await noopStillHolds(engine, project, state, state.noop))) {
+      const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
+      const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };
+      return ok({
+        engine: engine.name,
+        target: dag.target,
+        tag: recipe.image.tag,
+        plan,
+        ok: true,
+        cancelled: false,
+        image: { tag: recipe.image.tag, imageId: state.noop.imageId },
+        steps,
+        dockerfile: { path: dockerfilePath, written: false, text: '' },
+      });
+    }
     const hashed = hashInputs(dag, ctx, undefined, index);
     if (!hashed.ok) return hashed;
     const byEngine = none ? undefined : await engineFreshness(engine, project, state, hashed.value, resolveBase);
     const planned = planBuild(dag, ctx, { state, resolveBase, inputs: hashed.value, ...byEngine });
     if (!planned.ok) return planned;
     const plan = planned.value;
-    const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     const outcome = (s: Plan['steps'][number], action: StepOutcome['action']): StepOutcome => ({ name: s.name, key: s.key, action, reasons: s.reasons });
 
@@ -173,7 +196,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
         records.push([r.name, { key: r.planned.key, material: r.planned.material, outputsDigest: r.outputsDigest, image: r.imageId }]);
       }
     }
-    writeState(ctx.dir, nextState(project, engine.name, state, records));
+    const next = nextState(project, engine.name, state, records);
+    if (run.ok && stamp && run.image) next.noop = { stamp, imageId: run.image.imageId };
+    writeState(ctx.dir, next);
     // A phony step gets a new key every build: drop the image of its previous key.
     for (const [name, rec] of records) {
       const prev = state?.steps[name];

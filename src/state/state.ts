@@ -23,6 +23,8 @@ export interface State {
   engine: string;
   target: string;
   steps: Record<string, StepRecord>;
+  /** What lets the next build answer "nothing to build" at once (see build/noop.ts). */
+  noop?: { stamp: string; imageId: string };
 }
 
 export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');

@@ -1,6 +1,6 @@
 // Real builds with the Docker engine (Debian's docker.io), on locally made base images.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tryLock } from '../../src/state/lock.js';
@@ -144,5 +144,30 @@ image:
     // With CI set (or no terminal), plain lines only.
     const plain = rep(chainProject(), ['build', '--engine', 'docker'], { CI: 'true' });
     expect(plain.stdout).not.toContain('\x1b');
+  });
+
+  it('a no-op build answers from the last build when nothing changed, and never when something did', () => {
+    const dir = chainProject();
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    const state = path.join(dir, '.rep/state.json');
+    const before = statSync(state).mtimeMs;
+    const noop = rep(dir, ['build', '--engine', 'docker']);
+    expect(noop.stdout).toBe('rep: nothing to build; all 3 steps fresh (docker); image rep-test/chain:latest\n');
+    expect(statSync(state).mtimeMs).toBe(before); // answered without writing anything
+
+    // A changed input is seen.
+    writeFileSync(path.join(dir, 'three.txt'), `three ${Date.now()}\n`);
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^build   three: input changed: three.txt\n/);
+    // A step image removed behind rep's back is built again.
+    rep(dir, ['build', '--engine', 'docker']);
+    const key = JSON.parse(readFileSync(state, 'utf8')).steps.two.key.slice(7);
+    sh(DOCKER_BIN, ['image', 'rm', '-f', `rep-cache:${key}`]);
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^build   two: no image for key sha256:/);
+    // The tag moved to another image: rep puts it back.
+    rep(dir, ['build', '--engine', 'docker']);
+    sh(DOCKER_BIN, ['tag', 'busybox:latest', 'rep-test/chain:latest']);
+    rep(dir, ['build', '--engine', 'docker']);
+    expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/chain:latest']).trim().split('\n').at(-1)).toMatch(/^three /);
   });
 });
