@@ -160,11 +160,13 @@ ${table.join('\n')}
 
 Notes:
 - A no-op \`rep build\` runs a whole Node process: start-up and module loading (~150 ms here),
-  one walk of the context (one lstat per file), the stat cache, every step key, the Dockerfile,
-  the state and the provenance statement, and about four engine calls (version, one batch
-  lookup of the step images, the final image, the base images). The classic builder re-sends
-  and re-checks the whole context on every build, so rep's lead grows with the context;
-  BuildKit's cached build with a warm daemon-side context cache is faster than rep's no-op.
+  loading the Repfile, one walk of the context (one lstat per file), and two engine calls (the
+  version, one batch lookup of the images). When the Repfile, lock, .dockerignore, every file's
+  stat and the engine are as at the last successful build it answers from there (the no-op
+  shortcut); otherwise it hashes through the stat cache, keys every step and writes the
+  Dockerfile, state and provenance. The classic builder re-sends and re-checks the whole context
+  on every build, so rep's lead grows with the context; BuildKit's cached build with a warm
+  daemon-side context cache is faster than rep's no-op.
 - "cold status" includes everything above; "cold hashing alone" is the hashing throughput.
 `;
 writeFileSync(path.join(HERE, 'RESULTS.md'), md);
