@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { sha256Hex } from '../context/hash.js';
 import { walkContext, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
-import { writeFileAtomic } from '../state/files.js';
+import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
 import { baseImages, lockPath, readLock, resolverFor } from '../lock/lockfile.js';
@@ -27,12 +27,8 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
     stamp.update(`${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`);
   }
   const key = stamp.digest('hex');
-  try {
-    const m = JSON.parse(readFileSync(memo, 'utf8')) as { stamp: string; sha256: string };
-    if (m.stamp === key) return m.sha256;
-  } catch {
-    // not remembered yet
-  }
+  const remembered = readJsonFile<{ stamp: string; sha256: string }>(memo);
+  if (remembered?.stamp === key) return remembered.sha256;
   const h = createHash('sha256');
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -1,10 +1,9 @@
 // Repfile.lock: every base image pinned to the registry digest it had when
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import type { Dag } from '../graph/dag.js';
-import { writeFileAtomic } from '../state/files.js';
+import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { pinned } from './reference.js';
 
 export const LOCK_VERSION = 1;
@@ -18,12 +17,7 @@ export interface Lockfile {
 export const lockPath = (repfilePath: string) => path.join(path.dirname(repfilePath), 'Repfile.lock');
 
 export function readLock(repfilePath: string): Lockfile | undefined {
-  try {
-    const l = JSON.parse(readFileSync(lockPath(repfilePath), 'utf8')) as Lockfile;
-    return l.lockVersion === LOCK_VERSION ? l : undefined;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => l.lockVersion === LOCK_VERSION);
 }
 
 export function writeLock(repfilePath: string, lock: Lockfile): void {

@@ -1,10 +1,9 @@
 // .rep/state.json: what the last build recorded for each step. Read to decide
 // freshness (engine "none") and to explain staleness; written atomically.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import type { StepMaterial } from '../plan/key.js';
-import { writeFileAtomic } from './files.js';
+import { readJsonFile, writeFileAtomic } from './files.js';
 
 export const STATE_VERSION = 1;
 
@@ -31,12 +30,7 @@ export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');
 const stateFile = (contextDir: string) => path.join(stateDir(contextDir), 'state.json');
 
 export function readState(contextDir: string): State | undefined {
-  try {
-    const s = JSON.parse(readFileSync(stateFile(contextDir), 'utf8')) as State;
-    return s.version === STATE_VERSION ? s : undefined;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<State>(stateFile(contextDir), (s) => s.version === STATE_VERSION);
 }
 
 export function writeState(contextDir: string, state: State): void {
