@@ -247,7 +247,7 @@ function prepareSecrets(project: Project, engine: Engine): Result<{ files: Recor
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   };
   if (used.length === 0) return ok({ files, cleanup });
-  if ('secretsSupported' in engine && !(engine as { secretsSupported: boolean }).secretsSupported) {
+  if (!engine.secretsSupported) {
     const step = recipe.steps.find((s) => s.secrets.length)!;
     return fail(
       recipe.source.at(['steps', step.name, 'secrets'], 'secrets are mounted by BuildKit: build with --buildkit (with Debian\'s docker client, REP_DOCKER=/usr/bin/docker), or with --engine podman'),

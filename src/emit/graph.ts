@@ -1,5 +1,5 @@
 // The step graph as Graphviz dot, Mermaid, or JSON; nodes and edges sorted.
-import type { Dag } from '../graph/dag.js';
+import { stageOf, type Dag } from '../graph/dag.js';
 
 export const GRAPH_FORMATS = ['dot', 'mermaid', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -68,7 +68,7 @@ export function renderGraph(dag: Dag, format: GraphFormat): string {
               name: s,
               parent: n.parent.kind === 'image' ? { image: n.parent.ref } : { step: n.parent.name },
               imports: [...n.imports].sort(),
-              stage: dag.stages.find((st) => st.steps.includes(s))!.name,
+              stage: stageOf(dag, s).name,
               phony: n.step.phony,
             };
           }),

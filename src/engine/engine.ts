@@ -29,6 +29,8 @@ export interface Engine {
   readonly name: EngineName;
   /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
   describe(): Promise<string>;
+  /** Whether builds can mount secrets (RUN --mount=type=secret). */
+  readonly secretsSupported: boolean;
   /** Whether the engine answers now (asked afresh). */
   answers(): Promise<boolean>;
   /** Whether an image with this reference exists locally. */

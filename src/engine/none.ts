@@ -4,6 +4,8 @@ import { EngineError, type BuildOutcome, type Engine, type ImageInfo } from './e
 
 export class NoneEngine implements Engine {
   readonly name = 'none' as const;
+  /** Nothing is built, so nothing stands in the way. */
+  readonly secretsSupported = true;
   async answers() {
     return true;
   }

@@ -59,7 +59,3 @@ export interface Recipe {
   publish?: PublishDoc;
   source: SourceMap;
 }
-
-export function stepByName(recipe: Recipe, name: string): Step | undefined {
-  return recipe.steps.find((s) => s.name === name);
-}
