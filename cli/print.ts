@@ -11,3 +11,6 @@ export function printDiagnostics(errors: readonly Diagnostic[]): void {
 }
 
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+
+/** What `rep build` says when every step was fresh (printed by main.ts and program.ts alike). */
+export const nothingToBuild = (steps: number, engine: string, tag: string) => `rep: nothing to build; all ${steps} steps fresh (${engine}); image ${tag}`;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { fail, ok, type Result } from './diag.js';
 import { loadContext, type BuildContext } from './context/context.js';
 import { buildDag, type Dag } from './graph/dag.js';
+import { findRepfile } from './repfile/find.js';
 import { loadRepfile } from './repfile/load.js';
 import type { Recipe } from './repfile/recipe.js';
 
@@ -19,13 +20,6 @@ export interface ProjectOptions {
   /** Build context directory (default: the Repfile's directory). */
   context?: string;
   cwd?: string;
-}
-
-export function findRepfile(cwd: string): string {
-  for (const name of ['Repfile', 'Repfile.yaml', 'Repfile.yml']) {
-    if (existsSync(path.join(cwd, name))) return path.join(cwd, name);
-  }
-  return path.join(cwd, 'Repfile');
 }
 
 export function openProject(opts: ProjectOptions = {}): Result<Project> {

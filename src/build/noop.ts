@@ -2,42 +2,79 @@
 // last successful build (Repfile, lock, .dockerignore, every context file by
 // its stat, the engine) and every image it made is still there, the answer
 // is known without hashing, keying or writing anything.
+//
+// Light on purpose: `rep build` asks this before loading the rest of rep
+// (see commands/quick.ts), so it imports nothing beyond node and the walk.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { ContextFile } from '../context/files.js';
-import type { Engine } from '../engine/engine.js';
 import { lockPath } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
-import type { Project } from '../project.js';
-import type { State } from '../state/state.js';
 import { VERSION } from '../version.js';
-import { cacheRef } from './stepimage.js';
 
+/** What the last successful build leaves for the next one to compare against (in state.json). */
 export interface NoopRecord {
   stamp: string;
   /** The image the tag named after that build. */
   imageId: string;
+  /** The image tag, and every step image of that build: all must still be there. */
+  tag: string;
+  refs: string[];
+  /** How many steps the build had (for the message). */
+  steps: number;
 }
 
-export function noopStamp(project: Project, engine: Engine, engineId: string, dockerfile: string, files: readonly ContextFile[]): string {
+/** Everything a no-op build depends on, as read from disk and the engine. */
+export interface StampInput {
+  /** Engine.describe(): name, server version, builder. */
+  engine: string;
+  /** Absolute paths of the standalone Dockerfile and the Repfile. */
+  dockerfile: string;
+  repfile: string;
+  /** sha256 (hex) of the Repfile's bytes; the lock file's bytes (undefined: none); the .dockerignore text. */
+  repfileSha256: string;
+  lockBytes: Buffer | undefined;
+  ignoreText: string;
+  /** The context as walked: each file by its stat. */
+  files: readonly ContextFile[];
+}
+
+/** Bump when what goes into the stamp changes, so old stamps never match. */
+const STAMP_FORMAT = 2;
+
+export function noopStamp(i: StampInput): string {
   const h = createHash('sha256');
-  const lock = lockPath(project.recipe.path);
-  h.update(`${VERSION}\0${KEY_FORMAT}\0${engine.name}\0${engineId}\0${dockerfile}\0${project.recipe.path}\0${project.recipe.sha256}\0`);
-  h.update(existsSync(lock) ? readFileSync(lock) : '');
-  h.update(`\0${project.ctx.ignoreText}\0`);
-  for (const f of files) {
+  h.update(`${STAMP_FORMAT}\0${VERSION}\0${KEY_FORMAT}\0${i.engine}\0${i.dockerfile}\0${i.repfile}\0${i.repfileSha256}\0`);
+  h.update(i.lockBytes ?? '');
+  h.update(`\0${i.lockBytes ? 1 : 0}\0${i.ignoreText}\0`);
+  for (const f of i.files) {
     const s = f.stat;
     h.update(`${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`);
   }
   return h.digest('hex');
 }
 
-/** Whether the last build's images are all still there, the tag naming the same image. */
-export async function noopStillHolds(engine: Engine, project: Project, state: State, noop: NoopRecord): Promise<boolean> {
-  const tag = project.recipe.image.tag;
-  const steps = project.dag.order.map((n) => state.steps[n]);
-  if (steps.some((s) => !s)) return false;
-  const refs = [tag, ...steps.map((s) => cacheRef(s!.key))];
-  const ids = await engine.imageIds(refs);
-  return ids.get(tag) === noop.imageId && refs.every((r) => ids.get(r) !== undefined);
+/** The bytes of the Repfile's lock file, undefined when there is none. */
+export function lockBytes(repfile: string): Buffer | undefined {
+  try {
+    return readFileSync(lockPath(repfile));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Whether the images a no-op record names are all still there, the tag naming the same image. */
+export function noopImagesHold(record: NoopRecord, ids: ReadonlyMap<string, string | undefined>): boolean {
+  return ids.get(record.tag) === record.imageId && record.refs.every((r) => ids.get(r) !== undefined);
+}
+
+/** Whether `x` (read from state.json) is a complete no-op record. */
+export function isNoopRecord(x: unknown): x is NoopRecord {
+  const r = x as NoopRecord;
+  return (
+    typeof r === 'object' && r !== null &&
+    typeof r.stamp === 'string' && typeof r.imageId === 'string' && typeof r.tag === 'string' &&
+    Array.isArray(r.refs) && r.refs.every((x) => typeof x === 'string') && Number.isInteger(r.steps)
+  );
 }

@@ -7,13 +7,14 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
-import { noopStamp, noopStillHolds } from '../build/noop.js';
+import { isNoopRecord, lockBytes, noopImagesHold, noopStamp } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
 import { hashInputs, planBuild, type Plan, type PlannedStep } from '../plan/plan.js';
-import { byPath, ContextIndex, statEntry } from '../context/files.js';
+import { byPath, ContextIndex, statEntry, type ContextFile } from '../context/files.js';
+import { resolveInputs } from '../context/inputs.js';
 import type { HashedFile } from '../context/hash.js';
 import { prettyJson } from '../canonical.js';
 import { buildProvenance } from '../emit/record.js';
@@ -113,21 +114,25 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const index = ContextIndex.walk(ctx.dir, ctx.ignore);
     const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
     const shortcut = !none && !opts.dryRun && !opts.cacheTo && !dag.recipe.steps.some((s) => s.phony);
-    const stamp = shortcut ? noopStamp(project, engine, await engine.describe(), dockerfilePath, index.files) : undefined;
-    if (opts.noopShortcut && stamp && state?.noop?.stamp === stamp && existsSync(dockerfilePath) && (await noopStillHolds(engine, project, state, state.noop))) {
-      const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
-      const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };
-      return ok({
-        engine: engine.name,
-        target: dag.target,
-        tag: recipe.image.tag,
-        plan,
-        ok: true,
-        cancelled: false,
-        image: { tag: recipe.image.tag, imageId: state.noop.imageId },
-        steps,
-        dockerfile: { path: dockerfilePath, written: false, text: '' },
-      });
+    const engineDescription = shortcut ? await engine.describe() : '';
+    const stamp = shortcut ? stampNow(project, engineDescription, dockerfilePath, index.files) : undefined;
+    if (opts.noopShortcut && stamp && state?.noop && isNoopRecord(state.noop) && state.noop.stamp === stamp && existsSync(dockerfilePath)) {
+      const noop = state.noop;
+      if (noopImagesHold(noop, await engine.imageIds([noop.tag, ...noop.refs]))) {
+        const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
+        const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };
+        return ok({
+          engine: engine.name,
+          target: dag.target,
+          tag: recipe.image.tag,
+          plan,
+          ok: true,
+          cancelled: false,
+          image: { tag: recipe.image.tag, imageId: noop.imageId },
+          steps,
+          dockerfile: { path: dockerfilePath, written: false, text: '' },
+        });
+      }
     }
     const hashed = hashInputs(dag, ctx, undefined, index);
     if (!hashed.ok) return hashed;
@@ -197,7 +202,14 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       }
     }
     const next = nextState(project, engine.name, state, records);
-    if (run.ok && stamp && run.image) next.noop = { stamp, imageId: run.image.imageId };
+    const settled = dag.order.map((n) => next.steps[n]);
+    if (run.ok && stamp && run.image && settled.every((r) => r !== undefined)) {
+      const refs = settled.map((r) => cacheRef(r!.key));
+      // The Dockerfile just written is part of the context the next build sees; unless a step
+      // takes it as an input (then the next build must key that step again), stamp it as it is now.
+      const after = withDockerfile !== context && !takesAsInput(project, withDockerfile, rel) ? stampNow(project, engineDescription, dockerfilePath, withDockerfile) : stamp;
+      next.noop = { stamp: after, imageId: run.image.imageId, tag: recipe.image.tag, refs, steps: dag.order.length };
+    }
     writeState(ctx.dir, next);
     // A phony step gets a new key every build: drop the image of its previous key.
     for (const [name, rec] of records) {
@@ -225,6 +237,28 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
 }
 
 /** The new state: what this build settled, and the previous record for the rest. */
+/** Whether any step's inputs, resolved in the context `files`, hold the file at `rel`. */
+function takesAsInput(project: Project, files: readonly ContextFile[], rel: string): boolean {
+  const index = new ContextIndex(files);
+  return project.recipe.steps.some((step) => {
+    const r = resolveInputs(project.recipe, step, project.ctx, index);
+    return !r.ok || r.value.some((f) => f.path === rel);
+  });
+}
+
+/** The no-op stamp of the project with the context `files` (see build/noop.ts). */
+function stampNow(project: Project, engine: string, dockerfile: string, files: readonly ContextFile[]): string {
+  return noopStamp({
+    engine,
+    dockerfile,
+    repfile: project.recipe.path,
+    repfileSha256: project.recipe.sha256,
+    lockBytes: lockBytes(project.recipe.path),
+    ignoreText: project.ctx.ignoreText,
+    files,
+  });
+}
+
 function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
   const steps: Record<string, StepRecord> = {};
   const names = new Set(project.dag.order);

@@ -15,20 +15,36 @@ export interface ContextFile {
   /** Permission bits (mode & 0o7777). */
   mode: number;
   size: number;
-  /** lstat of the file (times in ms with sub-ms fractions, enough to tell writes apart). */
-  stat: Stats;
+  /** What lstat says that tells one version of the file from another. */
+  stat: FileStamp;
   /** For symlinks: the link text. */
   target?: string;
 }
+
+/**
+ * The fields of an lstat that change when a file is written, replaced or
+ * moved (times in ms with sub-ms fractions, enough to tell writes apart).
+ * Kept instead of the Stats object, which carries four Dates: a walk holds
+ * one per file, and the garbage collector would copy them all.
+ */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  dev: number;
+}
+
+const stampOf = (st: Stats): FileStamp => ({ size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev });
 
 export function statEntry(contextDir: string, rel: string): ContextFile | undefined {
   const abs = path.join(contextDir, rel);
   const st = lstatSync(abs);
   const mode = st.mode & 0o7777;
   if (st.isSymbolicLink()) {
-    return { path: rel, abs, type: 'symlink', mode, size: st.size, stat: st, target: readlinkSync(abs) };
+    return { path: rel, abs, type: 'symlink', mode, size: st.size, stat: stampOf(st), target: readlinkSync(abs) };
   }
-  if (st.isFile()) return { path: rel, abs, type: 'file', mode, size: st.size, stat: st };
+  if (st.isFile()) return { path: rel, abs, type: 'file', mode, size: st.size, stat: stampOf(st) };
   return undefined;
 }
 

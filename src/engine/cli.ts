@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import { EngineError, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
+import { EngineError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
@@ -74,8 +74,7 @@ export class CliEngine implements Engine {
   }
 
   async describe(): Promise<string> {
-    const builder = this.name === 'docker' ? (this.buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
-    return `${this.name} ${(await this.serverVersion()) ?? '?'}${builder}`;
+    return engineDescription(this.name, await this.serverVersion(), this.buildkit);
   }
 
   /** Whether the engine answers at all (the daemon runs, the binary exists). */

@@ -61,3 +61,9 @@ export class EngineError extends Error {
     super(message);
   }
 }
+
+/** What `Engine.describe` says of a docker or podman engine: part of what a no-op build checks. */
+export function engineDescription(name: 'docker' | 'podman', serverVersion: string | undefined, buildkit: boolean): string {
+  const builder = name === 'docker' ? (buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
+  return `${name} ${serverVersion ?? '?'}${builder}`;
+}

@@ -2,6 +2,7 @@
 // freshness (engine "none") and to explain staleness; written atomically.
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
+import type { NoopRecord } from '../build/noop.js';
 import type { StepMaterial } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 
@@ -23,7 +24,7 @@ export interface State {
   target: string;
   steps: Record<string, StepRecord>;
   /** What lets the next build answer "nothing to build" at once (see build/noop.ts). */
-  noop?: { stamp: string; imageId: string };
+  noop?: NoopRecord;
 }
 
 export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');

@@ -1,0 +1,352 @@
+// The rep command line: parses arguments, calls the functions in src/, prints.
+// Loaded by main.ts unless the build was answered there.
+// Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
+import { generateKeyPairSync } from 'node:crypto';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { prettyJson } from '../src/canonical.js';
+import { build, type BuildRecord } from '../src/commands/build.js';
+import { ENGINE_CHOICES, selectEngine, type EngineChoice } from '../src/engine/select.js';
+import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
+import { progressMode, renderer } from './progress.js';
+import { listContext, tarContext } from '../src/commands/context.js';
+import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
+import type { Diagnostic } from '../src/diag.js';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
+import { formatReason } from '../src/plan/reasons.js';
+import { openProject, type Project } from '../src/project.js';
+import { repfileJsonSchema } from '../src/repfile/schema.js';
+import { VERSION } from '../src/version.js';
+import { EngineError } from '../src/engine/engine.js';
+import { nothingToBuild, out, printDiagnostics } from './print.js';
+
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function failWith(errors: readonly Diagnostic[], code = 2): never {
+  printDiagnostics(errors);
+  throw new Exit(code);
+}
+
+const program = new Command('rep')
+  .description('Build container images the way make builds files.')
+  .version(VERSION, '-V, --version')
+  .option('-f, --file <path>', 'the Repfile (default: ./Repfile)')
+  .option('-C, --context <dir>', 'build context directory (default: the Repfile\'s directory)')
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
+
+function project(cmd: Command): Project {
+  const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+  const p = openProject({ file: g.file, context: g.context });
+  if (!p.ok) failWith(p.errors);
+  return p.value;
+}
+
+async function engineFor(choice: EngineChoice, buildkit?: boolean) {
+  const sel = await selectEngine(choice, { buildkit });
+  if (sel.error || !sel.engine) {
+    process.stderr.write(`rep: ${sel.error}\n`);
+    throw new Exit(1);
+  }
+  if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
+  return sel.engine;
+}
+
+function cacheSpec(text: string): CacheSpec {
+  const s = parseCacheSpec(text);
+  if (typeof s === 'string') {
+    process.stderr.write(`rep: ${s}\n`);
+    throw new Exit(2);
+  }
+  return s;
+}
+
+const engineOption = () =>
+  new Option('--engine <name>', 'container engine: auto picks docker, then podman, then none').choices(ENGINE_CHOICES).default('auto');
+
+program
+  .command('build')
+  .description('build the stale steps, record their keys and write the standalone Dockerfile')
+  .addOption(engineOption())
+  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
+  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
+  .option('-n, --dry-run', 'say what would be built; build and write nothing')
+  .option('-j, --jobs <n>', 'engine builds at once', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number from 1');
+    return n;
+  }, 4)
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .option('--cache-from <cache...>', 'also look for step images in registry://HOST/REPO or dir://PATH')
+  .option('--cache-to <cache>', 'after the build, put every step image in registry://HOST/REPO or dir://PATH')
+  .option('--json', 'print build events, then the build record, as JSON lines')
+  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; dryRun?: boolean; jobs: number; network?: string; json?: boolean; cacheFrom?: string[]; cacheTo?: string }, cmd: Command) => {
+    const p = project(cmd);
+    const cacheFrom = (o.cacheFrom ?? []).map(cacheSpec);
+    const cacheTo = o.cacheTo === undefined ? undefined : cacheSpec(o.cacheTo);
+    const engine = await engineFor(o.engine, o.buildkit);
+    const mode = progressMode(Boolean(o.json));
+    const abort = new AbortController();
+    const onSigint = () => {
+      process.stderr.write('\nrep: interrupted; stopping the engine build\n');
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const r = await build(p, {
+      engine,
+      dockerfile: o.dockerfile,
+      dryRun: o.dryRun,
+      jobs: o.jobs,
+      network: o.network,
+      signal: abort.signal,
+      onEvent: renderer(mode),
+      cacheFrom,
+      cacheTo,
+      noopShortcut: true,
+    }).finally(() => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    });
+    if (!r.ok) failWith(r.errors);
+    const rec = r.value;
+    if (o.json) {
+      out(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: { path: rec.dockerfile.path, written: rec.dockerfile.written }, steps: rec.steps }));
+    } else printRecord(rec, Boolean(o.dryRun));
+    if (rec.cancelled) throw new Exit(130);
+    if (!rec.ok) throw new Exit(1);
+  });
+
+function printRecord(rec: BuildRecord, dryRun: boolean): void {
+  const n = rec.steps.length;
+  if (rec.engine === 'none' || dryRun) {
+    const stale = rec.steps.filter((s) => s.action !== 'fresh');
+    const width = Math.max(0, ...stale.map((s) => s.name.length));
+    for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${s.reasons.map(formatReason).join('; ')}`);
+    if (dryRun) out(stale.length ? `rep: ${stale.length} of ${n} steps would be built` : `rep: all ${n} steps fresh; nothing to build`);
+    else if (stale.length === 0) out(`rep: all ${n} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
+    else {
+      out(`rep: engine none: ${stale.length} of ${n} steps recorded, nothing built`);
+      out(`rep: ${rec.dockerfile.written ? 'wrote' : 'unchanged'} ${rec.dockerfile.path}`);
+    }
+    return;
+  }
+  const built = rec.steps.filter((s) => s.action === 'built').length;
+  if (!rec.ok) {
+    out(`rep: build ${rec.cancelled ? 'interrupted' : 'failed'}: ${built} built, ${rec.steps.filter((s) => s.action === 'cached').length} cached, ${rec.steps.filter((s) => s.action === 'failed').map((s) => s.name).join(', ') || 'none'} failed`);
+    return;
+  }
+  if (built === 0) out(nothingToBuild(n, rec.engine, rec.tag));
+  else out(`rep: built ${built} of ${n} steps (${rec.engine}); image ${rec.tag}`);
+  if (rec.dockerfile.written) out(`rep: wrote ${rec.dockerfile.path}`);
+}
+
+program
+  .command('init')
+  .description('write a commented Repfile from the environment files found (Binder/repo2docker style)')
+  .option('--force', 'overwrite an existing Repfile')
+  .action(async (o: { force?: boolean }, cmd: Command) => {
+    const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+    const { init } = await import('../src/commands/init.js');
+    const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
+    if (!r.ok) failWith(r.errors);
+    const found = Object.values(r.value.detected.files);
+    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${found.length ? found.join(', ') : 'no environment files'}`);
+    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
+  });
+
+program
+  .command('watch')
+  .description('build, then rebuild whenever an input, the Repfile or .dockerignore changes')
+  .addOption(engineOption())
+  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
+  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
+  .option('-j, --jobs <n>', 'engine builds at once', (v) => Number(v), 4)
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; jobs: number; network?: string }, cmd: Command) => {
+    const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+    const engine = await engineFor(o.engine, o.buildkit);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const render = renderer(progressMode(false));
+    const { watch } = await import('../src/commands/watch.js');
+    await watch({
+      project: { file: g.file, context: g.context },
+      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, onEvent: render },
+      signal: stop.signal,
+      onEvent: (e) => {
+        switch (e.type) {
+          case 'watching':
+            out(`rep: watching ${e.dir} (Ctrl-C to stop)`);
+            return;
+          case 'changed':
+            out(`rep: changed: ${e.paths.slice(0, 5).join(', ')}${e.paths.length > 5 ? `, and ${e.paths.length - 5} more` : ''}`);
+            return;
+          case 'invalid':
+            printDiagnostics(e.errors);
+            out('rep: waiting for a fix');
+            return;
+          case 'built':
+            printRecord(e.record, false);
+            return;
+          default: {
+            const never: never = e;
+            return never;
+          }
+        }
+      },
+    });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+
+program
+  .command('status')
+  .description('show which steps are fresh and why the others are stale')
+  .option('--json', 'print {steps:[{name,key,state,reasons}]}')
+  .option('-q, --question', 'print nothing; exit 0 when every step is fresh, 1 otherwise (like make -q)')
+  .addOption(engineOption())
+  .action(async (o: { json?: boolean; question?: boolean; engine: EngineChoice }, cmd: Command) => {
+    const p = project(cmd);
+    const r = await status(p, await engineFor(o.engine));
+    if (!r.ok) failWith(r.errors);
+    const plan = r.value;
+    const lockLines = lockProblems(p);
+    const allFresh = plan.steps.every((s) => s.state === 'fresh') && lockLines.length === 0;
+    if (o.question) throw new Exit(allFresh ? 0 : 1);
+    out(o.json ? prettyJson(statusReport(plan, lockLines)) : [formatStatus(plan), ...lockLines].join('\n'));
+  });
+
+program
+  .command('lock')
+  .description('pin every base image to its registry digest in Repfile.lock')
+  .action(async (_o: unknown, cmd: Command) => {
+    const { lock } = await import('../src/commands/lock.js');
+    const r = await lock(project(cmd));
+    if (!r.ok) failWith(r.errors, 1);
+    for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
+    out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
+  });
+
+program
+  .command('publish')
+  .description('build, then write the bundle for a paper: Dockerfile, context, provenance, citation, checksums')
+  .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip')
+  .addOption(engineOption())
+  .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
+  .option('--image', 'add the image itself (image.tar, from docker save)')
+  .option('--push <ref>', 'push the image to this reference and record its repo digest')
+  .option('--network <mode>', 'network for RUN steps (e.g. host)')
+  .option('--buildkit', 'docker: build with BuildKit')
+  .action(async (o: { out: string; engine: EngineChoice; sign?: string; image?: boolean; push?: string; network?: string; buildkit?: boolean }, cmd: Command) => {
+    const p = project(cmd);
+    const engine = await engineFor(o.engine, o.buildkit);
+    const { publish } = await import('../src/publish/publish.js');
+    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, onEvent: renderer(progressMode(false)) });
+    if (!r.ok) failWith(r.errors, 1);
+    out(r.value.files.map((f) => `  ${f}`).join('\n'));
+    if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
+    out(`rep: published ${r.value.out} (bundle sha256:${r.value.bundleSha256})`);
+  });
+
+program
+  .command('verify')
+  .description('check a published bundle: checksums, provenance subjects, signature, step keys')
+  .argument('<bundle>', 'a bundle folder, .tar.gz or .zip')
+  .option('--key <pub>', "the signer's ed25519 public key (PEM)")
+  .option('--rebuild', 'rebuild from the bundle with a real engine and compare the image file by file')
+  .addOption(engineOption())
+  .option('--network <mode>', 'network for RUN steps when rebuilding (e.g. host)')
+  .option('--json', 'print the report as JSON')
+  .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; json?: boolean }) => {
+    const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network } : undefined;
+    if (rebuild && rebuild.engine.name === 'none') {
+      process.stderr.write('rep: --rebuild needs an engine (docker or podman)\n');
+      throw new Exit(2);
+    }
+    const { verifyBundle } = await import('../src/publish/verify.js');
+    const report = await verifyBundle(bundle, { key: o.key, rebuild });
+    if (o.json) out(prettyJson(report));
+    else {
+      for (const c of report.checks) {
+        out(`${c.ok ? 'ok    ' : 'FAILED'}  ${c.name}${c.detail.length === 1 && c.ok ? `: ${c.detail[0]}` : ''}`);
+        if (!c.ok) for (const d of c.detail) out(`        ${d}`);
+      }
+      const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+      out(failed.length ? `rep: verify failed: ${failed.join(', ')}` : 'rep: bundle verified');
+    }
+    if (!report.ok) throw new Exit(1);
+  });
+
+program
+  .command('keygen')
+  .description('make an ed25519 key pair for signing bundles: PREFIX.key (private) and PREFIX.pub')
+  .argument('<prefix>', 'path prefix of the two files')
+  .action((prefix: string) => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(`${prefix}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${prefix}.pub`, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
+    out(`rep: wrote ${prefix}.key (keep it private) and ${prefix}.pub`);
+  });
+
+program
+  .command('context')
+  .description('show the build context as Docker sees it (after .dockerignore)')
+  .option('--list', 'print every file a `COPY . /x` would see, one per line, sorted (default)')
+  .option('--tar <file>', 'write a deterministic tar of the context ("-" for stdout)')
+  .action(async (o: { list?: boolean; tar?: string }, cmd: Command) => {
+    const p = project(cmd);
+    if (o.tar !== undefined) {
+      await tarContext(p.ctx, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
+      if (!o.list) return;
+    }
+    const files = listContext(p.ctx);
+    if (files.length) out(files.join('\n'));
+  });
+
+program
+  .command('graph')
+  .description('print the step graph')
+  .addOption(new Option('--format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
+  .action((o: { format: GraphFormat }, cmd: Command) => {
+    out(renderGraph(project(cmd).dag, o.format));
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the Repfile')
+  .option('-o, --out <file>', 'write it to a file')
+  .action((o: { out?: string }) => {
+    const text = prettyJson(repfileJsonSchema());
+    if (o.out) writeFileSync(o.out, text);
+    else out(text);
+  });
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    // Not a mistake in the Repfile or the command line: say what failed, without a stack trace
+    // (REP_DEBUG=1 shows it).
+    const detail = e instanceof EngineError && e.detail ? `\n${e.detail.trim().split('\n').slice(-5).map((l) => `  | ${l}`).join('\n')}` : '';
+    process.stderr.write(`rep: ${(e as Error).message}${detail}\n`);
+    if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

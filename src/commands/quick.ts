@@ -1,0 +1,178 @@
+// `rep build` with nothing to do, answered before the rest of rep loads: no
+// YAML parser, no schema, no engine client process. It reads the no-op record
+// the last successful build left in .rep/state.json, walks the context once,
+// asks the docker engine over its socket, and either answers "nothing to
+// build" or answers nothing, leaving the build to the full pipeline (which
+// checks the same stamp, see build/noop.ts). It never writes.
+//
+// Only for what it can decide exactly: docker (podman has no socket to ask
+// by default), plain `rep build` options. Anything else goes the long way.
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isNoopRecord, lockBytes, noopImagesHold, noopStamp, type NoopRecord } from '../build/noop.js';
+import { DockerIgnore } from '../context/dockerignore.js';
+import { walkContext } from '../context/files.js';
+import { engineDescription } from '../engine/engine.js';
+import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
+import { findRepfile } from '../repfile/find.js';
+import { readState, stateDir } from '../state/state.js';
+
+export interface QuickArgs {
+  file?: string;
+  context?: string;
+  engine: 'auto' | 'docker';
+  buildkit?: boolean;
+  dockerfile: string;
+}
+
+export interface QuickAnswer {
+  engine: 'docker';
+  tag: string;
+  steps: number;
+}
+
+/**
+ * The options of a plain `rep build`, or undefined for any command line this
+ * cannot answer (another command, --json, --dry-run, --cache-to, help, a
+ * value the full parser must judge...).
+ */
+export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
+  const args: QuickArgs = { engine: 'auto', dockerfile: 'Dockerfile' };
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string | undefined => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+    switch (name) {
+      case 'build':
+        if (command !== undefined) return undefined;
+        command = name;
+        break;
+      case '-f':
+      case '--file':
+        args.file = value();
+        if (!args.file) return undefined;
+        break;
+      case '-C':
+      case '--context':
+        args.context = value();
+        if (!args.context) return undefined;
+        break;
+      case '--engine': {
+        const e = value();
+        if (e !== 'auto' && e !== 'docker') return undefined;
+        args.engine = e;
+        break;
+      }
+      case '--buildkit':
+        if (eq > 0) return undefined;
+        args.buildkit = true;
+        break;
+      case '--dockerfile': {
+        const d = value();
+        if (!d) return undefined;
+        args.dockerfile = d;
+        break;
+      }
+      case '-j':
+      case '--jobs': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1) return undefined;
+        break;
+      }
+      case '--network':
+        if (!value()) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return command === 'build' ? args : undefined;
+}
+
+/** The path of `bin` as the client would be found: absolute, relative, or on PATH. */
+function onPath(bin: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const runnable = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (bin.includes('/')) {
+    const p = path.resolve(cwd, bin);
+    return runnable(p) ? p : undefined;
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir && runnable(path.join(dir, bin))) return path.join(dir, bin);
+  }
+  return undefined;
+}
+
+/**
+ * "Nothing to build" when the project, its context and the engine are as the
+ * last successful build left them and its images are all still there;
+ * undefined when that is not certain (then the full build decides).
+ */
+export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
+  const repfile = args.file ? path.resolve(cwd, args.file) : findRepfile(cwd);
+  const contextDir = path.resolve(cwd, args.context ?? path.dirname(repfile));
+  const state = readState(contextDir);
+  const noop: NoopRecord | undefined = isNoopRecord(state?.noop) ? state.noop : undefined;
+  if (!noop) return undefined;
+  // Another build holds the project: let the full path wait for it.
+  if (existsSync(path.join(stateDir(contextDir), 'lock'))) return undefined;
+  const dockerfile = path.resolve(contextDir, args.dockerfile);
+  if (!existsSync(dockerfile)) return undefined;
+
+  // The engine `--engine auto|docker` would pick, asked over its socket (the
+  // client binary must be there all the same: the full path runs it).
+  const bin = env.REP_DOCKER || 'docker';
+  if (path.basename(bin) !== 'docker' || !onPath(bin, env, cwd)) return undefined;
+  const socket = dockerSocket(env);
+  if (!socket) return undefined;
+  const refs = [noop.tag, ...noop.refs];
+  // Asked now, answered while the context is walked.
+  const version = serverVersion(socket);
+  const ids = Promise.all(refs.map((r) => imageId(socket, r)));
+  version.catch(() => undefined);
+  ids.catch(() => undefined);
+
+  let repfileBytes: Buffer;
+  let ignoreText = '';
+  try {
+    repfileBytes = readFileSync(repfile);
+    try {
+      ignoreText = readFileSync(path.join(contextDir, '.dockerignore'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  const { ignore, errors } = DockerIgnore.parse(ignoreText);
+  if (errors.length) return undefined;
+  try {
+    const server = await version;
+    if (!server) return undefined;
+    const stamp = noopStamp({
+      engine: engineDescription('docker', server, args.buildkit ?? env.DOCKER_BUILDKIT === '1'),
+      dockerfile,
+      repfile,
+      repfileSha256: createHash('sha256').update(repfileBytes).digest('hex'),
+      lockBytes: lockBytes(repfile),
+      ignoreText,
+      files: walkContext(contextDir, ignore),
+    });
+    if (stamp !== noop.stamp) return undefined;
+    const found = await ids;
+    if (!noopImagesHold(noop, new Map(refs.map((r, i) => [r, found[i]])))) return undefined;
+  } catch {
+    // The engine did not answer, a file went away mid-walk...: the full path will say what.
+    return undefined;
+  }
+  return { engine: 'docker', tag: noop.tag, steps: noop.steps };
+}

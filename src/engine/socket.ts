@@ -1,0 +1,69 @@
+// The Docker Engine API over its unix socket, for the few read-only questions
+// a no-op build asks (the version, an image's id): answered in a millisecond,
+// where starting the docker client takes tens. Only where the client would
+// talk to that same socket; anything else is left to the client.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+
+/**
+ * The unix socket the docker client would use under `env`, or undefined when
+ * it would go elsewhere (a TCP or SSH DOCKER_HOST, a docker context other
+ * than the default).
+ */
+export function dockerSocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const host = env.DOCKER_HOST;
+  if (host) return host.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
+  if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return undefined;
+  const configDir = env.DOCKER_CONFIG || path.join(env.HOME || homedir(), '.docker');
+  try {
+    const config = JSON.parse(readFileSync(path.join(configDir, 'config.json'), 'utf8')) as { currentContext?: unknown };
+    if (config.currentContext !== undefined && config.currentContext !== 'default') return undefined;
+  } catch (e) {
+    // No config file is the common case; one that cannot be read or parsed is the client's business.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+  }
+  return DEFAULT_SOCKET;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: string;
+}
+
+/** GET `apiPath` from the engine on `socket`; rejects when nothing answers within `timeoutMs`. */
+export function apiGet(socket: string, apiPath: string, timeoutMs = 2000): Promise<ApiAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path: apiPath, method: 'GET', headers: { Host: 'docker' }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The server's version, as `docker version --format {{.Server.Version}}` prints it. */
+export async function serverVersion(socket: string): Promise<string | undefined> {
+  const r = await apiGet(socket, '/version');
+  if (r.status !== 200) return undefined;
+  const v = (JSON.parse(r.body) as { Version?: unknown }).Version;
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** The id of the image `ref` names, or undefined when there is none. */
+export async function imageId(socket: string, ref: string): Promise<string | undefined> {
+  // The API takes the reference as it is, slashes and all (as the docker client sends it).
+  if (!/^[A-Za-z0-9._\-/:@]+$/.test(ref)) throw new Error(`not an image reference: ${ref}`);
+  const r = await apiGet(socket, `/images/${ref}/json`);
+  if (r.status === 404) return undefined;
+  if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
+  const id = (JSON.parse(r.body) as { Id?: unknown }).Id;
+  return typeof id === 'string' ? id : undefined;
+}

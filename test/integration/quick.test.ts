@@ -1,0 +1,142 @@
+// The quick no-op answer of `rep build` (src/commands/quick.ts) against the
+// real docker engine: it answers only when the full build would find nothing
+// to do, and says nothing in every case where it cannot be sure.
+import { existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { quickNoop, type QuickArgs } from '../../src/commands/quick.js';
+import { makeProject, rep } from '../helpers.js';
+import { chainProject, fresh } from './engine-suite.js';
+import { DOCKER_BIN, sh } from './helpers.js';
+
+const ARGS: QuickArgs = { engine: 'docker', dockerfile: 'Dockerfile' };
+const quick = (dir: string, args: Partial<QuickArgs> = {}, env: NodeJS.ProcessEnv = {}) =>
+  quickNoop({ ...ARGS, ...args }, { ...process.env, ...env }, dir);
+
+/** A chain project built through the CLI (with the Dockerfile it writes in its context). */
+function built(): string {
+  const dir = chainProject();
+  expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+  return dir;
+}
+
+describe('quick no-op answer of rep build (docker)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = built();
+  });
+
+  it('answers after a successful build, from the record and the engine', async () => {
+    expect(await quick(dir)).toEqual({ engine: 'docker', tag: 'rep-test/chain:latest', steps: 3 });
+    expect(await quick(dir, { engine: 'auto' })).toEqual({ engine: 'docker', tag: 'rep-test/chain:latest', steps: 3 });
+    // The same from another working directory, naming the Repfile and the context.
+    expect(await quickNoop({ ...ARGS, file: path.join(dir, 'Repfile'), context: dir }, process.env, tmpdir())).toMatchObject({ steps: 3 });
+  });
+
+  it('says nothing for another engine setup: BuildKit, another daemon, another client, another Dockerfile', async () => {
+    expect(await quick(dir, { buildkit: true })).toBeUndefined();
+    expect(await quick(dir, {}, { DOCKER_BUILDKIT: '1' })).toBeUndefined();
+    expect(await quick(dir, {}, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' })).toBeUndefined();
+    expect(await quick(dir, {}, { DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toBeUndefined();
+    expect(await quick(dir, {}, { DOCKER_CONTEXT: 'elsewhere' })).toBeUndefined();
+    expect(await quick(dir, {}, { REP_DOCKER: '/nonexistent/docker' })).toBeUndefined();
+    expect(await quick(dir, {}, { REP_DOCKER: 'podman' })).toBeUndefined();
+    expect(await quick(dir, {}, { PATH: '/nonexistent' })).toBeUndefined();
+    expect(await quick(dir, { dockerfile: 'other/Dockerfile' })).toBeUndefined();
+    // ...and answers again for the setup it was made with.
+    expect(await quick(dir)).toBeDefined();
+  });
+
+  it('says nothing while another build holds the project', async () => {
+    writeFileSync(path.join(dir, '.rep/lock'), `${process.pid}\n`);
+    try {
+      expect(await quick(dir)).toBeUndefined();
+    } finally {
+      rmSync(path.join(dir, '.rep/lock'));
+    }
+    expect(await quick(dir)).toBeDefined();
+  });
+});
+
+describe('quick no-op answer: every change is seen', () => {
+  it('an input written again with the same bytes: the full build decides, and the next quick answer is back', async () => {
+    const dir = built();
+    const file = path.join(dir, 'two.txt');
+    const later = new Date(Date.now() + 5000);
+    utimesSync(file, later, later);
+    expect(await quick(dir)).toBeUndefined();
+    const r = rep(dir, ['build', '--engine', 'docker']);
+    expect(r.stdout).toBe('rep: nothing to build; all 3 steps fresh (docker); image rep-test/chain:latest\n');
+    expect(await quick(dir)).toBeDefined();
+  });
+
+  it('a changed input, Repfile, .dockerignore, lock file or a new context file', async () => {
+    const dir = built();
+    const edits: [string, () => void][] = [
+      ['input', () => writeFileSync(path.join(dir, 'three.txt'), '3 changed\n')],
+      ['Repfile', () => writeFileSync(path.join(dir, 'Repfile'), `${readFileSync(path.join(dir, 'Repfile'), 'utf8')}# a comment\n`)],
+      ['.dockerignore', () => writeFileSync(path.join(dir, '.dockerignore'), 'notes/\n')],
+      ['lock', () => writeFileSync(path.join(dir, 'Repfile.lock'), '{}\n')],
+      ['new file', () => writeFileSync(path.join(dir, 'new.txt'), 'new\n')],
+      ['removed file', () => rmSync(path.join(dir, 'new.txt'))],
+    ];
+    for (const [what, edit] of edits) {
+      expect(await quick(dir), `before: ${what}`).toBeDefined();
+      edit();
+      expect(await quick(dir), `after: ${what}`).toBeUndefined();
+      expect(rep(dir, ['build', '--engine', 'docker']).code, what).toBe(0);
+    }
+    expect(await quick(dir)).toBeDefined();
+  });
+
+  it('a step image removed, or the tag moved, behind rep\'s back; the Dockerfile removed', async () => {
+    const dir = built();
+    const state = () => JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    sh(DOCKER_BIN, ['image', 'rm', '-f', `rep-cache:${state().steps.two.key.slice(7)}`]);
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^build   two: no image for key/);
+    expect(await quick(dir)).toBeDefined();
+    sh(DOCKER_BIN, ['tag', 'busybox:latest', 'rep-test/chain:latest']);
+    expect(await quick(dir)).toBeUndefined();
+    rep(dir, ['build', '--engine', 'docker']);
+    expect(await quick(dir)).toBeDefined();
+    rmSync(path.join(dir, 'Dockerfile'));
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toContain(`rep: wrote ${path.join(dir, 'Dockerfile')}\n`);
+    expect(existsSync(path.join(dir, 'Dockerfile'))).toBe(true);
+  });
+
+  it('the full build answers the same no-op from the same record, without writing (as with --json, which the quick path leaves alone)', () => {
+    const dir = built();
+    const stateFile = path.join(dir, '.rep/state.json');
+    const before = statSync(stateFile).mtimeMs;
+    const r = rep(dir, ['build', '--engine', 'docker', '--json']);
+    expect(r.code).toBe(0);
+    const record = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(record).toMatchObject({ type: 'record', ok: true, engine: 'docker', tag: 'rep-test/chain:latest' });
+    expect(record.steps.map((s: { action: string }) => s.action)).toEqual(['cached', 'cached', 'cached']);
+    expect(statSync(stateFile).mtimeMs).toBe(before);
+  });
+
+  it('a step that takes the written Dockerfile as an input is keyed again by the next build, not answered quickly', async () => {
+    const dir = makeProject({
+      Repfile: `rep: 1
+name: whole
+base: busybox:latest
+env: {${fresh()}}
+steps:
+  all:
+    inputs: [.]
+    run: ls > /listing
+image:
+  tag: rep-test/whole:latest
+`,
+      'data.txt': 'd\n',
+    });
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^build   all: input (added|changed): Dockerfile/);
+    expect(await quick(dir)).toBeDefined();
+  });
+});

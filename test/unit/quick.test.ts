@@ -1,0 +1,78 @@
+// Which command lines the quick no-op path may answer, and which docker
+// socket it would ask (the engine side is in test/integration/quick.test.ts).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { quickArgs } from '../../src/commands/quick.js';
+import { dockerSocket } from '../../src/engine/socket.js';
+
+describe('quickArgs', () => {
+  it('takes a plain rep build, with the options that do not change what a no-op answers', () => {
+    expect(quickArgs(['build'])).toEqual({ engine: 'auto', dockerfile: 'Dockerfile' });
+    expect(quickArgs(['-f', 'x/Repfile', 'build', '--engine', 'docker', '-j', '2', '--network', 'host'])).toEqual({
+      file: 'x/Repfile',
+      engine: 'docker',
+      dockerfile: 'Dockerfile',
+    });
+    expect(quickArgs(['build', '--file=R', '--context=ctx', '--engine=auto', '--buildkit', '--dockerfile', 'out/Dockerfile', '--jobs=8'])).toEqual({
+      file: 'R',
+      context: 'ctx',
+      engine: 'auto',
+      buildkit: true,
+      dockerfile: 'out/Dockerfile',
+    });
+    expect(quickArgs(['-C', 'ctx', 'build'])).toMatchObject({ context: 'ctx' });
+  });
+
+  it('leaves everything else to the full command line', () => {
+    for (const argv of [
+      [],
+      ['status'],
+      ['build', 'extra'],
+      ['build', 'build'],
+      ['build', '--json'],
+      ['build', '-n'],
+      ['build', '--dry-run'],
+      ['build', '--cache-to', 'dir:///tmp/c'],
+      ['build', '--cache-from', 'dir:///tmp/c'],
+      ['build', '--engine', 'podman'],
+      ['build', '--engine', 'none'],
+      ['build', '--engine', 'dockr'],
+      ['build', '--engine'],
+      ['build', '-j', '0'],
+      ['build', '-j', 'x'],
+      ['build', '--buildkit=yes'],
+      ['build', '--help'],
+      ['build', '-h'],
+      ['--version'],
+      ['build', '-f'],
+      ['build', '--'],
+    ]) {
+      expect(quickArgs(argv), argv.join(' ')).toBeUndefined();
+    }
+  });
+});
+
+describe('dockerSocket', () => {
+  const home = () => mkdtempSync(path.join(tmpdir(), 'rep-home-'));
+
+  it('is the default socket, or the one DOCKER_HOST names', () => {
+    expect(dockerSocket({ HOME: home() })).toBe('/var/run/docker.sock');
+    expect(dockerSocket({ HOME: home(), DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe('/run/user/1000/docker.sock');
+    expect(dockerSocket({ HOME: home(), DOCKER_CONTEXT: 'default' })).toBe('/var/run/docker.sock');
+  });
+
+  it('is none where the client would talk to something else', () => {
+    expect(dockerSocket({ HOME: home(), DOCKER_HOST: 'tcp://10.0.0.1:2376' })).toBeUndefined();
+    expect(dockerSocket({ HOME: home(), DOCKER_HOST: 'ssh://me@host' })).toBeUndefined();
+    expect(dockerSocket({ HOME: home(), DOCKER_CONTEXT: 'remote' })).toBeUndefined();
+    const h = home();
+    writeFileSync(path.join(h, 'config.json'), '{"currentContext": "rootless"}');
+    expect(dockerSocket({ HOME: '/nonexistent', DOCKER_CONFIG: h })).toBeUndefined();
+    writeFileSync(path.join(h, 'config.json'), '{"auths": {}}');
+    expect(dockerSocket({ HOME: '/nonexistent', DOCKER_CONFIG: h })).toBe('/var/run/docker.sock');
+    writeFileSync(path.join(h, 'config.json'), '{not json');
+    expect(dockerSocket({ HOME: '/nonexistent', DOCKER_CONFIG: h })).toBeUndefined();
+  });
+});
