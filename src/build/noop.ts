@@ -6,13 +6,19 @@
 // Light on purpose: `rep build` asks this before loading the rest of rep
 // (see commands/quick.ts), so it imports nothing beyond node and the walk.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { ContextFile } from '../context/files.js';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { STATE_DIR, type ContextFile } from '../context/files.js';
 import { lockPath } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
+import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { VERSION } from '../version.js';
 
-/** What the last successful build leaves for the next one to compare against (in state.json). */
+/**
+ * What the last successful build leaves for the next one to compare against,
+ * in .rep/noop.json: a file of its own, small, since state.json holds every
+ * input's hash and reading it would cost more than the rest of a no-op.
+ */
 export interface NoopRecord {
   stamp: string;
   /** The image the tag named after that build. */
@@ -77,4 +83,16 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
     typeof r.stamp === 'string' && typeof r.imageId === 'string' && typeof r.tag === 'string' &&
     Array.isArray(r.refs) && r.refs.every((x) => typeof x === 'string') && Number.isInteger(r.steps)
   );
+}
+
+const noopFile = (contextDir: string) => path.join(contextDir, STATE_DIR, 'noop.json');
+
+export function readNoop(contextDir: string): NoopRecord | undefined {
+  return readJsonFile<NoopRecord>(noopFile(contextDir), isNoopRecord);
+}
+
+/** Writes the record (atomically), or removes it when a build is about to change what it describes. */
+export function writeNoop(contextDir: string, record: NoopRecord | undefined): void {
+  if (record) writeFileAtomic(noopFile(contextDir), `${JSON.stringify(record, null, 2)}\n`);
+  else rmSync(noopFile(contextDir), { force: true });
 }

@@ -7,7 +7,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
-import { isNoopRecord, lockBytes, noopImagesHold, noopStamp } from '../build/noop.js';
+import { lockBytes, noopImagesHold, noopStamp, readNoop, writeNoop, type NoopRecord } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
@@ -116,8 +116,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const shortcut = !none && !opts.dryRun && !opts.cacheTo && !dag.recipe.steps.some((s) => s.phony);
     const engineDescription = shortcut ? await engine.describe() : '';
     const stamp = shortcut ? stampNow(project, engineDescription, dockerfilePath, index.files) : undefined;
-    if (opts.noopShortcut && stamp && state?.noop && isNoopRecord(state.noop) && state.noop.stamp === stamp && existsSync(dockerfilePath)) {
-      const noop = state.noop;
+    const noop = stamp ? readNoop(ctx.dir) : undefined;
+    if (opts.noopShortcut && state && noop && noop.stamp === stamp && existsSync(dockerfilePath)) {
       if (noopImagesHold(noop, await engine.imageIds([noop.tag, ...noop.refs]))) {
         const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
         const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };
@@ -147,6 +147,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'stale'));
       return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false, text: '' } });
     }
+    // From here on the build changes what the no-op record describes: until it succeeds there is none.
+    writeNoop(ctx.dir, undefined);
     const context = index.files;
     const text = emitDockerfile(plan, { contextPaths: context.map((f) => f.path), resolveBase });
     const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
@@ -202,15 +204,17 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       }
     }
     const next = nextState(project, engine.name, state, records);
+    let noopAfter: NoopRecord | undefined;
     const settled = dag.order.map((n) => next.steps[n]);
     if (run.ok && stamp && run.image && settled.every((r) => r !== undefined)) {
       const refs = settled.map((r) => cacheRef(r!.key));
       // The Dockerfile just written is part of the context the next build sees; unless a step
       // takes it as an input (then the next build must key that step again), stamp it as it is now.
       const after = withDockerfile !== context && !takesAsInput(project, withDockerfile, rel) ? stampNow(project, engineDescription, dockerfilePath, withDockerfile) : stamp;
-      next.noop = { stamp: after, imageId: run.image.imageId, tag: recipe.image.tag, refs, steps: dag.order.length };
+      noopAfter = { stamp: after, imageId: run.image.imageId, tag: recipe.image.tag, refs, steps: dag.order.length };
     }
     writeState(ctx.dir, next);
+    if (noopAfter) writeNoop(ctx.dir, noopAfter);
     // A phony step gets a new key every build: drop the image of its previous key.
     for (const [name, rec] of records) {
       const prev = state?.steps[name];

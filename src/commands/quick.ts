@@ -1,6 +1,6 @@
 // `rep build` with nothing to do, answered before the rest of rep loads: no
 // YAML parser, no schema, no engine client process. It reads the no-op record
-// the last successful build left in .rep/state.json, walks the context once,
+// the last successful build left in .rep/noop.json, walks the context once,
 // asks the docker engine over its socket, and either answers "nothing to
 // build" or answers nothing, leaving the build to the full pipeline (which
 // checks the same stamp, see build/noop.ts). It never writes.
@@ -10,13 +10,12 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isNoopRecord, lockBytes, noopImagesHold, noopStamp, type NoopRecord } from '../build/noop.js';
+import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../build/noop.js';
 import { DockerIgnore } from '../context/dockerignore.js';
-import { walkContext } from '../context/files.js';
+import { STATE_DIR, walkContext } from '../context/files.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { findRepfile } from '../repfile/find.js';
-import { readState, stateDir } from '../state/state.js';
 
 export interface QuickArgs {
   file?: string;
@@ -120,11 +119,10 @@ function onPath(bin: string, env: NodeJS.ProcessEnv, cwd: string): string | unde
 export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
   const repfile = args.file ? path.resolve(cwd, args.file) : findRepfile(cwd);
   const contextDir = path.resolve(cwd, args.context ?? path.dirname(repfile));
-  const state = readState(contextDir);
-  const noop: NoopRecord | undefined = isNoopRecord(state?.noop) ? state.noop : undefined;
+  const noop = readNoop(contextDir);
   if (!noop) return undefined;
   // Another build holds the project: let the full path wait for it.
-  if (existsSync(path.join(stateDir(contextDir), 'lock'))) return undefined;
+  if (existsSync(path.join(contextDir, STATE_DIR, 'lock'))) return undefined;
   const dockerfile = path.resolve(contextDir, args.dockerfile);
   if (!existsSync(dockerfile)) return undefined;
 

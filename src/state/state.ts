@@ -2,7 +2,6 @@
 // freshness (engine "none") and to explain staleness; written atomically.
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
-import type { NoopRecord } from '../build/noop.js';
 import type { StepMaterial } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 
@@ -23,8 +22,6 @@ export interface State {
   engine: string;
   target: string;
   steps: Record<string, StepRecord>;
-  /** What lets the next build answer "nothing to build" at once (see build/noop.ts). */
-  noop?: NoopRecord;
 }
 
 export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');
