@@ -157,7 +157,7 @@ const table = rows.map((r) =>
 );
 const md = `# Benchmark results
 
-Measured by \`npm run bench\`${large ? ' -- --large' : ''} on ${new Date().toISOString().slice(0, 10)}.
+Measured by \`npm run bench${large ? ' -- --large' : ''}\` on ${new Date().toISOString().slice(0, 10)}.
 Machine: ${machine}.
 Each time is the median of repeated runs; every baseline was measured in the same run.
 "ratio" is baseline time / rep time (higher is better for rep).
@@ -171,7 +171,7 @@ ${table.join('\n')}
 Notes:
 - A no-op \`rep build\` is a whole Node process: starting Node alone takes ${nodeStart.toFixed(0)} ms here.
   With docker on its local socket the no-op is answered before the rest of rep loads
-  (src/commands/quick.ts): read .rep/state.json, one walk of the context (one lstat per file),
+  (src/commands/quick.ts): read the no-op record in .rep/noop.json, one walk of the context (one lstat per file),
   a stamp of the Repfile, lock, .dockerignore, every file's stat and the engine, and a few
   Docker Engine API requests for the images, asked while the walk runs. "through the full
   pipeline" is the same no-op with the Repfile parsed, the context walked through the planner
