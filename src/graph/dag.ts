@@ -105,9 +105,11 @@ export function buildDag(recipe: Recipe): Result<Dag> {
     return out;
   };
   for (const [name, node] of nodes) {
-    const below = node.parent.kind === 'step' ? new Set([node.parent.name, ...ancestors(node.parent.name)]) : new Set<string>();
+    // Walked only for a need that has no outputs (a chain of n steps would otherwise cost n^2).
+    let below: Set<string> | undefined;
     node.imports = node.imports.filter((i) => {
       if (nodes.get(i)!.step.outputs.length > 0) return true;
+      below ??= node.parent.kind === 'step' ? new Set([node.parent.name, ...ancestors(node.parent.name)]) : new Set<string>();
       if (below.has(i)) return false;
       const idx = node.step.needs.indexOf(i);
       const builtOn = node.parent.kind === 'step' ? `"${node.parent.name}"` : `the image "${node.parent.ref}"`;
