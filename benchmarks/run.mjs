@@ -173,7 +173,7 @@ Notes:
   With docker on its local socket the no-op is answered before the rest of rep loads
   (src/commands/quick.ts): read the no-op record in .rep/noop.json, one walk of the context (one lstat per file),
   a stamp of the Repfile, lock, .dockerignore, every file's stat and the engine, and a few
-  Docker Engine API requests for the images, asked while the walk runs. "through the full
+  Docker Engine API requests for the images, all asked at once. "through the full
   pipeline" is the same no-op with the Repfile parsed, the context walked through the planner
   and two docker client processes (what any build the quick path cannot vouch for costs).
 - The classic builder re-sends and re-checks the whole context on every build, so rep's lead

@@ -240,7 +240,6 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   }
 }
 
-/** The new state: what this build settled, and the previous record for the rest. */
 /** Whether any step's inputs, resolved in the context `files`, hold the file at `rel`. */
 function takesAsInput(project: Project, files: readonly ContextFile[], rel: string): boolean {
   const index = new ContextIndex(files);
@@ -263,6 +262,7 @@ function stampNow(project: Project, engine: string, dockerfile: string, files: r
   });
 }
 
+/** The new state: what this build settled, and the previous record for the rest. */
 function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
   const steps: Record<string, StepRecord> = {};
   const names = new Set(project.dag.order);

@@ -133,7 +133,7 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
   const socket = dockerSocket(env);
   if (!socket) return undefined;
   const refs = [noop.tag, ...noop.refs];
-  // Asked now, answered while the context is walked.
+  // Asked all at once, before anything else is read (a few milliseconds over the socket).
   const version = serverVersion(socket);
   const ids = Promise.all(refs.map((r) => imageId(socket, r)));
   version.catch(() => undefined);
