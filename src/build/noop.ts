@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR, type ContextFile } from '../context/files.js';
+import { STATE_DIR, statLine, type ContextFile } from '../context/files.js';
 import { lockPath } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
@@ -53,10 +53,7 @@ export function noopStamp(i: StampInput): string {
   h.update(`${STAMP_FORMAT}\0${VERSION}\0${KEY_FORMAT}\0${i.engine}\0${i.dockerfile}\0${i.repfile}\0${i.repfileSha256}\0`);
   h.update(i.lockBytes ?? '');
   h.update(`\0${i.lockBytes ? 1 : 0}\0${i.ignoreText}\0`);
-  for (const f of i.files) {
-    const s = f.stat;
-    h.update(`${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`);
-  }
+  for (const f of i.files) h.update(statLine(f));
   return h.digest('hex');
 }
 

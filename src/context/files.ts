@@ -35,6 +35,15 @@ export interface FileStamp {
   dev: number;
 }
 
+/**
+ * One line naming a context file as a walk sees it (path, kind, mode, stat,
+ * link text): a hash of these lines changes whenever any file might have.
+ */
+export function statLine(f: ContextFile): string {
+  const s = f.stat;
+  return `${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`;
+}
+
 const stampOf = (st: Stats): FileStamp => ({ size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev });
 
 export function statEntry(contextDir: string, rel: string): ContextFile | undefined {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sha256Hex } from '../context/hash.js';
-import { walkContext, type ContextFile } from '../context/files.js';
+import { statLine, walkContext, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir } from '../state/state.js';
@@ -22,10 +22,7 @@ import { provenanceStatement, type Statement } from './provenance.js';
 export async function contextArchiveSha(project: Project, files: readonly ContextFile[] = walkContext(project.ctx.dir, project.ctx.ignore)): Promise<string> {
   const memo = path.join(stateDir(project.ctx.dir), 'context.json');
   const stamp = createHash('sha256').update(archiveMtime().toISOString());
-  for (const f of files) {
-    const s = f.stat;
-    stamp.update(`${f.path}\0${f.type}\0${f.mode}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\0${s.ino}\0${f.target ?? ''}\n`);
-  }
+  for (const f of files) stamp.update(statLine(f));
   const key = stamp.digest('hex');
   const remembered = readJsonFile<{ stamp: string; sha256: string }>(memo);
   if (remembered?.stamp === key) return remembered.sha256;
