@@ -116,8 +116,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const shortcut = !none && !opts.dryRun && !opts.cacheTo && !dag.recipe.steps.some((s) => s.phony);
     const engineDescription = shortcut ? await engine.describe() : '';
     const stamp = shortcut ? stampNow(project, engineDescription, dockerfilePath, index.files) : undefined;
-    const noop = stamp ? readNoop(ctx.dir) : undefined;
-    if (opts.noopShortcut && state && noop && noop.stamp === stamp && existsSync(dockerfilePath)) {
+    const noop = opts.noopShortcut && stamp ? readNoop(ctx.dir) : undefined;
+    if (state && noop && noop.stamp === stamp && existsSync(dockerfilePath)) {
       if (noopImagesHold(noop, await engine.imageIds([noop.tag, ...noop.refs]))) {
         const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
         const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };

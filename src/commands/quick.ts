@@ -7,12 +7,12 @@
 //
 // Only for what it can decide exactly: docker (podman has no socket to ask
 // by default), plain `rep build` options. Anything else goes the long way.
-import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../build/noop.js';
-import { DockerIgnore } from '../context/dockerignore.js';
+import { loadContext } from '../context/context.js';
 import { STATE_DIR, walkContext } from '../context/files.js';
+import { sha256Hex } from '../context/hash.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { findRepfile } from '../repfile/find.js';
@@ -139,20 +139,8 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
   version.catch(() => undefined);
   ids.catch(() => undefined);
 
-  let repfileBytes: Buffer;
-  let ignoreText = '';
-  try {
-    repfileBytes = readFileSync(repfile);
-    try {
-      ignoreText = readFileSync(path.join(contextDir, '.dockerignore'), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-  const { ignore, errors } = DockerIgnore.parse(ignoreText);
-  if (errors.length) return undefined;
+  const ctx = loadContext(contextDir);
+  if (!ctx.ok) return undefined;
   try {
     const server = await version;
     if (!server) return undefined;
@@ -160,16 +148,16 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
       engine: engineDescription('docker', server, args.buildkit ?? env.DOCKER_BUILDKIT === '1'),
       dockerfile,
       repfile,
-      repfileSha256: createHash('sha256').update(repfileBytes).digest('hex'),
+      repfileSha256: sha256Hex(readFileSync(repfile)),
       lockBytes: lockBytes(repfile),
-      ignoreText,
-      files: walkContext(contextDir, ignore),
+      ignoreText: ctx.value.ignoreText,
+      files: walkContext(contextDir, ctx.value.ignore),
     });
     if (stamp !== noop.stamp) return undefined;
     const found = await ids;
     if (!noopImagesHold(noop, new Map(refs.map((r, i) => [r, found[i]])))) return undefined;
   } catch {
-    // The engine did not answer, a file went away mid-walk...: the full path will say what.
+    // The engine did not answer, the Repfile is missing, a file went away mid-walk...: the full path will say what.
     return undefined;
   }
   return { engine: 'docker', tag: noop.tag, steps: noop.steps };
