@@ -1,11 +1,13 @@
 // Printing for the CLI: diagnostics with their source line, and plain output.
-import { existsSync, readFileSync } from 'node:fs';
 import { renderDiagnostic, type Diagnostic } from '../src/diag.js';
+import { readBounded } from '../src/safefs.js';
 
 export function printDiagnostics(errors: readonly Diagnostic[]): void {
   const sources = new Map<string, string | undefined>();
   for (const d of errors) {
-    if (!sources.has(d.file)) sources.set(d.file, existsSync(d.file) ? readFileSync(d.file, 'utf8') : undefined);
+    // The source line is shown only from a regular file, read bounded (never /dev/zero or a FIFO).
+    const read = d.span && !sources.has(d.file) ? readBounded(d.file, { follow: true }) : undefined;
+    if (read) sources.set(d.file, read.ok ? read.bytes.toString('utf8') : undefined);
     process.stderr.write(`${renderDiagnostic(d, sources.get(d.file))}\n`);
   }
 }

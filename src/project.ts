@@ -4,9 +4,11 @@ import { existsSync } from 'node:fs';
 import { fail, ok, type Result } from './diag.js';
 import { loadContext, type BuildContext } from './context/context.js';
 import { buildDag, type Dag } from './graph/dag.js';
+import { readLockBytes } from './lock/lockfile.js';
 import { findRepfile } from './repfile/find.js';
 import { loadRepfile } from './repfile/load.js';
 import type { Recipe } from './repfile/recipe.js';
+import { stateDirProblem } from './state/state.js';
 
 export interface Project {
   recipe: Recipe;
@@ -29,8 +31,12 @@ export function openProject(opts: ProjectOptions = {}): Result<Project> {
   if (contextDir && !existsSync(contextDir)) return fail({ file: opts.context!, message: 'build context directory does not exist' });
   const recipe = loadRepfile(file, { contextDir, displayName: path.relative(cwd, file) || file });
   if (!recipe.ok) return recipe;
+  const lock = readLockBytes(recipe.value.path);
+  if (!lock.ok) return lock;
   const ctx = loadContext(recipe.value.contextDir);
   if (!ctx.ok) return ctx;
+  const unsafeState = stateDirProblem(recipe.value.contextDir);
+  if (unsafeState) return fail(unsafeState);
   const dag = buildDag(recipe.value);
   if (!dag.ok) return dag;
   return ok({ recipe: recipe.value, ctx: ctx.value, dag: dag.value });

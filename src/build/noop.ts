@@ -6,12 +6,12 @@
 // Light on purpose: `rep build` asks this before loading the rest of rep
 // (see commands/quick.ts), so it imports nothing beyond node and the walk.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { STATE_DIR, statLine, type ContextFile } from '../context/files.js';
-import { lockPath } from '../lock/lockfile.js';
+import { rmSync } from 'node:fs';
+import { statLine, type ContextFile } from '../context/files.js';
+import { readLockBytes } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -57,14 +57,11 @@ export function noopStamp(i: StampInput): string {
   return h.digest('hex');
 }
 
-/** The bytes of the Repfile's lock file, undefined when there is none. */
+/** The bytes of the Repfile's lock file, undefined when there is none; throws when it cannot be read (see readLockBytes). */
 export function lockBytes(repfile: string): Buffer | undefined {
-  try {
-    return readFileSync(lockPath(repfile));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const r = readLockBytes(repfile);
+  if (!r.ok) throw new Error(`${r.errors[0]!.file}: ${r.errors[0]!.message}`);
+  return r.value;
 }
 
 /** Whether the images a no-op record names are all still there, the tag naming the same image. */
@@ -82,14 +79,16 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
   );
 }
 
-const noopFile = (contextDir: string) => path.join(contextDir, STATE_DIR, 'noop.json');
-
 export function readNoop(contextDir: string): NoopRecord | undefined {
-  return readJsonFile<NoopRecord>(noopFile(contextDir), isNoopRecord);
+  const file = stateFileToRead(contextDir, 'noop.json');
+  return file ? readJsonFile<NoopRecord>(file, isNoopRecord) : undefined;
 }
 
 /** Writes the record (atomically), or removes it when a build is about to change what it describes. */
 export function writeNoop(contextDir: string, record: NoopRecord | undefined): void {
-  if (record) writeFileAtomic(noopFile(contextDir), `${JSON.stringify(record, null, 2)}\n`);
-  else rmSync(noopFile(contextDir), { force: true });
+  if (record) writeFileAtomic(stateFileToWrite(contextDir, 'noop.json'), `${JSON.stringify(record, null, 2)}\n`);
+  else {
+    const file = stateFileToRead(contextDir, 'noop.json');
+    if (file) rmSync(file, { force: true });
+  }
 }

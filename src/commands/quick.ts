@@ -7,7 +7,7 @@
 //
 // Only for what it can decide exactly: docker (podman has no socket to ask
 // by default), plain `rep build` options. Anything else goes the long way.
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../build/noop.js';
 import { loadContext } from '../context/context.js';
@@ -16,6 +16,7 @@ import { sha256Hex } from '../context/hash.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { findRepfile } from '../repfile/find.js';
+import { lexists, readBounded } from '../safefs.js';
 
 export interface QuickArgs {
   file?: string;
@@ -111,6 +112,13 @@ function onPath(bin: string, env: NodeJS.ProcessEnv, cwd: string): string | unde
   return undefined;
 }
 
+/** The Repfile's bytes, read as the full path reads them (regular, bounded); throws otherwise. */
+function repfileBytes(file: string): Buffer {
+  const r = readBounded(file, { follow: true });
+  if (!r.ok) throw new Error(r.message);
+  return r.bytes;
+}
+
 /**
  * "Nothing to build" when the project, its context and the engine are as the
  * last successful build left them and its images are all still there;
@@ -119,10 +127,11 @@ function onPath(bin: string, env: NodeJS.ProcessEnv, cwd: string): string | unde
 export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
   const repfile = args.file ? path.resolve(cwd, args.file) : findRepfile(cwd);
   const contextDir = path.resolve(cwd, args.context ?? path.dirname(repfile));
+  // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
   if (!noop) return undefined;
-  // Another build holds the project: let the full path wait for it.
-  if (existsSync(path.join(contextDir, STATE_DIR, 'lock'))) return undefined;
+  // Another build holds the project (or something is planted at .rep/lock): let the full path see to it.
+  if (lexists(path.join(contextDir, STATE_DIR, 'lock'))) return undefined;
   const dockerfile = path.resolve(contextDir, args.dockerfile);
   if (!existsSync(dockerfile)) return undefined;
 
@@ -148,7 +157,7 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
       engine: engineDescription('docker', server, args.buildkit ?? env.DOCKER_BUILDKIT === '1'),
       dockerfile,
       repfile,
-      repfileSha256: sha256Hex(readFileSync(repfile)),
+      repfileSha256: sha256Hex(repfileBytes(repfile)),
       lockBytes: lockBytes(repfile),
       ignoreText: ctx.value.ignoreText,
       files: walkContext(contextDir, ctx.value.ignore),

@@ -1,7 +1,7 @@
 // The build context of a Recipe: its directory and .dockerignore rules.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import { readBounded } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
 
 export interface BuildContext {
@@ -14,13 +14,10 @@ export interface BuildContext {
 export function loadContext(dir: string): Result<BuildContext> {
   const file = path.join(dir, '.dockerignore');
   let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      return fail({ file: '.dockerignore', message: `cannot read (${(e as NodeJS.ErrnoException).code})` });
-    }
-  }
+  // A regular file (a link to one is fine), bounded: never /dev/zero, a FIFO or a folder.
+  const read = readBounded(file, { follow: true });
+  if (read.ok) text = read.bytes.toString('utf8');
+  else if (read.code !== 'ENOENT') return fail({ file: '.dockerignore', message: read.message });
   const { ignore, errors } = DockerIgnore.parse(text);
   if (errors.length) {
     const display = path.relative(process.cwd(), file) || file;

@@ -2,8 +2,9 @@
 // chunks (a file is never held whole in memory), and a stat cache keyed by
 // (size, mtime, ctime, inode) makes an unchanged tree cost one lstat per file.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import type { ContextFile } from './files.js';
 
 export interface HashedFile extends ContextFile {
@@ -44,14 +45,12 @@ export class StatCache {
   hits = 0;
   misses = 0;
 
+  /** The cache in `file` (read and written without following a link there); none: in memory only. */
   constructor(private readonly file?: string) {
     if (!file) return;
-    try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as { version: number; rows: Record<string, CacheRow> };
-      if (data.version === CACHE_VERSION) this.rows = new Map(Object.entries(data.rows));
-    } catch {
-      // no cache yet, or unreadable: start empty
-    }
+    // no cache yet, or unreadable: start empty
+    const data = readJsonFile<{ version: number; rows: Record<string, CacheRow> }>(file, (d) => d.version === CACHE_VERSION && typeof d.rows === 'object' && d.rows !== null);
+    if (data) this.rows = new Map(Object.entries(data.rows));
   }
 
   static forContext(contextDir: string): StatCache {
@@ -90,10 +89,7 @@ export class StatCache {
       const mtime = Number(row[0].split(':')[2] ?? '0');
       if (now - mtime > RACY_MS) rows[k] = row;
     }
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, rows }));
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify({ version: CACHE_VERSION, rows }));
     this.dirty = false;
   }
 }

@@ -7,7 +7,7 @@ import { sha256Hex } from '../context/hash.js';
 import { statLine, walkContext, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
-import { stateDir } from '../state/state.js';
+import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
 import { baseImages, lockPath, readLock, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
@@ -20,11 +20,11 @@ import { provenanceStatement, type Statement } from './provenance.js';
  * unchanged context is not read again.
  */
 export async function contextArchiveSha(project: Project, files: readonly ContextFile[] = walkContext(project.ctx.dir, project.ctx.ignore)): Promise<string> {
-  const memo = path.join(stateDir(project.ctx.dir), 'context.json');
   const stamp = createHash('sha256').update(archiveMtime().toISOString());
   for (const f of files) stamp.update(statLine(f));
   const key = stamp.digest('hex');
-  const remembered = readJsonFile<{ stamp: string; sha256: string }>(memo);
+  const memo = stateFileToRead(project.ctx.dir, 'context.json');
+  const remembered = memo ? readJsonFile<{ stamp: string; sha256: string }>(memo) : undefined;
   if (remembered?.stamp === key) return remembered.sha256;
   const h = createHash('sha256');
   const sink = new Writable({
@@ -37,7 +37,7 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
   const sha256 = h.digest('hex');
   // Files changed in the last moments may change again within the same stamp: do not remember those.
   const now = Date.now();
-  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(memo, JSON.stringify({ stamp: key, sha256 }));
+  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(stateFileToWrite(project.ctx.dir, 'context.json'), JSON.stringify({ stamp: key, sha256 }));
   return sha256;
 }
 

@@ -2,8 +2,10 @@
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
+import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { readBounded, TEXT_LIMIT } from '../safefs.js';
 import { pinned } from './reference.js';
 
 export const LOCK_VERSION = 1;
@@ -16,8 +18,18 @@ export interface Lockfile {
 
 export const lockPath = (repfilePath: string) => path.join(path.dirname(repfilePath), 'Repfile.lock');
 
+/** The lock's bytes (undefined: no lock); an error when it is not a regular file (a link to one is fine) or over TEXT_LIMIT. */
+export function readLockBytes(repfilePath: string): Result<Buffer | undefined> {
+  const file = lockPath(repfilePath);
+  const r = readBounded(file, { follow: true, limit: TEXT_LIMIT });
+  if (r.ok) return ok(r.bytes);
+  if (r.code === 'ENOENT') return ok(undefined);
+  return fail({ file: path.relative(process.cwd(), file) || file, message: r.message });
+}
+
+/** The lock, or undefined when there is none or it cannot be read as one (read as readLockBytes reads it). */
 export function readLock(repfilePath: string): Lockfile | undefined {
-  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => l.lockVersion === LOCK_VERSION);
+  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => l.lockVersion === LOCK_VERSION, { follow: true, limit: TEXT_LIMIT });
 }
 
 export function writeLock(repfilePath: string, lock: Lockfile): void {

@@ -1,8 +1,9 @@
 // One build at a time per project: an exclusive lock file holding the pid.
-// A lock left by a process that no longer exists is taken over.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import path from 'node:path';
-import { stateDir } from './state.js';
+// A lock left by a process that no longer exists is taken over, and so is
+// anything else found at its name (a link, a pipe): removed, never followed.
+import { closeSync, rmSync, writeSync } from 'node:fs';
+import { createExclusive, readBounded } from '../safefs.js';
+import { stateFileToWrite } from './state.js';
 
 export interface Lock {
   release(): void;
@@ -19,12 +20,10 @@ function alive(pid: number): boolean {
 
 /** The lock, or the pid of the process holding it. */
 export function tryLock(contextDir: string): Lock | { heldBy: number } {
-  const dir = stateDir(contextDir);
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'lock');
+  const file = stateFileToWrite(contextDir, 'lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx');
+      const fd = createExclusive(file);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       let released = false;
@@ -37,7 +36,8 @@ export function tryLock(contextDir: string): Lock | { heldBy: number } {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(file, 'utf8').trim());
+      const held = readBounded(file, { limit: 64 });
+      const pid = held.ok ? Number(held.bytes.toString('utf8').trim()) : NaN;
       if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return { heldBy: pid };
       rmSync(file, { force: true });
     }

@@ -1,9 +1,12 @@
 // .rep/state.json: what the last build recorded for each step. Read to decide
 // freshness (engine "none") and to explain staleness; written atomically.
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
+import type { Diagnostic } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
+import { isRealDir, kindOf, ownDir } from '../safefs.js';
 
 export const STATE_VERSION = 1;
 
@@ -25,12 +28,59 @@ export interface State {
 }
 
 export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');
-const stateFile = (contextDir: string) => path.join(stateDir(contextDir), 'state.json');
+
+/**
+ * Why .rep cannot hold rep's state: it is a link (a cloned repository may
+ * carry one, leading anywhere) or not a folder. Undefined when it is a
+ * folder or missing. rep refuses the project rather than remove it.
+ */
+export function stateDirProblem(contextDir: string): Diagnostic | undefined {
+  const dir = stateDir(contextDir);
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (!st || st.isDirectory()) return undefined;
+  const file = path.relative(process.cwd(), dir) || dir;
+  const what = st.isSymbolicLink() ? 'is a symbolic link' : `is not a folder (${st.isFile() ? 'a regular file' : kindOf(st)})`;
+  const follow = st.isSymbolicLink() ? ' and follows no link there' : '';
+  return { file, message: `${what}; rep keeps its own state in this folder${follow}: remove it and run rep again` };
+}
+
+/** Thrown where .rep turns out unusable after the project was opened (see stateDirProblem). */
+export class StateDirError extends Error {}
+
+/**
+ * The path of `rel` (e.g. "state.json", "logs/app.log") in .rep/, for
+ * writing: .rep is created when missing, and must be a folder, not a link
+ * (StateDirError otherwise); folders inside it are made rep's own (ownDir).
+ */
+export function stateFileToWrite(contextDir: string, rel: string): string {
+  return path.join(stateFolder(contextDir, path.posix.dirname(rel)), path.posix.basename(rel));
+}
+
+/** The folder `rel` in .rep/ ("." for .rep itself), made as stateFileToWrite makes its folders. */
+export function stateFolder(contextDir: string, rel: string): string {
+  const problem = stateDirProblem(contextDir);
+  if (problem) throw new StateDirError(`${problem.file}: ${problem.message}`);
+  let dir = stateDir(contextDir);
+  ownDir(dir);
+  for (const part of rel.split('/')) {
+    if (part === '.' || part === '') continue;
+    dir = path.join(dir, part);
+    ownDir(dir);
+  }
+  return dir;
+}
+
+/** The path of `name` in .rep/ for reading; undefined when .rep is not a folder of its own (missing, a link...). */
+export function stateFileToRead(contextDir: string, name: string): string | undefined {
+  const dir = stateDir(contextDir);
+  return isRealDir(dir) ? path.join(dir, name) : undefined;
+}
 
 export function readState(contextDir: string): State | undefined {
-  return readJsonFile<State>(stateFile(contextDir), (s) => s.version === STATE_VERSION);
+  const file = stateFileToRead(contextDir, 'state.json');
+  return file ? readJsonFile<State>(file, (s) => s.version === STATE_VERSION) : undefined;
 }
 
 export function writeState(contextDir: string, state: State): void {
-  writeFileAtomic(stateFile(contextDir), prettyJson(state));
+  writeFileAtomic(stateFileToWrite(contextDir, 'state.json'), prettyJson(state));
 }

@@ -1,10 +1,13 @@
 // Killing rep at any moment never corrupts .rep/: the next build resumes.
+// A cloned repository's crafted .rep/ never makes rep write outside it.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, makeProject, rep } from '../helpers.js';
+import { DOCKER_BIN, sh } from './helpers.js';
 
 const repfile = () => `rep: 1
 name: killed
@@ -68,4 +71,33 @@ describe('interrupted builds', () => {
       expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
     }, 180_000);
   }
+});
+
+describe('a cloned repository with a crafted .rep/', () => {
+  it('rep build writes the step log over a planted .rep/logs/STEP.log link, never through it', () => {
+    const victimDir = mkdtempSync(path.join(tmpdir(), 'rep-victim-'));
+    const victim = path.join(victimDir, 'target');
+    writeFileSync(victim, 'precious\n');
+    const tag = 'rep-test/planted-log:latest';
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: planted\nbase: busybox:latest\nsteps:\n  app:\n    run: echo built-${randomUUID()}\nimage:\n  tag: ${tag}\n`,
+      '.rep/logs/app.log': { link: victim },
+    });
+    try {
+      const r = rep(dir, ['build'], { CI: '1' });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+      const log = path.join(dir, '.rep/logs/app.log');
+      expect(lstatSync(log).isFile()).toBe(true);
+      expect(readFileSync(log, 'utf8')).toMatch(/^# rep-cache:[0-9a-f]{64}\n/);
+    } finally {
+      const state = path.join(dir, '.rep/state.json');
+      const keys = existsSync(state) ? Object.values(JSON.parse(readFileSync(state, 'utf8')).steps as Record<string, { key: string }>).map((s) => s.key) : [];
+      for (const k of keys) sh(DOCKER_BIN, ['image', 'rm', '-f', `rep-cache:${k.replace(/^sha256:/, '')}`]);
+      sh(DOCKER_BIN, ['image', 'rm', '-f', tag]);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(victimDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,0 +1,152 @@
+// Reading and writing files a cloned repository may have planted: rep reads
+// only regular files, up to a bound, and reaches its own files in .rep/ only
+// where no link stands in the way (O_NOFOLLOW; a link found where rep's own
+// file or folder should be is replaced, never followed). Node has no openat,
+// so a folder is checked with lstat just before use: a planted tree is safe;
+// a process racing rep with the user's own rights is out of scope.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
+
+/** The most rep reads of a file a user writes (Repfile, .dockerignore, Repfile.lock). */
+export const TEXT_LIMIT = 4 << 20;
+/** The most rep reads of a JSON file, its own in .rep/ or a bundle's: they grow with the context (the stat cache, provenance). */
+export const JSON_LIMIT = 256 << 20;
+
+export type ReadResult = { ok: true; bytes: Buffer; size: number } | { ok: false; code: string; message: string };
+
+export interface ReadOptions {
+  /** Most bytes read (default TEXT_LIMIT); a larger file is refused, or cut with `head`. */
+  limit?: number;
+  /** Follow a link at the path, to a regular file only (user files such as a Repfile). Default: never follow. */
+  follow?: boolean;
+  /** Return the first `limit` bytes of a larger file instead of refusing it. */
+  head?: boolean;
+}
+
+/** What a file that is not a regular file is, for messages. */
+export function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** 1024 bytes, 1 KiB, 1.5 MiB, 32 GiB: exact when it is a whole number of a unit, else to one decimal. */
+export function formatSize(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[u]}`;
+}
+
+const notRegular = (st: Stats): ReadResult => ({ ok: false, code: 'ENOTREG', message: `not a regular file (${kindOf(st)}): rep reads only regular files` });
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code ?? 'EIO';
+
+/**
+ * The bytes of `file` if it is a regular file of at most `limit` bytes, read
+ * without blocking on a FIFO or opening a device, and no further than the
+ * size it has (a /proc file reads as empty). Never throws.
+ */
+export function readBounded(file: string, opts: ReadOptions = {}): ReadResult {
+  const limit = opts.limit ?? TEXT_LIMIT;
+  let fd: number;
+  try {
+    if (opts.follow) {
+      const st = statSync(file);
+      if (!st.isFile()) return notRegular(st);
+    }
+    fd = openSync(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | (opts.follow ? 0 : O_NOFOLLOW));
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'ENOENT') return { ok: false, code, message: 'no such file' };
+    if (code === 'ELOOP' && !opts.follow) return { ok: false, code, message: 'a symbolic link: rep does not follow links here' };
+    return { ok: false, code, message: `cannot read (${code})` };
+  }
+  try {
+    return readOpen(fd, limit, opts.head);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The bytes of the regular file open at `fd` (not closed here), bounded as readBounded says. */
+export function readOpen(fd: number, limit: number, head = false): ReadResult {
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return notRegular(st);
+    if (st.size > limit && !head) return { ok: false, code: 'EFBIG', message: `larger than ${formatSize(limit)}, the most rep reads from this file` };
+    const want = Math.min(st.size, limit);
+    const bytes = Buffer.allocUnsafe(want);
+    let n = 0;
+    while (n < want) {
+      const r = readSync(fd, bytes, n, want - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    return { ok: true, bytes: n === want ? bytes : bytes.subarray(0, n), size: st.size };
+  } catch (e) {
+    return { ok: false, code: errno(e), message: `cannot read (${errno(e)})` };
+  }
+}
+
+/** Creates `file` exclusively (a link or anything else at its name is an error, EEXIST), for writing. */
+export function createExclusive(file: string, mode = 0o666): number {
+  return openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+}
+
+/** Writes `file` afresh: whatever is at its name (a link, a pipe, a file) is removed first, never followed. */
+export function writeReplacing(file: string, data: string | Buffer): void {
+  rmSync(file, { force: true });
+  const fd = createExclusive(file);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Appends to `file` without following a link at its name. Best effort (a
+ * log): a line that cannot be written is dropped rather than fail the build.
+ */
+export function appendNoFollow(file: string, data: string): void {
+  try {
+    const fd = openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o666);
+    try {
+      writeSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // a link or a pipe planted while the build ran, a full disk: the line still reaches the events
+  }
+}
+
+/** Whether `p` exists, a link counting as itself (existsSync follows it). */
+export function lexists(p: string): boolean {
+  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** Whether `dir` is a folder itself, not a link to one. */
+export function isRealDir(dir: string): boolean {
+  return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+
+/**
+ * Makes `dir` a folder of rep's own: created when missing; a link or a file
+ * at its name removed first (never followed); a folder kept.
+ */
+export function ownDir(dir: string): void {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st?.isDirectory()) return;
+  if (st) unlinkSync(dir);
+  mkdirSync(dir);
+}

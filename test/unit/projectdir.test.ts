@@ -1,0 +1,236 @@
+// A cloned repository may carry a crafted .rep/, Repfile, .dockerignore,
+// Repfile.lock or Dockerfile. rep never follows a link in .rep/ (nor .rep
+// itself), reads only regular files, bounded, and never writes through a link.
+// Reads that could never end (/dev/zero, a FIFO) run in a child process that
+// is killed after a few seconds, so a regression fails here instead of hanging.
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readNoop } from '../../src/build/noop.js';
+import { runBuild } from '../../src/build/run.js';
+import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { hashInputs } from '../../src/plan/plan.js';
+import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
+import { tryLock } from '../../src/state/lock.js';
+import { readState } from '../../src/state/state.js';
+import { CLI, makeProject, open, REPO } from '../helpers.js';
+
+const REPFILE = `rep: 1
+name: proj
+base: busybox:latest
+steps:
+  app:
+    inputs: [a.txt]
+    run: cat a.txt
+image:
+  tag: rep-test/projectdir:latest
+`;
+
+const cleanups: string[] = [];
+afterEach(() => {
+  for (const d of cleanups.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function project(extra: Record<string, string | { link: string }> = {}): string {
+  const dir = makeProject({ Repfile: REPFILE, 'a.txt': 'a\n', ...extra }, 'rep-projectdir-');
+  cleanups.push(dir);
+  return dir;
+}
+
+/** A folder outside the project holding `target`, a file an attacker would like rep to overwrite. */
+function victim(): { dir: string; file: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rep-victim-'));
+  cleanups.push(dir);
+  const file = path.join(dir, 'target');
+  writeFileSync(file, 'precious\n');
+  return { dir, file };
+}
+
+/** `rep ARGS` in `dir`, killed after `ms`: a read that never ends shows as signal SIGKILL. */
+function repBounded(dir: string, args: string[], ms = 8000) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, CI: '1' } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+const kind = (p: string) => {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  return !st ? 'missing' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : st.isDirectory() ? 'folder' : 'other';
+};
+
+/** An engine that builds nothing but talks like one: a line of output per step, then an image id. */
+function talkingEngine(): Engine {
+  const engine: Engine = new NoneEngine();
+  engine.build = async (req: BuildRequest): Promise<BuildOutcome> => {
+    req.onLine?.('step output');
+    return { ok: true, imageId: `sha256:${'1'.repeat(64)}` };
+  };
+  return engine;
+}
+
+async function buildWithLogs(dir: string) {
+  const p = open(dir);
+  const inputs = hashInputs(p.dag, p.ctx);
+  if (!inputs.ok) throw new Error('inputs');
+  return runBuild(p, talkingEngine(), inputs.value, { jobs: 1 });
+}
+
+describe('.rep: rep never follows a link there', () => {
+  it('refuses a .rep that is a symbolic link, naming it (exit 2), and writes nothing where it leads', () => {
+    const v = victim();
+    const dir = project({ '.rep': { link: v.dir } });
+    for (const args of [['build', '--engine', 'none'], ['status', '--engine', 'none'], ['build']]) {
+      const r = repBounded(dir, args);
+      expect(r.stderr).toBe('.rep: is a symbolic link; rep keeps its own state in this folder and follows no link there: remove it and run rep again\n');
+      expect(r.code).toBe(2);
+    }
+    expect(readdirSync(v.dir)).toEqual(['target']);
+  });
+
+  it('refuses a .rep that is not a folder', () => {
+    const dir = project({ '.rep': 'not a folder\n' });
+    const r = repBounded(dir, ['build', '--engine', 'none']);
+    expect(r.stderr).toBe('.rep: is not a folder (a regular file); rep keeps its own state in this folder: remove it and run rep again\n');
+    expect(r.code).toBe(2);
+  });
+
+  it('writes a step log over a link planted at .rep/logs/STEP.log, never through it', async () => {
+    const v = victim();
+    const dir = project({ '.rep/logs/app.log': { link: v.file } });
+    const r = await buildWithLogs(dir);
+    expect(r.ok).toBe(true);
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+    expect(kind(path.join(dir, '.rep/logs/app.log'))).toBe('file');
+    const log = readFileSync(path.join(dir, '.rep/logs/app.log'), 'utf8');
+    expect(log).toMatch(/^# rep-cache:[0-9a-f]{64}\n/);
+    expect(log).toMatch(/\nstep output\n$/);
+  });
+
+  it('replaces a .rep/logs link with a folder of its own, leaving the folder it pointed at alone', async () => {
+    const v = victim();
+    const dir = project({ '.rep/logs': { link: v.dir } });
+    expect((await buildWithLogs(dir)).ok).toBe(true);
+    expect(readdirSync(v.dir)).toEqual(['target']);
+    expect(kind(path.join(dir, '.rep/logs'))).toBe('folder');
+    expect(kind(path.join(dir, '.rep/logs/app.log'))).toBe('file');
+  });
+
+  it('builds over state, memo and stamp files that are links to /dev/zero, replacing the links', () => {
+    const names = ['state.json', 'noop.json', 'context.json', 'statcache.json', 'provenance.json', 'lock'];
+    const dir = project({ '.dockerignore': 'Dockerfile\n', ...Object.fromEntries(names.map((n) => [`.rep/${n}`, { link: '/dev/zero' }])) });
+    // Files older than a few seconds, so that the context-archive memo is written too.
+    for (const f of ['Repfile', 'a.txt', '.dockerignore']) utimesSync(path.join(dir, f), 1e9, 1e9);
+    const r = repBounded(dir, ['build', '--engine', 'none']);
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const n of names) expect(['file', 'missing'], n).toContain(kind(path.join(dir, '.rep', n)));
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(1);
+  }, 30_000);
+
+  it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
+    const v = victim();
+    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: 1 };
+    writeFileSync(path.join(v.dir, 'noop.json'), JSON.stringify(record));
+    writeFileSync(path.join(v.dir, 'state.json'), JSON.stringify({ version: 1, repfileSha256: '', engine: 'none', target: 'app', steps: {} }));
+    const dir = project({ '.rep/noop.json': { link: path.join(v.dir, 'noop.json') }, '.rep/state.json': { link: path.join(v.dir, 'state.json') } });
+    expect(readNoop(dir)).toBeUndefined();
+    expect(readState(dir)).toBeUndefined();
+    const environ = project({ '.rep/noop.json': { link: '/proc/self/environ' } });
+    expect(readNoop(environ)).toBeUndefined();
+    expect(readJsonFile(path.join(v.dir, 'noop.json'))).toEqual(record);
+  });
+
+  it('takes over a .rep/lock that is a link, whatever it points at, and removes the link, not its target', () => {
+    const v = victim();
+    writeFileSync(v.file, `${process.ppid}\n`);
+    const dir = project({ '.rep/lock': { link: v.file } });
+    const l = tryLock(dir);
+    expect('release' in l).toBe(true);
+    if ('release' in l) l.release();
+    expect(readFileSync(v.file, 'utf8')).toBe(`${process.ppid}\n`);
+    expect(kind(path.join(dir, '.rep/lock'))).toBe('missing');
+  });
+
+  it('creates temp files exclusively, never through a link planted at a name it might pick', () => {
+    const v = victim();
+    const dir = project();
+    const file = path.join(dir, 'out.json');
+    const now = Date.now();
+    for (let t = now; t < now + 3000; t++) symlinkSync(v.file, `${file}.${process.pid}.${t}.tmp`);
+    writeFileAtomic(file, '{}\n');
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+    expect(readFileSync(file, 'utf8')).toBe('{}\n');
+  });
+});
+
+describe('files rep reads from the project: regular files only, bounded', () => {
+  for (const name of ['Repfile', '.dockerignore', 'Repfile.lock']) {
+    it(`refuses a ${name} that leads to /dev/zero (exit 2), without reading it`, () => {
+      const dir = project();
+      rmSync(path.join(dir, name), { force: true });
+      symlinkSync('/dev/zero', path.join(dir, name));
+      const r = repBounded(dir, ['build', '--engine', 'none']);
+      expect(r.signal).toBeNull();
+      expect(r.stderr).toBe(`${name}: not a regular file (a character device): rep reads only regular files\n`);
+      expect(r.code).toBe(2);
+    }, 30_000);
+  }
+
+  it('refuses a FIFO (which would block) and a folder', () => {
+    for (const name of ['Repfile', '.dockerignore']) {
+      const dir = project();
+      rmSync(path.join(dir, name), { force: true });
+      expect(spawnSync('mkfifo', [path.join(dir, name)]).status).toBe(0);
+      const r = repBounded(dir, ['build', '--engine', 'none']);
+      expect(r.signal).toBeNull();
+      expect(r.stderr).toBe(`${name}: not a regular file (a named pipe): rep reads only regular files\n`);
+      expect(r.code).toBe(2);
+    }
+    const dir = project();
+    mkdirSync(path.join(dir, '.dockerignore'));
+    expect(repBounded(dir, ['build', '--engine', 'none']).stderr).toBe('.dockerignore: not a regular file (a folder): rep reads only regular files\n');
+  }, 30_000);
+
+  it('refuses a Repfile larger than 4 MiB, naming the limit', () => {
+    const dir = project({ Repfile: `${REPFILE}#${'x'.repeat(4 << 20)}\n` });
+    const r = repBounded(dir, ['build', '--engine', 'none']);
+    expect(r.stderr).toBe('Repfile: larger than 4 MiB, the most rep reads from this file\n');
+    expect(r.code).toBe(2);
+  });
+
+  it('follows a Repfile link that leads to a regular file (a common layout)', () => {
+    const dir = makeProject({ 'config/Repfile.yaml': REPFILE, Repfile: { link: 'config/Repfile.yaml' }, 'a.txt': 'a\n' }, 'rep-projectdir-');
+    cleanups.push(dir);
+    const r = repBounded(dir, ['build', '--engine', 'none']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('neither reads nor writes the emitted Dockerfile through a link', () => {
+    const v = victim();
+    for (const target of [v.file, '/dev/zero']) {
+      const dir = project({ Dockerfile: { link: target } });
+      const r = repBounded(dir, ['build', '--engine', 'none']);
+      expect(r.signal).toBeNull();
+      expect(r.stderr).toBe('Dockerfile: is a symbolic link, which rep neither reads nor writes through; remove it or choose another path with --dockerfile (e.g. Dockerfile.rep)\n');
+      expect(r.code).toBe(2);
+    }
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+  }, 30_000);
+
+  it('prints a diagnostic without reading a source that is not a regular file', () => {
+    const dir = project();
+    const fifo = path.join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const code = `
+      const { printDiagnostics } = await import(${JSON.stringify(path.join(REPO, 'cli/print.ts'))});
+      const span = { start: { line: 1, col: 1 }, end: { line: 1, col: 2 } };
+      printDiagnostics([{ file: '/dev/zero', span, message: 'zero' }, { file: ${JSON.stringify(fifo)}, span, message: 'pipe' }]);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, encoding: 'utf8', timeout: 8000, killSignal: 'SIGKILL' });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe(`/dev/zero:1:1: zero\n${fifo}:1:1: pipe\n`);
+  }, 30_000);
+});
