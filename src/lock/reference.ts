@@ -1,4 +1,51 @@
-// Image references as Docker reads them: [registry/]repository[:tag][@digest].
+// Image references as Docker reads them: [registry/]repository[:tag][@digest],
+// with the grammar of distribution/reference to tell a valid one from a bad one.
+
+// distribution/reference's regexp.go, piece by piece.
+const ALNUM = '[a-z0-9]+';
+const SEPARATOR = '(?:[._]|__|-+)';
+const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const HOST = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])`;
+const NAME = `(?:${HOST}(?::[0-9]+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+
+/** [registry[:port]/]name[:tag][@digest], as Docker's reference grammar allows it. */
+export const IMAGE_REFERENCE = new RegExp(`^${NAME}(?::${TAG})?(?:@${DIGEST})?$`);
+/** [registry[:port]/]name[:tag]: what an image can be tagged as. */
+export const IMAGE_NAME_TAG = new RegExp(`^${NAME}(?::${TAG})?$`);
+
+const NAME_RE = new RegExp(`^${NAME}$`);
+const TAG_RE = new RegExp(`^${TAG}$`);
+const DIGEST_RE = new RegExp(`^${DIGEST}$`);
+const NAME_MAX = 255;
+
+/**
+ * Why `text` is not an image reference Docker would accept (undefined when it
+ * is one). `digest: false` asks for a name to tag an image with: NAME[:TAG].
+ */
+export function imageRefProblem(text: string, opts: { digest?: boolean } = {}): string | undefined {
+  const digestOk = opts.digest ?? true;
+  const shape = digestOk ? '[REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim' : '[REGISTRY[:PORT]/]NAME[:TAG], e.g. paper/analysis:1.0';
+  const bad = (why: string) => `${JSON.stringify(text)} is not an image reference: ${why}`;
+  const at = text.indexOf('@');
+  const digest = at >= 0 ? text.slice(at + 1) : undefined;
+  if (digest !== undefined && !digestOk) return `${JSON.stringify(text)} has a digest; image.tag is ${shape}`;
+  let name = at >= 0 ? text.slice(0, at) : text;
+  let tag: string | undefined;
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  if (!NAME_RE.test(name)) return bad(NAME_RE.test(name.toLowerCase()) ? 'the repository name must be lowercase' : `expected ${shape}`);
+  if (/^[a-f0-9]{64}$/.test(text)) return bad('64 hex digits name an image id, not a repository');
+  if (name.length > NAME_MAX) return bad(`the name is longer than ${NAME_MAX} characters`);
+  if (tag !== undefined && !TAG_RE.test(tag)) return bad('a tag is 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"');
+  if (digest !== undefined && !DIGEST_RE.test(digest)) return bad('a digest is ALGORITHM:HEX with at least 32 hex digits, e.g. sha256: and 64 hex digits');
+  return undefined;
+}
 
 export interface ImageRef {
   /** Registry host[:port]; "docker.io" when none is named. */

@@ -1,11 +1,11 @@
 // Repfile (YAML text) -> Recipe: parse with positions, validate with the one
 // schema, and turn every problem into a located Diagnostic.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import { readBounded } from '../safefs.js';
 import { DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
 import { FIELDS, repfileSchema, STEP_NAME, type RepfileDoc, type StepDoc } from './schema.js';
 import { SourceMap, type FieldPath } from './source.js';
@@ -20,15 +20,13 @@ export interface LoadOptions {
 
 export function loadRepfile(file: string, opts: LoadOptions = {}): Result<Recipe> {
   const display = opts.displayName ?? (path.relative(process.cwd(), file) || file);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file (write one with `rep init`, or name another with -f)' : `cannot read (${code})`;
+  // A regular file (a link to one is fine), bounded: never /dev/zero, a FIFO or a folder.
+  const read = readBounded(file, { follow: true });
+  if (!read.ok) {
+    const why = read.code === 'ENOENT' ? 'no such file (write one with `rep init`, or name another with -f)' : read.message;
     return fail({ file: display, message: why });
   }
-  return parseRepfile(bytes, { ...opts, file, displayName: display });
+  return parseRepfile(read.bytes, { ...opts, file, displayName: display });
 }
 
 export function parseRepfile(
@@ -36,8 +34,9 @@ export function parseRepfile(
   opts: { file: string; displayName?: string; contextDir?: string },
 ): Result<Recipe> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-  const text = buf.toString('utf8');
   const display = opts.displayName ?? path.basename(opts.file);
+  const text = decodeUtf8(buf, display);
+  if (typeof text !== 'string') return fail(text);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const source = new SourceMap(display, text, doc, lines);
@@ -97,6 +96,40 @@ export function parseRepfile(
     source,
   };
   return ok(recipe);
+}
+
+/** The text of a UTF-8 file (a leading BOM dropped), or a diagnostic at its first byte that is not UTF-8. */
+function decodeUtf8(buf: Buffer, file: string): string | Diagnostic {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    const at = firstInvalidUtf8(buf);
+    const before = new TextDecoder('utf-8').decode(buf.subarray(0, at));
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    const byte = (buf[at] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+    return { file, span: { start: { line, col }, end: { line, col: col + 1 } }, message: `not UTF-8 text (byte 0x${byte}); save the ${file} as UTF-8` };
+  }
+}
+
+/** Offset of the first byte that does not begin a well-formed UTF-8 sequence (Unicode table 3-7); buf.length if none. */
+function firstInvalidUtf8(buf: Uint8Array): number {
+  let i = 0;
+  while (i < buf.length) {
+    const c = buf[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (more === 0) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (i + more >= buf.length || buf[i + 1]! < lo || buf[i + 1]! > hi) return i;
+    for (let k = 2; k <= more; k++) if ((buf[i + k]! & 0xc0) !== 0x80) return i;
+    i += more + 1;
+  }
+  return buf.length;
 }
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -184,12 +217,14 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, data: unknown, source: Sour
       if (issue.origin === 'array') return [source.at(p, `expected at least ${issue.minimum} item(s)`)];
       if (issue.origin === 'string') return [source.at(p, 'must not be empty')];
       return [source.at(p, issue.message)];
+    case 'invalid_key':
+      // A bad key of a map (env, labels, secrets): point at the key, and name the map, not the key (it may hold a newline).
+      return [source.at(p, [...new Set(issue.issues.map((i) => i.message))].join('; ') || issue.message, { key: true, shownPath: p.slice(0, -1) })];
     case 'invalid_union':
     case 'invalid_value':
     case 'invalid_format':
     case 'too_big':
     case 'not_multiple_of':
-    case 'invalid_key':
     case 'invalid_element':
     case 'custom':
       return [source.at(p, issue.message)];

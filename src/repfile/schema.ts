@@ -1,6 +1,7 @@
 // The one schema of a Repfile: it gives the TypeScript types, the validation
 // and the published JSON Schema (`rep schema`).
 import { z } from 'zod';
+import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem } from '../lock/reference.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -10,14 +11,41 @@ const stepName = z
   .regex(STEP_NAME, { error: 'a step name is lowercase letters, digits, "-", "_" or "." and starts with a letter' })
   .max(63, { error: 'a step name has at most 63 characters' });
 
-const absPath = (what: string) =>
-  z.string().startsWith('/', { error: `${what} is an absolute path inside the image (starts with "/")` });
+// Control characters (C0 and DEL). In a field that becomes one Dockerfile line, a
+// newline would start a new instruction: such fields allow none of them.
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL = /^[^\x00-\x1f\x7f]*$/;
+/** Newlines and tabs allowed: shell commands, descriptions. */
+// eslint-disable-next-line no-control-regex
+const LINES = /^[^\x00-\x08\x0b-\x1f\x7f]*$/;
+/** Tabs allowed: ENV and LABEL values, which are written quoted (a newline cannot be). */
+// eslint-disable-next-line no-control-regex
+const TABS = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+/**
+ * A string that stays on one Dockerfile line. `abort` skips the checks after it
+ * when it fails (not inside a union: zod then drops the branch's own message).
+ */
+const oneLine = (what: string, abort = false) =>
+  z.string().regex(NO_CONTROL, { error: `${what} must not contain control characters (a newline here would start a new Dockerfile instruction)`, abort });
+
+const absPath = (what: string, noun = 'a path') =>
+  oneLine(noun).startsWith('/', { error: `${what} is an absolute path inside the image (starts with "/")` });
+
+/** An image reference (Docker's grammar); `digest: false` for a name to tag with, NAME[:TAG]. */
+const imageRef = (digest: boolean) => {
+  const why = (input: unknown) => imageRefProblem(String(input), { digest }) ?? 'not an image reference';
+  return oneLine(digest ? 'an image reference' : 'an image name', true)
+    .min(1, { abort: true })
+    .regex(digest ? IMAGE_REFERENCE : IMAGE_NAME_TAG, { error: (iss) => why(iss.input), abort: true })
+    .refine((s) => imageRefProblem(s, { digest }) === undefined, { error: (iss) => why(iss.input) });
+};
 
 /** One string, or a list of them: `run: make` and `run: [a, b]` both read naturally. */
 const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
   z.union([item, z.array(item)], { error: `expected ${what} or a list of them` });
 
-const envValue = z.union([z.string(), z.number(), z.boolean()], {
+const envValue = z.union([z.string().regex(TABS, { error: 'an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)' }), z.number(), z.boolean()], {
   error: 'an environment value is a string, number or boolean',
 });
 
@@ -27,8 +55,11 @@ const env = z
 
 export const stepSchema = z
   .strictObject({
-    description: z.string().optional().describe('What this step is for (shown by `rep graph` and in the Dockerfile).'),
-    run: oneOrMany(z.string(), 'a shell command')
+    description: z
+      .string()
+      .regex(LINES, { error: 'a description must not contain control characters other than newlines and tabs (each line becomes a Dockerfile comment)' })
+      .optional().describe('What this step is for (shown by `rep graph` and in the Dockerfile).'),
+    run: oneOrMany(z.string().regex(LINES, { error: 'a shell command must not contain control characters other than newlines and tabs' }), 'a shell command')
       .optional()
       .describe('Shell commands run in this step, in order, as one layer.'),
     inputs: oneOrMany(z.string().min(1), 'a glob')
@@ -37,8 +68,7 @@ export const stepSchema = z
     needs: oneOrMany(stepName, 'a step name')
       .optional()
       .describe('Steps this one depends on. The first is the step it builds on (unless `from` is set); the others must declare `outputs`, which are copied in.'),
-    from: z
-      .string()
+    from: oneLine('an image or step')
       .min(1)
       .optional()
       .describe('Start a separate stage from an image (e.g. busybox:latest) or extend another step.'),
@@ -46,9 +76,9 @@ export const stepSchema = z
       .optional()
       .describe('Absolute paths this step produces for other stages to import (copied to the same path).'),
     env: env.optional(),
-    workdir: absPath('workdir').optional().describe('Working directory for this step and the steps built on it.'),
-    user: z.string().min(1).optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
-    shell: z.array(z.string()).min(1).optional().describe('Shell used for `run`, e.g. ["/bin/bash", "-euo", "pipefail", "-c"].'),
+    workdir: absPath('workdir', 'workdir').optional().describe('Working directory for this step and the steps built on it.'),
+    user: oneLine('user').min(1).optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
+    shell: z.array(oneLine('a shell argument')).min(1).optional().describe('Shell used for `run`, e.g. ["/bin/bash", "-euo", "pipefail", "-c"].'),
     phony: z.boolean().optional().describe('Always rebuild this step, like a Make .PHONY target.'),
     secrets: z
       .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }))
@@ -60,13 +90,18 @@ export const stepSchema = z
 export const imageSchema = z
   .strictObject({
     from: stepName.optional().describe('The step whose result is the image (default: the only step nothing builds on).'),
-    tag: z.string().min(1).optional().describe('Tag for the final image (default: NAME:latest).'),
-    cmd: oneOrMany(z.string(), 'a string').optional(),
-    entrypoint: oneOrMany(z.string(), 'a string').optional(),
+    tag: imageRef(false).optional().describe('Tag for the final image (default: NAME:latest).'),
+    cmd: oneOrMany(oneLine('a command'), 'a string').optional(),
+    entrypoint: oneOrMany(oneLine('a command'), 'a string').optional(),
     expose: z.array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+(\/(tcp|udp|sctp))?$/)])).optional(),
     volumes: z.array(absPath('a volume')).optional(),
-    user: z.string().min(1).optional(),
-    labels: z.record(z.string(), z.string()).optional(),
+    user: oneLine('user').min(1).optional(),
+    labels: z
+      .record(
+        oneLine('a label key'),
+        z.string().regex(TABS, { error: 'a label value must not contain newlines or other control characters (Dockerfile LABEL cannot express them; tabs are fine)' }),
+      )
+      .optional(),
   })
   .describe('The final image: which step it is, and its runtime settings.');
 
@@ -106,7 +141,7 @@ export const publishSchema = z
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
 
 export const secretSchema = z
-  .union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) })], {
+  .union([z.strictObject({ file: oneLine('a secret file path').min(1) }), z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) })], {
     error: 'a secret comes from a file ({file: PATH}, relative to the Repfile) or an environment variable ({env: NAME})',
   })
   .describe('Where a secret comes from when building; its value never enters a key, a layer, a log or the provenance.');
@@ -118,8 +153,8 @@ export const repfileSchema = z
       .string()
       .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'a name is lowercase letters and digits, separated by ".", "_" or "-" (it names the image)' })
       .describe('Project name; the image is tagged NAME:latest unless image.tag says otherwise.'),
-    base: z.string().min(1).describe('Base image of the first stage, e.g. debian:bookworm-slim.'),
-    workdir: absPath('workdir').optional().describe('Working directory inputs are copied to (default /work).'),
+    base: imageRef(true).describe('Base image of the first stage, e.g. debian:bookworm-slim.'),
+    workdir: absPath('workdir', 'workdir').optional().describe('Working directory inputs are copied to (default /work).'),
     env: env.optional(),
     steps: z
       .record(z.string(), stepSchema)

@@ -73,6 +73,37 @@ describe('fuzzed Repfiles', () => {
     );
   });
 
+  it('no string that becomes one Dockerfile line reaches a recipe with a control character in it', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', '/', ':', '.', ' ', 'é', '\n', '\r', '\t', '\0', '\x1b', '\x7f', '\u2028'), maxLength: 6 });
+    // eslint-disable-next-line no-control-regex
+    const control = /[\x00-\x1f\x7f]/;
+    // eslint-disable-next-line no-control-regex
+    const controlButTab = /[\x00-\x08\x0a-\x1f\x7f]/;
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 9, maxLength: 9 }), ([workdir, user, base, from, tag, cmd, env, label, shell]) => {
+        const doc = {
+          rep: 1,
+          name: 'demo',
+          base: `busybox${base}`,
+          workdir: `/${workdir}`,
+          env: { A: env },
+          steps: { a: { run: 'x', user: `u${user}`, shell: [`/bin/sh${shell}`, '-c'] }, b: { from: `busybox${from}`, run: 'y' } },
+          image: { from: 'a', tag: `demo${tag}`, cmd: `run ${cmd}`, labels: { k: label } },
+        };
+        const r = parseRepfile(stringify(doc), { file: 'Repfile', contextDir: '/nonexistent' });
+        if (!r.ok) {
+          for (const m of r.errors.map(formatDiagnostic)) expect(m).toMatch(located);
+          return;
+        }
+        const rec = r.value;
+        const lines = [rec.base, rec.workdir, rec.image.tag, String(rec.image.cmd), ...rec.steps.flatMap((s) => [s.user ?? '', s.from ?? '', ...(s.shell ?? [])])];
+        for (const l of lines) expect(l).not.toMatch(control);
+        for (const v of [...Object.values(rec.env), ...Object.values(rec.image.labels)]) expect(v).not.toMatch(controlButTab);
+      }),
+      { numRuns: 1000, seed: 10 },
+    );
+  });
+
   it('mangled valid Repfiles never crash', () => {
     const valid = 'rep: 1\nname: demo\nbase: busybox:latest\nsteps:\n  a:\n    run: [x, y]\n  b:\n    needs: [a]\n    inputs: [src/]\n    outputs: [/out]\nimage:\n  from: b\n  cmd: [sh]\n';
     fc.assert(

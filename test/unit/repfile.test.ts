@@ -3,6 +3,8 @@ import { makeProject, openErrors, open } from '../helpers.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic, renderDiagnostic } from '../../src/diag.js';
 import { repfileJsonSchema } from '../../src/repfile/schema.js';
+import { buildDag } from '../../src/graph/dag.js';
+import Ajv2020 from 'ajv/dist/2020.js';
 
 const errorsOf = (text: string) => {
   const r = parseRepfile(text, { file: 'Repfile' });
@@ -176,5 +178,170 @@ describe('Repfile.example', () => {
     if (!dag.ok) throw new Error(dag.errors.map(formatDiagnostic).join('\n'));
     expect(dag.value.target).toBe('analysis');
     expect(dag.value.stages.map((s) => s.name)).toEqual(['data', 'analysis', 'check', 'fetch']);
+  });
+});
+
+describe('Repfile strings that reach a Dockerfile', () => {
+  const NL = '(a newline here would start a new Dockerfile instruction)';
+  const one = (text: string) => errorsOf(text);
+
+  it('rejects control characters in one-line fields, where they are', () => {
+    const step = (body: string) => `${HEAD}steps:\n  a:\n${body}`;
+    expect(one(HEAD + 'workdir: "/srv\\nRUN touch /pwned"\nsteps: {a: {run: x}}\n')).toEqual([
+      `Repfile:4:10: workdir: workdir must not contain control characters ${NL}`,
+    ]);
+    expect(one(step('    workdir: "/w\\rRUN x"\n'))).toEqual([`Repfile:6:14: steps.a.workdir: workdir must not contain control characters ${NL}`]);
+    expect(one(step('    user: "root\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters ${NL}`]);
+    expect(one(step('    user: "ro\\tot"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters ${NL}`]);
+    expect(one(step('    shell: [/bin/sh, "-c\\n"]\n'))).toEqual([`Repfile:6:22: steps.a.shell[1]: a shell argument must not contain control characters ${NL}`]);
+    expect(one(step('    outputs: ["/out\\e"]\n'))).toEqual([`Repfile:6:15: steps.a.outputs[0]: a path must not contain control characters ${NL}`]);
+    expect(one(step('    from: "busybox\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.from: an image or step must not contain control characters ${NL}`]);
+    expect(one(HEAD.replace('base: debian:bookworm-slim', 'base: "debian\\nRUN id"') + 'steps: {a: {run: x}}\n')).toEqual([
+      `Repfile:3:7: base: an image reference must not contain control characters ${NL}`,
+    ]);
+    const image = (body: string) => `${HEAD}steps: {a: {run: x}}\nimage:\n${body}`;
+    expect(one(image('  user: "u\\0"\n'))).toEqual([`Repfile:6:9: image.user: user must not contain control characters ${NL}`]);
+    expect(one(image('  tag: "demo:1\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.tag: an image name must not contain control characters ${NL}`]);
+    expect(one(image('  cmd: "sh\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.cmd: a command must not contain control characters ${NL}`]);
+    expect(one(image('  cmd: [sh, "-c\\rx"]\n'))).toEqual([`Repfile:6:13: image.cmd[1]: a command must not contain control characters ${NL}`]);
+    expect(one(image('  entrypoint: "x\\x7f"\n'))).toEqual([`Repfile:6:15: image.entrypoint: a command must not contain control characters ${NL}`]);
+    expect(one(image('  volumes: ["/v\\n"]\n'))).toEqual([`Repfile:6:13: image.volumes[0]: a path must not contain control characters ${NL}`]);
+    expect(one(image('  labels: {"k\\n": v}\n'))).toEqual([`Repfile:6:12: image.labels: a label key must not contain control characters ${NL}`]);
+    expect(one(HEAD + 'env: {"1x": a}\nsteps: {a: {run: x}}\n')).toEqual([
+      'Repfile:4:7: env: an environment variable name is letters, digits and "_", not starting with a digit',
+    ]);
+    expect(one(HEAD + 'steps: {a: {run: x}}\nsecrets:\n  s: {file: "k\\n"}\n')).toEqual([
+      `Repfile:6:13: secrets.s.file: a secret file path must not contain control characters ${NL}`,
+    ]);
+  });
+
+  it('rejects newlines and other control characters in env and label values, which ENV and LABEL cannot express', () => {
+    expect(one(HEAD + 'env: {A: "x\\nRUN id"}\nsteps: {a: {run: x}}\n')).toEqual([
+      'Repfile:4:10: env.A: an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)',
+    ]);
+    expect(one(HEAD + 'steps:\n  a:\n    env: {B: "\\r"}\n')).toEqual([
+      'Repfile:6:14: steps.a.env.B: an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)',
+    ]);
+    expect(one(HEAD + 'steps: {a: {run: x}}\nimage:\n  labels: {k: "v\\nw"}\n')).toEqual([
+      'Repfile:6:15: image.labels.k: a label value must not contain newlines or other control characters (Dockerfile LABEL cannot express them; tabs are fine)',
+    ]);
+  });
+
+  it('allows newlines and tabs in run and description, but no other control characters', () => {
+    const r = ok(HEAD + 'steps:\n  a:\n    description: "two\\nlines\\tand a tab"\n    run: ["if true; then\\n\\techo x\\nfi"]\n    env: {T: "a\\tb"}\nimage:\n  labels: {k: "v\\tw"}\n');
+    expect(r.steps[0]!.run).toEqual(['if true; then\n\techo x\nfi']);
+    expect(r.steps[0]!.env).toEqual({ T: 'a\tb' });
+    expect(one(HEAD + 'steps:\n  a:\n    run: "echo a\\rRUN id"\n')).toEqual([
+      'Repfile:6:10: steps.a.run: a shell command must not contain control characters other than newlines and tabs',
+    ]);
+    expect(one(HEAD + 'steps:\n  a:\n    run: [x, "y\\0"]\n')).toEqual([
+      'Repfile:6:14: steps.a.run[1]: a shell command must not contain control characters other than newlines and tabs',
+    ]);
+    expect(one(HEAD + 'steps:\n  a:\n    description: "x\\rRUN id"\n')).toEqual([
+      'Repfile:6:18: steps.a.description: a description must not contain control characters other than newlines and tabs (each line becomes a Dockerfile comment)',
+    ]);
+  });
+
+  it('rejects a Repfile that is not UTF-8, at the first bad byte; a BOM is fine', () => {
+    const bad = Buffer.concat([Buffer.from(HEAD + 'steps:\n  a:\n    run: echo caf'), Buffer.from([0xe9]), Buffer.from('\n')]);
+    const r = parseRepfile(bad, { file: 'Repfile' });
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual(['Repfile:6:18: not UTF-8 text (byte 0xE9); save the Repfile as UTF-8']);
+    const later = Buffer.concat([Buffer.from('rep: 1\n# é ok\nname: d'), Buffer.from([0xc3, 0x28])]);
+    const r2 = parseRepfile(later, { file: 'Repfile' });
+    expect(r2.ok ? [] : r2.errors.map(formatDiagnostic)).toEqual(['Repfile:3:8: not UTF-8 text (byte 0xC3); save the Repfile as UTF-8']);
+    const bom = parseRepfile(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(HEAD + 'steps: {a: {run: café}}\n')]), { file: 'Repfile' });
+    expect(bom.ok && bom.value.steps[0]!.run).toEqual(['café']);
+  });
+});
+
+describe('image references', () => {
+  const DIGEST = `sha256:${'a'.repeat(64)}`;
+  const withBase = (base: string) => errorsOrNone(`rep: 1\nname: demo\nbase: ${JSON.stringify(base)}\nsteps: {a: {run: x}}\n`);
+  const withTag = (tag: string) => errorsOrNone(`${HEAD}steps: {a: {run: x}}\nimage: {tag: ${JSON.stringify(tag)}}\n`);
+  const withFrom = (from: string) => errorsOrNone(`${HEAD}steps:\n  app:\n    run: x\n  b:\n    from: ${JSON.stringify(from)}\nimage: {from: app}\n`, true);
+  function errorsOrNone(text: string, graph = false): string[] {
+    const r = parseRepfile(text, { file: 'Repfile' });
+    if (!r.ok) return r.errors.map(formatDiagnostic);
+    if (!graph) return [];
+    const d = buildDag(r.value);
+    return d.ok ? [] : d.errors.map(formatDiagnostic);
+  }
+
+  it('accepts what Docker accepts', () => {
+    const good = [
+      'busybox', 'busybox:latest', 'debian:bookworm-slim', 'library/debian:12', 'docker.io/library/debian:bookworm',
+      '127.0.0.1:5000/rep/base:1', 'localhost/x', 'localhost:5000/a/b:c', 'registry.example.com:443/team/app_v2:1.0-rc.1',
+      `ghcr.io/org/img@${DIGEST}`, `debian:12@${DIGEST}`, '[::1]:5000/x:y', 'a__b/c-d.e', 'a---b', 'Registry.Example.COM/x', 'scratch',
+      `x:${'T'.repeat(128)}`,
+    ];
+    for (const ref of good) {
+      expect(withBase(ref), ref).toEqual([]);
+      expect(withFrom(ref), ref).toEqual([]);
+    }
+    for (const ref of good.filter((r) => !r.includes('@'))) expect(withTag(ref), ref).toEqual([]);
+  });
+
+  it('rejects what Docker rejects, saying why', () => {
+    const msg = (ref: string, why: string) => `Repfile:3:7: base: "${ref}" is not an image reference: ${why}`;
+    const shape = 'expected [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim';
+    const cases: [string, string][] = [
+      ['Debian:12', 'the repository name must be lowercase'],
+      ['library/Debian', 'the repository name must be lowercase'],
+      ['debian:', 'a tag is 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"'],
+      ['debian:-rc', 'a tag is 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"'],
+      [`x:${'t'.repeat(129)}`, 'a tag is 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"'],
+      ['debian@sha256:abc', 'a digest is ALGORITHM:HEX with at least 32 hex digits, e.g. sha256: and 64 hex digits'],
+      [`debian@${DIGEST}@x`, 'a digest is ALGORITHM:HEX with at least 32 hex digits, e.g. sha256: and 64 hex digits'],
+      ['debian 12', shape],
+      ['-x', shape],
+      ['a/../b', shape],
+      ['http://example.com/x', shape],
+      ['debian::12', shape],
+      ['a_-b', shape],
+      ['x/', shape],
+      ['a'.repeat(64), '64 hex digits name an image id, not a repository'],
+      [`${'a'.repeat(256)}`, 'the name is longer than 255 characters'],
+    ];
+    for (const [ref, why] of cases) expect(withBase(ref), ref).toEqual([msg(ref, why)]);
+  });
+
+  it('checks from as an image when it names no step, and image.tag as NAME[:TAG]', () => {
+    expect(withFrom('Busybox:latest')).toEqual([
+      'Repfile:8:11: steps.b.from: "Busybox:latest" is not an image reference: the repository name must be lowercase',
+    ]);
+    expect(withFrom('busybox:latest\tx')).toEqual([
+      `Repfile:8:11: steps.b.from: an image or step must not contain control characters (a newline here would start a new Dockerfile instruction)`,
+    ]);
+    expect(withTag(`demo@${DIGEST}`)).toEqual([
+      `Repfile:5:14: image.tag: "demo@${DIGEST}" has a digest; image.tag is [REGISTRY[:PORT]/]NAME[:TAG], e.g. paper/analysis:1.0`,
+    ]);
+    expect(withTag('Demo:1')).toEqual(['Repfile:5:14: image.tag: "Demo:1" is not an image reference: the repository name must be lowercase']);
+    expect(withTag('--help')).toEqual([
+      'Repfile:5:14: image.tag: "--help" is not an image reference: expected [REGISTRY[:PORT]/]NAME[:TAG], e.g. paper/analysis:1.0',
+    ]);
+  });
+
+  it('reject a long hostile reference quickly', () => {
+    const t0 = Date.now();
+    withBase(`${'a-'.repeat(20000)}!`);
+    withBase(`${'a.'.repeat(20000)}:`);
+    withBase(`${'a'.repeat(100000)}!`);
+    withBase(`${'A'.repeat(100000)}/`);
+    withTag(`${'a.'.repeat(20000)}/a:`);
+    expect(Date.now() - t0).toBeLessThan(500);
+  });
+});
+
+describe('the published JSON Schema', () => {
+  it('compiles with Ajv and carries the rules on control characters and references', () => {
+    const ajv = new Ajv2020.default({ allErrors: true, strict: false });
+    const validate = ajv.compile(repfileJsonSchema());
+    const doc = (extra: object) => ({ rep: 1, name: 'demo', base: 'debian:bookworm-slim', steps: { a: { run: 'x' } }, ...extra });
+    expect(validate(doc({})), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(doc({ workdir: '/srv\nRUN id' }))).toBe(false);
+    expect(validate(doc({ base: 'Debian' }))).toBe(false);
+    expect(validate(doc({ image: { tag: `x@sha256:${'a'.repeat(64)}` } }))).toBe(false);
+    expect(validate(doc({ steps: { a: { run: 'a\n\tb', description: 'x\ny' } } }))).toBe(true);
+    expect(validate(doc({ steps: { a: { run: 'a\rb' } } }))).toBe(false);
   });
 });
