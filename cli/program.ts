@@ -16,6 +16,7 @@ import type { Diagnostic } from '../src/diag.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
 import { openProject, type Project } from '../src/project.js';
+import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
 import { repfileJsonSchema } from '../src/repfile/schema.js';
 import { VERSION } from '../src/version.js';
 import { EngineError } from '../src/engine/engine.js';
@@ -259,21 +260,37 @@ program
 
 program
   .command('verify')
-  .description('check a published bundle: checksums, provenance subjects, signature, step keys')
+  .description('check a published bundle: checksums, provenance subjects, image digests, signature, step keys')
   .argument('<bundle>', 'a bundle folder, .tar.gz or .zip')
   .option('--key <pub>', "the signer's ed25519 public key (PEM)")
-  .option('--rebuild', 'rebuild from the bundle with a real engine and compare the image file by file')
+  .option('--rebuild', 'rebuild from the bundle with a real engine (image tagged rep-verify/NAME:BUNDLESHA12) and compare the image file by file')
   .addOption(engineOption())
-  .option('--network <mode>', 'network for RUN steps when rebuilding (e.g. host)')
+  .option('--network <mode>', 'network for RUN steps when rebuilding: none unless named (e.g. host)')
+  .option('--secret <id=ID,src=FILE>', 'give a rebuild this secret (or id=ID,env=NAME); it gets no other (repeat for more)', (v: string, all: string[] = []) => [...all, v])
+  .option('--max-size <size>', 'refuse a bundle or context.tar that unpacks to more than this (e.g. 64G)', formatLimit(DEFAULT_LIMITS.maxBytes))
+  .option('--max-files <n>', 'refuse a bundle or context.tar of more entries than this', String(DEFAULT_LIMITS.maxEntries))
+  .option('--max-ratio <n>', 'refuse an archive that expands to more than N times its size (plus 64 MiB)', String(DEFAULT_LIMITS.maxRatio))
   .option('--json', 'print the report as JSON')
-  .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; json?: boolean }) => {
-    const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network } : undefined;
-    if (rebuild && rebuild.engine.name === 'none') {
-      process.stderr.write('rep: --rebuild needs an engine (docker or podman)\n');
+  .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; secret?: string[]; maxSize: string; maxFiles: string; maxRatio: string; json?: boolean }) => {
+    const [{ verifyBundle }, { parseSecretGrant }] = await Promise.all([import('../src/publish/verify.js'), import('../src/publish/rebuild.js')]);
+    const usage = (message: string): never => {
+      process.stderr.write(`rep: ${message}\n`);
       throw new Exit(2);
-    }
-    const { verifyBundle } = await import('../src/publish/verify.js');
-    const report = await verifyBundle(bundle, { key: o.key, rebuild });
+    };
+    const whole = (flag: string, v: string) => (/^[1-9]\d*$/.test(v) ? Number(v) : usage(`${flag} ${v}: expected a whole number from 1`));
+    const limits = {
+      maxBytes: parseSize(o.maxSize) ?? usage(`--max-size ${o.maxSize}: expected a size such as 500M, 64G or 1T`),
+      maxEntries: whole('--max-files', o.maxFiles),
+      maxRatio: whole('--max-ratio', o.maxRatio),
+    };
+    const secrets = (o.secret ?? []).map((s) => {
+      const g = parseSecretGrant(s);
+      return typeof g === 'string' ? usage(g) : g;
+    });
+    if (secrets.length && !o.rebuild) usage('--secret is for --rebuild');
+    const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network, secrets } : undefined;
+    if (rebuild && rebuild.engine.name === 'none') usage('--rebuild needs an engine (docker or podman)');
+    const report = await verifyBundle(bundle, { key: o.key, rebuild, limits });
     if (o.json) out(prettyJson(report));
     else {
       for (const c of report.checks) {

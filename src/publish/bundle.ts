@@ -1,15 +1,16 @@
-// A bundle on disk: a folder, or one deterministic .tar.gz or .zip of it.
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// A bundle on disk: a folder, or one deterministic .tar.gz or .zip of it,
+// and opening one someone else made.
+import { createReadStream, createWriteStream, mkdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import tar from 'tar-stream';
-import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { DockerIgnore } from '../context/dockerignore.js';
 import { walkContext } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
+import { ExtractError, extractTar, extractZip } from './extract.js';
+import type { Limits } from './limits.js';
 
 export type BundleKind = 'dir' | 'tar.gz' | 'zip';
 
@@ -24,7 +25,7 @@ export async function packBundle(dir: string, out: string): Promise<void> {
   const files = walkContext(dir, new DockerIgnore([]));
   if (bundleKind(out) === 'tar.gz') {
     const gz = createGzip({ level: 9 });
-    const done = pipeline(gz, createWriteStream(out));
+    const done = pipelineAsync(gz, createWriteStream(out));
     await writeTar(asEntries(files), gz);
     await done;
     return;
@@ -34,88 +35,26 @@ export async function packBundle(dir: string, out: string): Promise<void> {
   const mtime = new Date(Math.max(archiveMtime().getTime(), Date.UTC(1980, 0, 1, 12)));
   for (const f of files) zip.addFile(f.abs, f.path, { mtime, mode: 0o100000 | f.mode, compress: true });
   zip.end();
-  await pipeline(zip.outputStream, createWriteStream(out));
+  await pipelineAsync(zip.outputStream, createWriteStream(out));
 }
 
-/** The bundle as a folder: itself, or an archive unpacked into a new temporary folder. */
-export async function openBundle(where: string): Promise<string> {
-  const kind = statSync(where).isDirectory() ? 'dir' : bundleKind(where);
-  if (kind === 'dir') return where;
-  const dir = mkdtempSync(path.join(tmpdir(), 'rep-bundle-'));
-  if (kind === 'tar.gz') await extractTar(createReadStream(where).pipe(createGunzip()), dir);
-  else await extractZip(where, dir);
-  return dir;
-}
-
-/** Unpacks a tar stream into `dir` (regular files and folders only; no path may leave it). */
-export async function extractTar(stream: NodeJS.ReadableStream, dir: string): Promise<void> {
-  const extract = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, body, next) => {
-      const target = safeJoin(dir, h.name);
-      if (!target) {
-        body.resume();
-        return reject(new Error(`archive entry leaves the folder: ${h.name}`));
-      }
-      if (h.type === 'directory') {
-        mkdirSync(target, { recursive: true });
-        body.resume();
-        body.on('end', next);
-      } else if (h.type === 'file') {
-        mkdirSync(path.dirname(target), { recursive: true });
-        const ws = createWriteStream(target, { mode: (h.mode ?? 0o644) & 0o777 });
-        body.pipe(ws);
-        ws.on('finish', next);
-        ws.on('error', reject);
-      } else if (h.type === 'symlink') {
-        mkdirSync(path.dirname(target), { recursive: true });
-        symlinkSync(h.linkname ?? '', target);
-        body.resume();
-        body.on('end', next);
-      } else {
-        body.resume();
-        body.on('end', next);
-      }
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    (stream as NodeJS.ReadableStream).on('error', reject);
-    stream.pipe(extract);
-  });
-}
-
-function safeJoin(dir: string, name: string): string | undefined {
-  const target = path.resolve(dir, name);
-  return target === dir || target.startsWith(dir + path.sep) ? target : undefined;
-}
-
-async function extractZip(file: string, dir: string): Promise<void> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true }, (err, z) => (err || !z ? reject(err) : resolve(z))),
-  );
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      const target = safeJoin(dir, entry.fileName);
-      if (!target) return reject(new Error(`archive entry leaves the folder: ${entry.fileName}`));
-      if (entry.fileName.endsWith('/')) {
-        mkdirSync(target, { recursive: true });
-        zip.readEntry();
-        return;
-      }
-      zip.openReadStream(entry, (err, rs) => {
-        if (err || !rs) return reject(err);
-        mkdirSync(path.dirname(target), { recursive: true });
-        const mode = (entry.externalFileAttributes >>> 16) & 0o777;
-        const ws = createWriteStream(target, { mode: mode || 0o644 });
-        rs.pipe(ws);
-        ws.on('finish', () => zip.readEntry());
-        ws.on('error', reject);
-      });
-    });
-    zip.on('end', resolve);
-    zip.on('error', reject);
-    zip.readEntry();
-  });
+/**
+ * The bundle as a folder: itself (resolved once), or an archive unpacked into
+ * `into`, a new folder rep owns (see extract.ts for what is refused). Throws an
+ * ExtractError that says why a bundle cannot be opened.
+ */
+export async function openBundle(where: string, into: string, limits: Limits): Promise<string> {
+  const label = path.basename(where);
+  const st = statSync(where, { throwIfNoEntry: false });
+  if (!st) throw new ExtractError(`${where}: no such file or folder`);
+  if (st.isDirectory()) return realpathSync(where);
+  const kind = bundleKind(where);
+  if (kind === 'dir' || !st.isFile()) throw new ExtractError(`${where}: not a bundle (a folder, FILE.tar.gz or FILE.zip)`);
+  mkdirSync(into);
+  const o = { label, limits, links: false, archiveSize: st.size };
+  if (kind === 'zip') await extractZip(where, into, o);
+  else await extractTar(pipeline(createReadStream(where), createGunzip(), () => undefined), into, o);
+  return into;
 }
 
 /** Files of a bundle folder, relative, sorted. */

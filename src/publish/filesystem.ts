@@ -1,11 +1,11 @@
 // An image's filesystem as a manifest (path -> type, mode, owner, content
 // hash; no timestamps), to record at publish time and compare on rebuild.
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import tar from 'tar-stream';
 import type { Engine } from '../engine/engine.js';
+import { withTempDir } from '../tempdir.js';
 
 export interface FsEntry {
   type: string;
@@ -56,14 +56,11 @@ export async function readFilesystemTar(file: string): Promise<FsManifest> {
 }
 
 export async function imageFilesystem(engine: Engine, ref: string): Promise<FsManifest> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rep-fs-'));
-  try {
+  return withTempDir('rep-fs', async (dir) => {
     const file = path.join(dir, 'fs.tar');
     await engine.exportFilesystem(ref, file);
-    return await readFilesystemTar(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return readFilesystemTar(file);
+  });
 }
 
 /** Differences, one line per path: what was recorded against what is there now. */
@@ -85,4 +82,15 @@ export function diffFilesystems(recorded: FsManifest, now: FsManifest): string[]
     }
   }
   return out;
+}
+
+/** A manifest from filesystem.json (a bundle's file: its shape checked), or undefined. */
+export function parseFsManifest(text: Buffer): FsManifest | undefined {
+  try {
+    const m = JSON.parse(text.toString('utf8')) as unknown;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+    return Object.values(m).every((e) => typeof e === 'object' && e !== null) ? (m as FsManifest) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,23 +1,30 @@
 // `rep verify BUNDLE`: every checksum, the statement's subjects against the
-// files, the signature, and that the Repfile and inputs in the bundle give the
-// recorded step keys; with --rebuild, a real build compared file by file.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+// files (the image's config and layers recomputed from image.tar's bytes), the
+// signature over every file, and that the Repfile and inputs in the bundle give
+// the recorded step keys; with --rebuild, a real build compared file by file.
+// The bundle is hostile input: it is read through safefs.ts and extract.ts
+// only, into one temporary folder that is removed whatever happens.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import tar from 'tar-stream';
 import { build } from '../commands/build.js';
-import { StatCache, sha256File, sha256Hex } from '../context/hash.js';
+import { sha256Hex } from '../context/hash.js';
 import type { Engine } from '../engine/engine.js';
-import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../emit/provenance.js';
-import { readLock, resolverFor } from '../lock/lockfile.js';
-import { hashInputs, Planner } from '../plan/plan.js';
+import type { Statement } from '../emit/provenance.js';
 import { openProject } from '../project.js';
 import { formatDiagnostic } from '../diag.js';
-import { bundleFiles, extractTar, openBundle } from './bundle.js';
-import { loadPublicKey, verifyEnvelope, type Envelope } from './dsse.js';
-import { diffFilesystems, imageFilesystem, type FsManifest } from './filesystem.js';
+import { withTempDir } from '../tempdir.js';
+import { openBundle } from './bundle.js';
+import { loadPublicKey, verifyEnvelope } from './dsse.js';
+import { ExtractError, extractTar } from './extract.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { diffFilesystems, imageFilesystem, parseFsManifest } from './filesystem.js';
+import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
 import { UNSUMMED } from './publish.js';
+import { forVerification, verifyTag, type SecretGrant } from './rebuild.js';
+import { escaped, hashInside, listInside, pathProblem, readInside, shown, streamInside } from './bundlefs.js';
+import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
+import { BUNDLE_SIGNATURE, bundleSignatureProblems, parseEnvelope } from './signature.js';
+import { parseStatement, stepKeyProblems } from './statement.js';
 
 export interface Check {
   name: string;
@@ -29,7 +36,13 @@ export interface Check {
 export interface VerifyOptions {
   /** PEM file of the signer's ed25519 public key. */
   key?: string;
-  rebuild?: { engine: Engine; network?: string };
+  /**
+   * Rebuild with a real engine. The network is "none" unless named; no secret
+   * of the verifier's is used unless granted here.
+   */
+  rebuild?: { engine: Engine; network?: string; secrets?: SecretGrant[] };
+  /** Bounds on what unpacking the bundle and its context.tar may write. */
+  limits?: Partial<Limits>;
 }
 
 export interface VerifyReport {
@@ -41,162 +54,199 @@ export interface VerifyReport {
 
 const subjectSha = (s: Statement, name: string) => s.subject.find((x) => x.name === name)?.digest?.sha256;
 
-async function imageConfigDigest(imageTar: string): Promise<string | undefined> {
-  const extract = tar.extract();
-  let manifest: string | undefined;
-  await new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, body, next) => {
-      if (h.name === 'manifest.json') {
-        const chunks: Buffer[] = [];
-        body.on('data', (c: unknown) => chunks.push(c as Buffer));
-        body.on('end', () => {
-          manifest = Buffer.concat(chunks).toString('utf8');
-          next();
-        });
-      } else {
-        body.resume();
-        body.on('end', next);
-      }
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    createReadStream(imageTar).pipe(extract);
+export async function verifyBundle(where: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  return withTempDir('rep-verify', async (tmp) => {
+    let dir: string;
+    try {
+      dir = await openBundle(where, path.join(tmp, 'bundle'), limits);
+    } catch (e) {
+      if (!(e instanceof ExtractError)) throw e;
+      return { ok: false, checks: [{ name: 'bundle', ok: false, detail: [e.message] }] };
+    }
+    return verifyFolder(dir, tmp, opts, limits);
   });
-  if (!manifest) return undefined;
-  const config = (JSON.parse(manifest) as { Config: string }[])[0]?.Config ?? '';
-  return /([0-9a-f]{64})/.exec(config)?.[1];
 }
 
-export async function verifyBundle(where: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const dir = await openBundle(where);
+async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limits: Limits): Promise<VerifyReport> {
   const checks: Check[] = [];
   const check = (name: string, detail: string[], note: string[] = []) => {
     checks.push({ name, ok: detail.length === 0, detail: detail.length ? detail : note });
     return detail.length === 0;
   };
-  const has = (f: string) => existsSync(path.join(dir, f));
+
+  // Every regular file hashed once (image.tar also read for its image); nothing else read.
+  let listing: ReturnType<typeof listInside>;
+  try {
+    listing = listInside(dir, limits.maxEntries);
+  } catch (e) {
+    return { ok: false, checks: [{ name: 'bundle', ok: false, detail: [(e as Error).message] }] };
+  }
+  const present = new Set([...listing.files, ...listing.others]);
+  const hashes = new Map<string, string>();
+  const unreadable = [...listing.problems];
+  let image: ImageFindings | undefined;
+  for (const f of listing.files) {
+    const h = await hashInside(dir, f, f === 'image.tar' ? readImageArchive : undefined);
+    if ('problem' in h) unreadable.push(h.problem);
+    else {
+      hashes.set(f, h.sha256);
+      if (h.tapped) image = h.tapped;
+    }
+  }
+  const has = (f: string) => hashes.has(f);
+  /** A small file's bytes; undefined (its problem said once, by the listing or here) when it cannot be read. */
+  const said = new Set<string>();
+  const read = (f: string, limit: number, problems: string[]): Buffer | undefined => {
+    if (!has(f)) return undefined;
+    const r = readInside(dir, f, limit);
+    if ('data' in r) return r.data;
+    if (!said.has(f)) problems.push(r.problem);
+    said.add(f);
+    return undefined;
+  };
 
   // 1. checksums
-  const problems: string[] = [];
-  let sums = '';
-  if (!has('SHA256SUMS')) problems.push('SHA256SUMS is missing');
-  else {
-    sums = readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
+  const problems: string[] = [...unreadable];
+  const sumsText = read('SHA256SUMS', TEXT_LIMIT, problems);
+  const sums = sumsText?.toString('utf8') ?? '';
+  if (!present.has('SHA256SUMS')) problems.push('SHA256SUMS is missing');
+  else if (sumsText) {
     const listed = new Set<string>();
     for (const line of sums.split('\n').filter(Boolean)) {
-      const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+      const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
       if (!m) {
-        problems.push(`SHA256SUMS: unreadable line "${line}"`);
+        problems.push(`SHA256SUMS: unreadable line "${shown(line)}"`);
         continue;
       }
-      listed.add(m[2]!);
-      if (!has(m[2]!)) problems.push(`missing: ${m[2]}`);
-      else if (sha256File(path.join(dir, m[2]!)) !== m[1]) problems.push(`checksum mismatch: ${m[2]}`);
+      const name = m[2]!;
+      const bad = pathProblem(name);
+      if (bad) problems.push(`SHA256SUMS: "${shown(name)}" is not a plain relative path inside the bundle: ${bad}`);
+      else if (listed.has(name)) problems.push(`SHA256SUMS: ${shown(name)} is listed twice`);
+      else if (!present.has(name)) problems.push(`missing: ${shown(name)}`);
+      else if (has(name) && hashes.get(name) !== m[1]) problems.push(`checksum mismatch: ${shown(name)}`);
+      listed.add(name);
     }
-    for (const f of bundleFiles(dir)) if (!UNSUMMED.has(f) && !listed.has(f)) problems.push(`not in SHA256SUMS: ${f}`);
-    const bundleSha = sha256Hex(sums);
+    for (const f of hashes.keys()) if (!UNSUMMED.has(f) && !listed.has(f)) problems.push(`not in SHA256SUMS: ${shown(f)}`);
+    const bundleSha = sha256Hex(sumsText);
     for (const f of ['CITE.md', 'CITE.tex']) {
-      if (has(f) && !readFileSync(path.join(dir, f), 'utf8').includes(bundleSha)) problems.push(`${f} does not cite this bundle (sha256:${bundleSha})`);
+      const text = read(f, TEXT_LIMIT, problems);
+      if (text && !text.includes(bundleSha)) problems.push(`${f} does not cite this bundle (sha256:${bundleSha})`);
     }
   }
   check('checksums', problems, [`sha256:${sha256Hex(sums)}`]);
 
   // 2. the statement and its subjects
-  let statement: Statement | undefined;
   const subj: string[] = [];
-  try {
-    statement = JSON.parse(readFileSync(path.join(dir, 'provenance.json'), 'utf8')) as Statement;
-    if (statement._type !== STATEMENT_TYPE || statement.predicateType !== PREDICATE_TYPE) subj.push('provenance.json is not an in-toto Statement v1 with SLSA Provenance v1');
-  } catch {
-    subj.push('provenance.json is missing or not JSON');
-  }
+  const provenance = read('provenance.json', JSON_LIMIT, subj);
+  const statement = provenance && parseStatement(provenance);
+  if (!present.has('provenance.json')) subj.push('provenance.json is missing');
+  else if (!provenance) subj.push('provenance.json cannot be read');
+  else if (!statement) subj.push('provenance.json is not an in-toto Statement v1 with SLSA Provenance v1');
   if (statement) {
     for (const f of ['Dockerfile', 'context.tar']) {
-      const want = subjectSha(statement, f);
-      if (!has(f)) subj.push(`missing: ${f}`);
-      else if (want !== sha256File(path.join(dir, f))) subj.push(`${f} does not match the statement's subject`);
+      if (!present.has(f)) subj.push(`missing: ${f}`);
+      else if (has(f) && subjectSha(statement, f) !== hashes.get(f)) subj.push(`${f} does not match the statement's subject`);
     }
-    const image = statement.subject.find((s) => s.annotations?.kind === 'image-config');
-    if (image && has('image.tar')) {
-      const got = await imageConfigDigest(path.join(dir, 'image.tar'));
-      if (got !== image.digest?.sha256) subj.push(`image.tar holds image ${got ?? '(none)'}, the statement names ${image.digest?.sha256}`);
-    }
-    if (has('Repfile') && statement.predicate.buildDefinition.externalParameters.repfile) {
-      const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256: string };
-      if (rf.sha256 !== sha256File(path.join(dir, 'Repfile'))) subj.push("Repfile does not match the statement's externalParameters");
-    }
+    const named = statement.subject.find((s) => s.annotations?.kind === 'image-config')?.digest?.sha256;
+    if (image) subj.push(...imageProblems(image, named));
+    const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256?: unknown } | undefined;
+    if (has('Repfile') && rf && rf.sha256 !== hashes.get('Repfile')) subj.push("Repfile does not match the statement's externalParameters");
   }
   check('subjects', subj);
 
-  // 3. the signature
+  // 3. the signature: over the statement (provenance.dsse.json) and over every file (bundle.dsse.json)
   const sig: string[] = [];
   let sigNote: string[] = [];
   if (opts.key) {
-    if (!has('provenance.dsse.json')) sig.push('provenance.dsse.json is missing: the bundle is not signed');
-    else {
-      try {
-        const env = JSON.parse(readFileSync(path.join(dir, 'provenance.dsse.json'), 'utf8')) as Envelope;
-        const key = loadPublicKey(readFileSync(opts.key));
-        if (!verifyEnvelope(env, key)) sig.push('the signature is not by this key, or the signed statement was changed');
-        else if (has('provenance.json') && !Buffer.from(env.payload, 'base64').equals(readFileSync(path.join(dir, 'provenance.json')))) {
-          sig.push('provenance.json is not the statement that was signed');
-        }
-      } catch (e) {
-        sig.push(`cannot check the signature: ${(e as Error).message}`);
+    let key;
+    try {
+      key = loadPublicKey(readFileSync(opts.key));
+    } catch (e) {
+      sig.push(`cannot use ${opts.key} as a public key: ${(e as Error).message}`);
+    }
+    if (key && !present.has('provenance.dsse.json')) sig.push('provenance.dsse.json is missing: the bundle is not signed');
+    else if (key) {
+      const text = read('provenance.dsse.json', JSON_LIMIT, sig);
+      const env = text && parseEnvelope(text, 'provenance.dsse.json');
+      if (typeof env === 'string') sig.push(env);
+      else if (env && !verifyEnvelope(env, key)) sig.push('the signature is not by this key, or the signed statement was changed');
+      else if (env && provenance && !Buffer.from(env.payload, 'base64').equals(provenance)) sig.push('provenance.json is not the statement that was signed');
+      if (!present.has(BUNDLE_SIGNATURE)) sig.push(`${BUNDLE_SIGNATURE} is missing: no signature covers the files of this bundle`);
+      else {
+        const all = read(BUNDLE_SIGNATURE, JSON_LIMIT, sig);
+        if (all) sig.push(...bundleSignatureProblems(all, key, hashes));
       }
     }
-  } else sigNote = [has('provenance.dsse.json') ? 'signed, but not checked: give --key' : 'not signed'];
+  } else sigNote = [present.has('provenance.dsse.json') || present.has(BUNDLE_SIGNATURE) ? 'signed, but not checked: give --key' : 'not signed'];
   check('signature', sig, sigNote);
 
   // 4. the step keys, recomputed from the Repfile and the inputs in the bundle
   const keys: string[] = [];
   let ctxDir: string | undefined;
+  const recipeDir = path.join(tmp, 'recipe');
   if (statement && has('context.tar') && has('Repfile')) {
-    ctxDir = mkdtempSync(path.join(tmpdir(), 'rep-verify-ctx-'));
-    await extractTar(createReadStream(path.join(dir, 'context.tar')), ctxDir);
-    const project = openProject({ file: path.join(dir, 'Repfile'), context: ctxDir });
-    if (!project.ok) keys.push(...project.errors.map(formatDiagnostic));
+    const repfile = read('Repfile', TEXT_LIMIT, keys);
+    const lock = read('Repfile.lock', TEXT_LIMIT, keys);
+    const ctx = streamInside(dir, 'context.tar');
+    if ('problem' in ctx) keys.push(ctx.problem);
     else {
-      const p = project.value;
-      const hashed = hashInputs(p.dag, p.ctx, new StatCache());
-      if (!hashed.ok) keys.push(...hashed.errors.map(formatDiagnostic));
-      else {
-        const recorded = new Map(statement.predicate.runDetails.byproducts.map((b) => [b.name!.replace(/^step:/, ''), b]));
-        const nonces: Record<string, string> = {};
-        for (const [n, b] of recorded) if (b.annotations?.nonce) nonces[n] = b.annotations.nonce;
-        const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(readLock(path.join(dir, 'Repfile'))), nonces });
-        const digestOf = (producer: string, producerKey: string) => recorded.get(producer)?.annotations?.outputsDigest ?? `key:${producerKey}`;
-        for (const name of p.dag.order) {
-          const { material, key } = planner.key(name, digestOf);
-          planner.settle(name, material, key, true);
-          const want = recorded.get(name)?.digest?.sha256;
-          if (!want) keys.push(`step ${name} is not in the statement`);
-          else if (`sha256:${want}` !== key) keys.push(`step ${name}: the bundle gives key ${key}, the statement records sha256:${want}`);
-        }
-        for (const n of recorded.keys()) if (!p.dag.nodes.has(n)) keys.push(`the statement records step ${n}, which the Repfile does not have`);
+      try {
+        ctxDir = path.join(tmp, 'context');
+        mkdirSync(ctxDir);
+        await extractTar(ctx.stream, ctxDir, {
+          label: 'context.tar',
+          limits,
+          links: true,
+          archiveSize: ctx.size,
+          refuse: (n) => (n === '.rep' || n.startsWith('.rep/') ? 'rep never archives its own .rep/ folder' : undefined),
+        });
+      } catch (e) {
+        ctx.stream.destroy();
+        if (!(e instanceof ExtractError)) throw e;
+        keys.push(e.message);
+        ctxDir = undefined;
       }
+    }
+    if (ctxDir && repfile) {
+      mkdirSync(recipeDir);
+      writeFileSync(path.join(recipeDir, 'Repfile'), repfile);
+      if (lock) writeFileSync(path.join(recipeDir, 'Repfile.lock'), lock);
+      keys.push(...stepKeyProblems(statement, recipeDir, ctxDir));
     }
   } else keys.push('cannot recompute keys: Repfile, context.tar or provenance.json is missing');
   check('keys', keys, statement ? [`${statement.predicate.runDetails.byproducts.length} steps`] : []);
 
   // 5. a real rebuild, compared file by file
   let differences: string[] | undefined;
-  if (opts.rebuild && ctxDir) {
+  if (opts.rebuild && ctxDir && statement) {
     const reb: string[] = [];
-    const project = openProject({ file: path.join(dir, 'Repfile'), context: ctxDir });
-    if (!project.ok) reb.push(...project.errors.map(formatDiagnostic));
+    const opened = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir });
+    const tag = verifyTag(opened.ok ? opened.value.recipe.name : 'bundle', sha256Hex(sumsText ?? ''));
+    const project = opened.ok ? forVerification(opened.value, opts.rebuild.secrets ?? [], tag) : opened;
+    const network = opts.rebuild.network ?? 'none';
+    if (!project.ok) reb.push(...project.errors.map((d) => escaped(formatDiagnostic(d))));
     else {
-      const r = await build(project.value, { engine: opts.rebuild.engine, network: opts.rebuild.network, dockerfile: path.join(ctxDir, '.rep', 'Dockerfile') });
-      if (!r.ok) reb.push(...r.errors.map(formatDiagnostic));
-      else if (!r.value.ok) reb.push('the rebuild failed');
-      else if (!has('filesystem.json')) reb.push('filesystem.json is missing: nothing to compare the rebuilt image with');
-      else {
-        const recorded = JSON.parse(readFileSync(path.join(dir, 'filesystem.json'), 'utf8')) as FsManifest;
-        differences = diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, project.value.recipe.image.tag));
-        reb.push(...differences);
+      const r = await build(project.value, { engine: opts.rebuild.engine, network, dockerfile: path.join(ctxDir, '.rep', 'Dockerfile') });
+      if (!r.ok) reb.push(...r.errors.map((d) => escaped(formatDiagnostic(d))));
+      else if (!r.value.ok) {
+        const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
+        reb.push(`the rebuild failed${failed.length ? ` at step ${failed.map((n) => shown(n)).join(', ')}` : ''} (network ${network})`);
+        const recorded = statement.predicate.buildDefinition.internalParameters.network;
+        const wanted = typeof recorded === 'string' ? recorded : 'host';
+        if (wanted !== network) reb.push(`the bundle was built with ${typeof recorded === 'string' ? `--network ${shown(recorded)}` : "the engine's default network"}; if it needs the network and you trust it, rebuild with --network ${shown(wanted)}`);
+      } else {
+        const text = read('filesystem.json', JSON_LIMIT, reb);
+        const recorded = text && parseFsManifest(text);
+        if (!present.has('filesystem.json')) reb.push('filesystem.json is missing: nothing to compare the rebuilt image with');
+        else if (text && !recorded) reb.push('filesystem.json is not a list of files');
+        else if (recorded) {
+          differences = diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag));
+          reb.push(...differences.map((d) => shown(d, 1000)));
+        }
       }
     }
-    check('rebuild', reb, ['the rebuilt image has the recorded files (paths, modes, owners, content)']);
-  }
+    check('rebuild', reb, [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);
+  } else if (opts.rebuild) check('rebuild', ['cannot rebuild: the bundle gives no Repfile, context and statement to build from (see above)']);
   return { ok: checks.every((c) => c.ok), checks, differences };
 }

@@ -1,14 +1,16 @@
 // Lock against a real registry, publish with a real engine, verify across engines.
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import tar from 'tar-stream';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Statement } from '../../src/emit/provenance.js';
 import { publish } from '../../src/publish/publish.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, rep } from '../helpers.js';
-import { docker, DOCKER_BIN, podman, sh } from './helpers.js';
+import { docker, DOCKER_BIN, podman, PODMAN_RUN, sh } from './helpers.js';
 
 const REGISTRY = '127.0.0.1:5000';
 
@@ -90,6 +92,54 @@ describe('rep lock against the local registry', () => {
   });
 });
 
+/** Images a test tagged, removed when the file is done: [engine binary, reference]. */
+const removeAfter: [string, string][] = [];
+afterAll(() => {
+  for (const [bin, ref] of removeAfter) spawnSync(bin, ['image', 'rm', ref], { stdio: 'ignore' });
+});
+const verifyTagOf = (bundleSha256: string, name = 'paper') => `rep-verify/${name}:${bundleSha256.slice(0, 12)}`;
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** What an attacker without the key can redo: SHA256SUMS and the CITE files that quote its hash. */
+function resum(dir: string): void {
+  const old = readFileSync(path.join(dir, 'SHA256SUMS'));
+  const sums = old.toString('utf8').split('\n').filter(Boolean).map((l) => l.slice(66)).map((f) => `${sha(readFileSync(path.join(dir, f)))}  ${f}\n`).join('');
+  writeFileSync(path.join(dir, 'SHA256SUMS'), sums);
+  for (const f of ['CITE.md', 'CITE.tex']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replaceAll(sha(old), sha(sums)));
+}
+
+async function tarEntries(file: string): Promise<{ header: tar.Header; body: Buffer }[]> {
+  const out: { header: tar.Header; body: Buffer }[] = [];
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, body, next) => {
+      const chunks: Buffer[] = [];
+      body.on('data', (c: unknown) => chunks.push(c as Buffer));
+      body.on('end', () => {
+        out.push({ header, body: Buffer.concat(chunks) });
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(readFileSync(file));
+  await done;
+  return out;
+}
+
+async function packTar(entries: { header: tar.Header; body: Buffer }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    if (e.header.type === 'file') pack.entry({ ...e.header, size: e.body.length }, e.body);
+    else pack.entry(e.header);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 describe('rep publish with a real engine', () => {
   it('adds the image and its pushed repo digest; the bundle rebuilds the same files on podman and on docker', async () => {
     const dir = makeProject(tree('busybox:latest'));
@@ -108,6 +158,7 @@ describe('rep publish with a real engine', () => {
     });
     expect(r.value.repoDigest!.split('@')[1]).toBe(head.headers.get('docker-content-digest'));
 
+    removeAfter.push(['podman', verifyTagOf(r.value.bundleSha256)], [DOCKER_BIN, verifyTagOf(r.value.bundleSha256)]);
     const viaPodman = await verifyBundle(out, { rebuild: { engine: podman() } });
     expect(viaPodman.checks.map((c) => [c.name, c.ok, c.ok ? '' : c.detail.join('; ')])).toEqual([
       ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''], ['rebuild', true, ''],
@@ -131,10 +182,122 @@ describe('rep publish with a real engine', () => {
     writeFileSync(fsPath, JSON.stringify(fs));
     const sums = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64}(?=  filesystem\.json$)/m, sh('sha256sum', [fsPath]).slice(0, 64));
     writeFileSync(path.join(out, 'SHA256SUMS'), sums);
+    removeAfter.push([DOCKER_BIN, verifyTagOf(sha(sums))]);
     const cli = rep(process.cwd(), ['verify', out, '--rebuild', '--engine', 'docker']);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(
       'FAILED  rebuild\n        added    /out/sorted.txt\n        changed  /result: content differs\n        changed  /system: mode 600 -> 644\n',
     );
+  });
+});
+
+describe('rep verify against a hostile bundle, with a real engine', () => {
+  it('recomputes the image from image.tar: a layer added and the config rewritten under its old name fails with --key', async () => {
+    const keyDir = mkdtempSync(path.join(tmpdir(), 'rep-keys-'));
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(path.join(keyDir, 'k.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(path.join(keyDir, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const pub = path.join(keyDir, 'k.pub');
+    const tag = `rep-test/signed-${randomUUID().slice(0, 8)}:latest`;
+    removeAfter.push([DOCKER_BIN, tag], ['podman', tag]);
+    const dir = makeProject({ ...tree('busybox:latest'), Repfile: repfile('busybox:latest').replace('tag: rep-test/paper:latest', `tag: ${tag}`) });
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
+    const r = await publish(open(dir), { engine: docker(), out, image: true, sign: path.join(keyDir, 'k.key') });
+    if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+    expect((await verifyBundle(out, { key: pub })).checks.filter((c) => !c.ok)).toEqual([]);
+
+    // The attacker adds a layer, appends its diff_id to the config, keeps the config's old
+    // name, and redoes every checksum; the statement and its signature stay as they were.
+    const imageTar = path.join(out, 'image.tar');
+    const entries = await tarEntries(imageTar);
+    const manifestEntry = entries.find((e) => e.header.name === 'manifest.json')!;
+    const manifest = JSON.parse(manifestEntry.body.toString('utf8')) as { Config: string; Layers: string[] }[];
+    const configEntry = entries.find((e) => e.header.name === manifest[0]!.Config)!;
+    const config = JSON.parse(configEntry.body.toString('utf8')) as { rootfs: { diff_ids: string[] } };
+    const evilPack = tar.pack();
+    evilPack.entry({ name: 'usr/bin/backdoor', mode: 0o755 }, '#!/bin/sh\necho pwned\n');
+    evilPack.finalize();
+    const evilChunks: Buffer[] = [];
+    for await (const c of evilPack) evilChunks.push(c as Buffer);
+    const evil = Buffer.concat(evilChunks);
+    config.rootfs.diff_ids.push(`sha256:${sha(evil)}`);
+    configEntry.body = Buffer.from(JSON.stringify(config));
+    manifest[0]!.Layers.push(`${sha(evil)}/layer.tar`);
+    manifestEntry.body = Buffer.from(JSON.stringify(manifest));
+    entries.unshift({ header: { name: `${sha(evil)}/layer.tar`, type: 'file', mode: 0o644 } as tar.Header, body: evil });
+    writeFileSync(imageTar, await packTar(entries));
+    resum(out);
+    const cli = rep(process.cwd(), ['verify', out, '--key', pub]);
+    expect(cli.code).toBe(1);
+    const configHex = manifest[0]!.Config.replace(/\.json$/, '');
+    expect(cli.stdout).toContain(
+      `FAILED  subjects\n        image.tar: the config ${manifest[0]!.Config} has sha256:${sha(configEntry.body)}, not the digest its name says\n` +
+        `        image.tar holds image sha256:${sha(configEntry.body)}, the statement names sha256:${configHex}\n`,
+    );
+    expect(cli.stdout).toContain('        image.tar was changed after signing\n');
+    expect(cli.stdout.trim().split('\n').at(-1)).toBe('rep: verify failed: subjects, signature');
+
+    // podman save writes its own layout (layers named by digest, links for the legacy folders): it verifies too.
+    const viaPodman = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle.tar.gz');
+    const p = await publish(open(makeProject({ ...tree('busybox:latest'), Repfile: repfile('busybox:latest').replace('tag: rep-test/paper:latest', `tag: ${tag}`) })), { engine: podman(), out: viaPodman, image: true });
+    if (!p.ok) throw new Error(p.errors.map((e) => e.message).join('\n'));
+    expect((await verifyBundle(viaPodman)).checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("a rebuild uses none of the verifier's secrets, tags none of its images and has no network, unless the verifier says so", async () => {
+    const run = randomUUID().slice(0, 8);
+    const hostSecret = path.join(mkdtempSync(path.join(tmpdir(), 'rep-host-')), 'id_rsa');
+    const victim = `rep-test/victim-${run}:latest`;
+    sh('podman', ['tag', 'busybox:latest', victim]);
+    removeAfter.push(['podman', victim]);
+    const victimId = sh('podman', ['image', 'inspect', '--format', '{{.Id}}', victim]).trim();
+    const stranger = `rep: 1
+name: stranger
+base: busybox:latest
+env: {TEST_RUN: "${run}"}
+secrets:
+  hostkey: {file: ${hostSecret}}
+  token: {env: REP_TEST_STRANGER_TOKEN}
+steps:
+  grab:
+    secrets: [hostkey, token]
+    run: cat /run/secrets/hostkey /run/secrets/token > /loot; ls /sys/class/net | grep -cv '^lo$' > /ifaces || true
+image:
+  tag: ${victim}
+`;
+    // The author publishes with their own values...
+    writeFileSync(hostSecret, 'author-key\n');
+    const dir = makeProject({ Repfile: stranger });
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
+    process.env.REP_TEST_STRANGER_TOKEN = 'author-token';
+    const r = await publish(open(dir), { engine: podman(), out }).finally(() => delete process.env.REP_TEST_STRANGER_TOKEN);
+    if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+    sh('podman', ['tag', 'busybox:latest', victim]);
+    // The verifier's machine is another one: it has none of the author's step images.
+    const st = JSON.parse(readFileSync(path.join(out, 'provenance.json'), 'utf8')) as Statement;
+    for (const b of st.predicate.runDetails.byproducts) spawnSync('podman', ['image', 'rm', `rep-cache:${b.digest!.sha256}`], { stdio: 'ignore' });
+    const rebuilt = verifyTagOf(r.value.bundleSha256, 'stranger');
+    removeAfter.push(['podman', rebuilt]);
+    // ...and the verifier has secrets of their own at the same places.
+    writeFileSync(hostSecret, 'HOST-PRIVATE-KEY\n');
+    const env = { REP_TEST_STRANGER_TOKEN: 'HOST-TOKEN' };
+    const refused = rep(process.cwd(), ['verify', out, '--rebuild', '--engine', 'podman'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(
+      `FAILED  rebuild\n        Repfile:10:15: steps.grab.secrets: step grab mounts the secret "hostkey", which the Repfile takes from the file ${hostSecret}; a rebuild for verification uses none of your secrets: give one with --secret id=hostkey,src=FILE if you trust this bundle\n` +
+        '        Repfile:10:24: steps.grab.secrets: step grab mounts the secret "token", which the Repfile takes from the environment variable REP_TEST_STRANGER_TOKEN; a rebuild for verification uses none of your secrets: give one with --secret id=token,env=NAME if you trust this bundle\n',
+    );
+    expect(sh('podman', ['image', 'inspect', '--format', '{{.Id}}', victim]).trim()).toBe(victimId);
+    expect(spawnSync('podman', ['image', 'exists', rebuilt]).status).toBe(1);
+
+    // Secrets the verifier grants, and no network: the rebuild is tagged in rep's namespace only.
+    const granted = path.join(path.dirname(hostSecret), 'granted');
+    writeFileSync(granted, 'granted-key\n');
+    const ok = rep(process.cwd(), ['verify', out, '--rebuild', '--engine', 'podman', '--secret', `id=hostkey,src=${granted}`, '--secret', 'id=token,env=GRANTED_TOKEN'], { ...env, GRANTED_TOKEN: 'granted-token' });
+    expect(ok.stdout).toContain('FAILED  rebuild\n        changed  /ifaces: content differs\n        changed  /loot: content differs\n');
+    expect(sh('podman', ['image', 'inspect', '--format', '{{.Id}}', victim]).trim()).toBe(victimId);
+    const inside = sh('podman', ['run', '--rm', ...PODMAN_RUN, rebuilt, 'cat', '/loot', '/ifaces']);
+    expect(inside).toBe('granted-key\ngranted-token0\n');
+    expect(readdirSync(path.dirname(hostSecret)).sort()).toEqual(['granted', 'id_rsa']);
   });
 });

@@ -14,6 +14,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
 import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
 import { publish } from '../../src/publish/publish.js';
+import { forVerification, parseSecretGrant, verifyTag } from '../../src/publish/rebuild.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
 
@@ -132,7 +133,7 @@ describe('rep publish and rep verify', () => {
     const k = keys();
     const { bundle, result } = await published({ sign: k.priv });
     expect(result.files).toEqual([
-      'CITATION.cff', 'CITE.md', 'CITE.tex', 'Dockerfile', 'REPRODUCE.md', 'Repfile', 'SHA256SUMS', 'context.tar',
+      'CITATION.cff', 'CITE.md', 'CITE.tex', 'Dockerfile', 'REPRODUCE.md', 'Repfile', 'SHA256SUMS', 'bundle.dsse.json', 'context.tar',
       'provenance.dsse.json', 'provenance.json', 'ro-crate-metadata.json',
     ]);
     const report = await verifyBundle(bundle, { key: k.pub });
@@ -203,6 +204,7 @@ describe('rep publish and rep verify', () => {
     expect(await failures(changed, k.pub)).toEqual([
       ['checksums', 'checksum mismatch: context.tar'],
       ['subjects', "context.tar does not match the statement's subject"],
+      ['signature', 'context.tar was changed after signing'],
     ]);
 
     // a missing file
@@ -242,10 +244,58 @@ describe('rep publish and rep verify', () => {
 
     // the wrong key
     const wrong = keys();
-    expect(await failures(bundle, wrong.pub)).toEqual([['signature', 'the signature is not by this key, or the signed statement was changed']]);
+    expect(await failures(bundle, wrong.pub)).toEqual([
+      ['signature', 'the signature is not by this key, or the signed statement was changed', 'bundle.dsse.json: the signature is not by this key, or the signed list of files was changed'],
+    ]);
     const cli = rep(process.cwd(), ['verify', bundle, '--key', wrong.pub]);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain('FAILED  signature\n        the signature is not by this key, or the signed statement was changed\n');
     expect(cli.stdout).toContain('rep: verify failed: signature\n');
+  });
+});
+
+describe('rep verify --rebuild: what a stranger\'s Repfile may reach', () => {
+  it('parses --secret as docker build does, and tags in rep-verify/ only', () => {
+    expect(parseSecretGrant('id=api,src=keys/api.txt', '/home/me')).toEqual({ id: 'api', file: '/home/me/keys/api.txt' });
+    expect(parseSecretGrant('id=tok,env=MY_TOKEN')).toEqual({ id: 'tok', env: 'MY_TOKEN' });
+    expect(parseSecretGrant('id=api')).toBe('--secret id=api: expected id=ID,src=FILE or id=ID,env=NAME');
+    expect(parseSecretGrant('id=api,src=a,env=B')).toBe('--secret id=api,src=a,env=B: expected id=ID,src=FILE or id=ID,env=NAME');
+    expect(parseSecretGrant('id=a b,src=f')).toBe('--secret id=a b,src=f: id is letters, digits, ".", "_" or "-"');
+    expect(verifyTag('My Paper!', 'abcdef0123456789')).toBe('rep-verify/my-paper:abcdef012345');
+    expect(verifyTag('...', 'abcdef0123456789')).toBe('rep-verify/bundle:abcdef012345');
+  });
+
+  it('rewrites the recipe: the verifier\'s tag, and only the secrets the verifier grants', () => {
+    const dir = makeProject({
+      Repfile: `rep: 1
+name: s
+base: busybox:latest
+secrets:
+  key: {file: /root/.ssh/id_rsa}
+  tok: {env: HOME}
+steps:
+  a:
+    secrets: [key, tok]
+    run: cat /run/secrets/key
+image:
+  tag: mine:latest
+`,
+    });
+    const p = open(dir);
+    const refused = forVerification(p, [], 'rep-verify/s:0123456789ab');
+    expect(refused.ok ? [] : refused.errors.map((e) => e.message)).toEqual([
+      'step a mounts the secret "key", which the Repfile takes from the file /root/.ssh/id_rsa; a rebuild for verification uses none of your secrets: give one with --secret id=key,src=FILE if you trust this bundle',
+      'step a mounts the secret "tok", which the Repfile takes from the environment variable HOME; a rebuild for verification uses none of your secrets: give one with --secret id=tok,env=NAME if you trust this bundle',
+    ]);
+    const unknown = forVerification(p, [{ id: 'key', file: '/tmp/k' }, { id: 'tok', env: 'T' }, { id: 'other', env: 'O' }], 'rep-verify/s:0123456789ab');
+    expect(unknown.ok ? [] : unknown.errors.map((e) => e.message)).toEqual(['--secret id=other: the Repfile has no secret of that name (it has: key, tok)']);
+    const granted = forVerification(p, [{ id: 'key', file: '/tmp/k' }, { id: 'tok', env: 'T' }], 'rep-verify/s:0123456789ab');
+    if (!granted.ok) throw new Error();
+    expect(granted.value.recipe.image.tag).toBe('rep-verify/s:0123456789ab');
+    expect(granted.value.dag.recipe.image.tag).toBe('rep-verify/s:0123456789ab');
+    expect(granted.value.recipe.secrets).toEqual({ key: { file: '/tmp/k' }, tok: { env: 'T' } });
+    expect(p.recipe.image.tag).toBe('mine:latest');
+    const cli = rep(process.cwd(), ['verify', dir, '--secret', 'id=key,src=/tmp/k']);
+    expect([cli.code, cli.stderr]).toEqual([2, 'rep: --secret is for --rebuild\n']);
   });
 });

@@ -1,0 +1,148 @@
+// Unpacking an archive someone else made (a .tar.gz or .zip bundle, the
+// context.tar inside one) into a new folder rep owns: the archive is read as a
+// stream, entry by entry, and each entry goes through an Unpacker (unpacker.ts)
+// that refuses what could leave the folder or exceed a bound, so an archive
+// bomb stops at the bound, not after it was written whole.
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import yauzl from 'yauzl';
+import { ExtractError, Unpacker, type ExtractOptions } from './unpacker.js';
+
+export { ExtractError, type ExtractOptions } from './unpacker.js';
+
+const wrap = (label: string, e: unknown): Error =>
+  e instanceof ExtractError ? e : new ExtractError(`${label}: cannot unpack: ${(e as Error).message}`);
+
+/** Unpacks the tar stream `input` into the folder `dir` (which exists and is empty). */
+export async function extractTar(input: Readable, dir: string, o: ExtractOptions): Promise<void> {
+  const u = new Unpacker(dir, o);
+  const extract = tar.extract();
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      u.close();
+      input.unpipe(extract);
+      input.destroy();
+      extract.destroy();
+      reject(wrap(o.label, e));
+    };
+    extract.on('entry', (h, body, next) => {
+      if (failed) {
+        body.resume();
+        return;
+      }
+      const skip = () => {
+        body.on('end', next);
+        body.resume();
+      };
+      try {
+        const name = u.name(h.name);
+        if (name === undefined) return skip();
+        switch (h.type) {
+          case 'directory':
+            u.dir(name);
+            return skip();
+          case 'file':
+          case 'contiguous-file':
+            u.file(name, h.mode, h.size);
+            body.on('data', (c: unknown) => {
+              try {
+                u.write(c as Buffer);
+              } catch (e) {
+                fail(e);
+              }
+            });
+            body.on('end', () => {
+              if (failed) return;
+              u.close();
+              next();
+            });
+            body.on('error', fail);
+            return;
+          case 'symlink':
+            u.symlink(name, h.linkname ?? '');
+            return skip();
+          case 'link':
+            u.hardlink(name, h.linkname ?? '');
+            return skip();
+          default:
+            u.other(name, `${h.type} entry`);
+        }
+      } catch (e) {
+        body.resume();
+        fail(e);
+      }
+    });
+    extract.on('finish', () => (failed ? undefined : resolve()));
+    extract.on('error', fail);
+    input.on('error', fail);
+    input.pipe(extract);
+  });
+}
+
+/** Unpacks the zip file `file` into the folder `dir` (which exists and is empty). */
+export async function extractZip(file: string, dir: string, o: ExtractOptions): Promise<void> {
+  const u = new Unpacker(dir, o);
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: true, validateEntrySizes: true }, (err, z) => (err || !z ? reject(err) : resolve(z))),
+    );
+  } catch (e) {
+    throw wrap(o.label, e);
+  }
+  if (zip.entryCount > o.limits.maxEntries) {
+    zip.close();
+    throw new ExtractError(`${o.label}: holds more than ${o.limits.maxEntries} entries; if you trust it, raise the bound with --max-files N`);
+  }
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      u.close();
+      zip.close();
+      reject(wrap(o.label, e));
+    };
+    zip.on('entry', (entry: yauzl.Entry) => {
+      try {
+        const name = u.name(entry.fileName);
+        const mode = (entry.externalFileAttributes >>> 16) & 0o177777;
+        if (name === undefined) return zip.readEntry();
+        if (entry.fileName.endsWith('/')) {
+          u.dir(name);
+          return zip.readEntry();
+        }
+        const kind = mode & 0o170000;
+        if (kind === 0o120000) u.symlink(name, '');
+        if (kind !== 0 && kind !== 0o100000) u.other(name, 'special file');
+        u.file(name, mode & 0o777, entry.uncompressedSize);
+        zip.openReadStream(entry, (err, rs) => {
+          if (failed) return;
+          if (err || !rs) return fail(err ?? new Error('no data'));
+          rs.on('data', (c: Buffer) => {
+            try {
+              u.write(c);
+            } catch (e) {
+              rs.destroy();
+              fail(e);
+            }
+          });
+          rs.on('end', () => {
+            if (failed) return;
+            u.close();
+            zip.readEntry();
+          });
+          rs.on('error', fail);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+    zip.on('end', () => (failed ? undefined : resolve()));
+    zip.on('error', fail);
+    zip.readEntry();
+  });
+}

