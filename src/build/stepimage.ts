@@ -4,7 +4,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { sha256Of } from '../canonical.js';
 import type { HashedFile } from '../context/hash.js';
 import { writeTar, type TarEntry } from '../context/tar.js';
-import { fromLine, imageInstructions, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
+import { copyLine, fromLine, imageInstructions, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import type { PlannedStep } from '../plan/plan.js';
@@ -35,7 +35,7 @@ export function stepDockerfile(
     inherited = planned(node.parent.name).material.def.workdir;
   }
   const workdir = p.material.def.workdir;
-  const copies = p.inputs.length ? [`COPY ${INPUTS_DIR}/ ${workdir.replace(/\/?$/, '/')}`] : [];
+  const copies = p.inputs.length ? [copyLine([`${INPUTS_DIR}/`], workdir.replace(/\/?$/, '/'))] : [];
   lines.push(...stepInstructions(dag, node, inherited, workdir, copies, (producer) => cacheRef(planned(producer).key)));
   return `${lines.join('\n')}\n`;
 }

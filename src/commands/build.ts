@@ -1,21 +1,20 @@
 // `rep build`: plan, build the stale steps through an engine, record keys,
 // and write the standalone Dockerfile.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import { fail, ok, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
 import { lockBytes, noopImagesHold, noopStamp, readNoop, writeNoop, type NoopRecord } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
+import { prepareSecrets, secretFilesInContext } from '../build/secrets.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
-import { hashInputs, planBuild, type Plan, type PlannedStep } from '../plan/plan.js';
+import { hashResolved, planBuild, resolveAllInputs, type Plan, type PlannedStep } from '../plan/plan.js';
 import { byPath, ContextIndex, statEntry, type ContextFile } from '../context/files.js';
-import { resolveInputs } from '../context/inputs.js';
-import type { HashedFile } from '../context/hash.js';
+import { StatCache, type HashedFile } from '../context/hash.js';
 import { prettyJson } from '../canonical.js';
 import { buildProvenance } from '../emit/record.js';
 import type { Statement } from '../emit/provenance.js';
@@ -103,6 +102,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   const { recipe, ctx, dag } = project;
   const engine = opts.engine;
   const startedOn = new Date();
+  const secretsInContext = secretFilesInContext(project);
+  if (secretsInContext.length) return fail(...secretsInContext);
   const lock = opts.dryRun ? undefined : await acquireLock(ctx.dir);
   if (lock && !('release' in lock)) {
     return fail({ file: recipe.file, message: `another rep build (pid ${lock.heldBy}) holds .rep/lock` });
@@ -134,10 +135,31 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
         });
       }
     }
-    const hashed = hashInputs(dag, ctx, undefined, index);
-    if (!hashed.ok) return hashed;
-    const byEngine = none ? undefined : await engineFreshness(engine, project, state, hashed.value, resolveBase);
-    const planned = planBuild(dag, ctx, { state, resolveBase, inputs: hashed.value, ...byEngine });
+    // The standalone Dockerfile is written first: when it lies in the context, a step whose
+    // inputs take it copies the very bytes this build wrote, and the text names it.
+    const rel = path.relative(ctx.dir, dockerfilePath).split(path.sep).join('/');
+    const inContext = !rel.startsWith('../') && !path.isAbsolute(rel) && !ctx.ignore.excludes(rel);
+    const resolved = resolveAllInputs(dag, ctx, opts.dryRun ? index : withPlaceholder(index, ctx.dir, inContext ? rel : undefined));
+    if (!resolved.ok) return resolved;
+    let dockerfile: BuildRecord['dockerfile'] = { path: dockerfilePath, written: false, text: '' };
+    let context = index.files;
+    if (!opts.dryRun) {
+      // From here on the build changes what the no-op record describes: until it succeeds there is none.
+      writeNoop(ctx.dir, undefined);
+      const inputsOf = (name: string) => resolved.value.get(name)!.map((f) => f.path);
+      const text = emitDockerfile(dag, { context: inContext ? withPlaceholder(index, ctx.dir, rel).files : context, ignore: ctx.ignore, inputsOf, resolveBase });
+      const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
+      if (!written.ok) return written;
+      dockerfile = { path: dockerfilePath, written: written.value, text };
+      if (written.value && inContext) {
+        const now = statEntry(ctx.dir, rel)!;
+        context = [...context.filter((f) => f.path !== rel), now].sort(byPath);
+        for (const [name, files] of resolved.value) resolved.value.set(name, files.map((f) => (f.path === rel ? now : f)));
+      }
+    }
+    const hashed = hashResolved(resolved.value, StatCache.forContext(ctx.dir));
+    const byEngine = none ? undefined : await engineFreshness(engine, project, state, hashed, resolveBase);
+    const planned = planBuild(dag, ctx, { state, resolveBase, inputs: hashed, ...byEngine });
     if (!planned.ok) return planned;
     const plan = planned.value;
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
@@ -145,27 +167,14 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
 
     if (opts.dryRun) {
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'stale'));
-      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile: { path: dockerfilePath, written: false, text: '' } });
+      return ok({ ...base, ok: true, cancelled: false, steps, dockerfile });
     }
-    // From here on the build changes what the no-op record describes: until it succeeds there is none.
-    writeNoop(ctx.dir, undefined);
-    const context = index.files;
-    const text = emitDockerfile(plan, { contextPaths: context.map((f) => f.path), resolveBase });
-    const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
-    if (!written.ok) return written;
-    const dockerfile = { path: dockerfilePath, written: written.value, text };
-    // The context as it is now: with the Dockerfile just written, when that is part of it.
-    const rel = path.relative(ctx.dir, dockerfilePath).split(path.sep).join('/');
-    const withDockerfile =
-      written.value && !rel.startsWith('..') && !ctx.ignore.excludes(rel)
-        ? [...context.filter((f) => f.path !== rel), statEntry(ctx.dir, rel)!].sort(byPath)
-        : context;
     const record = async (steps: PlannedStep[], outputsDigests: Map<string, string>, image?: { imageId: string }) => {
       const provenance = await buildProvenance(project, {
-        context: withDockerfile,
+        context,
         steps,
         outputsDigests,
-        dockerfileText: text,
+        dockerfileText: dockerfile.text,
         image: image ? { configDigest: image.imageId } : undefined,
         engine,
         network: opts.network,
@@ -177,9 +186,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     };
 
     if (none) {
-      writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
       const steps = plan.steps.map((s) => outcome(s, s.state === 'fresh' ? 'fresh' : 'recorded'));
       const provenance = await record(plan.steps, new Map());
+      writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
       return ok({ ...base, ok: true, cancelled: false, steps, dockerfile, provenance, built: plan.steps, outputsDigests: new Map() });
     }
 
@@ -187,7 +196,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!secrets.ok) return secrets;
     const inputs = new Map(plan.steps.map((s) => [s.name, s.inputs]));
     const run = await runBuild(project, engine, inputs, {
-      secretFiles: secrets.value.files,
+      secrets: secrets.value,
       jobs: opts.jobs ?? 4,
       network: opts.network,
       signal: opts.signal,
@@ -196,7 +205,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       resolveBase,
       present: byEngine?.tags,
       cacheFrom: opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined,
-    }).finally(() => secrets.value.cleanup());
+    });
     const records: [string, StepRecord][] = [];
     for (const r of run.steps.values()) {
       if (r.planned && (r.status === 'built' || r.status === 'cached')) {
@@ -210,11 +219,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       const refs = settled.map((r) => cacheRef(r!.key));
       // The Dockerfile just written is part of the context the next build sees; unless a step
       // takes it as an input (then the next build must key that step again), stamp it as it is now.
-      const after = withDockerfile !== context && !takesAsInput(project, withDockerfile, rel) ? stampNow(project, engineDescription, dockerfilePath, withDockerfile) : stamp;
+      const after = context !== index.files ? stampNow(project, engineDescription, dockerfilePath, context) : stamp;
       noopAfter = { stamp: after, imageId: run.image.imageId, tag: recipe.image.tag, refs, steps: dag.order.length };
     }
-    writeState(ctx.dir, next);
-    if (noopAfter) writeNoop(ctx.dir, noopAfter);
     // A phony step gets a new key every build: drop the image of its previous key.
     for (const [name, rec] of records) {
       const prev = state?.steps[name];
@@ -225,7 +232,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       const p = r.planned ?? plan.step(name);
       return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
     });
-    if (!run.ok) return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
+    if (!run.ok) {
+      writeState(ctx.dir, next);
+      return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
+    }
     if (opts.cacheTo) {
       const keys = records.map(([, r]) => r.key);
       await exportCache(engine, opts.cacheTo, keys);
@@ -234,19 +244,24 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const built = dag.order.map((n) => run.steps.get(n)!.planned!);
     const outputsDigests = new Map([...run.steps.values()].flatMap((r) => (r.outputsDigest ? [[r.name, r.outputsDigest] as const] : [])));
     const provenance = await record(built, outputsDigests, run.image);
+    // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
+    // a build that failed on the way leaves no state or no-op record saying it is done.
+    writeState(ctx.dir, next);
+    if (noopAfter) writeNoop(ctx.dir, noopAfter);
     return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests });
   } finally {
     if (lock && 'release' in lock) lock.release();
   }
 }
 
-/** Whether any step's inputs, resolved in the context `files`, hold the file at `rel`. */
-function takesAsInput(project: Project, files: readonly ContextFile[], rel: string): boolean {
-  const index = new ContextIndex(files);
-  return project.recipe.steps.some((step) => {
-    const r = resolveInputs(project.recipe, step, project.ctx, index);
-    return !r.ok || r.value.some((f) => f.path === rel);
-  });
+/**
+ * The context with the file at `rel` in it as it will be once written (when
+ * `rel` is given and not there yet): what the standalone Dockerfile describes.
+ */
+function withPlaceholder(index: ContextIndex, dir: string, rel: string | undefined): ContextIndex {
+  if (rel === undefined || index.get(rel)) return index;
+  const stat = { size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0, dev: 0 };
+  return new ContextIndex([...index.files, { path: rel, abs: path.join(dir, rel), type: 'file' as const, mode: 0o644, size: 0, stat }].sort(byPath));
 }
 
 /** The no-op stamp of the project with the context `files` (see build/noop.ts). */
@@ -269,48 +284,4 @@ function nextState(project: Project, engine: string, prev: State | undefined, se
   for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
   for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };
   return { version: STATE_VERSION, repfileSha256: project.recipe.sha256, engine, target: project.dag.target, steps };
-}
-
-/**
- * Files holding the values of the secrets the steps mount: a secret from a
- * file is used in place; one from the environment goes to a private
- * temporary file, removed after the build.
- */
-function prepareSecrets(project: Project, engine: Engine): Result<{ files: Record<string, string>; cleanup: () => void }> {
-  const { recipe } = project;
-  const used = [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
-  const files: Record<string, string> = {};
-  let tmp: string | undefined;
-  const cleanup = () => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  };
-  if (used.length === 0) return ok({ files, cleanup });
-  if (!engine.secretsSupported) {
-    const step = recipe.steps.find((s) => s.secrets.length)!;
-    return fail(
-      recipe.source.at(['steps', step.name, 'secrets'], 'secrets are mounted by BuildKit: build with --buildkit (with Debian\'s docker client, REP_DOCKER=/usr/bin/docker), or with --engine podman'),
-    );
-  }
-  const errors: Diagnostic[] = [];
-  for (const id of used) {
-    const src = recipe.secrets[id]!;
-    if ('file' in src) {
-      const file = path.resolve(path.dirname(recipe.path), src.file);
-      if (!existsSync(file)) errors.push(recipe.source.at(['secrets', id, 'file'], `no such file: ${src.file}`));
-      else files[id] = file;
-    } else {
-      const value = process.env[src.env];
-      if (value === undefined) errors.push(recipe.source.at(['secrets', id, 'env'], `the environment variable ${src.env} is not set`));
-      else {
-        tmp ??= mkdtempSync(path.join(tmpdir(), 'rep-secrets-'));
-        files[id] = path.join(tmp, id);
-        writeFileSync(files[id]!, value, { mode: 0o600 });
-      }
-    }
-  }
-  if (errors.length) {
-    cleanup();
-    return fail(...errors);
-  }
-  return ok({ files, cleanup });
 }

@@ -1,14 +1,17 @@
 // A step's `inputs` globs -> the context files they name. Globs are matched
 // with fast-glob inside the context; .dockerignore then filters the matches,
-// as Docker would filter what COPY can see. Escapes are errors.
+// as Docker would filter what COPY can see. Escapes are errors, and so are
+// files the emitted Dockerfile could not COPY as they are.
 import { lstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
+import { directoryCounts, planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, STATE_DIR, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
+import { copiedExactly } from './folders.js';
 
 function leaves(p: string): boolean {
   const c = cleanPath(p.replace(/\\/g, '/'));
@@ -89,10 +92,44 @@ function resolveOne(ctx: BuildContext, pattern: string, index?: ContextIndex): C
   return files;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+/** Folder counts of a context listing, computed once per listing. */
+const countsOf = new WeakMap<readonly ContextFile[], Map<string, number>>();
+
+/**
+ * Inputs the emitted Dockerfile would have to name in a COPY but cannot: a
+ * name with a control character (BuildKit refuses it) or a symlink (COPY
+ * copies the file a link it names points to). Both are fine inside a folder
+ * COPY copies whole. Returns [input path, message] pairs.
+ */
+function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index?: ContextIndex): [string, string][] {
+  if (!files.some((f) => f.type === 'symlink' || CONTROL.test(f.path))) return [];
+  const all = index?.files ?? walkContext(ctx.dir, ctx.ignore);
+  let counts = countsOf.get(all);
+  if (!counts) countsOf.set(all, (counts = directoryCounts(all.map((f) => f.path))));
+  const links = new Set(files.filter((f) => f.type === 'symlink').map((f) => f.path));
+  const out: [string, string][] = [];
+  for (const spec of planCopies(files.map((f) => f.path), counts, copiedExactly(ctx.dir, ctx.ignore, all, counts))) {
+    for (const src of spec.sources) {
+      const first = spec.wholeDir ? files.find((f) => f.path.startsWith(`${src}/`))!.path : src;
+      if (CONTROL.test(src)) {
+        out.push([first, `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has a control character in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses it): rename it, or leave it out with .dockerignore`]);
+      } else if (!spec.wholeDir && links.has(src)) {
+        const dir = src.includes('/') ? src.slice(0, src.lastIndexOf('/')) : '';
+        const where = dir ? `here "${dir}", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755` : 'never the top of the context';
+        out.push([src, `symlink "${src}" would become a copy of the file it points to in the emitted Dockerfile: COPY follows a link it names, and keeps links only in a folder it copies whole (${where}): make the folder an input as a whole, or leave the link out`]);
+      }
+    }
+  }
+  return out;
+}
+
 /** All files a step's inputs name, sorted and without duplicates. */
 export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, index?: ContextIndex): Result<ContextFile[]> {
   const errors: Diagnostic[] = [];
   const seen = new Map<string, ContextFile>();
+  const namedBy = new Map<string, number>();
   step.inputs.forEach((pattern, i) => {
     const r = resolveOne(ctx, pattern, index);
     const at = ['steps', step.name, 'inputs', i];
@@ -107,8 +144,12 @@ export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, ind
         continue;
       }
       seen.set(f.path, f);
+      if (!namedBy.has(f.path)) namedBy.set(f.path, i);
     }
   });
   if (errors.length) return fail(...errors);
-  return ok([...seen.values()].sort(byPath));
+  const files = [...seen.values()].sort(byPath);
+  for (const [file, message] of uncopyable(ctx, files, index)) errors.push(recipe.source.at(['steps', step.name, 'inputs', namedBy.get(file)!], message));
+  if (errors.length) return fail(...errors);
+  return ok(files);
 }

@@ -1,7 +1,9 @@
 // Which COPY instructions put a step's input files into the image at their
 // relative paths. COPY of a glob flattens directories, so files are copied
 // per directory, and a directory whose every context file is an input is
-// copied whole.
+// copied whole (when that copies exactly those files). The top of the
+// context is never copied whole: Docker would copy .rep and whatever else
+// rep leaves out.
 
 export interface CopySpec {
   /** Sources, relative to the context. */
@@ -32,14 +34,23 @@ export function directoryCounts(context: readonly string[]): Map<string, number>
   return total;
 }
 
-export function planCopies(inputs: readonly string[], context: readonly string[] | Map<string, number>): CopySpec[] {
+/**
+ * `wholeOk(dir)`: whether COPY of the whole folder gives exactly the context
+ * files listed under it (see context/folders.ts); asked only of folders whose
+ * every listed file is an input.
+ */
+export function planCopies(
+  inputs: readonly string[],
+  context: readonly string[] | ReadonlyMap<string, number>,
+  wholeOk: (dir: string) => boolean = () => true,
+): CopySpec[] {
   if (inputs.length === 0) return [];
   const wanted = new Set(inputs);
   // For each directory: how many context files it holds, how many of them are inputs.
-  const total = context instanceof Map ? context : directoryCounts(context);
+  const total = context instanceof Map ? context : directoryCounts(context as readonly string[]);
   const chosen = new Map<string, number>();
   for (const p of inputs) count(chosen, p);
-  const complete = (d: string) => chosen.get(d) !== undefined && chosen.get(d) === total.get(d);
+  const complete = (d: string) => d !== '' && chosen.get(d) !== undefined && chosen.get(d) === total.get(d) && wholeOk(d);
 
   const specs: CopySpec[] = [];
   const coveredBy = (p: string): string | undefined => {
@@ -60,9 +71,7 @@ export function planCopies(inputs: readonly string[], context: readonly string[]
       loose.set(d, [...(loose.get(d) ?? []), p]);
     }
   }
-  for (const d of [...wholeDirs].sort()) {
-    specs.push({ sources: [d === '' ? '.' : d], dest: d === '' ? '' : `${d}/`, wholeDir: true });
-  }
+  for (const d of [...wholeDirs].sort()) specs.push({ sources: [d], dest: `${d}/`, wholeDir: true });
   for (const d of [...loose.keys()].sort()) {
     specs.push({ sources: loose.get(d)!, dest: d === '' ? '' : `${d}/`, wholeDir: false });
   }

@@ -1,33 +1,84 @@
 // Plan -> one standalone multi-stage Dockerfile that plain `docker build` on
 // the context turns into the same filesystem as rep's step images.
 import path from 'node:path';
-import type { Dag, DagNode, Parent } from '../graph/dag.js';
-import type { Plan } from '../plan/plan.js';
+import { workdirOf, type Dag, type DagNode, type Parent } from '../graph/dag.js';
 import type { ImageSpec, Recipe, Step } from '../repfile/recipe.js';
+import { copiedExactly } from '../context/folders.js';
+import type { DockerIgnore } from '../context/dockerignore.js';
+import type { ContextFile } from '../context/files.js';
 import { directoryCounts, planCopies } from './copies.js';
 import { VERSION } from '../version.js';
 
+// Every string from the Repfile or the context is written so that both
+// builders (classic and BuildKit) read it back literally: a Dockerfile line
+// ends at a newline or continues after a trailing `\`, and ENV, LABEL,
+// WORKDIR, USER, COPY and VOLUME expand `$VAR` and remove quotes and `\`.
 const json = (v: unknown) => JSON.stringify(v);
-/** COPY treats sources as patterns: escape the pattern characters of literal names. */
-const literal = (p: string) => p.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
-const envValue = (v: string) => `"${v.replace(/[\\"$]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+/** A value in double quotes, where `\`, `"` and `$` are escaped (the schema keeps newlines out; never a raw one here). */
+const quoted = (v: string) => `"${v.replace(/[\\"$]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+/** WORKDIR and USER: bare when nothing in it is special, else quoted. */
+const word = (v: string) => (/^[A-Za-z0-9_.,:@+\/-]+$/.test(v) ? v : quoted(v));
+/** One element of a JSON-form COPY or VOLUME (expanded too): `\`, `$` and quotes escaped. */
+const unexpanded = (v: string) => v.replace(/[\\$"']/g, (c) => `\\${c}`);
+/**
+ * A COPY source naming exactly one path. Both builders take a name without
+ * `*?[` literally (and `a\*` as the name "a\*", not "a*"), so a name with a
+ * pattern character or a backslash becomes a pattern with each of them alone
+ * in a class: "st*ar" -> "st[*]ar".
+ */
+const literalSource = (p: string) => unexpanded(/[*?[\\]/.test(p) ? p.replace(/[*?[\\]/g, (c) => `[${c === '\\' ? '\\\\' : c}]`) : p);
+
+/** A COPY of literal context (or stage) paths to `dest`, in JSON form. */
+export function copyLine(sources: readonly string[], dest: string, from?: string): string {
+  return `COPY ${from ? `--from=${from} ` : ''}${json([...sources.map(literalSource), unexpanded(dest)])}`;
+}
 const joinPath = (dir: string, rel: string) => (rel === '' ? (dir.endsWith('/') ? dir : `${dir}/`) : `${dir.replace(/\/$/, '')}/${rel}`);
 const trimSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
 
 export function envLines(env: Record<string, string>): string[] {
   const keys = Object.keys(env).sort();
-  return keys.length ? [`ENV ${keys.map((k) => `${k}=${envValue(env[k]!)}`).join(' \\\n    ')}`] : [];
+  return keys.length ? [`ENV ${keys.map((k) => `${k}=${quoted(env[k]!)}`).join(' \\\n    ')}`] : [];
 }
 
-/** The RUN instruction for a step's commands: all must succeed, in order. */
+/** Shells that read POSIX sh (`set -e`, `eval`), by file name; after `env` or `busybox`, the next word. */
+const POSIX_SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'ksh', 'mksh', 'zsh', 'yash', 'posh']);
+const baseName = (p: string | undefined) => (p ?? '').slice((p ?? '').lastIndexOf('/') + 1);
+function posixShell(shell: readonly string[]): boolean {
+  const first = baseName(shell[0]);
+  return POSIX_SHELLS.has(first === 'env' || first === 'busybox' ? baseName(shell[1]) : first);
+}
+
+/**
+ * An item that runs the same in `a && b` as alone: one line, one command
+ * list (no `;`), no comment or here-document, nothing at its end (`\`, `&`,
+ * `|`) that would run on into the next item.
+ */
+const joinable = (c: string) => c.trim() !== '' && !/[\n\r;#]|<</.test(c) && !/[\\&|]\s*$/.test(c);
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Items as one POSIX script: each evaluated on its own, so none runs into the next and each one's status counts (with -e). */
+const evalEach = (run: readonly string[]) => (run.length === 1 ? run[0]! : run.map((c) => `eval ${sq(c)}`).join('\n'));
+
+/**
+ * The RUN instruction for a step's commands, in order, in one shell, each of
+ * which must succeed: items joined by `&&` when that is exact, else each
+ * evaluated on its own with -e (`set -e` for a POSIX `shell`). Any other
+ * shell is called once per item, chained by /bin/sh.
+ */
 export function runLine(step: Pick<Step, 'run' | 'shell'> & { secrets?: string[] }): string[] {
-  if (step.run.length === 0) return [];
+  const items = step.run;
+  if (items.length === 0) return [];
   // Secrets are mounted for this one instruction only (BuildKit), at /run/secrets/ID.
   const run = `RUN ${(step.secrets ?? []).map((id) => `--mount=type=secret,id=${id},required=true `).join('')}`;
-  const multi = step.run.some((c) => c.includes('\n'));
-  if (step.shell) return [`${run}${json([...step.shell, step.run.join(multi ? '\n' : ' && ')])}`];
-  if (multi) return [`${run}${json(['/bin/sh', '-ec', step.run.join('\n')])}`];
-  return [`${run}${step.run.join(' \\\n && ')}`];
+  const simple = items.every(joinable);
+  const shell = step.shell;
+  if (!shell) {
+    // Shell form reads best; on a RUN line the text must not start like a flag or a JSON array.
+    if (simple && !/^\s*[-[]/.test(items[0]!)) return [`${run}${items.join(' \\\n && ')}`];
+    return [`${run}${json(['/bin/sh', '-ec', simple ? items.join(' && ') : evalEach(items)])}`];
+  }
+  if (posixShell(shell)) return [`${run}${json([...shell, simple ? items.join(' && ') : `set -e\n${evalEach(items)}`])}`];
+  if (items.length === 1) return [`${run}${json([...shell, items[0]])}`];
+  return [`${run}${json(['/bin/sh', '-c', items.map((c) => [...shell, c].map(sq).join(' ')).join(' && ')])}`];
 }
 
 export function fromLine(p: Parent, resolveBase: (ref: string) => string, as?: string): string {
@@ -35,14 +86,24 @@ export function fromLine(p: Parent, resolveBase: (ref: string) => string, as?: s
   return `FROM ${ref}${as ? ` AS ${as}` : ''}`;
 }
 
-/** COPY lines putting a step's inputs at their relative paths under `workdir`, from the full context. */
-export function inputCopies(workdir: string, inputPaths: readonly string[], contextPaths: readonly string[] | Map<string, number>): string[] {
-  return planCopies(inputPaths, contextPaths).map((c) => `COPY ${json([...c.sources.map(literal), joinPath(workdir, c.dest)])}`);
+/**
+ * COPY lines putting a step's inputs at their relative paths under `workdir`, from the full context;
+ * `wholeOk` says which folders may be copied whole (planCopies).
+ */
+export function inputCopies(
+  workdir: string,
+  inputPaths: readonly string[],
+  contextPaths: readonly string[] | ReadonlyMap<string, number>,
+  wholeOk?: (dir: string) => boolean,
+): string[] {
+  return planCopies(inputPaths, contextPaths, wholeOk).map((c) => copyLine(c.sources, joinPath(workdir, c.dest)));
 }
+
+const workdirLine = (dir: string) => `WORKDIR ${word(dir)}`;
 
 /** The instructions a stage starting from an image begins with. */
 export function stagePreamble(recipe: Recipe): string[] {
-  return [`WORKDIR ${recipe.workdir}`, ...envLines(recipe.env)];
+  return [workdirLine(recipe.workdir), ...envLines(recipe.env)];
 }
 
 /**
@@ -59,15 +120,13 @@ export function stepInstructions(
 ): string[] {
   const s = node.step;
   const lines: string[] = [];
-  if (workdir !== inheritedWorkdir) lines.push(`WORKDIR ${workdir}`);
+  if (workdir !== inheritedWorkdir) lines.push(workdirLine(workdir));
   lines.push(...envLines(s.env));
   for (const p of node.imports) {
-    for (const out of dag.nodes.get(p)!.step.outputs.map(trimSlash)) {
-      lines.push(`COPY --from=${ref(p)} ${json([literal(out), out])}`);
-    }
+    for (const out of dag.nodes.get(p)!.step.outputs.map(trimSlash)) lines.push(copyLine([out], out, ref(p)));
   }
   lines.push(...copies);
-  if (s.user !== undefined) lines.push(`USER ${s.user}`);
+  if (s.user !== undefined) lines.push(`USER ${word(s.user)}`);
   lines.push(...runLine(s));
   return lines;
 }
@@ -75,32 +134,36 @@ export function stepInstructions(
 export function imageInstructions(image: ImageSpec): string[] {
   const lines: string[] = [];
   const labels = Object.keys(image.labels);
-  if (labels.length) lines.push(`LABEL ${labels.map((k) => `${json(k)}=${json(image.labels[k])}`).join(' \\\n      ')}`);
+  if (labels.length) lines.push(`LABEL ${labels.map((k) => `${quoted(k)}=${quoted(image.labels[k]!)}`).join(' \\\n      ')}`);
   for (const p of image.expose) lines.push(`EXPOSE ${p}`);
-  if (image.volumes.length) lines.push(`VOLUME ${json(image.volumes)}`);
-  if (image.user !== undefined) lines.push(`USER ${image.user}`);
-  const form = (v: string | string[]) => (typeof v === 'string' ? v : json(v));
+  if (image.volumes.length) lines.push(`VOLUME ${json(image.volumes.map(unexpanded))}`);
+  if (image.user !== undefined) lines.push(`USER ${word(image.user)}`);
+  // Shell form is `/bin/sh -c TEXT`; written as such when TEXT would continue the line or read as JSON.
+  const form = (v: string | string[]) => (typeof v !== 'string' ? json(v) : v.trim() === '' || /^\s*\[|\\\s*$/.test(v) ? json(['/bin/sh', '-c', v]) : v);
   if (image.entrypoint !== undefined) lines.push(`ENTRYPOINT ${form(image.entrypoint)}`);
   if (image.cmd !== undefined) lines.push(`CMD ${form(image.cmd)}`);
   return lines;
 }
 
 export interface EmitOptions {
-  /** Every path in the build context after .dockerignore (for whole-directory COPYs). */
-  contextPaths: readonly string[];
+  /** Every file in the build context after .dockerignore (for whole-directory COPYs). */
+  context: readonly ContextFile[];
+  /** The context's .dockerignore rules (what Docker sends of a folder copied whole). */
+  ignore: DockerIgnore;
   resolveBase?: (ref: string) => string;
+  /** The context paths each step's inputs name. */
+  inputsOf: (step: string) => readonly string[];
 }
 
 const secretsUsed = (recipe: Recipe) => [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
 
-export function emitDockerfile(plan: Plan, opts: EmitOptions): string {
-  const { dag } = plan;
+export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
   const recipe: Recipe = dag.recipe;
   const resolveBase = opts.resolveBase ?? ((r: string) => r);
   const stageOfStep = new Map(dag.stages.flatMap((st) => st.steps.map((s) => [s, st.name] as const)));
   const stageName = (step: string) => stageOfStep.get(step)!;
-  const workdirs = new Map(plan.steps.map((p) => [p.name, p.material.def.workdir] as const));
-  const counts = directoryCounts(opts.contextPaths);
+  const counts = directoryCounts(opts.context.map((f) => f.path));
+  const wholeOk = copiedExactly(recipe.contextDir, opts.ignore, opts.context, counts);
 
   const out: string[] = [
     `# Generated by rep ${VERSION} from ${path.relative(recipe.contextDir, recipe.path).split(path.sep).join('/')} (sha256:${recipe.sha256}).`,
@@ -114,17 +177,16 @@ export function emitDockerfile(plan: Plan, opts: EmitOptions): string {
     if (stage.from.kind === 'image') {
       out.push(...stagePreamble(recipe));
       inherited = recipe.workdir;
-    } else inherited = workdirs.get(stage.from.name)!;
+    } else inherited = workdirOf(dag, stage.from.name);
     for (const name of stage.steps) {
       const node = dag.nodes.get(name)!;
-      const p = plan.step(name);
       const deps = [...(node.parent.kind === 'step' ? [`builds on ${node.parent.name}`] : []), ...node.imports.map((i) => `imports ${i}`)];
       out.push('', `# step ${name}${deps.length ? ` (${deps.join(', ')})` : ''}${node.step.phony ? ' [phony]' : ''}`);
       if (node.step.description) out.push(...node.step.description.split('\n').map((l) => `#   ${l}`));
-      const workdir = p.material.def.workdir;
-      const copies = inputCopies(workdir, p.inputs.map((f) => f.path), counts);
+      const workdir = workdirOf(dag, name);
+      const copies = inputCopies(workdir, opts.inputsOf(name), counts, wholeOk);
       out.push(...stepInstructions(dag, node, inherited, workdir, copies, stageName));
-      inherited = p.material.def.workdir;
+      inherited = workdir;
     }
   }
   out.push('', `# ---- image ${recipe.image.tag}`, `FROM ${stageName(dag.target)}`, ...imageInstructions(recipe.image));

@@ -4,6 +4,7 @@ import { alg, Graph } from '@dagrejs/graphlib';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
 import { closest, didYouMean } from '../repfile/suggest.js';
+import { imageRefProblem } from '../lock/reference.js';
 
 /** What a step is built on: an image, or another step's result. */
 export type Parent = { kind: 'image'; ref: string } | { kind: 'step'; name: string };
@@ -33,6 +34,12 @@ export interface Dag {
   stages: Stage[];
   /** The step whose result is the image. */
   target: string;
+}
+
+/** The working directory of a step: its own, else the one of the step it builds on, else the Repfile's. */
+export function workdirOf(dag: Dag, name: string): string {
+  const node = dag.nodes.get(name)!;
+  return node.step.workdir ?? (node.parent.kind === 'step' ? workdirOf(dag, node.parent.name) : dag.recipe.workdir);
 }
 
 const IMAGE_LIKE = /[:/@]/;
@@ -76,6 +83,9 @@ export function buildDag(recipe: Recipe): Result<Dag> {
               `"${step.from}" is not a step (did you mean "${near}"?); to start from an image of that name, write it with a tag, e.g. "${step.from}:latest"`,
             ),
           );
+        } else {
+          const problem = imageRefProblem(step.from);
+          if (problem) errors.push(src.at(['steps', step.name, 'from'], problem));
         }
         parent = { kind: 'image', ref: step.from };
       }

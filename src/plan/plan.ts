@@ -4,8 +4,8 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildContext } from '../context/context.js';
 import { StatCache, type HashedFile } from '../context/hash.js';
 import { resolveInputs } from '../context/inputs.js';
-import type { ContextIndex } from '../context/files.js';
-import type { Dag, Parent } from '../graph/dag.js';
+import type { ContextFile, ContextIndex } from '../context/files.js';
+import { workdirOf, type Dag, type Parent } from '../graph/dag.js';
 import type { State } from '../state/state.js';
 import { inputRecords, KEY_FORMAT, newNonce, stepKey, type ImportRecord, type StepMaterial } from './key.js';
 import type { Reason } from './reasons.js';
@@ -44,6 +44,25 @@ export interface PlanOptions {
   inputs?: Map<string, HashedFile[]>;
 }
 
+/** Every step's input files (not yet hashed), resolved in the context `index` (walked anew when absent). */
+export function resolveAllInputs(dag: Dag, ctx: BuildContext, index?: ContextIndex): Result<Map<string, ContextFile[]>> {
+  const errors: Diagnostic[] = [];
+  const inputs = new Map<string, ContextFile[]>();
+  for (const name of dag.order) {
+    const r = resolveInputs(dag.recipe, dag.nodes.get(name)!.step, ctx, index);
+    if (!r.ok) errors.push(...r.errors);
+    else inputs.set(name, r.value);
+  }
+  return errors.length ? fail(...errors) : ok(inputs);
+}
+
+/** Resolved input files, hashed through the stat cache (which is saved). */
+export function hashResolved(resolved: Map<string, readonly ContextFile[]>, cache: StatCache): Map<string, HashedFile[]> {
+  const inputs = new Map([...resolved].map(([name, files]) => [name, cache.hashAll(files)] as const));
+  cache.save();
+  return inputs;
+}
+
 /** Every step's input files, hashed (through the stat cache, which is saved). */
 export function hashInputs(
   dag: Dag,
@@ -51,15 +70,8 @@ export function hashInputs(
   cache = StatCache.forContext(ctx.dir),
   index?: ContextIndex,
 ): Result<Map<string, HashedFile[]>> {
-  const errors: Diagnostic[] = [];
-  const inputs = new Map<string, HashedFile[]>();
-  for (const name of dag.order) {
-    const r = resolveInputs(dag.recipe, dag.nodes.get(name)!.step, ctx, index);
-    if (!r.ok) errors.push(...r.errors);
-    else inputs.set(name, cache.hashAll(r.value));
-  }
-  cache.save();
-  return errors.length ? fail(...errors) : ok(inputs);
+  const resolved = resolveAllInputs(dag, ctx, index);
+  return resolved.ok ? ok(hashResolved(resolved.value, cache)) : resolved;
 }
 
 /**
@@ -93,7 +105,7 @@ export class Planner {
     const node = this.dag.nodes.get(name)!;
     const step = node.step;
     const parent = node.parent.kind === 'step' ? this.planned.get(node.parent.name)! : undefined;
-    const workdir = step.workdir ?? (parent ? parent.material.def.workdir : recipe.workdir);
+    const workdir = workdirOf(this.dag, name);
     const imports: Record<string, ImportRecord> = {};
     let pending = false;
     for (const p of node.imports) {

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/commands/build.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { planCopies } from '../../src/emit/copies.js';
-import { runLine } from '../../src/emit/dockerfile.js';
+import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';
+import { formatDiagnostic } from '../../src/diag.js';
 import { renderGraph } from '../../src/emit/graph.js';
 import { makeProject, open } from '../helpers.js';
 
@@ -126,7 +127,7 @@ describe('the emitted Dockerfile', () => {
   it('escapes pattern characters in copied file names', async () => {
     const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('inputs: [src/]', 'inputs: ["src/[[]x].py"]') });
     await build(open(dir), { engine: new NoneEngine() });
-    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('COPY ["src/\\\\[x\\\\].py","/work/src/"]');
+    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('COPY ["src/[[]x].py","/work/src/"]');
   });
 
   it('runs multi-line and custom-shell commands so that every line must succeed', () => {
@@ -137,11 +138,130 @@ describe('the emitted Dockerfile', () => {
   });
 });
 
+describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
+  const emitted = async (dir: string) => {
+    const r = await build(open(dir), { engine: new NoneEngine() });
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    return readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+  };
+  const errorsOf = async (dir: string) => {
+    const r = await build(open(dir), { engine: new NoneEngine() });
+    if (r.ok) throw new Error('expected the build to fail');
+    return r.errors.map(formatDiagnostic);
+  };
+
+  it('never lets a run item run into the next item or instruction', () => {
+    // Ending in a backslash (a line continuation on a Dockerfile line), a comment, a `;`: exec form, each item on its own.
+    expect(runLine({ run: ['echo a \\'] })).toEqual([String.raw`RUN ["/bin/sh","-ec","echo a \\"]`]);
+    expect(runLine({ run: ['echo a \\', 'make # all', 'false; true'] })).toEqual([
+      String.raw`RUN ["/bin/sh","-ec","eval 'echo a \\'\neval 'make # all'\neval 'false; true'"]`,
+    ]);
+    // A first item that would read as a flag or as JSON on a RUN line.
+    expect(runLine({ run: ['--help', 'b'] })).toEqual(['RUN ["/bin/sh","-ec","--help && b"]']);
+    expect(runLine({ run: ['["x"]'] })).toEqual([String.raw`RUN ["/bin/sh","-ec","[\"x\"]"]`]);
+  });
+
+  it('makes every command of every run item succeed, whatever the shell', () => {
+    // A POSIX shell gets `set -e` when an item has more than one command.
+    expect(runLine({ run: ['false\ntrue'], shell: ['/bin/sh', '-c'] })).toEqual([String.raw`RUN ["/bin/sh","-c","set -e\nfalse\ntrue"]`]);
+    expect(runLine({ run: ["a\nb 'q'", 'c'], shell: ['/usr/bin/env', 'bash', '-c'] })).toEqual([
+      String.raw`RUN ["/usr/bin/env","bash","-c","set -e\neval 'a\nb '\\''q'\\'''\neval 'c'"]`,
+    ]);
+    // Any other shell: one call per item, chained by /bin/sh.
+    expect(runLine({ run: ['print(1)', "import sys; sys.exit('x')"], shell: ['python3', '-c'] })).toEqual([
+      String.raw`RUN ["/bin/sh","-c","'python3' '-c' 'print(1)' && 'python3' '-c' 'import sys; sys.exit('\\''x'\\'')'"]`,
+    ]);
+    expect(runLine({ run: ['print(1)'], shell: ['python3', '-c'] })).toEqual(['RUN ["python3","-c","print(1)"]']);
+  });
+
+  it('writes labels, volumes, user and a shell-form command literally', () => {
+    const lines = imageInstructions({
+      tag: 't',
+      labels: { 'k$X': '$HOME "q" \\ ${X}', plain: 'Demo' },
+      expose: [],
+      volumes: ['/v $X'],
+      user: 'u$X',
+      cmd: 'echo a \\',
+      entrypoint: '["x"]',
+    });
+    expect(lines).toEqual([
+      String.raw`LABEL "k\$X"="\$HOME \"q\" \\ \${X}"` + ' \\\n      "plain"="Demo"',
+      String.raw`VOLUME ["/v \\$X"]`,
+      String.raw`USER "u\$X"`,
+      String.raw`ENTRYPOINT ["/bin/sh","-c","[\"x\"]"]`,
+      String.raw`CMD ["/bin/sh","-c","echo a \\"]`,
+    ]);
+  });
+
+  it('names input files and the workdir literally in COPY and WORKDIR', async () => {
+    const dir = makeProject({
+      Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nworkdir: /w $X "q"\nsteps:\n  s:\n    inputs: ["*"]\n    user: "a b"\n    run: ls\n',
+      'a b': '', $HOME: '', '${X}': '', 'q"q': '', "s'q": '', 'b\\s': '', 'st*ar': '', 'q?': '', '[a]': '', '#h': '', 'd $X/f*.txt': '',
+    });
+    const text = await emitted(dir);
+    expect(text).toContain(String.raw`WORKDIR "/w \$X \"q\""` + '\n');
+    expect(text).toContain(
+      [
+        // Each word as the builders read it after JSON: `\` escapes `$`, quotes and itself; `[*]` is a literal `*`, `[\\]` a `\`.
+        `COPY ${JSON.stringify(['d \\$X', '/w \\$X \\"q\\"/d \\$X/'])}`,
+        `COPY ${JSON.stringify(['#h', '\\$HOME', '\\${X}', 'Repfile', '[[]a]', 'a b', 'b[\\\\\\\\]s', 'q\\"q', 'q[?]', "s\\'q", 'st[*]ar', '/w \\$X \\"q\\"/'])}`,
+        'USER "a b"',
+      ].join('\n'),
+    );
+  });
+
+  it('copies the top of the context entry by entry, so .rep never enters the image', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ["."]\n    run: ls\n', 'a.txt': '', 'src/b.txt': '' });
+    await emitted(dir);
+    const text = await emitted(dir);
+    expect(text).not.toContain('COPY [".",');
+    expect(text).toContain('COPY ["src","/work/src/"]\nCOPY ["Dockerfile","Repfile","a.txt","/work/"]\n');
+  });
+
+  it('copies a folder whole only when COPY gives exactly the files rep copies', async () => {
+    const tree = { Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: [src/]\n    run: ls\n', 'src/a': '', 'src/sub/b': '' };
+    expect(await emitted(makeProject(tree))).toContain('COPY ["src","/work/src/"]\n');
+    // A folder mode other than 755, an empty folder, a hard link: the files are named instead.
+    const modes = makeProject(tree);
+    chmodSync(path.join(modes, 'src/sub'), 0o775);
+    const empty = makeProject(tree);
+    mkdirSync(path.join(empty, 'src/sub/empty'));
+    const linked = makeProject(tree);
+    linkSync(path.join(linked, 'src/a'), path.join(linked, 'src/sub/a2'));
+    expect(await emitted(modes)).toContain('COPY ["src/sub","/work/src/sub/"]\nCOPY ["src/a","/work/src/"]\n');
+    expect(await emitted(empty)).toContain('COPY ["src/a","/work/src/"]\nCOPY ["src/sub/b","/work/src/sub/"]\n');
+    expect(await emitted(linked)).toContain('COPY ["src/a","/work/src/"]\nCOPY ["src/sub/a2","src/sub/b","/work/src/sub/"]\n');
+  });
+
+  it('refuses an input that no COPY can name: a control character in its name, a link outside a folder copied whole', async () => {
+    const repfile = (inputs: string) => `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n    run: ls\n`;
+    expect(await errorsOf(makeProject({ Repfile: repfile('[ok, "n*"]'), ok: '', 'n\nl': '' }))).toEqual([
+      'Repfile:6:18: steps.s.inputs[1]: "n\\nl" has a control character in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses it): rename it, or leave it out with .dockerignore',
+    ]);
+    expect(await errorsOf(makeProject({ Repfile: repfile('[src/main, src/link]'), 'src/main': '', 'src/other': '', 'src/link': { link: 'main' } }))).toEqual([
+      'Repfile:6:24: steps.s.inputs[1]: symlink "src/link" would become a copy of the file it points to in the emitted Dockerfile: COPY follows a link it names, and keeps links only in a folder it copies whole (here "src", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755): make the folder an input as a whole, or leave the link out',
+    ]);
+    // Inside a folder copied whole, both are fine.
+    const text = await emitted(makeProject({ Repfile: repfile('[d/]'), 'd/n\nl': '', 'd/link': { link: 'n\nl' } }));
+    expect(text).toContain('COPY ["d","/work/d/"]\n');
+  });
+});
+
 describe('COPY planning', () => {
   const ctx = ['Repfile', 'src/a.py', 'src/b.py', 'src/sub/c.py', 'data/x.csv', 'data/y.csv', 'top.txt'];
   it('copies a directory whole when every file in it is an input', () => {
     expect(planCopies(['src/a.py', 'src/b.py', 'src/sub/c.py'], ctx)).toEqual([{ sources: ['src'], dest: 'src/', wholeDir: true }]);
-    expect(planCopies(ctx, ctx)).toEqual([{ sources: ['.'], dest: '', wholeDir: true }]);
+    // Never the top of the context: Docker would copy .rep and whatever else rep leaves out.
+    expect(planCopies(ctx, ctx)).toEqual([
+      { sources: ['data'], dest: 'data/', wholeDir: true },
+      { sources: ['src'], dest: 'src/', wholeDir: true },
+      { sources: ['Repfile', 'top.txt'], dest: '', wholeDir: false },
+    ]);
+    // Nor a folder that COPY would not copy exactly.
+    expect(planCopies(['src/a.py', 'src/b.py', 'src/sub/c.py'], ctx, (d) => d !== 'src')).toEqual([
+      { sources: ['src/sub'], dest: 'src/sub/', wholeDir: true },
+      { sources: ['src/a.py', 'src/b.py'], dest: 'src/', wholeDir: false },
+    ]);
   });
   it('copies the other files per directory, keeping relative paths', () => {
     expect(planCopies(['src/a.py', 'src/sub/c.py', 'data/x.csv', 'top.txt'], ctx)).toEqual([

@@ -1,0 +1,74 @@
+// Whether `docker build`'s COPY of a whole context folder gives exactly the
+// files rep lists under it. Docker also sends what rep's step contexts never
+// hold: folder modes (rep's are 755), empty folders, special files, hard
+// links (rep copies each file once) and rep's own state folder.
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
+import path from 'node:path';
+import type { DockerIgnore } from './dockerignore.js';
+import { STATE_DIR, type ContextFile } from './files.js';
+
+const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+
+/**
+ * `files`: the context as rep lists it; `listed`: how many of them each
+ * folder holds (directoryCounts of their paths). The answer for a folder
+ * ("" for the root) is memoised.
+ */
+export function copiedExactly(
+  contextDir: string,
+  ignore: DockerIgnore,
+  files: readonly ContextFile[],
+  listed: ReadonlyMap<string, number>,
+): (dir: string) => boolean {
+  // Folders holding a listed file that is a hard link of another listed file (same device and inode).
+  const linked = new Set<string>();
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    if (f.type !== 'file') continue;
+    const id = `${f.stat.dev}:${f.stat.ino}`;
+    const other = seen.get(id);
+    if (other === undefined) seen.set(id, f.path);
+    else for (const p of [other, f.path]) for (let d = parentOf(p); !linked.has(d); d = parentOf(d)) {
+      linked.add(d);
+      if (d === '') break;
+    }
+  }
+  const memo = new Map<string, boolean>();
+  const exact = (dir: string): boolean => {
+    let r = memo.get(dir);
+    if (r === undefined) {
+      r = !linked.has(dir) && scan(dir);
+      memo.set(dir, r);
+    }
+    return r;
+  };
+  // Everything Docker sends under `dir` (not `dir` itself, which COPY makes 755) is something rep copies too.
+  const scan = (dir: string): boolean => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(contextDir, dir), { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    for (const d of entries) {
+      const rel = dir ? `${dir}/${d.name}` : d.name;
+      if (d.isDirectory()) {
+        if (ignore.canSkipDir(rel)) continue;
+        // rep's state, a folder Docker walks for exceptions only, an empty folder, another mode.
+        if (rel === STATE_DIR || ignore.excludes(rel) || !listed.has(rel) || !exact(rel)) return false;
+        let mode = 0;
+        try {
+          mode = lstatSync(path.join(contextDir, rel)).mode & 0o7777;
+        } catch {
+          // gone: not what rep listed either
+        }
+        if (mode !== 0o755) return false;
+        continue;
+      }
+      // A special file (pipe, socket, device): Docker copies it (or fails), rep never lists it.
+      if (!ignore.excludes(rel) && !d.isFile() && !d.isSymbolicLink()) return false;
+    }
+    return true;
+  };
+  return exact;
+}
