@@ -57,9 +57,11 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
       case 'step-failed':
         building.delete(e.step);
         line(
-          e.engineDown
-            ? `failed  ${e.step}: ${e.engineDown}${e.log ? `; log: ${e.log}` : ''}\n${e.tail.slice(-5).map((l) => `  | ${l}`).join('\n')}`
-            : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`,
+          e.error
+            ? `failed  ${e.step}: ${e.error}${e.tail.map((l) => `\n  | ${l}`).join('')}`
+            : e.engineDown
+              ? `failed  ${e.step}: ${e.engineDown}${e.log ? `; log: ${e.log}` : ''}\n${e.tail.slice(-5).map((l) => `  | ${l}`).join('\n')}`
+              : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`,
         );
         return;
       case 'step-pulled':

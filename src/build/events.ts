@@ -10,7 +10,12 @@ export type BuildEvent =
   | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
   | { type: 'step-line'; step: string; line: string }
   | { type: 'step-built'; step: string; key: string; imageId: string; seconds: number }
-  | { type: 'step-failed'; step: string; key: string; exitCode: number; tail: string[]; log: string; engineDown?: string }
+  /**
+   * exitCode and tail are the engine build's; `error` (one line, e.g. a located
+   * `Repfile:9:14: steps.data.outputs: ...`) says why when the step failed
+   * outside its build (exitCode is then 1).
+   */
+  | { type: 'step-failed'; step: string; key: string; exitCode: number; tail: string[]; log: string; engineDown?: string; error?: string }
   | { type: 'step-skipped'; step: string; because: string }
   | { type: 'outputs-measured'; step: string; digest: string }
   | { type: 'image-tagged'; tag: string; imageId: string }

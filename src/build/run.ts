@@ -2,14 +2,15 @@
 // up to `jobs` engine builds at once. A step whose key already names an image
 // is not built; a producer's outputs are measured so that consumers are keyed
 // by content (early cutoff).
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import type { HashedFile } from '../context/hash.js';
-import type { Engine } from '../engine/engine.js';
+import { formatDiagnostic } from '../diag.js';
+import { EngineError, PathMissingError, type Engine, type SecretValue } from '../engine/engine.js';
 import { Planner, type PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
-import { stateDir, type State } from '../state/state.js';
+import { appendNoFollow, writeReplacing } from '../safefs.js';
+import { stateFolder, type State } from '../state/state.js';
 import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -24,8 +25,8 @@ export interface RunOptions {
   resolveBase?: (ref: string) => string;
   /** Caches asked for a step before it is built. */
   cacheFrom?: CacheFrom;
-  /** Files holding each secret's value, for the steps that mount them. */
-  secretFiles?: Record<string, string>;
+  /** Where each secret's value is (a file, or the value), for the steps that mount them. */
+  secrets?: Record<string, SecretValue>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
 }
@@ -49,8 +50,8 @@ export interface RunResult {
 export async function runBuild(project: Project, engine: Engine, inputs: Map<string, HashedFile[]>, opts: RunOptions): Promise<RunResult> {
   const { dag, ctx } = project;
   const emit = opts.onEvent ?? (() => {});
-  const logDir = path.join(stateDir(ctx.dir), 'logs');
-  mkdirSync(logDir, { recursive: true });
+  // .rep/logs and each log are rep's own: a link planted there is replaced, never written through.
+  const logDir = stateFolder(ctx.dir, 'logs');
   const planner = new Planner(dag, inputs, { state: opts.state, resolveBase: opts.resolveBase });
   const present = new Set(opts.present);
   const digests = new Map<string, string>();
@@ -61,7 +62,20 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
   let failed = false;
   const started = Date.now();
 
+  /** A step, failures included: whatever goes wrong (the engine, its outputs) fails that step, never the whole build. */
   const buildStep = async (name: string): Promise<StepResult> => {
+    const at: { key?: string } = {};
+    try {
+      return await stepBody(name, at);
+    } catch (e) {
+      failed = true;
+      const failure = e instanceof StepFailure ? e : new StepFailure((e as Error).message, e instanceof EngineError ? e.detail : '');
+      emit({ type: 'step-failed', step: name, key: at.key ?? '', exitCode: 1, tail: failure.tail, log: '', error: failure.message });
+      return { name, status: 'failed' };
+    }
+  };
+
+  const stepBody = async (name: string, at: { key?: string }): Promise<StepResult> => {
     const node = dag.nodes.get(name)!;
     const deps = [...(node.parent.kind === 'step' ? [node.parent.name] : []), ...node.imports];
     const depResults = await Promise.all(deps.map(run));
@@ -71,6 +85,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       return { name, status: 'skipped' };
     }
     const { material, key } = planner.key(name, (_p, k) => digests.get(k));
+    at.key = key;
     let fresh = !node.step.phony && (present.has(keyHex(key)) || (await engine.hasImage(cacheRef(key))));
     if (!fresh && !node.step.phony && opts.cacheFrom && !failed && !opts.signal?.aborted) {
       const from = await opts.cacheFrom.fetch(key);
@@ -91,17 +106,17 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
         emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
         const log = path.join(logDir, `${name}.log`);
         const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase);
-        writeFileSync(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
+        writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
         const r = await engine.build({
           context: stepContext(dockerfile, planned.inputs),
           tag: cacheRef(key),
           network: opts.network,
           noCache: node.step.phony,
-          secrets: node.step.secrets.map((id) => ({ id, src: opts.secretFiles![id]! })),
+          secrets: node.step.secrets.map((id) => ({ id, ...opts.secrets![id]! })),
           signal: opts.signal,
           onLine: (line) => {
-            appendFileSync(log, `${line}\n`);
+            appendNoFollow(log, `${line}\n`);
             emit({ type: 'step-line', step: name, line });
           },
         });
@@ -125,7 +140,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
     }
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
-      outputsDigest = digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs));
+      outputsDigest = digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
       digests.set(key, outputsDigest);
       emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
     }
@@ -141,13 +156,31 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
     return p;
   }
 
+  /**
+   * The step's image lacks its declared outputs (or they cannot be read): a
+   * failure located on steps.NAME.outputs. The image is no cache entry for
+   * its key, so the next build runs the step again.
+   */
+  const outputsFailed = async (name: string, key: string, e: unknown): Promise<never> => {
+    present.delete(keyHex(key));
+    await engine.removeImage(cacheRef(key));
+    const message = e instanceof PathMissingError ? `the step did not create ${e.path}` : `cannot read the outputs from the step's image: ${(e as Error).message}`;
+    const detail = e instanceof PathMissingError ? '' : e instanceof EngineError ? e.detail : '';
+    throw new StepFailure(formatDiagnostic(project.recipe.source.at(['steps', name, 'outputs'], message)), detail);
+  };
+
   // Start every step at once; each waits for its own dependencies.
   const all = await Promise.all(dag.order.map(run));
   const settled = new Map(all.map((r) => [r.name, r] as const));
   const cancelled = [...settled.values()].some((r) => r.status === 'cancelled') || Boolean(opts.signal?.aborted);
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
   let image: RunResult['image'];
-  if (ok) image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts, present);
+  if (ok) {
+    image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts, present).catch((e: Error) => {
+      emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailOf(e.detail) : [], log: '', error: e.message });
+      return undefined;
+    });
+  }
   const counts = [...settled.values()];
   emit({
     type: 'finish',
@@ -158,6 +191,18 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
   });
   return { ok: ok && image !== undefined, cancelled, steps: settled, image };
 }
+
+/** A step that failed outside its engine build: `message` says why in one line; `detail` is the engine's words, if any. */
+class StepFailure extends Error {
+  readonly tail: string[];
+  constructor(message: string, detail = '') {
+    super(message);
+    this.tail = tailOf(detail);
+  }
+}
+
+/** The last lines of what an engine command printed. */
+const tailOf = (detail: string) => detail.trim().split('\n').filter(Boolean).slice(-5);
 
 /** Builds (or finds) the final image and tags it as the Repfile says. */
 async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
-import { EngineError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
+import { parseImageRef } from '../lock/reference.js';
+import { isInsecure } from '../lock/registry.js';
+import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
@@ -53,6 +55,8 @@ export class CliEngine implements Engine {
   }
 
   private version?: string;
+  /** Why the engine did not answer when last asked: no such binary, or the client's first line. */
+  private silence?: { kind: 'no-binary' } | { kind: 'no-answer'; said: string };
 
   /** The engine's (server's) version, asked once. */
   private async serverVersion(): Promise<string | undefined> {
@@ -61,11 +65,24 @@ export class CliEngine implements Engine {
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false });
         if (r.exitCode === 0 && String(r.stdout).trim()) this.version = String(r.stdout).trim();
-      } catch {
-        // no such binary
+        else if ((r as { code?: string }).code === 'ENOENT') this.silence = { kind: 'no-binary' };
+        else {
+          const said = stripAnsi(String(r.stderr)).split('\n').map((l) => l.trim()).find(Boolean);
+          this.silence = { kind: 'no-answer', said: (said ?? `exit ${r.exitCode ?? (r as { code?: string }).code}`).slice(0, 200) };
+        }
+      } catch (e) {
+        this.silence = { kind: 'no-answer', said: (e as Error).message.slice(0, 200) };
       }
     }
     return this.version;
+  }
+
+  /**
+   * Undefined when the engine answers; otherwise whether there is no such
+   * binary at all or what the client said (e.g. its daemon is down).
+   */
+  async whySilent(): Promise<CliEngine['silence']> {
+    return (await this.serverVersion()) === undefined ? this.silence : undefined;
   }
 
   /** Whether builds can mount secrets (BuildKit for docker; podman always). */
@@ -109,10 +126,19 @@ export class CliEngine implements Engine {
   async build(req: BuildRequest): Promise<BuildOutcome> {
     const dir = mkdtempSync(path.join(tmpdir(), 'rep-build-'));
     const iid = path.join(dir, 'iid');
-    const args = ['build', '--iidfile', iid, '-t', req.tag];
+    // --force-rm: the classic builder otherwise keeps the container of a failed instruction (podman and BuildKit remove it anyway).
+    const args = ['build', '--force-rm', '--iidfile', iid, '-t', req.tag];
     if (req.network) args.push('--network', req.network);
     if (req.noCache) args.push('--no-cache');
-    for (const sec of req.secrets ?? []) args.push('--secret', `id=${sec.id},src=${sec.src}`);
+    // A secret's value is handed over in the client's environment: no file holds it (docker's BuildKit and podman read env=NAME).
+    const env = { ...this.env };
+    (req.secrets ?? []).forEach((sec, i) => {
+      if ('src' in sec) args.push('--secret', `id=${sec.id},src=${sec.src}`);
+      else {
+        env[`REP_SECRET_${i}`] = sec.value;
+        args.push('--secret', `id=${sec.id},env=REP_SECRET_${i}`);
+      }
+    });
     if (this.name === 'docker' && this.buildkit) args.push('--progress', 'plain');
     args.push('-');
     const tail: string[] = [];
@@ -130,7 +156,7 @@ export class CliEngine implements Engine {
     };
     try {
       const child = execa(this.bin, args, {
-        env: this.env,
+        env,
         extendEnv: false,
         reject: false,
         stdin: 'pipe',
@@ -163,7 +189,13 @@ export class CliEngine implements Engine {
       for (const p of paths) {
         const child = execa(this.bin, ['cp', `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
         const [r] = await Promise.all([child, read(p, child.stdout!)]);
-        if (r.exitCode !== 0) throw new EngineError(`output ${p} is missing from the image`, String(r.stderr ?? ''));
+        if (r.exitCode !== 0) {
+          const said = Buffer.from(r.stderr ?? '').toString('utf8');
+          // docker 28's client: "Could not find the file P in container C"; docker 20.10's: "No such container:path: C:P";
+          // podman: "P could not be found on container C: no such file or directory"
+          if (/could not (find|be found)|no such (file|container:path)/i.test(said)) throw new PathMissingError(p, said);
+          throw new EngineError(`${this.bin} cp ${p} failed (exit ${r.exitCode})`, said);
+        }
       }
     } finally {
       await this.run(['rm', '-f', cid], { reject: false });
@@ -198,12 +230,20 @@ export class CliEngine implements Engine {
     }
   }
 
+  /**
+   * podman checks TLS unless told not to: only for the registries rep speaks
+   * to without TLS (isInsecure). Docker's daemon decides for itself.
+   */
+  private tlsArgs(ref: string): string[] {
+    return this.name === 'podman' && isInsecure(parseImageRef(ref).registry, this.env) ? ['--tls-verify=false'] : [];
+  }
+
   async push(ref: string): Promise<void> {
-    await this.must(this.name === 'podman' ? ['push', '--tls-verify=false', ref] : ['push', ref]);
+    await this.must(['push', ...this.tlsArgs(ref), ref]);
   }
 
   async pull(ref: string): Promise<boolean> {
-    const r = await this.run(this.name === 'podman' ? ['pull', '--tls-verify=false', ref] : ['pull', ref], { reject: false });
+    const r = await this.run(['pull', ...this.tlsArgs(ref), ref], { reject: false });
     return r.exitCode === 0;
   }
 

@@ -4,6 +4,12 @@ import type { Readable } from 'node:stream';
 
 export type EngineName = 'docker' | 'podman' | 'none';
 
+/**
+ * Where the engine finds a secret's value: a file (`src`), or the value itself,
+ * which reaches the engine's client in its environment and is never written to disk.
+ */
+export type SecretValue = { src: string } | { value: string };
+
 export interface BuildRequest {
   /** Streams the build context (a tar holding the Dockerfile) into `out`. */
   context: Readable;
@@ -11,8 +17,8 @@ export interface BuildRequest {
   network?: string;
   /** Run every instruction again, ignoring the engine's own layer cache (phony steps). */
   noCache?: boolean;
-  /** Secrets for RUN --mount=type=secret: id and the file holding the value. */
-  secrets?: { id: string; src: string }[];
+  /** Secrets for RUN --mount=type=secret: id, and the file holding the value or the value itself. */
+  secrets?: ({ id: string } & SecretValue)[];
   /** Each line the engine prints. */
   onLine?: (line: string) => void;
   signal?: AbortSignal;
@@ -37,7 +43,10 @@ export interface Engine {
   hasImage(ref: string): Promise<boolean>;
   build(req: BuildRequest): Promise<BuildOutcome>;
   tag(src: string, dst: string): Promise<void>;
-  /** Hands `read` a tar stream of each path in the image's filesystem (as `docker cp IMAGE:path -` gives it). */
+  /**
+   * Hands `read` a tar stream of each path in the image's filesystem (as
+   * `docker cp IMAGE:path -` gives it); throws PathMissingError for a path the image does not hold.
+   */
   exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void>;
   inspect(ref: string): Promise<ImageInfo | undefined>;
   /** Image ids of several references at once (undefined for those missing). */
@@ -59,6 +68,16 @@ export class EngineError extends Error {
     readonly detail = '',
   ) {
     super(message);
+  }
+}
+
+/** A path asked of `exportPaths` that the image does not hold. */
+export class PathMissingError extends EngineError {
+  constructor(
+    readonly path: string,
+    detail = '',
+  ) {
+    super(`${path} is not in the image`, detail);
   }
 }
 

@@ -1,4 +1,5 @@
-// Picking the engine: an explicit name, or "auto" (docker, then podman, then none).
+// Picking the engine: an explicit name, or "auto" (docker, then podman, then
+// none), saying why when it passes by a docker the user set up.
 import { CliEngine } from './cli.js';
 import type { Engine } from './engine.js';
 import { NoneEngine } from './none.js';
@@ -25,11 +26,15 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
       return { error: `${choice} is not available (\`${e.bin} info\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` };
     }
     case 'auto': {
-      for (const flavor of ['docker', 'podman'] as const) {
-        const e = make(flavor);
-        if (await e.available()) return { engine: e };
-      }
-      return { engine: new NoneEngine(), notice: 'no container engine answers (docker, podman): building nothing, as with --engine none' };
+      const docker = make('docker');
+      const silent = await docker.whySilent();
+      if (!silent) return { engine: docker };
+      // Docker the user set up (DOCKER_HOST, or a client whose daemon is down) is not passed by in silence.
+      const host = (opts.env ?? process.env).DOCKER_HOST;
+      const why = host ? `DOCKER_HOST=${host}` : silent.kind === 'no-answer' ? silent.said : undefined;
+      const podman = make('podman');
+      if (await podman.available()) return { engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) };
+      return { engine: new NoneEngine(), notice: `no container engine answers (docker${why ? `: ${why};` : ','} podman): building nothing, as with --engine none` };
     }
     default: {
       const never: never = choice;

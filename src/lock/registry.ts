@@ -1,5 +1,6 @@
 // Asking a registry (Docker Registry HTTP API v2 / OCI distribution) for the
 // digest a tag points at.
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseImageRef } from './reference.js';
 
 const ACCEPT = [
@@ -9,11 +10,31 @@ const ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
-/** Registries spoken to over plain HTTP: loopback, and those named in REP_INSECURE_REGISTRIES. */
+/** The host of a registry name host[:port], brackets dropped: "[::1]:5000" -> "::1". */
+function registryHost(registry: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(registry);
+  if (bracketed) return bracketed[1]!;
+  return isIPv6(registry) ? registry : registry.replace(/:\d+$/, '');
+}
+
+/** Whether `host` is loopback as written: an IP literal in 127.0.0.0/8 or ::1, or localhost (never a name resolved by DNS). */
+function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return new URL(`http://[${host}]/`).hostname === '[::1]';
+  return false;
+}
+
+/**
+ * Registries spoken to without TLS (plain HTTP, or podman's --tls-verify=false):
+ * loopback IP literals, localhost, and those the user names in
+ * REP_INSECURE_REGISTRIES (comma-separated host[:port], as in image references).
+ * The one place that decides it.
+ */
 export function isInsecure(registry: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const host = registry.replace(/:\d+$/, '');
-  if (host === 'localhost' || /^127\./.test(host) || host === '[::1]') return true;
-  return (env.REP_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).includes(registry);
+  if (isLoopback(registryHost(registry))) return true;
+  const named = (env.REP_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim().toLowerCase());
+  return registry !== '' && named.includes(registry.toLowerCase());
 }
 
 export type DigestResult = { ok: true; digest: string } | { ok: false; message: string };

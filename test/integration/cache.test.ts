@@ -1,20 +1,18 @@
-// The CI cache: a second, fresh Docker daemon (its own socket and data root)
-// reuses the step images a first one built, through the local registry or a
-// cache folder, and builds only what changed. Two daemons cannot share the
-// docker0 bridge, so the second has none and every build here uses the host
-// network.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// The CI cache: a second, fresh Docker daemon (its own socket, data root and
+// bridge; see daemon.ts) reuses the step images a first one built, through the
+// local registry or a cache folder, and builds only what changed.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, makeProject, REPO, rep } from '../helpers.js';
+import { CLI, makeProject, rep } from '../helpers.js';
+import { startSecondDaemon, type SecondDaemon } from './daemon.js';
 import { DEBIAN_DOCKER, DOCKER_BIN, sh } from './helpers.js';
 
 const REGISTRY = '127.0.0.1:5000';
-let root: string;
-let daemon: ChildProcess | undefined;
+let daemon: SecondDaemon | undefined;
 let second: NodeJS.ProcessEnv;
 
 async function waitFor(check: () => boolean, what: string, ms = 60_000) {
@@ -26,19 +24,8 @@ async function waitFor(check: () => boolean, what: string, ms = 60_000) {
 }
 
 beforeAll(async () => {
-  root = mkdtempSync(path.join(tmpdir(), 'rep-d2-'));
-  const sock = `unix://${root}/docker.sock`;
-  daemon = spawn(
-    'dockerd',
-    ['--host', sock, '--data-root', `${root}/data`, '--exec-root', `${root}/exec`, '--pidfile', `${root}/docker.pid`, '--bridge', 'none', '--iptables=false', '--ip-masq=false'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  daemon.stderr!.on('data', (c: Buffer) => {
-    log += c.toString();
-  });
-  second = { DOCKER_HOST: sock };
-  await waitFor(() => spawnSync(DEBIAN_DOCKER, ['info'], { env: { ...process.env, ...second } }).status === 0, `the second dockerd:\n${log.slice(-2000)}`);
+  daemon = await startSecondDaemon();
+  second = daemon.env;
   // The same base image, as a fresh CI runner would have it from its own pull.
   const save = spawn(DOCKER_BIN, ['save', 'busybox:latest'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const load = spawn(DOCKER_BIN, ['load'], { env: { ...process.env, ...second }, stdio: ['pipe', 'ignore', 'inherit'] });
@@ -46,20 +33,52 @@ beforeAll(async () => {
   await new Promise((r) => load.on('exit', r));
 }, 120_000);
 
-afterAll(async () => {
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon!.on('exit', r));
+/** What the tests leave in the host's daemon and registry, and on disk, for afterAll to remove. */
+const images = new Set<string>();
+const pushed = new Map<string, Set<string>>();
+const folders: string[] = [];
+
+/** Remembers what a build in the host's daemon made: its step images, the tagged image, the cache tags. */
+function madeBy(dir: string, cacheRepo?: string): void {
+  const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')) as { steps: Record<string, { key: string }> };
+  for (const { key } of Object.values(state.steps)) {
+    const hex = key.replace(/^sha256:/, '');
+    images.add(`rep-cache:${hex}`);
+    if (cacheRepo) {
+      images.add(`${cacheRepo}:${hex}`);
+      if (!pushed.has(cacheRepo)) pushed.set(cacheRepo, new Set());
+      pushed.get(cacheRepo)!.add(hex);
+    }
   }
-  spawnSync('sh', ['-c', `grep -o '${root}[^ ]*' /proc/mounts | sort -r | xargs -r umount -l`]);
-  rmSync(root, { recursive: true, force: true });
-  // A daemon started with --bridge none removes the docker0 bridge the main
-  // daemon's containers use; restarting the main daemon makes it again.
-  spawnSync('pkill', ['-x', 'dockerd']);
-  await waitFor(() => spawnSync('pgrep', ['-x', 'dockerd']).status !== 0, 'dockerd to stop');
-  const r = spawnSync('bash', [path.join(REPO, 'scripts/provision.sh')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`provision.sh failed:\n${r.stderr}`);
+  // The final image (rep-test/cached:latest and its own rep-cache tag), by id.
+  images.add(sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{.Id}}', 'rep-test/cached:latest']).trim());
+}
+
+/** Deletes the manifests a test pushed to the local registry (blobs go at its next garbage collection). */
+async function unpush(repo: string, tags: Iterable<string>): Promise<void> {
+  const [host, ...name] = repo.split('/');
+  const accept = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
+  for (const tag of tags) {
+    const head = await fetch(`http://${host}/v2/${name.join('/')}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: accept } });
+    const digest = head.headers.get('docker-content-digest');
+    if (digest) await fetch(`http://${host}/v2/${name.join('/')}/manifests/${digest}`, { method: 'DELETE' });
+  }
+}
+
+// Only the second daemon goes: the host's daemon and its docker0 are left as they were, less this file's own images.
+afterAll(async () => {
+  await daemon?.stop();
+  if (images.size) spawnSync(DOCKER_BIN, ['image', 'rm', '-f', ...images], { stdio: 'ignore' });
+  for (const [repo, tags] of pushed) await unpush(repo, tags);
+  for (const f of folders) rmSync(f, { recursive: true, force: true });
 }, 120_000);
+
+/** A project folder, removed after the file's tests. */
+function project(): string {
+  const dir = makeProject(tree());
+  folders.push(dir);
+  return dir;
+}
 
 const repfile = () => `rep: 1
 name: cached
@@ -88,6 +107,7 @@ const tree = () => ({ Repfile: repfile(), 'deps.txt': 'deps\n', 'data/in.txt': '
 /** A fresh checkout of the same project: no .rep. */
 function checkout(dir: string): string {
   const to = mkdtempSync(path.join(tmpdir(), 'rep-checkout-'));
+  folders.push(to);
   cpSync(dir, to, { recursive: true, filter: (src) => !src.includes(`${path.sep}.rep`) });
   return to;
 }
@@ -97,8 +117,9 @@ const lines = (out: string, word: string) => out.split('\n').filter((l) => l.sta
 describe('CI cache across two docker daemons', () => {
   it('registry://: a fresh daemon pulls every step instead of building it; after one change only that step runs', () => {
     const cache = `registry://${REGISTRY}/rep-test/cache-${randomUUID().slice(0, 8)}`;
-    const first = makeProject(tree());
+    const first = project();
     const a = rep(first, ['build', '--engine', 'docker', '--network', 'host', '--cache-to', cache]);
+    madeBy(first, cache.slice('registry://'.length));
     expect(a.code).toBe(0);
     expect(lines(a.stdout, 'built').sort()).toEqual(['app', 'data', 'deps']);
     expect(a.stdout).toContain(`cache   3 steps to ${cache}\n`);
@@ -119,9 +140,12 @@ describe('CI cache across two docker daemons', () => {
   });
 
   it('dir://: the same through a cache folder (as actions/cache keeps it)', () => {
-    const folder = path.join(mkdtempSync(path.join(tmpdir(), 'rep-cachedir-')), 'cache');
-    const first = makeProject(tree());
+    const outer = mkdtempSync(path.join(tmpdir(), 'rep-cachedir-'));
+    folders.push(outer);
+    const folder = path.join(outer, 'cache');
+    const first = project();
     const a = rep(first, ['build', '--engine', 'docker', '--network', 'host', '--cache-to', `dir://${folder}`]);
+    madeBy(first);
     expect(a.code).toBe(0);
     expect(existsSync(path.join(folder, 'rep-cache.tar'))).toBe(true);
     const runner = checkout(first);
@@ -134,7 +158,7 @@ describe('CI cache across two docker daemons', () => {
   });
 
   it('rejects a cache that is neither registry:// nor dir://', () => {
-    const r = rep(makeProject(tree()), ['build', '--engine', 'docker', '--cache-from', 's3://bucket']);
+    const r = rep(project(), ['build', '--engine', 'docker', '--cache-from', 's3://bucket']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('rep: "s3://bucket" is not a cache: use registry://HOST/REPO or dir://PATH\n');
   });
@@ -142,6 +166,7 @@ describe('CI cache across two docker daemons', () => {
   // Last: it stops the second daemon.
   it('a daemon stopped in the middle of a build gives a clear error, exit 1, and a consistent .rep', async () => {
     const dir = makeProject({ ...tree(), Repfile: repfile().replace('run: cp deps.txt /deps && sleep 1', 'run: cp deps.txt /deps && sleep 60') });
+    folders.push(dir);
     const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker', '--network', 'host'], { cwd: dir, env: { ...process.env, ...second, CI: '1' } });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

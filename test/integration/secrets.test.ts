@@ -1,12 +1,13 @@
 // Secrets reach RUN through BuildKit mounts and are never stored: not in a
 // layer, a log, the state, the provenance or the Dockerfile.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { makeProject, rep } from '../helpers.js';
-import { DEBIAN_DOCKER, sh } from './helpers.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { CLI, makeProject, rep } from '../helpers.js';
+import { DEBIAN_DOCKER, PODMAN_RUN, sh } from './helpers.js';
 
 const repfile = () => `rep: 1
 name: secretive
@@ -24,6 +25,9 @@ image:
   cmd: [cat, /api.sha, /pass.len]
 `;
 
+/** Removes these folders when the test ends, passed or failed. */
+const removeAfter = (...dirs: string[]) => onTestFinished(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = path.join(dir, n);
@@ -36,6 +40,11 @@ describe('secrets', () => {
     const api = `api-${randomUUID()}`;
     const pass = `pass-${randomUUID()}`;
     const dir = makeProject({ Repfile: repfile(), 'keys/api.txt': api, '.dockerignore': 'keys\n' });
+    removeAfter(dir);
+    onTestFinished(() => {
+      const ref = existsSync(path.join(dir, '.rep/logs/use.log')) ? readFileSync(path.join(dir, '.rep/logs/use.log'), 'utf8').split('\n')[0]!.replace(/^# /, '') : '';
+      spawnSync(DEBIAN_DOCKER, ['image', 'rm', '-f', 'rep-test/secretive:latest', ...(ref ? [ref] : [])], { stdio: 'ignore' });
+    });
     const env = { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: pass };
     const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], env);
     expect(r.stderr).toBe('');
@@ -43,7 +52,9 @@ describe('secrets', () => {
     const out = sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/secretive:latest']);
     expect(out).toBe(`${createHash('sha256').update(api).digest('hex')}  -\n${pass.length}\n`);
 
-    const saved = path.join(mkdtempSync(path.join(tmpdir(), 'rep-secret-')), 'image.tar');
+    const savedDir = mkdtempSync(path.join(tmpdir(), 'rep-secret-'));
+    removeAfter(savedDir);
+    const saved = path.join(savedDir, 'image.tar');
     sh(DEBIAN_DOCKER, ['save', '-o', saved, 'rep-test/secretive:latest']);
     const bytes = readFileSync(saved);
     expect(bytes.length).toBeGreaterThan(100_000);
@@ -61,6 +72,7 @@ describe('secrets', () => {
 
   it('need BuildKit with docker, and say so', () => {
     const dir = makeProject({ Repfile: repfile(), 'keys/api.txt': 'x', '.dockerignore': 'keys\n' });
+    removeAfter(dir);
     const r = rep(dir, ['build', '--engine', 'docker'], { REP_TEST_PASS: 'x' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^Repfile:\d+:\d+: steps\.use\.secrets: secrets are mounted by BuildKit: build with --buildkit/);
@@ -68,9 +80,147 @@ describe('secrets', () => {
 
   it('must exist', () => {
     const dir = makeProject({ Repfile: repfile(), '.dockerignore': 'keys\n' });
+    removeAfter(dir);
     const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], { REP_DOCKER: DEBIAN_DOCKER });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Repfile:6:15: secrets.api.file: no such file: keys/api.txt');
     expect(r.stderr).toContain('Repfile:7:15: secrets.pass.env: the environment variable REP_TEST_PASS is not set');
+  });
+});
+
+/** Every regular file under `dir` (links not followed) whose name or bytes hold `value`. */
+function holding(dir: string, value: string): string[] {
+  const out: string[] = [];
+  const visit = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = path.join(d, n);
+      const st = lstatSync(p);
+      if (n.includes(value)) out.push(p);
+      if (st.isDirectory()) visit(p);
+      else if (st.isFile() && readFileSync(p).includes(value)) out.push(p);
+    }
+  };
+  visit(dir);
+  return out;
+}
+
+/** Pids of the processes below `pid` (children, their children, ...), from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const n of readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      parent.set(Number(n), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) (out.push(c), walk(c));
+  };
+  walk(pid);
+  return out;
+}
+
+async function until(check: () => boolean, what: string, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.each([
+  { engine: 'docker (BuildKit)', bin: DEBIAN_DOCKER, args: ['--engine', 'docker', '--buildkit'] },
+  { engine: 'podman', bin: 'podman', args: ['--engine', 'podman'] },
+])('an environment secret with $engine', ({ bin, args }) => {
+  it('reaches RUN byte for byte', () => {
+    const value = `p@ss, w=rd "$HOME" \\ \t é ${randomUUID()}\nsecond line`;
+    const tag = `rep-test/secret-env-${randomUUID().slice(0, 8)}:latest`;
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: envsecret\nbase: busybox:latest\nenv: {TEST_RUN: "${randomUUID()}"}\nsecrets:\n  pass: {env: REP_TEST_PASS}\nsteps:\n  use:\n    secrets: [pass]\n    run: sha256sum < /run/secrets/pass > /pass.sha\nimage:\n  tag: ${tag}\n  cmd: [cat, /pass.sha]\n`,
+    });
+    try {
+      const r = rep(dir, ['build', ...args], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: value });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const out = sh(bin, ['run', '--rm', ...(bin === 'podman' ? PODMAN_RUN : []), tag]);
+      expect(out).toBe(`${createHash('sha256').update(value).digest('hex')}  -\n`);
+    } finally {
+      const ref = readFileSync(path.join(dir, '.rep/logs/use.log'), 'utf8').split('\n')[0]!.replace(/^# /, '');
+      spawnSync(bin, ['image', 'rm', '-f', tag, ref], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is written to no file, even when rep is killed (SIGKILL) mid-build', async () => {
+    const value = `pass-${randomUUID()}`;
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: killed\nbase: busybox:latest\nenv: {TEST_RUN: "${randomUUID()}"}\nsecrets:\n  pass: {env: REP_TEST_PASS}\nsteps:\n  use:\n    secrets: [pass]\n    run: wc -c < /run/secrets/pass > /pass.len && sleep 3\nimage:\n  tag: rep-test/secret-killed:latest\n`,
+    });
+    const tmp = mkdtempSync(path.join(tmpdir(), 'rep-secret-tmp-'));
+    const log = path.join(dir, '.rep/logs/use.log');
+    try {
+      const child = spawn(process.execPath, [CLI, 'build', ...args], {
+        cwd: dir,
+        env: { ...process.env, TMPDIR: tmp, REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: value },
+        stdio: 'ignore',
+      });
+      // The engine runs the RUN instruction: BuildKit's "#5 [2/2] RUN ...", podman's "STEP 3/3: RUN ...".
+      await until(() => existsSync(log) && /^(#\d+ \[.*\] RUN|STEP \d+\/\d+: RUN)/m.test(readFileSync(log, 'utf8')), 'the step to run');
+      const below = descendants(child.pid!);
+      expect(below.length).toBeGreaterThan(0);
+      child.kill('SIGKILL');
+      // The engine's client, orphaned, ends on its own (a closed pipe, or the step done).
+      await until(() => below.every((p) => !existsSync(`/proc/${p}`)), 'the engine client to end');
+      expect(holding(tmp, value)).toEqual([]);
+    } finally {
+      const ref = existsSync(log) ? readFileSync(log, 'utf8').split('\n')[0]!.replace(/^# /, '') : '';
+      if (ref) spawnSync(bin, ['image', 'rm', '-f', ref], { stdio: 'ignore' });
+      rmSync(tmp, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a secret file inside the build context', () => {
+  const secretive = (file: string) => repfile().replace('{file: keys/api.txt}', `{file: ${JSON.stringify(file)}}`);
+  const refused = (rel: string) =>
+    `Repfile:6:15: secrets.api.file: the secret is the file ${rel} of the build context, which .dockerignore does not exclude: it would be copied into images and published with the context; add ${rel} to .dockerignore, or keep the file outside the context`;
+
+  it('is refused unless .dockerignore excludes it, whatever the engine', () => {
+    const dir = makeProject({ Repfile: repfile(), 'keys/api.txt': 'k' });
+    const again = makeProject({ Repfile: repfile(), 'keys/api.txt': 'k', '.dockerignore': 'keys\n!keys/api.txt\n' });
+    removeAfter(dir, again);
+    for (const engine of [['--engine', 'docker', '--buildkit'], ['--engine', 'none']]) {
+      const r = rep(dir, ['build', ...engine], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: 'x' });
+      expect(r.stderr.split('\n')[0]).toBe(refused('keys/api.txt'));
+      expect(r.code).toBe(2);
+    }
+    expect(existsSync(path.join(dir, 'Dockerfile'))).toBe(false);
+    expect(rep(again, ['build', '--engine', 'none'], { REP_TEST_PASS: 'x' }).stderr.split('\n')[0]).toBe(refused('keys/api.txt'));
+  });
+
+  it('is refused when reached through a link from outside the context', () => {
+    const outside = mkdtempSync(path.join(tmpdir(), 'rep-secret-out-'));
+    const dir = makeProject({ 'keys/api.txt': 'k' });
+    removeAfter(outside, dir);
+    symlinkSync(path.join(dir, 'keys/api.txt'), path.join(outside, 'api.txt'));
+    writeFileSync(path.join(dir, 'Repfile'), secretive(path.join(outside, 'api.txt')));
+    const r = rep(dir, ['build', '--engine', 'none'], { REP_TEST_PASS: 'x' });
+    expect(r.stderr.split('\n')[0]).toBe(refused('keys/api.txt'));
+    expect(r.code).toBe(2);
+  });
+
+  it('cannot have a "," in its path, which would end the --secret option', () => {
+    const dir = makeProject({ Repfile: secretive('keys/a,src=b'), 'keys/a,src=b': 'k', '.dockerignore': 'keys\n' });
+    removeAfter(dir);
+    const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: 'x' });
+    expect(r.stderr.split('\n')[0]).toBe(
+      `Repfile:6:15: secrets.api.file: the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${path.join(dir, 'keys/a,src=b')}`,
+    );
+    expect(r.code).toBe(2);
   });
 });

@@ -1,0 +1,235 @@
+// The engine adapters' manners toward the network and the user, with fake
+// docker and podman binaries (shell scripts that record their arguments):
+// when TLS is turned off, and what `--engine auto` says when it passes docker by.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BuildEvent } from '../../src/build/events.js';
+import { build } from '../../src/commands/build.js';
+import { CliEngine } from '../../src/engine/cli.js';
+import { EngineError, type BuildOutcome, type Engine } from '../../src/engine/engine.js';
+import { selectEngine } from '../../src/engine/select.js';
+import { isInsecure } from '../../src/lock/registry.js';
+import { makeProject, open, rep } from '../helpers.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * A folder of fake engine binaries. Each appends its arguments (one line per
+ * call) to NAME.args; `version` prints `version` (or fails with `down`, the
+ * client's words when its daemon is gone); any other command exits 1 unless
+ * it is a push or pull.
+ */
+function fakes(bins: Record<string, { version?: string; down?: string }>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rep-fake-engine-'));
+  dirs.push(dir);
+  for (const [name, how] of Object.entries(bins)) {
+    const file = path.join(dir, name);
+    const version = how.down !== undefined ? `echo '${how.down}' >&2; exit 1` : `echo '${how.version ?? '1.0'}'`;
+    writeFileSync(
+      file,
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${file}.args'\ncase "$1" in\n  version) ${version};;\n  push|pull) exit 0;;\n  *) exit 1;;\nesac\n`,
+    );
+    chmodSync(file, 0o755);
+  }
+  return dir;
+}
+
+const calls = (dir: string, name: string) => readFileSync(path.join(dir, `${name}.args`), 'utf8').trim().split('\n');
+
+describe('isInsecure: which registries are spoken to without TLS', () => {
+  it('loopback IP literals and localhost', () => {
+    for (const r of ['127.0.0.1:5000', '127.0.0.1', '127.8.9.10:443', 'localhost:5000', 'localhost', 'LOCALHOST:5000', '[::1]:5000', '[::1]', '::1', '[0:0:0:0:0:0:0:1]:5000']) {
+      expect(isInsecure(r, {}), r).toBe(true);
+    }
+  });
+
+  it('not names that merely look like loopback, nor any other host', () => {
+    for (const r of [
+      '127.evil.example',
+      '127.evil.example:5000',
+      '127.0.0.1.nip.io:5000',
+      'localhost.evil.example',
+      'evil-localhost:5000',
+      'registry.example.org',
+      'registry.example.org:5000',
+      '10.0.0.1:5000',
+      '128.0.0.1',
+      '[::2]:5000',
+      'docker.io',
+      '',
+    ]) {
+      expect(isInsecure(r, {}), r).toBe(false);
+    }
+  });
+
+  it('the registries named in REP_INSECURE_REGISTRIES, exactly as written (host:port)', () => {
+    const env = { REP_INSECURE_REGISTRIES: 'registry.example.org:5000, 10.0.0.1' };
+    expect(isInsecure('registry.example.org:5000', env)).toBe(true);
+    expect(isInsecure('10.0.0.1', env)).toBe(true);
+    expect(isInsecure('registry.example.org', env)).toBe(false);
+    expect(isInsecure('registry.example.org:5001', env)).toBe(false);
+    expect(isInsecure('10.0.0.1:5000', env)).toBe(false);
+  });
+});
+
+describe('podman push and pull: --tls-verify=false only for registries that are insecure', () => {
+  const refs = {
+    loopback: '127.0.0.1:5000/rep-test/cache:abc',
+    localhost: 'localhost:5000/rep-test/cache:abc',
+    remote: 'registry.example.org/team/cache:abc',
+    lookalike: '127.evil.example/team/cache:abc',
+    hub: 'busybox:latest',
+  };
+
+  it('passes it for 127.0.0.1:5000 and localhost:5000, never for registry.example.org, 127.evil.example or Docker Hub', async () => {
+    const dir = fakes({ podman: { version: '4.3.1' } });
+    const engine = new CliEngine({ flavor: 'podman', env: { PATH: dir } });
+    for (const ref of Object.values(refs)) {
+      await engine.push(ref);
+      expect(await engine.pull(ref)).toBe(true);
+    }
+    expect(calls(dir, 'podman')).toEqual([
+      `push --tls-verify=false ${refs.loopback}`,
+      `pull --tls-verify=false ${refs.loopback}`,
+      `push --tls-verify=false ${refs.localhost}`,
+      `pull --tls-verify=false ${refs.localhost}`,
+      `push ${refs.remote}`,
+      `pull ${refs.remote}`,
+      `push ${refs.lookalike}`,
+      `pull ${refs.lookalike}`,
+      `push ${refs.hub}`,
+      `pull ${refs.hub}`,
+    ]);
+  });
+
+  it('passes it for a registry named in REP_INSECURE_REGISTRIES (binary from REP_PODMAN)', async () => {
+    const dir = fakes({ podman: {} });
+    const engine = new CliEngine({ flavor: 'podman', env: { REP_PODMAN: path.join(dir, 'podman'), REP_INSECURE_REGISTRIES: 'registry.example.org' } });
+    await engine.push(refs.remote);
+    await engine.push(refs.lookalike);
+    expect(calls(dir, 'podman')).toEqual([`push --tls-verify=false ${refs.remote}`, `push ${refs.lookalike}`]);
+  });
+
+  it('docker is never told: its daemon decides', async () => {
+    const dir = fakes({ docker: {} });
+    const engine = new CliEngine({ flavor: 'docker', env: { PATH: dir } });
+    await engine.push(refs.loopback);
+    await engine.pull(refs.remote);
+    expect(calls(dir, 'docker')).toEqual([`push ${refs.loopback}`, `pull ${refs.remote}`]);
+  });
+});
+
+describe('--engine auto', () => {
+  const DOWN = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?';
+
+  it('says why it passes docker by when docker is configured (DOCKER_HOST) but does not answer', async () => {
+    const dir = fakes({ docker: { down: 'error during connect' }, podman: { version: '4.3.1' } });
+    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'tcp://10.0.0.9:2376' } });
+    expect(sel.engine?.name).toBe('podman');
+    expect(sel.notice).toBe('docker does not answer (DOCKER_HOST=tcp://10.0.0.9:2376): using podman');
+  });
+
+  it('says why when a docker binary is there but its daemon does not answer', async () => {
+    const dir = fakes({ docker: { down: DOWN }, podman: { version: '4.3.1' } });
+    const sel = await selectEngine('auto', { env: { PATH: dir } });
+    expect(sel.engine?.name).toBe('podman');
+    expect(sel.notice).toBe(`docker does not answer (${DOWN}): using podman`);
+  });
+
+  it('says so with DOCKER_HOST set even when there is no docker binary', async () => {
+    const dir = fakes({ podman: {} });
+    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'unix:///run/user/1000/docker.sock' } });
+    expect(sel.engine?.name).toBe('podman');
+    expect(sel.notice).toBe('docker does not answer (DOCKER_HOST=unix:///run/user/1000/docker.sock): using podman');
+  });
+
+  it('stays quiet on a machine with podman and no docker at all', async () => {
+    const dir = fakes({ podman: {} });
+    const sel = await selectEngine('auto', { env: { PATH: dir } });
+    expect(sel.engine?.name).toBe('podman');
+    expect(sel.notice).toBeUndefined();
+  });
+
+  it('names docker when neither answers', async () => {
+    const dir = fakes({ docker: { down: DOWN }, podman: { down: 'cannot' } });
+    const sel = await selectEngine('auto', { env: { PATH: dir } });
+    expect(sel.engine?.name).toBe('none');
+    expect(sel.notice).toBe(`no container engine answers (docker: ${DOWN}; podman): building nothing, as with --engine none`);
+    const bare = await selectEngine('auto', { env: { PATH: fakes({}) } });
+    expect(bare.notice).toBe('no container engine answers (docker, podman): building nothing, as with --engine none');
+  });
+
+  it('uses docker, quietly, when it answers', async () => {
+    const dir = fakes({ docker: { version: '20.10.24' }, podman: {} });
+    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'unix:///x.sock' } });
+    expect(sel.engine?.name).toBe('docker');
+    expect(sel.notice).toBeUndefined();
+  });
+
+  it('rep build prints the notice on stderr', () => {
+    const bins = fakes({ docker: { down: DOWN }, podman: { version: '4.3.1' } });
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  one:\n    run: echo one\n' });
+    dirs.push(dir);
+    const r = rep(dir, ['build', '--dry-run'], { PATH: bins, DOCKER_HOST: 'unix:///nonexistent/docker.sock', REP_DOCKER: '', REP_PODMAN: '' });
+    expect(r.stderr).toBe('rep: docker does not answer (DOCKER_HOST=unix:///nonexistent/docker.sock): using podman\n');
+    expect(r.code).toBe(0);
+  });
+});
+
+/** An engine whose every image question fails, as a client that lost its daemon between two calls would. */
+class BrokenEngine implements Engine {
+  readonly name = 'docker' as const;
+  readonly secretsSupported = false;
+  async describe() {
+    return 'docker (broken)';
+  }
+  async answers() {
+    return true;
+  }
+  async hasImage(): Promise<boolean> {
+    throw new EngineError('docker image inspect failed (exit 1)', 'first line\nerror during connect: the daemon went away\n');
+  }
+  async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, undefined] as const));
+  }
+  async build(): Promise<BuildOutcome> {
+    return { ok: false, exitCode: 1, tail: [], cancelled: false };
+  }
+  async tag() {}
+  async exportPaths() {}
+  async inspect() {
+    return undefined;
+  }
+  async save() {}
+  async load() {}
+  async exportFilesystem() {}
+  async push() {}
+  async pull() {
+    return false;
+  }
+  async removeImage() {}
+}
+
+describe('the scheduler', () => {
+  it('turns an engine error in a step into that step failing: a step-failed event with the message, the rest skipped, a finish event', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  one:\n    run: echo one\n  two:\n    needs: [one]\n    run: echo two\n' });
+    dirs.push(dir);
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine: new BrokenEngine(), onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok).toBe(false);
+    expect(events.map((e) => e.type)).toEqual(['step-failed', 'step-skipped', 'finish']);
+    expect(events[0]).toMatchObject({
+      step: 'one',
+      exitCode: 1,
+      error: 'docker image inspect failed (exit 1)',
+      tail: ['first line', 'error during connect: the daemon went away'],
+    });
+    expect(events[1]).toEqual({ type: 'step-skipped', step: 'two', because: '"one" failed' });
+    expect(events[2]).toMatchObject({ type: 'finish', ok: false, built: 0, cached: 0 });
+  });
+});
