@@ -12,7 +12,7 @@ import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
-import type { Diagnostic } from '../src/diag.js';
+import { InputError, type Diagnostic } from '../src/diag.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
 import { openProject, type Project } from '../src/project.js';
@@ -355,6 +355,10 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof Exit) return e.code;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`rep: ${e.message}\n`);
       return 2;
     }
     // Not a mistake in the Repfile or the command line: say what failed, without a stack trace

@@ -22,6 +22,12 @@ export interface Diagnostic {
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: Diagnostic[] };
 
+/**
+ * A mistake in what the user gave rep (exit 2, like a bad Repfile), found
+ * where no Result can carry it up, e.g. deep in a walk of the context.
+ */
+export class InputError extends Error {}
+
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(...errors: Diagnostic[]): Result<T> => ({ ok: false, errors });
 

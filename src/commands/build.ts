@@ -181,7 +181,14 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
         startedOn,
         finishedOn: new Date(),
       });
-      writeFileAtomic(path.join(stateDir(ctx.dir), 'provenance.json'), prettyJson(provenance));
+      const file = path.join(stateDir(ctx.dir), 'provenance.json');
+      try {
+        writeFileAtomic(file, prettyJson(provenance));
+      } catch (e) {
+        // Not a mistake in the Repfile: the build failed (exit 1), and says where and why.
+        const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new Error(`cannot write ${path.relative(process.cwd(), file) || file} (${code}); the build is not recorded as done`);
+      }
       return provenance;
     };
 

@@ -2,6 +2,7 @@
 // root, walked the way Docker walks it (pruning excluded directories).
 import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../diag.js';
 import type { DockerIgnore } from './dockerignore.js';
 
 /** rep's own state directory is never part of the context. */
@@ -89,6 +90,10 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
     for (const d of entries) {
       const rel = dirRel ? `${dirRel}/${d.name}` : d.name;
       if (rel === STATE_DIR) continue;
+      if (d.name.includes('\uFFFD') && !utf8Name(path.join(contextDir, dirRel), d.name)) {
+        if (d.isDirectory() ? ignore.canSkipDir(rel) : ignore.excludes(rel)) continue;
+        throw new InputError(`"${rel}" in the build context: its name is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore`);
+      }
       if (d.isDirectory()) {
         if (!ignore.canSkipDir(rel)) visit(rel);
         continue;
@@ -100,6 +105,15 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
   };
   visit(start);
   return out.sort(byPath);
+}
+
+/**
+ * Whether the entry of `dir` that Node names `name` (holding U+FFFD) really
+ * is that name, rather than bytes that are not UTF-8 decoded with replacements.
+ */
+function utf8Name(dir: string, name: string): boolean {
+  const wanted = Buffer.from(name);
+  return readdirSync(dir, { encoding: 'buffer' }).some((raw) => raw.equals(wanted));
 }
 
 export { byPath };

@@ -23,7 +23,7 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
     case 'podman': {
       const e = make(choice);
       if (await e.available()) return { engine: e };
-      return { error: `${choice} is not available (\`${e.bin} info\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` };
+      return { error: `${choice} is not available (\`${e.bin} version\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` };
     }
     case 'auto': {
       const docker = make('docker');

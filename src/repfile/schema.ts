@@ -98,7 +98,9 @@ export const imageSchema = z
     user: oneLine('user').min(1).optional(),
     labels: z
       .record(
-        oneLine('a label key'),
+        oneLine('a label key', true)
+          .min(1, { error: 'a label key must not be empty', abort: true })
+          .regex(/^[^=]*$/, { error: 'a label key must not contain "=" (Dockerfile LABEL KEY=VALUE cannot express it)' }),
         z.string().regex(TABS, { error: 'a label value must not contain newlines or other control characters (Dockerfile LABEL cannot express them; tabs are fine)' }),
       )
       .optional(),

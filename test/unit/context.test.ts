@@ -10,7 +10,7 @@ import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
 import { walkContext } from '../../src/context/files.js';
 import { formatDiagnostic } from '../../src/diag.js';
-import { makeProject, open } from '../helpers.js';
+import { makeProject, open, rep } from '../helpers.js';
 
 const REPFILE = (inputs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n`;
 
@@ -88,6 +88,21 @@ describe('rep context', () => {
       '-rw-r--r-- 0/0 1 1970-01-01 00:00 a/b/c.txt',
       'lrwxrwxrwx 0/0 0 1970-01-01 00:00 l -> a/b/c.txt',
     ]);
+  });
+});
+
+describe('file names that are not UTF-8', () => {
+  it('are an error naming the file (exit 2), unless .dockerignore excludes them; a real U+FFFD is a name like any other', () => {
+    const dir = makeProject({ Repfile: REPFILE('[.]'), 'ok\uFFFDname': 'fine\n' });
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xe9]), Buffer.from('name')]), 'x\n');
+    expect(() => walkContext(dir, open(dir).ctx.ignore)).toThrow(
+      '"bad\uFFFDname" in the build context: its name is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore',
+    );
+    const r = rep(dir, ['context', '--list']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^rep: "bad\uFFFDname" in the build context: its name is not UTF-8/);
+    writeFileSync(path.join(dir, '.dockerignore'), 'bad*\n');
+    expect(walkContext(dir, open(dir).ctx.ignore).map((f) => f.path)).toEqual(['.dockerignore', 'Repfile', 'ok\uFFFDname']);
   });
 });
 

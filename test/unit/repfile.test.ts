@@ -227,6 +227,13 @@ describe('Repfile strings that reach a Dockerfile', () => {
     ]);
   });
 
+  it('rejects label keys that LABEL KEY=VALUE cannot write: empty, or holding "="', () => {
+    expect(errorsOf(HEAD + 'steps: {a: {run: x}}\nimage:\n  labels: {"a=b": x, "": y, ok.key: z}\n')).toEqual([
+      'Repfile:6:12: image.labels: a label key must not contain "=" (Dockerfile LABEL KEY=VALUE cannot express it)',
+      'Repfile:6:22: image.labels: a label key must not be empty',
+    ]);
+  });
+
   it('allows newlines and tabs in run and description, but no other control characters', () => {
     const r = ok(HEAD + 'steps:\n  a:\n    description: "two\\nlines\\tand a tab"\n    run: ["if true; then\\n\\techo x\\nfi"]\n    env: {T: "a\\tb"}\nimage:\n  labels: {k: "v\\tw"}\n');
     expect(r.steps[0]!.run).toEqual(['if true; then\n\techo x\nfi']);
