@@ -6,7 +6,7 @@ import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
-import { pinned } from './reference.js';
+import { imageRefProblem, pinned } from './reference.js';
 
 export const LOCK_VERSION = 1;
 
@@ -18,18 +18,45 @@ export interface Lockfile {
 
 export const lockPath = (repfilePath: string) => path.join(path.dirname(repfilePath), 'Repfile.lock');
 
-/** The lock's bytes (undefined: no lock); an error when it is not a regular file (a link to one is fine) or over TEXT_LIMIT. */
-export function readLockBytes(repfilePath: string): Result<Buffer | undefined> {
-  const file = lockPath(repfilePath);
-  const r = readBounded(file, { follow: true, limit: TEXT_LIMIT });
-  if (r.ok) return ok(r.bytes);
-  if (r.code === 'ENOENT') return ok(undefined);
-  return fail({ file: path.relative(process.cwd(), file) || file, message: r.message });
+/**
+ * What is wrong with `value` as a lock, or undefined. A lock comes with the
+ * repository or the bundle, and its digests end up in FROM lines: every key
+ * must be an image reference and every value a sha256 digest, nothing else.
+ */
+export function lockProblem(value: unknown): string | undefined {
+  const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isMap(value) || value.lockVersion !== LOCK_VERSION || !isMap(value.images)) {
+    return `not a Repfile.lock of version ${LOCK_VERSION} ({"lockVersion": ${LOCK_VERSION}, "images": {...}}); run rep lock to write it again`;
+  }
+  for (const [ref, digest] of Object.entries(value.images)) {
+    const bad = imageRefProblem(ref);
+    if (bad) return `images: ${bad}`;
+    if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+      return `images[${JSON.stringify(ref)}]: ${JSON.stringify(String(digest).slice(0, 100))} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
+    }
+  }
+  return undefined;
 }
 
-/** The lock, or undefined when there is none or it cannot be read as one (read as readLockBytes reads it). */
+/** The lock's bytes (undefined: no lock); an error when it is not a regular file (a link to one is fine), over TEXT_LIMIT or not a valid lock. */
+export function readLockBytes(repfilePath: string): Result<Buffer | undefined> {
+  const file = lockPath(repfilePath);
+  const shown = path.relative(process.cwd(), file) || file;
+  const r = readBounded(file, { follow: true, limit: TEXT_LIMIT });
+  if (!r.ok) return r.code === 'ENOENT' ? ok(undefined) : fail({ file: shown, message: r.message });
+  let value: unknown;
+  try {
+    value = JSON.parse(r.bytes.toString('utf8'));
+  } catch {
+    return fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
+  }
+  const bad = lockProblem(value);
+  return bad ? fail({ file: shown, message: bad }) : ok(r.bytes);
+}
+
+/** The lock, or undefined when there is none or it is not a valid one (read as readLockBytes reads it). */
 export function readLock(repfilePath: string): Lockfile | undefined {
-  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => l.lockVersion === LOCK_VERSION, { follow: true, limit: TEXT_LIMIT });
+  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => lockProblem(l) === undefined, { follow: true, limit: TEXT_LIMIT });
 }
 
 export function writeLock(repfilePath: string, lock: Lockfile): void {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { readOpen } from '../safefs.js';
+import { formatSize, readOpen } from '../safefs.js';
 
 const MiB = 1 << 20;
 
@@ -109,10 +109,12 @@ export async function hashInside<T>(root: string, name: string, tap?: (s: Readab
  * a problem for anything else (a link, device or pipe: none is read) and for
  * names no SHA256SUMS line could hold.
  */
-export function listInside(root: string, maxEntries: number): { files: string[]; others: string[]; problems: string[] } {
+export function listInside(root: string, bounds: { maxEntries: number; maxBytes: number }): { files: string[]; others: string[]; problems: string[] } {
+  const { maxEntries, maxBytes } = bounds;
   const files: string[] = [];
   const others: [string, string][] = [];
   let count = 0;
+  let bytes = 0;
   const visit = (rel: string) => {
     for (const d of readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true })) {
       const name = rel ? `${rel}/${d.name}` : d.name;
@@ -121,7 +123,12 @@ export function listInside(root: string, maxEntries: number): { files: string[];
       if (d.isDirectory()) visit(name);
       else if (!d.isFile()) others.push([name, `${shown(name)} is not a regular file (a link, device or pipe); a bundle holds regular files only`]);
       else if (bad) others.push([name, `"${shown(name)}" cannot be named in SHA256SUMS: ${bad}`]);
-      else files.push(name);
+      else {
+        // A folder bundle is bounded as an archive is: a huge (or sparse) file is refused, not hashed for hours.
+        bytes += lstatSync(path.join(root, name)).size;
+        if (bytes > maxBytes) throw new Error(`the bundle holds more than ${formatSize(maxBytes)}; if you trust it, raise the bound with --max-size SIZE`);
+        files.push(name);
+      }
     }
   };
   visit('');

@@ -40,12 +40,17 @@ export function signEnvelope(payload: Buffer, key: KeyObject, payloadType = IN_T
   return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: keyId(key), sig: sig.toString('base64') }] };
 }
 
-/** Whether one of the envelope's signatures is by `key` over its payload. */
+/** The most signatures one envelope may carry: more is refused, not checked one by one. */
+export const MAX_SIGNATURES = 16;
+
+/** Whether one of the envelope's signatures (at most MAX_SIGNATURES) is by `key` over its payload. */
 export function verifyEnvelope(env: Envelope, key: KeyObject): boolean {
-  const payload = Buffer.from(env.payload, 'base64');
+  if (typeof env.payload !== 'string' || typeof env.payloadType !== 'string' || !Array.isArray(env.signatures)) return false;
+  if (env.signatures.length > MAX_SIGNATURES) return false;
+  const signed = pae(env.payloadType, Buffer.from(env.payload, 'base64'));
   return env.signatures.some((s) => {
     try {
-      return verify(null, pae(env.payloadType, payload), key, Buffer.from(s.sig, 'base64'));
+      return typeof s?.sig === 'string' && verify(null, signed, key, Buffer.from(s.sig, 'base64'));
     } catch {
       return false;
     }

@@ -6,12 +6,14 @@
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
+import { escaped } from './bundlefs.js';
 import { ExtractError, Unpacker, type ExtractOptions } from './unpacker.js';
 
 export { ExtractError, type ExtractOptions } from './unpacker.js';
 
+// A library's message may quote an entry's name as the archive has it (escape sequences and all).
 const wrap = (label: string, e: unknown): Error =>
-  e instanceof ExtractError ? e : new ExtractError(`${label}: cannot unpack: ${(e as Error).message}`);
+  e instanceof ExtractError ? e : new ExtractError(`${label}: cannot unpack: ${escaped((e as Error).message)}`);
 
 /** Unpacks the tar stream `input` into the folder `dir` (which exists and is empty). */
 export async function extractTar(input: Readable, dir: string, o: ExtractOptions): Promise<void> {

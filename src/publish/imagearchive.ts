@@ -6,11 +6,14 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 
 export interface ImageFindings {
   /** Config digests (hex) the archive's manifests lead to, each checked against its bytes. */
   configs: string[];
+  /** Every name the archive would give its image when loaded (RepoTags, repositories, OCI annotations). */
+  tags: string[];
   problems: string[];
 }
 
@@ -81,12 +84,19 @@ export async function readImageArchive(input: Readable): Promise<ImageFindings> 
     input.on('error', (e) => stop(`cannot read image.tar: ${e.message}`));
     input.pipe(extract);
   });
-  if (finished) return { configs: [], problems: [...problems, finished] };
+  if (finished) return { configs: [], tags: [], problems: [...problems, finished] };
   return checkMembers(members, links, problems);
 }
 
 function checkMembers(members: Map<string, Member>, links: Map<string, string>, problems: string[]): ImageFindings {
   const configs: string[] = [];
+  const tags: string[] = [];
+  const names = (v: unknown, where: string) => {
+    if (v === undefined || v === null) return;
+    if (Array.isArray(v) && v.every((t) => typeof t === 'string')) tags.push(...(v as string[]));
+    else if (typeof v === 'string') tags.push(v);
+    else problems.push(`image.tar: ${where} is not a list of names`);
+  };
   const member = (name: string): Member | undefined => {
     for (let i = 0; i < 8 && links.has(name); i++) name = links.get(name)!;
     return members.get(name);
@@ -138,6 +148,7 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
       const entries = Array.isArray(manifest) ? (manifest as { Config?: unknown; Layers?: unknown }[]) : [];
       if (entries.length !== 1) problems.push(`image.tar: manifest.json must name exactly one image; it names ${entries.length}`);
       for (const e of entries.slice(0, 1)) {
+        names((e as { RepoTags?: unknown })?.RepoTags, 'RepoTags in manifest.json');
         if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) {
           problems.push('image.tar: manifest.json is not a docker image manifest (Config, Layers)');
           continue;
@@ -147,6 +158,15 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
       }
     }
   }
+  // The legacy docker layout also names the image in `repositories`: {repository: {tag: id}}.
+  if (member('repositories') !== undefined) {
+    const repos = json('repositories', 'name list');
+    if (repos !== null && typeof repos === 'object' && !Array.isArray(repos)) {
+      for (const [repo, byTag] of Object.entries(repos as Record<string, unknown>)) {
+        if (byTag !== null && typeof byTag === 'object') for (const t of Object.keys(byTag)) tags.push(`${repo}:${t}`);
+      }
+    } else if (repos !== undefined) problems.push('image.tar: repositories is not a map of names');
+  }
   // The OCI layout (docker 25 and later write both): index.json -> manifest -> config and layers.
   if (hasIndex) {
     const visit = (name: string, depth: number) => {
@@ -154,6 +174,8 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
       if (!index) return;
       if (!Array.isArray(index.manifests) || index.manifests.length === 0) return void problems.push(`image.tar: ${shown(name)} lists no manifests`);
       for (const d of index.manifests) {
+        const notes = (d as { annotations?: Record<string, unknown> })?.annotations;
+        for (const key of ['org.opencontainers.image.ref.name', 'io.containerd.image.name']) names(notes?.[key], `the ${key} annotation`);
         const blob = blobName(d?.digest);
         if (!blob) {
           problems.push(`image.tar: ${shown(name)} lists a manifest without a sha256 digest`);
@@ -177,12 +199,25 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
     };
     visit('index.json', 0);
   }
-  return { configs: [...new Set(configs)], problems };
+  return { configs: [...new Set(configs)], tags: [...new Set(tags)].sort(), problems };
 }
 
+/** A name as an engine resolves it (podman's localhost/ and Docker Hub's long form count as the short one). */
+const canonicalName = (ref: string): string => {
+  const r = parseImageRef(ref.replace(/^localhost\//, ''));
+  return `${r.registry}/${r.repository}:${r.tag ?? ''}`;
+};
+
 /** Whether every image the archive holds is `want` (hex), with what is wrong if not. */
-export function imageProblems(found: ImageFindings, want: string | undefined): string[] {
+export function imageProblems(found: ImageFindings, want: string | undefined, tag: string | undefined): string[] {
   const out = [...found.problems];
   for (const c of found.configs) if (c !== want) out.push(`image.tar holds image sha256:${c}, the statement names ${want ? `sha256:${want}` : 'no image'}`);
+  // Loading the archive tags its image with these names: none may be other than the statement's tag
+  // (an OCI ref.name may be that tag's tag part alone), or loading it would move a tag of the reader's.
+  const tagPart = tag === undefined ? undefined : parseImageRef(tag).tag;
+  for (const t of found.tags) {
+    const same = tag !== undefined && (canonicalName(t) === canonicalName(tag) || (!/[/:@]/.test(t) && t === tagPart));
+    if (!same) out.push(`image.tar names its image ${shown(t)}, not ${tag === undefined ? 'the tag the statement names' : shown(tag)}: loading it would tag one of your images`);
+  }
   return out;
 }

@@ -19,7 +19,10 @@ export function parseStatement(text: Buffer): Statement | undefined {
     return undefined;
   }
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  const descriptors = (x: unknown) => Array.isArray(x) && x.every((d) => isObj(d) && (d.name === undefined || typeof d.name === 'string') && (d.digest === undefined || isObj(d.digest)) && (d.annotations === undefined || isObj(d.annotations)));
+  // Digests and annotations are maps of strings: a nested value there would reach string code (and a
+  // deeply nested one would exhaust the stack when printed).
+  const strings = (x: unknown) => isObj(x) && Object.values(x).every((v) => typeof v === 'string');
+  const descriptors = (x: unknown) => Array.isArray(x) && x.every((d) => isObj(d) && (d.name === undefined || typeof d.name === 'string') && (d.digest === undefined || strings(d.digest)) && (d.annotations === undefined || strings(d.annotations)));
   const ok =
     isObj(s) && s._type === STATEMENT_TYPE && s.predicateType === PREDICATE_TYPE && descriptors(s.subject) && isObj(s.predicate) &&
     isObj(s.predicate.buildDefinition) && isObj(s.predicate.buildDefinition.externalParameters) && isObj(s.predicate.buildDefinition.internalParameters) &&

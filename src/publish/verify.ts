@@ -78,7 +78,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   // Every regular file hashed once (image.tar also read for its image); nothing else read.
   let listing: ReturnType<typeof listInside>;
   try {
-    listing = listInside(dir, limits.maxEntries);
+    listing = listInside(dir, limits);
   } catch (e) {
     return { ok: false, checks: [{ name: 'bundle', ok: false, detail: [(e as Error).message] }] };
   }
@@ -149,7 +149,8 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
       else if (has(f) && subjectSha(statement, f) !== hashes.get(f)) subj.push(`${f} does not match the statement's subject`);
     }
     const named = statement.subject.find((s) => s.annotations?.kind === 'image-config')?.digest?.sha256;
-    if (image) subj.push(...imageProblems(image, named));
+    const tag = statement.predicate.buildDefinition.externalParameters.tag;
+    if (image) subj.push(...imageProblems(image, named, typeof tag === 'string' ? tag : undefined));
     const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256?: unknown } | undefined;
     if (has('Repfile') && rf && rf.sha256 !== hashes.get('Repfile')) subj.push("Repfile does not match the statement's externalParameters");
   }

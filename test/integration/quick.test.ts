@@ -77,7 +77,7 @@ describe('quick no-op answer: every change is seen', () => {
       ['input', () => writeFileSync(path.join(dir, 'three.txt'), '3 changed\n')],
       ['Repfile', () => writeFileSync(path.join(dir, 'Repfile'), `${readFileSync(path.join(dir, 'Repfile'), 'utf8')}# a comment\n`)],
       ['.dockerignore', () => writeFileSync(path.join(dir, '.dockerignore'), 'notes/\n')],
-      ['lock', () => writeFileSync(path.join(dir, 'Repfile.lock'), '{}\n')],
+      ['lock', () => writeFileSync(path.join(dir, 'Repfile.lock'), '{"lockVersion": 1, "images": {}}\n')],
       ['new file', () => writeFileSync(path.join(dir, 'new.txt'), 'new\n')],
       ['removed file', () => rmSync(path.join(dir, 'new.txt'))],
     ];

@@ -4,7 +4,7 @@
 // outside the bundle, and leave no temporary folder behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +15,9 @@ import yazl from 'yazl';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
 import type { Statement } from '../../src/emit/provenance.js';
-import { signEnvelope } from '../../src/publish/dsse.js';
+import { MAX_SIGNATURES, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
+import { parseStatement } from '../../src/publish/statement.js';
+import { lockProblem } from '../../src/lock/lockfile.js';
 import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.js';
 import { publish } from '../../src/publish/publish.js';
 import { signBundle } from '../../src/publish/signature.js';
@@ -448,9 +450,9 @@ describe('image archives', () => {
     const a = await layerA;
     const b = await layerB;
     const docker = await dockerArchive([a, b]);
-    expect(await read(docker.tar)).toEqual({ configs: [docker.config], problems: [] });
+    expect(await read(docker.tar)).toEqual({ configs: [docker.config], tags: ['paper:latest'], problems: [] });
     const podman = await dockerArchive([a, b], { podman: true });
-    expect(await read(podman.tar)).toEqual({ configs: [podman.config], problems: [] });
+    expect(await read(podman.tar)).toEqual({ configs: [podman.config], tags: ['paper:latest'], problems: [] });
     // OCI: index.json -> manifest -> config, layers.
     const config = Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [`sha256:${sha(a)}`] } }));
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${sha(config)}` }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(a)}` }] }));
@@ -461,9 +463,9 @@ describe('image archives', () => {
       { name: `blobs/sha256/${sha(config)}`, body: config },
       { name: `blobs/sha256/${sha(a)}`, body: a },
     ]);
-    expect(await read(oci)).toEqual({ configs: [sha(config)], problems: [] });
-    expect(imageProblems(await read(oci), sha(config))).toEqual([]);
-    expect(imageProblems(await read(oci), '0'.repeat(64))).toEqual([`image.tar holds image sha256:${sha(config)}, the statement names sha256:${'0'.repeat(64)}`]);
+    expect(await read(oci)).toEqual({ configs: [sha(config)], tags: [], problems: [] });
+    expect(imageProblems(await read(oci), sha(config), 'paper:latest')).toEqual([]);
+    expect(imageProblems(await read(oci), '0'.repeat(64), 'paper:latest')).toEqual([`image.tar holds image sha256:${sha(config)}, the statement names sha256:${'0'.repeat(64)}`]);
   });
 
   it('names a changed layer, a missing or extra one, a second image and a name twice', async () => {
@@ -495,5 +497,84 @@ describe('image archives', () => {
     ]);
     expect((await read(two)).problems.slice(0, 2)).toEqual(['image.tar: entry manifest.json appears twice', 'image.tar: manifest.json must name exactly one image; it names 2']);
     expect((await read(await tarOf([{ name: 'x', body: 'x' }]))).problems).toEqual(['image.tar holds no manifest.json or index.json: it is not an image archive']);
+  });
+});
+
+describe('found by an adversarial review', () => {
+  it('a Repfile.lock whose digest carries Dockerfile text is refused, in a project and in a bundle', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(lockProblem({ lockVersion: 1, images: { 'busybox:latest': digest } })).toBeUndefined();
+    const injected = `${digest} AS x\nADD http://127.0.0.1:9/exfil /exfil\nFROM x`;
+    expect(lockProblem({ lockVersion: 1, images: { 'busybox:latest': injected } })).toMatch(/^images\["busybox:latest"\]: ".*" is not a digest \(sha256: and 64 hex digits\)/);
+    expect(lockProblem({ lockVersion: 1, images: { 'busybox:latest\nRUN id': digest } })).toMatch(/^images: "busybox:latest\\nRUN id" is not an image reference/);
+    expect(lockProblem({})).toMatch(/^not a Repfile.lock of version 1/);
+
+    const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n', 'Repfile.lock': JSON.stringify({ lockVersion: 1, images: { 'busybox:latest': injected } }) });
+    made.push(dir);
+    const r = spawnSync(process.execPath, [CLI, 'build', '--engine', 'none'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^Repfile.lock: images\["busybox:latest"\]: .* is not a digest/);
+
+    const b = copyOf(await publishedBundle());
+    writeFileSync(path.join(b, 'Repfile.lock'), JSON.stringify({ lockVersion: 1, images: { 'busybox:latest': injected } }));
+    reseal(b);
+    const report = await verifyPrivately(b);
+    expect(report.ok).toBe(false);
+    expect(failures(report).find((f) => f[0] === 'keys')?.[1]).toMatch(/Repfile.lock: images\["busybox:latest"\]: .* is not a digest/);
+  });
+
+  it('a folder bundle is bounded in size like an archive: a huge sparse file is refused before it is read', async () => {
+    const b = copyOf(await publishedBundle());
+    writeFileSync(path.join(b, 'huge'), '');
+    truncateSync(path.join(b, 'huge'), 64 * 1024 ** 3);
+    const t0 = Date.now();
+    const report = await verifyPrivately(b, { limits: { maxBytes: 1024 ** 3 } });
+    expect(failures(report)).toEqual([['bundle', 'the bundle holds more than 1 GiB; if you trust it, raise the bound with --max-size SIZE']]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('image.tar may name its image only with the statement\'s tag: loading it must not move a tag of the reader\'s', async () => {
+    const a = await tarOf([{ name: 'a', body: 'a' }]);
+    const ok = await dockerArchive([a]);
+    const found = await readImageArchive(Readable.from([ok.tar]));
+    expect(imageProblems(found, ok.config, 'paper:latest')).toEqual([]);
+    expect(imageProblems(found, ok.config, 'docker.io/library/paper:latest')).toEqual([]);
+    expect(imageProblems(found, ok.config, 'other:1')).toEqual(['image.tar names its image paper:latest, not other:1: loading it would tag one of your images']);
+    const legacy = await tarOf([{ name: 'repositories', body: JSON.stringify({ 'busybox': { latest: ok.config } }) }]);
+    const withRepos = await readImageArchive(Readable.from([Buffer.concat([legacy.subarray(0, legacy.length - 1024), ok.tar])]));
+    expect(withRepos.tags).toEqual(['busybox:latest', 'paper:latest']);
+    expect(imageProblems(withRepos, ok.config, 'paper:latest')).toContain('image.tar names its image busybox:latest, not paper:latest: loading it would tag one of your images');
+  });
+
+  it('a zip entry name the zip reader refuses is printed with its escape sequences escaped', async () => {
+    const zip = await zipOf([{ name: '\u00e9\u001b]0;PWNED\u0007\u001b[2J\u001b[31mREDQQb', body: 'x' }]);
+    // The same length, with a backslash, which the zip reader refuses by name (quoting it).
+    const bytes = Buffer.from(zip.toString('latin1').replaceAll('QQb', '\\Qb'), 'latin1');
+    const file = path.join(fresh('rep-attack-zip-'), 'b.zip');
+    writeFileSync(file, bytes);
+    const r = cli(['verify', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).not.toMatch(/[\u001b\u0007]/);
+    expect(r.stdout).toMatch(/cannot unpack: .*\\u001b/);
+  });
+
+  it('an envelope with more signatures than any signer needs is refused without checking each', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const env = signEnvelope(Buffer.from('{}'), privateKey);
+    expect(verifyEnvelope(env, publicKey)).toBe(true);
+    const junk = Array.from({ length: MAX_SIGNATURES }, () => ({ keyid: 'x', sig: 'AAAA' }));
+    expect(verifyEnvelope({ ...env, signatures: [...junk, ...env.signatures] }, publicKey)).toBe(false);
+    expect(verifyEnvelope({ ...env, signatures: [...junk.slice(1), ...env.signatures] }, publicKey)).toBe(true);
+  });
+
+  it('a statement whose digests are not strings is not a statement (a deeply nested one used to exhaust the stack when printed)', async () => {
+    const b = await publishedBundle();
+    const text = readFileSync(path.join(b, 'provenance.json'), 'utf8');
+    expect(parseStatement(Buffer.from(text))).toBeDefined();
+    const st = JSON.parse(text) as { predicate: { runDetails: { byproducts: { digest: Record<string, unknown> }[] } } };
+    for (const bad of [[[['deep']]], 7, { sha256: 'x' }]) {
+      st.predicate.runDetails.byproducts[0]!.digest.sha256 = bad;
+      expect(parseStatement(Buffer.from(JSON.stringify(st)))).toBeUndefined();
+    }
   });
 });
