@@ -50,7 +50,9 @@ export class StatCache {
     if (!file) return;
     // no cache yet, or unreadable: start empty
     const data = readJsonFile<{ version: number; rows: Record<string, CacheRow> }>(file, (d) => d.version === CACHE_VERSION && typeof d.rows === 'object' && d.rows !== null);
-    if (data) this.rows = new Map(Object.entries(data.rows));
+    // A row rep did not write (a .rep/ committed to a repository may hold anything) is left out.
+    const valid = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
+    if (data) this.rows = new Map(Object.entries(data.rows).filter((e): e is [string, CacheRow] => valid(e[1])));
   }
 
   static forContext(contextDir: string): StatCache {

@@ -78,7 +78,28 @@ export function stateFileToRead(contextDir: string, name: string): string | unde
 
 export function readState(contextDir: string): State | undefined {
   const file = stateFileToRead(contextDir, 'state.json');
-  return file ? readJsonFile<State>(file, (s) => s.version === STATE_VERSION) : undefined;
+  return file ? readJsonFile<State>(file, isState) : undefined;
+}
+
+const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const mapOf = (x: unknown, each: (v: unknown) => boolean) => isMap(x) && Object.values(x).every(each);
+
+/**
+ * Whether `x` has the shape rep writes: a .rep/ committed to a repository may
+ * hold anything, and a state that is not rep's own is no state at all.
+ */
+export function isState(x: unknown): x is State {
+  if (!isMap(x) || x.version !== STATE_VERSION || typeof x.repfileSha256 !== 'string' || typeof x.engine !== 'string' || typeof x.target !== 'string') return false;
+  return mapOf(x.steps, (r) => {
+    if (!isMap(r) || typeof r.key !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(r.key)) return false;
+    if ((r.outputsDigest !== undefined && typeof r.outputsDigest !== 'string') || (r.image !== undefined && typeof r.image !== 'string')) return false;
+    const m = r.material;
+    return (
+      isMap(m) && typeof m.format === 'number' && isMap(m.def) &&
+      mapOf(m.inputs, (i) => isMap(i) && typeof i.sha256 === 'string') &&
+      mapOf(m.imports, (i) => isMap(i) && typeof i.digest === 'string' && Array.isArray(i.paths))
+    );
+  });
 }
 
 export function writeState(contextDir: string, state: State): void {

@@ -234,3 +234,26 @@ describe('files rep reads from the project: regular files only, bounded', () => 
     expect(r.stderr).toBe(`/dev/zero:1:1: zero\n${fifo}:1:1: pipe\n`);
   }, 30_000);
 });
+
+describe('a .rep/ committed with contents rep did not write', () => {
+  it('state.json and statcache.json of another shape are ignored, not trusted and not crashed on', () => {
+    const key = `sha256:${'b'.repeat(64)}`;
+    const planted: [string, string][] = [
+      ['.rep/statcache.json', JSON.stringify({ version: 2, rows: { 'a.txt': [1, 'x'], zzz: null } })],
+      ['.rep/state.json', JSON.stringify({ version: 1, repfileSha256: 'x', engine: 'none', target: 'app', steps: null })],
+      ['.rep/state.json', JSON.stringify({ version: 1, repfileSha256: 'x', engine: 'none', target: 'app', steps: { app: null } })],
+      ['.rep/state.json', JSON.stringify({ version: 1, repfileSha256: 'x', engine: 'none', target: 'app', steps: { app: { key, material: { format: 1, def: {}, inputs: { 'a.txt': 7 }, imports: {} } } } })],
+    ];
+    for (const [file, text] of planted) {
+      const dir = project();
+      mkdirSync(path.join(dir, '.rep'));
+      writeFileSync(path.join(dir, file), text);
+      expect(readState(dir), file).toBeUndefined();
+      for (const args of [['status', '--engine', 'none'], ['build', '--engine', 'none']]) {
+        const r = repBounded(dir, args);
+        expect(r.stderr, `${file} ${args[0]}`).toBe('');
+        expect(r.code, `${file} ${args[0]}`).toBe(0);
+      }
+    }
+  });
+});
