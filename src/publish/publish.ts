@@ -5,6 +5,7 @@ import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../commands/build.js';
 import { contextFiles } from '../commands/context.js';
+import { symlinkEscape } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
@@ -85,6 +86,16 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
 
 async function publishWith(project: Project, opts: PublishOptions, kind: BundleKind, key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
   const { recipe } = project;
+  // context.tar goes to strangers, who refuse a link leaving it (and the link would tell them a path of this machine).
+  const leaving = contextFiles(project.ctx).filter((f) => symlinkEscape(project.ctx.dir, f) !== undefined);
+  if (leaving.length) {
+    return fail(
+      ...leaving.map((f) => ({
+        file: f.path,
+        message: `a link that leaves the build context (-> ${f.target}); a bundle holds only links that stay inside it: add "${f.path}" to .dockerignore`,
+      })),
+    );
+  }
   const built = await build(project, { ...opts, dockerfile: path.join(temp('rep-df'), 'Dockerfile') });
   if (!built.ok) return built;
   const rec = built.value;

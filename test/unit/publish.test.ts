@@ -14,6 +14,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
 import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
 import { publish } from '../../src/publish/publish.js';
+import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, parseSecretGrant, verifyTag } from '../../src/publish/rebuild.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
@@ -174,6 +175,19 @@ describe('rep publish and rep verify', () => {
     expect(action.object.map((o) => o['@id'])).toEqual(['Repfile', 'context.tar', '#input/data/rain.csv', '#input/src/run.R']);
     expect(action.result.map((o) => o['@id'])).toEqual(['#image', 'Dockerfile', 'provenance.json']);
     expect(byId.get('https://orcid.org/0000-0002-1825-0097')).toMatchObject({ '@type': 'Person', name: 'Ada Lovelace' });
+  });
+
+  it('refuses a context holding a link that leaves it (the bundle would carry it, and verify refuse it); a link inside is fine', async () => {
+    const dir = makeProject({ ...TREE, 'inside': { link: 'notes.md' }, 'other': { link: '/etc' } });
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-bundle-')), 'bundle');
+    const r = await publish(open(dir), { engine: none, out });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map(formatDiagnostic)).toEqual(['other: a link that leaves the build context (-> /etc); a bundle holds only links that stay inside it: add "other" to .dockerignore']);
+    writeFileSync(path.join(dir, '.dockerignore'), 'other\n');
+    const again = await publish(open(dir), { engine: none, out });
+    expect(again.ok).toBe(true);
+    expect((await verifyBundle(out)).ok).toBe(true);
   });
 
   it('packs deterministic .tar.gz and .zip bundles that verify', async () => {
