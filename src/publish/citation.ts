@@ -62,13 +62,17 @@ export function citeMarkdown(c: CiteInfo): string {
 
 const tex = (s: string) => s.replace(/[\\{}$&#^_%~]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
 
+/** A DOI as a URL that \url takes literally: everything but unreserved characters and "/" percent-encoded. */
+const doiUrl = (doi: string) => `https://doi.org/${[...doi].map((ch) => (/^[A-Za-z0-9._~/:;()-]$/.test(ch) ? ch : encodeURIComponent(ch).replace(/[!'*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))).join('')}`;
+
 export function citeLatex(c: CiteInfo): string {
   const who = authorLine(c.publish);
   return [
-    `% Cite the computational environment of "${c.title.replace(/\n/g, ' ')}"`,
+    // A comment ends at any line break TeX knows (CR as well as LF): the title stays on this line.
+    `% Cite the computational environment of "${c.title.replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, ' ')}"`,
     `${who ? `${tex(who)}. ` : ''}\\emph{${tex(c.title)}}: computational environment.`,
     `Image \\texttt{${tex(c.tag)}}${c.imageDigest ? ` (config \\texttt{${tex(c.imageDigest)}})` : ''},`,
-    `bundle \\texttt{sha256:${c.bundleSha256}}${c.publish?.doi ? `, \\url{https://doi.org/${c.publish.doi}}` : ''}.`,
+    `bundle \\texttt{sha256:${c.bundleSha256}}${c.publish?.doi ? `, \\url{${doiUrl(c.publish.doi)}}` : ''}.`,
     '',
   ].join('\n');
 }

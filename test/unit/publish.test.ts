@@ -14,6 +14,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
 import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
 import { publish } from '../../src/publish/publish.js';
+import { citeLatex } from '../../src/publish/citation.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, parseSecretGrant, verifyTag } from '../../src/publish/rebuild.js';
 import { verifyBundle } from '../../src/publish/verify.js';
@@ -188,6 +189,20 @@ describe('rep publish and rep verify', () => {
     const again = await publish(open(dir), { engine: none, out });
     expect(again.ok).toBe(true);
     expect((await verifyBundle(out)).ok).toBe(true);
+  });
+
+  it('writes CITE.tex so that no title or DOI of the Repfile runs as TeX', () => {
+    const text = citeLatex({
+      title: 'Rain\r\\input{/etc/passwd}',
+      tag: 'paper:latest',
+      bundleSha256: '0'.repeat(64),
+      publish: { title: 't', authors: [{ name: 'X' }], doi: '10.1234/x}\\input{/etc/passwd}\\iffalse{%' },
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('% Cite the computational environment of "Rain \\input{/etc/passwd}"');
+    expect(lines[0]).not.toMatch(/\r/);
+    expect(lines[1]).toBe('X. \\emph{Rain\r\\textbackslash{}input\\{/etc/passwd\\}}: computational environment.');
+    expect(lines[3]).toBe(`bundle \\texttt{sha256:${'0'.repeat(64)}}, \\url{https://doi.org/10.1234/x%7D%5Cinput%7B/etc/passwd%7D%5Ciffalse%7B%25}.`);
   });
 
   it('packs deterministic .tar.gz and .zip bundles that verify', async () => {
