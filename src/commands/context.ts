@@ -1,8 +1,27 @@
 // `rep context`: what the build context holds, as a list or a deterministic tar.
+import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { fail, ok, type Result } from '../diag.js';
 import { walkContext } from '../context/files.js';
-import type { BuildContext } from '../context/context.js';
+import { loadContext, type BuildContext } from '../context/context.js';
 import { asEntries, writeTar } from '../context/tar.js';
+import { openProject } from '../project.js';
+import { projectPaths, type PathOptions } from '../projectpaths.js';
+
+/**
+ * The context `rep context` shows. With a Repfile (found, or named with -f) it is
+ * the one a build sends: the Repfile's folder unless -C. Without one it needs
+ * only a folder (-C, else the working directory) and its .dockerignore.
+ */
+export function openContext(opts: PathOptions = {}): Result<BuildContext> {
+  const { repfile, contextDir } = projectPaths(opts);
+  if (opts.file !== undefined || existsSync(repfile)) {
+    const p = openProject(opts);
+    return p.ok ? ok(p.value.ctx) : p;
+  }
+  if (!existsSync(contextDir)) return fail({ file: opts.context ?? '.', message: 'build context directory does not exist' });
+  return loadContext(contextDir);
+}
 
 export function contextFiles(ctx: BuildContext) {
   return walkContext(ctx.dir, ctx.ignore);

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded } from '../safefs.js';
 import { DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
-import { FIELDS, repfileSchema, STEP_NAME, type RepfileDoc, type StepDoc } from './schema.js';
+import { FIELDS, repfileSchema, STEP_NAME, STEP_NAME_MAX, type RepfileDoc, type StepDoc } from './schema.js';
 import { SourceMap, type FieldPath } from './source.js';
 import { didYouMean } from './suggest.js';
 
@@ -70,7 +70,7 @@ export function parseRepfile(
   }
   const errors: Diagnostic[] = [];
   const steps = Object.entries(parsed.data.steps).map(([name, doc], index) => {
-    if (!STEP_NAME.test(name) || name.length > 63) {
+    if (!STEP_NAME.test(name) || name.length > STEP_NAME_MAX) {
       errors.push(
         source.at(['steps', name], `step name "${name}" must be lowercase letters, digits, "-", "_" or "." and start with a letter`, { key: true }),
       );

@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem } from '../lock/reference.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
+export const STEP_NAME_MAX = 63;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const stepName = z
   .string()
   .regex(STEP_NAME, { error: 'a step name is lowercase letters, digits, "-", "_" or "." and starts with a letter' })
-  .max(63, { error: 'a step name has at most 63 characters' });
+  .max(STEP_NAME_MAX, { error: `a step name has at most ${STEP_NAME_MAX} characters` });
 
 // Control characters (C0 and DEL). In a field that becomes one Dockerfile line, a
 // newline would start a new instruction: such fields allow none of them.
@@ -29,8 +30,9 @@ const TABS = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 const oneLine = (what: string, abort = false) =>
   z.string().regex(NO_CONTROL, { error: `${what} must not contain control characters (a newline here would start a new Dockerfile instruction)`, abort });
 
+// A pattern rather than startsWith, which the JSON Schema would carry as an unknown `format`.
 const absPath = (what: string, noun = 'a path') =>
-  oneLine(noun).startsWith('/', { error: `${what} is an absolute path inside the image (starts with "/")` });
+  oneLine(noun).regex(/^\//, { error: `${what} is an absolute path inside the image (starts with "/")` });
 
 /** An image reference (Docker's grammar); `digest: false` for a name to tag with, NAME[:TAG]. */
 const imageRef = (digest: boolean) => {
@@ -38,7 +40,9 @@ const imageRef = (digest: boolean) => {
   return oneLine(digest ? 'an image reference' : 'an image name', true)
     .min(1, { abort: true })
     .regex(digest ? IMAGE_REFERENCE : IMAGE_NAME_TAG, { error: (iss) => why(iss.input), abort: true })
-    .refine((s) => imageRefProblem(s, { digest }) === undefined, { error: (iss) => why(iss.input) });
+    .refine((s) => imageRefProblem(s, { digest }) === undefined, { error: (iss) => why(iss.input) })
+    // What of the refinement a JSON Schema can say: 64 hex digits name an image id.
+    .meta({ not: { pattern: '^[a-f0-9]{64}$' } });
 };
 
 /** One string, or a list of them: `run: make` and `run: [a, b]` both read naturally. */
@@ -120,7 +124,8 @@ export const authorSchema = z
     affiliation: z.string().min(1).optional(),
     email: z.string().min(3).optional(),
   })
-  .refine((a) => a.name !== undefined || a.family !== undefined, { error: 'an author needs family (and given) names, or a name for an organisation' });
+  .refine((a) => a.name !== undefined || a.family !== undefined, { error: 'an author needs family (and given) names, or a name for an organisation' })
+  .meta({ anyOf: ['name', 'family'].map((k) => ({ type: 'object', properties: { [k]: true }, required: [k] })) });
 
 export const publishSchema = z
   .strictObject({
@@ -161,7 +166,12 @@ export const repfileSchema = z
     steps: z
       .record(z.string(), stepSchema)
       .refine((s) => Object.keys(s).length > 0, { error: 'a Repfile has at least one step' })
-      .describe('The steps, by name.'),
+      // Step names are checked by the loader (to point at the key); the JSON Schema says the same.
+      .meta({
+        description: 'The steps, by name.',
+        minProperties: 1,
+        propertyNames: { type: 'string', pattern: STEP_NAME.source, maxLength: STEP_NAME_MAX },
+      }),
     image: imageSchema.optional(),
     secrets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }), secretSchema).optional(),
     publish: publishSchema.optional(),
@@ -182,6 +192,17 @@ export const FIELDS = {
   publish: Object.keys(publishSchema.shape),
 } as const;
 
+/**
+ * The published JSON Schema. It compiles in Ajv's strict mode, so it names no
+ * format a validator may not know: a URL is said by its scheme (rep itself
+ * parses it whole).
+ */
 export function repfileJsonSchema(): object {
-  return { title: 'Repfile', ...z.toJSONSchema(repfileSchema, { target: 'draft-2020-12' }) };
+  const override = ({ jsonSchema: s }: { jsonSchema: { format?: string; pattern?: string } }) => {
+    if (s.format === 'uri') {
+      delete s.format;
+      s.pattern = '^[A-Za-z][A-Za-z0-9+.-]*:';
+    }
+  };
+  return { title: 'Repfile', ...z.toJSONSchema(repfileSchema, { target: 'draft-2020-12', override }) };
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/commands/build.js';
@@ -122,6 +122,24 @@ describe('the emitted Dockerfile', () => {
     expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toBe('FROM scratch\n');
     const other = await build(open(dir), { engine: new NoneEngine(), dockerfile: 'Dockerfile.rep' });
     expect(other.ok).toBe(true);
+  });
+
+  it('names in its header the path it was written to: relative to the context, else absolute', async () => {
+    const dir = makeProject(TREE);
+    const outside = makeProject({});
+    try {
+      const header = (file: string) => readFileSync(file, 'utf8').split('\n')[1];
+      const built = async (dockerfile: string) => (await build(open(dir), { engine: new NoneEngine(), dockerfile })).ok;
+      expect(await built('docker/Dockerfile.rep')).toBe(true);
+      expect(header(path.join(dir, 'docker/Dockerfile.rep'))).toBe('# Builds the image without rep:  docker build -t demo:1.0 -f docker/Dockerfile.rep .');
+      expect(await built(path.join(outside, 'Dockerfile'))).toBe(true);
+      expect(header(path.join(outside, 'Dockerfile'))).toBe(`# Builds the image without rep:  docker build -t demo:1.0 -f ${path.join(outside, 'Dockerfile')} .`);
+      expect(await built('my Dockerfile')).toBe(true);
+      expect(header(path.join(dir, 'my Dockerfile'))).toBe("# Builds the image without rep:  docker build -t demo:1.0 -f 'my Dockerfile' .");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('escapes pattern characters in copied file names', async () => {

@@ -142,6 +142,8 @@ describe('rep publish and rep verify', () => {
     expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
       ['checksums', true], ['subjects', true], ['signature', true], ['keys', true],
     ]);
+    // The bundle's Dockerfile is built from a temp file; its header names it as the bundle does.
+    expect(readFileSync(path.join(bundle, 'Dockerfile'), 'utf8').split('\n')[1]).toMatch(/^# Builds the image without rep: {2}docker build -t \S+ -f Dockerfile \.$/);
     expect(readFileSync(path.join(bundle, 'CITE.md'), 'utf8')).toContain(`sha256:${result.bundleSha256}`);
     expect(readFileSync(path.join(bundle, 'CITE.tex'), 'utf8')).toContain(`\\texttt{sha256:${result.bundleSha256}}`);
     expect(sha256Hex(readFileSync(path.join(bundle, 'SHA256SUMS')))).toBe(result.bundleSha256);

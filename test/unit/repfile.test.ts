@@ -351,4 +351,27 @@ describe('the published JSON Schema', () => {
     expect(validate(doc({ steps: { a: { run: 'a\n\tb', description: 'x\ny' } } }))).toBe(true);
     expect(validate(doc({ steps: { a: { run: 'a\rb' } } }))).toBe(false);
   });
+
+  it('compiles in Ajv strict mode and refuses what rep refuses by syntax alone', () => {
+    const validate = new Ajv2020.default({ strict: true, allErrors: true }).compile(repfileJsonSchema());
+    const yaml = (doc: object) => JSON.stringify(doc); // JSON is YAML: the same document for both
+    const base = { rep: 1, name: 'demo', base: 'debian:bookworm-slim' };
+    const refused = {
+      'zero steps': { ...base, steps: {} },
+      'a bad step name': { ...base, steps: { App: { run: 'x' } } },
+      'a step name over 63 characters': { ...base, steps: { [`a${'b'.repeat(63)}`]: { run: 'x' } } },
+      'a relative workdir': { ...base, workdir: 'srv', steps: { a: { run: 'x' } } },
+      'a relative step workdir': { ...base, steps: { a: { run: 'x', workdir: 'srv' } } },
+      'an image id as base': { ...base, base: 'a'.repeat(64), steps: { a: { run: 'x' } } },
+      'an author with no family name nor name': { ...base, steps: { a: { run: 'x' } }, publish: { title: 'T', authors: [{ given: 'Ada' }] } },
+      'a url without a scheme': { ...base, steps: { a: { run: 'x' } }, publish: { title: 'T', authors: [{ name: 'Org' }], url: 'example.org' } },
+    };
+    for (const [what, doc] of Object.entries(refused)) {
+      expect(parseRepfile(yaml(doc), { file: 'Repfile' }).ok, `rep accepts ${what}`).toBe(false);
+      expect(validate(doc), `the schema accepts ${what}`).toBe(false);
+    }
+    const accepted = { ...base, workdir: '/srv', steps: { [`a${'b'.repeat(62)}`]: { run: 'x' } }, publish: { title: 'T', authors: [{ given: 'Ada', family: 'L' }], url: 'https://example.org' } };
+    expect(parseRepfile(yaml(accepted), { file: 'Repfile' }).ok).toBe(true);
+    expect(validate(accepted), JSON.stringify(validate.errors)).toBe(true);
+  });
 });
