@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { statLine, type ContextFile } from '../context/files.js';
-import { readLockBytes } from '../lock/lockfile.js';
+import { readLockFile } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
@@ -57,11 +57,15 @@ export function noopStamp(i: StampInput): string {
   return h.digest('hex');
 }
 
-/** The bytes of the Repfile's lock file, undefined when there is none; throws when it cannot be read (see readLockBytes). */
+/**
+ * The bytes of the Repfile's lock file, undefined when there is none; throws
+ * when it cannot be read (see readLockFile). For the quick path, which opens
+ * no project: a build takes them from `project.lock`.
+ */
 export function lockBytes(repfile: string): Buffer | undefined {
-  const r = readLockBytes(repfile);
+  const r = readLockFile(repfile);
   if (!r.ok) throw new Error(`${r.errors[0]!.file}: ${r.errors[0]!.message}`);
-  return r.value;
+  return r.value?.bytes;
 }
 
 /** Whether the images a no-op record names are all still there, the tag naming the same image. */
@@ -69,7 +73,7 @@ export function noopImagesHold(record: NoopRecord, ids: ReadonlyMap<string, stri
   return ids.get(record.tag) === record.imageId && record.refs.every((r) => ids.get(r) !== undefined);
 }
 
-/** Whether `x` (read from state.json) is a complete no-op record. */
+/** Whether `x` (as read from .rep/) is a complete no-op record. */
 export function isNoopRecord(x: unknown): x is NoopRecord {
   const r = x as NoopRecord;
   return (
@@ -80,15 +84,15 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
 }
 
 export function readNoop(contextDir: string): NoopRecord | undefined {
-  const file = stateFileToRead(contextDir, 'noop.json');
+  const file = stateFileToRead(contextDir, 'noop');
   return file ? readJsonFile<NoopRecord>(file, isNoopRecord) : undefined;
 }
 
 /** Writes the record (atomically), or removes it when a build is about to change what it describes. */
 export function writeNoop(contextDir: string, record: NoopRecord | undefined): void {
-  if (record) writeFileAtomic(stateFileToWrite(contextDir, 'noop.json'), `${JSON.stringify(record, null, 2)}\n`);
+  if (record) writeFileAtomic(stateFileToWrite(contextDir, 'noop'), `${JSON.stringify(record, null, 2)}\n`);
   else {
-    const file = stateFileToRead(contextDir, 'noop.json');
+    const file = stateFileToRead(contextDir, 'noop');
     if (file) rmSync(file, { force: true });
   }
 }

@@ -10,6 +10,7 @@ import { EngineError, PathMissingError, type Engine, type SecretValue } from '..
 import { Planner, type PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
+import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
 import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
@@ -104,7 +105,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       const outcome = await limit(async () => {
         if (failed || opts.signal?.aborted) return undefined;
         emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
-        const log = path.join(logDir, `${name}.log`);
+        const log = path.join(logDir, stepLogName(name));
         const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase);
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();

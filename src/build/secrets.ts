@@ -6,10 +6,10 @@
 // rep is killed.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { STATE_DIR } from '../context/files.js';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine, SecretValue } from '../engine/engine.js';
 import type { Project } from '../project.js';
+import { inStateDir } from '../state/paths.js';
 
 // eslint-disable-next-line no-control-regex
 const shown = (p: string) => (/[\x00-\x1f\x7f"]/.test(p) ? JSON.stringify(p) : p);
@@ -39,7 +39,7 @@ export function secretFilesInContext(project: Project): Diagnostic[] {
     }
     const rel = path.relative(root, real).split(path.sep).join('/');
     if (rel === '' || rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) continue;
-    if (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`) || ctx.ignore.excludes(rel)) continue;
+    if (inStateDir(rel) || ctx.ignore.excludes(rel)) continue;
     errors.push(
       recipe.source.at(
         ['secrets', id, 'file'],

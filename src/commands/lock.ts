@@ -1,6 +1,6 @@
 // `rep lock`: pin every base image to its registry digest in Repfile.lock.
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
-import { baseImages, readLock, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
+import { baseImages, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
 import { resolveDigest } from '../lock/registry.js';
 import type { Project } from '../project.js';
 
@@ -12,7 +12,7 @@ export interface LockResult {
 
 export async function lock(project: Project, env: NodeJS.ProcessEnv = process.env): Promise<Result<LockResult>> {
   const { recipe, dag } = project;
-  const before = readLock(recipe.path);
+  const before = project.lock?.value;
   const images: Record<string, string> = {};
   const errors: Diagnostic[] = [];
   for (const ref of baseImages(dag)) {

@@ -7,7 +7,7 @@ import { ContextIndex } from '../context/files.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
-import { checkLock, readLock, resolverFor } from '../lock/lockfile.js';
+import { checkLock, resolverFor } from '../lock/lockfile.js';
 
 export interface StepStatus {
   name: string;
@@ -19,7 +19,7 @@ export interface StepStatus {
 /** Freshness by the engine's images, or (engine none) by the keys the last build recorded. */
 export async function status(project: Project, engine?: Engine): Promise<Result<Plan>> {
   const state = readState(project.ctx.dir);
-  const resolveBase = resolverFor(readLock(project.recipe.path));
+  const resolveBase = resolverFor(project.lock?.value);
   const index = ContextIndex.walk(project.ctx.dir, project.ctx.ignore);
   const inputs = hashInputs(project.dag, project.ctx, undefined, index);
   if (!inputs.ok) return inputs;
@@ -29,7 +29,7 @@ export async function status(project: Project, engine?: Engine): Promise<Result<
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */
 export function lockProblems(project: Project): string[] {
-  const c = checkLock(project.dag, readLock(project.recipe.path));
+  const c = checkLock(project.dag, project.lock?.value);
   if (!c) return [];
   return [
     ...c.missing.map((r) => `Repfile.lock: "${r}" is not pinned (run rep lock)`),

@@ -3,10 +3,9 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../diag.js';
+import { STATE_DIR } from '../state/paths.js';
 import type { DockerIgnore } from './dockerignore.js';
 
-/** rep's own state directory is never part of the context. */
-export const STATE_DIR = '.rep';
 
 export interface ContextFile {
   /** Slash-separated path relative to the context root. */
@@ -89,6 +88,7 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
     const entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
     for (const d of entries) {
       const rel = dirRel ? `${dirRel}/${d.name}` : d.name;
+      // rep's own state is never part of the context.
       if (rel === STATE_DIR) continue;
       if (d.name.includes('\uFFFD') && !utf8Name(path.join(contextDir, dirRel), d.name)) {
         if (d.isDirectory() ? ignore.canSkipDir(rel) : ignore.excludes(rel)) continue;

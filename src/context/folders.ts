@@ -5,7 +5,8 @@
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { DockerIgnore } from './dockerignore.js';
-import { STATE_DIR, type ContextFile } from './files.js';
+import { STATE_DIR } from '../state/paths.js';
+import type { ContextFile } from './files.js';
 
 const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 

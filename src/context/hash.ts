@@ -3,8 +3,8 @@
 // (size, mtime, ctime, inode) makes an unchanged tree cost one lstat per file.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import path from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { statePath } from '../state/paths.js';
 import type { ContextFile } from './files.js';
 
 export interface HashedFile extends ContextFile {
@@ -56,7 +56,7 @@ export class StatCache {
   }
 
   static forContext(contextDir: string): StatCache {
-    return new StatCache(path.join(contextDir, '.rep', 'statcache.json'));
+    return new StatCache(statePath(contextDir, 'statCache'));
   }
 
   private static stamp(f: ContextFile): string {

@@ -10,8 +10,9 @@ import type { Recipe, Step } from '../repfile/recipe.js';
 import { directoryCounts, planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
-import { byPath, statEntry, STATE_DIR, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
+import { byPath, statEntry, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
 import { copiedExactly } from './folders.js';
+import { inStateDir, STATE_DIR } from '../state/paths.js';
 
 function leaves(p: string): boolean {
   const c = cleanPath(p.replace(/\\/g, '/'));
@@ -41,7 +42,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index?: ContextIndex): C
   if (!fg.isDynamicPattern(pattern)) {
     const rel = cleanPath(pattern);
     if (rel === '.') return under('');
-    if (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`)) return `"${pattern}" is rep's state directory, not an input`;
+    if (inStateDir(rel)) return `"${pattern}" is rep's state directory, not an input`;
     const abs = path.join(ctx.dir, rel);
     let st;
     try {

@@ -1,6 +1,5 @@
 // From a finished build to its provenance statement and the files it names.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sha256Hex } from '../context/hash.js';
@@ -9,7 +8,7 @@ import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
-import { baseImages, lockPath, readLock, resolverFor } from '../lock/lockfile.js';
+import { baseImages, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { provenanceStatement, type Statement } from './provenance.js';
@@ -23,7 +22,7 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
   const stamp = createHash('sha256').update(archiveMtime().toISOString());
   for (const f of files) stamp.update(statLine(f));
   const key = stamp.digest('hex');
-  const memo = stateFileToRead(project.ctx.dir, 'context.json');
+  const memo = stateFileToRead(project.ctx.dir, 'contextDigest');
   const remembered = memo ? readJsonFile<{ stamp: string; sha256: string }>(memo) : undefined;
   if (remembered?.stamp === key) return remembered.sha256;
   const h = createHash('sha256');
@@ -37,7 +36,7 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
   const sha256 = h.digest('hex');
   // Files changed in the last moments may change again within the same stamp: do not remember those.
   const now = Date.now();
-  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(stateFileToWrite(project.ctx.dir, 'context.json'), JSON.stringify({ stamp: key, sha256 }));
+  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(stateFileToWrite(project.ctx.dir, 'contextDigest'), JSON.stringify({ stamp: key, sha256 }));
   return sha256;
 }
 
@@ -56,7 +55,7 @@ export interface RecordedBuild {
 
 export async function buildProvenance(project: Project, b: RecordedBuild): Promise<Statement> {
   const { recipe, dag } = project;
-  const lock = readLock(recipe.path);
+  const lock = project.lock?.value;
   const resolve = resolverFor(lock);
   const refs = baseImages(dag);
   const ids = await b.engine.imageIds(refs.filter((r) => !lock?.images[r]));
@@ -69,10 +68,9 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
   for (const s of b.steps) for (const f of s.inputs) inputs.set(f.path, f.sha256);
   const stageOf = new Map(dag.stages.flatMap((st) => st.steps.map((s) => [s, st.name] as const)));
   const rel = (p: string) => path.relative(recipe.contextDir, p).split(path.sep).join('/');
-  const lockFile = lockPath(recipe.path);
   return provenanceStatement({
     repfile: { path: rel(recipe.path), sha256: recipe.sha256 },
-    ...(existsSync(lockFile) ? { lock: { path: rel(lockFile), sha256: sha256Hex(readFileSync(lockFile)) } } : {}),
+    ...(project.lock ? { lock: { path: rel(project.lock.file), sha256: sha256Hex(project.lock.bytes) } } : {}),
     target: dag.target,
     tag: recipe.image.tag,
     engine: b.engine.name,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
-import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { writeFileAtomic } from '../state/files.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
 import { imageRefProblem, pinned } from './reference.js';
 
@@ -38,8 +38,19 @@ export function lockProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The lock's bytes (undefined: no lock); an error when it is not a regular file (a link to one is fine), over TEXT_LIMIT or not a valid lock. */
-export function readLockBytes(repfilePath: string): Result<Buffer | undefined> {
+/** Repfile.lock as read: where it is, its bytes (the no-op stamp and the provenance hash them) and what they pin. */
+export interface LockRead {
+  file: string;
+  bytes: Buffer;
+  value: Lockfile;
+}
+
+/**
+ * Repfile.lock (undefined: there is none), read once when a project is opened
+ * (and by the quick no-op path, which opens none); an error when it is not a
+ * regular file (a link to one is fine), over TEXT_LIMIT or not a valid lock.
+ */
+export function readLockFile(repfilePath: string): Result<LockRead | undefined> {
   const file = lockPath(repfilePath);
   const shown = path.relative(process.cwd(), file) || file;
   const r = readBounded(file, { follow: true, limit: TEXT_LIMIT });
@@ -51,12 +62,7 @@ export function readLockBytes(repfilePath: string): Result<Buffer | undefined> {
     return fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
   }
   const bad = lockProblem(value);
-  return bad ? fail({ file: shown, message: bad }) : ok(r.bytes);
-}
-
-/** The lock, or undefined when there is none or it is not a valid one (read as readLockBytes reads it). */
-export function readLock(repfilePath: string): Lockfile | undefined {
-  return readJsonFile<Lockfile>(lockPath(repfilePath), (l) => lockProblem(l) === undefined, { follow: true, limit: TEXT_LIMIT });
+  return bad ? fail({ file: shown, message: bad }) : ok({ file, bytes: r.bytes, value: value as Lockfile });
 }
 
 export function writeLock(repfilePath: string, lock: Lockfile): void {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { StatCache } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
 import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../emit/provenance.js';
-import { readLock, resolverFor } from '../lock/lockfile.js';
+import { resolverFor } from '../lock/lockfile.js';
 import { hashInputs, Planner } from '../plan/plan.js';
 import { openProject } from '../project.js';
 import { escaped, shown } from './bundlefs.js';
@@ -41,7 +41,7 @@ export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir:
   const recorded = new Map(statement.predicate.runDetails.byproducts.map((b) => [b.name!.replace(/^step:/, ''), b]));
   const nonces: Record<string, string> = {};
   for (const [n, b] of recorded) if (typeof b.annotations?.nonce === 'string') nonces[n] = b.annotations.nonce;
-  const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(readLock(path.join(recipeDir, 'Repfile'))), nonces });
+  const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(p.lock?.value), nonces });
   const digestOf = (producer: string, producerKey: string) => {
     const d = recorded.get(producer)?.annotations?.outputsDigest;
     return typeof d === 'string' ? d : `key:${producerKey}`;

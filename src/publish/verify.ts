@@ -23,6 +23,7 @@ import { UNSUMMED } from './publish.js';
 import { forVerification, verifyTag, type SecretGrant } from './rebuild.js';
 import { escaped, hashInside, listInside, pathProblem, readInside, shown, streamInside } from './bundlefs.js';
 import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
+import { inStateDir, STATE_DIR, statePath } from '../state/paths.js';
 import { BUNDLE_SIGNATURE, bundleSignatureProblems, parseEnvelope } from './signature.js';
 import { parseStatement, stepKeyProblems } from './statement.js';
 
@@ -200,7 +201,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
           limits,
           links: true,
           archiveSize: ctx.size,
-          refuse: (n) => (n === '.rep' || n.startsWith('.rep/') ? 'rep never archives its own .rep/ folder' : undefined),
+          refuse: (n) => (inStateDir(n) ? `rep never archives its own ${STATE_DIR}/ folder` : undefined),
         });
       } catch (e) {
         ctx.stream.destroy();
@@ -228,7 +229,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const network = opts.rebuild.network ?? 'none';
     if (!project.ok) reb.push(...project.errors.map((d) => escaped(formatDiagnostic(d))));
     else {
-      const r = await build(project.value, { engine: opts.rebuild.engine, network, dockerfile: path.join(ctxDir, '.rep', 'Dockerfile') });
+      const r = await build(project.value, { engine: opts.rebuild.engine, network, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
       if (!r.ok) reb.push(...r.errors.map((d) => escaped(formatDiagnostic(d))));
       else if (!r.value.ok) {
         const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);

@@ -1,5 +1,7 @@
 // .rep/state.json: what the last build recorded for each step. Read to decide
 // freshness (engine "none") and to explain staleness; written atomically.
+// Also where every .rep/ entry (named in paths.ts) is reached for reading or
+// writing, never through a link.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -7,6 +9,7 @@ import type { Diagnostic } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
+import { stateDir, statePath, type StateEntry } from './paths.js';
 
 export const STATE_VERSION = 1;
 
@@ -27,8 +30,6 @@ export interface State {
   steps: Record<string, StepRecord>;
 }
 
-export const stateDir = (contextDir: string) => path.join(contextDir, '.rep');
-
 /**
  * Why .rep cannot hold rep's state: it is a link (a cloned repository may
  * carry one, leading anywhere) or not a folder. Undefined when it is a
@@ -47,37 +48,36 @@ export function stateDirProblem(contextDir: string): Diagnostic | undefined {
 /** Thrown where .rep turns out unusable after the project was opened (see stateDirProblem). */
 export class StateDirError extends Error {}
 
-/**
- * The path of `rel` (e.g. "state.json", "logs/app.log") in .rep/, for
- * writing: .rep is created when missing, and must be a folder, not a link
- * (StateDirError otherwise); folders inside it are made rep's own (ownDir).
- */
-export function stateFileToWrite(contextDir: string, rel: string): string {
-  return path.join(stateFolder(contextDir, path.posix.dirname(rel)), path.posix.basename(rel));
-}
-
-/** The folder `rel` in .rep/ ("." for .rep itself), made as stateFileToWrite makes its folders. */
-export function stateFolder(contextDir: string, rel: string): string {
+/** .rep, made when missing; it must be a folder, not a link (StateDirError otherwise). */
+function ownStateDir(contextDir: string): string {
   const problem = stateDirProblem(contextDir);
   if (problem) throw new StateDirError(`${problem.file}: ${problem.message}`);
-  let dir = stateDir(contextDir);
+  const dir = stateDir(contextDir);
   ownDir(dir);
-  for (const part of rel.split('/')) {
-    if (part === '.' || part === '') continue;
-    dir = path.join(dir, part);
-    ownDir(dir);
-  }
   return dir;
 }
 
-/** The path of `name` in .rep/ for reading; undefined when .rep is not a folder of its own (missing, a link...). */
-export function stateFileToRead(contextDir: string, name: string): string | undefined {
-  const dir = stateDir(contextDir);
-  return isRealDir(dir) ? path.join(dir, name) : undefined;
+/** The path of the file `entry` in .rep/, for writing: .rep is made rep's own first (see ownStateDir). */
+export function stateFileToWrite(contextDir: string, entry: StateEntry): string {
+  ownStateDir(contextDir);
+  return statePath(contextDir, entry);
+}
+
+/** The folder `entry` in .rep/, made rep's own (ownDir) as .rep is. */
+export function stateFolder(contextDir: string, entry: StateEntry): string {
+  ownStateDir(contextDir);
+  const dir = statePath(contextDir, entry);
+  ownDir(dir);
+  return dir;
+}
+
+/** The path of `entry` in .rep/ for reading; undefined when .rep is not a folder of its own (missing, a link...). */
+export function stateFileToRead(contextDir: string, entry: StateEntry): string | undefined {
+  return isRealDir(stateDir(contextDir)) ? statePath(contextDir, entry) : undefined;
 }
 
 export function readState(contextDir: string): State | undefined {
-  const file = stateFileToRead(contextDir, 'state.json');
+  const file = stateFileToRead(contextDir, 'state');
   return file ? readJsonFile<State>(file, isState) : undefined;
 }
 
@@ -103,5 +103,5 @@ export function isState(x: unknown): x is State {
 }
 
 export function writeState(contextDir: string, state: State): void {
-  writeFileAtomic(stateFileToWrite(contextDir, 'state.json'), prettyJson(state));
+  writeFileAtomic(stateFileToWrite(contextDir, 'state'), prettyJson(state));
 }

@@ -178,7 +178,7 @@ describe('CI cache across two docker daemons', () => {
     expect(await exited).toBe(1);
     expect(out).toMatch(/failed  deps: the docker engine stopped answering during the build: is its daemon running\?/);
     expect(out).not.toMatch(/\n\s+at /);
-    expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
+    expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
     const st = rep(dir, ['status', '--engine', 'none']);
     expect(st.code).toBe(0);
   }, 120_000);

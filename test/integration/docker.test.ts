@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tryLock } from '../../src/state/lock.js';
+import { tryMutex } from '../../src/state/mutex.js';
 import { CLI, makeProject, rep } from '../helpers.js';
 import { CHAIN, chainProject, engineSuite, fresh } from './engine-suite.js';
 import { buildIn, DEBIAN_DOCKER, diffFiles, docker, DOCKER_BIN, imageFiles, sh } from './helpers.js';
@@ -98,7 +98,7 @@ image:
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(Date.now() - t0).toBeLessThan(30_000);
-    expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
+    expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
     const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
     expect(Object.keys(state.steps)).toEqual(['one']);
     const st = rep(dir, ['status', '--engine', 'docker']);
@@ -106,10 +106,10 @@ image:
     expect(st.stdout).toMatch(/\ntwo    stale  never built\n/);
   });
 
-  it('a second build in the same project waits for the first (lock)', async () => {
+  it('a second build in the same project waits for the first (build mutex)', async () => {
     const dir = chainProject();
-    const held = tryLock(dir);
-    if (!('release' in held)) throw new Error('could not take the lock');
+    const held = tryMutex(dir);
+    if (!('release' in held)) throw new Error('could not take the build mutex');
     const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' } });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => {

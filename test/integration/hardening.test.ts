@@ -68,7 +68,7 @@ describe('interrupted builds', () => {
       expect(done.stderr).toBe('');
       expect(done.code).toBe(0);
       expect(rep(dir, ['status', '-q', '--engine', 'docker']).code).toBe(0);
-      expect(existsSync(path.join(dir, '.rep/lock'))).toBe(false);
+      expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
     }, 180_000);
   }
 });

@@ -49,11 +49,11 @@ describe('quick no-op answer of rep build (docker)', () => {
   });
 
   it('says nothing while another build holds the project', async () => {
-    writeFileSync(path.join(dir, '.rep/lock'), `${process.pid}\n`);
+    writeFileSync(path.join(dir, '.rep/build.pid'), `${process.pid}\n`);
     try {
       expect(await quick(dir)).toBeUndefined();
     } finally {
-      rmSync(path.join(dir, '.rep/lock'));
+      rmSync(path.join(dir, '.rep/build.pid'));
     }
     expect(await quick(dir)).toBeDefined();
   });

@@ -14,7 +14,7 @@ import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine
 import { NoneEngine } from '../../src/engine/none.js';
 import { hashInputs } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
-import { tryLock } from '../../src/state/lock.js';
+import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
 import { readState } from '../../src/state/state.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
 
@@ -118,7 +118,7 @@ describe('.rep: rep never follows a link there', () => {
   });
 
   it('builds over state, memo and stamp files that are links to /dev/zero, replacing the links', () => {
-    const names = ['state.json', 'noop.json', 'context.json', 'statcache.json', 'provenance.json', 'lock'];
+    const names = ['state.json', 'noop.json', 'context.json', 'statcache.json', 'provenance.json', 'build.pid'];
     const dir = project({ '.dockerignore': 'Dockerfile\n', ...Object.fromEntries(names.map((n) => [`.rep/${n}`, { link: '/dev/zero' }])) });
     // Files older than a few seconds, so that the context-archive memo is written too.
     for (const f of ['Repfile', 'a.txt', '.dockerignore']) utimesSync(path.join(dir, f), 1e9, 1e9);
@@ -143,15 +143,21 @@ describe('.rep: rep never follows a link there', () => {
     expect(readJsonFile(path.join(v.dir, 'noop.json'))).toEqual(record);
   });
 
-  it('takes over a .rep/lock that is a link, whatever it points at, and removes the link, not its target', () => {
+  it('takes over a .rep/build.pid (the build mutex) that is a link, whatever it points at, and removes the link, not its target', () => {
     const v = victim();
     writeFileSync(v.file, `${process.ppid}\n`);
-    const dir = project({ '.rep/lock': { link: v.file } });
-    const l = tryLock(dir);
+    const dir = project({ '.rep/build.pid': { link: v.file } });
+    const l = tryMutex(dir);
     expect('release' in l).toBe(true);
     if ('release' in l) l.release();
     expect(readFileSync(v.file, 'utf8')).toBe(`${process.ppid}\n`);
-    expect(kind(path.join(dir, '.rep/lock'))).toBe('missing');
+    expect(kind(path.join(dir, '.rep/build.pid'))).toBe('missing');
+  });
+
+  it('leaves a build mutex a live process holds alone, and names that pid', async () => {
+    const dir = project({ '.rep/build.pid': `${process.ppid}\n` });
+    expect(await acquireMutex(dir, 0)).toEqual({ heldBy: process.ppid });
+    expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(`${process.ppid}\n`);
   });
 
   it('creates temp files exclusively, never through a link planted at a name it might pick', () => {

@@ -1,12 +1,18 @@
-// One build at a time per project: an exclusive lock file holding the pid.
-// A lock left by a process that no longer exists is taken over, and so is
-// anything else found at its name (a link, a pipe): removed, never followed.
+// One build at a time per project: the build mutex, a file in .rep/ created
+// exclusively and holding the pid of the build that has the project. One
+// left by a process that no longer exists is taken over, and so is anything
+// else found at its name (a link, a pipe): removed, never followed.
 import { closeSync, rmSync, writeSync } from 'node:fs';
 import { createExclusive, readBounded } from '../safefs.js';
 import { stateFileToWrite } from './state.js';
 
-export interface Lock {
+export interface BuildMutex {
   release(): void;
+}
+
+/** Another build has the project: its pid (-1: it could not be told). */
+export interface MutexHeld {
+  heldBy: number;
 }
 
 function alive(pid: number): boolean {
@@ -18,9 +24,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The lock, or the pid of the process holding it. */
-export function tryLock(contextDir: string): Lock | { heldBy: number } {
-  const file = stateFileToWrite(contextDir, 'lock');
+/** The mutex, or the pid of the process holding it. */
+export function tryMutex(contextDir: string): BuildMutex | MutexHeld {
+  const file = stateFileToWrite(contextDir, 'buildMutex');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = createExclusive(file);
@@ -45,12 +51,12 @@ export function tryLock(contextDir: string): Lock | { heldBy: number } {
   return { heldBy: -1 };
 }
 
-/** Waits for the lock, polling; gives up after `timeoutMs`. */
-export async function acquireLock(contextDir: string, timeoutMs = 10 * 60_000): Promise<Lock | { heldBy: number }> {
+/** Waits for the mutex, polling; gives up after `timeoutMs`. */
+export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000): Promise<BuildMutex | MutexHeld> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const l = tryLock(contextDir);
-    if ('release' in l || Date.now() > deadline) return l;
+    const m = tryMutex(contextDir);
+    if ('release' in m || Date.now() > deadline) return m;
     await new Promise((r) => setTimeout(r, 200));
   }
 }

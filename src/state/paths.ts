@@ -1,0 +1,46 @@
+// Every path under a project's .rep/ folder, rep's own state. The one module
+// that names them (as wireit's getScriptDataDir does): no other spells ".rep"
+// or an entry's file name. Names only: reading and writing them without
+// following a link is state/state.ts's job. Dependency-free but for
+// node:path, since the quick no-op path (commands/quick.ts) loads it.
+import path from 'node:path';
+
+/** The folder at the context root: never part of the context, a bundle or what watch sees. */
+export const STATE_DIR = '.rep';
+
+/** Each entry of .rep/, by what it holds: its name there. */
+export const STATE_ENTRIES = {
+  /** What the last build recorded for each step (state/state.ts). */
+  state: 'state.json',
+  /** The no-op record of the last successful build (build/noop.ts). */
+  noop: 'noop.json',
+  /** The context archive's sha256, remembered against its files' stat stamps (emit/record.ts). */
+  contextDigest: 'context.json',
+  /** Each context file's stat stamp -> sha256 (context/hash.ts). */
+  statCache: 'statcache.json',
+  /** The last build's provenance statement (commands/build.ts). */
+  provenance: 'provenance.json',
+  /** A folder: each step's build log, named by stepLogName (build/run.ts). */
+  logs: 'logs',
+  /** One build at a time: the pid of the build that holds the project (state/mutex.ts). */
+  buildMutex: 'build.pid',
+  /** The standalone Dockerfile `rep verify --rebuild` writes into the unpacked context (publish/verify.ts). */
+  rebuildDockerfile: 'Dockerfile',
+} as const;
+
+export type StateEntry = keyof typeof STATE_ENTRIES;
+
+/** The .rep folder of the context `contextDir`. */
+export const stateDir = (contextDir: string): string => path.join(contextDir, STATE_DIR);
+
+/** Where `entry` lies, nothing checked (state/state.ts reads and writes it safely). */
+export const statePath = (contextDir: string, entry: StateEntry): string => path.join(stateDir(contextDir), STATE_ENTRIES[entry]);
+
+/** A step's log, in the logs folder. */
+export const stepLogName = (step: string): string => `${step}.log`;
+
+/** Whether `rel` (slash-separated, relative to the context) is .rep or lies inside it. */
+export const inStateDir = (rel: string): boolean => rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`);
+
+/** How a message names `entry`, e.g. ".rep/build.pid". */
+export const shownEntry = (entry: StateEntry): string => `${STATE_DIR}/${STATE_ENTRIES[entry]}`;
