@@ -4,21 +4,24 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { prettyJson } from '../src/canonical.js';
 import { build, type BuildRecord } from '../src/commands/build.js';
-import { ENGINE_CHOICES, selectEngine, type EngineChoice } from '../src/engine/select.js';
+import { selectEngine, type EngineChoice } from '../src/engine/select.js';
 import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
 import { progressMode, renderer } from './progress.js';
-import { listContext, tarContext } from '../src/commands/context.js';
+import { listContext, openContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
 import { InputError, type Diagnostic } from '../src/diag.js';
-import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../src/emit/graph.js';
+import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graph.js';
+import { graph } from '../src/commands/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
 import { openProject, type Project } from '../src/project.js';
 import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
 import { repfileJsonSchema } from '../src/repfile/schema.js';
 import { VERSION } from '../src/version.js';
+import { ENGINE_OPTION, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../src/options.js';
+import { addBuildOptions, commanderOption } from './options.js';
 import { EngineError } from '../src/engine/engine.js';
 import { nothingToBuild, out, printDiagnostics } from './print.js';
 
@@ -36,14 +39,13 @@ function failWith(errors: readonly Diagnostic[], code = 2): never {
 const program = new Command('rep')
   .description('Build container images the way make builds files.')
   .version(VERSION, '-V, --version')
-  .option('-f, --file <path>', 'the Repfile (default: ./Repfile)')
-  .option('-C, --context <dir>', 'build context directory (default: the Repfile\'s directory)')
   .showSuggestionAfterError(true)
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
+for (const o of PROJECT_OPTIONS) program.addOption(commanderOption(o));
 
 function project(cmd: Command): Project {
-  const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+  const g = cmd.optsWithGlobals<ProjectFlags>();
   const p = openProject({ file: g.file, context: g.context });
   if (!p.ok) failWith(p.errors);
   return p.value;
@@ -68,26 +70,11 @@ function cacheSpec(text: string): CacheSpec {
   return s;
 }
 
-const engineOption = () =>
-  new Option('--engine <name>', 'container engine: auto picks docker, then podman, then none').choices(ENGINE_CHOICES).default('auto');
+const engineOption = () => commanderOption(ENGINE_OPTION);
 
-program
-  .command('build')
+addBuildOptions(program.command('build'), 'build')
   .description('build the stale steps, record their keys and write the standalone Dockerfile')
-  .addOption(engineOption())
-  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
-  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
-  .option('-n, --dry-run', 'say what would be built; build and write nothing')
-  .option('-j, --jobs <n>', 'engine builds at once', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number from 1');
-    return n;
-  }, 4)
-  .option('--network <mode>', 'network for RUN steps (e.g. host)')
-  .option('--cache-from <cache...>', 'also look for step images in registry://HOST/REPO or dir://PATH')
-  .option('--cache-to <cache>', 'after the build, put every step image in registry://HOST/REPO or dir://PATH')
-  .option('--json', 'print build events, then the build record, as JSON lines')
-  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; dryRun?: boolean; jobs: number; network?: string; json?: boolean; cacheFrom?: string[]; cacheTo?: string }, cmd: Command) => {
+  .action(async (o: BuildFlags, cmd: Command) => {
     const p = project(cmd);
     const cacheFrom = (o.cacheFrom ?? []).map(cacheSpec);
     const cacheTo = o.cacheTo === undefined ? undefined : cacheSpec(o.cacheTo);
@@ -162,16 +149,10 @@ program
     if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
   });
 
-program
-  .command('watch')
+addBuildOptions(program.command('watch'), 'watch')
   .description('build, then rebuild whenever an input, the Repfile or .dockerignore changes')
-  .addOption(engineOption())
-  .option('--buildkit', 'docker: build with BuildKit instead of the classic builder')
-  .option('--dockerfile <path>', 'where to write the standalone Dockerfile', 'Dockerfile')
-  .option('-j, --jobs <n>', 'engine builds at once', (v) => Number(v), 4)
-  .option('--network <mode>', 'network for RUN steps (e.g. host)')
-  .action(async (o: { engine: EngineChoice; buildkit?: boolean; dockerfile: string; jobs: number; network?: string }, cmd: Command) => {
-    const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
+  .action(async (o: Pick<BuildFlags, 'engine' | 'buildkit' | 'dockerfile' | 'jobs' | 'network'>, cmd: Command) => {
+    const g = cmd.optsWithGlobals<ProjectFlags>();
     const engine = await engineFor(o.engine, o.buildkit);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
@@ -237,17 +218,13 @@ program
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
   });
 
-program
-  .command('publish')
+addBuildOptions(program.command('publish'), 'publish')
   .description('build, then write the bundle for a paper: Dockerfile, context, provenance, citation, checksums')
   .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip')
-  .addOption(engineOption())
   .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
   .option('--image', 'add the image itself (image.tar, from docker save)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
-  .option('--network <mode>', 'network for RUN steps (e.g. host)')
-  .option('--buildkit', 'docker: build with BuildKit')
-  .action(async (o: { out: string; engine: EngineChoice; sign?: string; image?: boolean; push?: string; network?: string; buildkit?: boolean }, cmd: Command) => {
+  .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
     const p = project(cmd);
     const engine = await engineFor(o.engine, o.buildkit);
     const { publish } = await import('../src/publish/publish.js');
@@ -320,12 +297,14 @@ program
   .option('--list', 'print every file a `COPY . /x` would see, one per line, sorted (default)')
   .option('--tar <file>', 'write a deterministic tar of the context ("-" for stdout)')
   .action(async (o: { list?: boolean; tar?: string }, cmd: Command) => {
-    const p = project(cmd);
+    const g = cmd.optsWithGlobals<ProjectFlags>();
+    const ctx = openContext({ file: g.file, context: g.context });
+    if (!ctx.ok) failWith(ctx.errors);
     if (o.tar !== undefined) {
-      await tarContext(p.ctx, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
+      await tarContext(ctx.value, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
       if (!o.list) return;
     }
-    const files = listContext(p.ctx);
+    const files = listContext(ctx.value);
     if (files.length) out(files.join('\n'));
   });
 
@@ -334,7 +313,9 @@ program
   .description('print the step graph')
   .addOption(new Option('--format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
   .action((o: { format: GraphFormat }, cmd: Command) => {
-    out(renderGraph(project(cmd).dag, o.format));
+    const r = graph(project(cmd), o.format);
+    if (!r.ok) failWith(r.errors);
+    out(r.value);
   });
 
 program

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { fail, ok, type Result } from './diag.js';
 import { loadContext, type BuildContext } from './context/context.js';
 import { buildDag, type Dag } from './graph/dag.js';
-import { readLockBytes } from './lock/lockfile.js';
-import { findRepfile } from './repfile/find.js';
+import { readLockFile, type LockRead } from './lock/lockfile.js';
+import { projectPaths, type PathOptions } from './projectpaths.js';
 import { loadRepfile } from './repfile/load.js';
 import type { Recipe } from './repfile/recipe.js';
 import { stateDirProblem } from './state/state.js';
@@ -14,24 +14,20 @@ export interface Project {
   recipe: Recipe;
   ctx: BuildContext;
   dag: Dag;
+  /** Repfile.lock as read when the project was opened, the one read of it (undefined: there is none). */
+  lock: LockRead | undefined;
 }
 
-export interface ProjectOptions {
-  /** Path of the Repfile (default: ./Repfile, else ./Repfile.yaml / .yml). */
-  file?: string;
-  /** Build context directory (default: the Repfile's directory). */
-  context?: string;
-  cwd?: string;
-}
+/** -f, -C and the working directory they are taken against (see projectPaths). */
+export type ProjectOptions = PathOptions;
 
 export function openProject(opts: ProjectOptions = {}): Result<Project> {
   const cwd = opts.cwd ?? process.cwd();
-  const file = opts.file ? path.resolve(cwd, opts.file) : findRepfile(cwd);
-  const contextDir = opts.context ? path.resolve(cwd, opts.context) : undefined;
-  if (contextDir && !existsSync(contextDir)) return fail({ file: opts.context!, message: 'build context directory does not exist' });
+  const { repfile: file, contextDir } = projectPaths(opts);
+  if (opts.context && !existsSync(contextDir)) return fail({ file: opts.context, message: 'build context directory does not exist' });
   const recipe = loadRepfile(file, { contextDir, displayName: path.relative(cwd, file) || file });
   if (!recipe.ok) return recipe;
-  const lock = readLockBytes(recipe.value.path);
+  const lock = readLockFile(recipe.value.path);
   if (!lock.ok) return lock;
   const ctx = loadContext(recipe.value.contextDir);
   if (!ctx.ok) return ctx;
@@ -39,5 +35,5 @@ export function openProject(opts: ProjectOptions = {}): Result<Project> {
   if (unsafeState) return fail(unsafeState);
   const dag = buildDag(recipe.value);
   if (!dag.ok) return dag;
-  return ok({ recipe: recipe.value, ctx: ctx.value, dag: dag.value });
+  return ok({ recipe: recipe.value, ctx: ctx.value, dag: dag.value, lock: lock.value });
 }

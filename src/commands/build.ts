@@ -6,7 +6,7 @@ import { fail, ok, type Result } from '../diag.js';
 import type { BuildEvent } from '../build/events.js';
 import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
-import { lockBytes, noopImagesHold, noopStamp, readNoop, writeNoop, type NoopRecord } from '../build/noop.js';
+import { noopImagesHold, noopStamp, readNoop, writeNoop, type NoopRecord } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
 import { prepareSecrets, secretFilesInContext } from '../build/secrets.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
@@ -21,14 +21,18 @@ import type { Statement } from '../emit/provenance.js';
 import { writeFileAtomic } from '../state/files.js';
 import type { Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
-import { readLock, resolverFor } from '../lock/lockfile.js';
-import { acquireLock } from '../state/lock.js';
-import { readState, stateDir, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
+import { resolveDockerfile } from '../projectpaths.js';
+import { resolverFor } from '../lock/lockfile.js';
+import { acquireMutex } from '../state/mutex.js';
+import { shownEntry, statePath } from '../state/paths.js';
+import { readState, stateFileToWrite, STATE_VERSION, writeState, type State, type StepRecord } from '../state/state.js';
 
 export interface BuildOptions {
   engine: Engine;
   /** Where the standalone Dockerfile goes (default: Dockerfile in the context). */
   dockerfile?: string;
+  /** The path its header tells `docker build -f` (default: where it goes, from the context; absolute outside it). */
+  dockerfileShownAs?: string;
   /** Plan only: build nothing, write nothing. */
   dryRun?: boolean;
   jobs?: number;
@@ -104,16 +108,16 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   const startedOn = new Date();
   const secretsInContext = secretFilesInContext(project);
   if (secretsInContext.length) return fail(...secretsInContext);
-  const lock = opts.dryRun ? undefined : await acquireLock(ctx.dir);
-  if (lock && !('release' in lock)) {
-    return fail({ file: recipe.file, message: `another rep build (pid ${lock.heldBy}) holds .rep/lock` });
+  const mutex = opts.dryRun ? undefined : await acquireMutex(ctx.dir);
+  if (mutex && !('release' in mutex)) {
+    return fail({ file: recipe.file, message: `another rep build (pid ${mutex.heldBy}) holds ${shownEntry('buildMutex')}` });
   }
   try {
     const state = readState(ctx.dir);
     const none = engine.name === 'none';
-    const resolveBase = resolverFor(readLock(recipe.path));
+    const resolveBase = resolverFor(project.lock?.value);
     const index = ContextIndex.walk(ctx.dir, ctx.ignore);
-    const dockerfilePath = path.resolve(ctx.dir, opts.dockerfile ?? 'Dockerfile');
+    const dockerfilePath = resolveDockerfile(ctx.dir, opts.dockerfile);
     const shortcut = !none && !opts.dryRun && !opts.cacheTo && !dag.recipe.steps.some((s) => s.phony);
     const engineDescription = shortcut ? await engine.describe() : '';
     const stamp = shortcut ? stampNow(project, engineDescription, dockerfilePath, index.files) : undefined;
@@ -147,7 +151,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       // From here on the build changes what the no-op record describes: until it succeeds there is none.
       writeNoop(ctx.dir, undefined);
       const inputsOf = (name: string) => resolved.value.get(name)!.map((f) => f.path);
-      const text = emitDockerfile(dag, { context: inContext ? withPlaceholder(index, ctx.dir, rel).files : context, ignore: ctx.ignore, inputsOf, resolveBase });
+      const text = emitDockerfile(dag, { context: inContext ? withPlaceholder(index, ctx.dir, rel).files : context, ignore: ctx.ignore, inputsOf, resolveBase, dockerfile: opts.dockerfileShownAs ?? (rel.startsWith('../') || path.isAbsolute(rel) ? dockerfilePath : rel) });
       const written = writeDockerfile(dockerfilePath, text, path.relative(process.cwd(), dockerfilePath) || dockerfilePath);
       if (!written.ok) return written;
       dockerfile = { path: dockerfilePath, written: written.value, text };
@@ -181,9 +185,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
         startedOn,
         finishedOn: new Date(),
       });
-      const file = path.join(stateDir(ctx.dir), 'provenance.json');
+      const file = statePath(ctx.dir, 'provenance');
       try {
-        writeFileAtomic(file, prettyJson(provenance));
+        writeFileAtomic(stateFileToWrite(ctx.dir, 'provenance'), prettyJson(provenance));
       } catch (e) {
         // Not a mistake in the Repfile: the build failed (exit 1), and says where and why.
         const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
@@ -257,7 +261,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (noopAfter) writeNoop(ctx.dir, noopAfter);
     return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests });
   } finally {
-    if (lock && 'release' in lock) lock.release();
+    if (mutex && 'release' in mutex) mutex.release();
   }
 }
 
@@ -278,7 +282,7 @@ function stampNow(project: Project, engine: string, dockerfile: string, files: r
     dockerfile,
     repfile: project.recipe.path,
     repfileSha256: project.recipe.sha256,
-    lockBytes: lockBytes(project.recipe.path),
+    lockBytes: project.lock?.bytes,
     ignoreText: project.ctx.ignoreText,
     files,
   });

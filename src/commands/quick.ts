@@ -11,16 +11,16 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../build/noop.js';
 import { loadContext } from '../context/context.js';
-import { STATE_DIR, walkContext } from '../context/files.js';
+import { walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
-import { findRepfile } from '../repfile/find.js';
+import { projectPaths, resolveDockerfile } from '../projectpaths.js';
+import { BUILD_OPTIONS, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
 import { lexists, readBounded } from '../safefs.js';
+import { statePath } from '../state/paths.js';
 
-export interface QuickArgs {
-  file?: string;
-  context?: string;
+export interface QuickArgs extends ProjectFlags {
   engine: 'auto' | 'docker';
   buildkit?: boolean;
   dockerfile: string;
@@ -33,63 +33,52 @@ export interface QuickAnswer {
 }
 
 /**
+ * The options of `rep build` this path can vouch for (names, defaults and
+ * values from the one table, src/options.ts): `keep` changes what a no-op
+ * answers, `check` does not but must be a value the full parser takes. Any
+ * other option goes the long way.
+ */
+const VOUCHED: Partial<Record<keyof BuildFlags | keyof ProjectFlags, 'keep' | 'check'>> = {
+  file: 'keep',
+  context: 'keep',
+  engine: 'keep',
+  buildkit: 'keep',
+  dockerfile: 'keep',
+  jobs: 'check',
+  network: 'check',
+};
+
+/**
  * The options of a plain `rep build`, or undefined for any command line this
  * cannot answer (another command, --json, --dry-run, --cache-to, help, a
- * value the full parser must judge...).
+ * value the full parser would refuse...).
  */
 export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
-  const args: QuickArgs = { engine: 'auto', dockerfile: 'Dockerfile' };
+  const args: Record<string, string | number | boolean> = {};
+  for (const o of BUILD_OPTIONS) if (VOUCHED[o.key] === 'keep' && o.default !== undefined) args[o.key] = o.default;
   let command: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (arg === 'build' && command === undefined) {
+      command = arg;
+      continue;
+    }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string | undefined => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
-    switch (name) {
-      case 'build':
-        if (command !== undefined) return undefined;
-        command = name;
-        break;
-      case '-f':
-      case '--file':
-        args.file = value();
-        if (!args.file) return undefined;
-        break;
-      case '-C':
-      case '--context':
-        args.context = value();
-        if (!args.context) return undefined;
-        break;
-      case '--engine': {
-        const e = value();
-        if (e !== 'auto' && e !== 'docker') return undefined;
-        args.engine = e;
-        break;
-      }
-      case '--buildkit':
-        if (eq > 0) return undefined;
-        args.buildkit = true;
-        break;
-      case '--dockerfile': {
-        const d = value();
-        if (!d) return undefined;
-        args.dockerfile = d;
-        break;
-      }
-      case '-j':
-      case '--jobs': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1) return undefined;
-        break;
-      }
-      case '--network':
-        if (!value()) return undefined;
-        break;
-      default:
-        return undefined;
-    }
+    // Project options go anywhere; build options only after `build`, as commander takes them.
+    const o = optionNamed(PROJECT_OPTIONS, name) ?? (command ? optionNamed(BUILD_OPTIONS, name) : undefined);
+    const vouched = o && VOUCHED[o.key];
+    if (!o || !vouched) return undefined;
+    let v: string | number | boolean | undefined = true;
+    if (o.value) {
+      const text = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      v = text ? optionValue(o, text) : undefined;
+    } else if (eq > 0) v = undefined;
+    if (v === undefined) return undefined;
+    if (o.key === 'engine' && v !== 'auto' && v !== 'docker') return undefined;
+    if (vouched === 'keep') args[o.key] = v;
   }
-  return command === 'build' ? args : undefined;
+  return command ? (args as unknown as QuickArgs) : undefined;
 }
 
 /** The path of `bin` as the client would be found: absolute, relative, or on PATH. */
@@ -125,14 +114,13 @@ function repfileBytes(file: string): Buffer {
  * undefined when that is not certain (then the full build decides).
  */
 export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
-  const repfile = args.file ? path.resolve(cwd, args.file) : findRepfile(cwd);
-  const contextDir = path.resolve(cwd, args.context ?? path.dirname(repfile));
+  const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
   if (!noop) return undefined;
-  // Another build holds the project (or something is planted at .rep/lock): let the full path see to it.
-  if (lexists(path.join(contextDir, STATE_DIR, 'lock'))) return undefined;
-  const dockerfile = path.resolve(contextDir, args.dockerfile);
+  // Another build holds the project (or something is planted at its mutex): let the full path see to it.
+  if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
+  const dockerfile = resolveDockerfile(contextDir, args.dockerfile);
   if (!existsSync(dockerfile)) return undefined;
 
   // The engine `--engine auto|docker` would pick, asked over its socket (the

@@ -6,6 +6,8 @@ import { watch as chokidarWatch } from 'chokidar';
 import type { Diagnostic } from '../diag.js';
 import { DockerIgnore } from '../context/dockerignore.js';
 import { openProject, type ProjectOptions } from '../project.js';
+import { projectPaths, resolveDockerfile } from '../projectpaths.js';
+import { inStateDir } from '../state/paths.js';
 import { build, type BuildOptions, type BuildRecord } from './build.js';
 
 export type WatchEvent =
@@ -25,12 +27,11 @@ export interface WatchOptions {
 }
 
 export async function watch(opts: WatchOptions): Promise<void> {
-  const cwd = opts.project.cwd ?? process.cwd();
   const first = openProject(opts.project);
-  // Where to watch: the context (and the Repfile's folder), whatever the Repfile says now.
-  const contextDir = first.ok ? first.value.ctx.dir : path.resolve(cwd, opts.project.context ?? '.');
-  const repfileDir = first.ok ? path.dirname(first.value.recipe.path) : contextDir;
-  const dockerfile = path.resolve(contextDir, opts.build.dockerfile ?? 'Dockerfile');
+  // Where to watch: the context and the Repfile's folder, whatever the Repfile says now.
+  const { repfile, contextDir } = projectPaths(opts.project);
+  const repfileDir = path.dirname(repfile);
+  const dockerfile = resolveDockerfile(contextDir, opts.build.dockerfile);
   let ignore = first.ok ? first.value.ctx.ignore : new DockerIgnore([]);
 
   let changed = new Set<string>();
@@ -79,7 +80,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
     if (abs === dockerfile) return true;
     const rel = path.relative(contextDir, abs).split(path.sep).join('/');
     if (rel.startsWith('..') || rel === '') return false;
-    if (rel === '.rep' || rel.startsWith('.rep/')) return true;
+    if (inStateDir(rel)) return true;
     if (rel === '.dockerignore') return false;
     return ignore.canSkipDir(rel);
   };

@@ -1,11 +1,11 @@
 // Picking the engine: an explicit name, or "auto" (docker, then podman, then
 // none), saying why when it passes by a docker the user set up.
+import type { EngineChoice } from './choice.js';
 import { CliEngine } from './cli.js';
 import type { Engine } from './engine.js';
 import { NoneEngine } from './none.js';
 
-export const ENGINE_CHOICES = ['auto', 'docker', 'podman', 'none'] as const;
-export type EngineChoice = (typeof ENGINE_CHOICES)[number];
+export { ENGINE_CHOICES, type EngineChoice } from './choice.js';
 
 export interface Selected {
   engine?: Engine;

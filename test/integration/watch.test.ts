@@ -21,8 +21,8 @@ image:
   tag: rep-test/watched:latest
 `;
 
-function start(dir: string) {
-  const child = spawn(process.execPath, [CLI, 'watch', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' } });
+function start(dir: string, args = ['watch', '--engine', 'docker']) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, CI: '1' } });
   let out = '';
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
@@ -83,4 +83,22 @@ describe('rep watch', () => {
       expect(await w.stop()).toBe(0);
     }
   }, 150_000);
+
+  it('watches the Repfile named with -f outside the context even when it is broken at the start', async () => {
+    const good = repfile();
+    const dir = makeProject({ 'conf/Repfile': good.replace('needs: [system]', 'needs: [sytem]'), 'ctx/src/a.txt': 'a\n' });
+    const w = start(dir, ['-f', 'conf/Repfile', '-C', 'ctx', 'watch', '--engine', 'none']);
+    try {
+      await w.until((o) => o.includes('rep: waiting for a fix'), 'the Repfile error');
+      expect(w.output()).toContain(`rep: watching ${path.join(dir, 'ctx')} (Ctrl-C to stop)\n`);
+      writeFileSync(path.join(dir, 'conf/Repfile'), good);
+      await w.until((o) => o.includes('rep: engine none: 2 of 2 steps recorded, nothing built'), 'the build after the fix', 10_000);
+      expect(w.output()).toContain('rep: changed: ../conf/Repfile\n');
+    } catch (e) {
+      console.error(w.output());
+      throw e;
+    } finally {
+      expect(await w.stop()).toBe(0);
+    }
+  }, 30_000);
 });

@@ -1,8 +1,9 @@
 // The rep command as a user runs it: exact output and exit codes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, rep } from '../helpers.js';
+import { CLI, makeProject, rep } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: demo
@@ -29,6 +30,17 @@ describe('rep CLI', () => {
     const r = rep(process.cwd(), ['graph', '--format', 'png']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("option '--format <format>' argument 'png' is invalid");
+  });
+
+  it('build and watch judge -j alike: a whole number from 1, else exit 2 before anything runs', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    for (const command of ['build', 'watch']) {
+      for (const jobs of ['0', 'x']) {
+        // A timeout, so a watch that takes the value and starts watching fails instead of hanging.
+        const r = spawnSync(process.execPath, [CLI, command, '--engine', 'none', '-j', jobs], { cwd: dir, encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL' });
+        expect([r.status, r.stdout, r.stderr], `${command} -j ${jobs}`).toEqual([2, '', `rep: option '-j, --jobs <n>' argument '${jobs}' is invalid. a whole number from 1\n`]);
+      }
+    }
   });
 
   it('exits 2 with a located, underlined message for a bad Repfile; no stack trace', () => {
@@ -99,6 +111,43 @@ describe('rep CLI', () => {
     const t2 = rep(dir, ['-f', 'sub/Repfile', '-C', 'ctx', 'context', '--tar', 'two.tar']);
     expect([t1.code, t2.code]).toEqual([0, 0]);
     expect(readFileSync(path.join(dir, 'one.tar')).equals(readFileSync(path.join(dir, 'two.tar')))).toBe(true);
+  });
+
+  it('context --list and --tar need no Repfile: the folder (or -C) and its .dockerignore', () => {
+    const dir = makeProject({ 'src/a': 'a', '.dockerignore': 'x\n', x: 'x', 'other/b': 'b' });
+    try {
+      const r = rep(dir, ['context', '--list']);
+      expect([r.code, r.stderr, r.stdout]).toEqual([0, '', '.dockerignore\nother/b\nsrc/a\n']);
+      expect(rep(dir, ['-C', 'other', 'context', '--list']).stdout).toBe('b\n');
+      const t = rep(dir, ['context', '--tar', 'c.tar']);
+      expect([t.code, t.stderr]).toEqual([0, '']);
+      expect(readFileSync(path.join(dir, 'c.tar')).length).toBeGreaterThan(0);
+      const missing = rep(dir, ['-C', 'nope', 'context', '--list']);
+      expect([missing.code, missing.stderr]).toEqual([2, 'nope: build context directory does not exist\n']);
+      // A Repfile named with -f must be there, as before.
+      const named = rep(dir, ['-f', 'Repfile', 'context', '--list']);
+      expect(named.code).toBe(2);
+      expect(named.stderr).toMatch(/^Repfile: no such file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('graph checks inputs as status does: globs that match nothing or leave the context exit 2', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: demo\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [nothere/, ../x]\n    run: echo\n' });
+    try {
+      const errors = [
+        'Repfile:6:14: steps.app.inputs[0]: "nothere/" does not exist in the build context',
+        `Repfile:6:24: steps.app.inputs[1]: "../x" leaves the build context; inputs are paths inside ${dir}`,
+      ];
+      const s = rep(dir, ['status', '--engine', 'none']);
+      const g = rep(dir, ['graph']);
+      expect([g.code, g.stdout]).toEqual([2, '']);
+      expect(g.stderr).toBe(s.stderr);
+      for (const e of errors) expect(g.stderr).toContain(`${e}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('schema prints the JSON Schema', () => {

@@ -1,0 +1,103 @@
+// The command-line options of the commands that build (build, watch, publish)
+// and of the project (-f, -C), each written once: its flags, help, default and
+// how its value is read. cli/options.ts makes commander's options from this
+// table; the quick no-op path (commands/quick.ts) reads the same names,
+// defaults and values by hand, so this module imports nothing heavy.
+import { ENGINE_CHOICES, type EngineChoice } from './engine/choice.js';
+
+/** Where the standalone Dockerfile is written when --dockerfile does not say (against the context). */
+export const DEFAULT_DOCKERFILE = 'Dockerfile';
+
+export type BuildCommand = 'build' | 'watch' | 'publish';
+
+/** The options as parsed, by commander's key (the long flag in camelCase). */
+export interface BuildFlags {
+  engine: EngineChoice;
+  buildkit?: boolean;
+  dockerfile: string;
+  dryRun?: boolean;
+  jobs: number;
+  network?: string;
+  cacheFrom?: string[];
+  cacheTo?: string;
+  json?: boolean;
+}
+
+export interface ProjectFlags {
+  /** Path of the Repfile (default: ./Repfile, else ./Repfile.yaml / .yml). */
+  file?: string;
+  /** Build context directory (default: the Repfile's directory). */
+  context?: string;
+}
+
+export interface OptionSpec {
+  key: string;
+  /** -j */
+  short?: string;
+  /** --jobs */
+  long: string;
+  /** The value's name in help, `<n>`; none for a switch. Ends in ... when the option takes several. */
+  value?: string;
+  description: string;
+  default?: string | number;
+  /** The only values taken. */
+  choices?: readonly string[];
+  /** Reads a value; undefined when it is not one (then `expected` says what is). */
+  parse?: (text: string) => number | undefined;
+  expected?: string;
+}
+
+export interface BuildOptionSpec extends OptionSpec {
+  key: keyof BuildFlags;
+  /** The commands that take it. */
+  commands: readonly BuildCommand[];
+}
+
+const wholeFromOne = (text: string): number | undefined => {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+};
+
+export const PROJECT_OPTIONS: readonly (OptionSpec & { key: keyof ProjectFlags })[] = [
+  { key: 'file', short: '-f', long: '--file', value: '<path>', description: 'the Repfile (default: ./Repfile)' },
+  { key: 'context', short: '-C', long: '--context', value: '<dir>', description: "build context directory (default: the Repfile's directory)" },
+];
+
+export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
+  {
+    key: 'engine',
+    long: '--engine',
+    value: '<name>',
+    description: 'container engine: auto picks docker, then podman, then none',
+    choices: ENGINE_CHOICES,
+    default: 'auto',
+    commands: ['build', 'watch', 'publish'],
+  },
+  { key: 'buildkit', long: '--buildkit', description: 'docker: build with BuildKit instead of the classic builder', commands: ['build', 'watch', 'publish'] },
+  { key: 'dockerfile', long: '--dockerfile', value: '<path>', description: 'where to write the standalone Dockerfile', default: DEFAULT_DOCKERFILE, commands: ['build', 'watch'] },
+  { key: 'dryRun', short: '-n', long: '--dry-run', description: 'say what would be built; build and write nothing', commands: ['build'] },
+  { key: 'jobs', short: '-j', long: '--jobs', value: '<n>', description: 'engine builds at once', default: 4, parse: wholeFromOne, expected: 'a whole number from 1', commands: ['build', 'watch'] },
+  { key: 'network', long: '--network', value: '<mode>', description: 'network for RUN steps (e.g. host)', commands: ['build', 'watch', 'publish'] },
+  { key: 'cacheFrom', long: '--cache-from', value: '<cache...>', description: 'also look for step images in registry://HOST/REPO or dir://PATH', commands: ['build'] },
+  { key: 'cacheTo', long: '--cache-to', value: '<cache>', description: 'after the build, put every step image in registry://HOST/REPO or dir://PATH', commands: ['build'] },
+  { key: 'json', long: '--json', description: 'print build events, then the build record, as JSON lines', commands: ['build'] },
+];
+
+/** The engine option, which commands that do not build take too. */
+export const ENGINE_OPTION = BUILD_OPTIONS.find((o) => o.key === 'engine')!;
+
+/** The flags as commander spells them: `-j, --jobs <n>`. */
+export function optionFlags(o: OptionSpec): string {
+  return [o.short ? `${o.short}, ${o.long}` : o.long, o.value].filter(Boolean).join(' ');
+}
+
+/** The option that `flag` (-j or --jobs) names, if any. */
+export function optionNamed<T extends OptionSpec>(options: readonly T[], flag: string): T | undefined {
+  return options.find((o) => o.long === flag || o.short === flag);
+}
+
+/** A value as the option takes it, or undefined when it takes no such value. */
+export function optionValue(o: OptionSpec, text: string): string | number | undefined {
+  if (o.choices && !o.choices.includes(text)) return undefined;
+  return o.parse ? o.parse(text) : text;
+}
