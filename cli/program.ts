@@ -9,6 +9,7 @@ import { prettyJson } from '../src/canonical.js';
 import { build, type BuildRecord } from '../src/commands/build.js';
 import { selectEngine, type EngineChoice } from '../src/engine/select.js';
 import { parseCacheSpec, type CacheSpec } from '../src/build/cache.js';
+import { parseSecretGrant, type SecretGrant } from '../src/build/secrets.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, openContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
@@ -70,6 +71,18 @@ function cacheSpec(text: string): CacheSpec {
   return s;
 }
 
+/** --secret values as grants (ID, or id=ID,src=FILE / id=ID,env=NAME); exit 2 on one that is neither. */
+function secretGrants(texts: readonly string[] = []): SecretGrant[] {
+  return texts.map((t) => {
+    const g = parseSecretGrant(t, process.cwd(), true);
+    if (typeof g === 'string') {
+      process.stderr.write(`rep: ${g}\n`);
+      throw new Exit(2);
+    }
+    return g;
+  });
+}
+
 const engineOption = () => commanderOption(ENGINE_OPTION);
 
 addBuildOptions(program.command('build'), 'build')
@@ -93,6 +106,7 @@ addBuildOptions(program.command('build'), 'build')
       dryRun: o.dryRun,
       jobs: o.jobs,
       network: o.network,
+      secrets: secretGrants(o.secret),
       signal: abort.signal,
       onEvent: renderer(mode),
       cacheFrom,
@@ -151,7 +165,7 @@ program
 
 addBuildOptions(program.command('watch'), 'watch')
   .description('build, then rebuild whenever an input, the Repfile or .dockerignore changes')
-  .action(async (o: Pick<BuildFlags, 'engine' | 'buildkit' | 'dockerfile' | 'jobs' | 'network'>, cmd: Command) => {
+  .action(async (o: Pick<BuildFlags, 'engine' | 'buildkit' | 'dockerfile' | 'jobs' | 'network' | 'secret'>, cmd: Command) => {
     const g = cmd.optsWithGlobals<ProjectFlags>();
     const engine = await engineFor(o.engine, o.buildkit);
     const stop = new AbortController();
@@ -162,7 +176,7 @@ addBuildOptions(program.command('watch'), 'watch')
     const { watch } = await import('../src/commands/watch.js');
     await watch({
       project: { file: g.file, context: g.context },
-      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, onEvent: render },
+      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, secrets: secretGrants(o.secret), onEvent: render },
       signal: stop.signal,
       onEvent: (e) => {
         switch (e.type) {
@@ -224,11 +238,11 @@ addBuildOptions(program.command('publish'), 'publish')
   .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
   .option('--image', 'add the image itself (image.tar, from docker save)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
-  .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
+  .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit' | 'secret'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
     const p = project(cmd);
     const engine = await engineFor(o.engine, o.buildkit);
     const { publish } = await import('../src/publish/publish.js');
-    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, onEvent: renderer(progressMode(false)) });
+    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors, 1);
     out(r.value.files.map((f) => `  ${f}`).join('\n'));
     if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
@@ -249,7 +263,7 @@ program
   .option('--max-ratio <n>', 'refuse an archive that expands to more than N times its size (plus 64 MiB)', String(DEFAULT_LIMITS.maxRatio))
   .option('--json', 'print the report as JSON')
   .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; secret?: string[]; maxSize: string; maxFiles: string; maxRatio: string; json?: boolean }) => {
-    const [{ verifyBundle }, { parseSecretGrant }] = await Promise.all([import('../src/publish/verify.js'), import('../src/publish/rebuild.js')]);
+    const { verifyBundle } = await import('../src/publish/verify.js');
     const usage = (message: string): never => {
       process.stderr.write(`rep: ${message}\n`);
       throw new Exit(2);

@@ -21,6 +21,7 @@ export interface BuildFlags {
   cacheFrom?: string[];
   cacheTo?: string;
   json?: boolean;
+  secret?: string[];
 }
 
 export interface ProjectFlags {
@@ -80,6 +81,13 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
   { key: 'network', long: '--network', value: '<mode>', description: 'network for RUN steps (e.g. host)', commands: ['build', 'watch', 'publish'] },
   { key: 'cacheFrom', long: '--cache-from', value: '<cache...>', description: 'also look for step images in registry://HOST/REPO or dir://PATH', commands: ['build'] },
   { key: 'cacheTo', long: '--cache-to', value: '<cache>', description: 'after the build, put every step image in registry://HOST/REPO or dir://PATH', commands: ['build'] },
+  {
+    key: 'secret',
+    long: '--secret',
+    value: '<grant...>',
+    description: 'hand the build a secret the Repfile declares: ID (from where the Repfile says), or id=ID,src=FILE or id=ID,env=NAME; none from outside the project without it',
+    commands: ['build', 'watch', 'publish'],
+  },
   { key: 'json', long: '--json', description: 'print build events, then the build record, as JSON lines', commands: ['build'] },
 ];
 

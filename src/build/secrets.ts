@@ -9,10 +9,50 @@ import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine, SecretValue } from '../engine/engine.js';
 import type { Project } from '../project.js';
+import type { Recipe, SecretSource } from '../repfile/recipe.js';
 import { inStateDir } from '../state/paths.js';
 
 // eslint-disable-next-line no-control-regex
 const shown = (p: string) => (/[\x00-\x1f\x7f"]/.test(p) ? JSON.stringify(p) : p);
+
+/**
+ * A secret the command line hands a build (--secret): ID alone takes it from
+ * where the Repfile says; id=ID,src=FILE or id=ID,env=NAME from there instead.
+ */
+export type SecretGrant = { id: string } | ({ id: string } & SecretSource);
+
+/**
+ * Parses --secret as docker build does (id=ID,src=FILE or id=ID,env=NAME), and,
+ * with `bare`, ID or id=ID alone; a string says what is wrong.
+ */
+export function parseSecretGrant(text: string, cwd = process.cwd(), bare = false): SecretGrant | string {
+  const expected = `--secret ${text}: expected ${bare ? 'ID, ' : ''}id=ID,src=FILE or id=ID,env=NAME`;
+  if (bare && !text.includes('=')) text = `id=${text}`;
+  const fields = new Map<string, string>();
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return expected;
+    fields.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const id = fields.get('id');
+  const src = fields.get('src') ?? fields.get('source');
+  const env = fields.get('env');
+  if (!id || !/^[A-Za-z0-9_.-]+$/.test(id)) return `--secret ${text}: id is letters, digits, ".", "_" or "-"`;
+  if (bare && fields.size === 1) return { id };
+  if ((src === undefined) === (env === undefined) || fields.size !== 2) return expected;
+  return src !== undefined ? { id, file: path.resolve(cwd, src) } : { id, env: env! };
+}
+
+/** Whether `file` (after links) lies in the folder of the Repfile: the project's own, not the host's. */
+function inProject(recipe: Recipe, file: string): boolean {
+  try {
+    const root = realpathSync(path.dirname(recipe.path));
+    const real = existsSync(file) ? realpathSync(file) : path.resolve(file);
+    return real === root || real.startsWith(root + path.sep);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Declared secrets whose file is in the build context (after resolving links:
@@ -50,32 +90,50 @@ export function secretFilesInContext(project: Project): Diagnostic[] {
   return errors;
 }
 
-/** Where the value of each secret the steps mount is, for the engine: a file, or (from the environment) the value itself. */
-export function prepareSecrets(project: Project, engine: Engine): Result<Record<string, SecretValue>> {
+/**
+ * Where the value of each secret the steps mount is, for the engine: a file,
+ * or (from the environment) the value itself. A Repfile may be a stranger's:
+ * a secret it takes from outside the project (an environment variable, a file
+ * elsewhere on this machine) is handed over only when `grants` names it, as
+ * docker build takes no secret without --secret.
+ */
+export function prepareSecrets(project: Project, engine: Engine, grants: readonly SecretGrant[] = []): Result<Record<string, SecretValue>> {
   const { recipe } = project;
   const used = [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
   const values: Record<string, SecretValue> = {};
-  if (used.length === 0) return ok(values);
+  const errors: Diagnostic[] = [];
+  const granted = new Map(grants.map((g) => [g.id, g]));
+  for (const g of grants) {
+    if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret ${g.id}: the Repfile declares no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+  }
+  if (used.length === 0) return errors.length ? fail(...errors) : ok(values);
   if (!engine.secretsSupported) {
     const step = recipe.steps.find((s) => s.secrets.length)!;
     return fail(
       recipe.source.at(['steps', step.name, 'secrets'], 'secrets are mounted by BuildKit: build with --buildkit (with Debian\'s docker client, REP_DOCKER=/usr/bin/docker), or with --engine podman'),
     );
   }
-  const errors: Diagnostic[] = [];
   for (const id of used) {
-    const src = recipe.secrets[id]!;
+    const declared = recipe.secrets[id]!;
+    const grant = granted.get(id);
+    const given = grant && ('file' in grant || 'env' in grant) ? grant : undefined;
+    const src: SecretSource = given ?? declared;
+    // Where a problem is told: at the Repfile's declaration, or at the --secret that gave the source.
+    const at = (message: string): Diagnostic =>
+      given ? { file: recipe.file, message: `--secret id=${id}: ${message}` } : recipe.source.at(['secrets', id, 'file' in declared ? 'file' : 'env'], message);
     if ('file' in src) {
       const file = path.resolve(path.dirname(recipe.path), src.file);
-      if (!existsSync(file)) errors.push(recipe.source.at(['secrets', id, 'file'], `no such file: ${src.file}`));
+      if (!grant && !inProject(recipe, file)) {
+        errors.push(at(`the Repfile asks for the file ${shown(file)}, outside the project, as secret "${id}"; rep hands a build a file of this machine only when you say so: --secret ${id}`));
+      } else if (!existsSync(file)) errors.push(at(`no such file: ${given ? shown(file) : src.file}`));
       else if (file.includes(',')) {
-        errors.push(
-          recipe.source.at(['secrets', id, 'file'], `the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${shown(file)}`),
-        );
+        errors.push(at(`the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${shown(file)}`));
       } else values[id] = { src: file };
+    } else if (!grant) {
+      errors.push(at(`the Repfile asks for the environment variable ${src.env} as secret "${id}"; rep hands a build a value of your environment only when you say so: --secret ${id}`));
     } else {
       const value = process.env[src.env];
-      if (value === undefined) errors.push(recipe.source.at(['secrets', id, 'env'], `the environment variable ${src.env} is not set`));
+      if (value === undefined) errors.push(at(`the environment variable ${src.env} is not set`));
       else values[id] = { value };
     }
   }

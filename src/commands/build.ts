@@ -8,7 +8,7 @@ import { runBuild, type StepResult } from '../build/run.js';
 import { CacheFrom, exportCache, type CacheSpec } from '../build/cache.js';
 import { noopImagesHold, noopStamp, readNoop, writeNoop, type NoopRecord } from '../build/noop.js';
 import { cacheRef, keyHex } from '../build/stepimage.js';
-import { prepareSecrets, secretFilesInContext } from '../build/secrets.js';
+import { prepareSecrets, secretFilesInContext, type SecretGrant } from '../build/secrets.js';
 import { emitDockerfile } from '../emit/dockerfile.js';
 import { writeDockerfile } from '../emit/write.js';
 import type { Engine } from '../engine/engine.js';
@@ -29,6 +29,8 @@ import { readState, stateFileToWrite, STATE_VERSION, writeState, type State, typ
 
 export interface BuildOptions {
   engine: Engine;
+  /** Secrets the command line hands the build (--secret): see prepareSecrets. */
+  secrets?: readonly SecretGrant[];
   /** Where the standalone Dockerfile goes (default: Dockerfile in the context). */
   dockerfile?: string;
   /** The path its header tells `docker build -f` (default: where it goes, from the context; absolute outside it). */
@@ -203,7 +205,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       return ok({ ...base, ok: true, cancelled: false, steps, dockerfile, provenance, built: plan.steps, outputsDigests: new Map() });
     }
 
-    const secrets = prepareSecrets(project, engine);
+    const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
     const inputs = new Map(plan.steps.map((s) => [s.name, s.inputs]));
     const run = await runBuild(project, engine, inputs, {

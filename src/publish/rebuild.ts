@@ -4,30 +4,13 @@
 // tagged in rep's own namespace (rep-verify/NAME:BUNDLESHA12), never the
 // Repfile's image.tag. (Step images are rep-cache:KEY already; the network is
 // "none" unless the verifier asks, see verify.ts.)
-import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
+import type { SecretGrant } from '../build/secrets.js';
+
+export type { SecretGrant };
 import { shown } from './bundlefs.js';
-
-/** A secret the verifier hands a rebuild: id=ID,src=FILE or id=ID,env=NAME. */
-export type SecretGrant = { id: string } & SecretSource;
-
-/** Parses `id=ID,src=FILE` or `id=ID,env=NAME` (as docker build --secret); a string says what is wrong. */
-export function parseSecretGrant(text: string, cwd = process.cwd()): SecretGrant | string {
-  const fields = new Map<string, string>();
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) return `--secret ${text}: expected id=ID,src=FILE or id=ID,env=NAME`;
-    fields.set(part.slice(0, eq), part.slice(eq + 1));
-  }
-  const id = fields.get('id');
-  const src = fields.get('src') ?? fields.get('source');
-  const env = fields.get('env');
-  if (!id || !/^[A-Za-z0-9_.-]+$/.test(id)) return `--secret ${text}: id is letters, digits, ".", "_" or "-"`;
-  if ((src === undefined) === (env === undefined) || fields.size !== 2) return `--secret ${text}: expected id=ID,src=FILE or id=ID,env=NAME`;
-  return src !== undefined ? { id, file: path.resolve(cwd, src) } : { id, env: env! };
-}
 
 /** The tag a rebuild gets: rep-verify/NAME:first 12 hex digits of the bundle's sha256. */
 export function verifyTag(name: string, bundleSha256: string): string {
@@ -43,7 +26,8 @@ export function forVerification(project: Project, grants: readonly SecretGrant[]
   const errors: Diagnostic[] = [];
   const granted = new Map(grants.map((g) => [g.id, g]));
   for (const g of grants) {
-    if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret id=${g.id}: the Repfile has no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+    if (!('file' in g) && !('env' in g)) errors.push({ file: recipe.file, message: `--secret ${g.id}: a rebuild for verification takes no secret the Repfile names; give its value with --secret id=${g.id},src=FILE or id=${g.id},env=NAME` });
+    else if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret id=${g.id}: the Repfile has no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
   }
   for (const step of recipe.steps) {
     step.secrets.forEach((id, i) => {
@@ -59,7 +43,11 @@ export function forVerification(project: Project, grants: readonly SecretGrant[]
     });
   }
   if (errors.length) return fail(...errors);
-  const secrets: Record<string, SecretSource> = Object.fromEntries(grants.map((g) => [g.id, 'file' in g ? { file: g.file } : { env: g.env }]));
+  const secrets: Record<string, SecretSource> = {};
+  for (const g of grants) {
+    if ('file' in g) secrets[g.id] = { file: g.file };
+    else if ('env' in g) secrets[g.id] = { env: g.env };
+  }
   const rewritten = { ...recipe, image: { ...recipe.image, tag }, secrets };
   return ok({ ...project, recipe: rewritten, dag: { ...project.dag, recipe: rewritten } });
 }

@@ -229,7 +229,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const network = opts.rebuild.network ?? 'none';
     if (!project.ok) reb.push(...project.errors.map((d) => escaped(formatDiagnostic(d))));
     else {
-      const r = await build(project.value, { engine: opts.rebuild.engine, network, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
+      const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
       if (!r.ok) reb.push(...r.errors.map((d) => escaped(formatDiagnostic(d))));
       else if (!r.value.ok) {
         const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);

@@ -270,7 +270,7 @@ image:
     const dir = makeProject({ Repfile: stranger });
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
     process.env.REP_TEST_STRANGER_TOKEN = 'author-token';
-    const r = await publish(open(dir), { engine: podman(), out }).finally(() => delete process.env.REP_TEST_STRANGER_TOKEN);
+    const r = await publish(open(dir), { engine: podman(), out, secrets: [{ id: 'hostkey' }, { id: 'token' }] }).finally(() => delete process.env.REP_TEST_STRANGER_TOKEN);
     if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
     sh('podman', ['tag', 'busybox:latest', victim]);
     // The verifier's machine is another one: it has none of the author's step images.

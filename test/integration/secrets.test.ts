@@ -46,7 +46,7 @@ describe('secrets', () => {
       spawnSync(DEBIAN_DOCKER, ['image', 'rm', '-f', 'rep-test/secretive:latest', ...(ref ? [ref] : [])], { stdio: 'ignore' });
     });
     const env = { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: pass };
-    const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], env);
+    const r = rep(dir, ['build', '--engine', 'docker', '--buildkit', '--secret', 'pass'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/secretive:latest']);
@@ -78,10 +78,39 @@ describe('secrets', () => {
     expect(r.stderr).toMatch(/^Repfile:\d+:\d+: steps\.use\.secrets: secrets are mounted by BuildKit: build with --buildkit/);
   });
 
+  it('from outside the project (a file elsewhere, the environment) are handed over only when the command line says so', () => {
+    const outside = mkdtempSync(path.join(tmpdir(), 'rep-secret-host-'));
+    const hostFile = path.join(outside, 'id_rsa');
+    writeFileSync(hostFile, `host-${randomUUID()}`);
+    const stranger = repfile().replace('{file: keys/api.txt}', `{file: ${JSON.stringify(hostFile)}}`).replace('rep-test/secretive', 'rep-test/stranger');
+    const dir = makeProject({ Repfile: stranger });
+    removeAfter(dir, outside);
+    onTestFinished(() => {
+      const ref = existsSync(path.join(dir, '.rep/logs/use.log')) ? readFileSync(path.join(dir, '.rep/logs/use.log'), 'utf8').split('\n')[0]!.replace(/^# /, '') : '';
+      spawnSync(DEBIAN_DOCKER, ['image', 'rm', '-f', 'rep-test/stranger:latest', ...(ref ? [ref] : [])], { stdio: 'ignore' });
+    });
+    const env = { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: 'hunter2' };
+    const refused = rep(dir, ['build', '--engine', 'docker', '--buildkit'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.split('\n').filter((l) => l.startsWith('Repfile:'))).toEqual([
+      `Repfile:6:15: secrets.api.file: the Repfile asks for the file ${hostFile}, outside the project, as secret "api"; rep hands a build a file of this machine only when you say so: --secret api`,
+      'Repfile:7:15: secrets.pass.env: the Repfile asks for the environment variable REP_TEST_PASS as secret "pass"; rep hands a build a value of your environment only when you say so: --secret pass',
+    ]);
+    expect(existsSync(path.join(dir, '.rep/logs/use.log'))).toBe(false);
+    // A grant by id takes the source the Repfile names; id=ID,src=FILE another one; an unknown id is a mistake.
+    expect(rep(dir, ['build', '--engine', 'docker', '--buildkit', '--secret', 'nope'], env).stderr).toContain('--secret nope: the Repfile declares no secret of that name (it has: api, pass)');
+    const other = path.join(outside, 'other');
+    writeFileSync(other, 'other value');
+    const granted = rep(dir, ['build', '--engine', 'docker', '--buildkit', '--secret', `id=api,src=${other}`, '--secret', 'pass'], env);
+    expect(granted.stderr).toBe('');
+    expect(granted.code).toBe(0);
+    expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/stranger:latest'])).toBe(`${createHash('sha256').update('other value').digest('hex')}  -\n7\n`);
+  });
+
   it('must exist', () => {
     const dir = makeProject({ Repfile: repfile(), '.dockerignore': 'keys\n' });
     removeAfter(dir);
-    const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], { REP_DOCKER: DEBIAN_DOCKER });
+    const r = rep(dir, ['build', '--engine', 'docker', '--buildkit', '--secret', 'pass'], { REP_DOCKER: DEBIAN_DOCKER });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Repfile:6:15: secrets.api.file: no such file: keys/api.txt');
     expect(r.stderr).toContain('Repfile:7:15: secrets.pass.env: the environment variable REP_TEST_PASS is not set');
@@ -143,7 +172,7 @@ describe.each([
       Repfile: `rep: 1\nname: envsecret\nbase: busybox:latest\nenv: {TEST_RUN: "${randomUUID()}"}\nsecrets:\n  pass: {env: REP_TEST_PASS}\nsteps:\n  use:\n    secrets: [pass]\n    run: sha256sum < /run/secrets/pass > /pass.sha\nimage:\n  tag: ${tag}\n  cmd: [cat, /pass.sha]\n`,
     });
     try {
-      const r = rep(dir, ['build', ...args], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: value });
+      const r = rep(dir, ['build', ...args, '--secret', 'pass'], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: value });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const out = sh(bin, ['run', '--rm', ...(bin === 'podman' ? PODMAN_RUN : []), tag]);
@@ -163,7 +192,7 @@ describe.each([
     const tmp = mkdtempSync(path.join(tmpdir(), 'rep-secret-tmp-'));
     const log = path.join(dir, '.rep/logs/use.log');
     try {
-      const child = spawn(process.execPath, [CLI, 'build', ...args], {
+      const child = spawn(process.execPath, [CLI, 'build', ...args, '--secret', 'pass'], {
         cwd: dir,
         env: { ...process.env, TMPDIR: tmp, REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: value },
         stdio: 'ignore',

@@ -22,6 +22,7 @@ const SAMPLE: Record<string, string[]> = {
   network: ['host'],
   cacheFrom: ['dir:///tmp/c'],
   cacheTo: ['dir:///tmp/c'],
+  secret: ['api'],
 };
 
 describe('build options', () => {

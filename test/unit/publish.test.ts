@@ -16,7 +16,8 @@ import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
 import { publish } from '../../src/publish/publish.js';
 import { citeLatex } from '../../src/publish/citation.js';
 import { formatDiagnostic } from '../../src/diag.js';
-import { forVerification, parseSecretGrant, verifyTag } from '../../src/publish/rebuild.js';
+import { forVerification, verifyTag } from '../../src/publish/rebuild.js';
+import { parseSecretGrant } from '../../src/build/secrets.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
 
