@@ -1,50 +1,19 @@
 // Content digest of a step's outputs, for early cutoff: the same bytes,
 // modes and owners give the same digest however often the producer reran
 // (timestamps are left out).
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { sha256Of } from '../canonical.js';
 import type { Engine } from '../engine/engine.js';
+import { tarEntries, type TarEntry } from '../tarentries.js';
 
-interface OutputEntry {
-  path: string;
-  type: string;
-  mode: string;
-  uid: number;
-  gid: number;
-  linkname?: string;
-  sha256?: string;
-}
+/** An entry named by its absolute path in the image (the digest hashes these, keys sorted). */
+type OutputEntry = { path: string } & Omit<TarEntry, 'name'>;
 
 /** Entries of a `docker cp IMAGE:path -` tar, named by their absolute path in the image. */
 export async function readOutputTar(outputPath: string, stream: Readable): Promise<OutputEntry[]> {
   const parent = outputPath.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
   const entries: OutputEntry[] = [];
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, body, next) => {
-      const h = createHash('sha256');
-      body.on('data', (c: unknown) => h.update(c as Buffer));
-      body.on('end', () => {
-        const name = header.name.replace(/\/+$/, '');
-        entries.push({
-          path: `${parent}/${name}`,
-          type: header.type ?? 'file',
-          mode: ((header.mode ?? 0) & 0o7777).toString(8),
-          uid: header.uid ?? 0,
-          gid: header.gid ?? 0,
-          ...(header.linkname ? { linkname: header.linkname } : {}),
-          ...(header.type === 'file' ? { sha256: h.digest('hex') } : {}),
-        });
-        next();
-      });
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  stream.pipe(extract);
-  await done;
+  for await (const { name, ...fields } of tarEntries(stream)) entries.push({ path: `${parent}/${name.replace(/\/+$/, '')}`, ...fields });
   return entries;
 }
 

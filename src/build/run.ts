@@ -6,6 +6,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { HashedFile } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
+import { dependenciesOf } from '../graph/dag.js';
 import { EngineError, PathMissingError, type Engine, type SecretValue } from '../engine/engine.js';
 import { Planner, type PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
@@ -78,8 +79,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
 
   const stepBody = async (name: string, at: { key?: string }): Promise<StepResult> => {
     const node = dag.nodes.get(name)!;
-    const deps = [...(node.parent.kind === 'step' ? [node.parent.name] : []), ...node.imports];
-    const depResults = await Promise.all(deps.map(run));
+    const depResults = await Promise.all(dependenciesOf(node).map(run));
     const broken = depResults.find((r) => r.status !== 'cached' && r.status !== 'built');
     if (broken) {
       emit({ type: 'step-skipped', step: name, because: `"${broken.name}" ${broken.status}` });

@@ -1,7 +1,7 @@
 // Plan -> one standalone multi-stage Dockerfile that plain `docker build` on
 // the context turns into the same filesystem as rep's step images.
 import path from 'node:path';
-import { workdirOf, type Dag, type DagNode, type Parent } from '../graph/dag.js';
+import { dependenciesOf, parentStepOf, stageOf, workdirOf, type Dag, type DagNode, type Parent } from '../graph/dag.js';
 import type { ImageSpec, Recipe, Step } from '../repfile/recipe.js';
 import { copiedExactly } from '../context/folders.js';
 import type { DockerIgnore } from '../context/dockerignore.js';
@@ -167,8 +167,7 @@ const secretsUsed = (recipe: Recipe) => [...new Set(recipe.steps.flatMap((s) => 
 export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
   const recipe: Recipe = dag.recipe;
   const resolveBase = opts.resolveBase ?? ((r: string) => r);
-  const stageOfStep = new Map(dag.stages.flatMap((st) => st.steps.map((s) => [s, st.name] as const)));
-  const stageName = (step: string) => stageOfStep.get(step)!;
+  const stageName = (step: string) => stageOf(dag, step).name;
   const counts = directoryCounts(opts.context.map((f) => f.path));
   const wholeOk = copiedExactly(recipe.contextDir, opts.ignore, opts.context, counts);
 
@@ -187,7 +186,7 @@ export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
     } else inherited = workdirOf(dag, stage.from.name);
     for (const name of stage.steps) {
       const node = dag.nodes.get(name)!;
-      const deps = [...(node.parent.kind === 'step' ? [`builds on ${node.parent.name}`] : []), ...node.imports.map((i) => `imports ${i}`)];
+      const deps = dependenciesOf(node).map((d) => (d === parentStepOf(node) ? `builds on ${d}` : `imports ${d}`));
       out.push('', `# step ${name}${deps.length ? ` (${deps.join(', ')})` : ''}${node.step.phony ? ' [phony]' : ''}`);
       if (node.step.description) out.push(...node.step.description.split('\n').map((l) => `#   ${l}`));
       const workdir = workdirOf(dag, name);

@@ -32,8 +32,26 @@ export interface Dag {
   /** Topological order; ties keep Repfile order. */
   order: string[];
   stages: Stage[];
+  /** The stage each step is in (ask with `stageOf`). */
+  stageByStep: ReadonlyMap<string, Stage>;
   /** The step whose result is the image. */
   target: string;
+}
+
+/** The stage `step` is in. */
+export function stageOf(dag: Dag, step: string): Stage {
+  return dag.stageByStep.get(step)!;
+}
+
+/** The step `node` builds on, if it builds on a step rather than an image. */
+export function parentStepOf(node: DagNode): string | undefined {
+  return node.parent.kind === 'step' ? node.parent.name : undefined;
+}
+
+/** The steps `node` needs built first: the step it builds on, if any, then the steps it imports from. */
+export function dependenciesOf(node: DagNode): string[] {
+  const parent = parentStepOf(node);
+  return parent === undefined ? node.imports : [parent, ...node.imports];
 }
 
 /** The working directory of a step: its own, else the one of the step it builds on, else the Repfile's. */
@@ -101,10 +119,7 @@ export function buildDag(recipe: Recipe): Result<Dag> {
 
   const g = new Graph({ directed: true });
   for (const name of names) g.setNode(name);
-  for (const [name, node] of nodes) {
-    if (node.parent.kind === 'step') g.setEdge(name, node.parent.name);
-    for (const i of node.imports) g.setEdge(name, i);
-  }
+  for (const [name, node] of nodes) for (const d of dependenciesOf(node)) g.setEdge(name, d);
   const cycles = alg.findCycles(g);
   if (cycles.length) return fail(...cycles.map((c) => cycleDiagnostic(recipe, g, c)));
 
@@ -139,7 +154,8 @@ export function buildDag(recipe: Recipe): Result<Dag> {
   const order = stableTopo(recipe, nodes);
   const target = pickTarget(recipe, nodes);
   if (!target.ok) return target;
-  return ok({ recipe, nodes, order, stages: groupStages(order, nodes, target.value), target: target.value });
+  const { stages, stageByStep } = groupStages(order, nodes, target.value);
+  return ok({ recipe, nodes, order, stages, stageByStep, target: target.value });
 }
 
 function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnostic {
@@ -170,9 +186,7 @@ function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnos
 
 function stableTopo(recipe: Recipe, nodes: Map<string, DagNode>): string[] {
   const deps = new Map<string, Set<string>>();
-  for (const [name, node] of nodes) {
-    deps.set(name, new Set([...(node.parent.kind === 'step' ? [node.parent.name] : []), ...node.imports]));
-  }
+  for (const [name, node] of nodes) deps.set(name, new Set(dependenciesOf(node)));
   const order: string[] = [];
   const done = new Set<string>();
   while (order.length < recipe.steps.length) {
@@ -191,10 +205,7 @@ function pickTarget(recipe: Recipe, nodes: Map<string, DagNode>): Result<string>
     return fail(recipe.source.at(['image', 'from'], `unknown step "${wanted}"${didYouMean(wanted, names)}`));
   }
   const used = new Set<string>();
-  for (const node of nodes.values()) {
-    if (node.parent.kind === 'step') used.add(node.parent.name);
-    for (const i of node.imports) used.add(i);
-  }
+  for (const node of nodes.values()) for (const d of dependenciesOf(node)) used.add(d);
   const sinks = names.filter((n) => !used.has(n));
   if (sinks.length === 1) return ok(sinks[0]!);
   return fail(
@@ -202,7 +213,7 @@ function pickTarget(recipe: Recipe, nodes: Map<string, DagNode>): Result<string>
   );
 }
 
-function groupStages(order: string[], nodes: Map<string, DagNode>, target: string): Stage[] {
+function groupStages(order: string[], nodes: Map<string, DagNode>, target: string): { stages: Stage[]; stageByStep: Map<string, Stage> } {
   const imported = new Set<string>();
   for (const n of nodes.values()) for (const i of n.imports) imported.add(i);
   // A step ends its stage unless exactly one step continues on it and nothing else refers to it.
@@ -222,21 +233,12 @@ function groupStages(order: string[], nodes: Map<string, DagNode>, target: strin
     stages.push({ name: steps[steps.length - 1]!, steps, from: nodes.get(name)!.parent });
   }
   // Every stage after the stages it refers to (COPY --from and FROM name earlier stages).
-  const stageOfStep = new Map(stages.flatMap((st) => st.steps.map((s) => [s, st] as const)));
-  const refs = (st: Stage) =>
-    st.steps.flatMap((s) => {
-      const n = nodes.get(s)!;
-      const deps = [...n.imports, ...(n.parent.kind === 'step' && s === st.steps[0] ? [n.parent.name] : [])];
-      return deps.map((d) => stageOfStep.get(d)!);
-    });
+  const stageByStep = new Map(stages.flatMap((st) => st.steps.map((s) => [s, st] as const)));
+  const refs = (st: Stage) => st.steps.flatMap((s) => dependenciesOf(nodes.get(s)!).map((d) => stageByStep.get(d)!)).filter((r) => r !== st);
   const sorted: Stage[] = [];
   while (sorted.length < stages.length) {
     const next = stages.find((st) => !sorted.includes(st) && refs(st).every((r) => sorted.includes(r)))!;
     sorted.push(next);
   }
-  return sorted;
-}
-
-export function stageOf(dag: Dag, step: string): Stage {
-  return dag.stages.find((s) => s.steps.includes(step))!;
+  return { stages: sorted, stageByStep };
 }

@@ -15,23 +15,41 @@ export { ExtractError, type ExtractOptions } from './unpacker.js';
 const wrap = (label: string, e: unknown): Error =>
   e instanceof ExtractError ? e : new ExtractError(`${label}: cannot unpack: ${escaped((e as Error).message)}`);
 
+/** Ends an unpacking at its first error (later ones are ignored): closes the open file, stops the source, rejects with an ExtractError. */
+function firstFailure(u: Unpacker, label: string, stop: () => void, reject: (e: Error) => void) {
+  let failed = false;
+  return {
+    get failed(): boolean {
+      return failed;
+    },
+    fail: (e: unknown): void => {
+      if (failed) return;
+      failed = true;
+      u.close();
+      stop();
+      reject(wrap(label, e));
+    },
+  };
+}
+
 /** Unpacks the tar stream `input` into the folder `dir` (which exists and is empty). */
 export async function extractTar(input: Readable, dir: string, o: ExtractOptions): Promise<void> {
   const u = new Unpacker(dir, o);
   const extract = tar.extract();
   await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (e: unknown) => {
-      if (failed) return;
-      failed = true;
-      u.close();
-      input.unpipe(extract);
-      input.destroy();
-      extract.destroy();
-      reject(wrap(o.label, e));
-    };
+    const end = firstFailure(
+      u,
+      o.label,
+      () => {
+        input.unpipe(extract);
+        input.destroy();
+        extract.destroy();
+      },
+      reject,
+    );
+    const fail = end.fail;
     extract.on('entry', (h, body, next) => {
-      if (failed) {
+      if (end.failed) {
         body.resume();
         return;
       }
@@ -57,7 +75,7 @@ export async function extractTar(input: Readable, dir: string, o: ExtractOptions
               }
             });
             body.on('end', () => {
-              if (failed) return;
+              if (end.failed) return;
               u.close();
               next();
             });
@@ -77,7 +95,7 @@ export async function extractTar(input: Readable, dir: string, o: ExtractOptions
         fail(e);
       }
     });
-    extract.on('finish', () => (failed ? undefined : resolve()));
+    extract.on('finish', () => (end.failed ? undefined : resolve()));
     extract.on('error', fail);
     input.on('error', fail);
     input.pipe(extract);
@@ -100,14 +118,8 @@ export async function extractZip(file: string, dir: string, o: ExtractOptions): 
     throw new ExtractError(`${o.label}: holds more than ${o.limits.maxEntries} entries; if you trust it, raise the bound with --max-files N`);
   }
   await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (e: unknown) => {
-      if (failed) return;
-      failed = true;
-      u.close();
-      zip.close();
-      reject(wrap(o.label, e));
-    };
+    const end = firstFailure(u, o.label, () => zip.close(), reject);
+    const fail = end.fail;
     zip.on('entry', (entry: yauzl.Entry) => {
       try {
         const name = u.name(entry.fileName);
@@ -122,7 +134,7 @@ export async function extractZip(file: string, dir: string, o: ExtractOptions): 
         if (kind !== 0 && kind !== 0o100000) u.other(name, 'special file');
         u.file(name, mode & 0o777, entry.uncompressedSize);
         zip.openReadStream(entry, (err, rs) => {
-          if (failed) return;
+          if (end.failed) return;
           if (err || !rs) return fail(err ?? new Error('no data'));
           rs.on('data', (c: Buffer) => {
             try {
@@ -133,7 +145,7 @@ export async function extractZip(file: string, dir: string, o: ExtractOptions): 
             }
           });
           rs.on('end', () => {
-            if (failed) return;
+            if (end.failed) return;
             u.close();
             zip.readEntry();
           });
@@ -143,7 +155,7 @@ export async function extractZip(file: string, dir: string, o: ExtractOptions): 
         fail(e);
       }
     });
-    zip.on('end', () => (failed ? undefined : resolve()));
+    zip.on('end', () => (end.failed ? undefined : resolve()));
     zip.on('error', fail);
     zip.readEntry();
   });

@@ -1,20 +1,13 @@
 // An image's filesystem as a manifest (path -> type, mode, owner, content
 // hash; no timestamps), to record at publish time and compare on rebuild.
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import tar from 'tar-stream';
 import type { Engine } from '../engine/engine.js';
+import { tarEntries, type TarEntry } from '../tarentries.js';
 import { withTempDir } from '../tempdir.js';
 
-export interface FsEntry {
-  type: string;
-  mode: string;
-  uid: number;
-  gid: number;
-  sha256?: string;
-  linkname?: string;
-}
+/** A path's type, mode, owner, content sha256 and link target (filesystem.json writes its keys sorted). */
+export type FsEntry = Omit<TarEntry, 'name'>;
 
 export type FsManifest = Record<string, FsEntry>;
 
@@ -24,33 +17,10 @@ const MOUNTS = new Set(['proc', 'sys', 'dev']);
 
 export async function readFilesystemTar(file: string): Promise<FsManifest> {
   const entries: [string, FsEntry][] = [];
-  const extract = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, body, next) => {
-      const hash = createHash('sha256');
-      body.on('data', (c: unknown) => hash.update(c as Buffer));
-      body.on('end', () => {
-        const name = h.name.replace(/^\.?\//, '').replace(/\/$/, '');
-        if (name !== '' && !RUNTIME.has(name) && !MOUNTS.has(name.split('/')[0]!)) {
-          entries.push([
-            name,
-            {
-              type: h.type ?? 'file',
-              mode: ((h.mode ?? 0) & 0o7777).toString(8),
-              uid: h.uid ?? 0,
-              gid: h.gid ?? 0,
-              ...(h.type === 'file' ? { sha256: hash.digest('hex') } : {}),
-              ...(h.linkname ? { linkname: h.linkname } : {}),
-            },
-          ]);
-        }
-        next();
-      });
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    createReadStream(file).on('error', reject).pipe(extract);
-  });
+  for await (const { name: raw, ...fields } of tarEntries(createReadStream(file))) {
+    const name = raw.replace(/^\.?\//, '').replace(/\/$/, '');
+    if (name !== '' && !RUNTIME.has(name) && !MOUNTS.has(name.split('/')[0]!)) entries.push([name, fields]);
+  }
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Object.fromEntries(entries);
 }

@@ -1,14 +1,12 @@
 // Helpers for tests that build real images with a real engine.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tar from 'tar-stream';
 import type { BuildEvent } from '../../src/build/events.js';
 import { build, type BuildRecord } from '../../src/commands/build.js';
 import { CliEngine } from '../../src/engine/cli.js';
+import { readFilesystemTar } from '../../src/publish/filesystem.js';
 import { open } from '../helpers.js';
 
 export const DOCKER_BIN = process.env.REP_DOCKER || 'docker';
@@ -44,44 +42,25 @@ export async function buildIn(dir: string, engine: CliEngine, opts: { jobs?: num
   return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])) };
 }
 
-/** What the engine itself puts into every container (not part of the image), left out of comparisons. */
-const VOLATILE = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab', 'run', 'run/.containerenv']);
-
 /**
  * Every path of an image's filesystem with its type, mode, owner and content
- * hash (timestamps left out), from `ENGINE export` of a container.
+ * hash (timestamps and what the engine puts into every container left out),
+ * from `ENGINE export` of a container, read as publish reads it.
  */
 export async function imageFiles(bin: string, ref: string): Promise<Map<string, string>> {
   const cid = sh(bin, ['create', ref, 'true']).trim().split('\n').pop()!;
+  // podman export cannot write to a pipe here (it opens /dev/stdout): read a file instead.
+  const file = path.join(tmpdir(), `rep-export-${cid.slice(0, 12)}.tar`);
   try {
-    const files = new Map<string, string>();
-    const extract = tar.extract();
-    // podman export cannot write to a pipe here (it opens /dev/stdout): read a file instead.
-    const file = path.join(tmpdir(), `rep-export-${cid.slice(0, 12)}.tar`);
     sh(bin, ['export', '-o', file, cid]);
-    const child = spawn('cat', [file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.on('exit', () => rmSync(file, { force: true }));
-    await new Promise<void>((resolve, reject) => {
-      extract.on('entry', (h, body, next) => {
-        const hash = createHash('sha256');
-        body.on('data', (c: unknown) => hash.update(c as Buffer));
-        body.on('end', () => {
-          const name = h.name.replace(/^\.\//, '').replace(/\/$/, '');
-          const top = name.split('/')[0]!;
-          if (!VOLATILE.has(name) && !['proc', 'sys', 'dev'].includes(top) && name !== '') {
-            const what = h.type === 'file' ? hash.digest('hex') : h.type === 'symlink' || h.type === 'link' ? `-> ${h.linkname}` : '';
-            files.set(name, `${h.type} ${((h.mode ?? 0) & 0o7777).toString(8)} ${h.uid}:${h.gid} ${what}`);
-          }
-          next();
-        });
-      });
-      extract.on('finish', resolve);
-      extract.on('error', reject);
-      child.stdout.pipe(extract);
-      child.on('error', reject);
-    });
+    const files = new Map<string, string>();
+    for (const [name, e] of Object.entries(await readFilesystemTar(file))) {
+      const what = e.sha256 ?? (e.type === 'symlink' || e.type === 'link' ? `-> ${e.linkname ?? ''}` : '');
+      files.set(name, `${e.type} ${e.mode} ${e.uid}:${e.gid} ${what}`);
+    }
     return files;
   } finally {
+    rmSync(file, { force: true });
     sh(bin, ['rm', '-f', cid]);
   }
 }
