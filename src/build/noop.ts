@@ -6,10 +6,12 @@
 // Light on purpose: `rep build` asks this before loading the rest of rep
 // (see commands/quick.ts), so it imports nothing beyond node and the walk.
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { statLine, type ContextFile } from '../context/files.js';
+import type { Engine } from '../engine/engine.js';
 import { readLockFile } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
+import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import { VERSION } from '../version.js';
@@ -55,6 +57,42 @@ export function noopStamp(i: StampInput): string {
   h.update(`\0${i.lockBytes ? 1 : 0}\0${i.ignoreText}\0`);
   for (const f of i.files) h.update(statLine(f));
   return h.digest('hex');
+}
+
+/**
+ * How a build of `project` stamps a context (its files) for the no-op record,
+ * or undefined when the build can leave none: with engine none, a dry run, a
+ * cache export or a phony step, every build has something to do.
+ */
+export async function noopStamper(
+  project: Project,
+  engine: Engine,
+  dockerfile: string,
+  opts: { dryRun?: boolean; cacheTo?: unknown },
+): Promise<((files: readonly ContextFile[]) => string) | undefined> {
+  if (engine.name === 'none' || opts.dryRun || opts.cacheTo || project.dag.recipe.steps.some((s) => s.phony)) return undefined;
+  const described = await engine.describe();
+  return (files) =>
+    noopStamp({
+      engine: described,
+      dockerfile,
+      repfile: project.recipe.path,
+      repfileSha256: project.recipe.sha256,
+      lockBytes: project.lock?.bytes,
+      ignoreText: project.ctx.ignoreText,
+      files,
+    });
+}
+
+/**
+ * The last successful build's no-op record when it still answers this one:
+ * the same stamp, the Dockerfile still there, every image it made still in
+ * the engine (asked in one call).
+ */
+export async function noopStillHolds(contextDir: string, stamp: string, dockerfile: string, engine: Pick<Engine, 'imageIds'>): Promise<NoopRecord | undefined> {
+  const noop = readNoop(contextDir);
+  if (!noop || noop.stamp !== stamp || !existsSync(dockerfile)) return undefined;
+  return noopImagesHold(noop, await engine.imageIds([noop.tag, ...noop.refs])) ? noop : undefined;
 }
 
 /**

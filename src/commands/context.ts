@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { fail, ok, type Result } from '../diag.js';
-import { walkContext } from '../context/files.js';
-import { loadContext, type BuildContext } from '../context/context.js';
+import { contextFiles, loadContext, type BuildContext } from '../context/context.js';
 import { asEntries, writeTar } from '../context/tar.js';
 import { openProject } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
@@ -21,10 +20,6 @@ export function openContext(opts: PathOptions = {}): Result<BuildContext> {
   }
   if (!existsSync(contextDir)) return fail({ file: opts.context ?? '.', message: 'build context directory does not exist' });
   return loadContext(contextDir);
-}
-
-export function contextFiles(ctx: BuildContext) {
-  return walkContext(ctx.dir, ctx.ignore);
 }
 
 export function listContext(ctx: BuildContext): string[] {

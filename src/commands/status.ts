@@ -1,7 +1,7 @@
 // `rep status`: each step fresh or stale, with typed reasons.
 import type { Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
-import { engineFreshness } from './build.js';
+import { engineFreshness } from '../plan/freshness.js';
 import { hashInputs, planBuild, type Plan } from '../plan/plan.js';
 import { ContextIndex } from '../context/files.js';
 import { formatReason, type Reason } from '../plan/reasons.js';

@@ -1,8 +1,10 @@
-// The build context of a Recipe: its directory and .dockerignore rules.
+// The build context of a Recipe: its directory and .dockerignore rules, and
+// the files it holds.
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
+import { walkContext, type ContextFile } from './files.js';
 
 export interface BuildContext {
   dir: string;
@@ -32,4 +34,9 @@ export function loadContext(dir: string): Result<BuildContext> {
     );
   }
   return ok({ dir, ignore, ignoreText: text });
+}
+
+/** Every file the context holds (after .dockerignore), sorted: what a build sends. */
+export function contextFiles(ctx: BuildContext): ContextFile[] {
+  return walkContext(ctx.dir, ctx.ignore);
 }

@@ -2,12 +2,15 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { prettyJson } from '../canonical.js';
 import { sha256Hex } from '../context/hash.js';
 import { statLine, walkContext, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { statePath } from '../state/paths.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
+import { stageOf } from '../graph/dag.js';
 import { baseImages, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
@@ -66,7 +69,6 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
   });
   const inputs = new Map<string, string>();
   for (const s of b.steps) for (const f of s.inputs) inputs.set(f.path, f.sha256);
-  const stageOf = new Map(dag.stages.flatMap((st) => st.steps.map((s) => [s, st.name] as const)));
   const rel = (p: string) => path.relative(recipe.contextDir, p).split(path.sep).join('/');
   return provenanceStatement({
     repfile: { path: rel(recipe.path), sha256: recipe.sha256 },
@@ -84,11 +86,28 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     steps: b.steps.map((s) => ({
       name: s.name,
       key: s.key,
-      stage: stageOf.get(s.name)!,
+      stage: stageOf(dag, s.name).name,
       outputsDigest: b.outputsDigests.get(s.name),
       nonce: s.material.nonce,
     })),
     startedOn: b.startedOn,
     finishedOn: b.finishedOn,
   });
+}
+
+/**
+ * The provenance statement of a finished build, written to .rep/provenance.json.
+ * A write that fails throws: not a mistake in the Repfile, the build failed
+ * (exit 1), and the message says where and why.
+ */
+export async function writeProvenance(project: Project, b: RecordedBuild): Promise<Statement> {
+  const provenance = await buildProvenance(project, b);
+  const file = statePath(project.ctx.dir, 'provenance');
+  try {
+    writeFileAtomic(stateFileToWrite(project.ctx.dir, 'provenance'), prettyJson(provenance));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`cannot write ${path.relative(process.cwd(), file) || file} (${code}); the build is not recorded as done`);
+  }
+  return provenance;
 }

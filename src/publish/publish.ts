@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../commands/build.js';
-import { contextFiles } from '../commands/context.js';
+import { contextFiles } from '../context/context.js';
 import { symlinkEscape } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import type { Diagnostic } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
+import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
@@ -104,4 +105,17 @@ export function isState(x: unknown): x is State {
 
 export function writeState(contextDir: string, state: State): void {
   writeFileAtomic(stateFileToWrite(contextDir, 'state'), prettyJson(state));
+}
+
+/**
+ * The state after a build: what it settled (a step's outputs digest kept
+ * while its key stays the same), the previous record for the other steps
+ * still in the Repfile, none for steps no longer there.
+ */
+export function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
+  const steps: Record<string, StepRecord> = {};
+  const names = new Set(project.dag.order);
+  for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
+  for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };
+  return { version: STATE_VERSION, repfileSha256: project.recipe.sha256, engine, target: project.dag.target, steps };
 }

@@ -1,0 +1,72 @@
+// The standalone Dockerfile a build writes: where it lies against the
+// context, the context it describes (itself in it when it lies there), and
+// emitting and writing it. A build writes it before hashing the steps: when
+// it lies in the context, a step whose inputs take it copies the very bytes
+// this build wrote, and the text names it.
+import path from 'node:path';
+import { ok, type Result } from '../diag.js';
+import type { BuildContext } from '../context/context.js';
+import { byPath, ContextIndex, statEntry, type ContextFile } from '../context/files.js';
+import type { Dag } from '../graph/dag.js';
+import { emitDockerfile } from './dockerfile.js';
+import { writeDockerfile } from './write.js';
+
+/** Where the standalone Dockerfile goes. */
+export interface DockerfilePlace {
+  /** Absolute. */
+  path: string;
+  /** From the context, '/'-separated: starts with ../ (or is absolute) outside it. */
+  rel: string;
+  /** It lies in the context and .dockerignore keeps it: the context holds it. */
+  inContext: boolean;
+}
+
+/** The standalone Dockerfile as a build leaves it: written is false when the file already held `text` (or on a dry run). */
+export interface StandaloneDockerfile {
+  path: string;
+  written: boolean;
+  text: string;
+}
+
+export function placeDockerfile(ctx: BuildContext, file: string): DockerfilePlace {
+  const rel = path.relative(ctx.dir, file).split(path.sep).join('/');
+  return { path: file, rel, inContext: !rel.startsWith('../') && !path.isAbsolute(rel) && !ctx.ignore.excludes(rel) };
+}
+
+/**
+ * The context with the Dockerfile in it as it will be once written (when it
+ * lies in the context and is not there yet): what the Dockerfile describes.
+ */
+export function withPlaceholder(index: ContextIndex, dir: string, place: DockerfilePlace): ContextIndex {
+  if (!place.inContext || index.get(place.rel)) return index;
+  const stat = { size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0, dev: 0 };
+  return new ContextIndex([...index.files, { path: place.rel, abs: path.join(dir, place.rel), type: 'file' as const, mode: 0o644, size: 0, stat }].sort(byPath));
+}
+
+/**
+ * Emits the standalone Dockerfile for the inputs `resolved` (against
+ * withPlaceholder) and writes it (see write.ts). When it lies in the context
+ * and changed, its new stat takes the placeholder's place in the context
+ * returned and in `resolved`, which is updated in place.
+ */
+export function writeStandalone(
+  dag: Dag,
+  ctx: BuildContext,
+  index: ContextIndex,
+  resolved: Map<string, ContextFile[]>,
+  place: DockerfilePlace,
+  opts: { resolveBase: (ref: string) => string; shownAs?: string },
+): Result<{ dockerfile: StandaloneDockerfile; context: readonly ContextFile[] }> {
+  const inputsOf = (name: string) => resolved.get(name)!.map((f) => f.path);
+  const shownAs = opts.shownAs ?? (place.rel.startsWith('../') || path.isAbsolute(place.rel) ? place.path : place.rel);
+  const text = emitDockerfile(dag, { context: withPlaceholder(index, ctx.dir, place).files, ignore: ctx.ignore, inputsOf, resolveBase: opts.resolveBase, dockerfile: shownAs });
+  const written = writeDockerfile(place.path, text, path.relative(process.cwd(), place.path) || place.path);
+  if (!written.ok) return written;
+  let context = index.files;
+  if (written.value && place.inContext) {
+    const now = statEntry(ctx.dir, place.rel)!;
+    context = [...context.filter((f) => f.path !== place.rel), now].sort(byPath);
+    for (const [name, files] of resolved) resolved.set(name, files.map((f) => (f.path === place.rel ? now : f)));
+  }
+  return ok({ dockerfile: { path: place.path, written: written.value, text }, context });
+}
