@@ -136,8 +136,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
     writeState(ctx.dir, next);
-    // The Dockerfile just written is part of the context the next build sees; unless a step takes it
-    // as an input (then the next build must key that step again), it is stamped as it is now.
+    // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
+    // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp && run.image ? noopRecordAfter(dag, next, run.image, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
     return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests: digests });
