@@ -6,6 +6,7 @@
 // rep is killed.
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { isWithin } from '../context/files.js';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine, SecretValue } from '../engine/engine.js';
 import type { Project } from '../project.js';
@@ -47,8 +48,7 @@ export function parseSecretGrant(text: string, cwd = process.cwd(), bare = false
 function inProject(recipe: Recipe, file: string): boolean {
   try {
     const root = realpathSync(path.dirname(recipe.path));
-    const real = existsSync(file) ? realpathSync(file) : path.resolve(file);
-    return real === root || real.startsWith(root + path.sep);
+    return isWithin(root, existsSync(file) ? realpathSync(file) : path.resolve(file));
   } catch {
     return false;
   }
@@ -77,8 +77,8 @@ export function secretFilesInContext(project: Project): Diagnostic[] {
     } catch {
       continue;
     }
+    if (real === root || !isWithin(root, real)) continue;
     const rel = path.relative(root, real).split(path.sep).join('/');
-    if (rel === '' || rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) continue;
     if (inStateDir(rel) || ctx.ignore.excludes(rel)) continue;
     errors.push(
       recipe.source.at(

@@ -57,6 +57,9 @@ export function statEntry(contextDir: string, rel: string): ContextFile | undefi
   return undefined;
 }
 
+/** Whether the absolute path `p` is the folder `root` or lies under it (both resolved alike). */
+export const isWithin = (root: string, p: string): boolean => p === root || p.startsWith(root + path.sep);
+
 /**
  * Where a symlink leads, if outside the context (lexically, and after
  * resolving any chain of links); undefined when it stays inside.
@@ -64,7 +67,7 @@ export function statEntry(contextDir: string, rel: string): ContextFile | undefi
 export function symlinkEscape(contextDir: string, file: ContextFile): string | undefined {
   if (file.type !== 'symlink' || file.target === undefined) return undefined;
   const root = realpathSync(contextDir);
-  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  const inside = (p: string) => isWithin(root, p);
   const lexical = path.resolve(path.dirname(path.join(root, file.path)), file.target);
   if (!inside(lexical)) return file.target;
   try {

@@ -10,7 +10,7 @@ import type { Recipe, Step } from '../repfile/recipe.js';
 import { directoryCounts, planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
-import { byPath, statEntry, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
+import { byPath, isWithin, statEntry, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
 import { copiedExactly } from './folders.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
@@ -27,9 +27,7 @@ function excludedMessage(ctx: BuildContext, rel: string): string {
 
 function realInside(ctx: BuildContext, abs: string): boolean {
   try {
-    const root = realpathSync(ctx.dir);
-    const real = realpathSync(abs);
-    return real === root || real.startsWith(root + path.sep);
+    return isWithin(realpathSync(ctx.dir), realpathSync(abs));
   } catch {
     return true;
   }
