@@ -9,6 +9,9 @@ export function canonicalJson(value: unknown): string {
   return s;
 }
 
+/** Whether a parsed JSON value is a map (an object, not an array or null): the first check on a file rep did not write. */
+export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 export const sha256Of = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
 
 function sortKeys(v: unknown): unknown {

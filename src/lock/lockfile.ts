@@ -1,7 +1,7 @@
 // Repfile.lock: every base image pinned to the registry digest it had when
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
 import path from 'node:path';
-import { prettyJson } from '../canonical.js';
+import { isJsonMap, prettyJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { writeFileAtomic } from '../state/files.js';
@@ -24,8 +24,7 @@ export const lockPath = (repfilePath: string) => path.join(path.dirname(repfileP
  * must be an image reference and every value a sha256 digest, nothing else.
  */
 export function lockProblem(value: unknown): string | undefined {
-  const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!isMap(value) || value.lockVersion !== LOCK_VERSION || !isMap(value.images)) {
+  if (!isJsonMap(value) || value.lockVersion !== LOCK_VERSION || !isJsonMap(value.images)) {
     return `not a Repfile.lock of version ${LOCK_VERSION} ({"lockVersion": ${LOCK_VERSION}, "images": {...}}); run rep lock to write it again`;
   }
   for (const [ref, digest] of Object.entries(value.images)) {

@@ -2,6 +2,7 @@
 // any field is used, and the step keys it records recomputed from the
 // bundle's own Repfile and unpacked context.
 import path from 'node:path';
+import { isJsonMap } from '../canonical.js';
 import { StatCache } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
 import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../emit/provenance.js';
@@ -18,15 +19,14 @@ export function parseStatement(text: Buffer): Statement | undefined {
   } catch {
     return undefined;
   }
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   // Digests and annotations are maps of strings: a nested value there would reach string code (and a
   // deeply nested one would exhaust the stack when printed).
-  const strings = (x: unknown) => isObj(x) && Object.values(x).every((v) => typeof v === 'string');
-  const descriptors = (x: unknown) => Array.isArray(x) && x.every((d) => isObj(d) && (d.name === undefined || typeof d.name === 'string') && (d.digest === undefined || strings(d.digest)) && (d.annotations === undefined || strings(d.annotations)));
+  const strings = (x: unknown) => isJsonMap(x) && Object.values(x).every((v) => typeof v === 'string');
+  const descriptors = (x: unknown) => Array.isArray(x) && x.every((d) => isJsonMap(d) && (d.name === undefined || typeof d.name === 'string') && (d.digest === undefined || strings(d.digest)) && (d.annotations === undefined || strings(d.annotations)));
   const ok =
-    isObj(s) && s._type === STATEMENT_TYPE && s.predicateType === PREDICATE_TYPE && descriptors(s.subject) && isObj(s.predicate) &&
-    isObj(s.predicate.buildDefinition) && isObj(s.predicate.buildDefinition.externalParameters) && isObj(s.predicate.buildDefinition.internalParameters) &&
-    isObj(s.predicate.runDetails) && descriptors(s.predicate.runDetails.byproducts) && s.predicate.runDetails.byproducts.every((b) => typeof b.name === 'string');
+    isJsonMap(s) && s._type === STATEMENT_TYPE && s.predicateType === PREDICATE_TYPE && descriptors(s.subject) && isJsonMap(s.predicate) &&
+    isJsonMap(s.predicate.buildDefinition) && isJsonMap(s.predicate.buildDefinition.externalParameters) && isJsonMap(s.predicate.buildDefinition.internalParameters) &&
+    isJsonMap(s.predicate.runDetails) && descriptors(s.predicate.runDetails.byproducts) && s.predicate.runDetails.byproducts.every((b) => typeof b.name === 'string');
   return ok ? s : undefined;
 }
 

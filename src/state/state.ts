@@ -4,7 +4,7 @@
 // writing, never through a link.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { prettyJson } from '../canonical.js';
+import { isJsonMap, prettyJson } from '../canonical.js';
 import type { Diagnostic } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
@@ -82,23 +82,22 @@ export function readState(contextDir: string): State | undefined {
   return file ? readJsonFile<State>(file, isState) : undefined;
 }
 
-const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const mapOf = (x: unknown, each: (v: unknown) => boolean) => isMap(x) && Object.values(x).every(each);
+const mapOf = (x: unknown, each: (v: unknown) => boolean) => isJsonMap(x) && Object.values(x).every(each);
 
 /**
  * Whether `x` has the shape rep writes: a .rep/ committed to a repository may
  * hold anything, and a state that is not rep's own is no state at all.
  */
 export function isState(x: unknown): x is State {
-  if (!isMap(x) || x.version !== STATE_VERSION || typeof x.repfileSha256 !== 'string' || typeof x.engine !== 'string' || typeof x.target !== 'string') return false;
+  if (!isJsonMap(x) || x.version !== STATE_VERSION || typeof x.repfileSha256 !== 'string' || typeof x.engine !== 'string' || typeof x.target !== 'string') return false;
   return mapOf(x.steps, (r) => {
-    if (!isMap(r) || typeof r.key !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(r.key)) return false;
+    if (!isJsonMap(r) || typeof r.key !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(r.key)) return false;
     if ((r.outputsDigest !== undefined && typeof r.outputsDigest !== 'string') || (r.image !== undefined && typeof r.image !== 'string')) return false;
     const m = r.material;
     return (
-      isMap(m) && typeof m.format === 'number' && isMap(m.def) &&
-      mapOf(m.inputs, (i) => isMap(i) && typeof i.sha256 === 'string') &&
-      mapOf(m.imports, (i) => isMap(i) && typeof i.digest === 'string' && Array.isArray(i.paths))
+      isJsonMap(m) && typeof m.format === 'number' && isJsonMap(m.def) &&
+      mapOf(m.inputs, (i) => isJsonMap(i) && typeof i.sha256 === 'string') &&
+      mapOf(m.imports, (i) => isJsonMap(i) && typeof i.digest === 'string' && Array.isArray(i.paths))
     );
   });
 }
