@@ -153,12 +153,13 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
  */
 function inputsAndDockerfile(project: Project, index: ContextIndex, place: DockerfilePlace, opts: BuildOptions, resolveBase: (ref: string) => string) {
   const { dag, ctx } = project;
-  const resolved = resolveAllInputs(dag, ctx, opts.dryRun ? index : withPlaceholder(index, ctx.dir, place));
+  const described = opts.dryRun ? index : withPlaceholder(index, ctx.dir, place);
+  const resolved = resolveAllInputs(dag, ctx, described);
   if (!resolved.ok) return resolved;
   if (opts.dryRun) return ok({ resolved: resolved.value, dockerfile: { path: place.path, written: false, text: '' }, context: index.files });
   // From here on the build changes what the no-op record describes: until it succeeds there is none.
   writeNoop(ctx.dir, undefined);
-  const written = writeStandalone(dag, ctx, index, resolved.value, place, { resolveBase, shownAs: opts.dockerfileShownAs });
+  const written = writeStandalone(dag, ctx, index, described, resolved.value, place, { resolveBase, shownAs: opts.dockerfileShownAs });
   return written.ok ? ok({ resolved: resolved.value, ...written.value }) : written;
 }
 

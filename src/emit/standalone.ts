@@ -17,7 +17,9 @@ export interface DockerfilePlace {
   path: string;
   /** From the context, '/'-separated: starts with ../ (or is absolute) outside it. */
   rel: string;
-  /** It lies in the context and .dockerignore keeps it: the context holds it. */
+  /** It lies in the context folder. */
+  inFolder: boolean;
+  /** It lies in the context folder and .dockerignore keeps it: the context holds it. */
   inContext: boolean;
 }
 
@@ -30,7 +32,8 @@ export interface StandaloneDockerfile {
 
 export function placeDockerfile(ctx: BuildContext, file: string): DockerfilePlace {
   const rel = path.relative(ctx.dir, file).split(path.sep).join('/');
-  return { path: file, rel, inContext: !rel.startsWith('../') && !path.isAbsolute(rel) && !ctx.ignore.excludes(rel) };
+  const inFolder = !rel.startsWith('../') && !path.isAbsolute(rel);
+  return { path: file, rel, inFolder, inContext: inFolder && !ctx.ignore.excludes(rel) };
 }
 
 /**
@@ -44,22 +47,23 @@ export function withPlaceholder(index: ContextIndex, dir: string, place: Dockerf
 }
 
 /**
- * Emits the standalone Dockerfile for the inputs `resolved` (against
- * withPlaceholder) and writes it (see write.ts). When it lies in the context
- * and changed, its new stat takes the placeholder's place in the context
- * returned and in `resolved`, which is updated in place.
+ * Emits the standalone Dockerfile for the inputs `resolved` against
+ * `described` (withPlaceholder of `index`) and writes it (see write.ts). When
+ * it lies in the context and changed, its new stat takes the placeholder's
+ * place in the context returned and in `resolved`, which is updated in place.
  */
 export function writeStandalone(
   dag: Dag,
   ctx: BuildContext,
   index: ContextIndex,
+  described: ContextIndex,
   resolved: Map<string, ContextFile[]>,
   place: DockerfilePlace,
   opts: { resolveBase: (ref: string) => string; shownAs?: string },
 ): Result<{ dockerfile: StandaloneDockerfile; context: readonly ContextFile[] }> {
   const inputsOf = (name: string) => resolved.get(name)!.map((f) => f.path);
-  const shownAs = opts.shownAs ?? (place.rel.startsWith('../') || path.isAbsolute(place.rel) ? place.path : place.rel);
-  const text = emitDockerfile(dag, { context: withPlaceholder(index, ctx.dir, place).files, ignore: ctx.ignore, inputsOf, resolveBase: opts.resolveBase, dockerfile: shownAs });
+  const shownAs = opts.shownAs ?? (place.inFolder ? place.rel : place.path);
+  const text = emitDockerfile(dag, { context: described.files, ignore: ctx.ignore, inputsOf, resolveBase: opts.resolveBase, dockerfile: shownAs });
   const written = writeDockerfile(place.path, text, path.relative(process.cwd(), place.path) || place.path);
   if (!written.ok) return written;
   let context = index.files;
