@@ -1,6 +1,6 @@
 // Rendering build events: a live status line on a terminal, plain lines when
 // CI is set or output is not a terminal, or one JSON object per line.
-import type { BuildEvent } from '../src/build/events.js';
+import type { BuildEvent } from '../src/scheduler/events.js';
 import { formatReason } from '../src/plan/reasons.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json';

@@ -9,7 +9,7 @@ export { repfileJsonSchema } from './repfile/schema.js';
 export { formatDiagnostic, renderDiagnostic, type Diagnostic, type Result } from './diag.js';
 export { planBuild, type Plan, type PlannedStep } from './plan/plan.js';
 export { formatReason, type Reason } from './plan/reasons.js';
-export { build, type BuildOptions, type BuildRecord, type StepOutcome } from './commands/build.js';
+export { build, type BuildOptions, type BuildRecord, type StepOutcome } from './build.js';
 export { status, statusReport, formatStatus } from './commands/status.js';
 export { listContext, tarContext } from './commands/context.js';
 export { lock } from './commands/lock.js';

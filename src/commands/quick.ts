@@ -3,13 +3,13 @@
 // the last successful build left in .rep/noop.json, walks the context once,
 // asks the docker engine over its socket, and either answers "nothing to
 // build" or answers nothing, leaving the build to the full pipeline (which
-// checks the same stamp, see build/noop.ts). It never writes.
+// checks the same stamp, see scheduler/noop.ts). It never writes.
 //
 // Only for what it can decide exactly: docker (podman has no socket to ask
 // by default), plain `rep build` options. Anything else goes the long way.
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../build/noop.js';
+import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../scheduler/noop.js';
 import { loadContext } from '../context/context.js';
 import { walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';

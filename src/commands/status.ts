@@ -9,7 +9,7 @@ import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
 import { checkLock, resolverFor } from '../lock/lockfile.js';
 
-export interface StepStatus {
+export interface StepReport {
   name: string;
   key: string;
   state: 'fresh' | 'stale';
@@ -37,7 +37,7 @@ export function lockProblems(project: Project): string[] {
   ];
 }
 
-export function statusReport(plan: Plan, lock: string[] = []): { steps: StepStatus[]; lock: string[] } {
+export function statusReport(plan: Plan, lock: string[] = []): { steps: StepReport[]; lock: string[] } {
   return { steps: plan.steps.map(({ name, key, state, reasons }) => ({ name, key, state, reasons })), lock };
 }
 

@@ -8,7 +8,7 @@ import { DockerIgnore } from '../context/dockerignore.js';
 import { openProject, type ProjectOptions } from '../project.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { inStateDir } from '../state/paths.js';
-import { build, type BuildOptions, type BuildRecord } from './build.js';
+import { build, type BuildOptions, type BuildRecord } from '../build.js';
 
 export type WatchEvent =
   | { type: 'watching'; dir: string }

@@ -1,7 +1,7 @@
 // Freshness as the engine sees it: a step is fresh when an image tagged with
-// its key is there (build/stepimage.ts names it). Asked by `rep build` and
+// its key is there (scheduler/stepimage.ts names it). Asked by `rep build` and
 // `rep status` before planning.
-import { cacheRef, keyHex } from '../build/stepimage.js';
+import { cacheRef, keyHex } from '../scheduler/stepimage.js';
 import type { HashedFile } from '../context/hash.js';
 import type { Engine } from '../engine/engine.js';
 import type { Project } from '../project.js';

@@ -3,13 +3,13 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
-import { build, type BuildOptions } from '../commands/build.js';
+import { build, type BuildOptions } from '../build.js';
 import { contextFiles } from '../context/context.js';
 import { symlinkEscape } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
-import { buildProvenance } from '../emit/record.js';
+import { buildProvenance } from '../record/provenance.js';
 import { lockPath } from '../lock/lockfile.js';
 import { parseImageRef } from '../lock/reference.js';
 import type { Project } from '../project.js';

@@ -7,7 +7,7 @@
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
-import type { SecretGrant } from '../build/secrets.js';
+import type { SecretGrant } from '../scheduler/secrets.js';
 
 export type { SecretGrant };
 import { shown } from './bundlefs.js';

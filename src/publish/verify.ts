@@ -6,7 +6,7 @@
 // only, into one temporary folder that is removed whatever happens.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from '../commands/build.js';
+import { build } from '../build.js';
 import { sha256Hex } from '../context/hash.js';
 import type { Engine } from '../engine/engine.js';
 import type { Statement } from '../emit/provenance.js';

@@ -12,15 +12,15 @@ export const STATE_DIR = '.rep';
 export const STATE_ENTRIES = {
   /** What the last build recorded for each step (state/state.ts). */
   state: 'state.json',
-  /** The no-op record of the last successful build (build/noop.ts). */
+  /** The no-op record of the last successful build (scheduler/noop.ts). */
   noop: 'noop.json',
-  /** The context archive's sha256, remembered against its files' stat stamps (emit/record.ts). */
+  /** The context archive's sha256, remembered against its files' stat stamps (record/provenance.ts). */
   contextDigest: 'context.json',
   /** Each context file's stat stamp -> sha256 (context/hash.ts). */
   statCache: 'statcache.json',
-  /** The last build's provenance statement (commands/build.ts). */
+  /** The last build's provenance statement (build.ts). */
   provenance: 'provenance.json',
-  /** A folder: each step's build log, named by stepLogName (build/run.ts). */
+  /** A folder: each step's build log, named by stepLogName (scheduler/run.ts). */
   logs: 'logs',
   /** One build at a time: the pid of the build that holds the project (state/mutex.ts). */
   buildMutex: 'build.pid',

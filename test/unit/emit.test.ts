@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { build } from '../../src/commands/build.js';
+import { build } from '../../src/build.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { planCopies } from '../../src/emit/copies.js';
 import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';

@@ -5,8 +5,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BuildEvent } from '../../src/build/events.js';
-import { build } from '../../src/commands/build.js';
+import type { BuildEvent } from '../../src/scheduler/events.js';
+import { build } from '../../src/build.js';
 import { CliEngine } from '../../src/engine/cli.js';
 import { EngineError, type BuildOutcome, type Engine } from '../../src/engine/engine.js';
 import { selectEngine } from '../../src/engine/select.js';

@@ -2,7 +2,7 @@ import { chmodSync, cpSync, mkdtempSync, rmSync, utimesSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { build } from '../../src/commands/build.js';
+import { build } from '../../src/build.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readState } from '../../src/state/state.js';
 import { NoneEngine } from '../../src/engine/none.js';

@@ -8,8 +8,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readNoop } from '../../src/build/noop.js';
-import { runBuild } from '../../src/build/run.js';
+import { readNoop } from '../../src/scheduler/noop.js';
+import { runBuild } from '../../src/scheduler/run.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { hashInputs } from '../../src/plan/plan.js';

@@ -8,7 +8,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { build } from '../../src/commands/build.js';
+import { build } from '../../src/build.js';
 import { sha256Hex } from '../../src/context/hash.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
@@ -17,7 +17,7 @@ import { publish } from '../../src/publish/publish.js';
 import { citeLatex } from '../../src/publish/citation.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, verifyTag } from '../../src/publish/rebuild.js';
-import { parseSecretGrant } from '../../src/build/secrets.js';
+import { parseSecretGrant } from '../../src/scheduler/secrets.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
 

@@ -1,28 +1,28 @@
 // `rep build`: plan, build the stale steps through an engine, record keys,
 // and write the standalone Dockerfile. Each stage is its own module; this is
 // the order they run in.
-import { fail, ok, type Result } from '../diag.js';
-import type { BuildEvent } from '../build/events.js';
-import { runBuild, type RunResult, type StepResult } from '../build/run.js';
-import { CacheFrom, type CacheSpec } from '../build/cache.js';
-import { noopStamper, noopStillHolds, writeNoop, type NoopRecord } from '../build/noop.js';
-import { prepareSecrets, secretFilesInContext, type SecretGrant } from '../build/secrets.js';
-import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from '../build/settle.js';
-import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from '../emit/standalone.js';
-import type { Engine } from '../engine/engine.js';
-import { engineFreshness } from '../plan/freshness.js';
-import { hashResolved, planBuild, resolveAllInputs, type Plan, type PlannedStep } from '../plan/plan.js';
-import { ContextIndex } from '../context/files.js';
-import { StatCache } from '../context/hash.js';
-import { writeProvenance } from '../emit/record.js';
-import type { Statement } from '../emit/provenance.js';
-import type { Reason } from '../plan/reasons.js';
-import type { Project } from '../project.js';
-import { resolveDockerfile } from '../projectpaths.js';
-import { resolverFor } from '../lock/lockfile.js';
-import { acquireMutex } from '../state/mutex.js';
-import { shownEntry } from '../state/paths.js';
-import { nextState, readState, writeState, type State } from '../state/state.js';
+import { fail, ok, type Result } from './diag.js';
+import type { BuildEvent } from './scheduler/events.js';
+import { runBuild, type RunResult, type StepResult } from './scheduler/run.js';
+import { CacheFrom, type CacheSpec } from './scheduler/cache.js';
+import { noopStamper, noopStillHolds, writeNoop, type NoopRecord } from './scheduler/noop.js';
+import { prepareSecrets, secretFilesInContext, type SecretGrant } from './scheduler/secrets.js';
+import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from './scheduler/settle.js';
+import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
+import type { Engine } from './engine/engine.js';
+import { engineFreshness } from './plan/freshness.js';
+import { hashResolved, planBuild, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
+import { ContextIndex } from './context/files.js';
+import { StatCache } from './context/hash.js';
+import { writeProvenance } from './record/provenance.js';
+import type { Statement } from './emit/provenance.js';
+import type { Reason } from './plan/reasons.js';
+import type { Project } from './project.js';
+import { resolveDockerfile } from './projectpaths.js';
+import { resolverFor } from './lock/lockfile.js';
+import { acquireMutex } from './state/mutex.js';
+import { shownEntry } from './state/paths.js';
+import { nextState, readState, writeState, type State } from './state/state.js';
 
 export interface BuildOptions {
   engine: Engine;

@@ -14,7 +14,7 @@ import { stageOf } from '../graph/dag.js';
 import { baseImages, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
-import { provenanceStatement, type Statement } from './provenance.js';
+import { provenanceStatement, type Statement } from '../emit/provenance.js';
 
 /**
  * sha256 (hex) of the deterministic context archive, streamed, never held
