@@ -11,7 +11,7 @@ import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, set
 import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
 import type { Engine } from './engine/engine.js';
 import { engineFreshness } from './plan/freshness.js';
-import { hashResolved, planBuild, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
+import { hashResolved, Planner, planSteps, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
 import { ContextIndex } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance } from './record/provenance.js';
@@ -70,11 +70,13 @@ export interface BuildRecord {
   image?: { tag: string; imageId: string };
   steps: StepOutcome[];
   dockerfile: { path: string; written: boolean; text: string };
-  plan: Plan;
+  /**
+   * The build's one plan: each step as planned, then as the scheduler settled
+   * it (keys measured on the way). Absent when the no-op record answered.
+   */
+  plan?: Plan;
   /** The provenance statement (also written to .rep/provenance.json), when the build succeeded. */
   provenance?: Statement;
-  /** The steps as built (keys as settled by the build). */
-  built?: PlannedStep[];
   outputsDigests?: Map<string, string>;
 }
 
@@ -101,10 +103,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const hashed = hashResolved(resolved, StatCache.forContext(ctx.dir));
-    const byEngine = engine.name === 'none' ? undefined : await engineFreshness(engine, project, state, hashed, resolveBase);
-    const planned = planBuild(dag, ctx, { state, resolveBase, inputs: hashed, ...byEngine });
-    if (!planned.ok) return planned;
-    const plan = planned.value;
+    const planner = new Planner(dag, hashed, { state, resolveBase });
+    const byEngine = engine.name === 'none' ? undefined : await engineFreshness(engine, planner, state);
+    const plan = planSteps(planner, { state, ...byEngine });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
@@ -112,12 +113,12 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
-      return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'recorded'), dockerfile, provenance, built: plan.steps, outputsDigests: new Map() });
+      return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'recorded'), dockerfile, provenance, outputsDigests: new Map() });
     }
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
     const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined;
-    const run = await runBuild(project, engine, new Map(plan.steps.map((s) => [s.name, s.inputs])), {
+    const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
       state, onEvent: opts.onEvent, resolveBase, present: byEngine?.tags, cacheFrom,
     });
@@ -130,9 +131,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
     }
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
-    const built = dag.order.map((n) => run.steps.get(n)!.planned!);
     const digests = outputsDigests(run);
-    const provenance = await record(built, digests, run.image);
+    const provenance = await record(plan.steps, digests, run.image);
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
     writeState(ctx.dir, next);
@@ -140,7 +140,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp && run.image ? noopRecordAfter(dag, next, run.image, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, outputsDigests: digests });
   } finally {
     if (mutex && 'release' in mutex) mutex.release();
   }
@@ -167,9 +167,8 @@ function inputsAndDockerfile(project: Project, index: ContextIndex, place: Docke
 function noopBuild(project: Project, engine: Engine, state: State, noop: NoopRecord, dockerfile: string): BuildRecord {
   const { dag, recipe } = project;
   const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
-  const plan: Plan = { dag, steps: [], step: () => { throw new Error('no plan for a no-op build'); } };
   const image = { tag: recipe.image.tag, imageId: noop.imageId };
-  return { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan, ok: true, cancelled: false, image, steps, dockerfile: { path: dockerfile, written: false, text: '' } };
+  return { engine: engine.name, target: dag.target, tag: recipe.image.tag, ok: true, cancelled: false, image, steps, dockerfile: { path: dockerfile, written: false, text: '' } };
 }
 
 /** Each step as planned: fresh, or `stale` (a dry run) / `recorded` (engine none). */
@@ -181,7 +180,7 @@ function planOutcomes(plan: Plan, otherwise: 'stale' | 'recorded'): StepOutcome[
 function runOutcomes(plan: Plan, run: RunResult): StepOutcome[] {
   return plan.dag.order.map((name) => {
     const r = run.steps.get(name)!;
-    const p = r.planned ?? plan.step(name);
+    const p = plan.step(name);
     return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
   });
 }

@@ -1,8 +1,8 @@
 // `rep status`: each step fresh or stale, with typed reasons.
-import type { Result } from '../diag.js';
+import { ok, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { engineFreshness } from '../plan/freshness.js';
-import { hashInputs, planBuild, type Plan } from '../plan/plan.js';
+import { hashInputs, Planner, planSteps, type Plan } from '../plan/plan.js';
 import { ContextIndex } from '../context/files.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
@@ -23,8 +23,9 @@ export async function status(project: Project, engine?: Engine): Promise<Result<
   const index = ContextIndex.walk(project.ctx.dir, project.ctx.ignore);
   const inputs = hashInputs(project.dag, project.ctx, undefined, index);
   if (!inputs.ok) return inputs;
-  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, project, state, inputs.value, resolveBase) : {};
-  return planBuild(project.dag, project.ctx, { state, resolveBase, inputs: inputs.value, ...byEngine });
+  const planner = new Planner(project.dag, inputs.value, { state, resolveBase });
+  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, state) : {};
+  return ok(planSteps(planner, { state, ...byEngine }));
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */

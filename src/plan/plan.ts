@@ -21,11 +21,29 @@ export interface PlannedStep {
   inputs: HashedFile[];
 }
 
-export interface Plan {
-  dag: Dag;
-  /** In build (topological) order. */
-  steps: PlannedStep[];
-  step(name: string): PlannedStep;
+/**
+ * The steps of one build, keyed and judged fresh or stale. One Plan serves a
+ * whole build: planning settles every step, the scheduler settles each again
+ * as it reaches it (with its producers' outputs measured), and emit, record
+ * and publish read the result. Each step is keyed once for each distinct set
+ * of producer digests, never again for the same.
+ */
+export class Plan {
+  constructor(
+    readonly dag: Dag,
+    readonly planner: Planner,
+  ) {}
+
+  /** In build (topological) order, as last settled. */
+  get steps(): PlannedStep[] {
+    return this.dag.order.map((n) => this.step(n));
+  }
+
+  step(name: string): PlannedStep {
+    const p = this.planner.get(name);
+    if (!p) throw new Error(`step ${name} is not planned`);
+    return p;
+  }
 }
 
 export interface PlanOptions {
@@ -74,56 +92,69 @@ export function hashInputs(
   return resolved.ok ? ok(hashResolved(resolved.value, cache)) : resolved;
 }
 
+/** A step's material and key, and whether a producer's outputs were stood in for by its key. */
+export interface Keyed {
+  material: StepMaterial;
+  key: string;
+  pending: boolean;
+}
+
 /**
- * Works out keys step by step, each once the steps it depends on are
- * settled: the build settles producers (and measures their outputs) before
- * it keys their consumers.
+ * Works out keys step by step, each once the steps it depends on are keyed:
+ * the build settles producers (and measures their outputs) before it keys
+ * their consumers. A step asked again with the same parent key and producer
+ * digests gets the key it already has.
  */
 export class Planner {
   private readonly planned = new Map<string, PlannedStep>();
+  private readonly keyed = new Map<string, Keyed & { signature: string }>();
+  private readonly nonces = new Map<string, string>();
 
   constructor(
     readonly dag: Dag,
     private readonly inputs: Map<string, HashedFile[]>,
     private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> & {
-      /** Phony steps' nonces, to recompute recorded keys (rep verify); new ones otherwise. */
+      /** Phony steps' nonces, to recompute recorded keys (rep verify); one new nonce per step otherwise. */
       nonces?: Record<string, string>;
     } = {},
   ) {}
 
+  /** The step as last settled. */
   get(name: string): PlannedStep | undefined {
     return this.planned.get(name);
   }
 
   /**
-   * The material and key of `name`, whose parent and imports are planned.
+   * The material and key of `name`, whose parent and producers are keyed.
    * `digestOf` gives a producer's outputs digest when known; unknown ones are
    * stood in for by the producer's key (and `pending` says so).
    */
-  key(name: string, digestOf: (producer: string, producerKey: string) => string | undefined): { material: StepMaterial; key: string; pending: boolean } {
+  key(name: string, digestOf: (producer: string, producerKey: string) => string | undefined): Keyed {
     const { recipe } = this.dag;
     const node = this.dag.nodes.get(name)!;
     const step = node.step;
-    const parent = node.parent.kind === 'step' ? this.planned.get(node.parent.name)! : undefined;
-    const workdir = workdirOf(this.dag, name);
+    const parentKey = node.parent.kind === 'step' ? this.keyed.get(node.parent.name)!.key : undefined;
     const imports: Record<string, ImportRecord> = {};
     let pending = false;
     for (const p of node.imports) {
-      const producer = this.planned.get(p)!;
-      const digest = digestOf(p, producer.key);
+      const producerKey = this.keyed.get(p)!.key;
+      const digest = digestOf(p, producerKey);
       if (digest === undefined) pending = true;
-      imports[p] = { paths: this.dag.nodes.get(p)!.step.outputs, digest: digest ?? `key:${producer.key}` };
+      imports[p] = { paths: this.dag.nodes.get(p)!.step.outputs, digest: digest ?? `key:${producerKey}` };
     }
+    const signature = canonicalJson({ parentKey: parentKey ?? null, imports });
+    const known = this.keyed.get(name);
+    if (known?.signature === signature) return known;
     const resolveBase = this.opts.resolveBase ?? ((ref: string) => ref);
     const material: StepMaterial = {
       format: KEY_FORMAT,
       ...(node.parent.kind === 'image'
         ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env } }
-        : { parent: parent!.key }),
+        : { parent: parentKey! }),
       def: {
         run: step.run,
         env: step.env,
-        workdir,
+        workdir: workdirOf(this.dag, name),
         ...(step.user !== undefined ? { user: step.user } : {}),
         ...(step.shell !== undefined ? { shell: step.shell } : {}),
         phony: step.phony,
@@ -131,13 +162,15 @@ export class Planner {
       },
       inputs: inputRecords(this.inputs.get(name)!),
       imports,
-      ...(step.phony ? { nonce: this.opts.nonces?.[name] ?? newNonce() } : {}),
+      ...(step.phony ? { nonce: this.nonceOf(name) } : {}),
     };
-    return { material, key: stepKey(material), pending };
+    const keyed = { material, key: stepKey(material), pending, signature };
+    this.keyed.set(name, keyed);
+    return keyed;
   }
 
   /** Records the verdict on a keyed step, with reasons when it is stale. */
-  settle(name: string, material: StepMaterial, key: string, fresh: boolean): PlannedStep {
+  settle(name: string, { material, key }: Keyed, fresh: boolean): PlannedStep {
     const node = this.dag.nodes.get(name)!;
     const rec = this.opts.state?.steps[name];
     const reasons = fresh ? [] : explain(rec?.key, rec?.material, material, key, node.parent, node.step.workdir !== undefined, name);
@@ -145,25 +178,36 @@ export class Planner {
     this.planned.set(name, p);
     return p;
   }
+
+  private nonceOf(name: string): string {
+    let n = this.nonces.get(name) ?? this.opts.nonces?.[name];
+    if (n === undefined) n = newNonce();
+    this.nonces.set(name, n);
+    return n;
+  }
 }
 
 export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
   const hashed = opts.inputs ? ok(opts.inputs) : hashInputs(dag, ctx, opts.statCache, opts.index);
   if (!hashed.ok) return hashed;
+  return ok(planSteps(new Planner(dag, hashed.value, opts), opts));
+}
+
+/** Keys every step in build order and judges it fresh or stale: the Plan before anything is built. */
+export function planSteps(planner: Planner, opts: Pick<PlanOptions, 'state' | 'isFresh' | 'outputsDigest'> = {}): Plan {
+  const { dag } = planner;
   const recorded = opts.state?.steps ?? {};
   const isFresh = opts.isFresh ?? ((name, key) => recorded[name]?.key === key);
   // Without an engine's measurements, outputs are known by their producer's key;
   // with them, only a fresh producer's recorded measurement counts.
-  const planner = new Planner(dag, hashed.value, opts);
   const digestOf = (p: string, k: string) =>
     opts.outputsDigest ? (planner.get(p)!.state === 'fresh' ? opts.outputsDigest(p, k) : undefined) : `key:${k}`;
   for (const name of dag.order) {
-    const { material, key, pending } = planner.key(name, digestOf);
-    const fresh = !dag.nodes.get(name)!.step.phony && !pending && isFresh(name, key);
-    planner.settle(name, material, key, fresh);
+    const keyed = planner.key(name, digestOf);
+    const fresh = !dag.nodes.get(name)!.step.phony && !keyed.pending && isFresh(name, keyed.key);
+    planner.settle(name, keyed, fresh);
   }
-  const steps = dag.order.map((n) => planner.get(n)!);
-  return ok({ dag, steps, step: (n: string) => planner.get(n)! });
+  return new Plan(dag, planner);
 }
 
 const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));

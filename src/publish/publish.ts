@@ -134,7 +134,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     });
     const times = statement.predicate.runDetails.metadata;
     statement = await buildProvenance(project, {
-      steps: rec.built!,
+      steps: rec.plan!.steps,
       outputsDigests: rec.outputsDigests!,
       dockerfileText: rec.dockerfile.text,
       image: { configDigest: imageDigest, repoDigest },

@@ -47,8 +47,9 @@ export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir:
     return typeof d === 'string' ? d : `key:${producerKey}`;
   };
   for (const name of p.dag.order) {
-    const { material, key } = planner.key(name, digestOf);
-    planner.settle(name, material, key, true);
+    const keyed = planner.key(name, digestOf);
+    planner.settle(name, keyed, true);
+    const { key } = keyed;
     const want = recorded.get(name)?.digest?.sha256;
     if (!want) out.push(`step ${name} is not in the statement`);
     else if (`sha256:${want}` !== key) out.push(`step ${name}: the bundle gives key ${key}, the statement records sha256:${shown(String(want))}`);

@@ -4,11 +4,10 @@
 // by content (early cutoff).
 import path from 'node:path';
 import pLimit from 'p-limit';
-import type { HashedFile } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
 import { dependenciesOf } from '../graph/dag.js';
 import { EngineError, PathMissingError, type Engine, type SecretValue } from '../engine/engine.js';
-import { Planner, type PlannedStep } from '../plan/plan.js';
+import type { Plan, PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
@@ -49,12 +48,13 @@ export interface RunResult {
   image?: { tag: string; imageId: string };
 }
 
-export async function runBuild(project: Project, engine: Engine, inputs: Map<string, HashedFile[]>, opts: RunOptions): Promise<RunResult> {
+/** Runs the plan's steps, settling each on `plan` as it comes to it (so the plan ends as built). */
+export async function runBuild(project: Project, engine: Engine, plan: Plan, opts: RunOptions): Promise<RunResult> {
   const { dag, ctx } = project;
   const emit = opts.onEvent ?? (() => {});
   // .rep/logs and each log are rep's own: a link planted there is replaced, never written through.
   const logDir = stateFolder(ctx.dir, 'logs');
-  const planner = new Planner(dag, inputs, { state: opts.state, resolveBase: opts.resolveBase });
+  const { planner } = plan;
   const present = new Set(opts.present);
   const digests = new Map<string, string>();
   for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
@@ -85,7 +85,8 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
       emit({ type: 'step-skipped', step: name, because: `"${broken.name}" ${broken.status}` });
       return { name, status: 'skipped' };
     }
-    const { material, key } = planner.key(name, (_p, k) => digests.get(k));
+    const keyed = planner.key(name, (_p, k) => digests.get(k));
+    const { key } = keyed;
     at.key = key;
     let fresh = !node.step.phony && (present.has(keyHex(key)) || (await engine.hasImage(cacheRef(key))));
     if (!fresh && !node.step.phony && opts.cacheFrom && !failed && !opts.signal?.aborted) {
@@ -96,7 +97,7 @@ export async function runBuild(project: Project, engine: Engine, inputs: Map<str
         emit({ type: 'step-pulled', step: name, key, from });
       }
     }
-    const planned = planner.settle(name, material, key, fresh);
+    const planned = planner.settle(name, keyed, fresh);
     let status: StepStatus = 'cached';
     let imageId: string | undefined;
     let seconds: number | undefined;

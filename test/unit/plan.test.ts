@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/build.js';
-import { planBuild } from '../../src/plan/plan.js';
+import { hashInputs, planBuild, Planner, planSteps } from '../../src/plan/plan.js';
 import { readState } from '../../src/state/state.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatReason } from '../../src/plan/reasons.js';
@@ -88,6 +88,33 @@ describe('step keys', () => {
     const after = plan(dir);
     for (const s of ['system', 'deps', 'app']) expect(after.step(s).key).not.toBe(before.step(s).key);
     expect(after.step('data').key).toBe(before.step('data').key);
+  });
+});
+
+describe('one plan per build', () => {
+  it('keys a step once for each set of producer digests, and a phony step with one nonce', () => {
+    const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('    run: python3 -m compileall src', '    run: python3 -m compileall src\n    phony: true') });
+    const p = open(dir);
+    const inputs = hashInputs(p.dag, p.ctx);
+    if (!inputs.ok) throw new Error('inputs');
+    const planner = new Planner(p.dag, inputs.value);
+    const plan = planSteps(planner);
+    const asPlanned = plan.steps.map((s) => s.key);
+    // The scheduler asks again with the same producer digests: the same keys, not recomputed.
+    const again = p.dag.order.map((n) => planner.key(n, (_p, k) => `key:${k}`));
+    expect(again.map((k) => k.key)).toEqual(asPlanned);
+    expect(planner.key('app', (_p, k) => `key:${k}`)).toBe(planner.key('app', (_p, k) => `key:${k}`));
+    // A measured digest of the producer's outputs keys the consumer anew, and only it.
+    const measured = planner.key('app', () => `sha256:${'a'.repeat(64)}`);
+    expect(measured.key).not.toBe(plan.step('app').key);
+    expect(planner.key('deps', () => `sha256:${'a'.repeat(64)}`).key).toBe(plan.step('deps').key);
+    // Settling it changes what the plan says of the step, and only that step.
+    planner.settle('app', measured, true);
+    expect(plan.step('app')).toMatchObject({ key: measured.key, state: 'fresh' });
+    expect(plan.steps.map((s) => s.key)).toEqual([...asPlanned.slice(0, -1), measured.key]);
+    // A phony step keeps its nonce within a plan; a new plan draws a new one.
+    expect(plan.step('app').material.nonce).toBe(measured.material.nonce);
+    expect(planSteps(new Planner(p.dag, inputs.value)).step('app').material.nonce).not.toBe(measured.material.nonce);
   });
 });
 

@@ -12,7 +12,7 @@ import { readNoop } from '../../src/scheduler/noop.js';
 import { runBuild } from '../../src/scheduler/run.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
-import { hashInputs } from '../../src/plan/plan.js';
+import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
 import { readState } from '../../src/state/state.js';
@@ -72,9 +72,9 @@ function talkingEngine(): Engine {
 
 async function buildWithLogs(dir: string) {
   const p = open(dir);
-  const inputs = hashInputs(p.dag, p.ctx);
-  if (!inputs.ok) throw new Error('inputs');
-  return runBuild(p, talkingEngine(), inputs.value, { jobs: 1 });
+  const plan = planBuild(p.dag, p.ctx);
+  if (!plan.ok) throw new Error('inputs');
+  return runBuild(p, talkingEngine(), plan.value, { jobs: 1 });
 }
 
 describe('.rep: rep never follows a link there', () => {
