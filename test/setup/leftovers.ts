@@ -2,9 +2,11 @@
 // folders (projects, bundles, exports) go under one folder through TMPDIR,
 // and the images the run tagged in rep's namespaces (rep-cache, rep-test/*,
 // rep-verify/*) in docker and podman are removed, while images that were
-// there before the run stay.
+// there before the run stay. Runs that overlap (two worktrees, a developer
+// and an agent) share one engine: the last of them to end removes what all
+// of them tagged, so none removes an image another is still using.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -18,15 +20,51 @@ function repTags(bin: string): Set<string> {
   return new Set(r.stdout.split('\n').filter((t) => OURS.test(t)));
 }
 
+/** Where overlapping runs leave what was there before them: one file per run, named by its pid. */
+const RUNS = path.join(tmpdir(), 'vitest-rep-runs');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Tags each engine had when a run started. */
+type Before = Record<string, string[]>;
+
+const readBefore = (file: string): Before => JSON.parse(readFileSync(file, 'utf8')) as Before;
+
 export default function setup(): () => void {
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-tests-'));
   process.env.TMPDIR = dir;
-  const before = ENGINES.map((bin) => repTags(bin));
+  const own: Before = Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]]));
+  mkdirSync(RUNS, { recursive: true });
+  const mine = path.join(RUNS, `${process.pid}.json`);
+  writeFileSync(mine, JSON.stringify(own));
   return () => {
-    ENGINES.forEach((bin, i) => {
-      const added = [...repTags(bin)].filter((t) => !before[i]!.has(t));
-      for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
-    });
     rmSync(dir, { recursive: true, force: true });
+    const files = readdirSync(RUNS).filter((f) => f !== `${process.pid}.json`);
+    const started = files.filter((f) => /^\d+\.json$/.test(f));
+    if (started.some((f) => alive(Number(f.slice(0, -'.json'.length))))) {
+      // Another run still uses the engines: the last to end removes what all of them tagged.
+      renameSync(mine, path.join(RUNS, `${process.pid}.ended.json`));
+      return;
+    }
+    // Runs that ended before this one (or died) tell what was there before them too.
+    const others = files.filter((f) => /^\d+(\.ended)?\.json$/.test(f)).map((f) => path.join(RUNS, f));
+    const befores = [own, ...others.map(readBefore)];
+    for (const bin of ENGINES) {
+      const added = [...repTags(bin)].filter((t) => !befores.every((b) => (b[bin] ?? []).includes(t)));
+      for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
+    }
+    for (const f of [mine, ...others]) rmSync(f, { force: true });
+    try {
+      rmdirSync(RUNS);
+    } catch {
+      // A run started meanwhile: its file keeps the folder.
+    }
   };
 }
