@@ -1,14 +1,15 @@
 // Printing for the CLI: diagnostics with their source line, and plain output.
-import { renderDiagnostic, type Diagnostic } from '../src/diag.js';
+import { fileOf, renderDiagnostic, type Diagnostic } from '../src/diag.js';
 import { readBounded } from '../src/safefs.js';
 
 export function printDiagnostics(errors: readonly Diagnostic[]): void {
   const sources = new Map<string, string | undefined>();
   for (const d of errors) {
+    const file = fileOf(d);
     // The source line is shown only from a regular file, read bounded (never /dev/zero or a FIFO).
-    const read = d.span && !sources.has(d.file) ? readBounded(d.file, { follow: true }) : undefined;
-    if (read) sources.set(d.file, read.ok ? read.bytes.toString('utf8') : undefined);
-    process.stderr.write(`${renderDiagnostic(d, sources.get(d.file))}\n`);
+    const read = file !== undefined && 'span' in d && d.span && !sources.has(file) ? readBounded(file, { follow: true }) : undefined;
+    if (read) sources.set(file!, read.ok ? read.bytes.toString('utf8') : undefined);
+    process.stderr.write(`${renderDiagnostic(d, file === undefined ? undefined : sources.get(file))}\n`);
   }
 }
 

@@ -8,12 +8,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { prettyJson } from '../src/canonical.js';
 import { build, type BuildRecord } from '../src/build.js';
 import { selectEngine, type EngineChoice } from '../src/engine/select.js';
-import { parseCacheSpec, type CacheSpec } from '../src/scheduler/cache.js';
+import { parseCacheSpec } from '../src/scheduler/cache.js';
 import { parseSecretGrant, type SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
 import { listContext, openContext, tarContext } from '../src/commands/context.js';
 import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
-import { InputError, type Diagnostic } from '../src/diag.js';
+import { exitCode, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graph.js';
 import { graph } from '../src/commands/graph.js';
 import { formatReason } from '../src/plan/reasons.js';
@@ -32,10 +32,19 @@ class Exit extends Error {
   }
 }
 
-function failWith(errors: readonly Diagnostic[], code = 2): never {
+/** Prints the problems and exits with the code their kinds give. */
+function failWith(errors: readonly Diagnostic[]): never {
   printDiagnostics(errors);
-  throw new Exit(code);
+  throw new Exit(exitCode(errors));
 }
+
+function unwrap<T>(r: Result<T>): T {
+  if (!r.ok) failWith(r.errors);
+  return r.value;
+}
+
+/** A mistake on the command line that commander cannot see (exit 2). */
+const badFlag = (flag: string, message: string): never => failWith([{ kind: 'flag', flag, message }]);
 
 const program = new Command('rep')
   .description('Build container images the way make builds files.')
@@ -53,35 +62,13 @@ function project(cmd: Command): Project {
 }
 
 async function engineFor(choice: EngineChoice, buildkit?: boolean) {
-  const sel = await selectEngine(choice, { buildkit });
-  if (sel.error || !sel.engine) {
-    process.stderr.write(`rep: ${sel.error}\n`);
-    throw new Exit(1);
-  }
+  const sel = unwrap(await selectEngine(choice, { buildkit }));
   if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
   return sel.engine;
 }
 
-function cacheSpec(text: string): CacheSpec {
-  const s = parseCacheSpec(text);
-  if (typeof s === 'string') {
-    process.stderr.write(`rep: ${s}\n`);
-    throw new Exit(2);
-  }
-  return s;
-}
-
-/** --secret values as grants (ID, or id=ID,src=FILE / id=ID,env=NAME); exit 2 on one that is neither. */
-function secretGrants(texts: readonly string[] = []): SecretGrant[] {
-  return texts.map((t) => {
-    const g = parseSecretGrant(t, process.cwd(), true);
-    if (typeof g === 'string') {
-      process.stderr.write(`rep: ${g}\n`);
-      throw new Exit(2);
-    }
-    return g;
-  });
-}
+/** --secret values as grants (ID, or id=ID,src=FILE / id=ID,env=NAME). */
+const secretGrants = (texts: readonly string[] = []): SecretGrant[] => texts.map((t) => unwrap(parseSecretGrant(t, process.cwd(), true)));
 
 const engineOption = () => commanderOption(ENGINE_OPTION);
 
@@ -89,8 +76,8 @@ addBuildOptions(program.command('build'), 'build')
   .description('build the stale steps, record their keys and write the standalone Dockerfile')
   .action(async (o: BuildFlags, cmd: Command) => {
     const p = project(cmd);
-    const cacheFrom = (o.cacheFrom ?? []).map(cacheSpec);
-    const cacheTo = o.cacheTo === undefined ? undefined : cacheSpec(o.cacheTo);
+    const cacheFrom = (o.cacheFrom ?? []).map((t) => unwrap(parseCacheSpec(t, '--cache-from')));
+    const cacheTo = o.cacheTo === undefined ? undefined : unwrap(parseCacheSpec(o.cacheTo, '--cache-to'));
     const engine = await engineFor(o.engine, o.buildkit);
     const mode = progressMode(Boolean(o.json));
     const abort = new AbortController();
@@ -227,7 +214,7 @@ program
   .action(async (_o: unknown, cmd: Command) => {
     const { lock } = await import('../src/commands/lock.js');
     const r = await lock(project(cmd));
-    if (!r.ok) failWith(r.errors, 1);
+    if (!r.ok) failWith(r.errors);
     for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
   });
@@ -243,7 +230,7 @@ addBuildOptions(program.command('publish'), 'publish')
     const engine = await engineFor(o.engine, o.buildkit);
     const { publish } = await import('../src/publish/publish.js');
     const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
-    if (!r.ok) failWith(r.errors, 1);
+    if (!r.ok) failWith(r.errors);
     out(r.value.files.map((f) => `  ${f}`).join('\n'));
     if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
     out(`rep: published ${r.value.out} (bundle sha256:${r.value.bundleSha256})`);
@@ -264,23 +251,16 @@ program
   .option('--json', 'print the report as JSON')
   .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; secret?: string[]; maxSize: string; maxFiles: string; maxRatio: string; json?: boolean }) => {
     const { verifyBundle } = await import('../src/publish/verify.js');
-    const usage = (message: string): never => {
-      process.stderr.write(`rep: ${message}\n`);
-      throw new Exit(2);
-    };
-    const whole = (flag: string, v: string) => (/^[1-9]\d*$/.test(v) ? Number(v) : usage(`${flag} ${v}: expected a whole number from 1`));
+    const whole = (flag: string, v: string) => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
     const limits = {
-      maxBytes: parseSize(o.maxSize) ?? usage(`--max-size ${o.maxSize}: expected a size such as 500M, 64G or 1T`),
+      maxBytes: parseSize(o.maxSize) ?? badFlag(`--max-size ${o.maxSize}`, 'expected a size such as 500M, 64G or 1T'),
       maxEntries: whole('--max-files', o.maxFiles),
       maxRatio: whole('--max-ratio', o.maxRatio),
     };
-    const secrets = (o.secret ?? []).map((s) => {
-      const g = parseSecretGrant(s);
-      return typeof g === 'string' ? usage(g) : g;
-    });
-    if (secrets.length && !o.rebuild) usage('--secret is for --rebuild');
+    const secrets = (o.secret ?? []).map((s) => unwrap(parseSecretGrant(s)));
+    if (secrets.length && !o.rebuild) badFlag('--secret', 'only --rebuild takes it');
     const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network, secrets } : undefined;
-    if (rebuild && rebuild.engine.name === 'none') usage('--rebuild needs an engine (docker or podman)');
+    if (rebuild && rebuild.engine.name === 'none') badFlag('--rebuild', 'needs an engine (docker or podman)');
     const report = await verifyBundle(bundle, { key: o.key, rebuild, limits });
     if (o.json) out(prettyJson(report));
     else {
@@ -352,12 +332,9 @@ async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof InputError) {
-      process.stderr.write(`rep: ${e.message}\n`);
-      return 2;
-    }
-    // Not a mistake in the Repfile or the command line: say what failed, without a stack trace
-    // (REP_DEBUG=1 shows it).
+    // Every problem rep foresees comes back as a Result (see src/diag.ts); what reaches here is
+    // the engine failing where no step was running, or a fault of rep's: say what failed, without
+    // a stack trace (REP_DEBUG=1 shows it).
     const detail = e instanceof EngineError && e.detail ? `\n${e.detail.trim().split('\n').slice(-5).map((l) => `  | ${l}`).join('\n')}` : '';
     process.stderr.write(`rep: ${(e as Error).message}${detail}\n`);
     if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);

@@ -21,7 +21,6 @@ import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
 import { resolverFor } from './lock/lockfile.js';
 import { acquireMutex } from './state/mutex.js';
-import { shownEntry } from './state/paths.js';
 import { nextState, readState, writeState, type State } from './state/state.js';
 
 export interface BuildOptions {
@@ -86,14 +85,15 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   const startedOn = new Date();
   const secretsInContext = secretFilesInContext(project);
   if (secretsInContext.length) return fail(...secretsInContext);
-  const mutex = opts.dryRun ? undefined : await acquireMutex(ctx.dir);
-  if (mutex && !('release' in mutex)) {
-    return fail({ file: recipe.file, message: `another rep build (pid ${mutex.heldBy}) holds ${shownEntry('buildMutex')}` });
-  }
+  const held = opts.dryRun ? undefined : await acquireMutex(ctx.dir);
+  if (held && !held.ok) return held;
+  const mutex = held?.value;
   try {
     const state = readState(ctx.dir);
     const resolveBase = resolverFor(project.lock?.value);
-    const index = ContextIndex.walk(ctx.dir, ctx.ignore);
+    const walked = ContextIndex.walk(ctx.dir, ctx.ignore);
+    if (!walked.ok) return walked;
+    const index = walked.value;
     const place = placeDockerfile(ctx, resolveDockerfile(ctx.dir, opts.dockerfile));
     const stamper = await noopStamper(project, engine, place.path, opts);
     const stamp = stamper?.(index.files);
@@ -112,8 +112,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       writeProvenance(project, { context, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
+      if (!provenance.ok) return provenance;
       writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
-      return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'recorded'), dockerfile, provenance, outputsDigests: new Map() });
+      return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'recorded'), dockerfile, provenance: provenance.value, outputsDigests: new Map() });
     }
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
@@ -133,6 +134,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
     const digests = outputsDigests(run);
     const provenance = await record(plan.steps, digests, run.image);
+    if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
     writeState(ctx.dir, next);
@@ -140,9 +142,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp && run.image ? noopRecordAfter(dag, next, run.image, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
   } finally {
-    if (mutex && 'release' in mutex) mutex.release();
+    mutex?.release();
   }
 }
 

@@ -10,23 +10,83 @@ export interface Span {
   end: Position;
 }
 
-export interface Diagnostic {
+/**
+ * What went wrong, and where: one union of every problem rep reports, each
+ * kind with its own place (a file, a flag, the engine). The kind alone
+ * decides the exit code (exitCode below); only the CLI turns problems into
+ * an exit, so everything below it returns them as Result values.
+ */
+export type Diagnostic = FileProblem | FlagProblem | EngineProblem | RegistryProblem | BusyProblem | IoProblem | BuildFailed;
+
+/** A place in a file: the file as the user named it, and where in it. */
+export interface InFile {
   /** File the problem is in, as the user named it (e.g. "Repfile"). */
   file: string;
   /** Where in that file; absent when the problem has no place (e.g. a missing file). */
   span?: Span;
   /** Dotted field path, e.g. "steps.app.needs". */
   path?: string;
+}
+
+/** A mistake in a file the user gave rep: the Repfile, its lock, .dockerignore, an input, a key (exit 2). The kind most problems have, so it may go unsaid. */
+export interface FileProblem extends InFile {
+  kind?: 'file';
+  message: string;
+}
+
+/** A mistake on the command line: `flag` is the flag as given, with its value (exit 2). */
+export interface FlagProblem {
+  kind: 'flag';
+  flag: string;
+  message: string;
+}
+
+/** The engine cannot be used, or failed outside a step (exit 1). `detail` is what it printed. */
+export interface EngineProblem {
+  kind: 'engine';
+  engine: string;
+  message: string;
+  detail?: string;
+}
+
+/** A registry could not answer for an image the file names (exit 1: the file is right, the network or registry is not). */
+export interface RegistryProblem extends InFile {
+  kind: 'registry';
+  message: string;
+}
+
+/** Another rep build holds the project: `file` is the build mutex, `pid` the holder (-1: unknown) (exit 1: try again when it is done). */
+export interface BusyProblem {
+  kind: 'busy';
+  file: string;
+  pid: number;
+  message: string;
+}
+
+/** rep could not write a file of its own (`file`, as shown), so what it did is not recorded (exit 1). */
+export interface IoProblem {
+  kind: 'io';
+  file: string;
+  message: string;
+}
+
+/** A build a command needed failed; the build said why on the way (exit 1). */
+export interface BuildFailed {
+  kind: 'build';
   message: string;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: Diagnostic[] };
 
-/**
- * A mistake in what the user gave rep (exit 2, like a bad Repfile), found
- * where no Result can carry it up, e.g. deep in a walk of the context.
- */
-export class InputError extends Error {}
+/** The exit code for problems: 2 when every one is a mistake in what the user gave (a file, a flag), 1 otherwise. */
+export function exitCode(errors: readonly Diagnostic[]): 1 | 2 {
+  return errors.every((d) => d.kind === undefined || d.kind === 'file' || d.kind === 'flag') ? 2 : 1;
+}
+
+/** The file a problem is in, when it is in one (for showing its source line). */
+export function fileOf(d: Diagnostic): string | undefined {
+  return d.kind === undefined || d.kind === 'file' || d.kind === 'registry' ? d.file : undefined;
+}
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(...errors: Diagnostic[]): Result<T> => ({ ok: false, errors });
@@ -41,11 +101,34 @@ export function formatPath(path: readonly (string | number)[]): string {
   return out;
 }
 
-/** One line: `Repfile:12:5: steps.app.needs: unknown step "sytem"`. */
+/**
+ * One line: `Repfile:12:5: steps.app.needs: unknown step "sytem"` for a file
+ * the user gave; what is placed on rep's side (a flag, the engine, rep's own
+ * files) starts with `rep:` (`rep: --secret x: ...`, `rep: docker: ...`).
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.span ? `${d.file}:${d.span.start.line}:${d.span.start.col}` : d.file;
-  const path = d.path ? `${d.path}: ` : '';
-  return `${where}: ${path}${d.message}`;
+  switch (d.kind) {
+    case 'flag':
+      return `rep: ${d.flag}: ${d.message}`;
+    case 'engine':
+      return `rep: ${d.engine}: ${d.message}`;
+    case 'busy':
+    case 'io':
+      return `rep: ${d.file}: ${d.message}`;
+    case 'build':
+      return `rep: ${d.message}`;
+    case undefined:
+    case 'file':
+    case 'registry': {
+      const where = d.span ? `${d.file}:${d.span.start.line}:${d.span.start.col}` : d.file;
+      const path = d.path ? `${d.path}: ` : '';
+      return `${where}: ${path}${d.message}`;
+    }
+    default: {
+      const never: never = d;
+      return never;
+    }
+  }
 }
 
 /**
@@ -54,7 +137,8 @@ export function formatDiagnostic(d: Diagnostic): string {
  */
 export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const head = formatDiagnostic(d);
-  if (!d.span || source === undefined) return head;
+  const detail = d.kind === 'engine' && d.detail ? d.detail.trim().split('\n').filter(Boolean).slice(-5).map((l) => `\n  | ${l}`).join('') : '';
+  if (!('span' in d) || !d.span || source === undefined) return head + detail;
   const lines = source.split(/\r?\n/);
   const { start, end } = d.span;
   const text = lines[start.line - 1];

@@ -3,16 +3,30 @@ import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { fail, ok, type Result } from '../diag.js';
 import { contextFiles, loadContext, type BuildContext } from '../context/context.js';
+import type { ContextFile } from '../context/files.js';
 import { asEntries, writeTar } from '../context/tar.js';
 import { openProject } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 
+/** A build context and its files, walked once. */
+export interface ContextView {
+  ctx: BuildContext;
+  files: ContextFile[];
+}
+
 /**
- * The context `rep context` shows. With a Repfile (found, or named with -f) it is
+ * The context `rep context` shows, walked. With a Repfile (found, or named with -f) it is
  * the one a build sends: the Repfile's folder unless -C. Without one it needs
  * only a folder (-C, else the working directory) and its .dockerignore.
  */
-export function openContext(opts: PathOptions = {}): Result<BuildContext> {
+export function openContext(opts: PathOptions = {}): Result<ContextView> {
+  const ctx = contextFor(opts);
+  if (!ctx.ok) return ctx;
+  const files = contextFiles(ctx.value);
+  return files.ok ? ok({ ctx: ctx.value, files: files.value }) : files;
+}
+
+function contextFor(opts: PathOptions): Result<BuildContext> {
   const { repfile, contextDir } = projectPaths(opts);
   if (opts.file !== undefined || existsSync(repfile)) {
     const p = openProject(opts);
@@ -22,10 +36,10 @@ export function openContext(opts: PathOptions = {}): Result<BuildContext> {
   return loadContext(contextDir);
 }
 
-export function listContext(ctx: BuildContext): string[] {
-  return contextFiles(ctx).map((f) => f.path);
+export function listContext(view: ContextView): string[] {
+  return view.files.map((f) => f.path);
 }
 
-export async function tarContext(ctx: BuildContext, out: Writable): Promise<void> {
-  await writeTar(asEntries(contextFiles(ctx)), out);
+export async function tarContext(view: ContextView, out: Writable): Promise<void> {
+  await writeTar(asEntries(view.files), out);
 }

@@ -16,13 +16,11 @@ export async function lock(project: Project, env: NodeJS.ProcessEnv = process.en
   const images: Record<string, string> = {};
   const errors: Diagnostic[] = [];
   for (const ref of baseImages(dag)) {
-    const r = await resolveDigest(ref, env);
-    if (r.ok) images[ref] = r.digest;
-    else {
-      const step = dag.recipe.steps.find((s) => s.from === ref);
-      const where = step ? ['steps', step.name, 'from'] : ['base'];
-      errors.push(recipe.source.at(where, `cannot pin "${ref}": ${r.message}; push it to a registry, or name it as it is there`));
-    }
+    const step = dag.recipe.steps.find((s) => s.from === ref);
+    const { file, span, path } = recipe.source.at(step ? ['steps', step.name, 'from'] : ['base'], '');
+    const r = await resolveDigest(ref, { file, span, path }, env);
+    if (r.ok) images[ref] = r.value;
+    else errors.push(...r.errors.map((d) => ({ ...d, message: `cannot pin "${ref}": ${d.message}; push it to a registry, or name it as it is there` })));
   }
   if (errors.length) return fail(...errors);
   const lockfile: Lockfile = { lockVersion: LOCK_VERSION, images };

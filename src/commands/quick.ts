@@ -138,6 +138,8 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
 
   const ctx = loadContext(contextDir);
   if (!ctx.ok) return undefined;
+  const files = walkContext(contextDir, ctx.value.ignore);
+  if (!files.ok) return undefined;
   try {
     const server = await version;
     if (!server) return undefined;
@@ -148,7 +150,7 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
       repfileSha256: sha256Hex(repfileBytes(repfile)),
       lockBytes: lockBytes(repfile),
       ignoreText: ctx.value.ignoreText,
-      files: walkContext(contextDir, ctx.value.ignore),
+      files: files.value,
     });
     if (stamp !== noop.stamp) return undefined;
     const found = await ids;

@@ -3,7 +3,6 @@ import { ok, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { engineFreshness } from '../plan/freshness.js';
 import { hashInputs, Planner, planSteps, type Plan } from '../plan/plan.js';
-import { ContextIndex } from '../context/files.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
@@ -20,8 +19,7 @@ export interface StepReport {
 export async function status(project: Project, engine?: Engine): Promise<Result<Plan>> {
   const state = readState(project.ctx.dir);
   const resolveBase = resolverFor(project.lock?.value);
-  const index = ContextIndex.walk(project.ctx.dir, project.ctx.ignore);
-  const inputs = hashInputs(project.dag, project.ctx, undefined, index);
+  const inputs = hashInputs(project.dag, project.ctx);
   if (!inputs.ok) return inputs;
   const planner = new Planner(project.dag, inputs.value, { state, resolveBase });
   const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, state) : {};

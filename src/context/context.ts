@@ -37,6 +37,6 @@ export function loadContext(dir: string): Result<BuildContext> {
 }
 
 /** Every file the context holds (after .dockerignore), sorted: what a build sends. */
-export function contextFiles(ctx: BuildContext): ContextFile[] {
+export function contextFiles(ctx: BuildContext): Result<ContextFile[]> {
   return walkContext(ctx.dir, ctx.ignore);
 }

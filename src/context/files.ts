@@ -2,7 +2,7 @@
 // root, walked the way Docker walks it (pruning excluded directories).
 import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../diag.js';
+import { fail, ok, type FileProblem, type Result } from '../diag.js';
 import { STATE_DIR } from '../state/paths.js';
 import type { DockerIgnore } from './dockerignore.js';
 
@@ -85,8 +85,9 @@ const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? 
  * Every file and symlink under `start` (a directory relative to the context,
  * "" for the root) that the .dockerignore rules keep, sorted by path.
  */
-export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''): ContextFile[] {
+export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''): Result<ContextFile[]> {
   const out: ContextFile[] = [];
+  const unnamable: FileProblem[] = [];
   const visit = (dirRel: string) => {
     const entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
     for (const d of entries) {
@@ -95,7 +96,8 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
       if (rel === STATE_DIR) continue;
       if (d.name.includes('\uFFFD') && !utf8Name(path.join(contextDir, dirRel), d.name)) {
         if (d.isDirectory() ? ignore.canSkipDir(rel) : ignore.excludes(rel)) continue;
-        throw new InputError(`"${rel}" in the build context: its name is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore`);
+        unnamable.push({ file: rel, message: 'a name in the build context that is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore' });
+        continue;
       }
       if (d.isDirectory()) {
         if (!ignore.canSkipDir(rel)) visit(rel);
@@ -107,7 +109,7 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
     }
   };
   visit(start);
-  return out.sort(byPath);
+  return unnamable.length ? fail(...unnamable) : ok(out.sort(byPath));
 }
 
 /**
@@ -128,8 +130,9 @@ export class ContextIndex {
     this.byPath = new Map(files.map((f) => [f.path, f]));
   }
 
-  static walk(contextDir: string, ignore: DockerIgnore): ContextIndex {
-    return new ContextIndex(walkContext(contextDir, ignore));
+  static walk(contextDir: string, ignore: DockerIgnore): Result<ContextIndex> {
+    const files = walkContext(contextDir, ignore);
+    return files.ok ? ok(new ContextIndex(files.value)) : files;
   }
 
   get(path: string): ContextFile | undefined {

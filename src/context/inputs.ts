@@ -10,7 +10,7 @@ import type { Recipe, Step } from '../repfile/recipe.js';
 import { directoryCounts, planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
-import { byPath, isWithin, statEntry, symlinkEscape, walkContext, type ContextFile, type ContextIndex } from './files.js';
+import { byPath, isWithin, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiedExactly } from './folders.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
@@ -34,8 +34,8 @@ function realInside(ctx: BuildContext, abs: string): boolean {
 }
 
 /** One input pattern -> files, or a message saying what is wrong with it. */
-function resolveOne(ctx: BuildContext, pattern: string, index?: ContextIndex): ContextFile[] | string {
-  const under = (dir: string) => (index ? index.under(dir) : walkContext(ctx.dir, ctx.ignore, dir));
+function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): ContextFile[] | string {
+  const under = (dir: string) => index.under(dir);
   if (leaves(pattern)) return `"${pattern}" leaves the build context; inputs are paths inside ${ctx.dir}`;
   if (!fg.isDynamicPattern(pattern)) {
     const rel = cleanPath(pattern);
@@ -56,7 +56,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index?: ContextIndex): C
       return files.length ? files : `directory "${rel}" holds no file that .dockerignore keeps`;
     }
     if (ctx.ignore.excludes(rel)) return excludedMessage(ctx, rel);
-    const f = index?.get(rel) ?? statEntry(ctx.dir, rel);
+    const f = index.get(rel) ?? statEntry(ctx.dir, rel);
     return f ? [f] : `"${pattern}" is not a regular file, directory or symlink`;
   }
   const matches = fg.sync(pattern, {
@@ -102,9 +102,9 @@ const countsOf = new WeakMap<readonly ContextFile[], Map<string, number>>();
  * copies the file a link it names points to). Both are fine inside a folder
  * COPY copies whole. Returns [input path, message] pairs.
  */
-function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index?: ContextIndex): [string, string][] {
+function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: ContextIndex): [string, string][] {
   if (!files.some((f) => f.type === 'symlink' || CONTROL.test(f.path))) return [];
-  const all = index?.files ?? walkContext(ctx.dir, ctx.ignore);
+  const all = index.files;
   let counts = countsOf.get(all);
   if (!counts) countsOf.set(all, (counts = directoryCounts(all.map((f) => f.path))));
   const links = new Set(files.filter((f) => f.type === 'symlink').map((f) => f.path));
@@ -124,8 +124,8 @@ function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index?: Co
   return out;
 }
 
-/** All files a step's inputs name, sorted and without duplicates. */
-export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, index?: ContextIndex): Result<ContextFile[]> {
+/** All files a step's inputs name, sorted and without duplicates, found in the context as walked (`index`). */
+export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, index: ContextIndex): Result<ContextFile[]> {
   const errors: Diagnostic[] = [];
   const seen = new Map<string, ContextFile>();
   const namedBy = new Map<string, number>();

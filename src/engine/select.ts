@@ -1,5 +1,6 @@
 // Picking the engine: an explicit name, or "auto" (docker, then podman, then
 // none), saying why when it passes by a docker the user set up.
+import { fail, ok, type Result } from '../diag.js';
 import type { EngineChoice } from './choice.js';
 import { CliEngine } from './cli.js';
 import type { Engine } from './engine.js';
@@ -8,37 +9,37 @@ import { NoneEngine } from './none.js';
 export { ENGINE_CHOICES, type EngineChoice } from './choice.js';
 
 export interface Selected {
-  engine?: Engine;
-  /** A one-line notice for the user (auto fell back), or why the named engine cannot be used. */
+  engine: Engine;
+  /** A one-line notice for the user: auto fell back. */
   notice?: string;
-  error?: string;
 }
 
-export async function selectEngine(choice: EngineChoice, opts: { buildkit?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Selected> {
+/** The engine to use, or an engine problem saying why the one named cannot be used. */
+export async function selectEngine(choice: EngineChoice, opts: { buildkit?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Result<Selected>> {
   const make = (flavor: 'docker' | 'podman') => new CliEngine({ flavor, buildkit: opts.buildkit, env: opts.env });
   switch (choice) {
     case 'none':
-      return { engine: new NoneEngine() };
+      return ok({ engine: new NoneEngine() });
     case 'docker':
     case 'podman': {
       const e = make(choice);
-      if (await e.available()) return { engine: e };
-      return { error: `${choice} is not available (\`${e.bin} version\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` };
+      if (await e.available()) return ok({ engine: e });
+      return fail({ kind: 'engine', engine: choice, message: `not available (\`${e.bin} version\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` });
     }
     case 'auto': {
       const docker = make('docker');
       const silent = await docker.whySilent();
-      if (!silent) return { engine: docker };
+      if (!silent) return ok({ engine: docker });
       // Docker the user set up (DOCKER_HOST, or a client whose daemon is down) is not passed by in silence.
       const host = (opts.env ?? process.env).DOCKER_HOST;
       const why = host ? `DOCKER_HOST=${host}` : silent.kind === 'no-answer' ? silent.said : undefined;
       const podman = make('podman');
-      if (await podman.available()) return { engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) };
-      return { engine: new NoneEngine(), notice: `no container engine answers (docker${why ? `: ${why};` : ','} podman): building nothing, as with --engine none` };
+      if (await podman.available()) return ok({ engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) });
+      return ok({ engine: new NoneEngine(), notice: `no container engine answers (docker${why ? `: ${why};` : ','} podman): building nothing, as with --engine none` });
     }
     default: {
       const never: never = choice;
-      return { error: `unknown engine ${String(never)}` };
+      return fail({ kind: 'engine', engine: String(never), message: 'unknown engine' });
     }
   }
 }

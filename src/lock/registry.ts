@@ -1,6 +1,7 @@
 // Asking a registry (Docker Registry HTTP API v2 / OCI distribution) for the
 // digest a tag points at.
 import { isIPv4, isIPv6 } from 'node:net';
+import { fail, ok, type InFile, type Result } from '../diag.js';
 import { parseImageRef } from './reference.js';
 
 const ACCEPT = [
@@ -37,22 +38,22 @@ export function isInsecure(registry: string, env: NodeJS.ProcessEnv = process.en
   return registry !== '' && named.includes(registry.toLowerCase());
 }
 
-export type DigestResult = { ok: true; digest: string } | { ok: false; message: string };
-
-export async function resolveDigest(text: string, env: NodeJS.ProcessEnv = process.env): Promise<DigestResult> {
+/** The registry digest of image `text`, or a registry problem placed `at` (where the file names the image). */
+export async function resolveDigest(text: string, at: InFile, env: NodeJS.ProcessEnv = process.env): Promise<Result<string>> {
+  const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
   const ref = parseImageRef(text);
-  if (ref.digest) return { ok: true, digest: ref.digest };
+  if (ref.digest) return ok(ref.digest);
   const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
   const url = `${isInsecure(ref.registry, env) ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
   let res: Response;
   try {
     res = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT }, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
-    return { ok: false, message: `cannot reach registry ${ref.registry} (${(e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message})` };
+    return unanswered(`cannot reach registry ${ref.registry} (${(e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message})`);
   }
-  if (res.status === 404) return { ok: false, message: `${text} is not in registry ${ref.registry}` };
-  if (!res.ok) return { ok: false, message: `registry ${ref.registry} answered ${res.status} for ${text}` };
+  if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);
+  if (!res.ok) return unanswered(`registry ${ref.registry} answered ${res.status} for ${text}`);
   const digest = res.headers.get('docker-content-digest');
-  if (!digest) return { ok: false, message: `registry ${ref.registry} gave no digest for ${text}` };
-  return { ok: true, digest };
+  if (!digest) return unanswered(`registry ${ref.registry} gave no digest for ${text}`);
+  return ok(digest);
 }

@@ -4,7 +4,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildContext } from '../context/context.js';
 import { StatCache, type HashedFile } from '../context/hash.js';
 import { resolveInputs } from '../context/inputs.js';
-import type { ContextFile, ContextIndex } from '../context/files.js';
+import { ContextIndex, type ContextFile } from '../context/files.js';
 import { workdirOf, type Dag, type Parent } from '../graph/dag.js';
 import type { State } from '../state/state.js';
 import { inputRecords, KEY_FORMAT, newNonce, stepKey, type ImportRecord, type StepMaterial } from './key.js';
@@ -62,8 +62,11 @@ export interface PlanOptions {
   inputs?: Map<string, HashedFile[]>;
 }
 
-/** Every step's input files (not yet hashed), resolved in the context `index` (walked anew when absent). */
-export function resolveAllInputs(dag: Dag, ctx: BuildContext, index?: ContextIndex): Result<Map<string, ContextFile[]>> {
+/** Every step's input files (not yet hashed), resolved in the context `index` (walked here when absent). */
+export function resolveAllInputs(dag: Dag, ctx: BuildContext, walked?: ContextIndex): Result<Map<string, ContextFile[]>> {
+  const found = walked ? ok(walked) : ContextIndex.walk(ctx.dir, ctx.ignore);
+  if (!found.ok) return found;
+  const index = found.value;
   const errors: Diagnostic[] = [];
   const inputs = new Map<string, ContextFile[]>();
   for (const name of dag.order) {

@@ -7,7 +7,8 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import yazl from 'yazl';
 import { DockerIgnore } from '../context/dockerignore.js';
-import { walkContext } from '../context/files.js';
+import { walkContext, type ContextFile } from '../context/files.js';
+import { formatDiagnostic } from '../diag.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { ExtractError, extractTar, extractZip } from './extract.js';
 import type { Limits } from './limits.js';
@@ -22,7 +23,7 @@ export function bundleKind(out: string): BundleKind {
 
 /** Packs the files of `dir` into `out` (.tar.gz or .zip), sorted, with one fixed mtime. */
 export async function packBundle(dir: string, out: string): Promise<void> {
-  const files = walkContext(dir, new DockerIgnore([]));
+  const files = ownFiles(dir);
   if (bundleKind(out) === 'tar.gz') {
     const gz = createGzip({ level: 9 });
     const done = pipelineAsync(gz, createWriteStream(out));
@@ -59,5 +60,12 @@ export async function openBundle(where: string, into: string, limits: Limits): P
 
 /** Files of a bundle folder, relative, sorted. */
 export function bundleFiles(dir: string): string[] {
-  return walkContext(dir, new DockerIgnore([])).map((f) => f.path);
+  return ownFiles(dir).map((f) => f.path);
+}
+
+/** The files of a folder rep is writing (a bundle), sorted. rep names them, so a name rep cannot record is its own bug. */
+function ownFiles(dir: string): ContextFile[] {
+  const r = walkContext(dir, new DockerIgnore([]));
+  if (!r.ok) throw new Error(formatDiagnostic(r.errors[0]!));
+  return r.value;
 }

@@ -9,6 +9,7 @@ import { symlinkEscape } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
+import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
 import { lockPath } from '../lock/lockfile.js';
 import { parseImageRef } from '../lock/reference.js';
@@ -63,7 +64,7 @@ const FORMATS: Record<string, [string, string]> = {
 export async function publish(project: Project, opts: PublishOptions): Promise<Result<PublishResult>> {
   const kind = bundleKind(opts.out);
   if (kind === 'dir' && existsSync(opts.out) && (!statSync(opts.out).isDirectory() || readdirSync(opts.out).length > 0)) {
-    return fail({ file: opts.out, message: 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' });
+    return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' });
   }
   let key;
   if (opts.sign) {
@@ -79,6 +80,10 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
       temps.push(makeTempDir(prefix));
       return temps.at(-1)!.path;
     });
+  } catch (e) {
+    // What the engine refused after the build (save, tag, push, export) is its problem, not the Repfile's.
+    if (e instanceof EngineError) return fail({ kind: 'engine', engine: opts.engine.name, message: e.message, detail: e.detail });
+    throw e;
   } finally {
     for (const t of temps) t.remove();
   }
@@ -87,7 +92,10 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
 async function publishWith(project: Project, opts: PublishOptions, kind: BundleKind, key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
   const { recipe } = project;
   // context.tar goes to strangers, who refuse a link leaving it (and the link would tell them a path of this machine).
-  const leaving = contextFiles(project.ctx).filter((f) => symlinkEscape(project.ctx.dir, f) !== undefined);
+  const walked = contextFiles(project.ctx);
+  if (!walked.ok) return walked;
+  const context = walked.value;
+  const leaving = context.filter((f) => symlinkEscape(project.ctx.dir, f) !== undefined);
   if (leaving.length) {
     return fail(
       ...leaving.map((f) => ({
@@ -99,10 +107,10 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   const built = await build(project, { ...opts, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
-  if (!rec.ok || !rec.provenance) return fail({ file: recipe.file, message: 'the build failed; nothing was published' });
+  if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
   const engine = opts.engine;
   if ((opts.image || opts.push) && engine.name === 'none') {
-    return fail({ file: recipe.file, message: '--image and --push need an engine (docker or podman)' });
+    return fail({ kind: 'flag', flag: opts.image ? '--image' : '--push', message: 'needs an engine (docker or podman)' });
   }
   // The Repfile and its lock as regular files, never through a link (a cloned project may hold one to a private file).
   const copies: [string, Buffer][] = [];
@@ -118,7 +126,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   const put = (name: string, data: string | Buffer) => writeFileSync(path.join(stage, name), data);
   for (const [name, data] of copies) put(name, data);
   put('Dockerfile', rec.dockerfile.text);
-  await writeTarFile(asEntries(contextFiles(project.ctx)), path.join(stage, 'context.tar'));
+  await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
 
   let statement = rec.provenance;
   const imageDigest = rec.image?.imageId ? `sha256:${rec.image.imageId.replace(/^sha256:/, '')}` : undefined;
@@ -134,6 +142,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     });
     const times = statement.predicate.runDetails.metadata;
     statement = await buildProvenance(project, {
+      context,
       steps: rec.plan!.steps,
       outputsDigests: rec.outputsDigests!,
       dockerfileText: rec.dockerfile.text,

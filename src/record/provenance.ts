@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { prettyJson } from '../canonical.js';
+import { fail, ok, type Result } from '../diag.js';
 import { sha256Hex } from '../context/hash.js';
-import { statLine, walkContext, type ContextFile } from '../context/files.js';
+import { statLine, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { statePath } from '../state/paths.js';
@@ -21,7 +22,7 @@ import { provenanceStatement, type Statement } from '../emit/provenance.js';
  * whole. Remembered in .rep/ against the stat stamps of every file, so an
  * unchanged context is not read again.
  */
-export async function contextArchiveSha(project: Project, files: readonly ContextFile[] = walkContext(project.ctx.dir, project.ctx.ignore)): Promise<string> {
+export async function contextArchiveSha(project: Project, files: readonly ContextFile[]): Promise<string> {
   const stamp = createHash('sha256').update(archiveMtime().toISOString());
   for (const f of files) stamp.update(statLine(f));
   const key = stamp.digest('hex');
@@ -44,8 +45,8 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
 }
 
 export interface RecordedBuild {
-  /** The context's files, when the caller walked it already. */
-  context?: readonly ContextFile[];
+  /** The context's files, as walked for the build. */
+  context: readonly ContextFile[];
   steps: PlannedStep[];
   outputsDigests: Map<string, string>;
   dockerfileText: string;
@@ -97,17 +98,16 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
 
 /**
  * The provenance statement of a finished build, written to .rep/provenance.json.
- * A write that fails throws: not a mistake in the Repfile, the build failed
- * (exit 1), and the message says where and why.
+ * A write that fails is an io problem (exit 1): the build is not done.
  */
-export async function writeProvenance(project: Project, b: RecordedBuild): Promise<Statement> {
+export async function writeProvenance(project: Project, b: RecordedBuild): Promise<Result<Statement>> {
   const provenance = await buildProvenance(project, b);
   const file = statePath(project.ctx.dir, 'provenance');
   try {
     writeFileAtomic(stateFileToWrite(project.ctx.dir, 'provenance'), prettyJson(provenance));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new Error(`cannot write ${path.relative(process.cwd(), file) || file} (${code}); the build is not recorded as done`);
+    return fail({ kind: 'io', file: path.relative(process.cwd(), file) || file, message: `cannot write it (${code}); the build is not recorded as done` });
   }
-  return provenance;
+  return ok(provenance);
 }

@@ -236,6 +236,6 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, data: unknown, source: Sour
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
-  const pos = (d: Diagnostic) => (d.span ? d.span.start.line * 100000 + d.span.start.col : 0);
+  const pos = (d: Diagnostic) => ('span' in d && d.span ? d.span.start.line * 100000 + d.span.start.col : 0);
   return [...ds].sort((a, b) => pos(a) - pos(b));
 }

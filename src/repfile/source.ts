@@ -1,7 +1,7 @@
 // Where each value of a Repfile stands in its text, so that any later stage
 // (graph, context, plan) can point at the line that caused a problem.
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
-import type { Diagnostic, Span } from '../diag.js';
+import type { FileProblem, Span } from '../diag.js';
 import { formatPath } from '../diag.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -51,7 +51,7 @@ export class SourceMap {
   }
 
   /** A diagnostic pointing at `path` in this file. */
-  at(path: FieldPath, message: string, opts: { key?: boolean; shownPath?: FieldPath } = {}): Diagnostic {
+  at(path: FieldPath, message: string, opts: { key?: boolean; shownPath?: FieldPath } = {}): FileProblem {
     const shown = opts.shownPath ?? path;
     return { file: this.file, span: this.spanOf(path, opts), path: shown.length ? formatPath(shown) : undefined, message };
   }

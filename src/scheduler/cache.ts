@@ -3,20 +3,23 @@
 // every step image (dir://PATH, for caches such as actions/cache).
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fail, ok, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { writeFileAtomic } from '../state/files.js';
 import { cacheRef, keyHex } from './stepimage.js';
 
 export type CacheSpec = { kind: 'registry'; repo: string; text: string } | { kind: 'dir'; path: string; text: string };
 
-export function parseCacheSpec(text: string): CacheSpec | string {
+/** A --cache-from or --cache-to value (`flag` names which). */
+export function parseCacheSpec(text: string, flag: '--cache-from' | '--cache-to'): Result<CacheSpec> {
+  const wrong = (message: string) => fail<CacheSpec>({ kind: 'flag', flag: `${flag} ${text}`, message });
   const m = /^(registry|dir):\/\/(.+)$/.exec(text);
-  if (!m) return `"${text}" is not a cache: use registry://HOST/REPO or dir://PATH`;
+  if (!m) return wrong('not a cache: use registry://HOST/REPO or dir://PATH');
   if (m[1] === 'registry') {
-    if (!/^[^/]+\/[a-z0-9._/-]+$/.test(m[2]!)) return `"${text}": registry://HOST/REPO names a registry and a repository, e.g. registry://127.0.0.1:5000/myproject/cache`;
-    return { kind: 'registry', repo: m[2]!, text };
+    if (!/^[^/]+\/[a-z0-9._/-]+$/.test(m[2]!)) return wrong('registry://HOST/REPO names a registry and a repository, e.g. registry://127.0.0.1:5000/myproject/cache');
+    return ok({ kind: 'registry', repo: m[2]!, text });
   }
-  return { kind: 'dir', path: path.resolve(m[2]!), text };
+  return ok({ kind: 'dir', path: path.resolve(m[2]!), text });
 }
 
 const ARCHIVE = 'rep-cache.tar';

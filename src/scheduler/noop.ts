@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { statLine, type ContextFile } from '../context/files.js';
+import { formatDiagnostic } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { readLockFile } from '../lock/lockfile.js';
 import { KEY_FORMAT } from '../plan/key.js';
@@ -102,7 +103,7 @@ export async function noopStillHolds(contextDir: string, stamp: string, dockerfi
  */
 export function lockBytes(repfile: string): Buffer | undefined {
   const r = readLockFile(repfile);
-  if (!r.ok) throw new Error(`${r.errors[0]!.file}: ${r.errors[0]!.message}`);
+  if (!r.ok) throw new Error(formatDiagnostic(r.errors[0]!));
   return r.value?.bytes;
 }
 

@@ -24,11 +24,12 @@ export type SecretGrant = { id: string } | ({ id: string } & SecretSource);
 
 /**
  * Parses --secret as docker build does (id=ID,src=FILE or id=ID,env=NAME), and,
- * with `bare`, ID or id=ID alone; a string says what is wrong.
+ * with `bare`, ID or id=ID alone.
  */
-export function parseSecretGrant(text: string, cwd = process.cwd(), bare = false): SecretGrant | string {
-  const expected = `--secret ${text}: expected ${bare ? 'ID, ' : ''}id=ID,src=FILE or id=ID,env=NAME`;
-  if (bare && !text.includes('=')) text = `id=${text}`;
+export function parseSecretGrant(given: string, cwd = process.cwd(), bare = false): Result<SecretGrant> {
+  const wrong = (message: string) => fail<SecretGrant>({ kind: 'flag', flag: `--secret ${given}`, message });
+  const expected = wrong(`expected ${bare ? 'ID, ' : ''}id=ID,src=FILE or id=ID,env=NAME`);
+  const text = bare && !given.includes('=') ? `id=${given}` : given;
   const fields = new Map<string, string>();
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
@@ -38,10 +39,10 @@ export function parseSecretGrant(text: string, cwd = process.cwd(), bare = false
   const id = fields.get('id');
   const src = fields.get('src') ?? fields.get('source');
   const env = fields.get('env');
-  if (!id || !/^[A-Za-z0-9_.-]+$/.test(id)) return `--secret ${text}: id is letters, digits, ".", "_" or "-"`;
-  if (bare && fields.size === 1) return { id };
+  if (!id || !/^[A-Za-z0-9_.-]+$/.test(id)) return wrong('id is letters, digits, ".", "_" or "-"');
+  if (bare && fields.size === 1) return ok({ id });
   if ((src === undefined) === (env === undefined) || fields.size !== 2) return expected;
-  return src !== undefined ? { id, file: path.resolve(cwd, src) } : { id, env: env! };
+  return ok(src !== undefined ? { id, file: path.resolve(cwd, src) } : { id, env: env! });
 }
 
 /** Whether `file` (after links) lies in the folder of the Repfile: the project's own, not the host's. */
@@ -104,7 +105,7 @@ export function prepareSecrets(project: Project, engine: Engine, grants: readonl
   const errors: Diagnostic[] = [];
   const granted = new Map(grants.map((g) => [g.id, g]));
   for (const g of grants) {
-    if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret ${g.id}: the Repfile declares no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+    if (!(g.id in recipe.secrets)) errors.push({ kind: 'flag', flag: `--secret ${g.id}`, message: `the Repfile declares no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
   }
   if (used.length === 0) return errors.length ? fail(...errors) : ok(values);
   if (!engine.secretsSupported) {
@@ -120,7 +121,7 @@ export function prepareSecrets(project: Project, engine: Engine, grants: readonl
     const src: SecretSource = given ?? declared;
     // Where a problem is told: at the Repfile's declaration, or at the --secret that gave the source.
     const at = (message: string): Diagnostic =>
-      given ? { file: recipe.file, message: `--secret id=${id}: ${message}` } : recipe.source.at(['secrets', id, 'file' in declared ? 'file' : 'env'], message);
+      given ? { kind: 'flag', flag: `--secret id=${id}`, message } : recipe.source.at(['secrets', id, 'file' in declared ? 'file' : 'env'], message);
     if ('file' in src) {
       const file = path.resolve(path.dirname(recipe.path), src.file);
       if (!grant && !inProject(recipe, file)) {

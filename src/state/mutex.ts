@@ -3,16 +3,13 @@
 // left by a process that no longer exists is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
 import { closeSync, rmSync, writeSync } from 'node:fs';
+import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded } from '../safefs.js';
+import { shownEntry } from './paths.js';
 import { stateFileToWrite } from './state.js';
 
 export interface BuildMutex {
   release(): void;
-}
-
-/** Another build has the project: its pid (-1: it could not be told). */
-export interface MutexHeld {
-  heldBy: number;
 }
 
 function alive(pid: number): boolean {
@@ -24,8 +21,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The mutex, or the pid of the process holding it. */
-export function tryMutex(contextDir: string): BuildMutex | MutexHeld {
+/** The mutex, or a busy problem naming the process holding it. */
+export function tryMutex(contextDir: string): Result<BuildMutex> {
   const file = stateFileToWrite(contextDir, 'buildMutex');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -33,30 +30,33 @@ export function tryMutex(contextDir: string): BuildMutex | MutexHeld {
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       let released = false;
-      return {
+      return ok({
         release() {
           if (released) return;
           released = true;
           rmSync(file, { force: true });
         },
-      };
+      });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readBounded(file, { limit: 64 });
       const pid = held.ok ? Number(held.bytes.toString('utf8').trim()) : NaN;
-      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return { heldBy: pid };
+      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return busy(pid);
       rmSync(file, { force: true });
     }
   }
-  return { heldBy: -1 };
+  return busy(-1);
 }
 
+const busy = (pid: number): Result<BuildMutex> =>
+  fail({ kind: 'busy', file: shownEntry('buildMutex'), pid, message: `another rep build (${pid > 0 ? `pid ${pid}` : 'its pid unknown'}) holds the project; try again when it is done` });
+
 /** Waits for the mutex, polling; gives up after `timeoutMs`. */
-export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000): Promise<BuildMutex | MutexHeld> {
+export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000): Promise<Result<BuildMutex>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const m = tryMutex(contextDir);
-    if ('release' in m || Date.now() > deadline) return m;
+    if (m.ok || Date.now() > deadline) return m;
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -5,7 +5,7 @@
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { isJsonMap, prettyJson } from '../canonical.js';
-import type { Diagnostic } from '../diag.js';
+import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
@@ -36,7 +36,7 @@ export interface State {
  * carry one, leading anywhere) or not a folder. Undefined when it is a
  * folder or missing. rep refuses the project rather than remove it.
  */
-export function stateDirProblem(contextDir: string): Diagnostic | undefined {
+export function stateDirProblem(contextDir: string): FileProblem | undefined {
   const dir = stateDir(contextDir);
   const st = lstatSync(dir, { throwIfNoEntry: false });
   if (!st || st.isDirectory()) return undefined;

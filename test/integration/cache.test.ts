@@ -160,7 +160,7 @@ describe('CI cache across two docker daemons', () => {
   it('rejects a cache that is neither registry:// nor dir://', () => {
     const r = rep(project(), ['build', '--engine', 'docker', '--cache-from', 's3://bucket']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('rep: "s3://bucket" is not a cache: use registry://HOST/REPO or dir://PATH\n');
+    expect(r.stderr).toBe('rep: --cache-from s3://bucket: not a cache: use registry://HOST/REPO or dir://PATH\n');
   });
 
   // Last: it stops the second daemon.

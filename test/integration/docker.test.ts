@@ -108,8 +108,9 @@ image:
 
   it('a second build in the same project waits for the first (build mutex)', async () => {
     const dir = chainProject();
-    const held = tryMutex(dir);
-    if (!('release' in held)) throw new Error('could not take the build mutex');
+    const taken = tryMutex(dir);
+    if (!taken.ok) throw new Error('could not take the build mutex');
+    const held = taken.value;
     const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' } });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => {

@@ -1,8 +1,10 @@
 // The rep command as a user runs it: exact output and exit codes.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { exitCode, formatDiagnostic, type Diagnostic } from '../../src/diag.js';
+import { acquireMutex } from '../../src/state/mutex.js';
 import { CLI, makeProject, rep } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -156,5 +158,51 @@ describe('rep CLI', () => {
     const s = JSON.parse(r.stdout);
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(s.properties.steps.additionalProperties.properties).toHaveProperty('needs');
+  });
+});
+
+describe('errors with kinds: the kind, not the command, gives the exit code', () => {
+  it('maps each kind to one exit code and one place', () => {
+    const cases: [Diagnostic, 1 | 2, string][] = [
+      [{ file: 'Repfile', span: { start: { line: 3, col: 7 }, end: { line: 3, col: 9 } }, path: 'base', message: 'bad' }, 2, 'Repfile:3:7: base: bad'],
+      [{ kind: 'flag', flag: '--secret x', message: 'no such secret' }, 2, 'rep: --secret x: no such secret'],
+      [{ kind: 'engine', engine: 'docker', message: 'not available' }, 1, 'rep: docker: not available'],
+      [{ kind: 'registry', file: 'Repfile', path: 'base', message: 'cannot reach registry r' }, 1, 'Repfile: base: cannot reach registry r'],
+      [{ kind: 'busy', file: '.rep/build.pid', pid: 42, message: 'held' }, 1, 'rep: .rep/build.pid: held'],
+      [{ kind: 'io', file: '.rep/provenance.json', message: 'cannot write it (EISDIR)' }, 1, 'rep: .rep/provenance.json: cannot write it (EISDIR)'],
+      [{ kind: 'build', message: 'the build failed' }, 1, 'rep: the build failed'],
+    ];
+    for (const [d, code, line] of cases) expect([exitCode([d]), formatDiagnostic(d)]).toEqual([code, line]);
+    // A mistake of the user's next to a failure of the machine's: the failure decides.
+    expect(exitCode([cases[0]![0], cases[2]![0]])).toBe(1);
+  });
+
+  it('the same Repfile mistake exits 2 from build, publish, status and graph alike', () => {
+    const dir = makeProject({ Repfile: REPFILE.replace('needs: [system]', 'needs: [sytem]'), 'src/a': 'a' });
+    for (const args of [['build', '--engine', 'none'], ['publish', '--engine', 'none', '-o', 'out'], ['status'], ['graph'], ['lock']]) {
+      const r = rep(dir, args);
+      expect([args[0], r.code, r.stderr.split('\n')[0]]).toEqual([args[0], 2, 'Repfile:8:13: steps.app.needs: unknown step "sytem" (did you mean "system"?)']);
+    }
+  });
+
+  it('flags and the engine are named as the place: exit 2 for a flag, 1 for an engine that cannot be used', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    const flag = rep(dir, ['build', '--engine', 'none', '--cache-to', 'ftp://x']);
+    expect([flag.code, flag.stderr]).toEqual([2, 'rep: --cache-to ftp://x: not a cache: use registry://HOST/REPO or dir://PATH\n']);
+    const engine = rep(dir, ['build', '--engine', 'docker'], { REP_DOCKER: '/nonexistent/docker' });
+    expect(engine.code).toBe(1);
+    expect(engine.stderr).toBe("rep: docker: not available (`/nonexistent/docker version` failed): is the daemon running?\n");
+  });
+
+  it('another build holding the project is not a usage mistake: exit 1, naming the mutex and its pid', async () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    mkdirSync(path.join(dir, '.rep'), { recursive: true });
+    // A live process other than this one holds it (the test runner's parent).
+    writeFileSync(path.join(dir, '.rep/build.pid'), `${process.ppid}\n`);
+    const r = await acquireMutex(dir, 0);
+    expect(r.ok ? [] : [exitCode(r.errors), ...r.errors.map(formatDiagnostic)]).toEqual([
+      1,
+      `rep: .rep/build.pid: another rep build (pid ${process.ppid}) holds the project; try again when it is done`,
+    ]);
   });
 });

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { listContext, tarContext } from '../../src/commands/context.js';
+import { listContext, tarContext, type ContextView } from '../../src/commands/context.js';
 import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
-import { walkContext } from '../../src/context/files.js';
+import { ContextIndex, walkContext, type ContextFile } from '../../src/context/files.js';
+import type { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { makeProject, open, rep } from '../helpers.js';
 
@@ -19,12 +20,10 @@ async function tarSha(dir: string, env: Record<string, string> = {}): Promise<st
   if (env.SOURCE_DATE_EPOCH) process.env.SOURCE_DATE_EPOCH = env.SOURCE_DATE_EPOCH;
   else delete process.env.SOURCE_DATE_EPOCH;
   try {
-    const ctx = loadContext(dir);
-    if (!ctx.ok) throw new Error('context');
     const h = createHash('sha256');
     const sink = new PassThrough();
     sink.on('data', (c: Buffer) => h.update(c));
-    await tarContext(ctx.value, sink);
+    await tarContext(view(dir), sink);
     return h.digest('hex');
   } finally {
     if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
@@ -32,9 +31,23 @@ async function tarSha(dir: string, env: Record<string, string> = {}): Promise<st
   }
 }
 
+/** The files of the context in `dir`, walked (the test fails when the walk does). */
+function walked(dir: string, ignore: DockerIgnore): ContextFile[] {
+  const r = walkContext(dir, ignore);
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.value;
+}
+
+/** The context in `dir` as `rep context` sees it. */
+function view(dir: string): ContextView {
+  const ctx = loadContext(dir);
+  if (!ctx.ok) throw new Error('context');
+  return { ctx: ctx.value, files: walked(dir, ctx.value.ignore) };
+}
+
 function inputsOf(dir: string) {
   const p = open(dir);
-  const r = resolveInputs(p.recipe, p.recipe.steps[0]!, p.ctx);
+  const r = resolveInputs(p.recipe, p.recipe.steps[0]!, p.ctx, new ContextIndex(walked(p.ctx.dir, p.ctx.ignore)));
   return r.ok ? r.value.map((f) => f.path) : r.errors.map(formatDiagnostic);
 }
 
@@ -55,7 +68,7 @@ describe('rep context', () => {
     const dir = makeProject({ ...TREE, '.rep/state.json': '{}' });
     const ctx = loadContext(dir);
     if (!ctx.ok) throw new Error();
-    expect(listContext(ctx.value)).toEqual(['.dockerignore', 'Repfile', 'docs/README.md', 'src/a.py', 'src/sub/b.py']);
+    expect(listContext(view(dir))).toEqual(['.dockerignore', 'Repfile', 'docs/README.md', 'src/a.py', 'src/sub/b.py']);
   });
 
   it('writes a tar whose sha256 depends on content and mode only', async () => {
@@ -78,7 +91,7 @@ describe('rep context', () => {
     if (!ctx.ok) throw new Error();
     const file = path.join(tmpdir(), `rep-ctx-${process.pid}.tar`);
     const { createWriteStream } = await import('node:fs');
-    await tarContext(ctx.value, createWriteStream(file));
+    await tarContext(view(dir), createWriteStream(file));
     const { spawnSync } = await import('node:child_process');
     const listing = spawnSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' }).stdout.trim().split('\n');
     expect(listing.map((l) => l.replace(/\s+/g, ' '))).toEqual([
@@ -95,14 +108,16 @@ describe('file names that are not UTF-8', () => {
   it('are an error naming the file (exit 2), unless .dockerignore excludes them; a real U+FFFD is a name like any other', () => {
     const dir = makeProject({ Repfile: REPFILE('[.]'), 'ok\uFFFDname': 'fine\n' });
     writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xe9]), Buffer.from('name')]), 'x\n');
-    expect(() => walkContext(dir, open(dir).ctx.ignore)).toThrow(
-      '"bad\uFFFDname" in the build context: its name is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore',
-    );
-    const r = rep(dir, ['context', '--list']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^rep: "bad\uFFFDname" in the build context: its name is not UTF-8/);
+    const message = 'bad\uFFFDname: a name in the build context that is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore';
+    const w = walkContext(dir, open(dir).ctx.ignore);
+    expect(w.ok ? [] : w.errors.map(formatDiagnostic)).toEqual([message]);
+    // The same problem, as a value, from every command that walks the context: exit 2, no stack trace.
+    for (const args of [['context', '--list'], ['build', '--engine', 'none'], ['status', '--engine', 'none'], ['graph']]) {
+      const r = rep(dir, args);
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, `${message}\n`]);
+    }
     writeFileSync(path.join(dir, '.dockerignore'), 'bad*\n');
-    expect(walkContext(dir, open(dir).ctx.ignore).map((f) => f.path)).toEqual(['.dockerignore', 'Repfile', 'ok\uFFFDname']);
+    expect(walked(dir, open(dir).ctx.ignore).map((f) => f.path)).toEqual(['.dockerignore', 'Repfile', 'ok\uFFFDname']);
   });
 });
 
@@ -163,17 +178,17 @@ describe('stat cache', () => {
     const ctx = loadContext(dir);
     if (!ctx.ok) throw new Error();
     const first = StatCache.forContext(dir);
-    const h1 = first.hashAll(walkContext(dir, ctx.value.ignore));
+    const h1 = first.hashAll(walked(dir, ctx.value.ignore));
     first.save();
     expect(first.misses).toBe(2);
     const second = StatCache.forContext(dir);
-    const h2 = second.hashAll(walkContext(dir, ctx.value.ignore));
+    const h2 = second.hashAll(walked(dir, ctx.value.ignore));
     expect(second.hits).toBe(2);
     expect(h2.map((f) => f.sha256)).toEqual(h1.map((f) => f.sha256));
     expect(h1[0]!.sha256).toBe(createHash('sha256').update('a').digest('hex'));
     writeFileSync(path.join(dir, 'a.txt'), 'A');
     const third = StatCache.forContext(dir);
-    const h3 = third.hashAll(walkContext(dir, ctx.value.ignore));
+    const h3 = third.hashAll(walked(dir, ctx.value.ignore));
     expect(third.misses).toBe(1);
     expect(h3[0]!.sha256).toBe(createHash('sha256').update('A').digest('hex'));
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows).toHaveProperty(['a.txt']);
@@ -186,7 +201,7 @@ describe('stat cache', () => {
     writeFileSync(path.join(dir, 'd/big.bin'), big);
     const ctx = loadContext(dir);
     if (!ctx.ok) throw new Error();
-    const [f] = new StatCache().hashAll(walkContext(dir, ctx.value.ignore));
+    const [f] = new StatCache().hashAll(walked(dir, ctx.value.ignore));
     expect(f!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
   });
 });

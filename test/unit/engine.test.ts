@@ -124,50 +124,57 @@ describe('podman push and pull: --tls-verify=false only for registries that are 
   });
 });
 
+/** The engine auto picks, with its notice (the test fails when none is picked). */
+async function pickAuto(env: NodeJS.ProcessEnv) {
+  const r = await selectEngine('auto', { env });
+  if (!r.ok) throw new Error(`no engine: ${r.errors[0]!.message}`);
+  return r.value;
+}
+
 describe('--engine auto', () => {
   const DOWN = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?';
 
   it('says why it passes docker by when docker is configured (DOCKER_HOST) but does not answer', async () => {
     const dir = fakes({ docker: { down: 'error during connect' }, podman: { version: '4.3.1' } });
-    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'tcp://10.0.0.9:2376' } });
-    expect(sel.engine?.name).toBe('podman');
+    const sel = await pickAuto({ PATH: dir, DOCKER_HOST: 'tcp://10.0.0.9:2376' });
+    expect(sel.engine.name).toBe('podman');
     expect(sel.notice).toBe('docker does not answer (DOCKER_HOST=tcp://10.0.0.9:2376): using podman');
   });
 
   it('says why when a docker binary is there but its daemon does not answer', async () => {
     const dir = fakes({ docker: { down: DOWN }, podman: { version: '4.3.1' } });
-    const sel = await selectEngine('auto', { env: { PATH: dir } });
-    expect(sel.engine?.name).toBe('podman');
+    const sel = await pickAuto({ PATH: dir });
+    expect(sel.engine.name).toBe('podman');
     expect(sel.notice).toBe(`docker does not answer (${DOWN}): using podman`);
   });
 
   it('says so with DOCKER_HOST set even when there is no docker binary', async () => {
     const dir = fakes({ podman: {} });
-    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'unix:///run/user/1000/docker.sock' } });
-    expect(sel.engine?.name).toBe('podman');
+    const sel = await pickAuto({ PATH: dir, DOCKER_HOST: 'unix:///run/user/1000/docker.sock' });
+    expect(sel.engine.name).toBe('podman');
     expect(sel.notice).toBe('docker does not answer (DOCKER_HOST=unix:///run/user/1000/docker.sock): using podman');
   });
 
   it('stays quiet on a machine with podman and no docker at all', async () => {
     const dir = fakes({ podman: {} });
-    const sel = await selectEngine('auto', { env: { PATH: dir } });
-    expect(sel.engine?.name).toBe('podman');
+    const sel = await pickAuto({ PATH: dir });
+    expect(sel.engine.name).toBe('podman');
     expect(sel.notice).toBeUndefined();
   });
 
   it('names docker when neither answers', async () => {
     const dir = fakes({ docker: { down: DOWN }, podman: { down: 'cannot' } });
-    const sel = await selectEngine('auto', { env: { PATH: dir } });
-    expect(sel.engine?.name).toBe('none');
+    const sel = await pickAuto({ PATH: dir });
+    expect(sel.engine.name).toBe('none');
     expect(sel.notice).toBe(`no container engine answers (docker: ${DOWN}; podman): building nothing, as with --engine none`);
-    const bare = await selectEngine('auto', { env: { PATH: fakes({}) } });
+    const bare = await pickAuto({ PATH: fakes({}) });
     expect(bare.notice).toBe('no container engine answers (docker, podman): building nothing, as with --engine none');
   });
 
   it('uses docker, quietly, when it answers', async () => {
     const dir = fakes({ docker: { version: '20.10.24' }, podman: {} });
-    const sel = await selectEngine('auto', { env: { PATH: dir, DOCKER_HOST: 'unix:///x.sock' } });
-    expect(sel.engine?.name).toBe('docker');
+    const sel = await pickAuto({ PATH: dir, DOCKER_HOST: 'unix:///x.sock' });
+    expect(sel.engine.name).toBe('docker');
     expect(sel.notice).toBeUndefined();
   });
 

@@ -148,15 +148,16 @@ describe('.rep: rep never follows a link there', () => {
     writeFileSync(v.file, `${process.ppid}\n`);
     const dir = project({ '.rep/build.pid': { link: v.file } });
     const l = tryMutex(dir);
-    expect('release' in l).toBe(true);
-    if ('release' in l) l.release();
+    expect(l.ok).toBe(true);
+    if (l.ok) l.value.release();
     expect(readFileSync(v.file, 'utf8')).toBe(`${process.ppid}\n`);
     expect(kind(path.join(dir, '.rep/build.pid'))).toBe('missing');
   });
 
   it('leaves a build mutex a live process holds alone, and names that pid', async () => {
     const dir = project({ '.rep/build.pid': `${process.ppid}\n` });
-    expect(await acquireMutex(dir, 0)).toEqual({ heldBy: process.ppid });
+    const held = await acquireMutex(dir, 0);
+    expect(held.ok ? undefined : held.errors[0]).toMatchObject({ kind: 'busy', pid: process.ppid });
     expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(`${process.ppid}\n`);
   });
 

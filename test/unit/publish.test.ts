@@ -288,11 +288,15 @@ describe('rep publish and rep verify', () => {
 
 describe('rep verify --rebuild: what a stranger\'s Repfile may reach', () => {
   it('parses --secret as docker build does, and tags in rep-verify/ only', () => {
-    expect(parseSecretGrant('id=api,src=keys/api.txt', '/home/me')).toEqual({ id: 'api', file: '/home/me/keys/api.txt' });
-    expect(parseSecretGrant('id=tok,env=MY_TOKEN')).toEqual({ id: 'tok', env: 'MY_TOKEN' });
-    expect(parseSecretGrant('id=api')).toBe('--secret id=api: expected id=ID,src=FILE or id=ID,env=NAME');
-    expect(parseSecretGrant('id=api,src=a,env=B')).toBe('--secret id=api,src=a,env=B: expected id=ID,src=FILE or id=ID,env=NAME');
-    expect(parseSecretGrant('id=a b,src=f')).toBe('--secret id=a b,src=f: id is letters, digits, ".", "_" or "-"');
+    const grant = (text: string, cwd?: string) => {
+      const r = parseSecretGrant(text, cwd);
+      return r.ok ? r.value : r.errors.map(formatDiagnostic).join('\n');
+    };
+    expect(grant('id=api,src=keys/api.txt', '/home/me')).toEqual({ id: 'api', file: '/home/me/keys/api.txt' });
+    expect(grant('id=tok,env=MY_TOKEN')).toEqual({ id: 'tok', env: 'MY_TOKEN' });
+    expect(grant('id=api')).toBe('rep: --secret id=api: expected id=ID,src=FILE or id=ID,env=NAME');
+    expect(grant('id=api,src=a,env=B')).toBe('rep: --secret id=api,src=a,env=B: expected id=ID,src=FILE or id=ID,env=NAME');
+    expect(grant('id=a b,src=f')).toBe('rep: --secret id=a b,src=f: id is letters, digits, ".", "_" or "-"');
     expect(verifyTag('My Paper!', 'abcdef0123456789')).toBe('rep-verify/my-paper:abcdef012345');
     expect(verifyTag('...', 'abcdef0123456789')).toBe('rep-verify/bundle:abcdef012345');
   });
@@ -328,6 +332,6 @@ image:
     expect(granted.value.recipe.secrets).toEqual({ key: { file: '/tmp/k' }, tok: { env: 'T' } });
     expect(p.recipe.image.tag).toBe('mine:latest');
     const cli = rep(process.cwd(), ['verify', dir, '--secret', 'id=key,src=/tmp/k']);
-    expect([cli.code, cli.stderr]).toEqual([2, 'rep: --secret is for --rebuild\n']);
+    expect([cli.code, cli.stderr]).toEqual([2, 'rep: --secret: only --rebuild takes it\n']);
   });
 });
