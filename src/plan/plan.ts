@@ -1,13 +1,15 @@
-// Dag -> Plan: each step's key, and whether it is fresh or stale and why.
-import { canonicalJson } from '../canonical.js';
+// Dag -> Plan: each step's key, and whether it is fresh or stale and why
+// (keys in planner.ts, reasons in explain.ts).
+
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { BuildContext } from '../context/context.js';
 import { StatCache, type HashedFile } from '../context/hash.js';
 import { resolveInputs } from '../context/inputs.js';
 import { ContextIndex, type ContextFile } from '../context/files.js';
-import { workdirOf, type Dag, type Parent } from '../graph/dag.js';
+import type { Dag } from '../graph/dag.js';
 import type { State } from '../state/state.js';
-import { inputRecords, KEY_FORMAT, newNonce, stepKey, type ImportRecord, type StepMaterial } from './key.js';
+import type { StepMaterial } from './key.js';
+import { Planner } from './planner.js';
 import type { Reason } from './reasons.js';
 
 export type Freshness = 'fresh' | 'stale';
@@ -95,101 +97,6 @@ export function hashInputs(
   return resolved.ok ? ok(hashResolved(resolved.value, cache)) : resolved;
 }
 
-/** A step's material and key, and whether a producer's outputs were stood in for by its key. */
-export interface Keyed {
-  material: StepMaterial;
-  key: string;
-  pending: boolean;
-}
-
-/**
- * Works out keys step by step, each once the steps it depends on are keyed:
- * the build settles producers (and measures their outputs) before it keys
- * their consumers. A step asked again with the same parent key and producer
- * digests gets the key it already has.
- */
-export class Planner {
-  private readonly planned = new Map<string, PlannedStep>();
-  private readonly keyed = new Map<string, Keyed & { signature: string }>();
-  private readonly nonces = new Map<string, string>();
-
-  constructor(
-    readonly dag: Dag,
-    private readonly inputs: Map<string, HashedFile[]>,
-    private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> & {
-      /** Phony steps' nonces, to recompute recorded keys (rep verify); one new nonce per step otherwise. */
-      nonces?: Record<string, string>;
-    } = {},
-  ) {}
-
-  /** The step as last settled. */
-  get(name: string): PlannedStep | undefined {
-    return this.planned.get(name);
-  }
-
-  /**
-   * The material and key of `name`, whose parent and producers are keyed.
-   * `digestOf` gives a producer's outputs digest when known; unknown ones are
-   * stood in for by the producer's key (and `pending` says so).
-   */
-  key(name: string, digestOf: (producer: string, producerKey: string) => string | undefined): Keyed {
-    const { recipe } = this.dag;
-    const node = this.dag.nodes.get(name)!;
-    const step = node.step;
-    const parentKey = node.parent.kind === 'step' ? this.keyed.get(node.parent.name)!.key : undefined;
-    const imports: Record<string, ImportRecord> = {};
-    let pending = false;
-    for (const p of node.imports) {
-      const producerKey = this.keyed.get(p)!.key;
-      const digest = digestOf(p, producerKey);
-      if (digest === undefined) pending = true;
-      imports[p] = { paths: this.dag.nodes.get(p)!.step.outputs, digest: digest ?? `key:${producerKey}` };
-    }
-    const signature = canonicalJson({ parentKey: parentKey ?? null, imports });
-    const known = this.keyed.get(name);
-    if (known?.signature === signature) return known;
-    const resolveBase = this.opts.resolveBase ?? ((ref: string) => ref);
-    const material: StepMaterial = {
-      format: KEY_FORMAT,
-      ...(node.parent.kind === 'image'
-        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env } }
-        : { parent: parentKey! }),
-      def: {
-        run: step.run,
-        env: step.env,
-        workdir: workdirOf(this.dag, name),
-        ...(step.user !== undefined ? { user: step.user } : {}),
-        ...(step.shell !== undefined ? { shell: step.shell } : {}),
-        phony: step.phony,
-        ...(step.secrets.length ? { secrets: [...step.secrets].sort() } : {}),
-      },
-      inputs: inputRecords(this.inputs.get(name)!),
-      imports,
-      ...(step.phony ? { nonce: this.nonceOf(name) } : {}),
-    };
-    const keyed = { material, key: stepKey(material), pending, signature };
-    this.keyed.set(name, keyed);
-    return keyed;
-  }
-
-  /** Records the verdict on a keyed step, with reasons when it is stale. */
-  settle(name: string, { material, key }: Keyed, fresh: boolean): PlannedStep {
-    const node = this.dag.nodes.get(name)!;
-    const rec = this.opts.state?.steps[name];
-    const reasons = fresh ? [] : explain(rec?.key, rec?.material, material, key, node.parent, node.step.workdir !== undefined, name);
-    const p: PlannedStep = { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: this.inputs.get(name)! };
-    this.planned.set(name, p);
-    return p;
-  }
-
-  private nonceOf(name: string): string {
-    let n = this.nonces.get(name) ?? this.opts.nonces?.[name];
-    if (n === undefined) n = newNonce();
-    this.nonces.set(name, n);
-    return n;
-  }
-}
-
 export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
   const hashed = opts.inputs ? ok(opts.inputs) : hashInputs(dag, ctx, opts.statCache, opts.index);
   if (!hashed.ok) return hashed;
@@ -213,48 +120,5 @@ export function planSteps(planner: Planner, opts: Pick<PlanOptions, 'state' | 'i
   return new Plan(dag, planner);
 }
 
-const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));
-
-/** Typed reasons why `cur` differs from what was recorded. */
-export function explain(
-  prevKey: string | undefined,
-  prev: StepMaterial | undefined,
-  cur: StepMaterial,
-  key: string,
-  parent: Parent,
-  ownWorkdir: boolean,
-  name: string,
-): Reason[] {
-  if (cur.def.phony) return [{ kind: 'phony' }];
-  if (!prev) return [{ kind: 'new' }];
-  if (prevKey === key) return [{ kind: 'missing', key }];
-  if (prev.format !== cur.format) return [{ kind: 'format', from: prev.format, to: cur.format }];
-  const out: Reason[] = [];
-  if (cur.base !== undefined && prev.base !== cur.base) out.push({ kind: 'base', from: prev.base, to: cur.base });
-  if (parent.kind === 'step' && prev.parent !== cur.parent) out.push({ kind: 'upstream', step: parent.name });
-  if (cur.stage && prev.stage) {
-    if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
-    if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
-  }
-  const inherited = out.length > 0;
-  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {
-    if (f === 'workdir' && !ownWorkdir && inherited) continue;
-    if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
-  }
-  for (const path of Object.keys({ ...prev.inputs, ...cur.inputs }).sort()) {
-    const a = prev.inputs[path];
-    const b = cur.inputs[path];
-    if (!a) out.push({ kind: 'input-added', path });
-    else if (!b) out.push({ kind: 'input-removed', path });
-    else if (a.sha256 !== b.sha256 || a.type !== b.type) out.push({ kind: 'input-changed', path });
-    else if (a.mode !== b.mode) out.push({ kind: 'input-mode', path, from: a.mode, to: b.mode });
-  }
-  for (const p of Object.keys({ ...prev.imports, ...cur.imports }).sort()) {
-    if (same(prev.imports[p], cur.imports[p])) continue;
-    const measured = (r?: ImportRecord) => r !== undefined && !r.digest.startsWith('key:');
-    // A stale producer's outputs are not measured yet: the consumer may well turn out fresh.
-    if (measured(prev.imports[p]) && !measured(cur.imports[p])) out.push({ kind: 'pending', step: p });
-    else out.push({ kind: 'import', step: p });
-  }
-  return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];
-}
+export { Planner, type Keyed } from './planner.js';
+export { explain } from './explain.js';

@@ -1,0 +1,52 @@
+// Why a step is stale: its material now against the one recorded at the
+// last build, as typed reasons (which file, which field, which upstream step).
+import { canonicalJson } from '../canonical.js';
+import type { Parent } from '../graph/dag.js';
+import type { ImportRecord, StepMaterial } from './key.js';
+import type { Reason } from './reasons.js';
+
+const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));
+
+/** Typed reasons why `cur` differs from what was recorded. */
+export function explain(
+  prevKey: string | undefined,
+  prev: StepMaterial | undefined,
+  cur: StepMaterial,
+  key: string,
+  parent: Parent,
+  ownWorkdir: boolean,
+  name: string,
+): Reason[] {
+  if (cur.def.phony) return [{ kind: 'phony' }];
+  if (!prev) return [{ kind: 'new' }];
+  if (prevKey === key) return [{ kind: 'missing', key }];
+  if (prev.format !== cur.format) return [{ kind: 'format', from: prev.format, to: cur.format }];
+  const out: Reason[] = [];
+  if (cur.base !== undefined && prev.base !== cur.base) out.push({ kind: 'base', from: prev.base, to: cur.base });
+  if (parent.kind === 'step' && prev.parent !== cur.parent) out.push({ kind: 'upstream', step: parent.name });
+  if (cur.stage && prev.stage) {
+    if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
+    if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
+  }
+  const inherited = out.length > 0;
+  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {
+    if (f === 'workdir' && !ownWorkdir && inherited) continue;
+    if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
+  }
+  for (const path of Object.keys({ ...prev.inputs, ...cur.inputs }).sort()) {
+    const a = prev.inputs[path];
+    const b = cur.inputs[path];
+    if (!a) out.push({ kind: 'input-added', path });
+    else if (!b) out.push({ kind: 'input-removed', path });
+    else if (a.sha256 !== b.sha256 || a.type !== b.type) out.push({ kind: 'input-changed', path });
+    else if (a.mode !== b.mode) out.push({ kind: 'input-mode', path, from: a.mode, to: b.mode });
+  }
+  for (const p of Object.keys({ ...prev.imports, ...cur.imports }).sort()) {
+    if (same(prev.imports[p], cur.imports[p])) continue;
+    const measured = (r?: ImportRecord) => r !== undefined && !r.digest.startsWith('key:');
+    // A stale producer's outputs are not measured yet: the consumer may well turn out fresh.
+    if (measured(prev.imports[p]) && !measured(cur.imports[p])) out.push({ kind: 'pending', step: p });
+    else out.push({ kind: 'import', step: p });
+  }
+  return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];
+}
