@@ -31,6 +31,8 @@ export interface Part {
   apt: string[];
   /** Commands for the system step, after its packages (R's mirror, a Python venv). */
   setup: string[];
+  /** What the packages and setup are for, for the system step's comment. */
+  why: string[];
   pre: Draft[];
   post: Draft[];
   env: [string, string][];
@@ -38,13 +40,14 @@ export interface Part {
   notes: string[];
 }
 
-export const emptyPart = (): Part => ({ apt: [], setup: [], pre: [], post: [], env: [], used: [], notes: [] });
+export const emptyPart = (): Part => ({ apt: [], setup: [], why: [], pre: [], post: [], env: [], used: [], notes: [] });
 
 export function mergeParts(...parts: Part[]): Part {
   const out = emptyPart();
   for (const p of parts) {
     out.apt.push(...p.apt.filter((a) => !out.apt.includes(a)));
     out.setup.push(...p.setup);
+    out.why.push(...p.why);
     out.pre.push(...p.pre);
     out.post.push(...p.post);
     out.env.push(...p.env);

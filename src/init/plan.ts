@@ -25,6 +25,7 @@ function venvPart(d: Detected, base: string): Part {
     ...emptyPart(),
     apt: ['python3', 'python3-venv'],
     setup: ['python3 -m venv /opt/venv'],
+    why: ["Debian's Python 3 in a venv on PATH for pip"],
     env: [['PATH', `/opt/venv/bin:${julia}${SYSTEM_PATH}`]],
     notes: [`${pip.used.join(', ')}: installed into a venv of Debian's Python 3 (repo2docker uses its conda Python ${DEFAULT_PYTHON})`],
   });
@@ -107,7 +108,7 @@ export function planInit(d: Detected, now: Date): InitPlan {
 function assemble(d: Detected, p: { base: string; baseWhy: string; part: Part; cmd: string[]; notes: string[] }): InitPlan {
   const f = d.files;
   const { part } = p;
-  const notes = [...p.notes, ...part.notes, ...d.shadowed.map((s) => `${s} at the root: not used, as repo2docker ignores it when ${d.envDir}/ exists`)];
+  const notes = [...p.notes, ...part.notes, ...d.shadowed.map((s) => `${s} at the root: not installed on its own, as repo2docker ignores it when ${d.envDir}/ exists`)];
   const used: string[] = [];
   const steps: (Draft & { root?: boolean })[] = [];
   const apt = f['apt.txt'];
@@ -117,8 +118,8 @@ function assemble(d: Detected, p: { base: string; baseWhy: string; part: Part; c
   }
   used.push(...part.used);
   if (apt || part.apt.length || part.setup.length) {
-    const what = [apt ? `packages from ${apt}` : '', part.apt.length ? `${part.apt.join(', ')} for the language environment` : '', part.setup.length ? 'its setup' : ''].filter(Boolean);
-    steps.push({ name: 'system', comment: `System: ${what.join('; ')}.`, inputs: apt ? [apt] : [], run: [...aptInstall(apt, part.apt), ...part.setup], root: true });
+    const what = [apt ? `the packages ${apt} names` : '', ...part.why];
+    steps.push({ name: 'system', comment: `System: ${what.filter(Boolean).join('; ')}.`, inputs: apt ? [apt] : [], run: [...aptInstall(apt, part.apt), ...part.setup], root: true });
   }
   steps.push(...part.pre);
   const mamba = p.base === MICROMAMBA;
@@ -132,7 +133,7 @@ function assemble(d: Detected, p: { base: string; baseWhy: string; part: Part; c
     steps.push({ name: 'post-build', comment: `Runs ${f.postBuild} after everything else, made executable first, as repo2docker does.`, inputs: [], run: [`chmod +x ${f.postBuild}`, `./${f.postBuild}`] });
   }
   if (start) used.push(start);
-  if ((f.postBuild || start) && !mamba) notes.push(`${[f.postBuild, start].filter(Boolean).join(' and ')} ${f.postBuild && start ? 'run' : 'runs'} as root, the user of ${p.base}; repo2docker runs them as a non-root user`);
+  if ((f.postBuild || start) && !mamba) notes.push(`${[f.postBuild, start].filter(Boolean).join(' and ')} ${f.postBuild && start ? 'run' : 'runs'} as root, the user of ${p.base}; repo2docker runs ${f.postBuild && start ? 'them' : 'it'} as a non-root user`);
 
   // Only micromamba's image has a user other than root: root for apt and for owning the code, its user otherwise.
   let user = mamba ? MAMBA_USER : 'root';

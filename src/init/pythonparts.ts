@@ -19,6 +19,18 @@ export function pythonPackage(d: Detected, notes: string[]): 'setup.py' | 'pypro
   return undefined;
 }
 
+/** requirements3.txt: repo2docker reads it only beside a Python older than 3.7, for its notebook server's Python 3. */
+function requirements3(d: Detected, python: string, notes: string[]): void {
+  const r3 = d.files['requirements3.txt'];
+  if (!r3) return;
+  const legacy = Number(python.split('.')[0]) < 3 || python === '3.5' || python === '3.6';
+  notes.push(
+    legacy
+      ? `${r3}: repo2docker installs it into the Python 3 of its notebook server beside the Python ${python} kernel; a rep image has no such second Python, so it is not installed`
+      : `${r3}: not installed, as repo2docker reads it only when the Python is older than 3.7`,
+  );
+}
+
 /** requirements.txt and the package itself, installed with the `pip` on PATH. */
 export function pipPart(d: Detected, python: string): Part {
   const part = emptyPart();
@@ -30,15 +42,7 @@ export function pipPart(d: Detected, python: string): Part {
     if (local) part.post.push({ ...step, comment: `Python packages from ${req}, after the code: it refers to files of the repository (as repo2docker installs it).` });
     else part.pre.push({ ...step, comment: `Python packages from ${req}.` });
   }
-  const r3 = d.files['requirements3.txt'];
-  if (r3) {
-    const legacy = Number(python.split('.')[0]) < 3 || python === '3.5' || python === '3.6';
-    part.notes.push(
-      legacy
-        ? `${r3}: repo2docker installs it into the Python 3 of its notebook server beside the Python ${python} kernel; a rep image has no such second Python, so it is not installed`
-        : `${r3}: not installed, as repo2docker reads it only when the Python is older than 3.7`,
-    );
-  }
+  requirements3(d, python, part.notes);
   const pkg = pythonPackage(d, part.notes);
   if (pkg) {
     part.used.push(pkg);
@@ -63,6 +67,10 @@ export function pipenvPart(d: Detected, python: string): Part {
   if (facts.localPath) part.post.push({ name: 'pipenv-install', comment: `Python packages from ${what}, after the code: a dependency is a folder of the repository.`, inputs: [], run: [install] });
   else part.pre.push({ name: 'pipenv-install', comment: `Python packages from ${what}.`, inputs, run: [install] });
   if (d.files['requirements.txt']) part.notes.push(`${d.files['requirements.txt']}: not installed, as repo2docker does not with a Pipfile`);
+  requirements3(d, python, part.notes);
+  const pkg = pythonPackage(d, []);
+  if (pkg && facts.localPath) part.used.push(pkg);
+  else if (pkg) part.notes.push(`${pkg}: not installed, as repo2docker does not with a Pipfile unless it names the repository ({path = ".", editable = true})`);
   return part;
 }
 

@@ -38,6 +38,7 @@ export function rPart(d: Detected, runtime: Runtime | undefined, now: Date): Par
   // Compilers for packages that build from source: r-base-dev on Debian; rocker/r-ver builds R from source but we do not rely on what it kept.
   part.apt.push(...(debian ? ['r-base-core', ...(compiles ? ['r-base-dev'] : []), ...(description ? ['r-cran-remotes'] : [])] : compiles ? ['build-essential', 'gfortran'] : []));
   part.setup.push(setMirror(snapshotUrl(date)));
+  part.why.push(`${debian ? `R ${choice.version} from Debian` : `R ${choice.version} from the base`}${compiles ? ' and compilers for packages built from source' : ''}; CRAN as of ${date} as the mirror of every R session`);
 
   if (installR) {
     part.used.push(installR);

@@ -124,3 +124,12 @@ describe('Julia (buildpacks/julia/julia_project.py)', () => {
     expect(x.recipe.env.JULIA_PROJECT).toBe('/work');
   });
 });
+
+describe('hostile content', () => {
+  it('text from a repository reaches the Repfile only inside comments, whatever it holds', () => {
+    const x = initIn({ 'runtime.txt': 'r-4.3-2024-01-01\nsteps: {}\n', 'Project.toml': '[compat]\njulia = "1.6\\nbase: evil"\n' });
+    expect(x.recipe.base).toBe('julia:1');
+    expect(x.recipe.steps.map((s) => s.name)).toEqual(['julia', 'code']);
+    expect(x.text.split('\n').filter((l) => /evil|steps: \{\}/.test(l)).every((l) => l.startsWith('#'))).toBe(true);
+  });
+});

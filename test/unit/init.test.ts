@@ -54,8 +54,8 @@ describe('rep init: where files are found (buildpacks/base.py binder_path)', () 
   it('ignores a root setup.py, pyproject.toml and DESCRIPTION when binder/ exists (python/__init__.py _is_python_package, r.py detect)', () => {
     const x = initIn({ 'binder/requirements.txt': 'numpy\n', 'setup.py': '', DESCRIPTION: 'Package: x\n' });
     expect(steps(x)).toEqual(['python', 'code']);
-    expect(x.notes).toContain('setup.py at the root: not used, as repo2docker ignores it when binder/ exists');
-    expect(x.notes).toContain('DESCRIPTION at the root: not used, as repo2docker ignores it when binder/ exists');
+    expect(x.notes).toContain('setup.py at the root: not installed on its own, as repo2docker ignores it when binder/ exists');
+    expect(x.notes).toContain('DESCRIPTION at the root: not installed on its own, as repo2docker ignores it when binder/ exists');
   });
 
   it('does not follow a symbolic link planted as a configuration file', () => {
@@ -115,6 +115,10 @@ describe('rep init: Python (buildpacks/python, pipfile, conda)', () => {
     expect(runOf(local, 'pipenv-install')).toBe('cd binder && pipenv install --skip-lock --system --dev && pipenv --clear');
     expect(local.notes).toContain('binder/requirements.txt: not installed, as repo2docker does not with a Pipfile');
     expect(runOf(initIn({ Pipfile: '[requires]\npython_version = "2.7"\n' }), 'pipenv')).toBe('pip install --no-cache-dir pipenv==2021.5.29');
+    // PipfileBuildPack installs a setup.py only when the Pipfile names the repository.
+    const implicit = initIn({ Pipfile: '[packages]\nthere = "*"\n', 'setup.py': '' });
+    expect(implicit.notes).toContain('setup.py: not installed, as repo2docker does not with a Pipfile unless it names the repository ({path = ".", editable = true})');
+    expect(initIn({ Pipfile: '[packages]\ndummy = {path=".", editable=true}\n', 'setup.py': '' }).used).toEqual(['Pipfile', 'setup.py']);
   });
 
   it('environment.yaml as well as environment.yml; requirements.txt then not installed', () => {
