@@ -47,8 +47,11 @@ describe('rep init: where files are found (buildpacks/base.py binder_path)', () 
     expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toContain('\nRepfile\n');
   });
 
-  it('reads .binder/ too', () => {
+  it('reads .binder/ too; with both folders, which repo2docker refuses, reads binder/ and says so', () => {
     expect(stepOf(initIn({ '.binder/requirements.txt': 'numpy\n' }), 'python').inputs).toEqual(['.binder/requirements.txt']);
+    const both = initIn({ 'binder/requirements.txt': 'numpy\n', '.binder/apt.txt': 'curl\n' });
+    expect(both.used).toEqual(['binder/requirements.txt']);
+    expect(both.notes).toContain('both binder/ and .binder/ exist: rep init read binder/ (repo2docker refuses such a repository)');
   });
 
   it('ignores a root setup.py, pyproject.toml and DESCRIPTION when binder/ exists (python/__init__.py _is_python_package, r.py detect)', () => {
