@@ -7,8 +7,8 @@
 import type { Detected } from './detect.js';
 import { aptInstall, parseApt } from './apt.js';
 import { emptyPart, mergeParts, WORKDIR, type Draft, type InitPlan, type Part } from './draft.js';
-import { condaPart, pipenvPart, pipPart, pythonPackage } from './pythonparts.js';
-import { DEFAULT_PYTHON, parseRuntime, pipfileFacts, pythonXY, type Runtime } from './python.js';
+import { condaPart, pipenvImage, pipPart, pythonImage, pythonPackage } from './pythonparts.js';
+import { DEFAULT_PYTHON, parseRuntime, type Runtime } from './python.js';
 import { juliaPart, rPart } from './rjparts.js';
 
 const MICROMAMBA = 'mambaorg/micromamba:bookworm-slim';
@@ -72,27 +72,8 @@ export function planInit(d: Detected, now: Date): InitPlan {
     base = MICROMAMBA;
     baseWhy = `${condaFile} is a conda environment: micromamba installs it into its base environment, as repo2docker updates its own`;
     cmd = c.cmd;
-  } else if (pipenv) {
-    const facts = pipfileFacts(d.text.Pipfile, d.text['Pipfile.lock']);
-    const v = facts.python ?? DEFAULT_PYTHON;
-    if (f['runtime.txt']) notes.push(`${f['runtime.txt']}: not used, as repo2docker takes the Python version from Pipfile.lock or Pipfile [requires]`);
-    part = pipenvPart(d, v);
-    base = `python:${v}-slim`;
-    baseWhy = facts.python ? `Python ${v}, from ${f['Pipfile.lock'] && d.text['Pipfile.lock']?.includes('"requires"') ? 'Pipfile.lock' : 'Pipfile'} [requires]` : `no Python version in Pipfile [requires]: repo2docker's default, ${v}`;
-    cmd = [v.startsWith('2.') ? 'python' : 'python3'];
-  } else if (python) {
-    let v = DEFAULT_PYTHON;
-    if (runtime?.name === 'python') {
-      const xy = runtime.version ? pythonXY(runtime.version) : undefined;
-      if (xy) v = xy;
-      else notes.push(`${f['runtime.txt']}: "${runtime.version}" is not a Python version; rep init took ${v}`);
-    }
-    part = pipPart(d, v);
-    if (runtime?.name === 'python') part.used.unshift(f['runtime.txt']!);
-    base = `python:${v}-slim`;
-    baseWhy = runtime?.name === 'python' ? `${f['runtime.txt']} asks for Python ${v}` : `no runtime.txt: repo2docker's default Python, ${v}`;
-    // python:2.7 images have python and python2, not python3.
-    cmd = [v.startsWith('2.') ? 'python' : 'python3'];
+  } else if (pipenv || python) {
+    ({ part, base, baseWhy, cmd } = pipenv ? pipenvImage(d) : pythonImage(d, runtime));
   } else {
     part = emptyPart();
     base = 'debian:bookworm-slim';

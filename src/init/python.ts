@@ -75,21 +75,29 @@ export function pyprojectIsPackage(text: string): boolean {
   return t !== undefined && 'project' in t && 'build-system' in t;
 }
 
+/** [project] requires-python of a pyproject.toml, which repo2docker satisfies when runtime.txt names no Python. */
+export function pyprojectRequiresPython(text: string): string | undefined {
+  const v = table(table(toml(text)).project)['requires-python'];
+  return typeof v === 'string' ? v : undefined;
+}
+
 export interface PipfileFacts {
   /** x.y from Pipfile.lock's _meta.requires, else Pipfile's [requires] (python_full_version, then python_version). */
   python?: string;
+  /** Which of the two it came from. */
+  pythonFrom?: 'Pipfile.lock' | 'Pipfile';
   /** A dependency installed from a folder of the repository ({path = "."}): pipenv must run after the code is in. */
   localPath: boolean;
 }
 
 /** repo2docker/buildpacks/pipfile/__init__.py, PipfileBuildPack.python_version: runtime.txt is not read. */
 export function pipfileFacts(pipfile?: string, lock?: string): PipfileFacts {
-  const sources: Record<string, unknown>[] = [];
+  const sources: [PipfileFacts['pythonFrom'], Record<string, unknown>][] = [];
   let localPath = false;
   if (lock !== undefined) {
     try {
       const j = table(JSON.parse(lock));
-      sources.push(table(table(j._meta).requires));
+      sources.push(['Pipfile.lock', table(table(j._meta).requires)]);
       for (const group of ['default', 'develop']) for (const dep of Object.values(table(j[group]))) if (typeof table(dep).path === 'string') localPath = true;
     } catch {
       // Not JSON: nothing declared.
@@ -97,14 +105,14 @@ export function pipfileFacts(pipfile?: string, lock?: string): PipfileFacts {
   }
   if (pipfile !== undefined) {
     const t = toml(pipfile) ?? {};
-    sources.push(table(t.requires));
+    sources.push(['Pipfile', table(t.requires)]);
     for (const group of ['packages', 'dev-packages']) for (const dep of Object.values(table(t[group]))) if (typeof table(dep).path === 'string') localPath = true;
   }
-  for (const req of sources) {
+  for (const [from, req] of sources) {
     for (const key of ['python_full_version', 'python_version']) {
       const v = req[key];
       const m = typeof v === 'string' ? /^\d+(\.\d+)*/.exec(v) : null;
-      if (m) return { python: pythonXY(m[0]), localPath };
+      if (m) return { python: pythonXY(m[0]), pythonFrom: from, localPath };
     }
   }
   return { localPath };

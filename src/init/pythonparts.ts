@@ -7,7 +7,19 @@
 // --dev; a conda environment with micromamba.
 import type { Detected } from './detect.js';
 import { emptyPart, type Part } from './draft.js';
-import { condaFacts, hasLocalRequirement, pipfileFacts, pyprojectIsPackage } from './python.js';
+import { pythonFor } from './pep440.js';
+import { condaFacts, DEFAULT_PYTHON, hasLocalRequirement, pipfileFacts, pyprojectIsPackage, pyprojectRequiresPython, pythonXY, type Runtime } from './python.js';
+
+/** What a build pack chose: the base, what the Repfile adds to it, the command the image runs. */
+export interface Image {
+  part: Part;
+  base: string;
+  baseWhy: string;
+  cmd: string[];
+}
+
+/** python:2.7 images have python and python2, not python3. */
+const pythonCmd = (v: string) => [v.startsWith('2.') ? 'python' : 'python3'];
 
 /** The root file that makes the repository a Python package, if any (PythonBuildPack._is_python_package). */
 export function pythonPackage(d: Detected, notes: string[]): 'setup.py' | 'pyproject.toml' | undefined {
@@ -52,13 +64,15 @@ export function pipPart(d: Detected, python: string): Part {
 }
 
 /** pipenv as PipfileBuildPack runs it, from the configuration folder. */
-export function pipenvPart(d: Detected, python: string): Part {
+export function pipenvImage(d: Detected): Image {
   const part = emptyPart();
   const pipfile = d.files.Pipfile;
   const lock = d.files['Pipfile.lock'];
   const inputs = [pipfile, lock].filter((x): x is string => x !== undefined);
   part.used.push(...inputs);
   const facts = pipfileFacts(d.text.Pipfile, d.text['Pipfile.lock']);
+  const python = facts.python ?? DEFAULT_PYTHON;
+  if (d.files['runtime.txt']) part.notes.push(`${d.files['runtime.txt']}: not used, as repo2docker takes the Python version from Pipfile.lock or Pipfile [requires]`);
   // PipfileBuildPack.get_preassemble_scripts: the last pipenv for Python before 3.6.
   const old = Number(python.split('.')[0]) < 3 || ['3.0', '3.1', '3.2', '3.3', '3.4', '3.5'].includes(python);
   part.pre.push({ name: 'pipenv', comment: 'pipenv, the version repo2docker installs.', inputs: [], run: [`pip install --no-cache-dir pipenv==${old ? '2021.5.29' : '2022.1.8'}`] });
@@ -71,8 +85,38 @@ export function pipenvPart(d: Detected, python: string): Part {
   const pkg = pythonPackage(d, []);
   if (pkg && facts.localPath) part.used.push(pkg);
   else if (pkg) part.notes.push(`${pkg}: not installed, as repo2docker does not with a Pipfile unless it names the repository ({path = ".", editable = true})`);
-  return part;
+  const baseWhy = facts.python ? `Python ${python}, from ${facts.pythonFrom} [requires]` : `no Python version in Pipfile [requires]: repo2docker's default, ${python}`;
+  return { part, base: `python:${python}-slim`, baseWhy, cmd: pythonCmd(python) };
 }
+
+/** requirements.txt, setup.py/pyproject.toml on the python image runtime.txt names (PythonBuildPack). */
+export function pythonImage(d: Detected, runtime: Runtime | undefined): Image {
+  const notes: string[] = [];
+  const rt = d.files['runtime.txt'];
+  let python = DEFAULT_PYTHON;
+  if (runtime?.name === 'python') {
+    const xy = runtime.version ? pythonXY(runtime.version) : undefined;
+    if (xy) python = xy;
+    else notes.push(`${rt}: "${runtime.version}" is not a Python version; rep init took ${python}`);
+  }
+  // PythonBuildPack.python_version: requires-python (root pyproject.toml only) moves a default Python, never runtime.txt's.
+  const requires = d.root['pyproject.toml'] ? pyprojectRequiresPython(d.text['pyproject.toml']!) : undefined;
+  let why = runtime?.name === 'python' ? `${rt} asks for Python ${python}` : `no Python in runtime.txt: repo2docker's default, ${python}`;
+  if (requires !== undefined) {
+    const chosen = pythonFor(requires, python);
+    if ('error' in chosen) notes.push(`pyproject.toml requires-python: ${chosen.error}; rep init took Python ${python}`);
+    else if (chosen.version !== python && runtime?.name === 'python') notes.push(`${rt} asks for Python ${python}, which pyproject.toml's requires-python = "${requires}" excludes: repo2docker refuses that; rep init kept ${python}`);
+    else if (chosen.version !== python) {
+      python = chosen.version;
+      why = `pyproject.toml requires-python = "${requires}": the newest Python repo2docker supports that satisfies it, ${python}`;
+    }
+  }
+  const part = pipPart(d, python);
+  part.notes.unshift(...notes);
+  if (runtime?.name === 'python') part.used.unshift(rt!);
+  return { part, base: `python:${python}-slim`, baseWhy: why, cmd: pythonCmd(python) };
+}
+
 
 /** The environment file into micromamba's base environment (CondaBuildPack.get_env_scripts). */
 export function condaPart(d: Detected, file: string): Part & { cmd: string[] } {

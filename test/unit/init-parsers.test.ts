@@ -10,6 +10,7 @@ import { aptInstall, parseApt } from '../../src/init/apt.js';
 import { juliaFacts } from '../../src/init/julia.js';
 import { condaFacts, isLocalPipRequirement, parseRuntime, pipfileFacts, pyprojectIsPackage } from '../../src/init/python.js';
 import { chooseR, rOfDate } from '../../src/init/r.js';
+import { pythonFor } from '../../src/init/pep440.js';
 
 describe('apt.txt (buildpacks/base.py: l.partition("#")[0].strip(), sorted)', () => {
   const tricky = 'curl # the tool\r\n\r\n# a comment line\n  jq\tgit  \r\nless#no space\n\t\ncurl\nlibssl-dev:amd64 python3=3.11.2-1+b1\n';
@@ -89,8 +90,8 @@ describe('Python files', () => {
   });
 
   it('Pipfile.lock _meta.requires, then Pipfile [requires]: python_full_version before python_version', () => {
-    expect(pipfileFacts('[requires]\npython_full_version = "3.7.4"\npython_version = "3.8"\n')).toEqual({ python: '3.7', localPath: false });
-    expect(pipfileFacts('[requires]\npython_version = "3"\n')).toEqual({ python: '3.10', localPath: false });
+    expect(pipfileFacts('[requires]\npython_full_version = "3.7.4"\npython_version = "3.8"\n')).toEqual({ python: '3.7', pythonFrom: 'Pipfile', localPath: false });
+    expect(pipfileFacts('[requires]\npython_version = "3"\n')).toEqual({ python: '3.10', pythonFrom: 'Pipfile', localPath: false });
     expect(pipfileFacts(undefined, '{"default": {"mine": {"path": ".", "editable": true}}}')).toEqual({ localPath: true });
     expect(pipfileFacts('not toml [', 'not json')).toEqual({ localPath: false });
   });
@@ -131,5 +132,23 @@ describe('R versions (r.py r_version, version_map)', () => {
     expect(chooseR(undefined, '2020-05-01')).toMatchObject({ image: 'rocker/r-ver:4.0.5' });
     expect(chooseR('5.1', undefined)).toHaveProperty('error');
     expect([rOfDate('2019-04-25'), rOfDate('2019-04-26')]).toEqual(['3.5', '3.6']);
+  });
+});
+
+describe('requires-python (python/__init__.py python_version, PEP 440)', () => {
+  it.each([
+    ['>=3.8', '3.10'],
+    ['>=3.11', '3.14'],
+    ['>=3.8,<3.10', '3.9'],
+    ['~=3.11', '3.14'],
+    ['~=3.11.2', 'error'],
+    ['==3.12.*', '3.12'],
+    ['!=3.10.*', '3.14'],
+    ['<3', 'error'],
+    ['>= 3.9, != 3.10', '3.14'],
+    ['^3.9', 'error'],
+  ])('%j with the default 3.10 -> %s', (spec, want) => {
+    const r = pythonFor(spec, '3.10');
+    expect('version' in r ? r.version : 'error').toBe(want);
   });
 });

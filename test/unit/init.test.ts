@@ -76,7 +76,10 @@ describe('rep init: Python (buildpacks/python, pipfile, conda)', () => {
     const no = initIn({ 'pyproject.toml': '[project]\nname = "x"\n', 'requirements.txt': 'numpy\n' });
     expect(steps(no)).toEqual(['python', 'code']);
     expect(no.notes).toContain('pyproject.toml has no [project] and [build-system] tables: like repo2docker, rep init does not install the repository as a package');
-    const yes = initIn({ 'pyproject.toml': '[project]\nname = "x"\n[build-system]\nrequires = ["hatchling"]\n', 'x/__init__.py': '' });
+    const yes = initIn({ 'pyproject.toml': '[project]\nname = "x"\nrequires-python = ">=3.11"\n[build-system]\nrequires = ["hatchling"]\n', 'x/__init__.py': '' });
+    // PythonBuildPack.python_version: a default Python that requires-python excludes moves to the newest supported one that fits.
+    expect(yes.recipe.base).toBe('python:3.14-slim');
+    expect(yes.notes).toEqual([]);
     expect(steps(yes)).toEqual(['code', 'install']);
     expect(runOf(yes, 'install')).toBe('pip install --no-cache-dir .');
     expect(yes.used).toEqual(['pyproject.toml']);
