@@ -145,9 +145,10 @@ program
     const { init } = await import('../src/commands/init.js');
     const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
     if (!r.ok) failWith(r.errors);
-    const found = Object.values(r.value.detected.files);
-    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${found.length ? found.join(', ') : 'no environment files'}`);
+    const { used, notes } = r.value;
+    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${used.length ? used.join(', ') : 'no environment files'}`);
     if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
+    for (const n of notes) out(`rep: note: ${n}`);
   });
 
 addBuildOptions(program.command('watch'), 'watch')

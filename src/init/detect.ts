@@ -1,59 +1,105 @@
-// What environment files a repository has, found the way Binder/repo2docker
-// looks for them: in binder/ (or .binder/) when there is one, which then
-// shadows the files at the root; else at the root.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// What configuration files a repository has, found where repo2docker looks
+// for them (repo2docker/buildpacks/base.py, binder_path): in binder/ or
+// .binder/ when there is one, which then shadows the root; else at the root.
+// A repository is someone else's: files are read bounded, and a link is never
+// followed (it is reported and left out).
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
+import { isRealDir, readBounded } from '../safefs.js';
 
+/** Files repo2docker reads in the configuration folder. */
 export const ENV_FILES = [
   'apt.txt',
   'environment.yml',
+  'environment.yaml',
   'requirements.txt',
+  'requirements3.txt',
   'Pipfile',
   'Pipfile.lock',
   'install.R',
-  'DESCRIPTION',
   'Project.toml',
+  'JuliaProject.toml',
+  'Manifest.toml',
+  'JuliaManifest.toml',
+  'REQUIRE',
   'runtime.txt',
   'postBuild',
   'start',
+  '.dockerignore',
+  '.containerignore',
 ] as const;
+/** Files repo2docker reads at the root only, and only when there is no binder/ or .binder/ folder. */
+export const ROOT_FILES = ['setup.py', 'pyproject.toml', 'DESCRIPTION'] as const;
 
 export type EnvFile = (typeof ENV_FILES)[number];
+export type RootFile = (typeof ROOT_FILES)[number];
+
+/** The most rep init reads of one configuration file (a lock file can be large). */
+const READ_LIMIT = 4 << 20;
 
 export interface Detected {
-  /** Folder the environment files are in, relative to the repository ("" for the root). */
-  envDir: string;
-  /** Environment files found there, with their paths relative to the repository. */
+  /** Folder the configuration files are in, relative to the repository ("" for the root). */
+  envDir: '' | 'binder' | '.binder';
+  /** Configuration files found there: name -> path relative to the repository. */
   files: Partial<Record<EnvFile, string>>;
-  /** setup.py / pyproject.toml at the root: the repository is a Python package. */
-  pythonPackage?: 'setup.py' | 'pyproject.toml';
-  runtime?: { kind: 'python'; version: string } | { kind: 'r'; version?: string; date?: string };
-  /** When binder/ and .binder/ both exist (repo2docker refuses that too). */
-  conflict?: string;
+  /** setup.py, pyproject.toml, DESCRIPTION at the root, when no binder folder shadows them. */
+  root: Partial<Record<RootFile, string>>;
+  /** Text of each file found (undefined when it could not be read: see notes). */
+  text: Partial<Record<EnvFile | RootFile, string>>;
+  /** Root files a binder folder shadows, which repo2docker ignores. */
+  shadowed: string[];
+  /** The root .dockerignore, when there is one (a binder folder shadows it too). */
+  rootIgnore?: string;
+  /** Things found that rep init could not read or that repo2docker refuses, one sentence each. */
+  notes: string[];
 }
 
-const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
-const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
+type Kind = 'file' | 'link' | 'other' | 'none';
+function kind(p: string): Kind {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  if (!st) return 'none';
+  return st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
+}
 
 export function detect(repo: string): Detected {
-  const binder = isDir(path.join(repo, 'binder'));
-  const dotBinder = isDir(path.join(repo, '.binder'));
+  const binder = isRealDir(path.join(repo, 'binder'));
+  const dotBinder = isRealDir(path.join(repo, '.binder'));
+  // repo2docker refuses a repository with both; rep init reads binder/ and says so.
   const envDir = binder ? 'binder' : dotBinder ? '.binder' : '';
-  const files: Detected['files'] = {};
+  const out: Detected = { envDir, files: {}, root: {}, text: {}, shadowed: [], notes: [] };
+  if (binder && dotBinder) out.notes.push('both binder/ and .binder/ exist: rep init read binder/ (repo2docker refuses such a repository)');
+
+  const read = (rel: string): string | undefined => {
+    const r = readBounded(path.join(repo, rel), { limit: READ_LIMIT });
+    if (r.ok) return r.bytes.toString('utf8');
+    out.notes.push(`${rel}: ${r.message}; rep init left it out`);
+    return undefined;
+  };
+  const found = (rel: string): boolean => {
+    const k = kind(path.join(repo, rel));
+    if (k === 'link') out.notes.push(`${rel} is a symbolic link: rep init does not follow links in a repository and left it out`);
+    return k === 'file';
+  };
+
   for (const f of ENV_FILES) {
     const rel = envDir ? `${envDir}/${f}` : f;
-    if (isFile(path.join(repo, rel))) files[f] = rel;
+    if (!found(rel)) continue;
+    const text = read(rel);
+    if (text === undefined) continue;
+    out.files[f] = rel;
+    out.text[f] = text;
   }
-  const out: Detected = { envDir, files };
-  if (binder && dotBinder) out.conflict = 'both binder/ and .binder/ exist; rep init read binder/ (Binder refuses such a repository)';
-  if (isFile(path.join(repo, 'setup.py'))) out.pythonPackage = 'setup.py';
-  else if (isFile(path.join(repo, 'pyproject.toml'))) out.pythonPackage = 'pyproject.toml';
-  if (files['runtime.txt']) {
-    const text = readFileSync(path.join(repo, files['runtime.txt']), 'utf8').trim();
-    const py = /^python-(\d+(?:\.\d+)?)/.exec(text);
-    const r = /^r-(?:(\d+(?:\.\d+)*)-)?(\d{4}-\d{2}-\d{2})$/.exec(text);
-    if (py) out.runtime = { kind: 'python', version: py[1]! };
-    else if (r) out.runtime = { kind: 'r', version: r[1], date: r[2] };
+  for (const f of ROOT_FILES) {
+    if (kind(path.join(repo, f)) !== 'file') continue;
+    if (envDir) {
+      out.shadowed.push(f);
+      continue;
+    }
+    const text = read(f);
+    if (text === undefined) continue;
+    out.root[f] = f;
+    out.text[f] = text;
   }
+  if (kind(path.join(repo, '.dockerignore')) === 'file') out.rootIgnore = read('.dockerignore');
   return out;
 }

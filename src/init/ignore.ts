@@ -1,0 +1,66 @@
+// The .dockerignore rep init leaves: what the build context keeps, as
+// repo2docker decides it (repo2docker/buildpacks/base.py, BuildPack.build:
+// it reads .dockerignore and .containerignore in the configuration folder, so
+// a binder/ folder shadows the root ones). rep reads only the root
+// .dockerignore, so with a binder/ folder rep init writes there the rules
+// repo2docker would use, keeping the old lines as comments. Whatever the
+// rules, the Repfile's own inputs are never excluded.
+import { DockerIgnore } from '../context/dockerignore.js';
+import type { Detected } from './detect.js';
+
+/** Kept out of the context always: rep's own files, so editing them does not change the code step. */
+const REP_OWN = ['.git', '.rep', 'Repfile', 'Repfile.lock', 'Dockerfile'];
+
+export interface IgnorePlan {
+  /** The text to write to the root .dockerignore; undefined: leave the file as it is. */
+  text?: string;
+  /** Files of the repository read for it. */
+  used: string[];
+  notes: string[];
+}
+
+/** Lines as repo2docker keeps them: stripped, without blank lines and comments. */
+const rules = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+export function planIgnore(d: Detected, inputs: readonly string[]): IgnorePlan {
+  const used: string[] = [];
+  const notes: string[] = [];
+  let text: string | undefined;
+  const own = ['# Written by rep init: what the build context leaves out.', ...REP_OWN];
+  if (d.envDir) {
+    const from = (['.dockerignore', '.containerignore'] as const).filter((f) => d.files[f] !== undefined);
+    used.push(...from.map((f) => d.files[f]!));
+    const lines = [
+      `# Written by rep init. repo2docker reads ${d.envDir}/.dockerignore and ${d.envDir}/.containerignore, not the root`,
+      `# .dockerignore, when ${d.envDir}/ exists; rep reads only this file, so it holds their rules${from.length ? '' : ' (there are none)'}.`,
+      ...from.flatMap((f) => rules(d.text[f]!)),
+      "# rep's own files:",
+      ...REP_OWN,
+    ];
+    if (d.rootIgnore !== undefined && !d.rootIgnore.startsWith('# Written by rep init')) {
+      notes.push(`.dockerignore at the root: repo2docker does not read it when ${d.envDir}/ exists; rep init rewrote it with ${from.length ? from.map((f) => d.files[f]).join(' and ') : "rep's own rules"} and kept its old lines as comments`);
+      lines.push('', `# The root .dockerignore before rep init (repo2docker ignores it when ${d.envDir}/ exists):`, ...d.rootIgnore.split('\n').filter((l) => l.trim() !== '').map((l) => `#   ${l.replace(/\r$/, '')}`));
+    }
+    text = `${lines.join('\n')}\n`;
+  } else if (d.rootIgnore === undefined) {
+    const container = d.files['.containerignore'];
+    if (container) used.push(container);
+    text = `${[...own, ...(container ? ['# From .containerignore, which repo2docker reads too:', ...rules(d.text['.containerignore']!)] : [])].join('\n')}\n`;
+  } else if (d.files['.containerignore']) {
+    notes.push('.containerignore: repo2docker reads it beside .dockerignore; rep reads only .dockerignore: move its rules there');
+  }
+
+  // The Repfile's own inputs must reach the build, whatever the rules say.
+  const current = text ?? d.rootIgnore ?? '';
+  const ignore = DockerIgnore.parse(current).ignore;
+  const excluded = inputs.filter((p) => p !== '.' && ignore.decide(p).excluded);
+  if (excluded.length) {
+    notes.push(`.dockerignore excluded ${excluded.join(', ')}, which the Repfile reads: rep init added ${excluded.map((p) => `"!${p}"`).join(', ')} to it`);
+    text = `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}# Added by rep init: files the Repfile reads.\n${excluded.map((p) => `!${p}`).join('\n')}\n`;
+  }
+  return { text, used, notes };
+}
