@@ -151,7 +151,7 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
 
 program
   .command('init')
-  .description('write a commented Repfile from the environment files found (Binder/repo2docker style)')
+  .description('write a commented Repfile from the environment files found (Binder/repo2docker style), or converted from a Dockerfile')
   .option('--force', 'overwrite an existing Repfile')
   .action(async (o: { force?: boolean }, cmd: Command) => {
     const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
@@ -159,7 +159,10 @@ program
     const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
     if (!r.ok) failWith(r.errors);
     const found = Object.values(r.value.detected.files);
-    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${found.length ? found.join(', ') : 'no environment files'}`);
+    const df = r.value.dockerfile;
+    const from = df ? `${df.rel} (converted; build with rep build --dockerfile Dockerfile.rep)` : found.length ? found.join(', ') : 'no environment files';
+    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${from}`);
+    for (const n of df?.notes ?? []) out(`${df!.rel}:${n.line}: warning: ${n.message}`);
     if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
   });
 
