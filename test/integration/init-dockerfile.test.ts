@@ -4,11 +4,14 @@
 // builds run on the real docker engine, in the same folder (so the same
 // .dockerignore), apt through --network host.
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build } from '../../src/commands/build.js';
 import { init } from '../../src/commands/init.js';
 import { makeProject, open, type Tree } from '../helpers.js';
-import { diffFiles, docker, DOCKER_BIN, imageFiles, sh } from './helpers.js';
+import { readFilesystemTar } from '../../src/publish/filesystem.js';
+import { diffFiles, docker, DOCKER_BIN, sh } from './helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -21,9 +24,36 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
  */
 const VARIES = /^(var\/log\/(apt|dpkg\.log|alternatives\.log|lastlog|faillog)|var\/cache\/(apt|ldconfig|debconf\/.*-old)|var\/lib\/dpkg\/.*-old$|var\/lib\/apt\/extended_states)/;
 
+/**
+ * A container of image `id`, made at once: it keeps the image while another
+ * test run's cleanup removes the rep-test/ tags it did not have before.
+ */
+function hold(id: string): string {
+  const cid = sh(DOCKER_BIN, ['create', id, 'true']).trim();
+  containers.push(cid);
+  return cid;
+}
+const containers: string[] = [];
+afterAll(() => containers.forEach((c) => sh(DOCKER_BIN, ['rm', '-f', c])));
+
+/** Every path of the container's filesystem (type, mode, owner, content hash), as publish reads an export. */
+async function exported(cid: string): Promise<Map<string, string>> {
+  const file = path.join(tmpdir(), `rep-export-${cid.slice(0, 12)}.tar`);
+  try {
+    sh(DOCKER_BIN, ['export', '-o', file, cid]);
+    const files = new Map<string, string>();
+    for (const [name, e] of Object.entries(await readFilesystemTar(file))) {
+      if (!VARIES.test(name)) files.set(name, `${e.type} ${e.mode} ${e.uid}:${e.gid} ${e.sha256 ?? (e.linkname ? `-> ${e.linkname}` : '')}`);
+    }
+    return files;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /** The runtime settings of an image that a Dockerfile sets. */
-function config(ref: string) {
-  const c = JSON.parse(sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{json .Config}}', ref])) as Record<string, unknown>;
+function config(id: string) {
+  const c = JSON.parse(sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{json .Config}}', id])) as Record<string, unknown>;
   return {
     Cmd: c.Cmd ?? null,
     Entrypoint: c.Entrypoint ?? null,
@@ -45,15 +75,15 @@ async function bothWays(name: string, tree: Tree, dockerfile = 'Dockerfile') {
   const repfile = readFileSync(`${dir}/Repfile`, 'utf8');
   // Tagged under rep-test/ (the test setup removes those tags).
   appendFileSync(`${dir}/Repfile`, `  tag: rep-test/initdf-${name}-rep:latest\n`);
-  const original = `rep-test/initdf-${name}-docker:latest`;
-  sh(DOCKER_BIN, ['build', '-q', '--network', 'host', '-t', original, '-f', dockerfile, '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '0' } });
+  const original = sh(DOCKER_BIN, ['build', '-q', '--network', 'host', '-t', `rep-test/initdf-${name}-docker:latest`, '-f', dockerfile, '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '0' } }).trim();
+  const a = hold(original);
   const built = await build(open(dir), { engine: docker(), network: 'host', dockerfile: 'Dockerfile.rep', jobs: 2 });
   if (!built.ok) throw new Error(built.errors.map((e) => e.message).join('\n'));
   expect(built.value.ok, repfile).toBe(true);
-  const converted = built.value.tag;
-  const [a, b] = [await imageFiles(DOCKER_BIN, original), await imageFiles(DOCKER_BIN, converted)];
-  for (const m of [a, b]) for (const k of [...m.keys()]) if (VARIES.test(k)) m.delete(k);
-  return { files: diffFiles(a, b), config: [config(original), config(converted)] as const, repfile, notes: r.value.dockerfile!.notes, original: a };
+  const converted = built.value.image!.imageId;
+  const b = hold(converted);
+  const [fa, fb] = [await exported(a), await exported(b)];
+  return { files: diffFiles(fa, fb), config: [config(original), config(converted)] as const, repfile, notes: r.value.dockerfile!.notes, original: fa };
 }
 
 describe('rep init from a Dockerfile, built both ways', () => {
