@@ -32,6 +32,8 @@ function stepLines(s: DraftStep, file: string): string[] {
   if (s.run.length === 1) out.push(`    run: ${yamlString(s.run[0]!)}`);
   else if (s.run.length > 1) out.push('    run:', ...s.run.map((r) => `      - ${yamlString(r)}`));
   if (s.outputs.length) out.push(`    outputs: ${flow(s.outputs)}`);
+  // A step with nothing to do (a stage that only sets image settings) is an empty mapping, not null.
+  if (out.length === 2 + s.comments.length) out[0] = `  ${s.name}: {}`;
   return out;
 }
 

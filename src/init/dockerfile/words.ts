@@ -108,7 +108,8 @@ export function oneWord(s: string, vars: Vars, escape = '\\'): Words {
 
 /** `K=V` pairs (ENV, LABEL, ARG), or the legacy `K V...` form of ENV and LABEL when the first word has no `=`. */
 export function keyValues(s: string, vars: Vars, escape = '\\'): { pairs: [string, string | undefined][]; unresolved: string[] } {
-  const first = /^\S+/.exec(s.trim())?.[0] ?? '';
+  // The first word as written (quotes kept, as Docker decides the form before removing them).
+  const first = /^(?:[^\s"']+|"(?:\\.|[^"\\])*"|'[^']*')+/.exec(s.trim())?.[0] ?? '';
   if (first && !first.includes('=')) {
     const rest = s.trim().slice(first.length).trim();
     const k = splitWords(first, vars, escape);
