@@ -163,7 +163,7 @@ program
     const from = df ? `${df.rel} (converted; build with rep build --dockerfile Dockerfile.rep)` : found.length ? found.join(', ') : 'no environment files';
     out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${from}`);
     for (const n of df?.notes ?? []) out(`${df!.rel}:${n.line}: warning: ${n.message}`);
-    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
+    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out ${df ? '' : '.git and '}rep's own files)`);
   });
 
 addBuildOptions(program.command('watch'), 'watch')
