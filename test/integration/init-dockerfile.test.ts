@@ -76,14 +76,17 @@ async function bothWays(name: string, tree: Tree, dockerfile = 'Dockerfile') {
   // Tagged under rep-test/ (the test setup removes those tags).
   appendFileSync(`${dir}/Repfile`, `  tag: rep-test/initdf-${name}-rep:latest\n`);
   const original = sh(DOCKER_BIN, ['build', '-q', '--network', 'host', '-t', `rep-test/initdf-${name}-docker:latest`, '-f', dockerfile, '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '0' } }).trim();
+  // Config read at once, and a container made: another test run's cleanup may untag rep-test/ images any time.
+  const ca = config(original);
   const a = hold(original);
   const built = await build(open(dir), { engine: docker(), network: 'host', dockerfile: 'Dockerfile.rep', jobs: 2 });
   if (!built.ok) throw new Error(built.errors.map((e) => e.message).join('\n'));
   expect(built.value.ok, repfile).toBe(true);
   const converted = built.value.image!.imageId;
+  const cb = config(converted);
   const b = hold(converted);
   const [fa, fb] = [await exported(a), await exported(b)];
-  return { files: diffFiles(fa, fb), config: [config(original), config(converted)] as const, repfile, notes: r.value.dockerfile!.notes, original: fa };
+  return { files: diffFiles(fa, fb), config: [ca, cb] as const, repfile, notes: r.value.dockerfile!.notes, original: fa };
 }
 
 describe('rep init from a Dockerfile, built both ways', () => {
