@@ -116,7 +116,7 @@ CMD ["python3", "-m", "flask", "run", "--host=0.0.0.0"]
     expect(x.original.get('app/run.sh')).toMatch(/^file 755 0:0 /);
     expect(x.original.has('usr/lib/python3/dist-packages/flask/__init__.py')).toBe(true);
     expect(x.notes).toEqual([]);
-  });
+  }, 300_000);
 
   it('multi-stage: a builder stage, COPY --from to the same path and elsewhere, a local folder renamed', async () => {
     const x = await bothWays('multi', {
