@@ -138,16 +138,18 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
 
 program
   .command('init')
-  .description('write a commented Repfile from the environment files found (Binder/repo2docker style)')
+  .description('write a commented Repfile from the environment files found (Binder/repo2docker style), or converted from a Dockerfile')
   .option('--force', 'overwrite an existing Repfile')
   .action(async (o: { force?: boolean }, cmd: Command) => {
     const g = cmd.optsWithGlobals<{ file?: string; context?: string }>();
     const { init } = await import('../src/commands/init.js');
     const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
     if (!r.ok) failWith(r.errors);
-    const { used, notes } = r.value;
-    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${used.length ? used.join(', ') : 'no environment files'}`);
-    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out .git and rep's own files)`);
+    const { used, notes, dockerfile: df } = r.value;
+    const from = df ? `${df.rel} (converted; build with rep build --dockerfile Dockerfile.rep)` : used.length ? used.join(', ') : 'no environment files';
+    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${from}`);
+    for (const n of df?.notes ?? []) out(`${df!.rel}:${n.line}: warning: ${n.message}`);
+    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out ${df ? '' : '.git and '}rep's own files)`);
     for (const n of notes) out(`rep: note: ${n}`);
   });
 

@@ -1,10 +1,14 @@
 // `rep init`: a commented Repfile from the configuration files a repository
 // has, read as repo2docker reads them (src/init/), and the .dockerignore that
-// keeps what repo2docker's build context keeps.
+// keeps what repo2docker's build context keeps; or converted from its
+// Dockerfile (binder/ shadowing the root, as in repo2docker). A default.nix
+// is refused with a clear line (exit 2).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
+import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
+import type { Note } from '../init/dockerfile/model.js';
 import { planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
@@ -20,21 +24,49 @@ export interface InitResult {
   notes: string[];
   /** The .dockerignore written (none when the one there was kept). */
   dockerignore?: string;
+  /** The Dockerfile converted (relative to the repository), and what of it was not. */
+  dockerfile?: { rel: string; notes: Note[] };
 }
+
+/** Beside a converted Dockerfile: rep's files only, so `docker build` of the original sees what it saw before. */
+const DOCKERIGNORE_CONVERTED = `# Written by rep init: rep's own files, left out of the build context
+# (of rep build and of docker build of the original Dockerfile alike).
+.rep
+Repfile
+Repfile.lock
+Dockerfile.rep
+`;
 
 export function init(dir: string, opts: { file?: string; force?: boolean; now?: Date } = {}): Result<InitResult> {
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
   if (existsSync(file) && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
   const detected = detect(dir);
+  const name = projectName(path.basename(path.resolve(dir)));
+  const build = findBuildFile(dir, detected.envDir);
+  if (build?.kind === 'nix') return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
+  if (build) return fromDockerfile(dir, file, detected, build.rel, name);
   const plan = planInit(detected, opts.now ?? new Date());
   const ignore = planIgnore(detected, plan.steps.flatMap((s) => s.inputs));
   plan.notes.push(...ignore.notes);
   plan.used.push(...ignore.used);
-  const text = renderRepfile(plan, projectName(path.basename(path.resolve(dir))));
+  const text = renderRepfile(plan, name);
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: plan.used, notes: plan.notes };
   if (ignore.text === undefined) return ok(result);
   writeFileAtomic(path.join(dir, '.dockerignore'), ignore.text);
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
+}
+
+/** The Repfile converted from the repository's Dockerfile (`rel`), and a .dockerignore of rep's files when there is none. */
+function fromDockerfile(dir: string, file: string, detected: Detected, rel: string, name: string): Result<InitResult> {
+  const converted = repfileFromDockerfile(dir, rel, name);
+  if (!converted.ok) return converted;
+  const { text, notes } = converted.value;
+  writeFileAtomic(file, text);
+  const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
+  const ignore = path.join(dir, '.dockerignore');
+  if (existsSync(ignore)) return ok(result);
+  writeFileAtomic(ignore, DOCKERIGNORE_CONVERTED);
+  return ok({ ...result, dockerignore: ignore });
 }

@@ -53,7 +53,7 @@ function posixShell(shell: readonly string[]): boolean {
  * list (no `;`), no comment or here-document, nothing at its end (`\`, `&`,
  * `|`) that would run on into the next item.
  */
-const joinable = (c: string) => c.trim() !== '' && !/[\n\r;#]|<</.test(c) && !/[\\&|]\s*$/.test(c);
+export const joinable = (c: string) => c.trim() !== '' && !/[\n\r;#]|<</.test(c) && !/[\\&|]\s*$/.test(c);
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Items as one POSIX script: each evaluated on its own, so none runs into the next and each one's status counts (with -e). */
 const evalEach = (run: readonly string[]) => (run.length === 1 ? run[0]! : run.map((c) => `eval ${sq(c)}`).join('\n'));

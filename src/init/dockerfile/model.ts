@@ -1,0 +1,59 @@
+// What a converted Dockerfile becomes before it is written as a Repfile:
+// steps (in Dockerfile order), the image settings, and the notes on what
+// could not be converted (each with its Dockerfile line), shared by the
+// converter and the renderer.
+import path from 'node:path';
+
+export interface DraftStep {
+  name: string;
+  /** First and last Dockerfile line it came from. */
+  lines: [number, number];
+  from?: string;
+  needs: string[];
+  inputs: string[];
+  workdir?: string;
+  env: [string, string][];
+  user?: string;
+  shell?: string[];
+  run: string[];
+  outputs: string[];
+  /** Comment lines written above its fields (instructions not converted, how a copy was done). */
+  comments: string[];
+}
+
+export interface DraftImage {
+  from: string;
+  cmd?: string | string[];
+  entrypoint?: string | string[];
+  expose: string[];
+  volumes: string[];
+  labels: [string, string][];
+}
+
+/** An instruction (or a part of one) rep cannot express, reported on the terminal and kept as a comment. */
+export interface Note {
+  line: number;
+  message: string;
+}
+
+export interface Converted {
+  base: string;
+  steps: DraftStep[];
+  image: DraftImage;
+  notes: Note[];
+  /** Comments written after the steps (instructions after the last step of the final stage). */
+  trailing: string[];
+}
+
+/** A value as one single-quoted POSIX shell word. */
+export const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** An absolute path, normalized, without a trailing slash (but "/"). */
+export function absolute(p: string, cwd: string): string {
+  const n = path.posix.normalize(p.startsWith('/') ? p : `${cwd}/${p}`);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}
+
+/** A Dockerfile text made safe for one comment line: escapes for what could end it. */
+// eslint-disable-next-line no-control-regex
+export const commentText = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

@@ -1,0 +1,126 @@
+// Dockerfile text -> instructions with their line numbers, as BuildKit's
+// parser reads it: parser directives (escape), comments, line continuations
+// (comments and blank lines inside one are skipped), JSON vs shell form,
+// flags (--from=x), and here-documents (their bodies are skipped and the
+// instruction marked, since rep does not convert them). A small parser of
+// our own rather than dockerfile-ast: that library serves an editor (ranges
+// for every token, vscode-languageserver types) and still leaves words,
+// quotes and variables to the caller, which is most of the work here.
+import type { Diagnostic } from '../../diag.js';
+
+export interface Instruction {
+  /** Upper case: RUN, COPY, ... */
+  keyword: string;
+  /** First and last physical line (1-based). */
+  line: number;
+  endLine: number;
+  /** `--name=value` flags before the arguments (a flag without `=` has value ''). */
+  flags: [string, string][];
+  /** The arguments after the flags, continuations joined (the escape and newline removed). */
+  args: string;
+  /** The arguments as a JSON array of strings when written so (exec form). */
+  json?: string[];
+  /** It has a here-document (<<EOF), whose body was skipped. */
+  heredoc: boolean;
+  /** The instruction as written, each physical line (for comments in the Repfile). */
+  text: string[];
+}
+
+export interface ParsedDockerfile {
+  escape: '\\' | '`';
+  instructions: Instruction[];
+}
+
+/** Control characters other than tab, CR and LF (C0, DEL, C1) and the Unicode line separators. */
+// eslint-disable-next-line no-control-regex
+export const CONTROL = /[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]/;
+
+const HEREDOC = /<<(-?)\s*(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
+const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
+
+/**
+ * The instructions of `text` (the Dockerfile named `file` in messages), or
+ * diagnostics: a control character or an unterminated here-document.
+ */
+export function parseDockerfile(text: string, file: string): { ok: true; value: ParsedDockerfile } | { ok: false; errors: Diagnostic[] } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const bad = lines.findIndex((l) => CONTROL.test(l));
+  if (bad >= 0) {
+    const col = lines[bad]!.search(CONTROL) + 1;
+    const code = lines[bad]!.codePointAt(col - 1)!.toString(16).toUpperCase().padStart(4, '0');
+    return { ok: false, errors: [{ file, span: { start: { line: bad + 1, col }, end: { line: bad + 1, col: col + 1 } }, message: `control character U+${code}: rep init converts only a Dockerfile of plain text` }] };
+  }
+  let escape: '\\' | '`' = '\\';
+  let i = 0;
+  // Parser directives: `# key=value` lines at the very top, before any other line.
+  for (; i < lines.length; i++) {
+    const m = /^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(lines[i]!);
+    if (!m) break;
+    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+  }
+  const instructions: Instruction[] = [];
+  const continued = (l: string) => {
+    const t = l.replace(/\s+$/, '');
+    return t.endsWith(escape) && !t.endsWith(escape + escape) ? t.slice(0, -1) : undefined;
+  };
+  while (i < lines.length) {
+    const first = lines[i]!;
+    if (/^\s*(#|$)/.test(first)) {
+      i++;
+      continue;
+    }
+    const start = i;
+    const text: string[] = [first];
+    let joined = '';
+    let cur: string | undefined = first;
+    for (;;) {
+      const head = continued(cur);
+      if (head === undefined) {
+        joined += cur;
+        i++;
+        break;
+      }
+      joined += head;
+      i++;
+      // Inside a continuation, comment lines and blank lines are dropped.
+      while (i < lines.length && /^\s*(#|$)/.test(lines[i]!)) text.push(lines[i++]!);
+      if (i >= lines.length) break;
+      cur = lines[i]!;
+      text.push(cur);
+    }
+    const m = /^\s*([A-Za-z]+)(?:\s+|$)([\s\S]*)$/.exec(joined);
+    const keyword = (m?.[1] ?? joined.trim().split(/\s+/)[0] ?? '').toUpperCase();
+    let rest = m?.[2] ?? '';
+    const flags: [string, string][] = [];
+    for (let f = /^--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?\s*/.exec(rest); f; f = /^--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?\s*/.exec(rest)) {
+      flags.push([f[1]!.toLowerCase(), f[2] ?? '']);
+      rest = rest.slice(f[0].length);
+    }
+    const args = rest.trim();
+    let heredoc = false;
+    if (HEREDOC_KEYWORDS.has(keyword)) {
+      const words = [...args.matchAll(HEREDOC)];
+      for (const w of words) {
+        heredoc = true;
+        const strip = w[1] === '-';
+        const end = w[3]!;
+        while (i < lines.length && (strip ? lines[i]!.replace(/^\t+/, '') : lines[i]) !== end) text.push(lines[i++]!);
+        if (i >= lines.length) return { ok: false, errors: [{ file, span: { start: { line: start + 1, col: 1 }, end: { line: start + 1, col: first.length + 1 } }, message: `here-document <<${end} has no line "${end}" that ends it` }] };
+        text.push(lines[i++]!);
+      }
+    }
+    instructions.push({ keyword, line: start + 1, endLine: i, flags, args, json: jsonForm(args), heredoc, text });
+  }
+  return { ok: true, value: { escape, instructions } };
+}
+
+/** The arguments as a list when they are a JSON array of strings (exec form), else undefined (shell form). */
+function jsonForm(args: string): string[] | undefined {
+  if (!args.startsWith('[')) return undefined;
+  try {
+    const v: unknown = JSON.parse(args);
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,60 @@
+// A converted Dockerfile -> Repfile text: every step with the Dockerfile
+// lines it came from and, as comments, what was not converted there. Every
+// value is a plain YAML word or a JSON string (which YAML reads as a
+// double-quoted scalar), so no Dockerfile text can add a line or a field.
+import type { Converted, DraftStep } from './model.js';
+
+const PLAIN = /^[A-Za-z0-9_/.@+-][A-Za-z0-9_/.@+=-]*$/;
+const SPECIAL = /^(true|false|null|yes|no|on|off|y|n|~|[-+]?[\d.].*|-.*)$/i;
+// Characters YAML may refuse or read as a line break even in a double-quoted scalar.
+// eslint-disable-next-line no-control-regex
+const ESCAPE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A double-quoted YAML scalar. */
+const dq = (s: string) => JSON.stringify(s).replace(ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+export function yamlString(s: string): string {
+  return PLAIN.test(s) && !SPECIAL.test(s) ? s : dq(s);
+}
+
+const flow = (xs: readonly string[]) => `[${xs.map(yamlString).join(', ')}]`;
+
+function stepLines(s: DraftStep, file: string): string[] {
+  const at = s.lines[0] === s.lines[1] ? `${s.lines[0]}` : `${s.lines[0]}-${s.lines[1]}`;
+  const out = [`  ${s.name}:`, `    # ${file}:${at}`, ...s.comments.map((c) => `    # ${c}`)];
+  if (s.from !== undefined) out.push(`    from: ${yamlString(s.from)}`);
+  if (s.needs.length) out.push(`    needs: ${flow(s.needs)}`);
+  if (s.workdir !== undefined) out.push(`    workdir: ${yamlString(s.workdir)}`);
+  if (s.env.length) out.push('    env:', ...s.env.map(([k, v]) => `      ${k}: ${dq(v)}`));
+  if (s.inputs.length) out.push(`    inputs: ${flow(s.inputs)}`);
+  if (s.user !== undefined) out.push(`    user: ${yamlString(s.user)}`);
+  if (s.shell) out.push(`    shell: ${flow(s.shell)}`);
+  if (s.run.length === 1) out.push(`    run: ${yamlString(s.run[0]!)}`);
+  else if (s.run.length > 1) out.push('    run:', ...s.run.map((r) => `      - ${yamlString(r)}`));
+  if (s.outputs.length) out.push(`    outputs: ${flow(s.outputs)}`);
+  // A step with nothing to do (a stage that only sets image settings) is an empty mapping, not null.
+  if (out.length === 2 + s.comments.length) out[0] = `  ${s.name}: {}`;
+  return out;
+}
+
+/** The Repfile for `c`, converted from the Dockerfile shown as `file`, for the project `name`. */
+export function renderConverted(c: Converted, file: string, name: string): string {
+  const i = c.image;
+  const out = [
+    `# Repfile written by \`rep init\` from ${file}: each RUN is a step, COPY and ADD sources are inputs`,
+    '# (copied to the step\'s workdir at their path in the context), FROM ... AS stages are steps with `from`.',
+    `# Build it with \`rep build --dockerfile Dockerfile.rep\`: rep's standalone Dockerfile must not overwrite ${file}.`,
+    '# A RUN that rep would run with `sh -e` (not one `a && b` list) starts with `set +e`, as Docker runs it.',
+  ];
+  if (c.notes.length) out.push(`# Not converted or changed: ${c.notes.length} place(s), each noted below as "${file}:LINE".`);
+  out.push('rep: 1', `name: ${yamlString(name)}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
+  for (const s of c.steps) out.push(...stepLines(s, file));
+  out.push(...c.trailing.map((t) => `# ${t}`));
+  out.push('image:', `  from: ${yamlString(i.from)}`);
+  const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);
+  out.push(...cmdLike('entrypoint', i.entrypoint), ...cmdLike('cmd', i.cmd));
+  if (i.expose.length) out.push(`  expose: ${flow(i.expose)}`);
+  if (i.volumes.length) out.push(`  volumes: ${flow(i.volumes)}`);
+  if (i.labels.length) out.push('  labels:', ...i.labels.map(([k, v]) => `    ${dq(k)}: ${dq(v)}`));
+  return `${out.join('\n')}\n`;
+}
