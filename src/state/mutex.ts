@@ -12,7 +12,8 @@ export interface BuildMutex {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (one of another user's counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

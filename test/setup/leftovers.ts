@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { alive } from '../../src/state/mutex.js';
 
 const ENGINES = [process.env.REP_DOCKER || 'docker', process.env.REP_PODMAN || 'podman'];
 const OURS = /^(localhost\/)?(rep-cache|rep-test\/[^:]+|rep-verify\/[^:]+):[^:]+$/;
@@ -22,15 +23,6 @@ function repTags(bin: string): Set<string> {
 
 /** Where overlapping runs leave what was there before them: one file per run, named by its pid. */
 const RUNS = path.join(tmpdir(), 'vitest-rep-runs');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Tags each engine had when a run started. */
 type Before = Record<string, string[]>;
