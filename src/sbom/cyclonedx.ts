@@ -8,9 +8,6 @@ import parseSpdx from 'spdx-expression-parse';
 import { VERSION } from '../version.js';
 import type { Inventory } from './inventory.js';
 
-export const SBOM_FILE = 'sbom.cdx.json';
-export const SBOM_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
-
 /** RFC 9562's namespace for URLs: the name hashed with it is a URN of rep's. */
 const URL_NAMESPACE = Buffer.from('6ba7b8119dad11d180b400c04fd430c8', 'hex');
 
