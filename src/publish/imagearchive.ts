@@ -1,4 +1,4 @@
-// What an image archive (image.tar: `docker save` or `podman save`) really
+// What an image archive (`docker save`, `podman save`, a bundle's image.oci.tar or older image.tar) really
 // holds, worked out from its bytes, never from its names: the config must hash
 // to the digest its name claims, every layer to the config's rootfs.diff_ids in
 // order, and every OCI blob to its name. Read as one stream, not unpacked

@@ -57,7 +57,6 @@ const FORMATS: Record<string, [string, string]> = {
   'provenance.dsse.json': ['application/vnd.dsse.envelope.v1+json', 'The provenance statement, signed (DSSE, ed25519)'],
   'bundle.dsse.json': ['application/vnd.dsse.envelope.v1+json', 'Every file of the bundle with its sha256, signed (DSSE, ed25519)'],
   'filesystem.json': ['application/json', "The image's files: path, type, mode, owner, sha256"],
-  'image.tar': ['application/x-tar', 'The image (docker save)'],
   [OCI_ARCHIVE]: ['application/x-tar', 'The image as an OCI image layout archive (also loads with docker load)'],
   [SBOM_FILE]: [SBOM_MEDIA_TYPE, 'The software in the image, read from its package databases (CycloneDX 1.6)'],
   'CITATION.cff': ['application/x-yaml', 'Citation metadata (CFF 1.2.0)'],

@@ -80,7 +80,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     return detail.length === 0;
   };
 
-  // Every regular file hashed once (image.tar also read for its image); nothing else read.
+  // Every regular file hashed once (an image archive also read for its image); nothing else read.
   let listing: ReturnType<typeof listInside>;
   try {
     listing = listInside(dir, limits);
