@@ -14,7 +14,6 @@ import { canonicalJson } from '../canonical.js';
 import { archiveMtime } from '../context/tar.js';
 import { sha256Hex } from '../context/hash.js';
 import type { Engine } from '../engine/engine.js';
-import { parseImageRef } from '../lock/reference.js';
 import { readImageArchive, type Blob } from './imagearchive.js';
 
 export const OCI_ARCHIVE = 'image.oci.tar';
@@ -42,7 +41,8 @@ export function layoutFiles(image: OciImage, tag: string): { manifest: Buffer; f
       layers: image.layers.map((l) => ({ mediaType: MEDIA.layer, digest: digest(l), size: l.size })),
     }),
   );
-  const ref = parseImageRef(tag).tag ? tag : `${tag}:latest`;
+  // docker load takes only NAME:TAG names; a tag written without one is NAME:latest.
+  const ref = /:[\w][\w.-]*$/.test(tag) ? tag : `${tag}:latest`;
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA.index,

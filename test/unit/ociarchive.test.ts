@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readImageArchive } from '../../src/publish/imagearchive.js';
+import { imageProblems, readImageArchive } from '../../src/publish/imagearchive.js';
 import { writeOciArchive } from '../../src/publish/ociarchive.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -76,6 +76,14 @@ describe('image.oci.tar', () => {
     expect(names).toEqual([...names].sort());
     expect(names.filter((n) => !n.startsWith('blobs/sha256/'))).toEqual(['blobs/', 'index.json', 'manifest.json', 'oci-layout']);
     expect(headers.every((h) => h.uid === 0 && h.gid === 0 && h.uname === '' && h.mtime?.getTime() === 0)).toBe(true);
+  });
+
+  it('names an untagged image NAME:latest, which verify takes for the statement\'s tag', async () => {
+    const s = await saved(false);
+    const found = await readImageArchive(Readable.from([await convert(s.tar, 'rep-test/paper')]), { label: 'image.oci.tar' });
+    expect(found.tags).toEqual(['rep-test/paper:latest']);
+    expect(imageProblems(found, s.config, 'rep-test/paper')).toEqual([]);
+    expect(imageProblems(found, s.config, 'rep-test/other')).toEqual(['image.oci.tar names its image rep-test/paper:latest, not rep-test/other: loading it would tag one of your images']);
   });
 
   it('has the same bytes whatever order the engine wrote its archive in', async () => {
