@@ -21,7 +21,9 @@ export function softwareSection(inv: Inventory): string[] {
   const lines = ['## Software in the image', ''];
   const runtimes = RUNTIMES.flatMap(([label, is]) => {
     const found = inv.packages.filter(is).sort((a, b) => ORDER.indexOf(a.ecosystem) - ORDER.indexOf(b.ecosystem))[0];
-    return found ? [`- ${label} \`${found.version}\``] : [];
+    if (!found) return [];
+    const from = found.ecosystem === 'deb' ? ` (Debian package \`${found.name}\`)` : found.ecosystem === 'conda' ? ` (conda package \`${found.name}\`)` : '';
+    return [`- ${label} \`${found.version}\`${from}`];
   });
   if (inv.os?.prettyName || inv.os?.id) lines.push(`- Operating system: ${inv.os.prettyName ?? `${inv.os.id} ${inv.os.versionId ?? ''}`.trim()}`);
   lines.push(...runtimes);

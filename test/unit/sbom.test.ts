@@ -96,6 +96,8 @@ describe('the inventory of an image', () => {
     expect(text).toContain('- Operating system: Debian GNU/Linux 12 (bookworm)\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
     expect(text).toContain('Python packages (PyPI):\n\n`Flask 2.2.2`, `numpy 1.26.0`, `six 1.16.0`, `Typing_Extensions 4.0`\n');
     expect(text).toContain('R packages (CRAN):\n\n`ggplot2 1.2-3`\n');
+    const debian = { packages: inventory(kept(FILES)).packages.filter((p) => p.ecosystem === 'deb') };
+    expect(softwareSection(debian)).toContain('- Python `3.11.2-6+deb12u8` (Debian package `python3.11-minimal`)');
     expect(softwareSection({ packages: [] })).toContain('No operating system release or package database was found in the image.');
   });
 
