@@ -8,6 +8,9 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { readImageTar } from '../../src/publish/filesystem.js';
+import { withSbom } from '../../src/publish/imagefiles.js';
+import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
+import type { Statement } from '../../src/emit/provenance.js';
 import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
 import { inventory, packageFiles } from '../../src/sbom/inventory.js';
 import { softwareSection } from '../../src/sbom/summary.js';
@@ -186,5 +189,27 @@ describe('sbom.cdx.json', () => {
       { name: 'rep:path', value: '/opt/other/lib/python3.11/site-packages/Flask-2.2.2.dist-info/METADATA' },
       { name: 'rep:path', value: '/usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA' },
     ]]);
+  });
+});
+
+describe('the SBOM in the provenance statement', () => {
+  const statement = {
+    subject: [],
+    predicate: { runDetails: { byproducts: [{ name: 'step:a', digest: { sha256: '1'.repeat(64) } }] } },
+  } as unknown as Statement;
+
+  it('is a byproduct that is not a step, and verify compares it with the bundle\'s file', () => {
+    const st = withSbom(statement, 'ab'.repeat(32));
+    expect(stepsOf(st).map((b) => b.name)).toEqual(['step:a']);
+    expect(statement.predicate.runDetails.byproducts).toHaveLength(1);
+    expect(sbomProblems(st, new Set(['sbom.cdx.json']), new Map([['sbom.cdx.json', 'ab'.repeat(32)]]))).toEqual([]);
+    expect(sbomProblems(st, new Set(['sbom.cdx.json']), new Map([['sbom.cdx.json', 'cd'.repeat(32)]]))).toEqual(["sbom.cdx.json does not match the statement's byproduct"]);
+    expect(sbomProblems(st, new Set(), new Map())).toEqual(['missing: sbom.cdx.json']);
+  });
+
+  it('names no other file: a statement pointing elsewhere fails', () => {
+    const st = withSbom(statement, 'ab'.repeat(32));
+    st.predicate.runDetails.byproducts[1]!.name = '../../etc/passwd\x1b[2J';
+    expect(sbomProblems(st, new Set(), new Map())).toEqual(["the statement names an SBOM ../../etc/passwd\\u001b[2J; a bundle's SBOM is sbom.cdx.json"]);
   });
 });
