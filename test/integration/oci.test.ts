@@ -85,7 +85,10 @@ describe('rep publish --image, read by other tools', () => {
     sh('umoci', ['unpack', '--image', `${layout}:${TAG}`, path.join(layout, 'bundle')]);
     expect(readFileSync(path.join(layout, 'bundle', 'rootfs', 'result'), 'utf8')).toBe('hello\n');
 
-    // podman loads it; skopeo copies it into docker: both have the image with the same ID.
+    // docker loads it (docker's manifest.json), podman loads it, skopeo copies it into docker: each has the image with the same ID.
+    sh(DOCKER_BIN, ['image', 'rm', TAG]);
+    expect(sh(DOCKER_BIN, ['load', '-i', archive])).toContain(`Loaded image: ${TAG}`);
+    expect(sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{.Id}}', TAG]).trim()).toBe(digest);
     spawnSync('podman', ['image', 'rm', TAG], { stdio: 'ignore' });
     sh('podman', ['load', '-i', archive]);
     expect(sh('podman', ['image', 'inspect', '--format', '{{.Id}}', TAG]).trim()).toBe(digest.slice(7));
