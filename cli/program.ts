@@ -226,7 +226,7 @@ addBuildOptions(program.command('publish'), 'publish')
   .description('build, then write the bundle for a paper: Dockerfile, context, provenance, citation, checksums')
   .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip')
   .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
-  .option('--image', 'add the image itself (image.tar, from docker save)')
+  .option('--image', 'add the image itself (image.oci.tar: an OCI image layout that docker load, podman load, skopeo and apptainer read)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
   .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit' | 'secret'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
     const p = project(cmd);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Provisions everything rep's tests and examples need on a Debian machine, idempotently:
-#   - packages: docker.io, docker-registry, podman, debootstrap, busybox-static, graphviz
+#   - packages: docker.io, docker-registry, podman, debootstrap, busybox-static, graphviz;
+#     skopeo and umoci (independent readers of the OCI archive rep publishes);
+#     uidmap and slirp4netns (rootless podman: newuidmap/newgidmap, user-mode networking)
 #   - a Docker engine (dockerd --iptables=false) and a registry on 127.0.0.1:5000
 #   - base images made locally (nothing is pulled): busybox:latest from busybox-static,
 #     debian:bookworm-slim from debootstrap --variant=minbase, in Docker and in Podman.
@@ -17,7 +19,7 @@ mkdir -p "$STATE"
 say() { printf 'provision: %s\n' "$*" >&2; }
 
 need_pkgs=()
-for p in docker.io docker-registry podman debootstrap busybox-static graphviz curl redis-server; do
+for p in docker.io docker-registry podman debootstrap busybox-static graphviz curl redis-server skopeo umoci uidmap slirp4netns; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

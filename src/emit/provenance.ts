@@ -10,6 +10,7 @@ export const BUILD_TYPE = 'urn:rep:buildtype:repfile:v1';
 export interface ResourceDescriptor {
   name?: string;
   uri?: string;
+  mediaType?: string;
   digest?: Record<string, string>;
   annotations?: Record<string, string>;
 }

@@ -1,9 +1,10 @@
 // An image's filesystem as a manifest (path -> type, mode, owner, content
-// hash; no timestamps), to record at publish time and compare on rebuild.
+// hash; no timestamps), to record at publish time and compare on rebuild;
+// read in the same pass, the few files the SBOM reads (its package databases).
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Engine } from '../engine/engine.js';
-import { tarEntries, type TarEntry } from '../tarentries.js';
+import { tarEntries, type KeepFile, type TarEntry } from '../tarentries.js';
 import { withTempDir } from '../tempdir.js';
 
 /** A path's type, mode, owner, content sha256 and link target (filesystem.json writes its keys sorted). */
@@ -15,22 +16,44 @@ export type FsManifest = Record<string, FsEntry>;
 const RUNTIME = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab', 'run', 'run/.containerenv']);
 const MOUNTS = new Set(['proc', 'sys', 'dev']);
 
-export async function readFilesystemTar(file: string): Promise<FsManifest> {
-  const entries: [string, FsEntry][] = [];
-  for await (const { name: raw, ...fields } of tarEntries(createReadStream(file))) {
-    const name = raw.replace(/^\.?\//, '').replace(/\/$/, '');
-    if (name !== '' && !RUNTIME.has(name) && !MOUNTS.has(name.split('/')[0]!)) entries.push([name, fields]);
-  }
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return Object.fromEntries(entries);
+/** What one pass over an exported filesystem gives: the manifest, and the bytes of the files `keep` asked for (by path). */
+export interface ImageContents {
+  manifest: FsManifest;
+  files: Map<string, Buffer>;
 }
 
-export async function imageFilesystem(engine: Engine, ref: string): Promise<FsManifest> {
+/** Paths as the manifest names them: relative, no trailing slash. */
+const relative = (raw: string) => raw.replace(/^\.?\//, '').replace(/\/$/, '');
+
+export async function readImageTar(file: string, keep?: KeepFile): Promise<ImageContents> {
+  const entries: [string, FsEntry][] = [];
+  const files = new Map<string, Buffer>();
+  const want: KeepFile | undefined = keep && ((raw, size) => keep(relative(raw), size));
+  for await (const { name: raw, data, ...fields } of tarEntries(createReadStream(file), want)) {
+    const name = relative(raw);
+    if (name === '' || RUNTIME.has(name) || MOUNTS.has(name.split('/')[0]!)) continue;
+    entries.push([name, fields]);
+    if (data) files.set(name, data);
+  }
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { manifest: Object.fromEntries(entries), files };
+}
+
+export async function readFilesystemTar(file: string): Promise<FsManifest> {
+  return (await readImageTar(file)).manifest;
+}
+
+/** The image's filesystem, exported once from a container of it (`docker export`). */
+export async function imageContents(engine: Engine, ref: string, keep?: KeepFile): Promise<ImageContents> {
   return withTempDir('rep-fs', async (dir) => {
     const file = path.join(dir, 'fs.tar');
     await engine.exportFilesystem(ref, file);
-    return readFilesystemTar(file);
+    return readImageTar(file, keep);
   });
+}
+
+export async function imageFilesystem(engine: Engine, ref: string): Promise<FsManifest> {
+  return (await imageContents(engine, ref)).manifest;
 }
 
 /** Differences, one line per path: what was recorded against what is there now. */

@@ -1,17 +1,30 @@
-// What an image archive (image.tar: `docker save` or `podman save`) really
+// What an image archive (`docker save`, `podman save`, a bundle's image.oci.tar or older image.tar) really
 // holds, worked out from its bytes, never from its names: the config must hash
 // to the digest its name claims, every layer to the config's rootfs.diff_ids in
-// order, and every OCI blob to its name. Read as one stream, not unpacked.
+// order, and every OCI blob to its name. Read as one stream, not unpacked
+// (publish may have each file's bytes stored by digest as they pass, to
+// repack them as an OCI archive: see ocilayout.ts).
 import { createHash } from 'node:crypto';
+import { createWriteStream, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 
+/** A file of the archive by its content: sha256 (hex) and size. */
+export interface Blob {
+  sha256: string;
+  size: number;
+}
+
 export interface ImageFindings {
+  /** What the archive is called in messages (image.tar, image.oci.tar). */
+  label: string;
   /** Config digests (hex) the archive's manifests lead to, each checked against its bytes. */
   configs: string[];
+  /** Each image found whole: its config and its layers in order (uncompressed, each its diff). */
+  images: { config: Blob; layers: Blob[] }[];
   /** Every name the archive would give its image when loaded (RepoTags, repositories, OCI annotations). */
   tags: string[];
   problems: string[];
@@ -29,8 +42,16 @@ const KEEP_TOTAL = 64 << 20;
 /** Layer media types whose bytes are the layer's diff (uncompressed). */
 const UNCOMPRESSED = new Set(['application/vnd.oci.image.layer.v1.tar', 'application/vnd.docker.image.rootfs.diff.tar']);
 
+export interface ReadOptions {
+  label?: string;
+  /** A folder to store every regular file in, named by its sha256 (hex). */
+  blobsTo?: string;
+}
+
 /** Reads the tar stream `input` to its end (a malformed archive is a finding, not an error). */
-export async function readImageArchive(input: Readable): Promise<ImageFindings> {
+export async function readImageArchive(input: Readable, opts: ReadOptions = {}): Promise<ImageFindings> {
+  const label = opts.label ?? 'image.tar';
+  let parts = 0;
   const members = new Map<string, Member>();
   const links = new Map<string, string>();
   const problems: string[] = [];
@@ -52,11 +73,11 @@ export async function readImageArchive(input: Readable): Promise<ImageFindings> 
         body.resume();
       };
       if (name === '' || pathProblem(name)) {
-        problems.push(`image.tar: entry "${shown(h.name)}" is not a plain relative path`);
+        problems.push(`${label}: entry "${shown(h.name)}" is not a plain relative path`);
         return skip();
       }
       if (members.has(name) || links.has(name)) {
-        problems.push(`image.tar: entry ${shown(name)} appears twice`);
+        problems.push(`${label}: entry ${shown(name)} appears twice`);
         return skip();
       }
       if (h.type === 'symlink' || h.type === 'link') {
@@ -68,34 +89,45 @@ export async function readImageArchive(input: Readable): Promise<ImageFindings> 
       const hash = createHash('sha256');
       const small = (h.size ?? 0) <= KEEP && kept + (h.size ?? 0) <= KEEP_TOTAL;
       const chunks: Buffer[] = [];
+      const part = opts.blobsTo && path.join(opts.blobsTo, `.part${parts++}`);
+      const store = part ? createWriteStream(part) : undefined;
       body.on('data', (c: unknown) => {
         hash.update(c as Buffer);
         if (small) chunks.push(c as Buffer);
       });
-      body.on('end', () => {
+      const ended = (e?: Error | null) => {
+        if (e) return stop(`cannot store ${shown(name)}: ${e.message}`);
         const data = small ? Buffer.concat(chunks) : undefined;
         if (data) kept += data.length;
-        members.set(name, { sha256: hash.digest('hex'), size: h.size ?? 0, data });
+        const sha256 = hash.digest('hex');
+        if (part) renameSync(part, path.join(opts.blobsTo!, sha256));
+        members.set(name, { sha256, size: h.size ?? 0, data });
         next();
-      });
+      };
+      if (store) {
+        body.pipe(store);
+        store.on('finish', () => ended());
+        store.on('error', ended);
+      } else body.on('end', () => ended());
     });
     extract.on('finish', () => stop());
-    extract.on('error', (e) => stop(`image.tar is not a readable tar archive: ${e.message}`));
-    input.on('error', (e) => stop(`cannot read image.tar: ${e.message}`));
+    extract.on('error', (e) => stop(`${label} is not a readable tar archive: ${e.message}`));
+    input.on('error', (e) => stop(`cannot read ${label}: ${e.message}`));
     input.pipe(extract);
   });
-  if (finished) return { configs: [], tags: [], problems: [...problems, finished] };
-  return checkMembers(members, links, problems);
+  if (finished) return { label, configs: [], images: [], tags: [], problems: [...problems, finished] };
+  return checkMembers(label, members, links, problems);
 }
 
-function checkMembers(members: Map<string, Member>, links: Map<string, string>, problems: string[]): ImageFindings {
+function checkMembers(label: string, members: Map<string, Member>, links: Map<string, string>, problems: string[]): ImageFindings {
   const configs: string[] = [];
+  const images: ImageFindings['images'] = [];
   const tags: string[] = [];
   const names = (v: unknown, where: string) => {
     if (v === undefined || v === null) return;
     if (Array.isArray(v) && v.every((t) => typeof t === 'string')) tags.push(...(v as string[]));
     else if (typeof v === 'string') tags.push(v);
-    else problems.push(`image.tar: ${where} is not a list of names`);
+    else problems.push(`${label}: ${where} is not a list of names`);
   };
   const member = (name: string): Member | undefined => {
     for (let i = 0; i < 8 && links.has(name); i++) name = links.get(name)!;
@@ -103,12 +135,12 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
   };
   const json = (name: string, what: string): unknown => {
     const m = member(name);
-    if (!m) return void problems.push(`image.tar: ${what} ${shown(name)} is not in the archive`);
-    if (!m.data) return void problems.push(`image.tar: ${what} ${shown(name)} is too large to be one`);
+    if (!m) return void problems.push(`${label}: ${what} ${shown(name)} is not in the archive`);
+    if (!m.data) return void problems.push(`${label}: ${what} ${shown(name)} is too large to be one`);
     try {
       return JSON.parse(m.data.toString('utf8'));
     } catch {
-      return void problems.push(`image.tar: ${what} ${shown(name)} is not JSON`);
+      return void problems.push(`${label}: ${what} ${shown(name)} is not JSON`);
     }
   };
   const blobName = (digest: unknown) => (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? `blobs/sha256/${digest.slice(7)}` : undefined);
@@ -116,7 +148,7 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
   // Every OCI blob is named by its digest.
   for (const [name, m] of members) {
     const hex = /^blobs\/sha256\/(.*)$/.exec(name)?.[1];
-    if (hex !== undefined && m.sha256 !== hex) problems.push(`image.tar: blob ${shown(name)} has sha256:${m.sha256}, not the digest its name says`);
+    if (hex !== undefined && m.sha256 !== hex) problems.push(`${label}: blob ${shown(name)} has sha256:${m.sha256}, not the digest its name says`);
   }
 
   /** Checks a config and the layers listed for it; records the config's digest. */
@@ -124,33 +156,37 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
     const m = member(configName);
     const config = json(configName, 'config') as { rootfs?: { diff_ids?: unknown } } | undefined;
     if (!m || !config) return;
-    if (configHex !== m.sha256) problems.push(`image.tar: the config ${shown(configName)} has sha256:${m.sha256}, not the digest ${from === 'manifest.json' ? 'its name says' : `${from} names`}`);
+    if (configHex !== m.sha256) problems.push(`${label}: the config ${shown(configName)} has sha256:${m.sha256}, not the digest ${from === 'manifest.json' ? 'its name says' : `${from} names`}`);
     configs.push(m.sha256);
     const diffIds = config.rootfs?.diff_ids;
-    if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) return void problems.push(`image.tar: the config ${shown(configName)} has no rootfs.diff_ids`);
-    if (diffIds.length !== layers.length) problems.push(`image.tar: ${from} lists ${layers.length} layers, the config's rootfs.diff_ids ${diffIds.length}`);
+    if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) return void problems.push(`${label}: the config ${shown(configName)} has no rootfs.diff_ids`);
+    if (diffIds.length !== layers.length) problems.push(`${label}: ${from} lists ${layers.length} layers, the config's rootfs.diff_ids ${diffIds.length}`);
+    const found = layers.map((l) => member(l.name)).filter((lm) => lm !== undefined);
+    if (found.length === layers.length && !images.some((i) => i.config.sha256 === m.sha256)) {
+      images.push({ config: { sha256: m.sha256, size: m.size }, layers: found.map((lm) => ({ sha256: lm.sha256, size: lm.size })) });
+    }
     layers.forEach((l, i) => {
       const lm = member(l.name);
-      if (!lm) return void problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) is not in the archive`);
-      if (!l.uncompressed) return void problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) is compressed; rep checks uncompressed layers (docker save, podman save)`);
+      if (!lm) return void problems.push(`${label}: layer ${i + 1} (${shown(l.name)}) is not in the archive`);
+      if (!l.uncompressed) return void problems.push(`${label}: layer ${i + 1} (${shown(l.name)}) is compressed; rep checks uncompressed layers (docker save, podman save)`);
       const want = diffIds[i] as string | undefined;
-      if (want !== undefined && `sha256:${lm.sha256}` !== want) problems.push(`image.tar: layer ${i + 1} (${shown(l.name)}) has sha256:${lm.sha256}, the config says ${shown(want)}`);
+      if (want !== undefined && `sha256:${lm.sha256}` !== want) problems.push(`${label}: layer ${i + 1} (${shown(l.name)}) has sha256:${lm.sha256}, the config says ${shown(want)}`);
     });
   };
 
   const hasManifest = member('manifest.json') !== undefined;
   const hasIndex = member('index.json') !== undefined;
-  if (!hasManifest && !hasIndex) problems.push('image.tar holds no manifest.json or index.json: it is not an image archive');
+  if (!hasManifest && !hasIndex) problems.push(`${label} holds no manifest.json or index.json: it is not an image archive`);
   // docker save (legacy and OCI layouts), podman save: manifest.json.
   if (hasManifest) {
     const manifest = json('manifest.json', 'manifest');
     if (manifest !== undefined) {
       const entries = Array.isArray(manifest) ? (manifest as { Config?: unknown; Layers?: unknown }[]) : [];
-      if (entries.length !== 1) problems.push(`image.tar: manifest.json must name exactly one image; it names ${entries.length}`);
+      if (entries.length !== 1) problems.push(`${label}: manifest.json must name exactly one image; it names ${entries.length}`);
       for (const e of entries.slice(0, 1)) {
         names((e as { RepoTags?: unknown })?.RepoTags, 'RepoTags in manifest.json');
         if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === 'string')) {
-          problems.push('image.tar: manifest.json is not a docker image manifest (Config, Layers)');
+          problems.push(`${label}: manifest.json is not a docker image manifest (Config, Layers)`);
           continue;
         }
         const hex = /^(?:blobs\/sha256\/)?([0-9a-f]{64})(?:\.json)?$/.exec(e.Config)?.[1];
@@ -165,32 +201,32 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
       for (const [repo, byTag] of Object.entries(repos as Record<string, unknown>)) {
         if (byTag !== null && typeof byTag === 'object') for (const t of Object.keys(byTag)) tags.push(`${repo}:${t}`);
       }
-    } else if (repos !== undefined) problems.push('image.tar: repositories is not a map of names');
+    } else if (repos !== undefined) problems.push(`${label}: repositories is not a map of names`);
   }
   // The OCI layout (docker 25 and later write both): index.json -> manifest -> config and layers.
   if (hasIndex) {
     const visit = (name: string, depth: number) => {
       const index = json(name, 'index') as { manifests?: { mediaType?: string; digest?: unknown }[] } | undefined;
       if (!index) return;
-      if (!Array.isArray(index.manifests) || index.manifests.length === 0) return void problems.push(`image.tar: ${shown(name)} lists no manifests`);
+      if (!Array.isArray(index.manifests) || index.manifests.length === 0) return void problems.push(`${label}: ${shown(name)} lists no manifests`);
       for (const d of index.manifests) {
         const notes = (d as { annotations?: Record<string, unknown> })?.annotations;
         for (const key of ['org.opencontainers.image.ref.name', 'io.containerd.image.name']) names(notes?.[key], `the ${key} annotation`);
         const blob = blobName(d?.digest);
         if (!blob) {
-          problems.push(`image.tar: ${shown(name)} lists a manifest without a sha256 digest`);
+          problems.push(`${label}: ${shown(name)} lists a manifest without a sha256 digest`);
           continue;
         }
         if (/index/.test(d.mediaType ?? '')) {
           if (depth < 2) visit(blob, depth + 1);
-          else problems.push(`image.tar: indexes nested too deep at ${blob}`);
+          else problems.push(`${label}: indexes nested too deep at ${blob}`);
           continue;
         }
         const m = json(blob, 'manifest') as { config?: { digest?: unknown }; layers?: { digest?: unknown; mediaType?: string }[] } | undefined;
         if (!m) continue;
         const config = blobName(m.config?.digest);
         if (!config || !Array.isArray(m.layers)) {
-          problems.push(`image.tar: ${blob} is not an image manifest (config, layers)`);
+          problems.push(`${label}: ${blob} is not an image manifest (config, layers)`);
           continue;
         }
         const layers = m.layers.map((l) => ({ name: blobName(l?.digest) ?? '(no digest)', uncompressed: UNCOMPRESSED.has(l?.mediaType ?? '') }));
@@ -199,7 +235,7 @@ function checkMembers(members: Map<string, Member>, links: Map<string, string>, 
     };
     visit('index.json', 0);
   }
-  return { configs: [...new Set(configs)], tags: [...new Set(tags)].sort(), problems };
+  return { label, configs: [...new Set(configs)], images, tags: [...new Set(tags)].sort(), problems };
 }
 
 /** A name as an engine resolves it (podman's localhost/ and Docker Hub's long form count as the short one). */
@@ -211,13 +247,13 @@ const canonicalName = (ref: string): string => {
 /** Whether every image the archive holds is `want` (hex), with what is wrong if not. */
 export function imageProblems(found: ImageFindings, want: string | undefined, tag: string | undefined): string[] {
   const out = [...found.problems];
-  for (const c of found.configs) if (c !== want) out.push(`image.tar holds image sha256:${c}, the statement names ${want ? `sha256:${want}` : 'no image'}`);
+  for (const c of found.configs) if (c !== want) out.push(`${found.label} holds image sha256:${c}, the statement names ${want ? `sha256:${want}` : 'no image'}`);
   // Loading the archive tags its image with these names: none may be other than the statement's tag
   // (an OCI ref.name may be that tag's tag part alone), or loading it would move a tag of the reader's.
   const tagPart = tag === undefined ? undefined : parseImageRef(tag).tag;
   for (const t of found.tags) {
     const same = tag !== undefined && (canonicalName(t) === canonicalName(tag) || (!/[/:@]/.test(t) && t === tagPart));
-    if (!same) out.push(`image.tar names its image ${shown(t)}, not ${tag === undefined ? 'the tag the statement names' : shown(tag)}: loading it would tag one of your images`);
+    if (!same) out.push(`${found.label} names its image ${shown(t)}, not ${tag === undefined ? 'the tag the statement names' : shown(tag)}: loading it would tag one of your images`);
   }
   return out;
 }

@@ -18,7 +18,9 @@ import { makeTempDir, type TempDir } from '../tempdir.js';
 import { bundleFiles, bundleKind, packBundle, type BundleKind } from './bundle.js';
 import { citationCff, citeLatex, citeMarkdown } from './citation.js';
 import { loadPrivateKey, signEnvelope } from './dsse.js';
-import { imageFilesystem } from './filesystem.js';
+import { describeImage, withSbom } from './imagefiles.js';
+import { OCI_ARCHIVE, saveOciArchive } from './ociarchive.js';
+import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { readInside } from './bundlefs.js';
@@ -30,7 +32,7 @@ export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfil
   out: string;
   /** PEM file of an ed25519 private key: adds provenance.dsse.json. */
   sign?: string;
-  /** Adds image.tar (docker save). */
+  /** Adds image.oci.tar (the image as an OCI image layout, which docker load also reads). */
   image?: boolean;
   /** Pushes the image to this reference and records its repo digest. */
   push?: string;
@@ -56,7 +58,8 @@ const FORMATS: Record<string, [string, string]> = {
   'provenance.dsse.json': ['application/vnd.dsse.envelope.v1+json', 'The provenance statement, signed (DSSE, ed25519)'],
   'bundle.dsse.json': ['application/vnd.dsse.envelope.v1+json', 'Every file of the bundle with its sha256, signed (DSSE, ed25519)'],
   'filesystem.json': ['application/json', "The image's files: path, type, mode, owner, sha256"],
-  'image.tar': ['application/x-tar', 'The image (docker save)'],
+  [OCI_ARCHIVE]: ['application/x-tar', 'The image as an OCI image layout archive (also loads with docker load)'],
+  [SBOM_FILE]: [SBOM_MEDIA_TYPE, 'The software in the image, read from its package databases (CycloneDX 1.6)'],
   'CITATION.cff': ['application/x-yaml', 'Citation metadata (CFF 1.2.0)'],
   'REPRODUCE.md': ['text/markdown', 'How to check and rebuild this bundle'],
 };
@@ -153,11 +156,20 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       finishedOn: new Date(times.finishedOn),
     });
   }
+  const described = engine.name === 'none' ? undefined : await describeImage(engine, recipe.image.tag, imageDigest);
+  if (described) put('filesystem.json', described.filesystem);
+  if (described?.sbom) {
+    put(SBOM_FILE, described.sbom);
+    statement = withSbom(statement, sha256Hex(described.sbom));
+  }
+  if (opts.image) {
+    const saved = await saveOciArchive(engine, recipe.image.tag, temp('rep-oci'), path.join(stage, OCI_ARCHIVE));
+    if ('problems' in saved) return fail(...saved.problems.map((message) => ({ file: recipe.file, message: `cannot write ${OCI_ARCHIVE}: ${message}` })));
+    if (`sha256:${saved.imageId}` !== imageDigest) return fail({ file: recipe.file, message: `cannot write ${OCI_ARCHIVE}: the engine saved image sha256:${saved.imageId}, not the image built (${imageDigest}); was ${recipe.image.tag} retagged meanwhile?` });
+  }
   const statementText = prettyJson(statement);
   put('provenance.json', statementText);
   if (key) put('provenance.dsse.json', prettyJson(signEnvelope(Buffer.from(statementText), key)));
-  if (engine.name !== 'none') put('filesystem.json', prettyJson(await imageFilesystem(engine, recipe.image.tag)));
-  if (opts.image) await engine.save(recipe.image.tag, path.join(stage, 'image.tar'));
   if (recipe.publish) put('CITATION.cff', citationCff(recipe.publish, { tag: recipe.image.tag, digest: imageDigest }));
   const title = recipe.publish?.title ?? recipe.name;
   put(
@@ -169,6 +181,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       hasLock: copies.length > 1,
       hasImage: Boolean(opts.image),
       signed: Boolean(key),
+      software: described?.software,
       network: opts.network,
       secrets: [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort(),
     }),
@@ -185,7 +198,8 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     publish: recipe.publish,
     files: bundleFiles(stage).map(describe),
     inputs: statement.predicate.buildDefinition.resolvedDependencies.filter((d) => d.annotations?.kind === 'input').map((d) => ({ path: d.name!, sha256: d.digest!.sha256! })),
-    image: { tag: recipe.image.tag, configDigest: imageDigest, file: opts.image ? 'image.tar' : undefined },
+    image: { tag: recipe.image.tag, configDigest: imageDigest, file: opts.image ? OCI_ARCHIVE : undefined },
+    sbom: described?.sbom ? SBOM_FILE : undefined,
     startTime: times.startedOn,
     endTime: times.finishedOn,
     engine: engine.name,

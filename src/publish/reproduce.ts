@@ -1,4 +1,5 @@
-// REPRODUCE.md: the exact commands to check and rebuild a bundle.
+// REPRODUCE.md: the exact commands to check and rebuild a bundle, how to run
+// the saved image (docker, podman, Apptainer), and the software in it.
 
 export function reproduceMd(o: {
   title: string;
@@ -10,6 +11,8 @@ export function reproduceMd(o: {
   network?: string;
   /** Ids of the secrets the steps mount: a rebuild gets them only from the verifier. */
   secrets?: string[];
+  /** The section on the software in the image (from the SBOM). */
+  software?: string[];
 }): string {
   const net = o.network ? ` --network ${o.network}` : '';
   const key = o.signed ? ' --key signer.pub' : '';
@@ -28,7 +31,7 @@ export function reproduceMd(o: {
     'sha256sum -c SHA256SUMS   # without rep: the checksums only',
     '```',
     '',
-    'rep verify checks every checksum, the statement against the files' + (o.hasImage ? ' (the image\'s config and layers recomputed from `image.tar`)' : '') + ',',
+    'rep verify checks every checksum, the statement against the files' + (o.hasImage ? ' (the image\'s config and layers recomputed from `image.oci.tar`)' : '') + ',',
     'and that the Repfile and the context give the recorded step keys.',
   ];
   if (o.signed) {
@@ -58,6 +61,28 @@ export function reproduceMd(o: {
     '```',
     '',
   );
-  if (o.hasImage) lines.push('## 4. Use the saved image', '', '```sh', 'docker load -i image.tar', `docker run --rm ${o.tag}`, '```', '');
+  if (o.hasImage) {
+    lines.push(
+      '## 4. Use the saved image',
+      '',
+      '`image.oci.tar` is the image as an OCI image layout archive (uncompressed layers; it also holds',
+      "docker's `manifest.json`). Its config digest is the image ID above.",
+      '',
+      '```sh',
+      `docker load -i image.oci.tar && docker run --rm ${o.tag}`,
+      `podman load -i image.oci.tar && podman run --rm ${o.tag}`,
+      `skopeo copy oci-archive:image.oci.tar docker-daemon:${o.tag}   # or containers-storage:${o.tag}`,
+      '```',
+      '',
+      'On an HPC cluster without a root daemon, Apptainer (or SingularityCE) turns it into a SIF image:',
+      '',
+      '```sh',
+      'apptainer build image.sif oci-archive:image.oci.tar',
+      'apptainer run image.sif',
+      '```',
+      '',
+    );
+  }
+  if (o.software) lines.push(...o.software);
   return lines.join('\n');
 }

@@ -25,6 +25,8 @@ export interface CrateInput {
   files: CrateFile[];
   inputs: { path: string; sha256: string }[];
   image: { tag: string; configDigest?: string; file?: string };
+  /** The SBOM file, which is about the image. */
+  sbom?: string;
   startTime: string;
   endTime: string;
   engine: string;
@@ -50,6 +52,8 @@ export function roCrate(c: CrateInput): object {
     sha256: f.sha256,
   }));
   const imageId = c.image.file ?? '#image';
+  const sbom = files.find((f) => f['@id'] === c.sbom);
+  if (sbom) sbom.about = { '@id': imageId };
   const image: Entity | undefined = c.image.file
     ? undefined
     : { '@id': '#image', '@type': 'CreativeWork', name: c.image.tag, ...(c.image.configDigest ? { identifier: c.image.configDigest } : {}), description: 'Container image built from this bundle' };
@@ -61,7 +65,7 @@ export function roCrate(c: CrateInput): object {
     name: `rep build of ${c.name}`,
     instrument: { '@id': '#rep' },
     object: [...['Repfile', 'Repfile.lock', 'context.tar'].filter(has), ...inputs.map((i) => i['@id'])].map((id) => ({ '@id': id })),
-    result: [imageId, ...['Dockerfile', 'provenance.json'].filter(has)].map((id) => ({ '@id': id })),
+    result: [imageId, ...['Dockerfile', 'provenance.json', ...(c.sbom ? [c.sbom] : [])].filter(has)].map((id) => ({ '@id': id })),
     startTime: c.startTime,
     endTime: c.endTime,
     ...(people.length ? { agent: { '@id': people[0]!['@id'] } } : {}),

@@ -1,6 +1,6 @@
 // The signature over a whole bundle: bundle.dsse.json, a DSSE envelope whose
 // in-toto Statement lists every other file of the bundle (SHA256SUMS, CITE.*
-// and image.tar included) with its sha256. Verify requires the files of the
+// and image.oci.tar included) with its sha256. Verify requires the files of the
 // bundle to be exactly those, byte for byte. provenance.dsse.json stays what
 // SLSA tools expect: the signed provenance statement alone.
 import type { KeyObject } from 'node:crypto';

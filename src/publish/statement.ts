@@ -5,7 +5,8 @@ import path from 'node:path';
 import { isJsonMap } from '../canonical.js';
 import { StatCache } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
-import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../emit/provenance.js';
+import { PREDICATE_TYPE, STATEMENT_TYPE, type ResourceDescriptor, type Statement } from '../emit/provenance.js';
+import { SBOM_FILE } from '../sbom/sbomfile.js';
 import { resolverFor } from '../lock/lockfile.js';
 import { hashInputs, Planner } from '../plan/plan.js';
 import { openProject } from '../project.js';
@@ -30,6 +31,20 @@ export function parseStatement(text: Buffer): Statement | undefined {
   return ok ? s : undefined;
 }
 
+/** The byproducts that are steps (step:NAME, with the key as digest); the others are files such as the SBOM. */
+export const stepsOf = (s: Statement): ResourceDescriptor[] => s.predicate.runDetails.byproducts.filter((b) => b.name!.startsWith('step:'));
+
+/** Whether each SBOM the statement names is the bundle's sbom.cdx.json, byte for byte (name -> sha256 of the bundle's files). */
+export function sbomProblems(statement: Statement, present: ReadonlySet<string>, hashes: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const b of statement.predicate.runDetails.byproducts.filter((x) => x.annotations?.kind === 'sbom')) {
+    if (b.name !== SBOM_FILE) out.push(`the statement names an SBOM ${shown(b.name!)}; a bundle's SBOM is ${SBOM_FILE}`);
+    else if (!present.has(SBOM_FILE)) out.push(`missing: ${SBOM_FILE}`);
+    else if (hashes.has(SBOM_FILE) && hashes.get(SBOM_FILE) !== b.digest?.sha256) out.push(`${SBOM_FILE} does not match the statement's byproduct`);
+  }
+  return out;
+}
+
 /** Where the keys the Repfile and the unpacked context give differ from the statement's. */
 export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir: string): string[] {
   const out: string[] = [];
@@ -38,7 +53,7 @@ export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir:
   const p = project.value;
   const hashed = hashInputs(p.dag, p.ctx, new StatCache());
   if (!hashed.ok) return hashed.errors.map((d) => escaped(formatDiagnostic(d)));
-  const recorded = new Map(statement.predicate.runDetails.byproducts.map((b) => [b.name!.replace(/^step:/, ''), b]));
+  const recorded = new Map(stepsOf(statement).map((b) => [b.name!.replace(/^step:/, ''), b]));
   const nonces: Record<string, string> = {};
   for (const [n, b] of recorded) if (typeof b.annotations?.nonce === 'string') nonces[n] = b.annotations.nonce;
   const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(p.lock?.value), nonces });

@@ -1,5 +1,5 @@
-// `rep verify BUNDLE`: every checksum, the statement's subjects against the
-// files (the image's config and layers recomputed from image.tar's bytes), the
+// `rep verify BUNDLE`: every checksum, the statement's subjects and SBOM against
+// the files (the image's config and layers recomputed from image.oci.tar's or image.tar's bytes), the
 // signature over every file, and that the Repfile and inputs in the bundle give
 // the recorded step keys; with --rebuild, a real build compared file by file.
 // The bundle is hostile input: it is read through safefs.ts and extract.ts
@@ -25,7 +25,11 @@ import { escaped, hashInside, listInside, pathProblem, readInside, shown, stream
 import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
 import { inStateDir, STATE_DIR, statePath } from '../state/paths.js';
 import { BUNDLE_SIGNATURE, bundleSignatureProblems, parseEnvelope } from './signature.js';
-import { parseStatement, stepKeyProblems } from './statement.js';
+import { parseStatement, sbomProblems, stepKeyProblems, stepsOf } from './statement.js';
+import { OCI_ARCHIVE } from './ociarchive.js';
+
+/** Bundle files that hold an image, each checked against its own bytes. */
+const IMAGE_ARCHIVES = new Set(['image.tar', OCI_ARCHIVE]);
 
 export interface Check {
   name: string;
@@ -76,7 +80,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     return detail.length === 0;
   };
 
-  // Every regular file hashed once (image.tar also read for its image); nothing else read.
+  // Every regular file hashed once (an image archive also read for its image); nothing else read.
   let listing: ReturnType<typeof listInside>;
   try {
     listing = listInside(dir, limits);
@@ -86,13 +90,13 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   const present = new Set([...listing.files, ...listing.others]);
   const hashes = new Map<string, string>();
   const unreadable = [...listing.problems];
-  let image: ImageFindings | undefined;
+  const images: ImageFindings[] = [];
   for (const f of listing.files) {
-    const h = await hashInside(dir, f, f === 'image.tar' ? readImageArchive : undefined);
+    const h = await hashInside(dir, f, IMAGE_ARCHIVES.has(f) ? (s) => readImageArchive(s, { label: f }) : undefined);
     if ('problem' in h) unreadable.push(h.problem);
     else {
       hashes.set(f, h.sha256);
-      if (h.tapped) image = h.tapped;
+      if (h.tapped) images.push(h.tapped);
     }
   }
   const has = (f: string) => hashes.has(f);
@@ -151,7 +155,8 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     }
     const named = statement.subject.find((s) => s.annotations?.kind === 'image-config')?.digest?.sha256;
     const tag = statement.predicate.buildDefinition.externalParameters.tag;
-    if (image) subj.push(...imageProblems(image, named, typeof tag === 'string' ? tag : undefined));
+    for (const image of images) subj.push(...imageProblems(image, named, typeof tag === 'string' ? tag : undefined));
+    subj.push(...sbomProblems(statement, present, hashes));
     const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256?: unknown } | undefined;
     if (has('Repfile') && rf && rf.sha256 !== hashes.get('Repfile')) subj.push("Repfile does not match the statement's externalParameters");
   }
@@ -217,7 +222,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
       keys.push(...stepKeyProblems(statement, recipeDir, ctxDir));
     }
   } else keys.push('cannot recompute keys: Repfile, context.tar or provenance.json is missing');
-  check('keys', keys, statement ? [`${statement.predicate.runDetails.byproducts.length} steps`] : []);
+  check('keys', keys, statement ? [`${stepsOf(statement).length} steps`] : []);
 
   // 5. a real rebuild, compared file by file
   let differences: string[] | undefined;

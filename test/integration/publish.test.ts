@@ -147,7 +147,8 @@ describe('rep publish with a real engine', () => {
     const push = `${REGISTRY}/rep-test/paper:${randomUUID().slice(0, 8)}`;
     const r = await publish(open(dir), { engine: docker(), out, image: true, push });
     if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-    expect(r.value.files).toContain('image.tar');
+    expect(r.value.files).toContain('image.oci.tar');
+    expect(r.value.files).toContain('sbom.cdx.json');
     expect(r.value.files).toContain('filesystem.json');
     expect(r.value.repoDigest).toMatch(new RegExp(`^${REGISTRY.replace(/\./g, '\\.')}/rep-test/paper@sha256:[0-9a-f]{64}$`));
     // The pushed digest is what the registry serves.
@@ -192,7 +193,7 @@ describe('rep publish with a real engine', () => {
 });
 
 describe('rep verify against a hostile bundle, with a real engine', () => {
-  it('recomputes the image from image.tar: a layer added and the config rewritten under its old name fails with --key', async () => {
+  it('recomputes the image from image.oci.tar: a layer added and the config rewritten under its old name fails with --key', async () => {
     const keyDir = mkdtempSync(path.join(tmpdir(), 'rep-keys-'));
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     writeFileSync(path.join(keyDir, 'k.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -208,7 +209,7 @@ describe('rep verify against a hostile bundle, with a real engine', () => {
 
     // The attacker adds a layer, appends its diff_id to the config, keeps the config's old
     // name, and redoes every checksum; the statement and its signature stay as they were.
-    const imageTar = path.join(out, 'image.tar');
+    const imageTar = path.join(out, 'image.oci.tar');
     const entries = await tarEntries(imageTar);
     const manifestEntry = entries.find((e) => e.header.name === 'manifest.json')!;
     const manifest = JSON.parse(manifestEntry.body.toString('utf8')) as { Config: string; Layers: string[] }[];
@@ -229,12 +230,16 @@ describe('rep verify against a hostile bundle, with a real engine', () => {
     resum(out);
     const cli = rep(process.cwd(), ['verify', out, '--key', pub]);
     expect(cli.code).toBe(1);
-    const configHex = manifest[0]!.Config.replace(/\.json$/, '');
-    expect(cli.stdout).toContain(
-      `FAILED  subjects\n        image.tar: the config ${manifest[0]!.Config} has sha256:${sha(configEntry.body)}, not the digest its name says\n` +
-        `        image.tar holds image sha256:${sha(configEntry.body)}, the statement names sha256:${configHex}\n`,
-    );
-    expect(cli.stdout).toContain('        image.tar was changed after signing\n');
+    const configName = manifest[0]!.Config;
+    const configHex = configName.replace(/^blobs\/sha256\//, '');
+    const forged = sha(configEntry.body);
+    expect(cli.stdout).toContain('FAILED  subjects\n');
+    for (const line of [
+      `image.oci.tar: blob ${configName} has sha256:${forged}, not the digest its name says`,
+      `image.oci.tar: the config ${configName} has sha256:${forged}, not the digest its name says`,
+      `image.oci.tar holds image sha256:${forged}, the statement names sha256:${configHex}`,
+      'image.oci.tar was changed after signing',
+    ]) expect(cli.stdout).toContain(`        ${line}\n`);
     expect(cli.stdout.trim().split('\n').at(-1)).toBe('rep: verify failed: subjects, signature');
 
     // podman save writes its own layout (layers named by digest, links for the legacy folders): it verifies too.

@@ -1,0 +1,61 @@
+// One package found in an image, as every reader reports it, and the checks
+// that keep a hostile image's strings out of the SBOM and REPRODUCE.md: names
+// and versions in the characters package managers use, licences one short line.
+import { PackageURL } from 'packageurl-js';
+
+/** Where a package was read from: its package manager, or a runtime's own files. */
+export type Ecosystem = 'deb' | 'pypi' | 'cran' | 'bioconductor' | 'conda' | 'generic';
+
+export interface Package {
+  ecosystem: Ecosystem;
+  name: string;
+  version: string;
+  /** Package URL (purl), its identity in the SBOM. */
+  purl: string;
+  /** The licence as the package states it (an SPDX expression or free text). */
+  licence?: string;
+  /** The file it was read from, relative to the image's root. */
+  path: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~:!-]{0,199}$/;
+const QUALIFIER = /^[A-Za-z0-9][A-Za-z0-9._+~:!/-]{0,199}$/;
+// eslint-disable-next-line no-control-regex
+const LINE = /^[^\x00-\x1f\x7f]{1,200}$/;
+
+/** Whether a string is a plain name or version rep may print (also inside Markdown code spans). */
+export const plainName = (s: string | undefined): s is string => s !== undefined && NAME.test(s);
+export const plainVersion = (s: string | undefined): s is string => s !== undefined && VERSION.test(s);
+
+/** A licence worth recording: one short line, not a placeholder. */
+export function statedLicence(s: string | undefined): string | undefined {
+  const t = s?.trim();
+  return t && LINE.test(t) && !/^(unknown|none|n\/a)$/i.test(t) ? t : undefined;
+}
+
+export interface PackageInput {
+  ecosystem: Ecosystem;
+  /** The purl type and namespace, when they are not the ecosystem's name alone. */
+  purlType?: string;
+  namespace?: string;
+  name: string | undefined;
+  version: string | undefined;
+  qualifiers?: Record<string, string | undefined>;
+  licence?: string;
+  path: string;
+}
+
+/** A package, or undefined when its name or version is missing or not plain. */
+export function makePackage(p: PackageInput): Package | undefined {
+  if (!plainName(p.name) || !plainVersion(p.version)) return undefined;
+  const qualifiers = Object.fromEntries(Object.entries(p.qualifiers ?? {}).filter((e): e is [string, string] => e[1] !== undefined && QUALIFIER.test(e[1])));
+  let purl: string;
+  try {
+    purl = new PackageURL(p.purlType ?? p.ecosystem, p.namespace, p.name, p.version, Object.keys(qualifiers).length ? qualifiers : undefined, undefined).toString();
+  } catch {
+    return undefined;
+  }
+  const licence = statedLicence(p.licence);
+  return { ecosystem: p.ecosystem, name: p.name, version: p.version, purl, ...(licence ? { licence } : {}), path: p.path };
+}

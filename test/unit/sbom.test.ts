@@ -1,0 +1,215 @@
+// The SBOM without an engine: each ecosystem's reader on the files it reads,
+// what a hostile image cannot make it do, and the CycloneDX output checked by
+// the CycloneDX library's own JSON schema validator.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import tar from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { readImageTar } from '../../src/publish/filesystem.js';
+import { withSbom } from '../../src/publish/imagefiles.js';
+import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
+import type { Statement } from '../../src/emit/provenance.js';
+import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
+import { inventory, packageFiles } from '../../src/sbom/inventory.js';
+import { softwareSection } from '../../src/sbom/summary.js';
+
+const DPKG = `Package: libc6
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Version: 2.36-9+deb12u4
+Description: GNU C Library: Shared libraries
+ Contains the standard libraries.
+ .
+ More text.
+
+Package: removed
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0
+
+Package: tzdata
+Status: hold ok installed
+Architecture: all
+Version: 2024a-0+deb12u1
+
+Package: python3.11-minimal
+Status: install ok installed
+Architecture: amd64
+Version: 3.11.2-6+deb12u8
+`;
+
+const OS = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n';
+
+const METADATA = (name: string, version: string, extra = '') => `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n${extra}\nLong description: not a header.\nName: other\n`;
+
+const DESCRIPTION = (pkg: string, extra: string) => `Package: ${pkg}\nVersion: 1.2-3\nLicense: GPL-2 | GPL-3\n${extra}Built: R 4.3.1; ; 2024-01-01 00:00:00 UTC; unix\n`;
+
+const FILES: Record<string, string> = {
+  'usr/lib/os-release': OS,
+  'var/lib/dpkg/status': DPKG,
+  'usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA': METADATA('Flask', '2.2.2', 'License: BSD-3-Clause\n'),
+  'usr/local/lib/python3.11/site-packages/numpy-1.26.0.dist-info/METADATA': METADATA('numpy', '1.26.0', 'License-Expression: BSD-3-Clause AND 0BSD\nLicense: ignored when there is an expression\n'),
+  'usr/lib/python3/dist-packages/six-1.16.0.egg-info': METADATA('six', '1.16.0', 'License: UNKNOWN\n'),
+  'opt/venv/lib/python3.11/site-packages/Typing_Extensions-4.0.egg-info/PKG-INFO': METADATA('Typing_Extensions', '4.0', 'License: PSF\n'),
+  'usr/lib/R/library/base/DESCRIPTION': 'Package: base\nVersion: 4.3.1\nPriority: base\nBuilt: R 4.3.1; ; 2024; unix\n',
+  'usr/lib/R/library/stats/DESCRIPTION': 'Package: stats\nVersion: 4.3.1\nPriority: base\nBuilt: R 4.3.1; ; 2024; unix\n',
+  'usr/local/lib/R/site-library/ggplot2/DESCRIPTION': DESCRIPTION('ggplot2', ''),
+  'usr/local/lib/R/site-library/limma/DESCRIPTION': DESCRIPTION('limma', 'biocViews: Software\n'),
+  'usr/local/lib/R/site-library/notinstalled/DESCRIPTION': 'Package: notinstalled\nVersion: 1.0\n',
+  'usr/local/lib/R/site-library/misnamed/DESCRIPTION': DESCRIPTION('other', ''),
+  'opt/conda/conda-meta/numpy-1.26.0-py311h64a7726_0.json': JSON.stringify({ name: 'numpy', version: '1.26.0', build: 'py311h64a7726_0', channel: 'https://conda.anaconda.org/conda-forge/linux-64', subdir: 'linux-64', license: 'BSD-3-Clause', files: ['a'] }),
+  'opt/conda/conda-meta/history': 'not a record',
+  'opt/conda/include/python3.11/patchlevel.h': '#define PY_MAJOR_VERSION 3\n#define PY_VERSION "3.11.5"\n',
+  'opt/julia/include/julia/julia_version.h': '#define JULIA_VERSION_STRING "1.9.3"\n',
+};
+
+const kept = (files: Record<string, string>) => {
+  const keep = packageFiles();
+  return new Map(Object.entries(files).filter(([p, t]) => keep(p, Buffer.byteLength(t))).map(([p, t]) => [p, Buffer.from(t)]));
+};
+
+const IMAGE = { tag: 'paper:latest', digest: `sha256:${'ab'.repeat(32)}` };
+
+describe('the inventory of an image', () => {
+  it('reads dpkg, Python, R, conda and runtime headers into one sorted list of purls', () => {
+    const inv = inventory(kept(FILES));
+    expect(inv.os).toEqual({ id: 'debian', versionId: '12', versionCodename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' });
+    expect(inv.packages.map((p) => [p.purl, p.licence ?? ''])).toEqual([
+      ['pkg:bioconductor/limma@1.2-3', 'GPL-2 | GPL-3'],
+      ['pkg:conda/numpy@1.26.0?build=py311h64a7726_0&channel=conda-forge&subdir=linux-64', 'BSD-3-Clause'],
+      ['pkg:cran/ggplot2@1.2-3', 'GPL-2 | GPL-3'],
+      ['pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=bookworm', ''],
+      ['pkg:deb/debian/python3.11-minimal@3.11.2-6+deb12u8?arch=amd64&distro=bookworm', ''],
+      ['pkg:deb/debian/tzdata@2024a-0+deb12u1?arch=all&distro=bookworm', ''],
+      ['pkg:generic/R@4.3.1', ''],
+      ['pkg:generic/julia@1.9.3', ''],
+      ['pkg:generic/python@3.11.5', ''],
+      ['pkg:pypi/flask@2.2.2', 'BSD-3-Clause'],
+      ['pkg:pypi/numpy@1.26.0', 'BSD-3-Clause AND 0BSD'],
+      ['pkg:pypi/six@1.16.0', ''],
+      ['pkg:pypi/typing-extensions@4.0', 'PSF'],
+    ]);
+  });
+
+  it('says which software a reader needs in REPRODUCE.md', () => {
+    const text = softwareSection(inventory(kept(FILES))).join('\n');
+    expect(text).toContain('- Operating system: Debian GNU/Linux 12 (bookworm)\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
+    expect(text).toContain('Python packages (PyPI):\n\n`Flask 2.2.2`, `numpy 1.26.0`, `six 1.16.0`, `Typing_Extensions 4.0`\n');
+    expect(text).toContain('R packages (CRAN):\n\n`ggplot2 1.2-3`\n');
+    const debian = { packages: inventory(kept(FILES)).packages.filter((p) => p.ecosystem === 'deb') };
+    expect(softwareSection(debian)).toContain('- Python `3.11.2-6+deb12u8` (Debian package `python3.11-minimal`)');
+    expect(softwareSection({ packages: [] })).toContain('No operating system release or package database was found in the image.');
+  });
+
+  it('keeps only the files it reads, each within its bound and all within the total', () => {
+    const keep = packageFiles(3000);
+    expect(keep('var/lib/dpkg/status', 2000)).toBe(true);
+    expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 2000)).toBe(false); // over the total left
+    expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 900)).toBe(true);
+    expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/RECORD', 10)).toBe(false);
+    expect(keep('etc/shadow', 10)).toBe(false);
+    expect(packageFiles()('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 2 << 20)).toBe(false); // over its own bound
+    expect(packageFiles()('home/u/library/x/DESCRIPTION', 10)).toBe(true);
+    expect(packageFiles()('home/u/x/DESCRIPTION', 10)).toBe(false);
+  });
+
+  it('drops what a hostile image writes to reach the SBOM or REPRODUCE.md', () => {
+    const hostile = {
+      'etc/os-release': 'ID="debian`rm -rf`"\nPRETTY_NAME="Evil\n# Heading"\nVERSION_ID=$(reboot)\n',
+      'var/lib/dpkg/status': 'Package: good\nStatus: install ok installed\nVersion: 1\n\nPackage: `curl evil`\nStatus: install ok installed\nVersion: 1\n\nPackage: x\nStatus: install ok installed\nVersion: 1 ![img](http://x)\n\n\nPackage: y\nStatus: install ok installed\nVersion: 2\nArchitecture: amd64&distro=../../x\n',
+      'usr/lib/python3/dist-packages/a-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: a\nVersion: 1\nLicense: line one\n  line two, a whole licence text\n',
+      'usr/lib/python3/dist-packages/b-1.dist-info/METADATA': `Metadata-Version: 2.1\nName: ${'b'.repeat(300)}\nVersion: 1\n`,
+      'usr/lib/python3/dist-packages/c-1.dist-info/METADATA': 'Name: no-metadata-version\nVersion: 1\n',
+      'opt/conda/conda-meta/d.json': '{"name": ["array"], "version": "1"}',
+      'opt/conda/conda-meta/e.json': '[1, 2]',
+    };
+    const inv = inventory(kept(hostile));
+    expect(inv.os).toBeUndefined();
+    expect(inv.packages.map((p) => [p.purl, p.licence ?? ''])).toEqual([
+      ['pkg:deb/debian/good@1', ''],
+      ['pkg:deb/debian/y@2', ''],
+      ['pkg:pypi/a@1', ''],
+    ]);
+    const md = softwareSection(inv).join('\n');
+    expect(md).not.toMatch(/evil|Heading|reboot|img/);
+  });
+});
+
+describe('reading the exported filesystem', () => {
+  it('keeps regular files only: a link named like a package database is never followed', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'etc/shadow', mode: 0o600 }, 'root:secret\n');
+    pack.entry({ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/etc/shadow' });
+    pack.entry({ name: 'usr/lib/os-release', type: 'link', linkname: 'etc/shadow' });
+    pack.entry({ name: 'opt/conda/conda-meta/a.json', mode: 0o644 }, '{"name": "a", "version": "1"}');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sbom-'));
+    try {
+      writeFileSync(path.join(dir, 'fs.tar'), Buffer.concat(chunks));
+      const { manifest, files } = await readImageTar(path.join(dir, 'fs.tar'), packageFiles());
+      expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'usr/lib/os-release', 'var/lib/dpkg/status']);
+      expect([...files.keys()]).toEqual(['opt/conda/conda-meta/a.json']);
+      expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:conda/a@1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sbom.cdx.json', () => {
+  it('is valid CycloneDX 1.6 by the library\'s own JSON schema, with a serial number from the image digest and no clock', async () => {
+    const json = cyclonedxJson(inventory(kept(FILES)), IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    const bom = JSON.parse(json);
+    expect(bom.specVersion).toBe('1.6');
+    expect(bom.serialNumber).toBe(nameUuid(`urn:rep:sbom:image:${IMAGE.digest}`));
+    expect(bom.serialNumber).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(bom.metadata.timestamp).toBeUndefined();
+    expect(bom.metadata.component).toMatchObject({ type: 'container', name: 'paper:latest', version: IMAGE.digest });
+    const numpy = bom.components.find((c: { purl?: string }) => c.purl === 'pkg:pypi/numpy@1.26.0');
+    expect(numpy.licenses).toEqual([{ expression: 'BSD-3-Clause AND 0BSD' }]);
+    const ggplot = bom.components.find((c: { name: string }) => c.name === 'ggplot2');
+    expect(ggplot.licenses).toEqual([{ license: { name: 'GPL-2 | GPL-3' } }]);
+    const flask = bom.components.find((c: { name: string }) => c.name === 'Flask');
+    expect(flask.licenses).toEqual([{ license: { id: 'BSD-3-Clause' } }]);
+    expect(cyclonedxJson(inventory(kept(FILES)), { ...IMAGE, epoch: new Date(1700000000 * 1000) })).toContain('"timestamp": "2023-11-14T22:13:20.000Z"');
+  });
+
+  it('is the same bytes whatever order the files were found in', () => {
+    const reversed = Object.fromEntries(Object.entries(FILES).reverse());
+    expect(cyclonedxJson(inventory(kept(reversed)), IMAGE)).toBe(cyclonedxJson(inventory(kept(FILES)), IMAGE));
+    const twice = { ...FILES, 'opt/other/lib/python3.11/site-packages/Flask-2.2.2.dist-info/METADATA': FILES['usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA']! };
+    const flask = JSON.parse(cyclonedxJson(inventory(kept(twice)), IMAGE)).components.filter((c: { name: string }) => c.name === 'Flask');
+    expect(flask.map((c: { properties: unknown }) => c.properties)).toEqual([[
+      { name: 'rep:path', value: '/opt/other/lib/python3.11/site-packages/Flask-2.2.2.dist-info/METADATA' },
+      { name: 'rep:path', value: '/usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA' },
+    ]]);
+  });
+});
+
+describe('the SBOM in the provenance statement', () => {
+  const statement = {
+    subject: [],
+    predicate: { runDetails: { byproducts: [{ name: 'step:a', digest: { sha256: '1'.repeat(64) } }] } },
+  } as unknown as Statement;
+
+  it('is a byproduct that is not a step, and verify compares it with the bundle\'s file', () => {
+    const st = withSbom(statement, 'ab'.repeat(32));
+    expect(stepsOf(st).map((b) => b.name)).toEqual(['step:a']);
+    expect(statement.predicate.runDetails.byproducts).toHaveLength(1);
+    expect(sbomProblems(st, new Set(['sbom.cdx.json']), new Map([['sbom.cdx.json', 'ab'.repeat(32)]]))).toEqual([]);
+    expect(sbomProblems(st, new Set(['sbom.cdx.json']), new Map([['sbom.cdx.json', 'cd'.repeat(32)]]))).toEqual(["sbom.cdx.json does not match the statement's byproduct"]);
+    expect(sbomProblems(st, new Set(), new Map())).toEqual(['missing: sbom.cdx.json']);
+  });
+
+  it('names no other file: a statement pointing elsewhere fails', () => {
+    const st = withSbom(statement, 'ab'.repeat(32));
+    st.predicate.runDetails.byproducts[1]!.name = '../../etc/passwd\x1b[2J';
+    expect(sbomProblems(st, new Set(), new Map())).toEqual(["the statement names an SBOM ../../etc/passwd\\u001b[2J; a bundle's SBOM is sbom.cdx.json"]);
+  });
+});
