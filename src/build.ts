@@ -122,6 +122,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
       state, onEvent: opts.onEvent, resolveBase, present: byEngine?.tags, cacheFrom,
+      context: context === index.files ? index : new ContextIndex(context),
     });
     const records = settledRecords(run);
     const next = nextState(project, engine.name, state, records);

@@ -1,5 +1,8 @@
 // Engine adapter for the Docker and Podman command lines (through execa).
-// Both speak the same subset rep uses; the differences are named here.
+// Both speak the same subset rep uses; the differences are named here. With
+// docker's unix socket at hand, image lookups and tagging go to the Engine
+// API instead of a client process each; whether docker is there at all (and
+// its version) is still the client's answer, since builds need the client.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
+import { dockerSocket, imageId, imageJson, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
 
 export interface CliEngineOptions {
@@ -27,12 +31,15 @@ interface ImageJson {
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const stripAnsi = (s: string) => s.replace(ANSI, '');
+const BUILDKIT_OUTPUT = /^#\d+ \d+\.\d+ /;
 
 export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
   readonly bin: string;
   private readonly env: NodeJS.ProcessEnv;
   private readonly buildkit: boolean;
+  /** Docker's API socket, where the client would talk to it. */
+  private readonly socket: string | undefined;
 
   constructor(opts: CliEngineOptions) {
     this.name = opts.flavor;
@@ -40,6 +47,17 @@ export class CliEngine implements Engine {
     this.bin = opts.bin ?? (opts.flavor === 'docker' ? env.REP_DOCKER || 'docker' : env.REP_PODMAN || 'podman');
     this.buildkit = opts.flavor === 'docker' && (opts.buildkit ?? env.DOCKER_BUILDKIT === '1');
     this.env = { ...env, ...(opts.flavor === 'docker' ? { DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : {}) };
+    this.socket = opts.flavor === 'docker' ? dockerSocket(env) : undefined;
+  }
+
+  /** The Engine API's answer, or undefined when it cannot give one (no socket, no answer): then the client is asked. */
+  private async api<T>(ask: (socket: string) => Promise<T>): Promise<{ value: T } | undefined> {
+    if (!this.socket) return undefined;
+    try {
+      return { value: await ask(this.socket) };
+    } catch {
+      return undefined;
+    }
   }
 
   private run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
@@ -86,6 +104,10 @@ export class CliEngine implements Engine {
   }
 
   /** Whether builds can mount secrets (BuildKit for docker; podman always). */
+  get syncsFolders(): boolean {
+    return this.name === 'docker' && this.buildkit;
+  }
+
   get secretsSupported(): boolean {
     return this.name === 'podman' || this.buildkit;
   }
@@ -105,6 +127,8 @@ export class CliEngine implements Engine {
   }
 
   async hasImage(ref: string): Promise<boolean> {
+    const a = await this.api((s) => imageId(s, ref));
+    if (a) return a.value !== undefined;
     const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ref], { reject: false });
     return r.exitCode === 0;
   }
@@ -112,6 +136,11 @@ export class CliEngine implements Engine {
   async imageIds(refs: readonly string[]): Promise<Map<string, string | undefined>> {
     const ids = new Map<string, string | undefined>();
     if (refs.length === 0) return ids;
+    const a = await this.api((s) => Promise.all(refs.map((ref) => imageId(s, ref))));
+    if (a) {
+      refs.forEach((ref, i) => ids.set(ref, a.value[i]));
+      return ids;
+    }
     const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ...refs], { reject: false });
     const lines = String(r.stdout).split('\n').filter(Boolean);
     if (r.exitCode === 0 && lines.length === refs.length) {
@@ -140,7 +169,10 @@ export class CliEngine implements Engine {
       }
     });
     if (this.name === 'docker' && this.buildkit) args.push('--progress', 'plain');
-    args.push('-');
+    const source = req.context;
+    // A folder: the Dockerfile comes on stdin (-f -) and the builder reads the folder itself.
+    if ('folder' in source) args.push('-f', '-', source.folder);
+    else args.push('-');
     const tail: string[] = [];
     let partial = '';
     const onData = (chunk: Buffer) => {
@@ -148,7 +180,8 @@ export class CliEngine implements Engine {
       const lines = text.split(/\r?\n/);
       partial = lines.pop() ?? '';
       for (const raw of lines) {
-        const l = stripAnsi(raw);
+        // BuildKit's plain progress puts "#7 0.293 " before what a RUN prints: the step's own words without it.
+        const l = stripAnsi(raw).replace(BUILDKIT_OUTPUT, '');
         tail.push(l);
         if (tail.length > TAIL) tail.shift();
         req.onLine?.(l);
@@ -166,8 +199,11 @@ export class CliEngine implements Engine {
       });
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
-      req.context.on('error', (e) => child.stdin?.destroy(e));
-      req.context.pipe(child.stdin!);
+      if ('folder' in source) child.stdin!.end(source.dockerfile);
+      else {
+        source.on('error', (e) => child.stdin?.destroy(e));
+        source.pipe(child.stdin!);
+      }
       const r = await child;
       if (partial) onData(Buffer.from('\n'));
       if (r.exitCode === 0 && !r.isCanceled) {
@@ -180,6 +216,8 @@ export class CliEngine implements Engine {
   }
 
   async tag(src: string, dst: string): Promise<void> {
+    // The client says why a tag fails better: it is asked when the API refuses.
+    if (await this.api((s) => tagImage(s, src, dst))) return;
     await this.must(['tag', src, dst]);
   }
 
@@ -203,6 +241,8 @@ export class CliEngine implements Engine {
   }
 
   async inspect(ref: string): Promise<ImageInfo | undefined> {
+    const a = await this.api((s) => imageJson(s, ref));
+    if (a) return a.value;
     const r = await this.run(['image', 'inspect', '--format', '{{json .}}', ref], { reject: false });
     if (r.exitCode !== 0) return undefined;
     // podman prints an array whatever the format says

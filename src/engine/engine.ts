@@ -10,9 +10,15 @@ export type EngineName = 'docker' | 'podman' | 'none';
  */
 export type SecretValue = { src: string } | { value: string };
 
+/**
+ * What a build reads: a tar holding the Dockerfile and the files it copies
+ * (streamed on stdin), or a folder and the Dockerfile's text, for engines
+ * that sync a folder incrementally (see Engine.syncsFolders).
+ */
+export type BuildSource = Readable | { folder: string; dockerfile: string };
+
 export interface BuildRequest {
-  /** Streams the build context (a tar holding the Dockerfile) into `out`. */
-  context: Readable;
+  context: BuildSource;
   tag: string;
   network?: string;
   /** Run every instruction again, ignoring the engine's own layer cache (phony steps). */
@@ -37,6 +43,12 @@ export interface Engine {
   describe(): Promise<string>;
   /** Whether builds can mount secrets (RUN --mount=type=secret). */
   readonly secretsSupported: boolean;
+  /**
+   * Whether a build is best given the context as a folder: BuildKit syncs only
+   * the files the Dockerfile copies, and only those changed since the last
+   * build, where a tar on stdin is sent whole every time.
+   */
+  readonly syncsFolders: boolean;
   /** Whether the engine answers now (asked afresh). */
   answers(): Promise<boolean>;
   /** Whether an image with this reference exists locally. */

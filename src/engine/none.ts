@@ -6,6 +6,7 @@ export class NoneEngine implements Engine {
   readonly name = 'none' as const;
   /** Nothing is built, so nothing stands in the way. */
   readonly secretsSupported = true;
+  readonly syncsFolders = false;
   async answers() {
     return true;
   }

@@ -1,7 +1,7 @@
-// The Docker Engine API over its unix socket, for the few read-only questions
-// a no-op build asks (the version, an image's id): answered in a millisecond,
-// where starting the docker client takes tens. Only where the client would
-// talk to that same socket; anything else is left to the client.
+// The Docker Engine API over its unix socket, for the small questions a build
+// asks (the version, an image's id and digests) and tagging: answered in a
+// millisecond, where starting the docker client takes tens. Only where the
+// client would talk to that same socket; anything else is left to the client.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
@@ -36,8 +36,12 @@ export interface ApiAnswer {
 
 /** GET `apiPath` from the engine on `socket`; rejects when nothing answers within `timeoutMs`. */
 export function apiGet(socket: string, apiPath: string, timeoutMs = 2000): Promise<ApiAnswer> {
+  return apiCall(socket, 'GET', apiPath, timeoutMs);
+}
+
+function apiCall(socket: string, method: 'GET' | 'POST', apiPath: string, timeoutMs: number): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: apiPath, method: 'GET', headers: { Host: 'docker' }, timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath: socket, path: apiPath, method, headers: { Host: 'docker' }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -57,13 +61,31 @@ export async function serverVersion(socket: string): Promise<string | undefined>
   return typeof v === 'string' && v ? v : undefined;
 }
 
-/** The id of the image `ref` names, or undefined when there is none. */
-export async function imageId(socket: string, ref: string): Promise<string | undefined> {
+/** The image `ref` names: its id and repo digests, or undefined when there is none. */
+export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[] } | undefined> {
   // The API takes the reference as it is, slashes and all (as the docker client sends it).
-  if (!/^[A-Za-z0-9._\-/:@]+$/.test(ref)) throw new Error(`not an image reference: ${ref}`);
+  if (!REFERENCE.test(ref)) throw new Error(`not an image reference: ${ref}`);
   const r = await apiGet(socket, `/images/${ref}/json`);
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
-  const id = (JSON.parse(r.body) as { Id?: unknown }).Id;
-  return typeof id === 'string' ? id : undefined;
+  const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown };
+  if (typeof j.Id !== 'string') return undefined;
+  const digests = Array.isArray(j.RepoDigests) ? j.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
+  return { id: j.Id, repoDigests: digests };
+}
+
+/** The id of the image `ref` names, or undefined when there is none. */
+export async function imageId(socket: string, ref: string): Promise<string | undefined> {
+  return (await imageJson(socket, ref))?.id;
+}
+
+const REFERENCE = /^[A-Za-z0-9._\-/:@]+$/;
+
+/** Tags image `src` as `dst` (REPO:TAG), as `docker tag` does; rejects with the engine's words when it refuses. */
+export async function tagImage(socket: string, src: string, dst: string): Promise<void> {
+  const colon = dst.lastIndexOf(':');
+  const [repo, tag] = colon > dst.lastIndexOf('/') ? [dst.slice(0, colon), dst.slice(colon + 1)] : [dst, 'latest'];
+  if (!REFERENCE.test(src) || !REFERENCE.test(repo)) throw new Error(`not an image reference: ${src} or ${dst}`);
+  const r = await apiCall(socket, 'POST', `/images/${src}/tag?repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`, 10_000);
+  if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
 }

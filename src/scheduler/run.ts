@@ -12,7 +12,11 @@ import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
-import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile } from './stepimage.js';
+import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile, type StepCopies } from './stepimage.js';
+import type { ContextIndex } from '../context/files.js';
+import { copiedExactly } from '../context/folders.js';
+import { directoryCounts } from '../emit/copies.js';
+import { inputCopies } from '../emit/dockerfile.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
 import type { CacheFrom } from './cache.js';
@@ -30,6 +34,12 @@ export interface RunOptions {
   secrets?: Record<string, SecretValue>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
+  /**
+   * The context as the build walked it: an engine that syncs folders
+   * (BuildKit) reads the context folder and copies the inputs from it,
+   * as the standalone Dockerfile does; others get each step's inputs as a tar.
+   */
+  context?: ContextIndex;
 }
 
 export interface StepResult {
@@ -59,6 +69,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const digests = new Map<string, string>();
   for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
   const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
+  const fromFolder = engine.syncsFolders && opts.context ? folderCopies(project, opts.context) : undefined;
   const limit = pLimit(Math.max(1, opts.jobs));
   const results = new Map<string, Promise<StepResult>>();
   let failed = false;
@@ -107,11 +118,11 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         if (failed || opts.signal?.aborted) return undefined;
         emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
         const log = path.join(logDir, stepLogName(name));
-        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase);
+        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, fromFolder);
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
         const r = await engine.build({
-          context: stepContext(dockerfile, planned.inputs),
+          context: fromFolder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs),
           tag: cacheRef(key),
           network: opts.network,
           noCache: node.step.phony,
@@ -192,6 +203,14 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     seconds: (Date.now() - started) / 1000,
   });
   return { ok: ok && image !== undefined, cancelled, steps: settled, image };
+}
+
+/** COPY lines from the context folder, decided as for the standalone Dockerfile (which folders may be copied whole). */
+function folderCopies(project: Project, index: ContextIndex): StepCopies {
+  const files = index.files;
+  const counts = directoryCounts(files.map((f) => f.path));
+  const wholeOk = copiedExactly(project.ctx.dir, project.ctx.ignore, files, counts);
+  return (workdir, paths) => inputCopies(workdir, paths, counts, wholeOk);
 }
 
 /** A step that failed outside its engine build: `message` says why in one line; `detail` is the engine's words, if any. */

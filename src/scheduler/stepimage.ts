@@ -1,5 +1,6 @@
 // What the engine gets for one step: a few-line Dockerfile on the parent's
-// image, and a context holding only that step's inputs.
+// image, and a context holding only that step's inputs (or, for a builder
+// that syncs folders, the context folder, from which it copies only those).
 import { PassThrough, type Readable } from 'node:stream';
 import { sha256Of } from '../canonical.js';
 import type { HashedFile } from '../context/hash.js';
@@ -17,11 +18,21 @@ export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
 /** Inputs travel under this folder of the step context, so nothing can collide with the Dockerfile. */
 const INPUTS_DIR = 'inputs';
 
+/**
+ * COPY lines that put a step's inputs (`paths`) at their relative paths under
+ * `workdir`: from the step's own tar (inputs/) unless the build reads the
+ * context folder itself (then as the standalone Dockerfile copies them).
+ */
+export type StepCopies = (workdir: string, paths: readonly string[]) => string[];
+
+const fromInputsDir: StepCopies = (workdir, paths) => (paths.length ? [copyLine([`${INPUTS_DIR}/`], workdir.replace(/\/?$/, '/'))] : []);
+
 export function stepDockerfile(
   dag: Dag,
   name: string,
   planned: (step: string) => PlannedStep,
   resolveBase: (ref: string) => string = (r) => r,
+  inputCopies: StepCopies = fromInputsDir,
 ): string {
   const node = dag.nodes.get(name)!;
   const p = planned(name);
@@ -35,7 +46,7 @@ export function stepDockerfile(
     inherited = planned(node.parent.name).material.def.workdir;
   }
   const workdir = p.material.def.workdir;
-  const copies = p.inputs.length ? [copyLine([`${INPUTS_DIR}/`], workdir.replace(/\/?$/, '/'))] : [];
+  const copies = inputCopies(workdir, p.inputs.map((f) => f.path));
   lines.push(...stepInstructions(dag, node, inherited, workdir, copies, (producer) => cacheRef(planned(producer).key)));
   return `${lines.join('\n')}\n`;
 }

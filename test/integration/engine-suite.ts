@@ -35,6 +35,10 @@ export const chainProject = () => makeProject({ Repfile: CHAIN(), 'one.txt': '1\
 
 export interface EngineUnderTest {
   name: 'docker' | 'podman';
+  /** What the suite is called (default: the engine's name). */
+  label?: string;
+  /** What `rep build` on the command line needs to use the same engine (e.g. --buildkit and its client). */
+  cli?: { args: string[]; env: NodeJS.ProcessEnv };
   make: () => CliEngine;
   /** Runs an image, returning what it prints. */
   run: (image: string) => string;
@@ -43,7 +47,8 @@ export interface EngineUnderTest {
 export function engineSuite(t: EngineUnderTest): void {
   const docker = t.make;
   const run = t.run;
-  describe(`${t.name} engine`, () => {
+  const build = (dir: string) => rep(dir, ['build', '--engine', t.name, ...(t.cli?.args ?? [])], t.cli?.env);
+  describe(`${t.label ?? t.name} engine`, () => {
   it('builds the image, which runs; a second build with nothing changed runs no engine build', async () => {
     const dir = chainProject();
     const first = await buildIn(dir, docker());
@@ -54,7 +59,7 @@ export function engineSuite(t: EngineUnderTest): void {
     expect(second.built).toEqual([]);
     expect(second.events.filter((e) => e.type === 'step-building')).toEqual([]);
     expect(second.record.steps.map((s) => s.action)).toEqual(['cached', 'cached', 'cached']);
-    const cli = rep(dir, ['build', '--engine', t.name]);
+    const cli = build(dir);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toBe(`rep: nothing to build; all 3 steps fresh (${t.name}); image rep-test/chain:latest\n`);
   });
@@ -149,7 +154,7 @@ image:
   it('a failing step exits 1 with its log tail, and the steps before it stay cached', async () => {
     const repfile = CHAIN().replace('run: cat /one two.txt > /two', 'run: echo "about to fail" && cat /nonexistent');
     const dir = makeProject({ Repfile: repfile, 'one.txt': '1\n', 'two.txt': '2\n', 'three.txt': '3\n' });
-    const r = rep(dir, ['build', '--engine', t.name]);
+    const r = build(dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('build   one: never built\nbuilt   one');
     expect(r.stdout).toMatch(/failed {2}two \(exit 1\); full log: .*\.rep\/logs\/two\.log\n/);

@@ -192,6 +192,7 @@ describe('--engine auto', () => {
 class BrokenEngine implements Engine {
   readonly name = 'docker' as const;
   readonly secretsSupported = false;
+  readonly syncsFolders = false;
   async describe() {
     return 'docker (broken)';
   }
