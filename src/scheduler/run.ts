@@ -12,11 +12,9 @@ import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
-import { cacheRef, imageStep, keyHex, stepContext, stepDockerfile, type StepCopies } from './stepimage.js';
+import { cacheRef, folderCopies, keyHex, stepContext, stepDockerfile } from './stepimage.js';
 import type { ContextIndex } from '../context/files.js';
-import { copiedExactly } from '../context/folders.js';
-import { directoryCounts } from '../emit/copies.js';
-import { inputCopies } from '../emit/dockerfile.js';
+import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
 import type { CacheFrom } from './cache.js';
@@ -205,14 +203,6 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   return { ok: ok && image !== undefined, cancelled, steps: settled, image };
 }
 
-/** COPY lines from the context folder, decided as for the standalone Dockerfile (which folders may be copied whole). */
-function folderCopies(project: Project, index: ContextIndex): StepCopies {
-  const files = index.files;
-  const counts = directoryCounts(files.map((f) => f.path));
-  const wholeOk = copiedExactly(project.ctx.dir, project.ctx.ignore, files, counts);
-  return (workdir, paths) => inputCopies(workdir, paths, counts, wholeOk);
-}
-
 /** A step that failed outside its engine build: `message` says why in one line; `detail` is the engine's words, if any. */
 class StepFailure extends Error {
   readonly tail: string[];
@@ -224,26 +214,3 @@ class StepFailure extends Error {
 
 /** The last lines of what an engine command printed. */
 const tailOf = (detail: string) => detail.trim().split('\n').filter(Boolean).slice(-5);
-
-/** Builds (or finds) the final image and tags it as the Repfile says. */
-async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {
-  const { recipe, dag } = project;
-  const final = imageStep(dag, targetKey);
-  let ref = cacheRef(targetKey);
-  if (final.dockerfile !== undefined) {
-    ref = cacheRef(final.key);
-    if (!present.has(keyHex(final.key))) {
-      const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
-      if (!r.ok) {
-        opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
-        return undefined;
-      }
-    }
-  }
-  // Tag only when the tag does not already name this image.
-  const ids = await engine.imageIds([ref, recipe.image.tag]);
-  if (ids.get(ref) === undefined || ids.get(ref) !== ids.get(recipe.image.tag)) await engine.tag(ref, recipe.image.tag);
-  const imageId = ids.get(ref) ?? (await engine.inspect(recipe.image.tag))?.id ?? '';
-  opts.onEvent?.({ type: 'image-tagged', tag: recipe.image.tag, imageId });
-  return { tag: recipe.image.tag, imageId };
-}

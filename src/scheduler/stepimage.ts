@@ -3,12 +3,16 @@
 // that syncs folders, the context folder, from which it copies only those).
 import { PassThrough, type Readable } from 'node:stream';
 import { sha256Of } from '../canonical.js';
+import type { ContextIndex } from '../context/files.js';
+import { copiedExactly } from '../context/folders.js';
 import type { HashedFile } from '../context/hash.js';
 import { writeTar, type TarEntry } from '../context/tar.js';
-import { copyLine, fromLine, imageInstructions, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
+import { directoryCounts } from '../emit/copies.js';
+import { copyLine, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import type { PlannedStep } from '../plan/plan.js';
+import type { Project } from '../project.js';
 
 /** Step images are tagged rep-cache:<key hex>: "is it fresh?" is an image lookup. */
 export const CACHE_REPO = 'rep-cache';
@@ -67,4 +71,12 @@ export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfil
   const lines = imageInstructions(dag.recipe.image);
   const key = `sha256:${sha256Of({ format: KEY_FORMAT, target: targetKey, image: lines })}`;
   return { key, dockerfile: lines.length ? `FROM ${cacheRef(targetKey)}\n${lines.join('\n')}\n` : undefined };
+}
+
+/** COPY lines from the context folder, decided as for the standalone Dockerfile (which folders may be copied whole). */
+export function folderCopies(project: Project, index: ContextIndex): StepCopies {
+  const files = index.files;
+  const counts = directoryCounts(files.map((f) => f.path));
+  const wholeOk = copiedExactly(project.ctx.dir, project.ctx.ignore, files, counts);
+  return (workdir, paths) => inputCopies(workdir, paths, counts, wholeOk);
 }

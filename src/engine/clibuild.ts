@@ -1,0 +1,85 @@
+// One build through the docker or podman client: its arguments, the context
+// (a tar on stdin, or a folder with the Dockerfile on stdin), and the lines it
+// prints, kept as the tail a failure shows.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { BuildOutcome, BuildRequest } from './engine.js';
+
+export interface BuildClient {
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  /** docker with BuildKit: ask for plain progress lines. */
+  plainProgress: boolean;
+}
+
+const TAIL = 30;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+export const stripAnsi = (s: string) => s.replace(ANSI, '');
+/** BuildKit's plain progress puts "#7 0.293 " before what a RUN prints. */
+const BUILDKIT_OUTPUT = /^#\d+ \d+\.\d+ /;
+
+export async function clientBuild(client: BuildClient, req: BuildRequest): Promise<BuildOutcome> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rep-build-'));
+  const iid = path.join(dir, 'iid');
+  // --force-rm: the classic builder otherwise keeps the container of a failed instruction (podman and BuildKit remove it anyway).
+  const args = ['build', '--force-rm', '--iidfile', iid, '-t', req.tag];
+  if (req.network) args.push('--network', req.network);
+  if (req.noCache) args.push('--no-cache');
+  // A secret's value is handed over in the client's environment: no file holds it (docker's BuildKit and podman read env=NAME).
+  const env = { ...client.env };
+  (req.secrets ?? []).forEach((sec, i) => {
+    if ('src' in sec) args.push('--secret', `id=${sec.id},src=${sec.src}`);
+    else {
+      env[`REP_SECRET_${i}`] = sec.value;
+      args.push('--secret', `id=${sec.id},env=REP_SECRET_${i}`);
+    }
+  });
+  if (client.plainProgress) args.push('--progress', 'plain');
+  const source = req.context;
+  // A folder: the Dockerfile comes on stdin (-f -) and the builder reads the folder itself.
+  if ('folder' in source) args.push('-f', '-', source.folder);
+  else args.push('-');
+  const tail: string[] = [];
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const lines = text.split(/\r?\n/);
+    partial = lines.pop() ?? '';
+    for (const raw of lines) {
+      // BuildKit's plain progress puts "#7 0.293 " before what a RUN prints: the step's own words without it.
+      const l = stripAnsi(raw).replace(BUILDKIT_OUTPUT, '');
+      tail.push(l);
+      if (tail.length > TAIL) tail.shift();
+      req.onLine?.(l);
+    }
+  };
+  try {
+    const child = execa(client.bin, args, {
+      env,
+      extendEnv: false,
+      reject: false,
+      stdin: 'pipe',
+      buffer: false,
+      cancelSignal: req.signal,
+      forceKillAfterDelay: 5000,
+    });
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    if ('folder' in source) child.stdin!.end(source.dockerfile);
+    else {
+      source.on('error', (e) => child.stdin?.destroy(e));
+      source.pipe(child.stdin!);
+    }
+    const r = await child;
+    if (partial) onData(Buffer.from('\n'));
+    if (r.exitCode === 0 && !r.isCanceled) {
+      return { ok: true, imageId: readFileSync(iid, 'utf8').trim() };
+    }
+    return { ok: false, exitCode: r.exitCode ?? 1, tail, cancelled: Boolean(r.isCanceled) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,29 @@
+// The image the Repfile names: the target step's image with the Repfile's
+// runtime settings (CMD, ENV, ...) built on it when there are any, tagged.
+import type { Engine } from '../engine/engine.js';
+import type { Project } from '../project.js';
+import type { RunOptions } from './run.js';
+import { cacheRef, imageStep, keyHex, stepContext } from './stepimage.js';
+
+/** Builds (or finds) the final image and tags it as the Repfile says. */
+export async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {
+  const { recipe, dag } = project;
+  const final = imageStep(dag, targetKey);
+  let ref = cacheRef(targetKey);
+  if (final.dockerfile !== undefined) {
+    ref = cacheRef(final.key);
+    if (!present.has(keyHex(final.key))) {
+      const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
+      if (!r.ok) {
+        opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
+        return undefined;
+      }
+    }
+  }
+  // Tag only when the tag does not already name this image.
+  const ids = await engine.imageIds([ref, recipe.image.tag]);
+  if (ids.get(ref) === undefined || ids.get(ref) !== ids.get(recipe.image.tag)) await engine.tag(ref, recipe.image.tag);
+  const imageId = ids.get(ref) ?? (await engine.inspect(recipe.image.tag))?.id ?? '';
+  opts.onEvent?.({ type: 'image-tagged', tag: recipe.image.tag, imageId });
+  return { tag: recipe.image.tag, imageId };
+}
