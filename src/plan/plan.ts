@@ -118,7 +118,7 @@ export class Planner {
     const material: StepMaterial = {
       format: KEY_FORMAT,
       ...(node.parent.kind === 'image'
-        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env } }
+        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env, ...(recipe.reproducible ? { epoch: recipe.reproducible.epoch } : {}) } }
         : { parent: parent!.key }),
       def: {
         run: step.run,
@@ -188,6 +188,7 @@ export function explain(
   if (cur.stage && prev.stage) {
     if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
     if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
+    if (prev.stage.epoch !== cur.stage.epoch) out.push({ kind: 'field', field: 'reproducible.epoch' });
   }
   const inherited = out.length > 0;
   for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {
