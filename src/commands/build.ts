@@ -20,6 +20,7 @@ import type { Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { resolveDockerfile } from '../projectpaths.js';
 import { resolverFor } from '../lock/lockfile.js';
+import { canonicalImage } from '../repro/canonical.js';
 import { acquireMutex } from '../state/mutex.js';
 import { shownEntry } from '../state/paths.js';
 import { nextState, readState, writeState, type State } from '../state/state.js';
@@ -132,15 +133,18 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
     const built = dag.order.map((n) => run.steps.get(n)!.planned!);
     const digests = outputsDigests(run);
-    const provenance = await record(built, digests, run.image);
+    // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
+    const image = await canonicalImage(project, engine, built, run.image!, resolveBase);
+    if (!image.ok) return image;
+    const provenance = await record(built, digests, image.value);
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
     writeState(ctx.dir, next);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
-    const after = stamper && stamp && run.image ? noopRecordAfter(dag, next, run.image, context !== index.files ? stamper(context) : stamp) : undefined;
+    const after = stamper && stamp ? noopRecordAfter(dag, next, image.value, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance, built, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image: image.value, steps, dockerfile, provenance, built, outputsDigests: digests });
   } finally {
     if (mutex && 'release' in mutex) mutex.release();
   }

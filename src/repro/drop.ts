@@ -34,3 +34,29 @@ export function dropMatcher(patterns: readonly string[]): (path: string) => bool
     }
   };
 }
+
+/**
+ * What a container engine leaves in a layer of its own accord, when the
+ * image below lacks it: the folders it mounts over (/dev, /proc, /sys, and
+ * /etc, /run for the files it mounts there), left empty, and the empty files
+ * it mounts over (/etc/hosts, /etc/resolv.conf, /etc/hostname, /.dockerenv,
+ * /run/.containerenv). Classic docker makes them outside the layer, BuildKit
+ * and podman inside it. Anything with content is the step's and is kept.
+ */
+const MOUNT_DIRS = ['dev', 'proc', 'sys', 'etc', 'run'];
+const MOUNT_FILES = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname', 'etc/mtab', '.dockerenv', 'run/.containerenv'];
+
+export function engineArtefacts(entries: ReadonlyMap<string, { type: string; size: number }>, below: ReadonlyMap<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const f of MOUNT_FILES) {
+    const e = entries.get(f);
+    if (e && !below.has(f) && ((e.type === '0' && e.size === 0) || e.type === '2')) out.push(f);
+  }
+  for (const d of MOUNT_DIRS) {
+    const e = entries.get(d);
+    if (!e || e.type !== '5' || below.has(d)) continue;
+    const inside = [...entries.keys()].filter((p) => p.startsWith(`${d}/`));
+    if (inside.every((p) => out.includes(p))) out.push(d);
+  }
+  return out;
+}

@@ -13,8 +13,10 @@ import tar, { type Header } from 'tar-stream';
 import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 
-/** The image's filesystem as far as rep needs it: every path, and whether it is a folder. */
-export type Tree = Map<string, boolean>;
+/** The image's filesystem as far as rep needs it: every path, with a folder's mode and owner ("755 0:0"), undefined for others. */
+export type Tree = Map<string, string | undefined>;
+
+const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
 
 const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 const ancestors = function* (p: string) {
@@ -29,7 +31,7 @@ export function applyBaseLayer(tree: Tree, layer: LayerSource): void {
 /** What the filesystem is after `merged` on `tree`: whiteouts and hidden paths removed, entries added. */
 function applyMerged(tree: Tree, merged: Merged): void {
   for (const q of [...tree.keys()]) if (hidden(q, merged)) tree.delete(q);
-  for (const [p, e] of merged.entries) tree.set(p, e.type === '5');
+  for (const [p, e] of merged.entries) tree.set(p, folderMeta(e));
 }
 
 function hidden(q: string, m: Merged): boolean {
@@ -55,12 +57,14 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
   for (const q of tree.keys()) {
     if (after(q)) continue;
     const dir = parentOf(q);
-    const dirStays = dir === '' || (after(dir) && (merged.entries.get(dir)?.type ?? '5') === '5' && (merged.entries.has(dir) || tree.get(dir) === true));
+    const dirStays = dir === '' || (after(dir) && (merged.entries.get(dir)?.type ?? '5') === '5' && (merged.entries.has(dir) || tree.get(dir) !== undefined));
     if (dirStays) out.push({ path: `${dir ? `${dir}/` : ''}.wh.${q.slice(dir ? dir.length + 1 : 0)}`, type: '0', mode: 0, uid: 0, gid: 0, mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0, whiteout: true });
   }
   const firstOf = new Map<string, string>();
   const sorted = [...merged.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const e of sorted) {
+    // A folder that is there below, as it is (mode, owner), changes nothing but its time: left out, as engines differ in whether they write it.
+    if (e.type === '5' && tree.get(e.path) === folderMeta(e) && !hidden(e.path, merged)) continue;
     const c: CanonicalEntry = { ...e, mtime: Math.min(e.mtime, epoch) };
     if (e.data) {
       const id = `${e.data.fd}:${e.data.offset}`;
