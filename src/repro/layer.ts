@@ -97,7 +97,8 @@ export async function writeLayer(entries: readonly CanonicalEntry[], file: strin
     const header: Partial<Header> & { name: string } = {
       name: e.type === '5' ? `${e.path}/` : e.path,
       type: e.hardlinkTo !== undefined ? 'link' : TYPES[e.type]!,
-      mode: e.mode,
+      // A file type bit with the permissions: tar-stream would write a mode of 0 (e.g. /etc/shadow) as 644; the type bit is masked out of the header.
+      mode: 0o100000 | e.mode,
       uid: e.uid,
       gid: e.gid,
       uname: '',
