@@ -13,6 +13,8 @@ import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop
 import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from '../../src/repro/layer.js';
 import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
 import { readSaved, writeDockerArchive } from '../../src/repro/archive.js';
+import { parseRepfile } from '../../src/repfile/load.js';
+import { formatDiagnostic } from '../../src/diag.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rep-repro-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,8 +27,8 @@ type Item = Partial<Header> & { name: string; body?: string };
 async function tarBytes(items: Item[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => pack.on('end', () => r()));
   for (const { body, ...h } of items) {
     await new Promise<void>((res, rej) => pack.entry({ mtime: new Date(1_700_000_000_000), uname: 'someone', gname: 'staff', mode: 0o644, ...h }, body ?? '', (e) => (e ? rej(e) : res())));
   }
@@ -61,8 +63,8 @@ async function rewrite(base: Item[][], step: Item[][], drop: (p: string) => bool
     s.resume();
     s.on('end', next);
   });
-  await new Promise((r) => {
-    ex.on('finish', r);
+  await new Promise<void>((r) => {
+    ex.on('finish', () => r());
     ex.end(readFileSync(file));
   });
   return { diffId, listing, tree };
@@ -258,5 +260,26 @@ describe('docker archive', () => {
     const images = readSaved(fd, a);
     expect([...images.keys()]).toEqual([config.digest]);
     expect(images.get(config.digest)!.diffIds).toEqual([diffId]);
+  });
+});
+
+describe('the Repfile says', () => {
+  const doc = (extra: string) => `rep: 1\nname: demo\nbase: busybox:latest\nsteps:\n  a:\n    run: echo hi\n${extra}`;
+  it('reproducible images by default, at 1980-01-01, with no drop patterns of its own', () => {
+    const r = parseRepfile(doc(''), { file: 'Repfile' });
+    expect(r.ok && r.value.reproducible).toEqual({ epoch: 315532800, drop: [] });
+  });
+  it('an epoch and drop patterns of its own, or none at all', () => {
+    const r = parseRepfile(doc('reproducible:\n  epoch: 1700000000\n  drop: [var/log/*.log]\n'), { file: 'Repfile' });
+    expect(r.ok && r.value.reproducible).toEqual({ epoch: 1700000000, drop: ['var/log/*.log'] });
+    const off = parseRepfile(doc('reproducible: false\n'), { file: 'Repfile' });
+    expect(off.ok && off.value.reproducible).toBeUndefined();
+  });
+  it('no epoch that is not a whole number of seconds, and no pattern starting with "/", each at its place', () => {
+    const bad = parseRepfile(doc('reproducible:\n  epoch: -1\n  drop: [/var/log]\n'), { file: 'Repfile' });
+    expect(bad.ok ? [] : bad.errors.map(formatDiagnostic)).toEqual([
+      'Repfile:8:10: reproducible.epoch: the epoch is a whole number of seconds since 1970-01-01T00:00:00Z',
+      'Repfile:9:10: reproducible.drop[0]: a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log',
+    ]);
   });
 });
