@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildEvent } from '../../src/build/events.js';
 import { build } from '../../src/commands/build.js';
 import { CliEngine } from '../../src/engine/cli.js';
 import { cacheRef } from '../../src/build/stepimage.js';
@@ -66,9 +67,11 @@ async function buildFresh(dir: string, engine: CliEngine): Promise<{ id: string;
     if (id) await engine.removeImage(id.replace(/^sha256:/, ''));
   };
   rmSync(path.join(dir, '.rep'), { recursive: true, force: true });
-  const r = await build(project(), { engine, jobs: 2, network: 'host' });
+  const failures: string[] = [];
+  const onEvent = (e: BuildEvent) => void (e.type === 'step-failed' && failures.push(`${e.step}: ${e.error ?? ''} ${e.tail.join('\n')}`));
+  const r = await build(project(), { engine, jobs: 2, network: 'host', onEvent });
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-  expect(r.value.ok, `${engine.bin} build of ${dir}`).toBe(true);
+  expect(r.value.ok, `${engine.bin} build of ${dir}: ${failures.join('\n')}`).toBe(true);
   const keys = r.value.steps.map((s) => s.key);
   const tag = r.value.image!.tag;
   try {
