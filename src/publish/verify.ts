@@ -247,15 +247,15 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
         const want = statement.subject.find((x) => x.annotations?.kind === 'image-config')?.digest?.sha256;
         const rebuilt = r.value.image?.imageId ?? '';
         const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
-        // The digest first: an identical image needs no file-by-file comparison.
-        if (answer([]).same) note = answer([]).text;
-        else if (recorded) {
-          differences = diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag));
-          const found = differences.map((d) => shown(d, 1000));
+        // The digest first; then the files, which filesystem.json must list even for an identical image.
+        differences = recorded ? diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag)) : [];
+        const found = differences.map((d) => shown(d, 1000));
+        if (answer([]).same) {
+          if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
+          else note = answer([]).text;
           // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
-          if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
-          else reb.push(...found);
-        }
+        } else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
+        else reb.push(...found);
       }
     }
     check('rebuild', reb, note ?? [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);

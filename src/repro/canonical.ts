@@ -5,8 +5,9 @@
 // back into the engine and tagged. Its ID then depends on the base image, the
 // step keys and the bytes the steps' commands made, not on the engine, its
 // way of splitting instructions into layers, the machine or the clock.
-// The result is also tagged rep-cache:<its own key>, so a build whose steps
-// were all cached finds it without rewriting anything.
+// The result is also tagged rep-cache:<sha256 of the engine's image ID and
+// the settings>, so a build whose steps were all cached finds it without
+// rewriting anything.
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Of } from '../canonical.js';
@@ -55,13 +56,18 @@ export async function canonicalImage(project: Project, engine: Engine, built: re
   const chain = imageChain(project, resolveBase);
   const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
   const drop = [...DEFAULT_DROP, ...settings.drop];
-  const ref = cacheRef(`sha256:${sha256Of({ format: REWRITE_FORMAT, image: final.key, epoch: settings.epoch, drop })}`);
   const where = { file: project.recipe.file };
+  const engineImage = cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
   try {
+    // Keyed by the engine's image itself, not by step keys: a step rebuilt under the same key
+    // (other secrets, a command that is not deterministic) must not find the old rewrite.
+    const engineId = (await engine.imageIds([engineImage])).get(engineImage);
+    if (engineId === undefined) return fail({ ...where, message: `the ${engine.name} engine has no image ${engineImage} to rewrite` });
+    const ref = cacheRef(`sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`);
     const have = (await engine.imageIds([ref])).get(ref);
     if (have === undefined) {
       const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
-      const made = await rewrite(engine, { image: cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key), base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
+      const made = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
       await engine.tag(made.replace(/^sha256:/, ''), ref);
     }
     const id = (await engine.imageIds([ref])).get(ref);

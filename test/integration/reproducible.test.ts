@@ -5,6 +5,7 @@
 // the ID rightly depends on the base. Between builds on one engine, the step
 // images and the canonical image are removed so that each build runs every
 // step. When IDs differ, the test names the files that differ.
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,13 +34,19 @@ function copyImage(ref: string, into: string[], env?: NodeJS.ProcessEnv): void {
   rmSync(file);
 }
 
-beforeAll(async () => {
+/**
+ * The shared bases in docker, and in `into` (podman or the second daemon) when it lacks them.
+ * Asked before every build: another test run ending meanwhile removes the rep-test/* tags it saw appear.
+ */
+function ensureBases(into?: { bin: string; env?: NodeJS.ProcessEnv }): void {
   for (const [from, to] of Object.entries(BASES)) {
     sh('docker', ['tag', from, to]);
-    copyImage(to, ['podman']);
+    if (into && spawnSync(into.bin, ['image', 'inspect', to], { env: { ...process.env, ...into.env }, stdio: 'ignore' }).status !== 0) copyImage(to, [into.bin], into.env);
   }
+}
+
+beforeAll(async () => {
   second = await startSecondDaemon();
-  for (const to of Object.values(BASES)) copyImage(to, [DEBIAN_DOCKER], second.env);
 }, 300_000);
 
 afterAll(async () => {
@@ -60,13 +67,14 @@ function example(name: string): string {
 }
 
 /** Builds `dir` with `engine` from nothing (its step images and image removed first, and after); the image ID and its files. */
-async function buildFresh(dir: string, engine: CliEngine): Promise<{ id: string; files: Map<string, string> }> {
+async function buildFresh(dir: string, engine: CliEngine, into?: { bin: string; env?: NodeJS.ProcessEnv }): Promise<{ id: string; files: Map<string, string> }> {
   const project = () => open(dir);
   const clear = async (keys: string[], id?: string) => {
     for (const k of keys) await engine.removeImage(cacheRef(k));
     if (id) await engine.removeImage(id.replace(/^sha256:/, ''));
   };
   rmSync(path.join(dir, '.rep'), { recursive: true, force: true });
+  ensureBases(into);
   const failures: string[] = [];
   const onEvent = (e: BuildEvent) => void (e.type === 'step-failed' && failures.push(`${e.step}: ${e.error ?? ''} ${e.tail.join('\n')}`));
   const r = await build(project(), { engine, jobs: 2, network: 'host', onEvent });
@@ -88,14 +96,14 @@ async function buildFresh(dir: string, engine: CliEngine): Promise<{ id: string;
 describe.each(['pipeline', 'friendlyhello', 'r-analysis'])('%s', (name) => {
   it('has one image ID on docker classic, docker BuildKit, podman and a second docker daemon', async () => {
     const dir = example(name);
-    const engines: [string, CliEngine][] = [
+    const engines: [string, CliEngine, { bin: string; env?: NodeJS.ProcessEnv }?][] = [
       ['docker classic', docker()],
       ['docker BuildKit', dockerBuildKit()],
-      ['podman', podman()],
-      ['second docker daemon', new CliEngine({ flavor: 'docker', bin: DEBIAN_DOCKER, env: { ...process.env, ...second!.env } })],
+      ['podman', podman(), { bin: 'podman' }],
+      ['second docker daemon', new CliEngine({ flavor: 'docker', bin: DEBIAN_DOCKER, env: { ...process.env, ...second!.env } }), { bin: DEBIAN_DOCKER, env: second!.env }],
     ];
     const results: [string, { id: string; files: Map<string, string> }][] = [];
-    for (const [label, engine] of engines) results.push([label, await buildFresh(dir, engine)]);
+    for (const [label, engine, into] of engines) results.push([label, await buildFresh(dir, engine, into)]);
     const [first, firstResult] = results[0]!;
     for (const [label, r] of results.slice(1)) {
       const why = r.id === firstResult.id ? [] : diffFiles(firstResult.files, r.files);
