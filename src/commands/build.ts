@@ -41,6 +41,8 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   cacheFrom?: CacheSpec[];
   cacheTo?: CacheSpec;
+  /** false: keep the engine's image, without the canonical rewrite (--no-reproducible; the Repfile's `reproducible: false` turns it off too). */
+  reproducible?: boolean;
   /**
    * Answer at once when nothing changed since the last successful build (no
    * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
@@ -134,7 +136,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const built = dag.order.map((n) => run.steps.get(n)!.planned!);
     const digests = outputsDigests(run);
     // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
-    const image = await canonicalImage(project, engine, built, run.image!, resolveBase);
+    const image = await canonicalImage(project, engine, built, run.image!, { resolveBase, off: opts.reproducible === false });
     if (!image.ok) return image;
     const provenance = await record(built, digests, image.value);
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:

@@ -47,11 +47,18 @@ export function imageChain(project: Project, resolveBase: (ref: string) => strin
 /**
  * Rewrites the image `image` (the build's result; `built` its steps as
  * settled) canonically and tags the result `image.tag`. Off when the Repfile
- * says `reproducible: false`: then `image` as it is.
+ * says `reproducible: false` or the command line --no-reproducible (`off`): then `image` as it is.
  */
-export async function canonicalImage(project: Project, engine: Engine, built: readonly PlannedStep[], image: ImageRef, resolveBase?: (ref: string) => string): Promise<Result<ImageRef>> {
+export async function canonicalImage(
+  project: Project,
+  engine: Engine,
+  built: readonly PlannedStep[],
+  image: ImageRef,
+  opts: { resolveBase?: (ref: string) => string; off?: boolean } = {},
+): Promise<Result<ImageRef>> {
   const settings = project.recipe.reproducible;
-  if (!settings || engine.name === 'none') return ok(image);
+  if (!settings || opts.off || engine.name === 'none') return ok(image);
+  const resolveBase = opts.resolveBase;
   const keyOf = new Map(built.map((s) => [s.name, s.key]));
   const chain = imageChain(project, resolveBase);
   const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
