@@ -253,8 +253,9 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
         if (answer([]).same) {
           if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
           else note = answer([]).text;
-          // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
-        } else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
+        }
+        // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
+        else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
         else reb.push(...found);
       }
     }

@@ -68,7 +68,7 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
       throw new ArchiveError("an entry of the saved manifest.json is not Config and Layers");
     }
     const raw = bytes(e.Config);
-    const config = JSON.parse(raw.toString('utf8')) as unknown;
+    const config = json(e.Config);
     const diffIds = isJsonMap(config) && isJsonMap(config.rootfs) ? config.rootfs.diff_ids : undefined;
     if (!isJsonMap(config) || !Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string') || diffIds.length !== e.Layers.length) {
       throw new ArchiveError(`the config ${JSON.stringify(e.Config)} does not list one diff id per layer`);
