@@ -82,9 +82,15 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
   return images;
 }
 
-export type ArchiveLayer = { diffId: string } & ({ file: string } | { source: LayerSource });
+/** A layer to write: from a file, a range of the saved archive, or none (`present`: named in the manifest only, see writeDockerArchive). */
+export type ArchiveLayer = { diffId: string } & ({ file: string } | { source: LayerSource } | { present: true });
 
-/** Writes a docker-save archive of one image (no name: the caller tags it by id), sorted, every time at `mtime`. */
+/**
+ * Writes a docker-save archive of one image (no name: the caller tags it by
+ * id), sorted, every time at `mtime`. A `present` layer is named in the
+ * manifest without its bytes: docker's load looks a layer up by its chain id
+ * before it opens the file (the base image's layers, already loaded).
+ */
 export async function writeDockerArchive(out: string, config: { bytes: Buffer; digest: string }, layers: readonly ArchiveLayer[], mtime: number): Promise<void> {
   const hex = (d: string) => d.replace(/^sha256:/, '');
   const configName = `${hex(config.digest)}.json`;
@@ -94,7 +100,7 @@ export async function writeDockerArchive(out: string, config: { bytes: Buffer; d
   const files: { name: string; bytes?: Buffer; layer?: ArchiveLayer }[] = [
     { name: configName, bytes: config.bytes },
     { name: 'manifest.json', bytes: manifest },
-    ...layers.filter((l) => !seen.has(l.diffId) && seen.add(l.diffId)).map((l) => ({ name: layerName(l), layer: l })),
+    ...layers.filter((l) => !('present' in l) && !seen.has(l.diffId) && seen.add(l.diffId)).map((l) => ({ name: layerName(l), layer: l })),
   ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const pack = tar.pack();
   const done = pipeline(pack, createWriteStream(out));
@@ -103,7 +109,7 @@ export async function writeDockerArchive(out: string, config: { bytes: Buffer; d
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (f.bytes) return void pack.entry({ ...base, name: f.name, size: f.bytes.length }, f.bytes, cb);
-      const l = f.layer!;
+      const l = f.layer as Exclude<ArchiveLayer, { present: true }>;
       const size = 'file' in l ? statSync(l.file).size : l.source.end - l.source.start;
       if (size === 0) return void pack.entry({ ...base, name: f.name, size }, Buffer.alloc(0), cb);
       const sink = pack.entry({ ...base, name: f.name, size }, cb);

@@ -125,10 +125,12 @@ async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
         throw new ArchiveError(`the image ${job.image} is not its steps' layers on its base's`);
       }
       const tree: Tree = new Map();
+      const docker = engine.name === 'docker';
       const layers: ArchiveLayer[] = [];
       for (let n = 0; n < bounds[0]!; n++) {
         applyBaseLayer(tree, finalImg.layers[n]!);
-        layers.push({ diffId: finalImg.diffIds[n]!, source: finalImg.layers[n]! });
+        // docker loads the base's layers from its own store, podman wants the bytes.
+        layers.push(docker ? { diffId: finalImg.diffIds[n]!, present: true } : { diffId: finalImg.diffIds[n]!, source: finalImg.layers[n]! });
       }
       const dropped = dropMatcher(job.drop);
       const history: HistoryStep[] = [];
