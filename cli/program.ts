@@ -98,6 +98,7 @@ addBuildOptions(program.command('build'), 'build')
       onEvent: renderer(mode),
       cacheFrom,
       cacheTo,
+      reproducible: o.reproducible,
       noopShortcut: true,
     }).finally(() => {
       process.off('SIGINT', onSigint);

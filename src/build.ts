@@ -20,6 +20,7 @@ import type { Reason } from './plan/reasons.js';
 import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
 import { resolverFor } from './lock/lockfile.js';
+import { canonicalImage } from './repro/canonical.js';
 import { acquireMutex } from './state/mutex.js';
 import { nextState, readState, writeState, type State } from './state/state.js';
 
@@ -39,6 +40,8 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   cacheFrom?: CacheSpec[];
   cacheTo?: CacheSpec;
+  /** false: keep the engine's image, without the canonical rewrite (--no-reproducible; the Repfile's `reproducible: false` turns it off too). */
+  reproducible?: boolean;
   /**
    * Answer at once when nothing changed since the last successful build (no
    * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
@@ -134,16 +137,19 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     }
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
     const digests = outputsDigests(run);
-    const provenance = await record(plan.steps, digests, run.image);
+    // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
+    const image = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
+    if (!image.ok) return image;
+    const provenance = await record(plan.steps, digests, image.value);
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
     writeState(ctx.dir, next);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
-    const after = stamper && stamp && run.image ? noopRecordAfter(dag, next, run.image, context !== index.files ? stamper(context) : stamp) : undefined;
+    const after = stamper && stamp ? noopRecordAfter(dag, next, image.value, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image: run.image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image: image.value, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
   } finally {
     mutex?.release();
   }

@@ -22,6 +22,8 @@ export interface BuildFlags {
   cacheTo?: string;
   json?: boolean;
   secret?: string[];
+  /** false with --no-reproducible: the engine's image is kept as built. */
+  reproducible?: boolean;
 }
 
 export interface ProjectFlags {
@@ -40,7 +42,8 @@ export interface OptionSpec {
   /** The value's name in help, `<n>`; none for a switch. Ends in ... when the option takes several. */
   value?: string;
   description: string;
-  default?: string | number;
+  /** A switch spelled --no-X defaults to true, as commander has it. */
+  default?: string | number | boolean;
   /** The only values taken. */
   choices?: readonly string[];
   /** Reads a value; undefined when it is not one (then `expected` says what is). */
@@ -87,6 +90,13 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
     value: '<grant...>',
     description: 'hand the build a secret the Repfile declares: ID (from where the Repfile says), or id=ID,src=FILE or id=ID,env=NAME; none from outside the project without it',
     commands: ['build', 'watch', 'publish'],
+  },
+  {
+    key: 'reproducible',
+    long: '--no-reproducible',
+    description: "keep the engine's image as built, without the canonical rewrite (faster; its ID then changes with every build)",
+    default: true,
+    commands: ['build'],
   },
   { key: 'json', long: '--json', description: 'print build events, then the build record, as JSON lines', commands: ['build'] },
 ];

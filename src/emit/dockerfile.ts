@@ -101,6 +101,15 @@ export function inputCopies(
 
 const workdirLine = (dir: string) => `WORKDIR ${word(dir)}`;
 
+/**
+ * The epoch every RUN of a stage sees as SOURCE_DATE_EPOCH (tools that honour
+ * it write the same bytes on every run): an ARG, so it never enters the
+ * image's environment, declared after each FROM since an ARG lasts one stage.
+ */
+export function epochLines(recipe: Recipe): string[] {
+  return recipe.reproducible ? [`ARG SOURCE_DATE_EPOCH=${recipe.reproducible.epoch}`] : [];
+}
+
 /** The instructions a stage starting from an image begins with. */
 export function stagePreamble(recipe: Recipe): string[] {
   return [workdirLine(recipe.workdir), ...envLines(recipe.env)];
@@ -178,7 +187,7 @@ export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
   ];
   for (const stage of dag.stages) {
     out.push('', `# ---- stage ${stage.name}: ${stage.steps.join(' -> ')}`);
-    out.push(fromLine(stage.from, resolveBase, stage.name));
+    out.push(fromLine(stage.from, resolveBase, stage.name), ...epochLines(recipe));
     let inherited: string;
     if (stage.from.kind === 'image') {
       out.push(...stagePreamble(recipe));

@@ -27,6 +27,7 @@ export function explain(
   if (cur.stage && prev.stage) {
     if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
     if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
+    if (prev.stage.epoch !== cur.stage.epoch) out.push({ kind: 'field', field: 'reproducible.epoch' });
   }
   const inherited = out.length > 0;
   for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {

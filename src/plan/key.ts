@@ -26,7 +26,12 @@ export interface StepMaterial {
   /** Key of the step this one builds on (parent is a step). */
   parent?: string;
   /** Repfile-wide settings applied where a stage starts from an image. */
-  stage?: { workdir: string; env: Record<string, string> };
+  stage?: {
+    workdir: string;
+    env: Record<string, string>;
+    /** SOURCE_DATE_EPOCH every RUN sees (absent when the Repfile turns reproducible images off). */
+    epoch?: number;
+  };
   def: {
     run: string[];
     env: Record<string, string>;

@@ -64,7 +64,7 @@ export class Planner {
     const material: StepMaterial = {
       format: KEY_FORMAT,
       ...(node.parent.kind === 'image'
-        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env } }
+        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env, ...(recipe.reproducible ? { epoch: recipe.reproducible.epoch } : {}) } }
         : { parent: parentKey! }),
       def: {
         run: step.run,

@@ -20,6 +20,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { diffFilesystems, imageFilesystem, parseFsManifest } from './filesystem.js';
 import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
 import { UNSUMMED } from './publish.js';
+import { digestAnswer, layerOwners } from '../repro/compare.js';
 import { forVerification, verifyTag, type SecretGrant } from './rebuild.js';
 import { escaped, hashInside, listInside, pathProblem, readInside, shown, streamInside } from './bundlefs.js';
 import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
@@ -228,6 +229,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   let differences: string[] | undefined;
   if (opts.rebuild && ctxDir && statement) {
     const reb: string[] = [];
+    let note: string[] | undefined;
     const opened = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir });
     const tag = verifyTag(opened.ok ? opened.value.recipe.name : 'bundle', sha256Hex(sumsText ?? ''));
     const project = opened.ok ? forVerification(opened.value, opts.rebuild.secrets ?? [], tag) : opened;
@@ -247,13 +249,22 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
         const recorded = text && parseFsManifest(text);
         if (!present.has('filesystem.json')) reb.push('filesystem.json is missing: nothing to compare the rebuilt image with');
         else if (text && !recorded) reb.push('filesystem.json is not a list of files');
-        else if (recorded) {
-          differences = diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag));
-          reb.push(...differences.map((d) => shown(d, 1000)));
+        const want = statement.subject.find((x) => x.annotations?.kind === 'image-config')?.digest?.sha256;
+        const rebuilt = r.value.image?.imageId ?? '';
+        const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
+        // The digest first; then the files, which filesystem.json must list even for an identical image.
+        differences = recorded ? diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag)) : [];
+        const found = differences.map((d) => shown(d, 1000));
+        if (answer([]).same) {
+          if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
+          else note = answer([]).text;
         }
+        // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
+        else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
+        else reb.push(...found);
       }
     }
-    check('rebuild', reb, [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);
+    check('rebuild', reb, note ?? [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);
   } else if (opts.rebuild) check('rebuild', ['cannot rebuild: the bundle gives no Repfile, context and statement to build from (see above)']);
   return { ok: checks.every((c) => c.ok), checks, differences };
 }

@@ -6,7 +6,7 @@ import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded } from '../safefs.js';
-import { DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
+import { DEFAULT_EPOCH, DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
 import { FIELDS, repfileSchema, STEP_NAME, STEP_NAME_MAX, type RepfileDoc, type StepDoc } from './schema.js';
 import { SourceMap, type FieldPath } from './source.js';
 import { didYouMean } from './suggest.js';
@@ -93,6 +93,7 @@ export function parseRepfile(
     image: toImage(r),
     secrets: r.secrets ?? {},
     publish: r.publish,
+    ...(r.reproducible === false ? {} : { reproducible: { epoch: r.reproducible?.epoch ?? DEFAULT_EPOCH, drop: r.reproducible?.drop ?? [] } }),
     source,
   };
   return ok(recipe);

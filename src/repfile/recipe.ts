@@ -3,6 +3,8 @@ import type { SourceMap } from './source.js';
 import type { PublishDoc } from './schema.js';
 
 export const DEFAULT_WORKDIR = '/work';
+/** The epoch when the Repfile names none: 1980-01-01T00:00:00Z, the earliest time a zip file can hold (Python's zipfile refuses earlier ones). */
+export const DEFAULT_EPOCH = 315532800;
 
 export interface Step {
   name: string;
@@ -55,6 +57,11 @@ export interface Recipe {
   image: ImageSpec;
   /** Where each secret comes from (file paths relative to the Repfile). */
   secrets: Record<string, SecretSource>;
+  /**
+   * The canonical rewrite of the image (see src/repro/): the epoch and the
+   * Repfile's own drop patterns; undefined when the Repfile says `reproducible: false`.
+   */
+  reproducible?: { epoch: number; drop: string[] };
   /** Citation metadata for publishing, as written. */
   publish?: PublishDoc;
   source: SourceMap;

@@ -153,6 +153,28 @@ export const secretSchema = z
   })
   .describe('Where a secret comes from when building; its value never enters a key, a layer, a log or the provenance.');
 
+export const reproducibleSchema = z
+  .union(
+    [
+      z.literal(false),
+      z.strictObject({
+        epoch: z
+          .number()
+          .int({ error: 'the epoch is a whole number of seconds since 1970-01-01T00:00:00Z' })
+          .min(0, { error: 'the epoch is a whole number of seconds since 1970-01-01T00:00:00Z' })
+          .max(253402300799, { error: 'the epoch is at most 253402300799 (9999-12-31T23:59:59Z)' })
+          .optional()
+          .describe('SOURCE_DATE_EPOCH: every time in the layers rep writes is clamped to it, and every RUN sees it (default 315532800, 1980-01-01).'),
+        drop: z
+          .array(oneLine('a path pattern').min(1).regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' }))
+          .optional()
+          .describe('More paths (globs, without the leading "/") to leave out of the layers the steps make, besides the default list.'),
+      }),
+    ],
+    { error: 'reproducible is false, or {epoch: SECONDS, drop: [PATTERN, ...]}' },
+  )
+  .describe('The image rep writes after the build: canonical layers and config, so that its ID depends only on the base, the Repfile, the inputs and the bytes the steps make (false: keep the engine\'s image).');
+
 export const repfileSchema = z
   .strictObject({
     rep: z.literal(1, { error: 'the Repfile format version; write `rep: 1`' }),
@@ -175,6 +197,7 @@ export const repfileSchema = z
     image: imageSchema.optional(),
     secrets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }), secretSchema).optional(),
     publish: publishSchema.optional(),
+    reproducible: reproducibleSchema.optional(),
   })
   .describe('A Repfile: how rep builds a container image.');
 

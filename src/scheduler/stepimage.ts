@@ -8,7 +8,7 @@ import { copiedExactly } from '../context/folders.js';
 import type { HashedFile } from '../context/hash.js';
 import { writeTar, type TarEntry } from '../context/tar.js';
 import { directoryCounts } from '../emit/copies.js';
-import { copyLine, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
+import { copyLine, epochLines, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import type { PlannedStep } from '../plan/plan.js';
@@ -43,10 +43,10 @@ export function stepDockerfile(
   const lines: string[] = [];
   let inherited: string;
   if (node.parent.kind === 'image') {
-    lines.push(fromLine(node.parent, resolveBase), ...stagePreamble(dag.recipe));
+    lines.push(fromLine(node.parent, resolveBase), ...epochLines(dag.recipe), ...stagePreamble(dag.recipe));
     inherited = dag.recipe.workdir;
   } else {
-    lines.push(`FROM ${cacheRef(planned(node.parent.name).key)}`);
+    lines.push(`FROM ${cacheRef(planned(node.parent.name).key)}`, ...epochLines(dag.recipe));
     inherited = planned(node.parent.name).material.def.workdir;
   }
   const workdir = p.material.def.workdir;

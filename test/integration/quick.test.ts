@@ -17,7 +17,8 @@ const quick = (dir: string, args: Partial<QuickArgs> = {}, env: NodeJS.ProcessEn
 /** A chain project built through the CLI (with the Dockerfile it writes in its context). */
 function built(): string {
   const dir = chainProject();
-  expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+  const r = rep(dir, ['build', '--engine', 'docker']);
+  expect(r.code, r.stderr).toBe(0);
   return dir;
 }
 

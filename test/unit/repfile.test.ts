@@ -98,7 +98,7 @@ describe('Repfile parsing', () => {
 
   it('publishes a JSON Schema generated from the same schema', () => {
     const s = repfileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
-    expect(Object.keys(s.properties)).toEqual(['rep', 'name', 'base', 'workdir', 'env', 'steps', 'image', 'secrets', 'publish']);
+    expect(Object.keys(s.properties)).toEqual(['rep', 'name', 'base', 'workdir', 'env', 'steps', 'image', 'secrets', 'publish', 'reproducible']);
     expect(s.required).toEqual(['rep', 'name', 'base', 'steps']);
   });
 });

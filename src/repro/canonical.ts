@@ -1,0 +1,159 @@
+// The image a paper cites: after a successful build, the engine's image is
+// saved, the base image's layers kept byte for byte, the layers of each step
+// of the image's chain rewritten as one canonical layer (or none, when the
+// step changed no file), a canonical config written, and the result loaded
+// back into the engine and tagged. Its ID then depends on the base image, the
+// step keys and the bytes the steps' commands made, not on the engine, its
+// way of splitting instructions into layers, the machine or the clock.
+// The result is also tagged rep-cache:<sha256 of the engine's image ID and
+// the settings>, so a build whose steps were all cached finds it without
+// rewriting anything.
+import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { sha256Of } from '../canonical.js';
+import { fail, ok, type Result } from '../diag.js';
+import type { Engine } from '../engine/engine.js';
+import type { PlannedStep } from '../plan/plan.js';
+import type { Project } from '../project.js';
+import { cacheRef, imageStep } from '../scheduler/stepimage.js';
+import { withTempDir } from '../tempdir.js';
+import { ArchiveError, readSaved, writeDockerArchive, type ArchiveLayer, type SavedImage } from './archive.js';
+import { canonicalConfig, type HistoryStep } from './config.js';
+import { DEFAULT_DROP, dropMatcher, engineArtefacts } from './drop.js';
+import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from './layer.js';
+import { LayerError, mergeLayers } from './merge.js';
+
+/** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
+export const REWRITE_FORMAT = 1;
+
+export interface ImageRef {
+  tag: string;
+  imageId: string;
+}
+
+/** The steps the image is made of, bottom first, and the image its first one starts from. */
+export function imageChain(project: Project, resolveBase: (ref: string) => string = (r) => r): { base: string; steps: string[] } {
+  const { dag } = project;
+  const steps: string[] = [];
+  let name = dag.target;
+  for (;;) {
+    steps.unshift(name);
+    const parent = dag.nodes.get(name)!.parent;
+    if (parent.kind === 'image') return { base: resolveBase(parent.ref), steps };
+    name = parent.name;
+  }
+}
+
+/**
+ * Rewrites the image `image` (the build's result; `built` its steps as
+ * settled) canonically and tags the result `image.tag`. Off when the Repfile
+ * says `reproducible: false` or the command line --no-reproducible (`off`): then `image` as it is.
+ */
+export async function canonicalImage(
+  project: Project,
+  engine: Engine,
+  built: readonly PlannedStep[],
+  image: ImageRef,
+  opts: { resolveBase?: (ref: string) => string; off?: boolean } = {},
+): Promise<Result<ImageRef>> {
+  const settings = project.recipe.reproducible;
+  if (!settings || opts.off || engine.name === 'none') return ok(image);
+  const resolveBase = opts.resolveBase;
+  const keyOf = new Map(built.map((s) => [s.name, s.key]));
+  const chain = imageChain(project, resolveBase);
+  const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
+  const drop = [...DEFAULT_DROP, ...settings.drop];
+  const where = { file: project.recipe.file };
+  const engineImage = cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
+  try {
+    // Keyed by the engine's image itself, not by step keys: a step rebuilt under the same key
+    // (other secrets, a command that is not deterministic) must not find the old rewrite.
+    const engineId = (await engine.imageIds([engineImage])).get(engineImage);
+    if (engineId === undefined) return fail({ ...where, message: `the ${engine.name} engine has no image ${engineImage} to rewrite` });
+    const ref = cacheRef(`sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`);
+    const have = (await engine.imageIds([ref])).get(ref);
+    if (have === undefined) {
+      const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
+      const made = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
+      await engine.tag(made.replace(/^sha256:/, ''), ref);
+    }
+    const id = (await engine.imageIds([ref])).get(ref);
+    if (id === undefined) return fail({ ...where, message: `the canonical image ${ref} is not in the ${engine.name} engine after loading it` });
+    await engine.tag(ref, image.tag);
+    return ok({ tag: image.tag, imageId: id.startsWith('sha256:') ? id : `sha256:${id}` });
+  } catch (e) {
+    if (e instanceof LayerError || e instanceof ArchiveError) return fail({ ...where, message: `cannot write the reproducible image: ${e.message} (set \`reproducible: false\` in the Repfile to keep the engine's image)` });
+    throw e;
+  }
+}
+
+interface RewriteJob {
+  image: string;
+  base: string;
+  steps: string[];
+  stepRefs: string[];
+  keys: string[];
+  finalKey: string;
+  epoch: number;
+  drop: string[];
+}
+
+/** Saves, rewrites and loads; returns the loaded image's ID. */
+async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
+  const refs = [job.image, job.base, ...job.stepRefs];
+  const ids = await engine.imageIds(refs);
+  const missing = refs.filter((r) => ids.get(r) === undefined);
+  if (missing.length) throw new ArchiveError(`the ${engine.name} engine has no image ${missing.join(', ')}`);
+  const unique = [...new Map(refs.map((r) => [ids.get(r)!, r])).values()];
+  return withTempDir('rep-repro', async (tmp) => {
+    const saved = path.join(tmp, 'saved.tar');
+    await engine.save(unique, saved);
+    const fd = openSync(saved, 'r');
+    try {
+      const images = readSaved(fd, saved);
+      const get = (ref: string): SavedImage => {
+        const img = images.get(ids.get(ref)!.startsWith('sha256:') ? ids.get(ref)! : `sha256:${ids.get(ref)!}`);
+        if (!img) throw new ArchiveError(`the saved archive does not hold ${ref}`);
+        return img;
+      };
+      const finalImg = get(job.image);
+      const baseImg = get(job.base);
+      const bounds = [baseImg, ...job.stepRefs.map(get)].map((i) => i.diffIds.length);
+      bounds.push(finalImg.diffIds.length);
+      const prefix = (i: SavedImage) => i.diffIds.every((d, n) => finalImg.diffIds[n] === d);
+      if (![baseImg, ...job.stepRefs.map(get)].every(prefix) || bounds.some((b, n) => n > 0 && b < bounds[n - 1]!)) {
+        throw new ArchiveError(`the image ${job.image} is not its steps' layers on its base's`);
+      }
+      const tree: Tree = new Map();
+      const docker = engine.name === 'docker';
+      const layers: ArchiveLayer[] = [];
+      for (let n = 0; n < bounds[0]!; n++) {
+        applyBaseLayer(tree, finalImg.layers[n]!);
+        // docker loads the base's layers from its own store, podman wants the bytes.
+        layers.push(docker ? { diffId: finalImg.diffIds[n]!, present: true } : { diffId: finalImg.diffIds[n]!, source: finalImg.layers[n]! });
+      }
+      const dropped = dropMatcher(job.drop);
+      const history: HistoryStep[] = [];
+      const owners = [...job.steps.map((s, n) => ({ by: `rep step ${s}`, key: job.keys[n]! })), { by: 'rep image', key: job.finalKey }];
+      for (let s = 0; s < owners.length; s++) {
+        const merged = mergeLayers(finalImg.layers.slice(bounds[s], bounds[s + 1]), dropped);
+        for (const p of engineArtefacts(merged.entries, tree)) merged.entries.delete(p);
+        const entries = canonicalEntries(tree, merged, job.epoch);
+        const isImage = s === owners.length - 1;
+        if (entries.length) {
+          const file = path.join(tmp, `layer-${s}.tar`);
+          const { diffId } = await writeLayer(entries, file);
+          layers.push({ diffId, file });
+        }
+        if (entries.length || !isImage) history.push({ createdBy: owners[s]!.by, key: owners[s]!.key, layer: entries.length > 0 });
+      }
+      const config = canonicalConfig({ built: finalImg.config, base: baseImg.config, diffIds: layers.map((l) => l.diffId), steps: history, epoch: job.epoch });
+      const out = path.join(tmp, 'canonical.tar');
+      await writeDockerArchive(out, config, layers, job.epoch);
+      await engine.load(out);
+      return config.digest;
+    } finally {
+      closeSync(fd);
+    }
+  });
+}

@@ -1,0 +1,62 @@
+// Files a reproducible image leaves out of the layers rep's steps made,
+// because they differ on every run whatever the inputs: caches keyed by
+// inode or time, logs with timestamps, backup copies of databases. The list
+// is documented in docs/reproducible.md; a Repfile adds to it with
+// `reproducible: {drop: [...]}`. Patterns are picomatch globs on paths inside
+// the image, without the leading "/"; a matching folder drops all under it.
+import picomatch from 'picomatch';
+
+export const DEFAULT_DROP: readonly string[] = [
+  // ldconfig's cache of library inodes and mtimes
+  'var/cache/ldconfig/aux-cache',
+  // dpkg and apt logs: every line is stamped with the time
+  'var/log/dpkg.log',
+  'var/log/alternatives.log',
+  'var/log/apt/**',
+  // apt's downloaded package lists and its binary caches (rebuilt on demand; their bytes hold times)
+  'var/lib/apt/lists/**',
+  'var/cache/apt/*.bin',
+  // debconf's and dpkg's previous copies of their databases
+  'var/cache/debconf/*-old',
+  'var/lib/dpkg/*-old',
+];
+
+/** Whether a path (no leading "/") is dropped: it or a folder above it matches a pattern. */
+export function dropMatcher(patterns: readonly string[]): (path: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const match = picomatch([...patterns], { dot: true });
+  return (p: string) => {
+    let at = p.length;
+    for (;;) {
+      if (match(p.slice(0, at))) return true;
+      at = p.lastIndexOf('/', at - 1);
+      if (at <= 0) return false;
+    }
+  };
+}
+
+/**
+ * What a container engine leaves in a layer of its own accord, when the
+ * image below lacks it: the folders it mounts over (/dev, /proc, /sys, and
+ * /etc, /run for the files it mounts there), left empty, and the empty files
+ * it mounts over (/etc/hosts, /etc/resolv.conf, /etc/hostname, /.dockerenv,
+ * /run/.containerenv). Classic docker makes them outside the layer, BuildKit
+ * and podman inside it. Anything with content is the step's and is kept.
+ */
+const MOUNT_DIRS = ['dev', 'proc', 'sys', 'etc', 'run'];
+const MOUNT_FILES = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname', 'etc/mtab', '.dockerenv', 'run/.containerenv'];
+
+export function engineArtefacts(entries: ReadonlyMap<string, { type: string; size: number }>, below: ReadonlyMap<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const f of MOUNT_FILES) {
+    const e = entries.get(f);
+    if (e && !below.has(f) && ((e.type === '0' && e.size === 0) || e.type === '2')) out.push(f);
+  }
+  for (const d of MOUNT_DIRS) {
+    const e = entries.get(d);
+    if (!e || e.type !== '5' || below.has(d)) continue;
+    const inside = [...entries.keys()].filter((p) => p.startsWith(`${d}/`));
+    if (inside.every((p) => out.includes(p))) out.push(d);
+  }
+  return out;
+}

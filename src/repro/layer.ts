@@ -1,0 +1,137 @@
+// One canonical layer from a step's merged changes (merge.ts) and the image
+// below it: entries sorted by name, times clamped to the epoch, numeric
+// owners without names, no pax extras beyond what a long name or a large
+// number needs, hard links pointing at the first name of their group, and
+// whiteouts spelled one way: a `.wh.NAME` file for each topmost path that
+// was there below and is gone, never an opaque-folder marker. The same
+// changes on the same image give the same bytes, whichever engine made them.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar, { type Header } from 'tar-stream';
+import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
+import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
+
+/** The image's filesystem as far as rep needs it: every path, with a folder's mode and owner ("755 0:0"), undefined for others. */
+export type Tree = Map<string, string | undefined>;
+
+const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
+
+const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+const ancestors = function* (p: string) {
+  for (let at = p.lastIndexOf('/'); at > 0; at = p.lastIndexOf('/', at - 1)) yield p.slice(0, at);
+};
+
+/** Applies a layer of the base image (kept as it is) to `tree`. */
+export function applyBaseLayer(tree: Tree, layer: LayerSource): void {
+  applyMerged(tree, mergeLayers([layer], () => false));
+}
+
+/** What the filesystem is after `merged` on `tree`: whiteouts and hidden paths removed, entries added. */
+function applyMerged(tree: Tree, merged: Merged): void {
+  for (const q of [...tree.keys()]) if (hidden(q, merged)) tree.delete(q);
+  for (const [p, e] of merged.entries) tree.set(p, folderMeta(e));
+}
+
+function hidden(q: string, m: Merged): boolean {
+  if (m.hideSelf.has(q)) return true;
+  for (const a of ancestors(q)) if (m.hideBelow.has(a) || m.hideSelf.has(a)) return true;
+  return false;
+}
+
+export interface CanonicalEntry extends Entry {
+  /** A hard link to this path (the first of its group), else undefined. */
+  hardlinkTo?: string;
+  whiteout?: boolean;
+}
+
+/**
+ * The canonical entries of a step's layer, sorted: what `merged` leaves, and
+ * a whiteout for each path of `tree` that is gone and whose folder stays.
+ * Updates `tree` to the filesystem after the step.
+ */
+export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): CanonicalEntry[] {
+  const out: CanonicalEntry[] = [];
+  const after = (q: string) => merged.entries.has(q) || (tree.has(q) && !hidden(q, merged));
+  for (const q of tree.keys()) {
+    if (after(q)) continue;
+    const dir = parentOf(q);
+    const dirStays = dir === '' || (after(dir) && (merged.entries.get(dir)?.type ?? '5') === '5' && (merged.entries.has(dir) || tree.get(dir) !== undefined));
+    if (dirStays) out.push({ path: `${dir ? `${dir}/` : ''}.wh.${q.slice(dir ? dir.length + 1 : 0)}`, type: '0', mode: 0, uid: 0, gid: 0, mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0, whiteout: true });
+  }
+  const firstOf = new Map<string, string>();
+  const sorted = [...merged.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const e of sorted) {
+    // A folder that is there below, as it is (mode, owner), changes nothing but its time: left out, as engines differ in whether they write it.
+    if (e.type === '5' && tree.get(e.path) === folderMeta(e) && !hidden(e.path, merged)) continue;
+    const c: CanonicalEntry = { ...e, mtime: Math.min(e.mtime, epoch) };
+    if (e.data) {
+      const id = `${e.data.fd}:${e.data.offset}`;
+      const first = firstOf.get(id);
+      if (first !== undefined) c.hardlinkTo = first;
+      else firstOf.set(id, e.path);
+    }
+    out.push(c);
+  }
+  applyMerged(tree, merged);
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Writes `entries` as a tar to `file`; its sha256 is the layer's diff id. */
+export async function writeLayer(entries: readonly CanonicalEntry[], file: string): Promise<{ diffId: string; size: number }> {
+  const pack = tar.pack();
+  const hash = createHash('sha256');
+  let size = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const done = pipeline(pack, count, createWriteStream(file));
+  const TYPES: Record<string, 'file' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo'> = { '0': 'file', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo' };
+  for (const e of entries) {
+    const big = e.uid > 0o7777777 || e.gid > 0o7777777;
+    const header: Partial<Header> & { name: string } = {
+      name: e.type === '5' ? `${e.path}/` : e.path,
+      type: e.hardlinkTo !== undefined ? 'link' : TYPES[e.type]!,
+      // A file type bit with the permissions: tar-stream would write a mode of 0 (e.g. /etc/shadow) as 644; the type bit is masked out of the header.
+      mode: 0o100000 | e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      uname: '',
+      gname: '',
+      mtime: new Date(e.mtime * 1000),
+      size: e.type === '0' && e.hardlinkTo === undefined ? e.size : 0,
+    };
+    if (e.hardlinkTo !== undefined || e.type === '2') header.linkname = e.hardlinkTo ?? e.linkname;
+    if (e.type === '3' || e.type === '4') Object.assign(header, { devmajor: e.devmajor, devminor: e.devminor });
+    if (big) header.pax = { uid: String(e.uid), gid: String(e.gid) };
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (header.size === 0 || !e.data) return void pack.entry(header, Buffer.alloc(0), cb);
+      const sink = pack.entry(header, cb);
+      createReadStream('', { fd: e.data.fd, start: e.data.offset, end: e.data.offset + e.size - 1, autoClose: false }).on('error', reject).pipe(sink);
+    });
+  }
+  pack.finalize();
+  await done;
+  return { diffId: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** The paths a layer holds, for saying which step's layer holds a file (whiteouts and the root left out). */
+export function layerPaths(layer: LayerSource): string[] {
+  const out: string[] = [];
+  try {
+    for (const h of tarHeaders(layer.fd, layer.start, layer.end, DEFAULT_TAR_BOUNDS)) {
+      const p = cleanPath(h.name);
+      if (p !== '' && !p.slice(p.lastIndexOf('/') + 1).startsWith('.wh.')) out.push(p);
+    }
+  } catch (e) {
+    if (e instanceof TarError) throw new LayerError(`a layer is not a readable tar: ${e.message}`);
+    throw e;
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+// The changes a step's layers make, merged into one: whatever way an engine
+// split the step's instructions into layers (a layer per WORKDIR, COPY and
+// RUN, or fewer), the merge is the same set of paths with their last
+// contents, and what they hide of the image below (whiteouts, opaque
+// folders, a file put where a folder was). Only headers are read; a file's
+// bytes stay where they are, named by file and offset.
+import { TarError, tarHeaders, type TarBounds, DEFAULT_TAR_BOUNDS } from './tarindex.js';
+
+/** A layer's bytes: a range of an open file. */
+export interface LayerSource {
+  fd: number;
+  start: number;
+  end: number;
+}
+
+export interface Entry {
+  path: string;
+  /** ustar type flag ('0' file, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo); hard links are files sharing `data`. */
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  /** Where a file's bytes are: "fd:offset" identifies them (hard links share it). */
+  data?: { fd: number; offset: number };
+}
+
+export interface Merged {
+  /** Paths the step's layers leave, by path (no leading "/", none for the root). */
+  entries: Map<string, Entry>;
+  /** Paths hidden from below, themselves included (whiteouts). */
+  hideSelf: Set<string>;
+  /** Paths whose contents below are hidden (whiteouts, opaque folders, a non-folder in place of a folder). */
+  hideBelow: Set<string>;
+}
+
+export class LayerError extends Error {}
+
+const MAX_PATH = 4096;
+
+/** A layer path as rep keeps it: no "./" or "/" in front, none behind, no "." parts; ".." is refused. */
+export function cleanPath(raw: string): string {
+  if (raw.length > MAX_PATH) throw new LayerError(`a layer entry's name is longer than ${MAX_PATH} characters`);
+  if (raw.includes('\0')) throw new LayerError('a layer entry has a NUL in its name');
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new LayerError(`the layer entry ${JSON.stringify(raw)} names a path outside the image ("..")`);
+  return parts.join('/');
+}
+
+const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+
+/** Entries by path, with each folder's children indexed so that removing a subtree costs its size, not the map's. */
+class EntryMap extends Map<string, Entry> {
+  private readonly kids = new Map<string, Set<string>>();
+  override set(p: string, e: Entry): this {
+    if (!super.has(p)) {
+      const d = parentOf(p);
+      (this.kids.get(d) ?? this.kids.set(d, new Set()).get(d)!).add(p);
+    }
+    return super.set(p, e);
+  }
+  override delete(p: string): boolean {
+    this.kids.get(parentOf(p))?.delete(p);
+    this.dropBelow(p);
+    return super.delete(p);
+  }
+  /** Removes `dir`'s descendants (not `dir` itself). */
+  dropBelow(dir: string): void {
+    const kids = this.kids.get(dir);
+    if (!kids) return;
+    this.kids.delete(dir);
+    for (const k of kids) this.delete(k);
+  }
+}
+
+/**
+ * Merges the layers of one step, in order. `dropped` says which paths the
+ * image leaves out: a dropped entry is as if the step had never made it.
+ */
+export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string) => boolean, bounds: TarBounds = DEFAULT_TAR_BOUNDS): Merged {
+  const entries = new EntryMap();
+  const hideSelf = new Set<string>();
+  const hideBelow = new Set<string>();
+  for (const l of layers) {
+    const adds: Entry[] = [];
+    const links: { path: string; target: string; h: Entry }[] = [];
+    const hides: string[] = [];
+    const opaque: string[] = [];
+    try {
+      for (const h of tarHeaders(l.fd, l.start, l.end, bounds)) {
+        const path = cleanPath(h.name);
+        const base = path.slice(path.lastIndexOf('/') + 1);
+        if (base === '.wh..wh..opq') opaque.push(parentOf(path));
+        else if (base.startsWith('.wh..wh.')) continue; // aufs bookkeeping, not a file of the image
+        else if (base.startsWith('.wh.')) hides.push(`${parentOf(path) ? `${parentOf(path)}/` : ''}${base.slice(4)}`);
+        else if (path === '') continue; // the root folder: never rewritten
+        else {
+          if (!['0', '1', '2', '3', '4', '5', '6'].includes(h.type)) throw new LayerError(`the layer entry ${JSON.stringify(path)} has tar type ${JSON.stringify(h.type)}, which an image layer does not hold`);
+          const e: Entry = { path, type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.type === '0' ? h.size : 0, linkname: '', devmajor: h.devmajor, devminor: h.devminor };
+          if (h.type === '0') e.data = { fd: l.fd, offset: h.offset };
+          if (h.type === '2') e.linkname = h.linkname;
+          if (h.type === '1') links.push({ path, target: cleanPath(h.linkname), h: e });
+          else adds.push(e);
+        }
+      }
+    } catch (e) {
+      if (e instanceof TarError) throw new LayerError(`a layer is not a readable tar: ${e.message}`);
+      throw e;
+    }
+    // What this layer hides applies to the layers below it (the step's earlier ones and the image's).
+    for (const d of opaque) {
+      entries.dropBelow(d);
+      hideBelow.add(d);
+    }
+    for (const p of hides) {
+      entries.delete(p);
+      hideSelf.add(p);
+      hideBelow.add(p);
+    }
+    const put = (e: Entry) => {
+      if (dropped(e.path)) return;
+      const old = entries.get(e.path);
+      if (e.type !== '5' || (old && old.type !== '5')) entries.dropBelow(e.path);
+      if (e.type !== '5') hideBelow.add(e.path);
+      entries.set(e.path, e);
+    };
+    adds.forEach(put);
+    // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
+    for (const { path, target, h } of links) {
+      const t = entries.get(target);
+      if (dropped(target) && !t) continue;
+      if (!t || t.type !== '0') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file`);
+      put({ ...h, type: '0', size: t.size, data: t.data });
+    }
+  }
+  return { entries, hideSelf, hideBelow };
+}

@@ -1,0 +1,171 @@
+// Reads the headers of a tar that lies in a file (a whole archive, or one
+// layer inside `docker save` output) without reading the file bodies: each
+// entry's fields and where its bytes are, so a layer can be rewritten in
+// another order by reading byte ranges. The tar may be hostile: header sizes,
+// long names, pax records and the entry count are bounded, and a size that
+// runs past the end of the range is an error, never a read beyond it.
+import { readSync } from 'node:fs';
+
+export interface TarHeader {
+  /** The name as the archive has it (pax path / GNU long name applied). */
+  name: string;
+  /** ustar type flag: '0' file, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo. */
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  /** Absolute offset of the body in the file. */
+  offset: number;
+}
+
+export interface TarBounds {
+  /** Entries at most (default 4 million). */
+  maxEntries: number;
+  /** Bytes of one pax header or GNU long name at most (default 1 MiB). */
+  maxMeta: number;
+}
+
+export const DEFAULT_TAR_BOUNDS: TarBounds = { maxEntries: 4_000_000, maxMeta: 1 << 20 };
+
+export class TarError extends Error {}
+
+const BLOCK = 512;
+const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A NUL-terminated string field, UTF-8 (a name that is not would be rewritten as another name: refused). */
+const str = (b: Buffer, at: number, len: number) => {
+  const f = b.subarray(at, at + len);
+  const nul = f.indexOf(0);
+  try {
+    return utf8.decode(f.subarray(0, nul < 0 ? len : nul));
+  } catch {
+    throw new TarError('a name in a tar header is not UTF-8');
+  }
+};
+
+/** A numeric field: octal text, or GNU base-256 (high bit set); beyond 2^53 it is refused. */
+function num(b: Buffer, at: number, len: number, what: string): number {
+  const f = b.subarray(at, at + len);
+  if (f[0]! & 0x80) {
+    if (f[0] === 0xff) throw new TarError(`negative ${what} in a tar header`);
+    let n = f[0]! & 0x7f;
+    for (let i = 1; i < len; i++) {
+      n = n * 256 + f[i]!;
+      if (n > Number.MAX_SAFE_INTEGER) throw new TarError(`${what} too large in a tar header`);
+    }
+    return n;
+  }
+  const text = str(b, at, len).trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TarError(`${what} is not a number in a tar header`);
+  const n = parseInt(text, 8);
+  if (!Number.isSafeInteger(n)) throw new TarError(`${what} too large in a tar header`);
+  return n;
+}
+
+function checksumOk(b: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
+  const want = str(b, 148, 8).trim();
+  return /^[0-7]+$/.test(want) && parseInt(want, 8) === sum;
+}
+
+const PAX_KEYS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'mtime']);
+
+/** pax records "LEN key=value\n", those rep reads (path, linkpath, size, uid, gid). */
+function paxRecords(buf: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < buf.length) {
+    const sp = buf.indexOf(0x20, i);
+    if (sp < 0) break;
+    const len = Number(buf.subarray(i, sp).toString('ascii'));
+    if (!Number.isSafeInteger(len) || len <= sp - i || i + len > buf.length) throw new TarError('a malformed pax record');
+    const eq = buf.indexOf(0x3d, sp + 1);
+    if (eq > sp + 1 && eq < i + len - 1) {
+      const key = buf.subarray(sp + 1, eq).toString('latin1');
+      // Only the records rep reads are decoded: others (binary xattrs) are skipped as they are.
+      if (PAX_KEYS.has(key)) out[key] = str(buf, eq + 1, i + len - 1 - (eq + 1));
+    }
+    i += len;
+  }
+  return out;
+}
+
+function readExactly(fd: number, at: number, len: number, end: number): Buffer {
+  if (at + len > end) throw new TarError('the tar ends inside an entry');
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, at + got);
+    if (n === 0) throw new TarError('the file ends inside a tar entry');
+    got += n;
+  }
+  return b;
+}
+
+/** The entries of the tar in `fd` between byte `start` and `end`, in archive order. */
+export function* tarHeaders(fd: number, start: number, end: number, bounds: TarBounds = DEFAULT_TAR_BOUNDS): Generator<TarHeader> {
+  let at = start;
+  let count = 0;
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  while (at + BLOCK <= end) {
+    const h = readExactly(fd, at, BLOCK, end);
+    if (h.every((c) => c === 0)) return;
+    if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at - start} has a bad checksum`);
+    const type = String.fromCharCode(h[156] || 0x30);
+    const size = num(h, 124, 12, 'size');
+    const body = at + BLOCK;
+    if (body + size > end) throw new TarError('a tar entry runs past the end of its archive');
+    at = body + pad(size);
+    if (type === 'x' || type === 'L' || type === 'K') {
+      if (size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${size} bytes (more than ${bounds.maxMeta})`);
+      const meta = readExactly(fd, body, size, end);
+      if (type === 'x') pax = { ...pax, ...paxRecords(meta) };
+      else if (type === 'L') longName = str(meta, 0, meta.length);
+      else longLink = str(meta, 0, meta.length);
+      continue;
+    }
+    if (type === 'g') continue;
+    if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
+    const magic = h.subarray(257, 263).toString('latin1');
+    const prefix = magic.startsWith('ustar') && magic !== 'ustar ' ? str(h, 345, 155) : '';
+    const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+    const paxNum = (k: string, dflt: number) => {
+      if (pax[k] === undefined) return dflt;
+      const n = Number(pax[k]);
+      if (!Number.isSafeInteger(n) || n < 0) throw new TarError(`pax ${k} is not a whole number`);
+      return n;
+    };
+    const realSize = paxNum('size', size);
+    if (realSize !== size) {
+      // A pax size overrides the header's (files over 8 GiB): the body is that long.
+      at = body + pad(realSize);
+      if (at > end) throw new TarError('a tar entry runs past the end of its archive');
+    }
+    yield {
+      name,
+      type: type === '\0' || type === '7' ? '0' : type,
+      mode: num(h, 100, 8, 'mode'),
+      uid: paxNum('uid', num(h, 108, 8, 'uid')),
+      gid: paxNum('gid', num(h, 116, 8, 'gid')),
+      mtime: Math.floor(Number(pax.mtime ?? num(h, 136, 12, 'mtime'))) || 0,
+      size: realSize,
+      linkname: pax.linkpath ?? longLink ?? str(h, 157, 100),
+      devmajor: type === '3' || type === '4' ? num(h, 329, 8, 'devmajor') : 0,
+      devminor: type === '3' || type === '4' ? num(h, 337, 8, 'devminor') : 0,
+      offset: body,
+    };
+    pax = {};
+    longName = longLink = undefined;
+  }
+}

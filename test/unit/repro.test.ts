@@ -1,0 +1,285 @@
+// The canonical rewrite without an engine: layers made here with tar-stream
+// (and by hand, for hostile ones), merged and rewritten; exact bytes and
+// digests for small inputs, the same result for the same changes however
+// they are split into layers, and each attack on the reader refused.
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tar, { type Header } from 'tar-stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { canonicalConfig, DEFAULT_PATH } from '../../src/repro/config.js';
+import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop.js';
+import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from '../../src/repro/layer.js';
+import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
+import { readSaved, writeDockerArchive } from '../../src/repro/archive.js';
+import { parseRepfile } from '../../src/repfile/load.js';
+import { formatDiagnostic } from '../../src/diag.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'rep-repro-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const fds: number[] = [];
+afterAll(() => fds.forEach((fd) => closeSync(fd)));
+
+type Item = Partial<Header> & { name: string; body?: string };
+
+async function tarBytes(items: Item[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => pack.on('end', () => r()));
+  for (const { body, ...h } of items) {
+    await new Promise<void>((res, rej) => pack.entry({ mtime: new Date(1_700_000_000_000), uname: 'someone', gname: 'staff', mode: 0o644, ...h }, body ?? '', (e) => (e ? rej(e) : res())));
+  }
+  pack.finalize();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+/** A layer held in a file of its own. */
+function layerOf(bytes: Buffer): LayerSource {
+  const file = path.join(dir, `l${n++}.tar`);
+  writeFileSync(file, bytes);
+  const fd = openSync(file, 'r');
+  fds.push(fd);
+  return { fd, start: 0, end: bytes.length };
+}
+const layer = async (items: Item[]) => layerOf(await tarBytes(items));
+const none = () => false;
+
+/** The canonical layer of `steps` on `base`: its tar listing and diff id. */
+async function rewrite(base: Item[][], step: Item[][], drop: (p: string) => boolean = none, epoch = 315532800) {
+  const tree: Tree = new Map();
+  for (const l of base) applyBaseLayer(tree, await layer(l));
+  const merged = mergeLayers(await Promise.all(step.map(layer)), drop);
+  const entries = canonicalEntries(tree, merged, epoch);
+  const file = path.join(dir, `out${n++}.tar`);
+  const { diffId } = await writeLayer(entries, file);
+  const listing: string[] = [];
+  const ex = tar.extract();
+  ex.on('entry', (h, s, next) => {
+    listing.push(`${h.type} ${h.name}${h.linkname ? ` -> ${h.linkname}` : ''} ${h.mode?.toString(8)} ${h.uid}:${h.gid} ${h.uname}:${h.gname} ${h.mtime?.toISOString().slice(0, 10)}`);
+    s.resume();
+    s.on('end', next);
+  });
+  await new Promise<void>((r) => {
+    ex.on('finish', () => r());
+    ex.end(readFileSync(file));
+  });
+  return { diffId, listing, tree };
+}
+
+const BASE: Item[][] = [[
+  { name: './', type: 'directory', mode: 0o755 },
+  { name: './etc/', type: 'directory', mode: 0o755 },
+  { name: './etc/os-release', body: 'debian\n' },
+  { name: './var/', type: 'directory', mode: 0o755 },
+  { name: './var/log/', type: 'directory', mode: 0o755 },
+  { name: './var/log/dpkg.log', body: 'base\n' },
+  { name: './old/', type: 'directory', mode: 0o755 },
+  { name: './old/a', body: 'a' },
+  { name: './old/b', body: 'b' },
+]];
+
+describe('canonical layer', () => {
+  it('gives the same bytes however the engine split the step, whatever the times and user names', async () => {
+    const one = await rewrite(BASE, [[
+      { name: 'app/', type: 'directory', mode: 0o755 },
+      { name: 'app/main.py', body: 'print(1)\n' },
+      { name: 'etc/', type: 'directory', mode: 0o755 },
+      { name: 'etc/app.conf', body: 'x=1\n' },
+    ]]);
+    const three = await rewrite(BASE, [
+      [{ name: 'app/', type: 'directory', mode: 0o755, mtime: new Date(5) }],
+      [{ name: 'app/', type: 'directory', mode: 0o755 }, { name: 'app/main.py', body: 'print(0)\n', uname: 'x' }],
+      [{ name: 'etc/app.conf', body: 'x=1\n', mtime: new Date(1_800_000_000_000) }, { name: 'app/main.py', body: 'print(1)\n' }],
+    ]);
+    expect(three.listing).toEqual(one.listing);
+    expect(three.diffId).toBe(one.diffId);
+    expect(one.listing).toEqual([
+      'directory app/ 755 0:0 : 1980-01-01',
+      'file app/main.py 644 0:0 : 1980-01-01',
+      'file etc/app.conf 644 0:0 : 1980-01-01',
+    ]);
+    // Pinned: the format of a canonical layer is part of the image ID a paper cites.
+    expect(one.diffId).toBe('sha256:620906cd454b1a75e24d2d2c3eae7c504c85becd21da3e429d60091a4b309961');
+  });
+
+  it('keeps a time before the epoch, and clamps later ones', async () => {
+    const r = await rewrite(BASE, [[{ name: 'x', body: '', mtime: new Date(1000 * 1000 * 1000) }, { name: 'y', body: '' }]]);
+    expect(r.listing).toEqual(['file x 644 0:0 : 1970-01-12', 'file y 644 0:0 : 1980-01-01']);
+  });
+
+  it('spells whiteouts one way: an opaque folder and explicit whiteouts give the same layer', async () => {
+    const opaque = await rewrite(BASE, [[{ name: 'old/', type: 'directory', mode: 0o700 }, { name: 'old/.wh..wh..opq', body: '' }, { name: 'old/b', body: 'B' }]]);
+    const explicit = await rewrite(BASE, [[{ name: 'old/', type: 'directory', mode: 0o700 }, { name: 'old/.wh.a', body: '' }, { name: 'old/b', body: 'B' }]]);
+    expect(explicit.diffId).toBe(opaque.diffId);
+    expect(opaque.listing).toEqual(['directory old/ 700 0:0 : 1980-01-01', 'file old/.wh.a 0 0:0 : 1980-01-01', 'file old/b 644 0:0 : 1980-01-01']);
+  });
+
+  it('whites out the topmost path that is gone, and nothing that was not there', async () => {
+    const r = await rewrite(BASE, [[{ name: '.wh.old', body: '' }, { name: 'tmp/.wh.never-there', body: '' }], [{ name: 'new', body: 'n' }], [{ name: '.wh.new', body: '' }]]);
+    expect(r.listing).toEqual(['file .wh.old 0 0:0 : 1980-01-01']);
+    expect([...r.tree.keys()].sort()).toEqual(['etc', 'etc/os-release', 'var', 'var/log', 'var/log/dpkg.log']);
+  });
+
+  it('keeps a mode of 0 (a shadow file) as 0', async () => {
+    const r = await rewrite(BASE, [[{ name: 'etc/shadow', body: 'root:*:', mode: 0o100000 }]]);
+    expect(r.listing).toEqual(['file etc/shadow 0 0:0 : 1980-01-01']);
+  });
+
+  it('leaves out a folder that is there below as it is, and keeps one whose mode changed', async () => {
+    const r = await rewrite(BASE, [[{ name: 'etc/', type: 'directory', mode: 0o755 }, { name: 'var/', type: 'directory', mode: 0o775 }]]);
+    expect(r.listing).toEqual(['directory var/ 775 0:0 : 1980-01-01']);
+  });
+
+  it('drops the files of the drop list from the steps\' layers, never from the base', async () => {
+    const drop = dropMatcher(DEFAULT_DROP);
+    const r = await rewrite(BASE, [[{ name: 'var/log/dpkg.log', body: 'base\nnow\n' }, { name: 'var/lib/apt/lists/deb.debian.org_Release', body: 'r' }, { name: 'var/log/apt/', type: 'directory' }, { name: 'var/log/apt/term.log', body: 't' }, { name: 'usr/bin/x', body: 'x' }]], drop);
+    expect(r.listing.map((l) => l.split(' ')[1])).toEqual(['usr/bin/x']);
+    expect(r.tree.has('var/log/dpkg.log')).toBe(true);
+  });
+
+  it('makes the first name of a hard-link group the file, whatever the engine chose', async () => {
+    const r = await rewrite(BASE, [[{ name: 'usr/bin/perl5.36', body: '#!perl' }, { name: 'usr/bin/perl', type: 'link', linkname: 'usr/bin/perl5.36' }]]);
+    expect(r.listing).toEqual(['file usr/bin/perl 644 0:0 : 1980-01-01', 'link usr/bin/perl5.36 -> usr/bin/perl 644 0:0 : 1980-01-01']);
+  });
+
+  it('leaves out the mount points an engine makes when the base lacks them, and keeps them with content', () => {
+    const e = (type: string, size = 0) => ({ type, size });
+    expect(engineArtefacts(new Map([['dev', e('5')], ['etc', e('5')], ['etc/hosts', e('0')], ['proc', e('5')], ['run', e('5')], ['run/app.pid', e('0', 3)]]), new Map()).sort()).toEqual(['dev', 'etc', 'etc/hosts', 'proc']);
+    expect(engineArtefacts(new Map([['etc/hosts', e('0', 9)]]), new Map())).toEqual([]);
+    expect(engineArtefacts(new Map([['etc/hosts', e('0')]]), new Map([['etc/hosts', undefined]]))).toEqual([]);
+  });
+});
+
+describe('hostile layers', () => {
+  const refused = async (items: Item[] | Buffer, why: RegExp) => {
+    const l = Buffer.isBuffer(items) ? layerOf(items) : await layer(items);
+    expect(() => mergeLayers([l], none)).toThrow(LayerError);
+    expect(() => mergeLayers([l], none)).toThrow(why);
+  };
+
+  it('refuses a name with ".." and keeps an absolute one inside the image', async () => {
+    await refused([{ name: '../etc/passwd', body: 'x' }], /outside the image/);
+    await refused([{ name: 'a/../../b', body: 'x' }], /outside the image/);
+    const m = mergeLayers([await layer([{ name: '/etc/x', body: 'x' }, { name: '//./etc/y', body: 'y' }])], none);
+    expect([...m.entries.keys()]).toEqual(['etc/x', 'etc/y']);
+  });
+
+  it('refuses a hard link out of the image or to nothing in its layer', async () => {
+    await refused([{ name: 'x', type: 'link', linkname: '../../etc/shadow' }], /outside the image/);
+    await refused([{ name: 'x', type: 'link', linkname: 'etc/os-release' }], /does not hold as a file/);
+  });
+
+  it('bounds pax headers, entries and sizes', async () => {
+    await refused([{ name: 'x', body: 'x', pax: { comment: 'y'.repeat(2 << 20) } } as Item], /pax header of \d+ bytes/);
+    const ok = await tarBytes([{ name: 'x', body: 'hello' }]);
+    // A size that runs past the end of the layer.
+    const big = Buffer.from(ok);
+    big.write('77777777777', 124, 'ascii');
+    fixChecksum(big);
+    await refused(big, /past the end/);
+    const bad = Buffer.from(ok);
+    bad[0] = 0x41;
+    await refused(bad, /bad checksum/);
+    const notUtf8 = Buffer.from(ok);
+    notUtf8[0] = 0xff;
+    fixChecksum(notUtf8);
+    await refused(notUtf8, /not UTF-8/);
+    const many = await layer(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, body: '' })));
+    expect(() => mergeLayers([many], none, { maxEntries: 10, maxMeta: 1 << 20 })).toThrow(/more than 10 entries/);
+  });
+
+  it('refuses device-less oddities: a tar type an image layer does not hold', async () => {
+    const t = await tarBytes([{ name: 'x', body: 'x' }]);
+    t[156] = 'Z'.charCodeAt(0);
+    fixChecksum(t);
+    await refused(t, /tar type "Z"/);
+  });
+});
+
+function fixChecksum(b: Buffer): void {
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += b[i]!;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+}
+
+describe('canonical config', () => {
+  const base = { architecture: 'amd64', os: 'linux', config: { Cmd: ['bash'] }, created: '2026-11-27T17:01:58Z', history: [{ created: '2026-11-27T17:01:58Z', comment: 'Imported from -' }], rootfs: { type: 'layers', diff_ids: ['sha256:aa'] } };
+  const built = {
+    architecture: 'amd64',
+    os: 'linux',
+    container: 'abc123',
+    docker_version: '20.10.24',
+    created: '2026-11-27T19:00:00Z',
+    config: { Hostname: 'abc123', Cmd: ['python3', 'app.py'], Env: ['NAME=World'], Labels: { 'io.buildah.version': '1.28.2', title: 'hello' }, ExposedPorts: { '80/tcp': {} }, WorkingDir: '/app', User: '', Volumes: null, Image: 'sha256:ff' },
+  };
+  const input = { built, base, diffIds: ['sha256:aa', 'sha256:bb'], steps: [{ createdBy: 'rep step system', key: 'sha256:11', layer: true }, { createdBy: 'rep step app', key: 'sha256:22', layer: false }], epoch: 315532800 };
+
+  it('keeps what a container runs, drops what only one engine or host writes, and times everything at the epoch', () => {
+    const { bytes, digest } = canonicalConfig(input);
+    const text = bytes.toString();
+    expect(JSON.parse(text)).toEqual({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['python3', 'app.py'], Env: [DEFAULT_PATH, 'NAME=World'], ExposedPorts: { '80/tcp': {} }, Labels: { title: 'hello' }, WorkingDir: '/app' },
+      created: '1980-01-01T00:00:00Z',
+      history: [
+        { created: '2026-11-27T17:01:58Z', comment: 'Imported from -' },
+        { created: '1980-01-01T00:00:00Z', created_by: 'rep step system', comment: 'rep key sha256:11' },
+        { created: '1980-01-01T00:00:00Z', created_by: 'rep step app', comment: 'rep key sha256:22', empty_layer: true },
+      ],
+      rootfs: { type: 'layers', diff_ids: ['sha256:aa', 'sha256:bb'] },
+    });
+    expect(text).not.toMatch(/abc123|docker_version|Hostname|"Image"/);
+    expect(digest).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+    expect(digest).toBe('sha256:1fb68afbeef8e734dffb38b84559c308c4cc167577f0ea7978c30b4d213d85f8');
+  });
+
+  it('gives the same bytes whatever order the engine wrote its fields in', () => {
+    const shuffled = { ...input, built: JSON.parse(JSON.stringify({ config: built.config, os: 'linux', architecture: 'amd64' })) };
+    expect(canonicalConfig(shuffled).digest).toBe(canonicalConfig(input).digest);
+  });
+});
+
+describe('docker archive', () => {
+  it('writes the same bytes every time, and reads back as the image it holds', async () => {
+    const l = await layer([{ name: 'x', body: 'x' }]);
+    const diffId = `sha256:${createHash('sha256').update(readFileSync(path.join(dir, `l${n - 1}.tar`))).digest('hex')}`;
+    const config = canonicalConfig({ built: {}, base: {}, diffIds: [diffId], steps: [], epoch: 0 });
+    const a = path.join(dir, 'a.tar');
+    const b = path.join(dir, 'b.tar');
+    await writeDockerArchive(a, config, [{ diffId, source: l }], 0);
+    await writeDockerArchive(b, config, [{ diffId, source: l }], 0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    const fd = openSync(a, 'r');
+    fds.push(fd);
+    const images = readSaved(fd, a);
+    expect([...images.keys()]).toEqual([config.digest]);
+    expect(images.get(config.digest)!.diffIds).toEqual([diffId]);
+  });
+});
+
+describe('the Repfile says', () => {
+  const doc = (extra: string) => `rep: 1\nname: demo\nbase: busybox:latest\nsteps:\n  a:\n    run: echo hi\n${extra}`;
+  it('reproducible images by default, at 1980-01-01, with no drop patterns of its own', () => {
+    const r = parseRepfile(doc(''), { file: 'Repfile' });
+    expect(r.ok && r.value.reproducible).toEqual({ epoch: 315532800, drop: [] });
+  });
+  it('an epoch and drop patterns of its own, or none at all', () => {
+    const r = parseRepfile(doc('reproducible:\n  epoch: 1700000000\n  drop: [var/log/*.log]\n'), { file: 'Repfile' });
+    expect(r.ok && r.value.reproducible).toEqual({ epoch: 1700000000, drop: ['var/log/*.log'] });
+    const off = parseRepfile(doc('reproducible: false\n'), { file: 'Repfile' });
+    expect(off.ok && off.value.reproducible).toBeUndefined();
+  });
+  it('no epoch that is not a whole number of seconds, and no pattern starting with "/", each at its place', () => {
+    const bad = parseRepfile(doc('reproducible:\n  epoch: -1\n  drop: [/var/log]\n'), { file: 'Repfile' });
+    expect(bad.ok ? [] : bad.errors.map(formatDiagnostic)).toEqual([
+      'Repfile:8:10: reproducible.epoch: the epoch is a whole number of seconds since 1970-01-01T00:00:00Z',
+      'Repfile:9:10: reproducible.drop[0]: a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log',
+    ]);
+  });
+});
