@@ -68,6 +68,8 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
   const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
   const fromFolder = engine.syncsFolders && opts.context ? folderCopies(project, opts.context) : undefined;
+  const reproducible = project.recipe.reproducible;
+  const epoch = reproducible ? new Date(reproducible.epoch * 1000) : undefined;
   const limit = pLimit(Math.max(1, opts.jobs));
   const results = new Map<string, Promise<StepResult>>();
   let failed = false;
@@ -120,7 +122,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
         const r = await engine.build({
-          context: fromFolder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs),
+          context: fromFolder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs, epoch),
           tag: cacheRef(key),
           network: opts.network,
           noCache: node.step.phony,

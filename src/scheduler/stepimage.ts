@@ -55,14 +55,19 @@ export function stepDockerfile(
   return `${lines.join('\n')}\n`;
 }
 
-/** A tar stream: the Dockerfile, and the step's inputs under inputs/. */
-export function stepContext(dockerfile: string, inputs: readonly HashedFile[]): Readable {
+/**
+ * A tar stream: the Dockerfile, and the step's inputs under inputs/, all
+ * dated `mtime`. With reproducible images that is the Repfile's epoch: the
+ * canonical rewrite clamps later times to it, so a step built from this tar
+ * and one whose builder read the folder (files dated now) end up alike.
+ */
+export function stepContext(dockerfile: string, inputs: readonly HashedFile[], mtime?: Date): Readable {
   const entries: TarEntry[] = [
     { name: 'Dockerfile', content: Buffer.from(dockerfile), mode: 0o644 },
     ...inputs.map((f) => ({ name: `${INPUTS_DIR}/${f.path}`, file: f })),
   ];
   const out = new PassThrough();
-  writeTar(entries, out).catch((e: Error) => out.destroy(e));
+  writeTar(entries, out, mtime).catch((e: Error) => out.destroy(e));
   return out;
 }
 
