@@ -331,6 +331,29 @@ program
   });
 
 program
+  .command('gc')
+  .description("remove the step images (rep-cache) this project's recent states no longer refer to")
+  .option('--keep-states <n>', 'keep the images of the N newest states, the current one included (default 3)')
+  .option('--keep-bytes <size>', 'keep the newest states whose images fit in SIZE (e.g. 2G); the current state always')
+  .option('--all', "remove every step image this project recorded, the current state's too")
+  .option('-n, --dry-run', 'print what would be removed; remove nothing')
+  .addOption(engineOption())
+  .action(async (o: { keepStates?: string; keepBytes?: string; all?: boolean; dryRun?: boolean; engine: EngineChoice }, cmd: Command) => {
+    const usage = (message: string): never => {
+      process.stderr.write(`rep: ${message}\n`);
+      throw new Exit(2);
+    };
+    const keepStates = o.keepStates === undefined ? undefined : /^[1-9]\d*$/.test(o.keepStates) ? Number(o.keepStates) : usage(`--keep-states ${o.keepStates}: expected a whole number from 1`);
+    const keepBytes = o.keepBytes === undefined ? undefined : parseSize(o.keepBytes) ?? usage(`--keep-bytes ${o.keepBytes}: expected a size such as 500M or 2G`);
+    if (o.all && (keepStates !== undefined || keepBytes !== undefined)) usage('--all keeps nothing: it takes no --keep-states or --keep-bytes');
+    const { gc, formatGc } = await import('../src/commands/gc.js');
+    const r = await gc(cmd.optsWithGlobals<ProjectFlags>(), { engine: await engineFor(o.engine), keepStates, keepBytes, all: o.all, dryRun: o.dryRun });
+    if (!r.ok) failWith(r.errors);
+    out(formatGc(r.value, Boolean(o.dryRun)));
+    if (r.value.failed.length) throw new Exit(1);
+  });
+
+program
   .command('graph')
   .description('print the step graph')
   .addOption(new Option('--format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))

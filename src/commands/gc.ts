@@ -1,0 +1,79 @@
+// `rep gc`: removes the step images (rep-cache:<key>) this project made or
+// used that its recent states no longer refer to (gc/policy.ts decides). It
+// holds the build mutex, so no build of this project runs meanwhile, and
+// afterwards keeps in .rep/history.jsonl only the states whose images it kept.
+import { fail, ok, type Result } from '../diag.js';
+import { CACHE_REPO, cacheRef, imageStep } from '../build/stepimage.js';
+import type { Engine } from '../engine/engine.js';
+import { planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
+import { openProject } from '../project.js';
+import { projectPaths, type PathOptions } from '../projectpaths.js';
+import { readHistory, writeHistory } from '../state/history.js';
+import { acquireMutex } from '../state/mutex.js';
+import { shownEntry, stateDir } from '../state/paths.js';
+import { formatSize, isRealDir } from '../safefs.js';
+import { readState, stateDirProblem } from '../state/state.js';
+
+export interface GcOptions extends GcPolicy {
+  engine: Engine;
+  /** Say what would be removed; remove nothing, write nothing. */
+  dryRun?: boolean;
+}
+
+export interface GcReport {
+  /** Removed (or, on a dry run, to be removed), sorted by tag. */
+  removed: GcImage[];
+  kept: GcImage[];
+  /** Those the engine would not remove (e.g. a container uses them). */
+  failed: GcImage[];
+}
+
+export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<GcReport>> {
+  const { contextDir, repfile } = projectPaths(paths);
+  const problem = stateDirProblem(contextDir);
+  if (problem) return fail(problem);
+  // Nothing recorded (never built here): nothing to remove, and no .rep/ made for it.
+  const mutex = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, 0);
+  if (mutex && !('release' in mutex)) return fail({ file: repfile, message: `a rep build (pid ${mutex.heldBy}) holds ${shownEntry('buildMutex')}: run gc when it is done` });
+  try {
+    const history = readHistory(contextDir);
+    const current = currentKeys(paths, contextDir);
+    if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
+    const plan = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
+    if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });
+    for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
+    const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
+    const failed = plan.remove.filter((i) => left.has(i.tag));
+    // States gc dropped are forgotten, but for the keys whose images are still there.
+    writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates]);
+    return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
+  } finally {
+    if (mutex && 'release' in mutex) mutex.release();
+  }
+}
+
+/**
+ * The keys the current state refers to: every step's, and the final image's
+ * (the target's image with the Repfile's runtime settings) when the Repfile
+ * can be read; gc works from the state alone when it cannot.
+ */
+function currentKeys(paths: PathOptions, contextDir: string): string[] {
+  const state = readState(contextDir);
+  if (!state) return [];
+  const keys = Object.values(state.steps).map((s) => s.key);
+  const project = openProject(paths);
+  const target = state.steps[state.target]?.key;
+  if (project.ok && target && project.value.dag.target === state.target) keys.push(imageStep(project.value.dag, target).key);
+  return keys;
+}
+
+/** What gc prints: one line per image removed (or that would be), then a summary. */
+export function formatGc(r: GcReport, dryRun: boolean): string {
+  const total = (xs: GcImage[]) => formatSize(xs.reduce((n, i) => n + i.size, 0));
+  const lines = [
+    ...r.removed.map((i) => `${dryRun ? 'would remove' : 'removed'} ${cacheRef(i.key)} (${formatSize(i.size)})`),
+    ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
+  ];
+  lines.push(`rep gc: ${dryRun ? 'would remove' : 'removed'} ${r.removed.length} step images (${total(r.removed)}); kept ${r.kept.length} (${total(r.kept)})`);
+  return lines.join('\n');
+}
