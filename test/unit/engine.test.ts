@@ -213,6 +213,9 @@ class BrokenEngine implements Engine {
     return false;
   }
   async removeImage() {}
+  async listImages() {
+    return [];
+  }
 }
 
 describe('the scheduler', () => {
