@@ -109,7 +109,7 @@ steps:
     needs: [lib2, gen2]
     workdir: /app
     inputs: [app/]
-    run: sh main.sh > /app/report.txt
+    run: sh app/main.sh > /app/report.txt
 image:
   cmd: [cat, /app/report.txt]
 `) };

@@ -32,6 +32,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   const { contextDir, repfile } = projectPaths(paths);
   const problem = stateDirProblem(contextDir);
   if (problem) return fail(problem);
+  // Without an engine there are no images to weigh, and dropping states from the history would forget real ones.
+  if (opts.engine.name === 'none') return fail({ file: repfile, message: 'rep gc needs an engine (--engine docker or podman): the none engine has no images' });
   // Nothing recorded (never built here): nothing to remove, and no .rep/ made for it.
   const mutex = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, 0);
   if (mutex && !('release' in mutex)) return fail({ file: repfile, message: `a rep build (pid ${mutex.heldBy}) holds ${shownEntry('buildMutex')}: run gc when it is done` });

@@ -5,6 +5,7 @@
 // MAX_STATES lines, the oldest are merged into one line (their keys stay known
 // until gc removes their images). Read as hostile input (a cloned repository
 // may carry a .rep/): bounded, no links, and only well-formed keys count.
+import { lstatSync } from 'node:fs';
 import { readBounded, appendNoFollow } from '../safefs.js';
 import { writeFileAtomic } from './files.js';
 import { stateFileToRead, stateFileToWrite } from './state.js';
@@ -56,11 +57,13 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
   const past = readHistory(contextDir);
   const last = past[past.length - 1];
   if (last && lineOf(last) === line) return;
-  if (past.length + 1 > MAX_STATES) {
+  const file = stateFileToWrite(contextDir, 'history');
+  // Past the bound, or anything but a regular file at its name (a link is replaced, never followed): rewrite.
+  if (past.length + 1 > MAX_STATES || lstatSync(file, { throwIfNoEntry: false })?.isFile() === false) {
     writeHistory(contextDir, [...past, parseLine(line)!]);
     return;
   }
-  appendNoFollow(stateFileToWrite(contextDir, 'history'), line);
+  appendNoFollow(file, line);
 }
 
 /** Rewrites the history (atomically) with `entries`, oldest first, merging the oldest past MAX_STATES. */

@@ -71,6 +71,7 @@ describe('rep gc on the command line', () => {
       expect(rep(dir, ['gc', '--all', '--keep-states', '2']).code).toBe(2);
       expect(rep(dir, ['gc', '--keep-states', '0']).stderr).toBe('rep: --keep-states 0: expected a whole number from 1\n');
       expect(rep(dir, ['gc', '--keep-bytes', 'lots']).code).toBe(2);
+      expect(rep(dir, ['gc', '--engine', 'none']).stderr).toMatch(/rep gc needs an engine/);
       // Never built: nothing to remove, and no .rep/ made for it.
       const none = rep(dir, ['gc', '--engine', 'docker']);
       expect([none.code, none.stdout]).toEqual([0, 'rep gc: removed 0 step images (0 bytes); kept 0 (0 bytes)\n']);

@@ -84,9 +84,10 @@ describe('state history', () => {
     rmSync(file());
     symlinkSync(outside, file());
     expect(readHistory(dir)).toEqual([]);
-    // appending does not write through the link either
+    // appending does not write through the link either: it replaces it
     appendHistory(dir, [key(4)]);
     expect(readFileSync(outside, 'utf8')).toBe(`{"keys":["${key(3)}"]}\n`);
+    expect(readHistory(dir)).toEqual([[key(4)]]);
   });
 
   it('reads nothing when .rep is a link', () => {
