@@ -28,6 +28,7 @@ const nodeRss = () => Number(/rep-bench-maxrss-kib=(\d+)/.exec(run(process.execP
  * step images meanwhile (its cleanup removes the rep-cache tags made while it
  * ran). `prime` rebuilds what the case starts from.
  */
+let repeated = 0;
 function attempt(what, prime, measure) {
   for (let i = 1; ; i++) {
     try {
@@ -36,6 +37,7 @@ function attempt(what, prime, measure) {
       return measure();
     } catch (e) {
       if (i === 3) throw e;
+      repeated++;
       console.log(`${what}: again (${String(e.message).split('\n').find((l) => /fail|expected|no image/.test(l)) ?? 'failed'})`);
     }
   }
@@ -174,7 +176,8 @@ alternating order, and each time is the median of the rounds. "ratio" is baselin
 rep time (> 1: rep is faster). The baseline for builds is BuildKit (\`DOCKER_BUILDKIT=1\`,
 Debian's \`/usr/bin/docker\`) building the standalone Dockerfile rep emitted for the same
 project; rep builds with its default (the classic builder) unless the row says \`--buildkit\`.
-Memory rows give peak RSS (MB) and have no ratio.
+Memory rows give peak RSS (MB) and have no ratio. Absolute times depend on what else the
+machine runs; the paired ratios much less.
 
 | case | rep | baseline | ratio | target |
 |---|---|---|---|---|
@@ -190,5 +193,7 @@ Notes:
   same bytes: rep does not rebuild app (checked), BuildKit's COPY --from checksum does not either.
 - "start-up" runs in the built six-step project with the default engine (docker).
 - 100k files run only with \`--large\`${large ? '' : ' (not in this run)'}.
+- ${repeated} measurement(s) had to be repeated in this run: step images vanished meanwhile
+  (another test run on the same daemon removing the rep-cache tags made while it ran).
 `);
 console.log(`\nwrote ${path.join(HERE, 'RESULTS.md')}`);
