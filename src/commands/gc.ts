@@ -38,8 +38,11 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   const mutex = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, 0);
   if (mutex && !('release' in mutex)) return fail({ file: repfile, message: `a rep build (pid ${mutex.heldBy}) holds ${shownEntry('buildMutex')}: run gc when it is done` });
   try {
-    const history = readHistory(contextDir);
-    const current = currentKeys(paths, contextDir);
+    const withImages = finalImages(paths);
+    const recorded = readHistory(contextDir);
+    const stateKeys = Object.values(readState(contextDir)?.steps ?? {}).map((s) => s.key);
+    const history = recorded.map(withImages);
+    const current = withImages(stateKeys);
     if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
     const plan = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
     if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });
@@ -47,7 +50,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     // States gc dropped are forgotten, but for the keys whose images are still there.
-    writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates]);
+    const steps = new Set([...recorded.flat(), ...stateKeys]);
+    writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
     return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
   } finally {
     if (mutex && 'release' in mutex) mutex.release();
@@ -55,18 +59,18 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
 }
 
 /**
- * The keys the current state refers to: every step's, and the final image's
- * (the target's image with the Repfile's runtime settings) when the Repfile
- * can be read; gc works from the state alone when it cannot.
+ * A state's keys with the final images they may have had: the final image
+ * (a target step's image with the Repfile's runtime settings) has a key of its
+ * own that no state records, computed here under the Repfile's image settings
+ * as they are now, for each key as if it were the target (keys of images that
+ * were never built name no image, so they change nothing). Without a Repfile
+ * that opens, the keys alone.
  */
-function currentKeys(paths: PathOptions, contextDir: string): string[] {
-  const state = readState(contextDir);
-  if (!state) return [];
-  const keys = Object.values(state.steps).map((s) => s.key);
+function finalImages(paths: PathOptions): (keys: readonly string[]) => string[] {
   const project = openProject(paths);
-  const target = state.steps[state.target]?.key;
-  if (project.ok && target && project.value.dag.target === state.target) keys.push(imageStep(project.value.dag, target).key);
-  return keys;
+  if (!project.ok) return (keys) => [...keys];
+  const { dag } = project.value;
+  return (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)];
 }
 
 /** What gc prints: one line per image removed (or that would be), then a summary. */

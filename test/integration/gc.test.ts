@@ -1,14 +1,15 @@
 // rep gc against the real engines: after a build, a change and a rebuild, gc
 // removes the old step image, keeps the current ones, leaves images this
 // project never recorded alone, and the next build is still a no-op.
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CACHE_REPO, cacheRef } from '../../src/build/stepimage.js';
+import { CACHE_REPO, cacheRef, imageStep } from '../../src/build/stepimage.js';
 import { gc } from '../../src/commands/gc.js';
 import type { CliEngine } from '../../src/engine/cli.js';
 import { readHistory } from '../../src/state/history.js';
-import { rep } from '../helpers.js';
+import { open, rep } from '../helpers.js';
 import { chainProject } from './engine-suite.js';
 import { buildIn, docker, podman } from './helpers.js';
 
@@ -32,15 +33,17 @@ describe.each(ENGINES)('rep gc (%s)', (name, make) => {
       const stranger = `sha256:${'e'.repeat(64)}`;
       await engine.tag(cacheRef(current[0]!), cacheRef(stranger));
 
+      // The old target's image and the first state's final image (the target with the Repfile's cmd).
+      const gone = [old, imageStep(open(dir).dag, old).key].sort();
       const dry = await gc({ cwd: dir }, { engine, keepStates: 1, dryRun: true });
-      expect(dry.ok && dry.value.removed.map((i) => i.key)).toEqual([old]);
+      expect(dry.ok && dry.value.removed.map((i) => i.key)).toEqual(gone);
       expect(await has(old)).toBe(true);
 
       const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
       if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-      expect(r.value.removed.map((i) => i.key)).toEqual([old]);
+      expect(r.value.removed.map((i) => i.key)).toEqual(gone);
       expect(r.value.failed).toEqual([]);
-      expect(await has(old)).toBe(false);
+      for (const k of gone) expect(await has(k)).toBe(false);
       for (const k of current) expect(await has(k)).toBe(true);
       expect(await has(stranger)).toBe(true);
       expect(readHistory(dir).length).toBe(1);
@@ -58,6 +61,11 @@ describe.each(ENGINES)('rep gc (%s)', (name, make) => {
       expect(await has(stranger)).toBe(true);
       expect((await engine.listImages(CACHE_REPO)).some((i) => i.tags.includes(cacheRef(stranger).split(':')[1]!))).toBe(true);
       await engine.removeImage(cacheRef(stranger));
+      // Nothing of this project is left: no step image, and no final image of either state
+      // (the target with the Repfile's cmd, a key no state records).
+      const run = /TEST_RUN: "([^"]+)"/.exec(readFileSync(path.join(dir, 'Repfile'), 'utf8'))![1]!;
+      const env = (id: string) => spawnSync(engine.bin, ['image', 'inspect', '--format', '{{json .Config.Env}}', id], { encoding: 'utf8' }).stdout;
+      expect((await engine.listImages(CACHE_REPO)).filter((i) => env(i.id).includes(run)).map((i) => i.tags)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
