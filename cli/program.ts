@@ -1,25 +1,23 @@
 // The rep command line: parses arguments, calls the functions in src/, prints.
 // Loaded by main.ts unless the build was answered there.
 // Exit codes: 0 ok, 1 build failed (or stale, with status -q), 2 bad usage or bad Repfile.
+// Each action loads what it needs when it runs (`await import` in the action):
+// `rep --help` or `rep context --list` does not load the builder, the engines
+// or the publisher.
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { prettyJson } from '../src/canonical.js';
-import { build, type BuildRecord } from '../src/build.js';
-import { selectEngine, type EngineChoice } from '../src/engine/select.js';
-import { parseCacheSpec } from '../src/scheduler/cache.js';
-import { parseSecretGrant, type SecretGrant } from '../src/scheduler/secrets.js';
+import type { BuildRecord } from '../src/build.js';
+import type { EngineChoice } from '../src/engine/choice.js';
+import type { CacheSpec } from '../src/scheduler/cache.js';
+import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { listContext, openContext, tarContext } from '../src/commands/context.js';
-import { formatStatus, lockProblems, status, statusReport } from '../src/commands/status.js';
 import { exitCode, type Diagnostic, type Result } from '../src/diag.js';
-import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graph.js';
-import { graph } from '../src/commands/graph.js';
+import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReason } from '../src/plan/reasons.js';
-import { openProject, type Project } from '../src/project.js';
+import type { Project } from '../src/project.js';
 import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
-import { repfileJsonSchema } from '../src/repfile/schema.js';
 import { VERSION } from '../src/version.js';
 import { ENGINE_OPTION, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../src/options.js';
 import { addBuildOptions, commanderOption } from './options.js';
@@ -54,30 +52,40 @@ const program = new Command('rep')
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
 for (const o of PROJECT_OPTIONS) program.addOption(commanderOption(o));
 
-function project(cmd: Command): Project {
+async function project(cmd: Command): Promise<Project> {
   const g = cmd.optsWithGlobals<ProjectFlags>();
+  const { openProject } = await import('../src/project.js');
   const p = openProject({ file: g.file, context: g.context });
   if (!p.ok) failWith(p.errors);
   return p.value;
 }
 
 async function engineFor(choice: EngineChoice, buildkit?: boolean) {
+  const { selectEngine } = await import('../src/engine/select.js');
   const sel = unwrap(await selectEngine(choice, { buildkit }));
   if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
   return sel.engine;
 }
 
+async function cacheSpec(text: string, flag: '--cache-from' | '--cache-to'): Promise<CacheSpec> {
+  const { parseCacheSpec } = await import('../src/scheduler/cache.js');
+  return unwrap(parseCacheSpec(text, flag));
+}
+
 /** --secret values as grants (ID, or id=ID,src=FILE / id=ID,env=NAME). */
-const secretGrants = (texts: readonly string[] = []): SecretGrant[] => texts.map((t) => unwrap(parseSecretGrant(t, process.cwd(), true)));
+async function secretGrants(texts: readonly string[] = []): Promise<SecretGrant[]> {
+  const { parseSecretGrant } = await import('../src/scheduler/secrets.js');
+  return texts.map((t) => unwrap(parseSecretGrant(t, process.cwd(), true)));
+}
 
 const engineOption = () => commanderOption(ENGINE_OPTION);
 
 addBuildOptions(program.command('build'), 'build')
   .description('build the stale steps, record their keys and write the standalone Dockerfile')
   .action(async (o: BuildFlags, cmd: Command) => {
-    const p = project(cmd);
-    const cacheFrom = (o.cacheFrom ?? []).map((t) => unwrap(parseCacheSpec(t, '--cache-from')));
-    const cacheTo = o.cacheTo === undefined ? undefined : unwrap(parseCacheSpec(o.cacheTo, '--cache-to'));
+    const p = await project(cmd);
+    const cacheFrom = await Promise.all((o.cacheFrom ?? []).map((t) => cacheSpec(t, '--cache-from')));
+    const cacheTo = o.cacheTo === undefined ? undefined : await cacheSpec(o.cacheTo, '--cache-to');
     const engine = await engineFor(o.engine, o.buildkit);
     const mode = progressMode(Boolean(o.json));
     const abort = new AbortController();
@@ -87,13 +95,14 @@ addBuildOptions(program.command('build'), 'build')
     };
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
+    const { build } = await import('../src/build.js');
     const r = await build(p, {
       engine,
       dockerfile: o.dockerfile,
       dryRun: o.dryRun,
       jobs: o.jobs,
       network: o.network,
-      secrets: secretGrants(o.secret),
+      secrets: await secretGrants(o.secret),
       signal: abort.signal,
       onEvent: renderer(mode),
       cacheFrom,
@@ -167,7 +176,7 @@ addBuildOptions(program.command('watch'), 'watch')
     const { watch } = await import('../src/commands/watch.js');
     await watch({
       project: { file: g.file, context: g.context },
-      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, secrets: secretGrants(o.secret), onEvent: render },
+      build: { engine, dockerfile: o.dockerfile, jobs: o.jobs, network: o.network, secrets: await secretGrants(o.secret), onEvent: render },
       signal: stop.signal,
       onEvent: (e) => {
         switch (e.type) {
@@ -202,13 +211,15 @@ program
   .option('-q, --question', 'print nothing; exit 0 when every step is fresh, 1 otherwise (like make -q)')
   .addOption(engineOption())
   .action(async (o: { json?: boolean; question?: boolean; engine: EngineChoice }, cmd: Command) => {
-    const p = project(cmd);
+    const p = await project(cmd);
+    const { formatStatus, lockProblems, status, statusReport } = await import('../src/commands/status.js');
     const r = await status(p, await engineFor(o.engine));
     if (!r.ok) failWith(r.errors);
     const plan = r.value;
     const lockLines = lockProblems(p);
     const allFresh = plan.steps.every((s) => s.state === 'fresh') && lockLines.length === 0;
     if (o.question) throw new Exit(allFresh ? 0 : 1);
+    const { prettyJson } = await import('../src/canonical.js');
     out(o.json ? prettyJson(statusReport(plan, lockLines)) : [formatStatus(plan), ...lockLines].join('\n'));
   });
 
@@ -217,7 +228,7 @@ program
   .description('pin every base image to its registry digest in Repfile.lock')
   .action(async (_o: unknown, cmd: Command) => {
     const { lock } = await import('../src/commands/lock.js');
-    const r = await lock(project(cmd));
+    const r = await lock(await project(cmd));
     if (!r.ok) failWith(r.errors);
     for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
@@ -230,10 +241,10 @@ addBuildOptions(program.command('publish'), 'publish')
   .option('--image', 'add the image itself (image.oci.tar: an OCI image layout that docker load, podman load, skopeo and apptainer read)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
   .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit' | 'secret'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
-    const p = project(cmd);
+    const p = await project(cmd);
     const engine = await engineFor(o.engine, o.buildkit);
     const { publish } = await import('../src/publish/publish.js');
-    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
+    const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: await secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors);
     out(r.value.files.map((f) => `  ${f}`).join('\n'));
     if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
@@ -255,6 +266,8 @@ program
   .option('--json', 'print the report as JSON')
   .action(async (bundle: string, o: { key?: string; rebuild?: boolean; engine: EngineChoice; network?: string; secret?: string[]; maxSize: string; maxFiles: string; maxRatio: string; json?: boolean }) => {
     const { verifyBundle } = await import('../src/publish/verify.js');
+    const { parseSecretGrant } = await import('../src/scheduler/secrets.js');
+    const { prettyJson } = await import('../src/canonical.js');
     const whole = (flag: string, v: string) => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
     const limits = {
       maxBytes: parseSize(o.maxSize) ?? badFlag(`--max-size ${o.maxSize}`, 'expected a size such as 500M, 64G or 1T'),
@@ -296,6 +309,7 @@ program
   .option('--tar <file>', 'write a deterministic tar of the context ("-" for stdout)')
   .action(async (o: { list?: boolean; tar?: string }, cmd: Command) => {
     const g = cmd.optsWithGlobals<ProjectFlags>();
+    const { listContext, openContext, tarContext } = await import('../src/commands/context.js');
     const ctx = openContext({ file: g.file, context: g.context });
     if (!ctx.ok) failWith(ctx.errors);
     if (o.tar !== undefined) {
@@ -307,11 +321,31 @@ program
   });
 
 program
+  .command('gc')
+  .description("remove the step images (rep-cache) this project's recent states no longer refer to")
+  .option('--keep-states <n>', 'keep the images of the N newest states, the current one included (default 3)')
+  .option('--keep-bytes <size>', 'keep the newest states whose images fit in SIZE (e.g. 2G); the current state always')
+  .option('--all', "remove every step image this project recorded, the current state's too")
+  .option('-n, --dry-run', 'print what would be removed; remove nothing')
+  .addOption(engineOption())
+  .action(async (o: { keepStates?: string; keepBytes?: string; all?: boolean; dryRun?: boolean; engine: EngineChoice }, cmd: Command) => {
+    const keepStates = o.keepStates === undefined ? undefined : /^[1-9]\d*$/.test(o.keepStates) ? Number(o.keepStates) : badFlag(`--keep-states ${o.keepStates}`, 'expected a whole number from 1');
+    const keepBytes = o.keepBytes === undefined ? undefined : parseSize(o.keepBytes) ?? badFlag(`--keep-bytes ${o.keepBytes}`, 'expected a size such as 500M or 2G');
+    if (o.all && (keepStates !== undefined || keepBytes !== undefined)) badFlag('--all', 'keeps nothing: it takes no --keep-states or --keep-bytes');
+    const { gc, formatGc } = await import('../src/commands/gc.js');
+    const r = await gc(cmd.optsWithGlobals<ProjectFlags>(), { engine: await engineFor(o.engine), keepStates, keepBytes, all: o.all, dryRun: o.dryRun });
+    if (!r.ok) failWith(r.errors);
+    out(formatGc(r.value, Boolean(o.dryRun)));
+    if (r.value.failed.length) throw new Exit(1);
+  });
+
+program
   .command('graph')
   .description('print the step graph')
   .addOption(new Option('--format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
-  .action((o: { format: GraphFormat }, cmd: Command) => {
-    const r = graph(project(cmd), o.format);
+  .action(async (o: { format: GraphFormat }, cmd: Command) => {
+    const { graph } = await import('../src/commands/graph.js');
+    const r = graph(await project(cmd), o.format);
     if (!r.ok) failWith(r.errors);
     out(r.value);
   });
@@ -320,7 +354,9 @@ program
   .command('schema')
   .description('print the JSON Schema of the Repfile')
   .option('-o, --out <file>', 'write it to a file')
-  .action((o: { out?: string }) => {
+  .action(async (o: { out?: string }) => {
+    const { prettyJson } = await import('../src/canonical.js');
+    const { repfileJsonSchema } = await import('../src/repfile/schema.js');
     const text = prettyJson(repfileJsonSchema());
     if (o.out) writeFileSync(o.out, text);
     else out(text);

@@ -1,8 +1,8 @@
 // The step graph as Graphviz dot, Mermaid, or JSON; nodes and edges sorted.
 import { stageOf, type Dag } from '../graph/dag.js';
+import type { GraphFormat } from './graphformats.js';
 
-export const GRAPH_FORMATS = ['dot', 'mermaid', 'json'] as const;
-export type GraphFormat = (typeof GRAPH_FORMATS)[number];
+export { GRAPH_FORMATS, type GraphFormat } from './graphformats.js';
 
 interface Edge {
   from: string;

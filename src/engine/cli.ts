@@ -9,7 +9,7 @@ import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
 import { dockerSocket, imageId, imageJson, tagImage } from './socket.js';
-import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo } from './engine.js';
+import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
@@ -222,5 +222,23 @@ export class CliEngine implements Engine {
 
   async removeImage(ref: string): Promise<void> {
     await this.run(['image', 'rm', '-f', ref], { reject: false });
+  }
+
+  async listImages(repository: string): Promise<ImageSummary[]> {
+    // podman lists every tag of an image one tag matches, and names local images localhost/NAME.
+    const ours = new RegExp(`^(?:localhost/)?${repository.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:([^:/]+)$`);
+    const refs = (await this.must(['images', '--format', '{{.Repository}}:{{.Tag}}', repository])).split('\n').filter((r) => ours.test(r));
+    const out = new Map<string, ImageSummary>();
+    for (let i = 0; i < refs.length; i += 100) {
+      // Missing ones (removed meanwhile) are left out; the client says so on stderr and exits non-zero.
+      const r = await this.run(['image', 'inspect', '--format', '{{.Id}}|{{.Size}}|{{json .RootFS.Layers}}|{{json .RepoTags}}', ...refs.slice(i, i + 100)], { reject: false });
+      for (const line of String(r.stdout).split('\n').filter(Boolean)) {
+        const [id, size, layers, tags] = line.split('|');
+        if (!id || out.has(id)) continue;
+        const mine = (JSON.parse(tags ?? '[]') as string[] | null ?? []).flatMap((t) => ours.exec(t)?.[1] ?? []);
+        out.set(id, { id, tags: mine, size: Number(size), layers: (JSON.parse(layers ?? '[]') as string[] | null) ?? [] });
+      }
+    }
+    return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -37,6 +37,17 @@ export interface ImageInfo {
   repoDigests: string[];
 }
 
+/** An image as `rep gc` weighs it: its id, its tags in one repository, its size and layers. */
+export interface ImageSummary {
+  id: string;
+  /** The tags (the part after ':') it has in the repository asked for. */
+  tags: string[];
+  /** Bytes, base layers included (as `docker image inspect` says). */
+  size: number;
+  /** The diff ids of its layers, bottom first. */
+  layers: string[];
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
@@ -72,6 +83,8 @@ export interface Engine {
   push(ref: string): Promise<void>;
   pull(ref: string): Promise<boolean>;
   removeImage(ref: string): Promise<void>;
+  /** Every image tagged in `repository` (e.g. rep-cache), with its tags there. */
+  listImages(repository: string): Promise<ImageSummary[]>;
 }
 
 export class EngineError extends Error {

@@ -1,6 +1,6 @@
 // The "none" engine: builds nothing, so rep can still plan, record keys and
 // emit the Dockerfile on a machine without Docker or Podman.
-import { EngineError, type BuildOutcome, type Engine, type ImageInfo } from './engine.js';
+import { EngineError, type BuildOutcome, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export class NoneEngine implements Engine {
   readonly name = 'none' as const;
@@ -36,6 +36,9 @@ export class NoneEngine implements Engine {
     return false;
   }
   async removeImage() {}
+  async listImages(): Promise<ImageSummary[]> {
+    return [];
+  }
   async save(): Promise<void> {
     throw new EngineError('the none engine has no images to save');
   }

@@ -18,6 +18,8 @@ export const STATE_ENTRIES = {
   contextDigest: 'context.json',
   /** Each context file's stat stamp -> sha256 (context/hash.ts). */
   statCache: 'statcache.json',
+  /** The step keys of past states, one line per state, oldest first (state/history.ts): what `rep gc` may remove. */
+  history: 'history.jsonl',
   /** The last build's provenance statement (build.ts). */
   provenance: 'provenance.json',
   /** A folder: each step's build log, named by stepLogName (scheduler/run.ts). */

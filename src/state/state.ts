@@ -9,6 +9,7 @@ import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
+import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
 
@@ -102,8 +103,10 @@ export function isState(x: unknown): x is State {
   });
 }
 
+/** Writes the state, and records its keys in the history `rep gc` reads (history.ts). */
 export function writeState(contextDir: string, state: State): void {
   writeFileAtomic(stateFileToWrite(contextDir, 'state'), prettyJson(state));
+  appendHistory(contextDir, Object.values(state.steps).map((s) => s.key));
 }
 
 /**

@@ -4,8 +4,10 @@
 // and network bridge (a daemon started with `--bridge none` deletes the
 // host's docker0), and no iptables or sysctl changes. Stopping it ends only
 // the processes it started, by pid, and removes its mounts, cgroups, bridge
-// and folders.
+// and folders. It may also listen on a TCP port of 127.0.0.1 (a remote engine
+// as DOCKER_HOST=tcp://... sees it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,8 @@ import { DEBIAN_DOCKER } from './helpers.js';
 export interface SecondDaemon {
   /** Environment that points a docker client at this daemon (DOCKER_HOST). */
   env: NodeJS.ProcessEnv;
+  /** With `tcp`: DOCKER_HOST=tcp://127.0.0.1:PORT for the same daemon (loopback only, so without TLS). */
+  tcpEnv?: NodeJS.ProcessEnv;
   /** The dockerd process's id. */
   pid: number;
   /** Sends `signal` to this dockerd only (e.g. SIGKILL, to see a daemon die mid-build). */
@@ -109,13 +113,30 @@ function mountsUnder(root: string): string[] {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
-export async function startSecondDaemon(): Promise<SecondDaemon> {
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the daemon; with `tcp` it also listens on a loopback TCP port
+ * (127.0.0.1 only, never 0.0.0.0: no TLS only because no other host can reach it).
+ */
+export async function startSecondDaemon(opts: { tcp?: boolean } = {}): Promise<SecondDaemon> {
   const id = randomBytes(3).toString('hex');
   const root = mkdtempSync(path.join(tmpdir(), 'rep-d2-'));
   const bridge = `rep-d2br-${id}`;
   const cgroup = `rep-d2-${id}`;
   const subnet = freeSubnet();
   const sock = `unix://${root}/docker.sock`;
+  const tcp = opts.tcp ? `tcp://127.0.0.1:${await freeLoopbackPort()}` : undefined;
   writeFileSync(path.join(root, 'daemon.json'), '{}\n');
   ip(['link', 'add', 'name', bridge, 'type', 'bridge']);
   let daemon: ChildProcess | undefined;
@@ -155,6 +176,7 @@ export async function startSecondDaemon(): Promise<SecondDaemon> {
       'dockerd',
       [
         '--host', sock,
+        ...(tcp ? ['--host', tcp] : []),
         '--config-file', path.join(root, 'daemon.json'),
         '--data-root', path.join(root, 'data'),
         '--exec-root', path.join(root, 'exec'),
@@ -183,7 +205,7 @@ export async function startSecondDaemon(): Promise<SecondDaemon> {
       60_000,
     );
     const d = daemon;
-    return { env, pid: d.pid!, kill: (signal) => void d.kill(signal), stop };
+    return { env, ...(tcp ? { tcpEnv: { DOCKER_HOST: tcp } } : {}), pid: d.pid!, kill: (signal) => void d.kill(signal), stop };
   } catch (e) {
     await stop();
     throw e;

@@ -221,6 +221,9 @@ class BrokenEngine implements Engine {
     return false;
   }
   async removeImage() {}
+  async listImages() {
+    return [];
+  }
 }
 
 describe('the scheduler', () => {

@@ -1,0 +1,86 @@
+// `rep gc`: removes the step images (rep-cache:<key>) this project made or
+// used that its recent states no longer refer to (gc/policy.ts decides). It
+// holds the build mutex, so no build of this project runs meanwhile, and
+// afterwards keeps in .rep/history.jsonl only the states whose images it kept.
+import { fail, ok, type Result } from '../diag.js';
+import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
+import type { Engine } from '../engine/engine.js';
+import { planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
+import { openProject } from '../project.js';
+import { projectPaths, type PathOptions } from '../projectpaths.js';
+import { readHistory, writeHistory } from '../state/history.js';
+import { acquireMutex } from '../state/mutex.js';
+import { stateDir } from '../state/paths.js';
+import { formatSize, isRealDir } from '../safefs.js';
+import { readState, stateDirProblem } from '../state/state.js';
+
+export interface GcOptions extends GcPolicy {
+  engine: Engine;
+  /** Say what would be removed; remove nothing, write nothing. */
+  dryRun?: boolean;
+}
+
+export interface GcReport {
+  /** Removed (or, on a dry run, to be removed), sorted by tag. */
+  removed: GcImage[];
+  kept: GcImage[];
+  /** Those the engine would not remove (e.g. a container uses them). */
+  failed: GcImage[];
+}
+
+export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<GcReport>> {
+  const { contextDir } = projectPaths(paths);
+  const problem = stateDirProblem(contextDir);
+  if (problem) return fail(problem);
+  // Without an engine there are no images to weigh, and dropping states from the history would forget real ones.
+  if (opts.engine.name === 'none') return fail({ kind: 'flag', flag: '--engine none', message: 'rep gc needs an engine (docker or podman): the none engine has no images' });
+  // Nothing recorded (never built here): nothing to remove, and no .rep/ made for it.
+  const held = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, 0);
+  if (held && !held.ok) return held;
+  const mutex = held?.value;
+  try {
+    const withImages = finalImages(paths);
+    const recorded = readHistory(contextDir);
+    const stateKeys = Object.values(readState(contextDir)?.steps ?? {}).map((s) => s.key);
+    const history = recorded.map(withImages);
+    const current = withImages(stateKeys);
+    if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
+    const plan = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
+    if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });
+    for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
+    const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
+    const failed = plan.remove.filter((i) => left.has(i.tag));
+    // States gc dropped are forgotten, but for the keys whose images are still there.
+    const steps = new Set([...recorded.flat(), ...stateKeys]);
+    writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
+    return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
+  } finally {
+    mutex?.release();
+  }
+}
+
+/**
+ * A state's keys with the final images they may have had: the final image
+ * (a target step's image with the Repfile's runtime settings) has a key of its
+ * own that no state records, computed here under the Repfile's image settings
+ * as they are now, for each key as if it were the target (keys of images that
+ * were never built name no image, so they change nothing). Without a Repfile
+ * that opens, the keys alone.
+ */
+function finalImages(paths: PathOptions): (keys: readonly string[]) => string[] {
+  const project = openProject(paths);
+  if (!project.ok) return (keys) => [...keys];
+  const { dag } = project.value;
+  return (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)];
+}
+
+/** What gc prints: one line per image removed (or that would be), then a summary. */
+export function formatGc(r: GcReport, dryRun: boolean): string {
+  const total = (xs: GcImage[]) => formatSize(xs.reduce((n, i) => n + i.size, 0));
+  const lines = [
+    ...r.removed.map((i) => `${dryRun ? 'would remove' : 'removed'} ${cacheRef(i.key)} (${formatSize(i.size)})`),
+    ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
+  ];
+  lines.push(`rep gc: ${dryRun ? 'would remove' : 'removed'} ${r.removed.length} step images (${total(r.removed)}); kept ${r.kept.length} (${total(r.kept)})`);
+  return lines.join('\n');
+}

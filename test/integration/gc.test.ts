@@ -1,0 +1,90 @@
+// rep gc against the real engines: after a build, a change and a rebuild, gc
+// removes the old step image, keeps the current ones, leaves images this
+// project never recorded alone, and the next build is still a no-op.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CACHE_REPO, cacheRef, imageStep } from '../../src/scheduler/stepimage.js';
+import { gc } from '../../src/commands/gc.js';
+import type { CliEngine } from '../../src/engine/cli.js';
+import { readHistory } from '../../src/state/history.js';
+import { open, rep } from '../helpers.js';
+import { chainProject } from './engine-suite.js';
+import { buildIn, docker, podman } from './helpers.js';
+
+const ENGINES: [string, () => CliEngine][] = [['docker', docker], ['podman', podman]];
+
+describe.each(ENGINES)('rep gc (%s)', (name, make) => {
+  it('removes the step image a change left behind, keeps the current ones, and the next build is a no-op', async () => {
+    const engine = make();
+    const dir = chainProject();
+    try {
+      const first = await buildIn(dir, engine);
+      writeFileSync(path.join(dir, 'three.txt'), 'changed\n');
+      const second = await buildIn(dir, engine);
+      expect(second.built).toEqual(['three']);
+      const keys = (b: typeof first) => new Map(b.record.steps.map((s) => [s.name, s.key]));
+      const old = keys(first).get('three')!;
+      const current = [...keys(second).values()];
+      const has = async (key: string) => (await engine.imageIds([cacheRef(key)])).get(cacheRef(key)) !== undefined;
+      expect(await has(old)).toBe(true);
+      // A step image no state of this project named (another project's): never a candidate.
+      const stranger = `sha256:${'e'.repeat(64)}`;
+      await engine.tag(cacheRef(current[0]!), cacheRef(stranger));
+
+      // The old target's image and the first state's final image (the target with the Repfile's cmd).
+      const gone = [old, imageStep(open(dir).dag, old).key].sort();
+      const dry = await gc({ cwd: dir }, { engine, keepStates: 1, dryRun: true });
+      expect(dry.ok && dry.value.removed.map((i) => i.key)).toEqual(gone);
+      expect(await has(old)).toBe(true);
+
+      const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+      expect(r.value.removed.map((i) => i.key)).toEqual(gone);
+      expect(r.value.failed).toEqual([]);
+      for (const k of gone) expect(await has(k)).toBe(false);
+      for (const k of current) expect(await has(k)).toBe(true);
+      expect(await has(stranger)).toBe(true);
+      expect(readHistory(dir).length).toBe(1);
+
+      // Still a no-op, through the library and through the CLI.
+      expect((await buildIn(dir, engine)).built).toEqual([]);
+      const cli = rep(dir, ['build', '--engine', name]);
+      expect([cli.code, cli.stdout]).toEqual([0, `rep: nothing to build; all 3 steps fresh (${name}); image rep-test/chain:latest\n`]);
+
+      // --all removes every step image the project recorded, and only those.
+      const all = rep(dir, ['gc', '--all', '--engine', name]);
+      expect(all.code).toBe(0);
+      expect(all.stdout).toMatch(/^removed rep-cache:[0-9a-f]{64} \(.+\)\n/);
+      for (const k of current) expect(await has(k)).toBe(false);
+      expect(await has(stranger)).toBe(true);
+      expect((await engine.listImages(CACHE_REPO)).some((i) => i.tags.includes(cacheRef(stranger).split(':')[1]!))).toBe(true);
+      await engine.removeImage(cacheRef(stranger));
+      // Nothing of this project is left: no step image, and no final image of either state
+      // (the target with the Repfile's cmd, a key no state records).
+      const run = /TEST_RUN: "([^"]+)"/.exec(readFileSync(path.join(dir, 'Repfile'), 'utf8'))![1]!;
+      const env = (id: string) => spawnSync(engine.bin, ['image', 'inspect', '--format', '{{json .Config.Env}}', id], { encoding: 'utf8' }).stdout;
+      expect((await engine.listImages(CACHE_REPO)).filter((i) => env(i.id).includes(run)).map((i) => i.tags)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rep gc on the command line', () => {
+  it('refuses contradictory or malformed options with exit 2', () => {
+    const dir = chainProject();
+    try {
+      expect(rep(dir, ['gc', '--all', '--keep-states', '2']).code).toBe(2);
+      expect(rep(dir, ['gc', '--keep-states', '0']).stderr).toBe('rep: --keep-states 0: expected a whole number from 1\n');
+      expect(rep(dir, ['gc', '--keep-bytes', 'lots']).code).toBe(2);
+      expect(rep(dir, ['gc', '--engine', 'none']).stderr).toMatch(/rep gc needs an engine/);
+      // Never built: nothing to remove, and no .rep/ made for it.
+      const none = rep(dir, ['gc', '--engine', 'docker']);
+      expect([none.code, none.stdout]).toEqual([0, 'rep gc: removed 0 step images (0 bytes); kept 0 (0 bytes)\n']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

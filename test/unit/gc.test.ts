@@ -1,0 +1,100 @@
+// rep gc's decisions without an engine: which step images the policy removes,
+// and the history of past states it reads (bounded, hostile input).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ImageSummary } from '../../src/engine/engine.js';
+import { ownSizes, planGc } from '../../src/gc/policy.js';
+import { appendHistory, MAX_STATES, readHistory } from '../../src/state/history.js';
+
+const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const hex = (n: number) => key(n).slice('sha256:'.length);
+/** An image tagged with key n, `size` bytes, on the layers given. */
+const img = (n: number, size: number, layers: string[]): ImageSummary => ({ id: `id${n}`, tags: [hex(n)], size, layers });
+
+describe('gc policy', () => {
+  // Three states of a two-step project: step 1 stays, step 2 changes each time.
+  const history = [[key(1), key(2)], [key(1), key(3)], [key(1), key(4)]];
+  const images = [img(1, 100, ['a']), img(2, 110, ['a', 'b']), img(3, 120, ['a', 'c']), img(4, 130, ['a', 'd']), img(9, 50, ['z'])];
+  const tags = (xs: { key: string }[]) => xs.map((x) => x.key);
+
+  it('keeps the last N states (the current one counts) and removes the older ones', () => {
+    const p = planGc(history, [key(1), key(4)], images, { keepStates: 2 });
+    expect(tags(p.remove)).toEqual([key(2)]);
+    expect(tags(p.keep)).toEqual([key(1), key(3), key(4)]);
+    expect(p.keptStates).toEqual([[key(1), key(3)], [key(1), key(4)]]);
+  });
+
+  it('never touches a rep-cache image no state of this project named', () => {
+    const p = planGc(history, [key(1), key(4)], images, { all: true });
+    expect(tags(p.remove)).toEqual([key(1), key(2), key(3), key(4)]);
+    expect(p.keptStates).toEqual([]);
+    expect(p.remove.some((i) => i.key === key(9))).toBe(false);
+  });
+
+  it('keeps the current state even when it is not in the history yet, and one inside it is the current', () => {
+    // the current state also names the final image (key 5), which the history never does
+    const p = planGc(history, [key(1), key(4), key(5)], [...images, img(5, 131, ['a', 'd', 'e'])], { keepStates: 1 });
+    expect(tags(p.keep)).toEqual([key(1), key(4), key(5)]);
+    expect(tags(p.remove)).toEqual([key(2), key(3)]);
+  });
+
+  it('with a size budget keeps the newest states that fit, the current always', () => {
+    // own sizes: 1 -> 100 (no listed ancestor), 2/3/4 -> 10/20/30 over image 1
+    expect(ownSizes(images).get('id4')).toBe(30);
+    const fits = planGc(history, [key(1), key(4)], images, { keepBytes: 150 });
+    expect(tags(fits.keep)).toEqual([key(1), key(3), key(4)]);
+    const tight = planGc(history, [key(1), key(4)], images, { keepBytes: 1 });
+    expect(tags(tight.keep)).toEqual([key(1), key(4)]);
+  });
+
+  it('defaults to the last 3 states', () => {
+    const p = planGc([[key(2)], [key(3)], [key(4)], [key(6)]], [key(7)], [2, 3, 4, 6, 7].map((n) => img(n, 1, [String(n)])), {});
+    expect(tags(p.remove)).toEqual([key(2), key(3)]);
+  });
+});
+
+describe('state history', () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const file = () => path.join(dir, '.rep', 'history.jsonl');
+
+  it('appends one line per new state, none for a repeated one, and stays bounded', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    appendHistory(dir, [key(2), key(1)]);
+    appendHistory(dir, [key(1), key(2)]);
+    expect(readHistory(dir)).toEqual([[key(1), key(2)]]);
+    for (let i = 3; i < MAX_STATES + 20; i++) appendHistory(dir, [key(1), key(i)]);
+    const h = readHistory(dir);
+    expect(h.length).toBe(MAX_STATES);
+    // the oldest states are merged, not forgotten: their keys stay known to gc
+    expect(h[0]).toContain(key(2));
+    expect(h[0]).toContain(key(3));
+    expect(h[h.length - 1]).toEqual([key(1), key(MAX_STATES + 19)]);
+  });
+
+  it('reads a hostile history as nothing it cannot vouch for: bad lines, bad keys, links', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    mkdirSync(path.join(dir, '.rep'));
+    writeFileSync(file(), `not json\n{"keys":["rep-cache:x"]}\n{"keys":"${key(1)}"}\n{"keys":["${key(1)}","../../etc"]}\n{"keys":["${key(2)}"]}\n`);
+    expect(readHistory(dir)).toEqual([[key(2)]]);
+    const outside = path.join(dir, 'elsewhere.jsonl');
+    writeFileSync(outside, `{"keys":["${key(3)}"]}\n`);
+    rmSync(file());
+    symlinkSync(outside, file());
+    expect(readHistory(dir)).toEqual([]);
+    // appending does not write through the link either: it replaces it
+    appendHistory(dir, [key(4)]);
+    expect(readFileSync(outside, 'utf8')).toBe(`{"keys":["${key(3)}"]}\n`);
+    expect(readHistory(dir)).toEqual([[key(4)]]);
+  });
+
+  it('reads nothing when .rep is a link', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    mkdirSync(path.join(dir, 'real'));
+    writeFileSync(path.join(dir, 'real', 'history.jsonl'), `{"keys":["${key(1)}"]}\n`);
+    symlinkSync(path.join(dir, 'real'), path.join(dir, '.rep'));
+    expect(readHistory(dir)).toEqual([]);
+  });
+});
