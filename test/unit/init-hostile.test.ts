@@ -1,0 +1,21 @@
+// rep init in a repository someone else wrote (a student runs it in one just
+// cloned): files and names built to hang it, crash it, make it write through
+// a link or put text of theirs into the Repfile as YAML or shell. Each case
+// is an attack that once worked, or the guard that stops it.
+import { describe, expect, it } from 'vitest';
+import { init } from '../../src/commands/init.js';
+import { juliaFacts } from '../../src/init/julia.js';
+import { makeProject, type Tree } from '../helpers.js';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+const initIn = (tree: Tree) => {
+  const dir = makeProject(tree, 'myrepo-');
+  return { dir, r: init(dir, { now: NOW }) };
+};
+
+describe('rep init: files built to hang or crash it', () => {
+  it('reads a Manifest.toml of 4 MiB of blank lines in one pass (a multiline ^\\s* regex took hours)', () => {
+    expect(juliaFacts('name = "x"\n', `${'\n'.repeat(4 << 20)}x`, 'Project.toml').needsCode).toBe(false);
+    expect(juliaFacts('name = "x"\n', '[[deps.A]]\n  path = "."\n', 'Project.toml').needsCode).toBe(true);
+  });
+});
