@@ -18,4 +18,11 @@ describe('rep init: files built to hang or crash it', () => {
     expect(juliaFacts('name = "x"\n', `${'\n'.repeat(4 << 20)}x`, 'Project.toml').needsCode).toBe(false);
     expect(juliaFacts('name = "x"\n', '[[deps.A]]\n  path = "."\n', 'Project.toml').needsCode).toBe(true);
   });
+
+  it('reads runtime.txt r-constructor-DATE as an R version it does not know, not as the object key (a TypeError)', () => {
+    for (const v of ['constructor', 'toString', '__proto__']) {
+      const { r } = initIn({ 'runtime.txt': `r-${v}-2024-01-02\n` });
+      expect(r.ok && r.value.notes).toContain(`runtime.txt: R ${v} is not a version repo2docker knows (4.6, 4.5, 4.4, 4.3, 4.2, 4.1, 4.0, 3.6, 3.5, 3.4, 3.3, or x.y.z); rep init took Debian's R`);
+    }
+  });
 });
