@@ -14,6 +14,20 @@ const initIn = (tree: Tree) => {
 };
 
 describe('rep init: files built to hang or crash it', () => {
+  it('refuses ${} nested deeper than Dockerfiles write, at its line (the expansion recursed until the stack overflowed)', () => {
+    const deep = `FROM busybox:latest\nENV A=${'${X:-'.repeat(3000)}${'}'.repeat(3000)}\n`;
+    const open = `FROM busybox:latest\nRUN true\nENV A=${'${ '.repeat(80_000)}\n`;
+    for (const Dockerfile of [deep, open]) {
+      const { r } = initIn({ Dockerfile });
+      expect(!r.ok && r.errors[0]).toMatchObject({ file: 'Dockerfile', span: { start: { line: Dockerfile === deep ? 2 : 3 } }, message: '${...} nested more than 32 deep: rep init does not convert it' });
+    }
+  });
+
+  it('reads a line of 200,000 blanks before its last word in one pass (trimming it with /\\s+$/ was quadratic)', () => {
+    const { r } = initIn({ Dockerfile: `FROM busybox:latest\nRUN echo${' '.repeat(200_000)}x \\\n  y\n` });
+    expect(r.ok && r.value.text).toContain(`run: "echo${' '.repeat(200_000)}x   y"`);
+  });
+
   it('reads a Manifest.toml of 4 MiB of blank lines in one pass (a multiline ^\\s* regex took hours)', () => {
     expect(juliaFacts('name = "x"\n', `${'\n'.repeat(4 << 20)}x`, 'Project.toml').needsCode).toBe(false);
     expect(juliaFacts('name = "x"\n', '[[deps.A]]\n  path = "."\n', 'Project.toml').needsCode).toBe(true);
