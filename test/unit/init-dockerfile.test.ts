@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
 import { placeFrom, placeLocal } from '../../src/init/dockerfile/copy.js';
 import { parseDockerfile } from '../../src/init/dockerfile/parse.js';
-import { splitWords } from '../../src/init/dockerfile/words.js';
+import { keyValues, oneWord, splitWords } from '../../src/init/dockerfile/words.js';
 import { projectName } from '../../src/init/render.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { makeProject, open, type Tree } from '../helpers.js';
@@ -54,6 +54,11 @@ describe('words', () => {
   it('expands $VAR, ${VAR}, ${VAR:-x}, ${VAR:+x}, keeps single quotes literal, names what it does not know', () => {
     const vars = new Map([['A', '1'], ['E', '']]);
     expect(splitWords('$A ${A}x "${B:-d f}" \'$A\' ${E:+y}z \\$A $PATH', vars)).toEqual({ words: ['1', '1x', 'd f', '$A', 'z', '$A', ''], unresolved: ['B', 'PATH'] });
+  });
+
+  it('keeps blanks in one word as Docker does for WORKDIR, USER and legacy ENV/LABEL, inside quotes too', () => {
+    expect(oneWord('"/a b"/c\\ d  e', new Map()).words).toEqual(['/a b/c d  e']);
+    expect(keyValues('MSG "hello  world" x', new Map()).pairs).toEqual([['MSG', 'hello  world x']]);
   });
 });
 
