@@ -44,6 +44,7 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const detected = detect(dir);
   const name = projectName(path.basename(path.resolve(dir)));
   const build = findBuildFile(dir, detected.envDir);
+  if (build?.kind === 'refused') return fail({ file: build.rel, message: build.message });
   if (build?.kind === 'nix') return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
   if (build) return fromDockerfile(dir, file, detected, build.rel, name);
   const plan = planInit(detected, opts.now ?? new Date());

@@ -2,6 +2,8 @@
 // cloned): files and names built to hang it, crash it, make it write through
 // a link or put text of theirs into the Repfile as YAML or shell. Each case
 // is an attack that once worked, or the guard that stops it.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
 import { juliaFacts } from '../../src/init/julia.js';
@@ -40,3 +42,22 @@ describe('rep init: files built to hang or crash it', () => {
     }
   });
 });
+
+describe('rep init: links and special files where it reads or writes', () => {
+  it('refuses a Dockerfile that is a link, a named pipe or a folder, at its name (it was skipped and a plain Debian Repfile written)', () => {
+    const cases: [Tree, string, string][] = [
+      [{ Dockerfile: { link: '/dev/zero' } }, 'Dockerfile', 'a symbolic link'],
+      [{ 'binder/Dockerfile': { link: '../Dockerfile.real' }, 'Dockerfile.real': 'FROM busybox:latest\n' }, 'binder/Dockerfile', 'a symbolic link'],
+      [{ 'Dockerfile/x': '' }, 'Dockerfile', 'a folder'],
+    ];
+    for (const [tree, file, what] of cases) {
+      const { r } = initIn(tree);
+      expect(!r.ok && r.errors[0]).toEqual({ file, message: `${what}: repo2docker would build it, but rep init converts only a regular file (it does not follow links in a repository); put the Dockerfile itself there` });
+    }
+    const dir = makeProject({}, 'myrepo-');
+    execFileSync('mkfifo', [path.join(dir, 'Dockerfile')]);
+    const r = init(dir, { now: NOW });
+    expect(!r.ok && r.errors[0]!.message).toMatch(/^a named pipe: /);
+  });
+});
+
