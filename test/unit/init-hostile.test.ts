@@ -43,6 +43,20 @@ describe('rep init: files built to hang or crash it', () => {
   });
 });
 
+describe('rep init: text that would reach the Repfile', () => {
+  it('refuses a lone CR inside a line at its place (the Repfile it made failed to load, reported as a bug in rep init); CRLF line ends are fine', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a\rb\r\n' });
+    expect(!r.ok && r.errors[0]).toMatchObject({ file: 'Dockerfile', span: { start: { line: 2, col: 11 } }, message: 'control character U+000D: rep init converts only a Dockerfile of plain text' });
+    expect(initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a \\\r\n  b\r' }).r.ok).toBe(true);
+  });
+
+  it('notes, and does not convert, an exec form whose JSON escapes hold a control character a Repfile field cannot (CMD ["\\n"]); RUN keeps its newlines', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nRUN ["printf", "a\\nb"]\nCMD ["echo", "\\u001b[31m"]\nENTRYPOINT ["a\\tb"]\nSHELL ["sh\\n", "-c"]\nVOLUME ["/a\\nb"]\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([3, 4, 5, 6].map((line) => ({ line, message: 'an argument holds a control character (a JSON escape such as \\n or \\t) that rep cannot write in this field' })));
+    expect(r.ok && r.value.text).toContain(`run: "set +e; printf 'a\\nb'"`);
+  });
+});
+
 describe('rep init: links and special files where it reads or writes', () => {
   it('refuses a Dockerfile that is a link, a named pipe or a folder, at its name (it was skipped and a plain Debian Repfile written)', () => {
     const cases: [Tree, string, string][] = [

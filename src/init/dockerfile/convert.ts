@@ -17,6 +17,11 @@ import { keyValues, oneWord, splitWords } from './words.js';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ARCHIVE = /\.(tar|tar\.(gz|bz2|xz|zst)|tgz|tbz2?|txz)$/i;
 const URL = /^([a-z][a-z0-9+.-]*:\/\/|git@)/i;
+/** What a Repfile's one-line fields (cmd, entrypoint, shell, volumes) refuse, and what its `run` refuses (newlines and tabs are fine there). */
+// eslint-disable-next-line no-control-regex
+const FIELD_CONTROL = /[\x00-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const RUN_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 const NOT_CONVERTED: Record<string, string> = {
   HEALTHCHECK: 'a Repfile has no health check; the image has none',
   ONBUILD: 'a Repfile has no ONBUILD triggers',
@@ -77,6 +82,10 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
       continue;
     }
     const st = stage;
+    if (ins.json?.some((a) => (ins.keyword === 'RUN' ? RUN_CONTROL : FIELD_CONTROL).test(a))) {
+      note(ins, 'an argument holds a control character (a JSON escape such as \\n or \\t) that rep cannot write in this field');
+      continue;
+    }
     switch (ins.keyword) {
       case 'ARG': {
         const kv = keyValues(ins.args, vars, esc);

@@ -31,9 +31,9 @@ export interface ParsedDockerfile {
   instructions: Instruction[];
 }
 
-/** Control characters other than tab, CR and LF (C0, DEL, C1) and the Unicode line separators. */
+/** Control characters other than tab and LF (C0, DEL, C1) and the Unicode line separators. */
 // eslint-disable-next-line no-control-regex
-export const CONTROL = /[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]/;
+export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
 /** Deeper `${...}` nesting than any real Dockerfile writes is refused, not expanded (each level is a recursion, and a scan to its brace). */
 const MAX_NESTING = 32;
@@ -46,7 +46,8 @@ const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
  * diagnostics: a control character or an unterminated here-document.
  */
 export function parseDockerfile(text: string, file: string): { ok: true; value: ParsedDockerfile } | { ok: false; errors: Diagnostic[] } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  // A line ends at \n, a \r before it dropped (Go's ScanLines); a \r anywhere else is a control character.
+  const lines = text.replace(/^\uFEFF/, '').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const bad = lines.findIndex((l) => CONTROL.test(l));
   if (bad >= 0) {
     const col = lines[bad]!.search(CONTROL) + 1;
