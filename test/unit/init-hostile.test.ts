@@ -50,9 +50,9 @@ describe('rep init: text that would reach the Repfile', () => {
     expect(initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a \\\r\n  b\r' }).r.ok).toBe(true);
   });
 
-  it('notes, and does not convert, an exec form whose JSON escapes hold a control character a Repfile field cannot (CMD ["\\n"]); RUN keeps its newlines', () => {
-    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nRUN ["printf", "a\\nb"]\nCMD ["echo", "\\u001b[31m"]\nENTRYPOINT ["a\\tb"]\nSHELL ["sh\\n", "-c"]\nVOLUME ["/a\\nb"]\n' });
-    expect(r.ok && r.value.dockerfile!.notes).toEqual([3, 4, 5, 6].map((line) => ({ line, message: 'an argument holds a control character (a JSON escape such as \\n or \\t) that rep cannot write in this field' })));
+  it('notes, and does not convert, an exec form whose JSON escapes hold a control character a Repfile field cannot (CMD ["\\n"]) or a tab in a one-line field; RUN keeps its newlines', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nRUN ["printf", "a\\nb"]\nCMD ["echo", "\\u001b[31m"]\nENTRYPOINT ["a\\tb"]\nSHELL ["sh\\n", "-c"]\nVOLUME ["/a\\nb"]\nUSER a\tb\nCMD echo\tx\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([3, 4, 5, 6, 7, 8].map((line) => ({ line, message: 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field' })));
     expect(r.ok && r.value.text).toContain(`run: "set +e; printf 'a\\nb'"`);
   });
 });

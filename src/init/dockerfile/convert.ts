@@ -22,6 +22,8 @@ const URL = /^([a-z][a-z0-9+.-]*:\/\/|git@)/i;
 const FIELD_CONTROL = /[\x00-\x1f\x7f]/;
 // eslint-disable-next-line no-control-regex
 const RUN_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+/** Instructions whose shell-form text becomes a one-line field as it is (a tab in it too). */
+const ONE_LINE = new Set(['CMD', 'ENTRYPOINT', 'USER', 'WORKDIR']);
 const NOT_CONVERTED: Record<string, string> = {
   HEALTHCHECK: 'a Repfile has no health check; the image has none',
   ONBUILD: 'a Repfile has no ONBUILD triggers',
@@ -82,8 +84,9 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
       continue;
     }
     const st = stage;
-    if (ins.json?.some((a) => (ins.keyword === 'RUN' ? RUN_CONTROL : FIELD_CONTROL).test(a))) {
-      note(ins, 'an argument holds a control character (a JSON escape such as \\n or \\t) that rep cannot write in this field');
+    const written = ins.json ?? (ONE_LINE.has(ins.keyword) ? [ins.args] : []);
+    if (written.some((a) => (ins.keyword === 'RUN' ? RUN_CONTROL : FIELD_CONTROL).test(a))) {
+      note(ins, 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field');
       continue;
     }
     switch (ins.keyword) {
