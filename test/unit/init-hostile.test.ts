@@ -57,6 +57,19 @@ describe('rep init: text that would reach the Repfile', () => {
   });
 });
 
+describe('rep init: Dockerfile values that would run as shell or name what is not there', () => {
+  it('notes an ARG whose name is not a shell variable instead of exporting it (`export a;touch /x=1` ran touch)', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nARG "a;touch /x"=1 OK=2\nRUN echo hi\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: 'ARG "a;touch /x": rep passes build arguments to RUN as shell variables, and this is not a shell variable name' }]);
+    expect(r.ok && r.value.text).toContain('run:\n      - "export OK=2"\n      - "echo hi"\n');
+  });
+
+  it('notes COPY --from=N of a stage not yet defined (it became an image named "1")', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nCOPY --from=1 /x /x\nFROM busybox:latest\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: '--from=1 names no earlier stage (stages count from 0)' }]);
+  });
+});
+
 describe('rep init: links and special files where it reads or writes', () => {
   it('refuses a Dockerfile that is a link, a named pipe or a folder, at its name (it was skipped and a plain Debian Repfile written)', () => {
     const cases: [Tree, string, string][] = [

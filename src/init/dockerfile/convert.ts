@@ -24,6 +24,7 @@ const FIELD_CONTROL = /[\x00-\x1f\x7f]/;
 const RUN_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 /** Instructions whose shell-form text becomes a one-line field as it is (a tab in it too). */
 const ONE_LINE = new Set(['CMD', 'ENTRYPOINT', 'USER', 'WORKDIR']);
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NOT_CONVERTED: Record<string, string> = {
   HEALTHCHECK: 'a Repfile has no health check; the image has none',
   ONBUILD: 'a Repfile has no ONBUILD triggers',
@@ -93,7 +94,11 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
       case 'ARG': {
         const kv = keyValues(ins.args, vars, esc);
         unresolved(ins, kv.unresolved, 'ARG');
-        for (const [k, v] of kv.pairs) st.args.set(k, v ?? globalArgs.get(k));
+        for (const [k, v] of kv.pairs) {
+          // Exported to the RUNs as `export K=V`: a name the shell cannot take would run as a command.
+          if (ENV_NAME.test(k)) st.args.set(k, v ?? globalArgs.get(k));
+          else note(ins, `ARG ${JSON.stringify(k)}: rep passes build arguments to RUN as shell variables, and this is not a shell variable name`);
+        }
         break;
       }
       case 'ENV': {
@@ -106,7 +111,7 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
         }
         unresolved(ins, fromBase, 'ENV');
         for (const [k, v] of pairs) {
-          if (v === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+          if (v === undefined || !ENV_NAME.test(k)) {
             note(ins, `ENV ${JSON.stringify(k)} is not NAME=VALUE with a name of letters, digits and "_"`);
             continue;
           }
@@ -238,6 +243,10 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
     if (from !== undefined) {
       const name = oneWord(from, vars, parsed.escape).words[0]!.toLowerCase();
       const prev = /^\d+$/.test(name) ? stages[Number(name)] : stages.find((s) => s.alias === name);
+      if (!prev && /^\d+$/.test(name)) {
+        note(ins, `--from=${from} names no earlier stage (stages count from 0)`);
+        return made;
+      }
       if (prev && prev !== st) producer = prev.steps[prev.steps.length - 1]!.name;
       else if (!prev && !imageRefProblem(name)) producer = name;
       else {
