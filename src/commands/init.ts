@@ -5,7 +5,7 @@
 // is refused with a clear line (exit 2).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, type Result } from '../diag.js';
+import { fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
 import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
 import type { Note } from '../init/dockerfile/model.js';
@@ -51,6 +51,8 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const ignore = planIgnore(detected, plan.steps.flatMap((s) => s.inputs));
   plan.notes.push(...ignore.notes);
   plan.used.push(...ignore.used);
+  // Notes quote the repository's files: escape what a terminal or a comment line would act on.
+  plan.notes = plan.notes.map(printable);
   const text = renderRepfile(plan, name);
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: plan.used, notes: plan.notes };

@@ -57,6 +57,18 @@ describe('rep init: text that would reach the Repfile', () => {
   });
 });
 
+describe('rep init: what it says about a file, on the terminal and in the Repfile', () => {
+  it('shows control characters of a file as escapes, not raw (an ESC in apt.txt reached the terminal; C1 and U+2028 the Repfile comments)', () => {
+    const { r } = initIn({ 'apt.txt': 'curl \x1b]0;pwned\x07 x\u009by\u2028z\n' });
+    expect(r.ok && r.value.notes).toEqual([
+      'apt.txt:1: "\\x1b]0;pwned\\x07" is not a Debian package name; the build stops there (repo2docker refuses it too)',
+      'apt.txt:1: "x\\x9by\\u2028z" is not a Debian package name; the build stops there (repo2docker refuses it too)',
+    ]);
+    // eslint-disable-next-line no-control-regex
+    expect(r.ok && r.value.text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/);
+  });
+});
+
 describe('rep init: Dockerfile values that would run as shell or name what is not there', () => {
   it('notes an ARG whose name is not a shell variable instead of exporting it (`export a;touch /x=1` ran touch)', () => {
     const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nARG "a;touch /x"=1 OK=2\nRUN echo hi\n' });

@@ -4,11 +4,11 @@
 // steps, ARG defaults exported to the RUNs that see them, and CMD,
 // ENTRYPOINT, EXPOSE, VOLUME and LABEL of the final stage on the image.
 // What rep cannot express becomes a note at its line.
-import type { Diagnostic } from '../../diag.js';
+import { printable, type Diagnostic } from '../../diag.js';
 import { joinable } from '../../emit/dockerfile.js';
 import { imageRefProblem } from '../../lock/reference.js';
 import { placeFrom, placeLocal, STAGING, type Kind, type Placement } from './copy.js';
-import { absolute, commentText, sq, type Converted, type DraftStep, type Note } from './model.js';
+import { absolute, sq, type Converted, type DraftStep, type Note } from './model.js';
 import type { Instruction, ParsedDockerfile } from './parse.js';
 import { addImport, finishStage, newStage, newStep, stepForRun, varsOf, type Stage } from './stages.js';
 import { keyValues, oneWord, splitWords } from './words.js';
@@ -46,7 +46,7 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
   const note = (ins: Instruction, message: string, changed = false) => {
     notes.push({ line: ins.line, message });
     const keep = changed ? [`${file}:${ins.line}: ${message}`] : [`${file}:${ins.line}: not converted: ${message}`, ...ins.text.slice(0, 20).map((t) => `  ${t}`)];
-    if (stage) stage.comments.push(...keep.map(commentText));
+    if (stage) stage.comments.push(...keep.map(printable));
   };
   let last: [number, number] = [1, 1];
   const unresolved = (ins: Instruction, names: string[], what: string) => {
@@ -292,7 +292,7 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
               env: [],
               run: p.kind === 'relocate' ? [p.script] : [],
               outputs: [p.kind === 'relocate' ? p.target : p.path],
-              comments: [`${file}:${ins.line}: ${commentText(ins.text[0]!.trim())} (puts ${p.kind === 'relocate' ? p.target : p.path} in place for rep to import)`],
+              comments: [`${file}:${ins.line}: ${printable(ins.text[0]!.trim())} (puts ${p.kind === 'relocate' ? p.target : p.path} in place for rep to import)`],
             };
             if (p.kind === 'relocate' && producer && !p.contents) note(ins, `copies to ${p.target}, taking the source as a file: if it is a folder whose contents Docker copies, write it as a folder (ending in /)`, true);
             all.splice(all.length, 0, side);

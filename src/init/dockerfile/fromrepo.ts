@@ -6,7 +6,7 @@
 // it is loaded by rep before it is written.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, type Result } from '../../diag.js';
+import { fail, ok, printable, type Result } from '../../diag.js';
 import { buildDag } from '../../graph/dag.js';
 import { parseRepfile } from '../../repfile/load.js';
 import { kindOf, readBounded } from '../../safefs.js';
@@ -69,5 +69,5 @@ export function repfileFromDockerfile(repo: string, rel: string, name: string): 
   const loaded = parseRepfile(out, { file: path.join(repo, 'Repfile'), displayName: 'Repfile (converted)' });
   const dag = loaded.ok ? buildDag(loaded.value) : loaded;
   if (!dag.ok) return fail(...dag.errors.map((e) => ({ ...e, message: `rep init converted ${rel} into a Repfile rep cannot load (a bug in rep init): ${e.message}` })));
-  return ok({ text: out, notes: converted.value.notes });
+  return ok({ text: out, notes: converted.value.notes.map((n) => ({ ...n, message: printable(n.message) })) });
 }

@@ -53,7 +53,3 @@ export function absolute(p: string, cwd: string): string {
   const n = path.posix.normalize(p.startsWith('/') ? p : `${cwd}/${p}`);
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
-
-/** A Dockerfile text made safe for one comment line: escapes for what could end it. */
-// eslint-disable-next-line no-control-regex
-export const commentText = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
