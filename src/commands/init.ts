@@ -3,7 +3,7 @@
 // keeps what repo2docker's build context keeps; or converted from its
 // Dockerfile (binder/ shadowing the root, as in repo2docker). A default.nix
 // is refused with a clear line (exit 2).
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
@@ -12,6 +12,7 @@ import type { Note } from '../init/dockerfile/model.js';
 import { planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
+import { lexists } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
 export interface InitResult {
@@ -40,7 +41,9 @@ Dockerfile.rep
 export function init(dir: string, opts: { file?: string; force?: boolean; now?: Date } = {}): Result<InitResult> {
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
-  if (existsSync(file) && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
+  const there = lstatSync(file, { throwIfNoEntry: false });
+  if (there?.isDirectory()) return fail({ file: display, message: 'a folder: rep init writes the Repfile only over a file or a link' });
+  if (there && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
   const detected = detect(dir);
   const name = projectName(path.basename(path.resolve(dir)));
   const build = findBuildFile(dir, detected.envDir);
@@ -69,7 +72,7 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
   const ignore = path.join(dir, '.dockerignore');
-  if (existsSync(ignore)) return ok(result);
+  if (lexists(ignore)) return ok(result);
   writeFileAtomic(ignore, DOCKERIGNORE_CONVERTED);
   return ok({ ...result, dockerignore: ignore });
 }

@@ -50,6 +50,8 @@ export interface Detected {
   shadowed: string[];
   /** The root .dockerignore, when there is one (a binder folder shadows it too). */
   rootIgnore?: string;
+  /** What stands at .dockerignore when it is not a file rep init read (a link, a folder): then it is left alone. */
+  rootIgnoreUnread?: string;
   /** Things found that rep init could not read or that repo2docker refuses, one sentence each. */
   notes: string[];
 }
@@ -82,6 +84,8 @@ export function detect(repo: string): Detected {
   };
 
   for (const f of ENV_FILES) {
+    // The root .dockerignore is read below, as rootIgnore.
+    if (!envDir && f === '.dockerignore') continue;
     const rel = envDir ? `${envDir}/${f}` : f;
     if (!found(rel)) continue;
     const text = read(rel);
@@ -100,6 +104,8 @@ export function detect(repo: string): Detected {
     out.root[f] = f;
     out.text[f] = text;
   }
-  if (kind(path.join(repo, '.dockerignore')) === 'file') out.rootIgnore = read('.dockerignore');
+  const ignore = kind(path.join(repo, '.dockerignore'));
+  if (ignore === 'file') out.rootIgnore = read('.dockerignore');
+  if (ignore !== 'none' && out.rootIgnore === undefined) out.rootIgnoreUnread = ignore === 'link' ? 'a symbolic link' : ignore === 'other' ? 'not a regular file' : 'a file it could not read';
   return out;
 }

@@ -3,6 +3,7 @@
 // a link or put text of theirs into the Repfile as YAML or shell. Each case
 // is an attack that once worked, or the guard that stops it.
 import { execFileSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
@@ -98,5 +99,29 @@ describe('rep init: links and special files where it reads or writes', () => {
     const r = init(dir, { now: NOW });
     expect(!r.ok && r.errors[0]!.message).toMatch(/^a named pipe: /);
   });
-});
 
+  it('leaves a .dockerignore that is a link or a folder as it is and says so (a link was replaced by a file; a folder crashed with EISDIR)', () => {
+    for (const [tree, what] of [
+      [{ '.dockerignore': { link: '.gitignore' }, '.gitignore': 'data/\n', 'requirements.txt': 'numpy\n' }, 'a symbolic link'],
+      [{ '.dockerignore': { link: 'nowhere' }, 'binder/requirements.txt': 'numpy\n' }, 'a symbolic link'],
+      [{ '.dockerignore/x': '', 'requirements.txt': 'numpy\n' }, 'not a regular file'],
+    ] as [Tree, string][]) {
+      const { dir, r } = initIn(tree);
+      expect(r.ok && r.value.notes.filter((n) => n.startsWith('.dockerignore'))).toEqual([`.dockerignore at the root is ${what}: rep init did not read it and left it as it is; check that it keeps the files the Repfile reads`]);
+      expect(r.ok && r.value.dockerignore).toBeUndefined();
+      expect(lstatSync(path.join(dir, '.dockerignore')).isFile()).toBe(false);
+    }
+    const { dir, r } = initIn({ '.dockerignore': { link: 'nowhere' }, Dockerfile: 'FROM busybox:latest\n' });
+    expect(r.ok && r.value.dockerignore).toBeUndefined();
+    expect(lstatSync(path.join(dir, '.dockerignore')).isSymbolicLink()).toBe(true);
+  });
+
+  it('refuses a Repfile that is a folder at its name, even with --force (EISDIR); a dangling link is an existing Repfile too', () => {
+    const dir = makeProject({ 'Repfile/x': '', 'requirements.txt': 'numpy\n' }, 'myrepo-');
+    const r = init(dir, { now: NOW, force: true });
+    expect(!r.ok && r.errors[0]!.message).toBe('a folder: rep init writes the Repfile only over a file or a link');
+    const link = makeProject({ Repfile: { link: 'nowhere' } }, 'myrepo-');
+    const l = init(link, { now: NOW });
+    expect(!l.ok && l.errors[0]!.message).toBe('exists; rep init does not overwrite it without --force');
+  });
+});
