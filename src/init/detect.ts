@@ -69,6 +69,9 @@ export function detect(repo: string): Detected {
   // repo2docker refuses a repository with both; rep init reads binder/ and says so.
   const envDir = binder ? 'binder' : dotBinder ? '.binder' : '';
   const out: Detected = { envDir, files: {}, root: {}, text: {}, shadowed: [], notes: [] };
+  for (const name of ['binder', '.binder']) {
+    if (kind(path.join(repo, name)) === 'link') out.notes.push(`${name} is a symbolic link: rep init does not follow links in a repository and read ${envDir ? `${envDir}/` : 'the root'} instead (repo2docker reads the folder it points to)`);
+  }
   if (binder && dotBinder) out.notes.push('both binder/ and .binder/ exist: rep init read binder/ (repo2docker refuses such a repository)');
 
   const read = (rel: string): string | undefined => {

@@ -116,6 +116,12 @@ describe('rep init: links and special files where it reads or writes', () => {
     expect(lstatSync(path.join(dir, '.dockerignore')).isSymbolicLink()).toBe(true);
   });
 
+  it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
+    const { r } = initIn({ binder: { link: 'env' }, 'env/requirements.txt': 'numpy\n', 'requirements.txt': 'pandas\n' });
+    expect(r.ok && r.value.used).toEqual(['requirements.txt']);
+    expect(r.ok && r.value.notes).toContain('binder is a symbolic link: rep init does not follow links in a repository and read the root instead (repo2docker reads the folder it points to)');
+  });
+
   it('refuses a Repfile that is a folder at its name, even with --force (EISDIR); a dangling link is an existing Repfile too', () => {
     const dir = makeProject({ 'Repfile/x': '', 'requirements.txt': 'numpy\n' }, 'myrepo-');
     const r = init(dir, { now: NOW, force: true });
