@@ -41,8 +41,6 @@ export interface Converted {
   steps: DraftStep[];
   image: DraftImage;
   notes: Note[];
-  /** Comments written after the steps (instructions after the last step of the final stage). */
-  trailing: string[];
 }
 
 /** A value as one single-quoted POSIX shell word. */

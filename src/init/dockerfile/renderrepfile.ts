@@ -34,7 +34,6 @@ export function renderConverted(c: Converted, file: string, name: string): strin
   if (c.notes.length) out.push(`# Not converted or changed: ${c.notes.length} place(s), each noted below as "${file}:LINE".`);
   out.push('rep: 1', `name: ${yamlString(name)}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
   for (const s of c.steps) out.push(...stepLines(s, file));
-  out.push(...c.trailing.map((t) => `# ${t}`));
   out.push('image:', `  from: ${yamlString(i.from)}`);
   const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);
   out.push(...cmdLike('entrypoint', i.entrypoint), ...cmdLike('cmd', i.cmd));
