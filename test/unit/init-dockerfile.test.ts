@@ -138,6 +138,16 @@ image:
     expect(parseRepfile(text, { file: 'Repfile' }).ok).toBe(true);
   });
 
+  it('ENTRYPOINT clears a CMD only when the stage has not set one itself (BuildKit dispatchEntrypoint, cmdSet)', () => {
+    const image = (Dockerfile: string) => {
+      const { dir, r } = initIn({ Dockerfile });
+      expect(r.ok).toBe(true);
+      return open(dir).recipe.image;
+    };
+    expect(image('FROM busybox:latest\nCMD ["a"]\nENTRYPOINT ["b"]\n')).toMatchObject({ cmd: ['a'], entrypoint: ['b'] });
+    expect(image('FROM busybox:latest AS x\nCMD ["a"]\nFROM x\nENTRYPOINT ["b"]\n').cmd).toBeUndefined();
+  });
+
   it('ARG defaults reach RUN (exported) and expansions; ENV is set on the step; SHELL and USER carried', () => {
     const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nARG V=1\nENV HOME_DIR=/srv/$V\nSHELL ["/bin/bash", "-c"]\nUSER nobody\nRUN echo $V; true\n' });
     const text = r.ok ? r.value.text : '';

@@ -106,10 +106,13 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
     case 'CMD':
     case 'ENTRYPOINT': {
       const value = ins.json ?? (st.shell ? [...st.shell, ins.args] : ins.args);
-      if (ins.keyword === 'CMD') st.meta.cmd = value;
-      else {
+      if (ins.keyword === 'CMD') {
+        st.meta.cmd = value;
+        st.cmdSet = true;
+      } else {
         st.meta.entrypoint = value;
-        st.meta.cmd = undefined;
+        // As BuildKit's dispatchEntrypoint: only a CMD the stage inherited is cleared.
+        if (!st.cmdSet) st.meta.cmd = undefined;
       }
       break;
     }

@@ -29,6 +29,8 @@ export interface Stage {
   env: Map<string, string>;
   args: Map<string, string | undefined>;
   meta: Meta;
+  /** This stage set a CMD (then an ENTRYPOINT after it keeps it; else it clears the inherited one). */
+  cmdSet: boolean;
   /** What the last step's image has (workdir and user are inherited by the steps built on it). */
   applied: { workdir: string; user?: string };
   pendingEnv: [string, string][];
@@ -52,6 +54,7 @@ export function newStage(index: number, parent: Parent, from: Stage | undefined,
     env: new Map(inherit ? from.env : []),
     args: new Map(),
     meta: inherit ? { ...from.meta, expose: [...from.meta.expose], volumes: [...from.meta.volumes], labels: new Map(from.meta.labels) } : { expose: [], volumes: [], labels: new Map() },
+    cmdSet: false,
     applied: inherit ? { ...from.applied } : { workdir: '/' },
     pendingEnv: [],
     comments: [],
