@@ -3,6 +3,8 @@
 // could not be converted (each with its Dockerfile line), shared by the
 // converter and the renderer.
 import path from 'node:path';
+import { shellQuote } from '../../emit/dockerfile.js';
+import type { ImageSpec } from '../../repfile/recipe.js';
 
 export interface DraftStep {
   name: string;
@@ -21,12 +23,11 @@ export interface DraftStep {
   comments: string[];
 }
 
-export interface DraftImage {
+/** The image settings a Dockerfile can give, as the Repfile's image has them (labels in Dockerfile order). */
+export type ImageSettings = Pick<ImageSpec, 'cmd' | 'entrypoint' | 'expose' | 'volumes'>;
+
+export interface DraftImage extends ImageSettings {
   from: string;
-  cmd?: string | string[];
-  entrypoint?: string | string[];
-  expose: string[];
-  volumes: string[];
   labels: [string, string][];
 }
 
@@ -44,7 +45,7 @@ export interface Converted {
 }
 
 /** A value as one single-quoted POSIX shell word. */
-export const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : shellQuote(s));
 
 /** An absolute path, normalized, without a trailing slash (but "/"). */
 export function absolute(p: string, cwd: string): string {

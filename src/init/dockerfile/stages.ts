@@ -2,15 +2,12 @@
 // args, user, shell, image settings) and the steps it has made so far; a
 // step takes the state that changed since the step below it, as rep writes
 // it: WORKDIR, ENV, imports, inputs, USER, RUN.
-import type { DraftStep } from './model.js';
+import type { DraftStep, ImageSettings } from './model.js';
 
 export type Parent = { kind: 'image'; ref: string } | { kind: 'step'; name: string };
 
-export interface Meta {
-  cmd?: string | string[];
-  entrypoint?: string | string[];
-  expose: string[];
-  volumes: string[];
+/** The image settings the stage has so far (a label set again replaces the old one). */
+export interface Meta extends ImageSettings {
   labels: Map<string, string>;
 }
 
