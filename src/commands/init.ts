@@ -5,7 +5,7 @@
 // is refused with a clear line (exit 2).
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, printable, type Result } from '../diag.js';
+import { clip, fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
 import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
 import type { Note } from '../init/dockerfile/model.js';
@@ -54,14 +54,25 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const ignore = planIgnore(detected, plan.steps.flatMap((s) => s.inputs));
   plan.notes.push(...ignore.notes);
   plan.used.push(...ignore.used);
-  // Notes quote the repository's files: escape what a terminal or a comment line would act on.
-  plan.notes = plan.notes.map(printable);
+  plan.notes = bounded(plan.notes);
   const text = renderRepfile(plan, name);
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: plan.used, notes: plan.notes };
   if (ignore.text === undefined) return ok(result);
   writeFileAtomic(path.join(dir, '.dockerignore'), ignore.text);
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
+}
+
+/** Most notes said (an apt.txt of a million bad words is a million problems, and one mistake). */
+const NOTES_MAX = 20;
+
+/**
+ * Notes as said: at most NOTES_MAX, each cut short, with escapes for what a
+ * terminal or a comment line would act on (they quote the repository's files).
+ */
+function bounded(notes: string[]): string[] {
+  const said = notes.slice(0, NOTES_MAX).map((n) => printable(clip(n)));
+  return notes.length > NOTES_MAX ? [...said, `${notes.length - NOTES_MAX} more notes, not listed`] : said;
 }
 
 /** The Repfile converted from the repository's Dockerfile (`rel`), and a .dockerignore of rep's files when there is none. */

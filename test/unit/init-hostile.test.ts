@@ -17,6 +17,20 @@ const initIn = (tree: Tree) => {
 };
 
 describe('rep init: files built to hang or crash it', () => {
+  it('says a bounded number of notes, each of bounded length (100k bad EXPOSE words made a Repfile of gigabytes; 1M bad apt.txt words one of 112 MB)', () => {
+    const df = initIn({ Dockerfile: `FROM busybox:latest\nEXPOSE ${'a '.repeat(100_000)}\n` }).r;
+    expect(df.ok && df.value.dockerfile!.notes.length).toBe(11);
+    expect(df.ok && df.value.dockerfile!.notes[10]).toEqual({ line: 2, message: '99990 more problems at this line, not listed' });
+    expect(df.ok && df.value.text.length).toBeLessThan(20_000);
+    for (const tree of [{ 'apt.txt': 'A\n'.repeat(1_000_000) }, { 'runtime.txt': `r-${'4'.repeat(3_000_000)}-2020-01-01\n` }] as Tree[]) {
+      const { r } = initIn(tree);
+      expect(r.ok && r.value.notes.length).toBeLessThanOrEqual(21);
+      expect(r.ok && r.value.notes.every((n) => n.length <= 301)).toBe(true);
+      expect(r.ok && r.value.text.length).toBeLessThan(20_000);
+    }
+  });
+
+
   it('refuses ${} nested deeper than Dockerfiles write, at its line (the expansion recursed until the stack overflowed)', () => {
     const deep = `FROM busybox:latest\nENV A=${'${X:-'.repeat(3000)}${'}'.repeat(3000)}\n`;
     const open = `FROM busybox:latest\nRUN true\nENV A=${'${ '.repeat(80_000)}\n`;

@@ -5,7 +5,7 @@
 // express becomes a note at its line.
 import type { Diagnostic } from '../../diag.js';
 import { imageRefProblem } from '../../lock/reference.js';
-import { linesOf, newConversion, type Conversion } from './conversion.js';
+import { finalNotes, linesOf, newConversion, report, type Conversion } from './conversion.js';
 import type { Kind } from './copy.js';
 import { convertInstruction } from './instructions.js';
 import type { Converted, DraftStep } from './model.js';
@@ -27,7 +27,7 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
       if (problem) errors.push({ file, span: { start: { line: ins.line, col: 1 }, end: { line: ins.line, col: ins.text[0]!.length + 1 } }, message: problem });
     } else if (!cx.stage) {
       if (ins.keyword === 'ARG') for (const [k, v] of keyValues(ins.args, vars, cx.escape).pairs) cx.globalArgs.set(k, v);
-      else cx.notes.push({ line: ins.line, message: `${ins.keyword} before the first FROM is not converted` });
+      else report(cx, ins, `${ins.keyword} before the first FROM is not converted`);
     } else convertInstruction(cx, ins, cx.stage, vars);
   }
   if (errors.length) return { ok: false, errors };
@@ -43,16 +43,16 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
       base: cx.base,
       steps: cx.all,
       image: { from: target, cmd: m.cmd, entrypoint: m.entrypoint, expose: m.expose, volumes: m.volumes, labels: [...m.labels] },
-      notes: cx.notes,
+      notes: finalNotes(cx),
     },
   };
 }
 
 /** A FROM: a new stage on an image or an earlier stage; what is wrong with its image, if anything. */
 function from(cx: Conversion, ins: Instruction, vars: Map<string, string>): string | undefined {
-  for (const [f] of ins.flags) cx.notes.push({ line: ins.line, message: `FROM --${f} is not converted; rep builds for the engine's platform` });
+  for (const [f] of ins.flags) report(cx, ins, `FROM --${f} is not converted; rep builds for the engine's platform`);
   const w = splitWords(ins.args, vars, cx.escape);
-  if (w.unresolved.length) cx.notes.push({ line: ins.line, message: `FROM refers to ${w.unresolved.map((u) => `$${u}`).join(', ')}, which no ARG before it sets` });
+  if (w.unresolved.length) report(cx, ins, `FROM refers to ${w.unresolved.map((u) => `$${u}`).join(', ')}, which no ARG before it sets`);
   const ref = w.words[0] ?? '';
   const alias = w.words[1]?.toLowerCase() === 'as' ? w.words[2]?.toLowerCase() : undefined;
   const prev = cx.stages.find((s) => s.alias === ref.toLowerCase());
