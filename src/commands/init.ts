@@ -47,10 +47,13 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const detected = detect(dir);
   const name = projectName(path.basename(path.resolve(dir)));
   const build = findBuildFile(dir, detected.envDir);
-  if (build?.kind === 'refused') return fail({ file: build.rel, message: build.message });
-  if (build?.kind === 'nix') return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
-  if (build) return fromDockerfile(dir, file, detected, build.rel, name);
+  // repo2docker tries its Julia build packs before the Nix one (app.py): a Julia project leaves default.nix unused.
+  const nixUnused = build?.rel.endsWith('default.nix') && (detected.files['Project.toml'] ?? detected.files['JuliaProject.toml']) !== undefined;
+  if (build?.kind === 'refused' && !nixUnused) return fail({ file: build.rel, message: build.message });
+  if (build?.kind === 'nix' && !nixUnused) return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
+  if (build?.kind === 'dockerfile') return fromDockerfile(dir, file, detected, build.rel, name);
   const plan = planInit(detected, opts.now ?? new Date());
+  if (nixUnused) plan.notes.push(`${build!.rel}: not used, as repo2docker builds the Julia project before it would look at Nix`);
   const ignore = planIgnore(detected, plan.steps.flatMap((s) => s.inputs));
   plan.notes.push(...ignore.notes);
   plan.used.push(...ignore.used);
