@@ -35,10 +35,15 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
     note(cx, ins, 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field');
     return;
   }
+  /** The arguments as `lex` reads them, with a note for each variable the Dockerfile does not set. */
+  const lexed = <T extends { unresolved: string[] }>(lex: (s: string, v: Map<string, string>, escape: string) => T): T => {
+    const w = lex(ins.args, vars, cx.escape);
+    unresolved(cx, ins, w.unresolved, ins.keyword);
+    return w;
+  };
   switch (ins.keyword) {
     case 'ARG': {
-      const kv = keyValues(ins.args, vars, cx.escape);
-      unresolved(cx, ins, kv.unresolved, 'ARG');
+      const kv = lexed(keyValues);
       for (const [k, v] of kv.pairs) {
         // Exported to the RUNs as `export K=V`: a name the shell cannot take would run as a command.
         if (ENV_NAME.test(k)) st.args.set(k, v ?? cx.globalArgs.get(k));
@@ -66,14 +71,12 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       break;
     }
     case 'WORKDIR': {
-      const w = oneWord(ins.args, vars, cx.escape);
-      unresolved(cx, ins, w.unresolved, 'WORKDIR');
+      const w = lexed(oneWord);
       st.workdir = absolute(w.words[0]!, st.workdir);
       break;
     }
     case 'USER': {
-      const w = oneWord(ins.args, vars, cx.escape);
-      unresolved(cx, ins, w.unresolved, 'USER');
+      const w = lexed(oneWord);
       st.user = w.words[0] || undefined;
       break;
     }
@@ -117,8 +120,7 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       break;
     }
     case 'EXPOSE': {
-      const w = splitWords(ins.args, vars, cx.escape);
-      unresolved(cx, ins, w.unresolved, 'EXPOSE');
+      const w = lexed(splitWords);
       for (const p of w.words) {
         if (/^\d{1,5}(\/(tcp|udp|sctp))?$/i.test(p) && Number(p.split('/')[0]) >= 1 && Number(p.split('/')[0]) <= 65535) st.meta.expose.push(p.toLowerCase());
         else note(cx, ins, `EXPOSE ${JSON.stringify(p)}: rep takes a port or PORT/PROTOCOL, not a range`);
@@ -126,8 +128,7 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       break;
     }
     case 'LABEL': {
-      const kv = keyValues(ins.args, vars, cx.escape);
-      unresolved(cx, ins, kv.unresolved, 'LABEL');
+      const kv = lexed(keyValues);
       for (const [k, v] of kv.pairs) {
         if (v === undefined || k === '') note(cx, ins, `LABEL ${JSON.stringify(k)} is not KEY=VALUE`);
         else st.meta.labels.set(k, v);
