@@ -3,7 +3,7 @@
 // keeps what repo2docker's build context keeps; or converted from its
 // Dockerfile (binder/ shadowing the root, as in repo2docker). A default.nix
 // is refused with a clear line (exit 2).
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { clip, fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
@@ -39,6 +39,8 @@ Dockerfile.rep
 `;
 
 export function init(dir: string, opts: { file?: string; force?: boolean; now?: Date } = {}): Result<InitResult> {
+  // The folder the user named (a link to one is theirs to make): never created here.
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return fail({ file: path.relative(process.cwd(), dir) || dir, message: 'not a folder: rep init writes a Repfile for the folder of a repository' });
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
   const there = lstatSync(file, { throwIfNoEntry: false });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
 import { juliaFacts } from '../../src/init/julia.js';
+import { lexists } from '../../src/safefs.js';
 import { makeProject, type Tree } from '../helpers.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
@@ -134,6 +135,15 @@ describe('rep init: links and special files where it reads or writes', () => {
     const { r } = initIn({ binder: { link: 'env' }, 'env/requirements.txt': 'numpy\n', 'requirements.txt': 'pandas\n' });
     expect(r.ok && r.value.used).toEqual(['requirements.txt']);
     expect(r.ok && r.value.notes).toContain('binder is a symbolic link: rep init does not follow links in a repository and read the root instead (repo2docker reads the folder it points to)');
+  });
+
+  it('refuses a repository folder that is missing or a file (a missing one was created; a file crashed with ENOTDIR)', () => {
+    const dir = makeProject({ 'a-file': '' }, 'myrepo-');
+    for (const d of [path.join(dir, 'missing'), path.join(dir, 'a-file')]) {
+      const r = init(d, { now: NOW });
+      expect(!r.ok && r.errors[0]!.message).toBe('not a folder: rep init writes a Repfile for the folder of a repository');
+    }
+    expect(lexists(path.join(dir, 'missing'))).toBe(false);
   });
 
   it('refuses a Repfile that is a folder at its name, even with --force (EISDIR); a dangling link is an existing Repfile too', () => {
