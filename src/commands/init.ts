@@ -51,8 +51,8 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const build = findBuildFile(dir, detected.envDir);
   // repo2docker tries its Julia build packs before the Nix one (app.py): a Julia project leaves default.nix unused.
   const nixUnused = build?.rel.endsWith('default.nix') && (detected.files['Project.toml'] ?? detected.files['JuliaProject.toml']) !== undefined;
-  if (build?.kind === 'refused' && !nixUnused) return fail({ file: build.rel, message: build.message });
-  if (build?.kind === 'nix' && !nixUnused) return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
+  if (build?.kind === 'refused' && !nixUnused) return fail({ file: shown(dir, build.rel), message: build.message });
+  if (build?.kind === 'nix' && !nixUnused) return fail({ file: shown(dir, build.rel), message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
   if (build?.kind === 'dockerfile') return fromDockerfile(dir, file, detected, build.rel, name);
   const plan = planInit(detected, opts.now ?? new Date());
   if (nixUnused) plan.notes.push(`${build!.rel}: not used, as repo2docker builds the Julia project before it would look at Nix`);
@@ -67,6 +67,9 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   writeFileAtomic(path.join(dir, '.dockerignore'), ignore.text);
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
 }
+
+/** A file of the repository as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
+const shown = (dir: string, rel: string) => path.relative(process.cwd(), path.join(dir, rel)) || rel;
 
 /** Most notes said (an apt.txt of a million bad words is a million problems, and one mistake). */
 const NOTES_MAX = 20;
@@ -83,7 +86,7 @@ function bounded(notes: string[]): string[] {
 /** The Repfile converted from the repository's Dockerfile (`rel`), and a .dockerignore of rep's files when there is none. */
 function fromDockerfile(dir: string, file: string, detected: Detected, rel: string, name: string): Result<InitResult> {
   const converted = repfileFromDockerfile(dir, rel, name);
-  if (!converted.ok) return converted;
+  if (!converted.ok) return fail(...converted.errors.map((e) => ('file' in e && e.file === rel ? { ...e, file: shown(dir, rel) } : e)));
   const { text, notes } = converted.value;
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };

@@ -158,7 +158,7 @@ image:
     const b = initIn({ 'binder/Dockerfile': 'FROM busybox:latest\n', Dockerfile: 'FROM debian:bookworm-slim\n' });
     expect(b.r.ok && b.r.value.dockerfile?.rel).toBe('binder/Dockerfile');
     const nix = initIn({ 'default.nix': '{}' });
-    expect(!nix.r.ok && nix.r.errors[0]).toMatchObject({ file: 'default.nix', message: expect.stringMatching(/^a Nix environment .* is not supported by rep init/) });
+    expect(!nix.r.ok && nix.r.errors[0]).toMatchObject({ file: path.relative(process.cwd(), path.join(nix.dir, 'default.nix')), message: expect.stringMatching(/^a Nix environment .* is not supported by rep init/) });
     const big = initIn({ Dockerfile: `FROM x\n${'RUN true\n'.repeat(40000)}` });
     expect(!big.r.ok && big.r.errors[0]!.message).toMatch(/^larger than 256 KiB/);
     const bin = makeProject({}, 'myrepo-');

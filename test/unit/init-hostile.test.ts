@@ -12,6 +12,8 @@ import { lexists } from '../../src/safefs.js';
 import { makeProject, type Tree } from '../helpers.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
+/** A file of the repository `dir` as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
+const shown = (dir: string, rel: string) => path.relative(process.cwd(), path.join(dir, rel));
 const initIn = (tree: Tree) => {
   const dir = makeProject(tree, 'myrepo-');
   return { dir, r: init(dir, { now: NOW }) };
@@ -36,8 +38,8 @@ describe('rep init: files built to hang or crash it', () => {
     const deep = `FROM busybox:latest\nENV A=${'${X:-'.repeat(3000)}${'}'.repeat(3000)}\n`;
     const open = `FROM busybox:latest\nRUN true\nENV A=${'${ '.repeat(80_000)}\n`;
     for (const Dockerfile of [deep, open]) {
-      const { r } = initIn({ Dockerfile });
-      expect(!r.ok && r.errors[0]).toMatchObject({ file: 'Dockerfile', span: { start: { line: Dockerfile === deep ? 2 : 3 } }, message: '${...} nested more than 32 deep: rep init does not convert it' });
+      const { dir, r } = initIn({ Dockerfile });
+      expect(!r.ok && r.errors[0]).toMatchObject({ file: shown(dir, 'Dockerfile'), span: { start: { line: Dockerfile === deep ? 2 : 3 } }, message: '${...} nested more than 32 deep: rep init does not convert it' });
     }
   });
 
@@ -61,8 +63,8 @@ describe('rep init: files built to hang or crash it', () => {
 
 describe('rep init: text that would reach the Repfile', () => {
   it('refuses a lone CR inside a line at its place (the Repfile it made failed to load, reported as a bug in rep init); CRLF line ends are fine', () => {
-    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a\rb\r\n' });
-    expect(!r.ok && r.errors[0]).toMatchObject({ file: 'Dockerfile', span: { start: { line: 2, col: 11 } }, message: 'control character U+000D: rep init converts only a Dockerfile of plain text' });
+    const { dir, r } = initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a\rb\r\n' });
+    expect(!r.ok && r.errors[0]).toMatchObject({ file: shown(dir, 'Dockerfile'), span: { start: { line: 2, col: 11 } }, message: 'control character U+000D: rep init converts only a Dockerfile of plain text' });
     expect(initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a \\\r\n  b\r' }).r.ok).toBe(true);
   });
 
@@ -106,8 +108,8 @@ describe('rep init: links and special files where it reads or writes', () => {
       [{ 'Dockerfile/x': '' }, 'Dockerfile', 'a folder'],
     ];
     for (const [tree, file, what] of cases) {
-      const { r } = initIn(tree);
-      expect(!r.ok && r.errors[0]).toEqual({ file, message: `${what}: repo2docker would build it, but rep init converts only a regular file (it does not follow links in a repository); put the Dockerfile itself there` });
+      const { dir, r } = initIn(tree);
+      expect(!r.ok && r.errors[0]).toEqual({ file: shown(dir, file), message: `${what}: repo2docker would build it, but rep init converts only a regular file (it does not follow links in a repository); put the Dockerfile itself there` });
     }
     const dir = makeProject({}, 'myrepo-');
     execFileSync('mkfifo', [path.join(dir, 'Dockerfile')]);
