@@ -88,6 +88,17 @@ export function fileOf(d: Diagnostic): string | undefined {
   return d.kind === undefined || d.kind === 'file' || d.kind === 'registry' ? d.file : undefined;
 }
 
+/**
+ * `s` with its control characters (C0, DEL, C1, U+2028/U+2029) written as
+ * escapes (\\x1b, \\u2028): text taken from a file someone else wrote, safe to
+ * print on a terminal and to put in one comment line.
+ */
+// eslint-disable-next-line no-control-regex
+export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
+
+/** `s` cut to `max` characters, with an ellipsis when it was longer: a file's text quoted in a message. */
+export const clip = (s: string, max = 300) => (s.length > max ? `${s.slice(0, max)}…` : s);
+
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(...errors: Diagnostic[]): Result<T> => ({ ok: false, errors });
 

@@ -3,15 +3,16 @@
 // keeps what repo2docker's build context keeps; or converted from its
 // Dockerfile (binder/ shadowing the root, as in repo2docker). A default.nix
 // is refused with a clear line (exit 2).
-import { existsSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, type Result } from '../diag.js';
+import { clip, fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
 import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
 import type { Note } from '../init/dockerfile/model.js';
 import { planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
+import { lexists } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
 export interface InitResult {
@@ -38,18 +39,27 @@ Dockerfile.rep
 `;
 
 export function init(dir: string, opts: { file?: string; force?: boolean; now?: Date } = {}): Result<InitResult> {
+  // The folder the user named (a link to one is theirs to make): never created here.
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return fail({ file: path.relative(process.cwd(), dir) || dir, message: 'not a folder: rep init writes a Repfile for the folder of a repository' });
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
-  if (existsSync(file) && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
+  const there = lstatSync(file, { throwIfNoEntry: false });
+  if (there?.isDirectory()) return fail({ file: display, message: 'a folder: rep init writes the Repfile only over a file or a link' });
+  if (there && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
   const detected = detect(dir);
   const name = projectName(path.basename(path.resolve(dir)));
   const build = findBuildFile(dir, detected.envDir);
-  if (build?.kind === 'nix') return fail({ file: build.rel, message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
-  if (build) return fromDockerfile(dir, file, detected, build.rel, name);
+  // repo2docker tries its Julia build packs before the Nix one (app.py): a Julia project leaves default.nix unused.
+  const nixUnused = build?.rel.endsWith('default.nix') && (detected.files['Project.toml'] ?? detected.files['JuliaProject.toml']) !== undefined;
+  if (build?.kind === 'refused' && !nixUnused) return fail({ file: shown(dir, build.rel), message: build.message });
+  if (build?.kind === 'nix' && !nixUnused) return fail({ file: shown(dir, build.rel), message: 'a Nix environment (repo2docker\'s Nix buildpack) is not supported by rep init; write the Repfile by hand (e.g. base: nixos/nix, run: nix-shell ...)' });
+  if (build?.kind === 'dockerfile') return fromDockerfile(dir, file, detected, build.rel, name);
   const plan = planInit(detected, opts.now ?? new Date());
+  if (nixUnused) plan.notes.push(`${build!.rel}: not used, as repo2docker builds the Julia project before it would look at Nix`);
   const ignore = planIgnore(detected, plan.steps.flatMap((s) => s.inputs));
   plan.notes.push(...ignore.notes);
   plan.used.push(...ignore.used);
+  plan.notes = bounded(plan.notes);
   const text = renderRepfile(plan, name);
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: plan.used, notes: plan.notes };
@@ -58,15 +68,30 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
 }
 
+/** A file of the repository as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
+const shown = (dir: string, rel: string) => path.relative(process.cwd(), path.join(dir, rel)) || rel;
+
+/** Most notes said (an apt.txt of a million bad words is a million problems, and one mistake). */
+const NOTES_MAX = 20;
+
+/**
+ * Notes as said: at most NOTES_MAX, each cut short, with escapes for what a
+ * terminal or a comment line would act on (they quote the repository's files).
+ */
+function bounded(notes: string[]): string[] {
+  const said = notes.slice(0, NOTES_MAX).map((n) => printable(clip(n)));
+  return notes.length > NOTES_MAX ? [...said, `${notes.length - NOTES_MAX} more notes, not listed`] : said;
+}
+
 /** The Repfile converted from the repository's Dockerfile (`rel`), and a .dockerignore of rep's files when there is none. */
 function fromDockerfile(dir: string, file: string, detected: Detected, rel: string, name: string): Result<InitResult> {
   const converted = repfileFromDockerfile(dir, rel, name);
-  if (!converted.ok) return converted;
+  if (!converted.ok) return fail(...converted.errors.map((e) => ('file' in e && e.file === rel ? { ...e, file: shown(dir, rel) } : e)));
   const { text, notes } = converted.value;
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
   const ignore = path.join(dir, '.dockerignore');
-  if (existsSync(ignore)) return ok(result);
+  if (lexists(ignore)) return ok(result);
   writeFileAtomic(ignore, DOCKERIGNORE_CONVERTED);
   return ok({ ...result, dockerignore: ignore });
 }

@@ -54,9 +54,10 @@ function posixShell(shell: readonly string[]): boolean {
  * `|`) that would run on into the next item.
  */
 export const joinable = (c: string) => c.trim() !== '' && !/[\n\r;#]|<</.test(c) && !/[\\&|]\s*$/.test(c);
-const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** `s` as one single-quoted POSIX shell word. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Items as one POSIX script: each evaluated on its own, so none runs into the next and each one's status counts (with -e). */
-const evalEach = (run: readonly string[]) => (run.length === 1 ? run[0]! : run.map((c) => `eval ${sq(c)}`).join('\n'));
+const evalEach = (run: readonly string[]) => (run.length === 1 ? run[0]! : run.map((c) => `eval ${shellQuote(c)}`).join('\n'));
 
 /**
  * The RUN instruction for a step's commands, in order, in one shell, each of
@@ -78,7 +79,7 @@ export function runLine(step: Pick<Step, 'run' | 'shell'> & { secrets?: string[]
   }
   if (posixShell(shell)) return [`${run}${json([...shell, simple ? items.join(' && ') : `set -e\n${evalEach(items)}`])}`];
   if (items.length === 1) return [`${run}${json([...shell, items[0]])}`];
-  return [`${run}${json(['/bin/sh', '-c', items.map((c) => [...shell, c].map(sq).join(' ')).join(' && ')])}`];
+  return [`${run}${json(['/bin/sh', '-c', items.map((c) => [...shell, c].map(shellQuote).join(' ')).join(' && ')])}`];
 }
 
 export function fromLine(p: Parent, resolveBase: (ref: string) => string, as?: string): string {
@@ -169,7 +170,7 @@ export interface EmitOptions {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 /** A path as one shell word in a comment: bare when plain, else quoted (JSON when quoting would let a newline end the comment). */
-const shellWord = (p: string) => (/^[A-Za-z0-9_.,:@+\/=-]+$/.test(p) ? p : CONTROL.test(p) ? json(p) : sq(p));
+const shellWord = (p: string) => (/^[A-Za-z0-9_.,:@+\/=-]+$/.test(p) ? p : CONTROL.test(p) ? json(p) : shellQuote(p));
 
 const secretsUsed = (recipe: Recipe) => [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
 

@@ -5,8 +5,12 @@
 // to apt.txt then rebuilds that step), with the shell commands below; `parseApt`
 // reads it the same way, for rep init's checks and the tests.
 
-/** A Debian package name, with an optional :arch and =version (Debian policy 5.6.1, 5.6.12). */
-export const APT_NAME = /^[a-z0-9][a-z0-9.+-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~-]+)?$/;
+/**
+ * A Debian package name (policy 5.6.1), with an optional :arch, and =version
+ * (5.6.12) or /release (apt-get's pkg/bookworm-backports, which repo2docker
+ * passes on). [/] rather than \/: the shell commands below give this to grep -E.
+ */
+export const APT_NAME = /^[a-z0-9][a-z0-9.+-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~-]+|[/][a-z0-9.+-]+)?$/;
 
 export interface AptList {
   /** Package names, sorted, each once. */

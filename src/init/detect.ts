@@ -50,6 +50,8 @@ export interface Detected {
   shadowed: string[];
   /** The root .dockerignore, when there is one (a binder folder shadows it too). */
   rootIgnore?: string;
+  /** What stands at .dockerignore when it is not a file rep init read (a link, a folder): then it is left alone. */
+  rootIgnoreUnread?: string;
   /** Things found that rep init could not read or that repo2docker refuses, one sentence each. */
   notes: string[];
 }
@@ -67,6 +69,9 @@ export function detect(repo: string): Detected {
   // repo2docker refuses a repository with both; rep init reads binder/ and says so.
   const envDir = binder ? 'binder' : dotBinder ? '.binder' : '';
   const out: Detected = { envDir, files: {}, root: {}, text: {}, shadowed: [], notes: [] };
+  for (const name of ['binder', '.binder']) {
+    if (kind(path.join(repo, name)) === 'link') out.notes.push(`${name} is a symbolic link: rep init does not follow links in a repository and read ${envDir ? `${envDir}/` : 'the root'} instead (repo2docker reads the folder it points to)`);
+  }
   if (binder && dotBinder) out.notes.push('both binder/ and .binder/ exist: rep init read binder/ (repo2docker refuses such a repository)');
 
   const read = (rel: string): string | undefined => {
@@ -82,6 +87,8 @@ export function detect(repo: string): Detected {
   };
 
   for (const f of ENV_FILES) {
+    // The root .dockerignore is read below, as rootIgnore.
+    if (!envDir && f === '.dockerignore') continue;
     const rel = envDir ? `${envDir}/${f}` : f;
     if (!found(rel)) continue;
     const text = read(rel);
@@ -100,6 +107,8 @@ export function detect(repo: string): Detected {
     out.root[f] = f;
     out.text[f] = text;
   }
-  if (kind(path.join(repo, '.dockerignore')) === 'file') out.rootIgnore = read('.dockerignore');
+  const ignore = kind(path.join(repo, '.dockerignore'));
+  if (ignore === 'file') out.rootIgnore = read('.dockerignore');
+  if (ignore !== 'none' && out.rootIgnore === undefined) out.rootIgnoreUnread = ignore === 'link' ? 'a symbolic link' : ignore === 'other' ? 'not a regular file' : 'a file it could not read';
   return out;
 }

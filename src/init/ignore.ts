@@ -29,6 +29,8 @@ const rules = (text: string) =>
 export function planIgnore(d: Detected, inputs: readonly string[]): IgnorePlan {
   const used: string[] = [];
   const notes: string[] = [];
+  // A link is not followed, nor replaced: what it points to is the user's to keep.
+  if (d.rootIgnoreUnread) return { used, notes: [`.dockerignore at the root is ${d.rootIgnoreUnread}: rep init did not read it and left it as it is; check that it keeps the files the Repfile reads`] };
   let text: string | undefined;
   const own = ['# Written by rep init: what the build context leaves out.', ...REP_OWN];
   if (d.envDir) {

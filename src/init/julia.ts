@@ -60,7 +60,8 @@ export function juliaFacts(project: string, manifest: string | undefined, projec
     // Unreadable: the default version; Pkg itself will report the file when it builds.
   }
   const compat = (doc.compat as Record<string, unknown> | undefined)?.julia;
-  const needsCode = typeof doc.uuid === 'string' || (manifest !== undefined && /^\s*path\s*=/m.test(manifest));
+  // Line by line: a multiline /^\s*path/ restarts its \s* at every blank line, quadratic in them.
+  const needsCode = typeof doc.uuid === 'string' || (manifest !== undefined && manifest.split('\n').some((l) => /^\s*path\s*=/.test(l)));
   if (compat === undefined) return { tag: tagOf(DEFAULT_JULIA_COMPAT)!, why: `${projectFile} has no [compat] julia: the newest 1.x, as repo2docker takes`, needsCode };
   const specs = typeof compat === 'string' ? compat.split(',') : [];
   const tags = specs.map(tagOf);

@@ -99,13 +99,15 @@ export function pythonImage(d: Detected, runtime: Runtime | undefined): Image {
     if (xy) python = xy;
     else notes.push(`${rt}: "${runtime.version}" is not a Python version; rep init took ${python}`);
   }
-  // PythonBuildPack.python_version: requires-python (root pyproject.toml only) moves a default Python, never runtime.txt's.
+  // PythonBuildPack.python_version: requires-python (root pyproject.toml only) moves a default Python, never runtime.txt's
+  // x.y (a bare python-3 is a default: len(Version(version).release) <= 1).
+  const pinned = runtime?.name === 'python' && /^\d+\.\d+/.test(runtime.version ?? '');
   const requires = d.root['pyproject.toml'] ? pyprojectRequiresPython(d.text['pyproject.toml']!) : undefined;
   let why = runtime?.name === 'python' ? `${rt} asks for Python ${python}` : `no Python in runtime.txt: repo2docker's default, ${python}`;
   if (requires !== undefined) {
     const chosen = pythonFor(requires, python);
     if ('error' in chosen) notes.push(`pyproject.toml requires-python: ${chosen.error}; rep init took Python ${python}`);
-    else if (chosen.version !== python && runtime?.name === 'python') notes.push(`${rt} asks for Python ${python}, which pyproject.toml's requires-python = "${requires}" excludes: repo2docker refuses that; rep init kept ${python}`);
+    else if (chosen.version !== python && pinned) notes.push(`${rt} asks for Python ${python}, which pyproject.toml's requires-python = "${requires}" excludes: repo2docker refuses that; rep init kept ${python}`);
     else if (chosen.version !== python) {
       python = chosen.version;
       why = `pyproject.toml requires-python = "${requires}": the newest Python repo2docker supports that satisfies it, ${python}`;

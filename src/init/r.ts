@@ -20,6 +20,8 @@ export const R_RELEASES: Record<string, string> = {
   '3.4': '3.4.4',
   '3.3': '3.3.3',
 };
+/** The release repo2docker installs for x.y (an own key only: runtime.txt may say "constructor"). */
+export const rRelease = (xy: string): string | undefined => (Object.hasOwn(R_RELEASES, xy) ? R_RELEASES[xy] : undefined);
 /** repo2docker's R when runtime.txt names none. */
 export const R_DEFAULT = R_RELEASES['4.4']!;
 /** The R of debian:bookworm's r-base-core. */
@@ -75,11 +77,11 @@ export function chooseR(version: string | undefined, date: string | undefined): 
   let why: string;
   if (version !== undefined) {
     if (/^\d+\.\d+\.\d+$/.test(version)) want = version;
-    else want = R_RELEASES[version];
+    else want = rRelease(version);
     if (want === undefined) return { error: `R ${version} is not a version repo2docker knows (${Object.keys(R_RELEASES).join(', ')}, or x.y.z)` };
     why = `runtime.txt asks for R ${version}`;
   } else if (date !== undefined) {
-    want = R_RELEASES[rOfDate(date)];
+    want = rRelease(rOfDate(date));
     why = `R ${rOfDate(date)} was current on ${date}, the snapshot date of runtime.txt`;
   } else {
     return { image: 'debian', version: DEBIAN_R, why: `no R version asked for: Debian bookworm's R ${DEBIAN_R}` };

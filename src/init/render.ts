@@ -1,20 +1,17 @@
 // The text of the Repfile rep init writes for an InitPlan: a header naming
 // every file it read and every place it differs from repo2docker, then the
 // steps in order, each with a comment saying what it is for.
+import { printable } from '../diag.js';
 import type { InitPlan } from './draft.js';
 import { WORKDIR } from './draft.js';
+import { flow, yamlString } from './yaml.js';
 
-/** A YAML scalar: bare when it reads back as the same string, else double-quoted (JSON is YAML). */
-export const yamlString = (s: string) => (/^[\w./@:=-][\w ./@:=+-]*$/.test(s) && !/^(true|false|null|yes|no|on|off|y|n|~|\d.*)$/i.test(s) ? s : JSON.stringify(s));
 
-const list = (xs: readonly string[]) => `[${xs.map(yamlString).join(', ')}]`;
-
-/** Text cut into lines of at most ~92 characters at spaces, with no control character left to end a comment early. */
+/** Text cut into lines of at most ~92 characters at spaces, its control characters escaped so none ends a comment early. */
 function wrap(text: string): string[] {
   const out: string[] = [];
   let line = '';
-  // eslint-disable-next-line no-control-regex
-  for (const word of text.replace(/[\x00-\x1f\x7f]/g, ' ').split(' ')) {
+  for (const word of printable(text).split(' ')) {
     if (line && line.length + word.length + 1 > 92) {
       out.push(line);
       line = word;
@@ -51,13 +48,13 @@ export function renderRepfile(plan: InitPlan, name: string): string {
     lines.push(`  ${s.name}:`, ...comment('    ', s.comment));
     if (i > 0) lines.push(`    needs: [${plan.steps[i - 1]!.name}]`);
     if (s.user) lines.push(`    user: ${yamlString(s.user)}`);
-    if (s.inputs.length) lines.push(`    inputs: ${list(s.inputs)}`);
+    if (s.inputs.length) lines.push(`    inputs: ${flow(s.inputs)}`);
     if (s.run.length === 1) lines.push(`    run: ${yamlString(s.run[0]!)}`);
     else if (s.run.length > 1) lines.push('    run:', ...s.run.map((r) => `      - ${yamlString(r)}`));
   });
   lines.push('image:', `  from: ${plan.steps[plan.steps.length - 1]!.name}`);
   if (plan.image.user) lines.push(`  user: ${yamlString(plan.image.user)}`);
-  if (plan.image.entrypoint) lines.push('  # start wraps every command (it ends with exec "$@"), as repo2docker runs it', `  entrypoint: ${list(plan.image.entrypoint)}`);
-  lines.push(`  cmd: ${list(plan.image.cmd)}`);
+  if (plan.image.entrypoint) lines.push('  # start wraps every command (it ends with exec "$@"), as repo2docker runs it', `  entrypoint: ${flow(plan.image.entrypoint)}`);
+  lines.push(`  cmd: ${flow(plan.image.cmd)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -7,7 +7,7 @@ import type { Detected } from './detect.js';
 import { emptyPart, WORKDIR, type Part } from './draft.js';
 import { juliaFacts } from './julia.js';
 import type { Runtime } from './python.js';
-import { chooseR, R_DEFAULT, R_RELEASES, setMirror, snapshotUrl, SNAPSHOT_CUTOFF, twoDaysBefore } from './r.js';
+import { chooseR, R_DEFAULT, rRelease, setMirror, snapshotUrl, SNAPSHOT_CUTOFF, twoDaysBefore } from './r.js';
 
 const RSCRIPT = 'Rscript --no-save --no-restore --no-init-file --no-environ';
 
@@ -23,7 +23,7 @@ export function rPart(d: Detected, runtime: Runtime | undefined, now: Date): Par
     choice = chooseR(undefined, undefined) as Exclude<typeof choice, { error: string }>;
   }
   const debian = choice.image === 'debian';
-  const r2d = rt?.version ? (R_RELEASES[rt.version] ?? rt.version) : R_DEFAULT;
+  const r2d = rt?.version ? (rRelease(rt.version) ?? rt.version) : R_DEFAULT;
   if (choice.version !== r2d) part.notes.push(`R ${choice.version} (${choice.why}), where repo2docker would install R ${r2d}`);
 
   let date = rt?.date;

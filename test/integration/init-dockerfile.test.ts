@@ -175,4 +175,15 @@ CMD ["--help"]
     expect(x.notes.map((n) => n.line)).toEqual([14, 15]);
     expect(x.repfile).toContain('# Dockerfile:14: not converted: a Repfile has no health check; the image has none\n    #   HEALTHCHECK CMD test -f version.txt\n');
   });
+
+  it('quoted blanks in WORKDIR and a legacy ENV, and an ENTRYPOINT after the stage\'s own CMD (which Docker keeps)', async () => {
+    const x = await bothWays('blanks', {
+      Dockerfile: 'FROM busybox:latest\nWORKDIR "/srv/my app"\nENV GREETING "hello  world"\nRUN pwd > where.txt && echo "$GREETING" > greeting.txt\nCMD ["--x"]\nENTRYPOINT ["/bin/echo"]\n',
+    });
+    expect(x.files).toEqual([]);
+    expect(x.config[1]).toEqual(x.config[0]);
+    expect(x.config[0]).toMatchObject({ WorkingDir: '/srv/my app', Entrypoint: ['/bin/echo'], Cmd: ['--x'] });
+    expect(x.original.has('srv/my app/greeting.txt')).toBe(true);
+  });
 });
+

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
 import { placeFrom, placeLocal } from '../../src/init/dockerfile/copy.js';
 import { parseDockerfile } from '../../src/init/dockerfile/parse.js';
-import { splitWords } from '../../src/init/dockerfile/words.js';
+import { keyValues, oneWord, splitWords } from '../../src/init/dockerfile/words.js';
 import { projectName } from '../../src/init/render.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { makeProject, open, type Tree } from '../helpers.js';
@@ -54,6 +54,11 @@ describe('words', () => {
   it('expands $VAR, ${VAR}, ${VAR:-x}, ${VAR:+x}, keeps single quotes literal, names what it does not know', () => {
     const vars = new Map([['A', '1'], ['E', '']]);
     expect(splitWords('$A ${A}x "${B:-d f}" \'$A\' ${E:+y}z \\$A $PATH', vars)).toEqual({ words: ['1', '1x', 'd f', '$A', 'z', '$A', ''], unresolved: ['B', 'PATH'] });
+  });
+
+  it('keeps blanks in one word as Docker does for WORKDIR, USER and legacy ENV/LABEL, inside quotes too', () => {
+    expect(oneWord('"/a b"/c\\ d  e', new Map()).words).toEqual(['/a b/c d  e']);
+    expect(keyValues('MSG "hello  world" x', new Map()).pairs).toEqual([['MSG', 'hello  world x']]);
   });
 });
 
@@ -133,6 +138,16 @@ image:
     expect(parseRepfile(text, { file: 'Repfile' }).ok).toBe(true);
   });
 
+  it('ENTRYPOINT clears a CMD only when the stage has not set one itself (BuildKit dispatchEntrypoint, cmdSet)', () => {
+    const image = (Dockerfile: string) => {
+      const { dir, r } = initIn({ Dockerfile });
+      expect(r.ok).toBe(true);
+      return open(dir).recipe.image;
+    };
+    expect(image('FROM busybox:latest\nCMD ["a"]\nENTRYPOINT ["b"]\n')).toMatchObject({ cmd: ['a'], entrypoint: ['b'] });
+    expect(image('FROM busybox:latest AS x\nCMD ["a"]\nFROM x\nENTRYPOINT ["b"]\n').cmd).toBeUndefined();
+  });
+
   it('ARG defaults reach RUN (exported) and expansions; ENV is set on the step; SHELL and USER carried', () => {
     const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nARG V=1\nENV HOME_DIR=/srv/$V\nSHELL ["/bin/bash", "-c"]\nUSER nobody\nRUN echo $V; true\n' });
     const text = r.ok ? r.value.text : '';
@@ -143,7 +158,7 @@ image:
     const b = initIn({ 'binder/Dockerfile': 'FROM busybox:latest\n', Dockerfile: 'FROM debian:bookworm-slim\n' });
     expect(b.r.ok && b.r.value.dockerfile?.rel).toBe('binder/Dockerfile');
     const nix = initIn({ 'default.nix': '{}' });
-    expect(!nix.r.ok && nix.r.errors[0]).toMatchObject({ file: 'default.nix', message: expect.stringMatching(/^a Nix environment .* is not supported by rep init/) });
+    expect(!nix.r.ok && nix.r.errors[0]).toMatchObject({ file: path.relative(process.cwd(), path.join(nix.dir, 'default.nix')), message: expect.stringMatching(/^a Nix environment .* is not supported by rep init/) });
     const big = initIn({ Dockerfile: `FROM x\n${'RUN true\n'.repeat(40000)}` });
     expect(!big.r.ok && big.r.errors[0]!.message).toMatch(/^larger than 256 KiB/);
     const bin = makeProject({}, 'myrepo-');

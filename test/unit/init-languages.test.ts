@@ -133,3 +133,13 @@ describe('hostile content', () => {
     expect(x.text.split('\n').filter((l) => /evil|steps: \{\}/.test(l)).every((l) => l.startsWith('#'))).toBe(true);
   });
 });
+
+describe('rep init: build pack order (repo2docker/app.py: Docker, Julia, REQUIRE, Nix, R, conda, Pipfile, Python)', () => {
+  it('a Julia project wins over default.nix, which is then said unused; default.nix alone is refused', () => {
+    const x = initIn({ 'Project.toml': 'name = "x"\n', 'default.nix': '{}' });
+    expect(x.recipe.base).toBe('julia:1');
+    expect(x.notes).toContain('default.nix: not used, as repo2docker builds the Julia project before it would look at Nix');
+    expect(() => initIn({ 'default.nix': '{}', 'requirements.txt': 'numpy\n' })).toThrow(/a Nix environment/);
+  });
+});
+

@@ -13,10 +13,10 @@ import { chooseR, rOfDate } from '../../src/init/r.js';
 import { pythonFor } from '../../src/init/pep440.js';
 
 describe('apt.txt (buildpacks/base.py: l.partition("#")[0].strip(), sorted)', () => {
-  const tricky = 'curl # the tool\r\n\r\n# a comment line\n  jq\tgit  \r\nless#no space\n\t\ncurl\nlibssl-dev:amd64 python3=3.11.2-1+b1\n';
+  const tricky = 'curl # the tool\r\n\r\n# a comment line\n  jq\tgit  \r\nless#no space\n\t\ncurl\nlibssl-dev:amd64 python3=3.11.2-1+b1 r-base/bookworm-backports\n';
 
-  it('reads comments anywhere on a line, CRLF, tabs and blank lines', () => {
-    expect(parseApt(tricky)).toEqual({ packages: ['curl', 'git', 'jq', 'less', 'libssl-dev:amd64', 'python3=3.11.2-1+b1'], invalid: [] });
+  it('reads comments anywhere on a line, CRLF, tabs and blank lines; pkg:arch, pkg=version and pkg/release as apt-get does', () => {
+    expect(parseApt(tricky)).toEqual({ packages: ['curl', 'git', 'jq', 'less', 'libssl-dev:amd64', 'python3=3.11.2-1+b1', 'r-base/bookworm-backports'], invalid: [] });
     expect(parseApt('Curl\n-o APT::x=1\n$(id)\n').invalid).toEqual([
       { line: 1, word: 'Curl' },
       { line: 2, word: '-o' },

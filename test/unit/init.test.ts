@@ -84,6 +84,10 @@ describe('rep init: Python (buildpacks/python, pipfile, conda)', () => {
     expect(runOf(yes, 'install')).toBe('pip install --no-cache-dir .');
     expect(yes.used).toEqual(['pyproject.toml']);
     expect(initIn({ 'setup.py': 'from setuptools import setup\n' }).used).toEqual(['setup.py']);
+    // runtime.txt python-3 is a default too (len(Version(version).release) <= 1): requires-python moves it; python-3.10 it does not.
+    const pyproject = '[project]\nname = "x"\nrequires-python = ">=3.11"\n[build-system]\nrequires = ["hatchling"]\n';
+    expect(initIn({ 'pyproject.toml': pyproject, 'runtime.txt': 'python-3\n' }).recipe.base).toBe('python:3.14-slim');
+    expect(initIn({ 'pyproject.toml': pyproject, 'runtime.txt': 'python-3.10\n' }).recipe.base).toBe('python:3.10-slim');
   });
 
   it('installs a requirements.txt that refers to the repository (-e ., -r) after the code', () => {

@@ -1,296 +1,70 @@
 // Parsed Dockerfile -> the steps and image of a Repfile: each stage's steps
-// built on one another (FROM an image or an earlier stage), each RUN a step,
-// COPY/ADD sources inputs or imports (copy.ts), ENV/WORKDIR/USER/SHELL on the
-// steps, ARG defaults exported to the RUNs that see them, and CMD,
-// ENTRYPOINT, EXPOSE, VOLUME and LABEL of the final stage on the image.
-// What rep cannot express becomes a note at its line.
+// built on one another (FROM an image or an earlier stage), each other
+// instruction converted in its stage (instructions.ts, copysteps.ts), and
+// the image settings of the final stage on the image. What rep cannot
+// express becomes a note at its line.
 import type { Diagnostic } from '../../diag.js';
-import { joinable } from '../../emit/dockerfile.js';
 import { imageRefProblem } from '../../lock/reference.js';
-import { placeFrom, placeLocal, STAGING, type Kind, type Placement } from './copy.js';
-import { absolute, commentText, sq, type Converted, type DraftStep, type Note } from './model.js';
+import { finalNotes, linesOf, newConversion, report, type Conversion } from './conversion.js';
+import type { Kind } from './copy.js';
+import { convertInstruction } from './instructions.js';
+import type { Converted, DraftStep } from './model.js';
 import type { Instruction, ParsedDockerfile } from './parse.js';
-import { addImport, finishStage, newStage, newStep, stepForRun, varsOf, type Stage } from './stages.js';
-import { keyValues, oneWord, splitWords } from './words.js';
-
-/** Docker's PATH for an image that sets none; most base images set this one. */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const ARCHIVE = /\.(tar|tar\.(gz|bz2|xz|zst)|tgz|tbz2?|txz)$/i;
-const URL = /^([a-z][a-z0-9+.-]*:\/\/|git@)/i;
-const NOT_CONVERTED: Record<string, string> = {
-  HEALTHCHECK: 'a Repfile has no health check; the image has none',
-  ONBUILD: 'a Repfile has no ONBUILD triggers',
-  STOPSIGNAL: 'a Repfile has no stop signal; the image keeps the base image\'s',
-  MAINTAINER: 'MAINTAINER is deprecated and a Repfile has no author field for the image; use a label (org.opencontainers.image.authors)',
-};
+import { finishStage, newStage, varsOf, type Stage } from './stages.js';
+import { keyValues, splitWords } from './words.js';
 
 export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: (rel: string) => Kind): { ok: true; value: Converted } | { ok: false; errors: Diagnostic[] } {
-  const esc = parsed.escape;
-  const notes: Note[] = [];
+  const cx = newConversion(file, parsed.escape, kind);
   const errors: Diagnostic[] = [];
-  const all: DraftStep[] = [];
-  const stages: Stage[] = [];
-  const globalArgs = new Map<string, string | undefined>();
-  let base = '';
-  let stage: Stage | undefined;
-  let copies = 0;
-  /** What rep cannot express: reported, and kept as a comment (with the instruction) at the step it falls in. */
-  const note = (ins: Instruction, message: string, changed = false) => {
-    notes.push({ line: ins.line, message });
-    const keep = changed ? [`${file}:${ins.line}: ${message}`] : [`${file}:${ins.line}: not converted: ${message}`, ...ins.text.slice(0, 20).map((t) => `  ${t}`)];
-    if (stage) stage.comments.push(...keep.map(commentText));
-  };
   let last: [number, number] = [1, 1];
-  const unresolved = (ins: Instruction, names: string[], what: string) => {
-    for (const n of names) note(ins, `${what} refers to $${n}, which this Dockerfile does not set (a base image's variable or a build argument): rep wrote it as empty`);
-  };
-  const lines = (ins: Instruction): [number, number] => [ins.line, ins.endLine];
-
   for (const ins of parsed.instructions) {
     const prevLines = last;
-    last = lines(ins);
-    const vars = stage ? varsOf(stage) : new Map([...globalArgs].filter((e): e is [string, string] => e[1] !== undefined));
+    last = linesOf(ins);
+    const vars = cx.stage ? varsOf(cx.stage) : new Map([...cx.globalArgs].filter((e): e is [string, string] => e[1] !== undefined));
     if (ins.keyword === 'FROM') {
-      if (stage) finishStage(stage, all, base, prevLines);
-      for (const [f] of ins.flags) notes.push({ line: ins.line, message: `FROM --${f} is not converted; rep builds for the engine's platform` });
-      const w = splitWords(ins.args, vars, esc);
-      if (w.unresolved.length) notes.push({ line: ins.line, message: `FROM refers to ${w.unresolved.map((u) => `$${u}`).join(', ')}, which no ARG before it sets` });
-      const ref = w.words[0] ?? '';
-      const alias = w.words[1]?.toLowerCase() === 'as' ? w.words[2]?.toLowerCase() : undefined;
-      const prev = stages.find((s) => s.alias === ref.toLowerCase());
-      if (!prev) {
-        const problem = ref === 'scratch' ? 'rep starts every stage from an image: FROM scratch is not converted' : imageRefProblem(ref);
-        if (problem) {
-          errors.push({ file, span: { start: { line: ins.line, col: 1 }, end: { line: ins.line, col: ins.text[0]!.length + 1 } }, message: problem });
-          continue;
-        }
-        if (!base) base = ref;
-      }
-      const parent = prev ? { kind: 'step' as const, name: prev.steps[prev.steps.length - 1]!.name } : { kind: 'image' as const, ref };
-      stage = newStage(stages.length, parent, prev, stageName(alias, stages), alias, ins.line);
-      stages.push(stage);
-      continue;
-    }
-    if (!stage) {
-      if (ins.keyword === 'ARG') for (const [k, v] of keyValues(ins.args, vars, esc).pairs) globalArgs.set(k, v);
-      else notes.push({ line: ins.line, message: `${ins.keyword} before the first FROM is not converted` });
-      continue;
-    }
-    const st = stage;
-    switch (ins.keyword) {
-      case 'ARG': {
-        const kv = keyValues(ins.args, vars, esc);
-        unresolved(ins, kv.unresolved, 'ARG');
-        for (const [k, v] of kv.pairs) st.args.set(k, v ?? globalArgs.get(k));
-        break;
-      }
-      case 'ENV': {
-        const kv = keyValues(ins.args, vars, esc);
-        const fromBase = kv.unresolved.filter((n) => n !== 'PATH');
-        let pairs = kv.pairs;
-        if (kv.unresolved.includes('PATH')) {
-          pairs = keyValues(ins.args, new Map([['PATH', DEFAULT_PATH], ...vars]), esc).pairs;
-          note(ins, `ENV refers to $PATH of the base image: rep wrote Docker's default ${DEFAULT_PATH} there (check it is the base image's)`, true);
-        }
-        unresolved(ins, fromBase, 'ENV');
-        for (const [k, v] of pairs) {
-          if (v === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
-            note(ins, `ENV ${JSON.stringify(k)} is not NAME=VALUE with a name of letters, digits and "_"`);
-            continue;
-          }
-          st.env.set(k, v);
-          st.pendingEnv = st.pendingEnv.filter(([n]) => n !== k).concat([[k, v]]);
-        }
-        break;
-      }
-      case 'WORKDIR': {
-        const w = oneWord(ins.args, vars, esc);
-        unresolved(ins, w.unresolved, 'WORKDIR');
-        st.workdir = absolute(w.words[0]!, st.workdir);
-        break;
-      }
-      case 'USER': {
-        const w = oneWord(ins.args, vars, esc);
-        unresolved(ins, w.unresolved, 'USER');
-        st.user = w.words[0] || undefined;
-        break;
-      }
-      case 'SHELL':
-        if (ins.json?.length) st.shell = ins.json;
-        else note(ins, 'SHELL takes a JSON list of strings');
-        break;
-      case 'RUN': {
-        if (ins.heredoc) {
-          note(ins, 'a here-document in RUN is not converted; write its lines as `run` items');
-          break;
-        }
-        for (const [f, v] of ins.flags) note(ins, `RUN --${f}${v ? `=${v}` : ''} is not converted; the command runs without it${f === 'network' ? ' (use `rep build --network host`)' : ''}`);
-        const cmd = ins.json ? ins.json.map(sq).join(' ') : ins.args;
-        if (!cmd.trim()) {
-          note(ins, 'RUN with no command');
-          break;
-        }
-        const exported = [...st.args].filter((e): e is [string, string] => e[1] !== undefined && !st.env.has(e[0]));
-        const exp = exported.length ? `export ${exported.map(([k, v]) => `${k}=${sq(v)}`).join(' ')}` : '';
-        const s = stepForRun(st, all, base, lines(ins));
-        // rep runs a script that is not one `a && b` list with sh -e; Docker's RUN does not stop at a failing command.
-        s.run = joinable(cmd) ? [...(exp ? [exp] : []), cmd] : [`set +e; ${exp ? `${exp}; ` : ''}${cmd}`];
-        break;
-      }
-      case 'COPY':
-      case 'ADD':
-        copies = copy(ins, st, vars, copies);
-        break;
-      case 'CMD':
-      case 'ENTRYPOINT': {
-        const value = ins.json ?? (st.shell ? [...st.shell, ins.args] : ins.args);
-        if (ins.keyword === 'CMD') st.meta.cmd = value;
-        else {
-          st.meta.entrypoint = value;
-          st.meta.cmd = undefined;
-        }
-        break;
-      }
-      case 'EXPOSE': {
-        const w = splitWords(ins.args, vars, esc);
-        unresolved(ins, w.unresolved, 'EXPOSE');
-        for (const p of w.words) {
-          if (/^\d{1,5}(\/(tcp|udp|sctp))?$/i.test(p) && Number(p.split('/')[0]) >= 1 && Number(p.split('/')[0]) <= 65535) st.meta.expose.push(p.toLowerCase());
-          else note(ins, `EXPOSE ${JSON.stringify(p)}: rep takes a port or PORT/PROTOCOL, not a range`);
-        }
-        break;
-      }
-      case 'LABEL': {
-        const kv = keyValues(ins.args, vars, esc);
-        unresolved(ins, kv.unresolved, 'LABEL');
-        for (const [k, v] of kv.pairs) {
-          if (v === undefined || k === '') note(ins, `LABEL ${JSON.stringify(k)} is not KEY=VALUE`);
-          else st.meta.labels.set(k, v);
-        }
-        break;
-      }
-      case 'VOLUME': {
-        const list = ins.json ?? splitWords(ins.args, vars, esc).words;
-        for (const v of list) {
-          if (v.startsWith('/')) st.meta.volumes.push(absolute(v, '/'));
-          else note(ins, `VOLUME ${JSON.stringify(v)} is not an absolute path`);
-        }
-        break;
-      }
-      default:
-        note(ins, NOT_CONVERTED[ins.keyword] ?? `${ins.keyword} is not a Dockerfile instruction rep knows`);
-    }
+      if (cx.stage) finishStage(cx.stage, cx.all, cx.base, prevLines);
+      const problem = from(cx, ins, vars);
+      if (problem) errors.push({ file, span: { start: { line: ins.line, col: 1 }, end: { line: ins.line, col: ins.text[0]!.length + 1 } }, message: problem });
+    } else if (!cx.stage) {
+      if (ins.keyword === 'ARG') for (const [k, v] of keyValues(ins.args, vars, cx.escape).pairs) cx.globalArgs.set(k, v);
+      else report(cx, ins, `${ins.keyword} before the first FROM is not converted`);
+    } else convertInstruction(cx, ins, cx.stage, vars);
   }
   if (errors.length) return { ok: false, errors };
-  if (!stage) return { ok: false, errors: [{ file, message: 'has no FROM instruction' }] };
-  finishStage(stage, all, base, last);
-  const final = stage;
+  const final = cx.stage;
+  if (!final) return { ok: false, errors: [{ file, message: 'has no FROM instruction' }] };
+  finishStage(final, cx.all, cx.base, last);
   const m = final.meta;
-  rename(stages, all);
+  rename(cx.stages, cx.all);
   const target = final.steps[final.steps.length - 1]!.name;
   return {
     ok: true,
     value: {
-      base,
-      steps: all,
+      base: cx.base,
+      steps: cx.all,
       image: { from: target, cmd: m.cmd, entrypoint: m.entrypoint, expose: m.expose, volumes: m.volumes, labels: [...m.labels] },
-      notes,
-      trailing: [],
+      notes: finalNotes(cx),
     },
   };
+}
 
-  /** A COPY or ADD: each source an input, an import or a copy step (copy.ts). Returns the copy steps made so far. */
-  function copy(ins: Instruction, st: Stage, vars: Map<string, string>, made: number): number {
-    const flags = new Map(ins.flags);
-    for (const f of ['chown', 'chmod']) if (flags.has(f)) note(ins, `${ins.keyword} --${f} is not converted: the files are copied owned by root with their modes in the context (add a chown/chmod to a run)`);
-    for (const f of ['parents', 'exclude', 'checksum', 'keep-git-dir']) {
-      if (flags.has(f)) {
-        note(ins, `${ins.keyword} --${f} is not converted`);
-        return made;
-      }
-    }
-    if (ins.heredoc) {
-      note(ins, `a here-document in ${ins.keyword} is not converted; put the file in the repository`);
-      return made;
-    }
-    const w = ins.json ? { words: ins.json.map((j) => oneWord(j, vars, parsed.escape).words[0]!), unresolved: [] } : splitWords(ins.args, vars, parsed.escape);
-    unresolved(ins, w.unresolved, ins.keyword);
-    if (w.words.length < 2) {
-      note(ins, `${ins.keyword} needs a source and a destination`);
-      return made;
-    }
-    const sources = w.words.slice(0, -1);
-    const dest = w.words[w.words.length - 1]!;
-    const from = flags.get('from');
-    let producer: string | undefined;
-    if (from !== undefined) {
-      const name = oneWord(from, vars, parsed.escape).words[0]!.toLowerCase();
-      const prev = /^\d+$/.test(name) ? stages[Number(name)] : stages.find((s) => s.alias === name);
-      if (prev && prev !== st) producer = prev.steps[prev.steps.length - 1]!.name;
-      else if (!prev && !imageRefProblem(name)) producer = name;
-      else {
-        note(ins, `--from=${from} names no earlier stage or image`);
-        return made;
-      }
-    } else if (ins.keyword === 'ADD') {
-      const remote = sources.filter((s) => URL.test(s) || ARCHIVE.test(s));
-      if (remote.length) {
-        note(ins, `ADD of ${remote.map((s) => JSON.stringify(s)).join(', ')} (a URL or an archive ADD unpacks) is not converted: download or unpack it in a run`);
-        return made;
-      }
-    }
-    const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir) : placeLocal(sources, dest, st.workdir, kind);
-    let cur: { step: DraftStep; workdir: string } | undefined;
-    for (const p of placed) {
-      switch (p.kind) {
-        case 'skip':
-          note(ins, p.message);
-          break;
-        case 'input': {
-          // Sources of one COPY that land from the same workdir share a step.
-          const s = cur && cur.workdir === p.workdir ? cur.step : newStep(st, all, base, lines(ins), p.workdir);
-          cur = { step: s, workdir: p.workdir };
-          s.inputs.push(p.input);
-          if (p.workdir === st.workdir) st.open = s;
-          break;
-        }
-        case 'import':
-        case 'relocate': {
-          let name = producer!;
-          const producerStep = all.find((s) => s.name === name);
-          if (p.kind === 'import' && producerStep && !producerStep.outputs.includes(p.path)) producerStep.outputs.push(p.path);
-          if (p.kind === 'relocate' || !producerStep) {
-            made++;
-            const side: DraftStep = {
-              name: `${st.name}-copy-${made}`,
-              lines: lines(ins),
-              from: producer ?? (st.parent.kind === 'image' ? st.parent.ref : st.parent.name),
-              needs: [],
-              inputs: p.kind === 'relocate' && p.input ? [p.input] : [],
-              workdir: p.kind === 'relocate' && p.input ? STAGING : undefined,
-              env: [],
-              run: p.kind === 'relocate' ? [p.script] : [],
-              outputs: [p.kind === 'relocate' ? p.target : p.path],
-              comments: [`${file}:${ins.line}: ${commentText(ins.text[0]!.trim())} (puts ${p.kind === 'relocate' ? p.target : p.path} in place for rep to import)`],
-            };
-            if (p.kind === 'relocate' && producer && !p.contents) note(ins, `copies to ${p.target}, taking the source as a file: if it is a folder whose contents Docker copies, write it as a folder (ending in /)`, true);
-            all.splice(all.length, 0, side);
-            name = side.name;
-          }
-          const s = newStep(st, all, base, lines(ins));
-          cur = undefined;
-          addImport(st, s, name);
-          st.open = s;
-          break;
-        }
-        default: {
-          const never: never = p;
-          return never;
-        }
-      }
-    }
-    return made;
+/** A FROM: a new stage on an image or an earlier stage; what is wrong with its image, if anything. */
+function from(cx: Conversion, ins: Instruction, vars: Map<string, string>): string | undefined {
+  for (const [f] of ins.flags) report(cx, ins, `FROM --${f} is not converted; rep builds for the engine's platform`);
+  const w = splitWords(ins.args, vars, cx.escape);
+  if (w.unresolved.length) report(cx, ins, `FROM refers to ${w.unresolved.map((u) => `$${u}`).join(', ')}, which no ARG before it sets`);
+  const ref = w.words[0] ?? '';
+  const alias = w.words[1]?.toLowerCase() === 'as' ? w.words[2]?.toLowerCase() : undefined;
+  const prev = cx.stages.find((s) => s.alias === ref.toLowerCase());
+  if (!prev) {
+    const problem = ref === 'scratch' ? 'rep starts every stage from an image: FROM scratch is not converted' : imageRefProblem(ref);
+    if (problem) return problem;
+    if (!cx.base) cx.base = ref;
   }
+  const parent = prev ? { kind: 'step' as const, name: prev.steps[prev.steps.length - 1]!.name } : { kind: 'image' as const, ref };
+  cx.stage = newStage(cx.stages.length, parent, prev, stageName(alias, cx.stages), alias, ins.line);
+  cx.stages.push(cx.stage);
+  return undefined;
 }
 
 /** A step-name stem for a stage: its AS name made a step name, else stage-N; unique. */

@@ -6,10 +6,10 @@
 // it is loaded by rep before it is written.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { fail, ok, type Result } from '../../diag.js';
+import { fail, ok, printable, type Result } from '../../diag.js';
 import { buildDag } from '../../graph/dag.js';
 import { parseRepfile } from '../../repfile/load.js';
-import { readBounded } from '../../safefs.js';
+import { kindOf, readBounded } from '../../safefs.js';
 import type { Kind } from './copy.js';
 import { convertDockerfile } from './convert.js';
 import type { Note } from './model.js';
@@ -19,21 +19,21 @@ import { renderConverted } from './renderrepfile.js';
 /** The most of a Dockerfile rep init reads (real ones are a few KiB). */
 export const DOCKERFILE_LIMIT = 256 << 10;
 
-export type BuildFile = { kind: 'dockerfile' | 'nix'; rel: string };
+export type BuildFile = { kind: 'dockerfile' | 'nix'; rel: string } | { kind: 'refused'; rel: string; message: string };
 
-const isFile = (p: string) => {
-  try {
-    return lstatSync(p).isFile();
-  } catch {
-    return false;
-  }
-};
-
-/** The Dockerfile or default.nix repo2docker would build from `envDir` ("" for the root), if any. */
+/**
+ * The Dockerfile or default.nix repo2docker would build from `envDir` ("" for
+ * the root), if any. One that is not a regular file is refused rather than
+ * skipped: repo2docker would follow the link and build it, so a Repfile from
+ * the other files would not be what it builds.
+ */
 export function findBuildFile(repo: string, envDir: string): BuildFile | undefined {
-  const at = (f: string) => (envDir ? `${envDir}/${f}` : f);
-  if (isFile(path.join(repo, at('Dockerfile')))) return { kind: 'dockerfile', rel: at('Dockerfile') };
-  if (isFile(path.join(repo, at('default.nix')))) return { kind: 'nix', rel: at('default.nix') };
+  for (const [name, kind] of [['Dockerfile', 'dockerfile'], ['default.nix', 'nix']] as const) {
+    const rel = envDir ? `${envDir}/${name}` : name;
+    const st = lstatSync(path.join(repo, rel), { throwIfNoEntry: false });
+    if (st?.isFile()) return { kind, rel };
+    if (st) return { kind: 'refused', rel, message: `${kindOf(st)}: repo2docker would build it, but rep init converts only a regular file (it does not follow links in a repository); put the ${name} itself there` };
+  }
   return undefined;
 }
 
@@ -69,5 +69,5 @@ export function repfileFromDockerfile(repo: string, rel: string, name: string): 
   const loaded = parseRepfile(out, { file: path.join(repo, 'Repfile'), displayName: 'Repfile (converted)' });
   const dag = loaded.ok ? buildDag(loaded.value) : loaded;
   if (!dag.ok) return fail(...dag.errors.map((e) => ({ ...e, message: `rep init converted ${rel} into a Repfile rep cannot load (a bug in rep init): ${e.message}` })));
-  return ok({ text: out, notes: converted.value.notes });
+  return ok({ text: out, notes: converted.value.notes.map((n) => ({ ...n, message: printable(n.message) })) });
 }

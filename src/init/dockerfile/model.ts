@@ -3,6 +3,8 @@
 // could not be converted (each with its Dockerfile line), shared by the
 // converter and the renderer.
 import path from 'node:path';
+import { shellQuote } from '../../emit/dockerfile.js';
+import type { ImageSpec } from '../../repfile/recipe.js';
 
 export interface DraftStep {
   name: string;
@@ -21,12 +23,11 @@ export interface DraftStep {
   comments: string[];
 }
 
-export interface DraftImage {
+/** The image settings a Dockerfile can give, as the Repfile's image has them (labels in Dockerfile order). */
+export type ImageSettings = Pick<ImageSpec, 'cmd' | 'entrypoint' | 'expose' | 'volumes'>;
+
+export interface DraftImage extends ImageSettings {
   from: string;
-  cmd?: string | string[];
-  entrypoint?: string | string[];
-  expose: string[];
-  volumes: string[];
   labels: [string, string][];
 }
 
@@ -41,19 +42,13 @@ export interface Converted {
   steps: DraftStep[];
   image: DraftImage;
   notes: Note[];
-  /** Comments written after the steps (instructions after the last step of the final stage). */
-  trailing: string[];
 }
 
 /** A value as one single-quoted POSIX shell word. */
-export const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : shellQuote(s));
 
 /** An absolute path, normalized, without a trailing slash (but "/"). */
 export function absolute(p: string, cwd: string): string {
   const n = path.posix.normalize(p.startsWith('/') ? p : `${cwd}/${p}`);
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
-
-/** A Dockerfile text made safe for one comment line: escapes for what could end it. */
-// eslint-disable-next-line no-control-regex
-export const commentText = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

@@ -31,9 +31,12 @@ export interface ParsedDockerfile {
   instructions: Instruction[];
 }
 
-/** Control characters other than tab, CR and LF (C0, DEL, C1) and the Unicode line separators. */
+/** Control characters other than tab and LF (C0, DEL, C1) and the Unicode line separators. */
 // eslint-disable-next-line no-control-regex
-export const CONTROL = /[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]/;
+export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
+
+/** Deeper `${...}` nesting than any real Dockerfile writes is refused, not expanded (each level is a recursion, and a scan to its brace). */
+const MAX_NESTING = 32;
 
 const HEREDOC = /<<(-?)\s*(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
 const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
@@ -43,7 +46,8 @@ const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
  * diagnostics: a control character or an unterminated here-document.
  */
 export function parseDockerfile(text: string, file: string): { ok: true; value: ParsedDockerfile } | { ok: false; errors: Diagnostic[] } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  // A line ends at \n, a \r before it dropped (Go's ScanLines); a \r anywhere else is a control character.
+  const lines = text.replace(/^\uFEFF/, '').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const bad = lines.findIndex((l) => CONTROL.test(l));
   if (bad >= 0) {
     const col = lines[bad]!.search(CONTROL) + 1;
@@ -60,7 +64,8 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
   }
   const instructions: Instruction[] = [];
   const continued = (l: string) => {
-    const t = l.replace(/\s+$/, '');
+    // trimEnd, not /\s+$/: that regex restarts at every blank of a long run, quadratic in it.
+    const t = l.trimEnd();
     return t.endsWith(escape) && !t.endsWith(escape + escape) ? t.slice(0, -1) : undefined;
   };
   while (i < lines.length) {
@@ -97,6 +102,9 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
       rest = rest.slice(f[0].length);
     }
     const args = rest.trim();
+    if (nesting(args) > MAX_NESTING) {
+      return { ok: false, errors: [{ file, span: { start: { line: start + 1, col: 1 }, end: { line: start + 1, col: first.length + 1 } }, message: `\${...} nested more than ${MAX_NESTING} deep: rep init does not convert it` }] };
+    }
     let heredoc = false;
     if (HEREDOC_KEYWORDS.has(keyword)) {
       const words = [...args.matchAll(HEREDOC)];
@@ -112,6 +120,17 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     instructions.push({ keyword, line: start + 1, endLine: i, flags, args, json: jsonForm(args), heredoc, text });
   }
   return { ok: true, value: { escape, instructions } };
+}
+
+/** How deep `${` nests in `s` (an unclosed one counts): words.ts expands each level by recursion. */
+function nesting(s: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let k = 0; k < s.length; k++) {
+    if (s[k] === '$' && s[k + 1] === '{') max = Math.max(max, ++depth);
+    else if (s[k] === '}' && depth > 0) depth--;
+  }
+  return max;
 }
 
 /** The arguments as a list when they are a JSON array of strings (exec form), else undefined (shell form). */

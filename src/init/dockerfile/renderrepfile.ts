@@ -1,23 +1,8 @@
 // A converted Dockerfile -> Repfile text: every step with the Dockerfile
 // lines it came from and, as comments, what was not converted there. Every
-// value is a plain YAML word or a JSON string (which YAML reads as a
-// double-quoted scalar), so no Dockerfile text can add a line or a field.
+// value is written by ../yaml.ts, so no Dockerfile text can add a line or a field.
+import { dq, flow, yamlString } from '../yaml.js';
 import type { Converted, DraftStep } from './model.js';
-
-const PLAIN = /^[A-Za-z0-9_/.@+-][A-Za-z0-9_/.@+=-]*$/;
-const SPECIAL = /^(true|false|null|yes|no|on|off|y|n|~|[-+]?[\d.].*|-.*)$/i;
-// Characters YAML may refuse or read as a line break even in a double-quoted scalar.
-// eslint-disable-next-line no-control-regex
-const ESCAPE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** A double-quoted YAML scalar. */
-const dq = (s: string) => JSON.stringify(s).replace(ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-export function yamlString(s: string): string {
-  return PLAIN.test(s) && !SPECIAL.test(s) ? s : dq(s);
-}
-
-const flow = (xs: readonly string[]) => `[${xs.map(yamlString).join(', ')}]`;
 
 function stepLines(s: DraftStep, file: string): string[] {
   const at = s.lines[0] === s.lines[1] ? `${s.lines[0]}` : `${s.lines[0]}-${s.lines[1]}`;
@@ -49,7 +34,6 @@ export function renderConverted(c: Converted, file: string, name: string): strin
   if (c.notes.length) out.push(`# Not converted or changed: ${c.notes.length} place(s), each noted below as "${file}:LINE".`);
   out.push('rep: 1', `name: ${yamlString(name)}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
   for (const s of c.steps) out.push(...stepLines(s, file));
-  out.push(...c.trailing.map((t) => `# ${t}`));
   out.push('image:', `  from: ${yamlString(i.from)}`);
   const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);
   out.push(...cmdLike('entrypoint', i.entrypoint), ...cmdLike('cmd', i.cmd));

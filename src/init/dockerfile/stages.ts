@@ -2,15 +2,12 @@
 // args, user, shell, image settings) and the steps it has made so far; a
 // step takes the state that changed since the step below it, as rep writes
 // it: WORKDIR, ENV, imports, inputs, USER, RUN.
-import type { DraftStep } from './model.js';
+import type { DraftStep, ImageSettings } from './model.js';
 
 export type Parent = { kind: 'image'; ref: string } | { kind: 'step'; name: string };
 
-export interface Meta {
-  cmd?: string | string[];
-  entrypoint?: string | string[];
-  expose: string[];
-  volumes: string[];
+/** The image settings the stage has so far (a label set again replaces the old one). */
+export interface Meta extends ImageSettings {
   labels: Map<string, string>;
 }
 
@@ -29,6 +26,8 @@ export interface Stage {
   env: Map<string, string>;
   args: Map<string, string | undefined>;
   meta: Meta;
+  /** This stage set a CMD (then an ENTRYPOINT after it keeps it; else it clears the inherited one). */
+  cmdSet: boolean;
   /** What the last step's image has (workdir and user are inherited by the steps built on it). */
   applied: { workdir: string; user?: string };
   pendingEnv: [string, string][];
@@ -52,6 +51,7 @@ export function newStage(index: number, parent: Parent, from: Stage | undefined,
     env: new Map(inherit ? from.env : []),
     args: new Map(),
     meta: inherit ? { ...from.meta, expose: [...from.meta.expose], volumes: [...from.meta.volumes], labels: new Map(from.meta.labels) } : { expose: [], volumes: [], labels: new Map() },
+    cmdSet: false,
     applied: inherit ? { ...from.applied } : { workdir: '/' },
     pendingEnv: [],
     comments: [],

@@ -13,8 +13,8 @@ export interface Words {
 
 type Vars = ReadonlyMap<string, string>;
 
-/** The words of `s`, expanded with `vars`. */
-export function splitWords(s: string, vars: Vars, escape = '\\'): Words {
+/** The words of `s`, expanded with `vars`; with `keepBlanks`, one word that keeps the blanks outside quotes (Docker's ProcessWord). */
+export function splitWords(s: string, vars: Vars, escape = '\\', keepBlanks = false): Words {
   const unresolved = new Set<string>();
   const words: string[] = [];
   let cur = '';
@@ -63,7 +63,7 @@ export function splitWords(s: string, vars: Vars, escape = '\\'): Words {
   };
   while (i < s.length) {
     const c = s[i]!;
-    if (/\s/.test(c)) {
+    if (/\s/.test(c) && !keepBlanks) {
       if (inWord) words.push(cur);
       cur = '';
       inWord = false;
@@ -101,9 +101,8 @@ export function splitWords(s: string, vars: Vars, escape = '\\'): Words {
 
 /** One word: the whole of `s` with blanks kept (WORKDIR, USER, a legacy `ENV K v a l`). */
 export function oneWord(s: string, vars: Vars, escape = '\\'): Words {
-  // Blanks are kept by quoting each run of them, so the lexer reads one word.
-  const w = splitWords(s.trim().replace(/\s+/g, (b) => `'${b}'`), vars, escape);
-  return { words: [w.words.join('')], unresolved: w.unresolved };
+  const w = splitWords(s.trim(), vars, escape, true);
+  return { words: [w.words[0] ?? ''], unresolved: w.unresolved };
 }
 
 /** `K=V` pairs (ENV, LABEL, ARG), or the legacy `K V...` form of ENV and LABEL when the first word has no `=`. */

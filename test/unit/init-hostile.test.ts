@@ -1,0 +1,159 @@
+// rep init in a repository someone else wrote (a student runs it in one just
+// cloned): files and names built to hang it, crash it, make it write through
+// a link or put text of theirs into the Repfile as YAML or shell. Each case
+// is an attack that once worked, or the guard that stops it.
+import { execFileSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { init } from '../../src/commands/init.js';
+import { juliaFacts } from '../../src/init/julia.js';
+import { lexists } from '../../src/safefs.js';
+import { makeProject, type Tree } from '../helpers.js';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+/** A file of the repository `dir` as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
+const shown = (dir: string, rel: string) => path.relative(process.cwd(), path.join(dir, rel));
+const initIn = (tree: Tree) => {
+  const dir = makeProject(tree, 'myrepo-');
+  return { dir, r: init(dir, { now: NOW }) };
+};
+
+describe('rep init: files built to hang or crash it', () => {
+  it('says a bounded number of notes, each of bounded length (100k bad EXPOSE words made a Repfile of gigabytes; 1M bad apt.txt words one of 112 MB)', () => {
+    const df = initIn({ Dockerfile: `FROM busybox:latest\nEXPOSE ${'a '.repeat(100_000)}\n` }).r;
+    expect(df.ok && df.value.dockerfile!.notes.length).toBe(11);
+    expect(df.ok && df.value.dockerfile!.notes[10]).toEqual({ line: 2, message: '99990 more problems at this line, not listed' });
+    expect(df.ok && df.value.text.length).toBeLessThan(20_000);
+    for (const tree of [{ 'apt.txt': 'A\n'.repeat(1_000_000) }, { 'runtime.txt': `r-${'4'.repeat(3_000_000)}-2020-01-01\n` }] as Tree[]) {
+      const { r } = initIn(tree);
+      expect(r.ok && r.value.notes.length).toBeLessThanOrEqual(21);
+      expect(r.ok && r.value.notes.every((n) => n.length <= 301)).toBe(true);
+      expect(r.ok && r.value.text.length).toBeLessThan(20_000);
+    }
+  });
+
+
+  it('refuses ${} nested deeper than Dockerfiles write, at its line (the expansion recursed until the stack overflowed)', () => {
+    const deep = `FROM busybox:latest\nENV A=${'${X:-'.repeat(3000)}${'}'.repeat(3000)}\n`;
+    const open = `FROM busybox:latest\nRUN true\nENV A=${'${ '.repeat(80_000)}\n`;
+    for (const Dockerfile of [deep, open]) {
+      const { dir, r } = initIn({ Dockerfile });
+      expect(!r.ok && r.errors[0]).toMatchObject({ file: shown(dir, 'Dockerfile'), span: { start: { line: Dockerfile === deep ? 2 : 3 } }, message: '${...} nested more than 32 deep: rep init does not convert it' });
+    }
+  });
+
+  it('reads a line of 200,000 blanks before its last word in one pass (trimming it with /\\s+$/ was quadratic)', () => {
+    const { r } = initIn({ Dockerfile: `FROM busybox:latest\nRUN echo${' '.repeat(200_000)}x \\\n  y\n` });
+    expect(r.ok && r.value.text).toContain(`run: "echo${' '.repeat(200_000)}x   y"`);
+  });
+
+  it('reads a Manifest.toml of 4 MiB of blank lines in one pass (a multiline ^\\s* regex took hours)', () => {
+    expect(juliaFacts('name = "x"\n', `${'\n'.repeat(4 << 20)}x`, 'Project.toml').needsCode).toBe(false);
+    expect(juliaFacts('name = "x"\n', '[[deps.A]]\n  path = "."\n', 'Project.toml').needsCode).toBe(true);
+  });
+
+  it('reads runtime.txt r-constructor-DATE as an R version it does not know, not as the object key (a TypeError)', () => {
+    for (const v of ['constructor', 'toString', '__proto__']) {
+      const { r } = initIn({ 'runtime.txt': `r-${v}-2024-01-02\n` });
+      expect(r.ok && r.value.notes).toContain(`runtime.txt: R ${v} is not a version repo2docker knows (4.6, 4.5, 4.4, 4.3, 4.2, 4.1, 4.0, 3.6, 3.5, 3.4, 3.3, or x.y.z); rep init took Debian's R`);
+    }
+  });
+});
+
+describe('rep init: text that would reach the Repfile', () => {
+  it('refuses a lone CR inside a line at its place (the Repfile it made failed to load, reported as a bug in rep init); CRLF line ends are fine', () => {
+    const { dir, r } = initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a\rb\r\n' });
+    expect(!r.ok && r.errors[0]).toMatchObject({ file: shown(dir, 'Dockerfile'), span: { start: { line: 2, col: 11 } }, message: 'control character U+000D: rep init converts only a Dockerfile of plain text' });
+    expect(initIn({ Dockerfile: 'FROM busybox:latest\r\nRUN echo a \\\r\n  b\r' }).r.ok).toBe(true);
+  });
+
+  it('notes, and does not convert, an exec form whose JSON escapes hold a control character a Repfile field cannot (CMD ["\\n"]) or a tab in a one-line field; RUN keeps its newlines', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nRUN ["printf", "a\\nb"]\nCMD ["echo", "\\u001b[31m"]\nENTRYPOINT ["a\\tb"]\nSHELL ["sh\\n", "-c"]\nVOLUME ["/a\\nb"]\nUSER a\tb\nCMD echo\tx\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([3, 4, 5, 6, 7, 8].map((line) => ({ line, message: 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field' })));
+    expect(r.ok && r.value.text).toContain(`run: "set +e; printf 'a\\nb'"`);
+  });
+});
+
+describe('rep init: what it says about a file, on the terminal and in the Repfile', () => {
+  it('shows control characters of a file as escapes, not raw (an ESC in apt.txt reached the terminal; C1 and U+2028 the Repfile comments)', () => {
+    const { r } = initIn({ 'apt.txt': 'curl \x1b]0;pwned\x07 x\u009by\u2028z\n' });
+    expect(r.ok && r.value.notes).toEqual([
+      'apt.txt:1: "\\x1b]0;pwned\\x07" is not a Debian package name; the build stops there (repo2docker refuses it too)',
+      'apt.txt:1: "x\\x9by\\u2028z" is not a Debian package name; the build stops there (repo2docker refuses it too)',
+    ]);
+    // eslint-disable-next-line no-control-regex
+    expect(r.ok && r.value.text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/);
+  });
+});
+
+describe('rep init: Dockerfile values that would run as shell or name what is not there', () => {
+  it('notes an ARG whose name is not a shell variable instead of exporting it (`export a;touch /x=1` ran touch)', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nARG "a;touch /x"=1 OK=2\nRUN echo hi\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: 'ARG "a;touch /x": rep passes build arguments to RUN as shell variables, and this is not a shell variable name' }]);
+    expect(r.ok && r.value.text).toContain('run:\n      - "export OK=2"\n      - "echo hi"\n');
+  });
+
+  it('notes COPY --from=N of a stage not yet defined (it became an image named "1")', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nCOPY --from=1 /x /x\nFROM busybox:latest\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: '--from=1 names no earlier stage (stages count from 0)' }]);
+  });
+});
+
+describe('rep init: links and special files where it reads or writes', () => {
+  it('refuses a Dockerfile that is a link, a named pipe or a folder, at its name (it was skipped and a plain Debian Repfile written)', () => {
+    const cases: [Tree, string, string][] = [
+      [{ Dockerfile: { link: '/dev/zero' } }, 'Dockerfile', 'a symbolic link'],
+      [{ 'binder/Dockerfile': { link: '../Dockerfile.real' }, 'Dockerfile.real': 'FROM busybox:latest\n' }, 'binder/Dockerfile', 'a symbolic link'],
+      [{ 'Dockerfile/x': '' }, 'Dockerfile', 'a folder'],
+    ];
+    for (const [tree, file, what] of cases) {
+      const { dir, r } = initIn(tree);
+      expect(!r.ok && r.errors[0]).toEqual({ file: shown(dir, file), message: `${what}: repo2docker would build it, but rep init converts only a regular file (it does not follow links in a repository); put the Dockerfile itself there` });
+    }
+    const dir = makeProject({}, 'myrepo-');
+    execFileSync('mkfifo', [path.join(dir, 'Dockerfile')]);
+    const r = init(dir, { now: NOW });
+    expect(!r.ok && r.errors[0]!.message).toMatch(/^a named pipe: /);
+  });
+
+  it('leaves a .dockerignore that is a link or a folder as it is and says so (a link was replaced by a file; a folder crashed with EISDIR)', () => {
+    for (const [tree, what] of [
+      [{ '.dockerignore': { link: '.gitignore' }, '.gitignore': 'data/\n', 'requirements.txt': 'numpy\n' }, 'a symbolic link'],
+      [{ '.dockerignore': { link: 'nowhere' }, 'binder/requirements.txt': 'numpy\n' }, 'a symbolic link'],
+      [{ '.dockerignore/x': '', 'requirements.txt': 'numpy\n' }, 'not a regular file'],
+    ] as [Tree, string][]) {
+      const { dir, r } = initIn(tree);
+      expect(r.ok && r.value.notes.filter((n) => n.startsWith('.dockerignore'))).toEqual([`.dockerignore at the root is ${what}: rep init did not read it and left it as it is; check that it keeps the files the Repfile reads`]);
+      expect(r.ok && r.value.dockerignore).toBeUndefined();
+      expect(lstatSync(path.join(dir, '.dockerignore')).isFile()).toBe(false);
+    }
+    const { dir, r } = initIn({ '.dockerignore': { link: 'nowhere' }, Dockerfile: 'FROM busybox:latest\n' });
+    expect(r.ok && r.value.dockerignore).toBeUndefined();
+    expect(lstatSync(path.join(dir, '.dockerignore')).isSymbolicLink()).toBe(true);
+  });
+
+  it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
+    const { r } = initIn({ binder: { link: 'env' }, 'env/requirements.txt': 'numpy\n', 'requirements.txt': 'pandas\n' });
+    expect(r.ok && r.value.used).toEqual(['requirements.txt']);
+    expect(r.ok && r.value.notes).toContain('binder is a symbolic link: rep init does not follow links in a repository and read the root instead (repo2docker reads the folder it points to)');
+  });
+
+  it('refuses a repository folder that is missing or a file (a missing one was created; a file crashed with ENOTDIR)', () => {
+    const dir = makeProject({ 'a-file': '' }, 'myrepo-');
+    for (const d of [path.join(dir, 'missing'), path.join(dir, 'a-file')]) {
+      const r = init(d, { now: NOW });
+      expect(!r.ok && r.errors[0]!.message).toBe('not a folder: rep init writes a Repfile for the folder of a repository');
+    }
+    expect(lexists(path.join(dir, 'missing'))).toBe(false);
+  });
+
+  it('refuses a Repfile that is a folder at its name, even with --force (EISDIR); a dangling link is an existing Repfile too', () => {
+    const dir = makeProject({ 'Repfile/x': '', 'requirements.txt': 'numpy\n' }, 'myrepo-');
+    const r = init(dir, { now: NOW, force: true });
+    expect(!r.ok && r.errors[0]!.message).toBe('a folder: rep init writes the Repfile only over a file or a link');
+    const link = makeProject({ Repfile: { link: 'nowhere' } }, 'myrepo-');
+    const l = init(link, { now: NOW });
+    expect(!l.ok && l.errors[0]!.message).toBe('exists; rep init does not overwrite it without --force');
+  });
+});
