@@ -4,7 +4,7 @@
 // contents, and what they hide of the image below (whiteouts, opaque
 // folders, a file put where a folder was). Only headers are read; a file's
 // bytes stay where they are, named by file and offset.
-import { TarError, tarHeaders, type TarBounds, DEFAULT_TAR_BOUNDS } from './tarindex.js';
+import { TarError, tarHeaders, type TarBounds, type TarHeader, DEFAULT_TAR_BOUNDS } from './tarindex.js';
 
 /** A layer's bytes: a range of an open file. */
 export interface LayerSource {
@@ -13,18 +13,9 @@ export interface LayerSource {
   end: number;
 }
 
-export interface Entry {
+/** A header's fields under its clean path; the type is never '1': hard links are files sharing `data`. */
+export interface Entry extends Omit<TarHeader, 'name' | 'offset'> {
   path: string;
-  /** ustar type flag ('0' file, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo); hard links are files sharing `data`. */
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
   /** Where a file's bytes are: "fd:offset" identifies them (hard links share it). */
   data?: { fd: number; offset: number };
 }
