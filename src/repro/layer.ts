@@ -62,9 +62,17 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
   }
   const firstOf = new Map<string, string>();
   const sorted = [...merged.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const unchanged = (e: Entry) => e.type === '5' && tree.get(e.path) === folderMeta(e) && !hidden(e.path, merged);
+  // The folders this layer writes into must be in it: an engine applies a layer into an empty
+  // folder of its own, and makes a parent the layer lacks as 755 (a step writing /tmp/x made /tmp 755).
+  const holding = new Set<string>();
+  for (const e of [...out, ...sorted.filter((x) => !unchanged(x))]) {
+    for (let d = parentOf(e.path); d !== '' && !holding.has(d); d = parentOf(d)) holding.add(d);
+  }
   for (const e of sorted) {
-    // A folder that is there below, as it is (mode, owner), changes nothing but its time: left out, as engines differ in whether they write it.
-    if (e.type === '5' && tree.get(e.path) === folderMeta(e) && !hidden(e.path, merged)) continue;
+    // A folder that is there below, as it is (mode, owner), and holds nothing this layer writes, changes
+    // nothing but its time: left out, as engines differ in whether they write it.
+    if (unchanged(e) && !holding.has(e.path)) continue;
     const c: CanonicalEntry = { ...e, mtime: Math.min(e.mtime, epoch) };
     if (e.data) {
       const id = `${e.data.fd}:${e.data.offset}`;
@@ -73,6 +81,11 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
       else firstOf.set(id, e.path);
     }
     out.push(c);
+  }
+  // A folder it writes into that the engine's layer did not list: written as it is below.
+  for (const d of holding) {
+    const below = merged.entries.has(d) ? undefined : /^([0-7]+) (\d+):(\d+)$/.exec(tree.get(d) ?? '');
+    if (below) out.push({ path: d, type: '5', mode: parseInt(below[1]!, 8), uid: Number(below[2]), gid: Number(below[3]), mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0 });
   }
   applyMerged(tree, merged);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

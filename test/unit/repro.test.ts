@@ -100,10 +100,11 @@ describe('canonical layer', () => {
     expect(one.listing).toEqual([
       'directory app/ 755 0:0 : 1980-01-01',
       'file app/main.py 644 0:0 : 1980-01-01',
+      'directory etc/ 755 0:0 : 1980-01-01',
       'file etc/app.conf 644 0:0 : 1980-01-01',
     ]);
     // Pinned: the format of a canonical layer is part of the image ID a paper cites.
-    expect(one.diffId).toBe('sha256:620906cd454b1a75e24d2d2c3eae7c504c85becd21da3e429d60091a4b309961');
+    expect(one.diffId).toBe('sha256:6e77efc13a39bc81ddd013e2d159b8e10e74eda5bab47445f151e9f4f6583bd9');
   });
 
   it('keeps a time before the epoch, and clamps later ones', async () => {
@@ -126,7 +127,16 @@ describe('canonical layer', () => {
 
   it('keeps a mode of 0 (a shadow file) as 0', async () => {
     const r = await rewrite(BASE, [[{ name: 'etc/shadow', body: 'root:*:', mode: 0o100000 }]]);
-    expect(r.listing).toEqual(['file etc/shadow 0 0:0 : 1980-01-01']);
+    expect(r.listing).toEqual(['directory etc/ 755 0:0 : 1980-01-01', 'file etc/shadow 0 0:0 : 1980-01-01']);
+  });
+
+  it('holds every folder it writes into, as it is below: an engine makes a missing one 755 (a sticky /tmp lost its 1777)', async () => {
+    const base: Item[][] = [[{ name: './', type: 'directory', mode: 0o755 }, { name: './tmp/', type: 'directory', mode: 0o1777 }]];
+    // The engine listed tmp/ (as classic and BuildKit do), or did not: the same layer.
+    const listed = await rewrite(base, [[{ name: 'tmp/', type: 'directory', mode: 0o1777 }, { name: 'tmp/x', body: 'x' }]]);
+    const unlisted = await rewrite(base, [[{ name: 'tmp/x', body: 'x' }]]);
+    expect(listed.listing).toEqual(['directory tmp/ 1777 0:0 : 1980-01-01', 'file tmp/x 644 0:0 : 1980-01-01']);
+    expect(unlisted.diffId).toBe(listed.diffId);
   });
 
   it('leaves out a folder that is there below as it is, and keeps one whose mode changed', async () => {
