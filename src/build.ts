@@ -138,18 +138,19 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
     const digests = outputsDigests(run);
     // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
-    const image = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
-    if (!image.ok) return image;
-    const provenance = await record(plan.steps, digests, image.value);
+    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
+    if (!canonical.ok) return canonical;
+    const { cacheKey, ...image } = canonical.value;
+    const provenance = await record(plan.steps, digests, image);
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
-    writeState(ctx.dir, next);
+    writeState(ctx.dir, next, cacheKey ? [cacheKey] : []);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
-    const after = stamper && stamp ? noopRecordAfter(dag, next, image.value, context !== index.files ? stamper(context) : stamp) : undefined;
+    const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image: image.value, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
   } finally {
     mutex?.release();
   }

@@ -164,7 +164,7 @@ export const reproducibleSchema = z
           .min(0, { error: 'the epoch is a whole number of seconds since 1970-01-01T00:00:00Z' })
           .max(253402300799, { error: 'the epoch is at most 253402300799 (9999-12-31T23:59:59Z)' })
           .optional()
-          .describe('SOURCE_DATE_EPOCH: every time in the layers rep writes is clamped to it, and every RUN sees it (default 315532800, 1980-01-01).'),
+          .describe('SOURCE_DATE_EPOCH: every time in the layers rep writes is set to it, and every RUN sees it (default 315532800, 1980-01-01).'),
         drop: z
           .array(oneLine('a path pattern').min(1).regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' }))
           .optional()

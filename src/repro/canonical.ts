@@ -24,7 +24,7 @@ import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from './layer
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
-export const REWRITE_FORMAT = 1;
+export const REWRITE_FORMAT = 2;
 
 export interface ImageRef {
   tag: string;
@@ -55,7 +55,7 @@ export async function canonicalImage(
   built: readonly PlannedStep[],
   image: ImageRef,
   opts: { resolveBase?: (ref: string) => string; off?: boolean } = {},
-): Promise<Result<ImageRef>> {
+): Promise<Result<ImageRef & { cacheKey?: string }>> {
   const settings = project.recipe.reproducible;
   if (!settings || opts.off || engine.name === 'none') return ok(image);
   const resolveBase = opts.resolveBase;
@@ -70,7 +70,8 @@ export async function canonicalImage(
     // (other secrets, a command that is not deterministic) must not find the old rewrite.
     const engineId = (await engine.imageIds([engineImage])).get(engineImage);
     if (engineId === undefined) return fail({ ...where, message: `the ${engine.name} engine has no image ${engineImage} to rewrite` });
-    const ref = cacheRef(`sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`);
+    const cacheKey = `sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`;
+    const ref = cacheRef(cacheKey);
     const have = (await engine.imageIds([ref])).get(ref);
     if (have === undefined) {
       const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
@@ -80,7 +81,7 @@ export async function canonicalImage(
     const id = (await engine.imageIds([ref])).get(ref);
     if (id === undefined) return fail({ ...where, message: `the canonical image ${ref} is not in the ${engine.name} engine after loading it` });
     await engine.tag(ref, image.tag);
-    return ok({ tag: image.tag, imageId: id.startsWith('sha256:') ? id : `sha256:${id}` });
+    return ok({ tag: image.tag, imageId: id.startsWith('sha256:') ? id : `sha256:${id}`, cacheKey });
   } catch (e) {
     if (e instanceof LayerError || e instanceof ArchiveError) return fail({ ...where, message: `cannot write the reproducible image: ${e.message} (set \`reproducible: false\` in the Repfile to keep the engine's image)` });
     throw e;

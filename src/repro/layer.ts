@@ -1,5 +1,5 @@
 // One canonical layer from a step's merged changes (merge.ts) and the image
-// below it: entries sorted by name, times clamped to the epoch, numeric
+// below it: entries sorted by name, every time set to the epoch, numeric
 // owners without names, no pax extras beyond what a long name or a large
 // number needs, hard links pointing at the first name of their group, and
 // whiteouts spelled one way: a `.wh.NAME` file for each topmost path that
@@ -73,7 +73,10 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
     // A folder that is there below, as it is (mode, owner), and holds nothing this layer writes, changes
     // nothing but its time: left out, as engines differ in whether they write it.
     if (unchanged(e) && !holding.has(e.path)) continue;
-    const c: CanonicalEntry = { ...e, mtime: Math.min(e.mtime, epoch) };
+    // Every time is the epoch, not min(time, epoch): a builder's cache can hand back a step's files
+    // with the times of an earlier build (BuildKit keys COPY by content), so a time before the
+    // epoch is no more the step's own than one after it.
+    const c: CanonicalEntry = { ...e, mtime: epoch };
     if (e.data) {
       const id = `${e.data.fd}:${e.data.offset}`;
       const first = firstOf.get(id);

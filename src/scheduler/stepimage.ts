@@ -57,9 +57,8 @@ export function stepDockerfile(
 
 /**
  * A tar stream: the Dockerfile, and the step's inputs under inputs/, all
- * dated `mtime`. With reproducible images that is the Repfile's epoch: the
- * canonical rewrite clamps later times to it, so a step built from this tar
- * and one whose builder read the folder (files dated now) end up alike.
+ * dated `mtime` (the Repfile's epoch with reproducible images, the time the
+ * canonical rewrite gives every file anyway).
  */
 export function stepContext(dockerfile: string, inputs: readonly HashedFile[], mtime?: Date): Readable {
   const entries: TarEntry[] = [

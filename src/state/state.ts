@@ -103,10 +103,14 @@ export function isState(x: unknown): x is State {
   });
 }
 
-/** Writes the state, and records its keys in the history `rep gc` reads (history.ts). */
-export function writeState(contextDir: string, state: State): void {
+/**
+ * Writes the state, and records its keys in the history `rep gc` reads
+ * (history.ts), with `more`: keys of other images the build tagged rep-cache
+ * (the canonical image), so that gc knows them as this project's.
+ */
+export function writeState(contextDir: string, state: State, more: readonly string[] = []): void {
   writeFileAtomic(stateFileToWrite(contextDir, 'state'), prettyJson(state));
-  appendHistory(contextDir, Object.values(state.steps).map((s) => s.key));
+  appendHistory(contextDir, [...Object.values(state.steps).map((s) => s.key), ...more]);
 }
 
 /**
