@@ -75,6 +75,10 @@ async function bothWays(name: string, tree: Tree, dockerfile = 'Dockerfile') {
   const repfile = readFileSync(`${dir}/Repfile`, 'utf8');
   // Tagged under rep-test/ (the test setup removes those tags).
   appendFileSync(`${dir}/Repfile`, `  tag: rep-test/initdf-${name}-rep:latest\n`);
+  // What is compared is the conversion: rep's reproducible images let every RUN see SOURCE_DATE_EPOCH,
+  // which the original build does not, and tools that honour it write other bytes (Python's .pyc
+  // files, the date in /etc/shadow). docs/reproducible.md says so; here both builds run without it.
+  appendFileSync(`${dir}/Repfile`, 'reproducible: false\n');
   const original = sh(DOCKER_BIN, ['build', '-q', '--network', 'host', '-t', `rep-test/initdf-${name}-docker:latest`, '-f', dockerfile, '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '0' } }).trim();
   // Config read at once, and a container made: another test run's cleanup may untag rep-test/ images any time.
   const ca = config(original);
