@@ -13,7 +13,7 @@ import type { EngineChoice } from '../src/engine/choice.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { exitCode, type Diagnostic, type Result } from '../src/diag.js';
+import { exitCode, tailLines, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReason } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
@@ -43,6 +43,9 @@ function unwrap<T>(r: Result<T>): T {
 
 /** A mistake on the command line that commander cannot see (exit 2). */
 const badFlag = (flag: string, message: string): never => failWith([{ kind: 'flag', flag, message }]);
+
+/** A flag's value that must be a whole number from 1. */
+const whole = (flag: string, v: string): number => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
 
 const program = new Command('rep')
   .description('Build container images the way make builds files.')
@@ -268,7 +271,6 @@ program
     const { verifyBundle } = await import('../src/publish/verify.js');
     const { parseSecretGrant } = await import('../src/scheduler/secrets.js');
     const { prettyJson } = await import('../src/canonical.js');
-    const whole = (flag: string, v: string) => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
     const limits = {
       maxBytes: parseSize(o.maxSize) ?? badFlag(`--max-size ${o.maxSize}`, 'expected a size such as 500M, 64G or 1T'),
       maxEntries: whole('--max-files', o.maxFiles),
@@ -329,7 +331,7 @@ program
   .option('-n, --dry-run', 'print what would be removed; remove nothing')
   .addOption(engineOption())
   .action(async (o: { keepStates?: string; keepBytes?: string; all?: boolean; dryRun?: boolean; engine: EngineChoice }, cmd: Command) => {
-    const keepStates = o.keepStates === undefined ? undefined : /^[1-9]\d*$/.test(o.keepStates) ? Number(o.keepStates) : badFlag(`--keep-states ${o.keepStates}`, 'expected a whole number from 1');
+    const keepStates = o.keepStates === undefined ? undefined : whole('--keep-states', o.keepStates);
     const keepBytes = o.keepBytes === undefined ? undefined : parseSize(o.keepBytes) ?? badFlag(`--keep-bytes ${o.keepBytes}`, 'expected a size such as 500M or 2G');
     if (o.all && (keepStates !== undefined || keepBytes !== undefined)) badFlag('--all', 'keeps nothing: it takes no --keep-states or --keep-bytes');
     const { gc, formatGc } = await import('../src/commands/gc.js');
@@ -375,7 +377,7 @@ async function main(argv: string[]): Promise<number> {
     // Every problem rep foresees comes back as a Result (see src/diag.ts); what reaches here is
     // the engine failing where no step was running, or a fault of rep's: say what failed, without
     // a stack trace (REP_DEBUG=1 shows it).
-    const detail = e instanceof EngineError && e.detail ? `\n${e.detail.trim().split('\n').slice(-5).map((l) => `  | ${l}`).join('\n')}` : '';
+    const detail = e instanceof EngineError && e.detail ? tailLines(e.detail).map((l) => `\n  | ${l}`).join('') : '';
     process.stderr.write(`rep: ${(e as Error).message}${detail}\n`);
     if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;

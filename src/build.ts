@@ -10,8 +10,8 @@ import { prepareSecrets, secretFilesInContext, type SecretGrant } from './schedu
 import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from './scheduler/settle.js';
 import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
 import type { Engine } from './engine/engine.js';
-import { engineFreshness } from './plan/freshness.js';
-import { hashResolved, Planner, planSteps, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
+import { planWithEngine } from './plan/freshness.js';
+import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
 import { ContextIndex } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance } from './record/provenance.js';
@@ -106,9 +106,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const hashed = hashResolved(resolved, StatCache.forContext(ctx.dir));
-    const planner = new Planner(dag, hashed, { state, resolveBase });
-    const byEngine = engine.name === 'none' ? undefined : await engineFreshness(engine, planner, state);
-    const plan = planSteps(planner, { state, ...byEngine });
+    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
@@ -124,8 +122,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined;
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
-      state, onEvent: opts.onEvent, resolveBase, present: byEngine?.tags, cacheFrom,
+      state, onEvent: opts.onEvent, resolveBase, present, cacheFrom,
       context: context === index.files ? index : new ContextIndex(context),
+      // With reproducible images the tag goes to the canonical image (repro/canonical.ts), not twice.
+      tag: !(recipe.reproducible && opts.reproducible !== false),
     });
     const records = settledRecords(run);
     const next = nextState(project, engine.name, state, records);
@@ -141,6 +141,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
+    if (cacheKey) opts.onEvent?.({ type: 'image-tagged', tag: image.tag, imageId: image.imageId });
     const provenance = await record(plan.steps, digests, image);
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:

@@ -78,6 +78,9 @@ export interface BuildFailed {
 
 export type Result<T> = { ok: true; value: T } | { ok: false; errors: Diagnostic[] };
 
+/** The last lines of what an engine printed, as a failure shows them. */
+export const tailLines = (detail: string): string[] => detail.trim().split('\n').filter(Boolean).slice(-5);
+
 /** The exit code for problems: 2 when every one is a mistake in what the user gave (a file, a flag), 1 otherwise. */
 export function exitCode(errors: readonly Diagnostic[]): 1 | 2 {
   return errors.every((d) => d.kind === undefined || d.kind === 'file' || d.kind === 'flag') ? 2 : 1;
@@ -148,7 +151,7 @@ export function formatDiagnostic(d: Diagnostic): string {
  */
 export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const head = formatDiagnostic(d);
-  const detail = d.kind === 'engine' && d.detail ? d.detail.trim().split('\n').filter(Boolean).slice(-5).map((l) => `\n  | ${l}`).join('') : '';
+  const detail = d.kind === 'engine' && d.detail ? tailLines(d.detail).map((l) => `\n  | ${l}`).join('') : '';
   if (!('span' in d) || !d.span || source === undefined) return head + detail;
   const lines = source.split(/\r?\n/);
   const { start, end } = d.span;

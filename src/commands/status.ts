@@ -1,8 +1,8 @@
 // `rep status`: each step fresh or stale, with typed reasons.
 import { ok, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
-import { engineFreshness } from '../plan/freshness.js';
-import { hashInputs, Planner, planSteps, type Plan } from '../plan/plan.js';
+import { planWithEngine } from '../plan/freshness.js';
+import { hashInputs, type Plan } from '../plan/plan.js';
 import { formatReason, type Reason } from '../plan/reasons.js';
 import type { Project } from '../project.js';
 import { readState } from '../state/state.js';
@@ -21,9 +21,7 @@ export async function status(project: Project, engine?: Engine): Promise<Result<
   const resolveBase = resolverFor(project.lock?.value);
   const inputs = hashInputs(project.dag, project.ctx);
   if (!inputs.ok) return inputs;
-  const planner = new Planner(project.dag, inputs.value, { state, resolveBase });
-  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, state) : {};
-  return ok(planSteps(planner, { state, ...byEngine }));
+  return ok((await planWithEngine(engine, project.dag, inputs.value, { state, resolveBase })).plan);
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */

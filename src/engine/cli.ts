@@ -95,11 +95,12 @@ export class CliEngine implements Engine {
     return (await this.serverVersion()) === undefined ? this.silence : undefined;
   }
 
-  /** Whether builds can mount secrets (BuildKit for docker; podman always). */
+  /** Whether a step's build reads the context folder (BuildKit syncs it): see Engine.syncsFolders. */
   get syncsFolders(): boolean {
     return this.name === 'docker' && this.buildkit;
   }
 
+  /** Whether builds can mount secrets (BuildKit for docker; podman always). */
   get secretsSupported(): boolean {
     return this.name === 'podman' || this.buildkit;
   }

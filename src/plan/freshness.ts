@@ -4,7 +4,9 @@
 import { cacheRef, keyHex } from '../scheduler/stepimage.js';
 import type { Engine } from '../engine/engine.js';
 import type { State } from '../state/state.js';
-import type { Planner } from './plan.js';
+import type { HashedFile } from '../context/hash.js';
+import type { Dag } from '../graph/dag.js';
+import { Planner, planSteps, type Plan } from './plan.js';
 
 /**
  * The keys every step would have if all were fresh, looked up in one call;
@@ -19,4 +21,20 @@ export async function engineFreshness(engine: Engine, planner: Planner, state: S
   const ids = await engine.imageIds(likely.map(cacheRef));
   const tags = new Set(likely.filter((k) => ids.get(cacheRef(k)) !== undefined).map(keyHex));
   return { tags, isFresh: (_name: string, key: string) => tags.has(keyHex(key)), outputsDigest };
+}
+
+/**
+ * The build's one plan: keyed once, fresh where the engine has the step's
+ * image (or, with no engine, where the last build recorded its key); and the
+ * keys the engine was found to have, for the scheduler.
+ */
+export async function planWithEngine(
+  engine: Engine | undefined,
+  dag: Dag,
+  inputs: Map<string, HashedFile[]>,
+  opts: { state?: State; resolveBase: (ref: string) => string },
+): Promise<{ plan: Plan; present?: Set<string> }> {
+  const planner = new Planner(dag, inputs, opts);
+  const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, opts.state) : undefined;
+  return { plan: planSteps(planner, { state: opts.state, ...byEngine }), present: byEngine?.tags };
 }

@@ -164,8 +164,10 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   }
   if (opts.image) {
     const saved = await saveOciArchive(engine, recipe.image.tag, temp('rep-oci'), path.join(stage, OCI_ARCHIVE));
-    if ('problems' in saved) return fail(...saved.problems.map((message) => ({ file: recipe.file, message: `cannot write ${OCI_ARCHIVE}: ${message}` })));
-    if (`sha256:${saved.imageId}` !== imageDigest) return fail({ file: recipe.file, message: `cannot write ${OCI_ARCHIVE}: the engine saved image sha256:${saved.imageId}, not the image built (${imageDigest}); was ${recipe.image.tag} retagged meanwhile?` });
+    // What the engine saved is its doing, not the Repfile's (exit 1).
+    const engineSays = (message: string) => ({ kind: 'engine' as const, engine: engine.name, message: `cannot write ${OCI_ARCHIVE}: ${message}` });
+    if ('problems' in saved) return fail(...saved.problems.map(engineSays));
+    if (`sha256:${saved.imageId}` !== imageDigest) return fail(engineSays(`it saved image sha256:${saved.imageId}, not the image built (${imageDigest}); was ${recipe.image.tag} retagged meanwhile?`));
   }
   const statementText = prettyJson(statement);
   put('provenance.json', statementText);

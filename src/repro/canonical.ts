@@ -12,7 +12,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Of } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
-import type { Engine } from '../engine/engine.js';
+import { EngineError, type Engine } from '../engine/engine.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { cacheRef, imageStep } from '../scheduler/stepimage.js';
@@ -63,27 +63,29 @@ export async function canonicalImage(
   const chain = imageChain(project, resolveBase);
   const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
   const drop = [...DEFAULT_DROP, ...settings.drop];
-  const where = { file: project.recipe.file };
   const engineImage = cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
+  const engineSays = (message: string, detail?: string) => fail<ImageRef & { cacheKey?: string }>({ kind: 'engine', engine: engine.name, message, detail });
   try {
-    // Keyed by the engine's image itself, not by step keys: a step rebuilt under the same key
-    // (other secrets, a command that is not deterministic) must not find the old rewrite.
-    const engineId = (await engine.imageIds([engineImage])).get(engineImage);
-    if (engineId === undefined) return fail({ ...where, message: `the ${engine.name} engine has no image ${engineImage} to rewrite` });
+    // Keyed by the engine's image itself (as the run found it), not by step keys: a step rebuilt under
+    // the same key (other secrets, a command that is not deterministic) must not find the old rewrite.
+    const engineId = image.imageId || (await engine.imageIds([engineImage])).get(engineImage);
+    if (!engineId) return engineSays(`has no image ${engineImage} to rewrite`);
     const cacheKey = `sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`;
     const ref = cacheRef(cacheKey);
-    const have = (await engine.imageIds([ref])).get(ref);
-    if (have === undefined) {
+    const ids = await engine.imageIds([ref, image.tag]);
+    let id = ids.get(ref);
+    if (id === undefined) {
       const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
-      const made = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
-      await engine.tag(made.replace(/^sha256:/, ''), ref);
+      id = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
+      await engine.tag(id.replace(/^sha256:/, ''), ref);
     }
-    const id = (await engine.imageIds([ref])).get(ref);
-    if (id === undefined) return fail({ ...where, message: `the canonical image ${ref} is not in the ${engine.name} engine after loading it` });
-    await engine.tag(ref, image.tag);
-    return ok({ tag: image.tag, imageId: id.startsWith('sha256:') ? id : `sha256:${id}`, cacheKey });
+    const imageId = id.startsWith('sha256:') ? id : `sha256:${id}`;
+    // The Repfile's tag is set here, once, and only when it names another image (the run leaves it alone).
+    if (ids.get(image.tag) !== imageId) await engine.tag(ref, image.tag);
+    return ok({ tag: image.tag, imageId, cacheKey });
   } catch (e) {
-    if (e instanceof LayerError || e instanceof ArchiveError) return fail({ ...where, message: `cannot write the reproducible image: ${e.message} (set \`reproducible: false\` in the Repfile to keep the engine's image)` });
+    if (e instanceof LayerError || e instanceof ArchiveError) return fail({ kind: 'build', message: `cannot write the reproducible image: ${e.message} (set \`reproducible: false\` in the Repfile to keep the engine's image)` });
+    if (e instanceof EngineError) return engineSays(e.message, e.detail);
     throw e;
   }
 }

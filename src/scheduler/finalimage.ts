@@ -5,7 +5,7 @@ import type { Project } from '../project.js';
 import type { RunOptions } from './run.js';
 import { cacheRef, imageStep, keyHex, stepContext } from './stepimage.js';
 
-/** Builds (or finds) the final image and tags it as the Repfile says. */
+/** Builds (or finds) the final image and tags it as the Repfile says (unless opts.tag is false). */
 export async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {
   const { recipe, dag } = project;
   const final = imageStep(dag, targetKey);
@@ -20,6 +20,8 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
       }
     }
   }
+  // The canonical rewrite tags its own image: the engine's is only named by its id then.
+  if (opts.tag === false) return { tag: recipe.image.tag, imageId: (await engine.imageIds([ref])).get(ref) ?? '' };
   // Tag only when the tag does not already name this image.
   const ids = await engine.imageIds([ref, recipe.image.tag]);
   if (ids.get(ref) === undefined || ids.get(ref) !== ids.get(recipe.image.tag)) await engine.tag(ref, recipe.image.tag);

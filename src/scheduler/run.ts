@@ -4,7 +4,7 @@
 // by content (early cutoff).
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { formatDiagnostic } from '../diag.js';
+import { formatDiagnostic, tailLines } from '../diag.js';
 import { dependenciesOf } from '../graph/dag.js';
 import { EngineError, PathMissingError, type Engine, type SecretValue } from '../engine/engine.js';
 import type { Plan, PlannedStep } from '../plan/plan.js';
@@ -32,6 +32,8 @@ export interface RunOptions {
   secrets?: Record<string, SecretValue>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
+  /** Whether the run tags the final image as the Repfile says (default); not when the canonical rewrite will. */
+  tag?: boolean;
   /**
    * The context as the build walked it: an engine that syncs folders
    * (BuildKit) reads the context folder and copies the inputs from it,
@@ -190,7 +192,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   let image: RunResult['image'];
   if (ok) {
     image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts, present).catch((e: Error) => {
-      emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailOf(e.detail) : [], log: '', error: e.message });
+      emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailLines(e.detail) : [], log: '', error: e.message });
       return undefined;
     });
   }
@@ -210,9 +212,7 @@ class StepFailure extends Error {
   readonly tail: string[];
   constructor(message: string, detail = '') {
     super(message);
-    this.tail = tailOf(detail);
+    this.tail = tailLines(detail);
   }
 }
 
-/** The last lines of what an engine command printed. */
-const tailOf = (detail: string) => detail.trim().split('\n').filter(Boolean).slice(-5);
