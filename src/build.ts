@@ -141,7 +141,6 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
-    if (cacheKey) opts.onEvent?.({ type: 'image-tagged', tag: image.tag, imageId: image.imageId });
     const provenance = await record(plan.steps, digests, image);
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:

@@ -20,7 +20,8 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
       }
     }
   }
-  // The canonical rewrite tags its own image: the engine's is only named by its id then.
+  // The canonical rewrite tags its own image: the engine's is only named by its id then (and the
+  // record, the --json stream's last line, names the image tagged: 'finish' stays the last event).
   if (opts.tag === false) return { tag: recipe.image.tag, imageId: (await engine.imageIds([ref])).get(ref) ?? '' };
   // Tag only when the tag does not already name this image.
   const ids = await engine.imageIds([ref, recipe.image.tag]);
