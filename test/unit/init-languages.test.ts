@@ -2,24 +2,7 @@
 // against repo2docker's build packs (cited per case). test/unit/init.test.ts
 // has the file finding and Python; test/integration/init.test.ts builds.
 import { describe, expect, it } from 'vitest';
-import { init } from '../../src/commands/init.js';
-import { makeProject, open, type Tree } from '../helpers.js';
-
-const NOW = new Date('2026-11-27T12:00:00Z');
-
-function initIn(tree: Tree) {
-  const dir = makeProject(tree, 'myrepo-');
-  const r = init(dir, { now: NOW });
-  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-  const p = open(dir);
-  return { notes: r.value.notes, used: r.value.used, recipe: p.recipe, order: p.dag.order, text: r.value.text };
-}
-type Init = ReturnType<typeof initIn>;
-const stepOf = (x: Init, n: string) => {
-  const s = x.recipe.steps.find((st) => st.name === n);
-  if (!s) throw new Error(`no step ${n} in ${x.order.join(', ')}`);
-  return s;
-};
+import { initIn, stepOf } from './initcase.js';
 
 describe('apt.txt, postBuild, start (buildpacks/base.py)', () => {
   it('apt.txt alone: Debian, one system step that reads the file when it builds', () => {

@@ -5,27 +5,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
-import { hashInputs } from '../../src/plan/plan.js';
-import { makeProject, open, rep, type Tree } from '../helpers.js';
+import { makeProject, open, rep } from '../helpers.js';
+import { initIn, NOW, stepOf, type Init } from './initcase.js';
 
-const NOW = new Date('2026-11-27T12:00:00Z');
-
-function initIn(tree: Tree) {
-  const dir = makeProject(tree, 'myrepo-');
-  const r = init(dir, { now: NOW });
-  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-  const p = open(dir);
-  const hashed = hashInputs(p.dag, p.ctx);
-  if (!hashed.ok) throw new Error(`inputs do not resolve: ${hashed.errors.map((e) => e.message).join('\n')}`);
-  return { dir, text: r.value.text, notes: r.value.notes, used: r.value.used, project: p, recipe: p.recipe };
-}
-type Init = ReturnType<typeof initIn>;
-const steps = (x: Init) => x.project.dag.order;
-const stepOf = (x: Init, n: string) => {
-  const s = x.recipe.steps.find((st) => st.name === n);
-  if (!s) throw new Error(`no step ${n} in ${steps(x).join(', ')}`);
-  return s;
-};
+const steps = (x: Init) => x.order;
 const runOf = (x: Init, n: string) => stepOf(x, n).run.join('\n');
 
 describe('rep init: where files are found (buildpacks/base.py binder_path)', () => {
