@@ -7,8 +7,8 @@ import path from 'node:path';
 import type { DockerIgnore } from './dockerignore.js';
 import { STATE_DIR } from '../state/paths.js';
 import type { ContextFile } from './files.js';
+import { parentOf } from '../emit/copies.js';
 
-const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 
 /**
  * `files`: the context as rep lists it; `listed`: how many of them each

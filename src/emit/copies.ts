@@ -14,7 +14,8 @@ export interface CopySpec {
   wholeDir: boolean;
 }
 
-const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+/** The folder a slash-separated relative path is in ("" for the top). */
+export const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 
 /**
  * `inputs`: the step's input paths; `context`: every path in the build

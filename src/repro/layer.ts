@@ -12,13 +12,13 @@ import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
+import { parentOf } from '../emit/copies.js';
 
 /** The image's filesystem as far as rep needs it: every path, with a folder's mode and owner ("755 0:0"), undefined for others. */
 export type Tree = Map<string, string | undefined>;
 
 const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
 
-const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 const ancestors = function* (p: string) {
   for (let at = p.lastIndexOf('/'); at > 0; at = p.lastIndexOf('/', at - 1)) yield p.slice(0, at);
 };

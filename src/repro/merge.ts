@@ -5,6 +5,7 @@
 // folders, a file put where a folder was). Only headers are read; a file's
 // bytes stay where they are, named by file and offset.
 import { TarError, tarHeaders, type TarBounds, type TarHeader, DEFAULT_TAR_BOUNDS } from './tarindex.js';
+import { parentOf } from '../emit/copies.js';
 
 /** A layer's bytes: a range of an open file. */
 export interface LayerSource {
@@ -42,7 +43,6 @@ export function cleanPath(raw: string): string {
   return parts.join('/');
 }
 
-const parentOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 
 /** Entries by path, with each folder's children indexed so that removing a subtree costs its size, not the map's. */
 class EntryMap extends Map<string, Entry> {
