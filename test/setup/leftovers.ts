@@ -17,26 +17,57 @@ const OURS = /^(localhost\/)?(rep-cache|rep-test\/[^:]+|rep-verify\/[^:]+):[^:]+
 /** Tags in rep's namespaces an engine has now (none when the engine does not answer). */
 function repTags(bin: string): Set<string> {
   const r = spawnSync(bin, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) return new Set();
+  if (r.error || r.status !== 0) {
+    // Say so: a silent empty answer here once left every podman image of every run behind.
+    process.stderr.write(`leftovers: ${bin} images failed: ${r.error?.message ?? r.stderr.trim()}\n`);
+    return new Set();
+  }
   return new Set(r.stdout.split('\n').filter((t) => OURS.test(t)));
 }
 
 /** Where overlapping runs leave what was there before them: one file per run, named by its pid. */
 const RUNS = path.join(tmpdir(), 'vitest-rep-runs');
 
-/** Tags each engine had when a run started. */
-type Before = Record<string, string[]>;
+/** When a run started, and the tags each engine had then. */
+interface Before {
+  started: number;
+  tags: Record<string, string[]>;
+}
 
 const readBefore = (file: string): Before => JSON.parse(readFileSync(file, 'utf8')) as Before;
 
+/** An engine's `CreatedAt` ("2026-11-27 22:19:00 +0000 UTC", podman with a fraction) in ms. */
+function createdAt(text: string): number {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d\d)(\d\d)/.exec(text);
+  return m ? Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) : NaN;
+}
+
+/**
+ * Untagged images made since `since`: what retagging a test's image (a rebuild, a canonical
+ * rewrite) leaves behind. Whole seconds, as the engines list them.
+ */
+function danglingSince(bin: string, since: number): string[] {
+  const r = spawnSync(bin, ['images', '--filter', 'dangling=true', '--format', '{{.ID}}\t{{.CreatedAt}}'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.error || r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .filter(([id, at]) => id && at && createdAt(at) >= Math.floor(since / 1000) * 1000)
+    .map(([id]) => id!);
+}
+
 export default function setup(): () => void {
+  const outer = process.env.TMPDIR;
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-tests-'));
   process.env.TMPDIR = dir;
-  const own: Before = Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]]));
+  const own: Before = { started: Date.now(), tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])) };
   mkdirSync(RUNS, { recursive: true });
   const mine = path.join(RUNS, `${process.pid}.json`);
   writeFileSync(mine, JSON.stringify(own));
   return () => {
+    // podman writes under TMPDIR and fails when it is gone: give it back before asking the engines.
+    if (outer === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = outer;
     rmSync(dir, { recursive: true, force: true });
     const files = readdirSync(RUNS).filter((f) => f !== `${process.pid}.json`);
     const started = files.filter((f) => /^\d+\.json$/.test(f));
@@ -48,9 +79,13 @@ export default function setup(): () => void {
     // Runs that ended before this one (or died) tell what was there before them too.
     const others = files.filter((f) => /^\d+(\.ended)?\.json$/.test(f)).map((f) => path.join(RUNS, f));
     const befores = [own, ...others.map(readBefore)];
+    const since = Math.min(...befores.map((b) => b.started ?? Date.now()));
     for (const bin of ENGINES) {
-      const added = [...repTags(bin)].filter((t) => !befores.every((b) => (b[bin] ?? []).includes(t)));
+      const added = [...repTags(bin)].filter((t) => !befores.every((b) => (b.tags?.[bin] ?? []).includes(t)));
       for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
+      // Not forced: an image a container still uses stays.
+      const dangling = danglingSince(bin, since);
+      for (let j = 0; j < dangling.length; j += 100) spawnSync(bin, ['image', 'rm', ...dangling.slice(j, j + 100)], { stdio: 'ignore' });
     }
     for (const f of [mine, ...others]) rmSync(f, { force: true });
     try {
