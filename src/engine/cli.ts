@@ -1,14 +1,14 @@
 // Engine adapter for the Docker and Podman command lines (through execa).
 // Both speak the same subset rep uses; the differences are named here. With
-// docker's unix socket at hand, image lookups and tagging go to the Engine
-// API instead of a client process each; whether docker is there at all (and
+// docker's unix socket at hand, image lookups, tagging, save and load go to
+// the Engine API instead of a client process each; whether docker is there at all (and
 // its version) is still the client's answer, since builds need the client.
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
-import { dockerSocket, imageId, imageJson, tagImage } from './socket.js';
+import { dockerSocket, imageId, imageJson, loadImages, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -187,10 +187,13 @@ export class CliEngine implements Engine {
 
   async save(refs: string | readonly string[], file: string): Promise<void> {
     const list = typeof refs === 'string' ? [refs] : [...refs];
+    // Straight from the engine into the file; the client (asked when the API fails) copies it through itself.
+    if (await this.api((s) => saveImages(s, list, file))) return;
     await this.must(['save', ...(this.name === 'podman' && list.length > 1 ? ['-m'] : []), '-o', file, ...list]);
   }
 
   async load(file: string): Promise<void> {
+    if (await this.api((s) => loadImages(s, file))) return;
     await this.must(['load', '-i', file]);
   }
 

@@ -2,15 +2,14 @@
 // save / podman save: manifest.json, configs, uncompressed layers), read in
 // place by name and byte range, each image found by its config's digest; and
 // the one rep writes for `docker load` / `podman load` in the same format,
-// deterministically (sorted entries, fixed times, numeric owners).
+// deterministically (fixed times, numeric owners), as the layers are made.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { isJsonMap } from '../canonical.js';
 import type { LayerSource } from './merge.js';
 import { tarHeaders, TarError } from './tarindex.js';
+import { fileSink, headerBlocks, ShortSourceError, TarWriter, type TarHeader } from './tarwriter.js';
 
 export interface SavedImage {
   /** The config, parsed. */
@@ -82,41 +81,95 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
   return images;
 }
 
-/** A layer to write: from a file, a range of the saved archive, or none (`present`: named in the manifest only, see writeDockerArchive). */
-export type ArchiveLayer = { diffId: string } & ({ file: string } | { source: LayerSource } | { present: true });
-
 /**
- * Writes a docker-save archive of one image (no name: the caller tags it by
- * id), sorted, every time at `mtime`. A `present` layer is named in the
- * manifest without its bytes: docker's load looks a layer up by its chain id
- * before it opens the file (the base image's layers, already loaded).
+ * The archive rep loads into the engine, in docker-save format, written as
+ * the rewrite goes: each canonical layer straight into its member (its
+ * header, which names its diff id and size, written once the layer is
+ * done), then the config and manifest.json, which name the layers. Every
+ * time is `mtime`, owners are numeric; the same layers and config give the
+ * same bytes. A layer only named (`present`) has no member: docker's load
+ * looks a layer up by its chain id before it opens the file (the base
+ * image's layers, already loaded); podman wants the bytes (`copy`).
  */
-export async function writeDockerArchive(out: string, config: { bytes: Buffer; digest: string }, layers: readonly ArchiveLayer[], mtime: number): Promise<void> {
-  const hex = (d: string) => d.replace(/^sha256:/, '');
-  const configName = `${hex(config.digest)}.json`;
-  const layerName = (l: ArchiveLayer) => `${hex(l.diffId)}/layer.tar`;
-  const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: null, Layers: layers.map(layerName) }]));
-  const seen = new Set<string>();
-  const files: { name: string; bytes?: Buffer; layer?: ArchiveLayer }[] = [
-    { name: configName, bytes: config.bytes },
-    { name: 'manifest.json', bytes: manifest },
-    ...layers.filter((l) => !('present' in l) && !seen.has(l.diffId) && seen.add(l.diffId)).map((l) => ({ name: layerName(l), layer: l })),
-  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(out));
-  const base = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(mtime * 1000) };
-  for (const f of files) {
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (f.bytes) return void pack.entry({ ...base, name: f.name, size: f.bytes.length }, f.bytes, cb);
-      const l = f.layer as Exclude<ArchiveLayer, { present: true }>;
-      const size = 'file' in l ? statSync(l.file).size : l.source.end - l.source.start;
-      if (size === 0) return void pack.entry({ ...base, name: f.name, size }, Buffer.alloc(0), cb);
-      const sink = pack.entry({ ...base, name: f.name, size }, cb);
-      const src = 'file' in l ? createReadStream(l.file) : createReadStream('', { fd: l.source.fd, start: l.source.start, end: l.source.end - 1, autoClose: false });
-      src.on('error', reject).pipe(sink);
-    });
+export class DockerArchiveWriter {
+  private readonly fd: number;
+  private readonly tar: TarWriter;
+  private readonly names: string[] = [];
+  private readonly members = new Set<string>();
+
+  constructor(file: string, private readonly mtime: number) {
+    this.fd = openSync(file, 'w', 0o600);
+    this.tar = new TarWriter(fileSink(this.fd));
   }
-  pack.finalize();
-  await done;
+
+  private header(name: string, size: number): TarHeader {
+    return { name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: this.mtime, size };
+  }
+
+  /** A layer the engine has already (docker), named in the manifest only. */
+  present(diffId: string): void {
+    this.names.push(layerName(diffId));
+  }
+
+  /** A layer copied as it is from a byte range (the base's, from the saved archive). */
+  copy(diffId: string, source: LayerSource): void {
+    const name = layerName(diffId);
+    this.names.push(name);
+    if (this.members.has(name)) return;
+    this.members.add(name);
+    try {
+      this.tar.entryFrom(this.header(name, source.end - source.start), source.fd, source.start);
+    } catch (e) {
+      if (e instanceof ShortSourceError) throw new ArchiveError(`the engine's saved image is cut short: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** A layer that `write` writes as a tar; returns its diff id (its sha256). */
+  layer(write: (tar: TarWriter) => void): string {
+    this.tar.flush();
+    const at = this.tar.written;
+    this.tar.write(Buffer.alloc(512));
+    const hash = createHash('sha256');
+    const inner = new TarWriter((b) => {
+      hash.update(b);
+      this.tar.write(b);
+    });
+    write(inner);
+    const size = inner.finish();
+    this.tar.endMember(size);
+    this.tar.flush();
+    const diffId = `sha256:${hash.digest('hex')}`;
+    const name = layerName(diffId);
+    const [header, ...more] = headerBlocks(this.header(name, size));
+    if (more.length || header!.length !== 512) throw new ArchiveError(`a layer of ${size} bytes needs more than one header block`);
+    writeSync(this.fd, header!, 0, 512, at);
+    this.names.push(name);
+    this.members.add(name);
+    return diffId;
+  }
+
+  /** Writes the config and the manifest naming the layers in order, and closes the file. */
+  finish(config: { bytes: Buffer; digest: string }): void {
+    try {
+      const configName = `${config.digest.replace(/^sha256:/, '')}.json`;
+      this.tar.entry(this.header(configName, config.bytes.length), config.bytes);
+      const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: null, Layers: this.names }]));
+      this.tar.entry(this.header('manifest.json', manifest.length), manifest);
+      this.tar.finish();
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the file (again: nothing). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private closed = false;
 }
+
+const layerName = (diffId: string) => `${diffId.replace(/^sha256:/, '')}/layer.tar`;

@@ -17,10 +17,10 @@ import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { cacheRef, imageStep } from '../scheduler/stepimage.js';
 import { withTempDir } from '../tempdir.js';
-import { ArchiveError, readSaved, writeDockerArchive, type ArchiveLayer, type SavedImage } from './archive.js';
+import { ArchiveError, DockerArchiveWriter, readSaved, type SavedImage } from './archive.js';
 import { canonicalConfig, type HistoryStep } from './config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from './drop.js';
-import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from './layer.js';
+import { applyBaseLayer, canonicalEntries, writeLayerEntries, type Tree } from './layer.js';
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
@@ -129,32 +129,35 @@ async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
       }
       const tree: Tree = new Map();
       const docker = engine.name === 'docker';
-      const layers: ArchiveLayer[] = [];
-      for (let n = 0; n < bounds[0]!; n++) {
-        applyBaseLayer(tree, finalImg.layers[n]!);
-        // docker loads the base's layers from its own store, podman wants the bytes.
-        layers.push(docker ? { diffId: finalImg.diffIds[n]!, present: true } : { diffId: finalImg.diffIds[n]!, source: finalImg.layers[n]! });
-      }
-      const dropped = dropMatcher(job.drop);
-      const history: HistoryStep[] = [];
-      const owners = [...job.steps.map((s, n) => ({ by: `rep step ${s}`, key: job.keys[n]! })), { by: 'rep image', key: job.finalKey }];
-      for (let s = 0; s < owners.length; s++) {
-        const merged = mergeLayers(finalImg.layers.slice(bounds[s], bounds[s + 1]), dropped);
-        for (const p of engineArtefacts(merged.entries, tree)) merged.entries.delete(p);
-        const entries = canonicalEntries(tree, merged, job.epoch);
-        const isImage = s === owners.length - 1;
-        if (entries.length) {
-          const file = path.join(tmp, `layer-${s}.tar`);
-          const { diffId } = await writeLayer(entries, file);
-          layers.push({ diffId, file });
-        }
-        if (entries.length || !isImage) history.push({ createdBy: owners[s]!.by, key: owners[s]!.key, layer: entries.length > 0 });
-      }
-      const config = canonicalConfig({ built: finalImg.config, base: baseImg.config, diffIds: layers.map((l) => l.diffId), steps: history, epoch: job.epoch });
       const out = path.join(tmp, 'canonical.tar');
-      await writeDockerArchive(out, config, layers, job.epoch);
-      await engine.load(out);
-      return config.digest;
+      const archive = new DockerArchiveWriter(out, job.epoch);
+      const diffIds: string[] = [];
+      try {
+        for (let n = 0; n < bounds[0]!; n++) {
+          applyBaseLayer(tree, finalImg.layers[n]!);
+          // docker loads the base's layers from its own store, podman wants the bytes.
+          if (docker) archive.present(finalImg.diffIds[n]!);
+          else archive.copy(finalImg.diffIds[n]!, finalImg.layers[n]!);
+          diffIds.push(finalImg.diffIds[n]!);
+        }
+        const dropped = dropMatcher(job.drop);
+        const history: HistoryStep[] = [];
+        const owners = [...job.steps.map((s, n) => ({ by: `rep step ${s}`, key: job.keys[n]! })), { by: 'rep image', key: job.finalKey }];
+        for (let s = 0; s < owners.length; s++) {
+          const merged = mergeLayers(finalImg.layers.slice(bounds[s], bounds[s + 1]), dropped);
+          for (const p of engineArtefacts(merged.entries, tree)) merged.entries.delete(p);
+          const entries = canonicalEntries(tree, merged, job.epoch);
+          const isImage = s === owners.length - 1;
+          if (entries.length) diffIds.push(archive.layer((tar) => writeLayerEntries(entries, tar)));
+          if (entries.length || !isImage) history.push({ createdBy: owners[s]!.by, key: owners[s]!.key, layer: entries.length > 0 });
+        }
+        const config = canonicalConfig({ built: finalImg.config, base: baseImg.config, diffIds, steps: history, epoch: job.epoch });
+        archive.finish(config);
+        await engine.load(out);
+        return config.digest;
+      } finally {
+        archive.close();
+      }
     } finally {
       closeSync(fd);
     }

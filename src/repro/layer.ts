@@ -6,10 +6,8 @@
 // was there below and is gone, never an opaque-folder marker. The same
 // changes on the same image give the same bytes, whichever engine made them.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header } from 'tar-stream';
+import { closeSync, openSync } from 'node:fs';
+import { fileSink, ShortSourceError, TarWriter, type TarHeader, type TarType } from './tarwriter.js';
 import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 import { parentOf } from '../emit/copies.js';
@@ -94,47 +92,52 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Writes `entries` as a tar to `file`; its sha256 is the layer's diff id. */
-export async function writeLayer(entries: readonly CanonicalEntry[], file: string): Promise<{ diffId: string; size: number }> {
-  const pack = tar.pack();
-  const hash = createHash('sha256');
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const done = pipeline(pack, count, createWriteStream(file));
-  const TYPES: Record<string, 'file' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo'> = { '0': 'file', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo' };
+/** Writes `entries` as a tar into `tar` (a layer file, or a member of the archive that holds it). */
+export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWriter): void {
+  const TYPES: Record<string, TarType> = { '0': 'file', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo' };
   for (const e of entries) {
     const big = e.uid > 0o7777777 || e.gid > 0o7777777;
-    const header: Partial<Header> & { name: string } = {
+    const hardlink = e.hardlinkTo !== undefined;
+    const header: TarHeader = {
       name: e.type === '5' ? `${e.path}/` : e.path,
-      type: e.hardlinkTo !== undefined ? 'link' : TYPES[e.type]!,
-      // A file type bit with the permissions: tar-stream would write a mode of 0 (e.g. /etc/shadow) as 644; the type bit is masked out of the header.
-      mode: 0o100000 | e.mode,
+      type: hardlink ? 'link' : TYPES[e.type]!,
+      mode: e.mode,
       uid: e.uid,
       gid: e.gid,
-      uname: '',
-      gname: '',
-      mtime: new Date(e.mtime * 1000),
-      size: e.type === '0' && e.hardlinkTo === undefined ? e.size : 0,
+      mtime: e.mtime,
+      size: e.type === '0' && !hardlink ? e.size : 0,
     };
-    if (e.hardlinkTo !== undefined || e.type === '2') header.linkname = e.hardlinkTo ?? e.linkname;
+    if (hardlink || e.type === '2') header.linkname = e.hardlinkTo ?? e.linkname;
     if (e.type === '3' || e.type === '4') Object.assign(header, { devmajor: e.devmajor, devminor: e.devminor });
     if (big) header.pax = { uid: String(e.uid), gid: String(e.gid) };
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (header.size === 0 || !e.data) return void pack.entry(header, Buffer.alloc(0), cb);
-      const sink = pack.entry(header, cb);
-      createReadStream('', { fd: e.data.fd, start: e.data.offset, end: e.data.offset + e.size - 1, autoClose: false }).on('error', reject).pipe(sink);
-    });
+    if (!header.size || !e.data) tar.entry({ ...header, size: 0 });
+    else {
+      try {
+        tar.entryFrom(header, e.data.fd, e.data.offset);
+      } catch (err) {
+        if (err instanceof ShortSourceError) throw new LayerError(`the saved image is cut short: ${err.message}`);
+        throw err;
+      }
+    }
   }
-  pack.finalize();
-  await done;
-  return { diffId: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** Writes `entries` as a tar to `file`; its sha256 is the layer's diff id. */
+export function writeLayer(entries: readonly CanonicalEntry[], file: string): { diffId: string; size: number } {
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    const toFile = fileSink(fd);
+    const tar = new TarWriter((b) => {
+      hash.update(b);
+      toFile(b);
+    });
+    writeLayerEntries(entries, tar);
+    const size = tar.finish();
+    return { diffId: `sha256:${hash.digest('hex')}`, size };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The paths a layer holds, for saying which step's layer holds a file (whiteouts and the root left out). */

@@ -1,0 +1,191 @@
+// A synchronous tar writer for the archives rep makes of bytes it already
+// holds (a step's canonical layer, the archive the engine loads): headers
+// encoded as tar-stream encodes them, byte for byte (ustar, a name split
+// into prefix and name when it is long, a pax header when it does not fit or
+// when asked), written through a buffer into one sink. Without a stream per
+// entry it writes small files several times faster than tar-stream's pack,
+// and a member whose size is known only at its end (a layer written into the
+// archive that holds it) gets its header once the size is known.
+import { readSync, writeSync } from 'node:fs';
+
+export type TarType = 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo';
+
+export interface TarHeader {
+  name: string;
+  type: TarType;
+  /** Permission bits (the file type bits are masked out). */
+  mode: number;
+  uid: number;
+  gid: number;
+  uname?: string;
+  gname?: string;
+  /** Seconds since 1970. */
+  mtime: number;
+  /** Bytes of content; 0 for anything but a regular file. */
+  size: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  /** pax records to write (a pax header is written whenever there are some). */
+  pax?: Record<string, string>;
+}
+
+const TYPEFLAG: Record<TarType | 'pax-header', number> = { file: 0, link: 1, symlink: 2, 'character-device': 3, 'block-device': 4, directory: 5, fifo: 6, 'pax-header': 72 };
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(1024);
+
+function octal(value: number, digits: number): string {
+  const s = value.toString(8);
+  return s.length > digits ? `${'7'.repeat(digits)} ` : `${'0'.repeat(digits - s.length)}${s} `;
+}
+
+/** The one 512-byte ustar header of `h`, or undefined when its names need a pax header. */
+function ustar(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }): Buffer | undefined {
+  let name = h.name;
+  let prefix = '';
+  if (Buffer.byteLength(name) !== name.length) return undefined;
+  while (name.length > 100) {
+    const i = name.indexOf('/');
+    if (i === -1) return undefined;
+    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
+    name = name.slice(i + 1);
+  }
+  if (prefix.length > 155) return undefined;
+  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return undefined;
+  const b = Buffer.alloc(BLOCK);
+  b.write(name, 0);
+  b.write(octal(h.mode & 0o7777, 6), 100);
+  b.write(octal(h.uid, 6), 108);
+  b.write(octal(h.gid, 6), 116);
+  if (h.size.toString(8).length > 11) {
+    // Base-256, as tar-stream writes a size past 8 GiB.
+    b[124] = 0x80;
+    for (let i = 11, n = h.size; i > 0; i--, n = Math.floor(n / 0x100)) b[124 + i] = n & 0xff;
+  } else {
+    b.write(octal(h.size, 11), 124);
+  }
+  b.write(octal(Math.trunc(h.mtime) | 0, 11), 136);
+  b[156] = 48 + TYPEFLAG[h.type];
+  if (h.linkname) b.write(h.linkname, 157);
+  b.write('ustar\0', 257, 'latin1');
+  b.write('00', 263);
+  if (h.uname) b.write(h.uname, 265);
+  if (h.gname) b.write(h.gname, 297);
+  b.write(octal(h.devmajor ?? 0, 6), 329);
+  b.write(octal(h.devminor ?? 0, 6), 337);
+  if (prefix) b.write(prefix, 345);
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
+  b.write(octal(sum, 6), 148);
+  return b;
+}
+
+/** One pax record: its length (counting itself) and " key=value\n". */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const len = Buffer.byteLength(body);
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
+  if (len + digits >= 10 ** digits) digits++;
+  return `${len + digits}${body}`;
+}
+
+/** The header blocks of `h`: one ustar header, or a pax header, its records and the entry's own header. */
+export function headerBlocks(h: TarHeader): Buffer[] {
+  const size = h.type === 'file' ? h.size : 0;
+  const plain = h.pax ? undefined : ustar({ ...h, size });
+  if (plain) return [plain];
+  let records = paxRecord('path', h.name);
+  if (h.linkname) records += paxRecord('linkpath', h.linkname);
+  for (const [k, v] of Object.entries(h.pax ?? {})) records += paxRecord(k, v);
+  const body = Buffer.from(records);
+  const paxName = { ...h, name: 'PaxHeader', linkname: h.linkname ? 'PaxHeader' : undefined };
+  const pad = (BLOCK - (body.length % BLOCK)) % BLOCK;
+  return [ustar({ ...paxName, type: 'pax-header', size: body.length })!, body, ZEROS.subarray(0, pad), ustar({ ...paxName, size })!];
+}
+
+/** Where a writer puts its bytes: in order, each buffer once (it may keep none of them). */
+export type Sink = (bytes: Buffer) => void;
+
+/** A sink writing to the file `fd` from its current position. */
+export function fileSink(fd: number): Sink {
+  return (b) => {
+    for (let at = 0; at < b.length; ) at += writeSync(fd, b, at, b.length - at);
+  };
+}
+
+const CHUNK = 1 << 20;
+
+/** The bytes an entry was to copy were not all there. */
+export class ShortSourceError extends Error {}
+
+export class TarWriter {
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  /** Bytes written so far (headers, content, padding). */
+  written = 0;
+
+  constructor(private readonly sink: Sink) {}
+
+  /** Appends bytes as they are. */
+  write(b: Buffer): void {
+    this.written += b.length;
+    if (b.length >= CHUNK) {
+      this.flush();
+      this.sink(b);
+      return;
+    }
+    if (this.used + b.length > CHUNK) this.flush();
+    b.copy(this.buf, this.used);
+    this.used += b.length;
+  }
+
+  /** Hands what is buffered to the sink. */
+  flush(): void {
+    if (this.used === 0) return;
+    // The sink may keep the buffer (a hash, a list): it gets a copy of its own.
+    this.sink(Buffer.from(this.buf.subarray(0, this.used)));
+    this.used = 0;
+  }
+
+  private pad(size: number): void {
+    const rest = size % BLOCK;
+    if (rest) this.write(ZEROS.subarray(0, BLOCK - rest));
+  }
+
+  /** An entry with its content (none for anything but a file). */
+  entry(h: TarHeader, content?: Buffer): void {
+    const size = h.type === 'file' ? (content?.length ?? 0) : 0;
+    for (const b of headerBlocks({ ...h, size })) this.write(b);
+    if (size) {
+      this.write(content!);
+      this.pad(size);
+    }
+  }
+
+  /** A file entry of `h.size` bytes read from `fd` at `offset`; throws when fewer are there. */
+  entryFrom(h: TarHeader, fd: number, offset: number): void {
+    for (const b of headerBlocks(h)) this.write(b);
+    for (let done = 0; done < h.size; ) {
+      const n = Math.min(CHUNK, h.size - done);
+      const piece = Buffer.allocUnsafe(n);
+      const got = readSync(fd, piece, 0, n, offset + done);
+      if (got <= 0) throw new ShortSourceError(`${h.name}: the source ends ${h.size - done} bytes early`);
+      this.write(got === n ? piece : piece.subarray(0, got));
+      done += got;
+    }
+    this.pad(h.size);
+  }
+
+  /** Pads a member whose `size` bytes were written with write() after its header. */
+  endMember(size: number): void {
+    this.pad(size);
+  }
+
+  /** The end-of-archive blocks; flushes. Returns the archive's size. */
+  finish(): number {
+    this.write(ZEROS);
+    this.flush();
+    return this.written;
+  }
+}

@@ -1,0 +1,169 @@
+// The synchronous tar writer of the canonical rewrite writes what tar-stream's
+// pack writes, byte for byte, for every kind of entry rep writes: a canonical
+// layer's diff id (and so the image ID a paper cites) does not depend on which
+// of the two wrote it. And a layer written into the archive that holds it
+// gets a header that names its own size and digest.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import fc from 'fast-check';
+import tar from 'tar-stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
+import { canonicalConfig } from '../../src/repro/config.js';
+import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'rep-tarwriter-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What tar-stream's pack writes for `entries`. */
+async function packed(entries: { h: TarHeader; body?: Buffer }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    pack.pipe(new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) })).on('finish', resolve).on('error', reject);
+  });
+  for (const { h, body } of entries) {
+    const header = { ...h, mode: 0o100000 | h.mode, mtime: new Date(h.mtime * 1000), size: h.type === 'file' ? (body?.length ?? 0) : 0, uname: h.uname ?? '', gname: h.gname ?? '' };
+    await new Promise<void>((resolve, reject) => pack.entry(header, body ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** What TarWriter writes for them. */
+function written(entries: { h: TarHeader; body?: Buffer }[]): Buffer {
+  const chunks: Buffer[] = [];
+  const w = new TarWriter((b) => chunks.push(b));
+  for (const { h, body } of entries) w.entry(h, body);
+  const size = w.finish();
+  const all = Buffer.concat(chunks);
+  expect(all.length).toBe(size);
+  return all;
+}
+
+const segment = fc.stringMatching(/^[a-z0-9._-]{1,40}$/);
+const name = fc.oneof(
+  fc.array(segment, { minLength: 1, maxLength: 8 }).map((p) => p.join('/')),
+  // Past 100 bytes without a slash to split at, and names that are not ASCII: a pax header.
+  fc.stringMatching(/^[a-z]{101,140}$/),
+  fc.tuple(segment, fc.constantFrom('é', 'ü', '日本', 'ß')).map(([a, b]) => `${a}/${b}`),
+);
+const TYPES: TarType[] = ['file', 'link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo'];
+const entry = fc.record({
+  name,
+  type: fc.constantFrom(...TYPES),
+  mode: fc.integer({ min: 0, max: 0o7777 }),
+  uid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 }), fc.integer({ min: 0o7777777 + 1, max: 2 ** 31 })),
+  gid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 })),
+  mtime: fc.integer({ min: 0, max: 2 ** 33 }),
+  linkname: fc.oneof(name, fc.stringMatching(/^[a-z/]{101,160}$/)),
+  dev: fc.tuple(fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 0, max: 4095 })),
+  body: fc.uint8Array({ maxLength: 2000 }),
+});
+
+function toEntry(e: { name: string; type: TarType; mode: number; uid: number; gid: number; mtime: number; linkname: string; dev: [number, number]; body: Uint8Array }) {
+  const big = e.uid > 0o7777777 || e.gid > 0o7777777;
+  const h: TarHeader = { name: e.type === 'directory' ? `${e.name}/` : e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: 0 };
+  if (e.type === 'link' || e.type === 'symlink') h.linkname = e.linkname;
+  if (e.type === 'character-device' || e.type === 'block-device') Object.assign(h, { devmajor: e.dev[0], devminor: e.dev[1] });
+  if (big) h.pax = { uid: String(e.uid), gid: String(e.gid) };
+  const body = e.type === 'file' ? Buffer.from(e.body) : undefined;
+  return { h: { ...h, size: body?.length ?? 0 }, body };
+}
+
+describe('TarWriter', () => {
+  it('writes what tar-stream writes, byte for byte, for every kind of entry a layer holds', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(entry, { maxLength: 12 }), async (list) => {
+        const entries = list.map(toEntry);
+        expect(written(entries).equals(await packed(entries))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('copies a file from a byte range of another file, and says so when the range is cut short', async () => {
+    const src = path.join(dir, 'src.bin');
+    const bytes = Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7) & 0xff));
+    writeFileSync(src, bytes);
+    const fd = openSync(src, 'r');
+    try {
+      const h: TarHeader = { name: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: bytes.length - 100 };
+      const chunks: Buffer[] = [];
+      const w = new TarWriter((b) => chunks.push(b));
+      w.entryFrom(h, fd, 100);
+      w.finish();
+      expect(Buffer.concat(chunks).equals(await packed([{ h, body: bytes.subarray(100) }]))).toBe(true);
+      expect(() => new TarWriter(() => {}).entryFrom({ ...h, size: bytes.length }, fd, 100)).toThrow(/ends 100 bytes early/);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+describe('DockerArchiveWriter', () => {
+  const layerEntries = [
+    { h: { name: 'etc/', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 5, size: 0 } as TarHeader },
+    { h: { name: 'etc/x', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 5, size: 3 } as TarHeader, body: Buffer.from('abc') },
+  ];
+  const base = `sha256:${'b'.repeat(64)}`;
+  const write = (file: string, present: boolean) => {
+    const a = new DockerArchiveWriter(file, 7);
+    if (present) a.present(base);
+    const diffId = a.layer((t) => layerEntries.forEach(({ h, body }) => t.entry(h, body)));
+    const config = canonicalConfig({ built: {}, base: {}, diffIds: present ? [base, diffId] : [diffId], steps: [], epoch: 7 });
+    a.finish(config);
+    return { diffId, config, bytes: readFileSync(file) };
+  };
+
+  it('writes a layer into its member, its header naming its diff id and size, and reads back as the image', () => {
+    const file = path.join(dir, 'archive.tar');
+    const expected = written(layerEntries);
+    const one = write(file, false);
+    expect(one.diffId).toBe(`sha256:${createHash('sha256').update(expected).digest('hex')}`);
+    // The same layers and config give the same bytes.
+    expect(write(file, false).bytes.equals(one.bytes)).toBe(true);
+    const fd = openSync(file, 'r');
+    try {
+      const image = readSaved(fd, file).get(one.config.digest)!;
+      expect(image.diffIds).toEqual([one.diffId]);
+      // The member the manifest names holds the layer written, exactly.
+      expect(one.bytes.subarray(image.layers[0]!.start, image.layers[0]!.end).equals(expected)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('names a layer the engine has in the manifest without a member of its own', () => {
+    const file = path.join(dir, 'present.tar');
+    const { diffId, bytes } = write(file, true);
+    const names: string[] = [];
+    const ex = tar.extract();
+    ex.on('entry', (h, s, next) => {
+      names.push(h.name);
+      if (h.name === 'manifest.json') {
+        const chunks: Buffer[] = [];
+        s.on('data', (c: unknown) => void chunks.push(c as Buffer));
+        s.on('end', () => {
+          expect((JSON.parse(Buffer.concat(chunks).toString()) as { Layers: string[] }[])[0]!.Layers).toEqual([`${base.slice(7)}/layer.tar`, `${diffId.slice(7)}/layer.tar`]);
+          next();
+        });
+      } else {
+        s.resume();
+        s.on('end', next);
+      }
+    });
+    return new Promise<void>((resolve, reject) => {
+      ex.on('finish', () => {
+        expect(names.filter((n) => n.endsWith('layer.tar'))).toEqual([`${diffId.slice(7)}/layer.tar`]);
+        resolve();
+      });
+      ex.on('error', reject);
+      ex.end(bytes);
+    });
+  });
+});
