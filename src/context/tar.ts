@@ -1,10 +1,9 @@
 // A deterministic tar of context files: sorted entries, parent directories
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
-import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { closeSync, createWriteStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import tar from 'tar-stream';
+import { TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
 import type { ContextFile } from './files.js';
 
 /** Files up to this size are read whole (one read); larger ones are streamed in chunks. */
@@ -29,53 +28,88 @@ function parentDirs(names: readonly string[]): string[] {
   return [...dirs];
 }
 
-/** Streams a tar of `entries` into `out`. */
+/** Resolves once `out` may take more (at once when it is not full). */
+function drained(out: Writable): Promise<void> {
+  if (!out.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', done);
+      out.off('error', done);
+      out.off('close', closed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const closed = () => done(new Error('the stream the archive goes to was closed'));
+    out.on('drain', done);
+    out.on('error', done);
+    out.on('close', closed);
+  });
+}
+
+/** Streams a tar of `entries` into `out` and ends it; resolves once `out` has taken all of it. */
 export async function writeTar(entries: readonly TarEntry[], out: Writable, mtime = archiveMtime()): Promise<void> {
-  const pack = tar.pack();
-  const done = pipeline(pack, out);
-  const all = [
-    ...parentDirs(entries.map((e) => e.name)).map((name) => ({ name, dir: true as const })),
-    ...entries.map((e) => ({ ...e, dir: false as const })),
-  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const base = { uid: 0, gid: 0, uname: '', gname: '', mtime };
-  for (const e of all) {
-    if (e.dir) {
-      pack.entry({ ...base, name: `${e.name}/`, type: 'directory', mode: 0o755 });
-      continue;
-    }
-    if ('content' in e) {
-      pack.entry({ ...base, name: e.name, type: 'file', mode: e.mode, size: e.content.length }, e.content);
-      continue;
-    }
-    const f = e.file;
-    if (f.type === 'symlink') {
-      pack.entry({ ...base, name: e.name, type: 'symlink', linkname: f.target, mode: f.mode });
-      continue;
-    }
-    // The size written is the size read now: a file that changed since it was
-    // listed is archived as it is, never with a header that disagrees with it.
-    if (f.size <= SMALL) {
-      const body = readFileSync(f.abs);
-      await new Promise<void>((resolve, reject) => {
-        pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size: body.length }, body, (err) => (err ? reject(err) : resolve()));
-      });
-      continue;
-    }
-    const fd = openSync(f.abs, 'r');
-    const size = fstatSync(fd).size;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (size === 0) {
-        closeSync(fd);
-        pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size }, Buffer.alloc(0), done);
-        return;
-      }
-      const sink = pack.entry({ ...base, name: e.name, type: 'file', mode: f.mode, size }, done);
-      createReadStream('', { fd, start: 0, end: size - 1 }).on('error', reject).pipe(sink);
+  let failed: Error | undefined;
+  const onError = (e: Error) => (failed ??= e);
+  out.on('error', onError);
+  try {
+    const tar = new TarWriter((b) => void out.write(b));
+    const all = [
+      ...parentDirs(entries.map((e) => e.name)).map((name) => ({ name, dir: true as const })),
+      ...entries.map((e) => ({ ...e, dir: false as const })),
+    ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const seconds = Math.trunc(mtime.getTime() / 1000);
+    // A mode of 0 is written as tar-stream writes it (644, 755 for a folder): the same bytes as before.
+    const head = (name: string, type: TarType, mode: number, size = 0, linkname?: string): TarHeader => ({
+      name, type, mode: mode || (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: seconds, size, ...(linkname ? { linkname } : {}),
     });
+    const room = async () => {
+      tar.flush();
+      if (failed) throw failed;
+      await drained(out);
+    };
+    for (const e of all) {
+      if (e.dir) tar.entry(head(`${e.name}/`, 'directory', 0o755));
+      else if ('content' in e) tar.entry(head(e.name, 'file', e.mode, e.content.length), e.content);
+      else if (e.file.type === 'symlink') tar.entry(head(e.name, 'symlink', e.file.mode, 0, e.file.target));
+      else if (e.file.size <= SMALL) {
+        // The size written is the size read now: a file that changed since it was
+        // listed is archived as it is, never with a header that disagrees with it.
+        const body = readFileSync(e.file.abs);
+        tar.entry(head(e.name, 'file', e.file.mode, body.length), body);
+      } else {
+        const fd = openSync(e.file.abs, 'r');
+        try {
+          const size = fstatSync(fd).size;
+          tar.header(head(e.name, 'file', e.file.mode, size));
+          for (let done = 0; done < size; ) {
+            const piece = Buffer.allocUnsafe(Math.min(SMALL, size - done));
+            const n = readSync(fd, piece, 0, piece.length, done);
+            if (n <= 0) throw new Error(`${e.name} got shorter while it was archived`);
+            tar.write(n === piece.length ? piece : piece.subarray(0, n));
+            done += n;
+            await room();
+          }
+          tar.endMember(size);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      if (tar.pending() >= SMALL) await room();
+    }
+    tar.finish();
+    if (failed) throw failed;
+    await new Promise<void>((resolve, reject) => {
+      if (out.writableFinished) return resolve();
+      out.once('finish', resolve);
+      out.once('error', reject);
+      out.end();
+    });
+  } catch (e) {
+    out.destroy(e as Error);
+    throw e;
+  } finally {
+    out.off('error', onError);
   }
-  pack.finalize();
-  await done;
 }
 
 export async function writeTarFile(entries: readonly TarEntry[], file: string, mtime?: Date): Promise<void> {

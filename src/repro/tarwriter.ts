@@ -153,6 +153,16 @@ export class TarWriter {
     if (rest) this.write(ZEROS.subarray(0, BLOCK - rest));
   }
 
+  /** Bytes buffered, not yet handed to the sink. */
+  pending(): number {
+    return this.used;
+  }
+
+  /** An entry's header alone: its `size` bytes of content follow through write(), then endMember(). */
+  header(h: TarHeader): void {
+    for (const b of headerBlocks(h)) this.write(b);
+  }
+
   /** An entry with its content (none for anything but a file). */
   entry(h: TarHeader, content?: Buffer): void {
     const size = h.type === 'file' ? (content?.length ?? 0) : 0;
@@ -177,7 +187,7 @@ export class TarWriter {
     this.pad(h.size);
   }
 
-  /** Pads a member whose `size` bytes were written with write() after its header. */
+  /** Pads a member whose `size` bytes were written with write() after its header (or its placeholder). */
   endMember(size: number): void {
     this.pad(size);
   }

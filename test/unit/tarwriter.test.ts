@@ -14,6 +14,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { canonicalConfig } from '../../src/repro/config.js';
 import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
+import { writeTar } from '../../src/context/tar.js';
+import { walkContext } from '../../src/context/files.js';
+import { DockerIgnore } from '../../src/context/dockerignore.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rep-tarwriter-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -165,5 +168,33 @@ describe('DockerArchiveWriter', () => {
       ex.on('error', reject);
       ex.end(bytes);
     });
+  });
+});
+
+describe('the context archive (writeTar)', () => {
+  it('has the bytes tar-stream gave it: folders made explicit, a mode of 0 written as 644, a large file streamed, a link kept', async () => {
+    const root = mkdtempSync(path.join(dir, 'ctx-'));
+    const big = Buffer.from(Array.from({ length: (1 << 20) + 777 }, (_, i) => (i * 13) & 0xff));
+    writeFileSync(path.join(root, 'big.bin'), big);
+    writeFileSync(path.join(root, 'small.txt'), 'hello\n');
+    const walked = walkContext(root, DockerIgnore.parse('').ignore);
+    if (!walked.ok) throw new Error('walk');
+    const files = [
+      ...walked.value.map((f) => ({ name: `a/b/${f.path}`, file: f })),
+      { name: 'Dockerfile', content: Buffer.from('FROM x\n'), mode: 0 },
+      { name: 'a/link', file: { ...walked.value[0]!, type: 'symlink' as const, target: '../x', mode: 0o777, size: 0 } },
+    ];
+    const chunks: Buffer[] = [];
+    await writeTar(files, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), new Date(1_000_000_000_000));
+    const h = (name: string, type: TarType, mode: number, size = 0, linkname?: string): TarHeader => ({ name, type, mode, uid: 0, gid: 0, mtime: 1_000_000_000, size, ...(linkname ? { linkname } : {}) });
+    const expected = await packed([
+      { h: h('Dockerfile', 'file', 0o644), body: Buffer.from('FROM x\n') },
+      { h: h('a/', 'directory', 0o755) },
+      { h: h('a/b/', 'directory', 0o755) },
+      { h: h('a/b/big.bin', 'file', 0o644), body: big },
+      { h: h('a/b/small.txt', 'file', 0o644), body: Buffer.from('hello\n') },
+      { h: h('a/link', 'symlink', 0o777, 0, '../x') },
+    ]);
+    expect(Buffer.concat(chunks).equals(expected)).toBe(true);
   });
 });
