@@ -23,6 +23,7 @@ export interface CliEngineOptions {
 interface ImageJson {
   Id: string;
   RepoDigests?: string[];
+  RootFS?: { Layers?: string[] };
 }
 
 export class CliEngine implements Engine {
@@ -182,7 +183,7 @@ export class CliEngine implements Engine {
     // podman prints an array whatever the format says
     const parsed = JSON.parse(String(r.stdout)) as ImageJson | ImageJson[];
     const j = Array.isArray(parsed) ? parsed[0]! : parsed;
-    return { id: j.Id, repoDigests: j.RepoDigests ?? [] };
+    return { id: j.Id, repoDigests: j.RepoDigests ?? [], layers: j.RootFS?.Layers ?? [] };
   }
 
   async save(refs: string | readonly string[], file: string): Promise<void> {

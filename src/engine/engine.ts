@@ -35,6 +35,8 @@ export type BuildOutcome = { ok: true; imageId: string } | { ok: false; exitCode
 export interface ImageInfo {
   id: string;
   repoDigests: string[];
+  /** Its layers' diff ids, bottom first (RootFS.Layers). */
+  layers: string[];
 }
 
 /** An image as `rep gc` weighs it: its id, its tags in one repository, its size and layers. */

@@ -63,17 +63,18 @@ export async function serverVersion(socket: string): Promise<string | undefined>
 }
 
 /** The image `ref` names: its id and repo digests, or undefined when there is none. */
-export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[] } | undefined> {
+export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[]; layers: string[] } | undefined> {
   // The API takes the reference as it is, slashes and all (as the docker client sends it).
   if (!REFERENCE.test(ref)) throw new Error(`not an image reference: ${ref}`);
   const r = await apiGet(socket, `/images/${ref}/json`);
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
-  const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown };
+  const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown; RootFS?: { Layers?: unknown } };
   if (typeof j.Id !== 'string') return undefined;
-  const digests = Array.isArray(j.RepoDigests) ? j.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
-  return { id: j.Id, repoDigests: digests };
+  return { id: j.Id, repoDigests: strings(j.RepoDigests), layers: strings(j.RootFS?.Layers) };
 }
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((d): d is string => typeof d === 'string') : []);
 
 /** The id of the image `ref` names, or undefined when there is none. */
 export async function imageId(socket: string, ref: string): Promise<string | undefined> {

@@ -20,7 +20,7 @@ import { withTempDir } from '../tempdir.js';
 import { ArchiveError, DockerArchiveWriter, readSaved, type SavedImage } from './archive.js';
 import { canonicalConfig, type HistoryStep } from './config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from './drop.js';
-import { applyBaseLayer, canonicalEntries, writeLayerEntries, type Tree } from './layer.js';
+import { applyBaseLayer, canonicalEntries, layerDigest, writeLayerEntries, type CanonicalEntry, type Tree } from './layer.js';
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
@@ -76,7 +76,10 @@ export async function canonicalImage(
     let id = ids.get(ref);
     if (id === undefined) {
       const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
-      id = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop });
+      // The image the tag names now (the last build's, as a rule): the canonical layers it shares with
+      // this one, bottom up, the engine has already.
+      const previous = ids.get(image.tag) !== undefined ? ((await engine.inspect(image.tag))?.layers ?? []) : [];
+      id = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop, previous });
       await engine.tag(id.replace(/^sha256:/, ''), ref);
     }
     const imageId = id.startsWith('sha256:') ? id : `sha256:${id}`;
@@ -90,6 +93,25 @@ export async function canonicalImage(
   }
 }
 
+/**
+ * Adds a canonical layer on `below` to the archive; returns its diff id.
+ * When every layer below is the engine's already (they are `previous`'s
+ * first ones) and this one turns out to be the next, it is only named: docker
+ * looks a layer up by its chain id and loads none it has, so an edit of the
+ * last step loads that step's layer alone.
+ */
+export function addLayer(archive: DockerArchiveWriter, entries: readonly CanonicalEntry[], below: readonly string[], previous: readonly string[]): string {
+  const next = previous[below.length];
+  if (next !== undefined && below.every((d, n) => previous[n] === d)) {
+    const diffId = layerDigest(entries);
+    if (diffId === next) {
+      archive.present(diffId);
+      return diffId;
+    }
+  }
+  return archive.layer((tar) => writeLayerEntries(entries, tar));
+}
+
 interface RewriteJob {
   image: string;
   base: string;
@@ -99,6 +121,8 @@ interface RewriteJob {
   finalKey: string;
   epoch: number;
   drop: string[];
+  /** The layers of an image the engine has, bottom first: a prefix of the canonical ones that equals it is not loaded again. */
+  previous: readonly string[];
 }
 
 /** Saves, rewrites and loads; returns the loaded image's ID. */
@@ -148,7 +172,7 @@ async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
           for (const p of engineArtefacts(merged.entries, tree)) merged.entries.delete(p);
           const entries = canonicalEntries(tree, merged, job.epoch);
           const isImage = s === owners.length - 1;
-          if (entries.length) diffIds.push(archive.layer((tar) => writeLayerEntries(entries, tar)));
+          if (entries.length) diffIds.push(addLayer(archive, entries, diffIds, docker ? job.previous : []));
           if (entries.length || !isImage) history.push({ createdBy: owners[s]!.by, key: owners[s]!.key, layer: entries.length > 0 });
         }
         const config = canonicalConfig({ built: finalImg.config, base: baseImg.config, diffIds, steps: history, epoch: job.epoch });

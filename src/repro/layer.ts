@@ -122,6 +122,15 @@ export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWr
   }
 }
 
+/** The diff id (sha256) of the layer `entries` make, written nowhere. */
+export function layerDigest(entries: readonly CanonicalEntry[]): string {
+  const hash = createHash('sha256');
+  const tar = new TarWriter((b) => void hash.update(b));
+  writeLayerEntries(entries, tar);
+  tar.finish();
+  return `sha256:${hash.digest('hex')}`;
+}
+
 /** Writes `entries` as a tar to `file`; its sha256 is the layer's diff id. */
 export function writeLayer(entries: readonly CanonicalEntry[], file: string): { diffId: string; size: number } {
   const hash = createHash('sha256');

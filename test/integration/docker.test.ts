@@ -124,6 +124,27 @@ image:
     expect(stdout).toContain('rep: built 3 of 3 steps');
   });
 
+  it('an edit of the last step keeps the canonical layers below it (loaded once), and the image is the one a rewrite from nothing gives', async () => {
+    const dir = chainProject();
+    const engine = docker();
+    await buildIn(dir, engine);
+    const before = (await engine.inspect('rep-test/chain:latest'))!;
+    writeFileSync(path.join(dir, 'three.txt'), 'edited\n');
+    const edited = await buildIn(dir, engine);
+    expect(edited.built).toEqual(['three']);
+    const after = (await engine.inspect('rep-test/chain:latest'))!;
+    // The steps below kept their canonical layers; the last one has a new layer.
+    expect(after.layers.slice(0, -1)).toEqual(before.layers.slice(0, -1));
+    expect(after.layers.at(-1)).not.toBe(before.layers.at(-1));
+    // No image of the earlier build to lean on: the tag and every canonical image of this project gone.
+    const canonical = new Set((await engine.listImages('rep-cache')).filter((i) => i.id === after.id || i.id === before.id).flatMap((i) => i.tags.map((t) => `rep-cache:${t}`)));
+    for (const ref of ['rep-test/chain:latest', ...canonical]) await engine.removeImage(ref);
+    expect(await engine.hasImage(after.id)).toBe(false);
+    const again = rep(dir, ['build', '--engine', 'docker', '--json']);
+    expect(again.code).toBe(0);
+    expect((await engine.inspect('rep-test/chain:latest'))!.id).toBe(after.id);
+  });
+
   it('--json prints one event per line, then the build record', () => {
     const dir = chainProject();
     const r = rep(dir, ['build', '--engine', 'docker', '--json']);

@@ -13,6 +13,8 @@ import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { canonicalConfig } from '../../src/repro/config.js';
+import { addLayer } from '../../src/repro/canonical.js';
+import { layerDigest, type CanonicalEntry } from '../../src/repro/layer.js';
 import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
 import { writeTar } from '../../src/context/tar.js';
 import { walkContext } from '../../src/context/files.js';
@@ -196,5 +198,42 @@ describe('the context archive (writeTar)', () => {
       { h: h('a/link', 'symlink', 0o777, 0, '../x') },
     ]);
     expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+  });
+});
+
+describe('a canonical layer the engine has already', () => {
+  const entries: CanonicalEntry[] = [{ path: 'app', type: '5', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, linkname: '', devmajor: 0, devminor: 0 }];
+  const members = (file: string) => {
+    const text = readFileSync(file).toString('latin1');
+    return { layerFiles: text.match(/[0-9a-f]{64}\/layer\.tar/g)?.length ?? 0, manifest: text.match(/\[\{"Config".*?\}\]/)![0] };
+  };
+  const base = `sha256:${'c'.repeat(64)}`;
+  const digest = layerDigest(entries);
+
+  it("is only named when every layer below it and it itself are the previous image's", () => {
+    const file = path.join(dir, 'same.tar');
+    const a = new DockerArchiveWriter(file, 0);
+    a.present(base);
+    expect(addLayer(a, entries, [base], [base, digest])).toBe(digest);
+    a.finish(canonicalConfig({ built: {}, base: {}, diffIds: [base, digest], steps: [], epoch: 0 }));
+    // Named twice in the manifest, no member of its own.
+    expect(members(file).layerFiles).toBe(2);
+    expect(members(file).manifest).toContain(digest.slice(7));
+  });
+
+  it('is written when a layer below differs, or it does', () => {
+    for (const [below, previous] of [
+      [[`sha256:${'d'.repeat(64)}`], [base, digest]],
+      [[base], [base, `sha256:${'e'.repeat(64)}`]],
+      [[base], [base]],
+    ] as const) {
+      const file = path.join(dir, 'differs.tar');
+      const a = new DockerArchiveWriter(file, 0);
+      a.present(below[0]);
+      expect(addLayer(a, entries, below, previous)).toBe(digest);
+      a.finish(canonicalConfig({ built: {}, base: {}, diffIds: [below[0], digest], steps: [], epoch: 0 }));
+      // The member, then the manifest naming both layers.
+      expect(members(file).layerFiles).toBe(3);
+    }
   });
 });
