@@ -8,8 +8,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
-/** The CLI measured: $REP_BENCH_CLI, else this checkout's dist/cli/main.js (npm ci / npm run build make it). */
-export const CLI = process.env.REP_BENCH_CLI || path.join(HERE, '..', 'dist', 'cli', 'main.js');
+/** The CLI measured: $REP_BENCH_CLI, else this checkout's dist/bin/rep.mjs, the bundled command line (npm ci / npm run build make it). */
+export const CLI = process.env.REP_BENCH_CLI || path.join(HERE, '..', 'dist', 'bin', 'rep.mjs');
 export const RSS = path.join(HERE, 'rss.mjs');
 /** Debian's docker client: BuildKit without the buildx plugin (DOCKER_BUILDKIT=1). */
 export const BUILDKIT_DOCKER = '/usr/bin/docker';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
-const CLI = path.join(HERE, '..', 'dist', 'cli', 'main.js');
+const CLI = path.join(HERE, '..', 'dist', 'bin', 'rep.mjs');
 const DOCKER = process.env.REP_DOCKER || 'docker';
 const REPEAT = 3;
 

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/provision.sh
 npx tsc -p tsconfig.json
+node scripts/bundle.mjs
 npx tsc -p tsconfig.test.json --noEmit
 results=$(mktemp)
 set +e

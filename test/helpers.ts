@@ -6,7 +6,7 @@ import { openProject, type Project } from '../src/project.js';
 import { formatDiagnostic } from '../src/diag.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
-export const CLI = path.join(REPO, 'dist', 'cli', 'main.js');
+export const CLI = path.join(REPO, 'dist', 'bin', 'rep.mjs');
 
 export type Tree = Record<string, string | { link: string } | { mode: number; text: string }>;
 
