@@ -22,9 +22,9 @@ await build({
   target: 'node20.19',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
-  // Optional plugins of the CycloneDX library (XML output and validation), which rep does not use:
-  // it requires them inside a try, so they stay outside the bundle, missing.
-  external: ['xmlbuilder2', 'libxmljs2'],
+  // The CycloneDX library finds its own schema files next to itself (__dirname): it is loaded from
+  // node_modules as it is, and only by the commands that write or check an SBOM.
+  external: ['@cyclonedx/cyclonedx-library'],
   // The CommonJS dependencies call require() for Node's own modules.
   banner: { js: "import { createRequire as __repRequire } from 'node:module'; const require = __repRequire(import.meta.url);" },
   legalComments: 'none',
