@@ -82,6 +82,10 @@ export default function setup(): () => void {
     const since = Math.min(...befores.map((b) => b.started ?? Date.now()));
     for (const bin of ENGINES) {
       const added = [...repTags(bin)].filter((t) => !befores.every((b) => (b.tags?.[bin] ?? []).includes(t)));
+      // Containers rep created to copy a step's outputs out and never removed (a test kills rep with SIGKILL).
+      const ps = spawnSync(bin, ['ps', '-a', '--filter', 'status=created', '--format', '{{.ID}}\t{{.Image}}'], { encoding: 'utf8' });
+      const ofOurs = ps.status === 0 ? ps.stdout.split('\n').map((l) => l.split('\t')).filter(([id, image]) => id && image && added.includes(image)).map(([id]) => id!) : [];
+      if (ofOurs.length) spawnSync(bin, ['rm', '-f', ...ofOurs], { stdio: 'ignore' });
       for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
       // Not forced: an image a container still uses stays.
       const dangling = danglingSince(bin, since);
