@@ -92,15 +92,15 @@ export async function tagImage(socket: string, src: string, dst: string): Promis
   if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
 }
 
-/** The first 300 characters of an answer's body, for an error message. */
+/** An answer's body, its first 64 KiB (the rest is read and dropped). */
 async function said(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of res as AsyncIterable<Buffer>) {
-    if (size < 4096) chunks.push(c);
+    if (size < 1 << 16) chunks.push(c);
     size += c.length;
   }
-  return Buffer.concat(chunks).toString('utf8').trim().slice(0, 300);
+  return Buffer.concat(chunks).subarray(0, 1 << 16).toString('utf8').trim();
 }
 
 /** Sends one request; resolves with the answer's head once it comes (no timeout: saves and loads take long). */
@@ -120,7 +120,7 @@ function send(socket: string, method: 'GET' | 'POST', apiPath: string, body?: st
 export async function saveImages(socket: string, refs: readonly string[], file: string): Promise<void> {
   if (!refs.every((r) => REFERENCE.test(r))) throw new Error(`not an image reference: ${refs.join(' ')}`);
   const res = await send(socket, 'GET', `/images/get?${refs.map((r) => `names=${encodeURIComponent(r)}`).join('&')}`);
-  if (res.statusCode !== 200) throw new Error(`engine answered ${res.statusCode} for saving ${refs.join(' ')}: ${await said(res)}`);
+  if (res.statusCode !== 200) throw new Error(`engine answered ${res.statusCode} for saving ${refs.join(' ')}: ${(await said(res)).slice(0, 300)}`);
   // Written as it comes, each piece at once: a write stream's queue made the save a third slower.
   const fd = openSync(file, 'w', 0o600);
   try {
@@ -140,5 +140,5 @@ export async function loadImages(socket: string, file: string): Promise<void> {
   const answer = await said(res);
   // A load that fails after it began answers 200 with an error in its JSON stream.
   const error = /"error(?:Detail)?"\s*:/.test(answer);
-  if (res.statusCode !== 200 || error) throw new Error(`engine answered ${res.statusCode} for loading ${file}: ${answer}`);
+  if (res.statusCode !== 200 || error) throw new Error(`engine answered ${res.statusCode} for loading ${file}: ${answer.slice(0, 300)}`);
 }
