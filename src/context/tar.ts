@@ -94,7 +94,8 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
           closeSync(fd);
         }
       }
-      if (tar.pending() >= SMALL) await room();
+      // The writer hands the stream a buffer at a time: wait whenever the stream is full.
+      if (out.writableNeedDrain || tar.pending() >= SMALL) await room();
     }
     tar.finish();
     if (failed) throw failed;
@@ -102,14 +103,16 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
       if (out.writableFinished) return resolve();
       out.once('finish', resolve);
       out.once('error', reject);
+      // Closed by its reader before it took everything (and without an error).
+      out.once('close', () => (out.writableFinished ? resolve() : reject(new Error('the stream the archive goes to was closed'))));
       out.end();
     });
   } catch (e) {
+    // onError stays attached: the error destroy() emits must not go unheard (an uncaught exception).
     out.destroy(e as Error);
     throw e;
-  } finally {
-    out.off('error', onError);
   }
+  out.off('error', onError);
 }
 
 export async function writeTarFile(entries: readonly TarEntry[], file: string, mtime?: Date): Promise<void> {

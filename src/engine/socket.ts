@@ -5,6 +5,7 @@
 // would talk to that same socket; anything else is left to the client.
 import { closeSync, createReadStream, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -112,7 +113,8 @@ function send(socket: string, method: 'GET' | 'POST', apiPath: string, body?: st
     const req = request({ socketPath: socket, path: apiPath, method, headers }, resolve);
     req.on('error', reject);
     if (body === undefined) req.end();
-    else createReadStream(body, { highWaterMark: 1 << 20 }).on('error', (e) => req.destroy(e)).pipe(req);
+    // pipeline closes the file however the request ends (an engine that answers before it took it all).
+    else pipeline(createReadStream(body, { highWaterMark: 1 << 20 }), req).catch(() => undefined);
   });
 }
 

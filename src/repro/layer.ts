@@ -96,7 +96,8 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
 export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWriter): void {
   const TYPES: Record<string, TarType> = { '0': 'file', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo' };
   for (const e of entries) {
-    const big = e.uid > 0o7777777 || e.gid > 0o7777777;
+    // The header holds six octal digits: a larger owner goes in a pax record (tar-stream would write 777777).
+    const big = e.uid > 0o777777 || e.gid > 0o777777;
     const hardlink = e.hardlinkTo !== undefined;
     const header: TarHeader = {
       name: e.type === '5' ? `${e.path}/` : e.path,

@@ -28,39 +28,24 @@ function repTags(bin: string): Set<string> {
 /** Where overlapping runs leave what was there before them: one file per run, named by its pid. */
 const RUNS = path.join(tmpdir(), 'vitest-rep-runs');
 
-/** When a run started, and the tags each engine had then. */
+/** The tags each engine had when a run started. */
 interface Before {
-  started: number;
   tags: Record<string, string[]>;
 }
 
 const readBefore = (file: string): Before => JSON.parse(readFileSync(file, 'utf8')) as Before;
 
-/** An engine's `CreatedAt` ("2026-11-27 22:19:00 +0000 UTC", podman with a fraction) in ms. */
+/** An engine's `CreatedAt` ("2026-11-27 22:19:00 +0000 UTC", podman with a fraction) in ms; NaN if unreadable. */
 function createdAt(text: string): number {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d\d)(\d\d)/.exec(text);
   return m ? Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) : NaN;
-}
-
-/**
- * Untagged images made since `since`: what retagging a test's image (a rebuild, a canonical
- * rewrite) leaves behind. Whole seconds, as the engines list them.
- */
-function danglingSince(bin: string, since: number): string[] {
-  const r = spawnSync(bin, ['images', '--filter', 'dangling=true', '--format', '{{.ID}}\t{{.CreatedAt}}'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.error || r.status !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((l) => l.split('\t'))
-    .filter(([id, at]) => id && at && createdAt(at) >= Math.floor(since / 1000) * 1000)
-    .map(([id]) => id!);
 }
 
 export default function setup(): () => void {
   const outer = process.env.TMPDIR;
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-tests-'));
   process.env.TMPDIR = dir;
-  const own: Before = { started: Date.now(), tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])) };
+  const own: Before = { tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])) };
   mkdirSync(RUNS, { recursive: true });
   const mine = path.join(RUNS, `${process.pid}.json`);
   writeFileSync(mine, JSON.stringify(own));
@@ -79,17 +64,18 @@ export default function setup(): () => void {
     // Runs that ended before this one (or died) tell what was there before them too.
     const others = files.filter((f) => /^\d+(\.ended)?\.json$/.test(f)).map((f) => path.join(RUNS, f));
     const befores = [own, ...others.map(readBefore)];
-    const since = Math.min(...befores.map((b) => b.started ?? Date.now()));
     for (const bin of ENGINES) {
       const added = [...repTags(bin)].filter((t) => !befores.every((b) => (b.tags?.[bin] ?? []).includes(t)));
-      // Containers rep created to copy a step's outputs out and never removed (a test kills rep with SIGKILL).
-      const ps = spawnSync(bin, ['ps', '-a', '--filter', 'status=created', '--format', '{{.ID}}\t{{.Image}}'], { encoding: 'utf8' });
-      const ofOurs = ps.status === 0 ? ps.stdout.split('\n').map((l) => l.split('\t')).filter(([id, image]) => id && image && added.includes(image)).map(([id]) => id!) : [];
-      if (ofOurs.length) spawnSync(bin, ['rm', '-f', ...ofOurs], { stdio: 'ignore' });
+      // Containers rep created from the run's step images to copy outputs out and never removed (a test
+      // kills rep with SIGKILL mid-copy): only those still 'created', running `true`, made a minute ago
+      // or more (a copy lives for seconds: one of a real build going on now is left alone).
+      const ps = spawnSync(bin, ['ps', '-a', '--filter', 'status=created', '--format', '{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedAt}}'], { encoding: 'utf8' });
+      const ofOurs = (ps.status === 0 ? ps.stdout.split('\n') : [])
+        .map((l) => l.split('\t'))
+        .filter(([id, image, command, at]) => id && image && added.includes(image) && /^"?true"?$/.test(command ?? '') && Date.now() - createdAt(at ?? '') > 60_000)
+        .map(([id]) => id!);
+      if (ofOurs.length) spawnSync(bin, ['rm', ...ofOurs], { stdio: 'ignore' });
       for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
-      // Not forced: an image a container still uses stays.
-      const dangling = danglingSince(bin, since);
-      for (let j = 0; j < dangling.length; j += 100) spawnSync(bin, ['image', 'rm', ...dangling.slice(j, j + 100)], { stdio: 'ignore' });
     }
     for (const f of [mine, ...others]) rmSync(f, { force: true });
     try {

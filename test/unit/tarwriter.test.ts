@@ -7,16 +7,16 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import fc from 'fast-check';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { canonicalConfig } from '../../src/repro/config.js';
 import { addLayer } from '../../src/repro/canonical.js';
-import { layerDigest, type CanonicalEntry } from '../../src/repro/layer.js';
+import { layerDigest, writeLayerEntries, type CanonicalEntry } from '../../src/repro/layer.js';
 import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
-import { writeTar } from '../../src/context/tar.js';
+import { asEntries, writeTar } from '../../src/context/tar.js';
 import { walkContext } from '../../src/context/files.js';
 import { DockerIgnore } from '../../src/context/dockerignore.js';
 
@@ -62,7 +62,7 @@ const entry = fc.record({
   name,
   type: fc.constantFrom(...TYPES),
   mode: fc.integer({ min: 0, max: 0o7777 }),
-  uid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 }), fc.integer({ min: 0o7777777 + 1, max: 2 ** 31 })),
+  uid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 }), fc.integer({ min: 0o777777 + 1, max: 2 ** 31 })),
   gid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 })),
   mtime: fc.integer({ min: 0, max: 2 ** 33 }),
   linkname: fc.oneof(name, fc.stringMatching(/^[a-z/]{101,160}$/)),
@@ -71,7 +71,7 @@ const entry = fc.record({
 });
 
 function toEntry(e: { name: string; type: TarType; mode: number; uid: number; gid: number; mtime: number; linkname: string; dev: [number, number]; body: Uint8Array }) {
-  const big = e.uid > 0o7777777 || e.gid > 0o7777777;
+  const big = e.uid > 0o777777 || e.gid > 0o777777;
   const h: TarHeader = { name: e.type === 'directory' ? `${e.name}/` : e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: 0 };
   if (e.type === 'link' || e.type === 'symlink') h.linkname = e.linkname;
   if (e.type === 'character-device' || e.type === 'block-device') Object.assign(h, { devmajor: e.dev[0], devminor: e.dev[1] });
@@ -235,5 +235,70 @@ describe('a canonical layer the engine has already', () => {
       // The member, then the manifest naming both layers.
       expect(members(file).layerFiles).toBe(3);
     }
+  });
+});
+
+describe('the context archive under pressure', () => {
+  const files = (n: number, size: number) => {
+    const root = mkdtempSync(path.join(dir, 'many-'));
+    for (let i = 0; i < n; i++) writeFileSync(path.join(root, `f${String(i).padStart(3, '0')}`), Buffer.alloc(size, i));
+    const walked = walkContext(root, DockerIgnore.parse('').ignore);
+    if (!walked.ok) throw new Error('walk');
+    return walked.value;
+  };
+
+  it('waits for a reader that does not keep up: what it holds stays bounded, and it all arrives', async () => {
+    const list = files(100, 500_000);
+    const out = new PassThrough({ highWaterMark: 1 << 16 });
+    let got = 0;
+    const done = writeTar(asEntries(list), out);
+    // Nothing read yet: the writer must be waiting, not filling memory.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(out.readableLength + out.writableLength).toBeLessThan(4 << 20);
+    out.on('data', (c: Buffer) => void (got += c.length));
+    await done;
+    await new Promise((r) => setImmediate(r));
+    expect(got).toBeGreaterThan(100 * 500_000);
+  });
+
+  it('rejects when a file went away after the walk, without an uncaught error', async () => {
+    const list = files(3, 10);
+    rmSync(list[1]!.abs);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      await expect(writeTar(asEntries(list), sink)).rejects.toThrow(/ENOENT/);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+});
+
+describe('a canonical layer', () => {
+  it('keeps an owner that six octal digits cannot hold (a pax record), as a reader sees it', async () => {
+    const chunks: Buffer[] = [];
+    const tarw = new TarWriter((b) => chunks.push(b));
+    const entry: CanonicalEntry = { path: 'home/u/x', type: '0', mode: 0o600, uid: 1_000_000, gid: 300_000, mtime: 0, size: 0, linkname: '', devmajor: 0, devminor: 0 };
+    writeLayerEntries([entry], tarw);
+    tarw.finish();
+    // tar-stream leaves pax records to its caller; Go's archive/tar (docker) and GNU tar apply them.
+    const seen: [number, number][] = [];
+    const ex = tar.extract();
+    ex.on('entry', (h, s, next) => {
+      const pax = h.pax as Record<string, string> | undefined;
+      seen.push([Number(pax?.uid ?? h.uid), Number(pax?.gid ?? h.gid)]);
+      s.resume();
+      s.on('end', next);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+      ex.end(Buffer.concat(chunks));
+    });
+    expect(seen).toEqual([[1_000_000, 300_000]]);
   });
 });
