@@ -94,7 +94,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   try {
     const state = readState(ctx.dir);
     const resolveBase = resolverFor(project.lock?.value);
-    const walked = ContextIndex.walk(ctx.dir, ctx.ignore);
+    const walked = ContextIndex.walk(ctx.dir, ctx.ignore, ctx.ignoreText);
     if (!walked.ok) return walked;
     const index = walked.value;
     const place = placeDockerfile(ctx, resolveDockerfile(ctx.dir, opts.dockerfile));

@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../scheduler/noop.js';
 import { loadContext } from '../context/context.js';
-import { walkContext } from '../context/files.js';
+import { handOverWalk, walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
@@ -140,6 +140,8 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
   if (!ctx.ok) return undefined;
   const files = walkContext(contextDir, ctx.value.ignore);
   if (!files.ok) return undefined;
+  // If this is no no-op, the build that follows takes this walk rather than making another.
+  handOverWalk(contextDir, ctx.value.ignoreText, files.value);
   try {
     const server = await version;
     if (!server) return undefined;

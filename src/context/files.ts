@@ -123,6 +123,24 @@ function utf8Name(dir: string, name: string): boolean {
 
 export { byPath };
 
+/**
+ * The walk the quick no-op path made before it gave up, handed to the build
+ * that follows it in the same process, once: the context is then walked once
+ * per command, not twice. Taken only for the same folder and the same
+ * .dockerignore text; a build that starts otherwise walks on its own.
+ */
+let handedOver: { dir: string; ignoreText: string; files: ContextFile[] } | undefined;
+
+export function handOverWalk(contextDir: string, ignoreText: string, files: ContextFile[]): void {
+  handedOver = { dir: path.resolve(contextDir), ignoreText, files };
+}
+
+function takeWalk(contextDir: string, ignoreText: string): ContextFile[] | undefined {
+  const h = handedOver;
+  handedOver = undefined;
+  return h && h.dir === path.resolve(contextDir) && h.ignoreText === ignoreText ? h.files : undefined;
+}
+
 /** Every file of the context once, found by path or by folder without walking again. */
 export class ContextIndex {
   private readonly byPath: Map<string, ContextFile>;
@@ -130,7 +148,10 @@ export class ContextIndex {
     this.byPath = new Map(files.map((f) => [f.path, f]));
   }
 
-  static walk(contextDir: string, ignore: DockerIgnore): Result<ContextIndex> {
+  /** The context's files; `ignoreText` (the .dockerignore `ignore` was read from) lets it take a walk handed over. */
+  static walk(contextDir: string, ignore: DockerIgnore, ignoreText?: string): Result<ContextIndex> {
+    const handed = ignoreText === undefined ? undefined : takeWalk(contextDir, ignoreText);
+    if (handed) return ok(new ContextIndex(handed));
     const files = walkContext(contextDir, ignore);
     return files.ok ? ok(new ContextIndex(files.value)) : files;
   }

@@ -8,7 +8,7 @@ import { listContext, tarContext, type ContextView } from '../../src/commands/co
 import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
-import { ContextIndex, walkContext, type ContextFile } from '../../src/context/files.js';
+import { ContextIndex, handOverWalk, walkContext, type ContextFile } from '../../src/context/files.js';
 import type { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { makeProject, open, rep } from '../helpers.js';
@@ -203,5 +203,25 @@ describe('stat cache', () => {
     if (!ctx.ok) throw new Error();
     const [f] = new StatCache().hashAll(walked(dir, ctx.value.ignore));
     expect(f!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+});
+
+describe('a walk handed over by the quick no-op path', () => {
+  it('is taken once, by a walk of the same folder with the same .dockerignore text, and never again', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\n', 'a.txt': 'a\n', '.dockerignore': 'b.txt\n' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error('context');
+    const handed = walkContext(dir, ctx.value.ignore);
+    if (!handed.ok) throw new Error('walk');
+    writeFileSync(path.join(dir, 'c.txt'), 'c\n');
+    const paths = (r: ReturnType<typeof ContextIndex.walk>) => (r.ok ? r.value.files.map((f) => f.path) : []);
+    // Another .dockerignore text (or none given): its own walk, and the one handed over is gone.
+    handOverWalk(dir, ctx.value.ignoreText, handed.value);
+    expect(paths(ContextIndex.walk(dir, ctx.value.ignore, 'other\n'))).toContain('c.txt');
+    expect(paths(ContextIndex.walk(dir, ctx.value.ignore, ctx.value.ignoreText))).toContain('c.txt');
+    // The same folder (however spelled) and text: the walk as it was handed over, once.
+    handOverWalk(dir, ctx.value.ignoreText, handed.value);
+    expect(paths(ContextIndex.walk(`${dir}/.`, ctx.value.ignore, ctx.value.ignoreText))).not.toContain('c.txt');
+    expect(paths(ContextIndex.walk(dir, ctx.value.ignore, ctx.value.ignoreText))).toContain('c.txt');
   });
 });
