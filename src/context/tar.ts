@@ -1,9 +1,9 @@
 // A deterministic tar of context files: sorted entries, parent directories
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
-import { closeSync, createWriteStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
+import { pieces, TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
 import type { ContextFile } from './files.js';
 
 /** Files up to this size are read whole (one read); larger ones are streamed in chunks. */
@@ -81,12 +81,8 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
         try {
           const size = fstatSync(fd).size;
           tar.header(head(e.name, 'file', e.file.mode, size));
-          for (let done = 0; done < size; ) {
-            const piece = Buffer.allocUnsafe(Math.min(SMALL, size - done));
-            const n = readSync(fd, piece, 0, piece.length, done);
-            if (n <= 0) throw new Error(`${e.name} got shorter while it was archived`);
-            tar.write(n === piece.length ? piece : piece.subarray(0, n));
-            done += n;
+          for (const piece of pieces(fd, 0, size, () => new Error(`${e.name} got shorter while it was archived`))) {
+            tar.write(piece);
             await room();
           }
           tar.endMember(size);

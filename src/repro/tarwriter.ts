@@ -119,6 +119,21 @@ const CHUNK = 1 << 20;
 /** The bytes an entry was to copy were not all there. */
 export class ShortSourceError extends Error {}
 
+/**
+ * `size` bytes of the file `fd` from `offset`, read a megabyte at a time;
+ * throws `short(bytes missing)` when the file ends before.
+ */
+export function* pieces(fd: number, offset: number, size: number, short: (missing: number) => Error): Generator<Buffer> {
+  for (let done = 0; done < size; ) {
+    const n = Math.min(CHUNK, size - done);
+    const piece = Buffer.allocUnsafe(n);
+    const got = readSync(fd, piece, 0, n, offset + done);
+    if (got <= 0) throw short(size - done);
+    yield got === n ? piece : piece.subarray(0, got);
+    done += got;
+  }
+}
+
 export class TarWriter {
   private buf = Buffer.allocUnsafe(CHUNK);
   private used = 0;
@@ -176,14 +191,7 @@ export class TarWriter {
   /** A file entry of `h.size` bytes read from `fd` at `offset`; throws when fewer are there. */
   entryFrom(h: TarHeader, fd: number, offset: number): void {
     for (const b of headerBlocks(h)) this.write(b);
-    for (let done = 0; done < h.size; ) {
-      const n = Math.min(CHUNK, h.size - done);
-      const piece = Buffer.allocUnsafe(n);
-      const got = readSync(fd, piece, 0, n, offset + done);
-      if (got <= 0) throw new ShortSourceError(`${h.name}: the source ends ${h.size - done} bytes early`);
-      this.write(got === n ? piece : piece.subarray(0, got));
-      done += got;
-    }
+    for (const piece of pieces(fd, offset, h.size, (missing) => new ShortSourceError(`${h.name}: the source ends ${missing} bytes early`))) this.write(piece);
     this.pad(h.size);
   }
 
