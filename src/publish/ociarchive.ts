@@ -6,15 +6,14 @@
 // (its digest is the image ID), layers stay uncompressed (each blob's digest is
 // its diff ID). Same image and tag, same bytes: entries sorted, one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), owner 0 without names, canonical JSON.
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { canonicalJson } from '../canonical.js';
 import { archiveMtime } from '../context/tar.js';
 import { sha256Hex } from '../context/hash.js';
 import type { Engine } from '../engine/engine.js';
 import { readImageArchive, type Blob } from './imagearchive.js';
+import { fileSink, TarWriter, type TarHeader } from '../repro/tarwriter.js';
 
 export const OCI_ARCHIVE = 'image.oci.tar';
 
@@ -65,27 +64,31 @@ export async function writeOciArchive(image: OciImage, tag: string, blobs: strin
   for (const b of [image.config, ...image.layers]) stored.set(b.sha256, path.join(blobs, b.sha256));
   const inMemory = new Map<string, Buffer>([[`blobs/sha256/${sha256Hex(manifest)}`, manifest], ...files]);
   const names = [...inMemory.keys(), ...[...stored.keys()].map((h) => `blobs/sha256/${h}`)].sort();
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(out));
-  const base = { uid: 0, gid: 0, uname: '', gname: '', mtime };
-  const add = (header: Parameters<tar.Pack['entry']>[0], body: Buffer = Buffer.alloc(0)) => new Promise<void>((resolve, reject) => void pack.entry(header, body, (e) => (e ? reject(e) : resolve())));
-  await add({ ...base, name: 'blobs/', type: 'directory', mode: 0o755 });
-  await add({ ...base, name: 'blobs/sha256/', type: 'directory', mode: 0o755 });
-  for (const name of names) {
-    const data = inMemory.get(name);
-    if (data) {
-      await add({ ...base, name, type: 'file', mode: 0o644, size: data.length }, data);
-      continue;
+  const at = Math.trunc(mtime.getTime() / 1000);
+  const header = (name: string, type: 'file' | 'directory', size = 0): TarHeader => ({ name, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: at, size });
+  const fd = openSync(out, 'w', 0o644);
+  try {
+    const tar = new TarWriter(fileSink(fd));
+    tar.entry(header('blobs/', 'directory'));
+    tar.entry(header('blobs/sha256/', 'directory'));
+    for (const name of names) {
+      const data = inMemory.get(name);
+      if (data) {
+        tar.entry(header(name, 'file', data.length), data);
+        continue;
+      }
+      const size = [image.config, ...image.layers].find((b) => `blobs/sha256/${b.sha256}` === name)!.size;
+      const blob = openSync(stored.get(name.slice('blobs/sha256/'.length))!, 'r');
+      try {
+        tar.entryFrom(header(name, 'file', size), blob, 0);
+      } finally {
+        closeSync(blob);
+      }
     }
-    const file = stored.get(name.slice('blobs/sha256/'.length))!;
-    const size = [image.config, ...image.layers].find((b) => `blobs/sha256/${b.sha256}` === name)!.size;
-    await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry({ ...base, name, type: 'file', mode: 0o644, size }, (e) => (e ? reject(e) : resolve()));
-      createReadStream(file).on('error', reject).pipe(sink);
-    });
+    tar.finish();
+  } finally {
+    closeSync(fd);
   }
-  pack.finalize();
-  await done;
 }
 
 /**
