@@ -6,8 +6,7 @@
 // was there below and is gone, never an opaque-folder marker. The same
 // changes on the same image give the same bytes, whichever engine made them.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { fileSink, ShortSourceError, TarWriter, type TarHeader, type TarType } from './tarwriter.js';
+import { ShortSourceError, TarWriter, type TarHeader, type TarType } from './tarwriter.js';
 import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 import { parentOf } from '../emit/copies.js';
@@ -130,24 +129,6 @@ export function layerDigest(entries: readonly CanonicalEntry[]): string {
   writeLayerEntries(entries, tar);
   tar.finish();
   return `sha256:${hash.digest('hex')}`;
-}
-
-/** Writes `entries` as a tar to `file`; its sha256 is the layer's diff id. */
-export function writeLayer(entries: readonly CanonicalEntry[], file: string): { diffId: string; size: number } {
-  const hash = createHash('sha256');
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    const toFile = fileSink(fd);
-    const tar = new TarWriter((b) => {
-      hash.update(b);
-      toFile(b);
-    });
-    writeLayerEntries(entries, tar);
-    const size = tar.finish();
-    return { diffId: `sha256:${hash.digest('hex')}`, size };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The paths a layer holds, for saying which step's layer holds a file (whiteouts and the root left out). */

@@ -10,7 +10,8 @@ import tar, { type Header } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalConfig, DEFAULT_PATH } from '../../src/repro/config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop.js';
-import { applyBaseLayer, canonicalEntries, writeLayer, type Tree } from '../../src/repro/layer.js';
+import { applyBaseLayer, canonicalEntries, layerDigest, writeLayerEntries, type Tree } from '../../src/repro/layer.js';
+import { TarWriter } from '../../src/repro/tarwriter.js';
 import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { parseRepfile } from '../../src/repfile/load.js';
@@ -54,8 +55,14 @@ async function rewrite(base: Item[][], step: Item[][], drop: (p: string) => bool
   for (const l of base) applyBaseLayer(tree, await layer(l));
   const merged = mergeLayers(await Promise.all(step.map(layer)), drop);
   const entries = canonicalEntries(tree, merged, epoch);
-  const file = path.join(dir, `out${n++}.tar`);
-  const { diffId } = writeLayer(entries, file);
+  // The layer as the rewrite writes it into the archive, and its diff id as the rewrite computes it.
+  const chunks: Buffer[] = [];
+  const out = new TarWriter((b) => chunks.push(b));
+  writeLayerEntries(entries, out);
+  out.finish();
+  const bytes = Buffer.concat(chunks);
+  const diffId = layerDigest(entries);
+  expect(diffId).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
   const listing: string[] = [];
   const ex = tar.extract();
   ex.on('entry', (h, s, next) => {
@@ -65,7 +72,7 @@ async function rewrite(base: Item[][], step: Item[][], drop: (p: string) => bool
   });
   await new Promise<void>((r) => {
     ex.on('finish', () => r());
-    ex.end(readFileSync(file));
+    ex.end(bytes);
   });
   return { diffId, listing, tree };
 }
