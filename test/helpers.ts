@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,19 @@ export const REPO = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(REPO, 'dist', 'bin', 'rep.mjs');
 
 export type Tree = Record<string, string | { link: string } | { mode: number; text: string }>;
+
+/**
+ * Temporary folders a test file removes after its tests: `make` creates one,
+ * `add` hands over one made elsewhere (a project). Call once per file, at its top.
+ */
+export function tempFolders(): { make: (prefix: string) => string; add: (dir: string) => string } {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  const add = (dir: string) => (made.push(dir), dir);
+  return { make: (prefix) => add(mkdtempSync(path.join(tmpdir(), prefix))), add };
+}
 
 /** A fresh project directory holding `tree`. */
 export function makeProject(tree: Tree, prefix = 'rep-test-'): string {

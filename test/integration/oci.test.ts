@@ -3,9 +3,8 @@
 // and umoci (Debian's packages), loaded back into podman and docker, and the
 // same bytes when the same image is published again.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,21 +12,15 @@ import type { Statement } from '../../src/emit/provenance.js';
 import { saveOciArchive } from '../../src/publish/ociarchive.js';
 import { publish } from '../../src/publish/publish.js';
 import { verifyBundle } from '../../src/publish/verify.js';
-import { makeProject, open } from '../helpers.js';
+import { makeProject, open, tempFolders } from '../helpers.js';
 import { docker, DOCKER_BIN, podman, sh } from './helpers.js';
 
 const run = randomUUID().slice(0, 8);
 const TAG = `rep-test/oci-${run}:latest`;
 const removeAfter: [string, string][] = [[DOCKER_BIN, TAG], ['podman', TAG], [DOCKER_BIN, `rep-test/oci-copied-${run}:latest`]];
-const temps: string[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-};
+const temp = tempFolders().make;
 afterAll(() => {
   for (const [bin, ref] of removeAfter) spawnSync(bin, ['image', 'rm', ref], { stdio: 'ignore' });
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
 const REPFILE = `rep: 1

@@ -4,15 +4,14 @@
 // outside the bundle, and leave no temporary folder behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, createWriteStream, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import yazl from 'yazl';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { MAX_SIGNATURES, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
@@ -22,7 +21,7 @@ import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.
 import { publish } from '../../src/publish/publish.js';
 import { signBundle } from '../../src/publish/signature.js';
 import { verifyBundle, type VerifyOptions } from '../../src/publish/verify.js';
-import { CLI, makeProject, open } from '../helpers.js';
+import { CLI, makeProject, open, tempFolders } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: paper
@@ -34,15 +33,8 @@ steps:
 `;
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
-const made: string[] = [];
-const fresh = (prefix: string) => {
-  const d = mkdtempSync(path.join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const folders = tempFolders();
+const fresh = folders.make;
 
 type Entry = { name: string; body?: string | Buffer; type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo'; linkname?: string; mode?: number };
 
@@ -95,7 +87,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 async function publishedBundle(sign?: string): Promise<string> {
   const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n' });
-  made.push(dir);
+  folders.add(dir);
   const out = path.join(fresh('rep-attack-bundle-'), 'b');
   const r = await publish(open(dir), { engine: new NoneEngine(), out, sign });
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
@@ -308,7 +300,7 @@ describe('folder bundles', () => {
 describe('temporary folders', () => {
   it('verify leaves none behind, for a good and a bad bundle; publish leaves none', async () => {
     const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n' });
-    made.push(dir);
+    folders.add(dir);
     const priv = fresh('rep-private-tmp-');
     const out = path.join(fresh('rep-attack-'), 'paper.tar.gz');
     const before = process.env.TMPDIR;
@@ -510,7 +502,7 @@ describe('found by an adversarial review', () => {
     expect(lockProblem({})).toMatch(/^not a Repfile.lock of version 1/);
 
     const dir = makeProject({ Repfile: REPFILE, 'data/x': 'x\n', 'Repfile.lock': JSON.stringify({ lockVersion: 1, images: { 'busybox:latest': injected } }) });
-    made.push(dir);
+    folders.add(dir);
     const r = spawnSync(process.execPath, [CLI, 'build', '--engine', 'none'], { cwd: dir, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^Repfile.lock: images\["busybox:latest"\]: .* is not a digest/);
