@@ -1,12 +1,27 @@
 #!/usr/bin/env node
-// rep's entry point. A `rep build` with nothing to do is answered here,
-// before the rest of rep loads (src/commands/quick.ts): that answer is most of
-// what an edit-build loop and CI see. Every other command line, and every
-// build the quick path cannot vouch for, goes to the command line proper.
-import { quickArgs, quickNoop } from '../src/commands/quick.js';
+// rep's entry point. A `rep build` with nothing to do, and a `rep status`
+// with every step fresh, are answered here, before the rest of rep loads
+// (src/commands/quick.ts): that answer is most of what an edit-build loop and
+// CI see. Every other command line, and every one the quick path cannot vouch
+// for, goes to the command line proper.
+import { quickArgs, quickNoop, quickStatus } from '../src/commands/quick.js';
 import { nothingToBuild, out } from './print.js';
 
-const args = quickArgs(process.argv.slice(2));
-const answer = args ? await quickNoop(args).catch(() => undefined) : undefined;
-if (answer) out(nothingToBuild(answer.steps, answer.engine, answer.tag));
-else await import('./program.js');
+/** Whether the quick path answered (and printed). */
+async function quick(argv: readonly string[]): Promise<boolean> {
+  const args = quickArgs(argv);
+  if (args?.command === 'build') {
+    const answer = await quickNoop(args);
+    if (answer) out(nothingToBuild(answer.steps, answer.engine, answer.tag));
+    return answer !== undefined;
+  }
+  if (args?.command === 'status') {
+    const answer = await quickStatus(args);
+    if (answer?.text !== undefined) out(answer.text);
+    if (answer) process.exitCode = answer.exitCode;
+    return answer !== undefined;
+  }
+  return false;
+}
+
+if (!(await quick(process.argv.slice(2)).catch(() => false))) await import('./program.js');

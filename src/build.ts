@@ -19,7 +19,7 @@ import type { Statement } from './emit/provenance.js';
 import type { Reason } from './plan/reasons.js';
 import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
-import { resolverFor } from './lock/lockfile.js';
+import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { acquireMutex } from './state/mutex.js';
 import { nextState, readState, writeState, type State } from './state/state.js';
@@ -148,7 +148,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     writeState(ctx.dir, next, cacheKey ? [cacheKey] : []);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
-    const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp) : undefined;
+    const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value)) : undefined;
     if (after) writeNoop(ctx.dir, after);
     return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
   } finally {

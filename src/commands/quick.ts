@@ -1,30 +1,44 @@
-// `rep build` with nothing to do, answered before the rest of rep loads: no
-// YAML parser, no schema, no engine client process. It reads the no-op record
-// the last successful build left in .rep/noop.json, walks the context once,
-// asks the docker engine over its socket, and either answers "nothing to
-// build" or answers nothing, leaving the build to the full pipeline (which
-// checks the same stamp, see scheduler/noop.ts). It never writes.
+// `rep build` with nothing to do, and `rep status` with every step fresh,
+// answered before the rest of rep loads: no YAML parser, no schema, no engine
+// client process. It reads the no-op record the last successful build left in
+// .rep/noop.json, walks the context once, asks the docker engine over its
+// socket, and either answers or answers nothing, leaving the command to the
+// full pipeline (which checks the same stamp, see scheduler/noop.ts). It never
+// writes.
 //
 // Only for what it can decide exactly: docker (podman has no socket to ask
-// by default), plain `rep build` options. Anything else goes the long way.
+// by default), plain `rep build` and `rep status` options. Anything else goes
+// the long way.
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { lockBytes, noopImagesHold, noopStamp, readNoop } from '../scheduler/noop.js';
+import { lockBytes, noopImagesHold, noopStamp, readNoop, type NoopRecord } from '../scheduler/noop.js';
+import { prettyJson } from '../canonical.js';
+import { formatStatus, statusReport, type StepReport } from './statusreport.js';
 import { loadContext } from '../context/context.js';
 import { handOverWalk, walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
 import { engineDescription } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
-import { BUILD_OPTIONS, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
+import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
 import { lexists, readBounded } from '../safefs.js';
 import { statePath } from '../state/paths.js';
 
-export interface QuickArgs extends ProjectFlags {
+export interface QuickBuildArgs extends ProjectFlags {
+  command: 'build';
   engine: 'auto' | 'docker';
   buildkit?: boolean;
   dockerfile: string;
 }
+
+export interface QuickStatusArgs extends ProjectFlags {
+  command: 'status';
+  engine: 'auto' | 'docker';
+  json?: boolean;
+  question?: boolean;
+}
+
+export type QuickArgs = QuickBuildArgs | QuickStatusArgs;
 
 export interface QuickAnswer {
   engine: 'docker';
@@ -48,25 +62,32 @@ const VOUCHED: Partial<Record<keyof BuildFlags | keyof ProjectFlags, 'keep' | 'c
   network: 'check',
 };
 
+/** `rep status`'s own switches (cli/program.ts), by how they are spelled. */
+const STATUS_SWITCHES: Record<string, 'json' | 'question'> = { '--json': 'json', '-q': 'question', '--question': 'question' };
+
 /**
- * The options of a plain `rep build`, or undefined for any command line this
- * cannot answer (another command, --json, --dry-run, --cache-to, help, a
- * value the full parser would refuse...).
+ * The options of a plain `rep build` or `rep status`, or undefined for any
+ * command line this cannot answer (another command, --dry-run, --cache-to,
+ * help, a value the full parser would refuse...).
  */
 export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
   const args: Record<string, string | number | boolean> = {};
   for (const o of BUILD_OPTIONS) if (VOUCHED[o.key] === 'keep' && o.default !== undefined) args[o.key] = o.default;
-  let command: string | undefined;
+  let command: 'build' | 'status' | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === 'build' && command === undefined) {
+    if ((arg === 'build' || arg === 'status') && command === undefined) {
       command = arg;
+      continue;
+    }
+    if (command === 'status' && STATUS_SWITCHES[arg]) {
+      args[STATUS_SWITCHES[arg]] = true;
       continue;
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    // Project options go anywhere; build options only after `build`, as commander takes them.
-    const o = optionNamed(PROJECT_OPTIONS, name) ?? (command ? optionNamed(BUILD_OPTIONS, name) : undefined);
+    // Project options go anywhere; build options only after `build`, as commander takes them (status takes --engine alone).
+    const o = optionNamed(PROJECT_OPTIONS, name) ?? (command === 'build' || (command === 'status' && name === '--engine') ? optionNamed(BUILD_OPTIONS, name) : undefined);
     const vouched = o && VOUCHED[o.key];
     if (!o || !vouched) return undefined;
     let v: string | number | boolean | undefined = true;
@@ -78,7 +99,12 @@ export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
     if (o.key === 'engine' && v !== 'auto' && v !== 'docker') return undefined;
     if (vouched === 'keep') args[o.key] = v;
   }
-  return command ? (args as unknown as QuickArgs) : undefined;
+  if (command === 'status') {
+    // What a build on this machine stamps by default: the default Dockerfile, the builder DOCKER_BUILDKIT says.
+    const { file, context, engine, json, question } = args as unknown as QuickStatusArgs;
+    return { command, file, context, engine, json, question };
+  }
+  return command ? ({ ...args, command } as unknown as QuickBuildArgs) : undefined;
 }
 
 /** The path of `bin` as the client would be found: absolute, relative, or on PATH. */
@@ -113,14 +139,33 @@ function repfileBytes(file: string): Buffer {
  * last successful build left them and its images are all still there;
  * undefined when that is not certain (then the full build decides).
  */
-export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
+export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
+  const noop = await holdingRecord(args, args.dockerfile, args.buildkit ?? env.DOCKER_BUILDKIT === '1', env, cwd);
+  return noop && { engine: 'docker', tag: noop.tag, steps: noop.steps.length };
+}
+
+/**
+ * What `rep status` prints, and its exit code, when the last successful
+ * build's record still holds (every step fresh, each with the key it was
+ * built under); undefined otherwise, and then the full path plans.
+ */
+export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<{ text?: string; exitCode: number } | undefined> {
+  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, env.DOCKER_BUILDKIT === '1', env, cwd);
+  if (!noop) return undefined;
+  if (args.question) return { exitCode: noop.lock.length ? 1 : 0 };
+  const plan = { steps: noop.steps.map(({ name, key }): StepReport => ({ name, key, state: 'fresh', reasons: [] })) };
+  return { text: args.json ? prettyJson(statusReport(plan, noop.lock)) : [formatStatus(plan), ...noop.lock].join('\n'), exitCode: 0 };
+}
+
+/** The last successful build's no-op record, when the project, its context and the engine are still as it says. */
+async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, buildkit: boolean, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
   if (!noop) return undefined;
   // Another build holds the project (or something is planted at its mutex): let the full path see to it.
   if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
-  const dockerfile = resolveDockerfile(contextDir, args.dockerfile);
+  const dockerfile = resolveDockerfile(contextDir, dockerfileFlag);
   if (!existsSync(dockerfile)) return undefined;
 
   // The engine `--engine auto|docker` would pick, asked over its socket (the
@@ -146,7 +191,7 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
     const server = await version;
     if (!server) return undefined;
     const stamp = noopStamp({
-      engine: engineDescription('docker', server, args.buildkit ?? env.DOCKER_BUILDKIT === '1'),
+      engine: engineDescription('docker', server, buildkit),
       dockerfile,
       repfile,
       repfileSha256: sha256Hex(repfileBytes(repfile)),
@@ -161,5 +206,5 @@ export async function quickNoop(args: QuickArgs, env: NodeJS.ProcessEnv = proces
     // The engine did not answer, the Repfile is missing, a file went away mid-walk...: the full path will say what.
     return undefined;
   }
-  return { engine: 'docker', tag: noop.tag, steps: noop.steps };
+  return noop;
 }

@@ -96,3 +96,13 @@ export function checkLock(dag: Dag, lock: Lockfile | undefined): LockCheck | und
   const used = baseImages(dag);
   return { missing: used.filter((r) => !(r in lock.images)), extra: Object.keys(lock.images).filter((r) => !used.includes(r)).sort() };
 }
+
+/** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches), as `rep status` prints them. */
+export function lockProblems(dag: Dag, lock: Lockfile | undefined): string[] {
+  const c = checkLock(dag, lock);
+  if (!c) return [];
+  return [
+    ...c.missing.map((r) => `Repfile.lock: "${r}" is not pinned (run rep lock)`),
+    ...c.extra.map((r) => `Repfile.lock: pins "${r}", which the Repfile no longer uses (run rep lock)`),
+  ];
+}

@@ -29,8 +29,10 @@ export interface NoopRecord {
   /** The image tag, and every step image of that build: all must still be there. */
   tag: string;
   refs: string[];
-  /** How many steps the build had (for the message). */
-  steps: number;
+  /** Each step of that build, in the DAG's order, with its key: what `rep status` shows when the record holds. */
+  steps: { name: string; key: string }[];
+  /** What `rep status` says of Repfile.lock against the Repfile (both are in the stamp), one line each. */
+  lock: string[];
 }
 
 /** Everything a no-op build depends on, as read from disk and the engine. */
@@ -118,7 +120,9 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
   return (
     typeof r === 'object' && r !== null &&
     typeof r.stamp === 'string' && typeof r.imageId === 'string' && typeof r.tag === 'string' &&
-    Array.isArray(r.refs) && r.refs.every((x) => typeof x === 'string') && Number.isInteger(r.steps)
+    Array.isArray(r.refs) && r.refs.every((x) => typeof x === 'string') &&
+    Array.isArray(r.steps) && r.steps.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.key === 'string') &&
+    Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string')
   );
 }
 

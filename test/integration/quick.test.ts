@@ -1,17 +1,18 @@
-// The quick no-op answer of `rep build` (src/commands/quick.ts) against the
-// real docker engine: it answers only when the full build would find nothing
-// to do, and says nothing in every case where it cannot be sure.
+// The quick no-op answer of `rep build` and `rep status` (src/commands/quick.ts)
+// against the real docker engine: it answers only when the full build would
+// find nothing to do, says what the full status would, and says nothing in
+// every case where it cannot be sure.
 import { existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { quickNoop, type QuickArgs } from '../../src/commands/quick.js';
+import { quickNoop, quickStatus, type QuickBuildArgs } from '../../src/commands/quick.js';
 import { makeProject, rep } from '../helpers.js';
 import { chainProject, fresh } from './engine-suite.js';
 import { DOCKER_BIN, sh } from './helpers.js';
 
-const ARGS: QuickArgs = { engine: 'docker', dockerfile: 'Dockerfile' };
-const quick = (dir: string, args: Partial<QuickArgs> = {}, env: NodeJS.ProcessEnv = {}) =>
+const ARGS: Omit<QuickBuildArgs, 'command'> = { engine: 'docker', dockerfile: 'Dockerfile' };
+const quick = (dir: string, args: Partial<QuickBuildArgs> = {}, env: NodeJS.ProcessEnv = {}) =>
   quickNoop({ ...ARGS, ...args }, { ...process.env, ...env }, dir);
 
 /** A chain project built through the CLI (with the Dockerfile it writes in its context). */
@@ -141,5 +142,51 @@ image:
     expect(written).toMatch(/^COPY \["Dockerfile","Repfile","data.txt","\/work\/"\]$/m);
     expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/whole:latest', 'cat', '/work/Dockerfile'])).toBe(written);
     sh(DOCKER_BIN, ['image', 'rm', 'rep-test/whole:latest']);
+  });
+});
+
+describe('quick answer of rep status (docker)', () => {
+  // The full path, for comparison: DOCKER_BUILDKIT=1 changes the stamp (so the quick path declines) and nothing status says.
+  const full = (dir: string, args: string[]) => rep(dir, ['status', ...args], { DOCKER_BUILDKIT: '1' });
+  const asked = (dir: string, extra: object = {}, env: NodeJS.ProcessEnv = {}) =>
+    quickStatus({ command: 'status', engine: 'auto', ...extra }, { ...process.env, ...env }, dir);
+
+  it('prints what the full status prints, with --json and -q, lock problems included', async () => {
+    const dir = built();
+    expect(await asked(dir, {}, { DOCKER_BUILDKIT: '1' })).toBeUndefined();
+    for (const lock of [undefined, '{"lockVersion": 1, "images": {}}\n']) {
+      if (lock) {
+        writeFileSync(path.join(dir, 'Repfile.lock'), lock);
+        expect(await asked(dir)).toBeUndefined();
+        expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+      }
+      for (const args of [[], ['--json'], ['-q'], ['--engine', 'docker']]) {
+        const extra = { json: args.includes('--json') || undefined, question: args.includes('-q') || undefined };
+        expect(await asked(dir, extra), `${lock ? 'with a lock: ' : ''}${args.join(' ')}`).toBeDefined();
+        const quickly = rep(dir, ['status', ...args]);
+        const slowly = full(dir, args);
+        expect({ out: quickly.stdout, err: quickly.stderr, code: quickly.code }, args.join(' ')).toEqual({ out: slowly.stdout, err: slowly.stderr, code: slowly.code });
+      }
+    }
+    // The lock pins nothing: status lists the base as not pinned, and -q says not fresh.
+    expect(rep(dir, ['status']).stdout).toMatch(/^Repfile\.lock: "busybox:latest" is not pinned \(run rep lock\)$/m);
+    expect(rep(dir, ['status', '-q']).code).toBe(1);
+    expect(rep(dir, ['status']).stdout).toMatch(/^one +fresh +sha256:/m);
+  });
+
+  it('leaves a changed input, a removed step image and another engine to the full path', async () => {
+    const dir = built();
+    expect(await asked(dir)).toEqual({ text: expect.stringMatching(/^one /), exitCode: 0 });
+    expect(await asked(dir, {}, { DOCKER_HOST: 'unix:///nonexistent/docker.sock' })).toBeUndefined();
+    writeFileSync(path.join(dir, 'three.txt'), '3 changed\n');
+    expect(await asked(dir)).toBeUndefined();
+    expect(rep(dir, ['status']).stdout).toMatch(/^three +stale +input changed: three\.txt/m);
+    expect(rep(dir, ['status', '-q']).code).toBe(1);
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(await asked(dir)).toBeDefined();
+    const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    sh(DOCKER_BIN, ['image', 'rm', '-f', `rep-cache:${state.steps.two.key.slice(7)}`]);
+    expect(await asked(dir)).toBeUndefined();
+    expect(rep(dir, ['status']).stdout).toMatch(/^two +stale +no image for key/m);
   });
 });

@@ -9,13 +9,15 @@ import { dockerSocket } from '../../src/engine/socket.js';
 
 describe('quickArgs', () => {
   it('takes a plain rep build, with the options that do not change what a no-op answers', () => {
-    expect(quickArgs(['build'])).toEqual({ engine: 'auto', dockerfile: 'Dockerfile' });
+    expect(quickArgs(['build'])).toEqual({ command: 'build', engine: 'auto', dockerfile: 'Dockerfile' });
     expect(quickArgs(['-f', 'x/Repfile', 'build', '--engine', 'docker', '-j', '2', '--network', 'host'])).toEqual({
+      command: 'build',
       file: 'x/Repfile',
       engine: 'docker',
       dockerfile: 'Dockerfile',
     });
     expect(quickArgs(['build', '--file=R', '--context=ctx', '--engine=auto', '--buildkit', '--dockerfile', 'out/Dockerfile', '--jobs=8'])).toEqual({
+      command: 'build',
       file: 'R',
       context: 'ctx',
       engine: 'auto',
@@ -25,11 +27,32 @@ describe('quickArgs', () => {
     expect(quickArgs(['-C', 'ctx', 'build'])).toMatchObject({ context: 'ctx' });
   });
 
+  it('takes a plain rep status: the project options, --engine auto|docker, --json and -q', () => {
+    expect(quickArgs(['status'])).toEqual({ command: 'status', engine: 'auto' });
+    expect(quickArgs(['-C', 'ctx', 'status', '--json', '--engine=docker', '-f', 'R'])).toEqual({ command: 'status', context: 'ctx', file: 'R', engine: 'docker', json: true });
+    expect(quickArgs(['status', '-q'])).toEqual({ command: 'status', engine: 'auto', question: true });
+    expect(quickArgs(['status', '--question', '--engine', 'auto'])).toEqual({ command: 'status', engine: 'auto', question: true });
+  });
+
   it('leaves everything else to the full command line', () => {
     for (const argv of [
       [],
-      ['status'],
       ['build', 'extra'],
+      ['status', 'extra'],
+      ['status', 'build'],
+      ['build', 'status'],
+      ['status', '--engine', 'none'],
+      ['status', '--engine', 'podman'],
+      ['status', '--engine'],
+      ['status', '--buildkit'],
+      ['status', '--dockerfile', 'D'],
+      ['status', '-j', '2'],
+      ['status', '-qj'],
+      ['status', '--json=1'],
+      ['status', '--help'],
+      ['--json', 'status'],
+      ['-q', 'status'],
+      ['build', '-q'],
       ['build', 'build'],
       ['build', '--json'],
       ['build', '-n'],
