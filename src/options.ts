@@ -77,7 +77,7 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
     default: 'auto',
     commands: ['build', 'watch', 'publish'],
   },
-  { key: 'buildkit', long: '--buildkit', description: 'docker: build with BuildKit instead of the classic builder', commands: ['build', 'watch', 'publish'] },
+  { key: 'buildkit', long: '--buildkit', description: 'docker: build with BuildKit, and fail where the client cannot (BuildKit is the default wherever the client has it; DOCKER_BUILDKIT=0 asks for the classic builder)', commands: ['build', 'watch', 'publish'] },
   { key: 'dockerfile', long: '--dockerfile', value: '<path>', description: 'where to write the standalone Dockerfile', default: DEFAULT_DOCKERFILE, commands: ['build', 'watch'] },
   { key: 'dryRun', short: '-n', long: '--dry-run', description: 'say what would be built; build and write nothing', commands: ['build'] },
   { key: 'jobs', short: '-j', long: '--jobs', value: '<n>', description: 'engine builds at once', default: 4, parse: wholeFromOne, expected: 'a whole number from 1', commands: ['build', 'watch'] },

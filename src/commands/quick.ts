@@ -17,7 +17,7 @@ import { formatStatus, statusReport, type StepReport } from './statusreport.js';
 import { loadContext } from '../context/context.js';
 import { handOverWalk, walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
-import { engineDescription } from '../engine/engine.js';
+import { engineIdentity } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
@@ -27,7 +27,6 @@ import { statePath } from '../state/paths.js';
 export interface QuickBuildArgs extends ProjectFlags {
   command: 'build';
   engine: 'auto' | 'docker';
-  buildkit?: boolean;
   dockerfile: string;
 }
 
@@ -56,7 +55,7 @@ const VOUCHED: Partial<Record<keyof BuildFlags | keyof ProjectFlags, 'keep' | 'c
   file: 'keep',
   context: 'keep',
   engine: 'keep',
-  buildkit: 'keep',
+  buildkit: 'check',
   dockerfile: 'keep',
   jobs: 'check',
   network: 'check',
@@ -100,7 +99,7 @@ export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
     if (vouched === 'keep') args[o.key] = v;
   }
   if (command === 'status') {
-    // What a build on this machine stamps by default: the default Dockerfile, the builder DOCKER_BUILDKIT says.
+    // What a build stamps with the default Dockerfile (status writes none).
     const { file, context, engine, json, question } = args as unknown as QuickStatusArgs;
     return { command, file, context, engine, json, question };
   }
@@ -140,7 +139,7 @@ function repfileBytes(file: string): Buffer {
  * undefined when that is not certain (then the full build decides).
  */
 export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
-  const noop = await holdingRecord(args, args.dockerfile, args.buildkit ?? env.DOCKER_BUILDKIT === '1', env, cwd);
+  const noop = await holdingRecord(args, args.dockerfile, env, cwd);
   return noop && { engine: 'docker', tag: noop.tag, steps: noop.steps.length };
 }
 
@@ -150,7 +149,7 @@ export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: Node
  * built under); undefined otherwise, and then the full path plans.
  */
 export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<{ text?: string; exitCode: number } | undefined> {
-  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, env.DOCKER_BUILDKIT === '1', env, cwd);
+  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, env, cwd);
   if (!noop) return undefined;
   if (args.question) return { exitCode: noop.lock.length ? 1 : 0 };
   const plan = { steps: noop.steps.map(({ name, key }): StepReport => ({ name, key, state: 'fresh', reasons: [] })) };
@@ -158,7 +157,7 @@ export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv 
 }
 
 /** The last successful build's no-op record, when the project, its context and the engine are still as it says. */
-async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, buildkit: boolean, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
+async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
@@ -191,7 +190,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
     const server = await version;
     if (!server) return undefined;
     const stamp = noopStamp({
-      engine: engineDescription('docker', server, buildkit),
+      engine: engineIdentity('docker', server),
       dockerfile,
       repfile,
       repfileSha256: sha256Hex(repfileBytes(repfile)),

@@ -7,15 +7,19 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
+import { chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
 import { dockerSocket, imageId, imageJson, loadImages, saveImages, tagImage } from './socket.js';
-import { EngineError, PathMissingError, engineDescription, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
+import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
   /** The client binary (default: $REP_DOCKER or "docker"; $REP_PODMAN or "podman"). */
   bin?: string;
-  /** Docker only: build with BuildKit (DOCKER_BUILDKIT=1) instead of the classic builder. */
+  /**
+   * Docker only: true builds with BuildKit (--buildkit); undefined lets
+   * DOCKER_BUILDKIT and the client decide (see builder.ts): BuildKit wherever the client has it.
+   */
   buildkit?: boolean;
   env?: NodeJS.ProcessEnv;
 }
@@ -30,7 +34,9 @@ export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
   readonly bin: string;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly buildkit: boolean;
+  private readonly ask: BuilderAsk;
+  /** The builder, once the client has been asked (see serverVersion); a problem when what was asked cannot be had. */
+  private builder?: BuilderChoice;
   /** Docker's API socket, where the client would talk to it. */
   private readonly socket: string | undefined;
 
@@ -38,8 +44,8 @@ export class CliEngine implements Engine {
     this.name = opts.flavor;
     const env = opts.env ?? process.env;
     this.bin = opts.bin ?? (opts.flavor === 'docker' ? env.REP_DOCKER || 'docker' : env.REP_PODMAN || 'podman');
-    this.buildkit = opts.flavor === 'docker' && (opts.buildkit ?? env.DOCKER_BUILDKIT === '1');
-    this.env = { ...env, ...(opts.flavor === 'docker' ? { DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : {}) };
+    this.ask = { flag: opts.buildkit, env: env.DOCKER_BUILDKIT };
+    this.env = { ...env };
     this.socket = opts.flavor === 'docker' ? dockerSocket(env) : undefined;
   }
 
@@ -69,13 +75,32 @@ export class CliEngine implements Engine {
   /** Why the engine did not answer when last asked: no such binary, or the client's first line. */
   private silence?: { kind: 'no-binary' } | { kind: 'no-answer'; said: string };
 
-  /** The engine's (server's) version, asked once. */
+  /** Whether docker builds with BuildKit: as chosen when the client was asked, else only when asked for. */
+  private get buildkit(): boolean {
+    if (this.name !== 'docker') return false;
+    return this.builder && 'buildkit' in this.builder ? this.builder.buildkit : this.ask.flag === true || envSwitch(this.ask.env) === true;
+  }
+
+  /** Why the builder asked for (--buildkit, DOCKER_BUILDKIT=1) cannot be had with this client, once it has answered. */
+  builderProblem(): string | undefined {
+    return this.builder && 'problem' in this.builder ? this.builder.problem : undefined;
+  }
+
+  /** The engine's (server's) version, asked once; for docker, the client's version and buildx too, which choose the builder. */
   private async serverVersion(): Promise<string | undefined> {
     if (this.version === undefined) {
-      const fmt = this.name === 'docker' ? '{{.Server.Version}}' : '{{.Version}}';
+      const docker = this.name === 'docker';
+      // Two words (a version holds no blank; the client turns a tab into blanks).
+      const fmt = docker ? '{{.Server.Version}} {{.Client.Version}}' : '{{.Version}}';
+      // Asked side by side: buildx answers (or not) while the daemon does.
+      const buildx = docker && needsBuildxProbe(this.ask) ? this.run(['buildx', 'version'], { reject: false }).then((r) => r.exitCode === 0, () => false) : Promise.resolve(false);
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false });
-        if (r.exitCode === 0 && String(r.stdout).trim()) this.version = String(r.stdout).trim();
+        const [server, client] = String(r.stdout).trim().split(/\s+/);
+        if (r.exitCode === 0 && server) {
+          this.version = server;
+          if (docker) this.builder = chooseBuilder(this.ask, { version: client || undefined, buildx: await buildx });
+        }
         else if ((r as { code?: string }).code === 'ENOENT') this.silence = { kind: 'no-binary' };
         else {
           const said = stripAnsi(String(r.stderr)).split('\n').map((l) => l.trim()).find(Boolean);
@@ -108,6 +133,10 @@ export class CliEngine implements Engine {
 
   async describe(): Promise<string> {
     return engineDescription(this.name, await this.serverVersion(), this.buildkit);
+  }
+
+  async identity(): Promise<string> {
+    return engineIdentity(this.name, await this.serverVersion());
   }
 
   /** Whether the engine answers at all (the daemon runs, the binary exists). */
@@ -146,8 +175,16 @@ export class CliEngine implements Engine {
     return ids;
   }
 
-  build(req: BuildRequest): Promise<BuildOutcome> {
-    return clientBuild({ bin: this.bin, env: this.env, plainProgress: this.name === 'docker' && this.buildkit }, req);
+  async build(req: BuildRequest): Promise<BuildOutcome> {
+    if (this.name === 'docker') await this.serverVersion();
+    // Said when something is to be built, not before: a build with nothing to do needs no builder.
+    const problem = this.builderProblem();
+    if (problem) {
+      req.onLine?.(problem);
+      return { ok: false, exitCode: 1, tail: [problem], cancelled: false };
+    }
+    const env = this.name === 'docker' ? { ...this.env, DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : this.env;
+    return clientBuild({ bin: this.bin, env, plainProgress: this.buildkit }, req);
   }
 
   async tag(src: string, dst: string): Promise<void> {

@@ -54,6 +54,8 @@ export interface Engine {
   readonly name: EngineName;
   /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
   describe(): Promise<string>;
+  /** The engine and its server's version, e.g. "docker 20.10.24": what a no-op build depends on (the builder is not). */
+  identity(): Promise<string>;
   /** Whether builds can mount secrets (RUN --mount=type=secret). */
   readonly secretsSupported: boolean;
   /**
@@ -108,8 +110,17 @@ export class PathMissingError extends EngineError {
   }
 }
 
-/** What `Engine.describe` says of a docker or podman engine: part of what a no-op build checks. */
+/** What `Engine.describe` says of a docker or podman engine: what the provenance records. */
 export function engineDescription(name: 'docker' | 'podman', serverVersion: string | undefined, buildkit: boolean): string {
   const builder = name === 'docker' ? (buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
-  return `${name} ${serverVersion ?? '?'}${builder}`;
+  return `${engineIdentity(name, serverVersion)}${builder}`;
+}
+
+/**
+ * What `Engine.identity` says: part of what a no-op build checks. Not the
+ * builder: the step images are keyed alike whichever builder made them, so a
+ * build with another builder and nothing changed has nothing to do either.
+ */
+export function engineIdentity(name: 'docker' | 'podman', serverVersion: string | undefined): string {
+  return `${name} ${serverVersion ?? '?'}`;
 }

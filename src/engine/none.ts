@@ -13,6 +13,9 @@ export class NoneEngine implements Engine {
   async describe() {
     return 'none (nothing is built)';
   }
+  async identity() {
+    return 'none';
+  }
   async hasImage() {
     return false;
   }

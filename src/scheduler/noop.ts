@@ -37,7 +37,7 @@ export interface NoopRecord {
 
 /** Everything a no-op build depends on, as read from disk and the engine. */
 export interface StampInput {
-  /** Engine.describe(): name, server version, builder. */
+  /** Engine.identity(): name and server version. */
   engine: string;
   /** Absolute paths of the standalone Dockerfile and the Repfile. */
   dockerfile: string;
@@ -51,7 +51,7 @@ export interface StampInput {
 }
 
 /** Bump when what goes into the stamp changes, so old stamps never match. */
-const STAMP_FORMAT = 2;
+const STAMP_FORMAT = 3;
 
 export function noopStamp(i: StampInput): string {
   const h = createHash('sha256');
@@ -74,7 +74,7 @@ export async function noopStamper(
   opts: { dryRun?: boolean; cacheTo?: unknown },
 ): Promise<((files: readonly ContextFile[]) => string) | undefined> {
   if (engine.name === 'none' || opts.dryRun || opts.cacheTo || project.dag.recipe.steps.some((s) => s.phony)) return undefined;
-  const described = await engine.describe();
+  const described = await engine.identity();
   return (files) =>
     noopStamp({
       engine: described,

@@ -1,12 +1,13 @@
 // Docker with BuildKit: the behaviour suite, and what is particular to it:
 // a step's build reads the context folder (which BuildKit syncs
 // incrementally) instead of a tar of its inputs, and copies only the inputs.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject } from '../helpers.js';
+import { makeProject, rep } from '../helpers.js';
 import { fresh, engineSuite } from './engine-suite.js';
-import { buildIn, DEBIAN_DOCKER, dockerBuildKit, sh } from './helpers.js';
+import { buildIn, DEBIAN_DOCKER, DOCKER_BIN, dockerBuildKit, sh } from './helpers.js';
 
 engineSuite({
   name: 'docker',
@@ -36,5 +37,53 @@ describe('BuildKit reads the context folder', () => {
     const second = await buildIn(dir, dockerBuildKit());
     expect(second.built).toEqual(['app']);
     expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/folder:latest', 'cat', '/work/src/a.txt'])).toBe('A\n');
+  });
+});
+
+describe('the builder a plain rep build uses', () => {
+  const project = () => makeProject({
+    Repfile: `rep: 1\nname: builder\nbase: busybox:latest\nenv: {${fresh()}}\nsteps:\n  app:\n    inputs: [a.txt]\n    run: cat a.txt > /a\nimage:\n  tag: rep-test/builder:latest\n`,
+    'a.txt': 'a\n',
+  });
+  /** What built the step: BuildKit's plain progress numbers its lines (#1 ...), the classic builder counts steps (Step 1/3 : ...). */
+  const builtBy = (dir: string) => {
+    const log = readFileSync(path.join(dir, '.rep/logs/app.log'), 'utf8');
+    return /^#\d+ /m.test(log) ? 'BuildKit' : /^Step 1\/\d+ : FROM /m.test(log) ? 'classic' : log;
+  };
+  const provenanceEngine = (dir: string) => JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')).predicate.runDetails.builder.version.engine;
+
+  it('is BuildKit with a client that has it (Debian\'s docker 20.10), the classic builder with DOCKER_BUILDKIT=0', () => {
+    const dir = project();
+    const r = rep(dir, ['build', '--engine', 'docker'], { REP_DOCKER: DEBIAN_DOCKER });
+    expect(r.code, r.stderr).toBe(0);
+    expect(builtBy(dir)).toBe('BuildKit');
+    expect(provenanceEngine(dir)).toMatch(/^docker \S+ \(BuildKit\)$/);
+    writeFileSync(path.join(dir, 'a.txt'), 'b\n');
+    expect(rep(dir, ['build', '--engine', 'docker'], { REP_DOCKER: DEBIAN_DOCKER, DOCKER_BUILDKIT: '0' }).code).toBe(0);
+    expect(builtBy(dir)).toBe('classic');
+    expect(provenanceEngine(dir)).toMatch(/^docker \S+ \(classic builder\)$/);
+    sh(DEBIAN_DOCKER, ['image', 'rm', 'rep-test/builder:latest']);
+  });
+
+  it('is the classic builder with a docker 23+ client without buildx; --buildkit there fails the build and says why, though a no-op still answers', () => {
+    // This machine's first docker on PATH is such a client (provisioned so): the case a user without buildx meets.
+    expect(Number(sh(DOCKER_BIN, ['version', '--format', '{{.Client.Version}}']).split('.')[0])).toBeGreaterThanOrEqual(23);
+    expect(spawnSync(DOCKER_BIN, ['buildx', 'version']).status).not.toBe(0);
+    const dir = project();
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(builtBy(dir)).toBe('classic');
+    // Nothing changed: nothing to build, whichever builder is asked for (quick path and full path alike).
+    expect(rep(dir, ['build', '--engine', 'docker', '--buildkit']).stdout).toMatch(/^rep: nothing to build; all 1 steps fresh/);
+    const full = rep(dir, ['build', '--engine', 'docker', '--buildkit', '--json']);
+    expect(full.code, full.stderr).toBe(0);
+    writeFileSync(path.join(dir, 'a.txt'), 'c\n');
+    for (const [args, env, asked] of [[['--buildkit'], {}, '--buildkit'], [[], { DOCKER_BUILDKIT: '1' }, 'DOCKER_BUILDKIT=1']] as const) {
+      const r = rep(dir, ['build', '--engine', 'docker', ...args], env);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(`${asked}: this docker client (`);
+      expect(r.stdout + r.stderr).toContain('builds with BuildKit only through its buildx plugin, which it does not have');
+      expect(readFileSync(path.join(dir, '.rep/logs/app.log'), 'utf8')).toContain(`${asked}: this docker client (`);
+    }
+    sh(DOCKER_BIN, ['image', 'rm', 'rep-test/builder:latest']);
   });
 });

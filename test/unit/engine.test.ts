@@ -196,6 +196,9 @@ class BrokenEngine implements Engine {
   async describe() {
     return 'docker (broken)';
   }
+  async identity() {
+    return 'docker ?';
+  }
   async answers() {
     return true;
   }

@@ -21,7 +21,6 @@ describe('quickArgs', () => {
       file: 'R',
       context: 'ctx',
       engine: 'auto',
-      buildkit: true,
       dockerfile: 'out/Dockerfile',
     });
     expect(quickArgs(['-C', 'ctx', 'build'])).toMatchObject({ context: 'ctx' });

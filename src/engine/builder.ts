@@ -1,0 +1,54 @@
+// Which builder a docker build uses: BuildKit wherever the client has it, the
+// classic builder (deprecated by Docker) only when asked or when the client
+// has nothing else. Docker clients before 23.0 carry BuildKit themselves
+// (DOCKER_BUILDKIT=1); from 23.0 on it is the buildx plugin, without which
+// `DOCKER_BUILDKIT=1 docker build` refuses to run.
+
+/** What the user asked: --buildkit, and docker's own switch DOCKER_BUILDKIT. */
+export interface BuilderAsk {
+  flag?: boolean;
+  env?: string;
+}
+
+/** DOCKER_BUILDKIT as the docker client reads it (Go's strconv.ParseBool); undefined when unset or not a boolean. */
+export function envSwitch(text: string | undefined): boolean | undefined {
+  if (text === undefined) return undefined;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return undefined;
+}
+
+/** What the client can do: its version ("20.10.24"; undefined when it did not say) and whether `docker buildx version` answered. */
+export interface ClientFacts {
+  version?: string;
+  buildx: boolean;
+}
+
+export type BuilderChoice = { buildkit: boolean } | { problem: string };
+
+/** The first docker client release whose BuildKit is the buildx plugin. */
+const BUILDX_FROM = 23;
+
+/** Whether the client can build with BuildKit; undefined when its version is unknown and it has no buildx. */
+function hasBuildKit(c: ClientFacts): boolean | undefined {
+  if (c.buildx) return true;
+  const major = c.version === undefined ? NaN : Number(/^v?(\d+)\./.exec(c.version)?.[1]);
+  return Number.isNaN(major) ? undefined : major < BUILDX_FROM;
+}
+
+export function chooseBuilder(ask: BuilderAsk, client: ClientFacts): BuilderChoice {
+  const env = envSwitch(ask.env);
+  const asked = ask.flag ? '--buildkit' : env === true ? `DOCKER_BUILDKIT=${ask.env}` : undefined;
+  const can = hasBuildKit(client);
+  if (asked) {
+    if (can === false) {
+      return { problem: `${asked}: this docker client (${client.version}) builds with BuildKit only through its buildx plugin, which it does not have: install docker-buildx, point REP_DOCKER at a client that has it, or leave out ${asked} to use the classic builder` };
+    }
+    return { buildkit: true };
+  }
+  if (env === false) return { buildkit: false };
+  return { buildkit: can === true };
+}
+
+/** Whether `chooseBuilder` needs to know about buildx for this ask (the client is then asked: one process more). */
+export const needsBuildxProbe = (ask: BuilderAsk): boolean => ask.flag === true || envSwitch(ask.env) !== false;
