@@ -135,6 +135,11 @@ export function lexists(p: string): boolean {
   return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 }
 
+/** Whether `p` is a regular file itself, not a link to one. */
+export function isRegularFile(p: string): boolean {
+  return lstatSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
 /** Whether `dir` is a folder itself, not a link to one. */
 export function isRealDir(dir: string): boolean {
   return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;

@@ -21,7 +21,7 @@ import { engineIdentity } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
-import { lexists, readBounded } from '../safefs.js';
+import { isRegularFile, lexists, readBounded } from '../safefs.js';
 import { statePath } from '../state/paths.js';
 
 export interface QuickBuildArgs extends ProjectFlags {
@@ -79,8 +79,8 @@ export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
       command = arg;
       continue;
     }
-    if (command === 'status' && STATUS_SWITCHES[arg]) {
-      args[STATUS_SWITCHES[arg]] = true;
+    if (command === 'status' && Object.hasOwn(STATUS_SWITCHES, arg)) {
+      args[STATUS_SWITCHES[arg]!] = true;
       continue;
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -164,6 +164,8 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   if (!noop) return undefined;
   // Another build holds the project (or something is planted at its mutex): let the full path see to it.
   if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
+  // The full path reads the measured outputs from the state (too large to read here): without it, it decides.
+  if (!isRegularFile(statePath(contextDir, 'state'))) return undefined;
   const dockerfile = resolveDockerfile(contextDir, dockerfileFlag);
   if (!existsSync(dockerfile)) return undefined;
 

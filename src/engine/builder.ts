@@ -18,11 +18,19 @@ export function envSwitch(text: string | undefined): boolean | undefined {
   return undefined;
 }
 
-/** What the client can do: its version ("20.10.24"; undefined when it did not say) and whether `docker buildx version` answered. */
+/**
+ * What the client can do: its version ("20.10.24"; undefined when it did not
+ * say) and whether it has buildx with a builder of the `docker` driver
+ * selected, which builds into the daemon's own image store (a
+ * `docker-container` builder keeps its images to itself, and the next step's FROM would not find them).
+ */
 export interface ClientFacts {
   version?: string;
   buildx: boolean;
 }
+
+/** Whether `docker buildx inspect` (which fails without buildx) says the selected builder has the `docker` driver. */
+export const buildsIntoDaemon = (inspect: string): boolean => /^Driver:\s+docker\s*$/m.test(inspect);
 
 export type BuilderChoice = { buildkit: boolean } | { problem: string };
 
@@ -32,8 +40,11 @@ const BUILDX_FROM = 23;
 /** Whether the client can build with BuildKit; undefined when its version is unknown and it has no buildx. */
 function hasBuildKit(c: ClientFacts): boolean | undefined {
   if (c.buildx) return true;
-  const major = c.version === undefined ? NaN : Number(/^v?(\d+)\./.exec(c.version)?.[1]);
-  return Number.isNaN(major) ? undefined : major < BUILDX_FROM;
+  const v = /^v?(\d+)\.(\d+)/.exec(c.version ?? '');
+  if (!v) return undefined;
+  const [major, minor] = [Number(v[1]), Number(v[2])];
+  // BuildKit came with 18.09.
+  return (major > 18 || (major === 18 && minor >= 9)) && major < BUILDX_FROM;
 }
 
 export function chooseBuilder(ask: BuilderAsk, client: ClientFacts): BuilderChoice {

@@ -2,7 +2,7 @@
 // the client has it, the classic builder only when asked or when the client
 // has nothing else, and a problem when BuildKit is asked of a client without it.
 import { describe, expect, it } from 'vitest';
-import { chooseBuilder, envSwitch, needsBuildxProbe } from '../../src/engine/builder.js';
+import { buildsIntoDaemon, chooseBuilder, envSwitch, needsBuildxProbe } from '../../src/engine/builder.js';
 
 const OLD = { version: '20.10.24+dfsg1', buildx: false };
 const NEW_BARE = { version: '28.2.2', buildx: false };
@@ -18,6 +18,19 @@ describe('chooseBuilder', () => {
     expect(chooseBuilder({}, NEW_BARE)).toEqual({ buildkit: false });
     expect(chooseBuilder({}, UNKNOWN)).toEqual({ buildkit: false });
     expect(chooseBuilder({}, { version: 'dev', buildx: false })).toEqual({ buildkit: false });
+    // BuildKit came with docker 18.09.
+    expect(chooseBuilder({}, { version: '18.09.1', buildx: false })).toEqual({ buildkit: true });
+    expect(chooseBuilder({}, { version: '18.06.3-ce', buildx: false })).toEqual({ buildkit: false });
+    expect(chooseBuilder({}, { version: '1.13.1', buildx: false })).toEqual({ buildkit: false });
+    expect(chooseBuilder({ flag: true }, { version: '17.03.0', buildx: false })).toEqual({ problem: expect.stringMatching(/^--buildkit: /) });
+  });
+
+  it('counts buildx only when its selected builder builds into the daemon (the docker driver)', () => {
+    expect(buildsIntoDaemon('Name:          default\nDriver:        docker\nLast Activity: 2026-11-27\n\nNodes:\nName: default\n')).toBe(true);
+    expect(buildsIntoDaemon('Name:   default\nDriver: docker\n')).toBe(true);
+    expect(buildsIntoDaemon('Name:   multi\nDriver: docker-container\n')).toBe(false);
+    expect(buildsIntoDaemon('Name:   k\nDriver: kubernetes\n')).toBe(false);
+    expect(buildsIntoDaemon('')).toBe(false);
   });
 
   it('keeps the classic builder when DOCKER_BUILDKIT says so, as docker does', () => {

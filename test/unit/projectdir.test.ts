@@ -132,7 +132,9 @@ describe('.rep: rep never follows a link there', () => {
 
   it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
     const v = victim();
-    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: 1 };
+    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: [] };
+    // The same record as a file of its own is read: the link alone is what is refused.
+    expect(readNoop(project({ '.rep/noop.json': JSON.stringify(record) }))).toEqual(record);
     writeFileSync(path.join(v.dir, 'noop.json'), JSON.stringify(record));
     writeFileSync(path.join(v.dir, 'state.json'), JSON.stringify({ version: 1, repfileSha256: '', engine: 'none', target: 'app', steps: {} }));
     const dir = project({ '.rep/noop.json': { link: path.join(v.dir, 'noop.json') }, '.rep/state.json': { link: path.join(v.dir, 'state.json') } });
