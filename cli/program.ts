@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { BuildRecord } from '../src/build.js';
 import type { EngineChoice } from '../src/engine/choice.js';
+import type { Engine } from '../src/engine/engine.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
@@ -64,10 +65,24 @@ async function project(cmd: Command): Promise<Project> {
 }
 
 async function engineFor(choice: EngineChoice, buildkit?: boolean) {
+  return (await engineSoon(choice, buildkit))();
+}
+
+/**
+ * Starts asking for the engine and hands back the wait for its answer: the
+ * client (`docker version`, `docker buildx inspect`) runs in processes of its
+ * own while rep reads the Repfile, instead of after. Its problems are said when
+ * awaited, so that a Repfile's come first as before.
+ */
+async function engineSoon(choice: EngineChoice, buildkit?: boolean): Promise<() => Promise<Engine>> {
   const { selectEngine } = await import('../src/engine/select.js');
-  const sel = unwrap(await selectEngine(choice, { buildkit }));
-  if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
-  return sel.engine;
+  const asked = selectEngine(choice, { buildkit });
+  asked.catch(() => undefined);
+  return async () => {
+    const sel = unwrap(await asked);
+    if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
+    return sel.engine;
+  };
 }
 
 async function cacheSpec(text: string, flag: '--cache-from' | '--cache-to'): Promise<CacheSpec> {
@@ -86,10 +101,11 @@ const engineOption = () => commanderOption(ENGINE_OPTION);
 addBuildOptions(program.command('build'), 'build')
   .description('build the stale steps, record their keys and write the standalone Dockerfile')
   .action(async (o: BuildFlags, cmd: Command) => {
+    const answer = await engineSoon(o.engine, o.buildkit);
     const p = await project(cmd);
     const cacheFrom = await Promise.all((o.cacheFrom ?? []).map((t) => cacheSpec(t, '--cache-from')));
     const cacheTo = o.cacheTo === undefined ? undefined : await cacheSpec(o.cacheTo, '--cache-to');
-    const engine = await engineFor(o.engine, o.buildkit);
+    const engine = await answer();
     const mode = progressMode(Boolean(o.json));
     const abort = new AbortController();
     const onSigint = () => {
@@ -214,9 +230,10 @@ program
   .option('-q, --question', 'print nothing; exit 0 when every step is fresh, 1 otherwise (like make -q)')
   .addOption(engineOption())
   .action(async (o: { json?: boolean; question?: boolean; engine: EngineChoice }, cmd: Command) => {
+    const answer = await engineSoon(o.engine);
     const p = await project(cmd);
     const { formatStatus, lockProblems, status, statusReport } = await import('../src/commands/status.js');
-    const r = await status(p, await engineFor(o.engine));
+    const r = await status(p, await answer());
     if (!r.ok) failWith(r.errors);
     const plan = r.value;
     const lockLines = lockProblems(p);
@@ -244,8 +261,9 @@ addBuildOptions(program.command('publish'), 'publish')
   .option('--image', 'add the image itself (image.oci.tar: an OCI image layout that docker load, podman load, skopeo and apptainer read)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
   .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit' | 'secret'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
+    const answer = await engineSoon(o.engine, o.buildkit);
     const p = await project(cmd);
-    const engine = await engineFor(o.engine, o.buildkit);
+    const engine = await answer();
     const { publish } = await import('../src/publish/publish.js');
     const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: await secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors);

@@ -3,6 +3,8 @@
 // has nothing else. Docker clients before 23.0 carry BuildKit themselves
 // (DOCKER_BUILDKIT=1); from 23.0 on it is the buildx plugin, without which
 // `DOCKER_BUILDKIT=1 docker build` refuses to run.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** What the user asked: --buildkit, and docker's own switch DOCKER_BUILDKIT. */
 export interface BuilderAsk {
@@ -59,6 +61,25 @@ export function chooseBuilder(ask: BuilderAsk, client: ClientFacts): BuilderChoi
   }
   if (env === false) return { buildkit: false };
   return { buildkit: can === true };
+}
+
+/** Where the docker client looks for its plugins (docker's cli-plugins manager), after $DOCKER_CONFIG/cli-plugins. */
+const PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
+
+/**
+ * Whether the client may have buildx: a docker-buildx where the client looks
+ * for plugins, or a config that names folders of its own (cliPluginsExtraDirs).
+ * When not, nobody asks `docker buildx inspect` (a process of its own, on every command).
+ */
+export function buildxMayBeThere(env: NodeJS.ProcessEnv, systemDirs: readonly string[] = PLUGIN_DIRS): boolean {
+  const config = env.DOCKER_CONFIG || (env.HOME ? path.join(env.HOME, '.docker') : undefined);
+  const dirs = [...(config ? [path.join(config, 'cli-plugins')] : []), ...systemDirs];
+  if (dirs.some((d) => existsSync(path.join(d, 'docker-buildx')))) return true;
+  try {
+    return config !== undefined && readFileSync(path.join(config, 'config.json'), 'utf8').includes('cliPluginsExtraDirs');
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `chooseBuilder` needs to know about buildx for this ask (the client is then asked: one process more). */

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
-import { buildsIntoDaemon, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
+import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
 import { dockerSocket, imageId, imageJson, loadImages, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
@@ -93,7 +93,7 @@ export class CliEngine implements Engine {
       // Two words (a version holds no blank; the client turns a tab into blanks).
       const fmt = docker ? '{{.Server.Version}} {{.Client.Version}}' : '{{.Version}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
-      const buildx = docker && needsBuildxProbe(this.ask) ? this.run(['buildx', 'inspect'], { reject: false }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
+      const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false });
         const [server, client] = String(r.stdout).split(' ');

@@ -2,7 +2,10 @@
 // the client has it, the classic builder only when asked or when the client
 // has nothing else, and a problem when BuildKit is asked of a client without it.
 import { describe, expect, it } from 'vitest';
-import { buildsIntoDaemon, chooseBuilder, envSwitch, needsBuildxProbe } from '../../src/engine/builder.js';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe } from '../../src/engine/builder.js';
 
 const OLD = { version: '20.10.24+dfsg1', buildx: false };
 const NEW_BARE = { version: '28.2.2', buildx: false };
@@ -65,5 +68,31 @@ describe('chooseBuilder', () => {
     expect(needsBuildxProbe({ env: '1' })).toBe(true);
     expect(needsBuildxProbe({ env: '0' })).toBe(false);
     expect(needsBuildxProbe({ flag: true, env: '0' })).toBe(true);
+  });
+
+  it('asks about buildx only where the client may have it: a docker-buildx in its plugin folders, or extra folders in its config', () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'rep-home-'));
+    try {
+      const system = path.join(home, 'system');
+      mkdirSync(system);
+      const may = (env: NodeJS.ProcessEnv) => buildxMayBeThere(env, [system]);
+      expect(may({ HOME: home })).toBe(false);
+      mkdirSync(path.join(home, '.docker', 'cli-plugins'), { recursive: true });
+      writeFileSync(path.join(home, '.docker', 'config.json'), '{"auths": {}}');
+      expect(may({ HOME: home })).toBe(false);
+      writeFileSync(path.join(home, '.docker', 'cli-plugins', 'docker-buildx'), '#!/bin/sh\n');
+      chmodSync(path.join(home, '.docker', 'cli-plugins', 'docker-buildx'), 0o755);
+      expect(may({ HOME: home })).toBe(true);
+      expect(may({ HOME: '/nonexistent', DOCKER_CONFIG: path.join(home, '.docker') })).toBe(true);
+      const other = path.join(home, 'other');
+      mkdirSync(other);
+      expect(may({ HOME: home, DOCKER_CONFIG: other })).toBe(false);
+      writeFileSync(path.join(other, 'config.json'), '{"cliPluginsExtraDirs": ["/opt/plugins"]}');
+      expect(may({ HOME: home, DOCKER_CONFIG: other })).toBe(true);
+      writeFileSync(path.join(system, 'docker-buildx'), '#!/bin/sh\n');
+      expect(may({ HOME: '/nonexistent' })).toBe(true);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
