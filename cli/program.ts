@@ -326,14 +326,19 @@ program
   .command('context')
   .description('show the build context as Docker sees it (after .dockerignore)')
   .option('--list', 'print every file a `COPY . /x` would see, one per line, sorted (default)')
+  .option('--sums', 'print every file with its sha256, type, mode and size: the listing whose sha256 a build\'s provenance cites as "context"')
   .option('--tar <file>', 'write a deterministic tar of the context ("-" for stdout)')
-  .action(async (o: { list?: boolean; tar?: string }, cmd: Command) => {
+  .action(async (o: { list?: boolean; sums?: boolean; tar?: string }, cmd: Command) => {
     const g = cmd.optsWithGlobals<ProjectFlags>();
-    const { listContext, openContext, tarContext } = await import('../src/commands/context.js');
+    const { listContext, openContext, sumContext, tarContext } = await import('../src/commands/context.js');
     const ctx = openContext({ file: g.file, context: g.context });
     if (!ctx.ok) failWith(ctx.errors);
     if (o.tar !== undefined) {
       await tarContext(ctx.value, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
+      if (!o.list && !o.sums) return;
+    }
+    if (o.sums) {
+      process.stdout.write(sumContext(ctx.value));
       if (!o.list) return;
     }
     const files = listContext(ctx.value);

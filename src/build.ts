@@ -12,7 +12,7 @@ import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace
 import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
-import { ContextIndex } from './context/files.js';
+import { ContextIndex, type ContextFile } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
@@ -42,6 +42,12 @@ export interface BuildOptions {
   cacheTo?: CacheSpec;
   /** false: keep the engine's image, without the canonical rewrite (--no-reproducible; the Repfile's `reproducible: false` turns it off too). */
   reproducible?: boolean;
+  /**
+   * The provenance cites the context as its deterministic archive (read
+   * whole: what `rep publish` puts in a bundle as context.tar) rather than as
+   * the listing of its files with their hashes (from the stat cache).
+   */
+  contextArchive?: boolean;
   /**
    * Answer at once when nothing changed since the last successful build (no
    * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
@@ -105,12 +111,20 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const inputs = inputsAndDockerfile(project, index, place, opts, resolveBase);
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
-    const hashed = hashResolved(resolved, StatCache.forContext(ctx.dir));
+    const cache = StatCache.forContext(ctx.dir);
+    const hashed = hashResolved(resolved, cache);
+    const hashFiles = opts.contextArchive
+      ? undefined
+      : (files: readonly ContextFile[]) => {
+          const all = cache.hashAll(files);
+          cache.save();
+          return all;
+        };
     const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
-      writeProvenance(project, { context, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
+      writeProvenance(project, { context, hashFiles, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       if (!provenance.ok) return provenance;

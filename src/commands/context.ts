@@ -1,4 +1,4 @@
-// `rep context`: what the build context holds, as a list or a deterministic tar.
+// `rep context`: what the build context holds, as a list, with hashes, or a deterministic tar.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -6,6 +6,9 @@ import { fail, ok, type Result } from '../diag.js';
 import { contextFiles, loadContext, type BuildContext } from '../context/context.js';
 import type { ContextFile } from '../context/files.js';
 import { asEntries, writeTar } from '../context/tar.js';
+import { StatCache } from '../context/hash.js';
+import { contextListing } from '../context/listing.js';
+import { statePath } from '../state/paths.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 
 /** A build context and its files, walked once. */
@@ -37,6 +40,15 @@ function contextFor(opts: PathOptions): Result<BuildContext> {
 
 export function listContext(view: ContextView): string[] {
   return view.files.map((f) => f.path);
+}
+
+/**
+ * The listing of the context's files with their hashes (context/listing.ts),
+ * whose sha256 a build's provenance cites; hashed through the project's stat
+ * cache, which this command reads and never writes.
+ */
+export function sumContext(view: ContextView): string {
+  return contextListing(new StatCache(statePath(view.ctx.dir, 'statCache')).hashAll(view.files));
 }
 
 export async function tarContext(view: ContextView, out: Writable): Promise<void> {

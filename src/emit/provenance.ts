@@ -45,7 +45,8 @@ export interface ProvenanceInput {
   /** The image, when one was built: its config digest, and its repo digest once pushed. */
   image?: { configDigest: string; repoDigest?: string };
   dockerfile: { name: string; sha256: string };
-  context: { name: string; sha256: string };
+  /** The context: its archive (context.tar), or the listing of its files (see record/provenance.ts contextListing), so annotated. */
+  context: { name: string; sha256: string; annotations?: Record<string, string> };
   bases: { ref: string; resolved: string; digest?: string; source: 'lock' | 'image-id' | 'none' }[];
   inputs: { path: string; sha256: string }[];
   steps: { name: string; key: string; stage: string; outputsDigest?: string; nonce?: string }[];
@@ -59,7 +60,7 @@ const byName = (a: ResourceDescriptor, b: ResourceDescriptor) => ((a.name ?? '')
 export function provenanceStatement(p: ProvenanceInput): Statement {
   const subject: ResourceDescriptor[] = [
     { name: p.dockerfile.name, digest: { sha256: p.dockerfile.sha256 } },
-    { name: p.context.name, digest: { sha256: p.context.sha256 } },
+    { name: p.context.name, digest: { sha256: p.context.sha256 }, ...(p.context.annotations ? { annotations: p.context.annotations } : {}) },
   ];
   if (p.image) {
     subject.push({

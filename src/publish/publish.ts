@@ -107,7 +107,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       })),
     );
   }
-  const built = await build(project, { ...opts, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
+  const built = await build(project, { ...opts, contextArchive: true, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
   if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { prettyJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
-import { sha256Hex } from '../context/hash.js';
+import { sha256Hex, type HashedFile } from '../context/hash.js';
+import { contextListing } from '../context/listing.js';
 import { statLine, type ContextFile } from '../context/files.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
@@ -15,7 +16,7 @@ import { stageOf } from '../graph/dag.js';
 import { baseImages, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
-import { provenanceStatement, type Statement } from '../emit/provenance.js';
+import { provenanceStatement, type ProvenanceInput, type Statement } from '../emit/provenance.js';
 
 /**
  * sha256 (hex) of the deterministic context archive, streamed, never held
@@ -44,9 +45,21 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
   return sha256;
 }
 
+/** The context as the statement's subject: the listing of its files (a build), or the archive a bundle holds (publish). */
+async function contextSubject(project: Project, b: RecordedBuild): Promise<ProvenanceInput['context']> {
+  if (!b.hashFiles) return { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) };
+  return { name: 'context', sha256: sha256Hex(contextListing(b.hashFiles(b.context))), annotations: { kind: 'context-files' } };
+}
+
 export interface RecordedBuild {
   /** The context's files, as walked for the build. */
   context: readonly ContextFile[];
+  /**
+   * Hashes files (through the build's stat cache): the statement then cites
+   * the listing of the context's files. Without it, the deterministic archive
+   * of the context (context.tar), for a bundle that holds that archive.
+   */
+  hashFiles?: (files: readonly ContextFile[]) => HashedFile[];
   steps: PlannedStep[];
   outputsDigests: Map<string, string>;
   dockerfileText: string;
@@ -81,7 +94,7 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     network: b.network,
     image: b.image,
     dockerfile: { name: 'Dockerfile', sha256: sha256Hex(b.dockerfileText) },
-    context: { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) },
+    context: await contextSubject(project, b),
     bases,
     inputs: [...inputs].sort(([a], [c]) => (a < c ? -1 : 1)).map(([p, sha256]) => ({ path: p, sha256 })),
     steps: b.steps.map((s) => ({

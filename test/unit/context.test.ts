@@ -102,6 +102,41 @@ describe('rep context', () => {
       'lrwxrwxrwx 0/0 0 1970-01-01 00:00 l -> a/b/c.txt',
     ]);
   });
+
+  it('--sums lists each file with its hash; a build\'s provenance cites the sha256 of that listing, a bundle the archive', () => {
+    const dir = makeProject({ Repfile: REPFILE('[a]'), 'a/b/c.txt': 'c', 'l': { link: 'a/b/c.txt' }, 'x y.sh': 'echo\n' });
+    chmodSync(path.join(dir, 'x y.sh'), 0o755);
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const built = rep(dir, ['build', '--engine', 'none']);
+    expect(built.code, built.stderr).toBe(0);
+    const sums = rep(dir, ['context', '--sums']);
+    expect(sums.code).toBe(0);
+    const dockerfile = readFileSync(path.join(dir, 'Dockerfile'));
+    expect(sums.stdout).toBe(
+      [
+        `${sha(dockerfile.toString())} file 644 ${dockerfile.length} "Dockerfile"`,
+        `${sha(REPFILE('[a]'))} file 644 ${REPFILE('[a]').length} "Repfile"`,
+        `${sha('c')} file 644 1 "a/b/c.txt"`,
+        `${sha('a/b/c.txt')} symlink 777 9 "l"`,
+        `${sha('echo\n')} file 755 5 "x y.sh"`,
+      ].join('\n') + '\n',
+    );
+    const subjects = JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')).subject;
+    expect(subjects.find((s: { name: string }) => s.name === 'context')).toEqual({ name: 'context', digest: { sha256: sha(sums.stdout) }, annotations: { kind: 'context-files' } });
+    expect(subjects.some((s: { name: string }) => s.name === 'context.tar')).toBe(false);
+    // A changed file changes the listing, and the next build's subject with it.
+    writeFileSync(path.join(dir, 'x y.sh'), 'echo changed\n');
+    expect(rep(dir, ['build', '--engine', 'none']).code).toBe(0);
+    const again = rep(dir, ['context', '--sums']).stdout;
+    expect(again).not.toBe(sums.stdout);
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')).subject.find((s: { name: string }) => s.name === 'context').digest.sha256).toBe(sha(again));
+    // A bundle holds the archive, and its statement cites that.
+    const out = path.join(makeProject({}), 'bundle');
+    expect(rep(dir, ['publish', '--engine', 'none', '-o', out]).code).toBe(0);
+    const bundled = JSON.parse(readFileSync(path.join(out, 'provenance.json'), 'utf8')).subject;
+    expect(bundled.find((s: { name: string }) => s.name === 'context.tar').digest.sha256).toBe(createHash('sha256').update(readFileSync(path.join(out, 'context.tar'))).digest('hex'));
+    expect(bundled.some((s: { name: string }) => s.name === 'context')).toBe(false);
+  });
 });
 
 describe('file names that are not UTF-8', () => {
