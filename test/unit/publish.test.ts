@@ -79,7 +79,7 @@ describe('provenance', () => {
     const s = JSON.parse(readFileSync(path.join(dir, '.rep/provenance.json'), 'utf8')) as Statement;
     expect(s._type).toBe(STATEMENT_TYPE);
     expect(s.predicateType).toBe(PREDICATE_TYPE);
-    expect(s.subject.map((x) => x.name)).toEqual(['Dockerfile', 'context.tar']);
+    expect(s.subject.map((x) => x.name)).toEqual(['Dockerfile', 'context']);
     expect(s.subject[0]!.digest!.sha256).toBe(sha256Hex(readFileSync(path.join(dir, 'Dockerfile'))));
     const bd = s.predicate.buildDefinition;
     expect(bd.buildType).toBe(BUILD_TYPE);
