@@ -9,7 +9,7 @@ import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
-import { dockerSocket, imageId, imageJson, loadImages, saveImages, tagImage } from './socket.js';
+import { containerArchive, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -194,6 +194,26 @@ export class CliEngine implements Engine {
   }
 
   async exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void> {
+    // Over the API when docker's socket is at hand: three requests instead of three client processes.
+    const made = await this.api((s) => createContainer(s, image));
+    if (made) {
+      const socket = this.socket!;
+      try {
+        for (const p of paths) {
+          const tar = await containerArchive(socket, made.value, p).catch((e: Error) => {
+            throw new EngineError(`cannot copy ${p} out of the image`, e.message);
+          });
+          if (!tar) throw new PathMissingError(p);
+          await read(p, tar).catch((e: unknown) => {
+            tar.destroy();
+            throw e;
+          });
+        }
+      } finally {
+        await removeContainer(socket, made.value).catch(() => undefined);
+      }
+      return;
+    }
     const cid = (await this.must(['create', image, 'true'])).trim().split('\n').pop()!;
     try {
       for (const p of paths) {

@@ -41,9 +41,11 @@ export function apiGet(socket: string, apiPath: string, timeoutMs = 2000): Promi
   return apiCall(socket, 'GET', apiPath, timeoutMs);
 }
 
-function apiCall(socket: string, method: 'GET' | 'POST', apiPath: string, timeoutMs: number): Promise<ApiAnswer> {
+function apiCall(socket: string, method: 'GET' | 'POST' | 'DELETE', apiPath: string, timeoutMs: number, json?: unknown): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: apiPath, method, headers: { Host: 'docker' }, timeout: timeoutMs }, (res) => {
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers = { Host: 'docker', ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }) };
+    const req = request({ socketPath: socket, path: apiPath, method, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -51,7 +53,7 @@ function apiCall(socket: string, method: 'GET' | 'POST', apiPath: string, timeou
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -91,6 +93,32 @@ export async function tagImage(socket: string, src: string, dst: string): Promis
   if (!REFERENCE.test(src) || !REFERENCE.test(repo)) throw new Error(`not an image reference: ${src} or ${dst}`);
   const r = await apiCall(socket, 'POST', `/images/${src}/tag?repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`, 10_000);
   if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
+}
+
+/** Creates (does not start) a container of `image` running `true`, as `docker create IMAGE true` does; its id. */
+export async function createContainer(socket: string, image: string): Promise<string> {
+  if (!REFERENCE.test(image)) throw new Error(`not an image reference: ${image}`);
+  const r = await apiCall(socket, 'POST', '/containers/create', 30_000, { Image: image, Cmd: ['true'] });
+  const id = r.status === 201 ? (JSON.parse(r.body) as { Id?: unknown }).Id : undefined;
+  if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`engine answered ${r.status} for creating a container of ${image}: ${r.body.trim().slice(0, 300)}`);
+  return id;
+}
+
+/**
+ * A tar of `containerPath` in container `id`, as `docker cp ID:PATH -` writes it;
+ * undefined when the container holds no such path (the engine answers 404).
+ */
+export async function containerArchive(socket: string, id: string, containerPath: string): Promise<IncomingMessage | undefined> {
+  const res = await send(socket, 'GET', `/containers/${id}/archive?path=${encodeURIComponent(containerPath)}`);
+  if (res.statusCode === 200) return res;
+  const answer = await said(res);
+  if (res.statusCode === 404 && !/no such container/i.test(answer)) return undefined;
+  throw new Error(`engine answered ${res.statusCode} for ${containerPath} in container ${id.slice(0, 12)}: ${answer.slice(0, 300)}`);
+}
+
+/** Removes container `id` (`docker rm -f`). */
+export async function removeContainer(socket: string, id: string): Promise<void> {
+  await apiCall(socket, 'DELETE', `/containers/${id}?force=1`, 30_000);
 }
 
 /** An answer's body, its first 64 KiB (the rest is read and dropped). */
