@@ -28,6 +28,8 @@ export interface QuickBuildArgs extends ProjectFlags {
   command: 'build';
   engine: 'auto' | 'docker';
   dockerfile: string;
+  /** false with --no-reproducible. */
+  reproducible?: boolean;
 }
 
 export interface QuickStatusArgs extends ProjectFlags {
@@ -59,6 +61,7 @@ const VOUCHED: Partial<Record<keyof BuildFlags | keyof ProjectFlags, 'keep' | 'c
   dockerfile: 'keep',
   jobs: 'check',
   network: 'check',
+  reproducible: 'keep',
 };
 
 /** `rep status`'s own switches (cli/program.ts), by how they are spelled. */
@@ -89,7 +92,8 @@ export function quickArgs(argv: readonly string[]): QuickArgs | undefined {
     const o = optionNamed(PROJECT_OPTIONS, name) ?? (command === 'build' || (command === 'status' && name === '--engine') ? optionNamed(BUILD_OPTIONS, name) : undefined);
     const vouched = o && VOUCHED[o.key];
     if (!o || !vouched) return undefined;
-    let v: string | number | boolean | undefined = true;
+    // A switch spelled --no-X sets X false, as commander has it.
+    let v: string | number | boolean | undefined = !o.long.startsWith('--no-');
     if (o.value) {
       const text = eq > 0 ? arg.slice(eq + 1) : argv[++i];
       v = text ? optionValue(o, text) : undefined;
@@ -139,7 +143,7 @@ function repfileBytes(file: string): Buffer {
  * undefined when that is not certain (then the full build decides).
  */
 export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<QuickAnswer | undefined> {
-  const noop = await holdingRecord(args, args.dockerfile, env, cwd);
+  const noop = await holdingRecord(args, args.dockerfile, args.reproducible !== false, env, cwd);
   return noop && { engine: 'docker', tag: noop.tag, steps: noop.steps.length };
 }
 
@@ -149,7 +153,8 @@ export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: Node
  * built under); undefined otherwise, and then the full path plans.
  */
 export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<{ text?: string; exitCode: number } | undefined> {
-  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, env, cwd);
+  // What a plain build stamps: the canonical image (status has no --no-reproducible).
+  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, true, env, cwd);
   if (!noop) return undefined;
   if (args.question) return { exitCode: noop.lock.length ? 1 : 0 };
   const plan = { steps: noop.steps.map(({ name, key }): StepReport => ({ name, key, state: 'fresh', reasons: [] })) };
@@ -157,7 +162,7 @@ export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv 
 }
 
 /** The last successful build's no-op record, when the project, its context and the engine are still as it says. */
-async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
+async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, canonical: boolean, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
@@ -199,6 +204,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
       lockBytes: lockBytes(repfile),
       ignoreText: ctx.value.ignoreText,
       files: files.value,
+      canonical,
     });
     if (stamp !== noop.stamp) return undefined;
     const found = await ids;

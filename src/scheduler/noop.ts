@@ -48,16 +48,21 @@ export interface StampInput {
   ignoreText: string;
   /** The context as walked: each file by its stat. */
   files: readonly ContextFile[];
+  /**
+   * Whether the build leaves the image the canonical rewrite makes (not with
+   * --no-reproducible): a build after one without it has the rewrite to do.
+   */
+  canonical: boolean;
 }
 
 /** Bump when what goes into the stamp changes, so old stamps never match. */
-const STAMP_FORMAT = 3;
+const STAMP_FORMAT = 4;
 
 export function noopStamp(i: StampInput): string {
   const h = createHash('sha256');
   h.update(`${STAMP_FORMAT}\0${VERSION}\0${KEY_FORMAT}\0${i.engine}\0${i.dockerfile}\0${i.repfile}\0${i.repfileSha256}\0`);
   h.update(i.lockBytes ?? '');
-  h.update(`\0${i.lockBytes ? 1 : 0}\0${i.ignoreText}\0`);
+  h.update(`\0${i.lockBytes ? 1 : 0}\0${i.canonical ? 1 : 0}\0${i.ignoreText}\0`);
   for (const f of i.files) h.update(statLine(f));
   return h.digest('hex');
 }
@@ -71,7 +76,7 @@ export async function noopStamper(
   project: Project,
   engine: Engine,
   dockerfile: string,
-  opts: { dryRun?: boolean; cacheTo?: unknown },
+  opts: { dryRun?: boolean; cacheTo?: unknown; reproducible?: boolean },
 ): Promise<((files: readonly ContextFile[]) => string) | undefined> {
   if (engine.name === 'none' || opts.dryRun || opts.cacheTo || project.dag.recipe.steps.some((s) => s.phony)) return undefined;
   const described = await engine.identity();
@@ -84,6 +89,7 @@ export async function noopStamper(
       lockBytes: project.lock?.bytes,
       ignoreText: project.ctx.ignoreText,
       files,
+      canonical: opts.reproducible !== false,
     });
 }
 

@@ -110,6 +110,20 @@ describe('quick no-op answer: every change is seen', () => {
     expect(existsSync(path.join(dir, 'Dockerfile'))).toBe(true);
   });
 
+  it('a build without the rewrite (--no-reproducible) is no no-op for a plain build, which rewrites the image', async () => {
+    const dir = built();
+    const created = () => sh(DOCKER_BIN, ['image', 'inspect', '-f', '{{.Created}}', 'rep-test/chain:latest']).trim();
+    expect(created()).toBe('1980-01-01T00:00:00Z');
+    writeFileSync(path.join(dir, 'three.txt'), '3 again\n');
+    expect(rep(dir, ['build', '--engine', 'docker', '--no-reproducible']).code).toBe(0);
+    expect(created()).not.toBe('1980-01-01T00:00:00Z');
+    expect(await quick(dir, { reproducible: false })).toBeDefined();
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toBe('rep: nothing to build; all 3 steps fresh (docker); image rep-test/chain:latest\n');
+    expect(created()).toBe('1980-01-01T00:00:00Z');
+    expect(await quick(dir)).toBeDefined();
+  });
+
   it('the full build answers the same no-op from the same record, without writing (as with --json, which the quick path leaves alone)', () => {
     const dir = built();
     const stateFile = path.join(dir, '.rep/state.json');

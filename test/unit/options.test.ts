@@ -69,6 +69,6 @@ describe('build options', () => {
     expect(quickArgs(['--engine', 'docker', 'build'])).toBeUndefined();
     expect(quickArgs(['-j', '2', 'build'])).toBeUndefined();
     expect(rep(process.cwd(), ['--engine', 'docker', 'build']).code).toBe(2);
-    expect(quickArgs(['-C', 'ctx', 'build', '-f', 'R'])).toEqual({ command: 'build', context: 'ctx', file: 'R', engine: 'auto', dockerfile: 'Dockerfile' });
+    expect(quickArgs(['-C', 'ctx', 'build', '-f', 'R'])).toEqual({ command: 'build', context: 'ctx', file: 'R', engine: 'auto', dockerfile: 'Dockerfile', reproducible: true });
   });
 });

@@ -9,12 +9,14 @@ import { dockerSocket } from '../../src/engine/socket.js';
 
 describe('quickArgs', () => {
   it('takes a plain rep build, with the options that do not change what a no-op answers', () => {
-    expect(quickArgs(['build'])).toEqual({ command: 'build', engine: 'auto', dockerfile: 'Dockerfile' });
+    expect(quickArgs(['build'])).toEqual({ command: 'build', engine: 'auto', dockerfile: 'Dockerfile', reproducible: true });
+    expect(quickArgs(['build', '--no-reproducible'])).toEqual({ command: 'build', engine: 'auto', dockerfile: 'Dockerfile', reproducible: false });
     expect(quickArgs(['-f', 'x/Repfile', 'build', '--engine', 'docker', '-j', '2', '--network', 'host'])).toEqual({
       command: 'build',
       file: 'x/Repfile',
       engine: 'docker',
       dockerfile: 'Dockerfile',
+      reproducible: true,
     });
     expect(quickArgs(['build', '--file=R', '--context=ctx', '--engine=auto', '--buildkit', '--dockerfile', 'out/Dockerfile', '--jobs=8'])).toEqual({
       command: 'build',
@@ -22,6 +24,7 @@ describe('quickArgs', () => {
       context: 'ctx',
       engine: 'auto',
       dockerfile: 'out/Dockerfile',
+      reproducible: true,
     });
     expect(quickArgs(['-C', 'ctx', 'build'])).toMatchObject({ context: 'ctx' });
   });
@@ -68,6 +71,8 @@ describe('quickArgs', () => {
       ['build', '-j', '0'],
       ['build', '-j', 'x'],
       ['build', '--buildkit=yes'],
+      ['build', '--no-reproducible=1'],
+      ['status', '--no-reproducible'],
       ['build', '--help'],
       ['build', '-h'],
       ['--version'],
