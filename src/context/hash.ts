@@ -74,7 +74,8 @@ export class StatCache {
     this.misses++;
     const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
     this.rows.set(f.path, [stamp, sha256]);
-    this.dirty = true;
+    // A row too recent to trust is not saved: it alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
+    if (Date.now() - f.stat.mtimeMs > RACY_MS) this.dirty = true;
     return { ...f, sha256 };
   }
 

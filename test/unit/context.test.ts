@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -227,6 +227,36 @@ describe('stat cache', () => {
     expect(third.misses).toBe(1);
     expect(h3[0]!.sha256).toBe(createHash('sha256').update('A').digest('hex'));
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows).toHaveProperty(['a.txt']);
+  });
+
+  it('is not written again for rows too recent to keep (the Dockerfile a build just wrote), but is for an older change', () => {
+    const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b' });
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'b.txt', 'Repfile']) if (existsSync(path.join(dir, f))) utimesSync(path.join(dir, f), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const first = StatCache.forContext(dir);
+    first.hashAll(walked(dir, ctx.value.ignore));
+    first.save();
+    const file = path.join(dir, '.rep/statcache.json');
+    const written = statSync(file).mtimeMs;
+    const before = readFileSync(file, 'utf8');
+    utimesSync(file, old, old);
+    writeFileSync(path.join(dir, 'b.txt'), 'B');
+    const second = StatCache.forContext(dir);
+    second.hashAll(walked(dir, ctx.value.ignore));
+    expect(second.misses).toBe(1);
+    second.save();
+    expect(statSync(file).mtimeMs).toBe(old.getTime());
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    // The same change, older than the racy window: written.
+    utimesSync(path.join(dir, 'b.txt'), old, old);
+    const third = StatCache.forContext(dir);
+    third.hashAll(walked(dir, ctx.value.ignore));
+    third.save();
+    expect(statSync(file).mtimeMs).toBeGreaterThan(old.getTime());
+    expect(JSON.parse(readFileSync(file, 'utf8')).rows['b.txt'][1]).toBe(createHash('sha256').update('B').digest('hex'));
+    expect(written).toBeGreaterThan(0);
   });
 
   it('hashes large files in chunks', () => {
