@@ -3,7 +3,7 @@
 // digests for small inputs, the same result for the same changes however
 // they are split into layers, and each attack on the reader refused.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tar, { type Header } from 'tar-stream';
@@ -13,6 +13,7 @@ import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop
 import { applyBaseLayer, canonicalEntries, layerDigest, writeLayerEntries, type Tree } from '../../src/repro/layer.js';
 import { TarWriter } from '../../src/repro/tarwriter.js';
 import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
+import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic } from '../../src/diag.js';
@@ -207,6 +208,42 @@ describe('hostile layers', () => {
     await refused(notUtf8, /not UTF-8/);
     const many = await layer(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, body: '' })));
     expect(() => mergeLayers([many], none, { maxEntries: 10, maxMeta: 1 << 20 })).toThrow(/more than 10 entries/);
+  });
+
+  it('reads every header of a layer of many entries, in a range of a larger file, as tar-stream reads them', async () => {
+    // Small files, a file larger than the read-ahead window, a long name (pax) and links: headers on both sides of window edges.
+    const items: Item[] = [];
+    for (let i = 0; i < 300; i++) items.push({ name: `d${i % 7}/f${i}.txt`, body: 'x'.repeat((i * 37) % 1500) });
+    items.push({ name: 'big.bin', body: Buffer.alloc(200_000, 1) as unknown as string });
+    items.push({ name: `long/${'n'.repeat(150)}`, body: 'long' });
+    items.push({ name: 'ln', type: 'symlink', linkname: 'big.bin' });
+    for (let i = 0; i < 100; i++) items.push({ name: `after/g${i}`, body: 'y'.repeat(i * 11) });
+    const bytes = await tarBytes(items);
+    const expected: { name: string; size: number; body: string }[] = [];
+    const ex = tar.extract();
+    ex.on('entry', (h: Header, s, next) => {
+      const parts: Buffer[] = [];
+      s.on('data', (c: Buffer) => parts.push(c));
+      s.on('end', () => {
+        expected.push({ name: h.name, size: h.size ?? 0, body: createHash('sha256').update(Buffer.concat(parts)).digest('hex') });
+        next();
+      });
+    });
+    await new Promise<void>((res, rej) => {
+      ex.on('finish', res).on('error', rej);
+      ex.end(bytes);
+    });
+    // The layer lies 1000 bytes into a file, with other bytes after it.
+    const l = layerOf(Buffer.concat([Buffer.alloc(1000, 9), bytes, Buffer.alloc(3000, 7)]));
+    const got = [...tarHeaders(l.fd, 1000, 1000 + bytes.length)].map((h) => {
+      const body = Buffer.alloc(h.size);
+      readSync(l.fd, body, 0, h.size, h.offset);
+      return { name: h.name, size: h.size, body: createHash('sha256').update(body).digest('hex') };
+    });
+    expect(got).toEqual(expected);
+    expect(got).toHaveLength(403);
+    // Cut short inside the last window: refused, never read past the range.
+    expect(() => [...tarHeaders(l.fd, 1000, 1000 + bytes.length - 2000)]).toThrow(TarError);
   });
 
   it('refuses device-less oddities: a tar type an image layer does not hold', async () => {
