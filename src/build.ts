@@ -12,7 +12,7 @@ import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace
 import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
-import { ContextIndex, type ContextFile } from './context/files.js';
+import { ContextIndex } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
@@ -112,19 +112,14 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const cache = StatCache.forContext(ctx.dir);
+    // The context as the provenance lists it, hashed with the inputs: one moment, one save of the cache.
+    const listed = opts.contextArchive || opts.dryRun ? undefined : cache.hashAll(context);
     const hashed = hashResolved(resolved, cache);
-    const hashFiles = opts.contextArchive
-      ? undefined
-      : (files: readonly ContextFile[]) => {
-          const all = cache.hashAll(files);
-          cache.save();
-          return all;
-        };
     const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
-      writeProvenance(project, { context, hashFiles, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
+      writeProvenance(project, { context, listed, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       if (!provenance.ok) return provenance;

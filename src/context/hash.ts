@@ -73,9 +73,13 @@ export class StatCache {
     }
     this.misses++;
     const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
-    this.rows.set(f.path, [stamp, sha256]);
-    // A row too recent to trust is not saved: it alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
-    if (Date.now() - f.stat.mtimeMs > RACY_MS) this.dirty = true;
+    // A file modified too recently may change again within the same stat (racy): its hash is not
+    // kept, not even for a save that comes later, when the file would no longer look recent. It
+    // alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
+    if (Date.now() - f.stat.mtimeMs > RACY_MS) {
+      this.rows.set(f.path, [stamp, sha256]);
+      this.dirty = true;
+    }
     return { ...f, sha256 };
   }
 

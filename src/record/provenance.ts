@@ -47,19 +47,19 @@ export async function contextArchiveSha(project: Project, files: readonly Contex
 
 /** The context as the statement's subject: the listing of its files (a build), or the archive a bundle holds (publish). */
 async function contextSubject(project: Project, b: RecordedBuild): Promise<ProvenanceInput['context']> {
-  if (!b.hashFiles) return { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) };
-  return { name: 'context', sha256: sha256Hex(contextListing(b.hashFiles(b.context))), annotations: { kind: 'context-files' } };
+  if (!b.listed) return { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) };
+  return { name: 'context', sha256: sha256Hex(contextListing(b.listed)), annotations: { kind: 'context-files' } };
 }
 
 export interface RecordedBuild {
   /** The context's files, as walked for the build. */
   context: readonly ContextFile[];
   /**
-   * Hashes files (through the build's stat cache): the statement then cites
-   * the listing of the context's files. Without it, the deterministic archive
-   * of the context (context.tar), for a bundle that holds that archive.
+   * The context's files, hashed (through the build's stat cache) when its
+   * inputs were: the statement then cites their listing. Without it, the
+   * deterministic archive of the context (context.tar), for a bundle that holds that archive.
    */
-  hashFiles?: (files: readonly ContextFile[]) => HashedFile[];
+  listed?: readonly HashedFile[];
   steps: PlannedStep[];
   outputsDigests: Map<string, string>;
   dockerfileText: string;

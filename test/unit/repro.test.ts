@@ -223,7 +223,7 @@ describe('hostile layers', () => {
     const ex = tar.extract();
     ex.on('entry', (h: Header, s, next) => {
       const parts: Buffer[] = [];
-      s.on('data', (c: Buffer) => parts.push(c));
+      s.on('data', (c: unknown) => void parts.push(c as Buffer));
       s.on('end', () => {
         expected.push({ name: h.name, size: h.size ?? 0, body: createHash('sha256').update(Buffer.concat(parts)).digest('hex') });
         next();
@@ -243,7 +243,11 @@ describe('hostile layers', () => {
     expect(got).toEqual(expected);
     expect(got).toHaveLength(403);
     // Cut short inside the last window: refused, never read past the range.
-    expect(() => [...tarHeaders(l.fd, 1000, 1000 + bytes.length - 2000)]).toThrow(TarError);
+    expect(() => [...tarHeaders(l.fd, 1000, 1000 + bytes.length - 2000)]).toThrow(/past the end/);
+    // A range said to go on past the end of the file: refused where the file ends.
+    const cut = layerOf(bytes.subarray(0, 70_000));
+    expect(() => [...tarHeaders(cut.fd, 0, bytes.length)]).toThrow(/the file ends inside a tar entry|past the end/);
+    expect(() => [...tarHeaders(cut.fd, 0, bytes.length)]).toThrow(TarError);
   });
 
   it('refuses device-less oddities: a tar type an image layer does not hold', async () => {
