@@ -107,6 +107,7 @@ function paxRecords(buf: Buffer): Record<string, string> {
  */
 class ReadAhead {
   private static readonly WINDOW = 1 << 16;
+  private static readonly FAR = 1 << 12;
   private readonly buf = Buffer.allocUnsafe(ReadAhead.WINDOW);
   private from = 0;
   private to = 0;
@@ -121,7 +122,9 @@ class ReadAhead {
     if (at + len > this.end) throw new TarError('the tar ends inside an entry');
     if (len > ReadAhead.WINDOW) return readExactly(this.fd, at, len, this.end);
     if (at < this.from || at + len > this.to) {
-      const want = Math.min(ReadAhead.WINDOW, this.end - at);
+      // After a body longer than a window the next header may be as lonely: a few blocks, not a window.
+      const far = this.to > 0 && at > this.to + ReadAhead.WINDOW;
+      const want = Math.min(Math.max(far ? ReadAhead.FAR : ReadAhead.WINDOW, len), this.end - at);
       let got = 0;
       while (got < want) {
         const n = readSync(this.fd, this.buf, got, want - got, at + got);
