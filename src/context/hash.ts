@@ -41,6 +41,8 @@ type CacheRow = [stamp: string, sha256: string];
 
 export class StatCache {
   private rows = new Map<string, CacheRow>();
+  /** Files this cache has hashed, by the walk's object: a build hashes the inputs and then the whole context, each once. */
+  private readonly done = new WeakMap<ContextFile, HashedFile>();
   private dirty = false;
   hits = 0;
   misses = 0;
@@ -65,6 +67,14 @@ export class StatCache {
   }
 
   hash(f: ContextFile): HashedFile {
+    const seen = this.done.get(f);
+    if (seen) return seen;
+    const hashed = this.hashAgain(f);
+    this.done.set(f, hashed);
+    return hashed;
+  }
+
+  private hashAgain(f: ContextFile): HashedFile {
     const stamp = StatCache.stamp(f);
     const row = this.rows.get(f.path);
     if (row && row[0] === stamp) {
