@@ -8,7 +8,6 @@ import type { ContextFile } from '../context/files.js';
 import { asEntries, writeTar } from '../context/tar.js';
 import { StatCache } from '../context/hash.js';
 import { contextListing } from '../context/listing.js';
-import { statePath } from '../state/paths.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 
 /** A build context and its files, walked once. */
@@ -48,7 +47,7 @@ export function listContext(view: ContextView): string[] {
  * cache, which this command reads and never writes.
  */
 export function sumContext(view: ContextView): string {
-  return contextListing(new StatCache(statePath(view.ctx.dir, 'statCache')).hashAll(view.files));
+  return contextListing(StatCache.forContext(view.ctx.dir).hashAll(view.files));
 }
 
 export async function tarContext(view: ContextView, out: Writable): Promise<void> {
