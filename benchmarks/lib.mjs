@@ -25,6 +25,21 @@ export const rep = (dir, args, env = {}) => run(process.execPath, [CLI, ...args]
 /** BuildKit building the Dockerfile rep emitted, in the project's folder. */
 export const buildkit = (dir, tag) => run(BUILDKIT_DOCKER, ['build', '-q', '-t', tag, '-f', 'Dockerfile', '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '1' } });
 
+/**
+ * The same, for a case where BuildKit must run the instruction `ran` matches
+ * again (its plain progress says so): a baseline that found the result in its
+ * cache measures nothing. BuildKit's cache outlives a benchmark run, so a case
+ * whose Dockerfile and inputs repeat an earlier run's would be answered from
+ * it: every case's Repfile carries a value of its own run.
+ */
+export function buildkitRuns(dir, tag, ran) {
+  const r = run(BUILDKIT_DOCKER, ['build', '--progress', 'plain', '-t', tag, '-f', 'Dockerfile', '.'], { cwd: dir, env: { DOCKER_BUILDKIT: '1' } });
+  const vertex = r.stderr.split('\n').map((l) => /^(#\d+) \[[^\]]*\] (.*)$/.exec(l)).find((m) => m && ran.test(m[2]));
+  if (!vertex) throw new Error(`BuildKit did not show an instruction matching ${ran}:\n${r.stderr}`);
+  if (r.stderr.split('\n').includes(`${vertex[1]} CACHED`)) throw new Error(`expected BuildKit to run ${vertex[2]} again, it found it cached:\n${r.stderr}`);
+  return r;
+}
+
 const time = (fn, i) => {
   const t0 = performance.now();
   fn(i);
