@@ -66,7 +66,8 @@ export interface PlanOptions {
 
 /** Every step's input files (not yet hashed), resolved in the context `index` (walked here when absent). */
 export function resolveAllInputs(dag: Dag, ctx: BuildContext, walked?: ContextIndex): Result<Map<string, ContextFile[]>> {
-  const found = walked ? ok(walked) : ContextIndex.walk(ctx.dir, ctx.ignore);
+  // A walk the quick path made before it gave up is taken (rep status after an edit walks once).
+  const found = walked ? ok(walked) : ContextIndex.walk(ctx.dir, ctx.ignore, ctx.ignoreText);
   if (!found.ok) return found;
   const index = found.value;
   const errors: Diagnostic[] = [];

@@ -11,6 +11,7 @@ import { resolveInputs } from '../../src/context/inputs.js';
 import { ContextIndex, handOverWalk, walkContext, type ContextFile } from '../../src/context/files.js';
 import type { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
+import { resolveAllInputs } from '../../src/plan/plan.js';
 import { makeProject, open, rep } from '../helpers.js';
 
 const REPFILE = (inputs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n`;
@@ -310,5 +311,20 @@ describe('a walk handed over by the quick no-op path', () => {
     handOverWalk(dir, ctx.value.ignoreText, handed.value);
     expect(paths(ContextIndex.walk(`${dir}/.`, ctx.value.ignore, ctx.value.ignoreText))).not.toContain('c.txt');
     expect(paths(ContextIndex.walk(dir, ctx.value.ignore, ctx.value.ignoreText))).toContain('c.txt');
+  });
+
+  it('is taken by the inputs resolved for `rep status` as for a build, once', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    inputs: [in/]\n    run: cat in/*\n', 'in/a.txt': 'a\n' });
+    const p = open(dir);
+    const handed = walkContext(dir, p.ctx.ignore);
+    if (!handed.ok) throw new Error('walk');
+    writeFileSync(path.join(dir, 'in', 'b.txt'), 'b\n');
+    handOverWalk(dir, p.ctx.ignoreText, handed.value);
+    const inputs = () => {
+      const r = resolveAllInputs(p.dag, p.ctx);
+      return r.ok ? r.value.get('a')!.map((f) => f.path) : r.errors.map(formatDiagnostic);
+    };
+    expect(inputs()).toEqual(['in/a.txt']);
+    expect(inputs()).toEqual(['in/a.txt', 'in/b.txt']);
   });
 });
