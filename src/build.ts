@@ -14,7 +14,7 @@ import { planWithEngine } from './plan/freshness.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
 import { ContextIndex } from './context/files.js';
 import { StatCache } from './context/hash.js';
-import { writeProvenance } from './record/provenance.js';
+import { writeProvenance, type RecordedBuild } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
 import type { Reason } from './plan/reasons.js';
 import type { Project } from './project.js';
@@ -43,11 +43,12 @@ export interface BuildOptions {
   /** false: keep the engine's image, without the canonical rewrite (--no-reproducible; the Repfile's `reproducible: false` turns it off too). */
   reproducible?: boolean;
   /**
-   * The provenance cites the context as its deterministic archive (read
-   * whole: what `rep publish` puts in a bundle as context.tar) rather than as
-   * the listing of its files with their hashes (from the stat cache).
+   * The sha256 (hex) of the context's deterministic archive, which `rep
+   * publish` wrote for the bundle (context.tar) from the walk it handed over
+   * (context/files.ts handOverWalk): the provenance cites it, rather than the
+   * listing of the context's files with their hashes (from the stat cache).
    */
-  contextArchive?: boolean;
+  contextArchive?: string;
   /**
    * Answer at once when nothing changed since the last successful build (no
    * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
@@ -112,14 +113,15 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const cache = StatCache.forContext(ctx.dir);
-    // The context as the provenance lists it, hashed with the inputs: one moment, one save of the cache.
-    const listed = opts.contextArchive || opts.dryRun ? undefined : cache.hashAll(context);
+    // The context as the provenance cites it: the archive publish wrote, or its files hashed with the inputs
+    // (one moment, one save of the cache).
+    const cited: RecordedBuild['context'] = opts.contextArchive !== undefined ? { archive: opts.contextArchive } : { listed: opts.dryRun ? [] : cache.hashAll(context) };
     const hashed = hashResolved(resolved, cache);
     const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
-      writeProvenance(project, { context, listed, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
+      writeProvenance(project, { context: cited, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       if (!provenance.ok) return provenance;

@@ -2,7 +2,8 @@
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
 import { closeSync, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Writable } from 'node:stream';
 import { pieces, TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
 import type { ContextFile } from './files.js';
 
@@ -111,8 +112,34 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
   out.off('error', onError);
 }
 
-export async function writeTarFile(entries: readonly TarEntry[], file: string, mtime?: Date): Promise<void> {
-  await writeTar(entries, createWriteStream(file), mtime);
+/**
+ * Writes the tar of `entries` to `file` and returns the sha256 (hex) of the
+ * bytes written: the files are read once for both.
+ */
+export async function writeTarFile(entries: readonly TarEntry[], file: string, mtime?: Date): Promise<string> {
+  const h = createHash('sha256');
+  const to = createWriteStream(file);
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      h.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  hashing.pipe(to);
+  const written = new Promise<void>((resolve, reject) => {
+    to.once('finish', resolve);
+    to.once('error', reject);
+  });
+  written.catch(() => undefined);
+  to.once('error', (e) => hashing.destroy(e));
+  try {
+    await writeTar(entries, hashing, mtime);
+  } catch (e) {
+    to.destroy();
+    throw e;
+  }
+  await written;
+  return h.digest('hex');
 }
 
 /** Context files at their own paths. */

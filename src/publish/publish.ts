@@ -1,11 +1,11 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../build.js';
 import { contextFiles } from '../context/context.js';
-import { symlinkEscape } from '../context/files.js';
+import { handOverWalk, symlinkEscape } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
@@ -92,6 +92,17 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
   }
 }
 
+/** Moves `from` to `to` (a new name): renamed, or copied when `to` is on another file system. */
+function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    copyFileSync(from, to, constants.COPYFILE_EXCL);
+    rmSync(from);
+  }
+}
+
 async function publishWith(project: Project, opts: PublishOptions, kind: BundleKind, key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
   const { recipe } = project;
   // context.tar goes to strangers, who refuse a link leaving it (and the link would tell them a path of this machine).
@@ -107,7 +118,12 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       })),
     );
   }
-  const built = await build(project, { ...opts, contextArchive: true, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
+  // context.tar is written first, reading every file once: the provenance cites the digest of these
+  // bytes, and the build takes this walk, so that both name the same files.
+  const archived = path.join(temp('rep-ctx'), 'context.tar');
+  const contextArchive = await writeTarFile(asEntries(context), archived);
+  handOverWalk(project.ctx.dir, project.ctx.ignoreText, context);
+  const built = await build(project, { ...opts, contextArchive, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
   if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
@@ -129,7 +145,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   const put = (name: string, data: string | Buffer) => writeFileSync(path.join(stage, name), data);
   for (const [name, data] of copies) put(name, data);
   put('Dockerfile', rec.dockerfile.text);
-  await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
+  moveFile(archived, path.join(stage, 'context.tar'));
 
   let statement = rec.provenance;
   const imageDigest = rec.image?.imageId ? `sha256:${rec.image.imageId.replace(/^sha256:/, '')}` : undefined;
@@ -145,7 +161,7 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     });
     const times = statement.predicate.runDetails.metadata;
     statement = await buildProvenance(project, {
-      context,
+      context: { archive: contextArchive },
       steps: rec.plan!.steps,
       outputsDigests: rec.outputsDigests!,
       dockerfileText: rec.dockerfile.text,

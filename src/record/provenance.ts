@@ -1,16 +1,12 @@
 // From a finished build to its provenance statement and the files it names.
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { prettyJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import { sha256Hex, type HashedFile } from '../context/hash.js';
 import { contextListing } from '../context/listing.js';
-import { statLine, type ContextFile } from '../context/files.js';
-import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
-import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { writeFileAtomic } from '../state/files.js';
 import { statePath } from '../state/paths.js';
-import { stateFileToRead, stateFileToWrite } from '../state/state.js';
+import { stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
 import { stageOf } from '../graph/dag.js';
 import { baseImages, resolverFor } from '../lock/lockfile.js';
@@ -18,48 +14,20 @@ import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { provenanceStatement, type ProvenanceInput, type Statement } from '../emit/provenance.js';
 
-/**
- * sha256 (hex) of the deterministic context archive, streamed, never held
- * whole. Remembered in .rep/ against the stat stamps of every file, so an
- * unchanged context is not read again.
- */
-export async function contextArchiveSha(project: Project, files: readonly ContextFile[]): Promise<string> {
-  const stamp = createHash('sha256').update(archiveMtime().toISOString());
-  for (const f of files) stamp.update(statLine(f));
-  const key = stamp.digest('hex');
-  const memo = stateFileToRead(project.ctx.dir, 'contextDigest');
-  const remembered = memo ? readJsonFile<{ stamp: string; sha256: string }>(memo) : undefined;
-  if (remembered?.stamp === key) return remembered.sha256;
-  const h = createHash('sha256');
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      cb();
-    },
-  });
-  await writeTar(asEntries(files), sink);
-  const sha256 = h.digest('hex');
-  // Files changed in the last moments may change again within the same stamp: do not remember those.
-  const now = Date.now();
-  if (files.every((f) => now - f.stat.mtimeMs > 2000)) writeFileAtomic(stateFileToWrite(project.ctx.dir, 'contextDigest'), JSON.stringify({ stamp: key, sha256 }));
-  return sha256;
-}
-
 /** The context as the statement's subject: the listing of its files (a build), or the archive a bundle holds (publish). */
-async function contextSubject(project: Project, b: RecordedBuild): Promise<ProvenanceInput['context']> {
-  if (!b.listed) return { name: 'context.tar', sha256: await contextArchiveSha(project, b.context) };
-  return { name: 'context', sha256: sha256Hex(contextListing(b.listed)), annotations: { kind: 'context-files' } };
+function contextSubject(b: RecordedBuild): ProvenanceInput['context'] {
+  if ('archive' in b.context) return { name: 'context.tar', sha256: b.context.archive };
+  return { name: 'context', sha256: sha256Hex(contextListing(b.context.listed)), annotations: { kind: 'context-files' } };
 }
 
 export interface RecordedBuild {
-  /** The context's files, as walked for the build. */
-  context: readonly ContextFile[];
   /**
-   * The context's files, hashed (through the build's stat cache) when its
-   * inputs were: the statement then cites their listing. Without it, the
-   * deterministic archive of the context (context.tar), for a bundle that holds that archive.
+   * The context as the statement cites it: its files, hashed (through the
+   * build's stat cache) when its inputs were, cited by their listing; or the
+   * sha256 (hex) of its deterministic archive, context.tar, which `rep
+   * publish` wrote for the bundle before it built.
    */
-  listed?: readonly HashedFile[];
+  context: { listed: readonly HashedFile[] } | { archive: string };
   steps: PlannedStep[];
   outputsDigests: Map<string, string>;
   dockerfileText: string;
@@ -94,7 +62,7 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     network: b.network,
     image: b.image,
     dockerfile: { name: 'Dockerfile', sha256: sha256Hex(b.dockerfileText) },
-    context: await contextSubject(project, b),
+    context: contextSubject(b),
     bases,
     inputs: [...inputs].sort(([a], [c]) => (a < c ? -1 : 1)).map(([p, sha256]) => ({ path: p, sha256 })),
     steps: b.steps.map((s) => ({

@@ -14,8 +14,6 @@ export const STATE_ENTRIES = {
   state: 'state.json',
   /** The no-op record of the last successful build (scheduler/noop.ts). */
   noop: 'noop.json',
-  /** The context archive's sha256, remembered against its files' stat stamps (record/provenance.ts). */
-  contextDigest: 'context.json',
   /** Each context file's stat stamp -> sha256 (context/hash.ts). */
   statCache: 'statcache.json',
   /** The step keys of past states, one line per state, oldest first (state/history.ts): what `rep gc` may remove. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -137,6 +137,17 @@ describe('rep context', () => {
     const bundled = JSON.parse(readFileSync(path.join(out, 'provenance.json'), 'utf8')).subject;
     expect(bundled.find((s: { name: string }) => s.name === 'context.tar').digest.sha256).toBe(createHash('sha256').update(readFileSync(path.join(out, 'context.tar'))).digest('hex'));
     expect(bundled.some((s: { name: string }) => s.name === 'context')).toBe(false);
+    // A folder bundle on another file system than the temp folder (tmpfs): the archive is copied there, not renamed.
+    expect(statSync('/dev/shm').dev).not.toBe(statSync(tmpdir()).dev);
+    const shm = mkdtempSync('/dev/shm/rep-test-');
+    try {
+      expect(rep(dir, ['publish', '--engine', 'none', '-o', path.join(shm, 'b')]).code).toBe(0);
+      const st = JSON.parse(readFileSync(path.join(shm, 'b', 'provenance.json'), 'utf8')).subject;
+      expect(st.find((s: { name: string }) => s.name === 'context.tar').digest.sha256).toBe(createHash('sha256').update(readFileSync(path.join(shm, 'b', 'context.tar'))).digest('hex'));
+      expect(readFileSync(path.join(shm, 'b', 'context.tar')).equals(readFileSync(path.join(out, 'context.tar')))).toBe(true);
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
   });
 });
 

@@ -118,9 +118,9 @@ describe('.rep: rep never follows a link there', () => {
   });
 
   it('builds over state, memo and stamp files that are links to /dev/zero, replacing the links', () => {
-    const names = ['state.json', 'history.jsonl', 'noop.json', 'context.json', 'statcache.json', 'provenance.json', 'build.pid'];
+    const names = ['state.json', 'history.jsonl', 'noop.json', 'statcache.json', 'provenance.json', 'build.pid'];
     const dir = project({ '.dockerignore': 'Dockerfile\n', ...Object.fromEntries(names.map((n) => [`.rep/${n}`, { link: '/dev/zero' }])) });
-    // Files older than a few seconds, so that the context-archive memo is written too (by publish: a build cites the file listing).
+    // Files older than a few seconds, so that the stat cache keeps their rows and is written.
     for (const f of ['Repfile', 'a.txt', '.dockerignore']) utimesSync(path.join(dir, f), 1e9, 1e9);
     const r = repBounded(dir, ['build', '--engine', 'none']);
     expect(r.signal).toBeNull();
@@ -132,7 +132,7 @@ describe('.rep: rep never follows a link there', () => {
     expect(p.signal).toBeNull();
     expect(p.code, p.stderr).toBe(0);
     for (const n of names) expect(['file', 'missing'], n).toContain(kind(path.join(dir, '.rep', n)));
-    expect(kind(path.join(dir, '.rep', 'context.json'))).toBe('file');
+    expect(kind(path.join(dir, '.rep', 'statcache.json'))).toBe('file');
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(1);
   }, 30_000);
 
