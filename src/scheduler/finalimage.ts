@@ -12,7 +12,8 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
   let ref = cacheRef(targetKey);
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
-    if (!present.has(keyHex(final.key))) {
+    // Built before (the target is as it was, e.g. only a step it does not build on changed): asked for, not built again.
+    if (!present.has(keyHex(final.key)) && !(await engine.hasImage(ref))) {
       const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
       if (!r.ok) {
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
