@@ -14,10 +14,15 @@ export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x 
 
 export const sha256Of = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
 
+/**
+ * A copy with every object's keys in sorted order. The copies have no
+ * prototype, so that a key named "__proto__" (a file of that name, say) stays
+ * a key rather than setting the prototype and vanishing from the JSON.
+ */
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
+    const out = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(v).sort()) {
       const x = (v as Record<string, unknown>)[k];
       if (x !== undefined) out[k] = sortKeys(x);
@@ -30,4 +35,98 @@ function sortKeys(v: unknown): unknown {
 /** Readable JSON with sorted keys and a trailing newline, for files and --json. */
 export function prettyJson(value: unknown): string {
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+/** Values (counted as nodes) that one JSON.stringify writes at a time in prettyJsonPieces. */
+const PIECE_NODES = 4096;
+
+let budget = 0;
+function spend(x: unknown): void {
+  if (--budget < 0 || x === null || typeof x !== 'object') return;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length && budget >= 0; i++) spend(x[i]);
+    return;
+  }
+  for (const k in x) {
+    if (budget < 0) return;
+    spend((x as Record<string, unknown>)[k]);
+  }
+}
+
+/** How many values `v` holds, itself included, counted up to `limit` (past it: `limit`). */
+function nodes(v: unknown, limit: number): number {
+  budget = limit;
+  spend(v);
+  return limit - Math.max(budget, 0);
+}
+
+/**
+ * JSON.stringify's text of `v` (keys sorted) as it reads `depth` levels
+ * down in prettyJson's text: nested in that many arrays and cut out of them,
+ * which indents it as a pass over the text would, without one.
+ */
+function textAt(v: unknown, depth: number): string {
+  let w = sortKeys(v);
+  for (let i = 0; i < depth; i++) w = [w];
+  // String(): a value without a JSON form (undefined at the top) reads "undefined", as in prettyJson.
+  const s = String(JSON.stringify(w, null, 2));
+  // Level i opens with "[\n" and 2i spaces, and closes with "\n", 2(i-1) spaces and "]".
+  return s.slice(depth * 2 + depth * (depth + 1), s.length - (depth * 2 + depth * (depth - 1)));
+}
+
+/**
+ * prettyJson's text, handed to `put` a piece at a time: a value with many
+ * members (the state's or the provenance's list of every input) is written a
+ * few thousand values at a time, never held as one string or copied whole.
+ */
+export function prettyJsonPieces(value: unknown, put: (text: string) => void): void {
+  const walk = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object' || nodes(v, PIECE_NODES + 1) <= PIECE_NODES) {
+      put(textAt(v, depth));
+      return;
+    }
+    const list = Array.isArray(v);
+    const obj = v as Record<string, unknown>;
+    // As JSON.stringify does: members without a JSON form are left out of an object (null in an array).
+    const keys = list ? [] : Object.keys(obj).sort().filter((k) => !['undefined', 'function', 'symbol'].includes(typeof obj[k]));
+    const count = list ? v.length : keys.length;
+    let first = true;
+    const next = () => {
+      const sep = first ? '\n' : ',\n';
+      first = false;
+      return sep;
+    };
+    // A run of light members, written as one array (or object) of them without its brackets.
+    let items: unknown[] = [];
+    let members = Object.create(null) as Record<string, unknown>;
+    let weight = 0;
+    const flush = () => {
+      if (weight === 0) return;
+      const t = textAt(list ? items : members, depth);
+      put(next() + t.slice(2, t.length - 2 - 2 * depth));
+      items = [];
+      members = Object.create(null) as Record<string, unknown>;
+      weight = 0;
+    };
+    put(list ? '[' : '{');
+    for (let i = 0; i < count; i++) {
+      const key = keys[i]!;
+      const x = list ? v[i] : obj[key];
+      const n = nodes(x, PIECE_NODES + 1);
+      if (n > PIECE_NODES) {
+        flush();
+        put(`${next()}${'  '.repeat(depth + 1)}${list ? '' : `${JSON.stringify(key)}: `}`);
+        walk(x, depth + 1);
+        continue;
+      }
+      if (list) items.push(x);
+      else members[key] = x;
+      weight += n;
+      if (weight >= PIECE_NODES) flush();
+    }
+    flush();
+    put(`\n${'  '.repeat(depth)}${list ? ']' : '}'}`);
+  };
+  walk(value, 0);
+  put('\n');
 }

@@ -1,10 +1,10 @@
 // From a finished build to its provenance statement and the files it names.
 import path from 'node:path';
-import { prettyJson } from '../canonical.js';
+import { prettyJsonPieces } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import { sha256Hex, type HashedFile } from '../context/hash.js';
 import { contextListing } from '../context/listing.js';
-import { writeFileAtomic } from '../state/files.js';
+import { writeFileAtomicPieces } from '../state/files.js';
 import { statePath } from '../state/paths.js';
 import { stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
@@ -85,7 +85,7 @@ export async function writeProvenance(project: Project, b: RecordedBuild): Promi
   const provenance = await buildProvenance(project, b);
   const file = statePath(project.ctx.dir, 'provenance');
   try {
-    writeFileAtomic(stateFileToWrite(project.ctx.dir, 'provenance'), prettyJson(provenance));
+    writeFileAtomicPieces(stateFileToWrite(project.ctx.dir, 'provenance'), (put) => prettyJsonPieces(provenance, put));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     return fail({ kind: 'io', file: path.relative(process.cwd(), file) || file, message: `cannot write it (${code}); the build is not recorded as done` });

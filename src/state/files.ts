@@ -11,12 +11,46 @@ import { createExclusive, readBounded, JSON_LIMIT, type ReadOptions } from '../s
  * at `file` is replaced by the file, its target left alone.
  */
 export function writeFileAtomic(file: string, data: string | Buffer): void {
+  writeAtomicWith(file, (fd) => writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data));
+}
+
+/** Text is gathered up to this many characters before it is written. */
+const WRITE_CHUNK = 1 << 20;
+
+/**
+ * writeFileAtomic, for text that `write` hands over a piece at a time (see
+ * prettyJsonPieces): written as it comes, never held whole.
+ */
+export function writeFileAtomicPieces(file: string, write: (put: (text: string) => void) => void): void {
+  writeAtomicWith(file, (fd) => {
+    let held: string[] = [];
+    let size = 0;
+    const flush = () => {
+      writeAll(fd, Buffer.from(held.join('')));
+      held = [];
+      size = 0;
+    };
+    write((text) => {
+      held.push(text);
+      size += text.length;
+      if (size >= WRITE_CHUNK) flush();
+    });
+    flush();
+  });
+}
+
+/** All of `data` (writeSync may write less than it is given). */
+function writeAll(fd: number, data: Buffer): void {
+  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+}
+
+function writeAtomicWith(file: string, write: (fd: number) => void): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = createExclusive(tmp);
   try {
     try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      write(fd);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

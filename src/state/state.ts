@@ -4,11 +4,11 @@
 // writing, never through a link.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { isJsonMap, prettyJson } from '../canonical.js';
+import { isJsonMap, prettyJsonPieces } from '../canonical.js';
 import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
-import { readJsonFile, writeFileAtomic } from './files.js';
+import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
@@ -109,7 +109,7 @@ export function isState(x: unknown): x is State {
  * (the canonical image), so that gc knows them as this project's.
  */
 export function writeState(contextDir: string, state: State, more: readonly string[] = []): void {
-  writeFileAtomic(stateFileToWrite(contextDir, 'state'), prettyJson(state));
+  writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces(state, put));
   appendHistory(contextDir, [...Object.values(state.steps).map((s) => s.key), ...more]);
 }
 

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, prettyJson, prettyJsonPieces } from '../../src/canonical.js';
+
+const pieces = (v: unknown) => {
+  const out: string[] = [];
+  prettyJsonPieces(v, (t) => out.push(t));
+  return out;
+};
+
+/** A deterministic generator of JSON-ish values of every shape, some of them large. */
+function* shapes(): Generator<unknown> {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const leaf = (): unknown => [null, true, false, 0, -1.5, 1e21, 'a', 'é\n"\\', '', undefined][rand(10)];
+  const value = (depth: number): unknown => {
+    const k = depth > 3 ? 0 : rand(4);
+    if (k === 0) return leaf();
+    if (k === 1) return Array.from({ length: rand(6) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = rand(6); i > 0; i--) o[`k${rand(9)}`] = value(depth + 1);
+    return o;
+  };
+  for (let i = 0; i < 200; i++) yield value(0);
+  // Large members at several depths: an array, a map, both inside small containers.
+  const files = Array.from({ length: 12_000 }, (_, i) => ({ uri: `file:d${i % 7}/f${i}.txt`, digest: { sha256: i.toString(16).padStart(64, '0') }, note: i % 5 ? undefined : 'x' }));
+  const inputs = Object.fromEntries(files.map((f, i) => [`d${i % 7}/f${i}.txt`, { sha256: f.digest.sha256, mode: '644', type: 'file' }]));
+  yield files;
+  yield inputs;
+  yield { version: 1, steps: { b: { key: 'k', material: { inputs, def: { run: 'x' } } }, a: { key: 'j', material: { inputs: {}, def: {} } } } };
+  yield [[files], { deep: [{ files, empty: [], none: {} }] }, 3];
+  yield { predicate: { resolvedDependencies: [...files, { big: files }], byproducts: [] }, _type: 't' };
+  // Members without a JSON form, and a key that is not the prototype.
+  yield { list: [...files.slice(0, 5000), undefined, () => 1, ...files.slice(0, 5000)], f: () => 1, u: undefined };
+  yield JSON.parse(`{"__proto__": {"x": 1}, "a": ${JSON.stringify(files)}}`);
+  yield Object.fromEntries([['__proto__', files], ['b', 1]]);
+}
+
+describe('prettyJsonPieces', () => {
+  it('writes the very text prettyJson does, for values of every shape', () => {
+    for (const v of shapes()) expect(pieces(v).join('')).toBe(prettyJson(v));
+  });
+
+  it('writes a large value a few thousand values at a time, never as one string', () => {
+    const big = { inputs: Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`f${i}`, { sha256: 'a'.repeat(64) }])) };
+    const out = pieces(big);
+    const text = out.join('');
+    expect(text).toBe(prettyJson(big));
+    expect(out.length).toBeGreaterThan(20);
+    expect(Math.max(...out.map((p) => p.length))).toBeLessThan(text.length / 20);
+  });
+
+  it('keeps a key named "__proto__" (a file of that name) as a key, in pretty and canonical JSON alike', () => {
+    const v = Object.fromEntries([['__proto__', { sha256: 'x' }], ['a', 1]]);
+    expect(JSON.parse(prettyJson(v))).toEqual(JSON.parse('{"__proto__":{"sha256":"x"},"a":1}'));
+    expect(Object.keys(JSON.parse(pieces(v).join('')))).toEqual(['__proto__', 'a']);
+    expect(canonicalJson(v)).toBe('{"__proto__":{"sha256":"x"},"a":1}');
+  });
+});
