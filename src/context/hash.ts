@@ -101,7 +101,8 @@ export class StatCache {
   save(): void {
     if (!this.file || !this.dirty) return;
     const now = Date.now();
-    const rows: Record<string, CacheRow> = {};
+    // No prototype: a file named __proto__ is a row like the others.
+    const rows = Object.create(null) as Record<string, CacheRow>;
     for (const [k, row] of [...this.rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const mtime = Number(row[0].split(':')[2] ?? '0');
       if (now - mtime > RACY_MS) rows[k] = row;

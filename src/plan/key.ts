@@ -49,7 +49,8 @@ export interface StepMaterial {
 }
 
 export function inputRecords(files: readonly HashedFile[]): Record<string, InputRecord> {
-  const out: Record<string, InputRecord> = {};
+  // No prototype: an input named __proto__ is a member like the others, not the object's prototype (left out of the key).
+  const out = Object.create(null) as Record<string, InputRecord>;
   for (const f of files) out[f.path] = { type: f.type, mode: f.mode.toString(8), sha256: f.sha256 };
   return out;
 }

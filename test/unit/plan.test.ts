@@ -201,3 +201,21 @@ describe('stale reasons', () => {
     expect(summary(dir).app).toEqual(['input removed: src/util.py']);
   });
 });
+
+describe('an input named like a property of every object', () => {
+  it('keys its step: a file named __proto__ is an input like any other', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [__proto__, constructor]\n    run: cat __proto__ constructor\n' });
+    writeFileSync(path.join(dir, '__proto__'), 'one\n');
+    writeFileSync(path.join(dir, 'constructor'), 'c\n');
+    const keyNow = () => {
+      const p = open(dir);
+      const inputs = hashInputs(p.dag, p.ctx);
+      if (!inputs.ok) throw new Error('inputs');
+      return planSteps(new Planner(p.dag, inputs.value)).step('app');
+    };
+    const before = keyNow();
+    expect(Object.keys(before.material.inputs).sort()).toEqual(['__proto__', 'constructor']);
+    writeFileSync(path.join(dir, '__proto__'), 'two\n');
+    expect(keyNow().key).not.toBe(before.key);
+  });
+});
