@@ -20,7 +20,7 @@ import { withTempDir } from '../tempdir.js';
 import { ArchiveError, DockerArchiveWriter, readSaved, type SavedImage } from './archive.js';
 import { canonicalConfig, type HistoryStep } from './config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from './drop.js';
-import { applyBaseLayer, canonicalEntries, layerDigest, writeLayerEntries, type CanonicalEntry, type Tree } from './layer.js';
+import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries, type CanonicalEntry } from './layer.js';
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
@@ -151,7 +151,7 @@ async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
       if (![baseImg, ...job.stepRefs.map(get)].every(prefix) || bounds.some((b, n) => n > 0 && b < bounds[n - 1]!)) {
         throw new ArchiveError(`the image ${job.image} is not its steps' layers on its base's`);
       }
-      const tree: Tree = new Map();
+      const tree = new Tree();
       const docker = engine.name === 'docker';
       const out = path.join(tmp, 'canonical.tar');
       const archive = new DockerArchiveWriter(out, job.epoch);

@@ -10,9 +10,15 @@ import { ShortSourceError, TarWriter, type TarHeader, type TarType } from './tar
 import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 import { parentOf } from '../emit/copies.js';
+import { PathMap } from './pathmap.js';
 
-/** The image's filesystem as far as rep needs it: every path, with a folder's mode and owner ("755 0:0"), undefined for others. */
-export type Tree = Map<string, string | undefined>;
+/**
+ * The image's filesystem as far as rep needs it: every path, with a folder's
+ * mode and owner ("755 0:0"), undefined for others. Each folder's children
+ * are indexed (PathMap), so that what a step hides is found by walking the
+ * hidden subtrees rather than every path of the image, once per step.
+ */
+export class Tree extends PathMap<string | undefined> {}
 
 const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
 
@@ -26,9 +32,20 @@ export function applyBaseLayer(tree: Tree, layer: LayerSource): void {
 }
 
 /** What the filesystem is after `merged` on `tree`: whiteouts and hidden paths removed, entries added. */
-function applyMerged(tree: Tree, merged: Merged): void {
-  for (const q of [...tree.keys()]) if (hidden(q, merged)) tree.delete(q);
+function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)): void {
+  // The deepest first, so that no folder of the tree's index is left behind.
+  for (const q of [...gone].reverse()) tree.delete(q);
   for (const [p, e] of merged.entries) tree.set(p, folderMeta(e));
+}
+
+/** The paths of `tree` that `merged` hides (hidden(q) for each q of the tree), found from what it hides. */
+function hiddenIn(tree: Tree, m: Merged): Set<string> {
+  const out = new Set<string>();
+  for (const p of m.hideSelf) if (tree.has(p)) out.add(p);
+  for (const set of [m.hideSelf, m.hideBelow]) {
+    for (const p of set) for (const q of tree.below(p)) out.add(q);
+  }
+  return out;
 }
 
 function hidden(q: string, m: Merged): boolean {
@@ -51,8 +68,10 @@ export interface CanonicalEntry extends Entry {
 export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): CanonicalEntry[] {
   const out: CanonicalEntry[] = [];
   const after = (q: string) => merged.entries.has(q) || (tree.has(q) && !hidden(q, merged));
-  for (const q of tree.keys()) {
-    if (after(q)) continue;
+  // The paths of the tree that are gone after the step: hidden, and not made again.
+  const gone = hiddenIn(tree, merged);
+  for (const q of gone) {
+    if (merged.entries.has(q)) continue;
     const dir = parentOf(q);
     const dirStays = dir === '' || (after(dir) && (merged.entries.get(dir)?.type ?? '5') === '5' && (merged.entries.has(dir) || tree.get(dir) !== undefined));
     if (dirStays) out.push({ path: `${dir ? `${dir}/` : ''}.wh.${q.slice(dir ? dir.length + 1 : 0)}`, type: '0', mode: 0, uid: 0, gid: 0, mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0, whiteout: true });
@@ -87,7 +106,7 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
     const below = merged.entries.has(d) ? undefined : /^([0-7]+) (\d+):(\d+)$/.exec(tree.get(d) ?? '');
     if (below) out.push({ path: d, type: '5', mode: parseInt(below[1]!, 8), uid: Number(below[2]), gid: Number(below[3]), mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0 });
   }
-  applyMerged(tree, merged);
+  applyMerged(tree, merged, gone);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

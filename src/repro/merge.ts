@@ -6,6 +6,7 @@
 // bytes stay where they are, named by file and offset.
 import { TarError, tarHeaders, type TarBounds, type TarHeader, DEFAULT_TAR_BOUNDS } from './tarindex.js';
 import { parentOf } from '../emit/copies.js';
+import { PathMap } from './pathmap.js';
 
 /** A layer's bytes: a range of an open file. */
 export interface LayerSource {
@@ -45,26 +46,11 @@ export function cleanPath(raw: string): string {
 
 
 /** Entries by path, with each folder's children indexed so that removing a subtree costs its size, not the map's. */
-class EntryMap extends Map<string, Entry> {
-  private readonly kids = new Map<string, Set<string>>();
-  override set(p: string, e: Entry): this {
-    if (!super.has(p)) {
-      const d = parentOf(p);
-      (this.kids.get(d) ?? this.kids.set(d, new Set()).get(d)!).add(p);
-    }
-    return super.set(p, e);
-  }
+class EntryMap extends PathMap<Entry> {
+  /** Removes `p` and everything under it. */
   override delete(p: string): boolean {
-    this.kids.get(parentOf(p))?.delete(p);
     this.dropBelow(p);
     return super.delete(p);
-  }
-  /** Removes `dir`'s descendants (not `dir` itself). */
-  dropBelow(dir: string): void {
-    const kids = this.kids.get(dir);
-    if (!kids) return;
-    this.kids.delete(dir);
-    for (const k of kids) this.delete(k);
   }
 }
 

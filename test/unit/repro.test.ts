@@ -10,7 +10,7 @@ import tar, { type Header } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalConfig, DEFAULT_PATH } from '../../src/repro/config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop.js';
-import { applyBaseLayer, canonicalEntries, layerDigest, writeLayerEntries, type Tree } from '../../src/repro/layer.js';
+import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries } from '../../src/repro/layer.js';
 import { TarWriter } from '../../src/repro/tarwriter.js';
 import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
 import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
@@ -52,7 +52,7 @@ const none = () => false;
 
 /** The canonical layer of `steps` on `base`: its tar listing and diff id. */
 async function rewrite(base: Item[][], step: Item[][], drop: (p: string) => boolean = none, epoch = 315532800) {
-  const tree: Tree = new Map();
+  const tree = new Tree();
   for (const l of base) applyBaseLayer(tree, await layer(l));
   const merged = mergeLayers(await Promise.all(step.map(layer)), drop);
   const entries = canonicalEntries(tree, merged, epoch);
@@ -343,5 +343,63 @@ describe('the Repfile says', () => {
       'Repfile:8:10: reproducible.epoch: the epoch is a whole number of seconds since 1970-01-01T00:00:00Z',
       'Repfile:9:10: reproducible.drop[0]: a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log',
     ]);
+  });
+});
+
+describe('what a step hides of the image below', () => {
+  /** The rule as stated (each path of the image asked in turn), against which the indexed walk is checked. */
+  const ancestors = (p: string) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+  const hiddenByRule = (q: string, m: ReturnType<typeof mergeLayers>) => m.hideSelf.has(q) || ancestors(q).some((a) => m.hideBelow.has(a) || m.hideSelf.has(a));
+
+  it('finds the same paths as asking every path of the image, folders a layer never listed included', async () => {
+    let seed = 11;
+    const rand = (k: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % k;
+    };
+    const names = ['a', 'b', 'c'];
+    const randomPath = () => Array.from({ length: 1 + rand(3) }, () => names[rand(3)]).join('/');
+    const randomLayer = (whiteouts: boolean): Item[] => {
+      const items = new Map<string, Item>();
+      for (let i = rand(12); i >= 0; i--) {
+        const p = randomPath();
+        const parts = p.split('/');
+        // Sometimes the folders above are listed, sometimes not (a layer need not list them).
+        if (rand(2)) parts.slice(0, -1).forEach((_, j) => items.set(parts.slice(0, j + 1).join('/'), { name: `${parts.slice(0, j + 1).join('/')}/`, type: 'directory', mode: 0o755 }));
+        const kind = whiteouts ? rand(5) : rand(2);
+        const dirOf = parts.slice(0, -1).join('/');
+        const at = (n: string) => (dirOf ? `${dirOf}/${n}` : n);
+        if (kind === 0) items.set(p, { name: p, body: `x${rand(9)}` });
+        else if (kind === 1) items.set(p, { name: `${p}/`, type: 'directory', mode: 0o755 });
+        else if (kind === 2 || kind === 3) items.set(at(`.wh.${parts.at(-1)}`), { name: at(`.wh.${parts.at(-1)}`) });
+        else items.set(`${p}/.wh..wh..opq`, { name: `${p}/.wh..wh..opq` });
+      }
+      return [...items.values()];
+    };
+    for (let round = 0; round < 150; round++) {
+      const tree = new Tree();
+      for (let b = rand(3); b >= 0; b--) applyBaseLayer(tree, await layer(randomLayer(b < 2)));
+      const before = new Map(tree);
+      const merged = mergeLayers(await Promise.all(Array.from({ length: 1 + rand(2) }, () => layer(randomLayer(true)))), none);
+      const entries = canonicalEntries(tree, merged, 0);
+      // The image after the step: what was there and is not hidden, and what the step made.
+      const expected = new Set([...before.keys()].filter((q) => !hiddenByRule(q, merged)));
+      for (const p of merged.entries.keys()) expected.add(p);
+      expect([...tree.keys()].sort()).toEqual([...expected].sort());
+      // A whiteout for each hidden path that the step does not make again and whose folder stays (a subset, never more).
+      const gone = [...before.keys()].filter((q) => hiddenByRule(q, merged) && !merged.entries.has(q));
+      for (const w of entries.filter((e) => e.whiteout)) {
+        const q = w.path.replace(/(^|\/)\.wh\.([^/]*)$/, (_, sep: string, name: string) => `${sep}${name}`);
+        expect(gone).toContain(q);
+      }
+      for (const q of gone) {
+        const d = q.includes('/') ? q.slice(0, q.lastIndexOf('/')) : '';
+        if (d === '' || (tree.has(d) && tree.get(d) !== undefined && before.get(d) !== undefined && !merged.entries.has(d))) {
+          expect(entries.map((e) => e.path), `whiteout for ${q}`).toContain(d ? `${d}/.wh.${q.slice(d.length + 1)}` : `.wh.${q}`);
+        }
+      }
+      // Later steps see the index as the map: every path under a folder is found from it.
+      for (const d of ['a', 'b', 'a/b', 'c/c']) expect([...tree.below(d)].sort()).toEqual([...tree.keys()].filter((q) => q.startsWith(`${d}/`)).sort());
+    }
   });
 });
