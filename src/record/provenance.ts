@@ -3,7 +3,7 @@ import path from 'node:path';
 import { prettyJsonPieces } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import { sha256Hex, type HashedFile } from '../context/hash.js';
-import { contextListing } from '../context/listing.js';
+import { contextListingSha256 } from '../context/listing.js';
 import { writeFileAtomicPieces } from '../state/files.js';
 import { statePath } from '../state/paths.js';
 import { stateFileToWrite } from '../state/state.js';
@@ -17,7 +17,7 @@ import { provenanceStatement, type ProvenanceInput, type Statement } from '../em
 /** The context as the statement's subject: the listing of its files (a build), or the archive a bundle holds (publish). */
 function contextSubject(b: RecordedBuild): ProvenanceInput['context'] {
   if ('archive' in b.context) return { name: 'context.tar', sha256: b.context.archive };
-  return { name: 'context', sha256: sha256Hex(contextListing(b.context.listed)), annotations: { kind: 'context-files' } };
+  return { name: 'context', sha256: contextListingSha256(b.context.listed), annotations: { kind: 'context-files' } };
 }
 
 export interface RecordedBuild {
