@@ -3,17 +3,27 @@
 import type { Engine } from '../engine/engine.js';
 import type { Project } from '../project.js';
 import type { RunOptions } from './run.js';
-import { cacheRef, imageStep, keyHex, stepContext } from './stepimage.js';
+import { cacheRef, imageStep, stepContext } from './stepimage.js';
+
+/**
+ * Whether the engine has `image` built on the target step's image as it is now (its layers
+ * first): a build that left the target as it was (only a step it does not build on changed)
+ * then builds no final image again. The tag alone does not say it: a target rebuilt under the
+ * same key (its image removed, another builder) has other layers than the final image found.
+ */
+async function builtOn(engine: Engine, image: string, target: string): Promise<boolean> {
+  const [found, on] = await Promise.all([engine.inspect(image), engine.inspect(target)]);
+  return found !== undefined && on !== undefined && on.layers.length > 0 && on.layers.every((l, i) => found.layers[i] === l);
+}
 
 /** Builds (or finds) the final image and tags it as the Repfile says (unless opts.tag is false). */
-export async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions, present: Set<string>) {
+export async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions) {
   const { recipe, dag } = project;
   const final = imageStep(dag, targetKey);
   let ref = cacheRef(targetKey);
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
-    // Built before (the target is as it was, e.g. only a step it does not build on changed): asked for, not built again.
-    if (!present.has(keyHex(final.key)) && !(await engine.hasImage(ref))) {
+    if (!(await builtOn(engine, ref, cacheRef(targetKey)))) {
       const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
       if (!r.ok) {
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });

@@ -191,7 +191,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
   let image: RunResult['image'];
   if (ok) {
-    image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts, present).catch((e: Error) => {
+    image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts).catch((e: Error) => {
       emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailLines(e.detail) : [], log: '', error: e.message });
       return undefined;
     });

@@ -1,38 +1,51 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../src/engine/engine.js';
+import type { Engine, ImageInfo } from '../../src/engine/engine.js';
 import { tagImage } from '../../src/scheduler/finalimage.js';
 import { cacheRef, imageStep } from '../../src/scheduler/stepimage.js';
 import { makeProject, open } from '../helpers.js';
 
 const REPFILE = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    run: echo hi > /hi\nimage:\n  cmd: [cat, /hi]\n';
 const TARGET = `sha256:${'a'.repeat(64)}`;
+const layer = (c: string) => `sha256:${c.repeat(64)}`;
 
-/** An engine that has the images `has` names, and counts what it is asked to build. */
-function engineHaving(has: Set<string>) {
+/** An engine holding `images` (ref -> layers); a build puts the target's layers under its tag, and is counted. */
+function engineWith(images: Map<string, string[]>) {
   const built: string[] = [];
+  const info = (ref: string): ImageInfo | undefined => (images.has(ref) ? { id: `sha256:${'9'.repeat(64)}`, repoDigests: [], layers: images.get(ref)! } : undefined);
   const engine = {
     name: 'docker',
-    hasImage: async (ref: string) => has.has(ref),
+    inspect: async (ref: string) => info(ref),
+    hasImage: async (ref: string) => images.has(ref),
     build: async (req: { tag: string }) => {
       built.push(req.tag);
-      has.add(req.tag);
+      images.set(req.tag, [...images.get(cacheRef(TARGET))!]);
       return { ok: true, imageId: `sha256:${'b'.repeat(64)}` };
     },
-    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, has.has(r) ? `sha256:${'b'.repeat(64)}` : undefined])),
+    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, info(r)?.id])),
   } as unknown as Engine;
   return { engine, built };
 }
 
 describe('the final image (the target with the Repfile\'s cmd)', () => {
-  it('is built when the engine lacks it, and not again when it has it (the target unchanged)', async () => {
+  it('is built when the engine lacks it, and not again while it stands on the target\'s image as it is', async () => {
     const p = open(makeProject({ Repfile: REPFILE }));
-    const final = imageStep(p.dag, TARGET);
-    expect(final.dockerfile).toContain('CMD ["cat","/hi"]');
-    const has = new Set<string>();
-    const { engine, built } = engineHaving(has);
-    expect(await tagImage(p, engine, TARGET, { jobs: 1, tag: false }, new Set())).toMatchObject({ tag: 't:latest' });
-    expect(built).toEqual([cacheRef(final.key)]);
-    await tagImage(p, engine, TARGET, { jobs: 1, tag: false }, new Set());
-    expect(built).toEqual([cacheRef(final.key)]);
+    const final = cacheRef(imageStep(p.dag, TARGET).key);
+    expect(imageStep(p.dag, TARGET).dockerfile).toContain('CMD ["cat","/hi"]');
+    const images = new Map([[cacheRef(TARGET), [layer('1'), layer('2')]]]);
+    const { engine, built } = engineWith(images);
+    expect(await tagImage(p, engine, TARGET, { jobs: 1, tag: false })).toMatchObject({ tag: 't:latest' });
+    expect(built).toEqual([final]);
+    await tagImage(p, engine, TARGET, { jobs: 1, tag: false });
+    expect(built).toEqual([final]);
+  });
+
+  it('is built again when the target was rebuilt under the same key with other layers (another builder, its image removed)', async () => {
+    const p = open(makeProject({ Repfile: REPFILE }));
+    const final = cacheRef(imageStep(p.dag, TARGET).key);
+    const images = new Map([[cacheRef(TARGET), [layer('1'), layer('3')]], [final, [layer('1'), layer('2')]]]);
+    const { engine, built } = engineWith(images);
+    await tagImage(p, engine, TARGET, { jobs: 1, tag: false });
+    expect(built).toEqual([final]);
+    expect(images.get(final)).toEqual([layer('1'), layer('3')]);
   });
 });
