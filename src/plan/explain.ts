@@ -5,6 +5,8 @@ import type { Parent } from '../graph/dag.js';
 import type { ImportRecord, StepMaterial } from './key.js';
 import type { Reason } from './reasons.js';
 
+/** A record's own member (an input or step named constructor or toString is not Object.prototype's). */
+const own = <T>(r: Record<string, T>, k: string): T | undefined => (Object.hasOwn(r, k) ? r[k] : undefined);
 const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));
 
 /** Typed reasons why `cur` differs from what was recorded. */
@@ -35,18 +37,19 @@ export function explain(
     if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
   }
   for (const path of Object.keys({ ...prev.inputs, ...cur.inputs }).sort()) {
-    const a = prev.inputs[path];
-    const b = cur.inputs[path];
+    const a = own(prev.inputs, path);
+    const b = own(cur.inputs, path);
     if (!a) out.push({ kind: 'input-added', path });
     else if (!b) out.push({ kind: 'input-removed', path });
     else if (a.sha256 !== b.sha256 || a.type !== b.type) out.push({ kind: 'input-changed', path });
     else if (a.mode !== b.mode) out.push({ kind: 'input-mode', path, from: a.mode, to: b.mode });
   }
   for (const p of Object.keys({ ...prev.imports, ...cur.imports }).sort()) {
-    if (same(prev.imports[p], cur.imports[p])) continue;
+    const [was, is] = [own(prev.imports, p), own(cur.imports, p)];
+    if (same(was, is)) continue;
     const measured = (r?: ImportRecord) => r !== undefined && !r.digest.startsWith('key:');
     // A stale producer's outputs are not measured yet: the consumer may well turn out fresh.
-    if (measured(prev.imports[p]) && !measured(cur.imports[p])) out.push({ kind: 'pending', step: p });
+    if (measured(was) && !measured(is)) out.push({ kind: 'pending', step: p });
     else out.push({ kind: 'import', step: p });
   }
   return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];

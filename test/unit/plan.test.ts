@@ -218,4 +218,14 @@ describe('an input named like a property of every object', () => {
     writeFileSync(path.join(dir, '__proto__'), 'two\n');
     expect(keyNow().key).not.toBe(before.key);
   });
+
+  it('is said to be added when it is new, named constructor, toString or __proto__ (not changed, not a crash)', async () => {
+    const repfile = (inputs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  constructor:\n    outputs: [/o]\n    run: touch /o\n  app:\n    needs: [constructor]\n    inputs: [${inputs}]\n    run: cat a.txt\n`;
+    const dir = makeProject({ Repfile: repfile('a.txt'), 'a.txt': 'a\n', toString: 't\n' });
+    writeFileSync(path.join(dir, 'constructor'), 'c\n');
+    writeFileSync(path.join(dir, '__proto__'), 'p\n');
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), repfile('a.txt, constructor, toString, __proto__'));
+    expect(summary(dir).app).toEqual(['input added: __proto__', 'input added: constructor', 'input added: toString']);
+  });
 });
