@@ -33,17 +33,22 @@ export function applyBaseLayer(tree: Tree, layer: LayerSource): void {
 
 /** What the filesystem is after `merged` on `tree`: whiteouts and hidden paths removed, entries added. */
 function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)): void {
-  // The deepest first, so that no folder of the tree's index is left behind.
-  for (const q of [...gone].reverse()) tree.delete(q);
+  // The deepest first (a path is longer than its folder's), so that a removed folder leaves the index too.
+  for (const q of [...gone].sort((a, b) => b.length - a.length)) tree.delete(q);
   for (const [p, e] of merged.entries) tree.set(p, folderMeta(e));
 }
 
-/** The paths of `tree` that `merged` hides (hidden(q) for each q of the tree), found from what it hides. */
+/**
+ * The paths of `tree` that `merged` hides (hidden(q) for each q of the tree),
+ * found from what it hides. The root is no path's ancestor there: a marker
+ * at the root of a layer (an opaque root, a whiteout with no name) hides
+ * nothing, as hidden() has it.
+ */
 function hiddenIn(tree: Tree, m: Merged): Set<string> {
   const out = new Set<string>();
   for (const p of m.hideSelf) if (tree.has(p)) out.add(p);
   for (const set of [m.hideSelf, m.hideBelow]) {
-    for (const p of set) for (const q of tree.below(p)) out.add(q);
+    for (const p of set) if (p !== '') for (const q of tree.below(p)) out.add(q);
   }
   return out;
 }

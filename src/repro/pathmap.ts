@@ -5,8 +5,18 @@
 import { parentOf } from '../emit/copies.js';
 
 export class PathMap<V> extends Map<string, V> {
-  /** Each folder's children, with folders that are not in the map themselves (a layer may list a/b/c without a/b). */
+  /**
+   * Each folder's children, with folders that are not in the map themselves
+   * (a layer may list a/b/c without a/b). A folder's entry goes when it is
+   * removed holding nothing; one that was never in the map stays (a few
+   * names, for the life of one rewrite).
+   */
   private readonly kids = new Map<string, Set<string>>();
+
+  /** Empty: Map's constructor would call set() before `kids` exists. */
+  constructor() {
+    super();
+  }
 
   override set(p: string, v: V): this {
     if (!super.has(p)) {
@@ -44,7 +54,7 @@ export class PathMap<V> extends Map<string, V> {
     }
   }
 
-  /** Removes everything under `dir` (not `dir` itself), the deepest first, so that no folder is left indexed. */
+  /** Removes everything under `dir` (not `dir` itself), the deepest first, so that a removed folder leaves the index too. */
   dropBelow(dir: string): void {
     for (const q of [...this.below(dir)].reverse()) this.delete(q);
   }

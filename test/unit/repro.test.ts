@@ -374,6 +374,9 @@ describe('what a step hides of the image below', () => {
         else if (kind === 2 || kind === 3) items.set(at(`.wh.${parts.at(-1)}`), { name: at(`.wh.${parts.at(-1)}`) });
         else items.set(`${p}/.wh..wh..opq`, { name: `${p}/.wh..wh..opq` });
       }
+      // Now and then a marker at the root: an opaque root, a whiteout with no name (the root is no path's ancestor).
+      if (whiteouts && rand(8) === 0) items.set('.wh..wh..opq', { name: '.wh..wh..opq' });
+      if (whiteouts && rand(8) === 0) items.set('.wh.', { name: '.wh.' });
       return [...items.values()];
     };
     for (let round = 0; round < 150; round++) {
