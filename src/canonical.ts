@@ -74,6 +74,9 @@ function textAt(v: unknown, depth: number): string {
   return s.slice(depth * 2 + depth * (depth + 1), s.length - (depth * 2 + depth * (depth - 1)));
 }
 
+/** Whether `k` is an array index ("0" to "4294967294" without leading zeros): objects list those first, by number. */
+const isIndex = (k: string) => /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 4294967295;
+
 /**
  * prettyJson's text, handed to `put` a piece at a time: a value with many
  * members (the state's or the provenance's list of every input) is written a
@@ -81,15 +84,25 @@ function textAt(v: unknown, depth: number): string {
  */
 export function prettyJsonPieces(value: unknown, put: (text: string) => void): void {
   const walk = (v: unknown, depth: number): void => {
-    if (v === null || typeof v !== 'object' || nodes(v, PIECE_NODES + 1) <= PIECE_NODES) {
+    // An object with a toJSON of its own is what that says (sortKeys keeps it, JSON.stringify calls it): one value.
+    const own = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, 'toJSON') && typeof (v as { toJSON: unknown }).toJSON === 'function';
+    if (v === null || typeof v !== 'object' || own || nodes(v, PIECE_NODES + 1) <= PIECE_NODES) {
       put(textAt(v, depth));
       return;
     }
     const list = Array.isArray(v);
     const obj = v as Record<string, unknown>;
     // As JSON.stringify does: members without a JSON form are left out of an object (null in an array).
-    const keys = list ? [] : Object.keys(obj).sort().filter((k) => !['undefined', 'function', 'symbol'].includes(typeof obj[k]));
+    // In the order of sortKeys' copy: keys that are array indices first, by number (as every object
+    // orders them), then the others sorted.
+    let keys = list ? [] : Object.keys(obj).sort().filter((k) => !['undefined', 'function', 'symbol'].includes(typeof obj[k]));
+    const indices = keys.filter(isIndex).sort((a, b) => Number(a) - Number(b));
+    if (indices.length) keys = [...indices, ...keys.filter((k) => !isIndex(k))];
     const count = list ? v.length : keys.length;
+    if (count === 0) {
+      put(list ? '[]' : '{}');
+      return;
+    }
     let first = true;
     const next = () => {
       const sep = first ? '\n' : ',\n';

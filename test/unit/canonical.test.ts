@@ -35,6 +35,12 @@ function* shapes(): Generator<unknown> {
   // Members without a JSON form, and a key that is not the prototype.
   yield { list: [...files.slice(0, 5000), undefined, () => 1, ...files.slice(0, 5000)], f: () => 1, u: undefined };
   yield JSON.parse(`{"__proto__": {"x": 1}, "a": ${JSON.stringify(files)}}`);
+  // Keys that are array indices (files named 0, 1, ... 2999): every object lists those first, by number.
+  const indexed: [string, unknown][] = Array.from({ length: 3000 }, (_, i) => [String(i), { sha256: 'a'.repeat(64), mode: '644' }]);
+  yield { inputs: Object.fromEntries([...indexed, ['4294967295', { x: 1 }], ['01', { x: 2 }], ['b', { x: 3 }]]) };
+  // A large object whose members all lack a JSON form, and objects with a toJSON of their own.
+  yield { none: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, undefined])), also: Array.from({ length: 5000 }, () => undefined) };
+  yield { big: { toJSON: () => ({ small: true }), ...Object.fromEntries(files.map((f, i) => [`k${i}`, f])) }, list: files.map((f) => ({ ...f, toJSON: () => 'x' })), when: new Date(0) };
   yield Object.fromEntries([['__proto__', files], ['b', 1]]);
 }
 
