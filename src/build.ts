@@ -12,7 +12,7 @@ import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace
 import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
-import { ContextIndex } from './context/files.js';
+import { ContextIndex, type ContextFile } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance, type RecordedBuild } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
@@ -44,11 +44,13 @@ export interface BuildOptions {
   reproducible?: boolean;
   /**
    * The sha256 (hex) of the context's deterministic archive, which `rep
-   * publish` wrote for the bundle (context.tar) from the walk it handed over
-   * (context/files.ts handOverWalk): the provenance cites it, rather than the
-   * listing of the context's files with their hashes (from the stat cache).
+   * publish` wrote for the bundle (context.tar) from its walk (`walked`): the
+   * provenance cites it, rather than the listing of the context's files with
+   * their hashes (from the stat cache).
    */
   contextArchive?: string;
+  /** The context as the caller walked it (publish, which archived these very files): not walked again. */
+  walked?: readonly ContextFile[];
   /**
    * Answer at once when nothing changed since the last successful build (no
    * hashing, no writes, no new provenance). For `rep build`; publishing needs the full record.
@@ -101,7 +103,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   try {
     const state = readState(ctx.dir);
     const resolveBase = resolverFor(project.lock?.value);
-    const walked = ContextIndex.walk(ctx.dir, ctx.ignore, ctx.ignoreText);
+    const walked = opts.walked ? ok(new ContextIndex(opts.walked)) : ContextIndex.walk(ctx.dir, ctx.ignore, ctx.ignoreText);
     if (!walked.ok) return walked;
     const index = walked.value;
     const place = placeDockerfile(ctx, resolveDockerfile(ctx.dir, opts.dockerfile));

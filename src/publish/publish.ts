@@ -1,11 +1,11 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { constants, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../build.js';
 import { contextFiles } from '../context/context.js';
-import { handOverWalk, symlinkEscape } from '../context/files.js';
+import { symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
@@ -92,19 +92,7 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
   }
 }
 
-/** Moves `from` to `to` (a new name): renamed, or copied when `to` is on another file system. */
-function moveFile(from: string, to: string): void {
-  try {
-    renameSync(from, to);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    copyFileSync(from, to, constants.COPYFILE_EXCL);
-    rmSync(from);
-  }
-}
-
 async function publishWith(project: Project, opts: PublishOptions, kind: BundleKind, key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
-  const { recipe } = project;
   // context.tar goes to strangers, who refuse a link leaving it (and the link would tell them a path of this machine).
   const walked = contextFiles(project.ctx);
   if (!walked.ok) return walked;
@@ -118,12 +106,30 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       })),
     );
   }
+  const stage = kind === 'dir' ? path.resolve(opts.out) : temp('rep-publish');
+  const madeStage = !existsSync(stage);
+  mkdirSync(stage, { recursive: true });
+  let complete = false;
+  try {
+    const r = await stageBundle(project, opts, kind, stage, context, key, temp);
+    complete = r.ok;
+    return r;
+  } finally {
+    // A folder bundle that failed half way is not left looking like one (it was new, or empty).
+    if (!complete && kind === 'dir') {
+      if (madeStage) rmSync(stage, { recursive: true, force: true });
+      else for (const name of readdirSync(stage)) rmSync(path.join(stage, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Builds and writes the bundle's files into `stage`; `context` is the walk whose files context.tar holds. */
+async function stageBundle(project: Project, opts: PublishOptions, kind: BundleKind, stage: string, context: ContextFile[], key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
+  const { recipe } = project;
   // context.tar is written first, reading every file once: the provenance cites the digest of these
   // bytes, and the build takes this walk, so that both name the same files.
-  const archived = path.join(temp('rep-ctx'), 'context.tar');
-  const contextArchive = await writeTarFile(asEntries(context), archived);
-  handOverWalk(project.ctx.dir, project.ctx.ignoreText, context);
-  const built = await build(project, { ...opts, contextArchive, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
+  const contextArchive = await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
+  const built = await build(project, { ...opts, contextArchive, walked: context, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
   if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
@@ -140,12 +146,9 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     copies.push([name, r.data]);
   }
 
-  const stage = kind === 'dir' ? path.resolve(opts.out) : temp('rep-publish');
-  mkdirSync(stage, { recursive: true });
   const put = (name: string, data: string | Buffer) => writeFileSync(path.join(stage, name), data);
   for (const [name, data] of copies) put(name, data);
   put('Dockerfile', rec.dockerfile.text);
-  moveFile(archived, path.join(stage, 'context.tar'));
 
   let statement = rec.provenance;
   const imageDigest = rec.image?.imageId ? `sha256:${rec.image.imageId.replace(/^sha256:/, '')}` : undefined;

@@ -1,7 +1,7 @@
 // Publishing and verifying bundles without an engine: provenance, signature,
 // checksums, citation metadata, and every kind of tampering.
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Ajv from 'ajv';
@@ -192,6 +192,23 @@ describe('rep publish and rep verify', () => {
     const again = await publish(open(dir), { engine: none, out });
     expect(again.ok).toBe(true);
     expect((await verifyBundle(out)).ok).toBe(true);
+  });
+
+  it('leaves no half-written folder bundle when it fails after it began writing (a new folder goes, an empty one is emptied)', async () => {
+    const dir = makeProject(TREE);
+    const parent = mkdtempSync(path.join(tmpdir(), 'rep-bundle-'));
+    // --image needs an engine: refused once the build is done, with context.tar already written.
+    const fresh = path.join(parent, 'new');
+    const r = await publish(open(dir), { engine: none, out: fresh, image: true });
+    expect(r.ok).toBe(false);
+    expect(existsSync(fresh)).toBe(false);
+    const empty = path.join(parent, 'empty');
+    mkdirSync(empty);
+    expect((await publish(open(dir), { engine: none, out: empty, image: true })).ok).toBe(false);
+    expect(readdirSync(empty)).toEqual([]);
+    expect((await publish(open(dir), { engine: none, out: empty })).ok).toBe(true);
+    expect(readdirSync(empty)).toContain('context.tar');
+    rmSync(parent, { recursive: true, force: true });
   });
 
   it('writes CITE.tex so that no title or DOI of the Repfile runs as TeX', () => {
