@@ -153,8 +153,8 @@ export async function quickNoop(args: Omit<QuickBuildArgs, 'command'>, env: Node
  * built under); undefined otherwise, and then the full path plans.
  */
 export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<{ text?: string; exitCode: number } | undefined> {
-  // What a plain build stamps: the canonical image (status has no --no-reproducible).
-  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, true, env, cwd);
+  // What a plain build stamps, with the canonical image or (after --no-reproducible) without: the steps are as fresh.
+  const noop = await holdingRecord(args, DEFAULT_DOCKERFILE, 'either', env, cwd);
   if (!noop) return undefined;
   if (args.question) return { exitCode: noop.lock.length ? 1 : 0 };
   const plan = { steps: noop.steps.map(({ name, key }): StepReport => ({ name, key, state: 'fresh', reasons: [] })) };
@@ -162,7 +162,7 @@ export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv 
 }
 
 /** The last successful build's no-op record, when the project, its context and the engine are still as it says. */
-async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, canonical: boolean, env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
+async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, canonical: boolean | 'either', env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
@@ -196,17 +196,12 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   try {
     const server = await version;
     if (!server) return undefined;
-    const stamp = noopStamp({
-      engine: engineIdentity('docker', server),
-      dockerfile,
-      repfile,
-      repfileSha256: sha256Hex(repfileBytes(repfile)),
-      lockBytes: lockBytes(repfile),
-      ignoreText: ctx.value.ignoreText,
-      files: files.value,
-      canonical,
-    });
-    if (stamp !== noop.stamp) return undefined;
+    const repfileSha256 = sha256Hex(repfileBytes(repfile));
+    const lock = lockBytes(repfile);
+    const stamp = (c: boolean) =>
+      noopStamp({ engine: engineIdentity('docker', server), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });
+    // 'either': whether the last build left the canonical image or the engine's does not change what is fresh.
+    if (stamp(canonical !== false) !== noop.stamp && (canonical !== 'either' || stamp(false) !== noop.stamp)) return undefined;
     const found = await ids;
     if (!noopImagesHold(noop, new Map(refs.map((r, i) => [r, found[i]])))) return undefined;
   } catch {

@@ -119,6 +119,8 @@ describe('quick no-op answer: every change is seen', () => {
     expect(created()).not.toBe('1980-01-01T00:00:00Z');
     expect(await quick(dir, { reproducible: false })).toBeDefined();
     expect(await quick(dir)).toBeUndefined();
+    // Every step is as fresh either way: rep status is answered quickly all the same.
+    expect(await quickStatus({ command: 'status', engine: 'auto' }, { ...process.env }, dir)).toEqual({ text: expect.stringMatching(/^one +fresh/m), exitCode: 0 });
     expect(rep(dir, ['build', '--engine', 'docker']).stdout).toBe('rep: nothing to build; all 3 steps fresh (docker); image rep-test/chain:latest\n');
     expect(created()).toBe('1980-01-01T00:00:00Z');
     expect(await quick(dir)).toBeDefined();
