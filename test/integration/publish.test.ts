@@ -42,6 +42,7 @@ const repfileOn = (base: string) => repfile(base).replace('from: busybox:latest'
 async function pushedBase(): Promise<{ ref: string; repo: string; digest: string }> {
   const repo = `${REGISTRY}/rep-test/base-${randomUUID().slice(0, 8)}`;
   sh(DOCKER_BIN, ['tag', 'busybox:latest', `${repo}:1`]);
+  removeAfter.push([DOCKER_BIN, `${repo}:1`]);
   sh(DOCKER_BIN, ['push', `${repo}:1`]);
   const res = await fetch(`http://${REGISTRY}/v2/${repo.slice(REGISTRY.length + 1)}/manifests/1`, {
     method: 'HEAD',
@@ -145,6 +146,7 @@ describe('rep publish with a real engine', () => {
     const dir = makeProject(tree('busybox:latest'));
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'paper.tar.gz');
     const push = `${REGISTRY}/rep-test/paper:${randomUUID().slice(0, 8)}`;
+    removeAfter.push([DOCKER_BIN, push]);
     const r = await publish(open(dir), { engine: docker(), out, image: true, push });
     if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
     expect(r.value.files).toContain('image.oci.tar');
