@@ -118,14 +118,10 @@ try {
   console.log(lines.join('\n'));
   if (loads !== 0) process.exitCode = 1;
 } finally {
-  // The step images (rep-cache:KEY) and the image with every tag it has.
-  let keys = [];
-  try {
-    keys = Object.values(JSON.parse(readFileSync(path.join(dir, '.rep', 'state.json'), 'utf8')).steps).map((s) => `rep-cache:${s.key.slice(7)}`);
-  } catch {
-    // no state: nothing was built
-  }
+  // Every image this project's builds tagged rep-cache (steps, final images, canonical images of
+  // every round: what its history names), then the image with every tag it has.
+  spawnSync(process.execPath, [CLI, 'gc', '--all', '--engine', 'docker'], { cwd: dir, stdio: 'ignore', env: { ...process.env, CI: '1' } });
   const id = spawnSync(DOCKER, ['image', 'inspect', '--format', '{{.Id}}', tag], { encoding: 'utf8' }).stdout.trim();
-  spawnSync(DOCKER, ['image', 'rm', '-f', tag, ...(id ? [id] : []), ...keys]);
+  spawnSync(DOCKER, ['image', 'rm', '-f', tag, ...(id ? [id] : [])]);
   rmSync(dir, { recursive: true, force: true });
 }
