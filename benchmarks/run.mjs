@@ -16,6 +16,9 @@ const large = process.argv.includes('--large');
 // rep is measured through the client the baseline uses (Debian's, BuildKit built in): by default rep then builds with BuildKit.
 const BK = { REP_DOCKER: BUILDKIT_DOCKER };
 const CLASSIC = { ...BK, DOCKER_BUILDKIT: '0' };
+/** Untagged images now (full ids): each baseline round moves a tag, and so does each rep build of the same project. */
+const dangling = () => run('docker', ['images', '--filter', 'dangling=true', '--quiet', '--no-trunc']).stdout.split('\n').filter(Boolean);
+const danglingBefore = new Set(dangling());
 const rows = [];
 const row = (what, m, baseline, target = '', unit = 'ms') => {
   const ratio = unit === 'ms' ? m.base / m.rep : undefined;
@@ -171,6 +174,12 @@ for (const files of large ? [1000, 10000, 100000] : [1000, 10000]) {
   writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: big\nbase: busybox:latest\nsteps:\n  data:\n    inputs: [data/]\n');
   row(`peak RSS hashing a ${gb} GB context`, { rep: peakRss(dir, ['status', '--engine', 'none']), base: nodeRss() }, 'node doing nothing', '< 200 MB', 'MB');
   rmSync(dir, { recursive: true, force: true });
+}
+
+// What the rounds left untagged goes (without -f: one a container uses stays; twice, for parents of such images).
+for (let pass = 0; pass < 2; pass++) {
+  const left = dangling().filter((id) => !danglingBefore.has(id));
+  for (let j = 0; j < left.length; j += 100) spawnSync('docker', ['image', 'rm', ...left.slice(j, j + 100)], { stdio: 'ignore' });
 }
 
 const server = run('docker', ['version', '--format', '{{.Server.Version}}']).stdout.trim();

@@ -25,12 +25,23 @@ function repTags(bin: string): Set<string> {
   return new Set(r.stdout.split('\n').filter((t) => OURS.test(t)));
 }
 
+/**
+ * Untagged images an engine has now (full ids). A run leaves some: a tag it
+ * moves (the same Repfile built again, an image rewritten) leaves the image
+ * it named untagged, and no tag removal reaches it.
+ */
+function dangling(bin: string): string[] | undefined {
+  const r = spawnSync(bin, ['images', '--filter', 'dangling=true', '--quiet', '--no-trunc'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return r.error || r.status !== 0 ? undefined : r.stdout.split('\n').filter(Boolean);
+}
+
 /** Where overlapping runs leave what was there before them: one file per run, named by its pid. */
 const RUNS = path.join(tmpdir(), 'vitest-rep-runs');
 
-/** The tags each engine had when a run started. */
+/** The tags, and the untagged images, each engine had when a run started. */
 interface Before {
   tags: Record<string, string[]>;
+  dangling?: Record<string, string[]>;
 }
 
 const readBefore = (file: string): Before => JSON.parse(readFileSync(file, 'utf8')) as Before;
@@ -45,7 +56,13 @@ export default function setup(): () => void {
   const outer = process.env.TMPDIR;
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-tests-'));
   process.env.TMPDIR = dir;
-  const own: Before = { tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])) };
+  const own: Before = {
+    tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])),
+    dangling: Object.fromEntries(ENGINES.flatMap((bin) => {
+      const ids = dangling(bin);
+      return ids ? [[bin, ids] as const] : [];
+    })),
+  };
   mkdirSync(RUNS, { recursive: true });
   const mine = path.join(RUNS, `${process.pid}.json`);
   writeFileSync(mine, JSON.stringify(own));
@@ -76,6 +93,14 @@ export default function setup(): () => void {
         .map(([id]) => id!);
       if (ofOurs.length) spawnSync(bin, ['rm', ...ofOurs], { stdio: 'ignore' });
       for (let j = 0; j < added.length; j += 100) spawnSync(bin, ['image', 'rm', '-f', ...added.slice(j, j + 100)], { stdio: 'ignore' });
+      // Images the runs left untagged (no run is going on now: this is the last to end), known only where
+      // every run saw the engine's untagged images when it started. Without -f: one a container still
+      // uses stays; twice, for an image that is the parent of another such one.
+      const seen = befores.map((b) => b.dangling?.[bin]);
+      for (let pass = 0; pass < 2 && seen.every((ids) => ids !== undefined); pass++) {
+        const left = (dangling(bin) ?? []).filter((id) => !seen.every((ids) => ids!.includes(id)));
+        for (let j = 0; j < left.length; j += 100) spawnSync(bin, ['image', 'rm', ...left.slice(j, j + 100)], { stdio: 'ignore' });
+      }
     }
     for (const f of [mine, ...others]) rmSync(f, { force: true });
     try {
