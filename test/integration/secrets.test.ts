@@ -191,6 +191,10 @@ describe.each([
     });
     const tmp = mkdtempSync(path.join(tmpdir(), 'rep-secret-tmp-'));
     const log = path.join(dir, '.rep/logs/use.log');
+    // podman's build, its client killed with rep, leaves its working containers (buildah's, which only
+    // `podman ps --external` lists): those made while this test ran are removed at its end.
+    const working = () => (bin === 'podman' ? sh('podman', ['ps', '--all', '--external', '--quiet', '--no-trunc']).split('\n').filter(Boolean) : []);
+    const workingBefore = new Set(working());
     try {
       const child = spawn(process.execPath, [CLI, 'build', ...args, '--secret', 'pass'], {
         cwd: dir,
@@ -207,6 +211,8 @@ describe.each([
       expect(holding(tmp, value)).toEqual([]);
     } finally {
       const ref = existsSync(log) ? readFileSync(log, 'utf8').split('\n')[0]!.replace(/^# /, '') : '';
+      const left = working().filter((id) => !workingBefore.has(id));
+      if (left.length) spawnSync('podman', ['rm', '--force', ...left], { stdio: 'ignore' });
       if (ref) spawnSync(bin, ['image', 'rm', '-f', ref], { stdio: 'ignore' });
       rmSync(tmp, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
