@@ -22,10 +22,6 @@ export class Tree extends PathMap<string | undefined> {}
 
 const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
 
-const ancestors = function* (p: string) {
-  for (let at = p.lastIndexOf('/'); at > 0; at = p.lastIndexOf('/', at - 1)) yield p.slice(0, at);
-};
-
 /** Applies a layer of the base image (kept as it is) to `tree`. */
 export function applyBaseLayer(tree: Tree, layer: LayerSource): void {
   applyMerged(tree, mergeLayers([layer], () => false));
@@ -39,10 +35,11 @@ function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)):
 }
 
 /**
- * The paths of `tree` that `merged` hides (hidden(q) for each q of the tree),
- * found from what it hides. The root is no path's ancestor there: a marker
- * at the root of a layer (an opaque root, a whiteout with no name) hides
- * nothing, as hidden() has it.
+ * The paths of `tree` that `merged` hides: a path it whites out, or one
+ * below a path it whites out, makes opaque or puts a non-folder at. Found
+ * from what it hides, walking those subtrees. The root is below no such
+ * path: a marker at the root of a layer (an opaque root, a whiteout with no
+ * name) hides nothing.
  */
 function hiddenIn(tree: Tree, m: Merged): Set<string> {
   const out = new Set<string>();
@@ -51,12 +48,6 @@ function hiddenIn(tree: Tree, m: Merged): Set<string> {
     for (const p of set) if (p !== '') for (const q of tree.below(p)) out.add(q);
   }
   return out;
-}
-
-function hidden(q: string, m: Merged): boolean {
-  if (m.hideSelf.has(q)) return true;
-  for (const a of ancestors(q)) if (m.hideBelow.has(a) || m.hideSelf.has(a)) return true;
-  return false;
 }
 
 export interface CanonicalEntry extends Entry {
@@ -72,9 +63,9 @@ export interface CanonicalEntry extends Entry {
  */
 export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): CanonicalEntry[] {
   const out: CanonicalEntry[] = [];
-  const after = (q: string) => merged.entries.has(q) || (tree.has(q) && !hidden(q, merged));
-  // The paths of the tree that are gone after the step: hidden, and not made again.
+  // The paths of the tree the step hides (gone after it, unless it makes them again).
   const gone = hiddenIn(tree, merged);
+  const after = (q: string) => merged.entries.has(q) || (tree.has(q) && !gone.has(q));
   for (const q of gone) {
     if (merged.entries.has(q)) continue;
     const dir = parentOf(q);
@@ -83,7 +74,7 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
   }
   const firstOf = new Map<string, string>();
   const sorted = [...merged.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const unchanged = (e: Entry) => e.type === '5' && tree.get(e.path) === folderMeta(e) && !hidden(e.path, merged);
+  const unchanged = (e: Entry) => e.type === '5' && tree.get(e.path) === folderMeta(e) && !gone.has(e.path);
   // The folders this layer writes into must be in it: an engine applies a layer into an empty
   // folder of its own, and makes a parent the layer lacks as 755 (a step writing /tmp/x made /tmp 755).
   const holding = new Set<string>();
