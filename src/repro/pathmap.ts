@@ -32,7 +32,10 @@ export class PathMap<V> extends Map<string, V> {
 
   /** Removes `p` alone (what lies under it stays: see below()). */
   override delete(p: string): boolean {
-    if (!this.kids.get(p)?.size) this.kids.get(parentOf(p))?.delete(p);
+    if (!this.kids.get(p)?.size) {
+      this.kids.delete(p);
+      this.kids.get(parentOf(p))?.delete(p);
+    }
     return super.delete(p);
   }
 
