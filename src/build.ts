@@ -22,7 +22,7 @@ import { resolveDockerfile } from './projectpaths.js';
 import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { acquireMutex } from './state/mutex.js';
-import { nextState, readState, writeState, type State } from './state/state.js';
+import { materialOf, nextState, readState, writeState, type State } from './state/state.js';
 
 export interface BuildOptions {
   engine: Engine;
@@ -119,7 +119,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // (one moment, one save of the cache).
     const cited: RecordedBuild['context'] = opts.contextArchive !== undefined ? { archive: opts.contextArchive } : { listed: opts.dryRun ? [] : cache.hashAll(context) };
     const hashed = hashResolved(resolved, cache);
-    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase });
+    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: (rec) => materialOf(ctx.dir, rec) });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>

@@ -169,7 +169,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   if (!noop) return undefined;
   // Another build holds the project (or something is planted at its mutex): let the full path see to it.
   if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
-  // The full path reads the measured outputs from the state (too large to read here): without it, it decides.
+  // The full path reads the measured outputs from the state: without it, it decides.
   if (!isRegularFile(statePath(contextDir, 'state'))) return undefined;
   const dockerfile = resolveDockerfile(contextDir, dockerfileFlag);
   if (!existsSync(dockerfile)) return undefined;

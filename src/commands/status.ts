@@ -4,7 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import { planWithEngine } from '../plan/freshness.js';
 import { hashInputs, type Plan } from '../plan/plan.js';
 import type { Project } from '../project.js';
-import { readState } from '../state/state.js';
+import { materialOf, readState } from '../state/state.js';
 import { lockProblems as lockLines, resolverFor } from '../lock/lockfile.js';
 
 export { formatStatus, statusReport, type StepReport } from './statusreport.js';
@@ -15,7 +15,7 @@ export async function status(project: Project, engine?: Engine): Promise<Result<
   const resolveBase = resolverFor(project.lock?.value);
   const inputs = hashInputs(project.dag, project.ctx);
   if (!inputs.ok) return inputs;
-  return ok((await planWithEngine(engine, project.dag, inputs.value, { state, resolveBase })).plan);
+  return ok((await planWithEngine(engine, project.dag, inputs.value, { state, resolveBase, recordedMaterial: (rec) => materialOf(project.ctx.dir, rec) })).plan);
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */

@@ -20,8 +20,10 @@ export function explain(
   name: string,
 ): Reason[] {
   if (cur.def.phony) return [{ kind: 'phony' }];
-  if (!prev) return [{ kind: 'new' }];
+  if (prevKey === undefined) return [{ kind: 'new' }];
   if (prevKey === key) return [{ kind: 'missing', key }];
+  // Recorded, but what that key was computed from is gone (.rep/materials/ cleaned, or not rep's own).
+  if (!prev) return [{ kind: 'unrecorded', key: prevKey }];
   if (prev.format !== cur.format) return [{ kind: 'format', from: prev.format, to: cur.format }];
   const out: Reason[] = [];
   if (cur.base !== undefined && prev.base !== cur.base) out.push({ kind: 'base', from: prev.base, to: cur.base });

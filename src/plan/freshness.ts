@@ -3,7 +3,8 @@
 // `rep status` before planning.
 import { cacheRef, keyHex } from '../scheduler/stepimage.js';
 import type { Engine } from '../engine/engine.js';
-import type { State } from '../state/state.js';
+import type { State, StepRecord } from '../state/state.js';
+import type { StepMaterial } from './key.js';
 import type { HashedFile } from '../context/hash.js';
 import type { Dag } from '../graph/dag.js';
 import { Planner, planSteps, type Plan } from './plan.js';
@@ -32,7 +33,7 @@ export async function planWithEngine(
   engine: Engine | undefined,
   dag: Dag,
   inputs: Map<string, HashedFile[]>,
-  opts: { state?: State; resolveBase: (ref: string) => string },
+  opts: { state?: State; recordedMaterial?: (rec: StepRecord) => StepMaterial | undefined; resolveBase: (ref: string) => string },
 ): Promise<{ plan: Plan; present?: Set<string> }> {
   const planner = new Planner(dag, inputs, opts);
   const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, opts.state) : undefined;

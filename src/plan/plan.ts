@@ -7,7 +7,7 @@ import { StatCache, type HashedFile } from '../context/hash.js';
 import { resolveInputs } from '../context/inputs.js';
 import { ContextIndex, type ContextFile } from '../context/files.js';
 import type { Dag } from '../graph/dag.js';
-import type { State } from '../state/state.js';
+import { materialOf, type State, type StepRecord } from '../state/state.js';
 import type { StepMaterial } from './key.js';
 import { Planner } from './planner.js';
 import type { Reason } from './reasons.js';
@@ -51,6 +51,8 @@ export class Plan {
 export interface PlanOptions {
   /** Last build's record; reasons are explained against it. */
   state?: State;
+  /** What a recorded step's key was computed from, when the state does not hold it (see state/state.ts materialOf). */
+  recordedMaterial?: (rec: StepRecord) => StepMaterial | undefined;
   /** Whether a step with this key needs no build. Default: the key is the one recorded in `state`. */
   isFresh?: (name: string, key: string) => boolean;
   /** Content digest of a producer's outputs, when known. Default: none known (keys use the producer's key). */
@@ -101,7 +103,8 @@ export function hashInputs(
 export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
   const hashed = opts.inputs ? ok(opts.inputs) : hashInputs(dag, ctx, opts.statCache, opts.index);
   if (!hashed.ok) return hashed;
-  return ok(planSteps(new Planner(dag, hashed.value, opts), opts));
+  const recordedMaterial = opts.recordedMaterial ?? ((rec: StepRecord) => materialOf(ctx.dir, rec));
+  return ok(planSteps(new Planner(dag, hashed.value, { ...opts, recordedMaterial }), opts));
 }
 
 /** Keys every step in build order and judges it fresh or stale: the Plan before anything is built. */

@@ -24,11 +24,12 @@ export class Planner {
   private readonly planned = new Map<string, PlannedStep>();
   private readonly keyed = new Map<string, Keyed & { signature: string }>();
   private readonly nonces = new Map<string, string>();
+  private readonly materials = new Map<string, StepMaterial | undefined>();
 
   constructor(
     readonly dag: Dag,
     private readonly inputs: Map<string, HashedFile[]>,
-    private readonly opts: Pick<PlanOptions, 'state' | 'resolveBase'> & {
+    private readonly opts: Pick<PlanOptions, 'state' | 'recordedMaterial' | 'resolveBase'> & {
       /** Phony steps' nonces, to recompute recorded keys (rep verify); one new nonce per step otherwise. */
       nonces?: Record<string, string>;
     } = {},
@@ -88,10 +89,19 @@ export class Planner {
   settle(name: string, { material, key }: Keyed, fresh: boolean): PlannedStep {
     const node = this.dag.nodes.get(name)!;
     const rec = this.opts.state?.steps[name];
-    const reasons = fresh ? [] : explain(rec?.key, rec?.material, material, key, node.parent, node.step.workdir !== undefined, name);
+    const reasons = fresh ? [] : explain(rec?.key, rec && rec.key !== key ? this.recorded(name) : undefined, material, key, node.parent, node.step.workdir !== undefined, name);
     const p: PlannedStep = { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: this.inputs.get(name)! };
     this.planned.set(name, p);
     return p;
+  }
+
+  /** What the last build keyed `name` from: read once (only a stale step whose key changed asks). */
+  private recorded(name: string): StepMaterial | undefined {
+    if (!this.materials.has(name)) {
+      const rec = this.opts.state?.steps[name];
+      this.materials.set(name, rec && (rec.material ?? this.opts.recordedMaterial?.(rec)));
+    }
+    return this.materials.get(name);
   }
 
   private nonceOf(name: string): string {

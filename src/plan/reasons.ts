@@ -13,7 +13,8 @@ export type Reason =
   | { kind: 'upstream'; step: string }
   | { kind: 'import'; step: string }
   | { kind: 'pending'; step: string }
-  | { kind: 'missing'; key: string };
+  | { kind: 'missing'; key: string }
+  | { kind: 'unrecorded'; key: string };
 
 export function formatReason(r: Reason): string {
   switch (r.kind) {
@@ -43,6 +44,8 @@ export function formatReason(r: Reason): string {
       return `outputs of "${r.step}" are known once it reruns`;
     case 'missing':
       return `no image for key ${r.key.slice(0, 19)} in the cache`;
+    case 'unrecorded':
+      return `key changed from ${r.key.slice(0, 19)} (what that key was computed from is no longer recorded)`;
     default: {
       const never: never = r;
       return String(never);

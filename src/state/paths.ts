@@ -10,8 +10,10 @@ export const STATE_DIR = '.rep';
 
 /** Each entry of .rep/, by what it holds: its name there. */
 export const STATE_ENTRIES = {
-  /** What the last build recorded for each step (state/state.ts). */
+  /** What the last build recorded for each step: its key (state/state.ts). */
   state: 'state.json',
+  /** A folder: what each recorded key was computed from, one file per key (state/materials.ts). */
+  materials: 'materials',
   /** The no-op record of the last successful build (scheduler/noop.ts). */
   noop: 'noop.json',
   /** Each context file's stat stamp -> sha256 (context/hash.ts). */

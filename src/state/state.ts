@@ -12,12 +12,15 @@ import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
+import { isMaterial, pruneMaterials, readMaterial, writeMaterials } from './materials.js';
 
-export const STATE_VERSION = 1;
+/** Version 2 names each step's key; its material is in .rep/materials/. Version 1 (read, never written) held the materials too. */
+export const STATE_VERSION = 2;
 
 export interface StepRecord {
   key: string;
-  material: StepMaterial;
+  /** What the key was computed from: in memory after a build, and inline in a version 1 state; otherwise read from .rep/materials/ when asked (materialOf). */
+  material?: StepMaterial;
   /** Content digest of the step's declared outputs, when an engine measured it. */
   outputsDigest?: string;
   /** Image id the engine built for this key. */
@@ -83,24 +86,27 @@ export function readState(contextDir: string): State | undefined {
   return file ? readJsonFile<State>(file, isState) : undefined;
 }
 
-const mapOf = (x: unknown, each: (v: unknown) => boolean) => isJsonMap(x) && Object.values(x).every(each);
-
 /**
  * Whether `x` has the shape rep writes: a .rep/ committed to a repository may
  * hold anything, and a state that is not rep's own is no state at all.
  */
 export function isState(x: unknown): x is State {
-  if (!isJsonMap(x) || x.version !== STATE_VERSION || typeof x.repfileSha256 !== 'string' || typeof x.engine !== 'string' || typeof x.target !== 'string') return false;
-  return mapOf(x.steps, (r) => {
+  if (!isJsonMap(x) || (x.version !== STATE_VERSION && x.version !== 1) || typeof x.repfileSha256 !== 'string' || typeof x.engine !== 'string' || typeof x.target !== 'string') return false;
+  const inline = x.version === 1;
+  return isJsonMap(x.steps) && Object.values(x.steps).every((r) => {
     if (!isJsonMap(r) || typeof r.key !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(r.key)) return false;
     if ((r.outputsDigest !== undefined && typeof r.outputsDigest !== 'string') || (r.image !== undefined && typeof r.image !== 'string')) return false;
-    const m = r.material;
-    return (
-      isJsonMap(m) && typeof m.format === 'number' && isJsonMap(m.def) &&
-      mapOf(m.inputs, (i) => isJsonMap(i) && typeof i.sha256 === 'string') &&
-      mapOf(m.imports, (i) => isJsonMap(i) && typeof i.digest === 'string' && Array.isArray(i.paths))
-    );
+    return inline ? isMaterial(r.material) : r.material === undefined;
   });
+}
+
+/**
+ * What `rec`'s key was computed from: its own (in memory, or a version 1
+ * state's), else the file .rep/materials/ holds for its key. Undefined when
+ * there is none that hashes to the key.
+ */
+export function materialOf(contextDir: string, rec: StepRecord): StepMaterial | undefined {
+  return rec.material ?? readMaterial(contextDir, rec.key);
 }
 
 /**
@@ -109,8 +115,14 @@ export function isState(x: unknown): x is State {
  * (the canonical image), so that gc knows them as this project's.
  */
 export function writeState(contextDir: string, state: State, more: readonly string[] = []): void {
-  writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces(state, put));
-  appendHistory(contextDir, [...Object.values(state.steps).map((s) => s.key), ...more]);
+  // The materials first: a state names no key whose material a build could have written and did not.
+  const records = Object.values(state.steps);
+  const materials = stateFolder(contextDir, 'materials');
+  writeMaterials(materials, records);
+  const steps = Object.fromEntries(Object.entries(state.steps).map(([name, { material: _, ...rec }]) => [name, rec]));
+  writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
+  pruneMaterials(materials, records.map((r) => r.key));
+  appendHistory(contextDir, [...records.map((s) => s.key), ...more]);
 }
 
 /**

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, makeProject, rep } from '../helpers.js';
 import { DOCKER_BIN, sh } from './helpers.js';
+import { readMaterial } from '../../src/state/materials.js';
+import { STATE_VERSION } from '../../src/state/state.js';
 
 const repfile = () => `rep: 1
 name: killed
@@ -50,8 +52,12 @@ function stateIsSound(dir: string): void {
   const file = path.join(dir, '.rep/state.json');
   if (!existsSync(file)) return;
   const s = JSON.parse(readFileSync(file, 'utf8'));
-  expect(s.version).toBe(1);
-  for (const rec of Object.values(s.steps) as { key: string }[]) expect(rec.key).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(s.version).toBe(STATE_VERSION);
+  for (const rec of Object.values(s.steps) as { key: string }[]) {
+    expect(rec.key).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Each key's material was written before the state named it.
+    expect(readMaterial(dir, rec.key), rec.key).toBeDefined();
+  }
 }
 
 describe('interrupted builds', () => {

@@ -15,7 +15,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
-import { readState } from '../../src/state/state.js';
+import { readState, STATE_VERSION } from '../../src/state/state.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -133,7 +133,7 @@ describe('.rep: rep never follows a link there', () => {
     expect(p.code, p.stderr).toBe(0);
     for (const n of names) expect(['file', 'missing'], n).toContain(kind(path.join(dir, '.rep', n)));
     expect(kind(path.join(dir, '.rep', 'statcache.json'))).toBe('file');
-    expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(1);
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(STATE_VERSION);
   }, 30_000);
 
   it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
@@ -270,5 +270,113 @@ describe('a .rep/ committed with contents rep did not write', () => {
         expect(r.code, `${file} ${args[0]}`).toBe(0);
       }
     }
+  });
+});
+
+describe('.rep/materials: what each recorded key was computed from', () => {
+  const status = (dir: string) => repBounded(dir, ['status', '--engine', 'none']).stdout;
+  const built = () => {
+    const dir = project();
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    return dir;
+  };
+  const materials = (dir: string) => path.join(dir, '.rep/materials');
+  const onlyMaterial = (dir: string) => {
+    const names = readdirSync(materials(dir));
+    expect(names).toHaveLength(1);
+    return path.join(materials(dir), names[0]!);
+  };
+  const change = (dir: string) => writeFileSync(path.join(dir, 'a.txt'), `changed ${Math.random()}\n`);
+  const unrecorded = /^app +stale +key changed from sha256:[0-9a-f]{12} \(what that key was computed from is no longer recorded\)$/m;
+
+  it('state.json names each step\'s key only; the step\'s material, a file named by its key, explains a change', () => {
+    const dir = built();
+    const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    expect(state.version).toBe(STATE_VERSION);
+    expect(state.steps.app).toEqual({ key: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(path.basename(onlyMaterial(dir))).toBe(`${state.steps.app.key.slice(7)}.json`);
+    change(dir);
+    expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
+    // The next build records the new key's material and drops the old one.
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    const next = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    expect(next.steps.app.key).not.toBe(state.steps.app.key);
+    expect(path.basename(onlyMaterial(dir))).toBe(`${next.steps.app.key.slice(7)}.json`);
+  });
+
+  it('believes no material that does not hash to the key it is named by', () => {
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    m.inputs['planted.txt'] = { type: 'file', mode: '644', sha256: '0'.repeat(64) };
+    writeFileSync(file, JSON.stringify(m));
+    change(dir);
+    const out = status(dir);
+    expect(out).not.toMatch(/planted/);
+    expect(out).toMatch(unrecorded);
+    for (const text of ['not json', '{"format":1}', '[]']) {
+      writeFileSync(file, text);
+      expect(status(dir)).toMatch(unrecorded);
+    }
+  });
+
+  it('reads no material through a link (the file or the folder), and a build replaces both with its own', () => {
+    const v = victim();
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const name = path.basename(file);
+    const genuine = readFileSync(file);
+    // The very material, reached through a link at its name: not read.
+    writeFileSync(path.join(v.dir, name), genuine);
+    rmSync(file);
+    symlinkSync(path.join(v.dir, name), file);
+    change(dir);
+    expect(status(dir)).toMatch(unrecorded);
+    // The folder a link to one holding it: not read either.
+    rmSync(materials(dir), { recursive: true });
+    symlinkSync(v.dir, materials(dir));
+    expect(status(dir)).toMatch(unrecorded);
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    expect(kind(materials(dir))).toBe('folder');
+    expect(kind(onlyMaterial(dir))).toBe('file');
+    expect(readdirSync(v.dir).sort()).toEqual([name, 'target']);
+    expect(readFileSync(path.join(v.dir, name))).toEqual(genuine);
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+  });
+
+  it('writes a material over a link planted at its name, never through it, and removes what is not a current key\'s', () => {
+    const v = victim();
+    const dir = built();
+    change(dir);
+    const next = JSON.parse(repBounded(dir, ['status', '--engine', 'none', '--json']).stdout).steps[0].key as string;
+    const planted = path.join(materials(dir), `${next.slice(7)}.json`);
+    symlinkSync(v.file, planted);
+    writeFileSync(path.join(materials(dir), 'junk.txt'), 'junk\n');
+    mkdirSync(path.join(materials(dir), `${'c'.repeat(64)}.json`));
+    symlinkSync(v.dir, path.join(materials(dir), 'away'));
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    expect(readdirSync(materials(dir))).toEqual([path.basename(planted)]);
+    expect(kind(planted)).toBe('file');
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+    expect(readdirSync(v.dir)).toEqual(['target']);
+    change(dir);
+    expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
+  });
+
+  it('reads a state of version 1 (materials inline) and writes it over as version 2', () => {
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    state.version = 1;
+    state.steps.app.material = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(path.join(dir, '.rep/state.json'), JSON.stringify(state));
+    rmSync(materials(dir), { recursive: true });
+    change(dir);
+    expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    const next = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    expect(next.version).toBe(STATE_VERSION);
+    expect(next.steps.app.material).toBeUndefined();
+    expect(path.basename(onlyMaterial(dir))).toBe(`${next.steps.app.key.slice(7)}.json`);
   });
 });
