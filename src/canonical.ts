@@ -12,7 +12,73 @@ export function canonicalJson(value: unknown): string {
 /** Whether a parsed JSON value is a map (an object, not an array or null): the first check on a file rep did not write. */
 export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-export const sha256Of = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
+/** Characters canonicalPieces gathers before it hands them over. */
+const CANONICAL_PIECE = 1 << 16;
+
+/**
+ * canonicalJson's text, handed to `put` a piece at a time: the same
+ * characters, joined (the same rules as the canonicalize package, its quirks
+ * included), never built whole. A key hashes a step's material, which lists
+ * every input file: written whole, that is one string the size of the
+ * listing, and the package's concatenation makes many more on the way.
+ */
+export function canonicalPieces(value: unknown, put: (text: string) => void): void {
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') throw new TypeError('value has no JSON form');
+  let held = '';
+  const emit = (text: string) => {
+    held += text;
+    if (held.length >= CANONICAL_PIECE) {
+      put(held);
+      held = '';
+    }
+  };
+  const walk = (v: unknown): void => {
+    if (typeof v === 'number' && isNaN(v)) throw new Error('NaN is not allowed');
+    if (typeof v === 'number' && !isFinite(v)) throw new Error('Infinity is not allowed');
+    if (v === null || typeof v !== 'object') {
+      emit(`${JSON.stringify(v)}`);
+      return;
+    }
+    const withJson = v as { toJSON?: unknown };
+    if (withJson.toJSON instanceof Function) {
+      walk((withJson.toJSON as () => unknown).call(v));
+      return;
+    }
+    if (Array.isArray(v)) {
+      emit('[');
+      // As the package's reduce: holes are passed over, and only index 0 goes without a comma.
+      for (let i = 0; i < v.length; i++) {
+        if (!(i in v)) continue;
+        if (i > 0) emit(',');
+        const x: unknown = v[i];
+        walk(x === undefined || typeof x === 'symbol' ? null : x);
+      }
+      emit(']');
+      return;
+    }
+    emit('{');
+    let first = true;
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined || typeof x === 'symbol') continue;
+      if (!first) emit(',');
+      first = false;
+      emit(JSON.stringify(k));
+      emit(':');
+      walk(x);
+    }
+    emit('}');
+  };
+  walk(value);
+  if (held) put(held);
+}
+
+/** The sha256 (hex) of canonicalJson(value), hashed a piece at a time. */
+export function sha256Of(value: unknown): string {
+  const h = createHash('sha256');
+  canonicalPieces(value, (text) => h.update(text));
+  return h.digest('hex');
+}
 
 /**
  * A copy with every object's keys in sorted order. The copies have no

@@ -8,10 +8,10 @@
 // repository may hold anything) is not believed.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { canonicalJson, isJsonMap } from '../canonical.js';
+import { canonicalPieces, isJsonMap } from '../canonical.js';
 import { stepKey, type StepMaterial } from '../plan/key.js';
 import { isRealDir } from '../safefs.js';
-import { readJsonFile, writeFileAtomic } from './files.js';
+import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { statePath } from './paths.js';
 
 const KEY = /^sha256:([0-9a-f]{64})$/;
@@ -40,7 +40,12 @@ export function readMaterial(contextDir: string, key: string): StepMaterial | un
   const dir = hex ? folderToRead(contextDir) : undefined;
   if (!dir) return undefined;
   const m = readJsonFile<unknown>(path.join(dir, `${hex}.json`));
-  return isMaterial(m) && stepKey(m) === key ? m : undefined;
+  try {
+    return isMaterial(m) && stepKey(m) === key ? m : undefined;
+  } catch {
+    // Not JSON that canonicalises (nested past the stack, say): not rep's.
+    return undefined;
+  }
 }
 
 /**
@@ -57,7 +62,7 @@ export function writeMaterials(dir: string, records: Iterable<{ key: string; mat
     const st = lstatSync(file, { throwIfNoEntry: false });
     if (st?.isFile()) continue;
     if (st) rmSync(file, { recursive: true, force: true });
-    writeFileAtomic(file, canonicalJson(material));
+    writeFileAtomicPieces(file, (put) => canonicalPieces(material, put));
   }
 }
 

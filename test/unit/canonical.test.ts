@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, prettyJson, prettyJsonPieces } from '../../src/canonical.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson, canonicalPieces, prettyJson, prettyJsonPieces, sha256Of } from '../../src/canonical.js';
 
 const pieces = (v: unknown) => {
   const out: string[] = [];
@@ -63,5 +64,39 @@ describe('prettyJsonPieces', () => {
     expect(JSON.parse(prettyJson(v))).toEqual(JSON.parse('{"__proto__":{"sha256":"x"},"a":1}'));
     expect(Object.keys(JSON.parse(pieces(v).join('')))).toEqual(['__proto__', 'a']);
     expect(canonicalJson(v)).toBe('{"__proto__":{"sha256":"x"},"a":1}');
+  });
+});
+
+describe('canonicalPieces', () => {
+  const canonical = (v: unknown) => {
+    const out: string[] = [];
+    canonicalPieces(v, (t) => out.push(t));
+    return out;
+  };
+  const sparse: unknown[] = [];
+  sparse[1] = 'b';
+  sparse[3] = [, 2];
+
+  it('hands over the very text canonicalJson (the canonicalize package) writes, for values of every shape', () => {
+    for (const v of [...shapes(), sparse, [1, , 3], 'x', 0, null, { n: -0, e: 1e-7, big: 2 ** 60 }]) {
+      expect(canonical(v).join('')).toBe(canonicalJson(v));
+      expect(sha256Of(v)).toBe(createHash('sha256').update(canonicalJson(v)).digest('hex'));
+    }
+  });
+
+  it('refuses what canonicalJson refuses', () => {
+    for (const v of [undefined, () => 1, NaN, Infinity, { a: [NaN] }, { a: -Infinity }]) {
+      expect(() => canonicalJson(v)).toThrow();
+      expect(() => canonical(v)).toThrow();
+    }
+  });
+
+  it('hands a large value over a piece at a time, never as one string', () => {
+    const big = { inputs: Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`f${i}`, { mode: '644', sha256: 'a'.repeat(64), type: 'file' }])) };
+    const out = canonical(big);
+    const text = out.join('');
+    expect(text).toBe(canonicalJson(big));
+    expect(out.length).toBeGreaterThan(20);
+    expect(Math.max(...out.map((p) => p.length))).toBeLessThan(text.length / 20);
   });
 });

@@ -314,9 +314,14 @@ describe('.rep/materials: what each recorded key was computed from', () => {
     const out = status(dir);
     expect(out).not.toMatch(/planted/);
     expect(out).toMatch(unrecorded);
-    for (const text of ['not json', '{"format":1}', '[]']) {
+    // Nested deeper than a canonicaliser's stack: refused, not crashed on.
+    const deep = 200_000;
+    const nested = `{"format":1,"def":{"x":${'['.repeat(deep)}${']'.repeat(deep)}},"inputs":{},"imports":{}}`;
+    for (const text of ['not json', '{"format":1}', '[]', nested]) {
       writeFileSync(file, text);
-      expect(status(dir)).toMatch(unrecorded);
+      const r = repBounded(dir, ['status', '--engine', 'none']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(unrecorded);
     }
   });
 
