@@ -1,7 +1,7 @@
 // A deterministic tar of context files: sorted entries, parent directories
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
-import { closeSync, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform, type Writable } from 'node:stream';
 import { pieces, TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
@@ -27,6 +27,27 @@ function parentDirs(names: readonly string[]): string[] {
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
   return [...dirs];
+}
+
+/** A context file that could not be read into the archive (gone, become a link, unreadable): `path` names it. */
+export class ArchiveReadError extends Error {
+  /** Why, without the path. */
+  readonly reason: string;
+  constructor(readonly path: string, cause: Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason = code === 'ELOOP' ? 'became a link after the context was listed' : code === 'ENOENT' ? 'removed after the context was listed' : cause.message;
+    super(`${path}: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/** Opens a listed file to read it, never through a link (one put at its name since the walk). */
+function openListed(name: string, abs: string): number {
+  try {
+    return openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    throw new ArchiveReadError(name, e as Error);
+  }
 }
 
 /** Resolves once `out` may take more (at once when it is not full). */
@@ -75,10 +96,16 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
       else if (e.file.size <= SMALL) {
         // The size written is the size read now: a file that changed since it was
         // listed is archived as it is, never with a header that disagrees with it.
-        const body = readFileSync(e.file.abs);
+        const fd = openListed(e.name, e.file.abs);
+        let body: Buffer;
+        try {
+          body = readFileSync(fd);
+        } finally {
+          closeSync(fd);
+        }
         tar.entry(head(e.name, 'file', e.file.mode, body.length), body);
       } else {
-        const fd = openSync(e.file.abs, 'r');
+        const fd = openListed(e.name, e.file.abs);
         try {
           const size = fstatSync(fd).size;
           tar.header(head(e.name, 'file', e.file.mode, size));

@@ -4,10 +4,10 @@ import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../build.js';
-import { contextFiles } from '../context/context.js';
-import { symlinkEscape, type ContextFile } from '../context/files.js';
+import { contextFiles, type BuildContext } from '../context/context.js';
+import { statLine, symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
-import { asEntries, writeTarFile } from '../context/tar.js';
+import { ArchiveReadError, asEntries, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
@@ -123,16 +123,49 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   }
 }
 
+/**
+ * The first path (in order) at which the context differs from the walk `before`: a file
+ * added, removed, or whose kind, mode, link text or stat stamp changed. Undefined when none.
+ */
+export function changedSince(ctx: BuildContext, before: readonly ContextFile[], out?: string): string | undefined {
+  const now = contextFiles(ctx);
+  if (!now.ok) {
+    const first = now.errors[0];
+    return first && 'file' in first && first.file ? first.file : '.';
+  }
+  // The bundle itself, when it is written inside the context, is publish's own change.
+  const rel = out === undefined ? undefined : path.relative(ctx.dir, path.resolve(out)).split(path.sep).join('/');
+  const own = (f: ContextFile) => rel !== undefined && (f.path === rel || f.path.startsWith(`${rel}/`));
+  before = before.filter((f) => !own(f));
+  const after = now.value.filter((f) => !own(f));
+  for (let i = 0; i < Math.max(before.length, after.length); i++) {
+    const a = before[i];
+    const b = after[i];
+    if (!a || !b || statLine(a) !== statLine(b)) return (a && b ? (a.path < b.path ? a : b) : (a ?? b)!).path;
+  }
+  return undefined;
+}
+
 /** Builds and writes the bundle's files into `stage`; `context` is the walk whose files context.tar holds. */
 async function stageBundle(project: Project, opts: PublishOptions, kind: BundleKind, stage: string, context: ContextFile[], key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
   const { recipe } = project;
   // context.tar is written first, reading every file once: the provenance cites the digest of these
   // bytes, and the build takes this walk, so that both name the same files.
-  const contextArchive = await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
+  let contextArchive: string;
+  try {
+    contextArchive = await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
+  } catch (e) {
+    if (e instanceof ArchiveReadError) return fail({ file: e.path, message: `${e.reason}; nothing was published: run rep publish again` });
+    throw e;
+  }
   const built = await build(project, { ...opts, contextArchive, walked: context, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
   if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
+  // The archive, the inputs' hashes and the engine's build each read the files: a file edited meanwhile
+  // would make them disagree, and the bundle would not verify.
+  const moved = changedSince(project.ctx, context, opts.out);
+  if (moved) return fail({ file: moved, message: 'changed while rep publish read the context (context.tar, the provenance and the image could disagree); nothing was published: run rep publish again' });
   const engine = opts.engine;
   if ((opts.image || opts.push) && engine.name === 'none') {
     return fail({ kind: 'flag', flag: opts.image ? '--image' : '--push', message: 'needs an engine (docker or podman)' });

@@ -1,6 +1,6 @@
 // Lock against a real registry, publish with a real engine, verify across engines.
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -173,6 +173,25 @@ describe('rep publish with a real engine', () => {
     expect(viaDocker.ok).toBe(true);
     expect(viaDocker.checks.at(-1)!.detail).toEqual([`reproduced: ${r.value.imageDigest} (identical image)`]);
   });
+
+  it('refuses to publish when a context file changes while publish reads it (the bundle would not verify)', async () => {
+    const dir = makeProject({ ...tree('busybox:latest'), Repfile: repfile('busybox:latest').replace('run: echo system > /system', 'run: sleep 4 && echo system > /system') });
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
+    const publishing = publish(open(dir), { engine: docker(), out, reproducible: false });
+    // context.tar is written first, straight into the folder bundle: then the build runs (a step sleeps).
+    for (let i = 0; i < 200 && !existsSync(path.join(out, 'context.tar')); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(existsSync(path.join(out, 'context.tar'))).toBe(true);
+    writeFileSync(path.join(dir, 'src/msg'), 'edited while publishing\n');
+    const r = await publishing;
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual([{ file: 'src/msg', message: expect.stringMatching(/^changed while rep publish read the context .*: run rep publish again$/) }]);
+    // Nothing is left looking like a bundle.
+    expect(existsSync(out)).toBe(false);
+    // Unchanged from here on, the same project publishes.
+    const again = await publish(open(dir), { engine: docker(), out, reproducible: false });
+    expect(again.ok).toBe(true);
+  }, 60_000);
 
   it('reports, file by file, where a rebuild differs from the recorded image', async () => {
     const dir = makeProject(tree('busybox:latest'));

@@ -4,7 +4,7 @@
 // of the two wrote it. And a layer written into the archive that holds it
 // gets a header that names its own size and digest.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -16,7 +16,7 @@ import { canonicalConfig } from '../../src/repro/config.js';
 import { addLayer } from '../../src/repro/canonical.js';
 import { layerDigest, writeLayerEntries, type CanonicalEntry } from '../../src/repro/layer.js';
 import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
-import { asEntries, writeTar } from '../../src/context/tar.js';
+import { ArchiveReadError, asEntries, writeTar } from '../../src/context/tar.js';
 import { walkContext } from '../../src/context/files.js';
 import { DockerIgnore } from '../../src/context/dockerignore.js';
 
@@ -201,6 +201,27 @@ describe('the context archive (writeTar)', () => {
   });
 });
 
+describe('the context archive: a listed file that changed before it was read', () => {
+  const sink = () => new Writable({ write: (_c: Buffer, _e, cb) => cb() });
+  for (const [what, big] of [['small', false], ['large (streamed)', true]] as const) {
+    it(`a ${what} file replaced by a link is not read through it; one removed is named`, async () => {
+      const root = mkdtempSync(path.join(dir, 'ctx-'));
+      const secret = path.join(dir, `secret-${big}`);
+      writeFileSync(secret, 'secret\n');
+      writeFileSync(path.join(root, 'a.txt'), big ? Buffer.alloc((1 << 20) + 1) : 'a\n');
+      const walked = walkContext(root, DockerIgnore.parse('').ignore);
+      if (!walked.ok) throw new Error('walk');
+      rmSync(path.join(root, 'a.txt'));
+      symlinkSync(secret, path.join(root, 'a.txt'));
+      await expect(writeTar(asEntries(walked.value), sink())).rejects.toThrow(new ArchiveReadError('a.txt', Object.assign(new Error('x'), { code: 'ELOOP' })));
+      rmSync(path.join(root, 'a.txt'));
+      const gone = writeTar(asEntries(walked.value), sink());
+      await expect(gone).rejects.toBeInstanceOf(ArchiveReadError);
+      await expect(gone).rejects.toMatchObject({ path: 'a.txt', message: 'a.txt: removed after the context was listed' });
+    });
+  }
+});
+
 describe('a canonical layer the engine has already', () => {
   const entries: CanonicalEntry[] = [{ path: 'app', type: '5', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, linkname: '', devmajor: 0, devminor: 0 }];
   const members = (file: string) => {
@@ -269,7 +290,7 @@ describe('the context archive under pressure', () => {
     process.on('uncaughtException', onUncaught);
     try {
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      await expect(writeTar(asEntries(list), sink)).rejects.toThrow(/ENOENT/);
+      await expect(writeTar(asEntries(list), sink)).rejects.toThrow(/: removed after the context was listed$/);
       await new Promise((r) => setTimeout(r, 50));
       expect(uncaught).toEqual([]);
     } finally {
