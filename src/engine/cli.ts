@@ -9,7 +9,7 @@ import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
-import { containerArchive, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
+import { containerArchive, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -214,8 +214,10 @@ export class CliEngine implements Engine {
       }
       return;
     }
-    const cid = (await this.must(['create', image, 'true'])).trim().split('\n').pop()!;
+    // Named, so that it is removed even when the client fails after the engine made it.
+    const cid = copyContainerName();
     try {
+      await this.must(['create', '--name', cid, image, 'true']);
       for (const p of paths) {
         const child = execa(this.bin, ['cp', `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
         const [r] = await Promise.all([child, read(p, child.stdout!)]);

@@ -3,6 +3,7 @@
 // loading images: answered without starting the docker client (tens of
 // milliseconds each) or copying archives through it. Only where the client
 // would talk to that same socket; anything else is left to the client.
+import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -96,12 +97,26 @@ export async function tagImage(socket: string, src: string, dst: string): Promis
 }
 
 /** Creates (does not start) a container of `image` running `true`, as `docker create IMAGE true` does; its id. */
-export async function createContainer(socket: string, image: string): Promise<string> {
+/** A fresh name for a container rep makes to copy paths out of an image (see createContainer). */
+export const copyContainerName = (): string => `rep-out-${randomBytes(8).toString('hex')}`;
+
+/**
+ * Creates a container of `image` named `name`, and returns its id. The name is what lets it be
+ * removed when the answer is lost (no answer within `timeoutMs`, the connection dropped): the
+ * engine may have made the container anyway, and it is removed by its name before this rejects.
+ */
+export async function createContainer(socket: string, image: string, name = copyContainerName(), timeoutMs = 30_000): Promise<string> {
   if (!REFERENCE.test(image)) throw new Error(`not an image reference: ${image}`);
-  const r = await apiCall(socket, 'POST', '/containers/create', 30_000, { Image: image, Cmd: ['true'] });
-  const id = r.status === 201 ? (JSON.parse(r.body) as { Id?: unknown }).Id : undefined;
-  if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`engine answered ${r.status} for creating a container of ${image}: ${r.body.trim().slice(0, 300)}`);
-  return id;
+  if (!/^rep-out-[0-9a-f]{16}$/.test(name)) throw new Error(`not a copy container's name: ${name}`);
+  try {
+    const r = await apiCall(socket, 'POST', `/containers/create?name=${name}`, timeoutMs, { Image: image, Cmd: ['true'] });
+    const id = r.status === 201 ? (JSON.parse(r.body) as { Id?: unknown }).Id : undefined;
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`engine answered ${r.status} for creating a container of ${image}: ${r.body.trim().slice(0, 300)}`);
+    return id;
+  } catch (e) {
+    await removeContainer(socket, name).catch(() => undefined);
+    throw e;
+  }
 }
 
 /**
@@ -116,9 +131,9 @@ export async function containerArchive(socket: string, id: string, containerPath
   throw new Error(`engine answered ${res.statusCode} for ${containerPath} in container ${id.slice(0, 12)}: ${answer.slice(0, 300)}`);
 }
 
-/** Removes container `id` (`docker rm -f`). */
-export async function removeContainer(socket: string, id: string): Promise<void> {
-  await apiCall(socket, 'DELETE', `/containers/${id}?force=1`, 30_000);
+/** Removes container `id` (an id or a name: `docker rm -f`). */
+export async function removeContainer(socket: string, id: string, timeoutMs = 30_000): Promise<void> {
+  await apiCall(socket, 'DELETE', `/containers/${id}?force=1`, timeoutMs);
 }
 
 /** An answer's body, its first 64 KiB (the rest is read and dropped). */
