@@ -119,7 +119,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // (one moment, one save of the cache).
     const cited: RecordedBuild['context'] = opts.contextArchive !== undefined ? { archive: opts.contextArchive } : { listed: opts.dryRun ? [] : cache.hashAll(context) };
     const hashed = hashResolved(resolved, cache);
-    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: (rec) => materialOf(ctx.dir, rec) });
+    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: materialOf(ctx.dir) });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>

@@ -15,7 +15,7 @@ export async function status(project: Project, engine?: Engine): Promise<Result<
   const resolveBase = resolverFor(project.lock?.value);
   const inputs = hashInputs(project.dag, project.ctx);
   if (!inputs.ok) return inputs;
-  return ok((await planWithEngine(engine, project.dag, inputs.value, { state, resolveBase, recordedMaterial: (rec) => materialOf(project.ctx.dir, rec) })).plan);
+  return ok((await planWithEngine(engine, project.dag, inputs.value, { state, resolveBase, recordedMaterial: materialOf(project.ctx.dir) })).plan);
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches). */

@@ -103,7 +103,7 @@ export function hashInputs(
 export function planBuild(dag: Dag, ctx: BuildContext, opts: PlanOptions = {}): Result<Plan> {
   const hashed = opts.inputs ? ok(opts.inputs) : hashInputs(dag, ctx, opts.statCache, opts.index);
   if (!hashed.ok) return hashed;
-  const recordedMaterial = opts.recordedMaterial ?? ((rec: StepRecord) => materialOf(ctx.dir, rec));
+  const recordedMaterial = opts.recordedMaterial ?? materialOf(ctx.dir);
   return ok(planSteps(new Planner(dag, hashed.value, { ...opts, recordedMaterial }), opts));
 }
 

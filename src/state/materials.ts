@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalPieces, isJsonMap } from '../canonical.js';
 import { stepKey, type StepMaterial } from '../plan/key.js';
-import { isRealDir } from '../safefs.js';
+import { isRealDir, JSON_LIMIT } from '../safefs.js';
 import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { statePath } from './paths.js';
 
@@ -18,13 +18,25 @@ const KEY = /^sha256:([0-9a-f]{64})$/;
 const FILE = /^([0-9a-f]{64})\.json$/;
 
 const mapOf = (x: unknown, each: (v: unknown) => boolean) => isJsonMap(x) && Object.values(x).every(each);
+const isString = (x: unknown): x is string => typeof x === 'string';
+const strings = (x: unknown) => Array.isArray(x) && x.every(isString);
+const stringMap = (x: unknown) => mapOf(x, isString);
+const optional = (x: unknown, is: (v: unknown) => boolean) => x === undefined || is(x);
 
-/** Whether `m` has a material's shape (its parts the explanations read). */
+/**
+ * Whether `m` has a material's shape, member by member as the planner makes it (plan/key.ts):
+ * what the explanations compare is flat (strings, lists of strings, maps of strings), never a
+ * structure nested deeper than a material is.
+ */
 export function isMaterial(m: unknown): m is StepMaterial {
+  if (!isJsonMap(m) || typeof m.format !== 'number' || !optional(m.base, isString) || !optional(m.parent, isString) || !optional(m.nonce, isString)) return false;
+  const { stage, def } = m;
+  if (stage !== undefined && !(isJsonMap(stage) && isString(stage.workdir) && stringMap(stage.env) && optional(stage.epoch, (e) => typeof e === 'number'))) return false;
+  if (!isJsonMap(def) || !strings(def.run) || !stringMap(def.env) || !isString(def.workdir) || typeof def.phony !== 'boolean') return false;
+  if (!optional(def.user, isString) || !optional(def.shell, strings) || !optional(def.secrets, strings)) return false;
   return (
-    isJsonMap(m) && typeof m.format === 'number' && isJsonMap(m.def) &&
-    mapOf(m.inputs, (i) => isJsonMap(i) && typeof i.sha256 === 'string') &&
-    mapOf(m.imports, (i) => isJsonMap(i) && typeof i.digest === 'string' && Array.isArray(i.paths))
+    mapOf(m.inputs, (i) => isJsonMap(i) && (i.type === 'file' || i.type === 'symlink') && isString(i.mode) && isString(i.sha256)) &&
+    mapOf(m.imports, (i) => isJsonMap(i) && isString(i.digest) && strings(i.paths))
   );
 }
 
@@ -34,33 +46,50 @@ function folderToRead(contextDir: string): string | undefined {
   return isRealDir(path.dirname(dir)) && isRealDir(dir) ? dir : undefined;
 }
 
-/** The material recorded for `key`, when its file is there and hashes to the key; undefined otherwise. */
-export function readMaterial(contextDir: string, key: string): StepMaterial | undefined {
-  const hex = KEY.exec(key)?.[1];
-  const dir = hex ? folderToRead(contextDir) : undefined;
-  if (!dir) return undefined;
-  const m = readJsonFile<unknown>(path.join(dir, `${hex}.json`));
-  try {
-    return isMaterial(m) && stepKey(m) === key ? m : undefined;
-  } catch {
-    // Not JSON that canonicalises (nested past the stack, say): not rep's.
-    return undefined;
-  }
+/**
+ * Reads recorded materials for one command, at most `budget` bytes in all (a .rep/ may name as
+ * many keys, each with a file as large, as it likes): returns the material for a key when its
+ * file is there, within what is left, and hashes to the key; undefined otherwise.
+ */
+export function materialReader(contextDir: string, budget = JSON_LIMIT): (key: string) => StepMaterial | undefined {
+  let left = budget;
+  return (key) => {
+    const hex = KEY.exec(key)?.[1];
+    const dir = hex ? folderToRead(contextDir) : undefined;
+    if (!dir || left <= 0) return undefined;
+    const file = path.join(dir, `${hex}.json`);
+    const size = lstatSync(file, { throwIfNoEntry: false })?.size ?? 0;
+    if (size > left) return undefined;
+    left -= size;
+    const m = readJsonFile<unknown>(file, () => true, { limit: size });
+    try {
+      return isMaterial(m) && stepKey(m) === key ? m : undefined;
+    } catch {
+      // Not JSON that canonicalises: not rep's.
+      return undefined;
+    }
+  };
 }
 
+/** The material recorded for `key` (see materialReader). */
+export const readMaterial = (contextDir: string, key: string): StepMaterial | undefined => materialReader(contextDir)(key);
+
 /**
- * Writes the material of each key that has none yet, into `dir` (the folder,
- * made rep's own by the caller). A file already there under its key's name is
- * kept when it is a regular file: it holds the same bytes, or it is not
- * believed when read. Anything else there (a link, a folder) is replaced.
+ * Writes the material of each key into `dir` (the folder, made rep's own by the
+ * caller). A regular file already there under its key's name is kept when the
+ * key is `known` (the state before this one named it: its file was written
+ * then, and is believed only if it hashes to the key); for a key new to the
+ * state it is written over, so that a file planted ahead under a key a build
+ * will come to never stands in for it. Anything else there (a link, a folder)
+ * is replaced.
  */
-export function writeMaterials(dir: string, records: Iterable<{ key: string; material?: StepMaterial }>): void {
+export function writeMaterials(dir: string, records: Iterable<{ key: string; material?: StepMaterial }>, known: ReadonlySet<string>): void {
   for (const { key, material } of records) {
     const hex = KEY.exec(key)?.[1];
     if (!hex || !material) continue;
     const file = path.join(dir, `${hex}.json`);
     const st = lstatSync(file, { throwIfNoEntry: false });
-    if (st?.isFile()) continue;
+    if (st?.isFile() && known.has(key)) continue;
     if (st) rmSync(file, { recursive: true, force: true });
     writeFileAtomicPieces(file, (put) => canonicalPieces(material, put));
   }

@@ -12,7 +12,7 @@ import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
-import { isMaterial, pruneMaterials, readMaterial, writeMaterials } from './materials.js';
+import { isMaterial, materialReader, pruneMaterials, writeMaterials } from './materials.js';
 
 /** Version 2 names each step's key; its material is in .rep/materials/. Version 1 (read, never written) held the materials too. */
 export const STATE_VERSION = 2;
@@ -101,12 +101,14 @@ export function isState(x: unknown): x is State {
 }
 
 /**
- * What `rec`'s key was computed from: its own (in memory, or a version 1
- * state's), else the file .rep/materials/ holds for its key. Undefined when
- * there is none that hashes to the key.
+ * For one command: what a record's key was computed from: its own (in memory,
+ * or a version 1 state's), else the file .rep/materials/ holds for its key (read
+ * within one budget for the command, see materialReader). Undefined when there
+ * is none that hashes to the key.
  */
-export function materialOf(contextDir: string, rec: StepRecord): StepMaterial | undefined {
-  return rec.material ?? readMaterial(contextDir, rec.key);
+export function materialOf(contextDir: string): (rec: StepRecord) => StepMaterial | undefined {
+  const read = materialReader(contextDir);
+  return (rec) => rec.material ?? read(rec.key);
 }
 
 /**
@@ -117,8 +119,9 @@ export function materialOf(contextDir: string, rec: StepRecord): StepMaterial | 
 export function writeState(contextDir: string, state: State, more: readonly string[] = []): void {
   // The materials first: a state names no key whose material a build could have written and did not.
   const records = Object.values(state.steps);
+  const known = new Set(Object.values(readState(contextDir)?.steps ?? {}).map((r) => r.key));
   const materials = stateFolder(contextDir, 'materials');
-  writeMaterials(materials, records);
+  writeMaterials(materials, records, known);
   const steps = Object.fromEntries(Object.entries(state.steps).map(([name, { material: _, ...rec }]) => [name, rec]));
   writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
   pruneMaterials(materials, records.map((r) => r.key));

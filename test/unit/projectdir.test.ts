@@ -16,6 +16,8 @@ import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION } from '../../src/state/state.js';
+import { materialReader, readMaterial } from '../../src/state/materials.js';
+import { sha256Of } from '../../src/canonical.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -366,6 +368,61 @@ describe('.rep/materials: what each recorded key was computed from', () => {
     expect(readdirSync(v.dir)).toEqual(['target']);
     change(dir);
     expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
+  });
+
+  it('believes no material shaped otherwise than rep makes them, even one that hashes to its name (nested deeper than an explanation reads)', () => {
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const genuine = JSON.parse(readFileSync(file, 'utf8'));
+    let run: unknown = ['x'];
+    for (let i = 0; i < 4000; i++) run = [run];
+    for (const planted of [{ ...genuine, def: { ...genuine.def, run } }, { ...genuine, def: { ...genuine.def, env: { A: { deep: 1 } } } }, { ...genuine, inputs: { 'a.txt': { sha256: 'x' } } }]) {
+      const key = `sha256:${sha256Of(planted)}`;
+      rmSync(materials(dir), { recursive: true });
+      mkdirSync(materials(dir));
+      writeFileSync(path.join(materials(dir), `${key.slice(7)}.json`), JSON.stringify(planted));
+      const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+      state.steps.app.key = key;
+      writeFileSync(path.join(dir, '.rep/state.json'), JSON.stringify(state));
+      const r = repBounded(dir, ['status', '--engine', 'none']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(unrecorded);
+    }
+  });
+
+  it('reads materials within one budget per command', () => {
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const key = `sha256:${path.basename(file, '.json')}`;
+    const size = lstatSync(file).size;
+    const enough = materialReader(dir, size);
+    expect(enough(key)).toBeDefined();
+    expect(enough(key)).toBeUndefined();
+    expect(materialReader(dir, size - 1)(key)).toBeUndefined();
+  });
+
+  it('writes over a regular file planted ahead at the name of a key the build comes to', () => {
+    const dir = built();
+    change(dir);
+    const next = JSON.parse(repBounded(dir, ['status', '--engine', 'none', '--json']).stdout).steps[0].key as string;
+    const planted = path.join(materials(dir), `${next.slice(7)}.json`);
+    writeFileSync(planted, '{"format":1}');
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    expect(readMaterial(dir, next)).toBeDefined();
+    change(dir);
+    expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
+  });
+
+  it('reads no material to explain a phony step (it always runs)', () => {
+    const dir = makeProject({ Repfile: REPFILE.replace('    run: cat a.txt', '    run: cat a.txt\n    phony: true'), 'a.txt': 'a\n' }, 'rep-projectdir-');
+    cleanups.push(dir);
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    const p = open(dir);
+    const asked: string[] = [];
+    const r = planBuild(p.dag, p.ctx, { state: readState(dir), recordedMaterial: (rec) => (asked.push(rec.key), undefined) });
+    if (!r.ok) throw new Error('plan');
+    expect(r.value.step('app').reasons).toEqual([{ kind: 'phony' }]);
+    expect(asked).toEqual([]);
   });
 
   it('reads a state of version 1 (materials inline) and writes it over as version 2', () => {
