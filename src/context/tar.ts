@@ -41,12 +41,31 @@ export class ArchiveReadError extends Error {
   }
 }
 
-/** Opens a listed file to read it, never through a link (one put at its name since the walk). */
-function openListed(name: string, abs: string): number {
+/**
+ * Opens a listed file to read it: never through a link, never blocking on a pipe (either put at
+ * its name since the walk), and only while it is still a regular file. Returns it and its size now.
+ */
+function openListed(name: string, abs: string): { fd: number; size: number } {
+  let fd: number;
   try {
-    return openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     throw new ArchiveReadError(name, e as Error);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new ArchiveReadError(name, new Error('is no longer a regular file'));
+  }
+  return { fd, size: st.size };
+}
+
+/** `read`, its failures (a read error, a file cut short) said as the listed file's. */
+function readingListed<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw e instanceof ArchiveReadError ? e : new ArchiveReadError(name, e as Error);
   }
 }
 
@@ -95,21 +114,26 @@ export async function writeTar(entries: readonly TarEntry[], out: Writable, mtim
       else if (e.file.type === 'symlink') tar.entry(head(e.name, 'symlink', e.file.mode, 0, e.file.target));
       else if (e.file.size <= SMALL) {
         // The size written is the size read now: a file that changed since it was
-        // listed is archived as it is, never with a header that disagrees with it.
-        const fd = openListed(e.name, e.file.abs);
+        // listed is archived as it is, never with a header that disagrees with it (one
+        // grown past what is read whole is refused, not read into memory).
+        const { fd, size } = openListed(e.name, e.file.abs);
         let body: Buffer;
         try {
-          body = readFileSync(fd);
+          if (size > SMALL) throw new ArchiveReadError(e.name, new Error('grew while it was archived'));
+          body = readingListed(e.name, () => readFileSync(fd));
         } finally {
           closeSync(fd);
         }
         tar.entry(head(e.name, 'file', e.file.mode, body.length), body);
       } else {
-        const fd = openListed(e.name, e.file.abs);
+        const { fd, size } = openListed(e.name, e.file.abs);
         try {
-          const size = fstatSync(fd).size;
           tar.header(head(e.name, 'file', e.file.mode, size));
-          for (const piece of pieces(fd, 0, size, () => new Error(`${e.name} got shorter while it was archived`))) {
+          const reading = pieces(fd, 0, size, () => new ArchiveReadError(e.name, new Error('got shorter while it was archived')));
+          for (;;) {
+            const next = readingListed(e.name, () => reading.next());
+            if (next.done) break;
+            const piece = next.value;
             tar.write(piece);
             await room();
           }

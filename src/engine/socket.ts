@@ -96,12 +96,12 @@ export async function tagImage(socket: string, src: string, dst: string): Promis
   if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
 }
 
-/** Creates (does not start) a container of `image` running `true`, as `docker create IMAGE true` does; its id. */
 /** A fresh name for a container rep makes to copy paths out of an image (see createContainer). */
 export const copyContainerName = (): string => `rep-out-${randomBytes(8).toString('hex')}`;
 
 /**
- * Creates a container of `image` named `name`, and returns its id. The name is what lets it be
+ * Creates (does not start) a container of `image` named `name`, running `true` (as `docker create
+ * --name NAME IMAGE true` does), and returns its id. The name is what lets it be
  * removed when the answer is lost (no answer within `timeoutMs`, the connection dropped): the
  * engine may have made the container anyway, and it is removed by its name before this rejects.
  */

@@ -1,5 +1,5 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -123,26 +123,61 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   }
 }
 
+/** The folders a context path lies in, the context's root ('') first. */
+function foldersOf(p: string): string[] {
+  const parts = p.split('/');
+  return parts.map((_, i) => parts.slice(0, i).join('/'));
+}
+
 /**
- * The first path (in order) at which the context differs from the walk `before`: a file
- * added, removed, or whose kind, mode, link text or stat stamp changed. Undefined when none.
+ * The first path at which the context now differs from the walk `before` in a way that could
+ * make the archive, the inputs' hashes and the image disagree: an input (`inputs`, paths) changed
+ * (kind, mode, link text, stat stamp) or gone, or a file added in a folder that held inputs only
+ * (a build may copy such a folder whole). Other files were read once, into the archive alone:
+ * an editor's backup or a refreshed .git/index changes nothing the bundle says. The bundle
+ * itself (`out`), when written inside the context, is publish's own. Undefined when none.
  */
-export function changedSince(ctx: BuildContext, before: readonly ContextFile[], out?: string): string | undefined {
-  const now = contextFiles(ctx);
-  if (!now.ok) {
-    const first = now.errors[0];
-    return first && 'file' in first && first.file ? first.file : '.';
+export function changedSince(ctx: BuildContext, before: readonly ContextFile[], inputs: ReadonlySet<string>, out?: string): string | undefined {
+  let after: ContextFile[];
+  try {
+    const now = contextFiles(ctx);
+    if (!now.ok) {
+      const first = now.errors[0];
+      return first && 'file' in first && first.file ? first.file : '.';
+    }
+    after = now.value;
+  } catch (e) {
+    // A file removed while the walk went by it.
+    const p = (e as NodeJS.ErrnoException).path;
+    return p ? path.relative(ctx.dir, p).split(path.sep).join('/') || '.' : '.';
   }
-  // The bundle itself, when it is written inside the context, is publish's own change.
-  const rel = out === undefined ? undefined : path.relative(ctx.dir, path.resolve(out)).split(path.sep).join('/');
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.join(realpathSync(path.dirname(p)), path.basename(p));
+    }
+  };
+  const rel = out === undefined ? undefined : path.relative(real(ctx.dir), real(path.resolve(out))).split(path.sep).join('/');
   const own = (f: ContextFile) => rel !== undefined && (f.path === rel || f.path.startsWith(`${rel}/`));
-  before = before.filter((f) => !own(f));
-  const after = now.value.filter((f) => !own(f));
-  for (let i = 0; i < Math.max(before.length, after.length); i++) {
-    const a = before[i];
-    const b = after[i];
-    if (!a || !b || statLine(a) !== statLine(b)) return (a && b ? (a.path < b.path ? a : b) : (a ?? b)!).path;
+  const then = new Map(before.filter((f) => !own(f)).map((f) => [f.path, f] as const));
+  const now = new Map(after.filter((f) => !own(f)).map((f) => [f.path, f] as const));
+  for (const p of [...inputs].sort()) {
+    const a = then.get(p);
+    const b = now.get(p);
+    if (!a || !b || statLine(a) !== statLine(b)) return p;
   }
+  // Folders every file of which was an input.
+  const files = new Map<string, number>();
+  const held = new Map<string, number>();
+  for (const f of then.values()) {
+    for (const d of foldersOf(f.path)) {
+      files.set(d, (files.get(d) ?? 0) + 1);
+      if (inputs.has(f.path)) held.set(d, (held.get(d) ?? 0) + 1);
+    }
+  }
+  const inputsOnly = (d: string) => (files.get(d) ?? 0) > 0 && files.get(d) === held.get(d);
+  for (const p of [...now.keys()].sort()) if (!then.has(p) && foldersOf(p).some(inputsOnly)) return p;
   return undefined;
 }
 
@@ -162,9 +197,10 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
   if (!built.ok) return built;
   const rec = built.value;
   if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
-  // The archive, the inputs' hashes and the engine's build each read the files: a file edited meanwhile
+  // The archive, the inputs' hashes and the engine's build each read the inputs: one edited meanwhile
   // would make them disagree, and the bundle would not verify.
-  const moved = changedSince(project.ctx, context, opts.out);
+  const inputs = new Set(rec.plan!.steps.flatMap((st) => st.inputs.map((f) => f.path)));
+  const moved = changedSince(project.ctx, context, inputs, opts.out);
   if (moved) return fail({ file: moved, message: 'changed while rep publish read the context (context.tar, the provenance and the image could disagree); nothing was published: run rep publish again' });
   const engine = opts.engine;
   if ((opts.image || opts.push) && engine.name === 'none') {

@@ -13,7 +13,8 @@ import { sha256Hex } from '../../src/context/hash.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/emit/provenance.js';
 import { pae, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
-import { publish } from '../../src/publish/publish.js';
+import { changedSince, publish } from '../../src/publish/publish.js';
+import { contextFiles } from '../../src/context/context.js';
 import { citeLatex } from '../../src/publish/citation.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, verifyTag } from '../../src/publish/rebuild.js';
@@ -350,5 +351,43 @@ image:
     expect(p.recipe.image.tag).toBe('mine:latest');
     const cli = rep(process.cwd(), ['verify', dir, '--secret', 'id=key,src=/tmp/k']);
     expect([cli.code, cli.stderr]).toEqual([2, 'rep: --secret: only --rebuild takes it\n']);
+  });
+});
+
+describe('what publish counts as the context changing under it (changedSince)', () => {
+  const setup = () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    inputs: [data/, top.txt]\n    run: "true"\n', 'data/in.csv': '1\n', 'top.txt': 't\n', 'notes.txt': 'n\n', 'docs/readme': 'r\n' });
+    const p = open(dir);
+    const walked = contextFiles(p.ctx);
+    if (!walked.ok) throw new Error('walk');
+    return { dir, ctx: p.ctx, before: walked.value, inputs: new Set(['data/in.csv', 'top.txt']) };
+  };
+
+  it('an input changed, removed or replaced, or a file added to a folder of inputs only: named', () => {
+    for (const [what, act, named] of [
+      ['changed', (d: string) => writeFileSync(path.join(d, 'top.txt'), 'edited\n'), 'top.txt'],
+      ['removed', (d: string) => rmSync(path.join(d, 'data/in.csv')), 'data/in.csv'],
+      ['added', (d: string) => writeFileSync(path.join(d, 'data/new.csv'), '2\n'), 'data/new.csv'],
+    ] as const) {
+      const { dir, ctx, before, inputs } = setup();
+      expect(changedSince(ctx, before, inputs), what).toBeUndefined();
+      act(dir);
+      expect(changedSince(ctx, before, inputs), what).toBe(named);
+    }
+  });
+
+  it('a file no step reads, changed or added where not only inputs lie, or the bundle itself inside the context: not counted', () => {
+    const { dir, ctx, before, inputs } = setup();
+    writeFileSync(path.join(dir, 'notes.txt'), 'edited\n');
+    writeFileSync(path.join(dir, 'docs/new'), 'x\n');
+    writeFileSync(path.join(dir, 'backup~'), 'x\n');
+    mkdirSync(path.join(dir, 'bundle'));
+    writeFileSync(path.join(dir, 'bundle/context.tar'), 'x');
+    expect(changedSince(ctx, before, inputs, path.join(dir, 'bundle'))).toBeUndefined();
+    expect(changedSince(ctx, before, inputs)).toBeUndefined();
+    // Inside a folder of inputs only, the bundle is still publish's own.
+    writeFileSync(path.join(dir, 'data/bundle.tar.gz'), 'x');
+    expect(changedSince(ctx, before, inputs, path.join(dir, 'data/bundle.tar.gz'))).toBeUndefined();
+    expect(changedSince(ctx, before, inputs)).toBe('data/bundle.tar.gz');
   });
 });

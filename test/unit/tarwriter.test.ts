@@ -3,6 +3,7 @@
 // layer's diff id (and so the image ID a paper cites) does not depend on which
 // of the two wrote it. And a layer written into the archive that holds it
 // gets a header that names its own size and digest.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,8 +202,9 @@ describe('the context archive (writeTar)', () => {
   });
 });
 
+const sink = () => new Writable({ write: (_c: Buffer, _e, cb) => cb() });
+
 describe('the context archive: a listed file that changed before it was read', () => {
-  const sink = () => new Writable({ write: (_c: Buffer, _e, cb) => cb() });
   for (const [what, big] of [['small', false], ['large (streamed)', true]] as const) {
     it(`a ${what} file replaced by a link is not read through it; one removed is named`, async () => {
       const root = mkdtempSync(path.join(dir, 'ctx-'));
@@ -218,8 +220,35 @@ describe('the context archive: a listed file that changed before it was read', (
       const gone = writeTar(asEntries(walked.value), sink());
       await expect(gone).rejects.toBeInstanceOf(ArchiveReadError);
       await expect(gone).rejects.toMatchObject({ path: 'a.txt', message: 'a.txt: removed after the context was listed' });
+      // A pipe put at its name: refused at once, never waited on.
+      expect(spawnSync('mkfifo', [path.join(root, 'a.txt')]).status).toBe(0);
+      await expect(writeTar(asEntries(walked.value), sink())).rejects.toMatchObject({ path: 'a.txt', message: 'a.txt: is no longer a regular file' });
     });
   }
+
+  it('a file cut short, or grown past what is read whole, while it is archived: named', async () => {
+    const root = mkdtempSync(path.join(dir, 'ctx-'));
+    writeFileSync(path.join(root, 'big.bin'), Buffer.alloc((1 << 20) + 10));
+    writeFileSync(path.join(root, 'small.txt'), 'a\n');
+    const walked = walkContext(root, DockerIgnore.parse('').ignore);
+    if (!walked.ok) throw new Error('walk');
+    writeFileSync(path.join(root, 'small.txt'), Buffer.alloc((1 << 20) + 1));
+    await expect(writeTar(asEntries(walked.value), sink())).rejects.toMatchObject({ path: 'small.txt', message: 'small.txt: grew while it was archived' });
+    writeFileSync(path.join(root, 'small.txt'), 'a\n');
+    // Cut short after its size was taken: the reader finds fewer bytes than the header said.
+    let cut = false;
+    const slow = new Writable({
+      highWaterMark: 1,
+      write: (_c: Buffer, _e, cb) => {
+        if (!cut) {
+          cut = true;
+          writeFileSync(path.join(root, 'big.bin'), Buffer.alloc(100));
+        }
+        setTimeout(cb, 1);
+      },
+    });
+    await expect(writeTar(asEntries(walked.value), slow)).rejects.toMatchObject({ path: 'big.bin', message: 'big.bin: got shorter while it was archived' });
+  });
 });
 
 describe('a canonical layer the engine has already', () => {
