@@ -1,15 +1,17 @@
 // Engine adapter for the Docker and Podman command lines (through execa).
 // Both speak the same subset rep uses; the differences are named here. With
 // docker's unix socket at hand, image lookups, tagging, save and load go to
-// the Engine API instead of a client process each; whether docker is there at all (and
-// its version) is still the client's answer, since builds need the client.
+// the Engine API instead of a client process each, and so does the build of a
+// Dockerfile that copies nothing (the final image's settings); whether docker is
+// there at all (and its version) is still the client's answer, since step builds
+// need the client (BuildKit syncs the context folder through it).
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi } from './clibuild.js';
-import { containerArchive, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
+import { buildDockerfile, containerArchive, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -182,6 +184,17 @@ export class CliEngine implements Engine {
     if (problem) {
       req.onLine?.(problem);
       return { ok: false, exitCode: 1, tail: [problem], cancelled: false };
+    }
+    const source = req.context;
+    // A Dockerfile that copies nothing (the final image's settings) goes over the API when docker's socket is at hand.
+    if (this.name === 'docker' && !('folder' in source) && 'dockerfile' in source && !req.secrets?.length) {
+      const a = await this.api((s) => buildDockerfile(s, source.dockerfile, req.tag, this.buildkit, req.signal));
+      if (a) {
+        if (a.value.ok) return a.value;
+        const tail = stripAnsi(a.value.said).split('\n').filter(Boolean);
+        tail.forEach((l) => req.onLine?.(l));
+        return { ok: false, exitCode: 1, tail, cancelled: a.value.cancelled };
+      }
     }
     const env = this.name === 'docker' ? { ...this.env, DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : this.env;
     return clientBuild({ bin: this.bin, env, plainProgress: this.buildkit }, req);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { BuildOutcome, BuildRequest } from './engine.js';
+import { dockerfileTar } from './socket.js';
 
 export interface BuildClient {
   bin: string;
@@ -69,6 +70,8 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     if ('folder' in source) child.stdin!.end(source.dockerfile);
+    // A Dockerfile alone: a tar holding it.
+    else if ('dockerfile' in source) child.stdin!.end(dockerfileTar(source.dockerfile));
     else {
       source.on('error', (e) => child.stdin?.destroy(e));
       source.pipe(child.stdin!);

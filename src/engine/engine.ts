@@ -15,7 +15,11 @@ export type SecretValue = { src: string } | { value: string };
  * (streamed on stdin), or a folder and the Dockerfile's text, for engines
  * that sync a folder incrementally (see Engine.syncsFolders).
  */
-export type BuildSource = Readable | { folder: string; dockerfile: string };
+/**
+ * What a build reads: a tar (the Dockerfile and the files it copies), the context folder with a
+ * Dockerfile of its own, or a Dockerfile alone, which copies nothing (the final image's settings).
+ */
+export type BuildSource = Readable | { folder: string; dockerfile: string } | { dockerfile: string };
 
 export interface BuildRequest {
   context: BuildSource;

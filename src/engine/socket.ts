@@ -1,6 +1,6 @@
 // The Docker Engine API over its unix socket, for the small questions a build
-// asks (the version, an image's id and digests), tagging, and saving and
-// loading images: answered without starting the docker client (tens of
+// asks (the version, an image's id and digests), tagging, saving and loading
+// images, and building a Dockerfile that copies nothing (the final image): answered without starting the docker client (tens of
 // milliseconds each) or copying archives through it. Only where the client
 // would talk to that same socket; anything else is left to the client.
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { TarWriter } from '../repro/tarwriter.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -158,6 +159,67 @@ function send(socket: string, method: 'GET' | 'POST', apiPath: string, body?: st
     if (body === undefined) req.end();
     // pipeline closes the file however the request ends (an engine that answers before it took it all).
     else pipeline(createReadStream(body, { highWaterMark: 1 << 20 }), req).catch(() => undefined);
+  });
+}
+
+/** A build's tar holding only `dockerfile`, as Dockerfile (root-owned, time 0). */
+export function dockerfileTar(dockerfile: string): Buffer {
+  const chunks: Buffer[] = [];
+  const tar = new TarWriter((b) => chunks.push(Buffer.from(b)));
+  const body = Buffer.from(dockerfile);
+  tar.entry({ name: 'Dockerfile', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: body.length }, body);
+  tar.finish();
+  return Buffer.concat(chunks);
+}
+
+export type DockerfileBuilt = { ok: true; imageId: string } | { ok: false; said: string; cancelled: boolean };
+
+/**
+ * Builds `dockerfile`, which copies nothing (no context but itself), tagged `tag`, with BuildKit
+ * or the classic builder, as `docker build -t TAG -` does with the same tar: the image id, or
+ * the engine's words when it refuses. Rejects only when the engine cannot be asked (then the
+ * client may be). For the final image, whose Dockerfile only sets runtime settings: a build
+ * of a few tens of milliseconds, which starting the client would double.
+ */
+export function buildDockerfile(socket: string, dockerfile: string, tag: string, buildkit: boolean, signal?: AbortSignal): Promise<DockerfileBuilt> {
+  if (!REFERENCE.test(tag)) return Promise.reject(new Error(`not an image reference: ${tag}`));
+  const body = dockerfileTar(dockerfile);
+  const query = `t=${encodeURIComponent(tag)}&version=${buildkit ? 2 : 1}&rm=1&forcerm=1`;
+  return new Promise((resolve, reject) => {
+    const headers = { Host: 'docker', 'Content-Type': 'application/x-tar', 'Content-Length': String(body.length) };
+    const req = request({ socketPath: socket, path: `/build?${query}`, method: 'POST', headers, signal }, (res) => {
+      let text = '';
+      let imageId: string | undefined;
+      let failed: string | undefined;
+      const line = (l: string) => {
+        if (!l.trim()) return;
+        let m: { error?: unknown; message?: unknown; aux?: { ID?: unknown } | string };
+        try {
+          m = JSON.parse(l) as typeof m;
+        } catch {
+          return;
+        }
+        if (typeof m.error === 'string') failed ??= m.error;
+        else if (typeof m.message === 'string' && res.statusCode !== 200) failed ??= m.message;
+        // BuildKit names the image in an aux record (id moby.image.id), the classic builder in its last one.
+        if (typeof m.aux === 'object' && m.aux !== null && typeof m.aux.ID === 'string') imageId = m.aux.ID;
+      };
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+        const lines = text.split('\n');
+        text = lines.pop() ?? '';
+        lines.forEach(line);
+      });
+      res.on('end', () => {
+        line(text);
+        if (res.statusCode === 200 && !failed && imageId && /^sha256:[0-9a-f]{64}$/.test(imageId)) resolve({ ok: true, imageId });
+        else resolve({ ok: false, said: failed ?? `engine answered ${res.statusCode} for building ${tag}`, cancelled: false });
+      });
+      res.on('error', (e) => (signal?.aborted ? resolve({ ok: false, said: 'cancelled', cancelled: true }) : reject(e)));
+    });
+    req.on('error', (e) => (signal?.aborted ? resolve({ ok: false, said: 'cancelled', cancelled: true }) : reject(e)));
+    req.end(body);
   });
 }
 

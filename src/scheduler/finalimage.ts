@@ -3,7 +3,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Project } from '../project.js';
 import type { RunOptions } from './run.js';
-import { cacheRef, imageStep, stepContext } from './stepimage.js';
+import { cacheRef, imageStep } from './stepimage.js';
 
 /**
  * Whether the engine has `image` built on the target step's image as it is now (its layers
@@ -24,7 +24,7 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
     if (!(await builtOn(engine, ref, cacheRef(targetKey)))) {
-      const r = await engine.build({ context: stepContext(final.dockerfile, []), tag: ref, signal: opts.signal });
+      const r = await engine.build({ context: { dockerfile: final.dockerfile }, tag: ref, signal: opts.signal });
       if (!r.ok) {
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
         return undefined;
