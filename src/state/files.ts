@@ -1,7 +1,7 @@
 // Atomic file writes: a killed process leaves the old file or the new one, never half of either.
 // Neither the write nor the read follows a link at the file's name (see safefs.ts).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createExclusive, readBounded, JSON_LIMIT, type ReadOptions } from '../safefs.js';
 
@@ -42,6 +42,27 @@ export function writeFileAtomicPieces(file: string, write: (put: (text: string) 
 /** All of `data` (writeSync may write less than it is given). */
 function writeAll(fd: number, data: Buffer): void {
   for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+}
+
+/** A temp file writeAtomicWith makes next to the file it writes: the name, the pid of the process writing it, random hex. */
+const TEMP = /^.+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes from `dir` the temp files of atomic writes whose process is gone (`alive` says): a
+ * process killed while it wrote (SIGKILL, out of memory) left one behind, as large as the file.
+ * Those of processes still running are theirs. Never follows a link (one is removed itself).
+ */
+export function removeDeadTemps(dir: string, alive: (pid: number) => boolean): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMP.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) rmSync(path.join(dir, name), { force: true });
+  }
 }
 
 function writeAtomicWith(file: string, write: (fd: number) => void): void {

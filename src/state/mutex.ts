@@ -3,10 +3,12 @@
 // left by a process that no longer exists is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
 import { closeSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded } from '../safefs.js';
 import { shownEntry } from './paths.js';
-import { stateFileToWrite } from './state.js';
+import { stateFileToWrite, stateFolder } from './state.js';
+import { removeDeadTemps } from './files.js';
 
 export interface BuildMutex {
   release(): void;
@@ -30,6 +32,8 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
       const fd = createExclusive(file);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
+      // Holding the project: what a killed build left half written goes (.rep and its folders of files).
+      for (const dir of [path.dirname(file), stateFolder(contextDir, 'materials')]) removeDeadTemps(dir, alive);
       let released = false;
       return ok({
         release() {

@@ -138,6 +138,22 @@ describe('.rep: rep never follows a link there', () => {
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(STATE_VERSION);
   }, 30_000);
 
+  it('removes the temp files a killed build left half written, never those of a running process, never through a link', () => {
+    const v = victim();
+    const dead = 2 ** 22 + 1; // above any pid_max: no such process
+    const dir = project({
+      [`.rep/provenance.json.${dead}.0123456789ab.tmp`]: 'half a provenance',
+      [`.rep/materials/${'a'.repeat(64)}.json.${dead}.0123456789ab.tmp`]: 'half a material',
+      [`.rep/state.json.${process.pid}.0123456789ab.tmp`]: 'being written',
+      [`.rep/noop.json.${dead}.abcdefabcdef.tmp`]: { link: v.file },
+      '.rep/other.tmp': 'not one of rep\'s names',
+    });
+    expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
+    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.endsWith('.tmp')).sort()).toEqual(['other.tmp', `state.json.${process.pid}.0123456789ab.tmp`]);
+    expect(readdirSync(path.join(dir, '.rep/materials')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
+  });
+
   it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
     const v = victim();
     const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: [] };
