@@ -10,8 +10,9 @@ import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
-import { clientBuild, stripAnsi } from './clibuild.js';
-import { buildDockerfile, containerArchive, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
+import { clientBuild, stripAnsi, Tail } from './clibuild.js';
+import { apiBuild } from './apibuild.js';
+import { containerArchive, dockerfileTar, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -128,6 +129,17 @@ export class CliEngine implements Engine {
     return this.name === 'docker' && this.buildkit;
   }
 
+  /**
+   * docker with its API socket at hand: a step with up to 20 input files and 1 MiB is sent as a
+   * tar in memory, which the API builds without the client (measured with BuildKit: a step with
+   * no input, 190 ms against 250 ms through the client). Past that, the tar's extra copy in the
+   * engine eats the gain (100 files of 4 KiB: the same time either way) and BuildKit's sync of
+   * the context folder through the client wins (1,000 files: 430 ms as a tar, 365 ms synced).
+   */
+  get smallArchive(): { files: number; bytes: number } | undefined {
+    return this.name === 'docker' && this.socket ? { files: 20, bytes: 1 << 20 } : undefined;
+  }
+
   /** Whether builds can mount secrets (BuildKit for docker; podman always). */
   get secretsSupported(): boolean {
     return this.name === 'podman' || this.buildkit;
@@ -186,14 +198,21 @@ export class CliEngine implements Engine {
       return { ok: false, exitCode: 1, tail: [problem], cancelled: false };
     }
     const source = req.context;
-    // A Dockerfile that copies nothing (the final image's settings) goes over the API when docker's socket is at hand.
-    if (this.name === 'docker' && !('folder' in source) && 'dockerfile' in source && !req.secrets?.length) {
-      const a = await this.api((s) => buildDockerfile(s, source.dockerfile, req.tag, this.buildkit, req.signal));
+    // A Dockerfile that copies nothing (the final image's settings), or a small tar in memory, goes over
+    // the API when docker's socket is at hand (secrets need the client's session).
+    if (this.name === 'docker' && !req.secrets?.length && !('folder' in source) && ('dockerfile' in source || 'archive' in source)) {
+      const tail = new Tail();
+      const onLine = (l: string) => {
+        tail.push(l);
+        req.onLine?.(l);
+      };
+      const ask = { tag: req.tag, buildkit: this.buildkit, network: req.network, noCache: req.noCache, signal: req.signal, onLine };
+      const a = await this.api((s) => apiBuild(s, 'archive' in source ? source.archive : dockerfileTar(source.dockerfile), ask));
       if (a) {
         if (a.value.ok) return a.value;
-        const tail = stripAnsi(a.value.said).split('\n').filter(Boolean);
-        tail.forEach((l) => req.onLine?.(l));
-        return { ok: false, exitCode: 1, tail, cancelled: a.value.cancelled };
+        // As the client exits: with the RUN's own code under the classic builder, 1 under BuildKit.
+        const code = this.buildkit ? undefined : /returned a non-zero code: (\d+)/.exec(a.value.said)?.[1];
+        return { ok: false, exitCode: code ? Number(code) : 1, tail: tail.lines, cancelled: a.value.cancelled };
       }
     }
     const env = this.name === 'docker' ? { ...this.env, DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : this.env;

@@ -16,6 +16,15 @@ export interface BuildClient {
 }
 
 const TAIL = 30;
+
+/** The last lines a build printed (what a failure shows), ANSI codes taken out. */
+export class Tail {
+  readonly lines: string[] = [];
+  push(line: string): void {
+    this.lines.push(stripAnsi(line));
+    if (this.lines.length > TAIL) this.lines.shift();
+  }
+}
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 export const stripAnsi = (s: string) => s.replace(ANSI, '');
@@ -72,6 +81,7 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
     if ('folder' in source) child.stdin!.end(source.dockerfile);
     // A Dockerfile alone: a tar holding it.
     else if ('dockerfile' in source) child.stdin!.end(dockerfileTar(source.dockerfile));
+    else if ('archive' in source) child.stdin!.end(source.archive);
     else {
       source.on('error', (e) => child.stdin?.destroy(e));
       source.pipe(child.stdin!);

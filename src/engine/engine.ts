@@ -11,15 +11,12 @@ export type EngineName = 'docker' | 'podman' | 'none';
 export type SecretValue = { src: string } | { value: string };
 
 /**
- * What a build reads: a tar holding the Dockerfile and the files it copies
- * (streamed on stdin), or a folder and the Dockerfile's text, for engines
- * that sync a folder incrementally (see Engine.syncsFolders).
+ * What a build reads: a tar (the Dockerfile and the files it copies) as a stream or held in
+ * memory (`archive`, a small one: see Engine.smallArchive), the context folder with a Dockerfile
+ * of its own (engines that sync a folder incrementally, see Engine.syncsFolders), or a Dockerfile
+ * alone, which copies nothing (the final image's settings).
  */
-/**
- * What a build reads: a tar (the Dockerfile and the files it copies), the context folder with a
- * Dockerfile of its own, or a Dockerfile alone, which copies nothing (the final image's settings).
- */
-export type BuildSource = Readable | { folder: string; dockerfile: string } | { dockerfile: string };
+export type BuildSource = Readable | { folder: string; dockerfile: string } | { dockerfile: string } | { archive: Buffer };
 
 export interface BuildRequest {
   context: BuildSource;
@@ -68,6 +65,12 @@ export interface Engine {
    * build, where a tar on stdin is sent whole every time.
    */
   readonly syncsFolders: boolean;
+  /**
+   * A step whose inputs are within this many files and bytes goes to the engine as a tar held in
+   * memory (BuildSource `archive`), even where it syncs folders: it takes that faster (docker's API
+   * builds it without starting the client). Undefined: every step as syncsFolders says.
+   */
+  readonly smallArchive?: { files: number; bytes: number };
   /** Whether the engine answers now (asked afresh). */
   answers(): Promise<boolean>;
   /** Whether an image with this reference exists locally. */

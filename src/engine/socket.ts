@@ -172,57 +172,6 @@ export function dockerfileTar(dockerfile: string): Buffer {
   return Buffer.concat(chunks);
 }
 
-export type DockerfileBuilt = { ok: true; imageId: string } | { ok: false; said: string; cancelled: boolean };
-
-/**
- * Builds `dockerfile`, which copies nothing (no context but itself), tagged `tag`, with BuildKit
- * or the classic builder, as `docker build -t TAG -` does with the same tar: the image id, or
- * the engine's words when it refuses. Rejects only when the engine cannot be asked (then the
- * client may be). For the final image, whose Dockerfile only sets runtime settings: a build
- * of a few tens of milliseconds, which starting the client would double.
- */
-export function buildDockerfile(socket: string, dockerfile: string, tag: string, buildkit: boolean, signal?: AbortSignal): Promise<DockerfileBuilt> {
-  if (!REFERENCE.test(tag)) return Promise.reject(new Error(`not an image reference: ${tag}`));
-  const body = dockerfileTar(dockerfile);
-  const query = `t=${encodeURIComponent(tag)}&version=${buildkit ? 2 : 1}&rm=1&forcerm=1`;
-  return new Promise((resolve, reject) => {
-    const headers = { Host: 'docker', 'Content-Type': 'application/x-tar', 'Content-Length': String(body.length) };
-    const req = request({ socketPath: socket, path: `/build?${query}`, method: 'POST', headers, signal }, (res) => {
-      let text = '';
-      let imageId: string | undefined;
-      let failed: string | undefined;
-      const line = (l: string) => {
-        if (!l.trim()) return;
-        let m: { error?: unknown; message?: unknown; aux?: { ID?: unknown } | string };
-        try {
-          m = JSON.parse(l) as typeof m;
-        } catch {
-          return;
-        }
-        if (typeof m.error === 'string') failed ??= m.error;
-        else if (typeof m.message === 'string' && res.statusCode !== 200) failed ??= m.message;
-        // BuildKit names the image in an aux record (id moby.image.id), the classic builder in its last one.
-        if (typeof m.aux === 'object' && m.aux !== null && typeof m.aux.ID === 'string') imageId = m.aux.ID;
-      };
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-        const lines = text.split('\n');
-        text = lines.pop() ?? '';
-        lines.forEach(line);
-      });
-      res.on('end', () => {
-        line(text);
-        if (res.statusCode === 200 && !failed && imageId && /^sha256:[0-9a-f]{64}$/.test(imageId)) resolve({ ok: true, imageId });
-        else resolve({ ok: false, said: failed ?? `engine answered ${res.statusCode} for building ${tag}`, cancelled: false });
-      });
-      res.on('error', (e) => (signal?.aborted ? resolve({ ok: false, said: 'cancelled', cancelled: true }) : reject(e)));
-    });
-    req.on('error', (e) => (signal?.aborted ? resolve({ ok: false, said: 'cancelled', cancelled: true }) : reject(e)));
-    req.end(body);
-  });
-}
-
 /** Writes the images `refs` as one archive to `file`, as `docker save -o FILE REFS…` does. */
 export async function saveImages(socket: string, refs: readonly string[], file: string): Promise<void> {
   if (!refs.every((r) => REFERENCE.test(r))) throw new Error(`not an image reference: ${refs.join(' ')}`);

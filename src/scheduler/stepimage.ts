@@ -70,6 +70,13 @@ export function stepContext(dockerfile: string, inputs: readonly HashedFile[], m
   return out;
 }
 
+/** stepContext's tar, held in memory (a step with few inputs: see Engine.smallArchive). */
+export async function stepArchive(dockerfile: string, inputs: readonly HashedFile[], mtime?: Date): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stepContext(dockerfile, inputs, mtime)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** The final image: the target step's image with the Repfile's runtime settings. */
 export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfile: string | undefined } {
   const lines = imageInstructions(dag.recipe.image);

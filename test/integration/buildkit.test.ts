@@ -18,12 +18,14 @@ engineSuite({
 });
 
 describe('BuildKit reads the context folder', () => {
-  it("copies a step's inputs from the folder, and nothing else of it", async () => {
+  it("copies a step's inputs from the folder, and nothing else of it (a step with more inputs than go as a tar in memory)", async () => {
+    // Past 20 input files a step syncs the folder (a smaller one goes as a tar: see the next test).
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`data/x${String(i).padStart(3, '0')}.csv`, `${i}\n`]));
     const dir = makeProject({
       Repfile: `rep: 1\nname: folder\nbase: busybox:latest\nenv: {${fresh()}}\nsteps:\n  app:\n    inputs: [src/a.txt, data/]\n    run: find /work -type f | sort > /files\nimage:\n  tag: rep-test/folder:latest\n  cmd: [cat, /files]\n`,
       'src/a.txt': 'a\n',
       'src/b.txt': 'not an input\n',
-      'data/x.csv': '1\n',
+      ...many,
       'secret.txt': 'not an input either\n',
     });
     const first = await buildIn(dir, dockerBuildKit());
@@ -31,12 +33,35 @@ describe('BuildKit reads the context folder', () => {
     // The step's Dockerfile names the inputs in the context, as the standalone Dockerfile does.
     const log = readFileSync(path.join(dir, '.rep/logs/app.log'), 'utf8');
     expect(log).toContain('COPY ["data","/work/data/"]\nCOPY ["src/a.txt","/work/src/"]\n');
-    expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/folder:latest'])).toBe('/work/data/x.csv\n/work/src/a.txt\n');
+    expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/folder:latest'])).toBe(`${Object.keys(many).map((p) => `/work/${p}`).join('\n')}\n/work/src/a.txt\n`);
     // An edit is seen: the folder is synced again, the step rebuilt with the new bytes.
     writeFileSync(path.join(dir, 'src/a.txt'), 'A\n');
     const second = await buildIn(dir, dockerBuildKit());
     expect(second.built).toEqual(['app']);
     expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/folder:latest', 'cat', '/work/src/a.txt'])).toBe('A\n');
+  });
+});
+
+describe('a step with few inputs', () => {
+  it("goes to docker's API as a tar in memory, its inputs only, and prints what it runs", async () => {
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: small\nbase: busybox:latest\nenv: {${fresh()}}\nsteps:\n  app:\n    inputs: [src/a.txt]\n    run: find /work -type f | sort > /files && echo said-by-the-step\nimage:\n  tag: rep-test/small:latest\n  cmd: [cat, /files]\n`,
+      'src/a.txt': 'a\n',
+      'src/b.txt': 'not an input\n',
+    });
+    const first = await buildIn(dir, dockerBuildKit());
+    expect(first.built).toEqual(['app']);
+    const log = readFileSync(path.join(dir, '.rep/logs/app.log'), 'utf8');
+    // Copied from the tar's inputs/ folder, not from the context folder.
+    expect(log).toMatch(/^COPY \["inputs\//m);
+    expect(log).not.toMatch(/^COPY \["src/m);
+    // BuildKit's status, read from the API's answer: the RUN numbered as plain progress numbers it, and what it printed.
+    expect(log).toMatch(/^#\d+ \[2\/4\] WORKDIR|^#\d+ \[\d\/\d\] RUN find \/work/m);
+    expect(log).toContain('\nsaid-by-the-step\n');
+    expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/small:latest'])).toBe('/work/src/a.txt\n');
+    writeFileSync(path.join(dir, 'src/a.txt'), 'A\n');
+    expect((await buildIn(dir, dockerBuildKit())).built).toEqual(['app']);
+    expect(sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/small:latest', 'cat', '/work/src/a.txt'])).toBe('A\n');
   });
 });
 

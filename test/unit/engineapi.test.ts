@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildDockerfile, copyContainerName, createContainer, dockerfileTar } from '../../src/engine/socket.js';
+import { copyContainerName, createContainer, dockerfileTar } from '../../src/engine/socket.js';
+import { apiBuild } from '../../src/engine/apibuild.js';
 
 const servers: { close: () => void }[] = [];
 afterEach(() => {
@@ -79,30 +80,64 @@ describe('the container outputs are copied from', () => {
   });
 });
 
-describe('a build of a Dockerfile alone (the final image) over the API', () => {
+describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
   const id = `sha256:${'b'.repeat(64)}`;
   const lines = (...objs: unknown[]) => objs.map((o) => `${JSON.stringify(o)}\r\n`).join('');
   const dockerfile = 'FROM rep-cache:abc\nCMD ["x"]\n';
+  const body = dockerfileTar(dockerfile);
+  const built = (socket: string, more: Partial<Parameters<typeof apiBuild>[2]> = {}) => apiBuild(socket, body, { tag: 'rep-cache:final', buildkit: true, ...more });
 
-  it('sends the Dockerfile as a tar of its own, to the builder asked for, tagged as asked', async () => {
+  // Protobuf as BuildKit writes its StatusResponse: field 1 a vertex (1 digest, 3 name, 4 cached,
+  // 5 started, 6 completed, 7 error), field 3 a log (1 vertex, 4 message).
+  const varint = (n: number) => {
+    const out: number[] = [];
+    do {
+      out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return Buffer.from(out);
+  };
+  const field = (n: number, v: Buffer | string | number) =>
+    typeof v === 'number' ? Buffer.concat([varint(n * 8), varint(v)]) : Buffer.concat([varint(n * 8 + 2), varint(Buffer.from(v).length), Buffer.from(v)]);
+  const stamp = field(1, 1_700_000_000);
+  const vertex = (digest: string, name: string, more: Buffer[] = []) => field(1, Buffer.concat([field(1, digest), field(3, name), ...more]));
+  const log = (digest: string, msg: string) => field(3, Buffer.concat([field(1, digest), field(2, stamp), field(3, 1), field(4, msg)]));
+  const trace = (...parts: Buffer[]) => ({ id: 'moby.buildkit.trace', aux: Buffer.concat(parts).toString('base64') });
+
+  it('sends the tar to the builder asked for, tagged as asked, with the network and cache asked for', async () => {
     let sent: Buffer | undefined;
-    const e = await engine((res, body) => {
-      sent = body;
+    const e = await engine((res, b) => {
+      sent = b;
       res.writeHead(200).end(lines({ stream: 'Step 1/2' }, { aux: { ID: id } }, { stream: 'Successfully built' }));
     });
-    expect(await buildDockerfile(e.socket, dockerfile, 'rep-cache:final', false)).toEqual({ ok: true, imageId: id });
-    expect(await buildDockerfile(e.socket, dockerfile, 'rep-cache:final', true)).toEqual({ ok: true, imageId: id });
-    expect(e.asked).toEqual(['POST /build?t=rep-cache%3Afinal&version=1&rm=1&forcerm=1', 'POST /build?t=rep-cache%3Afinal&version=2&rm=1&forcerm=1']);
-    expect(sent).toEqual(dockerfileTar(dockerfile));
+    expect(await built(e.socket, { buildkit: false })).toEqual({ ok: true, imageId: id });
+    expect(await built(e.socket, { network: 'host', noCache: true })).toEqual({ ok: true, imageId: id });
+    expect(e.asked).toEqual(['POST /build?t=rep-cache%3Afinal&version=1&rm=1&forcerm=1', 'POST /build?t=rep-cache%3Afinal&version=2&rm=1&forcerm=1&networkmode=host&nocache=1']);
+    expect(sent).toEqual(body);
     expect(sent!.subarray(0, 10).toString()).toBe('Dockerfile');
   });
 
-  it("reads BuildKit's answer: the image in its moby.image.id record, past the trace records", async () => {
-    const e = await engine((res) => res.writeHead(200).end(lines({ id: 'moby.buildkit.trace', aux: 'CnkKR3No' }, { id: 'moby.image.id', aux: { ID: id } }, { id: 'moby.buildkit.trace', aux: 'Ep8BCipu' })));
-    expect(await buildDockerfile(e.socket, dockerfile, 'rep-cache:final', true)).toEqual({ ok: true, imageId: id });
+  it("prints the classic builder's text and BuildKit's status as lines: each vertex once started and once done, what it printed, line by line", async () => {
+    const classic = await engine((res) => res.writeHead(200).end(lines({ stream: 'Step 1/2 : FROM x\n' }, { stream: ' ---> Running in 1\nhello\nwor' }, { stream: 'ld\n' }, { aux: { ID: id } })));
+    const got: string[] = [];
+    expect(await built(classic.socket, { buildkit: false, onLine: (l) => got.push(l) })).toEqual({ ok: true, imageId: id });
+    expect(got).toEqual(['Step 1/2 : FROM x', ' ---> Running in 1', 'hello', 'world']);
+    const bk = await engine((res) =>
+      res.writeHead(200).end(
+        lines(
+          trace(vertex('sha256:a', '[1/2] FROM x', [field(5, stamp)]), vertex('sha256:b', '[2/2] RUN echo hi', [field(5, stamp)])),
+          trace(vertex('sha256:a', '[1/2] FROM x', [field(4, 1), field(5, stamp), field(6, stamp)]), log('sha256:b', 'hi\npart'), log('sha256:b', 'ial\n')),
+          trace(vertex('sha256:b', '[2/2] RUN echo hi', [field(5, stamp), field(6, stamp)])),
+          { id: 'moby.image.id', aux: { ID: id } },
+        ),
+      ),
+    );
+    const bkLines: string[] = [];
+    expect(await built(bk.socket, { onLine: (l) => bkLines.push(l) })).toEqual({ ok: true, imageId: id });
+    expect(bkLines).toEqual(['#1 [1/2] FROM x', '#2 [2/2] RUN echo hi', '#1 CACHED', 'hi', 'partial', '#2 DONE']);
   });
 
-  it("fails with the engine's words: an error in the stream, a refusal, an answer naming no image", async () => {
+  it("fails with the engine's words (an error in the stream, a refusal, an answer naming no image), a failed vertex said as such", async () => {
     for (const [answer, said] of [
       [(res: ServerResponse) => res.writeHead(200).end(lines({ stream: 'Step 1/2' }, { errorDetail: { message: 'boom' }, error: 'pull access denied for rep-cache' })), 'pull access denied for rep-cache'],
       [(res: ServerResponse) => res.writeHead(500).end(JSON.stringify({ message: 'daemon trouble' })), 'daemon trouble'],
@@ -110,16 +145,31 @@ describe('a build of a Dockerfile alone (the final image) over the API', () => {
       [(res: ServerResponse) => res.writeHead(200).end(lines({ aux: { ID: 'not-an-id' } })), 'engine answered 200 for building rep-cache:final'],
     ] as const) {
       const e = await engine(answer);
-      expect(await buildDockerfile(e.socket, dockerfile, 'rep-cache:final', true)).toEqual({ ok: false, said, cancelled: false });
+      expect(await built(e.socket)).toEqual({ ok: false, said, cancelled: false });
     }
+    const failing = await engine((res) =>
+      res.writeHead(200).end(lines(trace(vertex('sha256:c', '[2/2] RUN exit 3', [field(5, stamp)]), log('sha256:c', 'about to fail\n')), trace(vertex('sha256:c', '[2/2] RUN exit 3', [field(5, stamp), field(6, stamp), field(7, 'exit code: 3')])), { error: 'executor failed running [/bin/sh -c exit 3]: exit code: 3' })),
+    );
+    const got: string[] = [];
+    expect(await built(failing.socket, { onLine: (l) => got.push(l) })).toEqual({ ok: false, said: 'executor failed running [/bin/sh -c exit 3]: exit code: 3', cancelled: false });
+    expect(got).toEqual(['#1 [2/2] RUN exit 3', 'about to fail', '#1 ERROR: exit code: 3', 'ERROR: executor failed running [/bin/sh -c exit 3]: exit code: 3']);
   });
 
-  it('is cancelled by its signal, and refuses a tag that is no image reference before asking', async () => {
+  it('passes over a status record it cannot read', async () => {
+    const e = await engine((res) => res.writeHead(200).end(lines({ id: 'moby.buildkit.trace', aux: Buffer.from([0x0a, 0xff, 0x01]).toString('base64') }, { id: 'moby.image.id', aux: { ID: id } })));
+    const got: string[] = [];
+    expect(await built(e.socket, { onLine: (l) => got.push(l) })).toEqual({ ok: true, imageId: id });
+    expect(got).toEqual([]);
+  });
+
+  it('is cancelled by its signal, and refuses a tag or network that could change the request before asking', async () => {
     const e = await engine(() => {});
     const abort = new AbortController();
-    const built = buildDockerfile(e.socket, dockerfile, 'rep-cache:final', true, abort.signal);
+    const going = built(e.socket, { signal: abort.signal });
     setTimeout(() => abort.abort(), 50);
-    expect(await built).toEqual({ ok: false, said: 'cancelled', cancelled: true });
-    await expect(buildDockerfile(e.socket, dockerfile, 'x&version=1', true)).rejects.toThrow(/not an image reference/);
+    expect(await going).toEqual({ ok: false, said: 'cancelled', cancelled: true });
+    await expect(built(e.socket, { tag: 'x&version=1' })).rejects.toThrow(/not an image reference/);
+    await expect(built(e.socket, { network: 'host&nocache=1' })).rejects.toThrow(/not a network/);
+    expect(e.asked).toEqual(['POST /build?t=rep-cache%3Afinal&version=2&rm=1&forcerm=1']);
   });
 });
