@@ -6,6 +6,7 @@
 // builder's text, or BuildKit's status records (protobuf, decoded here: the
 // vertices it runs and what they print), written as `--progress plain` would.
 import { request } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface ApiBuildRequest {
   tag: string;
@@ -37,6 +38,7 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
   const { signal } = req;
   const lines = new Lines(req.onLine ?? (() => {}));
   return new Promise((resolve, reject) => {
+    let answered = false;
     const cancelled = () => resolve({ ok: false, said: 'cancelled', cancelled: true });
     const headers = { Host: 'docker', 'Content-Type': 'application/x-tar', 'Content-Length': String(body.length) };
     const http = request({ socketPath: socket, path: `/build?${query.join('&')}`, method: 'POST', headers, signal }, (res) => {
@@ -51,6 +53,7 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
         } catch {
           return;
         }
+        if (typeof m !== 'object' || m === null) return;
         if (typeof m.error === 'string') failed ??= m.error;
         else if (typeof m.message === 'string' && res.statusCode !== 200) failed ??= m.message;
         if (typeof m.stream === 'string') lines.text('', m.stream);
@@ -74,9 +77,12 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
         req.onLine?.(`ERROR: ${said}`);
         resolve({ ok: false, said, cancelled: false });
       });
-      res.on('error', (e) => (signal?.aborted ? cancelled() : reject(e)));
+      // Once the engine answered, the build ran (in part): a connection lost now fails it, rather
+      // than have the client run it again (its RUNs' effects twice, its lines printed twice).
+      res.on('error', (e) => (signal?.aborted ? cancelled() : resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false })));
     });
-    http.on('error', (e) => (signal?.aborted ? cancelled() : reject(e)));
+    http.on('error', (e) => (signal?.aborted ? cancelled() : answered ? resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false }) : reject(e)));
+    http.on('response', () => (answered = true));
     http.end(body);
   });
 }
@@ -84,6 +90,8 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
 /** Lines out of a build's answer: text in pieces (per vertex: a piece may end mid-line), and BuildKit's status records. */
 class Lines {
   private readonly partial = new Map<string, string>();
+  /** Per vertex: a character cut between two log records is decoded whole. */
+  private readonly decoders = new Map<string, StringDecoder>();
   private readonly numbers = new Map<string, number>();
   private readonly started = new Set<string>();
   private readonly done = new Set<string>();
@@ -98,9 +106,16 @@ class Lines {
     for (const l of got) this.put(l);
   }
 
+  /** What is left of vertex `v`'s text, an unfinished last line, said now. */
+  private flush(v: string): void {
+    const rest = (this.partial.get(v) ?? '') + (this.decoders.get(v)?.end() ?? '');
+    this.partial.delete(v);
+    this.decoders.delete(v);
+    if (rest) this.put(rest);
+  }
+
   end(): void {
-    for (const rest of this.partial.values()) if (rest) this.put(rest);
-    this.partial.clear();
+    for (const v of new Set([...this.partial.keys(), ...this.decoders.keys()])) this.flush(v);
   }
 
   private number(digest: string): number {
@@ -125,20 +140,25 @@ class Lines {
       if (!digest) continue;
       const n = this.number(digest);
       const has = (k: number) => v.some((f) => f.n === k);
-      if ((has(5) || has(4)) && !this.started.has(digest)) {
+      const cached = v.some((f) => f.n === 4 && f.value === 1);
+      if ((has(5) || cached) && !this.started.has(digest)) {
         this.started.add(digest);
         this.put(`#${n} ${str(v, 3)}`);
       }
       const error = str(v, 7);
       if ((has(6) || error) && !this.done.has(digest)) {
         this.done.add(digest);
-        this.put(error ? `#${n} ERROR: ${error}` : has(4) ? `#${n} CACHED` : `#${n} DONE`);
+        this.flush(digest);
+        this.put(error ? `#${n} ERROR: ${error}` : cached ? `#${n} CACHED` : `#${n} DONE`);
       }
     }
     for (const l of logs) {
       const digest = str(l, 1);
       const msg = l.find((f) => f.n === 4)?.bytes;
-      if (digest && msg) this.text(digest, msg.toString('utf8'));
+      if (!digest || !msg) continue;
+      let decoder = this.decoders.get(digest);
+      if (!decoder) this.decoders.set(digest, (decoder = new StringDecoder('utf8')));
+      this.text(digest, decoder.write(msg));
     }
   }
 }

@@ -1,10 +1,11 @@
 // Engine adapter for the Docker and Podman command lines (through execa).
 // Both speak the same subset rep uses; the differences are named here. With
 // docker's unix socket at hand, image lookups, tagging, save and load go to
-// the Engine API instead of a client process each, and so does the build of a
-// Dockerfile that copies nothing (the final image's settings); whether docker is
-// there at all (and its version) is still the client's answer, since step builds
-// need the client (BuildKit syncs the context folder through it).
+// the Engine API instead of a client process each, and so do small builds on
+// local images (the final image's settings, a step with few inputs: apibuild.ts);
+// whether docker is there at all (and its version) is still the client's answer,
+// since the other builds need the client (BuildKit syncs the context folder
+// through it; it holds the registry credentials and the secrets' session).
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';

@@ -120,8 +120,10 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         if (failed || opts.signal?.aborted) return undefined;
         emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
         const log = path.join(logDir, stepLogName(name));
-        // A step with few inputs goes as a tar in memory where the engine takes that faster (Engine.smallArchive).
-        const small = engine.smallArchive && planned.inputs.length <= engine.smallArchive.files && planned.inputs.reduce((n, f) => n + f.size, 0) <= engine.smallArchive.bytes;
+        // A step with few inputs goes as a tar in memory where the engine takes that faster (Engine.smallArchive),
+        // when it builds on images the engine has: such a build carries no registry credentials to pull one.
+        const few = engine.smallArchive && planned.inputs.length <= engine.smallArchive.files && planned.inputs.reduce((n, f) => n + f.size, 0) <= engine.smallArchive.bytes;
+        const small = few && (node.parent.kind === 'step' || (await engine.hasImage((opts.resolveBase ?? ((r: string) => r))(node.parent.ref))));
         const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, small ? undefined : fromFolder);
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();

@@ -1,7 +1,7 @@
 // Atomic file writes: a killed process leaves the old file or the new one, never half of either.
 // Neither the write nor the read follows a link at the file's name (see safefs.ts).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createExclusive, readBounded, JSON_LIMIT, type ReadOptions } from '../safefs.js';
 
@@ -47,21 +47,36 @@ function writeAll(fd: number, data: Buffer): void {
 /** A temp file writeAtomicWith makes next to the file it writes: the name, the pid of the process writing it, random hex. */
 const TEMP = /^.+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
+/** How old a temp file must be before removeDeadTemps takes it for a dead process's. */
+const DEAD_TEMP_MS = 10 * 60_000;
+
 /**
- * Removes from `dir` the temp files of atomic writes whose process is gone (`alive` says): a
- * process killed while it wrote (SIGKILL, out of memory) left one behind, as large as the file.
- * Those of processes still running are theirs. Never follows a link (one is removed itself).
+ * Removes from `dir` the temp files of atomic writes whose process is gone (`alive` says) and
+ * which nothing has written for ten minutes: a process killed while it wrote (SIGKILL, out of
+ * memory) left one behind, as large as the file. Those of processes still running are theirs
+ * (and the age spares a writer whose pid this process cannot see: another pid namespace).
+ * Removes files and links only, a link itself; what cannot be removed is left. With
+ * `ownFolderOnly`, `dir` is listed only when it is a folder itself, not a link to one.
  */
-export function removeDeadTemps(dir: string, alive: (pid: number) => boolean): void {
+export function removeDeadTemps(dir: string, alive: (pid: number) => boolean, now = Date.now(), ownFolderOnly = false): void {
   let names: string[];
   try {
+    // A folder that is a link (or not a folder) is not listed: its files are not rep's.
+    if (ownFolderOnly && !lstatSync(dir).isDirectory()) return;
     names = readdirSync(dir);
   } catch {
     return;
   }
   for (const name of names) {
     const pid = Number(TEMP.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) rmSync(path.join(dir, name), { force: true });
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = lstatSync(file);
+      if ((st.isFile() || st.isSymbolicLink()) && now - st.mtimeMs > DEAD_TEMP_MS) unlinkSync(file);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
   }
 }
 

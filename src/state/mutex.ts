@@ -6,8 +6,8 @@ import { closeSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded } from '../safefs.js';
-import { shownEntry } from './paths.js';
-import { stateFileToWrite, stateFolder } from './state.js';
+import { shownEntry, statePath } from './paths.js';
+import { stateFileToWrite } from './state.js';
 import { removeDeadTemps } from './files.js';
 
 export interface BuildMutex {
@@ -32,23 +32,25 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
       const fd = createExclusive(file);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
-      // Holding the project: what a killed build left half written goes (.rep and its folders of files).
-      for (const dir of [path.dirname(file), stateFolder(contextDir, 'materials')]) removeDeadTemps(dir, alive);
-      let released = false;
-      return ok({
-        release() {
-          if (released) return;
-          released = true;
-          rmSync(file, { force: true });
-        },
-      });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readBounded(file, { limit: 64 });
       const pid = held.ok ? Number(held.bytes.toString('utf8').trim()) : NaN;
       if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return busy(pid);
       rmSync(file, { force: true });
+      continue;
     }
+    // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
+    removeDeadTemps(path.dirname(file), alive);
+    removeDeadTemps(statePath(contextDir, 'materials'), alive, Date.now(), true);
+    let released = false;
+    return ok({
+      release() {
+        if (released) return;
+        released = true;
+        rmSync(file, { force: true });
+      },
+    });
   }
   return busy(-1);
 }

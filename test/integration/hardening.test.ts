@@ -2,7 +2,7 @@
 // A cloned repository's crafted .rep/ never makes rep write outside it.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,8 +75,6 @@ describe('interrupted builds', () => {
       expect(done.code).toBe(0);
       expect(rep(dir, ['status', '-q', '--engine', 'docker']).code).toBe(0);
       expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
-      // What a killed build left half written is gone once a build holds the project again.
-      for (const sub of ['.rep', '.rep/materials']) expect(readdirSync(path.join(dir, sub)).filter((n) => n.endsWith('.tmp')), sub).toEqual([]);
     }, 180_000);
   }
 });

@@ -11,6 +11,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyContainerName, createContainer, dockerfileTar } from '../../src/engine/socket.js';
 import { apiBuild } from '../../src/engine/apibuild.js';
+import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { planBuild } from '../../src/plan/plan.js';
+import { runBuild } from '../../src/scheduler/run.js';
+import { makeProject, open } from '../helpers.js';
 
 const servers: { close: () => void }[] = [];
 afterEach(() => {
@@ -102,6 +107,7 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
   const stamp = field(1, 1_700_000_000);
   const vertex = (digest: string, name: string, more: Buffer[] = []) => field(1, Buffer.concat([field(1, digest), field(3, name), ...more]));
   const log = (digest: string, msg: string) => field(3, Buffer.concat([field(1, digest), field(2, stamp), field(3, 1), field(4, msg)]));
+  const rawLog = (digest: string, msg: Buffer) => field(3, Buffer.concat([field(1, digest), field(4, msg)]));
   const trace = (...parts: Buffer[]) => ({ id: 'moby.buildkit.trace', aux: Buffer.concat(parts).toString('base64') });
 
   it('sends the tar to the builder asked for, tagged as asked, with the network and cache asked for', async () => {
@@ -155,6 +161,36 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     expect(got).toEqual(['#1 [2/2] RUN exit 3', 'about to fail', '#1 ERROR: exit code: 3', 'ERROR: executor failed running [/bin/sh -c exit 3]: exit code: 3']);
   });
 
+  it("decodes a character cut between two of a vertex's log records whole, says an unfinished last line when the vertex ends, and passes over a null record", async () => {
+    const e = Buffer.from('é\n');
+    const bk = await engine((res) =>
+      res.writeHead(200).end(
+        lines(
+          trace(vertex('sha256:d', '[2/2] RUN x', [field(5, stamp)]), rawLog('sha256:d', e.subarray(0, 1))),
+          trace(rawLog('sha256:d', e.subarray(1)), log('sha256:d', 'fatal: x')),
+          null,
+          trace(vertex('sha256:d', '[2/2] RUN x', [field(5, stamp), field(6, stamp), field(7, 'exit code: 3')])),
+          trace(vertex('sha256:e', '[3/3] other', [field(5, stamp), field(6, stamp)])),
+          { error: 'failed' },
+        ),
+      ),
+    );
+    const got: string[] = [];
+    expect(await built(bk.socket, { onLine: (l) => got.push(l) })).toEqual({ ok: false, said: 'failed', cancelled: false });
+    expect(got).toEqual(['#1 [2/2] RUN x', 'é', 'fatal: x', '#1 ERROR: exit code: 3', '#2 [3/3] other', '#2 DONE', 'ERROR: failed']);
+  });
+
+  it('fails the build, rather than let the client run it again, when the answer breaks off once it began', async () => {
+    const e = await engine((res) => {
+      res.writeHead(200);
+      res.write(lines({ stream: 'Step 1/2 : FROM x\n' }));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const r = await built(e.socket);
+    expect(r).toMatchObject({ ok: false, cancelled: false });
+    expect(r.ok ? '' : r.said).toMatch(/^the engine's answer broke off/);
+  });
+
   it('passes over a status record it cannot read', async () => {
     const e = await engine((res) => res.writeHead(200).end(lines({ id: 'moby.buildkit.trace', aux: Buffer.from([0x0a, 0xff, 0x01]).toString('base64') }, { id: 'moby.image.id', aux: { ID: id } })));
     const got: string[] = [];
@@ -171,5 +207,38 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     await expect(built(e.socket, { tag: 'x&version=1' })).rejects.toThrow(/not an image reference/);
     await expect(built(e.socket, { network: 'host&nocache=1' })).rejects.toThrow(/not a network/);
     expect(e.asked).toEqual(['POST /build?t=rep-cache%3Afinal&version=2&rm=1&forcerm=1']);
+  });
+});
+
+describe('which steps the scheduler hands over as a tar in memory (Engine.smallArchive)', () => {
+  /** An engine that builds nothing but says which form each step came in, and has the base image when told. */
+  function recording(hasBase: boolean) {
+    const forms = new Map<string, string>();
+    const engine: Engine = Object.assign(new NoneEngine(), { smallArchive: { files: 20, bytes: 1 << 20 } });
+    engine.hasImage = async (ref: string) => hasBase && ref === 'busybox:latest';
+    engine.build = async (req: BuildRequest): Promise<BuildOutcome> => {
+      const c = req.context;
+      forms.set(req.tag, 'archive' in c ? 'archive' : 'dockerfile' in c ? 'dockerfile' : 'folder' in c ? 'folder' : 'stream');
+      return { ok: true, imageId: `sha256:${'1'.repeat(64)}` };
+    };
+    engine.inspect = async () => undefined;
+    return { engine, forms };
+  }
+  const repfile = `rep: 1\nname: forms\nbase: busybox:latest\nsteps:\n  a:\n    inputs: [a.txt]\n    run: cat a.txt\n  b:\n    needs: [a]\n    inputs: [b.txt]\n    run: cat b.txt\n  c:\n    needs: [b]\n    inputs: [many/]\n    run: ls many\n`;
+  const files = { Repfile: repfile, 'a.txt': 'a\n', 'b.txt': 'b\n', ...Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`many/f${i}`, `${i}\n`])) };
+
+  it('a step with few inputs on a step image, or on a base the engine has; never one that may pull a base (no credentials go with it), nor one with many inputs', async () => {
+    for (const [hasBase, a] of [[false, 'stream'], [true, 'archive']] as const) {
+      const dir = makeProject(files, 'rep-forms-');
+      const p = open(dir);
+      const plan = planBuild(p.dag, p.ctx);
+      if (!plan.ok) throw new Error('plan');
+      const { engine, forms } = recording(hasBase);
+      const r = await runBuild(p, engine, plan.value, { jobs: 1, tag: false });
+      expect(r.ok).toBe(true);
+      const byStep = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, forms.get(`rep-cache:${plan.value.step(n).key.slice(7)}`)]));
+      expect(byStep).toEqual({ a, b: 'archive', c: 'stream' });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -138,18 +138,27 @@ describe('.rep: rep never follows a link there', () => {
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8')).version).toBe(STATE_VERSION);
   }, 30_000);
 
-  it('removes the temp files a killed build left half written, never those of a running process, never through a link', () => {
+  it('removes the temp files a killed build left half written, never those of a running process or written lately, never through a link', () => {
     const v = victim();
     const dead = 2 ** 22 + 1; // above any pid_max: no such process
+    const old = [`.rep/provenance.json.${dead}.0123456789ab.tmp`, `.rep/materials/${'a'.repeat(64)}.json.${dead}.0123456789ab.tmp`, `.rep/state.json.${process.pid}.0123456789ab.tmp`];
     const dir = project({
-      [`.rep/provenance.json.${dead}.0123456789ab.tmp`]: 'half a provenance',
-      [`.rep/materials/${'a'.repeat(64)}.json.${dead}.0123456789ab.tmp`]: 'half a material',
-      [`.rep/state.json.${process.pid}.0123456789ab.tmp`]: 'being written',
-      [`.rep/noop.json.${dead}.abcdefabcdef.tmp`]: { link: v.file },
+      [old[0]!]: 'half a provenance',
+      [old[1]!]: 'half a material',
+      [old[2]!]: 'being written',
+      [`.rep/statcache.json.${dead}.abcdefabcdef.tmp`]: 'written a moment ago (another pid namespace?)',
       '.rep/other.tmp': 'not one of rep\'s names',
     });
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const f of old) utimesSync(path.join(dir, f), hourAgo, hourAgo);
+    symlinkSync(v.file, path.join(dir, `.rep/noop.json.${dead}.abcdefabcdef.tmp`));
+    spawnSync('touch', ['-h', '-d', '@' + Math.floor(hourAgo), path.join(dir, `.rep/noop.json.${dead}.abcdefabcdef.tmp`)]);
+    // A folder at such a name is not removed, and does not stop the build.
+    mkdirSync(path.join(dir, `.rep/history.jsonl.${dead}.0123456789ab.tmp`));
     expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
-    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.endsWith('.tmp')).sort()).toEqual(['other.tmp', `state.json.${process.pid}.0123456789ab.tmp`]);
+    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.endsWith('.tmp')).sort()).toEqual(
+      [`history.jsonl.${dead}.0123456789ab.tmp`, 'other.tmp', `state.json.${process.pid}.0123456789ab.tmp`, `statcache.json.${dead}.abcdefabcdef.tmp`].sort(),
+    );
     expect(readdirSync(path.join(dir, '.rep/materials')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
   });
