@@ -13,7 +13,7 @@ import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
 import { apiBuild } from './apibuild.js';
-import { containerArchive, dockerfileTar, copyContainerName, createContainer, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
+import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
 import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -226,7 +226,20 @@ export class CliEngine implements Engine {
     await this.must(['tag', src, dst]);
   }
 
+  /** The sweep of stale copy containers (removeStaleCopies), made once. */
+  private swept?: Promise<void>;
+
   async exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void> {
+    // Once a process, beside this copy: copy containers a killed rep left (long dead by their age) go.
+    this.swept ??= this.api((s) => removeStaleCopies(s)).then(() => undefined);
+    try {
+      await this.copyOut(image, paths, read);
+    } finally {
+      await this.swept;
+    }
+  }
+
+  private async copyOut(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void> {
     // Over the API when docker's socket is at hand: three requests instead of three client processes.
     const made = await this.api((s) => createContainer(s, image));
     if (made) {

@@ -120,6 +120,35 @@ export async function createContainer(socket: string, image: string, name = copy
   }
 }
 
+/** How old a copy container must be before it is taken for one a killed rep left (they live for a moment). */
+export const STALE_COPY_MS = 10 * 60_000;
+
+/**
+ * Removes the copy containers (see createContainer) made more than STALE_COPY_MS ago: a rep killed
+ * while it copied outputs (SIGKILL) left one behind, holding its image. Younger ones may be
+ * another rep's at work. Returns how many it removed; failures to remove one are passed over.
+ */
+export async function removeStaleCopies(socket: string, now = Date.now()): Promise<number> {
+  const filters = encodeURIComponent(JSON.stringify({ name: ['rep-out-'] }));
+  const r = await apiGet(socket, `/containers/json?all=1&filters=${filters}`, 5000);
+  if (r.status !== 200) return 0;
+  const list = JSON.parse(r.body) as unknown;
+  if (!Array.isArray(list)) return 0;
+  let removed = 0;
+  for (const c of list as { Id?: unknown; Names?: unknown; Created?: unknown }[]) {
+    const names = Array.isArray(c?.Names) ? c.Names : [];
+    const ours = names.some((n) => typeof n === 'string' && /^\/rep-out-[0-9a-f]{16}$/.test(n));
+    if (!ours || typeof c.Id !== 'string' || !/^[0-9a-f]{64}$/.test(c.Id) || typeof c.Created !== 'number' || now - c.Created * 1000 <= STALE_COPY_MS) continue;
+    try {
+      await removeContainer(socket, c.Id, 10_000);
+      removed++;
+    } catch {
+      // another rep removed it first, or the engine would not: left
+    }
+  }
+  return removed;
+}
+
 /**
  * A tar of `containerPath` in container `id`, as `docker cp ID:PATH -` writes it;
  * undefined when the container holds no such path (the engine answers 404).

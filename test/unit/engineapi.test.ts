@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyContainerName, createContainer, dockerfileTar } from '../../src/engine/socket.js';
+import { copyContainerName, createContainer, dockerfileTar, removeStaleCopies } from '../../src/engine/socket.js';
 import { apiBuild } from '../../src/engine/apibuild.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -240,5 +240,31 @@ describe('which steps the scheduler hands over as a tar in memory (Engine.smallA
       expect(byStep).toEqual({ a, b: 'archive', c: 'stream' });
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('copy containers a killed rep left', () => {
+  it('are removed once older than a copy ever lives; younger ones, and containers not named as rep names them, are left', async () => {
+    const now = Date.now();
+    const id = (c: string) => c.repeat(64);
+    const list = [
+      { Id: id('1'), Names: ['/rep-out-0123456789abcdef'], Created: Math.floor(now / 1000) - 3600 },
+      { Id: id('2'), Names: ['/rep-out-fedcba9876543210'], Created: Math.floor(now / 1000) - 5 },
+      { Id: id('3'), Names: ['/rep-out-not-ours'], Created: Math.floor(now / 1000) - 3600 },
+      { Id: id('4'), Names: ['/someone-else'], Created: Math.floor(now / 1000) - 3600 },
+      { Id: 'short', Names: ['/rep-out-0123456789abcdee'], Created: Math.floor(now / 1000) - 3600 },
+    ];
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sock-'));
+    const socket = path.join(dir, 'docker.sock');
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      if (req.method === 'GET') res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(list));
+      else res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    servers.push({ close: () => (server.close(), rmSync(dir, { recursive: true, force: true })) });
+    expect(await removeStaleCopies(socket, now)).toBe(1);
+    expect(asked).toEqual([`GET /containers/json?all=1&filters=${encodeURIComponent('{"name":["rep-out-"]}')}`, `DELETE /containers/${id('1')}?force=1`]);
   });
 });
