@@ -5,6 +5,7 @@ import path from 'node:path';
 import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../build.js';
 import { contextFiles, type BuildContext } from '../context/context.js';
+import { directoryCounts, parentOf } from '../emit/copies.js';
 import { statLine, symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
 import { ArchiveReadError, asEntries, writeTarFile } from '../context/tar.js';
@@ -123,12 +124,6 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
   }
 }
 
-/** The folders a context path lies in, the context's root ('') first. */
-function foldersOf(p: string): string[] {
-  const parts = p.split('/');
-  return parts.map((_, i) => parts.slice(0, i).join('/'));
-}
-
 /**
  * The first path at which the context now differs from the walk `before` in a way that could
  * make the archive, the inputs' hashes and the image disagree: an input (`inputs`, paths) changed
@@ -168,16 +163,16 @@ export function changedSince(ctx: BuildContext, before: readonly ContextFile[], 
     if (!a || !b || statLine(a) !== statLine(b)) return p;
   }
   // Folders every file of which was an input.
-  const files = new Map<string, number>();
-  const held = new Map<string, number>();
-  for (const f of then.values()) {
-    for (const d of foldersOf(f.path)) {
-      files.set(d, (files.get(d) ?? 0) + 1);
-      if (inputs.has(f.path)) held.set(d, (held.get(d) ?? 0) + 1);
-    }
-  }
+  const files = directoryCounts([...then.keys()]);
+  const held = directoryCounts([...then.keys()].filter((p) => inputs.has(p)));
   const inputsOnly = (d: string) => (files.get(d) ?? 0) > 0 && files.get(d) === held.get(d);
-  for (const p of [...now.keys()].sort()) if (!then.has(p) && foldersOf(p).some(inputsOnly)) return p;
+  const inInputsOnly = (p: string) => {
+    for (let d = parentOf(p); ; d = parentOf(d)) {
+      if (inputsOnly(d)) return true;
+      if (d === '') return false;
+    }
+  };
+  for (const p of [...now.keys()].sort()) if (!then.has(p) && inInputsOnly(p)) return p;
   return undefined;
 }
 
