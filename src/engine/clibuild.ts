@@ -16,6 +16,9 @@ export interface BuildClient {
 }
 
 const TAIL = 30;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+export const stripAnsi = (s: string) => s.replace(ANSI, '');
 
 /** The last lines a build printed (what a failure shows), ANSI codes taken out. */
 export class Tail {
@@ -25,9 +28,6 @@ export class Tail {
     if (this.lines.length > TAIL) this.lines.shift();
   }
 }
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-export const stripAnsi = (s: string) => s.replace(ANSI, '');
 /** BuildKit's plain progress puts "#7 0.293 " before what a RUN prints. */
 const BUILDKIT_OUTPUT = /^#\d+ \d+\.\d+ /;
 
@@ -52,7 +52,7 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
   // A folder: the Dockerfile comes on stdin (-f -) and the builder reads the folder itself.
   if ('folder' in source) args.push('-f', '-', source.folder);
   else args.push('-');
-  const tail: string[] = [];
+  const tail = new Tail();
   let partial = '';
   const onData = (chunk: Buffer) => {
     const text = partial + chunk.toString('utf8');
@@ -62,7 +62,6 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
       // BuildKit's plain progress puts "#7 0.293 " before what a RUN prints: the step's own words without it.
       const l = stripAnsi(raw).replace(BUILDKIT_OUTPUT, '');
       tail.push(l);
-      if (tail.length > TAIL) tail.shift();
       req.onLine?.(l);
     }
   };
@@ -91,7 +90,7 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
     if (r.exitCode === 0 && !r.isCanceled) {
       return { ok: true, imageId: readFileSync(iid, 'utf8').trim() };
     }
-    return { ok: false, exitCode: r.exitCode ?? 1, tail, cancelled: Boolean(r.isCanceled) };
+    return { ok: false, exitCode: r.exitCode ?? 1, tail: tail.lines, cancelled: Boolean(r.isCanceled) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
