@@ -127,7 +127,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       if (!provenance.ok) return provenance;
-      writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])));
+      writeState(ctx.dir, nextState(project, engine.name, state, plan.steps.map((s) => [s.name, { key: s.key, material: s.material }])), state);
       return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'recorded'), dockerfile, provenance: provenance.value, outputsDigests: new Map() });
     }
     const secrets = prepareSecrets(project, engine, opts.secrets);
@@ -145,7 +145,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     await dropOldPhonyImages(engine, dag, state, records);
     const steps = runOutcomes(plan, run);
     if (!run.ok) {
-      writeState(ctx.dir, next);
+      writeState(ctx.dir, next, state);
       return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
     }
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
@@ -158,7 +158,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
-    writeState(ctx.dir, next, cacheKey ? [cacheKey] : []);
+    writeState(ctx.dir, next, state, cacheKey ? [cacheKey] : []);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value)) : undefined;

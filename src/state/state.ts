@@ -114,12 +114,13 @@ export function materialOf(contextDir: string): (rec: StepRecord) => StepMateria
 /**
  * Writes the state, and records its keys in the history `rep gc` reads
  * (history.ts), with `more`: keys of other images the build tagged rep-cache
- * (the canonical image), so that gc knows them as this project's.
+ * (the canonical image), so that gc knows them as this project's. `previous`
+ * is the state the build read (under the build mutex: what the file holds).
  */
-export function writeState(contextDir: string, state: State, more: readonly string[] = []): void {
+export function writeState(contextDir: string, state: State, previous: State | undefined, more: readonly string[] = []): void {
   // The materials first: a state names no key whose material a build could have written and did not.
   const records = Object.values(state.steps);
-  const known = new Set(Object.values(readState(contextDir)?.steps ?? {}).map((r) => r.key));
+  const known = new Set(Object.values(previous?.steps ?? {}).map((r) => r.key));
   const materials = stateFolder(contextDir, 'materials');
   writeMaterials(materials, records, known);
   const steps = Object.fromEntries(Object.entries(state.steps).map(([name, { material: _, ...rec }]) => [name, rec]));
