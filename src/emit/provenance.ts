@@ -79,7 +79,8 @@ export function provenanceStatement(p: ProvenanceInput): Statement {
       ...(b.digest ? { digest: { sha256: hex(b.digest) } } : {}),
       annotations: { kind: 'base-image', digestSource: b.source },
     })),
-    ...p.inputs.map((f) => ({ name: f.path, uri: `file:${encodeURI(f.path)}`, digest: { sha256: f.sha256 }, annotations: INPUT })),
+    // Keys in sorted order: written as they are, not copied (canonical.ts).
+    ...p.inputs.map((f) => ({ annotations: INPUT, digest: { sha256: f.sha256 }, name: f.path, uri: `file:${encodeURI(f.path)}` })),
   ];
   return {
     _type: STATEMENT_TYPE,

@@ -45,6 +45,47 @@ function* shapes(): Generator<unknown> {
   yield Object.fromEntries([['__proto__', files], ['b', 1]]);
 }
 
+/** Every object copied with its keys sorted (what prettyJson wrote before it kept sorted objects as they are): the oracle. */
+function copiedSorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(copiedSorted);
+  if (v === null || typeof v !== 'object') return v;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const k of Object.keys(v).sort()) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined) out[k] = copiedSorted(x);
+  }
+  return out;
+}
+
+/** Values whose keys are partly sorted already, and objects that are not plain. */
+function* keptOrCopied(): Generator<unknown> {
+  class Point {
+    constructor(readonly y: number, readonly x: number) {}
+  }
+  const sparse: unknown[] = [];
+  sparse[2] = { b: 1, a: 2 };
+  yield { a: 1, b: { d: 1, c: 2 }, c: [{ a: 1 }, { z: 1, y: 2 }] };
+  yield { a: { b: { c: { e: 1, d: 2 } } }, b: undefined, c: 3 };
+  yield [{ a: 1 }, { a: 1, b: undefined }, sparse, [, 1]];
+  yield { when: new Date(0), at: new Point(1, 2), map: new Map([['a', 1]]), set: new Set([1]) };
+  yield { sorted: { a: new Date(0), b: { toJSON: () => 'own' } } };
+  yield { 1: 'a', 10: 'b', 9: 'c', a: { 2: 1, 1: 2 } };
+  yield Object.assign(Object.create(null) as object, { b: 1, a: { d: 1, c: 1 } });
+  yield JSON.parse('{"__proto__": {"b": 1, "a": 2}, "a": 1}');
+}
+
+describe('prettyJson', () => {
+  it('writes the text of a copy with every key sorted, whether it keeps an object or copies it', () => {
+    for (const v of [...shapes(), ...keptOrCopied()]) {
+      const before = JSON.stringify(v);
+      expect(prettyJson(v)).toBe(`${JSON.stringify(copiedSorted(v), null, 2)}\n`);
+      expect(pieces(v).join('')).toBe(prettyJson(v));
+      // Nothing it is given changes.
+      expect(JSON.stringify(v)).toBe(before);
+    }
+  });
+});
+
 describe('prettyJsonPieces', () => {
   it('writes the very text prettyJson does, for values of every shape', () => {
     for (const v of shapes()) expect(pieces(v).join('')).toBe(prettyJson(v));
