@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyContainerName, createContainer, dockerfileTar, removeStaleCopies } from '../../src/engine/socket.js';
+import { copyContainerName, createContainer, dockerfileTar, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
 import { apiBuild } from '../../src/engine/apibuild.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -266,5 +266,35 @@ describe('copy containers a killed rep left', () => {
     servers.push({ close: () => (server.close(), rmSync(dir, { recursive: true, force: true })) });
     expect(await removeStaleCopies(socket, now)).toBe(1);
     expect(asked).toEqual([`GET /containers/json?all=1&filters=${encodeURIComponent('{"name":["rep-out-"]}')}`, `DELETE /containers/${id('1')}?force=1`]);
+  });
+});
+
+describe("the engine's version, as the quick path reads it", () => {
+  /** A stand-in engine whose ping answers with `server` as its Server header (none when undefined), and /version with 1.2.3. */
+  async function pinged(server: string | undefined): Promise<{ socket: string; asked: string[] }> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sock-'));
+    const socket = path.join(dir, 'docker.sock');
+    const asked: string[] = [];
+    const http = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      if (req.url === '/_ping') res.writeHead(200, server === undefined ? {} : { Server: server }).end('OK');
+      else if (req.url === '/version') res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Version: '1.2.3' }));
+      else res.writeHead(404).end();
+    });
+    // Node's server writes no Server header of its own: an engine without one is what it plays by default.
+    await new Promise<void>((resolve) => http.listen(socket, resolve));
+    servers.push({ close: () => (http.close(), rmSync(dir, { recursive: true, force: true })) });
+    return { socket, asked };
+  }
+
+  it("is the Server header of a ping, as docker writes it (its /version runs other programs), and /version's when the header says nothing of it", async () => {
+    const docker = await pinged('Docker/20.10.24+dfsg1 (linux)');
+    expect(await serverVersion(docker.socket)).toBe('20.10.24+dfsg1');
+    expect(docker.asked).toEqual(['GET /_ping']);
+    for (const other of [undefined, 'Libpod/4.3.1 (linux)', 'Docker/ (linux)', 'Docker/1 2 (linux)']) {
+      const e = await pinged(other);
+      expect(await serverVersion(e.socket)).toBe('1.2.3');
+      expect(e.asked).toEqual(['GET /_ping', 'GET /version']);
+    }
   });
 });
