@@ -7,7 +7,7 @@
 // changes on the same image give the same bytes, whichever engine made them.
 import { createHash } from 'node:crypto';
 import { ShortSourceError, TarWriter, type TarHeader, type TarType } from './tarwriter.js';
-import { DEFAULT_TAR_BOUNDS, TarError, tarHeaders } from './tarindex.js';
+import { DEFAULT_TAR_BOUNDS, ReadAhead, TarError, tarHeaders } from './tarindex.js';
 import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 import { parentOf } from '../emit/copies.js';
 import { PathMap } from './pathmap.js';
@@ -109,6 +109,10 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
 /** Writes `entries` as a tar into `tar` (a layer file, or a member of the archive that holds it). */
 export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWriter): void {
   const TYPES: Record<string, TarType> = { '0': 'file', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo' };
+  // Small files' bytes read a window at a time, one window per file they lie in (open for this call's
+  // length: an fd is not reused meanwhile). A layer's files lie in the order its engine wrote them,
+  // which is as a rule the sorted order they go out in.
+  const windows = new Map<number, ReadAhead>();
   for (const e of entries) {
     // The header holds six octal digits: a larger owner goes in a pax record (tar-stream would write 777777).
     const big = e.uid > 0o777777 || e.gid > 0o777777;
@@ -128,9 +132,15 @@ export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWr
     if (!header.size || !e.data) tar.entry({ ...header, size: 0 });
     else {
       try {
-        tar.entryFrom(header, e.data.fd, e.data.offset);
+        if (header.size > ReadAhead.WINDOW) tar.entryFrom(header, e.data.fd, e.data.offset);
+        else {
+          let window = windows.get(e.data.fd);
+          if (!window) windows.set(e.data.fd, (window = new ReadAhead(e.data.fd, Number.MAX_SAFE_INTEGER)));
+          tar.entry(header, window.bytes(e.data.offset, header.size));
+        }
       } catch (err) {
         if (err instanceof ShortSourceError) throw new LayerError(`the saved image is cut short: ${err.message}`);
+        if (err instanceof TarError) throw new LayerError(`the saved image is cut short: ${e.path}: the file ends early`);
         throw err;
       }
     }

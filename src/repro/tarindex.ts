@@ -4,6 +4,7 @@
 // another order by reading byte ranges. The tar may be hostile: header sizes,
 // long names, pax records and the entry count are bounded, and a size that
 // runs past the end of the range is an error, never a read beyond it.
+import { isAscii } from 'node:buffer';
 import { readSync } from 'node:fs';
 
 export interface TarHeader {
@@ -43,8 +44,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const str = (b: Buffer, at: number, len: number) => {
   const f = b.subarray(at, at + len);
   const nul = f.indexOf(0);
+  const text = f.subarray(0, nul < 0 ? len : nul);
+  // ASCII (most names and every number) reads the same in Latin-1, without a decoder.
+  if (isAscii(text)) return text.toString('latin1');
   try {
-    return utf8.decode(f.subarray(0, nul < 0 ? len : nul));
+    return utf8.decode(text);
   } catch {
     throw new TarError('a name in a tar header is not UTF-8');
   }
@@ -62,6 +66,15 @@ function num(b: Buffer, at: number, len: number, what: string): number {
     }
     return n;
   }
+  // Octal digits between blanks, ended by a NUL or the field's end (what tar writers write): read as they are.
+  const end = at + len;
+  let i = at;
+  while (i < end && b[i] === 0x20) i++;
+  let value = 0;
+  while (i < end && b[i]! >= 0x30 && b[i]! <= 0x37) value = value * 8 + (b[i++]! - 0x30);
+  while (i < end && b[i] === 0x20) i++;
+  if (i === end || b[i] === 0) return value;
+  // Anything else (other blanks, other characters) as the text it is.
   const text = str(b, at, len).trim();
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new TarError(`${what} is not a number in a tar header`);
@@ -102,11 +115,12 @@ function paxRecords(buf: Buffer): Record<string, string> {
 /**
  * Reads ahead through a range of a file, WINDOW bytes at a time: the headers
  * of a layer of small files come 40 to a read instead of one (a read each was
- * most of the time a rewrite spends on a layer's headers). What it hands out
- * is valid until the next call.
+ * most of the time a rewrite spends on a layer's headers), and so do their
+ * bodies when a layer is written out (layer.ts). What it hands out is valid
+ * until the next call.
  */
-class ReadAhead {
-  private static readonly WINDOW = 1 << 16;
+export class ReadAhead {
+  static readonly WINDOW = 1 << 16;
   private static readonly FAR = 1 << 12;
   private readonly buf = Buffer.allocUnsafe(ReadAhead.WINDOW);
   private from = 0;

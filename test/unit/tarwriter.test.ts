@@ -16,7 +16,9 @@ import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { canonicalConfig } from '../../src/repro/config.js';
 import { addLayer } from '../../src/repro/canonical.js';
 import { layerDigest, writeLayerEntries, type CanonicalEntry } from '../../src/repro/layer.js';
-import { TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
+import { LayerError } from '../../src/repro/merge.js';
+import { headerBlocks, TarWriter, type TarHeader, type TarType } from '../../src/repro/tarwriter.js';
+import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
 import { ArchiveReadError, asEntries, writeTar } from '../../src/context/tar.js';
 import { walkContext } from '../../src/context/files.js';
 import { DockerIgnore } from '../../src/context/dockerignore.js';
@@ -350,5 +352,110 @@ describe('a canonical layer', () => {
       ex.end(Buffer.concat(chunks));
     });
     expect(seen).toEqual([[1_000_000, 300_000]]);
+  });
+
+  it("copies each file's bytes from where they lie, small ones a window at a time, in whatever order and from whichever file", async () => {
+    // Two source files; bodies of several sizes (one past a read-ahead window), read out of their order.
+    const sizes = [10, 70_000, 512, 1, 3000, 65_536, 65_537, 0, 200];
+    const sources = [0, 1].map((n) => {
+      const file = path.join(dir, `bodies-${n}.bin`);
+      let at = 0;
+      const spans = sizes.map((size, i) => {
+        const bytes = Buffer.alloc(size, (n * 50 + i * 7 + 1) & 0xff);
+        const span = { at, bytes };
+        at += size + 37;
+        return span;
+      });
+      writeFileSync(file, Buffer.concat(spans.flatMap((x) => [x.bytes, Buffer.alloc(37, 0xee)])));
+      return { fd: openSync(file, 'r'), spans };
+    });
+    try {
+      const order = [8, 2, 0, 1, 5, 3, 6, 4, 7];
+      const entries: CanonicalEntry[] = [];
+      const want = new Map<string, Buffer>();
+      for (const i of order) {
+        for (const [n, src] of sources.entries()) {
+          const p = `f/${n}-${i}`;
+          const span = src.spans[i]!;
+          want.set(p, span.bytes);
+          entries.push({ path: p, type: '0', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: span.bytes.length, linkname: '', devmajor: 0, devminor: 0, data: { fd: src.fd, offset: span.at } });
+        }
+      }
+      const chunks: Buffer[] = [];
+      const tarw = new TarWriter((b) => chunks.push(b));
+      writeLayerEntries(entries, tarw);
+      tarw.finish();
+      const got = new Map<string, Buffer>();
+      const ex = tar.extract();
+      ex.on('entry', (h, st, next) => {
+        const parts: Buffer[] = [];
+        st.on('data', (c: unknown) => void parts.push(c as Buffer));
+        st.on('end', () => {
+          got.set(h.name, Buffer.concat(parts));
+          next();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        ex.on('finish', resolve);
+        ex.on('error', reject);
+        ex.end(Buffer.concat(chunks));
+      });
+      expect([...got.keys()]).toEqual(entries.map((e) => e.path));
+      for (const [p, bytes] of want) expect(got.get(p)!.equals(bytes), p).toBe(true);
+      // A body that runs past the end of its file: the layer is refused, naming the path.
+      const past = { ...entries[0]!, path: 'f/past', size: 100, data: { fd: sources[0]!.fd, offset: sources[0]!.spans[8]!.at + 150 } };
+      expect(() => writeLayerEntries([past], new TarWriter(() => undefined))).toThrow(LayerError);
+      expect(() => writeLayerEntries([past], new TarWriter(() => undefined))).toThrow(/f\/past/);
+      const big = { ...past, size: 70_000 };
+      expect(() => writeLayerEntries([big], new TarWriter(() => undefined))).toThrow(LayerError);
+    } finally {
+      for (const src of sources) closeSync(src.fd);
+    }
+  });
+});
+
+describe('a tar header read back', () => {
+  /** The number a field holds as the reader read every field before it had a quick way for plain digits: the oracle. */
+  const asText = (field: Buffer): number | string => {
+    const nul = field.indexOf(0);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(field.subarray(0, nul < 0 ? field.length : nul)).trim();
+    } catch {
+      return 'a name in a tar header is not UTF-8';
+    }
+    if (text === '') return 0;
+    if (!/^[0-7]+$/.test(text)) return 'mode is not a number in a tar header';
+    return parseInt(text, 8);
+  };
+  const file = path.join(dir, 'one-header.tar');
+
+  it('reads a numeric field as its text says, plain digits or not: blanks, NULs, other characters, bytes that are not UTF-8', () => {
+    const bytes = fc.constantFrom(0x30, 0x31, 0x37, 0x38, 0x20, 0x00, 0x09, 0x0a, 0x78, 0xc2, 0xa0, 0xc3, 0xa9, 0x7f);
+    fc.assert(
+      // A first byte with its high bit set is GNU base-256, read as before (not a text).
+      fc.property(fc.array(bytes, { minLength: 8, maxLength: 8 }).filter((f) => f[0]! < 0x80), (field) => {
+        const h = headerBlocks({ name: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 })[0]!;
+        Buffer.from(field).copy(h, 100);
+        // The checksum over the changed header, as a writer would have written it.
+        h.fill(0x20, 148, 156);
+        let sum = 0;
+        for (const b of h) sum += b;
+        h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+        writeFileSync(file, Buffer.concat([h, Buffer.alloc(1024)]));
+        const fd = openSync(file, 'r');
+        let got: number | string;
+        try {
+          got = [...tarHeaders(fd, 0, 1536)][0]!.mode;
+        } catch (e) {
+          if (!(e instanceof TarError)) throw e;
+          got = e.message;
+        } finally {
+          closeSync(fd);
+        }
+        expect(got).toBe(asText(Buffer.from(field)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
