@@ -39,8 +39,23 @@ const RACY_MS = 2000;
 
 type CacheRow = [stamp: string, sha256: string];
 
+/** A row rep wrote: a .rep/ committed to a repository may hold anything else, which is left out. */
+const validRow = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
+
+/** The mtime (ms) a row's stamp holds (its third field, see StatCache.stamp): 0 without one, NaN when it is not a number. */
+const stampMtime = (stamp: string): number => {
+  const a = stamp.indexOf(':');
+  const b = a < 0 ? -1 : stamp.indexOf(':', a + 1);
+  if (b < 0) return 0;
+  const c = stamp.indexOf(':', b + 1);
+  return Number(stamp.slice(b + 1, c < 0 ? stamp.length : c));
+};
+
 export class StatCache {
-  private rows = new Map<string, CacheRow>();
+  /** The rows as the file holds them, by path, each checked when it is asked for (100k rows at times: checking them all up front was most of reading them). */
+  private readonly read: Record<string, unknown>;
+  /** Rows this cache hashed itself. */
+  private readonly rows = new Map<string, CacheRow>();
   /** Files this cache has hashed, by the walk's object: a build hashes the inputs and then the whole context, each once. */
   private readonly done = new WeakMap<ContextFile, HashedFile>();
   private dirty = false;
@@ -49,12 +64,18 @@ export class StatCache {
 
   /** The cache in `file` (read and written without following a link there); none: in memory only. */
   constructor(private readonly file?: string) {
-    if (!file) return;
     // no cache yet, or unreadable: start empty
-    const data = readJsonFile<{ version: number; rows: Record<string, CacheRow> }>(file, (d) => d.version === CACHE_VERSION && typeof d.rows === 'object' && d.rows !== null);
-    // A row rep did not write (a .rep/ committed to a repository may hold anything) is left out.
-    const valid = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
-    if (data) this.rows = new Map(Object.entries(data.rows).filter((e): e is [string, CacheRow] => valid(e[1])));
+    const data = file ? readJsonFile<{ version: number; rows: Record<string, unknown> }>(file, (d) => d.version === CACHE_VERSION && typeof d.rows === 'object' && d.rows !== null && !Array.isArray(d.rows)) : undefined;
+    // JSON.parse makes every key an own property, "__proto__" too.
+    this.read = data?.rows ?? (Object.create(null) as Record<string, unknown>);
+  }
+
+  /** The row for `p`: this cache's own, or the file's when it is one rep wrote. */
+  private row(p: string): CacheRow | undefined {
+    const own = this.rows.get(p);
+    if (own) return own;
+    const row = Object.hasOwn(this.read, p) ? this.read[p] : undefined;
+    return validRow(row) ? row : undefined;
   }
 
   static forContext(contextDir: string): StatCache {
@@ -76,7 +97,7 @@ export class StatCache {
 
   private hashAgain(f: ContextFile): HashedFile {
     const stamp = StatCache.stamp(f);
-    const row = this.rows.get(f.path);
+    const row = this.row(f.path);
     if (row && row[0] === stamp) {
       this.hits++;
       return { ...f, sha256: row[1] };
@@ -97,15 +118,16 @@ export class StatCache {
     return files.map((f) => this.hash(f));
   }
 
-  /** Writes the cache atomically, leaving out entries modified too recently to trust. */
+  /** Writes the cache atomically, sorted by path, leaving out rows rep did not write and entries modified too recently to trust. */
   save(): void {
     if (!this.file || !this.dirty) return;
     const now = Date.now();
-    // No prototype: a file named __proto__ is a row like the others.
-    const rows = Object.create(null) as Record<string, CacheRow>;
-    for (const [k, row] of [...this.rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const mtime = Number(row[0].split(':')[2] ?? '0');
-      if (now - mtime > RACY_MS) rows[k] = row;
+    const paths = [...new Set([...Object.keys(this.read), ...this.rows.keys()])].sort((a, b) => (a < b ? -1 : 1));
+    // No prototype when a file is named __proto__ (a row like the others); an ordinary object otherwise, which JSON.stringify writes faster.
+    const rows = (Object.hasOwn(this.read, '__proto__') || this.rows.has('__proto__') ? Object.create(null) : {}) as Record<string, CacheRow>;
+    for (const p of paths) {
+      const row = this.row(p);
+      if (row && now - stampMtime(row[0]) > RACY_MS) rows[p] = row;
     }
     writeFileAtomic(this.file, JSON.stringify({ version: CACHE_VERSION, rows }));
     this.dirty = false;

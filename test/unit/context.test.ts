@@ -293,6 +293,39 @@ describe('stat cache', () => {
     expect(Object.keys(rows)).toEqual(['a.txt']);
   });
 
+  it('uses a row of the file only when rep could have written it, and writes back none of another shape', () => {
+    const dir = makeProject({ 'a.txt': 'a', toString: 't', ['__proto__']: 'p' });
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'toString', '__proto__', 'Repfile']) if (existsSync(path.join(dir, f))) utimesSync(path.join(dir, f), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const files = walked(dir, ctx.value.ignore);
+    const first = StatCache.forContext(dir);
+    first.hashAll(files);
+    first.save();
+    const file = path.join(dir, '.rep/statcache.json');
+    const rows = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, [string, string]>;
+    expect(Object.keys(rows).sort()).toEqual(['Repfile', '__proto__', 'a.txt', 'toString'].filter((f) => existsSync(path.join(dir, f))).sort());
+    // a.txt's row with its stamp but a hash that is not one; others of no shape rep writes.
+    const planted = { ...rows, 'a.txt': [rows['a.txt']![0], 'not-a-hash'], 'b.txt': null, 'c.txt': [1, 2], 'd.txt': [rows['a.txt']![0], 'f'.repeat(64), 'extra'] };
+    writeFileSync(file, JSON.stringify({ version: 2, rows: planted }));
+    const second = StatCache.forContext(dir);
+    const again = second.hashAll(files);
+    // a.txt is hashed again (its row is not trusted); the others, named as Object's own members are, come from the file.
+    expect(second.misses).toBe(1);
+    expect(again.find((f) => f.path === 'a.txt')!.sha256).toBe(createHash('sha256').update('a').digest('hex'));
+    expect(again.find((f) => f.path === '__proto__')!.sha256).toBe(createHash('sha256').update('p').digest('hex'));
+    second.save();
+    const back = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, unknown>;
+    expect(Object.keys(back).sort()).toEqual(Object.keys(rows).sort());
+    expect(back).toEqual(rows);
+    // Rows that are not an object at all: an empty cache.
+    writeFileSync(file, JSON.stringify({ version: 2, rows: [['a.txt', rows['a.txt']]] }));
+    const third = StatCache.forContext(dir);
+    third.hashAll(files);
+    expect(third.hits).toBe(0);
+  });
+
   it('hashes large files in chunks', () => {
     const dir = makeProject({});
     mkdirSync(path.join(dir, 'd'));
