@@ -18,6 +18,8 @@ export const STATE_ENTRIES = {
   noop: 'noop.json',
   /** Each context file's stat stamp -> sha256 (context/hash.ts). */
   statCache: 'statcache.json',
+  /** Rows of the stat cache hashed since statcache.json was last written whole, one per line (context/hash.ts). */
+  statCacheLog: 'statcache.jsonl',
   /** The step keys of past states, one line per state, oldest first (state/history.ts): what `rep gc` may remove. */
   history: 'history.jsonl',
   /** The last build's provenance statement (build.ts). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -262,13 +262,17 @@ describe('stat cache', () => {
     // Not written: the time it was given stays (within the file system's rounding).
     expect(Math.abs(statSync(file).mtimeMs - old.getTime())).toBeLessThan(1);
     expect(readFileSync(file, 'utf8')).toBe(before);
-    // The same change, older than the racy window: written.
+    // The same change, older than the racy window: its row is kept, appended to the log (the file stays as it is).
     utimesSync(path.join(dir, 'b.txt'), old, old);
     const third = StatCache.forContext(dir);
     third.hashAll(walked(dir, ctx.value.ignore));
     third.save();
-    expect(statSync(file).mtimeMs).toBeGreaterThan(old.getTime() + 1000);
-    expect(JSON.parse(readFileSync(file, 'utf8')).rows['b.txt'][1]).toBe(createHash('sha256').update('B').digest('hex'));
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    const log = readFileSync(path.join(dir, '.rep/statcache.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    expect(log.map((l) => [l[0], l[2]])).toEqual([['b.txt', createHash('sha256').update('B').digest('hex')]]);
+    const fourth = StatCache.forContext(dir);
+    fourth.hashAll(walked(dir, ctx.value.ignore));
+    expect(fourth.misses).toBe(0);
     expect(written).toBeGreaterThan(0);
   });
 
@@ -293,37 +297,82 @@ describe('stat cache', () => {
     expect(Object.keys(rows)).toEqual(['a.txt']);
   });
 
-  it('uses a row of the file only when rep could have written it, and writes back none of another shape', () => {
+  it('uses a row of its file or its log only when rep could have written it, and writes back none of another shape', () => {
     const dir = makeProject({ 'a.txt': 'a', toString: 't', ['__proto__']: 'p' });
     const old = new Date(Date.now() - 60_000);
-    for (const f of ['a.txt', 'toString', '__proto__', 'Repfile']) if (existsSync(path.join(dir, f))) utimesSync(path.join(dir, f), old, old);
+    const age = () => {
+      for (const f of ['a.txt', 'toString', '__proto__', 'Repfile']) if (existsSync(path.join(dir, f))) utimesSync(path.join(dir, f), old, old);
+    };
+    age();
     const ctx = loadContext(dir);
     if (!ctx.ok) throw new Error();
-    const files = walked(dir, ctx.value.ignore);
+    const files = () => walked(dir, ctx.value.ignore);
     const first = StatCache.forContext(dir);
-    first.hashAll(files);
+    first.hashAll(files());
     first.save();
     const file = path.join(dir, '.rep/statcache.json');
+    const logFile = path.join(dir, '.rep/statcache.jsonl');
     const rows = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, [string, string]>;
     expect(Object.keys(rows).sort()).toEqual(['Repfile', '__proto__', 'a.txt', 'toString'].filter((f) => existsSync(path.join(dir, f))).sort());
-    // a.txt's row with its stamp but a hash that is not one; others of no shape rep writes.
+    // a.txt's row with its stamp but a hash that is not one; others of no shape rep writes; the log no better.
     const planted = { ...rows, 'a.txt': [rows['a.txt']![0], 'not-a-hash'], 'b.txt': null, 'c.txt': [1, 2], 'd.txt': [rows['a.txt']![0], 'f'.repeat(64), 'extra'] };
     writeFileSync(file, JSON.stringify({ version: 2, rows: planted }));
+    writeFileSync(logFile, ['["a.txt",', '{"a.txt":1}', JSON.stringify(['a.txt', rows['a.txt']![0], 'g'.repeat(64)]), JSON.stringify(['e.txt', 1, 'f'.repeat(64)]), ''].join('\n'));
     const second = StatCache.forContext(dir);
-    const again = second.hashAll(files);
-    // a.txt is hashed again (its row is not trusted); the others, named as Object's own members are, come from the file.
+    const again = second.hashAll(files());
+    // a.txt is hashed again (no row of it is trusted); the others, named as Object's own members are, come from the file.
     expect(second.misses).toBe(1);
     expect(again.find((f) => f.path === 'a.txt')!.sha256).toBe(createHash('sha256').update('a').digest('hex'));
     expect(again.find((f) => f.path === '__proto__')!.sha256).toBe(createHash('sha256').update('p').digest('hex'));
     second.save();
-    const back = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, unknown>;
-    expect(Object.keys(back).sort()).toEqual(Object.keys(rows).sort());
-    expect(back).toEqual(rows);
-    // Rows that are not an object at all: an empty cache.
-    writeFileSync(file, JSON.stringify({ version: 2, rows: [['a.txt', rows['a.txt']]] }));
+    // Its row went to the log; the next cache takes it from there.
     const third = StatCache.forContext(dir);
-    third.hashAll(files);
-    expect(third.hits).toBe(0);
+    third.hashAll(files());
+    expect(third.misses).toBe(0);
+    // A log past its bound: the next save writes the whole cache, without the rows of another shape, and removes the log.
+    const many = Array.from({ length: 1200 }, (_, i) => JSON.stringify([`gone/${i}`, `file:1:${old.getTime()}:1:${i}:1`, 'e'.repeat(64)]));
+    writeFileSync(logFile, `${readFileSync(logFile, 'utf8')}${many.join('\n')}\n`);
+    writeFileSync(path.join(dir, 'a.txt'), 'A');
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    const fourth = StatCache.forContext(dir);
+    fourth.hashAll(files());
+    expect(fourth.misses).toBe(1);
+    fourth.save();
+    expect(existsSync(logFile)).toBe(false);
+    const back = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, [string, string]>;
+    expect(Object.keys(back).filter((p) => !p.startsWith('gone/')).sort()).toEqual(Object.keys(rows).sort());
+    expect(Object.keys(back).filter((p) => p.startsWith('gone/'))).toHaveLength(1200);
+    expect(back['a.txt']![1]).toBe(createHash('sha256').update('A').digest('hex'));
+    expect(back['__proto__']).toEqual(rows['__proto__']);
+    // Rows that are not an object at all: an empty cache, its log unread.
+    writeFileSync(file, JSON.stringify({ version: 2, rows: [['a.txt', back['a.txt']]] }));
+    writeFileSync(logFile, `${JSON.stringify(['a.txt', ...back['a.txt']!])}\n`);
+    const fifth = StatCache.forContext(dir);
+    fifth.hashAll(files());
+    expect(fifth.hits).toBe(0);
+  });
+
+  it('appends nothing through a link at its log, and replaces the link with the whole cache', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const first = StatCache.forContext(dir);
+    first.hashAll(walked(dir, ctx.value.ignore));
+    first.save();
+    const victim = path.join(mkdtempSync(path.join(tmpdir(), 'rep-victim-')), 'precious');
+    writeFileSync(victim, 'precious\n');
+    const logFile = path.join(dir, '.rep/statcache.jsonl');
+    symlinkSync(victim, logFile);
+    writeFileSync(path.join(dir, 'a.txt'), 'A');
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    const second = StatCache.forContext(dir);
+    second.hashAll(walked(dir, ctx.value.ignore));
+    second.save();
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(lstatSync(logFile, { throwIfNoEntry: false })).toBeUndefined();
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows['a.txt'][1]).toBe(createHash('sha256').update('A').digest('hex'));
   });
 
   it('hashes large files in chunks', () => {

@@ -120,7 +120,7 @@ describe('.rep: rep never follows a link there', () => {
   });
 
   it('builds over state, memo and stamp files that are links to /dev/zero, replacing the links', () => {
-    const names = ['state.json', 'history.jsonl', 'noop.json', 'statcache.json', 'provenance.json', 'build.pid'];
+    const names = ['state.json', 'history.jsonl', 'noop.json', 'statcache.json', 'statcache.jsonl', 'provenance.json', 'build.pid'];
     const dir = project({ '.dockerignore': 'Dockerfile\n', ...Object.fromEntries(names.map((n) => [`.rep/${n}`, { link: '/dev/zero' }])) });
     // Files older than a few seconds, so that the stat cache keeps their rows and is written.
     for (const f of ['Repfile', 'a.txt', '.dockerignore']) utimesSync(path.join(dir, f), 1e9, 1e9);
