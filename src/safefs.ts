@@ -114,14 +114,19 @@ export function writeReplacing(file: string, data: string | Buffer): void {
 }
 
 /**
- * Appends to `file` without following a link at its name. Best effort (a
- * log): a line that cannot be written is dropped rather than fail the build.
+ * Appends to `file` without following a link at its name, and only to a
+ * regular file with no other name (a hard link to a file elsewhere, which
+ * an unpacked archive can plant, is left alone). Best effort (a log): what
+ * cannot be written is dropped rather than fail the build.
  */
 export function appendNoFollow(file: string, data: string): void {
   try {
     const fd = openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o666);
     try {
-      writeSync(fd, data);
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.nlink !== 1) return;
+      const bytes = Buffer.from(data);
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
     } finally {
       closeSync(fd);
     }

@@ -6,7 +6,7 @@
 // row per file of the context (15 MB at 100k files).
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
-import { appendNoFollow, JSON_LIMIT, readBounded } from '../safefs.js';
+import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { statePath } from '../state/paths.js';
 import type { ContextFile } from './files.js';
@@ -43,8 +43,13 @@ const RACY_MS = 2000;
 
 type CacheRow = [stamp: string, sha256: string];
 
-/** Rows the log may hold before the cache is written whole again: this many, or a quarter of the whole file's. */
-const LOG_ROWS_MIN = 1000;
+/**
+ * Bytes the log may hold before the cache is written whole again: this
+ * many, or a quarter of the whole file's. Counted in bytes, lines that repeat
+ * a path or are not rep's count too; a log twice that size is not rep's and
+ * is not read.
+ */
+const LOG_BYTES_MIN = 256 << 10;
 
 /** A row rep wrote: a .rep/ committed to a repository may hold anything else, which is left out. */
 const validRow = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
@@ -63,6 +68,10 @@ export class StatCache {
   private readonly read: Record<string, unknown>;
   /** Whether there is a whole file to add rows to (else the next save writes one). */
   private whole: boolean;
+  /** Bytes the log may hold (see LOG_BYTES_MIN). */
+  private readonly logBound: number;
+  /** Whether the log was read (or there was none): one that was not is replaced, never added to. */
+  private logRead = true;
   /** Rows of the log, newer than the file's; checked as they are read. */
   private readonly logged = new Map<string, CacheRow>();
   /** Rows this cache hashed itself. */
@@ -87,14 +96,25 @@ export class StatCache {
     // JSON.parse makes every key an own property, "__proto__" too.
     this.read = data?.rows ?? (Object.create(null) as Record<string, unknown>);
     this.whole = data !== undefined;
-    const lines = data && log ? readBounded(log, { limit: JSON_LIMIT }) : undefined;
-    if (!lines?.ok) return;
-    for (const line of lines.bytes.toString('utf8').split('\n')) {
+    this.logBound = Math.max(LOG_BYTES_MIN, (file && data ? (lstatSync(file, { throwIfNoEntry: false })?.size ?? 0) : 0) / 4);
+    if (!data || !log) return;
+    const read = readBounded(log, { limit: 2 * this.logBound });
+    if (!read.ok) {
+      this.logRead = read.code === 'ENOENT';
+      return;
+    }
+    const text = read.bytes.toString('utf8');
+    for (let at = 0; at < text.length; ) {
+      const end = (text.indexOf('\n', at) + 1 || text.length + 1) - 1;
+      const line = text.slice(at, end);
+      at = end + 1;
+      // Only what can be a row is parsed: a line cut short (a build killed while it appended), or not rep's, is passed over.
+      if (!line.startsWith('["') || !line.endsWith(']')) continue;
       let v: unknown;
       try {
         v = JSON.parse(line);
       } catch {
-        continue; // a line cut short (a build killed while it appended), or not rep's
+        continue;
       }
       if (Array.isArray(v) && v.length === 3 && typeof v[0] === 'string' && validRow(v.slice(1))) this.logged.set(v[0], [v[1], v[2]]);
     }
@@ -161,16 +181,18 @@ export class StatCache {
     const added = [...this.rows].filter(([, row]) => fresh(row)).sort(([a], [b]) => (a < b ? -1 : 1));
     this.dirty = false;
     if (added.length === 0) return;
-    // Appended only to a log that is a file (or none yet): a link or anything else there is replaced by a whole write.
-    const logKind = this.log ? lstatSync(this.log, { throwIfNoEntry: false }) : undefined;
     // Saved once: what this cache hashes from now on is what a later save adds.
     for (const [p, row] of added) {
       this.rows.delete(p);
       this.logged.set(p, row);
     }
-    const within = this.logged.size <= LOG_ROWS_MIN || this.logged.size <= Object.keys(this.read).length / 4;
-    if (this.log && this.whole && within && (!logKind || logKind.isFile())) {
-      appendNoFollow(this.log, added.map(([p, row]) => `${JSON.stringify([p, ...row])}\n`).join(''));
+    const lines = added.map(([p, row]) => `${JSON.stringify([p, ...row])}\n`).join('');
+    // Appended only to a log read whole that is a file of one name (or none yet), within its bound: anything
+    // else there (a link, symbolic or hard, a log too large or unreadable) is replaced by a whole write.
+    const at = this.log ? lstatSync(this.log, { throwIfNoEntry: false }) : undefined;
+    const appendable = !at || (at.isFile() && at.nlink === 1 && this.logRead && at.size + Buffer.byteLength(lines) <= this.logBound);
+    if (this.log && this.whole && appendable) {
+      appendNoFollow(this.log, lines);
       return;
     }
     const paths = [...new Set([...Object.keys(this.read), ...this.logged.keys()])].sort((a, b) => (a < b ? -1 : 1));
@@ -182,6 +204,7 @@ export class StatCache {
     }
     writeFileAtomic(this.file, JSON.stringify({ version: CACHE_VERSION, rows }));
     this.whole = true;
+    this.logRead = true;
     // The log's rows are in the file now (a link is removed, not followed; a folder there stays, never read).
     try {
       if (this.log) rmSync(this.log, { force: true });

@@ -137,7 +137,8 @@ export class ReadAhead {
     if (len > ReadAhead.WINDOW) return readExactly(this.fd, at, len, this.end);
     if (at < this.from || at + len > this.to) {
       // After a body longer than a window the next header may be as lonely: a few blocks, not a window.
-      const far = this.to > 0 && at > this.to + ReadAhead.WINDOW;
+      // So may bytes behind the window (a layer written in another order than its files lie).
+      const far = this.to > 0 && (at > this.to + ReadAhead.WINDOW || at < this.from);
       const want = Math.min(Math.max(far ? ReadAhead.FAR : ReadAhead.WINDOW, len), this.end - at);
       let got = 0;
       while (got < want) {

@@ -58,8 +58,9 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
   const last = past[past.length - 1];
   if (last && lineOf(last) === line) return;
   const file = stateFileToWrite(contextDir, 'history');
-  // Past the bound, or anything but a regular file at its name (a link is replaced, never followed): rewrite.
-  if (past.length + 1 > MAX_STATES || lstatSync(file, { throwIfNoEntry: false })?.isFile() === false) {
+  // Past the bound, or anything but a regular file of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (past.length + 1 > MAX_STATES || (st && (!st.isFile() || st.nlink !== 1))) {
     writeHistory(contextDir, [...past, parseLine(line)!]);
     return;
   }

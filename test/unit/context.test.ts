@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -329,8 +329,8 @@ describe('stat cache', () => {
     const third = StatCache.forContext(dir);
     third.hashAll(files());
     expect(third.misses).toBe(0);
-    // A log past its bound: the next save writes the whole cache, without the rows of another shape, and removes the log.
-    const many = Array.from({ length: 1200 }, (_, i) => JSON.stringify([`gone/${i}`, `file:1:${old.getTime()}:1:${i}:1`, 'e'.repeat(64)]));
+    // A log past its bound (256 KiB for a small cache): the next save writes the whole cache, without the rows of another shape, and removes the log.
+    const many = Array.from({ length: 3000 }, (_, i) => JSON.stringify([`gone/${i}`, `file:1:${old.getTime()}:1:${i}:1`, 'e'.repeat(64)]));
     writeFileSync(logFile, `${readFileSync(logFile, 'utf8')}${many.join('\n')}\n`);
     writeFileSync(path.join(dir, 'a.txt'), 'A');
     utimesSync(path.join(dir, 'a.txt'), old, old);
@@ -341,7 +341,7 @@ describe('stat cache', () => {
     expect(existsSync(logFile)).toBe(false);
     const back = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, [string, string]>;
     expect(Object.keys(back).filter((p) => !p.startsWith('gone/')).sort()).toEqual(Object.keys(rows).sort());
-    expect(Object.keys(back).filter((p) => p.startsWith('gone/'))).toHaveLength(1200);
+    expect(Object.keys(back).filter((p) => p.startsWith('gone/'))).toHaveLength(3000);
     expect(back['a.txt']![1]).toBe(createHash('sha256').update('A').digest('hex'));
     expect(back['__proto__']).toEqual(rows['__proto__']);
     // Rows that are not an object at all: an empty cache, its log unread.
@@ -350,6 +350,47 @@ describe('stat cache', () => {
     const fifth = StatCache.forContext(dir);
     fifth.hashAll(files());
     expect(fifth.hits).toBe(0);
+  });
+
+  it('writes the whole cache rather than add to a log that repeats itself, is too large to read, or is no log of its own', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    const old = new Date(Date.now() - 60_000);
+    const file = path.join(dir, 'a.txt');
+    const logFile = path.join(dir, '.rep/statcache.jsonl');
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const edit = (n: number) => {
+      writeFileSync(file, `a${n}`);
+      utimesSync(file, old, old);
+      const c = StatCache.forContext(dir);
+      c.hashAll(walked(dir, ctx.value.ignore));
+      c.save();
+      return c;
+    };
+    edit(0);
+    // The same file edited build after build: a line each time, until the log reaches its bound, then none.
+    const sizes: number[] = [];
+    for (let n = 1; n < 3000; n++) {
+      edit(n);
+      sizes.push(existsSync(logFile) ? statSync(logFile).size : 0);
+      if (sizes.length > 2 && sizes[sizes.length - 1] === 0) break;
+    }
+    expect(sizes[0]).toBeGreaterThan(0);
+    expect(sizes[sizes.length - 1]).toBe(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(256 << 10);
+    // Too large to be rep's (a flood of blank lines): not read, and replaced by the next save.
+    writeFileSync(logFile, '\n'.repeat(600 << 10));
+    const flooded = edit(9000);
+    expect(flooded.misses).toBe(1);
+    expect(existsSync(logFile)).toBe(false);
+    // A hard link to a file elsewhere: nothing is appended to it; the name is replaced.
+    const victim = path.join(mkdtempSync(path.join(tmpdir(), 'rep-victim-')), 'precious');
+    writeFileSync(victim, 'precious\n');
+    linkSync(victim, logFile);
+    edit(9001);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(existsSync(logFile)).toBe(false);
+    expect(StatCache.forContext(dir).hashAll(walked(dir, ctx.value.ignore))[0]!.sha256).toBe(createHash('sha256').update('a9001').digest('hex'));
   });
 
   it('appends nothing through a link at its log, and replaces the link with the whole cache', () => {

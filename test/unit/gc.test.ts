@@ -1,12 +1,13 @@
 // rep gc's decisions without an engine: which step images the policy removes,
 // and the history of past states it reads (bounded, hostile input).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { ownSizes, planGc } from '../../src/gc/policy.js';
 import { appendHistory, MAX_STATES, readHistory } from '../../src/state/history.js';
+import { appendNoFollow } from '../../src/safefs.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const hex = (n: number) => key(n).slice('sha256:'.length);
@@ -88,6 +89,22 @@ describe('state history', () => {
     appendHistory(dir, [key(4)]);
     expect(readFileSync(outside, 'utf8')).toBe(`{"keys":["${key(3)}"]}\n`);
     expect(readHistory(dir)).toEqual([[key(4)]]);
+  });
+
+  it('appends nothing to a hard link to a file elsewhere (an unpacked archive can plant one): the name is replaced', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    mkdirSync(path.join(dir, '.rep'));
+    const outside = path.join(dir, 'Repfile');
+    writeFileSync(outside, 'rep: 1\n');
+    linkSync(outside, file());
+    appendHistory(dir, [key(5)]);
+    expect(readFileSync(outside, 'utf8')).toBe('rep: 1\n');
+    expect(readHistory(dir)).toEqual([[key(5)]]);
+    // The same for any append rep makes without a rewrite of its own to fall back on: dropped.
+    const other = path.join(dir, '.rep', 'other.log');
+    linkSync(outside, other);
+    appendNoFollow(other, 'line\n');
+    expect(readFileSync(outside, 'utf8')).toBe('rep: 1\n');
   });
 
   it('reads nothing when .rep is a link', () => {
