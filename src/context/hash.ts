@@ -51,6 +51,15 @@ type CacheRow = [stamp: string, sha256: string];
  */
 const LOG_BYTES_MIN = 256 << 10;
 
+/** How a log line that can be a row ends: its hash (lines that cannot are passed over without a parse). */
+const ROW_TAIL = /","[0-9a-f]{64}"\]$/;
+
+/** A stamp as StatCache.stamp writes it: a type and five numbers. */
+const stampShaped = (stamp: string): boolean => {
+  const parts = stamp.split(':');
+  return parts.length === 6 && (parts[0] === 'file' || parts[0] === 'symlink') && parts.slice(1).every((n) => n !== '' && Number.isFinite(Number(n)));
+};
+
 /** A row rep wrote: a .rep/ committed to a repository may hold anything else, which is left out. */
 const validRow = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
 
@@ -109,7 +118,7 @@ export class StatCache {
       const line = text.slice(at, end);
       at = end + 1;
       // Only what can be a row is parsed: a line cut short (a build killed while it appended), or not rep's, is passed over.
-      if (!line.startsWith('["') || !line.endsWith(']')) continue;
+      if (!line.startsWith('["') || !ROW_TAIL.test(line)) continue;
       let v: unknown;
       try {
         v = JSON.parse(line);
@@ -170,7 +179,7 @@ export class StatCache {
 
   /**
    * Saves the rows this cache hashed: appended to the log, or, when there is
-   * no whole file yet or the log would hold too many, the whole cache written
+   * no whole file yet or the log would pass its bound, the whole cache written
    * atomically (sorted by path, leaving out rows rep did not write) and the
    * log removed. Entries modified too recently to trust are left out.
    */
@@ -200,7 +209,8 @@ export class StatCache {
     const rows = (paths.includes('__proto__') ? Object.create(null) : {}) as Record<string, CacheRow>;
     for (const p of paths) {
       const row = this.row(p);
-      if (row && fresh(row)) rows[p] = row;
+      // A stamp of another shape matches no file: not written back.
+      if (row && fresh(row) && stampShaped(row[0])) rows[p] = row;
     }
     writeFileAtomic(this.file, JSON.stringify({ version: CACHE_VERSION, rows }));
     this.whole = true;

@@ -315,7 +315,7 @@ describe('stat cache', () => {
     const rows = JSON.parse(readFileSync(file, 'utf8')).rows as Record<string, [string, string]>;
     expect(Object.keys(rows).sort()).toEqual(['Repfile', '__proto__', 'a.txt', 'toString'].filter((f) => existsSync(path.join(dir, f))).sort());
     // a.txt's row with its stamp but a hash that is not one; others of no shape rep writes; the log no better.
-    const planted = { ...rows, 'a.txt': [rows['a.txt']![0], 'not-a-hash'], 'b.txt': null, 'c.txt': [1, 2], 'd.txt': [rows['a.txt']![0], 'f'.repeat(64), 'extra'] };
+    const planted = { ...rows, 'a.txt': [rows['a.txt']![0], 'not-a-hash'], 'b.txt': null, 'c.txt': [1, 2], 'd.txt': [rows['a.txt']![0], 'f'.repeat(64), 'extra'], 'e.txt': ['x', 'f'.repeat(64)] };
     writeFileSync(file, JSON.stringify({ version: 2, rows: planted }));
     writeFileSync(logFile, ['["a.txt",', '{"a.txt":1}', JSON.stringify(['a.txt', rows['a.txt']![0], 'g'.repeat(64)]), JSON.stringify(['e.txt', 1, 'f'.repeat(64)]), ''].join('\n'));
     const second = StatCache.forContext(dir);
