@@ -71,9 +71,6 @@ export function materialReader(contextDir: string, budget = JSON_LIMIT): (key: s
   };
 }
 
-/** The material recorded for `key` (see materialReader). */
-export const readMaterial = (contextDir: string, key: string): StepMaterial | undefined => materialReader(contextDir)(key);
-
 /**
  * Writes the material of each key into `dir` (the folder, made rep's own by the
  * caller). A regular file already there under its key's name is kept when the

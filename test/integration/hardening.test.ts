@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, makeProject, rep } from '../helpers.js';
 import { DOCKER_BIN, sh } from './helpers.js';
-import { readMaterial } from '../../src/state/materials.js';
+import { materialReader } from '../../src/state/materials.js';
 import { STATE_VERSION } from '../../src/state/state.js';
 
 const repfile = () => `rep: 1
@@ -56,7 +56,7 @@ function stateIsSound(dir: string): void {
   for (const rec of Object.values(s.steps) as { key: string }[]) {
     expect(rec.key).toMatch(/^sha256:[0-9a-f]{64}$/);
     // Each key's material was written before the state named it.
-    expect(readMaterial(dir, rec.key), rec.key).toBeDefined();
+    expect(materialReader(dir)(rec.key), rec.key).toBeDefined();
   }
 }
 

@@ -16,7 +16,7 @@ import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION } from '../../src/state/state.js';
-import { materialReader, readMaterial } from '../../src/state/materials.js';
+import { materialReader } from '../../src/state/materials.js';
 import { sha256Of } from '../../src/canonical.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
 
@@ -433,7 +433,7 @@ describe('.rep/materials: what each recorded key was computed from', () => {
     const planted = path.join(materials(dir), `${next.slice(7)}.json`);
     writeFileSync(planted, '{"format":1}');
     expect(repBounded(dir, ['build', '--engine', 'none']).code).toBe(0);
-    expect(readMaterial(dir, next)).toBeDefined();
+    expect(materialReader(dir)(next)).toBeDefined();
     change(dir);
     expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
   });
