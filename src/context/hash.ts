@@ -19,6 +19,15 @@ export interface HashedFile extends ContextFile {
 const CHUNK = 1 << 20;
 let chunk: Buffer | undefined;
 
+/**
+ * `f` with its hash. Written out field by field: V8 gives each object made as
+ * `{ ...f, sha256 }` a hidden class of its own (about 250 bytes, 25 MB at 100k files).
+ */
+const hashedFile = (f: ContextFile, sha256: string): HashedFile =>
+  f.target === undefined
+    ? { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stat: f.stat, sha256 }
+    : { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stat: f.stat, target: f.target, sha256 };
+
 export function sha256File(abs: string): string {
   chunk ??= Buffer.allocUnsafe(CHUNK);
   const h = createHash('sha256');
@@ -159,7 +168,7 @@ export class StatCache {
     const row = this.row(f.path);
     if (row && row[0] === stamp) {
       this.hits++;
-      return { ...f, sha256: row[1] };
+      return hashedFile(f, row[1]);
     }
     this.misses++;
     const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
@@ -170,7 +179,7 @@ export class StatCache {
       this.rows.set(f.path, [stamp, sha256]);
       this.dirty = true;
     }
-    return { ...f, sha256 };
+    return hashedFile(f, sha256);
   }
 
   hashAll(files: readonly ContextFile[]): HashedFile[] {

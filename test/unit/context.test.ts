@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -414,6 +414,26 @@ describe('stat cache', () => {
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
     expect(lstatSync(logFile, { throwIfNoEntry: false })).toBeUndefined();
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows['a.txt'][1]).toBe(createHash('sha256').update('A').digest('hex'));
+  });
+
+  it('gives each file as the walk found it with its hash, a link with its text, from a read and from the cache', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    symlinkSync('a.txt', path.join(dir, 'l'));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    lutimesSync(path.join(dir, 'l'), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const files = walked(dir, ctx.value.ignore);
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const want = [{ ...files[0]!, sha256: sha('a') }, { ...files[1]!, sha256: sha('a.txt') }];
+    expect(want[1]!.target).toBe('a.txt');
+    const first = StatCache.forContext(dir);
+    expect(first.hashAll(files)).toStrictEqual(want);
+    first.save();
+    const second = StatCache.forContext(dir);
+    expect(second.hashAll(walked(dir, ctx.value.ignore))).toStrictEqual(want);
+    expect(second.hits).toBe(2);
   });
 
   it('hashes large files in chunks', () => {
