@@ -25,13 +25,30 @@ export const DEFAULT_DROP: readonly string[] = [
 export function dropMatcher(patterns: readonly string[]): (path: string) => boolean {
   if (patterns.length === 0) return () => false;
   const match = picomatch([...patterns], { dot: true });
-  return (p: string) => {
-    let at = p.length;
-    for (;;) {
-      if (match(p.slice(0, at))) return true;
-      at = p.lastIndexOf('/', at - 1);
-      if (at <= 0) return false;
+  // A layer names each folder once and many paths in it: what a folder's answer is, is kept
+  // (100k entries at times; trying every prefix of every path again made most of a rewrite's garbage).
+  const folders = new Map<string, boolean>();
+  const folder = (dir: string): boolean => {
+    // Up to the first folder whose answer is known (none: not dropped), then down again, answering each.
+    const unknown: string[] = [];
+    let known: boolean | undefined;
+    for (let d = dir; (known = folders.get(d)) === undefined; ) {
+      unknown.push(d);
+      const up = d.lastIndexOf('/');
+      if (up <= 0) break;
+      d = d.slice(0, up);
     }
+    let answer = known ?? false;
+    for (let i = unknown.length - 1; i >= 0; i--) {
+      answer ||= match(unknown[i]!);
+      folders.set(unknown[i]!, answer);
+    }
+    return answer;
+  };
+  return (p: string) => {
+    if (match(p)) return true;
+    const up = p.lastIndexOf('/');
+    return up > 0 && folder(p.slice(0, up));
   };
 }
 

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
+import picomatch from 'picomatch';
 import tar, { type Header } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalConfig, DEFAULT_PATH } from '../../src/repro/config.js';
@@ -157,6 +159,35 @@ describe('canonical layer', () => {
     const r = await rewrite(BASE, [[{ name: 'var/log/dpkg.log', body: 'base\nnow\n' }, { name: 'var/lib/apt/lists/deb.debian.org_Release', body: 'r' }, { name: 'var/log/apt/', type: 'directory' }, { name: 'var/log/apt/term.log', body: 't' }, { name: 'usr/bin/x', body: 'x' }]], drop);
     expect(r.listing.map((l) => l.split(' ')[1])).toEqual(['usr/bin/x']);
     expect(r.tree.has('var/log/dpkg.log')).toBe(true);
+  });
+
+  it('drops a path when it or a folder above it matches, whatever order paths are asked in', () => {
+    // The matcher keeps each folder's answer: it must say what trying every prefix says.
+    const oracle = (patterns: string[]) => {
+      const match = picomatch(patterns, { dot: true });
+      return (p: string) => {
+        const parts = p.split('/');
+        return parts.some((_, n) => parts.slice(0, n + 1).join('') !== '' && match(parts.slice(0, n + 1).join('/')));
+      };
+    };
+    const segment = fc.constantFrom('var', 'log', 'apt', 'a', 'b.log', '.x', 'lists');
+    const pathArb = fc.array(segment, { minLength: 1, maxLength: 5 }).map((s) => s.join('/'));
+    const patternArb = fc.array(fc.constantFrom('var/log/apt/**', 'var/log/*.log', '**/b.log', 'a', 'var/*/lists', '.x/**', 'log'), { minLength: 1, maxLength: 3 });
+    fc.assert(
+      fc.property(patternArb, fc.array(pathArb, { maxLength: 40 }), (patterns, paths) => {
+        const drop = dropMatcher(patterns);
+        const want = oracle(patterns);
+        for (const p of paths) expect(drop(p), `${p} with ${patterns.join(' ')}`).toBe(want(p));
+      }),
+    );
+    // A deep path first, then the folders above it, and the other way round.
+    const deep = 'var/log/apt/x/y/z';
+    const drop = dropMatcher(['var/log/apt']);
+    expect([deep, 'var/log/apt', 'var/log', 'var'].map(drop)).toEqual([true, true, false, false]);
+    const again = dropMatcher(['var/log/apt']);
+    expect(['var', 'var/log', 'var/log/apt', deep, 'var/log/aptx/y'].map(again)).toEqual([false, false, true, true, false]);
+    // A path tens of thousands of folders deep is answered without running out of stack.
+    expect(dropMatcher(['q/**'])(Array.from({ length: 50000 }, () => 'd').join('/'))).toBe(false);
   });
 
   it('makes the first name of a hard-link group the file, whatever the engine chose', async () => {
