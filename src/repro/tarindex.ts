@@ -4,7 +4,6 @@
 // another order by reading byte ranges. The tar may be hostile: header sizes,
 // long names, pax records and the entry count are bounded, and a size that
 // runs past the end of the range is an error, never a read beyond it.
-import { isAscii } from 'node:buffer';
 import { readSync } from 'node:fs';
 
 export interface TarHeader {
@@ -42,13 +41,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A NUL-terminated string field, UTF-8 (a name that is not would be rewritten as another name: refused). */
 const str = (b: Buffer, at: number, len: number) => {
-  const f = b.subarray(at, at + len);
-  const nul = f.indexOf(0);
-  const text = f.subarray(0, nul < 0 ? len : nul);
+  // Read in place, without a Buffer per field (a layer of 100k entries read several fields of each).
+  const end = at + len;
+  let i = at;
+  let ascii = true;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+  }
   // ASCII (most names and every number) reads the same in Latin-1, without a decoder.
-  if (isAscii(text)) return text.toString('latin1');
+  if (ascii) return b.toString('latin1', at, i);
   try {
-    return utf8.decode(text);
+    return utf8.decode(b.subarray(at, i));
   } catch {
     throw new TarError('a name in a tar header is not UTF-8');
   }
@@ -56,12 +61,11 @@ const str = (b: Buffer, at: number, len: number) => {
 
 /** A numeric field: octal text, or GNU base-256 (high bit set); beyond 2^53 it is refused. */
 function num(b: Buffer, at: number, len: number, what: string): number {
-  const f = b.subarray(at, at + len);
-  if (f[0]! & 0x80) {
-    if (f[0] === 0xff) throw new TarError(`negative ${what} in a tar header`);
-    let n = f[0]! & 0x7f;
+  if (b[at]! & 0x80) {
+    if (b[at] === 0xff) throw new TarError(`negative ${what} in a tar header`);
+    let n = b[at]! & 0x7f;
     for (let i = 1; i < len; i++) {
-      n = n * 256 + f[i]!;
+      n = n * 256 + b[at + i]!;
       if (n > Number.MAX_SAFE_INTEGER) throw new TarError(`${what} too large in a tar header`);
     }
     return n;
@@ -86,6 +90,17 @@ function num(b: Buffer, at: number, len: number, what: string): number {
 function checksumOk(b: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
+  // Octal digits between blanks, ended by a NUL or the field's end (what tar writers write): read in place.
+  let i = 148;
+  while (i < 156 && b[i] === 0x20) i++;
+  const digits = i;
+  let value = 0;
+  while (i < 156 && b[i]! >= 0x30 && b[i]! <= 0x37) value = value * 8 + (b[i++]! - 0x30);
+  if (i > digits) {
+    while (i < 156 && b[i] === 0x20) i++;
+    if (i === 156 || b[i] === 0) return value === sum;
+  }
+  // Anything else as the text it is.
   const want = str(b, 148, 8).trim();
   return /^[0-7]+$/.test(want) && parseInt(want, 8) === sum;
 }
@@ -195,7 +210,7 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     }
     if (type === 'g') continue;
     if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
-    const magic = h.subarray(257, 263).toString('latin1');
+    const magic = h.toString('latin1', 257, 263);
     const prefix = magic.startsWith('ustar') && magic !== 'ustar ' ? str(h, 345, 155) : '';
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
     const paxNum = (k: string, dflt: number) => {

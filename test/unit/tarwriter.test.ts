@@ -458,4 +458,69 @@ describe('a tar header read back', () => {
       { numRuns: 2000 },
     );
   });
+
+  /** The first entry of a tar of one header whose bytes `edit` changed (the checksum written over them unless `sum` says not), or the TarError's message. */
+  const readBack = (edit: (h: Buffer) => void, sum: (h: Buffer, total: number) => void = (h, total) => void h.write(`${total.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')) => {
+    const h = headerBlocks({ name: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 })[0]!;
+    edit(h);
+    h.fill(0x20, 148, 156);
+    let total = 0;
+    for (const b of h) total += b;
+    sum(h, total);
+    writeFileSync(file, Buffer.concat([h, Buffer.alloc(1024)]));
+    const fd = openSync(file, 'r');
+    try {
+      return [...tarHeaders(fd, 0, 1536)][0]!;
+    } catch (e) {
+      if (!(e instanceof TarError)) throw e;
+      return e.message;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const decoded = (field: Buffer): string | undefined => {
+    const nul = field.indexOf(0);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(field.subarray(0, nul < 0 ? field.length : nul));
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('checks the checksum as its text says: blanks, leading zeros, NULs, other characters, bytes that are not UTF-8', () => {
+    const noise = fc.constantFrom(0x30, 0x37, 0x38, 0x20, 0x00, 0x09, 0x0a, 0x78, 0xc3, 0xa9, 0xff);
+    // The right number written many ways (most of them as writers do), and fields of any bytes.
+    const field = (total: number) =>
+      fc.oneof(
+        fc.tuple(fc.nat(3), fc.nat(3), fc.array(noise, { maxLength: 8 })).map(([blanks, zeros, tail]) => Buffer.concat([Buffer.from(' '.repeat(blanks) + '0'.repeat(zeros) + total.toString(8), 'latin1'), Buffer.from(tail)]).subarray(0, 8)),
+        fc.array(noise, { minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b)),
+      );
+    // The sum does not depend on the field (it counts as blanks): what the header without it sums to.
+    const probe = headerBlocks({ name: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 })[0]!;
+    probe.fill(0x20, 148, 156);
+    const total = probe.reduce((a, b) => a + b, 0);
+    fc.assert(
+      fc.property(field(total), (f) => {
+        const got = readBack(() => {}, (h) => void Buffer.concat([f, Buffer.alloc(8)]).copy(h, 148, 0, 8));
+        const text = decoded(Buffer.concat([f, Buffer.alloc(8)]).subarray(0, 8));
+        const want = text === undefined ? 'a name in a tar header is not UTF-8' : /^[0-7]+$/.test(text.trim()) && parseInt(text.trim(), 8) === total ? 'read' : 'bad checksum';
+        expect(typeof got === 'string' ? (got.includes('bad checksum') ? 'bad checksum' : got) : 'read').toBe(want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads a name as UTF-8 up to its first NUL, and refuses one that is not UTF-8', () => {
+    const bytes = fc.constantFrom(0x61, 0x2f, 0x2e, 0x00, 0x7f, 0xc3, 0xa9, 0xe6, 0x97, 0xa5, 0xff, 0x80);
+    fc.assert(
+      fc.property(fc.array(bytes, { minLength: 1, maxLength: 100 }), (name) => {
+        const field = Buffer.alloc(100);
+        Buffer.from(name).copy(field);
+        const got = readBack((h) => field.copy(h, 0));
+        const want = decoded(field);
+        expect(typeof got === 'string' ? got : got.name).toBe(want ?? 'a name in a tar header is not UTF-8');
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
