@@ -39,46 +39,68 @@ function octal(value: number, digits: number): string {
   return s.length > digits ? `${'7'.repeat(digits)} ` : `${'0'.repeat(digits - s.length)}${s} `;
 }
 
+/** octal(value, digits) written at `at`: digits in place for a whole number that fits (most), else as text. */
+function putOctal(b: Buffer, at: number, value: number, digits: number): void {
+  if (!Number.isInteger(value) || value < 0 || value >= 8 ** digits) {
+    b.write(octal(value, digits), at);
+    return;
+  }
+  for (let i = digits - 1, n = value; i >= 0; i--, n = Math.floor(n / 8)) b[at + i] = 0x30 + (n % 8);
+  b[at + digits] = 0x20;
+}
+
+/** What every ustar header holds before its fields: NULs, and the magic and version. */
+const EMPTY_USTAR = Buffer.alloc(BLOCK);
+EMPTY_USTAR.write('ustar\0', 257, 'latin1');
+EMPTY_USTAR.write('00', 263);
+
 /** The one 512-byte ustar header of `h`, or undefined when its names need a pax header. */
 function ustar(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }): Buffer | undefined {
+  const b = Buffer.alloc(BLOCK);
+  return ustarInto(h, b, 0) ? b : undefined;
+}
+
+/**
+ * Writes the ustar header of `h` into `b` at `at` (512 bytes, whatever they
+ * held); false, with those bytes in any state, when its names need a pax header.
+ */
+function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }, b: Buffer, at: number): boolean {
   let name = h.name;
   let prefix = '';
-  if (Buffer.byteLength(name) !== name.length) return undefined;
+  if (Buffer.byteLength(name) !== name.length) return false;
   while (name.length > 100) {
     const i = name.indexOf('/');
-    if (i === -1) return undefined;
+    if (i === -1) return false;
     prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
     name = name.slice(i + 1);
   }
-  if (prefix.length > 155) return undefined;
-  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return undefined;
-  const b = Buffer.alloc(BLOCK);
-  b.write(name, 0);
-  b.write(octal(h.mode & 0o7777, 6), 100);
-  b.write(octal(h.uid, 6), 108);
-  b.write(octal(h.gid, 6), 116);
+  if (prefix.length > 155) return false;
+  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return false;
+  EMPTY_USTAR.copy(b, at);
+  b.write(name, at);
+  putOctal(b, at + 100, h.mode & 0o7777, 6);
+  putOctal(b, at + 108, h.uid, 6);
+  putOctal(b, at + 116, h.gid, 6);
   if (h.size.toString(8).length > 11) {
     // Base-256, as tar-stream writes a size past 8 GiB.
-    b[124] = 0x80;
-    for (let i = 11, n = h.size; i > 0; i--, n = Math.floor(n / 0x100)) b[124 + i] = n & 0xff;
+    b[at + 124] = 0x80;
+    for (let i = 11, n = h.size; i > 0; i--, n = Math.floor(n / 0x100)) b[at + 124 + i] = n & 0xff;
   } else {
-    b.write(octal(h.size, 11), 124);
+    putOctal(b, at + 124, h.size, 11);
   }
-  b.write(octal(Math.trunc(h.mtime) | 0, 11), 136);
-  b[156] = 48 + TYPEFLAG[h.type];
-  if (h.linkname) b.write(h.linkname, 157);
-  b.write('ustar\0', 257, 'latin1');
-  b.write('00', 263);
-  if (h.uname) b.write(h.uname, 265);
-  if (h.gname) b.write(h.gname, 297);
-  b.write(octal(h.devmajor ?? 0, 6), 329);
-  b.write(octal(h.devminor ?? 0, 6), 337);
-  if (prefix) b.write(prefix, 345);
+  putOctal(b, at + 136, Math.trunc(h.mtime) | 0, 11);
+  b[at + 156] = 48 + TYPEFLAG[h.type];
+  if (h.linkname) b.write(h.linkname, at + 157);
+  if (h.uname) b.write(h.uname, at + 265);
+  if (h.gname) b.write(h.gname, at + 297);
+  putOctal(b, at + 329, h.devmajor ?? 0, 6);
+  putOctal(b, at + 337, h.devminor ?? 0, 6);
+  if (prefix) b.write(prefix, at + 345);
   let sum = 8 * 32;
-  for (let i = 0; i < 148; i++) sum += b[i]!;
-  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
-  b.write(octal(sum, 6), 148);
-  return b;
+  for (let i = 0; i < 148; i++) sum += b[at + i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[at + i]!;
+  putOctal(b, at + 148, sum, 6);
+  return true;
 }
 
 /** One pax record: its length (counting itself) and " key=value\n". */
@@ -175,13 +197,30 @@ export class TarWriter {
 
   /** An entry's header alone: its `size` bytes of content follow through write(), then endMember(). */
   header(h: TarHeader): void {
-    for (const b of headerBlocks(h)) this.write(b);
+    this.headerOf(h, h.type === 'file' ? h.size : 0);
+  }
+
+  /**
+   * The header blocks of `h` with `size` (as headerBlocks writes them): a
+   * plain ustar header straight into the buffer (a layer writes one per entry,
+   * 100k at times), anything else through headerBlocks.
+   */
+  private headerOf(h: TarHeader, size: number): void {
+    if (!h.pax) {
+      if (this.used + BLOCK > CHUNK) this.flush();
+      if (ustarInto(h.size === size ? h : { ...h, size }, this.buf, this.used)) {
+        this.used += BLOCK;
+        this.written += BLOCK;
+        return;
+      }
+    }
+    for (const b of headerBlocks(h.size === size ? h : { ...h, size })) this.write(b);
   }
 
   /** An entry with its content (none for anything but a file). */
   entry(h: TarHeader, content?: Buffer): void {
     const size = h.type === 'file' ? (content?.length ?? 0) : 0;
-    for (const b of headerBlocks({ ...h, size })) this.write(b);
+    this.headerOf(h, size);
     if (size) {
       this.write(content!);
       this.pad(size);
@@ -190,7 +229,7 @@ export class TarWriter {
 
   /** A file entry of `h.size` bytes read from `fd` at `offset`; throws when fewer are there. */
   entryFrom(h: TarHeader, fd: number, offset: number): void {
-    for (const b of headerBlocks(h)) this.write(b);
+    this.headerOf(h, h.type === 'file' ? h.size : 0);
     for (const piece of pieces(fd, offset, h.size, (missing) => new ShortSourceError(`${h.name}: the source ends ${missing} bytes early`))) this.write(piece);
     this.pad(h.size);
   }
