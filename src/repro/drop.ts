@@ -24,7 +24,10 @@ export const DEFAULT_DROP: readonly string[] = [
 /** Whether a path (no leading "/") is dropped: it or a folder above it matches a pattern. */
 export function dropMatcher(patterns: readonly string[]): (path: string) => boolean {
   if (patterns.length === 0) return () => false;
-  const match = picomatch([...patterns], { dot: true });
+  // The patterns' expressions, tested as picomatch's matcher tests them (the path itself, or its
+  // expression) without the result object that matcher makes per call.
+  const res = patterns.map((p) => picomatch.makeRe(p, { dot: true }));
+  const match = (p: string) => p !== '' && patterns.some((pattern, n) => p === pattern || res[n]!.test(p));
   // A layer names each folder once and many paths in it: what a folder's answer is, is kept
   // (100k entries at times; trying every prefix of every path again made most of a rewrite's garbage).
   const folders = new Map<string, boolean>();

@@ -186,6 +186,8 @@ describe('canonical layer', () => {
     expect([deep, 'var/log/apt', 'var/log', 'var'].map(drop)).toEqual([true, true, false, false]);
     const again = dropMatcher(['var/log/apt']);
     expect(['var', 'var/log', 'var/log/apt', deep, 'var/log/aptx/y'].map(again)).toEqual([false, false, true, true, false]);
+    // The image's root (a layer's "./") is no path a pattern names, not even "**".
+    expect(dropMatcher(['**'])('')).toBe(false);
     // A path tens of thousands of folders deep is answered without running out of stack.
     expect(dropMatcher(['q/**'])(Array.from({ length: 50000 }, () => 'd').join('/'))).toBe(false);
   });
