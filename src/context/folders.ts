@@ -6,7 +6,7 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { DockerIgnore } from './dockerignore.js';
 import { STATE_DIR } from '../state/paths.js';
-import type { ContextFile } from './files.js';
+import { stampInode, type ContextFile } from './files.js';
 import { parentOf } from '../emit/copies.js';
 
 
@@ -26,7 +26,7 @@ export function copiedExactly(
   const seen = new Map<string, string>();
   for (const f of files) {
     if (f.type !== 'file') continue;
-    const id = `${f.stat.dev}:${f.stat.ino}`;
+    const id = stampInode(f.stamp);
     const other = seen.get(id);
     if (other === undefined) seen.set(id, f.path);
     else for (const p of [other, f.path]) for (let d = parentOf(p); !linked.has(d); d = parentOf(d)) {

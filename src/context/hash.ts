@@ -9,7 +9,7 @@ import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { statePath } from '../state/paths.js';
-import type { ContextFile } from './files.js';
+import { stampMtimeMs, type ContextFile } from './files.js';
 
 export interface HashedFile extends ContextFile {
   /** Hex sha256 of the content (for a symlink: of its link text). */
@@ -25,8 +25,8 @@ let chunk: Buffer | undefined;
  */
 const hashedFile = (f: ContextFile, sha256: string): HashedFile =>
   f.target === undefined
-    ? { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stat: f.stat, sha256 }
-    : { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stat: f.stat, target: f.target, sha256 };
+    ? { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, sha256 }
+    : { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, target: f.target, sha256 };
 
 export function sha256File(abs: string): string {
   chunk ??= Buffer.allocUnsafe(CHUNK);
@@ -151,8 +151,7 @@ export class StatCache {
   }
 
   private static stamp(f: ContextFile): string {
-    const s = f.stat;
-    return `${f.type}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}:${s.dev}`;
+    return `${f.type}:${f.stamp}`;
   }
 
   hash(f: ContextFile): HashedFile {
@@ -175,7 +174,7 @@ export class StatCache {
     // A file modified too recently may change again within the same stat (racy): its hash is not
     // kept, not even for a save that comes later, when the file would no longer look recent. It
     // alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
-    if (Date.now() - f.stat.mtimeMs > RACY_MS) {
+    if (Date.now() - stampMtimeMs(f.stamp) > RACY_MS) {
       this.rows.set(f.path, [stamp, sha256]);
       this.dirty = true;
     }

@@ -42,8 +42,7 @@ export function placeDockerfile(ctx: BuildContext, file: string): DockerfilePlac
  */
 export function withPlaceholder(index: ContextIndex, dir: string, place: DockerfilePlace): ContextIndex {
   if (!place.inContext || index.get(place.rel)) return index;
-  const stat = { size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0, dev: 0 };
-  return new ContextIndex([...index.files, { path: place.rel, abs: path.join(dir, place.rel), type: 'file' as const, mode: 0o644, size: 0, stat }].sort(byPath));
+  return new ContextIndex([...index.files, { path: place.rel, abs: path.join(dir, place.rel), type: 'file' as const, mode: 0o644, size: 0, stamp: '0:0:0:0:0' }].sort(byPath));
 }
 
 /**

@@ -8,7 +8,7 @@ import { listContext, tarContext, type ContextView } from '../../src/commands/co
 import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
-import { ContextIndex, handOverWalk, walkContext, type ContextFile } from '../../src/context/files.js';
+import { ContextIndex, handOverWalk, stampInode, stampMtimeMs, statLine, walkContext, type ContextFile } from '../../src/context/files.js';
 import type { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { resolveAllInputs } from '../../src/plan/plan.js';
@@ -434,6 +434,23 @@ describe('stat cache', () => {
     const second = StatCache.forContext(dir);
     expect(second.hashAll(walked(dir, ctx.value.ignore))).toStrictEqual(want);
     expect(second.hits).toBe(2);
+  });
+
+  it("stamps each file with its size, times, inode and device as lstat gives them", () => {
+    const dir = makeProject({ 'a.txt': 'abc', 'b.txt': 'b' });
+    linkSync(path.join(dir, 'a.txt'), path.join(dir, 'h.txt'));
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const files = walked(dir, ctx.value.ignore);
+    const [a, b, h] = ['a.txt', 'b.txt', 'h.txt'].map((p) => files.find((f) => f.path === p)!);
+    const st = lstatSync(path.join(dir, 'a.txt'));
+    expect(a!.stamp).toBe(`${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`);
+    expect(stampMtimeMs(a!.stamp)).toBe(st.mtimeMs);
+    expect(stampInode(a!.stamp)).toBe(`${st.ino}:${st.dev}`);
+    expect(stampInode(h!.stamp)).toBe(stampInode(a!.stamp));
+    expect(stampInode(b!.stamp)).not.toBe(stampInode(a!.stamp));
+    // The no-op stamp's line leaves the device out, and names everything else.
+    expect(statLine(a!)).toBe(`a.txt\0file\0${st.mode & 0o7777}\0${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}\0\n`);
   });
 
   it('hashes large files in chunks', () => {
