@@ -53,7 +53,10 @@ export function stampInode(stamp: string): string {
 }
 
 export function statEntry(contextDir: string, rel: string): ContextFile | undefined {
-  const abs = path.join(contextDir, rel);
+  return entryAt(path.join(contextDir, rel), rel);
+}
+
+function entryAt(abs: string, rel: string): ContextFile | undefined {
   const st = lstatSync(abs);
   const mode = st.mode & 0o7777;
   if (st.isSymbolicLink()) {
@@ -94,6 +97,9 @@ const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? 
 export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''): Result<ContextFile[]> {
   const out: ContextFile[] = [];
   const unnamable: FileProblem[] = [];
+  // Names found by readdir are plain (no "", ".", ".." or "/"): under a folder that is absolute and
+  // normal, joining them by hand writes what path.join writes, without normalizing each (100 ms at 100k files).
+  const prefix = path.isAbsolute(contextDir) && path.normalize(contextDir) === contextDir ? (contextDir.endsWith('/') ? contextDir : `${contextDir}/`) : undefined;
   const visit = (dirRel: string) => {
     const entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
     for (const d of entries) {
@@ -110,7 +116,7 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
         continue;
       }
       if (ignore.excludes(rel)) continue;
-      const f = statEntry(contextDir, rel);
+      const f = prefix === undefined ? statEntry(contextDir, rel) : entryAt(prefix + rel, rel);
       if (f) out.push(f);
     }
   };

@@ -436,6 +436,18 @@ describe('stat cache', () => {
     expect(second.hits).toBe(2);
   });
 
+  it('names each file where path.join puts it, however the folder is written', () => {
+    const dir = makeProject({ 'a.txt': 'a', 'd/e/b.txt': 'b' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    for (const given of [dir, `${dir}/`, `${dir}//`, `${dir}/./d/..`, path.relative(process.cwd(), dir)]) {
+      const files = walkContext(given, ctx.value.ignore);
+      if (!files.ok) throw new Error();
+      expect(files.value.map((f) => f.path)).toContain('d/e/b.txt');
+      for (const f of files.value) expect(f.abs).toBe(path.join(given, f.path));
+    }
+  });
+
   it("stamps each file with its size, times, inode and device as lstat gives them", () => {
     const dir = makeProject({ 'a.txt': 'abc', 'b.txt': 'b' });
     linkSync(path.join(dir, 'a.txt'), path.join(dir, 'h.txt'));
