@@ -48,10 +48,14 @@ export interface StepMaterial {
   nonce?: string;
 }
 
+/** Each permission mode's octal text, made once: a plan holds one per input (100k at times), most of them the same few. */
+const modeTexts: string[] = [];
+const modeText = (mode: number): string => (Number.isInteger(mode) && mode >= 0 && mode <= 0o7777 ? (modeTexts[mode] ??= mode.toString(8)) : mode.toString(8));
+
 export function inputRecords(files: readonly HashedFile[]): Record<string, InputRecord> {
   // No prototype: an input named __proto__ is a member like the others, not the object's prototype (left out of the key).
   const out = Object.create(null) as Record<string, InputRecord>;
-  for (const f of files) out[f.path] = { type: f.type, mode: f.mode.toString(8), sha256: f.sha256 };
+  for (const f of files) out[f.path] = { type: f.type, mode: modeText(f.mode), sha256: f.sha256 };
   return out;
 }
 
