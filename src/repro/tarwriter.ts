@@ -77,7 +77,8 @@ function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }
   if (prefix.length > 155) return false;
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) return false;
   EMPTY_USTAR.copy(b, at);
-  b.write(name, at);
+  // Each text is written within the header's 512 bytes (the writer's buffer goes on past them).
+  b.write(name, at, BLOCK);
   putOctal(b, at + 100, h.mode & 0o7777, 6);
   putOctal(b, at + 108, h.uid, 6);
   putOctal(b, at + 116, h.gid, 6);
@@ -90,12 +91,12 @@ function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }
   }
   putOctal(b, at + 136, Math.trunc(h.mtime) | 0, 11);
   b[at + 156] = 48 + TYPEFLAG[h.type];
-  if (h.linkname) b.write(h.linkname, at + 157);
-  if (h.uname) b.write(h.uname, at + 265);
-  if (h.gname) b.write(h.gname, at + 297);
+  if (h.linkname) b.write(h.linkname, at + 157, BLOCK - 157);
+  if (h.uname) b.write(h.uname, at + 265, BLOCK - 265);
+  if (h.gname) b.write(h.gname, at + 297, BLOCK - 297);
   putOctal(b, at + 329, h.devmajor ?? 0, 6);
   putOctal(b, at + 337, h.devminor ?? 0, 6);
-  if (prefix) b.write(prefix, at + 345);
+  if (prefix) b.write(prefix, at + 345, BLOCK - 345);
   let sum = 8 * 32;
   for (let i = 0; i < 148; i++) sum += b[at + i]!;
   for (let i = 156; i < BLOCK; i++) sum += b[at + i]!;

@@ -94,6 +94,45 @@ describe('TarWriter', () => {
     );
   });
 
+  it('writes each header as headerBlocks does, across buffer flushes, long owner names and numbers of every kind', () => {
+    // Enough entries to pass the writer's 1 MiB buffer several times, each header where a flush may fall.
+    const odd = [
+      { uname: `${'a'.repeat(246)}é` },
+      { gname: `${'g'.repeat(214)}é` },
+      { pax: {} },
+      { mtime: -1 },
+      { mtime: 2 ** 33 },
+      { mode: 0o7777, uid: 0o777777 + 1 },
+      { type: 'directory' as const, size: 5 },
+      { name: `${'d'.repeat(120)}/${'n'.repeat(90)}` },
+      { linkname: 'l'.repeat(100), type: 'symlink' as const },
+    ];
+    const headers: TarHeader[] = Array.from({ length: 2600 }, (_, n) => ({ name: `f/${n}`, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 1, size: n % 700, ...odd[n % (odd.length + 3)] }));
+    const chunks: Buffer[] = [];
+    const tar = new TarWriter((b) => void chunks.push(b));
+    const want: Buffer[] = [];
+    const padOf = (size: number) => Buffer.alloc((512 - (size % 512)) % 512);
+    headers.forEach((h, n) => {
+      const size = h.type === 'file' ? h.size : 0;
+      const body = Buffer.alloc(size, n & 0xff);
+      // Three ways in: a header alone and its bytes, an entry with its content, and one read from a file.
+      if (n % 3 === 0) {
+        tar.header(h);
+        tar.write(body);
+        tar.endMember(size);
+      } else {
+        tar.entry(h, h.type === 'file' ? body : undefined);
+      }
+      want.push(...headerBlocks({ ...h, size }), body, padOf(size));
+    });
+    const total = tar.finish();
+    want.push(Buffer.alloc(1024));
+    const got = Buffer.concat(chunks);
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(total).toBe(got.length);
+    expect(got.equals(Buffer.concat(want))).toBe(true);
+  });
+
   it('copies a file from a byte range of another file, and says so when the range is cut short', async () => {
     const src = path.join(dir, 'src.bin');
     const bytes = Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7) & 0xff));
