@@ -170,9 +170,10 @@ describe('canonical layer', () => {
         return parts.some((_, n) => parts.slice(0, n + 1).join('') !== '' && match(parts.slice(0, n + 1).join('/')));
       };
     };
-    const segment = fc.constantFrom('var', 'log', 'apt', 'a', 'b.log', '.x', 'lists');
+    const segment = fc.constantFrom('var', 'log', 'apt', 'a', 'b.log', '.x', 'lists', '(a)');
     const pathArb = fc.array(segment, { minLength: 1, maxLength: 5 }).map((s) => s.join('/'));
-    const patternArb = fc.array(fc.constantFrom('var/log/apt/**', 'var/log/*.log', '**/b.log', 'a', 'var/*/lists', '.x/**', 'log'), { minLength: 1, maxLength: 3 });
+    // '(a)' names itself, which its expression does not match: picomatch answers it by the text.
+    const patternArb = fc.array(fc.constantFrom('var/log/apt/**', 'var/log/*.log', '**/b.log', 'a', 'var/*/lists', '.x/**', 'log', '(a)', 'var/(a)'), { minLength: 1, maxLength: 3 });
     fc.assert(
       fc.property(patternArb, fc.array(pathArb, { maxLength: 40 }), (patterns, paths) => {
         const drop = dropMatcher(patterns);
