@@ -39,10 +39,12 @@ export function statLine(f: ContextFile): string {
 // Joined, not a template: V8 keeps a template's pieces as a tree of strings until it is read whole.
 const stampOf = (st: Stats): string => [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev].join(':');
 
-/** The mtime (ms) a stamp holds. */
+/** The mtime (ms) a stamp holds (its second field): 0 without one, NaN when it is not a number. */
 export function stampMtimeMs(stamp: string): number {
   const a = stamp.indexOf(':');
-  return Number(stamp.slice(a + 1, stamp.indexOf(':', a + 1)));
+  if (a < 0) return 0;
+  const b = stamp.indexOf(':', a + 1);
+  return Number(stamp.slice(a + 1, b < 0 ? stamp.length : b));
 }
 
 /** The inode and device a stamp holds: the same for two names of one file. */

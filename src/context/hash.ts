@@ -72,13 +72,10 @@ const stampShaped = (stamp: string): boolean => {
 /** A row rep wrote: a .rep/ committed to a repository may hold anything else, which is left out. */
 const validRow = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
 
-/** The mtime (ms) a row's stamp holds (its third field, see StatCache.stamp): 0 without one, NaN when it is not a number. */
+/** The mtime (ms) a row's stamp holds: its file stamp's, after the type (see StatCache.stamp); 0 without one. */
 const stampMtime = (stamp: string): number => {
   const a = stamp.indexOf(':');
-  const b = a < 0 ? -1 : stamp.indexOf(':', a + 1);
-  if (b < 0) return 0;
-  const c = stamp.indexOf(':', b + 1);
-  return Number(stamp.slice(b + 1, c < 0 ? stamp.length : c));
+  return a < 0 ? 0 : stampMtimeMs(stamp.slice(a + 1));
 };
 
 export class StatCache {
