@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
-import { statePath } from '../state/paths.js';
+import { stateDir, statePath } from '../state/paths.js';
 import { stampMtimeMs, type ContextFile } from './files.js';
 
 export interface HashedFile extends ContextFile {
@@ -135,7 +135,16 @@ export class StatCache {
     }
   }
 
+  /**
+   * The project's cache, in .rep/: read and saved only when .rep is a folder
+   * or not there yet (a save makes it). A .rep that is a link (a cloned
+   * repository may carry one, leading anywhere) or no folder gives a cache
+   * in memory alone: nothing is read through it or written there. Commands
+   * that open a project refuse such a .rep; `rep context` needs none.
+   */
   static forContext(contextDir: string): StatCache {
+    const at = lstatSync(stateDir(contextDir), { throwIfNoEntry: false });
+    if (at && !at.isDirectory()) return new StatCache();
     return new StatCache(statePath(contextDir, 'statCache'), statePath(contextDir, 'statCacheLog'));
   }
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { listContext, tarContext, type ContextView } from '../../src/commands/context.js';
+import { listContext, sumContext, tarContext, type ContextView } from '../../src/commands/context.js';
 import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
@@ -414,6 +414,32 @@ describe('stat cache', () => {
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
     expect(lstatSync(logFile, { throwIfNoEntry: false })).toBeUndefined();
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows['a.txt'][1]).toBe(createHash('sha256').update('A').digest('hex'));
+  });
+
+  it('reads no row through a .rep that is a link, and writes nothing there (`rep context --sums` in a cloned repository)', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    // The repository's .rep leads to a folder whose stat cache claims another hash for the file as it is stamped.
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'rep-elsewhere-'));
+    const [file] = walked(dir, ctx.value.ignore);
+    const planted = JSON.stringify({ version: 2, rows: { 'a.txt': [`file:${file!.stamp}`, 'f'.repeat(64)] } });
+    writeFileSync(path.join(elsewhere, 'statcache.json'), planted);
+    symlinkSync(elsewhere, path.join(dir, '.rep'));
+    const cache = StatCache.forContext(dir);
+    expect(cache.hashAll(walked(dir, ctx.value.ignore))[0]!.sha256).toBe(createHash('sha256').update('a').digest('hex'));
+    expect(cache.misses).toBe(1);
+    cache.save();
+    expect(readFileSync(path.join(elsewhere, 'statcache.json'), 'utf8')).toBe(planted);
+    expect(readdirSync(elsewhere)).toEqual(['statcache.json']);
+    expect(sumContext(view(dir))).toContain(`${createHash('sha256').update('a').digest('hex')} file 644 1 "a.txt"`);
+    // The same folder, as a folder of its own, is read (the planted row is taken: the test above is no accident of the stamp).
+    rmSync(path.join(dir, '.rep'));
+    mkdirSync(path.join(dir, '.rep'));
+    writeFileSync(path.join(dir, '.rep/statcache.json'), planted);
+    expect(StatCache.forContext(dir).hashAll(walked(dir, ctx.value.ignore))[0]!.sha256).toBe('f'.repeat(64));
   });
 
   it('gives each file as the walk found it with its hash, a link with its text, from a read and from the cache', () => {
