@@ -190,7 +190,7 @@ function inputsAndDockerfile(project: Project, index: ContextIndex, place: Docke
  */
 function hashContext(contextDir: string, resolved: Map<string, readonly ContextFile[]>, context: readonly ContextFile[], opts: BuildOptions) {
   const cache = StatCache.forContext(contextDir);
-  const cited: RecordedBuild['context'] = opts.contextArchive !== undefined ? { archive: opts.contextArchive } : { listed: opts.dryRun ? [] : cache.hashAll(context) };
+  const cited: RecordedBuild['context'] = opts.contextArchive !== undefined ? { archive: opts.contextArchive } : { listed: opts.dryRun ? [] : cache.hashContext(context) };
   return { cited, hashed: hashResolved(resolved, cache) };
 }
 

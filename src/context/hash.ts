@@ -94,6 +94,8 @@ export class StatCache {
   /** Files this cache has hashed, by the walk's object: a build hashes the inputs and then the whole context, each once. */
   private readonly done = new WeakMap<ContextFile, HashedFile>();
   private dirty = false;
+  /** The paths of the whole context, when this cache hashed it (see hashContext). */
+  private live: Set<string> | undefined;
   hits = 0;
   misses = 0;
 
@@ -192,10 +194,22 @@ export class StatCache {
   }
 
   /**
+   * hashAll over the whole context, every file the walk found: rows of other
+   * paths (files removed, renamed or excluded since) are left out when the
+   * cache is next written whole, so that it does not keep a row for every
+   * path the project ever had.
+   */
+  hashContext(files: readonly ContextFile[]): HashedFile[] {
+    this.live = new Set(files.map((f) => f.path));
+    return this.hashAll(files);
+  }
+
+  /**
    * Saves the rows this cache hashed: appended to the log, or, when there is
    * no whole file yet or the log would pass its bound, the whole cache written
-   * atomically (sorted by path, leaving out rows rep did not write) and the
-   * log removed. Entries modified too recently to trust are left out.
+   * atomically (sorted by path, leaving out rows rep did not write, and rows
+   * of paths the context no longer holds when hashContext saw it whole) and
+   * the log removed. Entries modified too recently to trust are left out.
    */
   save(): void {
     if (!this.file || !this.dirty) return;
@@ -218,7 +232,8 @@ export class StatCache {
       appendNoFollow(this.log, lines);
       return;
     }
-    const paths = [...new Set([...Object.keys(this.read), ...this.logged.keys()])].sort((a, b) => (a < b ? -1 : 1));
+    const live = this.live;
+    const paths = [...new Set([...Object.keys(this.read), ...this.logged.keys()])].filter((p) => live === undefined || live.has(p)).sort((a, b) => (a < b ? -1 : 1));
     // No prototype when a file is named __proto__ (a row like the others); an ordinary object otherwise, which JSON.stringify writes faster.
     const rows = (paths.includes('__proto__') ? Object.create(null) : {}) as Record<string, CacheRow>;
     for (const p of paths) {

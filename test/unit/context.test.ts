@@ -416,6 +416,41 @@ describe('stat cache', () => {
     expect(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows['a.txt'][1]).toBe(createHash('sha256').update('A').digest('hex'));
   });
 
+  it('leaves out rows of paths the context no longer holds when it hashed the whole context and is written whole', () => {
+    const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'b.txt', 'c.txt']) utimesSync(path.join(dir, f), old, old);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const first = StatCache.forContext(dir);
+    first.hashContext(walked(dir, ctx.value.ignore));
+    first.save();
+    const rows = () => Object.keys(JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows).sort();
+    expect(rows()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    rmSync(path.join(dir, 'b.txt'));
+    writeFileSync(path.join(dir, 'a.txt'), 'A');
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    // A log past its bound (lines that are no rows count too): the next save writes the whole cache.
+    writeFileSync(path.join(dir, '.rep/statcache.jsonl'), 'x'.repeat(300 << 10));
+    // Only the inputs hashed (`rep status`): every row is kept.
+    const inputsOnly = StatCache.forContext(dir);
+    inputsOnly.hashAll(walked(dir, ctx.value.ignore).filter((f) => f.path === 'a.txt'));
+    inputsOnly.save();
+    expect(rows()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    writeFileSync(path.join(dir, 'c.txt'), 'C');
+    utimesSync(path.join(dir, 'c.txt'), old, old);
+    writeFileSync(path.join(dir, '.rep/statcache.jsonl'), 'x'.repeat(300 << 10));
+    const whole = StatCache.forContext(dir);
+    const hashed = whole.hashContext(walked(dir, ctx.value.ignore));
+    expect(hashed.map((f) => f.path)).toEqual(['a.txt', 'c.txt']);
+    whole.save();
+    expect(rows()).toEqual(['a.txt', 'c.txt']);
+    expect(existsSync(path.join(dir, '.rep/statcache.jsonl'))).toBe(false);
+    const next = StatCache.forContext(dir);
+    next.hashContext(walked(dir, ctx.value.ignore));
+    expect([next.hits, next.misses]).toEqual([2, 0]);
+  });
+
   it('reads no row through a .rep that is a link, and writes nothing there (`rep context --sums` in a cloned repository)', () => {
     const dir = makeProject({ 'a.txt': 'a' });
     const old = new Date(Date.now() - 60_000);
