@@ -7,15 +7,39 @@ import path from 'node:path';
 import type { DockerIgnore } from './dockerignore.js';
 import { STATE_DIR } from '../state/paths.js';
 import { stampInode, type ContextFile } from './files.js';
-import { parentOf } from '../emit/copies.js';
+import { directoryCounts, parentOf } from '../emit/copies.js';
 
+
+/** How one walk's files go into COPY lines: how many each folder holds, and which folders COPY may take whole. */
+export interface FolderCopies {
+  counts: ReadonlyMap<string, number>;
+  wholeOk: (dir: string) => boolean;
+}
+
+const judged = new WeakMap<readonly ContextFile[], { contextDir: string; ignore: DockerIgnore; copies: FolderCopies }>();
+
+/**
+ * FolderCopies for the listing `files` (one walk), made once for it: the
+ * standalone Dockerfile and the step contexts of a build ask about the same
+ * listing, and each folder is read once for both (at 100k files, reading
+ * them again and counting hard links again cost as much as the first time).
+ * Both then copy by the same answers, even if a folder changes meanwhile.
+ */
+export function copiesFor(contextDir: string, ignore: DockerIgnore, files: readonly ContextFile[]): FolderCopies {
+  const known = judged.get(files);
+  if (known && known.contextDir === contextDir && known.ignore === ignore) return known.copies;
+  const counts = directoryCounts(files.map((f) => f.path));
+  const copies = { counts, wholeOk: copiedExactly(contextDir, ignore, files, counts) };
+  judged.set(files, { contextDir, ignore, copies });
+  return copies;
+}
 
 /**
  * `files`: the context as rep lists it; `listed`: how many of them each
  * folder holds (directoryCounts of their paths). The answer for a folder
  * ("" for the root) is memoised.
  */
-export function copiedExactly(
+function copiedExactly(
   contextDir: string,
   ignore: DockerIgnore,
   files: readonly ContextFile[],
@@ -66,8 +90,9 @@ export function copiedExactly(
         if (mode !== 0o755) return false;
         continue;
       }
-      // A special file (pipe, socket, device): Docker copies it (or fails), rep never lists it.
-      if (!ignore.excludes(rel) && !d.isFile() && !d.isSymbolicLink()) return false;
+      // A special file (pipe, socket, device): Docker copies it (or fails), rep never lists it. The kind is
+      // asked first: the .dockerignore matcher is dearer, and a file or link needs no answer from it.
+      if (!d.isFile() && !d.isSymbolicLink() && !ignore.excludes(rel)) return false;
     }
     return true;
   };

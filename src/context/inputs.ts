@@ -7,11 +7,11 @@ import path from 'node:path';
 import fg from 'fast-glob';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
-import { directoryCounts, planCopies } from '../emit/copies.js';
+import { planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
 import { byPath, isWithin, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
-import { copiedExactly } from './folders.js';
+import { copiesFor } from './folders.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
 function leaves(p: string): boolean {
@@ -93,8 +93,6 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
-/** Folder counts of a context listing, computed once per listing. */
-const countsOf = new WeakMap<readonly ContextFile[], Map<string, number>>();
 
 /**
  * Inputs the emitted Dockerfile would have to name in a COPY but cannot: a
@@ -104,12 +102,10 @@ const countsOf = new WeakMap<readonly ContextFile[], Map<string, number>>();
  */
 function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: ContextIndex): [string, string][] {
   if (!files.some((f) => f.type === 'symlink' || CONTROL.test(f.path))) return [];
-  const all = index.files;
-  let counts = countsOf.get(all);
-  if (!counts) countsOf.set(all, (counts = directoryCounts(all.map((f) => f.path))));
+  const { counts, wholeOk } = copiesFor(ctx.dir, ctx.ignore, index.files);
   const links = new Set(files.filter((f) => f.type === 'symlink').map((f) => f.path));
   const out: [string, string][] = [];
-  for (const spec of planCopies(files.map((f) => f.path), counts, copiedExactly(ctx.dir, ctx.ignore, all, counts))) {
+  for (const spec of planCopies(files.map((f) => f.path), counts, wholeOk)) {
     for (const src of spec.sources) {
       const first = spec.wholeDir ? files.find((f) => f.path.startsWith(`${src}/`))!.path : src;
       if (CONTROL.test(src)) {

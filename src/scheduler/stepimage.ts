@@ -4,10 +4,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { sha256Of } from '../canonical.js';
 import type { ContextIndex } from '../context/files.js';
-import { copiedExactly } from '../context/folders.js';
+import { copiesFor } from '../context/folders.js';
 import type { HashedFile } from '../context/hash.js';
 import { writeTar, type TarEntry } from '../context/tar.js';
-import { directoryCounts } from '../emit/copies.js';
 import { copyLine, epochLines, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
 import { KEY_FORMAT } from '../plan/key.js';
@@ -86,8 +85,6 @@ export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfil
 
 /** COPY lines from the context folder, decided as for the standalone Dockerfile (which folders may be copied whole). */
 export function folderCopies(project: Project, index: ContextIndex): StepCopies {
-  const files = index.files;
-  const counts = directoryCounts(files.map((f) => f.path));
-  const wholeOk = copiedExactly(project.ctx.dir, project.ctx.ignore, files, counts);
+  const { counts, wholeOk } = copiesFor(project.ctx.dir, project.ctx.ignore, index.files);
   return (workdir, paths) => inputCopies(workdir, paths, counts, wholeOk);
 }

@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { build } from '../../src/build.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { planCopies } from '../../src/emit/copies.js';
+import { copiesFor } from '../../src/context/folders.js';
+import { loadContext } from '../../src/context/context.js';
+import { walkContext } from '../../src/context/files.js';
 import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { renderGraph } from '../../src/emit/graph.js';
@@ -283,6 +286,36 @@ describe('COPY planning', () => {
       { sources: ['src/a.py', 'src/b.py'], dest: 'src/', wholeDir: false },
     ]);
   });
+  it('judges each folder of one walk once, for the Dockerfile and the step contexts alike; a new walk looks again', () => {
+    const dir = makeProject({ 'src/a': '', 'src/sub/b': '', 'top.txt': '', '.dockerignore': 'src/skip\n' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error('context');
+    const walk = () => {
+      const w = walkContext(dir, ctx.value.ignore);
+      if (!w.ok) throw new Error('walk');
+      return w.value;
+    };
+    const files = walk();
+    const first = copiesFor(dir, ctx.value.ignore, files);
+    expect(first.wholeOk('src')).toBe(true);
+    expect([...first.counts].sort()).toEqual([['', 4], ['src', 2], ['src/sub', 1]]);
+    // An empty folder appears: the listing walked before keeps its answer (and the same counts), a new walk sees it.
+    mkdirSync(path.join(dir, 'src/sub/empty'));
+    expect(copiesFor(dir, ctx.value.ignore, files)).toBe(first);
+    expect(copiesFor(dir, ctx.value.ignore, files).wholeOk('src')).toBe(true);
+    expect(copiesFor(dir, ctx.value.ignore, walk()).wholeOk('src')).toBe(false);
+    // Another folder or .dockerignore is another question, even for the same listing.
+    const other = loadContext(dir);
+    if (!other.ok) throw new Error('context');
+    expect(copiesFor(dir, other.value.ignore, files)).not.toBe(first);
+    // A special file the .dockerignore leaves out does not count against a folder; one it keeps does.
+    rmSync(path.join(dir, 'src/sub/empty'), { recursive: true });
+    spawnSync('mkfifo', [path.join(dir, 'src/skip')]);
+    expect(copiesFor(dir, ctx.value.ignore, walk()).wholeOk('src')).toBe(true);
+    spawnSync('mkfifo', [path.join(dir, 'src/pipe')]);
+    expect(copiesFor(dir, ctx.value.ignore, walk()).wholeOk('src')).toBe(false);
+  });
+
   it('copies the other files per directory, keeping relative paths', () => {
     expect(planCopies(['src/a.py', 'src/sub/c.py', 'data/x.csv', 'top.txt'], ctx)).toEqual([
       { sources: ['src/sub'], dest: 'src/sub/', wholeDir: true },
