@@ -15,6 +15,12 @@ export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x 
 /** Characters canonicalPieces gathers before it hands them over. */
 const CANONICAL_PIECE = 1 << 16;
 
+/** Whether `keys` are in the order sort() gives them (by UTF-16 code units): most objects rep keys are written so already. */
+const sorted = (keys: readonly string[]): boolean => {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+};
+
 /**
  * canonicalJson's text, handed to `put` a piece at a time: the same
  * characters, joined (the same rules as the canonicalize package, its quirks
@@ -56,18 +62,26 @@ export function canonicalPieces(value: unknown, put: (text: string) => void): vo
       emit(']');
       return;
     }
-    emit('{');
+    // Members whose values are text are gathered into one piece with what comes before them: a key's
+    // material lists every input as an object of three texts (100k at times).
+    let text = '{';
     let first = true;
-    for (const k of Object.keys(v).sort()) {
+    const keys = Object.keys(v);
+    if (!sorted(keys)) keys.sort();
+    for (const k of keys) {
       const x = (v as Record<string, unknown>)[k];
       if (x === undefined || typeof x === 'symbol') continue;
-      if (!first) emit(',');
+      text += `${first ? '' : ','}${JSON.stringify(k)}:`;
       first = false;
-      emit(JSON.stringify(k));
-      emit(':');
+      if (typeof x === 'string') {
+        text += JSON.stringify(x);
+        continue;
+      }
+      emit(text);
+      text = '';
       walk(x);
     }
-    emit('}');
+    emit(`${text}}`);
   };
   walk(value);
   if (held) put(held);

@@ -55,7 +55,8 @@ const modeText = (mode: number): string => (Number.isInteger(mode) && mode >= 0 
 export function inputRecords(files: readonly HashedFile[]): Record<string, InputRecord> {
   // No prototype: an input named __proto__ is a member like the others, not the object's prototype (left out of the key).
   const out = Object.create(null) as Record<string, InputRecord>;
-  for (const f of files) out[f.path] = { type: f.type, mode: modeText(f.mode), sha256: f.sha256 };
+  // Keys in sorted order: the canonical JSON of a key and the pretty JSON of a record take such an object as it is.
+  for (const f of files) out[f.path] = { mode: modeText(f.mode), sha256: f.sha256, type: f.type };
   return out;
 }
 

@@ -43,6 +43,9 @@ function* shapes(): Generator<unknown> {
   yield { none: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, undefined])), also: Array.from({ length: 5000 }, () => undefined) };
   yield { big: { toJSON: () => ({ small: true }), ...Object.fromEntries(files.map((f, i) => [`k${i}`, f])) }, list: files.map((f) => ({ ...f, toJSON: () => 'x' })), when: new Date(0) };
   yield Object.fromEntries([['__proto__', files], ['b', 1]]);
+  // Text members among others, in and out of order: symbols, a String object, a lone surrogate, text that needs escapes.
+  yield { z: 'last', s: Symbol('s'), t: new String('t'), u: '\ud800', a: 'first', m: [Symbol('m'), 'x'], o: { y: 'x\u0000"', x: 1, w: 'w' }, e: '' };
+  yield Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`p${i % 2 ? i : 3000 - i}`, i % 3 ? { type: 'file', mode: '644', sha256: 'b'.repeat(64) } : { mode: '755', sha256: 'c'.repeat(64), type: 'symlink' }]));
 }
 
 /** Every object copied with its keys sorted (what prettyJson wrote before it kept sorted objects as they are): the oracle. */
