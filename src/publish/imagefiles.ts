@@ -21,9 +21,10 @@ export interface ImageFiles {
 
 /** `digest`: the image's config digest; without one (nothing was built) there is no SBOM. */
 export async function describeImage(engine: Engine, tag: string, digest: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ImageFiles> {
-  const { manifest, files } = await imageContents(engine, tag, packageFiles());
+  const wanted = packageFiles();
+  const { manifest, files } = await imageContents(engine, tag, wanted.keep);
   if (!digest) return { filesystem: prettyJson(manifest) };
-  const inv = inventory(files);
+  const inv = inventory(files, wanted.missed());
   const epoch = env.SOURCE_DATE_EPOCH !== undefined ? archiveMtime(env) : undefined;
   return { filesystem: prettyJson(manifest), sbom: cyclonedxJson(inv, { tag, digest, epoch }), software: softwareSection(inv) };
 }

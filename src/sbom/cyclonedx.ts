@@ -45,6 +45,8 @@ export function cyclonedxJson(inv: Inventory, image: SbomSubject): string {
   bom.metadata.component.hashes.set(Enums.HashAlgorithm['SHA-256'], hex);
   bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'rep', { version: VERSION }));
   if (image.epoch) bom.metadata.timestamp = image.epoch;
+  // A bound the inventory reached: the list below is not all the image holds.
+  for (const why of inv.incomplete ?? []) bom.metadata.properties.add(new Models.Property('rep:incomplete', why));
   if (inv.os?.id) {
     bom.components.add(new Models.Component(Enums.ComponentType.OperatingSystem, inv.os.id, { bomRef: 'os', version: inv.os.versionId, description: inv.os.prettyName }));
   }

@@ -14,12 +14,17 @@ const STATUS_LIMIT = 64 << 20;
 /** The most bytes to keep of `path`, if it is a dpkg database. */
 export const dpkgWants = (path: string): number | undefined => (path === DPKG_STATUS || STATUS_D.test(path) ? STATUS_LIMIT : undefined);
 
-export function readDpkg(path: string, text: string, os: OsRelease | undefined): Package[] {
+/** The fields a package's entry is read from: the others (a description, a list of files) are passed over. */
+const DPKG_FIELDS: ReadonlySet<string> = new Set(['Package', 'Version', 'Status', 'Architecture']);
+
+/** The packages of a status file, `max` at most. */
+export function readDpkg(path: string, text: string, os: OsRelease | undefined, max = Infinity): Package[] {
   const out: Package[] = [];
   // purl's deb type: the vendor as namespace (debian, ubuntu), the release as distro.
   const vendor = os?.id && /^[a-z0-9][a-z0-9._-]*$/.test(os.id) ? os.id : 'debian';
   const distro = os?.versionCodename ?? (os?.versionId ? `${vendor}-${os.versionId}` : undefined);
-  for (const p of paragraphs(text)) {
+  for (const p of paragraphs(text, DPKG_FIELDS)) {
+    if (out.length >= max) break;
     const status = field(p, 'Status');
     // status.d files of distroless images carry no Status line: every entry there is installed.
     if (path === DPKG_STATUS && status?.split(/\s+/).at(-1) !== 'installed') continue;

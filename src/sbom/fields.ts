@@ -7,40 +7,49 @@
 
 export type Fields = Map<string, string[]>;
 
-/** Paragraphs of `text`, each a map of field name (as written) to its values (a field may repeat). */
-export function paragraphs(text: string, max = Infinity): Fields[] {
-  const out: Fields[] = [];
+/** The longest value kept for a field: continuation lines past it are dropped (a description may run for megabytes). */
+const FIELD_MAX = 64 << 10;
+
+/**
+ * Paragraphs of `text`, one at a time, each a map of field name (as
+ * written) to its values (a field may repeat); with `wanted`, only those
+ * fields are kept. Read line by line in place, never split whole: a status
+ * file of millions of lines, or of one field continued for as many, costs the
+ * paragraph being read and no more.
+ */
+export function* paragraphs(text: string, wanted?: ReadonlySet<string>): Generator<Fields> {
   let cur: Fields | undefined;
-  let last: { name: string; i: number } | undefined;
-  for (const line of text.split(/\r?\n/)) {
+  let last: { values: string[]; i: number } | undefined;
+  for (let at = 0; at <= text.length; ) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const line = text.slice(at, end > at && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+    at = end + 1;
     if (line.trim() === '') {
-      if (cur) out.push(cur);
-      if (out.length >= max) return out;
+      if (cur) yield cur;
       cur = undefined;
       last = undefined;
       continue;
     }
-    if (/^[ \t]/.test(line)) {
-      if (cur && last) {
-        const values = cur.get(last.name)!;
-        values[last.i] += `\n${line.trim()}`;
-      }
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (last && last.values[last.i]!.length < FIELD_MAX) last.values[last.i] += `\n${line.trim()}`;
       continue;
     }
     const m = /^([A-Za-z0-9][A-Za-z0-9_.@-]*):[ \t]*(.*)$/.exec(line);
     if (!m) continue;
     cur ??= new Map();
+    last = undefined;
+    if (wanted && !wanted.has(m[1]!)) continue;
     const values = cur.get(m[1]!) ?? [];
     values.push(m[2]!.trim());
     cur.set(m[1]!, values);
-    last = { name: m[1]!, i: values.length - 1 };
+    last = { values, i: values.length - 1 };
   }
-  if (cur && out.length < max) out.push(cur);
-  return out;
+  if (cur) yield cur;
 }
 
 /** The header of a core-metadata or DESCRIPTION file: its first paragraph (a METADATA body follows the blank line). */
-export const header = (text: string): Fields => paragraphs(text, 1)[0] ?? new Map();
+export const header = (text: string): Fields => paragraphs(text).next().value ?? new Map();
 
 /** The first value of a field, if it is one plain line. */
 export function field(f: Fields, name: string): string | undefined {

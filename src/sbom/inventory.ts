@@ -15,43 +15,89 @@ export interface Inventory {
   os?: OsRelease;
   /** One per purl, sorted by purl; `paths` where else the same package was found. */
   packages: (Package & { paths: string[] })[];
+  /** Why the packages listed may not be all the image has: each bound that was reached, said once. */
+  incomplete?: string[];
 }
 
 /** All kept files together: more than any real image's package databases, far less than memory. */
 export const KEEP_TOTAL = 512 << 20;
+/** Files kept at most (one METADATA per Python distribution): a real image has a few thousand. */
+export const MAX_KEPT = 100_000;
+/** Packages read at most, all files together: an image that claims more is hostile or broken. */
+export const MAX_PACKAGES = 100_000;
+/** Places kept for one package found in many. */
+const MAX_PATHS = 100;
 
 const WANTS = [dpkgWants, pythonWants, rWants, condaWants, systemWants];
 
-/** A keep function for the tar reader: the files the readers want, within their bounds and the total. */
-export function packageFiles(total = KEEP_TOTAL): KeepFile {
-  let left = total;
-  return (path, size) => {
-    const limit = WANTS.map((w) => w(path)).find((l) => l !== undefined);
-    if (limit === undefined || size > limit || size > left) return false;
-    left -= size;
-    return true;
-  };
+/** What the tar reader is to keep, and what it could not for want of room. */
+export interface PackageFiles {
+  keep: KeepFile;
+  /** The bounds that left a wanted file out, each said once (empty when none did). */
+  missed: () => string[];
 }
 
-/** The inventory of the files `packageFiles` kept (path -> bytes). */
-export function inventory(files: ReadonlyMap<string, Buffer>): Inventory {
+/** A keep function for the tar reader: the files the readers want, within their bounds, the total and the count. */
+export function packageFiles(total = KEEP_TOTAL, count = MAX_KEPT): PackageFiles {
+  let left = total;
+  let files = 0;
+  const missed = new Set<string>();
+  const keep: KeepFile = (path, size) => {
+    const limit = WANTS.map((w) => w(path)).find((l) => l !== undefined);
+    if (limit === undefined) return false;
+    if (size > limit) {
+      missed.add(`a package database over its size bound (${limit} bytes)`);
+      return false;
+    }
+    if (size > left) missed.add(`package databases over ${total} bytes in all`);
+    else if (files >= count) missed.add(`more than ${count} package database files`);
+    else {
+      left -= size;
+      files++;
+      return true;
+    }
+    return false;
+  };
+  return { keep, missed: () => [...missed].sort() };
+}
+
+/**
+ * The inventory of the files `packageFiles` kept (path -> bytes), `missed`
+ * the bounds that left files out. At most MAX_PACKAGES packages are read, in
+ * the files' sorted order; the inventory says which bound it reached.
+ */
+export function inventory(files: ReadonlyMap<string, Buffer>, missed: readonly string[] = []): Inventory {
   const osFile = OS_RELEASE.map((p) => files.get(p)).find((b) => b !== undefined);
   const os = osFile ? readOsRelease(osFile.toString('utf8')) : undefined;
   const found: Package[] = [];
+  const incomplete = new Set(missed);
+  // One at a time: a spread of a status file's packages as arguments overflows the stack past about 120k.
+  const add = (ps: readonly (Package | undefined)[]) => {
+    for (const p of ps) {
+      if (p === undefined) continue;
+      if (found.length >= MAX_PACKAGES) {
+        incomplete.add(`more than ${MAX_PACKAGES} packages`);
+        return;
+      }
+      found.push(p);
+    }
+  };
   for (const [path, data] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const text = data.toString('utf8');
-    if (dpkgWants(path)) found.push(...readDpkg(path, text, os));
-    else if (pythonWants(path)) found.push(...[readPython(path, text)].filter((p) => p !== undefined));
-    else if (rWants(path)) found.push(...[readR(path, text)].filter((p) => p !== undefined));
-    else if (condaWants(path)) found.push(...[readConda(path, text)].filter((p) => p !== undefined));
-    else found.push(...[readRuntimeHeader(path, text)].filter((p) => p !== undefined));
+    // One more than there is room for: reaching it is how the bound is noticed.
+    if (dpkgWants(path)) add(readDpkg(path, text, os, MAX_PACKAGES - found.length + 1));
+    else if (pythonWants(path)) add([readPython(path, text)]);
+    else if (rWants(path)) add([readR(path, text)]);
+    else if (condaWants(path)) add([readConda(path, text)]);
+    else add([readRuntimeHeader(path, text)]);
   }
   const byPurl = new Map<string, Package & { paths: string[] }>();
   for (const p of found) {
     const seen = byPurl.get(p.purl);
-    if (seen) seen.paths.push(p.path);
-    else byPurl.set(p.purl, { ...p, paths: [p.path] });
+    if (!seen) byPurl.set(p.purl, { ...p, paths: [p.path] });
+    else if (seen.paths.length < MAX_PATHS) seen.paths.push(p.path);
+    else incomplete.add(`a package found in more than ${MAX_PATHS} places (the first ${MAX_PATHS} are listed)`);
   }
   const packages = [...byPurl.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
-  return { ...(os && Object.keys(os).length ? { os } : {}), packages };
+  return { ...(os && Object.keys(os).length ? { os } : {}), packages, ...(incomplete.size ? { incomplete: [...incomplete].sort() } : {}) };
 }

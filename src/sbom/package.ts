@@ -21,8 +21,9 @@ export interface Package {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~:!-]{0,199}$/;
 const QUALIFIER = /^[A-Za-z0-9][A-Za-z0-9._+~:!/-]{0,199}$/;
-// eslint-disable-next-line no-control-regex
-const LINE = /^[^\x00-\x1f\x7f]{1,200}$/;
+// No control or format character (C0, C1, bidi overrides, zero widths), lone surrogate, private use or line separator:
+// a licence is shown in terminals and read by strict UTF-8 tools. (Unassigned code points are allowed: which those are depends on Node's Unicode.)
+const LINE = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Co}\u2028\u2029]{1,200}$/u;
 
 /** Whether a string is a plain name or version rep may print (also inside Markdown code spans). */
 export const plainName = (s: string | undefined): s is string => s !== undefined && NAME.test(s);

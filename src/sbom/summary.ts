@@ -25,7 +25,8 @@ export function softwareSection(inv: Inventory): string[] {
     const from = found.ecosystem === 'deb' ? ` (Debian package \`${found.name}\`)` : found.ecosystem === 'conda' ? ` (conda package \`${found.name}\`)` : '';
     return [`- ${label} \`${found.version}\`${from}`];
   });
-  if (inv.os?.prettyName || inv.os?.id) lines.push(`- Operating system: ${inv.os.prettyName ?? `${inv.os.id} ${inv.os.versionId ?? ''}`.trim()}`);
+  // In a code span, as every name here: a release's own words (PRETTY_NAME) could otherwise be a link or markup.
+  if (inv.os?.prettyName || inv.os?.id) lines.push(`- Operating system: \`${inv.os.prettyName ?? `${inv.os.id} ${inv.os.versionId ?? ''}`.trim()}\``);
   lines.push(...runtimes);
   const debs = inv.packages.filter((p) => p.ecosystem === 'deb').length;
   if (debs) lines.push(`- ${debs} Debian packages`);
@@ -38,6 +39,9 @@ export function softwareSection(inv: Inventory): string[] {
     const names = pkgs.slice(0, MAX_LISTED).map((p) => `\`${p.name} ${p.version}\``);
     lines.push(names.join(', ') + (pkgs.length > MAX_LISTED ? `, and ${pkgs.length - MAX_LISTED} more` : ''));
   }
-  lines.push('', 'Every package, with its version, Package URL and licence where it states one, is in `sbom.cdx.json` (CycloneDX 1.6).', '');
+  if (inv.incomplete?.length) {
+    lines.push('', `The image's package databases were read only in part (${inv.incomplete.join('; ')}): the packages listed here and in \`sbom.cdx.json\` may not be all it holds.`);
+  }
+  lines.push('', `${inv.incomplete?.length ? 'Every package read' : 'Every package'}, with its version, Package URL and licence where it states one, is in \`sbom.cdx.json\` (CycloneDX 1.6).`, '');
   return lines;
 }

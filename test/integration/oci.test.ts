@@ -61,7 +61,7 @@ describe('rep publish --image, read by other tools', () => {
     const crate = JSON.parse(readFileSync(path.join(out, 'ro-crate-metadata.json'), 'utf8'));
     expect(crate['@graph'].find((e: { '@id': string }) => e['@id'] === 'sbom.cdx.json')).toMatchObject({ encodingFormat: 'application/vnd.cyclonedx+json', about: { '@id': 'image.oci.tar' } });
     const reproduce = readFileSync(path.join(out, 'REPRODUCE.md'), 'utf8');
-    expect(reproduce).toMatch(/## Software in the image\n\n- Operating system: Debian GNU\/Linux 12 \(bookworm\)\n- \d+ Debian packages\n/);
+    expect(reproduce).toMatch(/## Software in the image\n\n- Operating system: `Debian GNU\/Linux 12 \(bookworm\)`\n- \d+ Debian packages\n/);
     expect(reproduce).toContain('apptainer build image.sif oci-archive:image.oci.tar');
 
     // skopeo reads the archive: the manifest names the image's config and uncompressed layers.

@@ -12,7 +12,8 @@ import { withSbom } from '../../src/publish/imagefiles.js';
 import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
-import { inventory, packageFiles } from '../../src/sbom/inventory.js';
+import { inventory, KEEP_TOTAL, MAX_PACKAGES, packageFiles } from '../../src/sbom/inventory.js';
+import { header, paragraphs } from '../../src/sbom/fields.js';
 import { softwareSection } from '../../src/sbom/summary.js';
 
 const DPKG = `Package: libc6
@@ -67,7 +68,7 @@ const FILES: Record<string, string> = {
 };
 
 const kept = (files: Record<string, string>) => {
-  const keep = packageFiles();
+  const { keep } = packageFiles();
   return new Map(Object.entries(files).filter(([p, t]) => keep(p, Buffer.byteLength(t))).map(([p, t]) => [p, Buffer.from(t)]));
 };
 
@@ -96,7 +97,7 @@ describe('the inventory of an image', () => {
 
   it('says which software a reader needs in REPRODUCE.md', () => {
     const text = softwareSection(inventory(kept(FILES))).join('\n');
-    expect(text).toContain('- Operating system: Debian GNU/Linux 12 (bookworm)\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
+    expect(text).toContain('- Operating system: `Debian GNU/Linux 12 (bookworm)`\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
     expect(text).toContain('Python packages (PyPI):\n\n`Flask 2.2.2`, `numpy 1.26.0`, `six 1.16.0`, `Typing_Extensions 4.0`\n');
     expect(text).toContain('R packages (CRAN):\n\n`ggplot2 1.2-3`\n');
     const debian = { packages: inventory(kept(FILES)).packages.filter((p) => p.ecosystem === 'deb') };
@@ -105,15 +106,62 @@ describe('the inventory of an image', () => {
   });
 
   it('keeps only the files it reads, each within its bound and all within the total', () => {
-    const keep = packageFiles(3000);
+    const { keep, missed } = packageFiles(3000);
     expect(keep('var/lib/dpkg/status', 2000)).toBe(true);
     expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 2000)).toBe(false); // over the total left
     expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 900)).toBe(true);
     expect(keep('usr/lib/python3/dist-packages/x-1.dist-info/RECORD', 10)).toBe(false);
     expect(keep('etc/shadow', 10)).toBe(false);
-    expect(packageFiles()('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 2 << 20)).toBe(false); // over its own bound
-    expect(packageFiles()('home/u/library/x/DESCRIPTION', 10)).toBe(true);
-    expect(packageFiles()('home/u/x/DESCRIPTION', 10)).toBe(false);
+    expect(missed()).toEqual(['package databases over 3000 bytes in all']);
+    expect(packageFiles().keep('usr/lib/python3/dist-packages/x-1.dist-info/METADATA', 2 << 20)).toBe(false); // over its own bound
+    expect(packageFiles().keep('home/u/library/x/DESCRIPTION', 10)).toBe(true);
+    expect(packageFiles().keep('home/u/x/DESCRIPTION', 10)).toBe(false);
+    // A count of files too (a METADATA each): the rest are left out, and that is said.
+    const few = packageFiles(KEEP_TOTAL, 2);
+    expect(['a', 'b', 'c'].map((n) => few.keep(`usr/lib/python3/dist-packages/${n}-1.dist-info/METADATA`, 10))).toEqual([true, true, false]);
+    expect(few.missed()).toEqual(['more than 2 package database files']);
+    expect(packageFiles().missed()).toEqual([]);
+  });
+
+  it('reads at most MAX_PACKAGES packages, one at a time, and says the list is incomplete (SBOM and REPRODUCE.md)', async () => {
+    // 130,000 stanzas (7 MB, within a status file's bound): spread as arguments they overflowed the stack.
+    const stanzas = Array.from({ length: 130_000 }, (_, i) => `Package: p${i}\nStatus: install ok installed\nVersion: 1\nDescription: x\n more\n`).join('\n');
+    const inv = inventory(new Map([['var/lib/dpkg/status', Buffer.from(stanzas)]]));
+    expect(inv.packages.length).toBe(MAX_PACKAGES);
+    expect(inv.incomplete).toEqual([`more than ${MAX_PACKAGES} packages`]);
+    // Bounds the file keeper reached are carried along, sorted with the inventory's own.
+    const small = inventory(kept(FILES), ['package databases over 3000 bytes in all']);
+    expect(small.incomplete).toEqual(['package databases over 3000 bytes in all']);
+    expect(inventory(kept(FILES)).incomplete).toBeUndefined();
+    const md = softwareSection(small).join('\n');
+    expect(md).toContain("The image's package databases were read only in part (package databases over 3000 bytes in all): the packages listed here and in `sbom.cdx.json` may not be all it holds.");
+    expect(md).toContain('Every package read, with its version');
+    const json = cyclonedxJson(small, IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    expect(JSON.parse(json).metadata.properties).toEqual([{ name: 'rep:incomplete', value: 'package databases over 3000 bytes in all' }]);
+  }, 60_000);
+
+  it('keeps a package in at most 100 places, and says so', () => {
+    const files = new Map(Array.from({ length: 150 }, (_, i) => [`opt/v${String(i).padStart(3, '0')}/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA`, Buffer.from('Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n')] as const));
+    const inv = inventory(files);
+    expect(inv.packages.map((p) => [p.purl, p.paths.length])).toEqual([['pkg:pypi/six@1.16.0', 100]]);
+    expect(inv.packages[0]!.paths[99]).toBe('opt/v099/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA');
+    expect(inv.incomplete).toEqual(['a package found in more than 100 places (the first 100 are listed)']);
+  });
+
+  it('reads fields line by line: others than those asked for, and their continuations, are not kept', () => {
+    const text = 'Package: a\r\nDescription: long\r\n more\r\n .\r\nVersion: 1\r\n\r\n\r\nJunk line\nPackage: b\nVersion: 2\n more\n';
+    expect([...paragraphs(text, new Set(['Package', 'Version']))]).toEqual([
+      new Map([['Package', ['a']], ['Version', ['1']]]),
+      new Map([['Package', ['b']], ['Version', ['2\nmore']]]),
+    ]);
+    expect([...paragraphs(text)][0]!.get('Description')).toEqual(['long\nmore\n.']);
+    // A field continued past its bound keeps its first 64 KiB or so, however long the rest.
+    const long = [...paragraphs(`Description: x\n${' y\n'.repeat(200_000)}`)][0]!.get('Description')![0]!;
+    expect(long.length).toBeGreaterThanOrEqual(64 << 10);
+    expect(long.length).toBeLessThan((64 << 10) + 10);
+    expect(header('Name: n\nVersion: 1\n\nName: body\n').get('Name')).toEqual(['n']);
+    expect([...paragraphs('')]).toEqual([]);
   });
 
   it('drops what a hostile image writes to reach the SBOM or REPRODUCE.md', () => {
@@ -138,6 +186,21 @@ describe('the inventory of an image', () => {
   });
 });
 
+describe('what an image says of itself', () => {
+  it('reaches REPRODUCE.md inside code spans, and a licence only without control, format or private characters', () => {
+    const files = kept({
+      'etc/os-release': 'ID=debian\nPRETTY_NAME="Debian 12 - see https://evil.example/fix_me_now_ (urgent)"\n',
+      'usr/lib/python3/dist-packages/a-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: a\nVersion: 1\nLicense: MIT \u202eTIM\n',
+      'usr/lib/python3/dist-packages/b-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: b\nVersion: 1\nLicense: BSD \u009b31m\n',
+      'usr/lib/python3/dist-packages/c-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: c\nVersion: 1\nLicense: \u00a9 Caf\u00e9 Ltd\n',
+      'usr/lib/python3/dist-packages/d-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: d\nVersion: 1\nLicense: MIT\u2028x\n',
+    });
+    const inv = inventory(files);
+    expect(softwareSection(inv)).toContain('- Operating system: `Debian 12 - see https://evil.example/fix_me_now_ (urgent)`');
+    expect(inv.packages.map((p) => [p.name, p.licence ?? ''])).toEqual([['a', ''], ['b', ''], ['c', '\u00a9 Caf\u00e9 Ltd'], ['d', '']]);
+  });
+});
+
 describe('reading the exported filesystem', () => {
   it('keeps regular files only: a link named like a package database is never followed', async () => {
     const pack = tar.pack();
@@ -151,7 +214,7 @@ describe('reading the exported filesystem', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rep-sbom-'));
     try {
       writeFileSync(path.join(dir, 'fs.tar'), Buffer.concat(chunks));
-      const { manifest, files } = await readImageTar(path.join(dir, 'fs.tar'), packageFiles());
+      const { manifest, files } = await readImageTar(path.join(dir, 'fs.tar'), packageFiles().keep);
       expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'usr/lib/os-release', 'var/lib/dpkg/status']);
       expect([...files.keys()]).toEqual(['opt/conda/conda-meta/a.json']);
       expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:conda/a@1']);
