@@ -59,9 +59,11 @@ export async function imageFilesystem(engine: Engine, ref: string): Promise<FsMa
 /** Differences, one line per path: what was recorded against what is there now. */
 export function diffFilesystems(recorded: FsManifest, now: FsManifest): string[] {
   const out: string[] = [];
+  // Own members only: a recorded path named "constructor" or "toString" is a path, not Object.prototype's.
+  const at = (m: FsManifest, p: string): FsEntry | undefined => (Object.hasOwn(m, p) ? m[p] : undefined);
   for (const p of [...new Set([...Object.keys(recorded), ...Object.keys(now)])].sort()) {
-    const a = recorded[p];
-    const b = now[p];
+    const a = at(recorded, p);
+    const b = at(now, p);
     if (!a) out.push(`added    /${p}`);
     else if (!b) out.push(`missing  /${p}`);
     else {
@@ -77,12 +79,28 @@ export function diffFilesystems(recorded: FsManifest, now: FsManifest): string[]
   return out;
 }
 
-/** A manifest from filesystem.json (a bundle's file: its shape checked), or undefined. */
+const owner = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** An entry as readImageTar writes one: a bundle's filesystem.json may hold anything else, which the comparison would print or trip on. */
+function fsEntryShaped(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return false;
+  const x = e as Record<string, unknown>;
+  return (
+    typeof x.type === 'string' && /^[a-z-]{1,20}$/.test(x.type) &&
+    typeof x.mode === 'string' && /^[0-7]{1,4}$/.test(x.mode) &&
+    owner(x.uid) && owner(x.gid) &&
+    (x.sha256 === undefined || (typeof x.sha256 === 'string' && /^[0-9a-f]{64}$/.test(x.sha256))) &&
+    (x.linkname === undefined || typeof x.linkname === 'string') &&
+    Object.keys(x).every((k) => ['type', 'mode', 'uid', 'gid', 'sha256', 'linkname'].includes(k))
+  );
+}
+
+/** A manifest from filesystem.json (a bundle's file: its shape checked, entry by entry), or undefined. */
 export function parseFsManifest(text: Buffer): FsManifest | undefined {
   try {
     const m = JSON.parse(text.toString('utf8')) as unknown;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
-    return Object.values(m).every((e) => typeof e === 'object' && e !== null) ? (m as FsManifest) : undefined;
+    return Object.values(m).every(fsEntryShaped) ? (m as FsManifest) : undefined;
   } catch {
     return undefined;
   }

@@ -29,6 +29,11 @@ import { BUNDLE_SIGNATURE, bundleSignatureProblems, parseEnvelope } from './sign
 import { parseStatement, sbomProblems, stepKeyProblems, stepsOf } from './statement.js';
 import { OCI_ARCHIVE } from './ociarchive.js';
 
+/** Lines of one kind a check prints at most: a hostile bundle can make any list as long as it likes. */
+const SHOWN = 1000;
+/** At most SHOWN of `lines`, then how many more there are. */
+export const firstOf = (lines: readonly string[]): string[] => (lines.length > SHOWN ? [...lines.slice(0, SHOWN), `... and ${lines.length - SHOWN} more`] : [...lines]);
+
 /** Bundle files that hold an image, each checked against its own bytes. */
 const IMAGE_ARCHIVES = new Set(['image.tar', OCI_ARCHIVE]);
 
@@ -220,7 +225,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
       mkdirSync(recipeDir);
       writeFileSync(path.join(recipeDir, 'Repfile'), repfile);
       if (lock) writeFileSync(path.join(recipeDir, 'Repfile.lock'), lock);
-      keys.push(...stepKeyProblems(statement, recipeDir, ctxDir));
+      keys.push(...firstOf(stepKeyProblems(statement, recipeDir, ctxDir)));
     }
   } else keys.push('cannot recompute keys: Repfile, context.tar or provenance.json is missing');
   check('keys', keys, statement ? [`${stepsOf(statement).length} steps`] : []);
@@ -234,10 +239,10 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const tag = verifyTag(opened.ok ? opened.value.recipe.name : 'bundle', sha256Hex(sumsText ?? ''));
     const project = opened.ok ? forVerification(opened.value, opts.rebuild.secrets ?? [], tag) : opened;
     const network = opts.rebuild.network ?? 'none';
-    if (!project.ok) reb.push(...project.errors.map((d) => escaped(formatDiagnostic(d))));
+    if (!project.ok) reb.push(...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d)))));
     else {
       const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
-      if (!r.ok) reb.push(...r.errors.map((d) => escaped(formatDiagnostic(d))));
+      if (!r.ok) reb.push(...firstOf(r.errors.map((d) => escaped(formatDiagnostic(d)))));
       else if (!r.value.ok) {
         const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
         reb.push(`the rebuild failed${failed.length ? ` at step ${failed.map((n) => shown(n)).join(', ')}` : ''} (network ${network})`);
@@ -254,7 +259,8 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
         const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
         // The digest first; then the files, which filesystem.json must list even for an identical image.
         differences = recorded ? diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag)) : [];
-        const found = differences.map((d) => shown(d, 1000));
+        // Shown up to a bound (a hostile filesystem.json, or a large image rebuilt unlike, can differ in millions of paths).
+        const found = firstOf(differences).map((d) => shown(d, 1000));
         if (answer([]).same) {
           if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
           else note = answer([]).text;

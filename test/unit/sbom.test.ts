@@ -12,6 +12,8 @@ import { withSbom } from '../../src/publish/imagefiles.js';
 import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
+import { diffFilesystems, parseFsManifest } from '../../src/publish/filesystem.js';
+import { firstOf } from '../../src/publish/verify.js';
 import { inventory, KEEP_TOTAL, MAX_PACKAGES, packageFiles } from '../../src/sbom/inventory.js';
 import { header, paragraphs } from '../../src/sbom/fields.js';
 import { softwareSection } from '../../src/sbom/summary.js';
@@ -221,6 +223,35 @@ describe('reading the exported filesystem', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a bundle's filesystem.json", () => {
+  const entry = { type: 'file', mode: '644', uid: 0, gid: 0, sha256: 'a'.repeat(64) };
+  it('is taken only when every entry has the shape rep writes', () => {
+    const ok = { 'etc/x': entry, 'bin/sh': { type: 'symlink', mode: '777', uid: 0, gid: 0, linkname: 'busybox' }, 'tmp': { type: 'directory', mode: '1777', uid: 0, gid: 0 } };
+    expect(parseFsManifest(Buffer.from(JSON.stringify(ok)))).toEqual(ok);
+    for (const bad of [{ ...entry, type: { toString: 1 } }, { ...entry, mode: '999' }, { ...entry, mode: 420 }, { ...entry, uid: -1 }, { ...entry, gid: 1.5 }, { ...entry, sha256: 'x' }, { ...entry, linkname: 7 }, { ...entry, extra: 1 }, [entry], null]) {
+      expect(parseFsManifest(Buffer.from(JSON.stringify({ 'etc/x': bad })))).toBeUndefined();
+    }
+    expect(parseFsManifest(Buffer.from('[1]'))).toBeUndefined();
+  });
+
+  it('is compared path by path as its own members: "constructor" or "toString" is a path like any other', () => {
+    const e = JSON.stringify(entry);
+    const recorded = parseFsManifest(Buffer.from(`{"constructor": ${e}, "__proto__": ${e}, "etc/x": ${e}}`))!;
+    expect(diffFilesystems(recorded, { 'etc/x': entry, toString: entry })).toEqual(['missing  /__proto__', 'missing  /constructor', 'added    /toString']);
+  });
+
+  it('differences are shown up to a bound, then counted', () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => `missing  /f${i}`);
+    const shownLines = firstOf(many);
+    expect(shownLines.length).toBe(1001);
+    expect(shownLines.at(-1)).toBe('... and 199000 more');
+    expect(firstOf(['a'])).toEqual(['a']);
+    const out: string[] = [];
+    out.push(...shownLines);
+    expect(out.length).toBe(1001);
   });
 });
 
