@@ -24,7 +24,7 @@ import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries,
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
-export const REWRITE_FORMAT = 3;
+export const REWRITE_FORMAT = 4;
 
 export interface ImageRef {
   tag: string;

@@ -20,6 +20,9 @@ import { PathMap } from './pathmap.js';
  */
 export class Tree extends PathMap<string | undefined> {}
 
+/** A folder the engine makes where a layer writes into one it does not list (docker's and podman's MkdirAll). */
+const IMPLIED_FOLDER = '755 0:0';
+
 const folderMeta = (e: Entry) => (e.type === '5' ? `${e.mode.toString(8)} ${e.uid}:${e.gid}` : undefined);
 
 /** Applies a layer of the base image (kept as it is) to `tree`. */
@@ -32,7 +35,12 @@ function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)):
   // The deepest first (a path is longer than its folder's), so that a removed folder leaves the index too.
   for (const q of [...gone].sort((a, b) => b.length - a.length)) tree.delete(q);
   for (const [p, e] of merged.entries) tree.set(p, folderMeta(e));
+  // A folder a layer writes into without listing it, the engine makes as it applies the layer: 755, owned
+  // by root (docker's and podman's MkdirAll). It is a folder of the image like any other (a later step
+  // that removes it writes a whiteout for it; one that writes into it lists it).
+  for (const p of merged.entries.keys()) for (let d = parentOf(p); d !== '' && !tree.has(d); d = parentOf(d)) tree.set(d, IMPLIED_FOLDER);
 }
+
 
 /**
  * The paths of `tree` that `merged` hides: a path it whites out, or one
@@ -97,9 +105,10 @@ export function canonicalEntries(tree: Tree, merged: Merged, epoch: number): Can
     }
     out.push(c);
   }
-  // A folder it writes into that the engine's layer did not list: written as it is below.
+  // A folder it writes into that the engine's layer did not list: written as it is below, or, where the
+  // step removed it, as the engine makes it again (755, root).
   for (const d of holding) {
-    const below = merged.entries.has(d) ? undefined : /^([0-7]+) (\d+):(\d+)$/.exec(tree.get(d) ?? '');
+    const below = merged.entries.has(d) ? undefined : /^([0-7]+) (\d+):(\d+)$/.exec(gone.has(d) ? IMPLIED_FOLDER : (tree.get(d) ?? ''));
     if (below) out.push({ path: d, type: '5', mode: parseInt(below[1]!, 8), uid: Number(below[2]), gid: Number(below[3]), mtime: epoch, size: 0, linkname: '', devmajor: 0, devminor: 0 });
   }
   applyMerged(tree, merged, gone);

@@ -380,6 +380,22 @@ describe('the Repfile says', () => {
   });
 });
 
+describe('folders a layer writes into without listing them', () => {
+  it('are folders of the image (755, root): a step that removes one, or a file in one, writes the whiteout', async () => {
+    // The base lists a/b/c without a/b/ (the engine makes it); the step runs `rm -rf /a/b`.
+    const removed = await rewrite([[{ name: 'a/', type: 'directory', mode: 0o755 }, { name: 'a/b/c', body: 'x' }]], [[{ name: 'a/', type: 'directory', mode: 0o755 }, { name: 'a/.wh.b' }]]);
+    expect(removed.listing).toEqual(['directory a/ 755 0:0 : 1980-01-01', 'file a/.wh.b 0 0:0 : 1980-01-01']);
+    expect([...removed.tree.keys()].sort()).toEqual(['a']);
+    // Neither a/ nor a/b/ is listed by the base, nor a/b/ by the step that removes a/b/c.
+    const file = await rewrite([[{ name: 'a/b/c', body: 'x' }, { name: 'a/b/d', body: 'y' }]], [[{ name: 'a/b/.wh.c' }]]);
+    expect(file.listing).toEqual(['directory a/ 755 0:0 : 1980-01-01', 'directory a/b/ 755 0:0 : 1980-01-01', 'file a/b/.wh.c 0 0:0 : 1980-01-01']);
+    expect([...file.tree.keys()].sort()).toEqual(['a', 'a/b', 'a/b/d']);
+    // A step that removes a folder and writes into it again without listing it: the engine makes it anew.
+    const again = await rewrite([[{ name: 'a/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 }, { name: 'a/b', body: 'x' }]], [[{ name: '.wh.a' }, { name: 'a/c', body: 'y' }]]);
+    expect(again.listing).toEqual(['file .wh.a 0 0:0 : 1980-01-01', 'directory a/ 755 0:0 : 1980-01-01', 'file a/c 644 0:0 : 1980-01-01']);
+  });
+});
+
 describe('what a step hides of the image below', () => {
   /** The rule as stated (each path of the image asked in turn), against which the indexed walk is checked. */
   const ancestors = (p: string) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'));
@@ -422,6 +438,8 @@ describe('what a step hides of the image below', () => {
       // The image after the step: what was there and is not hidden, and what the step made.
       const expected = new Set([...before.keys()].filter((q) => !hiddenByRule(q, merged)));
       for (const p of merged.entries.keys()) expected.add(p);
+      // And the folders it writes into without listing them, made as the engine makes them (755, root).
+      for (const p of merged.entries.keys()) for (const a of ancestors(p)) if (!expected.has(a)) expected.add(a);
       expect([...tree.keys()].sort()).toEqual([...expected].sort());
       // A whiteout for each hidden path that the step does not make again and whose folder stays (a subset, never more).
       const gone = [...before.keys()].filter((q) => hiddenByRule(q, merged) && !merged.entries.has(q));
@@ -431,7 +449,7 @@ describe('what a step hides of the image below', () => {
       }
       for (const q of gone) {
         const d = q.includes('/') ? q.slice(0, q.lastIndexOf('/')) : '';
-        if (d === '' || (tree.has(d) && tree.get(d) !== undefined && before.get(d) !== undefined && !merged.entries.has(d))) {
+        if (d === '' || (tree.has(d) && tree.get(d) !== undefined && before.get(d) !== undefined && !merged.entries.has(d) && !hiddenByRule(d, merged))) {
           expect(entries.map((e) => e.path), `whiteout for ${q}`).toContain(d ? `${d}/.wh.${q.slice(d.length + 1)}` : `.wh.${q}`);
         }
       }
