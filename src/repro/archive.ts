@@ -23,6 +23,21 @@ export class ArchiveError extends Error {}
 
 const JSON_MAX = 16 << 20;
 
+/** How deep the JSON of a saved image may nest: a config nests five or six deep. */
+const MAX_JSON_DEPTH = 100;
+
+/** Whether `v` nests deeper than `max` (walked with a list, not recursion). */
+function depthOver(v: unknown, max: number): boolean {
+  const todo: [unknown, number][] = [[v, 0]];
+  while (todo.length) {
+    const [x, d] = todo.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d >= max) return true;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) todo.push([y, d + 1]);
+  }
+  return false;
+}
+
 /** The images of an archive the engine saved, by config digest ("sha256:…"). */
 export function readSaved(fd: number, file: string): Map<string, SavedImage> {
   const size = statSync(file).size;
@@ -52,12 +67,17 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
     return b;
   };
   const json = (name: string): unknown => {
+    let v: unknown;
     try {
-      return JSON.parse(bytes(name).toString('utf8'));
+      v = JSON.parse(bytes(name).toString('utf8'));
     } catch (e) {
       if (e instanceof ArchiveError) throw e;
       throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image is not JSON`);
     }
+    // A base image's config keeps fields rep does not know (history, labels) as they are; written again
+    // canonically (recursively), JSON nested thousands deep would overflow the stack.
+    if (depthOver(v, MAX_JSON_DEPTH)) throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image nests more than ${MAX_JSON_DEPTH} deep`);
+    return v;
   };
   const manifest = json('manifest.json');
   if (!Array.isArray(manifest)) throw new ArchiveError("the engine's saved image has no docker manifest.json");

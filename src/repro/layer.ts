@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ShortSourceError, TarWriter, type TarHeader, type TarType } from './tarwriter.js';
 import { DEFAULT_TAR_BOUNDS, ReadAhead, TarError, tarHeaders } from './tarindex.js';
-import { cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
+import { checkFolders, cleanPath, LayerError, mergeLayers, type Entry, type LayerSource, type Merged } from './merge.js';
 import { parentOf } from '../emit/copies.js';
 import { PathMap } from './pathmap.js';
 
@@ -39,6 +39,7 @@ function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)):
   // by root (docker's and podman's MkdirAll). It is a folder of the image like any other (a later step
   // that removes it writes a whiteout for it; one that writes into it lists it).
   for (const p of merged.entries.keys()) for (let d = parentOf(p); d !== '' && !tree.has(d); d = parentOf(d)) tree.set(d, IMPLIED_FOLDER);
+  checkFolders(tree);
 }
 
 

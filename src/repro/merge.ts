@@ -34,12 +34,22 @@ export interface Merged {
 export class LayerError extends Error {}
 
 const MAX_PATH = 4096;
+/** Parts of a path at most: deeper names cost a folder each in the index (a layer of 2,000 names 2,000 deep took a gigabyte). */
+const MAX_DEPTH = 256;
+/** Folders the index of a step's changes, or of the image, holds at most (an image has a few thousand, a large one tens of thousands). */
+export const MAX_FOLDERS = 1_000_000;
+
+/** Refuses a map of paths whose folders pass MAX_FOLDERS. */
+export function checkFolders(m: PathMap<unknown>): void {
+  if (m.folders > MAX_FOLDERS) throw new LayerError(`the layers hold more than ${MAX_FOLDERS} folders`);
+}
 
 /** A layer path as rep keeps it: no "./" or "/" in front, none behind, no "." parts; ".." is refused. */
 export function cleanPath(raw: string): string {
   if (raw.length > MAX_PATH) throw new LayerError(`a layer entry's name is longer than ${MAX_PATH} characters`);
   if (raw.includes('\0')) throw new LayerError('a layer entry has a NUL in its name');
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.length > MAX_DEPTH) throw new LayerError(`a layer entry's name is more than ${MAX_DEPTH} folders deep`);
   if (parts.includes('..')) throw new LayerError(`the layer entry ${JSON.stringify(raw)} names a path outside the image ("..")`);
   return parts.join('/');
 }
@@ -106,13 +116,16 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       entries.set(e.path, e);
     };
     adds.forEach(put);
+    checkFolders(entries);
     // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
     for (const { path, target, h } of links) {
       const t = entries.get(target);
       if (dropped(target) && !t) continue;
       if (!t || t.type !== '0') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file`);
-      put({ ...h, type: '0', size: t.size, data: t.data });
+      // The target's mode and owner too: the two names are one inode (a link's own header may say other, a setuid bit say).
+      put({ ...h, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
     }
+    checkFolders(entries);
   }
   return { entries, hideSelf, hideBelow };
 }

@@ -13,6 +13,11 @@ export class PathMap<V> extends Map<string, V> {
    */
   private readonly kids = new Map<string, Set<string>>();
 
+  /** How many folders the index knows (listed or not): what the map costs beyond its members. */
+  get folders(): number {
+    return this.kids.size;
+  }
+
   /** Empty: Map's constructor would call set() before `kids` exists. */
   constructor() {
     super();

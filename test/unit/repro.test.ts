@@ -14,7 +14,7 @@ import { canonicalConfig, DEFAULT_PATH } from '../../src/repro/config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from '../../src/repro/drop.js';
 import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries } from '../../src/repro/layer.js';
 import { TarWriter } from '../../src/repro/tarwriter.js';
-import { LayerError, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
+import { checkFolders, LayerError, MAX_FOLDERS, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
 import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { parseRepfile } from '../../src/repfile/load.js';
@@ -357,6 +357,17 @@ describe('docker archive', () => {
     expect([...images.keys()]).toEqual([config.digest]);
     expect(images.get(config.digest)!.diffIds).toEqual([diffId]);
   });
+
+  it('refuses JSON nested deeper than a config ever is (written again canonically, it overflowed the stack)', async () => {
+    for (const [depth, refused] of [[100, false], [10_000, true]] as const) {
+      const file = path.join(dir, `deep${depth}.tar`);
+      writeFileSync(file, await tarBytes([{ name: 'manifest.json', body: `${'['.repeat(depth)}${']'.repeat(depth)}` }]));
+      const fd = openSync(file, 'r');
+      fds.push(fd);
+      // 100 deep is JSON rep reads (and finds no image in); 10,000 deep is refused as such.
+      expect(() => readSaved(fd, file)).toThrow(refused ? /"manifest.json" in the engine's saved image nests more than 100 deep/ : /an entry of the saved manifest.json/);
+    }
+  });
 });
 
 describe('the Repfile says', () => {
@@ -393,6 +404,25 @@ describe('folders a layer writes into without listing them', () => {
     // A step that removes a folder and writes into it again without listing it: the engine makes it anew.
     const again = await rewrite([[{ name: 'a/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 }, { name: 'a/b', body: 'x' }]], [[{ name: '.wh.a' }, { name: 'a/c', body: 'y' }]]);
     expect(again.listing).toEqual(['file .wh.a 0 0:0 : 1980-01-01', 'directory a/ 755 0:0 : 1980-01-01', 'file a/c 644 0:0 : 1980-01-01']);
+  });
+});
+
+describe('layers that would cost more than they hold', () => {
+  it('refuses a name more than 256 folders deep, and more than MAX_FOLDERS folders in all', async () => {
+    const deep = `${Array.from({ length: 257 }, () => 'd').join('/')}`;
+    await expect(rewrite(BASE, [[{ name: deep, body: 'x' }]])).rejects.toThrow(/more than 256 folders deep/);
+    expect((await rewrite(BASE, [[{ name: deep.slice(2), body: 'x' }]])).listing.at(-1)).toMatch(/^file (d\/){255}d 644/);
+    const many = new Tree();
+    // Each d<i> holds a file, and the root holds them all: MAX_FOLDERS folders in the index, then one more.
+    for (let i = 0; i < MAX_FOLDERS - 1; i++) many.set(`d${i}/f`, undefined);
+    expect(() => checkFolders(many)).not.toThrow();
+    many.set('last/f', undefined);
+    expect(() => checkFolders(many)).toThrow(`the layers hold more than ${MAX_FOLDERS} folders`);
+  }, 60_000);
+
+  it("gives a hard link its target's mode and owner, whatever its own header says (no setuid bit the engine did not have)", async () => {
+    const r = await rewrite(BASE, [[{ name: 'zz', body: 'x', mode: 0o644, uid: 1000, gid: 1000 }, { name: 'aa', type: 'link', linkname: 'zz', mode: 0o4755, uid: 0, gid: 0 }]]);
+    expect(r.listing).toEqual(['file aa 644 1000:1000 : 1980-01-01', 'link zz -> aa 644 1000:1000 : 1980-01-01']);
   });
 });
 
