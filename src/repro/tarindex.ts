@@ -188,6 +188,7 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
   let at = start;
   let count = 0;
   let pax: Record<string, string> = {};
+  let paxSeen = false;
   let longName: string | undefined;
   let longLink: string | undefined;
   const file = new ReadAhead(fd, end);
@@ -203,16 +204,38 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     if (type === 'x' || type === 'L' || type === 'K') {
       if (size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${size} bytes (more than ${bounds.maxMeta})`);
       const meta = file.bytes(body, size);
-      if (type === 'x') pax = { ...pax, ...paxRecords(meta) };
-      else if (type === 'L') longName = str(meta, 0, meta.length);
-      else longLink = str(meta, 0, meta.length);
+      // Spellings tar readers answer differently (Go's, which docker and podman apply layers with, and
+      // rep's): a second pax header or long name for one entry, an empty long name. The engine's
+      // image and rep's reading of it could then differ; no tool that writes layers writes them.
+      if ((type === 'x' && paxSeen) || (type === 'L' && longName !== undefined) || (type === 'K' && longLink !== undefined)) {
+        throw new TarError(`a tar entry with two ${type === 'x' ? 'pax headers' : 'long names'}`);
+      }
+      if (type === 'x') {
+        pax = paxRecords(meta);
+        paxSeen = true;
+      } else {
+        const long = str(meta, 0, meta.length);
+        if (long === '') throw new TarError('a tar long name that is empty');
+        if (type === 'L') longName = long;
+        else longLink = long;
+      }
       continue;
     }
     if (type === 'g') continue;
     if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
-    const magic = h.toString('latin1', 257, 263);
-    const prefix = magic.startsWith('ustar') && magic !== 'ustar ' ? str(h, 345, 155) : '';
+    // The prefix field is read as Go reads it: in a POSIX header alone (magic "ustar\0", version "00"). The
+    // star format's shorter prefix, and a pax path or linkpath beside a GNU long one, readers disagree on.
+    const ustar = h.toString('latin1', 257, 265) === 'ustar\x0000';
+    if (ustar && h.toString('latin1', 508, 512) === 'tar\0') throw new TarError('a tar header in the star format');
+    if ((pax.path !== undefined && longName !== undefined) || (pax.linkpath !== undefined && longLink !== undefined)) {
+      throw new TarError('a tar entry named both by a pax header and by a GNU long name');
+    }
+    const prefix = ustar ? str(h, 345, 155) : '';
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+    // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size field says.
+    if ('123456'.includes(type) && size > 0) throw new TarError(`a tar entry of type ${type} that claims a body of ${size} bytes`);
+    const oldFolder = h[156] === 0 && name.endsWith('/');
+    if (oldFolder && size > 0) throw new TarError('a tar folder (old regular type, name ending in "/") that claims a body');
     const paxNum = (k: string, dflt: number) => {
       if (pax[k] === undefined) return dflt;
       const n = Number(pax[k]);
@@ -227,7 +250,8 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     }
     yield {
       name,
-      type: type === '\0' || type === '7' ? '0' : type,
+      // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
+      type: oldFolder ? '5' : type === '7' ? '0' : type,
       mode: num(h, 100, 8, 'mode'),
       uid: paxNum('uid', num(h, 108, 8, 'uid')),
       gid: paxNum('gid', num(h, 116, 8, 'gid')),
@@ -239,6 +263,7 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
       offset: body,
     };
     pax = {};
+    paxSeen = false;
     longName = longLink = undefined;
   }
 }

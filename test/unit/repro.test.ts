@@ -299,6 +299,66 @@ function fixChecksum(b: Buffer): void {
   b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
 }
 
+/** One raw tar header (ustar unless `magic` says otherwise) and its body padded to blocks. */
+function rawEntry(o: { name: string; type: string; body?: string; size?: number; magic?: string; prefix?: string; trailer?: string }): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(o.name, 0, 100, 'utf8');
+  h.write('0000644\0', 100, 'ascii');
+  h.write('0000000\0', 108, 'ascii');
+  h.write('0000000\0', 116, 'ascii');
+  const body = Buffer.from(o.body ?? '');
+  h.write(`${(o.size ?? body.length).toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+  h.write('00000000000\0', 136, 'ascii');
+  if (o.type !== '\0') h.write(o.type, 156, 'latin1');
+  h.write(o.magic ?? 'ustar\x0000', 257, 'latin1');
+  if (o.prefix) h.write(o.prefix, 345, 155, 'utf8');
+  if (o.trailer) h.write(o.trailer, 508, 'latin1');
+  fixChecksum(h);
+  return Buffer.concat([h, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+}
+const paxBody = (k: string, v: string) => {
+  const rec = (n: number) => `${n} ${k}=${v}\n`;
+  let n = rec(0).length;
+  while (rec(n).length !== n) n = rec(n).length;
+  return rec(n);
+};
+const rawTar = (...entries: Buffer[]) => Buffer.concat([...entries, Buffer.alloc(1024)]);
+const headerNames = (b: Buffer) => {
+  const l = layerOf(b);
+  return [...tarHeaders(l.fd, l.start, l.end)].map((h) => `${h.type} ${h.name}`);
+};
+
+describe('tar spellings that readers answer differently', () => {
+  it('are refused: a body on a header-only entry, two pax headers or long names, an empty long name, pax beside GNU, star', () => {
+    const file = rawEntry({ name: 'etc/secret', type: '0', body: 'x' });
+    const cases: [Buffer, RegExp][] = [
+      // Go gives a folder no body, so the next header is its own entry; rep skipped 512 bytes and lost it.
+      [rawTar(rawEntry({ name: 'etc/', type: '5', size: 512 }), file), /type 5 that claims a body of 512 bytes/],
+      [rawTar(rawEntry({ name: 'l', type: '1', size: 1 }), file), /type 1 that claims a body/],
+      [rawTar(rawEntry({ name: 'PaxHeaders/a', type: 'x', body: paxBody('path', 'decoy') }), rawEntry({ name: '././@LongLink', type: 'L', body: 'etc/secret' }), file), /both by a pax header and by a GNU long name/],
+      [rawTar(rawEntry({ name: 'PaxHeaders/a', type: 'x', body: paxBody('path', 'a') }), rawEntry({ name: 'PaxHeaders/b', type: 'x', body: paxBody('mtime', '1') }), file), /two pax headers/],
+      [rawTar(rawEntry({ name: '././@LongLink', type: 'L', body: 'a' }), rawEntry({ name: '././@LongLink', type: 'L', body: 'b' }), file), /two long names/],
+      [rawTar(rawEntry({ name: '././@LongLink', type: 'L', body: '' }), file), /long name that is empty/],
+      [rawTar(rawEntry({ name: 'x', type: '0', body: 'x', trailer: 'tar\0' })), /star format/],
+    ];
+    for (const [bytes, why] of cases) {
+      expect(() => headerNames(bytes)).toThrow(TarError);
+      expect(() => headerNames(bytes)).toThrow(why);
+    }
+    // Spelled once, as tools write them, they are read.
+    expect(headerNames(rawTar(rawEntry({ name: 'PaxHeaders/a', type: 'x', body: paxBody('path', 'long/name') }), file))).toEqual(['0 long/name']);
+    expect(headerNames(rawTar(rawEntry({ name: '././@LongLink', type: 'L', body: 'gnu/name' }), rawEntry({ name: 'x', type: '0', body: 'x', magic: 'ustar  \0' })))).toEqual(['0 gnu/name']);
+  });
+
+  it('are read as Go reads them: the prefix field of a POSIX header alone, an old regular entry named "d/" as a folder', () => {
+    expect(headerNames(rawTar(rawEntry({ name: 'f', type: '0', prefix: 'usr/share', body: 'x' })))).toEqual(['0 usr/share/f']);
+    // "ustarX" or a version other than "00" is no POSIX header: its prefix field is not part of the name.
+    expect(headerNames(rawTar(rawEntry({ name: 'f', type: '0', prefix: 'hidden', magic: 'ustarX00', body: 'x' })))).toEqual(['0 f']);
+    expect(headerNames(rawTar(rawEntry({ name: 'f', type: '0', prefix: 'hidden', magic: 'ustar\x0001', body: 'x' })))).toEqual(['0 f']);
+    expect(headerNames(rawTar(rawEntry({ name: 'd/', type: '\0' }), rawEntry({ name: 'plain', type: '\0', body: 'x' })))).toEqual(['5 d/', '0 plain']);
+  });
+});
+
 describe('canonical config', () => {
   const base = { architecture: 'amd64', os: 'linux', config: { Cmd: ['bash'] }, created: '2026-11-27T17:01:58Z', history: [{ created: '2026-11-27T17:01:58Z', comment: 'Imported from -' }], rootfs: { type: 'layers', diff_ids: ['sha256:aa'] } };
   const built = {
