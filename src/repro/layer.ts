@@ -42,7 +42,6 @@ function applyMerged(tree: Tree, merged: Merged, gone = hiddenIn(tree, merged)):
   checkFolders(tree);
 }
 
-
 /**
  * The paths of `tree` that `merged` hides: a path it whites out, or one
  * below a path it whites out, makes opaque or puts a non-folder at. Found
