@@ -108,8 +108,13 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       hideSelf.add(p);
       hideBelow.add(p);
     }
+    // Files of this layer the drop list leaves out, by path: a link to one that is kept takes its bytes.
+    const droppedFiles = new Map<string, Entry>();
     const put = (e: Entry) => {
-      if (dropped(e.path)) return;
+      if (dropped(e.path)) {
+        if (e.type === '0') droppedFiles.set(e.path, e);
+        return;
+      }
       const old = entries.get(e.path);
       if (e.type !== '5' || (old && old.type !== '5')) entries.dropBelow(e.path);
       if (e.type !== '5') hideBelow.add(e.path);
@@ -119,8 +124,10 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
     checkFolders(entries);
     // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
     for (const { path, target, h } of links) {
-      const t = entries.get(target);
-      if (dropped(target) && !t) continue;
+      // A target the drop list left out still holds the bytes of a name it keeps (engines write the first
+      // name of a group in sorted order as the file, so `ln /var/lib/apt/lists/x /var/lib/copy` links to it).
+      const t = entries.get(target) ?? droppedFiles.get(target);
+      if (!t && dropped(target)) continue;
       if (!t || t.type !== '0') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file`);
       // The target's mode and owner too: the two names are one inode (a link's own header may say other, a setuid bit say).
       put({ ...h, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });

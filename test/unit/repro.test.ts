@@ -193,6 +193,16 @@ describe('canonical layer', () => {
     expect(dropMatcher(['q/**'])(Array.from({ length: 50000 }, () => 'd').join('/'))).toBe(false);
   });
 
+  it('keeps a name the drop list keeps that links to a file it drops, as a file with those bytes', async () => {
+    const drop = dropMatcher(DEFAULT_DROP);
+    // `RUN ln /var/lib/apt/lists/pkgs /var/lib/pkgs-snapshot`: the engine writes the list as the file and the copy as its link.
+    const r = await rewrite(BASE, [[{ name: 'var/lib/apt/lists/pkgs', body: 'P' }, { name: 'var/lib/pkgs-snapshot', type: 'link', linkname: 'var/lib/apt/lists/pkgs' }]], drop);
+    expect(r.listing.filter((l) => l.includes('pkgs'))).toEqual(['file var/lib/pkgs-snapshot 644 0:0 : 1980-01-01']);
+    // Both names dropped: nothing of them is left.
+    const both = await rewrite(BASE, [[{ name: 'var/lib/apt/lists/a', body: 'A' }, { name: 'var/lib/apt/lists/b', type: 'link', linkname: 'var/lib/apt/lists/a' }]], drop);
+    expect(both.listing.filter((l) => l.includes('lists/'))).toEqual([]);
+  });
+
   it('makes the first name of a hard-link group the file, whatever the engine chose', async () => {
     const r = await rewrite(BASE, [[{ name: 'usr/bin/perl5.36', body: '#!perl' }, { name: 'usr/bin/perl', type: 'link', linkname: 'usr/bin/perl5.36' }]]);
     expect(r.listing).toEqual(['file usr/bin/perl 644 0:0 : 1980-01-01', 'link usr/bin/perl5.36 -> usr/bin/perl 644 0:0 : 1980-01-01']);
