@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { tarEntries, type KeepFile, type TarEntry } from '../tarentries.js';
+import { JSON_LIMIT } from '../safefs.js';
 import { withTempDir } from '../tempdir.js';
 
 /** A path's type, mode, owner, content sha256 and link target (filesystem.json writes its keys sorted). */
@@ -25,13 +26,28 @@ export interface ImageContents {
 /** Paths as the manifest names them: relative, no trailing slash. */
 const relative = (raw: string) => raw.replace(/^\.?\//, '').replace(/\/$/, '');
 
-export async function readImageTar(file: string, keep?: KeepFile): Promise<ImageContents> {
+/** The image's files are more than filesystem.json can list: what `rep verify` reads of it is bounded. */
+export class FsManifestError extends Error {}
+
+/** About what one entry adds to filesystem.json as prettyJson writes it, beyond its name and link text. */
+const ENTRY_TEXT = 160;
+
+/**
+ * The image's filesystem as a manifest, and the files `keep` asks for. A
+ * manifest whose filesystem.json would pass `bound` bytes (what `rep verify`
+ * reads) is refused (FsManifestError) rather than written unverifiable, or
+ * built as a string too long for Node.
+ */
+export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_LIMIT): Promise<ImageContents> {
   const entries: [string, FsEntry][] = [];
   const files = new Map<string, Buffer>();
   const want: KeepFile | undefined = keep && ((raw, size) => keep(relative(raw), size));
+  let text = 0;
   for await (const { name: raw, data, ...fields } of tarEntries(createReadStream(file), want)) {
     const name = relative(raw);
     if (name === '' || RUNTIME.has(name) || MOUNTS.has(name.split('/')[0]!)) continue;
+    text += JSON.stringify(name).length + (fields.linkname === undefined ? 0 : JSON.stringify(fields.linkname).length) + ENTRY_TEXT;
+    if (text > bound) throw new FsManifestError(`the image holds more files than filesystem.json can list within the ${bound} bytes rep verify reads of it (${entries.length} listed so far)`);
     entries.push([name, fields]);
     if (data) files.set(name, data);
   }

@@ -20,6 +20,7 @@ import { bundleFiles, bundleKind, packBundle, type BundleKind } from './bundle.j
 import { citationCff, citeLatex, citeMarkdown } from './citation.js';
 import { loadPrivateKey, signEnvelope } from './dsse.js';
 import { describeImage, withSbom } from './imagefiles.js';
+import { FsManifestError } from './filesystem.js';
 import { OCI_ARCHIVE, saveOciArchive } from './ociarchive.js';
 import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
@@ -239,7 +240,14 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
       finishedOn: new Date(times.finishedOn),
     });
   }
-  const described = engine.name === 'none' ? undefined : await describeImage(engine, recipe.image.tag, imageDigest);
+  let described: Awaited<ReturnType<typeof describeImage>> | undefined;
+  try {
+    described = engine.name === 'none' ? undefined : await describeImage(engine, recipe.image.tag, imageDigest);
+  } catch (e) {
+    // An image of millions of files: its bundle could not be verified, so none is written.
+    if (e instanceof FsManifestError) return fail({ kind: 'build', message: `cannot write filesystem.json: ${e.message}` });
+    throw e;
+  }
   if (described) put('filesystem.json', described.filesystem);
   if (described?.sbom) {
     put(SBOM_FILE, described.sbom);

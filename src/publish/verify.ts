@@ -17,7 +17,7 @@ import { openBundle } from './bundle.js';
 import { loadPublicKey, verifyEnvelope } from './dsse.js';
 import { ExtractError, extractTar } from './extract.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { diffFilesystems, imageFilesystem, parseFsManifest } from './filesystem.js';
+import { diffFilesystems, FsManifestError, imageFilesystem, parseFsManifest, type FsManifest } from './filesystem.js';
 import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
 import { UNSUMMED } from './publish.js';
 import { digestAnswer, layerOwners } from '../repro/compare.js';
@@ -258,7 +258,14 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
         const rebuilt = r.value.image?.imageId ?? '';
         const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
         // The digest first; then the files, which filesystem.json must list even for an identical image.
-        differences = recorded ? diffFilesystems(recorded, await imageFilesystem(opts.rebuild.engine, tag)) : [];
+        let now: FsManifest | undefined;
+        try {
+          now = recorded ? await imageFilesystem(opts.rebuild.engine, tag) : undefined;
+        } catch (e) {
+          if (!(e instanceof FsManifestError)) throw e;
+          reb.push(`the rebuilt image cannot be compared file by file: ${e.message}`);
+        }
+        differences = recorded && now ? diffFilesystems(recorded, now) : [];
         // Shown up to a bound (a hostile filesystem.json, or a large image rebuilt unlike, can differ in millions of paths).
         const found = firstOf(differences).map((d) => shown(d, 1000));
         if (answer([]).same) {

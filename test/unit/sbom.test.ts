@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { readImageTar } from '../../src/publish/filesystem.js';
+import { FsManifestError, readImageTar } from '../../src/publish/filesystem.js';
 import { withSbom } from '../../src/publish/imagefiles.js';
 import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
 import type { Statement } from '../../src/emit/provenance.js';
@@ -220,6 +220,29 @@ describe('reading the exported filesystem', () => {
       expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'usr/lib/os-release', 'var/lib/dpkg/status']);
       expect([...files.keys()]).toEqual(['opt/conda/conda-meta/a.json']);
       expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:conda/a@1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the manifest of an exported filesystem', () => {
+  it('is refused past what rep verify reads of filesystem.json, counting long names and link texts', async () => {
+    const pack = tar.pack();
+    for (let i = 0; i < 3; i++) pack.entry({ name: `f${i}`, mode: 0o644 }, 'x');
+    pack.entry({ name: 'l', type: 'symlink', linkname: 'y'.repeat(300) });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fs-'));
+    try {
+      const file = path.join(dir, 'fs.tar');
+      writeFileSync(file, Buffer.concat(chunks));
+      expect(Object.keys((await readImageTar(file)).manifest)).toEqual(['f0', 'f1', 'f2', 'l']);
+      // Four entries of about 165 bytes, and a link text of 300: within 1,000 bytes, not within 900.
+      expect(Object.keys((await readImageTar(file, undefined, 1000)).manifest)).toHaveLength(4);
+      await expect(readImageTar(file, undefined, 900)).rejects.toThrow(FsManifestError);
+      await expect(readImageTar(file, undefined, 400)).rejects.toThrow('the image holds more files than filesystem.json can list within the 400 bytes rep verify reads of it (2 listed so far)');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
