@@ -119,9 +119,11 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       if (e.type !== '5' || (old && old.type !== '5')) entries.dropBelow(e.path);
       if (e.type !== '5') hideBelow.add(e.path);
       entries.set(e.path, e);
+      // Checked as each name goes in (the index keeps the count): one layer's names alone could otherwise
+      // make millions of folders before a check after them.
+      checkFolders(entries);
     };
     adds.forEach(put);
-    checkFolders(entries);
     // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
     for (const { path, target, h } of links) {
       // A target the drop list left out still holds the bytes of a name it keeps (engines write the first
@@ -132,7 +134,6 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       // The target's mode and owner too: the two names are one inode (a link's own header may say other, a setuid bit say).
       put({ ...h, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
     }
-    checkFolders(entries);
   }
   return { entries, hideSelf, hideBelow };
 }
