@@ -19,7 +19,7 @@ import { makeTempDir, type TempDir } from '../tempdir.js';
 import { bundleFiles, bundleKind, packBundle, type BundleKind } from './bundle.js';
 import { citationCff, citeLatex, citeMarkdown } from './citation.js';
 import { loadPrivateKey, signEnvelope } from './dsse.js';
-import { describeImage, withSbom } from './imagefiles.js';
+import { describeImage, withSbom, type ImageFiles } from './imagefiles.js';
 import { FsManifestError } from './filesystem.js';
 import { OCI_ARCHIVE, saveOciArchive } from './ociarchive.js';
 import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
@@ -240,7 +240,7 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
       finishedOn: new Date(times.finishedOn),
     });
   }
-  let described: Awaited<ReturnType<typeof describeImage>> | undefined;
+  let described: ImageFiles | undefined;
   try {
     described = engine.name === 'none' ? undefined : await describeImage(engine, recipe.image.tag, imageDigest);
   } catch (e) {
