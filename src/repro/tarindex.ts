@@ -199,8 +199,18 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     const type = String.fromCharCode(h[156] || 0x30);
     const size = num(h, 124, 12, 'size');
     const body = at + BLOCK;
-    if (body + size > end) throw new TarError('a tar entry runs past the end of its archive');
-    at = body + pad(size);
+    if (type === 'x' || type === 'L' || type === 'K' || type === 'g') {
+      if (body + size > end) throw new TarError('a tar entry runs past the end of its archive');
+      at = body + pad(size);
+    }
+    if (type === 'g') {
+      // Go hands a global header out as an entry of its own, and an entry's pax header or long name
+      // read before it is lost; rep would have named the next entry with it.
+      if (paxSeen || longName !== undefined || longLink !== undefined) {
+        throw new TarError("a tar global header between an entry's pax header or long name and the entry");
+      }
+      continue;
+    }
     if (type === 'x' || type === 'L' || type === 'K') {
       if (size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${size} bytes (more than ${bounds.maxMeta})`);
       const meta = file.bytes(body, size);
@@ -221,36 +231,33 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
       }
       continue;
     }
-    if (type === 'g') continue;
     if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
-    // The prefix field is read as Go reads it: in a POSIX header alone (magic "ustar\0", version "00"). The
-    // star format's shorter prefix, and a pax path or linkpath beside a GNU long one, readers disagree on.
-    const ustar = h.toString('latin1', 257, 265) === 'ustar\x0000';
+    // The prefix field is read as Go reads it: when the magic is "ustar\0", whatever the version. The star
+    // format's shorter prefix, and a pax path or linkpath beside a GNU long one, readers disagree on.
+    const ustar = h.toString('latin1', 257, 263) === 'ustar\0';
     if (ustar && h.toString('latin1', 508, 512) === 'tar\0') throw new TarError('a tar header in the star format');
     if ((pax.path !== undefined && longName !== undefined) || (pax.linkpath !== undefined && longLink !== undefined)) {
       throw new TarError('a tar entry named both by a pax header and by a GNU long name');
     }
     const prefix = ustar ? str(h, 345, 155) : '';
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
-    // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size field says.
-    if ('123456'.includes(type) && size > 0) throw new TarError(`a tar entry of type ${type} that claims a body of ${size} bytes`);
+    // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
     const oldFolder = h[156] === 0 && name.endsWith('/');
-    if (oldFolder && size > 0) throw new TarError('a tar folder (old regular type, name ending in "/") that claims a body');
     const paxNum = (k: string, dflt: number) => {
       if (pax[k] === undefined) return dflt;
       const n = Number(pax[k]);
       if (!Number.isSafeInteger(n) || n < 0) throw new TarError(`pax ${k} is not a whole number`);
       return n;
     };
-    const realSize = paxNum('size', size);
-    if (realSize !== size) {
-      // A pax size overrides the header's (files over 8 GiB): the body is that long.
-      at = body + pad(realSize);
-      if (at > end) throw new TarError('a tar entry runs past the end of its archive');
-    }
+    // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
+    // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
+    // Elsewhere a pax size overrides the header's (files over 8 GiB).
+    const headerOnly = oldFolder || '123456'.includes(type);
+    const realSize = headerOnly ? 0 : paxNum('size', size);
+    if (body + realSize > end) throw new TarError('a tar entry runs past the end of its archive');
+    at = body + pad(realSize);
     yield {
       name,
-      // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
       type: oldFolder ? '5' : type === '7' ? '0' : type,
       mode: num(h, 100, 8, 'mode'),
       uid: paxNum('uid', num(h, 108, 8, 'uid')),
