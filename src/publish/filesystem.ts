@@ -29,8 +29,18 @@ const relative = (raw: string) => raw.replace(/^\.?\//, '').replace(/\/$/, '');
 /** The image's files are more than filesystem.json can list: what `rep verify` reads of it is bounded. */
 export class FsManifestError extends Error {}
 
-/** About what one entry adds to filesystem.json as prettyJson writes it, beyond its name and link text. */
-const ENTRY_TEXT = 160;
+/**
+ * The bytes one entry adds to filesystem.json as prettyJson writes it (UTF-8), counted exactly:
+ * `  "name": {` a line per member `    "key": value`, `  }` and the separator. The whole file is
+ * 3 bytes (`{\n`, `}\n`) and these. Key order does not change the count.
+ */
+export function manifestEntryBytes(name: string, fields: FsEntry): number {
+  let members = 0;
+  for (const k in fields) if (fields[k as keyof FsEntry] !== undefined) members++;
+  // Compact JSON plus, per member, a newline, four spaces and a space after the colon; then the
+  // newline and two spaces before "}"; then the two spaces, ": " and ",\n" of the member itself.
+  return Buffer.byteLength(JSON.stringify(name)) + Buffer.byteLength(JSON.stringify(fields)) + 6 * members + 3 + 6;
+}
 
 /**
  * The image's filesystem as a manifest, and the files `keep` asks for. A
@@ -42,11 +52,11 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
   const entries: [string, FsEntry][] = [];
   const files = new Map<string, Buffer>();
   const want: KeepFile | undefined = keep && ((raw, size) => keep(relative(raw), size));
-  let text = 0;
+  let text = 3;
   for await (const { name: raw, data, ...fields } of tarEntries(createReadStream(file), want)) {
     const name = relative(raw);
     if (name === '' || RUNTIME.has(name) || MOUNTS.has(name.split('/')[0]!)) continue;
-    text += JSON.stringify(name).length + (fields.linkname === undefined ? 0 : JSON.stringify(fields.linkname).length) + ENTRY_TEXT;
+    text += manifestEntryBytes(name, fields);
     if (text > bound) throw new FsManifestError(`the image holds more files than filesystem.json can list within the ${bound} bytes rep verify reads of it (${entries.length} listed so far)`);
     entries.push([name, fields]);
     if (data) files.set(name, data);

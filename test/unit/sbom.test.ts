@@ -9,6 +9,7 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { FsManifestError, readImageTar } from '../../src/publish/filesystem.js';
 import { withSbom } from '../../src/publish/imagefiles.js';
+import { prettyJson } from '../../src/canonical.js';
 import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
@@ -227,10 +228,14 @@ describe('reading the exported filesystem', () => {
 });
 
 describe('the manifest of an exported filesystem', () => {
-  it('is refused past what rep verify reads of filesystem.json, counting long names and link texts', async () => {
+  it('is refused past what rep verify reads of filesystem.json, counted to the byte (names in UTF-8, link texts)', async () => {
     const pack = tar.pack();
     for (let i = 0; i < 3; i++) pack.entry({ name: `f${i}`, mode: 0o644 }, 'x');
     pack.entry({ name: 'l', type: 'symlink', linkname: 'y'.repeat(300) });
+    // Three bytes a character in UTF-8, one UTF-16 unit: counted by length, the list was about 1.4 times its count.
+    pack.entry({ name: '文'.repeat(200), mode: 0o644 }, 'x');
+    pack.entry({ name: 'd', type: 'directory', mode: 0o755 });
+    pack.entry({ name: 'q"\\\n', mode: 0o600 }, '');
     pack.finalize();
     const chunks: Buffer[] = [];
     for await (const c of pack) chunks.push(c as Buffer);
@@ -238,10 +243,13 @@ describe('the manifest of an exported filesystem', () => {
     try {
       const file = path.join(dir, 'fs.tar');
       writeFileSync(file, Buffer.concat(chunks));
-      expect(Object.keys((await readImageTar(file)).manifest)).toEqual(['f0', 'f1', 'f2', 'l']);
-      // Four entries of about 165 bytes, and a link text of 300: within 1,000 bytes, not within 900.
-      expect(Object.keys((await readImageTar(file, undefined, 1000)).manifest)).toHaveLength(4);
-      await expect(readImageTar(file, undefined, 900)).rejects.toThrow(FsManifestError);
+      const { manifest } = await readImageTar(file);
+      expect(Object.keys(manifest)).toEqual(['d', 'f0', 'f1', 'f2', 'l', 'q"\\\n', '文'.repeat(200)]);
+      // The bound is the file's size in bytes, exactly: the file as publish writes it passes, a byte less does not.
+      const bytes = Buffer.byteLength(prettyJson(manifest));
+      expect(bytes).toBeGreaterThan(1400);
+      expect(Object.keys((await readImageTar(file, undefined, bytes)).manifest)).toHaveLength(7);
+      await expect(readImageTar(file, undefined, bytes - 1)).rejects.toThrow(FsManifestError);
       await expect(readImageTar(file, undefined, 400)).rejects.toThrow('the image holds more files than filesystem.json can list within the 400 bytes rep verify reads of it (2 listed so far)');
     } finally {
       rmSync(dir, { recursive: true, force: true });
