@@ -21,9 +21,12 @@ export interface Package {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~:!-]{0,199}$/;
 const QUALIFIER = /^[A-Za-z0-9][A-Za-z0-9._+~:!/-]{0,199}$/;
-// No control or format character (C0, C1, bidi overrides, zero widths), lone surrogate, private use or line separator:
-// a licence is shown in terminals and read by strict UTF-8 tools. (Unassigned code points are allowed: which those are depends on Node's Unicode.)
-const LINE = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Co}\u2028\u2029]{1,200}$/u;
+// No control character (C0, C1), lone surrogate, private use or line separator, and no format character (bidi
+// overrides and marks, zero-width space) but the three that spell words: the soft hyphen, and the zero-width
+// non-joiner and joiner of Persian and Indic scripts. A licence is shown in terminals and read by strict UTF-8
+// tools. (Unassigned code points are allowed: which those are depends on Node's Unicode.)
+const LINE = /^[^\p{Cc}\p{Cs}\p{Co}\u2028\u2029]{1,200}$/u;
+const FORMAT = /(?![\u00ad\u200c\u200d])\p{Cf}/u;
 
 /** Whether a string is a plain name or version rep may print (also inside Markdown code spans). */
 export const plainName = (s: string | undefined): s is string => s !== undefined && NAME.test(s);
@@ -32,7 +35,7 @@ export const plainVersion = (s: string | undefined): s is string => s !== undefi
 /** A licence worth recording: one short line, not a placeholder. */
 export function statedLicence(s: string | undefined): string | undefined {
   const t = s?.trim();
-  return t && LINE.test(t) && !/^(unknown|none|n\/a)$/i.test(t) ? t : undefined;
+  return t && LINE.test(t) && !FORMAT.test(t) && !/^(unknown|none|n\/a)$/i.test(t) ? t : undefined;
 }
 
 export interface PackageInput {

@@ -197,10 +197,20 @@ describe('what an image says of itself', () => {
       'usr/lib/python3/dist-packages/b-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: b\nVersion: 1\nLicense: BSD \u009b31m\n',
       'usr/lib/python3/dist-packages/c-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: c\nVersion: 1\nLicense: \u00a9 Caf\u00e9 Ltd\n',
       'usr/lib/python3/dist-packages/d-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: d\nVersion: 1\nLicense: MIT\u2028x\n',
+      // The soft hyphen and the zero-width (non-)joiner spell words (Persian, Indic scripts): kept.
+      'usr/lib/python3/dist-packages/e-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: e\nVersion: 1\nLicense: \u0645\u06cc\u200c\u0634\u0648\u062f Open\u00adSource \u0915\u094d\u200d\u0937\n',
+      'usr/lib/python3/dist-packages/f-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: f\nVersion: 1\nLicense: MIT\u200bGPL \u2066x\u2069\n',
     });
     const inv = inventory(files);
     expect(softwareSection(inv)).toContain('- Operating system: `Debian 12 - see https://evil.example/fix_me_now_ (urgent)`');
-    expect(inv.packages.map((p) => [p.name, p.licence ?? ''])).toEqual([['a', ''], ['b', ''], ['c', '\u00a9 Caf\u00e9 Ltd'], ['d', '']]);
+    expect(inv.packages.map((p) => [p.name, p.licence ?? ''])).toEqual([
+      ['a', ''],
+      ['b', ''],
+      ['c', '\u00a9 Caf\u00e9 Ltd'],
+      ['d', ''],
+      ['e', '\u0645\u06cc\u200c\u0634\u0648\u062f Open\u00adSource \u0915\u094d\u200d\u0937'],
+      ['f', ''],
+    ]);
   });
 });
 
