@@ -62,6 +62,12 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
     if (data) files.set(name, data);
   }
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // An export lists each path once; two alike are names that are not UTF-8 (the tar reader gives each
+  // byte it cannot decode as U+FFFD), and the list would keep one of them. Refused, not written short.
+  for (let i = 1; i < entries.length; i++) {
+    const name = entries[i]![0];
+    if (name === entries[i - 1]![0]) throw new FsManifestError(`two paths of the image read alike, ${JSON.stringify(`/${name}`)} (names that are not UTF-8): filesystem.json cannot tell them apart`);
+  }
   return { manifest: Object.fromEntries(entries), files };
 }
 

@@ -17,9 +17,16 @@ export async function readOutputTar(outputPath: string, stream: Readable): Promi
   return entries;
 }
 
-export function outputsDigestOf(entries: OutputEntry[]): string {
+/**
+ * The digest of a step's outputs. `image` (the step image, named by its key) counts only when a name or
+ * link text holds U+FFFD: the tar reader gives each byte it cannot decode as UTF-8 so, and names that differ
+ * would read alike. Then the outputs cannot be told from others', and the digest is the step's own: a
+ * rebuilt producer reruns its consumers, as without early cutoff.
+ */
+export function outputsDigestOf(entries: OutputEntry[], image: string): string {
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return `sha256:${sha256Of(sorted)}`;
+  const lossy = entries.some((e) => e.path.includes('\ufffd') || e.linkname?.includes('\ufffd'));
+  return `sha256:${sha256Of(lossy ? { entries: sorted, undecodedNamesIn: image } : sorted)}`;
 }
 
 /** The digest of `paths` as they are in `image`. */
@@ -28,5 +35,5 @@ export async function measureOutputs(engine: Engine, image: string, paths: reado
   await engine.exportPaths(image, paths, async (p, stream) => {
     all.push(...(await readOutputTar(p, stream)));
   });
-  return outputsDigestOf(all);
+  return outputsDigestOf(all, image);
 }

@@ -19,6 +19,7 @@ import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
 import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic } from '../../src/diag.js';
+import { fixChecksum, paxBody, rawEntry, rawTar } from './rawtar.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rep-repro-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -302,37 +303,6 @@ describe('hostile layers', () => {
   });
 });
 
-function fixChecksum(b: Buffer): void {
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += b[i]!;
-  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-}
-
-/** One raw tar header (ustar unless `magic` says otherwise) and its body padded to blocks. */
-function rawEntry(o: { name: string; type: string; body?: string; size?: number; magic?: string; prefix?: string; trailer?: string }): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(o.name, 0, 100, 'utf8');
-  h.write('0000644\0', 100, 'ascii');
-  h.write('0000000\0', 108, 'ascii');
-  h.write('0000000\0', 116, 'ascii');
-  const body = Buffer.from(o.body ?? '');
-  h.write(`${(o.size ?? body.length).toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  h.write('00000000000\0', 136, 'ascii');
-  if (o.type !== '\0') h.write(o.type, 156, 'latin1');
-  h.write(o.magic ?? 'ustar\x0000', 257, 'latin1');
-  if (o.prefix) h.write(o.prefix, 345, 155, 'utf8');
-  if (o.trailer) h.write(o.trailer, 508, 'latin1');
-  fixChecksum(h);
-  return Buffer.concat([h, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
-}
-const paxBody = (k: string, v: string) => {
-  const rec = (n: number) => `${n} ${k}=${v}\n`;
-  let n = rec(0).length;
-  while (rec(n).length !== n) n = rec(n).length;
-  return rec(n);
-};
-const rawTar = (...entries: Buffer[]) => Buffer.concat([...entries, Buffer.alloc(1024)]);
 const headerNames = (b: Buffer) => {
   const l = layerOf(b);
   return [...tarHeaders(l.fd, l.start, l.end)].map((h) => `${h.type} ${h.name}`);

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FsManifestError, readImageTar } from '../../src/publish/filesystem.js';
 import { withSbom } from '../../src/publish/imagefiles.js';
 import { prettyJson } from '../../src/canonical.js';
+import { rawEntry, rawTar } from './rawtar.js';
 import { sbomProblems, stepsOf } from '../../src/publish/statement.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { cyclonedxJson, nameUuid } from '../../src/sbom/cyclonedx.js';
@@ -238,6 +239,21 @@ describe('reading the exported filesystem', () => {
 });
 
 describe('the manifest of an exported filesystem', () => {
+  it('is refused when two paths read alike (names that are not UTF-8), rather than listing one of them', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fs-'));
+    try {
+      const file = path.join(dir, 'fs.tar');
+      const named = (...names: Buffer[]) => rawTar(...names.map((name) => rawEntry({ name, type: '0', body: 'x' })));
+      writeFileSync(file, named(Buffer.from('etc/a\xff', 'latin1')));
+      expect(Object.keys((await readImageTar(file)).manifest)).toEqual(['etc/a\ufffd']);
+      writeFileSync(file, named(Buffer.from('etc/a\xff', 'latin1'), Buffer.from('etc/a\xfe', 'latin1')));
+      await expect(readImageTar(file)).rejects.toThrow(FsManifestError);
+      await expect(readImageTar(file)).rejects.toThrow('two paths of the image read alike, "/etc/a\ufffd" (names that are not UTF-8)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is refused past what rep verify reads of filesystem.json, counted to the byte (names in UTF-8, link texts)', async () => {
     const pack = tar.pack();
     for (let i = 0; i < 3; i++) pack.entry({ name: `f${i}`, mode: 0o644 }, 'x');
