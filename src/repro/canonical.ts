@@ -24,7 +24,7 @@ import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries,
 import { LayerError, mergeLayers } from './merge.js';
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
-export const REWRITE_FORMAT = 4;
+export const REWRITE_FORMAT = 5;
 
 export interface ImageRef {
   tag: string;

@@ -49,6 +49,20 @@ function putOctal(b: Buffer, at: number, value: number, digits: number): void {
   b[at + digits] = 0x20;
 }
 
+/**
+ * A device number: six octal digits as tar-stream writes them (the canonical bytes of every layer so
+ * far), and past those (Linux minors go to 2^20 - 1) seven and the field's NUL, as Go's writer does;
+ * base-256 past seven digits. tar-stream would write 777777, another device.
+ */
+function putDevice(b: Buffer, at: number, value: number): void {
+  if (value <= 0o777777) putOctal(b, at, value, 6);
+  else if (value <= 0o7777777) b.write(`${value.toString(8).padStart(7, '0')}\0`, at, 'latin1');
+  else {
+    b[at] = 0x80;
+    for (let i = 7, n = value; i > 0; i--, n = Math.floor(n / 0x100)) b[at + i] = n & 0xff;
+  }
+}
+
 /** What every ustar header holds before its fields: NULs, and the magic and version. */
 const EMPTY_USTAR = Buffer.alloc(BLOCK);
 EMPTY_USTAR.write('ustar\0', 257, 'latin1');
@@ -94,8 +108,8 @@ function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }
   if (h.linkname) b.write(h.linkname, at + 157, BLOCK - 157);
   if (h.uname) b.write(h.uname, at + 265, BLOCK - 265);
   if (h.gname) b.write(h.gname, at + 297, BLOCK - 297);
-  putOctal(b, at + 329, h.devmajor ?? 0, 6);
-  putOctal(b, at + 337, h.devminor ?? 0, 6);
+  putDevice(b, at + 329, h.devmajor ?? 0);
+  putDevice(b, at + 337, h.devminor ?? 0);
   if (prefix) b.write(prefix, at + 345, BLOCK - 345);
   let sum = 8 * 32;
   for (let i = 0; i < 148; i++) sum += b[at + i]!;

@@ -370,6 +370,45 @@ describe('the context archive under pressure', () => {
 });
 
 describe('a canonical layer', () => {
+  it('keeps a device number six octal digits cannot hold (Linux minors go to 2^20 - 1), as readers see it', async () => {
+    const devices: [number, number][] = [[4095, 1_048_575], [8, 262_144], [1, 2 ** 30], [1, 3]];
+    const entries: CanonicalEntry[] = devices.map(([devmajor, devminor], i) => ({ path: `dev/d${i}`, type: '3', mode: 0o600, uid: 0, gid: 0, mtime: 0, size: 0, linkname: '', devmajor, devminor }));
+    const chunks: Buffer[] = [];
+    const tarw = new TarWriter((b) => chunks.push(b));
+    writeLayerEntries(entries, tarw);
+    tarw.finish();
+    const bytes = Buffer.concat(chunks);
+    // rep's own reader (as Go's reads), tar-stream, and GNU tar each read the numbers written.
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-dev-'));
+    try {
+      const file = path.join(dir, 'layer.tar');
+      writeFileSync(file, bytes);
+      const fd = openSync(file, 'r');
+      try {
+        expect([...tarHeaders(fd, 0, bytes.length)].map((h) => [h.devmajor, h.devminor])).toEqual(devices);
+      } finally {
+        closeSync(fd);
+      }
+      const gnu = spawnSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' });
+      expect(gnu.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[2])).toEqual(devices.map(([a, b]) => `${a},${b}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const seen: [number, number][] = [];
+    const ex = tar.extract();
+    ex.on('entry', (h, s, next) => {
+      seen.push([h.devmajor ?? -1, h.devminor ?? -1]);
+      s.resume();
+      s.on('end', next);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+      ex.end(bytes);
+    });
+    expect(seen.slice(0, 2)).toEqual(devices.slice(0, 2));
+  });
+
   it('keeps an owner that six octal digits cannot hold (a pax record), as a reader sees it', async () => {
     const chunks: Buffer[] = [];
     const tarw = new TarWriter((b) => chunks.push(b));
