@@ -60,17 +60,22 @@ export function dropMatcher(patterns: readonly string[]): (path: string) => bool
  * image below lacks it: the folders it mounts over (/dev, /proc, /sys, and
  * /etc, /run for the files it mounts there), left empty, and the empty files
  * it mounts over (/etc/hosts, /etc/resolv.conf, /etc/hostname, /.dockerenv,
- * /run/.containerenv). Classic docker makes them outside the layer, BuildKit
- * and podman inside it. Anything with content is the step's and is kept.
+ * /run/.containerenv), and docker's /etc/mtab link to the kernel's list of
+ * mounts. Classic docker makes them outside the layer, BuildKit and podman
+ * inside it. Anything with content is the step's and is kept, and so is a link
+ * anywhere else (a step's `ln -s /run/systemd/resolve/stub-resolv.conf
+ * /etc/resolv.conf`).
  */
 const MOUNT_DIRS = ['dev', 'proc', 'sys', 'etc', 'run'];
 const MOUNT_FILES = ['etc/hosts', 'etc/resolv.conf', 'etc/hostname', 'etc/mtab', '.dockerenv', 'run/.containerenv'];
+const MTAB_TARGETS = ['/proc/mounts', '/proc/self/mounts', '../proc/mounts', '../proc/self/mounts'];
 
-export function engineArtefacts(entries: ReadonlyMap<string, { type: string; size: number }>, below: ReadonlyMap<string, unknown>): string[] {
+export function engineArtefacts(entries: ReadonlyMap<string, { type: string; size: number; linkname?: string }>, below: ReadonlyMap<string, unknown>): string[] {
   const out: string[] = [];
   for (const f of MOUNT_FILES) {
     const e = entries.get(f);
-    if (e && !below.has(f) && ((e.type === '0' && e.size === 0) || e.type === '2')) out.push(f);
+    if (!e || below.has(f)) continue;
+    if ((e.type === '0' && e.size === 0) || (e.type === '2' && f === 'etc/mtab' && MTAB_TARGETS.includes(e.linkname ?? ''))) out.push(f);
   }
   for (const d of MOUNT_DIRS) {
     const e = entries.get(d);

@@ -214,6 +214,10 @@ describe('canonical layer', () => {
     expect(engineArtefacts(new Map([['dev', e('5')], ['etc', e('5')], ['etc/hosts', e('0')], ['proc', e('5')], ['run', e('5')], ['run/app.pid', e('0', 3)]]), new Map()).sort()).toEqual(['dev', 'etc', 'etc/hosts', 'proc']);
     expect(engineArtefacts(new Map([['etc/hosts', e('0', 9)]]), new Map())).toEqual([]);
     expect(engineArtefacts(new Map([['etc/hosts', e('0')]]), new Map([['etc/hosts', undefined]]))).toEqual([]);
+    // docker's /etc/mtab link is its own; a link the step made (to anywhere else, or at another name) is the step's.
+    const link = (linkname: string) => ({ type: '2', size: 0, linkname });
+    expect(engineArtefacts(new Map([['etc/mtab', link('/proc/mounts')]]), new Map())).toEqual(['etc/mtab']);
+    expect(engineArtefacts(new Map([['etc/mtab', link('/etc/shadow')], ['etc/resolv.conf', link('/run/systemd/resolve/stub-resolv.conf')], ['etc/hosts', link('/proc/mounts')]]), new Map())).toEqual([]);
   });
 });
 
