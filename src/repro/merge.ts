@@ -74,7 +74,10 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
   const hideBelow = new Set<string>();
   for (const l of layers) {
     const adds: Entry[] = [];
-    const links: { path: string; target: string; h: Entry }[] = [];
+    // A hard link names the file its target is where the link comes in the layer, as the engine applies it
+    // (a later entry of the same name replaces the name, not the linked bytes): this layer's files so far.
+    const files = new Map<string, Entry>();
+    const links: { path: string; target: string; h: Entry; t: Entry | undefined }[] = [];
     const hides: string[] = [];
     const opaque: string[] = [];
     try {
@@ -90,8 +93,17 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
           const e: Entry = { path, type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.type === '0' ? h.size : 0, linkname: '', devmajor: h.devmajor, devminor: h.devminor };
           if (h.type === '0') e.data = { fd: l.fd, offset: h.offset };
           if (h.type === '2') e.linkname = h.linkname;
-          if (h.type === '1') links.push({ path, target: cleanPath(h.linkname), h: e });
-          else adds.push(e);
+          if (h.type === '1') {
+            const target = cleanPath(h.linkname);
+            const t = files.get(target);
+            links.push({ path, target, h: e, t });
+            if (t) files.set(path, { ...e, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
+            else files.delete(path);
+          } else {
+            adds.push(e);
+            if (h.type === '0') files.set(path, e);
+            else files.delete(path);
+          }
         }
       }
     } catch (e) {
@@ -108,13 +120,8 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       hideSelf.add(p);
       hideBelow.add(p);
     }
-    // Files of this layer the drop list leaves out, by path: a link to one that is kept takes its bytes.
-    const droppedFiles = new Map<string, Entry>();
     const put = (e: Entry) => {
-      if (dropped(e.path)) {
-        if (e.type === '0') droppedFiles.set(e.path, e);
-        return;
-      }
+      if (dropped(e.path)) return;
       const old = entries.get(e.path);
       if (e.type !== '5' || (old && old.type !== '5')) entries.dropBelow(e.path);
       if (e.type !== '5') hideBelow.add(e.path);
@@ -125,10 +132,10 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
     };
     adds.forEach(put);
     // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
-    for (const { path, target, h } of links) {
+    for (const { path, target, h, t: linked } of links) {
       // A target the drop list left out still holds the bytes of a name it keeps (engines write the first
       // name of a group in sorted order as the file, so `ln /var/lib/apt/lists/x /var/lib/copy` links to it).
-      const t = entries.get(target) ?? droppedFiles.get(target);
+      const t = linked ?? entries.get(target);
       if (!t && dropped(target)) continue;
       if (!t || t.type !== '0') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file`);
       // The target's mode and owner too: the two names are one inode (a link's own header may say other, a setuid bit say).

@@ -483,6 +483,19 @@ describe('layers that would cost more than they hold', () => {
     expect(() => checkFolders(many)).toThrow(`the layers hold more than ${MAX_FOLDERS} folders`);
   }, 60_000);
 
+  it('links a hard link to the file its target is where the link comes in the layer, as the engine applies it', async () => {
+    // A later entry of the target's name replaces the name; the link keeps the bytes it was made with.
+    const l = await layer([{ name: 'a', body: 'old' }, { name: 'l', type: 'link', linkname: 'a' }, { name: 'm', type: 'link', linkname: 'l' }, { name: 'a', body: 'new!' }]);
+    const m = mergeLayers([l], none);
+    const bytes = (p: string) => {
+      const e = m.entries.get(p)!;
+      const b = Buffer.alloc(e.size);
+      readSync(e.data!.fd, b, 0, e.size, e.data!.offset);
+      return b.toString();
+    };
+    expect([bytes('a'), bytes('l'), bytes('m')]).toEqual(['new!', 'old', 'old']);
+  });
+
   it("gives a hard link its target's mode and owner, whatever its own header says (no setuid bit the engine did not have)", async () => {
     const r = await rewrite(BASE, [[{ name: 'zz', body: 'x', mode: 0o644, uid: 1000, gid: 1000 }, { name: 'aa', type: 'link', linkname: 'zz', mode: 0o4755, uid: 0, gid: 0 }]]);
     expect(r.listing).toEqual(['file aa 644 1000:1000 : 1980-01-01', 'link zz -> aa 644 1000:1000 : 1980-01-01']);
