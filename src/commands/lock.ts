@@ -10,7 +10,7 @@ export interface LockResult {
   changed: string[];
 }
 
-export async function lock(project: Project, env: NodeJS.ProcessEnv = process.env): Promise<Result<LockResult>> {
+export async function lock(project: Project): Promise<Result<LockResult>> {
   const { recipe, dag } = project;
   const before = project.lock?.value;
   const images: Record<string, string> = {};
@@ -18,7 +18,7 @@ export async function lock(project: Project, env: NodeJS.ProcessEnv = process.en
   for (const ref of baseImages(dag)) {
     const step = dag.recipe.steps.find((s) => s.from === ref);
     const { file, span, path } = recipe.source.at(step ? ['steps', step.name, 'from'] : ['base'], '');
-    const r = await resolveDigest(ref, { file, span, path }, env);
+    const r = await resolveDigest(ref, { file, span, path });
     if (r.ok) images[ref] = r.value;
     else errors.push(...r.errors.map((d) => ({ ...d, message: `cannot pin "${ref}": ${d.message}; push it to a registry, or name it as it is there` })));
   }

@@ -318,7 +318,7 @@ export class CliEngine implements Engine {
    * to without TLS (isInsecure). Docker's daemon decides for itself.
    */
   private tlsArgs(ref: string): string[] {
-    return this.name === 'podman' && isInsecure(parseImageRef(ref).registry, this.env) ? ['--tls-verify=false'] : [];
+    return this.name === 'podman' && isInsecure(parseImageRef(ref).registry) ? ['--tls-verify=false'] : [];
   }
 
   async push(ref: string): Promise<void> {

@@ -28,23 +28,21 @@ function isLoopback(host: string): boolean {
 
 /**
  * Registries spoken to without TLS (plain HTTP, or podman's --tls-verify=false):
- * loopback IP literals, localhost, and those the user names in
- * REP_INSECURE_REGISTRIES (comma-separated host[:port], as in image references).
- * The one place that decides it.
+ * loopback IP literals and localhost, and no other, whatever the environment
+ * says (a registry elsewhere that speaks plain HTTP is the engine's to allow, in
+ * its own settings). The one place that decides it.
  */
-export function isInsecure(registry: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (isLoopback(registryHost(registry))) return true;
-  const named = (env.REP_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim().toLowerCase());
-  return registry !== '' && named.includes(registry.toLowerCase());
+export function isInsecure(registry: string): boolean {
+  return isLoopback(registryHost(registry));
 }
 
 /** The registry digest of image `text`, or a registry problem placed `at` (where the file names the image). */
-export async function resolveDigest(text: string, at: InFile, env: NodeJS.ProcessEnv = process.env): Promise<Result<string>> {
+export async function resolveDigest(text: string, at: InFile): Promise<Result<string>> {
   const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
   const ref = parseImageRef(text);
   if (ref.digest) return ok(ref.digest);
   const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
-  const url = `${isInsecure(ref.registry, env) ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
+  const url = `${isInsecure(ref.registry) ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
   let res: Response;
   try {
     res = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT }, signal: AbortSignal.timeout(15_000) });
