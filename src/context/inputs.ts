@@ -33,6 +33,16 @@ function realInside(ctx: BuildContext, abs: string): boolean {
   }
 }
 
+/** Whether `rel` is a folder of the context, reached through folders alone (no link on the way, none at the end). */
+function realDirInside(ctx: BuildContext, rel: string): boolean {
+  let at = ctx.dir;
+  for (const part of rel === '.' || rel === '' ? [] : rel.split('/')) {
+    at = path.join(at, part);
+    if (!lstatSync(at, { throwIfNoEntry: false })?.isDirectory()) return false;
+  }
+  return true;
+}
+
 /** One input pattern -> files, or a message saying what is wrong with it. */
 function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): ContextFile[] | string {
   const under = (dir: string) => index.under(dir);
@@ -72,18 +82,27 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
   const files: ContextFile[] = [];
   let excluded: string | undefined;
   for (const m of matches) {
+    const rel = m.endsWith('/') ? m.slice(0, -1) : m;
+    // Braces can spell what the pattern does not ("..{,}/", "{/etc/x,a}"), and fast-glob reads a
+    // symlinked folder's entries by its path: a match is taken only as a path of the context as walked.
+    if (leaves(rel) || cleanPath(rel) !== rel || inStateDir(rel)) return `"${pattern}" matches "${m}", which is not in the build context`;
     if (m.endsWith('/')) {
-      const dir = m.slice(0, -1);
-      if (!ctx.ignore.canSkipDir(dir)) files.push(...under(dir));
-      else excluded ??= dir;
+      if (!realDirInside(ctx, rel)) return `"${pattern}" matches "${m}", which leaves the build context through a symlink`;
+      if (!ctx.ignore.canSkipDir(rel)) files.push(...under(rel));
+      else excluded ??= rel;
       continue;
     }
-    if (ctx.ignore.excludes(m)) {
-      excluded ??= m;
+    if (ctx.ignore.excludes(rel)) {
+      excluded ??= rel;
       continue;
     }
-    const f = index?.get(m) ?? statEntry(ctx.dir, m);
-    if (f) files.push(f);
+    const f = index.get(rel);
+    // Not walked: a file under a symlinked folder (Docker sends the link, never what is below it), or not a file.
+    if (!f) {
+      if (!realDirInside(ctx, path.dirname(rel))) return `"${pattern}" matches "${m}", which leaves the build context through a symlinked directory`;
+      continue;
+    }
+    files.push(f);
   }
   if (files.length === 0) {
     return excluded ? `"${pattern}" matches only files excluded by .dockerignore, e.g. ${excludedMessage(ctx, excluded)}` : `"${pattern}" matches no file in the build context`;

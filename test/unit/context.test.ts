@@ -214,6 +214,23 @@ describe('step inputs', () => {
       'Repfile:6:52: steps.s.inputs[4]: "linkdir/secret.txt" leaves the build context through a symlinked directory',
     ]);
   });
+
+  it('takes a glob\'s matches only as paths of the context as walked: no file through a symlinked folder, no "..", no absolute path from braces', () => {
+    const outside = makeProject({ 'secret.txt': 'TOPSECRET', 'sub/deep.txt': 'x' });
+    const up = path.relative(makeProject({}), '/').split('/').map(() => '..{,}').join('/');
+    const dir = makeProject({ ...TREE, 'a.txt': 'a', linkdir: { link: outside }, Repfile: REPFILE(`["linkdir/*", "linkdir/**", "{linkdir,src}/secret.tx?", "${up}/etc/passwd", "{/etc/hostname,a.txt}", "a.txt/../.rep/stat?.json", "linkdir/*/"]`) });
+    const errors = inputsOf(dir);
+    expect(errors).toEqual([
+      'Repfile:6:14: steps.s.inputs[0]: "linkdir/*" matches "linkdir/secret.txt", which leaves the build context through a symlinked directory',
+      'Repfile:6:27: steps.s.inputs[1]: "linkdir/**" matches "linkdir/secret.txt", which leaves the build context through a symlinked directory',
+      expect.stringMatching(/^Repfile:6:41: steps\.s\.inputs\[2\]: "\{linkdir,src\}\/secret\.tx\?" matches "linkdir\/secret\.txt", which leaves/),
+      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[3\]: ".*\/etc\/passwd" matches "(\.\.\/)+etc\/passwd", which is not in the build context$/),
+      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[4\]: "\{\/etc\/hostname,a\.txt\}" matches "\/etc\/hostname", which is not in the build context$/),
+      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[5\]: "a\.txt\/\.\.\/\.rep\/stat\?\.json" (matches .*which is not in the build context|matches no file in the build context)$/),
+      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[6\]: "linkdir\/\*\/" matches "linkdir\/sub\/", which leaves the build context through a symlink$/),
+    ]);
+    expect(errors.join('\n')).not.toContain('TOPSECRET');
+  });
 });
 
 describe('stat cache', () => {
