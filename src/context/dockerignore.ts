@@ -1,8 +1,12 @@
-// .dockerignore with Docker's own semantics (moby/patternmatcher and
-// buildkit's dockerignore reader): patterns are anchored at the context root,
-// `*` and `?` never cross "/", `**` crosses any number of directories, a
-// pattern that matches a directory excludes everything below it, `!` makes
-// an exception, and the last pattern that matches decides.
+// .dockerignore with Docker's own semantics (moby/patternmatcher and its
+// ignorefile reader, as BuildKit and the CLI use them): patterns are anchored
+// at the context root, `*` and `?` never cross "/", `**` crosses any number of
+// directories, a pattern that matched a directory excludes everything below it
+// (MatchesUsingParentResults: only where it was asked there), `!` makes an
+// exception, and the last pattern that matches decides. A pattern is the
+// regular expression patternmatcher writes of it, run with Go's syntax
+// (goregexp.ts), not JavaScript's.
+import { GoRegexp, GoRegexpError } from './goregexp.js';
 
 export interface IgnorePattern {
   /** The pattern as cleaned (no leading "/", no "./", no trailing "/"). */
@@ -36,17 +40,40 @@ export function cleanPath(p: string): string {
   return rooted ? `/${joined}` : joined || '.';
 }
 
-/** Lines of a .dockerignore file -> patterns, as buildkit's ReadAll does. */
+/** Go's unicode.IsSpace, which strings.TrimSpace trims (U+0085 and U+00A0 are spaces; U+FEFF is not, as it is for JavaScript's trim). */
+const isGoSpace = (c: number) =>
+  (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+
+/** strings.TrimSpace (the characters it trims are all in the Basic Multilingual Plane: one UTF-16 unit each). */
+export function goTrimSpace(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isGoSpace(s.charCodeAt(a))) a++;
+  while (b > a && isGoSpace(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}
+
+/** The longest line Go's bufio.Scanner reads (64 KiB, its newline not counted): a longer one fails Docker's read of the file. */
+const MAX_LINE_BYTES = 64 * 1024 - 1;
+
+/** Lines of a .dockerignore file -> patterns, as ReadAll (moby/patternmatcher/ignorefile, which BuildKit and the CLI use) does. */
 export function parseDockerignore(text: string): { patterns: IgnorePattern[]; errors: IgnoreError[] } {
   const patterns: IgnorePattern[] = [];
   const errors: IgnoreError[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((raw, i) => {
+  // The byte order mark is taken off the first line alone; a line ends at "\n", and a "\r" before it goes.
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((line, i) => {
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      errors.push({ line: i + 1, message: `a line longer than 64 KiB, which Docker refuses to read` });
+      return;
+    }
     if (raw.startsWith('#')) return;
-    let p = raw.trim();
+    let p = goTrimSpace(raw);
     if (p === '') return;
     const invert = p.startsWith('!');
-    if (invert) p = p.slice(1).trim();
+    if (invert) p = goTrimSpace(p.slice(1));
     if (p.length > 0) {
       p = cleanPath(p);
       if (p.length > 1 && p.startsWith('/')) p = p.slice(1);
@@ -61,7 +88,7 @@ export function parseDockerignore(text: string): { patterns: IgnorePattern[]; er
 
 /** One pattern, as patternmatcher.New treats it. */
 export function compilePattern(text: string, line = 0): IgnorePattern | IgnoreError | undefined {
-  let p = text.trim();
+  let p = goTrimSpace(text);
   if (p === '') return undefined;
   p = cleanPath(p);
   let exclusion = false;
@@ -72,7 +99,9 @@ export function compilePattern(text: string, line = 0): IgnorePattern | IgnoreEr
   }
   const bad = syntaxError(p);
   if (bad) return { line, message: `bad pattern "${p}": ${bad}` };
-  return { pattern: p, exclusion, line, match: matcherFor(p) };
+  const match = matcherFor(p);
+  if (typeof match === 'string') return { line, message: `bad pattern "${p}": ${match} in the regular expression Docker makes of it (Go refuses it, or rep cannot match it as Go does)` };
+  return { pattern: p, exclusion, line, match };
 }
 
 /** Mirrors the syntax check of Go's filepath.Match. */
@@ -116,12 +145,19 @@ function syntaxError(p: string): string | undefined {
 
 const REGEX_ESCAPE = new Set([...'.+()|{}$']);
 
-/** patternmatcher's compile(): exact, prefix, suffix or regexp match. */
-function matcherFor(p: string): (path: string) => boolean {
+/**
+ * patternmatcher's compile(): an exact, prefix or suffix match, or the regular
+ * expression it writes, character for character (the pattern's own `\x` escapes,
+ * `^`, `-` and classes go into it as they are), run with Go's syntax by GoRegexp.
+ * A pattern whose expression Go would refuse, or that uses a part of Go's
+ * syntax rep does not match, is an error: Docker would fail the build, or decide
+ * in a way rep cannot follow.
+ */
+function matcherFor(p: string): ((path: string) => boolean) | string {
   let re = '^';
   let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
-  const chars = [...p];
-  let inClass = false;
+  // Go's text/scanner passes over a byte order mark wherever it is.
+  const chars = [...p].filter((ch) => ch !== '\uFEFF');
   for (let k = 0, i = 0; k < chars.length; k++, i++) {
     const ch = chars[k]!;
     if (ch === '*') {
@@ -150,21 +186,11 @@ function matcherFor(p: string): (path: string) => boolean {
       re += `\\${ch}`;
     } else if (ch === '\\') {
       if (k + 1 < chars.length) {
-        const next = chars[++k]!;
-        re += /[\\^$.*+?()[\]{}|\/-]/.test(next) ? `\\${next}` : next;
+        re += `\\${chars[++k]!}`;
         type = 'regexp';
-      } else re += '\\\\';
-    } else if (ch === '[') {
-      inClass = true;
-      re += ch;
-      type = 'regexp';
-    } else if (ch === ']') {
-      re += inClass ? ch : '\\]';
-      inClass = false;
-      type = 'regexp';
-    } else if (ch === '/' || ch === '-' || ch === '^') {
-      re += inClass || ch === '/' ? ch : `\\${ch}`;
+      } else re += '\\';
     } else {
+      if (ch === '[' || ch === ']') type = 'regexp';
       re += ch;
     }
   }
@@ -180,13 +206,13 @@ function matcherFor(p: string): (path: string) => boolean {
       return (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
     }
     case 'regexp': {
-      let rx: RegExp;
       try {
-        rx = new RegExp(`${re}$`, 'u');
-      } catch {
-        return () => false;
+        const rx = new GoRegexp(`${re}$`);
+        return (path) => rx.test(path);
+      } catch (e) {
+        if (e instanceof GoRegexpError) return e.message;
+        throw e;
       }
-      return (path) => rx.test(path);
     }
     default: {
       const never: never = type;
@@ -212,26 +238,52 @@ export class DockerIgnore {
     return { ignore: new DockerIgnore(patterns), errors };
   }
 
-  /** MatchesOrParentMatches: `path` is a clean, slash-separated path relative to the context. */
-  decide(path: string): IgnoreDecision {
-    const file = cleanPath(path);
-    if (file === '.') return { excluded: false };
+  /** Per folder: which patterns matched it, as a walk from the root finds them (patternmatcher's MatchInfo). */
+  private readonly folders = new Map<string, boolean[]>();
+
+  /**
+   * MatchesUsingParentResults, as BuildKit's walker (fsutil) and the classic
+   * builder's (go-archive) call it: a pattern holds for a path when it matched
+   * the path's folder there, or matches the path itself where it is asked. A
+   * pattern passed over at a folder (an exception while nothing was excluded,
+   * or the reverse) is not carried down.
+   */
+  private evaluate(file: string, parent: readonly boolean[] | undefined): { matched: boolean; by?: IgnorePattern; info: boolean[] } {
     let matched = false;
     let by: IgnorePattern | undefined;
-    const slash = file.lastIndexOf('/');
-    const parent = slash < 0 ? '.' : file.slice(0, slash);
-    const parentDirs = parent === '.' ? [] : parent.split('/');
-    for (const pattern of this.patterns) {
-      if (pattern.exclusion !== matched) continue;
-      let match = pattern.match(file);
-      for (let i = 0; !match && i < parentDirs.length; i++) {
-        match = pattern.match(parentDirs.slice(0, i + 1).join('/'));
+    const info = new Array<boolean>(this.patterns.length).fill(false);
+    this.patterns.forEach((pattern, i) => {
+      let match = parent?.[i] ?? false;
+      if (!match) {
+        if (pattern.exclusion !== matched) return;
+        // Without a parent's results (a path at the top) patternmatcher also tries the path's folders: it has none.
+        match = pattern.match(file);
       }
+      info[i] = match;
       if (match) {
         matched = !pattern.exclusion;
         by = pattern;
       }
+    });
+    return { matched, by, info };
+  }
+
+  private folderInfo(dir: string): boolean[] {
+    let info = this.folders.get(dir);
+    if (!info) {
+      const slash = dir.lastIndexOf('/');
+      info = this.evaluate(dir, slash < 0 ? undefined : this.folderInfo(dir.slice(0, slash))).info;
+      this.folders.set(dir, info);
     }
+    return info;
+  }
+
+  /** Whether Docker sends `path` (clean, slash-separated, relative to the context), and the pattern that decided. */
+  decide(path: string): IgnoreDecision {
+    const file = cleanPath(path);
+    if (file === '.') return { excluded: false };
+    const slash = file.lastIndexOf('/');
+    const { matched, by } = this.evaluate(file, slash < 0 ? undefined : this.folderInfo(file.slice(0, slash)));
     return { excluded: matched, by };
   }
 

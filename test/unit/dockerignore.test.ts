@@ -231,3 +231,57 @@ describe('.dockerignore files (buildkit ReadAll)', () => {
     expect(ignore.canSkipDir('src')).toBe(false);
   });
 });
+
+describe('.dockerignore as Docker reads it, where a JavaScript reading differs (review of .dockerignore)', () => {
+  const excluded = (text: string, paths: string[]) => {
+    const { ignore, errors } = DockerIgnore.parse(text);
+    expect(errors).toEqual([]);
+    return paths.filter((p) => ignore.excludes(p));
+  };
+
+  it('matches "-" outside a class as itself (the pattern never matched at all)', () => {
+    expect(excluded('npm-debug.log*\n*-lock.json\na-b/*\nfoo\\-bar*\n**/*-x\n', ['npm-debug.log.1', 'package-lock.json', 'a-b/c', 'foo-barz', 'd/e-x', 'npm.log'])).toEqual([
+      'npm-debug.log.1', 'package-lock.json', 'a-b/c', 'foo-barz', 'd/e-x',
+    ]);
+  });
+
+  it('carries a pattern down only from a folder where it matched when asked (MatchesUsingParentResults)', () => {
+    // Each row: .dockerignore, path, whether Docker (BuildKit's fsutil, and the classic builder) leaves it out.
+    const rows: [string, string, boolean][] = [
+      ['node_modules\n!node_modules/my-local-pkg\n**/node_modules\n', 'node_modules/my-local-pkg/index.js', false],
+      ['build\n!build/keep.txt\n**/build\n', 'build/keep.txt', false],
+      ['**\n!b/*\n[ab]\n', 'b/b', false],
+      ['**/*.log\n!logs\n', 'logs/x.log', true],
+      ['a/a\n!a*\n', 'a/a', true],
+      ['docs\n!docs/README.md\n', 'docs/README.md', false],
+      ['docs\n!docs/README.md\n', 'docs/other.md', true],
+    ];
+    for (const [text, p, out] of rows) expect(DockerIgnore.parse(text).ignore.excludes(p), `${JSON.stringify(text)} ${p}`).toBe(out);
+  });
+
+  it('takes Go\'s meaning of regular-expression escapes and "^", and refuses what Go refuses or rep cannot match as Go does', () => {
+    expect(excluded('foo\\d\n', ['foo1', 'food'])).toEqual(['foo1']);
+    expect(excluded('x\\n*\n', ['x\nA', 'xnA'])).toEqual(['x\nA']);
+    expect(excluded('w\\s*\n', ['w b', 'wsb'])).toEqual(['w b']);
+    // "^" is a text anchor in Go: in the middle of a pattern nothing matches.
+    expect(excluded('a^b*\n', ['a^bc', 'abc'])).toEqual([]);
+    // Go's "." does not cross "\n" only: "\r", U+2028 and U+2029 are characters like others.
+    expect(excluded('a/**/b\n', ['a/x\ry/b', 'a/x\u2028y/b'])).toEqual(['a/x\ry/b', 'a/x\u2028y/b']);
+    for (const bad of ['foo\\e*', '[z-a]', '[[:alpha:]]', 'x\\p{L}*']) {
+      const r = compilePattern(bad);
+      expect(r && 'message' in r && r.message, bad).toMatch(/^bad pattern ".*": .* in the regular expression Docker makes of it/);
+    }
+  });
+
+  it('decides in time linear in the path, whatever the pattern (Go runs an automaton; a backtracking RegExp took minutes)', () => {
+    const { ignore } = DockerIgnore.parse(`*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n${'**/'.repeat(12)}z\n`);
+    expect(ignore.excludes('a'.repeat(4000))).toBe(false);
+    expect(ignore.excludes(`${'d/'.repeat(40)}y`)).toBe(false);
+    expect(ignore.excludes(`${'a'.repeat(100)}b`)).toBe(true);
+  });
+
+  it('trims lines as Go\'s strings.TrimSpace, takes the byte order mark off the first line alone, and refuses a line Go cannot read', () => {
+    expect(excluded('x\n\uFEFFfoo\nbar\u0085\n\u00a0baz\n', ['foo', '\uFEFFfoo', 'bar', 'baz'])).toEqual(['\uFEFFfoo', 'bar', 'baz']);
+    expect(parseDockerignore(`ok\n${'a'.repeat(70_000)}\n`).errors).toEqual([{ line: 2, message: 'a line longer than 64 KiB, which Docker refuses to read' }]);
+  });
+});
