@@ -4,7 +4,8 @@
 // file or folder should be is replaced, never followed). Node has no openat,
 // so a folder is checked with lstat just before use: a planted tree is safe;
 // a process racing rep with the user's own rights is out of scope.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import path from 'node:path';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
 
@@ -133,6 +134,42 @@ export function appendNoFollow(file: string, data: string): void {
   } catch {
     // a link or a pipe planted while the build ran, a full disk: the line still reaches the events
   }
+}
+
+/** Links followed at most in one path, as Linux does (ELOOP past 40). */
+const MAX_LINKS = 40;
+
+/**
+ * Where `rel` leads inside `root` when each link on the way is read as if
+ * `root` were "/" (as BuildKit reads .dockerignore: its FollowPaths resolves
+ * links within the context): a path inside `root`, never outside it, the last
+ * part not a link; undefined past MAX_LINKS. What it names may not exist.
+ */
+export function resolveInRoot(root: string, rel: string): string | undefined {
+  const parts = (p: string) => p.split('/').filter((x) => x !== '' && x !== '.');
+  let todo = parts(rel);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const abs = path.join(root, ...done, part);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      if (++links > MAX_LINKS) return undefined;
+      const target = readlinkSync(abs);
+      if (target.startsWith('/')) done.length = 0;
+      todo = [...parts(target), ...todo];
+      continue;
+    }
+    done.push(part);
+    // A part that is not there: the rest cannot be (and its ".." must not be applied to anything).
+    if (!st) break;
+  }
+  return path.join(root, ...done);
 }
 
 /** Whether `p` exists, a link counting as itself (existsSync follows it). */

@@ -2,7 +2,7 @@
 // the files it holds.
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
-import { readBounded } from '../safefs.js';
+import { readBounded, resolveInRoot } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
 import { walkContext, type ContextFile } from './files.js';
 
@@ -13,13 +13,23 @@ export interface BuildContext {
   ignoreText: string;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function loadContext(dir: string): Result<BuildContext> {
   const file = path.join(dir, '.dockerignore');
   let text = '';
-  // A regular file (a link to one is fine), bounded: never /dev/zero, a FIFO or a folder.
-  const read = readBounded(file, { follow: true });
-  if (read.ok) text = read.bytes.toString('utf8');
-  else if (read.code !== 'ENOENT') return fail({ file: '.dockerignore', message: read.message });
+  // A regular file, bounded: never /dev/zero, a FIFO or a folder. A link is followed as BuildKit follows it,
+  // inside the context (a link to /srv/ignore reads <context>/srv/ignore), never to a file of the host.
+  const at = resolveInRoot(dir, '.dockerignore');
+  const read = at === undefined ? { ok: false as const, code: 'ELOOP', message: 'is a loop of links' } : readBounded(at, { follow: false });
+  if (read.ok) {
+    try {
+      text = UTF8.decode(read.bytes);
+    } catch {
+      // Docker compares a pattern's bytes; rep's would be other characters (U+FFFD).
+      return fail({ file: '.dockerignore', message: 'is not UTF-8 text' });
+    }
+  } else if (read.code !== 'ENOENT') return fail({ file: '.dockerignore', message: read.message });
   const { ignore, errors } = DockerIgnore.parse(text);
   if (errors.length) {
     const display = path.relative(process.cwd(), file) || file;

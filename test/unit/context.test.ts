@@ -72,6 +72,28 @@ describe('rep context', () => {
     expect(listContext(view(dir))).toEqual(['.dockerignore', 'Repfile', 'docs/README.md', 'src/a.py', 'src/sub/b.py']);
   });
 
+  it('follows a .dockerignore that is a link inside the context, as BuildKit does, never to a file of the host', () => {
+    const host = makeProject({ ignore: 'big.bin\n' });
+    const list = (tree: Record<string, unknown>) => {
+      const dir = makeProject({ 'big.bin': 'x', 'a.txt': 'a', ...tree } as Parameters<typeof makeProject>[0]);
+      const ctx = loadContext(dir);
+      return ctx.ok ? listContext(view(dir)) : ctx.errors.map((e) => e.message);
+    };
+    // An absolute link reads <context>/srv/ignore; a link up the tree stops at the context's root.
+    expect(list({ '.dockerignore': { link: '/srv/ignore' }, 'srv/ignore': 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'srv/ignore']);
+    expect(list({ '.dockerignore': { link: `../../../../../../..${path.join(host, 'ignore')}` } })).toEqual(['.dockerignore', 'a.txt', 'big.bin']);
+    expect(list({ '.dockerignore': { link: path.join(host, 'ignore') } })).toEqual(['.dockerignore', 'a.txt', 'big.bin']);
+    expect(list({ '.dockerignore': { link: 'conf/ignore' }, conf: { link: '/etc' }, 'etc/ignore': 'a.txt\n' })).toEqual(['.dockerignore', 'big.bin', 'conf', 'etc/ignore']);
+    expect(list({ '.dockerignore': { link: '.dockerignore' } })).toEqual(['is a loop of links']);
+  });
+
+  it('refuses a .dockerignore that is not UTF-8: Docker compares its bytes, rep would compare other characters', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    writeFileSync(path.join(dir, '.dockerignore'), Buffer.from([0x61, 0xff, 0x0a]));
+    const ctx = loadContext(dir);
+    expect(ctx.ok ? [] : ctx.errors.map(formatDiagnostic)).toEqual(['.dockerignore: is not UTF-8 text']);
+  });
+
   it('writes a tar whose sha256 depends on content and mode only', async () => {
     const a = makeProject(TREE);
     const b = makeProject(TREE);
