@@ -1,6 +1,6 @@
 // `rep lock`: pin every base image to its registry digest in Repfile.lock.
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
-import { baseImages, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
+import { baseImages, pinOf, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
 import { resolveDigest } from '../lock/registry.js';
 import type { Project } from '../project.js';
 
@@ -25,6 +25,6 @@ export async function lock(project: Project): Promise<Result<LockResult>> {
   if (errors.length) return fail(...errors);
   const lockfile: Lockfile = { lockVersion: LOCK_VERSION, images };
   writeLock(recipe.path, lockfile);
-  const changed = Object.keys(images).filter((r) => before?.images[r] !== images[r]);
+  const changed = Object.keys(images).filter((r) => pinOf(before, r) !== images[r]);
   return ok({ lock: lockfile, changed });
 }

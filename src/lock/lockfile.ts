@@ -75,10 +75,15 @@ export function baseImages(dag: Dag): string[] {
   return [...refs].sort();
 }
 
+/** The digest the lock pins `ref` to: its own member only (a base named "constructor" is not Object's). */
+export function pinOf(lock: Lockfile | undefined, ref: string): string | undefined {
+  return lock && Object.hasOwn(lock.images, ref) ? lock.images[ref] : undefined;
+}
+
 /** The reference builds use: pinned to its digest when the lock has one. */
 export function resolverFor(lock: Lockfile | undefined): (ref: string) => string {
   return (ref) => {
-    const d = lock?.images[ref];
+    const d = pinOf(lock, ref);
     return d ? pinned(ref, d) : ref;
   };
 }
@@ -94,7 +99,7 @@ export interface LockCheck {
 export function checkLock(dag: Dag, lock: Lockfile | undefined): LockCheck | undefined {
   if (!lock) return undefined;
   const used = baseImages(dag);
-  return { missing: used.filter((r) => !(r in lock.images)), extra: Object.keys(lock.images).filter((r) => !used.includes(r)).sort() };
+  return { missing: used.filter((r) => pinOf(lock, r) === undefined), extra: Object.keys(lock.images).filter((r) => !used.includes(r)).sort() };
 }
 
 /** Problems of Repfile.lock against the Repfile, one line each (none when there is no lock or it matches), as `rep status` prints them. */

@@ -9,7 +9,7 @@ import { statePath } from '../state/paths.js';
 import { stateFileToWrite } from '../state/state.js';
 import type { Engine } from '../engine/engine.js';
 import { stageOf } from '../graph/dag.js';
-import { baseImages, resolverFor } from '../lock/lockfile.js';
+import { baseImages, pinOf, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 import { provenanceStatement, type ProvenanceInput, type Statement } from '../emit/provenance.js';
@@ -43,9 +43,10 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
   const lock = project.lock?.value;
   const resolve = resolverFor(lock);
   const refs = baseImages(dag);
-  const ids = await b.engine.imageIds(refs.filter((r) => !lock?.images[r]));
+  const ids = await b.engine.imageIds(refs.filter((r) => pinOf(lock, r) === undefined));
   const bases = refs.map((ref) => {
-    if (lock?.images[ref]) return { ref, resolved: resolve(ref), digest: lock.images[ref], source: 'lock' as const };
+    const pin = pinOf(lock, ref);
+    if (pin) return { ref, resolved: resolve(ref), digest: pin, source: 'lock' as const };
     const id = ids.get(ref);
     return id ? { ref, resolved: ref, digest: id, source: 'image-id' as const } : { ref, resolved: ref, source: 'none' as const };
   });

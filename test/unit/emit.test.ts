@@ -11,6 +11,7 @@ import { walkContext } from '../../src/context/files.js';
 import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { renderGraph } from '../../src/emit/graph.js';
+import { checkLock, resolverFor } from '../../src/lock/lockfile.js';
 import { makeProject, open } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -107,6 +108,16 @@ describe('the emitted Dockerfile', () => {
     if (!r.ok) throw new Error();
     const text = readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
     expect(text).toBe(EXPECTED.replace('SHA', open(dir).recipe.sha256));
+  });
+
+  it('names a base called like a member of Object as it is: a lock pins only its own members', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: constructor\nsteps:\n  s:\n    run: echo hi\n', 'Repfile.lock': '{"lockVersion": 1, "images": {}}\n' });
+    const p = open(dir);
+    expect(checkLock(p.dag, p.lock?.value)).toEqual({ missing: ['constructor'], extra: [] });
+    expect(resolverFor(p.lock?.value)('constructor')).toBe('constructor');
+    const r = await build(p, { engine: new NoneEngine() });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toMatch(/^FROM constructor AS s$/m);
   });
 
   it('is the same bytes on every build, and is not rewritten when unchanged', async () => {
