@@ -70,7 +70,7 @@ export function buildDag(recipe: Recipe): Result<Dag> {
 
   for (const step of recipe.steps) {
     step.secrets.forEach((id, i) => {
-      if (!(id in recipe.secrets)) {
+      if (!Object.hasOwn(recipe.secrets, id)) {
         errors.push(
           src.at(['steps', step.name, 'secrets', i], `unknown secret "${id}"${didYouMean(id, Object.keys(recipe.secrets))}; declare it under the top-level secrets`, {
             shownPath: ['steps', step.name, 'secrets'],

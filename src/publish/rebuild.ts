@@ -27,7 +27,7 @@ export function forVerification(project: Project, grants: readonly SecretGrant[]
   const granted = new Map(grants.map((g) => [g.id, g]));
   for (const g of grants) {
     if (!('file' in g) && !('env' in g)) errors.push({ file: recipe.file, message: `--secret ${g.id}: a rebuild for verification takes no secret the Repfile names; give its value with --secret id=${g.id},src=FILE or id=${g.id},env=NAME` });
-    else if (!(g.id in recipe.secrets)) errors.push({ file: recipe.file, message: `--secret id=${g.id}: the Repfile has no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+    else if (!Object.hasOwn(recipe.secrets, g.id)) errors.push({ file: recipe.file, message: `--secret id=${g.id}: the Repfile has no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
   }
   for (const step of recipe.steps) {
     step.secrets.forEach((id, i) => {

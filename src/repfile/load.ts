@@ -2,7 +2,7 @@
 // schema, and turn every problem into a located Diagnostic.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { LineCounter, parseDocument, visit } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded } from '../safefs.js';
@@ -50,6 +50,16 @@ export function parseRepfile(
       }),
     );
   }
+  // A key "__proto__" would set a prototype rather than name a step, variable or label: it would vanish.
+  const protoKeys: Diagnostic[] = [];
+  visit(doc, {
+    Pair: (_k, pair) => {
+      if (isScalar(pair.key) && pair.key.value === '__proto__' && pair.key.range) {
+        protoKeys.push({ file: display, span: source.spanOfOffsets(pair.key.range[0], pair.key.range[1]), message: 'a key named "__proto__" is not allowed (as a name it would vanish)' });
+      }
+    },
+  });
+  if (protoKeys.length) return fail(...protoKeys);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });

@@ -105,7 +105,7 @@ export function prepareSecrets(project: Project, engine: Engine, grants: readonl
   const errors: Diagnostic[] = [];
   const granted = new Map(grants.map((g) => [g.id, g]));
   for (const g of grants) {
-    if (!(g.id in recipe.secrets)) errors.push({ kind: 'flag', flag: `--secret ${g.id}`, message: `the Repfile declares no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
+    if (!Object.hasOwn(recipe.secrets, g.id)) errors.push({ kind: 'flag', flag: `--secret ${g.id}`, message: `the Repfile declares no secret of that name (it has: ${Object.keys(recipe.secrets).sort().join(', ') || 'none'})` });
   }
   if (used.length === 0) return errors.length ? fail(...errors) : ok(values);
   if (!engine.secretsSupported) {

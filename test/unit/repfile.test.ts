@@ -120,6 +120,18 @@ describe('Repfile references and graph', () => {
     expect(openErrors(viaFrom)).toEqual(['Repfile:6:11: steps.a.from: dependency cycle: a -> b -> a']);
   });
 
+  it('takes names of Object\'s members as names: an undeclared secret "toString" is unknown, a key "__proto__" an error, never dropped', () => {
+    const dir = project('  a:\n    run: x\n    secrets: [toString, constructor]\n');
+    expect(openErrors(dir)).toEqual([
+      'Repfile:7:15: steps.a.secrets: unknown secret "toString"; declare it under the top-level secrets',
+      'Repfile:7:25: steps.a.secrets: unknown secret "constructor"; declare it under the top-level secrets',
+    ]);
+    expect(errorsOf(`${HEAD}steps:\n  __proto__:\n    run: x\n  a:\n    run: y\n    env: {__proto__: x}\n`)).toEqual([
+      'Repfile:5:3: a key named "__proto__" is not allowed (as a name it would vanish)',
+      'Repfile:9:11: a key named "__proto__" is not allowed (as a name it would vanish)',
+    ]);
+  });
+
   it('rejects a second need that has no outputs to import', () => {
     const dir = project('  a:\n    run: x\n  b:\n    from: busybox:latest\n  c:\n    needs: [a, b]\n');
     expect(openErrors(dir)).toEqual([
