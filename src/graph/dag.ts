@@ -115,6 +115,14 @@ export function buildDag(recipe: Recipe): Result<Dag> {
     }
     nodes.set(step.name, { step, parent, imports: imports.filter((n) => n !== (parent.kind === 'step' ? parent.name : '')), children: [] });
   }
+  // In the emitted Dockerfile "FROM busybox" names a stage called busybox before the image (stage names
+  // match without regard to case): a step named like the base the others start from would be built on.
+  const images = new Set([...nodes.values()].flatMap((n) => (n.parent.kind === 'image' ? [n.parent.ref.toLowerCase()] : [])));
+  for (const step of recipe.steps) {
+    if (images.has(step.name.toLowerCase())) {
+      errors.push(src.at(['steps', step.name], `step name "${step.name}" is also the image other steps start from: in the emitted Dockerfile, FROM ${step.name} would name this step; rename the step, or write the image with a tag (e.g. "${step.name}:latest")`, { key: true }));
+    }
+  }
   if (errors.length) return fail(...errors);
 
   const g = new Graph({ directed: true });

@@ -132,6 +132,13 @@ describe('Repfile references and graph', () => {
     ]);
   });
 
+  it('refuses a step named like the image other steps start from (FROM would name the step in the emitted Dockerfile)', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: demo\nbase: busybox\nimage: {from: main}\nsteps:\n  busybox:\n    from: alpine:3.20\n    run: x\n  main:\n    run: y\n' });
+    expect(openErrors(dir)).toEqual([
+      'Repfile:6:3: steps.busybox: step name "busybox" is also the image other steps start from: in the emitted Dockerfile, FROM busybox would name this step; rename the step, or write the image with a tag (e.g. "busybox:latest")',
+    ]);
+  });
+
   it('rejects a second need that has no outputs to import', () => {
     const dir = project('  a:\n    run: x\n  b:\n    from: busybox:latest\n  c:\n    needs: [a, b]\n');
     expect(openErrors(dir)).toEqual([
