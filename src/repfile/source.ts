@@ -1,6 +1,6 @@
 // Where each value of a Repfile stands in its text, so that any later stage
 // (graph, context, plan) can point at the line that caused a problem.
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { FileProblem, Span } from '../diag.js';
 import { formatPath } from '../diag.js';
 
@@ -25,6 +25,21 @@ export class SourceMap {
     return this.span([start, end]);
   }
 
+  /** A map's pairs by key, the first of a name (made once a map: a Repfile of 20k steps with an error each asked 20k times). */
+  private readonly pairs = new WeakMap<object, Map<string, Pair>>();
+
+  private pairsOf(map: YAMLMap): Map<string, Pair> {
+    let byKey = this.pairs.get(map);
+    if (!byKey) {
+      byKey = new Map();
+      for (const p of map.items) {
+        if (isPair(p) && isScalar(p.key) && !byKey.has(String(p.key.value))) byKey.set(String(p.key.value), p);
+      }
+      this.pairs.set(map, byKey);
+    }
+    return byKey;
+  }
+
   /**
    * The span of the value at `path`; with `key`, of the map key naming it.
    * Falls back to the deepest existing ancestor, so a missing field points at
@@ -36,7 +51,7 @@ export class SourceMap {
     let last: { node: unknown; key?: Node } = { node };
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = this.pairsOf(node).get(String(seg));
         if (!pair) break;
         keyNode = pair.key as Node;
         node = pair.value ?? pair.key;

@@ -78,6 +78,7 @@ describe('Repfile parsing', () => {
   it('reports YAML syntax errors and duplicate keys with their place', () => {
     expect(errorsOf(HEAD + 'steps:\n  a:\n    run: [x\n')[0]).toMatch(/^Repfile:7:1: YAML: Flow sequence/);
     expect(errorsOf(HEAD + 'base: other\nsteps: {a: {}}\n')).toEqual(['Repfile:4:1: YAML: Map keys must be unique']);
+    expect(errorsOf(HEAD + 'steps:\n  a:\n    run: x\n    env: {A: 1, B: 2, A: 3}\n  a:\n    run: y\n')).toEqual(['Repfile:7:23: YAML: Map keys must be unique', 'Repfile:8:3: YAML: Map keys must be unique']);
     expect(errorsOf('- a\n- b\n')).toEqual(['Repfile:1:1: expected a mapping with at least `rep: 1`, `name`, `base` and `steps`']);
   });
 
