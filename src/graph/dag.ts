@@ -192,17 +192,61 @@ function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnos
   return recipe.source.at(at, `dependency cycle: ${[...path, start].join(' -> ')}`, { shownPath: ['steps', start, field] });
 }
 
-function stableTopo(recipe: Recipe, nodes: Map<string, DagNode>): string[] {
-  const deps = new Map<string, Set<string>>();
-  for (const [name, node] of nodes) deps.set(name, new Set(dependenciesOf(node)));
-  const order: string[] = [];
-  const done = new Set<string>();
-  while (order.length < recipe.steps.length) {
-    const next = recipe.steps.find((s) => !done.has(s.name) && [...deps.get(s.name)!].every((d) => done.has(d)))!;
-    order.push(next.name);
-    done.add(next.name);
+/**
+ * Indices 0..n-1 in the order that takes, each time, the first one (by index) whose dependencies are
+ * all taken: Kahn's algorithm with the ready ones in a heap (a scan for the first ready one each time
+ * was cubic: 8,000 steps took a minute). `deps(i)` are indices; the graph has no cycle.
+ */
+export function stableOrder(n: number, deps: (i: number) => readonly number[]): number[] {
+  const waiting = new Array<number>(n).fill(0);
+  const dependents: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) {
+    for (const d of new Set(deps(i))) {
+      if (d === i) continue;
+      waiting[i]!++;
+      dependents[d]!.push(i);
+    }
+  }
+  const heap: number[] = [];
+  const push = (x: number) => {
+    heap.push(x);
+    for (let k = heap.length - 1; k > 0; ) {
+      const up = (k - 1) >> 1;
+      if (heap[up]! <= x) break;
+      heap[k] = heap[up]!;
+      heap[up] = x;
+      k = up;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let k = 0; ; ) {
+        const l = 2 * k + 1;
+        if (l >= heap.length) break;
+        const c = l + 1 < heap.length && heap[l + 1]! < heap[l]! ? l + 1 : l;
+        if (heap[c]! >= heap[k]!) break;
+        [heap[c], heap[k]] = [heap[k]!, heap[c]!];
+        k = c;
+      }
+    }
+    return top;
+  };
+  for (let i = 0; i < n; i++) if (waiting[i] === 0) push(i);
+  const order: number[] = [];
+  while (heap.length) {
+    const i = pop();
+    order.push(i);
+    for (const j of dependents[i]!) if (--waiting[j]! === 0) push(j);
   }
   return order;
+}
+
+function stableTopo(recipe: Recipe, nodes: Map<string, DagNode>): string[] {
+  const index = new Map(recipe.steps.map((s, i) => [s.name, i] as const));
+  return stableOrder(recipe.steps.length, (i) => dependenciesOf(nodes.get(recipe.steps[i]!.name)!).map((d) => index.get(d)!)).map((i) => recipe.steps[i]!.name);
 }
 
 function pickTarget(recipe: Recipe, nodes: Map<string, DagNode>): Result<string> {
@@ -242,11 +286,8 @@ function groupStages(order: string[], nodes: Map<string, DagNode>, target: strin
   }
   // Every stage after the stages it refers to (COPY --from and FROM name earlier stages).
   const stageByStep = new Map(stages.flatMap((st) => st.steps.map((s) => [s, st] as const)));
-  const refs = (st: Stage) => st.steps.flatMap((s) => dependenciesOf(nodes.get(s)!).map((d) => stageByStep.get(d)!)).filter((r) => r !== st);
-  const sorted: Stage[] = [];
-  while (sorted.length < stages.length) {
-    const next = stages.find((st) => !sorted.includes(st) && refs(st).every((r) => sorted.includes(r)))!;
-    sorted.push(next);
-  }
+  const stageIndex = new Map(stages.map((st, i) => [st, i] as const));
+  const refs = (st: Stage) => st.steps.flatMap((s) => dependenciesOf(nodes.get(s)!).map((d) => stageIndex.get(stageByStep.get(d)!)!));
+  const sorted = stableOrder(stages.length, (i) => refs(stages[i]!)).map((i) => stages[i]!);
   return { stages: sorted, stageByStep };
 }

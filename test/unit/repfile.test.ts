@@ -3,7 +3,8 @@ import { makeProject, openErrors, open } from '../helpers.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic, renderDiagnostic } from '../../src/diag.js';
 import { repfileJsonSchema } from '../../src/repfile/schema.js';
-import { buildDag } from '../../src/graph/dag.js';
+import { buildDag, stableOrder } from '../../src/graph/dag.js';
+import fc from 'fast-check';
 import Ajv2020 from 'ajv/dist/2020.js';
 
 const errorsOf = (text: string) => {
@@ -131,6 +132,28 @@ describe('Repfile references and graph', () => {
       'Repfile:5:3: a key named "__proto__" is not allowed (as a name it would vanish)',
       'Repfile:9:11: a key named "__proto__" is not allowed (as a name it would vanish)',
     ]);
+  });
+
+  it('orders steps and stages as a scan for the first ready one would, in time that does not grow as the cube of their number', () => {
+    const naive = (n: number, deps: (i: number) => number[]) => {
+      const done = new Set<number>();
+      const out: number[] = [];
+      while (out.length < n) {
+        const next = Array.from({ length: n }, (_, i) => i).find((i) => !done.has(i) && deps(i).every((d) => d === i || done.has(d)))!;
+        out.push(next);
+        done.add(next);
+      }
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.array(fc.nat(n - 1), { maxLength: 4 }), { minLength: n, maxLength: n }))), ([n, raw]) => {
+        // Dependencies on later indices of a random order only: no cycle.
+        const rank = Array.from({ length: n }, (_, i) => (i * 7919) % n);
+        const deps = (i: number) => raw[i]!.filter((d) => rank[d]! < rank[i]!);
+        expect(stableOrder(n, deps)).toEqual(naive(n, deps));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses a step named like the image other steps start from (FROM would name the step in the emitted Dockerfile)', () => {
