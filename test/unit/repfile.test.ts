@@ -87,6 +87,10 @@ describe('Repfile parsing', () => {
     expect(errorsOf('rep: 1\nname: *x\n')).toEqual(['Repfile:2:7: YAML: Unresolved alias (the anchor must be set before the alias): x']);
     const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
     expect(errorsOf(bomb)).toEqual(['Repfile:2:8: YAML: Excessive alias count indicates a resource exhaustion attack']);
+    // Few aliases of much text: 99 of 50 KB would be a 5 MB Dockerfile from a 50 KB Repfile (400 MB from 4 MiB).
+    const wide = (n: number) => `${HEAD}steps:\n  a:\n    description: &d ${'x'.repeat(n)}\n    run: [${Array(99).fill('*d').join(', ')}]\n`;
+    expect(errorsOf(wide(50_000))).toEqual([expect.stringMatching(/^Repfile:7:\d+: YAML: aliases repeat more than 4 MiB of the Repfile's text$/)]);
+    expect(parseRepfile(wide(40_000), { file: 'Repfile' }).ok).toBe(true);
   });
 
   it('underlines the offending text', () => {
