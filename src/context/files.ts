@@ -119,6 +119,11 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
       }
       if (ignore.excludes(rel)) continue;
       const f = prefix === undefined ? statEntry(contextDir, rel) : entryAt(prefix + rel, rel);
+      if (f?.type === 'symlink' && f.target?.includes('\uFFFD') && !readlinkSync(f.abs, { encoding: 'buffer' }).equals(Buffer.from(f.target))) {
+        // Link texts that differ would read alike (U+FFFD), hash alike and be sent as other bytes than Docker sends.
+        unnamable.push({ file: rel, message: 'a symlink whose target is not UTF-8, which rep cannot key, copy or record; point it elsewhere, or exclude it in .dockerignore' });
+        continue;
+      }
       if (f) out.push(f);
     }
   };

@@ -174,6 +174,16 @@ describe('rep context', () => {
 });
 
 describe('file names that are not UTF-8', () => {
+  it('and symlink targets that are not: an error naming the link, as they would hash alike; a real U+FFFD target is a target like any other', () => {
+    const dir = makeProject({ Repfile: REPFILE('[.]'), ok: { link: 't\uFFFD' } });
+    symlinkSync(Buffer.from([0x74, 0xff]) as unknown as string, path.join(dir, 'l1'));
+    symlinkSync(Buffer.from([0x74, 0xfe]) as unknown as string, path.join(dir, 'l2'));
+    const w = walkContext(dir, open(dir).ctx.ignore);
+    expect(w.ok ? [] : w.errors.map(formatDiagnostic)).toEqual(['l1', 'l2'].map((l) => `${l}: a symlink whose target is not UTF-8, which rep cannot key, copy or record; point it elsewhere, or exclude it in .dockerignore`));
+    writeFileSync(path.join(dir, '.dockerignore'), 'l?\n');
+    expect(walked(dir, open(dir).ctx.ignore).map((f) => [f.path, f.target])).toEqual([['.dockerignore', undefined], ['Repfile', undefined], ['ok', 't\uFFFD']]);
+  });
+
   it('are an error naming the file (exit 2), unless .dockerignore excludes them; a real U+FFFD is a name like any other', () => {
     const dir = makeProject({ Repfile: REPFILE('[.]'), 'ok\uFFFDname': 'fine\n' });
     writeFileSync(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xe9]), Buffer.from('name')]), 'x\n');
