@@ -209,7 +209,19 @@ describe('.rep: rep never follows a link there', () => {
 });
 
 describe('files rep reads from the project: regular files only, bounded', () => {
-  for (const name of ['Repfile', '.dockerignore', 'Repfile.lock']) {
+  it('reads a .dockerignore that links to /dev/zero as BuildKit does, inside the context: a FIFO there is refused, never read (it would block)', () => {
+    const dir = project();
+    rmSync(path.join(dir, '.dockerignore'), { force: true });
+    symlinkSync('/dev/zero', path.join(dir, '.dockerignore'));
+    mkdirSync(path.join(dir, 'dev'));
+    expect(spawnSync('mkfifo', [path.join(dir, 'dev/zero')]).status).toBe(0);
+    const r = repBounded(dir, ['build', '--engine', 'none']);
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('.dockerignore: not a regular file (a named pipe): rep reads only regular files\n');
+    expect(r.code).toBe(2);
+  }, 30_000);
+
+  for (const name of ['Repfile', 'Repfile.lock']) {
     it(`refuses a ${name} that leads to /dev/zero (exit 2), without reading it`, () => {
       const dir = project();
       rmSync(path.join(dir, name), { force: true });
