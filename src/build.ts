@@ -8,7 +8,7 @@ import { CacheFrom, type CacheSpec } from './scheduler/cache.js';
 import { noopStamper, noopStillHolds, writeNoop, type NoopRecord } from './scheduler/noop.js';
 import { prepareSecrets, secretFilesInContext, type SecretGrant } from './scheduler/secrets.js';
 import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from './scheduler/settle.js';
-import { placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
+import { ownIgnoreProblem, placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
 import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
@@ -172,6 +172,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
  */
 function inputsAndDockerfile(project: Project, index: ContextIndex, place: DockerfilePlace, opts: BuildOptions, resolveBase: (ref: string) => string) {
   const { dag, ctx } = project;
+  const own = ownIgnoreProblem(place);
+  if (own) return fail(own);
   const described = opts.dryRun ? index : withPlaceholder(index, ctx.dir, place);
   const resolved = resolveAllInputs(dag, ctx, described);
   if (!resolved.ok) return resolved;

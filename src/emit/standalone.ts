@@ -4,7 +4,8 @@
 // it lies in the context, a step whose inputs take it copies the very bytes
 // this build wrote, and the text names it.
 import path from 'node:path';
-import { ok, type Result } from '../diag.js';
+import { ok, type Diagnostic, type Result } from '../diag.js';
+import { lexists } from '../safefs.js';
 import type { BuildContext } from '../context/context.js';
 import { byPath, ContextIndex, statEntry, type ContextFile } from '../context/files.js';
 import type { Dag } from '../graph/dag.js';
@@ -34,6 +35,18 @@ export function placeDockerfile(ctx: BuildContext, file: string): DockerfilePlac
   const rel = path.relative(ctx.dir, file).split(path.sep).join('/');
   const inFolder = !rel.startsWith('../') && !path.isAbsolute(rel);
   return { path: file, rel, inFolder, inContext: inFolder && !ctx.ignore.excludes(rel) };
+}
+
+/**
+ * BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile, when there is one, instead of the
+ * context's .dockerignore: `docker build` of the emitted Dockerfile would then send another context
+ * than the one rep hashed and cites. A problem naming that file, or undefined.
+ */
+export function ownIgnoreProblem(place: DockerfilePlace): Diagnostic | undefined {
+  const own = `${place.path}.dockerignore`;
+  if (!lexists(own)) return undefined;
+  const name = path.basename(place.path);
+  return { file: path.relative(process.cwd(), own) || own, message: `BuildKit reads this file instead of .dockerignore when it builds ${name}, and rep follows .dockerignore: merge its patterns into .dockerignore and remove it, or write the Dockerfile elsewhere with --dockerfile` };
 }
 
 /**

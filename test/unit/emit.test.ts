@@ -110,6 +110,15 @@ describe('the emitted Dockerfile', () => {
     expect(text).toBe(EXPECTED.replace('SHA', open(dir).recipe.sha256));
   });
 
+  it('is not written beside a <Dockerfile>.dockerignore, which BuildKit would read instead of .dockerignore', async () => {
+    const dir = makeProject({ ...TREE, 'Dockerfile.dockerignore': 'src\n' });
+    const r = await build(open(dir), { engine: new NoneEngine() });
+    expect(r.ok ? [] : r.errors.map((e) => e.message)).toEqual([
+      'BuildKit reads this file instead of .dockerignore when it builds Dockerfile, and rep follows .dockerignore: merge its patterns into .dockerignore and remove it, or write the Dockerfile elsewhere with --dockerfile',
+    ]);
+    expect((await build(open(dir), { engine: new NoneEngine(), dockerfile: 'Dockerfile.rep' })).ok).toBe(true);
+  });
+
   it('names a base called like a member of Object as it is: a lock pins only its own members', async () => {
     const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: constructor\nsteps:\n  s:\n    run: echo hi\n', 'Repfile.lock': '{"lockVersion": 1, "images": {}}\n' });
     const p = open(dir);
