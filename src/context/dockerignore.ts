@@ -248,31 +248,32 @@ export class DockerIgnore {
    * pattern passed over at a folder (an exception while nothing was excluded,
    * or the reverse) is not carried down.
    */
-  private evaluate(file: string, parent: readonly boolean[] | undefined): { matched: boolean; by?: IgnorePattern; info: boolean[] } {
+  private evaluate(file: string, parent: readonly boolean[] | undefined, info?: boolean[]): { matched: boolean; by?: IgnorePattern } {
     let matched = false;
     let by: IgnorePattern | undefined;
-    const info = new Array<boolean>(this.patterns.length).fill(false);
-    this.patterns.forEach((pattern, i) => {
+    for (let i = 0; i < this.patterns.length; i++) {
+      const pattern = this.patterns[i]!;
       let match = parent?.[i] ?? false;
       if (!match) {
-        if (pattern.exclusion !== matched) return;
+        if (pattern.exclusion !== matched) continue;
         // Without a parent's results (a path at the top) patternmatcher also tries the path's folders: it has none.
         match = pattern.match(file);
       }
-      info[i] = match;
+      if (info) info[i] = match;
       if (match) {
         matched = !pattern.exclusion;
         by = pattern;
       }
-    });
-    return { matched, by, info };
+    }
+    return { matched, by };
   }
 
   private folderInfo(dir: string): boolean[] {
     let info = this.folders.get(dir);
     if (!info) {
       const slash = dir.lastIndexOf('/');
-      info = this.evaluate(dir, slash < 0 ? undefined : this.folderInfo(dir.slice(0, slash))).info;
+      info = new Array<boolean>(this.patterns.length).fill(false);
+      this.evaluate(dir, slash < 0 ? undefined : this.folderInfo(dir.slice(0, slash)), info);
       this.folders.set(dir, info);
     }
     return info;

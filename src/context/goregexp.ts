@@ -18,7 +18,7 @@ type Node =
   | { kind: 'match' };
 
 type Ast =
-  | { kind: 'char'; test: CharTest }
+  | { kind: 'char'; test: CharTest; literal?: number }
   | { kind: 'bol' | 'eol' }
   | { kind: 'cat'; items: Ast[] }
   | { kind: 'star' | 'quest' | 'plus'; of: Ast };
@@ -95,7 +95,7 @@ class Parser {
       else if (ch === '|' || ch === '{') throw new GoRegexpError(`the operator ${ch}`);
       else {
         const code = ch.codePointAt(0)!;
-        items.push({ kind: 'char', test: (c) => c === code });
+        items.push({ kind: 'char', test: (c) => c === code, literal: code });
       }
     }
     return { kind: 'cat', items };
@@ -120,7 +120,7 @@ class Parser {
     if (e === 'A') return { kind: 'bol' };
     if (e === 'z') return { kind: 'eol' };
     if (typeof e === 'string') throw new GoRegexpError(`the escape \\${e}`);
-    return { kind: 'char', test: typeof e === 'number' ? (c) => c === e : e };
+    return typeof e === 'number' ? { kind: 'char', test: (c) => c === e, literal: e } : { kind: 'char', test: e };
   }
 
   /** After "[": Go's class syntax (negation, ranges, escapes); a POSIX class ([:alpha:]) is refused. */
@@ -168,10 +168,22 @@ export class GoRegexp {
   private readonly nodes: Node[] = [];
   private readonly start: number;
 
+  /** Text every match ends with (the literal characters before a final $): most paths fail on it at once. */
+  private readonly suffix: string;
+
   constructor(source: string) {
     const ast = new Parser(source).parse();
     const matchAt = this.add({ kind: 'match' });
     this.start = this.compile(ast, matchAt);
+    let suffix = '';
+    if (ast.kind === 'cat' && ast.items[ast.items.length - 1]?.kind === 'eol') {
+      for (let k = ast.items.length - 2; k >= 0; k--) {
+        const item = ast.items[k]!;
+        if (item.kind !== 'char' || item.literal === undefined) break;
+        suffix = String.fromCodePoint(item.literal) + suffix;
+      }
+    }
+    this.suffix = suffix;
   }
 
   private add(n: Node): number {
@@ -216,6 +228,7 @@ export class GoRegexp {
    * begins with ^): the states the automaton may be in, advanced a code point at a time.
    */
   test(text: string): boolean {
+    if (!text.endsWith(this.suffix)) return false;
     const n = this.nodes.length;
     let current = new Int32Array(n);
     let next = new Int32Array(n);
