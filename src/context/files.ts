@@ -103,7 +103,16 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
   // normal, joining them by hand writes what path.join writes, without normalizing each (100 ms at 100k files).
   const prefix = path.isAbsolute(contextDir) && path.normalize(contextDir) === contextDir ? (contextDir.endsWith('/') ? contextDir : `${contextDir}/`) : undefined;
   const visit = (dirRel: string) => {
-    const entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
+    let entries;
+    try {
+      entries = readdirSync(path.join(contextDir, dirRel), { withFileTypes: true });
+    } catch (e) {
+      // As BuildKit's walk: a folder it may not read is passed over where .dockerignore leaves it out
+      // (an exception made rep look inside), and an error where it would be sent.
+      if (dirRel !== start && ignore.excludes(dirRel)) return;
+      unnamable.push({ file: dirRel || '.', message: `cannot read this folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}), so Docker could not send it either; make it readable, or exclude it in .dockerignore` });
+      return;
+    }
     for (const d of entries) {
       const rel = dirRel ? `${dirRel}/${d.name}` : d.name;
       // rep's own state is never part of the context.

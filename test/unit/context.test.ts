@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { ContextIndex, handOverWalk, stampInode, stampMtimeMs, statLine, walkCon
 import type { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { resolveAllInputs } from '../../src/plan/plan.js';
-import { makeProject, open, rep } from '../helpers.js';
+import { CLI, makeProject, open, rep } from '../helpers.js';
 
 const REPFILE = (inputs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n`;
 
@@ -169,6 +170,39 @@ describe('rep context', () => {
       expect(readFileSync(path.join(shm, 'b', 'context.tar')).equals(readFileSync(path.join(out, 'context.tar')))).toBe(true);
     } finally {
       rmSync(shm, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('folders rep may not read', () => {
+  it('are passed over where .dockerignore leaves them out, and an error naming them (exit 2) where Docker would send them', () => {
+    // As root every folder is readable: the CLI runs as nobody then, in a folder nobody may enter (under
+    // /tmp itself: the tests' own temporary folder is private).
+    const root = mkdtempSync('/tmp/rep-perm-');
+    try {
+      chmodSync(root, 0o755);
+      const dir = path.join(root, 'p');
+      mkdirSync(path.join(dir, 'src'), { recursive: true });
+      mkdirSync(path.join(dir, 'secret'));
+      writeFileSync(path.join(dir, 'Repfile'), REPFILE('[src]'));
+      writeFileSync(path.join(dir, 'src/a'), 'a');
+      writeFileSync(path.join(dir, 'secret/x'), 's');
+      chmodSync(dir, 0o755);
+      chmodSync(path.join(dir, 'src'), 0o755);
+      for (const f of ['Repfile', 'src/a']) chmodSync(path.join(dir, f), 0o644);
+      chmodSync(path.join(dir, 'secret'), 0o000);
+      const list = () => {
+        const args = [CLI, 'context', '--list'];
+        const r = process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: dir, encoding: 'utf8' }) : spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
+        return [r.status, r.stdout || r.stderr];
+      };
+      expect(list()).toEqual([2, 'secret: cannot read this folder (EACCES), so Docker could not send it either; make it readable, or exclude it in .dockerignore\n']);
+      // Left out, with an exception that makes rep look inside it: passed over, as BuildKit's walk does.
+      writeFileSync(path.join(dir, '.dockerignore'), 'secret\n!secret/x\n');
+      chmodSync(path.join(dir, '.dockerignore'), 0o644);
+      expect(list()).toEqual([0, '.dockerignore\nRepfile\nsrc/a\n']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
