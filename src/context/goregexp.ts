@@ -236,15 +236,27 @@ export class GoRegexp {
     const seen = new Int32Array(n).fill(-1);
     let step = 0;
     let pos = 0;
-    const put = (list: Int32Array, size: number, node: number): number => {
-      if (seen[node] === step) return size;
-      seen[node] = step;
-      const x = this.nodes[node]!;
-      if (x.kind === 'split') return put(list, put(list, size, x.out), x.out2);
-      if (x.kind === 'bol') return pos === 0 ? put(list, size, x.out) : size;
-      if (x.kind === 'eol') return pos === text.length ? put(list, size, x.out) : size;
-      list[size] = node;
-      return size + 1;
+    // The nodes reachable from `from` without reading a character, put in `list` (by hand rather than
+    // by recursion: a pattern of 20,000 "**/" is a chain of 20,000 splits).
+    const todo = new Int32Array(2 * n + 2);
+    const put = (list: Int32Array, size: number, from: number): number => {
+      let top = 0;
+      todo[top++] = from;
+      while (top > 0) {
+        const node = todo[--top]!;
+        if (seen[node] === step) continue;
+        seen[node] = step;
+        const x = this.nodes[node]!;
+        if (x.kind === 'split') {
+          todo[top++] = x.out2;
+          todo[top++] = x.out;
+        } else if (x.kind === 'bol') {
+          if (pos === 0) todo[top++] = x.out;
+        } else if (x.kind === 'eol') {
+          if (pos === text.length) todo[top++] = x.out;
+        } else list[size++] = node;
+      }
+      return size;
     };
     let size = put(current, 0, this.start);
     while (pos < text.length) {

@@ -278,6 +278,10 @@ describe('.dockerignore as Docker reads it, where a JavaScript reading differs (
     expect(ignore.excludes('a'.repeat(4000))).toBe(false);
     expect(ignore.excludes(`${'d/'.repeat(40)}y`)).toBe(false);
     expect(ignore.excludes(`${'a'.repeat(100)}b`)).toBe(true);
+    // 20,000 "**/" are a chain of 20,000 steps taken without reading a character: followed without recursion.
+    const deep = DockerIgnore.parse(`${'**/'.repeat(20_000)}z\n`).ignore;
+    expect(deep.excludes(`${'d/'.repeat(300)}z`)).toBe(true);
+    expect(deep.excludes('d/y')).toBe(false);
   });
 
   it('trims lines as Go\'s strings.TrimSpace, takes the byte order mark off the first line alone, and refuses a line Go cannot read', () => {
