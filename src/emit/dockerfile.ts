@@ -148,8 +148,8 @@ export function imageInstructions(image: ImageSpec): string[] {
   for (const p of image.expose) lines.push(`EXPOSE ${p}`);
   if (image.volumes.length) lines.push(`VOLUME ${json(image.volumes.map(unexpanded))}`);
   if (image.user !== undefined) lines.push(`USER ${word(image.user)}`);
-  // Shell form is `/bin/sh -c TEXT`; written as such when TEXT would continue the line or read as JSON.
-  const form = (v: string | string[]) => (typeof v !== 'string' ? json(v) : v.trim() === '' || /^\s*\[|\\\s*$/.test(v) ? json(['/bin/sh', '-c', v]) : v);
+  // Shell form is `/bin/sh -c TEXT`; written as such when TEXT would continue the line, read as JSON or start like a flag.
+  const form = (v: string | string[]) => (typeof v !== 'string' ? json(v) : v.trim() === '' || /^\s*[-[]|\\\s*$/.test(v) ? json(['/bin/sh', '-c', v]) : v);
   if (image.entrypoint !== undefined) lines.push(`ENTRYPOINT ${form(image.entrypoint)}`);
   if (image.cmd !== undefined) lines.push(`CMD ${form(image.cmd)}`);
   return lines;

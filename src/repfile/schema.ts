@@ -30,6 +30,9 @@ const TABS = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 const oneLine = (what: string, abort = false) =>
   z.string().regex(NO_CONTROL, { error: `${what} must not contain control characters (a newline here would start a new Dockerfile instruction)`, abort });
 
+/** A user (USER): a line that does not start with "-", which the Dockerfile would read as a flag of USER. */
+const userName = oneLine('user').min(1).regex(/^[^-]/, { error: 'a user does not start with "-" (Dockerfile USER would read it as a flag)' });
+
 // A pattern rather than startsWith, which the JSON Schema would carry as an unknown `format`.
 const absPath = (what: string, noun = 'a path') =>
   oneLine(noun).regex(/^\//, { error: `${what} is an absolute path inside the image (starts with "/")` });
@@ -81,7 +84,7 @@ export const stepSchema = z
       .describe('Absolute paths this step produces for other stages to import (copied to the same path).'),
     env: env.optional(),
     workdir: absPath('workdir', 'workdir').optional().describe('Working directory for this step and the steps built on it.'),
-    user: oneLine('user').min(1).optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
+    user: userName.optional().describe('User the commands run as (USER); inherited by the steps built on it.'),
     shell: z.array(oneLine('a shell argument')).min(1).optional().describe('Shell used for `run`, e.g. ["/bin/bash", "-euo", "pipefail", "-c"].'),
     phony: z.boolean().optional().describe('Always rebuild this step, like a Make .PHONY target.'),
     secrets: z
@@ -99,7 +102,7 @@ export const imageSchema = z
     entrypoint: oneOrMany(oneLine('a command'), 'a string').optional(),
     expose: z.array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+(\/(tcp|udp|sctp))?$/)])).optional(),
     volumes: z.array(absPath('a volume')).optional(),
-    user: oneLine('user').min(1).optional(),
+    user: userName.optional(),
     labels: z
       .record(
         oneLine('a label key', true)

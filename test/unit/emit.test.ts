@@ -12,7 +12,7 @@ import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { renderGraph } from '../../src/emit/graph.js';
 import { checkLock, resolverFor } from '../../src/lock/lockfile.js';
-import { makeProject, open } from '../helpers.js';
+import { makeProject, open, openErrors } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: demo
@@ -234,6 +234,18 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
       String.raw`ENTRYPOINT ["/bin/sh","-c","[\"x\"]"]`,
       String.raw`CMD ["/bin/sh","-c","echo a \\"]`,
     ]);
+    // A command that starts like a flag would be read as a flag of CMD or ENTRYPOINT: written as what shell form means.
+    expect(imageInstructions({ tag: 't', labels: {}, expose: [], volumes: [], cmd: '--help', entrypoint: ' -x' })).toEqual([
+      'ENTRYPOINT ["/bin/sh","-c"," -x"]',
+      'CMD ["/bin/sh","-c","--help"]',
+    ]);
+  });
+
+  it('refuses a user that starts with "-", which USER would read as a flag', () => {
+    for (const where of ['image: {from: s, user: "--x"}\nsteps:\n  s:\n    run: x\n', 'steps:\n  s:\n    user: "-u"\n    run: x\n']) {
+      const dir = makeProject({ Repfile: `rep: 1\nname: n\nbase: busybox:latest\n${where}` });
+      expect(openErrors(dir)).toEqual([expect.stringMatching(/user: a user does not start with "-" \(Dockerfile USER would read it as a flag\)$/)]);
+    }
   });
 
   it('names input files and the workdir literally in COPY and WORKDIR', async () => {
