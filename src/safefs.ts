@@ -157,7 +157,13 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
       continue;
     }
     const abs = path.join(root, ...done, part);
-    const st = lstatSync(abs, { throwIfNoEntry: false });
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(abs, { throwIfNoEntry: false });
+    } catch {
+      // Under a file (ENOTDIR), or a folder rep may not read: nothing there to read.
+      st = undefined;
+    }
     if (st?.isSymbolicLink()) {
       if (++links > MAX_LINKS) return undefined;
       const target = readlinkSync(abs);

@@ -29,7 +29,7 @@ export function loadContext(dir: string): Result<BuildContext> {
       // Docker compares a pattern's bytes; rep's would be other characters (U+FFFD).
       return fail({ file: '.dockerignore', message: 'is not UTF-8 text' });
     }
-  } else if (read.code !== 'ENOENT') return fail({ file: '.dockerignore', message: read.message });
+  } else if (read.code !== 'ENOENT' && read.code !== 'ENOTDIR') return fail({ file: '.dockerignore', message: read.message });
   const { ignore, errors } = DockerIgnore.parse(text);
   if (errors.length) {
     const display = path.relative(process.cwd(), file) || file;

@@ -86,6 +86,8 @@ describe('rep context', () => {
     expect(list({ '.dockerignore': { link: path.join(host, 'ignore') } })).toEqual(['.dockerignore', 'a.txt', 'big.bin']);
     expect(list({ '.dockerignore': { link: 'conf/ignore' }, conf: { link: '/etc' }, 'etc/ignore': 'a.txt\n' })).toEqual(['.dockerignore', 'big.bin', 'conf', 'etc/ignore']);
     expect(list({ '.dockerignore': { link: '.dockerignore' } })).toEqual(['is a loop of links']);
+    // Through a file (ENOTDIR): nothing there, as for a name that does not exist.
+    expect(list({ '.dockerignore': { link: 'a.txt/x' } })).toEqual(['.dockerignore', 'a.txt', 'big.bin']);
   });
 
   it('refuses a .dockerignore that is not UTF-8: Docker compares its bytes, rep would compare other characters', () => {
