@@ -1,7 +1,9 @@
 // Cases from moby/patternmatcher's own tests (and Go's filepath.Match tests
 // they carry), plus buildkit's .dockerignore reader and Docker's documented
 // examples: rep must decide exactly as Docker does.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { GoRegexp } from '../../src/context/goregexp.js';
 import { cleanPath, compilePattern, DockerIgnore, parseDockerignore, type IgnorePattern } from '../../src/context/dockerignore.js';
 
 type Pass = 'fail' | 'exact' | 'inexact';
@@ -287,5 +289,23 @@ describe('.dockerignore as Docker reads it, where a JavaScript reading differs (
   it('trims lines as Go\'s strings.TrimSpace, takes the byte order mark off the first line alone, and refuses a line Go cannot read', () => {
     expect(excluded('x\n\uFEFFfoo\nbar\u0085\n\u00a0baz\n', ['foo', '\uFEFFfoo', 'bar', 'baz'])).toEqual(['\uFEFFfoo', 'bar', 'baz']);
     expect(parseDockerignore(`ok\n${'a'.repeat(70_000)}\n`).errors).toEqual([{ line: 2, message: 'a line longer than 64 KiB, which Docker refuses to read' }]);
+  });
+});
+
+describe('GoRegexp', () => {
+  it('matches as a backtracking RegExp does where Go and JavaScript read an expression alike (ASCII, no newline)', () => {
+    // Expressions of the kinds patternmatcher writes: literals, [^/]*, [^/], (.*/)?, .*, classes, escapes, ^ and $.
+    const atom = fc.constantFrom('a', 'b', '/', '\\.', '\\-', '[^/]', '[ab]', '[^a]', '[a-c]', '[\\]a]', '.', '\\d', '\\w', '(.*/)?');
+    const piece = fc.tuple(atom, fc.constantFrom('', '', '*', '?', '+')).map(([a, q]) => (a === '(.*/)?' ? a : a + q));
+    const expr = fc.array(piece, { maxLength: 7 }).map((ps) => `^${ps.join('')}$`);
+    const text = fc.stringMatching(/^[ab1/.\-\]_c]{0,10}$/);
+    fc.assert(
+      fc.property(expr, fc.array(text, { minLength: 1, maxLength: 8 }), (src, texts) => {
+        const go = new GoRegexp(src);
+        const js = new RegExp(src);
+        for (const t of texts) expect(go.test(t), `${src} on ${JSON.stringify(t)}`).toBe(js.test(t));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
