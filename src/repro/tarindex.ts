@@ -59,10 +59,16 @@ const str = (b: Buffer, at: number, len: number) => {
   }
 };
 
-/** A numeric field: octal text, or GNU base-256 (high bit set); beyond 2^53 it is refused. */
+const blank = (c: number) => c === 0x20 || c === 0;
+
+/**
+ * A numeric field as Go's archive/tar reads it (docker and podman apply layers with it): GNU base-256
+ * when the high bit is set, else octal text with spaces and NULs trimmed from both ends, up to a NUL
+ * left inside. Anything else Go refuses, and so does rep; beyond 2^53 or negative, rep refuses too.
+ */
 function num(b: Buffer, at: number, len: number, what: string): number {
   if (b[at]! & 0x80) {
-    if (b[at] === 0xff) throw new TarError(`negative ${what} in a tar header`);
+    if (b[at]! & 0x40) throw new TarError(`negative ${what} in a tar header`);
     let n = b[at]! & 0x7f;
     for (let i = 1; i < len; i++) {
       n = n * 256 + b[at + i]!;
@@ -70,61 +76,115 @@ function num(b: Buffer, at: number, len: number, what: string): number {
     }
     return n;
   }
-  // Octal digits between blanks, ended by a NUL or the field's end (what tar writers write): read as they are.
-  const end = at + len;
   let i = at;
-  while (i < end && b[i] === 0x20) i++;
+  let end = at + len;
+  while (i < end && blank(b[i]!)) i++;
+  while (end > i && blank(b[end - 1]!)) end--;
   let value = 0;
-  while (i < end && b[i]! >= 0x30 && b[i]! <= 0x37) value = value * 8 + (b[i++]! - 0x30);
-  while (i < end && b[i] === 0x20) i++;
-  if (i === end || b[i] === 0) return value;
-  // Anything else (other blanks, other characters) as the text it is.
-  const text = str(b, at, len).trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarError(`${what} is not a number in a tar header`);
-  const n = parseInt(text, 8);
-  if (!Number.isSafeInteger(n)) throw new TarError(`${what} too large in a tar header`);
+  for (; i < end && b[i] !== 0; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x37) throw new TarError(`${what} is not a number in a tar header`);
+    value = value * 8 + (c - 0x30);
+    if (value > Number.MAX_SAFE_INTEGER) throw new TarError(`${what} too large in a tar header`);
+  }
+  return value;
+}
+
+/** Go takes a header whose checksum field holds the sum of its bytes read unsigned, or signed. */
+function checksumOk(b: Buffer): boolean {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const c = i >= 148 && i < 156 ? 32 : b[i]!;
+    unsigned += c;
+    signed += c >= 0x80 ? c - 256 : c;
+  }
+  // Go reads the checksum as octal text only, never base-256.
+  if (b[148]! & 0x80) return false;
+  try {
+    const want = num(b, 148, 8, 'checksum');
+    return want === unsigned || want === signed;
+  } catch {
+    return false;
+  }
+}
+
+/** The header formats Go tells apart by the magic, version and trailer fields. */
+type Format = 'v7' | 'ustar' | 'gnu' | 'star';
+
+function formatOf(h: Buffer): Format {
+  const magic = h.toString('latin1', 257, 263);
+  if (magic === 'ustar\0') return h.toString('latin1', 508, 512) === 'tar\0' ? 'star' : 'ustar';
+  if (magic === 'ustar ' && h.toString('latin1', 263, 265) === ' \0') return 'gnu';
+  return 'v7';
+}
+
+/** A pax record's value that is a whole number (Go's strconv.ParseInt, base 10); rep refuses negatives. */
+function paxWhole(v: string, what: string): number {
+  const n = /^\+?[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new TarError(`pax ${what} is not a whole number`);
   return n;
 }
 
-function checksumOk(b: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
-  // Octal digits between blanks, ended by a NUL or the field's end (what tar writers write): read in place.
-  let i = 148;
-  while (i < 156 && b[i] === 0x20) i++;
-  const digits = i;
-  let value = 0;
-  while (i < 156 && b[i]! >= 0x30 && b[i]! <= 0x37) value = value * 8 + (b[i++]! - 0x30);
-  if (i > digits) {
-    while (i < 156 && b[i] === 0x20) i++;
-    if (i === 156 || b[i] === 0) return value === sum;
-  }
-  // Anything else as the text it is.
-  const want = str(b, 148, 8).trim();
-  return /^[0-7]+$/.test(want) && parseInt(want, 8) === sum;
+/** A pax time ("seconds[.fraction]", Go's parsePAXTime), as whole seconds rounded down. */
+function paxSeconds(v: string, what: string): number {
+  const m = /^([+-]?[0-9]+)(?:\.([0-9]*))?$/.exec(v);
+  const secs = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(secs)) throw new TarError(`pax ${what} is not a time`);
+  return m![1]!.startsWith('-') && /[1-9]/.test((m![2] ?? '').slice(0, 9)) ? secs - 1 : secs;
 }
 
-const PAX_KEYS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'mtime']);
+/** The pax records rep reads; the others are checked as Go checks them, and passed over. */
+interface Pax {
+  path?: string;
+  linkpath?: string;
+  size?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: number;
+}
 
-/** pax records "LEN key=value\n", those rep reads (path, linkpath, size, uid, gid). */
-function paxRecords(buf: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+const NAME_KEYS = new Set(['path', 'linkpath', 'uname', 'gname']);
+
+/**
+ * The records of a pax header ("LEN key=value\n"), spelled as Go's parsePAX demands or refused. As in
+ * Go's mergePAX, a later record of a key replaces an earlier one and an empty value leaves the header's
+ * own field. GNU's sparse records are refused: Go renames and resizes an entry by them, rep does not.
+ */
+function paxRecords(buf: Buffer): Pax {
+  const raw = new Map<string, Buffer>();
   let i = 0;
   while (i < buf.length) {
     const sp = buf.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = Number(buf.subarray(i, sp).toString('ascii'));
-    if (!Number.isSafeInteger(len) || len <= sp - i || i + len > buf.length) throw new TarError('a malformed pax record');
+    const lenText = sp < 0 ? '' : buf.toString('latin1', i, sp);
+    const len = /^[+-]?[0-9]+$/.test(lenText) ? Number(lenText) : NaN;
+    if (!(len >= 5) || len > buf.length - i || len <= sp + 1 - i || buf[i + len - 1] !== 0x0a) throw new TarError('a malformed pax record');
     const eq = buf.indexOf(0x3d, sp + 1);
-    if (eq > sp + 1 && eq < i + len - 1) {
-      const key = buf.subarray(sp + 1, eq).toString('latin1');
-      // Only the records rep reads are decoded: others (binary xattrs) are skipped as they are.
-      if (PAX_KEYS.has(key)) out[key] = str(buf, eq + 1, i + len - 1 - (eq + 1));
-    }
+    if (eq <= sp + 1 || eq >= i + len - 1) throw new TarError('a malformed pax record');
+    const key = buf.toString('latin1', sp + 1, eq);
+    const value = buf.subarray(eq + 1, i + len - 1);
+    if (NAME_KEYS.has(key) ? value.includes(0) : key.includes('\0')) throw new TarError('a pax record with a NUL in it');
+    if (key.startsWith('GNU.sparse.')) throw new TarError('a sparse file in a tar (GNU pax sparse records)');
+    raw.set(key, value);
     i += len;
   }
-  return out;
+  const text = (k: string) => {
+    const v = raw.get(k);
+    if (v === undefined || v.length === 0) return undefined;
+    // Only the records rep reads are decoded: others (binary xattrs) are passed over as they are.
+    if (v.includes(0)) throw new TarError(`a pax ${k} with a NUL in it`);
+    return str(v, 0, v.length);
+  };
+  for (const k of ['atime', 'ctime']) {
+    const v = text(k);
+    if (v !== undefined) paxSeconds(v, k);
+  }
+  const whole = (k: string) => {
+    const v = text(k);
+    return v === undefined ? undefined : paxWhole(v, k);
+  };
+  const mtime = text('mtime');
+  return { path: text('path'), linkpath: text('linkpath'), size: whole('size'), uid: whole('uid'), gid: whole('gid'), mtime: mtime === undefined ? undefined : paxSeconds(mtime, 'mtime') };
 }
 
 /**
@@ -183,37 +243,61 @@ function readExactly(fd: number, at: number, len: number, end: number): Buffer {
   return b;
 }
 
+/** The entry types an image layer holds, as docker and podman apply them (Go's NUL type is read as '0'). */
+const ENTRY_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
+
+/** The fields of a header Go parses whatever its type, refused where Go's reader refuses them. */
+function fields(h: Buffer, format: Format) {
+  const f = { size: num(h, 124, 12, 'size'), mode: num(h, 100, 8, 'mode'), uid: num(h, 108, 8, 'uid'), gid: num(h, 116, 8, 'gid'), mtime: num(h, 136, 12, 'mtime'), devmajor: 0, devminor: 0 };
+  if (format !== 'v7') {
+    f.devmajor = num(h, 329, 8, 'devmajor');
+    f.devminor = num(h, 337, 8, 'devminor');
+  }
+  // Go reads a GNU header's access and change times where they are not NUL; where they are no number
+  // (a writer before Go 1.8 put a prefix there) it takes the field as the name's prefix. rep refuses it.
+  if (format === 'gnu' && ((h[345] !== 0 && !isNum(h, 345)) || (h[357] !== 0 && !isNum(h, 357)))) {
+    throw new TarError('a GNU tar header with a name prefix where its times are');
+  }
+  return f;
+}
+
+const isNum = (h: Buffer, at: number) => {
+  try {
+    num(h, at, 12, 'time');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** The entries of the tar in `fd` between byte `start` and `end`, in archive order. */
 export function* tarHeaders(fd: number, start: number, end: number, bounds: TarBounds = DEFAULT_TAR_BOUNDS): Generator<TarHeader> {
   let at = start;
   let count = 0;
-  let pax: Record<string, string> = {};
+  let pax: Pax = {};
   let paxSeen = false;
   let longName: string | undefined;
   let longLink: string | undefined;
   const file = new ReadAhead(fd, end);
-  while (at + BLOCK <= end) {
+  while (at < end) {
+    // Go's reader refuses a header cut short, and a zero block that another block follows.
+    if (at + BLOCK > end) throw new TarError('the tar ends inside a header');
     const h = file.bytes(at, BLOCK);
-    if (h.equals(ZERO_BLOCK)) return;
+    if (h.equals(ZERO_BLOCK)) {
+      if (at + 2 * BLOCK <= end && !file.bytes(at + BLOCK, BLOCK).equals(ZERO_BLOCK)) throw new TarError('a tar with an empty block between its entries');
+      return;
+    }
     if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at - start} has a bad checksum`);
+    const format = formatOf(h);
+    if (format === 'star') throw new TarError('a tar header in the star format');
     const type = String.fromCharCode(h[156] || 0x30);
-    const size = num(h, 124, 12, 'size');
+    const f = fields(h, format);
     const body = at + BLOCK;
-    if (type === 'x' || type === 'L' || type === 'K' || type === 'g') {
-      if (body + size > end) throw new TarError('a tar entry runs past the end of its archive');
-      at = body + pad(size);
-    }
-    if (type === 'g') {
-      // Go hands a global header out as an entry of its own, and an entry's pax header or long name
-      // read before it is lost; rep would have named the next entry with it.
-      if (paxSeen || longName !== undefined || longLink !== undefined) {
-        throw new TarError("a tar global header between an entry's pax header or long name and the entry");
-      }
-      continue;
-    }
     if (type === 'x' || type === 'L' || type === 'K') {
-      if (size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${size} bytes (more than ${bounds.maxMeta})`);
-      const meta = file.bytes(body, size);
+      if (body + f.size > end) throw new TarError('a tar entry runs past the end of its archive');
+      at = body + pad(f.size);
+      if (f.size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${f.size} bytes (more than ${bounds.maxMeta})`);
+      const meta = file.bytes(body, f.size);
       // Spellings tar readers answer differently (Go's, which docker and podman apply layers with, and
       // rep's): a second pax header or long name for one entry, an empty long name. The engine's
       // image and rep's reading of it could then differ; no tool that writes layers writes them.
@@ -231,42 +315,37 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
       }
       continue;
     }
+    // Everything else docker and podman refuse, but for a global pax header ('g'), which they apply as
+    // the removal of whatever its name is (whiteout prefix and all) and then pass over; no layer writer
+    // writes one. Old GNU sparse files ('S') have extension blocks after the header. rep refuses them all.
+    if (!ENTRY_TYPES.has(type)) throw new TarError(`a tar entry of type ${JSON.stringify(type)}, which an image layer does not hold`);
     if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
-    // The prefix field is read as Go reads it: when the magic is "ustar\0", whatever the version. The star
-    // format's shorter prefix, and a pax path or linkpath beside a GNU long one, readers disagree on.
-    const ustar = h.toString('latin1', 257, 263) === 'ustar\0';
-    if (ustar && h.toString('latin1', 508, 512) === 'tar\0') throw new TarError('a tar header in the star format');
     if ((pax.path !== undefined && longName !== undefined) || (pax.linkpath !== undefined && longLink !== undefined)) {
       throw new TarError('a tar entry named both by a pax header and by a GNU long name');
     }
-    const prefix = ustar ? str(h, 345, 155) : '';
+    // The prefix field is read as Go reads it: when the magic is "ustar\0", whatever the version.
+    const prefix = format === 'ustar' ? str(h, 345, 155) : '';
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
     // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
     const oldFolder = h[156] === 0 && name.endsWith('/');
-    const paxNum = (k: string, dflt: number) => {
-      if (pax[k] === undefined) return dflt;
-      const n = Number(pax[k]);
-      if (!Number.isSafeInteger(n) || n < 0) throw new TarError(`pax ${k} is not a whole number`);
-      return n;
-    };
     // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
     // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
     // Elsewhere a pax size overrides the header's (files over 8 GiB).
-    const headerOnly = oldFolder || '123456'.includes(type);
-    const realSize = headerOnly ? 0 : paxNum('size', size);
+    const headerOnly = oldFolder || type !== '0';
+    const realSize = headerOnly ? 0 : (pax.size ?? f.size);
     if (body + realSize > end) throw new TarError('a tar entry runs past the end of its archive');
     at = body + pad(realSize);
     yield {
       name,
-      type: oldFolder ? '5' : type === '7' ? '0' : type,
-      mode: num(h, 100, 8, 'mode'),
-      uid: paxNum('uid', num(h, 108, 8, 'uid')),
-      gid: paxNum('gid', num(h, 116, 8, 'gid')),
-      mtime: Math.floor(Number(pax.mtime ?? num(h, 136, 12, 'mtime'))) || 0,
+      type: oldFolder ? '5' : type,
+      mode: f.mode,
+      uid: pax.uid ?? f.uid,
+      gid: pax.gid ?? f.gid,
+      mtime: pax.mtime ?? f.mtime,
       size: realSize,
       linkname: pax.linkpath ?? longLink ?? str(h, 157, 100),
-      devmajor: type === '3' || type === '4' ? num(h, 329, 8, 'devmajor') : 0,
-      devminor: type === '3' || type === '4' ? num(h, 337, 8, 'devminor') : 0,
+      devmajor: type === '3' || type === '4' ? f.devmajor : 0,
+      devminor: type === '3' || type === '4' ? f.devminor : 0,
       offset: body,
     };
     pax = {};
