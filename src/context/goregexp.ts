@@ -171,6 +171,9 @@ export class GoRegexp {
   /** Text every match ends with (the literal characters before a final $): most paths fail on it at once. */
   private readonly suffix: string;
 
+  /** The automaton's state lists, made at the first test and used by every one after it. */
+  private lists?: { current: Int32Array; next: Int32Array; seen: Int32Array; todo: Int32Array; step: number };
+
   constructor(source: string) {
     const ast = new Parser(source).parse();
     const matchAt = this.add({ kind: 'match' });
@@ -229,16 +232,21 @@ export class GoRegexp {
    */
   test(text: string): boolean {
     if (!text.endsWith(this.suffix)) return false;
-    const n = this.nodes.length;
-    let current = new Int32Array(n);
-    let next = new Int32Array(n);
-    // The step at which a node was last put in a list: each node once per step.
-    const seen = new Int32Array(n).fill(-1);
-    let step = 0;
+    // The lists are the expression's, not the call's: a context of 100k paths asks each pattern 100k
+    // times, and lists the size of a long pattern made anew each time cost more than the match.
+    const lists = (this.lists ??= { current: new Int32Array(this.nodes.length), next: new Int32Array(this.nodes.length), seen: new Int32Array(this.nodes.length), todo: new Int32Array(2 * this.nodes.length + 2), step: 0 });
+    let { current, next } = lists;
+    const { seen, todo } = lists;
+    // The step at which a node was last put in a list: each node once per step. Steps go on from call to
+    // call, so `seen` need not be cleared (until they would run past what an Int32Array holds).
+    if (lists.step > 0x7fff0000 - text.length) {
+      seen.fill(0);
+      lists.step = 0;
+    }
+    let step = ++lists.step;
     let pos = 0;
     // The nodes reachable from `from` without reading a character, put in `list` (by hand rather than
     // by recursion: a pattern of 20,000 "**/" is a chain of 20,000 splits).
-    const todo = new Int32Array(2 * n + 2);
     const put = (list: Int32Array, size: number, from: number): number => {
       let top = 0;
       todo[top++] = from;
@@ -262,7 +270,7 @@ export class GoRegexp {
     while (pos < text.length) {
       const c = text.codePointAt(pos)!;
       pos += c > 0xffff ? 2 : 1;
-      step++;
+      step = ++lists.step;
       let nextSize = 0;
       for (let k = 0; k < size; k++) {
         const x = this.nodes[current[k]!]!;
