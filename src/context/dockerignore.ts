@@ -156,8 +156,9 @@ const REGEX_ESCAPE = new Set([...'.+()|{}$']);
 function matcherFor(p: string): ((path: string) => boolean) | string {
   let re = '^';
   let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
-  // Go's text/scanner passes over a byte order mark wherever it is.
-  const chars = [...p].filter((ch) => ch !== '\uFEFF');
+  // Go's text/scanner passes over a byte order mark at the very start only; elsewhere it is a character.
+  const chars = [...p];
+  if (chars[0] === '\uFEFF') chars.shift();
   for (let k = 0, i = 0; k < chars.length; k++, i++) {
     const ch = chars[k]!;
     if (ch === '*') {
@@ -202,6 +203,15 @@ function matcherFor(p: string): ((path: string) => boolean) | string {
       return (path) => path.startsWith(prefix);
     }
     case 'suffix': {
+      // Go cuts the first two bytes of the pattern: "**", or, after a byte order mark the scanner passed
+      // over, two of its three bytes, which leaves "\xBF**…" to end a path with.
+      if (p.startsWith('\uFEFF')) {
+        const tail = Buffer.from(p).subarray(2);
+        return (path) => {
+          const b = Buffer.from(path);
+          return b.length >= tail.length && b.subarray(b.length - tail.length).equals(tail);
+        };
+      }
       const suffix = p.slice(2);
       return (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
     }
@@ -229,8 +239,18 @@ export interface IgnoreDecision {
 
 export class DockerIgnore {
   readonly hasExceptions: boolean;
-  constructor(readonly patterns: readonly IgnorePattern[]) {
+  /** `memoBytes`: bytes of folder results kept at most. */
+  constructor(
+    readonly patterns: readonly IgnorePattern[],
+    memoBytes = 16 << 20,
+  ) {
     this.hasExceptions = patterns.some((p) => p.exclusion);
+    this.maxFolders = Math.max(16, Math.floor(memoBytes / Math.max(1, patterns.length)));
+  }
+
+  /** Folders whose results are kept now (for tests of the bound). */
+  get memoSize(): number {
+    return this.folders.size;
   }
 
   static parse(text: string): { ignore: DockerIgnore; errors: IgnoreError[] } {
@@ -238,8 +258,14 @@ export class DockerIgnore {
     return { ignore: new DockerIgnore(patterns), errors };
   }
 
-  /** Per folder: which patterns matched it, as a walk from the root finds them (patternmatcher's MatchInfo). */
-  private readonly folders = new Map<string, boolean[]>();
+  /**
+   * Per folder: which patterns matched it, as a walk from the root finds them (patternmatcher's MatchInfo),
+   * 1 or 0. Bounded: 5,000 patterns over 100k folders were half a billion results. A walk asks for a
+   * folder's results while it is in that folder, so what is cleared is asked again (from its parents) at
+   * most once per folder.
+   */
+  private readonly folders = new Map<string, Uint8Array>();
+  private readonly maxFolders: number;
 
   /**
    * MatchesUsingParentResults, as BuildKit's walker (fsutil) and the classic
@@ -248,18 +274,18 @@ export class DockerIgnore {
    * pattern passed over at a folder (an exception while nothing was excluded,
    * or the reverse) is not carried down.
    */
-  private evaluate(file: string, parent: readonly boolean[] | undefined, info?: boolean[]): { matched: boolean; by?: IgnorePattern } {
+  private evaluate(file: string, parent: Uint8Array | undefined, info?: Uint8Array): { matched: boolean; by?: IgnorePattern } {
     let matched = false;
     let by: IgnorePattern | undefined;
     for (let i = 0; i < this.patterns.length; i++) {
       const pattern = this.patterns[i]!;
-      let match = parent?.[i] ?? false;
+      let match = parent !== undefined && parent[i] === 1;
       if (!match) {
         if (pattern.exclusion !== matched) continue;
         // Without a parent's results (a path at the top) patternmatcher also tries the path's folders: it has none.
         match = pattern.match(file);
       }
-      if (info) info[i] = match;
+      if (info) info[i] = match ? 1 : 0;
       if (match) {
         matched = !pattern.exclusion;
         by = pattern;
@@ -268,12 +294,14 @@ export class DockerIgnore {
     return { matched, by };
   }
 
-  private folderInfo(dir: string): boolean[] {
+  private folderInfo(dir: string): Uint8Array {
     let info = this.folders.get(dir);
     if (!info) {
       const slash = dir.lastIndexOf('/');
-      info = new Array<boolean>(this.patterns.length).fill(false);
-      this.evaluate(dir, slash < 0 ? undefined : this.folderInfo(dir.slice(0, slash)), info);
+      const parent = slash < 0 ? undefined : this.folderInfo(dir.slice(0, slash));
+      info = new Uint8Array(this.patterns.length);
+      this.evaluate(dir, parent, info);
+      if (this.folders.size >= this.maxFolders) this.folders.clear();
       this.folders.set(dir, info);
     }
     return info;

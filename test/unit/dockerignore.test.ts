@@ -292,6 +292,48 @@ describe('.dockerignore as Docker reads it, where a JavaScript reading differs (
   });
 });
 
+describe('.dockerignore corners the third review found', () => {
+  const matches = (pattern: string, path: string) => {
+    const r = compilePattern(pattern);
+    if (!r || 'message' in r) throw new Error(`not a pattern: ${pattern}`);
+    return r.match(path);
+  };
+
+  it('passes over a byte order mark at the start of a pattern only, as Go\'s text/scanner does', () => {
+    // Inside a pattern it is a character of the expression (rep dropped every one).
+    expect(matches('a\uFEFF*', 'a\uFEFFx')).toBe(true);
+    expect(matches('a\uFEFF*', 'ax')).toBe(false);
+    expect(matches('\uFEFFa*', 'ax')).toBe(true);
+    // "**" after one makes a suffix match that cuts two bytes: two of the mark's three, so what must end a
+    // path is the byte 0xBF and "**/foo" (a name ending in "¿" is C2 BF). "foo" and "x/foo" it never matches.
+    expect(matches('\uFEFF**/foo', 'foo')).toBe(false);
+    expect(matches('\uFEFF**/foo', 'x/foo')).toBe(false);
+    expect(matches('\uFEFF**/foo', 'x\u00BF**/foo')).toBe(true);
+    // Where a line after the first starts with one, the file gives such a pattern.
+    expect(DockerIgnore.parse('x\n\uFEFF**/foo\n').ignore.excludes('a/foo')).toBe(false);
+  });
+
+  it('keeps the results of a bounded number of folders, and decides as with all of them', () => {
+    const text = 'a\n!a/b\n**/c\nd/*/e\n!**/keep\n*/x*\n';
+    const { patterns } = parseDockerignore(text);
+    const small = new DockerIgnore(patterns, 16 * patterns.length);
+    const all = new DockerIgnore(patterns, Number.MAX_SAFE_INTEGER);
+    const names = ['a', 'b', 'c', 'd', 'e', 'keep', 'x1'];
+    const paths: string[] = [];
+    for (const p of names) for (const q of names) for (const r of names) paths.push(`${p}/${q}/${r}`, `${p}/${q}/${r}/f`);
+    // In walk order, and again out of it.
+    for (const list of [paths, [...paths].reverse()]) {
+      for (const p of list) {
+        expect(small.excludes(p), p).toBe(all.excludes(p));
+        expect(small.memoSize).toBeLessThanOrEqual(16);
+      }
+    }
+    expect(all.memoSize).toBeGreaterThan(300);
+    expect(paths.filter((p) => all.excludes(p)).length).toBeGreaterThan(100);
+    expect(paths.filter((p) => !all.excludes(p)).length).toBeGreaterThan(100);
+  });
+});
+
 describe('GoRegexp', () => {
   it('matches as a backtracking RegExp does where Go and JavaScript read an expression alike (ASCII, no newline)', () => {
     // Expressions of the kinds patternmatcher writes: literals, [^/]*, [^/], (.*/)?, .*, classes, escapes, ^ and $.
