@@ -146,16 +146,22 @@ const MAX_LINKS = 40;
  * part not a link; undefined past MAX_LINKS. What it names may not exist.
  */
 export function resolveInRoot(root: string, rel: string): string | undefined {
-  const parts = (p: string) => p.split('/').filter((x) => x !== '' && x !== '.');
-  let todo = parts(rel);
+  // Paths and link texts are cleaned as Go's filepath.Join cleans them (BuildKit's FollowPaths and
+  // continuity's RootPath): a ".." takes off the part before it as text, whatever that part is (a link, or
+  // nothing), and stops at the root; a link's text is read from the folder the link is in.
+  const clean = (p: string) => {
+    const out: string[] = [];
+    for (const x of p.split('/')) {
+      if (x === '..') out.pop();
+      else if (x !== '' && x !== '.') out.push(x);
+    }
+    return out;
+  };
+  let todo = clean(rel);
   const done: string[] = [];
   let links = 0;
   while (todo.length) {
     const part = todo.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
     const abs = path.join(root, ...done, part);
     let st: Stats | undefined;
     try {
@@ -167,15 +173,15 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
     if (st?.isSymbolicLink()) {
       if (++links > MAX_LINKS) return undefined;
       const target = readlinkSync(abs);
-      if (target.startsWith('/')) done.length = 0;
-      todo = [...parts(target), ...todo];
+      todo = clean([...(target.startsWith('/') ? [] : done), target, ...todo].join('/'));
+      done.length = 0;
       continue;
     }
     done.push(part);
-    // A part that is not there: the rest cannot be (and its ".." must not be applied to anything).
+    // A part that is not there: nor is the rest.
     if (!st) break;
   }
-  return path.join(root, ...done);
+  return path.join(root, ...done, ...todo);
 }
 
 /** Whether `p` exists, a link counting as itself (existsSync follows it). */

@@ -88,6 +88,10 @@ describe('rep context', () => {
     expect(list({ '.dockerignore': { link: '.dockerignore' } })).toEqual(['is a loop of links']);
     // Through a file (ENOTDIR): nothing there, as for a name that does not exist.
     expect(list({ '.dockerignore': { link: 'a.txt/x' } })).toEqual(['.dockerignore', 'a.txt', 'big.bin']);
+    // A link's text is cleaned as Go cleans it before anything in it is followed: "x/../ignore" is "ignore",
+    // whether x does not exist or is itself a link elsewhere (rep stopped at the one, followed the other).
+    expect(list({ '.dockerignore': { link: 'nothing/../ign' }, ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'ign']);
+    expect(list({ '.dockerignore': { link: 'd/../ign' }, d: { link: 'a/b' }, 'a/b/c': 'c', 'a/ign': 'a.txt\n', ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'a/b/c', 'a/ign', 'd', 'ign']);
   });
 
   it('refuses a .dockerignore that is not UTF-8: Docker compares its bytes, rep would compare other characters', () => {
