@@ -2,7 +2,7 @@
 // with fast-glob inside the context; .dockerignore then filters the matches,
 // as Docker would filter what COPY can see. Escapes are errors, and so are
 // files the emitted Dockerfile could not COPY as they are.
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
@@ -10,7 +10,7 @@ import type { Recipe, Step } from '../repfile/recipe.js';
 import { planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
-import { byPath, isWithin, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
+import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiesFor } from './folders.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
@@ -25,13 +25,7 @@ function excludedMessage(ctx: BuildContext, rel: string): string {
   return `"${rel}" is excluded by .dockerignore${why}; remove it from inputs or add "!${rel}" to .dockerignore`;
 }
 
-function realInside(ctx: BuildContext, abs: string): boolean {
-  try {
-    return isWithin(realpathSync(ctx.dir), realpathSync(abs));
-  } catch {
-    return true;
-  }
-}
+const THROUGH_LINK = 'is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context';
 
 /** Whether `rel` is a folder of the context, reached through folders alone (no link on the way, none at the end). */
 function realDirInside(ctx: BuildContext, rel: string): boolean {
@@ -51,6 +45,9 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     const rel = cleanPath(pattern);
     if (rel === '.') return under('');
     if (inStateDir(rel)) return `"${pattern}" is rep's state directory, not an input`;
+    // Through a symlinked folder (to elsewhere in the context, to .rep, or out of it) is not a path of the
+    // context as Docker sends it: it sends the link, never what is below it.
+    if (!realDirInside(ctx, path.posix.dirname(rel))) return `"${pattern}" ${THROUGH_LINK}`;
     const abs = path.join(ctx.dir, rel);
     let st;
     try {
@@ -58,9 +55,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     } catch {
       return `"${pattern}" does not exist in the build context`;
     }
-    if (!realInside(ctx, path.dirname(abs))) return `"${pattern}" leaves the build context through a symlinked directory`;
     if (st.isDirectory()) {
-      if (!realInside(ctx, abs)) return `"${pattern}" leaves the build context through a symlink`;
       if (ctx.ignore.canSkipDir(rel)) return excludedMessage(ctx, rel);
       const files = under(rel);
       return files.length ? files : `directory "${rel}" holds no file that .dockerignore keeps`;
@@ -87,7 +82,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     // symlinked folder's entries by its path: a match is taken only as a path of the context as walked.
     if (leaves(rel) || cleanPath(rel) !== rel || inStateDir(rel)) return `"${pattern}" matches "${m}", which is not in the build context`;
     if (m.endsWith('/')) {
-      if (!realDirInside(ctx, rel)) return `"${pattern}" matches "${m}", which leaves the build context through a symlink`;
+      if (!realDirInside(ctx, rel)) return `"${pattern}" matches "${m}", which ${THROUGH_LINK}`;
       if (!ctx.ignore.canSkipDir(rel)) files.push(...under(rel));
       else excluded ??= rel;
       continue;
@@ -99,7 +94,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     const f = index.get(rel);
     // Not walked: a file under a symlinked folder (Docker sends the link, never what is below it), or not a file.
     if (!f) {
-      if (!realDirInside(ctx, path.dirname(rel))) return `"${pattern}" matches "${m}", which leaves the build context through a symlinked directory`;
+      if (!realDirInside(ctx, path.posix.dirname(rel))) return `"${pattern}" matches "${m}", which ${THROUGH_LINK}`;
       continue;
     }
     files.push(f);

@@ -283,7 +283,18 @@ describe('step inputs', () => {
       `Repfile:6:22: steps.s.inputs[1]: "/etc/passwd" leaves the build context; inputs are paths inside ${dir}`,
       `Repfile:6:35: steps.s.inputs[2]: symlink "link" -> "${path.join(outside, 'secret.txt')}" leaves the build context`,
       'Repfile:6:41: steps.s.inputs[3]: symlink "links/up" -> "../../x" leaves the build context',
-      'Repfile:6:52: steps.s.inputs[4]: "linkdir/secret.txt" leaves the build context through a symlinked directory',
+      `Repfile:6:52: steps.s.inputs[4]: "linkdir/secret.txt" is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`,
+    ]);
+  });
+
+  it('takes a plain path only through folders, never through a symlinked folder, even one that points inside the context', () => {
+    // "state/state.json" through "state -> .rep" read rep's own state as an input; "alias/a.py" through
+    // "alias -> src" named a file Docker never sends (it sends the link).
+    const dir = makeProject({ ...TREE, Repfile: REPFILE('[state/state.json, alias/a.py, alias/sub, src/a.py]'), '.rep/state.json': '{}', state: { link: '.rep' }, alias: { link: 'src' } });
+    expect(inputsOf(dir)).toEqual([
+      `Repfile:6:14: steps.s.inputs[0]: "state/state.json" is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`,
+      `Repfile:6:32: steps.s.inputs[1]: "alias/a.py" is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`,
+      `Repfile:6:44: steps.s.inputs[2]: "alias/sub" is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`,
     ]);
   });
 
@@ -293,13 +304,13 @@ describe('step inputs', () => {
     const dir = makeProject({ ...TREE, 'a.txt': 'a', linkdir: { link: outside }, Repfile: REPFILE(`["linkdir/*", "linkdir/**", "{linkdir,src}/secret.tx?", "${up}/etc/passwd", "{/etc/hostname,a.txt}", "a.txt/../.rep/stat?.json", "linkdir/*/"]`) });
     const errors = inputsOf(dir);
     expect(errors).toEqual([
-      'Repfile:6:14: steps.s.inputs[0]: "linkdir/*" matches "linkdir/secret.txt", which leaves the build context through a symlinked directory',
-      'Repfile:6:27: steps.s.inputs[1]: "linkdir/**" matches "linkdir/secret.txt", which leaves the build context through a symlinked directory',
-      expect.stringMatching(/^Repfile:6:41: steps\.s\.inputs\[2\]: "\{linkdir,src\}\/secret\.tx\?" matches "linkdir\/secret\.txt", which leaves/),
+      'Repfile:6:14: steps.s.inputs[0]: "linkdir/*" matches "linkdir/secret.txt", which is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context',
+      'Repfile:6:27: steps.s.inputs[1]: "linkdir/**" matches "linkdir/secret.txt", which is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context',
+      expect.stringMatching(/^Repfile:6:41: steps\.s\.inputs\[2\]: "\{linkdir,src\}\/secret\.tx\?" matches "linkdir\/secret\.txt", which is reached through a symlinked folder/),
       expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[3\]: ".*\/etc\/passwd" matches "(\.\.\/)+etc\/passwd", which is not in the build context$/),
       expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[4\]: "\{\/etc\/hostname,a\.txt\}" matches "\/etc\/hostname", which is not in the build context$/),
       expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[5\]: "a\.txt\/\.\.\/\.rep\/stat\?\.json" (matches .*which is not in the build context|matches no file in the build context)$/),
-      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[6\]: "linkdir\/\*\/" matches "linkdir\/sub\/", which leaves the build context through a symlink$/),
+      expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[6\]: "linkdir\/\*\/" matches "linkdir\/sub\/", which is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context$/),
     ]);
     expect(errors.join('\n')).not.toContain('TOPSECRET');
   });
