@@ -12,6 +12,7 @@ import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiesFor } from './folders.js';
+import { BraceError, braceExpansions, MAX_EXPANSIONS } from './braces.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
 function leaves(p: string): boolean {
@@ -64,15 +65,27 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     const f = index.get(rel) ?? statEntry(ctx.dir, rel);
     return f ? [f] : `"${pattern}" is not a regular file, directory or symlink`;
   }
-  const matches = fg.sync(pattern, {
-    cwd: ctx.dir,
-    dot: true,
-    onlyFiles: false,
-    followSymbolicLinks: false,
-    markDirectories: true,
-    unique: true,
-    ignore: [`${STATE_DIR}/**`],
-  });
+  try {
+    if (braceExpansions(pattern) > MAX_EXPANSIONS) return `"${pattern}" expands to more than ${MAX_EXPANSIONS} patterns through its braces`;
+  } catch (e) {
+    if (e instanceof BraceError) return `"${pattern}" has ${e.message}`;
+    throw e;
+  }
+  let matches: string[];
+  try {
+    matches = fg.sync(pattern, {
+      cwd: ctx.dir,
+      dot: true,
+      onlyFiles: false,
+      followSymbolicLinks: false,
+      markDirectories: true,
+      unique: true,
+      ignore: [`${STATE_DIR}/**`],
+    });
+  } catch (e) {
+    // A range braces refuses ("{1..100000}") or a folder the glob may not read: the pattern's fault, located.
+    return `"${pattern}" cannot be matched: ${(e as Error).message}`;
+  }
   if (matches.length === 0) return `"${pattern}" matches no file in the build context`;
   const files: ContextFile[] = [];
   let excluded: string | undefined;

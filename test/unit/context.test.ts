@@ -287,6 +287,15 @@ describe('step inputs', () => {
     ]);
   });
 
+  it('refuses an input whose braces expand too far, before fast-glob expands it (a RangeError it threw; 16 million patterns)', () => {
+    const many = '{a,b}'.repeat(24);
+    const dir = makeProject({ ...TREE, Repfile: REPFILE(`["{1..100000}", "${many}", "src/{a,b}.py"]`) });
+    expect(inputsOf(dir)).toEqual([
+      'Repfile:6:14: steps.s.inputs[0]: "{1..100000}" expands to more than 1000 patterns through its braces',
+      `Repfile:6:29: steps.s.inputs[1]: "${many}" expands to more than 1000 patterns through its braces`,
+    ]);
+  });
+
   it('takes a plain path only through folders, never through a symlinked folder, even one that points inside the context', () => {
     // "state/state.json" through "state -> .rep" read rep's own state as an input; "alias/a.py" through
     // "alias -> src" named a file Docker never sends (it sends the link).
