@@ -5,6 +5,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded, resolveInRoot } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
 import { walkContext, type ContextFile } from './files.js';
+import { utf8Text } from '../utf8.js';
 
 export interface BuildContext {
   dir: string;
@@ -13,7 +14,6 @@ export interface BuildContext {
   ignoreText: string;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export function loadContext(dir: string): Result<BuildContext> {
   const file = path.join(dir, '.dockerignore');
@@ -23,12 +23,10 @@ export function loadContext(dir: string): Result<BuildContext> {
   const at = resolveInRoot(dir, '.dockerignore');
   const read = at === undefined ? { ok: false as const, code: 'ELOOP', message: 'is a loop of links' } : readBounded(at, { follow: false });
   if (read.ok) {
-    try {
-      text = UTF8.decode(read.bytes);
-    } catch {
-      // Docker compares a pattern's bytes; rep's would be other characters (U+FFFD).
-      return fail({ file: '.dockerignore', message: 'is not UTF-8 text' });
-    }
+    const decoded = utf8Text(read.bytes);
+    // Docker compares a pattern's bytes; rep's would be other characters (U+FFFD).
+    if (decoded === undefined) return fail({ file: '.dockerignore', message: 'is not UTF-8 text' });
+    text = decoded;
   } else if (read.code !== 'ENOENT' && read.code !== 'ENOTDIR') return fail({ file: '.dockerignore', message: read.message });
   const { ignore, errors } = DockerIgnore.parse(text);
   if (errors.length) {

@@ -10,6 +10,7 @@ import { DEFAULT_EPOCH, DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step 
 import { FIELDS, repfileSchema, STEP_NAME, STEP_NAME_MAX, type RepfileDoc, type StepDoc } from './schema.js';
 import { SourceMap, type FieldPath } from './source.js';
 import { didYouMean } from './suggest.js';
+import { utf8Text } from '../utf8.js';
 
 export interface LoadOptions {
   /** Build context directory; defaults to the Repfile's directory. */
@@ -128,9 +129,8 @@ export function parseRepfile(
 
 /** The text of a UTF-8 file (a leading BOM dropped), or a diagnostic at its first byte that is not UTF-8. */
 function decodeUtf8(buf: Buffer, file: string): string | Diagnostic {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
+  const text = utf8Text(buf);
+  if (text === undefined) {
     const at = firstInvalidUtf8(buf);
     const before = new TextDecoder('utf-8').decode(buf.subarray(0, at));
     const line = before.split('\n').length;
@@ -138,6 +138,7 @@ function decodeUtf8(buf: Buffer, file: string): string | Diagnostic {
     const byte = (buf[at] ?? 0).toString(16).toUpperCase().padStart(2, '0');
     return { file, span: { start: { line, col }, end: { line, col: col + 1 } }, message: `not UTF-8 text (byte 0x${byte}); save the ${file} as UTF-8` };
   }
+  return text;
 }
 
 /** Offset of the first byte that does not begin a well-formed UTF-8 sequence (Unicode table 3-7); buf.length if none. */

@@ -5,6 +5,7 @@
 // long names, pax records and the entry count are bounded, and a size that
 // runs past the end of the range is an error, never a read beyond it.
 import { readSync } from 'node:fs';
+import { utf8Name } from '../utf8.js';
 
 export interface TarHeader {
   /** The name as the archive has it (pax path / GNU long name applied). */
@@ -37,8 +38,6 @@ export class TarError extends Error {}
 const BLOCK = 512;
 const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** A NUL-terminated string field, UTF-8 (a name that is not would be rewritten as another name: refused). */
 const str = (b: Buffer, at: number, len: number) => {
   // Read in place, without a Buffer per field (a layer of 100k entries read several fields of each).
@@ -52,11 +51,10 @@ const str = (b: Buffer, at: number, len: number) => {
   }
   // ASCII (most names and every number) reads the same in Latin-1, without a decoder.
   if (ascii) return b.toString('latin1', at, i);
-  try {
-    return utf8.decode(b.subarray(at, i));
-  } catch {
-    throw new TarError('a name in a tar header is not UTF-8');
-  }
+  // A leading U+FEFF is kept: "\uFEFFetc" is another folder than "etc" to the engine.
+  const name = utf8Name(b.subarray(at, i));
+  if (name === undefined) throw new TarError('a name in a tar header is not UTF-8');
+  return name;
 };
 
 const blank = (c: number) => c === 0x20 || c === 0;

@@ -29,9 +29,10 @@ export function rawEntry(o: { name: string | Buffer; type: string; body?: string
 
 /** One pax record, its length counted in. */
 export const paxBody = (k: string, v: string) => {
+  // The length counts bytes, not characters.
   const rec = (n: number) => `${n} ${k}=${v}\n`;
-  let n = rec(0).length;
-  while (rec(n).length !== n) n = rec(n).length;
+  let n = Buffer.byteLength(rec(0));
+  while (Buffer.byteLength(rec(n)) !== n) n = Buffer.byteLength(rec(n));
   return rec(n);
 };
 

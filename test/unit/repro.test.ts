@@ -401,6 +401,11 @@ describe('tar headers read as Go reads them (docker and podman apply layers with
     expect(() => sizes(rawTar(patched(body, 124, Buffer.from([0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])), file))).toThrow(/negative size/);
   });
 
+  it('keeps a byte order mark at the start of a name: "\\uFEFFetc/passwd" is not etc/passwd to the engine', () => {
+    const l = layerOf(rawTar(rawEntry({ name: '\uFEFFetc/passwd', type: '0', body: 'x' }), rawEntry({ name: 'PaxHeaders/a', type: 'x', body: paxBody('path', '\uFEFFp') }), file));
+    expect([...tarHeaders(l.fd, l.start, l.end)].map((h) => h.name)).toEqual(['\uFEFFetc/passwd', '\uFEFFp']);
+  });
+
   it('keeps the header\'s own field where a pax record is empty, and refuses pax records Go refuses', () => {
     const pax = (...records: string[]) => rawEntry({ name: 'PaxHeaders/a', type: 'x', body: records.join('') });
     const a = rawEntry({ name: 'a', type: '0', body: 'x' });

@@ -15,6 +15,7 @@ import { convertDockerfile } from './convert.js';
 import type { Note } from './model.js';
 import { parseDockerfile } from './parse.js';
 import { renderConverted } from './renderrepfile.js';
+import { utf8Text } from '../../utf8.js';
 
 /** The most of a Dockerfile rep init reads (real ones are a few KiB). */
 export const DOCKERFILE_LIMIT = 256 << 10;
@@ -46,12 +47,8 @@ export interface FromDockerfile {
 export function repfileFromDockerfile(repo: string, rel: string, name: string): Result<FromDockerfile> {
   const read = readBounded(path.join(repo, rel), { limit: DOCKERFILE_LIMIT });
   if (!read.ok) return fail({ file: rel, message: read.message });
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(read.bytes);
-  } catch {
-    return fail({ file: rel, message: 'not UTF-8 text; rep init converts a Dockerfile of plain text' });
-  }
+  const text = utf8Text(read.bytes);
+  if (text === undefined) return fail({ file: rel, message: 'not UTF-8 text; rep init converts a Dockerfile of plain text' });
   const parsed = parseDockerfile(text, rel);
   if (!parsed.ok) return parsed;
   const kind = (p: string): Kind => {
