@@ -3,7 +3,8 @@ import { makeProject, openErrors, open } from '../helpers.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic, renderDiagnostic } from '../../src/diag.js';
 import { repfileJsonSchema } from '../../src/repfile/schema.js';
-import { buildDag, stableOrder } from '../../src/graph/dag.js';
+import { buildDag } from '../../src/graph/dag.js';
+import { stableOrder } from '../../src/graph/order.js';
 import fc from 'fast-check';
 import Ajv2020 from 'ajv/dist/2020.js';
 
