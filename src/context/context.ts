@@ -5,7 +5,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded, resolveInRoot } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
 import { walkContext, type ContextFile } from './files.js';
-import { utf8Text } from '../utf8.js';
+import { utf8Name } from '../utf8.js';
 
 export interface BuildContext {
   dir: string;
@@ -23,7 +23,8 @@ export function loadContext(dir: string): Result<BuildContext> {
   const at = resolveInRoot(dir, '.dockerignore');
   const read = at === undefined ? { ok: false as const, code: 'ELOOP', message: 'is a loop of links' } : readBounded(at, { follow: false });
   if (read.ok) {
-    const decoded = utf8Text(read.bytes);
+    // The byte order mark is kept: parseDockerignore drops one, as Docker does (a second is a pattern's).
+    const decoded = utf8Name(read.bytes);
     // Docker compares a pattern's bytes; rep's would be other characters (U+FFFD).
     if (decoded === undefined) return fail({ file: '.dockerignore', message: 'is not UTF-8 text' });
     text = decoded;

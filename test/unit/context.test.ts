@@ -73,6 +73,17 @@ describe('rep context', () => {
     expect(listContext(view(dir))).toEqual(['.dockerignore', 'Repfile', 'docs/README.md', 'src/a.py', 'src/sub/b.py']);
   });
 
+  it('takes one byte order mark off the front of .dockerignore, as Docker does: a second is part of the first pattern', () => {
+    const list = (ignore: string) => {
+      const dir = makeProject({ 'secret': 's', 'a.txt': 'a', '.dockerignore': ignore });
+      const ctx = loadContext(dir);
+      return ctx.ok ? listContext(view(dir)) : ctx.errors.map((e) => e.message);
+    };
+    expect(list('\uFEFFsecret\n')).toEqual(['.dockerignore', 'a.txt']);
+    // Docker's pattern is "\uFEFFsecret", which leaves "secret" in: rep took both marks off and left it out.
+    expect(list('\uFEFF\uFEFFsecret\n')).toEqual(['.dockerignore', 'a.txt', 'secret']);
+  });
+
   it('follows a .dockerignore that is a link inside the context, as BuildKit does, never to a file of the host', () => {
     const host = makeProject({ ignore: 'big.bin\n' });
     const list = (tree: Record<string, unknown>) => {
