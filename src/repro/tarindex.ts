@@ -282,7 +282,9 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     if (at + BLOCK > end) throw new TarError('the tar ends inside a header');
     const h = file.bytes(at, BLOCK);
     if (h.equals(ZERO_BLOCK)) {
-      if (at + 2 * BLOCK <= end && !file.bytes(at + BLOCK, BLOCK).equals(ZERO_BLOCK)) throw new TarError('a tar with an empty block between its entries');
+      const after = end - (at + BLOCK);
+      if (after > 0 && after < BLOCK) throw new TarError('the tar ends inside a header');
+      if (after >= BLOCK && !file.bytes(at + BLOCK, BLOCK).equals(ZERO_BLOCK)) throw new TarError('a tar with an empty block between its entries');
       return;
     }
     if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at - start} has a bad checksum`);

@@ -447,6 +447,8 @@ describe('tar headers read as Go reads them (docker and podman apply layers with
     // header cut short; an archive with no end blocks at all it reads to its end.
     expect(() => sizes(Buffer.concat([Buffer.alloc(512), file, Buffer.alloc(1024)]))).toThrow(/empty block between/);
     expect(() => sizes(Buffer.concat([file, file.subarray(0, 100)]))).toThrow(/ends inside a header/);
+    expect(() => sizes(Buffer.concat([file, Buffer.alloc(512), Buffer.alloc(100)]))).toThrow(/ends inside a header/);
+    expect(sizes(Buffer.concat([file, Buffer.alloc(512)]))).toEqual(['etc/secret 1 644 0']);
     expect(sizes(Buffer.concat([file, file]))).toEqual(['etc/secret 1 644 0', 'etc/secret 1 644 0']);
     // A checksum Go takes: the header's bytes summed as signed.
     const signed = rawEntry({ name: 'é', type: '0', body: 'x' });
