@@ -6,6 +6,7 @@
 // a process racing rep with the user's own rights is out of scope.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { goJoin } from './gopath.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
 
@@ -141,14 +142,14 @@ const MAX_LINKS = 40;
 
 /**
  * Where `rel` leads inside `root` when each link on the way is read as if
- * `root` were "/" (as BuildKit reads .dockerignore: its FollowPaths resolves
- * links within the context): a path inside `root`, never outside it, the last
+ * `root` were "/", as BuildKit's FollowPaths chooses what to send of it
+ * (fsutil's FollowLinks): a path inside `root`, never outside it, the last
  * part not a link; undefined past MAX_LINKS. What it names may not exist.
+ * Paths and link texts are cleaned as text before anything in them is
+ * followed: a ".." takes off the part before it, whatever that part is (a
+ * link, or nothing), and stops at the root.
  */
 export function resolveInRoot(root: string, rel: string): string | undefined {
-  // Paths and link texts are cleaned as Go's filepath.Join cleans them (BuildKit's FollowPaths and
-  // continuity's RootPath): a ".." takes off the part before it as text, whatever that part is (a link, or
-  // nothing), and stops at the root; a link's text is read from the folder the link is in.
   const clean = (p: string) => {
     const out: string[] = [];
     for (const x of p.split('/')) {
@@ -162,17 +163,10 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
   let links = 0;
   while (todo.length) {
     const part = todo.shift()!;
-    const abs = path.join(root, ...done, part);
-    let st: Stats | undefined;
-    try {
-      st = lstatSync(abs, { throwIfNoEntry: false });
-    } catch {
-      // Under a file (ENOTDIR), or a folder rep may not read: nothing there to read.
-      st = undefined;
-    }
+    const st = lstatQuiet(path.join(root, ...done, part));
     if (st?.isSymbolicLink()) {
       if (++links > MAX_LINKS) return undefined;
-      const target = readlinkSync(abs);
+      const target = readlinkSync(path.join(root, ...done, part));
       todo = clean([...(target.startsWith('/') ? [] : done), target, ...todo].join('/'));
       done.length = 0;
       continue;
@@ -183,6 +177,61 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
   }
   return path.join(root, ...done, ...todo);
 }
+
+/** lstat, with nothing there where a part of the path is a file (ENOTDIR) or a folder rep may not read. */
+function lstatQuiet(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where `rel` leads inside `root` as continuity's RootPath reads it (BuildKit reads .dockerignore
+ * with it, in what FollowPaths sent): a link's text is joined to the folder the link was found in
+ * once that folder's own links are followed, so a ".." after a link goes up from where the link
+ * leads. Undefined past 255 links, as RootPath. What it names may not exist.
+ */
+export function rootPathInRoot(root: string, rel: string): string | undefined {
+  let links = 0;
+  const walkLink = (p: string): { to: string; link: boolean } => {
+    if (links > 255) throw new LinkLoop();
+    const at = goJoin('/', p);
+    if (at === '/') return { to: at, link: false };
+    const st = lstatQuiet(path.join(root, at));
+    if (!st?.isSymbolicLink()) return { to: at, link: false };
+    links++;
+    return { to: readlinkSync(path.join(root, at)), link: true };
+  };
+  const walkLinks = (p: string): string => {
+    const slash = p.lastIndexOf('/');
+    const dir = p.slice(0, slash + 1);
+    const file = p.slice(slash + 1);
+    if (dir === '') return walkLink(file).to;
+    if (file === '') return dir === '/' ? dir : walkLinks(dir.slice(0, -1));
+    const newdir = walkLinks(dir);
+    const r = walkLink(goJoin(newdir, file));
+    return !r.link || r.to.startsWith('/') ? r.to : goJoin(newdir, r.to);
+  };
+  try {
+    let p = rel;
+    for (;;) {
+      const before = links;
+      p = walkLinks(p);
+      if (before === links) {
+        const rooted = goJoin('/', p);
+        if (rooted === p) return path.join(root, rooted);
+        p = rooted;
+      }
+    }
+  } catch (e) {
+    if (e instanceof LinkLoop) return undefined;
+    throw e;
+  }
+}
+
+class LinkLoop extends Error {}
 
 /** Whether `p` exists, a link counting as itself (existsSync follows it). */
 export function lexists(p: string): boolean {

@@ -2,7 +2,7 @@
 // the files it holds.
 import path from 'node:path';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
-import { readBounded, resolveInRoot } from '../safefs.js';
+import { readBounded, resolveInRoot, rootPathInRoot } from '../safefs.js';
 import { DockerIgnore } from './dockerignore.js';
 import { walkContext, type ContextFile } from './files.js';
 import { utf8Name } from '../utf8.js';
@@ -20,8 +20,16 @@ export function loadContext(dir: string): Result<BuildContext> {
   let text = '';
   // A regular file, bounded: never /dev/zero, a FIFO or a folder. A link is followed as BuildKit follows it,
   // inside the context (a link to /srv/ignore reads <context>/srv/ignore), never to a file of the host.
-  const at = resolveInRoot(dir, '.dockerignore');
-  const read = at === undefined ? { ok: false as const, code: 'ELOOP', message: 'is a loop of links' } : readBounded(at, { follow: false });
+  // BuildKit resolves it twice: as FollowPaths chooses what to send (a link's text cleaned before it is
+  // followed), and as it reads it in what was sent (continuity's RootPath: a ".." after a link goes up from
+  // where the link leads). Where the two differ, what BuildKit reads is not what rep could read: refused.
+  const sent = resolveInRoot(dir, '.dockerignore');
+  const at = rootPathInRoot(dir, '.dockerignore');
+  if (sent !== at && sent !== undefined && at !== undefined) {
+    const shown = (p: string) => JSON.stringify(path.relative(dir, p) || '.');
+    return fail({ file: '.dockerignore', message: `is a link that BuildKit follows two ways (to ${shown(sent)} when it sends the context, to ${shown(at)} when it reads it): point it at the file itself` });
+  }
+  const read = at === undefined || sent === undefined ? { ok: false as const, code: 'ELOOP', message: 'is a loop of links' } : readBounded(at, { follow: false });
   if (read.ok) {
     // The byte order mark is kept: parseDockerignore drops one, as Docker does (a second is a pattern's).
     const decoded = utf8Name(read.bytes);

@@ -7,6 +7,9 @@
 // regular expression patternmatcher writes of it, run with Go's syntax
 // (goregexp.ts), not JavaScript's.
 import { GoRegexp, GoRegexpError } from './goregexp.js';
+import { cleanPath } from '../gopath.js';
+
+export { cleanPath };
 
 export interface IgnorePattern {
   /** The pattern as cleaned (no leading "/", no "./", no trailing "/"). */
@@ -22,23 +25,6 @@ export interface IgnoreError {
   message: string;
 }
 
-/** Go's path.Clean on slash paths. */
-export function cleanPath(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join('/');
-  return rooted ? `/${joined}` : joined || '.';
-}
 
 /** Go's unicode.IsSpace, which strings.TrimSpace trims (U+0085 and U+00A0 are spaces; U+FEFF is not, as it is for JavaScript's trim). */
 const isGoSpace = (c: number) =>

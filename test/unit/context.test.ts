@@ -102,7 +102,17 @@ describe('rep context', () => {
     // A link's text is cleaned as Go cleans it before anything in it is followed: "x/../ignore" is "ignore",
     // whether x does not exist or is itself a link elsewhere (rep stopped at the one, followed the other).
     expect(list({ '.dockerignore': { link: 'nothing/../ign' }, ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'ign']);
-    expect(list({ '.dockerignore': { link: 'd/../ign' }, d: { link: 'a/b' }, 'a/b/c': 'c', 'a/ign': 'a.txt\n', ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'a/b/c', 'a/ign', 'd', 'ign']);
+    // BuildKit reads it as continuity's RootPath does, where a ".." after a link goes up from where the link
+    // leads: when that is not where FollowPaths went, rep cannot read what BuildKit reads, and refuses.
+    expect(list({ '.dockerignore': { link: 'd/../ign' }, d: { link: 'a/b' }, 'a/b/c': 'c', 'a/ign': 'a.txt\n', ign: 'big.bin\n' })).toEqual([
+      'is a link that BuildKit follows two ways (to "ign" when it sends the context, to "a/ign" when it reads it): point it at the file itself',
+    ]);
+    expect(list({ '.dockerignore': { link: 'd/../d/ign' }, d: { link: 'x/y' }, 'x/y/ign': 'a.txt\n' })).toEqual([
+      'is a link that BuildKit follows two ways (to "x/y/ign" when it sends the context, to "x/d/ign" when it reads it): point it at the file itself',
+    ]);
+    // Where both ways meet, it is read: up from a file, up from a link to the root.
+    expect(list({ '.dockerignore': { link: 'conf/../ign' }, conf: 'not a link', ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'conf', 'ign']);
+    expect(list({ '.dockerignore': { link: 'here/../ign' }, here: { link: '.' }, ign: 'big.bin\n' })).toEqual(['.dockerignore', 'a.txt', 'here', 'ign']);
   });
 
   it('refuses a .dockerignore that is not UTF-8: Docker compares its bytes, rep would compare other characters', () => {
