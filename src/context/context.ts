@@ -14,7 +14,6 @@ export interface BuildContext {
   ignoreText: string;
 }
 
-
 export function loadContext(dir: string): Result<BuildContext> {
   const file = path.join(dir, '.dockerignore');
   let text = '';

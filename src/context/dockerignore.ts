@@ -25,7 +25,6 @@ export interface IgnoreError {
   message: string;
 }
 
-
 /** Go's unicode.IsSpace, which strings.TrimSpace trims (U+0085 and U+00A0 are spaces; U+FEFF is not, as it is for JavaScript's trim). */
 const isGoSpace = (c: number) =>
   (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
