@@ -150,23 +150,18 @@ const MAX_LINKS = 40;
  * link, or nothing), and stops at the root.
  */
 export function resolveInRoot(root: string, rel: string): string | undefined {
-  const clean = (p: string) => {
-    const out: string[] = [];
-    for (const x of p.split('/')) {
-      if (x === '..') out.pop();
-      else if (x !== '' && x !== '.') out.push(x);
-    }
-    return out;
-  };
+  // Go's Clean of the path from the root: its parts, ".." stopping at the root.
+  const clean = (p: string) => goJoin('/', p).split('/').filter((x) => x !== '');
   let todo = clean(rel);
   const done: string[] = [];
   let links = 0;
   while (todo.length) {
     const part = todo.shift()!;
-    const st = lstatQuiet(path.join(root, ...done, part));
+    const abs = path.join(root, ...done, part);
+    const st = lstatQuiet(abs);
     if (st?.isSymbolicLink()) {
       if (++links > MAX_LINKS) return undefined;
-      const target = readlinkSync(path.join(root, ...done, part));
+      const target = readlinkSync(abs);
       todo = clean([...(target.startsWith('/') ? [] : done), target, ...todo].join('/'));
       done.length = 0;
       continue;

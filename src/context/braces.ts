@@ -60,9 +60,8 @@ interface Block {
   plain: boolean;
 }
 
-/** The patterns `pattern` expands to, at most MAX_EXPANSIONS + 1 (more than the limit). */
-export function braceExpansions(pattern: string): number {
-  const p = pattern;
+/** The patterns glob `p` expands to, at most MAX_EXPANSIONS + 1 (more than the limit). */
+export function braceExpansions(p: string): number {
   const stack: Block[] = [{ kind: 'root', at: 0, cur: 1, done: 0, commas: 0, all: 1, plain: true }];
   const top = () => stack[stack.length - 1]!;
   const times = (n: number) => {
