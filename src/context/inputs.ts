@@ -1,7 +1,8 @@
 // A step's `inputs` globs -> the context files they name. Globs are matched
-// with fast-glob inside the context; .dockerignore then filters the matches,
-// as Docker would filter what COPY can see. Escapes are errors, and so are
-// files the emitted Dockerfile could not COPY as they are.
+// as fast-glob matches them, but without backtracking (glob.ts), inside the
+// context; .dockerignore then filters the matches, as Docker would filter
+// what COPY can see. Escapes are errors, and so are files the emitted
+// Dockerfile could not COPY as they are.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
@@ -13,6 +14,8 @@ import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiesFor } from './folders.js';
 import { BraceError, braceExpansions, MAX_EXPANSIONS } from './braces.js';
+import { GlobError, globSync } from './glob.js';
+import { JsRegexpBudgetError, JsRegexpError } from './jsregexp.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
 function leaves(p: string): boolean {
@@ -73,16 +76,11 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
   }
   let matches: string[];
   try {
-    matches = fg.sync(pattern, {
-      cwd: ctx.dir,
-      dot: true,
-      onlyFiles: false,
-      followSymbolicLinks: false,
-      markDirectories: true,
-      unique: true,
-      ignore: [`${STATE_DIR}/**`],
-    });
+    matches = globSync(ctx.dir, pattern, [`${STATE_DIR}/**`]);
   } catch (e) {
+    if (e instanceof GlobError) return `"${pattern}" ${e.message}`;
+    if (e instanceof JsRegexpBudgetError) return `"${pattern}" cannot be matched: its regular expression ${e.message} over the build context`;
+    if (e instanceof JsRegexpError) return `"${pattern}" cannot be matched: its regular expression has ${e.message}, which rep does not run`;
     // A range braces refuses ("{1..100000}") or a folder the glob may not read: the pattern's fault, located.
     return `"${pattern}" cannot be matched: ${(e as Error).message}`;
   }
