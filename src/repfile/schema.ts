@@ -2,6 +2,7 @@
 // and the published JSON Schema (`rep schema`).
 import { z } from 'zod';
 import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem } from '../lock/reference.js';
+import { dropPatternProblem } from '../repro/drop.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
 export const STEP_NAME_MAX = 63;
@@ -169,7 +170,15 @@ export const reproducibleSchema = z
           .optional()
           .describe('SOURCE_DATE_EPOCH: every time in the layers rep writes is set to it, and every RUN sees it (default 315532800, 1980-01-01).'),
         drop: z
-          .array(oneLine('a path pattern').min(1).regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' }))
+          .array(
+            oneLine('a path pattern')
+              .min(1)
+              .regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' })
+              .superRefine((p, ctx) => {
+                const problem = dropPatternProblem(p);
+                if (problem) ctx.addIssue({ code: 'custom', message: `this drop pattern cannot be matched: ${problem}` });
+              }),
+          )
           .optional()
           .describe('More paths (globs, without the leading "/") to leave out of the layers the steps make, besides the default list.'),
       }),

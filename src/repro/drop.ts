@@ -4,7 +4,11 @@
 // is documented in docs/reproducible.md; a Repfile adds to it with
 // `reproducible: {drop: [...]}`. Patterns are picomatch globs on paths inside
 // the image, without the leading "/"; a matching folder drops all under it.
+// picomatch makes each pattern's expression and JsRegexp runs it: the paths
+// come from what a Repfile's steps made, and V8 can backtrack for hours on
+// a path chosen for a pattern.
 import picomatch from 'picomatch';
+import { JsRegexp, JsRegexpError } from '../context/jsregexp.js';
 
 export const DEFAULT_DROP: readonly string[] = [
   // ldconfig's cache of library inodes and mtimes
@@ -21,13 +25,29 @@ export const DEFAULT_DROP: readonly string[] = [
   'var/lib/dpkg/*-old',
 ];
 
+function expression(pattern: string): string {
+  return picomatch.makeRe(pattern, { dot: true }).source;
+}
+
+/** What is wrong with a drop pattern JsRegexp will not run, or undefined. */
+export function dropPatternProblem(pattern: string): string | undefined {
+  try {
+    new JsRegexp(expression(pattern));
+    return undefined;
+  } catch (e) {
+    if (e instanceof JsRegexpError) return `its regular expression has ${e.message}, which rep does not run`;
+    return (e as Error).message;
+  }
+}
+
 /** Whether a path (no leading "/") is dropped: it or a folder above it matches a pattern. */
 export function dropMatcher(patterns: readonly string[]): (path: string) => boolean {
   if (patterns.length === 0) return () => false;
   // The patterns' expressions, tested as picomatch's matcher tests them (the path itself, or its
   // expression) without the result object that matcher makes per call.
-  const res = patterns.map((p) => picomatch.makeRe(p, { dot: true }));
-  const match = (p: string) => p !== '' && patterns.some((pattern, n) => p === pattern || res[n]!.test(p));
+  const literal = new Set(patterns);
+  const re = new JsRegexp(patterns.map(expression));
+  const match = (p: string) => p !== '' && (literal.has(p) || re.test(p));
   // A layer names each folder once and many paths in it: what a folder's answer is, is kept
   // (100k entries at times; trying every prefix of every path again made most of a rewrite's garbage).
   const folders = new Map<string, boolean>();
