@@ -359,6 +359,8 @@ const TRUE = 1;
 const DEFAULT_BUDGET = 1_000_000_000;
 /** States kept before the cache of states is dropped and started again (RE2 does the same). */
 const MAX_STATES = 10_000;
+/** Threads kept in states and closures together before the cache is dropped: a state of a large union holds many. */
+const MAX_CACHED_THREADS = 1 << 22;
 
 // Conditions a state's threads may have to test where they stand: ^, $, \b, and each lookahead (4 + id).
 const C_BOL = 0;
@@ -433,6 +435,7 @@ export class JsRegexp {
   private cores = new Map<string, Core>();
   /** The core of one thread at each instruction a run starts from (the start, each lookahead's). */
   private starts = new Map<number, Core>();
+  private cached = 0;
   private text = '';
   private memo = new Uint8Array(0);
   private steps = 0;
@@ -499,14 +502,24 @@ export class JsRegexp {
     const key = pcs.join(',');
     let core = this.cores.get(key);
     if (!core) {
-      if (this.cores.size >= this.maxStates) {
-        this.cores = new Map();
-        this.starts = new Map();
-      }
+      if (this.cores.size >= this.maxStates) this.forget();
       core = { pcs };
       this.cores.set(key, core);
+      this.remember(pcs.length);
     }
     return core;
+  }
+
+  /** Counts threads kept; past the bound, the cache starts again (what a run holds stays valid, unkept). */
+  private remember(threads: number): void {
+    this.cached += threads + 1;
+    if (this.cached > MAX_CACHED_THREADS) this.forget();
+  }
+
+  private forget(): void {
+    this.cores = new Map();
+    this.starts = new Map();
+    this.cached = 0;
   }
 
   /** Runs from the instruction `pc0` at `from`: TRUE once a thread matches, else FALSE. */
@@ -554,6 +567,7 @@ export class JsRegexp {
     if (node) return node;
     const f = this.frame(depth);
     const closure = this.close(core, pos, depth, f);
+    this.remember(closure.chars.length);
     // The conditions were asked in the tree's order: follow it, growing it where it ends.
     if (f.decisions.length === 0) {
       core.tree = closure;
