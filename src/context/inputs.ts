@@ -76,7 +76,8 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
   }
   let matches: string[];
   try {
-    matches = globSync(ctx.dir, pattern, [`${STATE_DIR}/**`]);
+    // "./src/*.py" names what "src/*.py" does (fast-glob keeps the "./" in what it returns).
+    matches = globSync(ctx.dir, pattern.replace(/^(?:\.\/+)+/, ''), [`${STATE_DIR}/**`]);
   } catch (e) {
     if (e instanceof GlobError) return `"${pattern}" ${e.message}`;
     if (e instanceof JsRegexpBudgetError) return `"${pattern}" cannot be matched: its regular expression ${e.message} over the build context`;

@@ -330,6 +330,11 @@ describe('step inputs', () => {
     ]);
   });
 
+  it('takes a glob that starts with "./" as the same glob without it, as a plain path already was', () => {
+    const dir = makeProject({ ...TREE, Repfile: REPFILE('["./src/*.py", ".//./src/a.py", "./src/**"]') });
+    expect(inputsOf(dir)).toEqual(['src/a.py', 'src/sub/b.py']);
+  });
+
   it('matches a glob against names and paths a cloned repository chose, without backtracking', () => {
     // picomatch's expressions, run by V8, take 43 s for `*a*a*a*a*b` on a 250-character name and years for
     // eight stars; `**/a/**/a/**/a/b` 0.7 s on a path 1,000 folders deep. A Repfile could hang `rep status`.
