@@ -66,8 +66,15 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const logDir = stateFolder(ctx.dir, 'logs');
   const { planner } = plan;
   const present = new Set(opts.present);
+  // Outputs digests of this run's steps, by key: what downstream keys are made of.
   const digests = new Map<string, string>();
-  for (const rec of Object.values(opts.state?.steps ?? {})) if (rec.outputsDigest) digests.set(rec.key, rec.outputsDigest);
+  // .rep/state.json may have come with a clone: its digest of a step's outputs is taken only for that step,
+  // cached under the key it was recorded with. A step built now is measured (a planted digest made a
+  // downstream key, and so a shared rep-cache tag, stand for outputs the step never made).
+  const recorded = (name: string, key: string): string | undefined => {
+    const rec = opts.state && Object.hasOwn(opts.state.steps, name) ? opts.state.steps[name] : undefined;
+    return rec?.key === key ? rec.outputsDigest : undefined;
+  };
   const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
   const fromFolder = engine.syncsFolders && opts.context ? folderCopies(project, opts.context) : undefined;
   const reproducible = project.recipe.reproducible;
@@ -159,7 +166,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     }
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
-      outputsDigest = digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
+      outputsDigest = (status === 'cached' ? recorded(name, key) : undefined) ?? digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
       digests.set(key, outputsDigest);
       emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
     }

@@ -203,17 +203,17 @@ class BrokenEngine implements Engine {
   async answers() {
     return true;
   }
-  async hasImage(): Promise<boolean> {
+  async hasImage(_ref?: string): Promise<boolean> {
     throw new EngineError('docker image inspect failed (exit 1)', 'first line\nerror during connect: the daemon went away\n');
   }
   async imageIds(refs: readonly string[]) {
     return new Map(refs.map((r) => [r, undefined] as const));
   }
-  async build(): Promise<BuildOutcome> {
+  async build(_req?: { tag?: string }): Promise<BuildOutcome> {
     return { ok: false, exitCode: 1, tail: [], cancelled: false };
   }
   async tag() {}
-  async exportPaths() {}
+  async exportPaths(_image?: string) {}
   async inspect() {
     return undefined;
   }
@@ -247,4 +247,53 @@ describe('the scheduler', () => {
     expect(events[1]).toEqual({ type: 'step-skipped', step: 'two', because: '"one" failed' });
     expect(events[2]).toMatchObject({ type: 'finish', ok: false, built: 0, cached: 0 });
   });
+
+  it('measures the outputs of a step it built, whatever digest a .rep/state.json that came with the clone records for its key', async () => {
+    // A planted digest made `b`'s key (a shared rep-cache tag) stand for outputs `a` never made, and went into the provenance.
+    const dir = makeProject({
+      Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: mkdir /out && echo a > /out/tool\n    outputs: [/out/tool]\n  sys:\n    run: echo sys\n  b:\n    needs: [sys, a]\n    run: /out/tool\nreproducible: false\n',
+    });
+    dirs.push(dir);
+    const engine = new RecordingEngine();
+    await build(open(dir), { engine });
+    const built = engine.calls.find((c) => c.startsWith('build rep-cache:'))!;
+    const keyOfA = `sha256:${built.slice('build rep-cache:'.length)}`;
+    expect(engine.calls).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
+    const plant = (name: string) =>
+      writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'b', steps: { [name]: { key: keyOfA, outputsDigest: `sha256:${'1'.repeat(64)}` } } }));
+    for (const name of ['anything', 'a']) {
+      plant(name);
+      const fresh = new RecordingEngine();
+      await build(open(dir), { engine: fresh });
+      expect(fresh.calls, name).toContain(`build rep-cache:${keyOfA.slice(7)}`);
+      expect(fresh.calls, name).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
+    }
+    // Cached under the key its own record names, a step's recorded digest is taken: nothing is measured again.
+    plant('a');
+    const cached = new RecordingEngine([`rep-cache:${keyOfA.slice(7)}`]);
+    await build(open(dir), { engine: cached });
+    expect(cached.calls.filter((c) => c.startsWith('exportPaths'))).toEqual([]);
+  });
 });
+
+/** An engine that builds every step at once and records what rep asks; measuring outputs fails the step. */
+class RecordingEngine extends BrokenEngine {
+  readonly calls: string[] = [];
+  private readonly images: Set<string>;
+  constructor(images: string[] = []) {
+    super();
+    this.images = new Set(images);
+  }
+  override async hasImage(ref: string): Promise<boolean> {
+    return this.images.has(ref);
+  }
+  override async build(req: { tag?: string }): Promise<BuildOutcome> {
+    this.calls.push(`build ${req.tag}`);
+    if (req.tag) this.images.add(req.tag);
+    return { ok: true, imageId: `sha256:${'0'.repeat(64)}` };
+  }
+  override async exportPaths(image: string): Promise<void> {
+    this.calls.push(`exportPaths ${image}`);
+    throw new EngineError('stop: measured', '');
+  }
+}
