@@ -83,7 +83,9 @@ export function stateFileToRead(contextDir: string, entry: StateEntry): string |
 
 export function readState(contextDir: string): State | undefined {
   const file = stateFileToRead(contextDir, 'state');
-  return file ? readJsonFile<State>(file, isState) : undefined;
+  const state = file ? readJsonFile<State>(file, isState) : undefined;
+  // Steps by name without a prototype: a step named "constructor" or "toString" finds its own record or none.
+  return state && { ...state, steps: Object.assign(Object.create(null) as Record<string, StepRecord>, state.steps) };
 }
 
 /**
@@ -135,7 +137,7 @@ export function writeState(contextDir: string, state: State, previous: State | u
  * still in the Repfile, none for steps no longer there.
  */
 export function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
-  const steps: Record<string, StepRecord> = {};
+  const steps = Object.create(null) as Record<string, StepRecord>;
   const names = new Set(project.dag.order);
   for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
   for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };

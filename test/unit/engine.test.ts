@@ -276,6 +276,22 @@ describe('the scheduler', () => {
   });
 });
 
+describe('the state', () => {
+  it('is read by step name only: a step named "constructor" has no record of Object\'s', async () => {
+    // dropOldPhonyImages took Object.prototype.constructor for the phony step's old record and threw after the build.
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  constructor:\n    needs: [a]\n    phony: true\n    run: echo x\nreproducible: false\n' });
+    dirs.push(dir);
+    const engine = new RecordingEngine();
+    const first = await build(open(dir), { engine });
+    expect(first.ok && first.value.ok, JSON.stringify(first)).toBe(true);
+    const state = JSON.parse(readFileSync(path.join(dir, '.rep', 'state.json'), 'utf8'));
+    delete state.steps.constructor;
+    writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify(state));
+    const again = await build(open(dir), { engine });
+    expect(again.ok && again.value.ok, JSON.stringify(again)).toBe(true);
+  });
+});
+
 /** An engine that builds every step at once and records what rep asks; measuring outputs fails the step. */
 class RecordingEngine extends BrokenEngine {
   readonly calls: string[] = [];
