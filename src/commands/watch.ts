@@ -64,8 +64,11 @@ export async function watch(opts: WatchOptions): Promise<void> {
     }
   };
 
+  // chokidar reports each link it finds as added while it starts, ignoreInitial or not: what comes before
+  // it is ready is no change (the first build, after it, sees the project as it is then).
+  let ready = false;
   const onChange = (abs: string) => {
-    if (opts.signal.aborted) return;
+    if (opts.signal.aborted || !ready) return;
     changed.add(path.relative(contextDir, abs) || abs);
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -84,9 +87,18 @@ export async function watch(opts: WatchOptions): Promise<void> {
     if (rel === '.dockerignore') return false;
     return ignore.canSkipDir(rel);
   };
-  const watcher = chokidarWatch([...new Set([contextDir, repfileDir])], { ignoreInitial: true, ignored });
+  // Links are watched as links: Docker sends a link, never what it leads to, and following them watched
+  // folders outside the project (a link to /usr: a gigabyte and 90k inotify watches) and died on a loop.
+  const watcher = chokidarWatch([...new Set([contextDir, repfileDir])], { ignoreInitial: true, ignored, followSymlinks: false });
   for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) watcher.on(ev, onChange);
+  // A folder that cannot be watched (no permission, no inotify watch left) is said, and watching goes on.
+  watcher.on('error', (e: unknown) => {
+    const err = e as NodeJS.ErrnoException;
+    const where = err.path ? path.relative(contextDir, err.path) || err.path : contextDir;
+    opts.onEvent({ type: 'invalid', errors: [{ file: where, message: `cannot watch it (${err.code ?? err.message}); changes there are not seen` }] });
+  });
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  ready = true;
   opts.onEvent({ type: 'watching', dir: contextDir });
   await cycle();
   await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
