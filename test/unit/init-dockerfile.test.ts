@@ -76,6 +76,11 @@ describe('where copies land', () => {
     expect(placeLocal(['web/'], '/srv/www', '/', kind)[0]).toEqual({ kind: 'relocate', target: '/srv/www', input: 'web', contents: true, script: 'rm -rf /srv/www && mkdir -p /srv/www && cp -a /.rep-copy/web/. /srv/www/' });
     expect(placeLocal(['../etc/passwd', 'src/{a,b}', 'nope'], '/x/', '/', kind).map((p) => p.kind)).toEqual(['skip', 'skip', 'skip']);
     expect(placeLocal(['src/'], '/usr', '/', kind)[0]).toMatchObject({ kind: 'skip', message: 'copies to /usr, which rep can only reach by replacing that whole folder' });
+    // A glob's brackets go into the shell command unquoted: only plain characters in them. `[;id>pwned;x]` ran `id`.
+    expect(placeLocal(['src/[a-c]?.txt'], '/srv/x/', '/', kind)[0]).toMatchObject({ kind: 'relocate', script: "rm -rf /srv/x && mkdir -p /srv/x && cp -a /.rep-copy/src/[a-c]?.txt /srv/x/" });
+    for (const evil of ['src/[;id>pwned;x]*', 'src/[$IFS]', 'src/[`id`]', "src/[a'b]", 'src/[a b]', 'src/[|]', 'src/[&]', 'src/[\n]']) {
+      expect(placeLocal([evil], '/srv/x/', '/', kind)[0], evil).toMatchObject({ kind: 'skip', message: expect.stringContaining('which rep does not put in a shell command') });
+    }
   });
   it('from another stage: the same path is an import, another a copy step', () => {
     expect(placeFrom(['/venv'], '/venv', '/app')).toEqual([{ kind: 'import', path: '/venv' }]);

@@ -23,8 +23,14 @@ const GLOB = /[*?[]/;
 const SYSTEM = /^\/(bin|boot|dev|etc|home|lib\w*|opt|proc|root|run|sbin|srv|sys|tmp|usr|var)?(\/(bin|lib\w*|local|sbin|share))?(\/(bin|lib|sbin))?$/;
 export const STAGING = '/.rep-copy';
 
-/** A glob as one shell word: quoted but for its pattern characters. */
+/** A glob as one shell word: quoted but for its pattern characters (see SAFE_BRACKETS). */
 const globWord = (g: string) => g.split(/([*?]|\[[^\]]*\])/).map((part, i) => (i % 2 ? part : part ? sq(part) : '')).join('');
+/**
+ * A bracket expression goes into the shell word unquoted (quoting would make
+ * its characters literal): only letters, digits, `._-` and a leading `!`/`^`
+ * may be in it. `COPY src/[;id>x;]* /app/` turned into a command line that ran `id`.
+ */
+const SAFE_BRACKETS = (g: string) => [...g.matchAll(/\[([^\]]*)\]/g)].every((m) => /^[!^]?[A-Za-z0-9._-]*$/.test(m[1]!));
 
 /** Ends with `/`, `/.` or is `.`: names a folder. */
 const folderish = (p: string) => p === '.' || p === '..' || p.endsWith('/') || p.endsWith('/.') || p.endsWith('/..');
@@ -67,6 +73,7 @@ export function placeLocal(sources: string[], dest: string, cwd: string, kind: (
       const W = workdirFor(D, dir);
       if (W !== undefined) return { kind: 'input', workdir: W, input: rel };
       if (SYSTEM.test(D)) return { kind: 'skip', message: `copies to ${D}, which rep can only reach by replacing that whole folder` };
+      if (!SAFE_BRACKETS(rel)) return { kind: 'skip', message: `source ${JSON.stringify(src)} has a [...] pattern with characters other than letters, digits and ._-, which rep does not put in a shell command` };
       return { kind: 'relocate', target: D, input: rel, contents: true, script: `rm -rf ${sq(D)} && mkdir -p ${sq(D)} && cp -a ${globWord(`${STAGING}/${rel}`)} ${sq(D)}/` };
     }
     const k = kind(rel);
