@@ -161,6 +161,9 @@ export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv 
   return { text: args.json ? prettyJson(statusReport(plan, noop.lock)) : [formatStatus(plan), ...noop.lock].join('\n'), exitCode: 0 };
 }
 
+/** Images the quick path asks the engine about at once, at most. */
+const QUICK_REFS = 64;
+
 /** The last successful build's no-op record, when the project, its context and the engine are still as it says. */
 async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' }, dockerfileFlag: string, canonical: boolean | 'either', env: NodeJS.ProcessEnv, cwd: string): Promise<NoopRecord | undefined> {
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
@@ -181,7 +184,9 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   const socket = dockerSocket(env);
   if (!socket) return undefined;
   const refs = [noop.tag, ...noop.refs];
-  // Asked all at once, before anything else is read (a few milliseconds over the socket).
+  // Asked all at once, before anything else is read (a few milliseconds over the socket): for a project of
+  // many steps, one socket each would be many open at once, and the full path asks in one batch.
+  if (refs.length > QUICK_REFS) return undefined;
   const version = serverVersion(socket);
   const ids = Promise.all(refs.map((r) => imageId(socket, r)));
   version.catch(() => undefined);

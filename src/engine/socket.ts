@@ -81,7 +81,7 @@ export async function serverVersion(socket: string): Promise<string | undefined>
 /** The image `ref` names: its id and repo digests, or undefined when there is none. */
 export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[]; layers: string[] } | undefined> {
   // The API takes the reference as it is, slashes and all (as the docker client sends it).
-  if (!REFERENCE.test(ref)) throw new Error(`not an image reference: ${ref}`);
+  if (!isReference(ref)) throw new Error(`not an image reference: ${ref}`);
   const r = await apiGet(socket, `/images/${ref}/json`);
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
@@ -98,12 +98,14 @@ export async function imageId(socket: string, ref: string): Promise<string | und
 }
 
 const REFERENCE = /^[A-Za-z0-9._\-/:@]+$/;
+/** What may stand in an API path as a reference: its characters, and no "." or ".." segment to climb the path with. */
+const isReference = (ref: string) => REFERENCE.test(ref) && !ref.split('/').some((s) => s === '.' || s === '..');
 
 /** Tags image `src` as `dst` (REPO:TAG), as `docker tag` does; rejects with the engine's words when it refuses. */
 export async function tagImage(socket: string, src: string, dst: string): Promise<void> {
   const colon = dst.lastIndexOf(':');
   const [repo, tag] = colon > dst.lastIndexOf('/') ? [dst.slice(0, colon), dst.slice(colon + 1)] : [dst, 'latest'];
-  if (!REFERENCE.test(src) || !REFERENCE.test(repo)) throw new Error(`not an image reference: ${src} or ${dst}`);
+  if (!isReference(src) || !isReference(repo)) throw new Error(`not an image reference: ${src} or ${dst}`);
   const r = await apiCall(socket, 'POST', `/images/${src}/tag?repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`, 10_000);
   if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
 }
@@ -118,7 +120,7 @@ export const copyContainerName = (): string => `rep-out-${randomBytes(8).toStrin
  * engine may have made the container anyway, and it is removed by its name before this rejects.
  */
 export async function createContainer(socket: string, image: string, name = copyContainerName(), timeoutMs = 30_000): Promise<string> {
-  if (!REFERENCE.test(image)) throw new Error(`not an image reference: ${image}`);
+  if (!isReference(image)) throw new Error(`not an image reference: ${image}`);
   if (!/^rep-out-[0-9a-f]{16}$/.test(name)) throw new Error(`not a copy container's name: ${name}`);
   try {
     const r = await apiCall(socket, 'POST', `/containers/create?name=${name}`, timeoutMs, { Image: image, Cmd: ['true'] });
@@ -214,7 +216,7 @@ export function dockerfileTar(dockerfile: string): Buffer {
 
 /** Writes the images `refs` as one archive to `file`, as `docker save -o FILE REFS…` does. */
 export async function saveImages(socket: string, refs: readonly string[], file: string): Promise<void> {
-  if (!refs.every((r) => REFERENCE.test(r))) throw new Error(`not an image reference: ${refs.join(' ')}`);
+  if (!refs.every(isReference)) throw new Error(`not an image reference: ${refs.join(' ')}`);
   const res = await send(socket, 'GET', `/images/get?${refs.map((r) => `names=${encodeURIComponent(r)}`).join('&')}`);
   if (res.statusCode !== 200) throw new Error(`engine answered ${res.statusCode} for saving ${refs.join(' ')}: ${(await said(res)).slice(0, 300)}`);
   // Written as it comes, each piece at once: a write stream's queue made the save a third slower.

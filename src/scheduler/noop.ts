@@ -11,6 +11,7 @@ import { statLine, type ContextFile } from '../context/files.js';
 import { formatDiagnostic } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { readLockFile } from '../lock/lockfile.js';
+import { imageRefProblem } from '../lock/reference.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
@@ -120,13 +121,18 @@ export function noopImagesHold(record: NoopRecord, ids: ReadonlyMap<string, stri
   return ids.get(record.tag) === record.imageId && record.refs.every((r) => ids.get(r) !== undefined);
 }
 
+/** References a no-op record may name (the Repfile's step images and bases); one with more is no record. */
+export const MAX_NOOP_REFS = 1000;
+
 /** Whether `x` (as read from .rep/) is a complete no-op record. */
 export function isNoopRecord(x: unknown): x is NoopRecord {
   const r = x as NoopRecord;
   return (
     typeof r === 'object' && r !== null &&
-    typeof r.stamp === 'string' && typeof r.imageId === 'string' && typeof r.tag === 'string' &&
-    Array.isArray(r.refs) && r.refs.every((x) => typeof x === 'string') &&
+    typeof r.stamp === 'string' && typeof r.imageId === 'string' && typeof r.tag === 'string' && imageRefProblem(r.tag) === undefined &&
+    // The references go to the engine's API (quick.ts asks for them before the stamp is compared): each an
+    // image reference, and not more than a record of a real project names.
+    Array.isArray(r.refs) && r.refs.length <= MAX_NOOP_REFS && r.refs.every((x) => typeof x === 'string' && imageRefProblem(x) === undefined) &&
     Array.isArray(r.steps) && r.steps.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.key === 'string') &&
     Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string')
   );

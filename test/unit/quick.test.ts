@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quickArgs } from '../../src/commands/quick.js';
-import { dockerSocket } from '../../src/engine/socket.js';
+import { dockerSocket, imageJson } from '../../src/engine/socket.js';
+import { isNoopRecord, MAX_NOOP_REFS } from '../../src/scheduler/noop.js';
 
 describe('quickArgs', () => {
   it('takes a plain rep build, with the options that do not change what a no-op answers', () => {
@@ -104,5 +105,23 @@ describe('dockerSocket', () => {
     expect(dockerSocket({ HOME: '/nonexistent', DOCKER_CONFIG: h })).toBe('/var/run/docker.sock');
     writeFileSync(path.join(h, 'config.json'), '{not json');
     expect(dockerSocket({ HOME: '/nonexistent', DOCKER_CONFIG: h })).toBeUndefined();
+  });
+});
+
+describe('a no-op record planted in .rep/', () => {
+  const record = (refs: unknown[], tag = 'paper/x:1') => ({ stamp: 's', imageId: 'sha256:x', tag, refs, steps: [], lock: [] });
+
+  it('names only image references, and not more than a project does: its references go to the engine API before its stamp is compared', () => {
+    expect(isNoopRecord(record([`rep-cache:${'a'.repeat(64)}`, 'debian:bookworm-slim@sha256:' + 'b'.repeat(64)]))).toBe(true);
+    for (const bad of ['../../containers/json', '../../../v1.41/info', '-evil', 'a/./b', 'x y']) expect(isNoopRecord(record([bad])), bad).toBe(false);
+    expect(isNoopRecord(record([], '-evil'))).toBe(false);
+    expect(isNoopRecord(record(Array.from({ length: MAX_NOOP_REFS + 1 }, (_, i) => `rep-cache:${String(i).padStart(64, '0')}`)))).toBe(false);
+  });
+
+  it('cannot make an API path climb: a reference with a "." or ".." segment is refused before anything is sent', async () => {
+    // No socket is there: the refusal comes before any connection.
+    for (const ref of ['../../containers/json', 'a/../../info', 'a/./b']) {
+      await expect(imageJson('/nonexistent/docker.sock', ref), ref).rejects.toThrow(/not an image reference/);
+    }
   });
 });
