@@ -1,8 +1,9 @@
 // One build at a time per project: the build mutex, a file in .rep/ created
-// exclusively and holding the pid of the build that has the project. One
-// left by a process that no longer exists is taken over, and so is anything
+// exclusively and holding the pid of the build that has the project, and when
+// that process started. One left by a process that no longer exists (or by
+// none: a pid that started at another time) is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
-import { closeSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded } from '../safefs.js';
@@ -24,19 +25,48 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * When process `pid` started (clock ticks since boot, /proc/PID/stat field
+ * 22), or undefined where there is no /proc. Written beside the pid, it ties
+ * the mutex to one process: a pid alone, as a planted `.rep/build.pid` holds
+ * (`1` is always alive), held every build off for ten minutes.
+ */
+export function startedAt(pid: number): string | undefined {
+  let text: string;
+  try {
+    // The kernel's file (its size reads 0, so not through readBounded): one line.
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // After the command name, in parentheses that may hold anything: state is field 3, start time 22.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/** Whether the mutex file's text names a live process that is the one which wrote it. */
+function heldBy(text: string): number | undefined {
+  const [pidText, started] = text.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return undefined;
+  // Where /proc tells when a process started, the file must say the same; elsewhere a live pid holds it.
+  const now = startedAt(pid);
+  if (startedAt(process.pid) !== undefined && (started === undefined || now !== started)) return undefined;
+  return pid;
+}
+
 /** The mutex, or a busy problem naming the process holding it. */
 export function tryMutex(contextDir: string): Result<BuildMutex> {
   const file = stateFileToWrite(contextDir, 'buildMutex');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = createExclusive(file);
-      writeSync(fd, `${process.pid}\n`);
+      writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
       closeSync(fd);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readBounded(file, { limit: 64 });
-      const pid = held.ok ? Number(held.bytes.toString('utf8').trim()) : NaN;
-      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) return busy(pid);
+      const pid = held.ok ? heldBy(held.bytes.toString('utf8')) : undefined;
+      if (pid !== undefined) return busy(pid);
       rmSync(file, { force: true });
       continue;
     }

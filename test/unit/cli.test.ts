@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, type Diagnostic } from '../../src/diag.js';
-import { acquireMutex } from '../../src/state/mutex.js';
+import { acquireMutex, startedAt } from '../../src/state/mutex.js';
 import { CLI, makeProject, rep } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -197,12 +197,24 @@ describe('errors with kinds: the kind, not the command, gives the exit code', ()
   it('another build holding the project is not a usage mistake: exit 1, naming the mutex and its pid', async () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     mkdirSync(path.join(dir, '.rep'), { recursive: true });
-    // A live process other than this one holds it (the test runner's parent).
-    writeFileSync(path.join(dir, '.rep/build.pid'), `${process.ppid}\n`);
+    // A live process other than this one holds it (the test runner's parent), as a build writes it: pid and start time.
+    writeFileSync(path.join(dir, '.rep/build.pid'), `${process.ppid} ${startedAt(process.ppid)}\n`);
     const r = await acquireMutex(dir, 0);
     expect(r.ok ? [] : [exitCode(r.errors), ...r.errors.map(formatDiagnostic)]).toEqual([
       1,
       `rep: .rep/build.pid: another rep build (pid ${process.ppid}) holds the project; try again when it is done`,
     ]);
+  });
+
+  it('a build.pid that came with a clone holds nothing: a live pid without the start time of that process is taken over', async () => {
+    // `echo 1 > .rep/build.pid` (pid 1 is always alive) held every build off for ten minutes, saying nothing.
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    mkdirSync(path.join(dir, '.rep'), { recursive: true });
+    for (const planted of ['1\n', `${process.ppid}\n`, `${process.ppid} 12345\n`, `1 ${startedAt(process.ppid)}\n`]) {
+      writeFileSync(path.join(dir, '.rep/build.pid'), planted);
+      const r = await acquireMutex(dir, 0);
+      expect(r.ok, planted).toBe(true);
+      if (r.ok) r.value.release();
+    }
   });
 });

@@ -14,7 +14,7 @@ import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine
 import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
-import { acquireMutex, tryMutex } from '../../src/state/mutex.js';
+import { acquireMutex, startedAt, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
 import { sha256Of } from '../../src/canonical.js';
@@ -190,10 +190,11 @@ describe('.rep: rep never follows a link there', () => {
   });
 
   it('leaves a build mutex a live process holds alone, and names that pid', async () => {
-    const dir = project({ '.rep/build.pid': `${process.ppid}\n` });
+    const text = `${process.ppid} ${startedAt(process.ppid)}\n`;
+    const dir = project({ '.rep/build.pid': text });
     const held = await acquireMutex(dir, 0);
     expect(held.ok ? undefined : held.errors[0]).toMatchObject({ kind: 'busy', pid: process.ppid });
-    expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(`${process.ppid}\n`);
+    expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(text);
   });
 
   it('creates temp files exclusively, never through a link planted at a name it might pick', () => {
