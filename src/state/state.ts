@@ -43,12 +43,25 @@ export interface State {
 export function stateDirProblem(contextDir: string): FileProblem | undefined {
   const dir = stateDir(contextDir);
   const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (!st || st.isDirectory()) return undefined;
+  if (st?.isDirectory()) {
+    // A folder where rep keeps a file of its own: rep replaces a file or a link there, never a folder
+    // (writing it failed with EISDIR after the steps were built, half recorded).
+    for (const entry of FILE_ENTRIES) {
+      if (!lstatSync(statePath(contextDir, entry), { throwIfNoEntry: false })?.isDirectory()) continue;
+      const file = path.relative(process.cwd(), statePath(contextDir, entry)) || statePath(contextDir, entry);
+      return { file, message: 'is a folder; rep keeps a file of its own there: remove it and run rep again' };
+    }
+    return undefined;
+  }
+  if (!st) return undefined;
   const file = path.relative(process.cwd(), dir) || dir;
   const what = st.isSymbolicLink() ? 'is a symbolic link' : `is not a folder (${st.isFile() ? 'a regular file' : kindOf(st)})`;
   const follow = st.isSymbolicLink() ? ' and follows no link there' : '';
   return { file, message: `${what}; rep keeps its own state in this folder${follow}: remove it and run rep again` };
 }
+
+/** The entries of .rep/ that are files rep writes whole. */
+const FILE_ENTRIES: readonly StateEntry[] = ['state', 'noop', 'statCache', 'statCacheLog', 'history', 'provenance', 'buildMutex'];
 
 /** Thrown where .rep turns out unusable after the project was opened (see stateDirProblem). */
 export class StateDirError extends Error {}
