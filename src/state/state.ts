@@ -60,8 +60,11 @@ export function stateDirProblem(contextDir: string): FileProblem | undefined {
   return { file, message: `${what}; rep keeps its own state in this folder${follow}: remove it and run rep again` };
 }
 
-/** The entries of .rep/ that are files rep writes whole. */
-const FILE_ENTRIES: readonly StateEntry[] = ['state', 'noop', 'statCache', 'statCacheLog', 'history', 'provenance', 'buildMutex'];
+/**
+ * The entries of .rep/ that are files rep writes whole. Not provenance.json: a build that cannot write it
+ * says so, located, and is not recorded as done (record/provenance.ts).
+ */
+const FILE_ENTRIES: readonly StateEntry[] = ['state', 'noop', 'statCache', 'statCacheLog', 'history', 'buildMutex'];
 
 /** Thrown where .rep turns out unusable after the project was opened (see stateDirProblem). */
 export class StateDirError extends Error {}
