@@ -29,8 +29,12 @@ type Ast =
 const MAX_UNIT = 0xffff;
 /** Counted repetition larger than this is refused: it is copied into the automaton. */
 const MAX_COUNT = 1000;
-/** Instructions in one automaton, all patterns of a union together. */
+/** Instructions in one automaton, all patterns of a union together (and visits of the parse tree to make them). */
 const MAX_PROGRAM = 1 << 20;
+/** Different lookaheads in one automaton: each is asked at every position of a path tested. */
+const MAX_LOOKS = 1024;
+/** Lookahead answers one test may keep (bytes): lookaheads times the positions of a path. */
+const MAX_MEMO = 64 << 20;
 
 function normalize(ranges: Ranges): Ranges {
   const pairs: [number, number][] = [];
@@ -69,6 +73,7 @@ const HEX = /^[0-9A-Fa-f]+$/;
 
 class Parser {
   private i = 0;
+  private inClass = false;
 
   constructor(private readonly s: string) {}
 
@@ -103,7 +108,9 @@ class Parser {
 
   /** `{n}`, `{n,}` or `{n,m}` at `at`, or undefined where a brace is a literal (Annex B). */
   private counted(at: number): { min: number; max: number; end: number } | undefined {
-    const m = /^\{(\d+)(,(\d*))?\}/.exec(this.s.slice(at, at + 32));
+    const re = /\{(\d+)(,(\d*))?\}/y;
+    re.lastIndex = at;
+    const m = re.exec(this.s);
     if (!m) return undefined;
     const min = Number(m[1]);
     const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
@@ -178,7 +185,17 @@ class Parser {
     if (e in CONTROL) return CONTROL[e]!;
     if (e === '0' && !/[0-9]/.test(s[this.i] ?? '')) return 0;
     if (/[0-9]/.test(e)) throw new JsRegexpError(`a backreference or octal escape (\\${e})`);
-    if (e === 'c') throw new JsRegexpError('a control escape (\\c)');
+    if (e === 'c') {
+      // \cX is X's control character; a \c before anything else is a backslash, the c read after it (Annex B).
+      const x = s[this.i];
+      if (x !== undefined && /[A-Za-z]/.test(x)) {
+        this.i++;
+        return x.charCodeAt(0) % 32;
+      }
+      if (this.inClass) throw new JsRegexpError('a control escape (\\c) in a class');
+      this.i--;
+      return 0x5c;
+    }
     for (const [letter, digits] of [['x', 2], ['u', 4]] as const) {
       if (e !== letter) continue;
       const hex = s.slice(this.i, this.i + digits);
@@ -231,6 +248,16 @@ class Parser {
     const c = s[this.i]!;
     this.i++;
     if (c !== '\\') return c.charCodeAt(0);
+    this.inClass = true;
+    try {
+      return this.classEscape();
+    } finally {
+      this.inClass = false;
+    }
+  }
+
+  private classEscape(): number | Ranges {
+    const s = this.s;
     const e = s[this.i];
     const ranges = e === undefined ? undefined : CLASS_ESCAPES[e];
     if (ranges) {
@@ -266,6 +293,8 @@ class Compiler {
   readonly sets: Ranges[] = [];
   readonly looks: { of: Ast; start: number }[] = [];
   private readonly lookIds = new Map<string, number>();
+  private readonly lookKeys = new WeakMap<Ast, string>();
+  private visits = 0;
 
   emit(op: number, a = 0, b = 0): number {
     if (this.op.length >= MAX_PROGRAM) throw new JsRegexpError(`an automaton over ${MAX_PROGRAM} instructions`);
@@ -276,6 +305,9 @@ class Compiler {
   }
 
   compile(ast: Ast): void {
+    // Counted repetition copies a node: a group that emits nothing, repeated a thousand times three deep,
+    // adds no instruction, so the visits are bounded too.
+    if (++this.visits > MAX_PROGRAM) throw new JsRegexpError(`an automaton of over ${MAX_PROGRAM} parts`);
     switch (ast.kind) {
       case 'set':
         this.sets.push(ast.ranges);
@@ -326,9 +358,11 @@ class Compiler {
       case 'look':
       {
         // picomatch repeats the same few lookaheads at every star: one sub-automaton (and one answer per position) each.
-        const key = JSON.stringify(ast.of);
+        let key = this.lookKeys.get(ast.of);
+        if (key === undefined) this.lookKeys.set(ast.of, (key = JSON.stringify(ast.of)));
         let id = this.lookIds.get(key);
         if (id === undefined) {
+          if (this.looks.length >= MAX_LOOKS) throw new JsRegexpError(`over ${MAX_LOOKS} different lookaheads`);
           id = this.looks.push({ of: ast.of, start: -1 }) - 1;
           this.lookIds.set(key, id);
         }
@@ -493,6 +527,9 @@ export class JsRegexp {
   test(text: string): boolean {
     this.text = text;
     const size = this.lookStart.length * (text.length + 1);
+    // Clearing the lookaheads' answers is work too: a step per 64 of them.
+    this.steps += size >> 6;
+    if (size > MAX_MEMO) throw new JsRegexpBudgetError(`has ${this.lookStart.length} lookaheads to answer at each of ${text.length} positions`);
     if (this.memo.length < size) this.memo = new Uint8Array(Math.max(size, 2 * this.memo.length));
     else this.memo.fill(0, 0, size);
     return this.run(0, 0, 0) === TRUE;
@@ -563,7 +600,10 @@ export class JsRegexp {
   /** The closure of a core at `pos`: from the core's tree of conditions, or worked out and added to it. */
   private closureAt(core: Core, pos: number, depth: number): Closure {
     let node = core.tree;
-    while (node && 'cond' in node) node = node.branches[this.cond(node.cond, pos, depth)];
+    while (node && 'cond' in node) {
+      if (++this.steps > this.budget) throw new JsRegexpBudgetError(`takes more than ${this.budget} steps`);
+      node = node.branches[this.cond(node.cond, pos, depth)];
+    }
     if (node) return node;
     const f = this.frame(depth);
     const closure = this.close(core, pos, depth, f);

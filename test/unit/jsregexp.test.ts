@@ -73,6 +73,12 @@ describe('JsRegexp', () => {
       ['\\u{41}', ['A', 'u'.repeat(41)]],
       ['^$', ['', 'a']],
       ['(?:)*a', ['a', '']],
+      // Annex B: \cX a control character, \c before anything else a backslash and a c.
+      ['^\\cA$', ['\x01', 'A', '\\cA']],
+      ['^\\c/$', ['\\c/', 'c/']],
+      ['^\\c1$', ['\\c1']],
+      // A count is read whatever its length.
+      ['^a{000000000000000000000000000000002}$', ['aa', 'a{000000000000000000000000000000002}']],
       ['^(?:a*)*b$', ['aaab', 'aaa']],
     ];
     for (const [source, texts] of cases) {
@@ -94,7 +100,8 @@ describe('JsRegexp', () => {
       ['(a)\\1', /backreference/],
       ['(?<=a)b', /a group rep does not match: \(\?<=/],
       ['(?<n>a)', /a group rep does not match/],
-      ['\\cA', /control escape/],
+      ['[\\c1]', /control escape/],
+      ['a{0000000000000000000000000000000001001}', /repetition over 1000/],
       ['(?=a)*', /quantifier on an assertion/],
       ['a**', /nothing to repeat/],
       ['(a', /unterminated group/],
@@ -119,6 +126,15 @@ describe('JsRegexp', () => {
     expect(globstars.test(`${deep}/c`)).toBe(false);
     expect(globstars.test(`${deep}/b`)).toBe(true);
   }, 20_000);
+
+  it('bounds what making an automaton takes: empty groups repeated, lookaheads copied by repetition, lookaheads by the thousand', () => {
+    // `[]` makes picomatch pass the rest of a glob through: a Repfile can give any expression.
+    const t0 = Date.now();
+    expect(() => new JsRegexp(expression('[](?:(?:(?:(?:){1000}){1000}){1000}){1000}'))).toThrow(/over 1048576 parts/);
+    expect(() => new JsRegexp(expression(`[](?:(?:(?=${'a'.repeat(3000)})){1000}){1000}`))).toThrow(JsRegexpError);
+    expect(() => new JsRegexp(expression(`**/[](?:${Array.from({ length: 2000 }, (_, i) => `(?!x${i})`).join('')}.)*`))).toThrow(/over 1024 different lookaheads/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 30_000);
 
   it('counts its steps over all texts and stops past its budget with an error', () => {
     const j = new JsRegexp(expression('**/*.py'), { budget: 2_000 });
