@@ -7,7 +7,8 @@
 // path a cloned repository chose for a glob its Repfile chose. Folders are
 // read where fast-glob's partial matcher reads them (a pattern's parts tested
 // against a folder's, up to its first globstar), with its parts' expressions
-// run by JsRegexp too; and nothing outside `cwd` is read at all.
+// run by JsRegexp too; and nothing outside `cwd` is read at all (no base
+// with "..", absolute, or through a symlinked folder).
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
@@ -16,6 +17,32 @@ import { JsRegexp } from './jsregexp.js';
 
 /** A pattern (after fast-glob's brace expansion) that names a path outside the folder the glob is in. */
 export class GlobError extends Error {}
+
+/** A pattern whose folder is reached through a symlinked folder, `link` (relative to cwd): fast-glob reads through it. */
+export class GlobLinkError extends GlobError {
+  constructor(readonly link: string) {
+    super(`goes through "${link}", a symlinked folder`);
+  }
+}
+
+/** The first folder on the way to `rel` (under `cwd`) that is a symlink, if any; the way stops where nothing is. */
+function linkOnTheWay(cwd: string, rel: string): string | undefined {
+  let at = '';
+  for (const name of rel.split(/[/\\]/)) {
+    if (name === '' || name === '.') continue;
+    at = at ? `${at}/${name}` : name;
+    let st;
+    try {
+      st = lstatSync(path.join(cwd, at), { throwIfNoEntry: false });
+    } catch {
+      // Not a folder on the way (ENOTDIR...): reading it says so, as fast-glob's read does.
+      return undefined;
+    }
+    if (!st) return undefined;
+    if (st.isSymbolicLink()) return at;
+  }
+  return undefined;
+}
 
 /** The options fast-glob passes picomatch (its Provider's micromatch options) for rep's settings. */
 const MATCH_OPTIONS = { dot: true, matchBase: false, nobrace: false, nocase: false, noext: false, noglobstar: false, posix: true, strictSlashes: false };
@@ -105,6 +132,8 @@ export function globSync(cwd: string, pattern: string, ignore: readonly string[]
     };
     if (!task.dynamic) {
       for (const p of task.patterns) {
+        const link = p.startsWith('!') ? undefined : linkOnTheWay(cwd, path.posix.dirname(p));
+        if (link !== undefined) throw new GlobLinkError(link);
         let st;
         try {
           st = lstatSync(path.resolve(cwd, p));
@@ -116,6 +145,10 @@ export function globSync(cwd: string, pattern: string, ignore: readonly string[]
       }
       continue;
     }
+    // A base through a link (`up -> /`, `up/**`) walked what the link leads to, all of it, before the
+    // matches were refused: nothing through a link is read.
+    const link = linkOnTheWay(cwd, task.base);
+    if (link !== undefined) throw new GlobLinkError(link);
     // @nodelib/fs.walk reads its root with every backslash a slash.
     const root = path.resolve(cwd, task.base).split(/[/\\]/).join('/');
     const queue = new Set([{ dir: root, base: task.base === '.' ? '' : task.base }]);

@@ -14,7 +14,7 @@ import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiesFor } from './folders.js';
 import { BraceError, braceExpansions, MAX_EXPANSIONS } from './braces.js';
-import { GlobError, globSync } from './glob.js';
+import { GlobError, GlobLinkError, globSync } from './glob.js';
 import { JsRegexpBudgetError, JsRegexpError } from './jsregexp.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
@@ -79,6 +79,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     // "./src/*.py" names what "src/*.py" does (fast-glob keeps the "./" in what it returns).
     matches = globSync(ctx.dir, pattern.replace(/^(?:\.\/+)+/, ''), [`${STATE_DIR}/**`]);
   } catch (e) {
+    if (e instanceof GlobLinkError) return `"${pattern}" goes through "${e.link}", a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`;
     if (e instanceof GlobError) return `"${pattern}" ${e.message}`;
     if (e instanceof JsRegexpBudgetError) return `"${pattern}" cannot be matched: its regular expression ${e.message} over the build context`;
     if (e instanceof JsRegexpError) return `"${pattern}" cannot be matched: its regular expression has ${e.message}, which rep does not run`;

@@ -1,12 +1,12 @@
 // globSync against fast-glob itself: the same paths in the same order, for
 // random globs over a tree with links, dot files and names special to globs.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import fg from 'fast-glob';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GlobError, globSync } from '../../src/context/glob.js';
+import { GlobError, GlobLinkError, globSync } from '../../src/context/glob.js';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -57,6 +57,7 @@ function ours(cwd: string, pattern: string): string[] | string {
   try {
     return globSync(cwd, pattern, ['.rep/**']);
   } catch (e) {
+    if (e instanceof GlobLinkError) return `link ${e.link}`;
     if (e instanceof GlobError) return 'outside';
     return `error: ${(e as Error).message}`;
   }
@@ -78,6 +79,13 @@ describe('globSync', () => {
             expect(fg.generateTasks(pattern).some((t) => t.positive.some((p) => path.isAbsolute(p) || p.split(/[/\\]/).includes('..')))).toBe(true);
             return;
           }
+          if (typeof got === 'string' && got.startsWith('link ')) {
+            // Only where fast-glob would read through a symlinked folder: a task's base, or a static path's folder.
+            const link = got.slice('link '.length);
+            expect(lstatSync(path.join(root, link)).isSymbolicLink()).toBe(true);
+            expect(fg.generateTasks(pattern).some((t) => (t.dynamic ? [t.base] : t.positive.map((p) => path.posix.dirname(p))).some((b) => `${b}/`.startsWith(`${link}/`) || `${b.replace(/^\.\//, '')}/`.startsWith(`${link}/`)))).toBe(true);
+            return;
+          }
           const want = fastGlob(root, pattern);
           if (Array.isArray(want) && want.length) nonEmpty++;
           expect(got, JSON.stringify(pattern)).toEqual(want);
@@ -89,10 +97,20 @@ describe('globSync', () => {
     expect(outside).toBeGreaterThan(0);
   });
 
-  it('reads nothing outside its folder: no pattern that braces take to "/" or ".." is walked', () => {
+  it('reads nothing outside its folder: no pattern that braces take to "/" or "..", none through a symlinked folder', () => {
     const root = randomTree(4);
     for (const pattern of ['{,a/}/**', '..{,}/**', '{a,/etc}/*', 'a/../../*', '/etc/*']) {
       expect(() => globSync(root, pattern, []), pattern).toThrow(GlobError);
     }
+    // `up -> /`: fast-glob walked the whole filesystem for "up/**" before rep refused the matches.
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-glob-'));
+    roots.push(dir);
+    mkdirSync(path.join(dir, 'd'));
+    symlinkSync('/', path.join(dir, 'up'));
+    symlinkSync('..', path.join(dir, 'd', 'parent'));
+    for (const [pattern, link] of [['up/**', 'up'], ['up/etc/*', 'up'], ['d/parent/*', 'd/parent'], ['{d/parent,x}/passwd', 'd/parent'], ['up/etc/passwd{,}', 'up']]) {
+      expect(() => globSync(dir, pattern!, []), pattern).toThrow(new GlobLinkError(link!));
+    }
+    expect(globSync(dir, '*', [])).toEqual(['d/', 'up']);
   });
 });
