@@ -179,6 +179,12 @@ export const reproducibleSchema = z
                 if (problem) ctx.addIssue({ code: 'custom', message: `this drop pattern cannot be matched: ${problem}` });
               }),
           )
+          .superRefine((patterns, ctx) => {
+            // Together only when each is fine alone (each said at its place above).
+            if (patterns.some((p) => dropPatternProblem(p) !== undefined)) return;
+            const problem = dropPatternProblem(patterns);
+            if (problem) ctx.addIssue({ code: 'custom', message: `these drop patterns cannot be matched together: ${problem}` });
+          })
           .optional()
           .describe('More paths (globs, without the leading "/") to leave out of the layers the steps make, besides the default list.'),
       }),

@@ -29,10 +29,11 @@ function expression(pattern: string): string {
   return picomatch.makeRe(pattern, { dot: true }).source;
 }
 
-/** What is wrong with a drop pattern JsRegexp will not run, or undefined. */
-export function dropPatternProblem(pattern: string): string | undefined {
+/** What is wrong with drop patterns JsRegexp will not run (one, or all of them with the default list), or undefined. */
+export function dropPatternProblem(pattern: string | readonly string[]): string | undefined {
   try {
-    new JsRegexp(expression(pattern));
+    // As dropMatcher makes it: one expression of every pattern, the default list's too.
+    new JsRegexp(typeof pattern === 'string' ? expression(pattern) : [...DEFAULT_DROP, ...pattern].map(expression));
     return undefined;
   } catch (e) {
     if (e instanceof JsRegexpError) return `its regular expression has ${e.message}, which rep does not run`;
@@ -46,7 +47,9 @@ export function dropMatcher(patterns: readonly string[]): (path: string) => bool
   // The patterns' expressions, tested as picomatch's matcher tests them (the path itself, or its
   // expression) without the result object that matcher makes per call.
   const literal = new Set(patterns);
-  const re = new JsRegexp(patterns.map(expression));
+  // No step budget: time is linear in the paths of the layers, which tarindex bounds, and a budget spent
+  // over a large image stopped a rewrite after the build.
+  const re = new JsRegexp(patterns.map(expression), { budget: Infinity });
   const match = (p: string) => p !== '' && (literal.has(p) || re.test(p));
   // A layer names each folder once and many paths in it: what a folder's answer is, is kept
   // (100k entries at times; trying every prefix of every path again made most of a rewrite's garbage).

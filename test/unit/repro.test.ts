@@ -562,6 +562,9 @@ describe('the Repfile says', () => {
     expect(bad.ok ? [] : bad.errors.map(formatDiagnostic)).toEqual([
       'Repfile:8:16: reproducible.drop[1]: this drop pattern cannot be matched: its regular expression has a backreference or octal escape (\\1), which rep does not run',
     ]);
+    // Each fine alone, too large together (with the default list): refused in the Repfile, not after the build.
+    const big = parseRepfile(doc('reproducible:\n  drop: ["[](?:a{1000}){600}", "[](?:b{1000}){600}"]\n'), { file: 'Repfile' });
+    expect(big.ok ? [] : big.errors.map(formatDiagnostic)).toEqual([expect.stringMatching(/^Repfile:8:9: reproducible\.drop: these drop patterns cannot be matched together: its regular expression has an automaton (of )?over 1048576 (instructions|parts)/)]);
   });
 });
 
