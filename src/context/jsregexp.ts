@@ -73,7 +73,6 @@ const HEX = /^[0-9A-Fa-f]+$/;
 
 class Parser {
   private i = 0;
-  private inClass = false;
 
   constructor(private readonly s: string) {}
 
@@ -169,15 +168,15 @@ class Parser {
         this.i++;
         return { kind: 'set', ranges };
       }
-      const unit = this.escape();
+      const unit = this.escape(false);
       return { kind: 'set', ranges: [unit, unit] };
     }
     const unit = c.charCodeAt(0);
     return { kind: 'set', ranges: [unit, unit] };
   }
 
-  /** The code unit of an escape after its backslash (not a class escape, not \b). */
-  private escape(): number {
+  /** The code unit of an escape after its backslash (not a class escape, not \b), in a class or not. */
+  private escape(inClass: boolean): number {
     const s = this.s;
     const e = s[this.i];
     if (e === undefined) throw new JsRegexpError('a \\ at the end');
@@ -192,7 +191,7 @@ class Parser {
         this.i++;
         return x.charCodeAt(0) % 32;
       }
-      if (this.inClass) throw new JsRegexpError('a control escape (\\c) in a class');
+      if (inClass) throw new JsRegexpError('a control escape (\\c) in a class');
       this.i--;
       return 0x5c;
     }
@@ -248,16 +247,6 @@ class Parser {
     const c = s[this.i]!;
     this.i++;
     if (c !== '\\') return c.charCodeAt(0);
-    this.inClass = true;
-    try {
-      return this.classEscape();
-    } finally {
-      this.inClass = false;
-    }
-  }
-
-  private classEscape(): number | Ranges {
-    const s = this.s;
     const e = s[this.i];
     const ranges = e === undefined ? undefined : CLASS_ESCAPES[e];
     if (ranges) {
@@ -272,7 +261,7 @@ class Parser {
       this.i++;
       return 0x2d;
     }
-    return this.escape();
+    return this.escape(true);
   }
 }
 
@@ -355,8 +344,7 @@ class Compiler {
         for (const sp of splits) this.b[sp] = this.op.length;
         return;
       }
-      case 'look':
-      {
+      case 'look': {
         // picomatch repeats the same few lookaheads at every star: one sub-automaton (and one answer per position) each.
         let key = this.lookKeys.get(ast.of);
         if (key === undefined) this.lookKeys.set(ast.of, (key = JSON.stringify(ast.of)));
@@ -388,7 +376,8 @@ const TRUE = 1;
 /**
  * Steps all tests of one expression may take together before matching stops
  * with an error: a step is one instruction followed while working out a new
- * state, or one character read. A glob over 100k paths takes some millions.
+ * state, one condition decided in a state's tree, one character read, or 64
+ * lookahead answers cleared. A glob over 100k paths takes some millions.
  */
 const DEFAULT_BUDGET = 1_000_000_000;
 /** States kept before the cache of states is dropped and started again (RE2 does the same). */
@@ -396,7 +385,7 @@ const MAX_STATES = 10_000;
 /** Threads kept in states and closures together before the cache is dropped: a state of a large union holds many. */
 const MAX_CACHED_THREADS = 1 << 22;
 
-// Conditions a state's threads may have to test where they stand: ^, $, \b, and each lookahead (4 + id).
+// Conditions a state's threads may have to test where they stand: ^, $, \b, and each lookahead (C_LOOK + id).
 const C_BOL = 0;
 const C_EOL = 1;
 const C_BOUNDARY = 2;
@@ -559,6 +548,11 @@ export class JsRegexp {
     this.cached = 0;
   }
 
+  /** Counts one step against the budget. */
+  private tick(): void {
+    if (++this.steps > this.budget) throw new JsRegexpBudgetError(`takes more than ${this.budget} steps`);
+  }
+
   /** Runs from the instruction `pc0` at `from`: TRUE once a thread matches, else FALSE. */
   private run(pc0: number, from: number, depth: number): number {
     const text = this.text;
@@ -570,7 +564,7 @@ export class JsRegexp {
       if (closure.matched) return TRUE;
       if (closure.chars.length === 0) return FALSE;
       if (pos === n) return FALSE;
-      if (++this.steps > this.budget) throw new JsRegexpBudgetError(`takes more than ${this.budget} steps`);
+      this.tick();
       const c = text.charCodeAt(pos);
       core = (c < 128 ? closure.next[c] : closure.nextOther?.get(c)) ?? this.step(closure, c);
     }
@@ -601,7 +595,7 @@ export class JsRegexp {
   private closureAt(core: Core, pos: number, depth: number): Closure {
     let node = core.tree;
     while (node && 'cond' in node) {
-      if (++this.steps > this.budget) throw new JsRegexpBudgetError(`takes more than ${this.budget} steps`);
+      this.tick();
       node = node.branches[this.cond(node.cond, pos, depth)];
     }
     if (node) return node;
@@ -668,7 +662,7 @@ export class JsRegexp {
       const pc = stack[--top]!;
       if (marks[pc] === gen) continue;
       marks[pc] = gen;
-      if (++this.steps > this.budget) throw new JsRegexpBudgetError(`takes more than ${this.budget} steps`);
+      this.tick();
       switch (this.op[pc]) {
         case CHAR:
           chars.push(pc);
