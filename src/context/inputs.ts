@@ -29,7 +29,8 @@ function excludedMessage(ctx: BuildContext, rel: string): string {
   return `"${rel}" is excluded by .dockerignore${why}; remove it from inputs or add "!${rel}" to .dockerignore`;
 }
 
-const THROUGH_LINK = 'is reached through a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context';
+const LINK_ALONE = 'which Docker sends as the link alone: name the path the link points to, if it is in the build context';
+const THROUGH_LINK = `is reached through a symlinked folder, ${LINK_ALONE}`;
 
 /** Whether `rel` is a folder of the context, reached through folders alone (no link on the way, none at the end). */
 function realDirInside(ctx: BuildContext, rel: string): boolean {
@@ -79,7 +80,7 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
     // "./src/*.py" names what "src/*.py" does (fast-glob keeps the "./" in what it returns).
     matches = globSync(ctx.dir, pattern.replace(/^(?:\.\/+)+/, ''), [`${STATE_DIR}/**`]);
   } catch (e) {
-    if (e instanceof GlobLinkError) return `"${pattern}" goes through "${e.link}", a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context`;
+    if (e instanceof GlobLinkError) return `"${pattern}" goes through "${e.link}", a symlinked folder, ${LINK_ALONE}`;
     if (e instanceof GlobError) return `"${pattern}" ${e.message}`;
     if (e instanceof JsRegexpBudgetError) return `"${pattern}" cannot be matched: its regular expression ${e.message} over the build context`;
     if (e instanceof JsRegexpError) return `"${pattern}" cannot be matched: its regular expression has ${e.message}, which rep does not run`;
@@ -91,8 +92,8 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
   let excluded: string | undefined;
   for (const m of matches) {
     const rel = m.endsWith('/') ? m.slice(0, -1) : m;
-    // Braces can spell what the pattern does not ("..{,}/", "{/etc/x,a}"), and fast-glob reads a
-    // symlinked folder's entries by its path: a match is taken only as a path of the context as walked.
+    // A second guard behind glob.ts, which refuses what braces spell outside ("..{,}/", "{/etc/x,a}")
+    // and reads nothing through a symlinked folder: a match is taken only as a path of the context as walked.
     if (leaves(rel) || cleanPath(rel) !== rel || inStateDir(rel)) return `"${pattern}" matches "${m}", which is not in the build context`;
     if (m.endsWith('/')) {
       if (!realDirInside(ctx, rel)) return `"${pattern}" matches "${m}", which ${THROUGH_LINK}`;

@@ -173,16 +173,17 @@ export const reproducibleSchema = z
           .array(
             oneLine('a path pattern')
               .min(1)
-              .regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' })
-              .superRefine((p, ctx) => {
-                const problem = dropPatternProblem(p);
-                if (problem) ctx.addIssue({ code: 'custom', message: `this drop pattern cannot be matched: ${problem}` });
-              }),
+              .regex(/^[^/]/, { error: 'a drop pattern is a path inside the image without the leading "/", e.g. var/log/*.log' }),
           )
           .superRefine((patterns, ctx) => {
-            // Together only when each is fine alone (each said at its place above).
-            if (patterns.some((p) => dropPatternProblem(p) !== undefined)) return;
-            const problem = dropPatternProblem(patterns);
+            // Each at its place; together (with the default list) only when each is fine alone.
+            let alone = true;
+            patterns.forEach((p, i) => {
+              const problem = dropPatternProblem(p);
+              if (problem) ctx.addIssue({ code: 'custom', path: [i], message: `this drop pattern cannot be matched: ${problem}` });
+              alone &&= problem === undefined;
+            });
+            const problem = alone ? dropPatternProblem(patterns) : undefined;
             if (problem) ctx.addIssue({ code: 'custom', message: `these drop patterns cannot be matched together: ${problem}` });
           })
           .optional()
