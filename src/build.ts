@@ -21,6 +21,7 @@ import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
 import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
+import { letGoOfGarbage } from './heap.js';
 import { acquireMutex } from './state/mutex.js';
 import { materialOf, nextState, readState, writeState, type State } from './state/state.js';
 
@@ -129,6 +130,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
     const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined;
+    // Between phases (here, before the rewrite and before the provenance), each one's garbage is let go
+    // before the next makes its own: at 100k files the sum of them was the peak (see heap.ts).
+    letGoOfGarbage();
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
       state, onEvent: opts.onEvent, resolveBase, present, cacheFrom,
@@ -147,9 +151,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);
     const digests = outputsDigests(run);
     // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
+    letGoOfGarbage();
     const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
+    letGoOfGarbage();
     const provenance = await record(plan.steps, digests, image);
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
