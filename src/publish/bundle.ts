@@ -1,6 +1,7 @@
 // A bundle on disk: a folder, or one deterministic .tar.gz or .zip of it,
 // and opening one someone else made.
-import { createReadStream, createWriteStream, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
@@ -12,6 +13,7 @@ import { formatDiagnostic } from '../diag.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { ExtractError, extractTar, extractZip } from './extract.js';
 import type { Limits } from './limits.js';
+import { createExclusive } from '../safefs.js';
 
 export type BundleKind = 'dir' | 'tar.gz' | 'zip';
 
@@ -21,22 +23,34 @@ export function bundleKind(out: string): BundleKind {
   return 'dir';
 }
 
-/** Packs the files of `dir` into `out` (.tar.gz or .zip), sorted, with one fixed mtime. */
+/**
+ * Packs the files of `dir` into `out` (.tar.gz or .zip), sorted, with one
+ * fixed mtime. Written to a new file beside it and renamed over it: whatever
+ * is at `out` then (a link, too) is replaced, never written through.
+ */
 export async function packBundle(dir: string, out: string): Promise<void> {
   const files = ownFiles(dir);
-  if (bundleKind(out) === 'tar.gz') {
-    const gz = createGzip({ level: 9 });
-    const done = pipelineAsync(gz, createWriteStream(out));
-    await writeTar(asEntries(files), gz);
-    await done;
-    return;
+  const tmp = `${out}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const into = () => createWriteStream(tmp, { fd: createExclusive(tmp, 0o644) });
+  try {
+    if (bundleKind(out) === 'tar.gz') {
+      const gz = createGzip({ level: 9 });
+      const done = pipelineAsync(gz, into());
+      await writeTar(asEntries(files), gz);
+      await done;
+    } else {
+      const zip = new yazl.ZipFile();
+      // ZIP times start in 1980.
+      const mtime = new Date(Math.max(archiveMtime().getTime(), Date.UTC(1980, 0, 1, 12)));
+      for (const f of files) zip.addFile(f.abs, f.path, { mtime, mode: 0o100000 | f.mode, compress: true });
+      zip.end();
+      await pipelineAsync(zip.outputStream, into());
+    }
+    renameSync(tmp, out);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  const zip = new yazl.ZipFile();
-  // ZIP times start in 1980.
-  const mtime = new Date(Math.max(archiveMtime().getTime(), Date.UTC(1980, 0, 1, 12)));
-  for (const f of files) zip.addFile(f.abs, f.path, { mtime, mode: 0o100000 | f.mode, compress: true });
-  zip.end();
-  await pipelineAsync(zip.outputStream, createWriteStream(out));
 }
 
 /**

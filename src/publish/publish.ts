@@ -1,5 +1,5 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -26,7 +26,7 @@ import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { readInside } from './bundlefs.js';
-import { TEXT_LIMIT } from '../safefs.js';
+import { lexists, TEXT_LIMIT } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
 export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfile'> {
@@ -66,11 +66,30 @@ const FORMATS: Record<string, [string, string]> = {
   'REPRODUCE.md': ['text/markdown', 'How to check and rebuild this bundle'],
 };
 
+/**
+ * Why the bundle cannot go to `out`, checked before anything is built: a
+ * link at its name or on its way inside the project (a cloned repository can
+ * commit `paper.tar.gz -> ~/.bashrc`, and a write would go through it), a
+ * folder bundle into anything but a new or empty folder, an archive in place
+ * of a folder or into a folder that is not there.
+ */
+function outProblem(out: string, kind: BundleKind, projectDir: string): string | undefined {
+  const abs = path.resolve(out);
+  const st = lstatSync(abs, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) return 'is a link; rep writes no bundle through one: remove it or name another path';
+  for (let d = path.dirname(abs); d.startsWith(projectDir + path.sep); d = path.dirname(d)) {
+    if (lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink()) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
+  }
+  if (kind === 'dir') return st && (!st.isDirectory() || readdirSync(abs).length > 0) ? 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' : undefined;
+  if (st && !st.isFile()) return 'exists and is not a file';
+  if (!lstatSync(path.dirname(abs), { throwIfNoEntry: false })?.isDirectory()) return `its folder ${path.dirname(out)} is not there`;
+  return undefined;
+}
+
 export async function publish(project: Project, opts: PublishOptions): Promise<Result<PublishResult>> {
   const kind = bundleKind(opts.out);
-  if (kind === 'dir' && existsSync(opts.out) && (!statSync(opts.out).isDirectory() || readdirSync(opts.out).length > 0)) {
-    return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' });
-  }
+  const badOut = outProblem(opts.out, kind, path.resolve(project.ctx.dir));
+  if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
   let key;
   if (opts.sign) {
     try {
@@ -109,8 +128,10 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
     );
   }
   const stage = kind === 'dir' ? path.resolve(opts.out) : temp('rep-publish');
-  const madeStage = !existsSync(stage);
-  mkdirSync(stage, { recursive: true });
+  const madeStage = !lexists(stage);
+  mkdirSync(path.dirname(stage), { recursive: true });
+  // The folder itself is made here, not found (outProblem): a link put at its name since is an error, not followed.
+  if (madeStage) mkdirSync(stage);
   let complete = false;
   try {
     const r = await stageBundle(project, opts, kind, stage, context, key, temp);

@@ -195,6 +195,66 @@ describe('rep publish and rep verify', () => {
     expect((await verifyBundle(out)).ok).toBe(true);
   });
 
+  describe('writes no bundle through a link a cloned repository planted', () => {
+    const victims = () => {
+      const v = mkdtempSync(path.join(tmpdir(), 'rep-victim-'));
+      writeFileSync(path.join(v, 'important.txt'), 'keep me\n');
+      mkdirSync(path.join(v, 'empty'));
+      return v;
+    };
+    const refused = async (dir: string, out: string) => {
+      const r = await publish(open(dir), { engine: none, out });
+      expect(r.ok).toBe(false);
+      if (r.ok) return [];
+      // Refused before anything is built: no provenance, no Dockerfile.
+      expect(existsSync(path.join(dir, '.rep', 'provenance.json'))).toBe(false);
+      return r.errors.map((e) => [e.kind, formatDiagnostic(e).replace(dir, '<project>')]);
+    };
+
+    it('an archive named by a link (paper.tar.gz -> a file of the user) is refused, the file left as it was', async () => {
+      for (const name of ['paper.tar.gz', 'paper.zip']) {
+        const v = victims();
+        const dir = makeProject({ ...TREE, [name]: { link: path.join(v, 'important.txt') }, '.dockerignore': `${name}\n` });
+        expect(await refused(dir, path.join(dir, name))).toEqual([['flag', `rep: --out ${path.join('<project>', name)}: is a link; rep writes no bundle through one: remove it or name another path`]]);
+        expect(readFileSync(path.join(v, 'important.txt'), 'utf8')).toBe('keep me\n');
+        rmSync(v, { recursive: true, force: true });
+      }
+    });
+
+    it('a folder bundle named by a link (bundle -> a folder of the user) is refused, the folder left empty', async () => {
+      const v = victims();
+      const dir = makeProject({ ...TREE, bundle: { link: path.join(v, 'empty') }, dangling: { link: path.join(v, 'nothing') }, '.dockerignore': 'bundle\ndangling\n' });
+      expect(await refused(dir, path.join(dir, 'bundle'))).toEqual([['flag', `rep: --out ${path.join('<project>', 'bundle')}: is a link; rep writes no bundle through one: remove it or name another path`]]);
+      expect(readdirSync(path.join(v, 'empty'))).toEqual([]);
+      expect((await refused(dir, path.join(dir, 'dangling')))[0]![1]).toMatch(/: is a link; rep writes no bundle through one/);
+      expect(existsSync(path.join(v, 'nothing'))).toBe(false);
+      rmSync(v, { recursive: true, force: true });
+    });
+
+    it('a bundle whose way goes through a link in the project is refused (out -> a folder of the user)', async () => {
+      const v = victims();
+      const dir = makeProject({ ...TREE, out: { link: v }, '.dockerignore': 'out\n' });
+      for (const name of ['out/paper.tar.gz', 'out/important.txt.zip', 'out/bundle', 'out/empty/x']) {
+        expect(await refused(dir, path.join(dir, name))).toEqual([['flag', `rep: --out ${path.join('<project>', name)}: goes through ${path.relative(process.cwd(), path.join(dir, 'out'))}, a link in the project; rep writes no bundle through one`]]);
+      }
+      expect(readdirSync(v).sort()).toEqual(['empty', 'important.txt']);
+      expect(readdirSync(path.join(v, 'empty'))).toEqual([]);
+      rmSync(v, { recursive: true, force: true });
+    });
+
+    it('an archive in place of a folder, or into a folder that is not there, is refused before the build; a file is replaced', async () => {
+      const dir = makeProject({ ...TREE, 'old.tar.gz': 'old\n', '.dockerignore': '*.tar.gz\n*.zip\n' });
+      mkdirSync(path.join(dir, 'taken.zip'));
+      expect(await refused(dir, path.join(dir, 'taken.zip'))).toEqual([['flag', `rep: --out ${path.join('<project>', 'taken.zip')}: exists and is not a file`]]);
+      expect(await refused(dir, path.join(dir, 'no', 'such', 'x.tar.gz'))).toEqual([['flag', `rep: --out ${path.join('<project>', 'no', 'such', 'x.tar.gz')}: its folder ${path.join(dir, 'no', 'such')} is not there`]]);
+      const r = await publish(open(dir), { engine: none, out: path.join(dir, 'old.tar.gz') });
+      expect(r.ok).toBe(true);
+      expect(readFileSync(path.join(dir, 'old.tar.gz')).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      expect((await verifyBundle(path.join(dir, 'old.tar.gz'))).ok).toBe(true);
+    });
+  });
+
   it('leaves no half-written folder bundle when it fails after it began writing (a new folder goes, an empty one is emptied)', async () => {
     const dir = makeProject(TREE);
     const parent = mkdtempSync(path.join(tmpdir(), 'rep-bundle-'));
