@@ -45,8 +45,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the
     // images the build tagged besides them (the canonical image), which belong to the current state too.
-    const last = recorded.at(-1);
-    const current = withImages(last && stateKeys.every((k) => last.includes(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
+    const last = new Set(recorded.at(-1));
+    const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
     const plan = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
     if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });

@@ -8,6 +8,8 @@ import type { ImageSummary } from '../../src/engine/engine.js';
 import { ownSizes, planGc } from '../../src/gc/policy.js';
 import { appendHistory, MAX_STATES, readHistory } from '../../src/state/history.js';
 import { appendNoFollow } from '../../src/safefs.js';
+import { gc } from '../../src/commands/gc.js';
+import { NoneEngine } from '../../src/engine/none.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const hex = (n: number) => key(n).slice('sha256:'.length);
@@ -114,4 +116,22 @@ describe('state history', () => {
     symlinkSync(path.join(dir, 'real'), path.join(dir, '.rep'));
     expect(readHistory(dir)).toEqual([]);
   });
+
+  it('weighs a planted state and history of 80k keys in linear time (whether the newest line holds the state took 28 s)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    try {
+      mkdirSync(path.join(dir, '.rep'));
+      writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n');
+      const keys = Array.from({ length: 80_000 }, (_, n) => key(n + 1));
+      const steps = Object.fromEntries(keys.map((k, n) => [`s${n}`, { key: k }]));
+      writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps }));
+      writeFileSync(path.join(dir, '.rep', 'history.jsonl'), `${JSON.stringify({ keys })}\n`);
+      // An engine with no rep-cache image: gc has nothing to remove, whatever the files say.
+      const engine = Object.assign(new NoneEngine(), { name: 'docker' }) as unknown as NoneEngine;
+      const r = await gc({ cwd: dir }, { engine, dryRun: true });
+      expect(r.ok && r.value.removed).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 15_000);
 });
