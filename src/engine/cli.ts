@@ -331,7 +331,9 @@ export class CliEngine implements Engine {
   }
 
   async removeImage(ref: string): Promise<void> {
-    await this.run(['image', 'rm', '-f', ref], { reject: false });
+    // Without -f: podman's removes the containers that use the image (running ones too), and docker's
+    // untags an image a container uses. The engine's refusal leaves both alone (gc says so).
+    await this.run(['image', 'rm', ref], { reject: false });
   }
 
   async listImages(repository: string): Promise<ImageSummary[]> {

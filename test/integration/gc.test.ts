@@ -83,6 +83,40 @@ describe.each(ENGINES)('rep gc (%s)', (name, make) => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('leaves an image a container uses, and the container: the engine refuses, gc says so (podman rmi -f removed the container)', async () => {
+    const engine = make();
+    const dir = chainProject();
+    let container = '';
+    try {
+      const first = await buildIn(dir, engine);
+      writeFileSync(path.join(dir, 'three.txt'), 'changed\n');
+      await buildIn(dir, engine);
+      const old = first.record.steps.find((s) => s.name === 'three')!.key;
+      const has = async (key: string) => (await engine.imageIds([cacheRef(key)])).get(cacheRef(key)) !== undefined;
+      // A container a user made from the old step image, say to look inside it.
+      const made = spawnSync(engine.bin, ['create', cacheRef(old), 'true'], { encoding: 'utf8' });
+      expect(made.status).toBe(0);
+      container = made.stdout.trim();
+      const exists = () => spawnSync(engine.bin, ['container', 'inspect', container], { stdio: 'ignore' }).status === 0;
+
+      const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+      expect(r.value.failed.map((i) => i.key)).toEqual([old]);
+      expect(await has(old)).toBe(true);
+      expect(exists()).toBe(true);
+      // Kept in the history, so that a later gc, once the container is gone, removes it.
+      spawnSync(engine.bin, ['rm', container], { stdio: 'ignore' });
+      container = '';
+      const again = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      expect(again.ok && again.value.removed.map((i) => i.key)).toEqual([old]);
+      expect(await has(old)).toBe(false);
+    } finally {
+      if (container) spawnSync(engine.bin, ['rm', '-f', container], { stdio: 'ignore' });
+      rep(dir, ['gc', '--all', '--engine', name]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('rep gc on the command line', () => {
