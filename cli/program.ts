@@ -16,7 +16,7 @@ import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
 import { exitCode, tailLines, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
-import { formatReason } from '../src/plan/reasons.js';
+import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
 import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
 import { VERSION } from '../src/version.js';
@@ -146,7 +146,7 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
   if (rec.engine === 'none' || dryRun) {
     const stale = rec.steps.filter((s) => s.action !== 'fresh');
     const width = Math.max(0, ...stale.map((s) => s.name.length));
-    for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${s.reasons.map(formatReason).join('; ')}`);
+    for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${formatReasons(s.reasons)}`);
     if (dryRun) out(stale.length ? `rep: ${stale.length} of ${n} steps would be built` : `rep: all ${n} steps fresh; nothing to build`);
     else if (stale.length === 0) out(`rep: all ${n} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
     else {

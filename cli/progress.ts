@@ -1,7 +1,7 @@
 // Rendering build events: a live status line on a terminal, plain lines when
 // CI is set or output is not a terminal, or one JSON object per line.
 import type { BuildEvent } from '../src/scheduler/events.js';
-import { formatReason } from '../src/plan/reasons.js';
+import { formatReasons } from '../src/plan/reasons.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json';
 
@@ -41,7 +41,7 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         return;
       case 'step-building':
         building.set(e.step, '');
-        line(`build   ${e.step}: ${e.reasons.map(formatReason).join('; ')}`);
+        line(`build   ${e.step}: ${formatReasons(e.reasons)}`);
         return;
       case 'step-line':
         if (mode === 'tty') {

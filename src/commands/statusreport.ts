@@ -1,7 +1,7 @@
 // What `rep status` prints, from the steps as planned: light on purpose, since
 // the quick path (commands/quick.ts) prints it from the no-op record before
 // the rest of rep loads.
-import { formatReason, type Reason } from '../plan/reasons.js';
+import { formatReasons, type Reason } from '../plan/reasons.js';
 
 export interface StepReport {
   name: string;
@@ -20,7 +20,7 @@ export function formatStatus(plan: { steps: readonly StepReport[] }): string {
   const width = Math.max(...plan.steps.map((s) => s.name.length));
   return plan.steps
     .map((s) => {
-      const why = s.state === 'fresh' ? s.key.slice(0, 19) : s.reasons.map(formatReason).join('; ');
+      const why = s.state === 'fresh' ? s.key.slice(0, 19) : formatReasons(s.reasons);
       return `${s.name.padEnd(width)}  ${s.state}  ${why}`;
     })
     .join('\n');

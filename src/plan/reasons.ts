@@ -1,4 +1,5 @@
 // Why a step is stale: typed, so the CLI, --json and tests all read the same thing.
+import { clip, printable } from '../diag.js';
 
 export type Reason =
   | { kind: 'new' }
@@ -16,6 +17,23 @@ export type Reason =
   | { kind: 'missing'; key: string }
   | { kind: 'unrecorded'; key: string };
 
+/** The most reasons a line names; the rest are counted (a renamed folder of 100k files, or a planted material). */
+export const REASONS_SHOWN = 10;
+
+/** A step's reasons on one line: the first REASONS_SHOWN, and how many more. */
+export function formatReasons(reasons: readonly Reason[]): string {
+  const shown = reasons.slice(0, REASONS_SHOWN).map(formatReason);
+  if (reasons.length > REASONS_SHOWN) shown.push(`and ${reasons.length - REASONS_SHOWN} more`);
+  return shown.join('; ');
+}
+
+/**
+ * A text of a reason as it may be shown: what was recorded comes from
+ * .rep/ (a cloned repository's material can name any path or base image),
+ * so control characters are escaped and a long text is cut.
+ */
+const t = (s: string) => printable(clip(s, 200));
+
 export function formatReason(r: Reason): string {
   switch (r.kind) {
     case 'new':
@@ -25,27 +43,27 @@ export function formatReason(r: Reason): string {
     case 'format':
       return `key format changed (${r.from} -> ${r.to})`;
     case 'base':
-      return r.from === undefined ? `base image is now ${r.to}` : `base image changed: ${r.from} -> ${r.to}`;
+      return r.from === undefined ? `base image is now ${t(r.to)}` : `base image changed: ${t(r.from)} -> ${t(r.to)}`;
     case 'field':
-      return `${r.field} changed`;
+      return `${t(r.field)} changed`;
     case 'input-added':
-      return `input added: ${r.path}`;
+      return `input added: ${t(r.path)}`;
     case 'input-removed':
-      return `input removed: ${r.path}`;
+      return `input removed: ${t(r.path)}`;
     case 'input-changed':
-      return `input changed: ${r.path}`;
+      return `input changed: ${t(r.path)}`;
     case 'input-mode':
-      return `input mode changed: ${r.path} (${r.from} -> ${r.to})`;
+      return `input mode changed: ${t(r.path)} (${t(r.from)} -> ${t(r.to)})`;
     case 'upstream':
-      return `builds on "${r.step}", which changed`;
+      return `builds on "${t(r.step)}", which changed`;
     case 'import':
-      return `outputs of "${r.step}" changed`;
+      return `outputs of "${t(r.step)}" changed`;
     case 'pending':
-      return `outputs of "${r.step}" are known once it reruns`;
+      return `outputs of "${t(r.step)}" are known once it reruns`;
     case 'missing':
-      return `no image for key ${r.key.slice(0, 19)} in the cache`;
+      return `no image for key ${t(r.key.slice(0, 19))} in the cache`;
     case 'unrecorded':
-      return `key changed from ${r.key.slice(0, 19)} (what that key was computed from is no longer recorded)`;
+      return `key changed from ${t(r.key.slice(0, 19))} (what that key was computed from is no longer recorded)`;
     default: {
       const never: never = r;
       return String(never);

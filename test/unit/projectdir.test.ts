@@ -375,6 +375,29 @@ describe('.rep/materials: what each recorded key was computed from', () => {
     }
   });
 
+  it('shows what a planted material names with its control characters escaped, and at most ten reasons a step', () => {
+    const dir = built();
+    const file = onlyMaterial(dir);
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    // A material that hashes to its name, as anyone can write one: the key in state.json names it.
+    m.base = 'busybox:latest\u001b[2J\u001b]0;pwned\u0007';
+    m.inputs = { '\u001b[31mFAKE\nrep: all steps fresh, safe to run\u001b[0m': { type: 'file', mode: '644', sha256: '0'.repeat(64) } };
+    for (let n = 0; n < 20; n++) m.inputs[`gone/${n}.txt`] = { type: 'file', mode: '644', sha256: '0'.repeat(64) };
+    const key = sha256Of(m);
+    rmSync(file);
+    writeFileSync(path.join(materials(dir), `${key}.json`), JSON.stringify(m));
+    const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
+    state.steps.app.key = `sha256:${key}`;
+    writeFileSync(path.join(dir, '.rep/state.json'), JSON.stringify(state));
+    for (const args of [['status'], ['build', '--dry-run']]) {
+      const r = repBounded(dir, [...args, '--engine', 'none']);
+      expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+      const gone = [0, 1, 10, 11, 12, 13, 14].map((n) => `input removed: gone/${n}.txt`).join('; ');
+      expect(r.stdout).toContain(`  base image changed: busybox:latest\\x1b[2J\\x1b]0;pwned\\x07 -> busybox:latest; input removed: \\x1b[31mFAKE\\x0arep: all steps fresh, safe to run\\x1b[0m; input added: a.txt; ${gone}; and 13 more\n`);
+      expect(r.stdout.split('\n').filter((l) => l.includes('safe to run'))).toHaveLength(1);
+    }
+  });
+
   it('reads no material through a link (the file or the folder), and a build replaces both with its own', () => {
     const v = victim();
     const dir = built();
