@@ -41,7 +41,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   try {
     const withImages = finalImages(paths);
     const recorded = readHistory(contextDir);
-    const stateKeys = Object.values(readState(contextDir)?.steps ?? {}).map((s) => s.key);
+    const records = Object.values(readState(contextDir)?.steps ?? {});
+    const stateKeys = records.map((s) => s.key);
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the
     // images the build tagged besides them (the canonical image), which belong to the current state too.
@@ -53,8 +54,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
-    // States gc dropped are forgotten, but for the keys whose images are still there.
-    const steps = new Set([...recorded.flat(), ...stateKeys]);
+    // States gc dropped are forgotten, but for the keys whose images are still there. A key of the state that
+    // rep did not seal is kept, never written into the history (a later gc would remove its image).
+    const steps = new Set([...recorded.flat(), ...records.filter((s) => !s.unsealed).map((s) => s.key)]);
     writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
     return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
   } finally {

@@ -27,11 +27,15 @@ export function outputsDigests(run: RunResult): Map<string, string> {
   return new Map([...run.steps.values()].flatMap((r) => (r.outputsDigest ? [[r.name, r.outputsDigest] as const] : [])));
 }
 
-/** A phony step gets a new key every build: drops the image of its previous key. */
+/**
+ * A phony step gets a new key every build: drops the image of its previous
+ * key, when rep recorded that key itself (a sealed record: a state.json
+ * that came with the project could name another project's image).
+ */
 export async function dropOldPhonyImages(engine: Engine, dag: Dag, prev: State | undefined, records: readonly [string, StepRecord][]): Promise<void> {
   for (const [name, rec] of records) {
     const old = prev?.steps[name];
-    if (dag.nodes.get(name)!.step.phony && old && old.key !== rec.key) await engine.removeImage(cacheRef(old.key));
+    if (dag.nodes.get(name)!.step.phony && old && !old.unsealed && old.key !== rec.key) await engine.removeImage(cacheRef(old.key));
   }
 }
 

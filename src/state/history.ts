@@ -9,6 +9,7 @@ import { lstatSync } from 'node:fs';
 import { readBounded, appendNoFollow } from '../safefs.js';
 import { writeFileAtomic } from './files.js';
 import { stateFileToRead, stateFileToWrite } from './state.js';
+import { seal, sealHolds } from './seal.js';
 
 /** The most lines kept; older states are merged into the first line. */
 export const MAX_STATES = 100;
@@ -37,15 +38,23 @@ export function readHistory(contextDir: string): HistoryEntry[] {
 function parseLine(line: string): HistoryEntry | undefined {
   if (!line.trim()) return undefined;
   try {
-    const v = JSON.parse(line) as { keys?: unknown };
+    const v = JSON.parse(line) as { keys?: unknown; seal?: unknown };
     if (!v || typeof v !== 'object' || !Array.isArray(v.keys) || !v.keys.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
-    return [...new Set(v.keys as string[])].sort();
+    const keys = [...new Set(v.keys as string[])].sort();
+    // A line this user's rep did not write (a cloned or pulled .rep/) would have gc remove the images of any keys it names.
+    return sealHolds(sealed(keys), v.seal) ? keys : undefined;
   } catch {
     return undefined;
   }
 }
 
-const lineOf = (keys: Iterable<string>) => `${JSON.stringify({ keys: [...new Set(keys)].sort() })}\n`;
+/** What a line's seal covers: its keys, sorted (seal.ts). */
+const sealed = (keys: readonly string[]) => `rep history\0${keys.join(' ')}`;
+
+const lineOf = (keys: Iterable<string>) => {
+  const sorted = [...new Set(keys)].sort();
+  return `${JSON.stringify({ keys: sorted, seal: seal(sealed(sorted)) })}\n`;
+};
 
 /**
  * Records a state's keys as the newest entry, unless the newest already says

@@ -13,6 +13,7 @@ import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
 import { isMaterial, materialReader, pruneMaterials, writeMaterials } from './materials.js';
+import { seal, sealHolds } from './seal.js';
 
 /** Version 2 names each step's key; its material is in .rep/materials/. Version 1 (read, never written) held the materials too. */
 export const STATE_VERSION = 2;
@@ -25,6 +26,12 @@ export interface StepRecord {
   outputsDigest?: string;
   /** Image id the engine built for this key. */
   image?: string;
+  /**
+   * In memory only: the record was read without a seal this user's rep made
+   * (seal.ts). Its outputs digest was left out, and its key is acted on by
+   * nothing (no image removed for it, no history line written with it).
+   */
+  unsealed?: true;
 }
 
 export interface State {
@@ -100,9 +107,18 @@ export function stateFileToRead(contextDir: string, entry: StateEntry): string |
 export function readState(contextDir: string): State | undefined {
   const file = stateFileToRead(contextDir, 'state');
   const state = file ? readJsonFile<State>(file, isState) : undefined;
+  if (!state) return undefined;
   // Steps by name without a prototype: a step named "constructor" or "toString" finds its own record or none.
-  return state && { ...state, steps: Object.assign(Object.create(null) as Record<string, StepRecord>, state.steps) };
+  const steps = Object.create(null) as Record<string, StepRecord>;
+  for (const [name, { seal: mark, ...rec }] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {
+    const { outputsDigest: _, ...unvouched } = rec;
+    steps[name] = sealHolds(recordSealed(name, rec), mark) ? rec : { ...unvouched, unsealed: true };
+  }
+  return { ...state, steps };
 }
+
+/** What a step's seal covers: its name, key, outputs digest and image. */
+const recordSealed = (name: string, r: StepRecord) => `rep state step\0${name}\0${r.key}\0${r.outputsDigest ?? ''}\0${r.image ?? ''}`;
 
 /**
  * Whether `x` has the shape rep writes: a .rep/ committed to a repository may
@@ -113,7 +129,7 @@ export function isState(x: unknown): x is State {
   const inline = x.version === 1;
   return isJsonMap(x.steps) && Object.values(x.steps).every((r) => {
     if (!isJsonMap(r) || typeof r.key !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(r.key)) return false;
-    if ((r.outputsDigest !== undefined && typeof r.outputsDigest !== 'string') || (r.image !== undefined && typeof r.image !== 'string')) return false;
+    if ((r.outputsDigest !== undefined && typeof r.outputsDigest !== 'string') || (r.image !== undefined && typeof r.image !== 'string') || (r.seal !== undefined && typeof r.seal !== 'string')) return false;
     return inline ? isMaterial(r.material) : r.material === undefined;
   });
 }
@@ -141,10 +157,13 @@ export function writeState(contextDir: string, state: State, previous: State | u
   const known = new Set(Object.values(previous?.steps ?? {}).map((r) => r.key));
   const materials = stateFolder(contextDir, 'materials');
   writeMaterials(materials, records, known);
-  const steps = Object.fromEntries(Object.entries(state.steps).map(([name, { material: _, ...rec }]) => [name, rec]));
+  // A record read without a seal is written without one: rep vouches only for what it recorded itself.
+  const steps = Object.fromEntries(
+    Object.entries(state.steps).map(([name, { material: _, unsealed, ...rec }]) => [name, { ...rec, ...(unsealed ? {} : { seal: seal(recordSealed(name, rec)) }) }]),
+  );
   writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
   pruneMaterials(materials, records.map((r) => r.key));
-  appendHistory(contextDir, [...records.map((s) => s.key), ...more]);
+  appendHistory(contextDir, [...records.filter((r) => !r.unsealed).map((s) => s.key), ...more]);
 }
 
 /**

@@ -11,6 +11,7 @@ import { CliEngine } from '../../src/engine/cli.js';
 import { EngineError, type BuildOutcome, type Engine } from '../../src/engine/engine.js';
 import { selectEngine } from '../../src/engine/select.js';
 import { isInsecure } from '../../src/lock/registry.js';
+import { seal } from '../../src/state/seal.js';
 import { makeProject, open, rep } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -224,7 +225,7 @@ class BrokenEngine implements Engine {
   async pull() {
     return false;
   }
-  async removeImage() {}
+  async removeImage(_ref: string): Promise<void> {}
   async listImages() {
     return [];
   }
@@ -268,15 +269,47 @@ describe('the scheduler', () => {
       expect(fresh.calls, name).toContain(`build rep-cache:${keyOfA.slice(7)}`);
       expect(fresh.calls, name).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
     }
-    // Cached under the key its own record names, a step's recorded digest is taken: nothing is measured again.
-    plant('a');
-    const cached = new RecordingEngine([`rep-cache:${keyOfA.slice(7)}`]);
-    await build(open(dir), { engine: cached });
-    expect(cached.calls.filter((c) => c.startsWith('exportPaths'))).toEqual([]);
+    // Cached under the key its own record names, a step's recorded digest is taken only under a seal this
+    // user's rep made (state/seal.ts): a planted one, or one whose digest was changed since, is measured again.
+    const measured = async (record: Record<string, unknown>) => {
+      writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'b', steps: { a: record } }));
+      const cached = new RecordingEngine([`rep-cache:${keyOfA.slice(7)}`]);
+      await build(open(dir), { engine: cached });
+      return cached.calls.filter((c) => c.startsWith('exportPaths'));
+    };
+    const digest = `sha256:${'1'.repeat(64)}`;
+    const sealed = seal(`rep state step\0a\0${keyOfA}\0${digest}\0`)!;
+    expect(sealed).toMatch(/^[0-9a-f]{64}$/);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealed })).toEqual([]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: `sha256:${'2'.repeat(64)}`, seal: sealed })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
   });
 });
 
 describe('the state', () => {
+  it('removes the image of a phony step\'s old key only when rep recorded that key: a planted state.json names another project\'s', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  stamp:\n    needs: [a]\n    phony: true\n    run: date\nreproducible: false\n' });
+    dirs.push(dir);
+    const engine = new RecordingEngine();
+    expect((await build(open(dir), { engine })).ok).toBe(true);
+    const state = () => JSON.parse(readFileSync(path.join(dir, '.rep', 'state.json'), 'utf8'));
+    const mine = state().steps.stamp.key as string;
+    // The next build drops the phony step's last image, which it made.
+    await build(open(dir), { engine });
+    expect(engine.calls).toContain(`removeImage rep-cache:${mine.slice(7)}`);
+    // A state that came with the project, naming a key of an image of someone else's.
+    const other = `sha256:${'e'.repeat(64)}`;
+    const planted = state();
+    planted.steps.stamp = { key: other };
+    writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify(planted));
+    const after = new RecordingEngine([`rep-cache:${other.slice(7)}`]);
+    expect((await build(open(dir), { engine: after })).ok).toBe(true);
+    expect(after.calls.filter((c) => c.startsWith('removeImage'))).toEqual([]);
+    // Nor does it go into the history gc reads, sealed as this project's.
+    expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(other.slice(7));
+  });
+
+
   it('is read by step name only: a step named "constructor" has no record of Object\'s', async () => {
     // dropOldPhonyImages took Object.prototype.constructor for the phony step's old record and threw after the build.
     const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  constructor:\n    needs: [a]\n    phony: true\n    run: echo x\nreproducible: false\n' });
@@ -311,5 +344,9 @@ class RecordingEngine extends BrokenEngine {
   override async exportPaths(image: string): Promise<void> {
     this.calls.push(`exportPaths ${image}`);
     throw new EngineError('stop: measured', '');
+  }
+  override async removeImage(ref: string): Promise<void> {
+    this.calls.push(`removeImage ${ref}`);
+    this.images.delete(ref);
   }
 }

@@ -77,19 +77,34 @@ describe('state history', () => {
     expect(h[h.length - 1]).toEqual([key(1), key(MAX_STATES + 19)]);
   });
 
-  it('reads a hostile history as nothing it cannot vouch for: bad lines, bad keys, links', () => {
+  it('reads a hostile history as nothing it cannot vouch for: bad lines, bad keys, lines rep did not seal, links', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
-    mkdirSync(path.join(dir, '.rep'));
-    writeFileSync(file(), `not json\n{"keys":["rep-cache:x"]}\n{"keys":"${key(1)}"}\n{"keys":["${key(1)}","../../etc"]}\n{"keys":["${key(2)}"]}\n`);
+    appendHistory(dir, [key(2)]);
+    const sealed = readFileSync(file(), 'utf8');
+    expect(JSON.parse(sealed)).toEqual({ keys: [key(2)], seal: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // Well-formed lines a cloned .rep/ brings would have gc remove the images of any keys they name.
+    const forged = sealed.replace(hex(2), hex(7));
+    writeFileSync(file(), `not json\n{"keys":["rep-cache:x"]}\n{"keys":"${key(1)}"}\n{"keys":["${key(1)}","../../etc"]}\n{"keys":["${key(3)}"]}\n${forged}${sealed}`);
+    expect(readHistory(dir)).toEqual([[key(2)]]);
+    // Sealed under another user's key (another state home): not believed either.
+    const home = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = mkdtempSync(path.join(tmpdir(), 'rep-state-'));
+    try {
+      expect(readHistory(dir)).toEqual([]);
+    } finally {
+      rmSync(process.env.XDG_STATE_HOME, { recursive: true, force: true });
+      if (home === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = home;
+    }
     expect(readHistory(dir)).toEqual([[key(2)]]);
     const outside = path.join(dir, 'elsewhere.jsonl');
-    writeFileSync(outside, `{"keys":["${key(3)}"]}\n`);
+    writeFileSync(outside, sealed);
     rmSync(file());
     symlinkSync(outside, file());
     expect(readHistory(dir)).toEqual([]);
     // appending does not write through the link either: it replaces it
     appendHistory(dir, [key(4)]);
-    expect(readFileSync(outside, 'utf8')).toBe(`{"keys":["${key(3)}"]}\n`);
+    expect(readFileSync(outside, 'utf8')).toBe(sealed);
     expect(readHistory(dir)).toEqual([[key(4)]]);
   });
 
@@ -117,7 +132,7 @@ describe('state history', () => {
     expect(readHistory(dir)).toEqual([]);
   });
 
-  it('weighs a planted state and history of 80k keys in linear time (whether the newest line holds the state took 28 s)', async () => {
+  it('weighs a state and history of 80k keys in linear time (whether the newest line holds the state took 28 s)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
     try {
       mkdirSync(path.join(dir, '.rep'));
@@ -125,7 +140,7 @@ describe('state history', () => {
       const keys = Array.from({ length: 80_000 }, (_, n) => key(n + 1));
       const steps = Object.fromEntries(keys.map((k, n) => [`s${n}`, { key: k }]));
       writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps }));
-      writeFileSync(path.join(dir, '.rep', 'history.jsonl'), `${JSON.stringify({ keys })}\n`);
+      appendHistory(dir, keys);
       // An engine with no rep-cache image: gc has nothing to remove, whatever the files say.
       const engine = Object.assign(new NoneEngine(), { name: 'docker' }) as unknown as NoneEngine;
       const r = await gc({ cwd: dir }, { engine, dryRun: true });
@@ -134,4 +149,30 @@ describe('state history', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 15_000);
+
+  it('removes no image for keys of a state rep did not seal, and writes none of them into the history', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    try {
+      mkdirSync(path.join(dir, '.rep'));
+      writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n');
+      // A state that came with the project names another project's step image; the history is this user's own.
+      writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: { a: { key: key(9) } } }));
+      appendHistory(dir, [key(1)]);
+      appendHistory(dir, [key(2)]);
+      const removed: string[] = [];
+      const engine = Object.assign(new NoneEngine(), {
+        name: 'docker',
+        listImages: async () => [img(1, 10, ['x']), img(2, 10, ['y']), img(9, 10, ['z'])].filter((i) => !removed.some((r) => r.endsWith(i.tags[0]!))),
+        removeImage: async (ref: string) => void removed.push(ref),
+      }) as unknown as NoneEngine;
+      const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      expect(r.ok && r.value.removed.map((i) => i.key)).toEqual([key(1), key(2)]);
+      expect(removed).toEqual([`rep-cache:${hex(1)}`, `rep-cache:${hex(2)}`]);
+      // Kept (the current state's), but not recorded as this project's: the next gc, after a build, leaves it too.
+      expect(readHistory(dir).flat()).not.toContain(key(9));
+      expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(hex(9));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

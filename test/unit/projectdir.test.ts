@@ -343,7 +343,8 @@ describe('.rep/materials: what each recorded key was computed from', () => {
     const dir = built();
     const state = JSON.parse(readFileSync(path.join(dir, '.rep/state.json'), 'utf8'));
     expect(state.version).toBe(STATE_VERSION);
-    expect(state.steps.app).toEqual({ key: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    // And the seal of this user's rep on it (state/seal.ts): what a cloned .rep/ says is not acted on.
+    expect(state.steps.app).toEqual({ key: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), seal: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(path.basename(onlyMaterial(dir))).toBe(`${state.steps.app.key.slice(7)}.json`);
     change(dir);
     expect(status(dir)).toBe('app  stale  input changed: a.txt\n');
