@@ -56,10 +56,10 @@ const program = new Command('rep')
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
 for (const o of PROJECT_OPTIONS) program.addOption(commanderOption(o));
 
-async function project(cmd: Command): Promise<Project> {
+async function project(cmd: Command, lockToRewrite = false): Promise<Project> {
   const g = cmd.optsWithGlobals<ProjectFlags>();
   const { openProject } = await import('../src/project.js');
-  const p = openProject({ file: g.file, context: g.context });
+  const p = openProject({ file: g.file, context: g.context, lockToRewrite });
   if (!p.ok) failWith(p.errors);
   return p.value;
 }
@@ -248,7 +248,8 @@ program
   .description('pin every base image to its registry digest in Repfile.lock')
   .action(async (_o: unknown, cmd: Command) => {
     const { lock } = await import('../src/commands/lock.js');
-    const r = await lock(await project(cmd));
+    // A lock that is not valid is written again, not refused (its message says to run rep lock).
+    const r = await lock(await project(cmd, true));
     if (!r.ok) failWith(r.errors);
     for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);

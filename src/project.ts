@@ -19,7 +19,10 @@ export interface Project {
 }
 
 /** -f, -C and the working directory they are taken against (see projectPaths). */
-export type ProjectOptions = PathOptions;
+export interface ProjectOptions extends PathOptions {
+  /** A Repfile.lock that is not JSON or not a valid lock is as none (rep lock, which writes it again). */
+  lockToRewrite?: boolean;
+}
 
 export function openProject(opts: ProjectOptions = {}): Result<Project> {
   const cwd = opts.cwd ?? process.cwd();
@@ -27,7 +30,7 @@ export function openProject(opts: ProjectOptions = {}): Result<Project> {
   if (opts.context && !existsSync(contextDir)) return fail({ file: opts.context, message: 'build context directory does not exist' });
   const recipe = loadRepfile(file, { contextDir, displayName: path.relative(cwd, file) || file });
   if (!recipe.ok) return recipe;
-  const lock = readLockFile(recipe.value.path);
+  const lock = readLockFile(recipe.value.path, opts.lockToRewrite);
   if (!lock.ok) return lock;
   const ctx = loadContext(recipe.value.contextDir);
   if (!ctx.ok) return ctx;

@@ -18,6 +18,9 @@ export interface Lockfile {
 
 export const lockPath = (repfilePath: string) => path.join(path.dirname(repfilePath), 'Repfile.lock');
 
+/** A digest as a lock holds it: what docker and podman take after @ in FROM. */
+export const LOCK_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
 /**
  * What is wrong with `value` as a lock, or undefined. A lock comes with the
  * repository or the bundle, and its digests end up in FROM lines: every key
@@ -30,7 +33,7 @@ export function lockProblem(value: unknown): string | undefined {
   for (const [ref, digest] of Object.entries(value.images)) {
     const bad = imageRefProblem(ref);
     if (bad) return `images: ${bad}`;
-    if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    if (typeof digest !== 'string' || !LOCK_DIGEST.test(digest)) {
       return `images[${JSON.stringify(ref)}]: ${JSON.stringify(String(digest).slice(0, 100))} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
     }
   }
@@ -49,7 +52,7 @@ export interface LockRead {
  * (and by the quick no-op path, which opens none); an error when it is not a
  * regular file (a link to one is fine), over TEXT_LIMIT or not a valid lock.
  */
-export function readLockFile(repfilePath: string): Result<LockRead | undefined> {
+export function readLockFile(repfilePath: string, invalidAsNone = false): Result<LockRead | undefined> {
   const file = lockPath(repfilePath);
   const shown = path.relative(process.cwd(), file) || file;
   const r = readBounded(file, { follow: true, limit: TEXT_LIMIT });
@@ -58,10 +61,11 @@ export function readLockFile(repfilePath: string): Result<LockRead | undefined> 
   try {
     value = JSON.parse(r.bytes.toString('utf8'));
   } catch {
-    return fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
+    return invalidAsNone ? ok(undefined) : fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
   }
   const bad = lockProblem(value);
-  return bad ? fail({ file: shown, message: bad }) : ok({ file, bytes: r.bytes, value: value as Lockfile });
+  if (bad) return invalidAsNone ? ok(undefined) : fail({ file: shown, message: bad });
+  return ok({ file, bytes: r.bytes, value: value as Lockfile });
 }
 
 export function writeLock(repfilePath: string, lock: Lockfile): void {

@@ -1,7 +1,8 @@
 // Asking a registry (Docker Registry HTTP API v2 / OCI distribution) for the
 // digest a tag points at.
 import { isIPv4, isIPv6 } from 'node:net';
-import { fail, ok, type InFile, type Result } from '../diag.js';
+import { clip, fail, ok, type InFile, type Result } from '../diag.js';
+import { LOCK_DIGEST } from './lockfile.js';
 import { parseImageRef } from './reference.js';
 
 const ACCEPT = [
@@ -40,7 +41,10 @@ export function isInsecure(registry: string): boolean {
 export async function resolveDigest(text: string, at: InFile): Promise<Result<string>> {
   const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
   const ref = parseImageRef(text);
-  if (ref.digest) return ok(ref.digest);
+  // What the lock would hold is checked before it is written: rep reads no other (lockfile.ts).
+  const pinned = (digest: string, from: string) =>
+    LOCK_DIGEST.test(digest) ? ok(digest) : unanswered(`${from} ${JSON.stringify(clip(digest, 100))}, which is not a sha256 digest (sha256: and 64 lowercase hex digits)`);
+  if (ref.digest) return pinned(ref.digest, 'the Repfile pins it to');
   const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
   const url = `${isInsecure(ref.registry) ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
   let res: Response;
@@ -53,5 +57,5 @@ export async function resolveDigest(text: string, at: InFile): Promise<Result<st
   if (!res.ok) return unanswered(`registry ${ref.registry} answered ${res.status} for ${text}`);
   const digest = res.headers.get('docker-content-digest');
   if (!digest) return unanswered(`registry ${ref.registry} gave no digest for ${text}`);
-  return ok(digest);
+  return pinned(digest, `registry ${ref.registry} answered`);
 }
