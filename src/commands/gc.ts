@@ -42,22 +42,25 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const withImages = finalImages(paths);
     const recorded = readHistory(contextDir);
     const records = Object.values(readState(contextDir)?.steps ?? {});
-    const stateKeys = records.map((s) => s.key);
+    // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
+    const stateKeys = records.filter((s) => !s.unsealed).map((s) => s.key);
+    const protect = new Set(withImages(records.filter((s) => s.unsealed).map((s) => s.key)));
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the
     // images the build tagged besides them (the canonical image), which belong to the current state too.
     const last = new Set(recorded.at(-1));
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
-    const plan = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
+    const planned = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
+    const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
     if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     // States gc dropped are forgotten, but for the keys whose images are still there. A key of the state that
     // rep did not seal is kept, never written into the history (a later gc would remove its image).
-    const steps = new Set([...recorded.flat(), ...records.filter((s) => !s.unsealed).map((s) => s.key)]);
-    writeHistory(contextDir, [failed.map((i) => i.key), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
+    const steps = new Set([...recorded.flat(), ...stateKeys]);
+    writeHistory(contextDir, [failed.map((i) => i.key).filter((k) => steps.has(k)), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
     return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
   } finally {
     mutex?.release();

@@ -29,20 +29,20 @@ export function readHistory(contextDir: string): HistoryEntry[] {
   if (!r.ok) return [];
   const out: HistoryEntry[] = [];
   for (const line of r.bytes.toString('utf8').split('\n')) {
-    const keys = parseLine(line);
+    const keys = parseLine(contextDir, line);
     if (keys) out.push(keys);
   }
   return out;
 }
 
-function parseLine(line: string): HistoryEntry | undefined {
+function parseLine(contextDir: string, line: string): HistoryEntry | undefined {
   if (!line.trim()) return undefined;
   try {
     const v = JSON.parse(line) as { keys?: unknown; seal?: unknown };
     if (!v || typeof v !== 'object' || !Array.isArray(v.keys) || !v.keys.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
     const keys = [...new Set(v.keys as string[])].sort();
     // A line this user's rep did not write (a cloned or pulled .rep/) would have gc remove the images of any keys it names.
-    return sealHolds(sealed(keys), v.seal) ? keys : undefined;
+    return sealHolds(contextDir, sealed(keys), v.seal) ? keys : undefined;
   } catch {
     return undefined;
   }
@@ -51,9 +51,11 @@ function parseLine(line: string): HistoryEntry | undefined {
 /** What a line's seal covers: its keys, sorted (seal.ts). */
 const sealed = (keys: readonly string[]) => `rep history\0${keys.join(' ')}`;
 
-const lineOf = (keys: Iterable<string>) => {
+/** A line of the history, sealed; undefined without a key to seal it with (gc could not use it, and it would only grow). */
+const lineOf = (contextDir: string, keys: Iterable<string>): string | undefined => {
   const sorted = [...new Set(keys)].sort();
-  return `${JSON.stringify({ keys: sorted, seal: seal(sealed(sorted)) })}\n`;
+  const mark = seal(contextDir, sealed(sorted));
+  return mark === undefined ? undefined : `${JSON.stringify({ keys: sorted, seal: mark })}\n`;
 };
 
 /**
@@ -62,15 +64,16 @@ const lineOf = (keys: Iterable<string>) => {
  * merged into one.
  */
 export function appendHistory(contextDir: string, keys: Iterable<string>): void {
-  const line = lineOf(keys);
+  const line = lineOf(contextDir, keys);
+  if (line === undefined) return;
   const past = readHistory(contextDir);
   const last = past[past.length - 1];
-  if (last && lineOf(last) === line) return;
+  if (last && lineOf(contextDir, last) === line) return;
   const file = stateFileToWrite(contextDir, 'history');
   // Past the bound, or anything but a regular file of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
   const st = lstatSync(file, { throwIfNoEntry: false });
   if (past.length + 1 > MAX_STATES || (st && (!st.isFile() || st.nlink !== 1))) {
-    writeHistory(contextDir, [...past, parseLine(line)!]);
+    writeHistory(contextDir, [...past, parseLine(contextDir, line)!]);
     return;
   }
   appendNoFollow(file, line);
@@ -80,5 +83,5 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
 export function writeHistory(contextDir: string, entries: readonly HistoryEntry[]): void {
   const extra = entries.length - MAX_STATES;
   const kept = extra > 0 ? [entries.slice(0, extra + 1).flat(), ...entries.slice(extra + 1)] : entries;
-  writeFileAtomic(stateFileToWrite(contextDir, 'history'), kept.filter((e) => e.length > 0).map(lineOf).join(''));
+  writeFileAtomic(stateFileToWrite(contextDir, 'history'), kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e) ?? '').join(''));
 }

@@ -112,7 +112,7 @@ export function readState(contextDir: string): State | undefined {
   const steps = Object.create(null) as Record<string, StepRecord>;
   for (const [name, { seal: mark, ...rec }] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {
     const { outputsDigest: _, ...unvouched } = rec;
-    steps[name] = sealHolds(recordSealed(name, rec), mark) ? rec : { ...unvouched, unsealed: true };
+    steps[name] = sealHolds(contextDir, recordSealed(name, rec), mark) ? rec : { ...unvouched, unsealed: true };
   }
   return { ...state, steps };
 }
@@ -159,7 +159,7 @@ export function writeState(contextDir: string, state: State, previous: State | u
   writeMaterials(materials, records, known);
   // A record read without a seal is written without one: rep vouches only for what it recorded itself.
   const steps = Object.fromEntries(
-    Object.entries(state.steps).map(([name, { material: _, unsealed, ...rec }]) => [name, { ...rec, ...(unsealed ? {} : { seal: seal(recordSealed(name, rec)) }) }]),
+    Object.entries(state.steps).map(([name, { material: _, unsealed, ...rec }]) => [name, { ...rec, ...(unsealed ? {} : { seal: seal(contextDir, recordSealed(name, rec)) }) }]),
   );
   writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
   pruneMaterials(materials, records.map((r) => r.key));

@@ -54,8 +54,11 @@ function createdAt(text: string): number {
 
 export default function setup(): () => void {
   const outer = process.env.TMPDIR;
+  const outerState = process.env.XDG_STATE_HOME;
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-tests-'));
   process.env.TMPDIR = dir;
+  // rep's seal key (src/state/seal.ts) of this run, not the key of whoever runs the tests.
+  process.env.XDG_STATE_HOME = path.join(dir, 'state');
   const own: Before = {
     tags: Object.fromEntries(ENGINES.map((bin) => [bin, [...repTags(bin)]])),
     dangling: Object.fromEntries(ENGINES.flatMap((bin) => {
@@ -70,6 +73,8 @@ export default function setup(): () => void {
     // podman writes under TMPDIR and fails when it is gone: give it back before asking the engines.
     if (outer === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = outer;
+    if (outerState === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = outerState;
     rmSync(dir, { recursive: true, force: true });
     const files = readdirSync(RUNS).filter((f) => f !== `${process.pid}.json`);
     const started = files.filter((f) => /^\d+\.json$/.test(f));

@@ -278,7 +278,7 @@ describe('the scheduler', () => {
       return cached.calls.filter((c) => c.startsWith('exportPaths'));
     };
     const digest = `sha256:${'1'.repeat(64)}`;
-    const sealed = seal(`rep state step\0a\0${keyOfA}\0${digest}\0`)!;
+    const sealed = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0`)!;
     expect(sealed).toMatch(/^[0-9a-f]{64}$/);
     expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealed })).toEqual([]);
     expect(await measured({ key: keyOfA, outputsDigest: digest })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);

@@ -165,14 +165,43 @@ describe('state history', () => {
         listImages: async () => [img(1, 10, ['x']), img(2, 10, ['y']), img(9, 10, ['z'])].filter((i) => !removed.some((r) => r.endsWith(i.tags[0]!))),
         removeImage: async (ref: string) => void removed.push(ref),
       }) as unknown as NoneEngine;
+      // The newest line this project recorded stands for the current state, whose own record is not rep's.
       const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
-      expect(r.ok && r.value.removed.map((i) => i.key)).toEqual([key(1), key(2)]);
-      expect(removed).toEqual([`rep-cache:${hex(1)}`, `rep-cache:${hex(2)}`]);
+      expect(r.ok && r.value.removed.map((i) => i.key)).toEqual([key(1)]);
+      expect(removed).toEqual([`rep-cache:${hex(1)}`]);
       // Kept (the current state's), but not recorded as this project's: the next gc, after a build, leaves it too.
       expect(readHistory(dir).flat()).not.toContain(key(9));
       expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(hex(9));
+      // Not even --all, which removes every image the project recorded, the current state's too.
+      const all = await gc({ cwd: dir }, { engine, all: true });
+      expect(all.ok && [all.value.removed.map((i) => i.key), all.value.kept.map((i) => i.key)]).toEqual([[key(2)], []]);
+      expect(removed).toEqual([`rep-cache:${hex(1)}`, `rep-cache:${hex(2)}`]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('believes no line sealed for another project (a .rep/ committed elsewhere), and keeps no history without a key to seal it', () => {
+    const [a, b] = [mkdtempSync(path.join(tmpdir(), 'rep-a-')), mkdtempSync(path.join(tmpdir(), 'rep-b-'))];
+    try {
+      appendHistory(a, [key(1)]);
+      mkdirSync(path.join(b, '.rep'));
+      writeFileSync(path.join(b, '.rep', 'history.jsonl'), readFileSync(path.join(a, '.rep', 'history.jsonl')));
+      expect(readHistory(a)).toEqual([[key(1)]]);
+      expect(readHistory(b)).toEqual([]);
+      const home = process.env.XDG_STATE_HOME;
+      process.env.XDG_STATE_HOME = '/dev/null/state';
+      try {
+        for (let n = 0; n < 5; n++) appendHistory(b, [key(2)]);
+      } finally {
+        if (home === undefined) delete process.env.XDG_STATE_HOME;
+        else process.env.XDG_STATE_HOME = home;
+      }
+      // Lines no one can seal, which grew one a build: none are written.
+      expect(readFileSync(path.join(b, '.rep', 'history.jsonl'), 'utf8')).toBe(readFileSync(path.join(a, '.rep', 'history.jsonl'), 'utf8'));
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
     }
   });
 });

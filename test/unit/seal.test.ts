@@ -1,7 +1,9 @@
 // The seal on what rep records in .rep/ and later acts on (src/state/seal.ts):
-// a key of this user's outside every project, made once, never read or made
-// through a link; without one, nothing is sealed and no seal holds.
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// a key of this user's outside every project, made once by the owner of the
+// folder it goes in, never read or made through a link, and a seal that
+// holds in the project it was made for only; without a key, nothing is
+// sealed and no seal holds.
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,49 +18,83 @@ afterEach(() => {
   }
   for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-const stateHome = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'rep-state-'));
+const folder = (prefix: string) => {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
   made.push(d);
-  process.env.XDG_STATE_HOME = d;
   return d;
 };
+const stateHome = () => (process.env.XDG_STATE_HOME = folder('rep-state-'));
 
 describe('seal', () => {
-  it('is made once, as a key of 32 random bytes only its user reads, and holds for what it sealed alone', () => {
+  it('is made once, as a key of 32 random bytes only its user reads, and holds for what it sealed alone, in its project alone', () => {
     const home = stateHome();
-    const mark = seal('rep history\0a');
+    const [a, b] = [folder('rep-a-'), folder('rep-b-')];
+    const mark = seal(a, 'rep history\0k');
     expect(mark).toMatch(/^[0-9a-f]{64}$/);
     const file = path.join(home, 'rep', 'seal.key');
     expect(sealKeyFile()).toBe(file);
     expect(readFileSync(file, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
     expect(lstatSync(file).mode & 0o777).toBe(0o600);
     expect(lstatSync(path.dirname(file)).mode & 0o777).toBe(0o700);
-    expect(seal('rep history\0a')).toBe(mark);
-    expect(sealHolds('rep history\0a', mark)).toBe(true);
-    expect(sealHolds('rep history\0b', mark)).toBe(false);
-    for (const bad of [undefined, 1, '', mark!.toUpperCase(), `${mark}0`, mark!.slice(1)]) expect(sealHolds('rep history\0a', bad)).toBe(false);
+    expect(seal(a, 'rep history\0k')).toBe(mark);
+    expect(sealHolds(a, 'rep history\0k', mark)).toBe(true);
+    expect(sealHolds(a, 'rep history\0j', mark)).toBe(false);
+    // A line sealed for one project, copied into another (a committed .rep/), does not hold there.
+    expect(sealHolds(b, 'rep history\0k', mark)).toBe(false);
+    // The project by its real path: reached through a link, it is the same project.
+    const via = path.join(folder('rep-via-'), 'a');
+    symlinkSync(a, via);
+    expect(sealHolds(via, 'rep history\0k', mark)).toBe(true);
+    for (const bad of [undefined, 1, '', mark!.toUpperCase(), `${mark}0`, mark!.slice(1)]) expect(sealHolds(a, 'rep history\0k', bad)).toBe(false);
     // Another user's key (another state home): the seal does not hold.
     stateHome();
-    expect(sealHolds('rep history\0a', mark)).toBe(false);
+    expect(sealHolds(a, 'rep history\0k', mark)).toBe(false);
   });
 
-  it('reads and makes no key through a link, and seals nothing without a key', () => {
+  it('replaces a key of its own that is cut short or that others may read; reads and makes none through a link', () => {
+    const dir = folder('rep-p-');
+    for (const [text, mode] of [['', 0o600], [`${'a'.repeat(64)}\n`, 0o644]] as const) {
+      const home = stateHome();
+      mkdirSync(path.join(home, 'rep'), { mode: 0o700 });
+      const file = path.join(home, 'rep', 'seal.key');
+      writeFileSync(file, text);
+      chmodSync(file, mode);
+      expect(seal(dir, 'x')).toMatch(/^[0-9a-f]{64}$/);
+      expect(readFileSync(file, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+      expect(readFileSync(file, 'utf8')).not.toBe(`${'a'.repeat(64)}\n`);
+      expect(lstatSync(file).mode & 0o777).toBe(0o600);
+    }
     const home = stateHome();
     const target = path.join(home, 'elsewhere');
-    writeFileSync(target, `${'a'.repeat(64)}\n`);
+    writeFileSync(target, `${'a'.repeat(64)}\n`, { mode: 0o600 });
     mkdirSync(path.join(home, 'rep'));
     symlinkSync(target, path.join(home, 'rep', 'seal.key'));
-    expect(seal('x')).toBeUndefined();
-    expect(sealHolds('x', seal('x'))).toBe(false);
+    expect(seal(dir, 'x')).toBeUndefined();
+    expect(sealHolds(dir, 'x', seal(dir, 'x'))).toBe(false);
     expect(readFileSync(target, 'utf8')).toBe(`${'a'.repeat(64)}\n`);
-    // A dangling link is not made into a key either.
-    rmSync(target);
-    expect(seal('y')).toBeUndefined();
     expect(lstatSync(path.join(home, 'rep', 'seal.key')).isSymbolicLink()).toBe(true);
     // No absolute state home or home: no key, no seal.
     process.env.XDG_STATE_HOME = 'relative/state';
     process.env.HOME = 'relative';
     expect(sealKeyFile()).toBeUndefined();
-    expect(seal('z')).toBeUndefined();
+    expect(seal(dir, 'z')).toBeUndefined();
+  });
+
+  it.runIf(process.geteuid?.() === 0)('makes nothing in a home of another user\'s (sudo -E rep build): root-owned folders there locked its owner out', () => {
+    const home = folder('rep-home-');
+    chownSync(home, 65534, 65534);
+    process.env.XDG_STATE_HOME = '';
+    process.env.HOME = home;
+    expect(seal(folder('rep-p-'), 'x')).toBeUndefined();
+    expect(() => lstatSync(path.join(home, '.local'))).toThrow(/ENOENT/);
+    // A key of another user's is not taken either.
+    const other = folder('rep-home-');
+    mkdirSync(path.join(other, '.local', 'state', 'rep'), { recursive: true, mode: 0o700 });
+    const key = path.join(other, '.local', 'state', 'rep', 'seal.key');
+    writeFileSync(key, `${'b'.repeat(64)}\n`, { mode: 0o600 });
+    chownSync(key, 65534, 65534);
+    process.env.HOME = other;
+    expect(seal(folder('rep-p-'), 'x')).toBeUndefined();
+    expect(readFileSync(key, 'utf8')).toBe(`${'b'.repeat(64)}\n`);
   });
 });
