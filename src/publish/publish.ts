@@ -73,11 +73,13 @@ const FORMATS: Record<string, [string, string]> = {
  * folder bundle into anything but a new or empty folder, an archive in place
  * of a folder or into a folder that is not there.
  */
-function outProblem(out: string, kind: BundleKind, projectDir: string): string | undefined {
+function outProblem(out: string, kind: BundleKind, project: Project): string | undefined {
   const abs = path.resolve(out);
   const st = lstatSync(abs, { throwIfNoEntry: false });
   if (st?.isSymbolicLink()) return 'is a link; rep writes no bundle through one: remove it or name another path';
-  for (let d = path.dirname(abs); d.startsWith(projectDir + path.sep); d = path.dirname(d)) {
+  const roots = projectRoots(project);
+  const inside = (d: string) => roots.some((r) => d.startsWith(r + path.sep));
+  for (let d = path.dirname(abs); inside(d); d = path.dirname(d)) {
     if (lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink()) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
   }
   if (kind === 'dir') return st && (!st.isDirectory() || readdirSync(abs).length > 0) ? 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' : undefined;
@@ -86,9 +88,30 @@ function outProblem(out: string, kind: BundleKind, projectDir: string): string |
   return undefined;
 }
 
+/**
+ * The folders a stranger's repository may have put links in: the context, the
+ * Repfile's folder, and the git repository either lies in (found by its
+ * .git; a project without one is its context and Repfile folder).
+ */
+function projectRoots(project: Project): string[] {
+  const gitRoot = (dir: string) => {
+    for (let d = dir; ; d = path.dirname(d)) {
+      if (lstatSync(path.join(d, '.git'), { throwIfNoEntry: false })) return d;
+      if (path.dirname(d) === d) return undefined;
+    }
+  };
+  const dirs = [path.resolve(project.ctx.dir), path.dirname(path.resolve(project.recipe.path))];
+  return [...new Set([...dirs, ...dirs.map(gitRoot).filter((d): d is string => d !== undefined)])];
+}
+
 export async function publish(project: Project, opts: PublishOptions): Promise<Result<PublishResult>> {
   const kind = bundleKind(opts.out);
-  const badOut = outProblem(opts.out, kind, path.resolve(project.ctx.dir));
+  let badOut: string | undefined;
+  try {
+    badOut = outProblem(opts.out, kind, project);
+  } catch (e) {
+    badOut = `cannot be checked (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
   if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
   let key;
   if (opts.sign) {

@@ -20,6 +20,7 @@ import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, verifyTag } from '../../src/publish/rebuild.js';
 import { parseSecretGrant } from '../../src/scheduler/secrets.js';
 import { verifyBundle } from '../../src/publish/verify.js';
+import { openProject } from '../../src/project.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -239,6 +240,20 @@ describe('rep publish and rep verify', () => {
       }
       expect(readdirSync(v).sort()).toEqual(['empty', 'important.txt']);
       expect(readdirSync(path.join(v, 'empty'))).toEqual([]);
+      rmSync(v, { recursive: true, force: true });
+    });
+
+    it('a link anywhere in the repository counts, not only in the context: env/Repfile with dist -> a folder of the user', async () => {
+      const v = victims();
+      const repo = makeProject({ '.git/HEAD': 'ref: refs/heads/main\n', 'env/Repfile': REPFILE, 'env/data/rain.csv': 'year,mm\n', 'env/src/run.R': 'print(1)\n', dist: { link: v } });
+      const project = openProject({ cwd: repo, file: 'env/Repfile' });
+      if (!project.ok) throw new Error(project.errors.map(formatDiagnostic).join('\n'));
+      for (const name of ['dist/bundle', 'dist/paper.tar.gz']) {
+        const r = await publish(project.value, { engine: none, out: path.join(repo, name) });
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(r.errors.map(formatDiagnostic)[0]).toMatch(/: goes through .*dist, a link in the project; rep writes no bundle through one$/);
+      }
+      expect(readdirSync(v).sort()).toEqual(['empty', 'important.txt']);
       rmSync(v, { recursive: true, force: true });
     });
 
