@@ -342,8 +342,10 @@ program
       process.stdout.write(sumContext(ctx.value));
       if (!o.list) return;
     }
+    // A name with a control character is printed escaped (\xNN), as git quotes it: one name a line, nothing for the terminal.
+    const { printable } = await import('../src/diag.js');
     const files = listContext(ctx.value);
-    if (files.length) out(files.join('\n'));
+    if (files.length) out(files.map(printable).join('\n'));
   });
 
 program

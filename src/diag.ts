@@ -120,23 +120,30 @@ export function formatPath(path: readonly (string | number)[]): string {
  * the user gave; what is placed on rep's side (a flag, the engine, rep's own
  * files) starts with `rep:` (`rep: --secret x: ...`, `rep: docker: ...`).
  */
+/**
+ * `s` with its control characters escaped but for line breaks: a diagnostic
+ * names files, links, patterns and fields of a stranger's repository, whose
+ * escape sequences would otherwise reach the terminal.
+ */
+const shown = (s: string) => s.split('\n').map(printable).join('\n');
+
 export function formatDiagnostic(d: Diagnostic): string {
   switch (d.kind) {
     case 'flag':
-      return `rep: ${d.flag}: ${d.message}`;
+      return `rep: ${shown(d.flag)}: ${shown(d.message)}`;
     case 'engine':
-      return `rep: ${d.engine}: ${d.message}`;
+      return `rep: ${d.engine}: ${shown(d.message)}`;
     case 'busy':
     case 'io':
-      return `rep: ${d.file}: ${d.message}`;
+      return `rep: ${shown(d.file)}: ${shown(d.message)}`;
     case 'build':
-      return `rep: ${d.message}`;
+      return `rep: ${shown(d.message)}`;
     case undefined:
     case 'file':
     case 'registry': {
-      const where = d.span ? `${d.file}:${d.span.start.line}:${d.span.start.col}` : d.file;
-      const path = d.path ? `${d.path}: ` : '';
-      return `${where}: ${path}${d.message}`;
+      const where = d.span ? `${shown(d.file)}:${d.span.start.line}:${d.span.start.col}` : shown(d.file);
+      const path = d.path ? `${shown(d.path)}: ` : '';
+      return `${where}: ${path}${shown(d.message)}`;
     }
     default: {
       const never: never = d;
@@ -151,7 +158,7 @@ export function formatDiagnostic(d: Diagnostic): string {
  */
 export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const head = formatDiagnostic(d);
-  const detail = d.kind === 'engine' && d.detail ? tailLines(d.detail).map((l) => `\n  | ${l}`).join('') : '';
+  const detail = d.kind === 'engine' && d.detail ? tailLines(d.detail).map((l) => `\n  | ${printable(l)}`).join('') : '';
   if (!('span' in d) || !d.span || source === undefined) return head + detail;
   const lines = source.split(/\r?\n/);
   const { start, end } = d.span;
@@ -162,5 +169,5 @@ export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const last = end.line === start.line ? Math.max(end.col, start.col + 1) : text.length + 1;
   const width = Math.max(1, Math.min(last, text.length + 1) - start.col);
   const marks = ' '.repeat(start.col - 1) + '^'.repeat(width);
-  return `${head}\n ${gutter} | ${text}\n ${pad} | ${marks}`;
+  return `${head}\n ${gutter} | ${printable(text)}\n ${pad} | ${marks}`;
 }

@@ -1,6 +1,6 @@
 // The rep command as a user runs it: exact output and exit codes.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, type Diagnostic } from '../../src/diag.js';
@@ -158,6 +158,34 @@ describe('rep CLI', () => {
     const s = JSON.parse(r.stdout);
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(s.properties.steps.additionalProperties.properties).toHaveProperty('needs');
+  });
+});
+
+describe('what a stranger\'s repository names reaches the terminal escaped', () => {
+  it('file and link names, link targets, Repfile keys and .dockerignore patterns with control characters', () => {
+    const esc = '\u001b';
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a', [`src/e${esc}[31mRED${esc}[0m`]: 'x' });
+    const clean = (r: { stdout: string; stderr: string }) => expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const list = rep(dir, ['context', '--list']);
+    clean(list);
+    expect(list.stdout).toContain('src/e\\x1b[31mRED\\x1b[0m\n');
+    symlinkSync(`/x${esc}]0;pwned\u0007`, path.join(dir, `src/l${esc}[32mG`));
+    const link = rep(dir, ['status']);
+    clean(link);
+    expect(link.code).toBe(2);
+    expect(link.stderr).toContain('src/l\\x1b[32mG');
+    expect(link.stderr).toContain('/x\\x1b]0;pwned\\x07');
+    rmSync(path.join(dir, `src/l${esc}[32mG`));
+    writeFileSync(path.join(dir, 'Repfile'), `${REPFILE}bogus${esc}[2J: 1\n`);
+    const key = rep(dir, ['status']);
+    clean(key);
+    expect([key.code, key.stderr]).toEqual([2, expect.stringContaining('bogus\\x1b[2J')]);
+    writeFileSync(path.join(dir, 'Repfile'), REPFILE);
+    writeFileSync(path.join(dir, '.dockerignore'), `[${esc}[31m\n`);
+    const ignore = rep(dir, ['status']);
+    clean(ignore);
+    expect(ignore.code).toBe(2);
+    expect(ignore.stderr).toContain('[\\x1b[31m');
   });
 });
 
