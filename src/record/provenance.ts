@@ -50,8 +50,9 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     const id = ids.get(ref);
     return id ? { ref, resolved: ref, digest: id, source: 'image-id' as const } : { ref, resolved: ref, source: 'none' as const };
   });
-  const inputs = new Map<string, string>();
-  for (const s of b.steps) for (const f of s.inputs) inputs.set(f.path, f.sha256);
+  // Each input once, by path, as the steps hashed it: no copy of its path and hash (100k of them at times).
+  const inputs = new Map<string, HashedFile>();
+  for (const s of b.steps) for (const f of s.inputs) inputs.set(f.path, f);
   const rel = (p: string) => path.relative(recipe.contextDir, p).split(path.sep).join('/');
   return provenanceStatement({
     repfile: { path: rel(recipe.path), sha256: recipe.sha256 },
@@ -65,7 +66,7 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     dockerfile: { name: 'Dockerfile', sha256: sha256Hex(b.dockerfileText) },
     context: contextSubject(b),
     bases,
-    inputs: [...inputs].sort(([a], [c]) => (a < c ? -1 : 1)).map(([p, sha256]) => ({ path: p, sha256 })),
+    inputs: [...inputs.values()].sort((x, y) => (x.path < y.path ? -1 : 1)),
     steps: b.steps.map((s) => ({
       name: s.name,
       key: s.key,
