@@ -116,17 +116,17 @@ export function formatPath(path: readonly (string | number)[]): string {
 }
 
 /**
- * One line: `Repfile:12:5: steps.app.needs: unknown step "sytem"` for a file
- * the user gave; what is placed on rep's side (a flag, the engine, rep's own
- * files) starts with `rep:` (`rep: --secret x: ...`, `rep: docker: ...`).
- */
-/**
  * `s` with its control characters escaped but for line breaks: a diagnostic
  * names files, links, patterns and fields of a stranger's repository, whose
  * escape sequences would otherwise reach the terminal.
  */
 const shown = (s: string) => s.split('\n').map(printable).join('\n');
 
+/**
+ * One line: `Repfile:12:5: steps.app.needs: unknown step "sytem"` for a file
+ * the user gave; what is placed on rep's side (a flag, the engine, rep's own
+ * files) starts with `rep:` (`rep: --secret x: ...`, `rep: docker: ...`).
+ */
 export function formatDiagnostic(d: Diagnostic): string {
   switch (d.kind) {
     case 'flag':

@@ -3,7 +3,7 @@
 // from what was live at its last collection, so at 100k files the walk's and
 // the hashes' working set (about 60 MB, dead once the steps are planned) and
 // the rewrite's were still held when the provenance was written, and the
-// peak RSS was their sum (about 390 MB where 75 MB is live; 270-280 MB with
+// peak RSS was their sum (about 390 MB where 75 MB is live; 275-310 MB with
 // these collections). A full collection costs 40-70 ms at that size, and
 // nothing on a heap under WORTH (a 10k-file build never reaches it).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
