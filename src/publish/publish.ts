@@ -77,10 +77,13 @@ function outProblem(out: string, kind: BundleKind, project: Project): string | u
   const abs = path.resolve(out);
   const st = lstatSync(abs, { throwIfNoEntry: false });
   if (st?.isSymbolicLink()) return 'is a link; rep writes no bundle through one: remove it or name another path';
+  // Each link on the way, wherever it leads, is refused when it lies in the project: where it is is its
+  // folder's real path (the way may be spelled through other links, -f or -C too).
   const roots = projectRoots(project);
-  const inside = (d: string) => roots.some((r) => d.startsWith(r + path.sep));
-  for (let d = path.dirname(abs); inside(d); d = path.dirname(d)) {
-    if (lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink()) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
+  const inside = (p: string) => roots.some((r) => p.startsWith(r + path.sep));
+  for (let d = path.dirname(abs); path.dirname(d) !== d; d = path.dirname(d)) {
+    if (!lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+    if (inside(path.join(realpathSync(path.dirname(d)), path.basename(d)))) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
   }
   if (kind === 'dir') return st && (!st.isDirectory() || readdirSync(abs).length > 0) ? 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' : undefined;
   if (st && !st.isFile()) return 'exists and is not a file';
@@ -94,14 +97,18 @@ function outProblem(out: string, kind: BundleKind, project: Project): string | u
  * .git; a project without one is its context and Repfile folder).
  */
 function projectRoots(project: Project): string[] {
-  const gitRoot = (dir: string) => {
+  // Every repository the project lies in: a submodule's or a worktree's .git is a file, and the repository
+  // around it is a stranger's too.
+  const gitRoots = (dir: string) => {
+    const found: string[] = [];
     for (let d = dir; ; d = path.dirname(d)) {
-      if (lstatSync(path.join(d, '.git'), { throwIfNoEntry: false })) return d;
-      if (path.dirname(d) === d) return undefined;
+      if (lstatSync(path.join(d, '.git'), { throwIfNoEntry: false })) found.push(d);
+      if (path.dirname(d) === d) return found;
     }
   };
-  const dirs = [path.resolve(project.ctx.dir), path.dirname(path.resolve(project.recipe.path))];
-  return [...new Set([...dirs, ...dirs.map(gitRoot).filter((d): d is string => d !== undefined)])];
+  // As they really are: -f or -C through a link names the project by another path than the output's.
+  const dirs = [project.ctx.dir, path.dirname(project.recipe.path)].map((d) => realpathSync(path.resolve(d)));
+  return [...new Set([...dirs, ...dirs.flatMap(gitRoots)])];
 }
 
 export async function publish(project: Project, opts: PublishOptions): Promise<Result<PublishResult>> {

@@ -1,7 +1,7 @@
 // Publishing and verifying bundles without an engine: provenance, signature,
 // checksums, citation metadata, and every kind of tampering.
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Ajv from 'ajv';
@@ -255,6 +255,28 @@ describe('rep publish and rep verify', () => {
       }
       expect(readdirSync(v).sort()).toEqual(['empty', 'important.txt']);
       rmSync(v, { recursive: true, force: true });
+    });
+
+    it('a link in the repository around a submodule counts, and so does one reached by -f through a link', async () => {
+      const v = victims();
+      const sup = makeProject({ '.git/HEAD': 'ref: refs/heads/main\n', out: { link: v }, 'sub/.git': 'gitdir: ../.git/modules/sub\n', 'sub/Repfile': REPFILE, 'sub/data/rain.csv': 'year,mm\n', 'sub/src/run.R': 'print(1)\n', 'sub/dist': { link: v }, 'sub/.dockerignore': 'dist\n' });
+      const outside = mkdtempSync(path.join(tmpdir(), 'rep-via-'));
+      symlinkSync(sup, path.join(outside, 'lnk'));
+      const cases: [string, string][] = [
+        [path.join(sup, 'sub'), path.join(sup, 'out', 'bundle')],
+        [path.join(outside, 'lnk', 'sub'), path.join(sup, 'sub', 'dist', 'bundle')],
+        [path.join(sup, 'sub'), path.join(outside, 'lnk', 'sub', 'dist', 'paper.tar.gz')],
+      ];
+      for (const [where, out] of cases) {
+        const project = openProject({ cwd: where });
+        if (!project.ok) throw new Error(project.errors.map(formatDiagnostic).join('\n'));
+        const r = await publish(project.value, { engine: none, out });
+        expect(r.ok, `${where} ${out}`).toBe(false);
+        if (!r.ok) expect(r.errors.map(formatDiagnostic)[0]).toMatch(/: goes through .*(out|dist), a link in the project; rep writes no bundle through one$/);
+      }
+      expect(readdirSync(v).sort()).toEqual(['empty', 'important.txt']);
+      rmSync(v, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
     });
 
     it('an archive in place of a folder, or into a folder that is not there, is refused before the build; a file is replaced', async () => {
