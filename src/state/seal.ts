@@ -16,7 +16,7 @@
 // Without a key nothing is sealed and no seal holds: rep measures again,
 // removes nothing it cannot vouch for and keeps no history.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, linkSync, lstatSync, mkdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, lstatSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { createExclusive, readBounded } from '../safefs.js';
@@ -57,11 +57,22 @@ function readKey(file: string): Buffer | 'none' | 'invalid' {
   return HEX.test(text) ? Buffer.from(text.slice(0, 64), 'hex') : 'invalid';
 }
 
-/** Whether the nearest folder of `dir` that exists is this user's: where rep may make the key's folders. */
+/**
+ * Whether the nearest folder of `dir` that exists is this user's: where rep
+ * may make the key's folders. A link to one counts as the folder it leads
+ * to (a state home the user keeps elsewhere), the key file itself never does.
+ */
 function ownedWayTo(dir: string): boolean {
   for (let d = dir; ; d = path.dirname(d)) {
-    const st = lstatQuiet(d);
-    if (st) return st.isDirectory() && st.uid === euid();
+    if (lstatQuiet(d)) {
+      let st;
+      try {
+        st = statSync(d);
+      } catch {
+        return false;
+      }
+      return st.isDirectory() && st.uid === euid();
+    }
     if (path.dirname(d) === d) return false;
   }
 }
@@ -93,7 +104,11 @@ function keyAt(file: string): Buffer | undefined {
   } catch {
     // Made meanwhile by another rep (EEXIST), or not to be made here (read-only): read what there is.
   } finally {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // Never made (a folder rep may not search): nothing to remove.
+    }
   }
   const made = readKey(file);
   return made instanceof Buffer ? made : undefined;

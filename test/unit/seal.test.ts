@@ -3,11 +3,13 @@
 // folder it goes in, never read or made through a link, and a seal that
 // holds in the project it was made for only; without a key, nothing is
 // sealed and no seal holds.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seal, sealHolds, sealKeyFile } from '../../src/state/seal.js';
+import { CLI } from '../helpers.js';
 
 const saved = { XDG_STATE_HOME: process.env.XDG_STATE_HOME, HOME: process.env.HOME };
 const made: string[] = [];
@@ -96,5 +98,36 @@ describe('seal', () => {
     process.env.HOME = other;
     expect(seal(folder('rep-p-'), 'x')).toBeUndefined();
     expect(readFileSync(key, 'utf8')).toBe(`${'b'.repeat(64)}\n`);
+  });
+
+  it('makes its key in a state home that is a link to a folder of the user\'s (kept elsewhere)', () => {
+    const real = folder('rep-real-');
+    const via = path.join(folder('rep-via-'), 'state');
+    symlinkSync(real, via);
+    process.env.XDG_STATE_HOME = via;
+    expect(seal(folder('rep-p-'), 'x')).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(path.join(real, 'rep', 'seal.key'), 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+  });
+
+  it('goes on without a key when its folder may not be searched: a build is not stopped by it', () => {
+    // As root every folder may be searched: the CLI runs as nobody then, with a state home of nobody's.
+    const root = process.getuid?.() === 0;
+    // Under /tmp itself: the tests' own temporary folder is private.
+    const base = mkdtempSync('/tmp/rep-nokey-');
+    made.push(base);
+    chmodSync(base, 0o777);
+    const home = path.join(base, 'state');
+    mkdirSync(path.join(home, 'rep'), { recursive: true });
+    const dir = path.join(base, 'p');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n');
+    if (root) for (const p of [home, path.join(home, 'rep'), dir, path.join(dir, 'Repfile')]) chownSync(p, 65534, 65534);
+    chmodSync(path.join(home, 'rep'), 0o000);
+    const args = [CLI, 'build', '--engine', 'none'];
+    const env = { ...process.env, XDG_STATE_HOME: home };
+    const r = root ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: dir, encoding: 'utf8', env }) : spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(readFileSync(path.join(dir, '.rep', 'state.json'), 'utf8')).steps.a.seal).toBeUndefined();
+    chmodSync(path.join(home, 'rep'), 0o700);
   });
 });
