@@ -14,7 +14,7 @@ import type { Engine } from '../src/engine/engine.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { exitCode, tailLines, type Diagnostic, type Result } from '../src/diag.js';
+import { exitCode, printable, tailLines, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
@@ -343,7 +343,6 @@ program
       if (!o.list) return;
     }
     // A name with a control character is printed escaped (\xNN), as git quotes it: one name a line, nothing for the terminal.
-    const { printable } = await import('../src/diag.js');
     const files = listContext(ctx.value);
     if (files.length) out(files.map(printable).join('\n'));
   });
@@ -403,8 +402,8 @@ async function main(argv: string[]): Promise<number> {
     // Every problem rep foresees comes back as a Result (see src/diag.ts); what reaches here is
     // the engine failing where no step was running, or a fault of rep's: say what failed, without
     // a stack trace (REP_DEBUG=1 shows it).
-    const detail = e instanceof EngineError && e.detail ? tailLines(e.detail).map((l) => `\n  | ${l}`).join('') : '';
-    process.stderr.write(`rep: ${(e as Error).message}${detail}\n`);
+    const detail = e instanceof EngineError && e.detail ? tailLines(e.detail).map((l) => `\n  | ${printable(l)}`).join('') : '';
+    process.stderr.write(`rep: ${printable(String((e as Error).message))}${detail}\n`);
     if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }

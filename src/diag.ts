@@ -97,7 +97,7 @@ export function fileOf(d: Diagnostic): string | undefined {
  * print on a terminal and to put in one comment line.
  */
 // eslint-disable-next-line no-control-regex
-export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
+export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
 
 /** `s` cut to `max` characters, with an ellipsis when it was longer: a file's text quoted in a message. */
 export const clip = (s: string, max = 300) => (s.length > max ? `${s.slice(0, max)}…` : s);
@@ -168,6 +168,8 @@ export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const pad = ' '.repeat(gutter.length);
   const last = end.line === start.line ? Math.max(end.col, start.col + 1) : text.length + 1;
   const width = Math.max(1, Math.min(last, text.length + 1) - start.col);
-  const marks = ' '.repeat(start.col - 1) + '^'.repeat(width);
+  // Measured on the line as printed: an escaped character takes four columns or six.
+  const before = printable(text.slice(0, start.col - 1)).length;
+  const marks = ' '.repeat(before) + '^'.repeat(Math.max(1, printable(text.slice(start.col - 1, start.col - 1 + width)).length));
   return `${head}\n ${gutter} | ${printable(text)}\n ${pad} | ${marks}`;
 }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exitCode, formatDiagnostic, type Diagnostic } from '../../src/diag.js';
+import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
 import { acquireMutex, startedAt } from '../../src/state/mutex.js';
 import { CLI, makeProject, rep } from '../helpers.js';
 
@@ -186,6 +186,19 @@ describe('what a stranger\'s repository names reaches the terminal escaped', () 
     clean(ignore);
     expect(ignore.code).toBe(2);
     expect(ignore.stderr).toContain('[\\x1b[31m');
+  });
+});
+
+describe('a quoted line with control characters', () => {
+  it('is underlined where the escaped text puts the place, and bidi controls are escaped too', () => {
+    const source = 'steps: {one: {run: [echo]},\ttwo: {needs: [nope]}}\n';
+    const col = source.indexOf('[nope]') + 1;
+    const d: Diagnostic = { file: 'Repfile', span: { start: { line: 1, col }, end: { line: 1, col: col + 6 } }, path: 'steps.two.needs', message: 'unknown step "nope"' };
+    const [, quoted, marks] = renderDiagnostic(d, source).split('\n');
+    expect(quoted).toBe(' 1 | steps: {one: {run: [echo]},\\x09two: {needs: [nope]}}');
+    expect(marks!.indexOf('^')).toBe(quoted!.indexOf('[nope]'));
+    expect(marks!.replace(/^ *\| */, '')).toBe('^^^^^^');
+    expect(formatDiagnostic({ file: 'b\u202eexe.txt', message: 'x' })).toBe('b\\u202eexe.txt: x');
   });
 });
 
