@@ -174,7 +174,7 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
 }
 
 /** lstat, with nothing there where a part of the path is a file (ENOTDIR) or a folder rep may not read. */
-function lstatQuiet(abs: string): Stats | undefined {
+export function lstatQuiet(abs: string): Stats | undefined {
   try {
     return lstatSync(abs, { throwIfNoEntry: false });
   } catch {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import fg from 'fast-glob';
 import picomatch from 'picomatch';
 import { JsRegexp } from './jsregexp.js';
+import { lstatQuiet } from '../safefs.js';
 
 /** A pattern (after fast-glob's brace expansion) that names a path outside the folder the glob is in. */
 export class GlobError extends Error {}
@@ -31,13 +32,8 @@ function linkOnTheWay(cwd: string, rel: string): string | undefined {
   for (const name of rel.split(/[/\\]/)) {
     if (name === '' || name === '.') continue;
     at = at ? `${at}/${name}` : name;
-    let st;
-    try {
-      st = lstatSync(path.join(cwd, at), { throwIfNoEntry: false });
-    } catch {
-      // Not a folder on the way (ENOTDIR...): reading it says so, as fast-glob's read does.
-      return undefined;
-    }
+    // Nothing there, or not a folder on the way (ENOTDIR...): reading it says so, as fast-glob's read does.
+    const st = lstatQuiet(path.join(cwd, at));
     if (!st) return undefined;
     if (st.isSymbolicLink()) return at;
   }

@@ -16,10 +16,10 @@
 // Without a key nothing is sealed and no seal holds: rep measures again,
 // removes nothing it cannot vouch for and keeps no history.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, linkSync, lstatSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { createExclusive, readBounded } from '../safefs.js';
+import { createExclusive, lstatQuiet, readBounded } from '../safefs.js';
 
 const KEY_BYTES = 32;
 
@@ -38,14 +38,6 @@ export function sealKeyFile(env: NodeJS.ProcessEnv = process.env): string | unde
 
 const HEX = /^[0-9a-f]{64}\n?$/;
 const euid = () => process.geteuid?.() ?? -1;
-/** lstat, undefined for anything it cannot say (missing, or a file on the way: ENOTDIR). */
-const lstatQuiet = (p: string) => {
-  try {
-    return lstatSync(p, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-};
 
 /** The key in `file` when it is a regular file of this user's that no one else may read or write. */
 function readKey(file: string): Buffer | 'none' | 'invalid' {
