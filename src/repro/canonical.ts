@@ -11,6 +11,7 @@
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Of } from '../canonical.js';
+import { letGoOfGarbage } from '../heap.js';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError, type Engine } from '../engine/engine.js';
 import type { PlannedStep } from '../plan/plan.js';
@@ -22,6 +23,9 @@ import { canonicalConfig, type HistoryStep } from './config.js';
 import { DEFAULT_DROP, dropMatcher, engineArtefacts } from './drop.js';
 import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries, type CanonicalEntry } from './layer.js';
 import { LayerError, mergeLayers } from './merge.js';
+
+/** How much a rewrite's rounds may leave on the heap before they are collected (see heap.ts). */
+const ROUND_GARBAGE = 24 << 20;
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
 export const REWRITE_FORMAT = 5;
@@ -174,6 +178,9 @@ async function rewrite(engine: Engine, job: RewriteJob): Promise<string> {
           const isImage = s === owners.length - 1;
           if (entries.length) diffIds.push(addLayer(archive, entries, diffIds, docker ? job.previous : []));
           if (entries.length || !isImage) history.push({ createdBy: owners[s]!.by, key: owners[s]!.key, layer: entries.length > 0 });
+          // Each step's merged and canonical entries are garbage once its layer is written: at 100k files
+          // the rounds' sum, held until V8 collected, was the rewrite's peak (290 MB, 250 with this).
+          letGoOfGarbage(ROUND_GARBAGE);
         }
         const config = canonicalConfig({ built: finalImg.config, base: baseImg.config, diffIds, steps: history, epoch: job.epoch });
         archive.finish(config);

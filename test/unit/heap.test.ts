@@ -32,4 +32,21 @@ describe('letGoOfGarbage', () => {
     expect(used()).toBeGreaterThan(held - (8 << 20));
     expect(set[1_499_999]!.n).toBe(1_499_999);
   });
+
+  it('given grownBy, collects only once the heap has grown that much since the last collection', () => {
+    const held = working();
+    letGoOfGarbage();
+    // Garbage under the bound is left to V8; over it, collected.
+    let small: { path: string; n: number }[] | undefined = Array.from({ length: 100_000 }, (_, n) => ({ path: `g/${n}`, n }));
+    small = undefined;
+    const before = used();
+    letGoOfGarbage(64 << 20);
+    expect(used()).toBeGreaterThan(before - (1 << 20));
+    let more: ReturnType<typeof working> | undefined = working();
+    more = undefined;
+    const grown = used();
+    letGoOfGarbage(64 << 20);
+    expect(grown - used()).toBeGreaterThan(64 << 20);
+    expect([held.length, small, more]).toEqual([1_500_000, undefined, undefined]);
+  });
 });
