@@ -4,8 +4,9 @@
 // that refuses what could leave the folder or exceed a bound, so an archive
 // bomb stops at the bound, not after it was written whole.
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import yauzl from 'yauzl';
+import { readTarStream, type EntrySink } from '../repro/tarstream.js';
+import type { TarHeader } from '../repro/tarindex.js';
 import { escaped } from './bundlefs.js';
 import { ExtractError, Unpacker, type ExtractOptions } from './unpacker.js';
 
@@ -32,74 +33,44 @@ function firstFailure(u: Unpacker, label: string, stop: () => void, reject: (e: 
   };
 }
 
-/** Unpacks the tar stream `input` into the folder `dir` (which exists and is empty). */
+/** What an entry of a type rep does not unpack is called in a message. */
+const OTHER_TYPES: Record<string, string> = { '3': 'character-device', '4': 'block-device', '6': 'fifo' };
+
+/**
+ * Unpacks the tar stream `input` into the folder `dir` (which exists and is
+ * empty). Read as Go and GNU tar read it (repro/tarstream.ts): an archive that
+ * tar readers would unpack differently is refused, so the files rep checked
+ * are the files `tar -xf` or `docker load` take from it.
+ */
 export async function extractTar(input: Readable, dir: string, o: ExtractOptions): Promise<void> {
   const u = new Unpacker(dir, o);
-  const extract = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    const end = firstFailure(
-      u,
-      o.label,
-      () => {
-        input.unpipe(extract);
-        input.destroy();
-        extract.destroy();
-      },
-      reject,
-    );
-    const fail = end.fail;
-    extract.on('entry', (h, body, next) => {
-      if (end.failed) {
-        body.resume();
-        return;
-      }
-      const skip = () => {
-        body.on('end', next);
-        body.resume();
-      };
-      try {
-        const name = u.name(h.name);
-        if (name === undefined) return skip();
-        switch (h.type) {
-          case 'directory':
-            u.dir(name);
-            return skip();
-          case 'file':
-          case 'contiguous-file':
-            u.file(name, h.mode, h.size);
-            body.on('data', (c: unknown) => {
-              try {
-                u.write(c as Buffer);
-              } catch (e) {
-                fail(e);
-              }
-            });
-            body.on('end', () => {
-              if (end.failed) return;
-              u.close();
-              next();
-            });
-            body.on('error', fail);
-            return;
-          case 'symlink':
-            u.symlink(name, h.linkname ?? '');
-            return skip();
-          case 'link':
-            u.hardlink(name, h.linkname ?? '');
-            return skip();
-          default:
-            u.other(name, `${h.type} entry`);
-        }
-      } catch (e) {
-        body.resume();
-        fail(e);
-      }
-    });
-    extract.on('finish', () => (end.failed ? undefined : resolve()));
-    extract.on('error', fail);
-    input.on('error', fail);
-    input.pipe(extract);
-  });
+  const entry = (h: TarHeader): EntrySink | undefined => {
+    const name = u.name(h.name, h.type === '5');
+    if (name === undefined) return undefined;
+    switch (h.type) {
+      case '5':
+        u.dir(name);
+        return undefined;
+      case '0':
+        u.file(name, h.mode, h.size);
+        return { data: (c) => u.write(c), end: () => u.close() };
+      case '2':
+        u.symlink(name, h.linkname);
+        return undefined;
+      case '1':
+        u.hardlink(name, h.linkname);
+        return undefined;
+      default:
+        return u.other(name, `${OTHER_TYPES[h.type] ?? h.type} entry`);
+    }
+  };
+  try {
+    await readTarStream(input, entry);
+  } catch (e) {
+    throw wrap(o.label, e);
+  } finally {
+    u.close();
+  }
 }
 
 /** Unpacks the zip file `file` into the folder `dir` (which exists and is empty). */
@@ -122,7 +93,7 @@ export async function extractZip(file: string, dir: string, o: ExtractOptions): 
     const fail = end.fail;
     zip.on('entry', (entry: yauzl.Entry) => {
       try {
-        const name = u.name(entry.fileName);
+        const name = u.name(entry.fileName, entry.fileName.endsWith('/'));
         const mode = (entry.externalFileAttributes >>> 16) & 0o177777;
         if (name === undefined) return zip.readEntry();
         if (entry.fileName.endsWith('/')) {

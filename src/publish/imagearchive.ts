@@ -5,10 +5,11 @@
 // (publish may have each file's bytes stored by digest as they pass, to
 // repack them as an OCI archive: see ocilayout.ts).
 import { createHash } from 'node:crypto';
-import { createWriteStream, renameSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
+import { TarError, type TarHeader } from '../repro/tarindex.js';
+import { readTarStream, type EntrySink } from '../repro/tarstream.js';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 
@@ -48,7 +49,18 @@ export interface ReadOptions {
   blobsTo?: string;
 }
 
-/** Reads the tar stream `input` to its end (a malformed archive is a finding, not an error). */
+class StoreError extends Error {}
+
+const writeAll = (fd: number, b: Buffer) => {
+  for (let at = 0; at < b.length; ) at += writeSync(fd, b, at);
+};
+
+/**
+ * Reads the tar stream `input` to its end (a malformed archive is a finding,
+ * not an error), as Go reads it (repro/tarstream.ts), which is how docker and
+ * podman load it: an archive that tar readers would read differently is a
+ * finding, not an image rep checked and the engine loads otherwise.
+ */
 export async function readImageArchive(input: Readable, opts: ReadOptions = {}): Promise<ImageFindings> {
   const label = opts.label ?? 'image.tar';
   let parts = 0;
@@ -56,65 +68,64 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
   const links = new Map<string, string>();
   const problems: string[] = [];
   let kept = 0;
-  const extract = tar.extract();
-  const finished = await new Promise<string | undefined>((resolve) => {
-    let done = false;
-    const stop = (why?: string) => {
-      if (done) return;
-      done = true;
-      input.unpipe(extract);
-      input.resume();
-      resolve(why);
+  const entry = (h: TarHeader): EntrySink | undefined => {
+    const name = h.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    if (name === '' || pathProblem(name)) {
+      problems.push(`${label}: entry "${shown(h.name)}" is not a plain relative path`);
+      return undefined;
+    }
+    if (members.has(name) || links.has(name)) {
+      problems.push(`${label}: entry ${shown(name)} appears twice`);
+      return undefined;
+    }
+    if (h.type === '2' || h.type === '1') {
+      const target = h.type === '1' ? h.linkname : path.posix.join(path.posix.dirname(name), h.linkname);
+      links.set(name, path.posix.normalize(target).replace(/^(\.\/)+/, ''));
+      return undefined;
+    }
+    if (h.type !== '0') return undefined;
+    const hash = createHash('sha256');
+    const small = h.size <= KEEP && kept + h.size <= KEEP_TOTAL;
+    const chunks: Buffer[] = [];
+    const part = opts.blobsTo && path.join(opts.blobsTo, `.part${parts++}`);
+    const stored = (what: () => void) => {
+      try {
+        what();
+      } catch (e) {
+        throw new StoreError(`cannot store ${shown(name)}: ${(e as Error).message}`);
+      }
     };
-    extract.on('entry', (h, body, next) => {
-      const name = h.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-      const skip = () => {
-        body.on('end', next);
-        body.resume();
-      };
-      if (name === '' || pathProblem(name)) {
-        problems.push(`${label}: entry "${shown(h.name)}" is not a plain relative path`);
-        return skip();
-      }
-      if (members.has(name) || links.has(name)) {
-        problems.push(`${label}: entry ${shown(name)} appears twice`);
-        return skip();
-      }
-      if (h.type === 'symlink' || h.type === 'link') {
-        const target = h.type === 'link' ? (h.linkname ?? '') : path.posix.join(path.posix.dirname(name), h.linkname ?? '');
-        links.set(name, path.posix.normalize(target).replace(/^(\.\/)+/, ''));
-        return skip();
-      }
-      if (h.type !== 'file' && h.type !== 'contiguous-file') return skip();
-      const hash = createHash('sha256');
-      const small = (h.size ?? 0) <= KEEP && kept + (h.size ?? 0) <= KEEP_TOTAL;
-      const chunks: Buffer[] = [];
-      const part = opts.blobsTo && path.join(opts.blobsTo, `.part${parts++}`);
-      const store = part ? createWriteStream(part) : undefined;
-      body.on('data', (c: unknown) => {
-        hash.update(c as Buffer);
-        if (small) chunks.push(c as Buffer);
-      });
-      const ended = (e?: Error | null) => {
-        if (e) return stop(`cannot store ${shown(name)}: ${e.message}`);
+    if (part) stored(() => (open = openSync(part, 'wx')));
+    return {
+      data: (c) => {
+        hash.update(c);
+        if (small) chunks.push(Buffer.from(c));
+        if (open !== undefined) stored(() => writeAll(open!, c));
+      },
+      end: () => {
         const data = small ? Buffer.concat(chunks) : undefined;
         if (data) kept += data.length;
         const sha256 = hash.digest('hex');
-        if (part) renameSync(part, path.join(opts.blobsTo!, sha256));
-        members.set(name, { sha256, size: h.size ?? 0, data });
-        next();
-      };
-      if (store) {
-        body.pipe(store);
-        store.on('finish', () => ended());
-        store.on('error', ended);
-      } else body.on('end', () => ended());
-    });
-    extract.on('finish', () => stop());
-    extract.on('error', (e) => stop(`${label} is not a readable tar archive: ${e.message}`));
-    input.on('error', (e) => stop(`cannot read ${label}: ${e.message}`));
-    input.pipe(extract);
-  });
+        if (part) {
+          stored(() => closeSync(open!));
+          open = undefined;
+          stored(() => renameSync(part, path.join(opts.blobsTo!, sha256)));
+        }
+        members.set(name, { sha256, size: h.size, data });
+      },
+    };
+  };
+  /** The blob being stored, if any (closed should the archive end on the way). */
+  let open: number | undefined;
+  let finished: string | undefined;
+  try {
+    await readTarStream(input, entry);
+  } catch (e) {
+    const message = (e as Error).message;
+    finished = e instanceof TarError ? `${label} is not a readable tar archive: ${message}` : e instanceof StoreError ? message : `cannot read ${label}: ${message}`;
+  } finally {
+    if (open !== undefined) closeSync(open);
+  }
   if (finished) return { label, configs: [], images: [], tags: [], problems: [...problems, finished] };
   return checkMembers(label, members, links, problems);
 }

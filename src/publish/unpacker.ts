@@ -41,10 +41,17 @@ export class Unpacker {
     return new ExtractError(`${this.o.label}: ${message}`);
   }
 
-  /** The entry's name made plain ("./a/b/" -> "a/b"), or undefined for the archive's own root ("./"). */
-  name(raw: string): string | undefined {
+  /**
+   * The entry's name made plain ("./a/b/" -> "a/b"), or undefined for the
+   * archive's own root ("./"), a folder. Anything else by that name is
+   * refused: passed over here, GNU tar writes it over the folder it unpacks into.
+   */
+  name(raw: string, folder: boolean): string | undefined {
     const name = raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-    if (name === '' && raw !== '' && /^[./]*$/.test(raw) && !raw.startsWith('/')) return undefined;
+    if (name === '' && raw !== '' && /^[./]*$/.test(raw) && !raw.startsWith('/')) {
+      if (folder) return undefined;
+      throw this.error(`entry "${shown(raw)}" names the archive's own folder but is not a folder`);
+    }
     const bad = raw.startsWith('/') ? 'it is absolute' : pathProblem(name);
     if (bad) throw this.error(`entry "${shown(raw)}" is not a plain relative path: ${bad}`);
     const why = this.o.refuse?.(name);

@@ -35,8 +35,8 @@ export const DEFAULT_TAR_BOUNDS: TarBounds = { maxEntries: 4_000_000, maxMeta: 1
 
 export class TarError extends Error {}
 
-const BLOCK = 512;
-const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+export const BLOCK = 512;
+export const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** A NUL-terminated string field, UTF-8 (a name that is not would be rewritten as another name: refused). */
 const str = (b: Buffer, at: number, len: number) => {
@@ -227,7 +227,7 @@ export class ReadAhead {
   }
 }
 
-const ZERO_BLOCK = Buffer.alloc(512);
+export const ZERO_BLOCK = Buffer.alloc(512);
 
 function readExactly(fd: number, at: number, len: number, end: number): Buffer {
   if (at + len > end) throw new TarError('the tar ends inside an entry');
@@ -268,58 +268,48 @@ const isNum = (h: Buffer, at: number) => {
   }
 };
 
-/** The entries of the tar in `fd` between byte `start` and `end`, in archive order. */
-export function* tarHeaders(fd: number, start: number, end: number, bounds: TarBounds = DEFAULT_TAR_BOUNDS): Generator<TarHeader> {
-  let at = start;
-  let count = 0;
-  let pax: Pax = {};
-  let paxSeen = false;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  const file = new ReadAhead(fd, end);
-  while (at < end) {
-    // Go's reader refuses a header cut short, and a zero block that another block follows.
-    if (at + BLOCK > end) throw new TarError('the tar ends inside a header');
-    const h = file.bytes(at, BLOCK);
-    if (h.equals(ZERO_BLOCK)) {
-      const after = end - (at + BLOCK);
-      if (after > 0 && after < BLOCK) throw new TarError('the tar ends inside a header');
-      if (after >= BLOCK && !file.bytes(at + BLOCK, BLOCK).equals(ZERO_BLOCK)) throw new TarError('a tar with an empty block between its entries');
-      return;
-    }
-    if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at - start} has a bad checksum`);
+/** What one header block is, as Go reads it: an extended header whose bytes the next header takes, or an entry. */
+export type HeaderRead = { meta: 'x' | 'L' | 'K'; size: number } | { entry: TarHeader };
+
+/**
+ * Go's reading of a tar's headers, one after another: the extended headers
+ * (a pax header, GNU long names) an entry takes its name, link and numbers
+ * from, and the spellings rep refuses. The caller finds the blocks (in a file,
+ * or in a stream) and the end of the archive (zero blocks).
+ */
+export class HeaderReader {
+  private pax: Pax = {};
+  private paxSeen = false;
+  private longName: string | undefined;
+  private longLink: string | undefined;
+  private count = 0;
+
+  constructor(private readonly bounds: TarBounds = DEFAULT_TAR_BOUNDS) {}
+
+  /** The header block `h` (not a zero block), `at` bytes into the tar, its body (if any) at `offset`. */
+  read(h: Buffer, at: number, offset: number): HeaderRead {
+    if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at} has a bad checksum`);
     const format = formatOf(h);
     if (format === 'star') throw new TarError('a tar header in the star format');
     const type = String.fromCharCode(h[156] || 0x30);
     const f = fields(h, format);
-    const body = at + BLOCK;
     if (type === 'x' || type === 'L' || type === 'K') {
-      if (body + f.size > end) throw new TarError('a tar entry runs past the end of its archive');
-      at = body + pad(f.size);
-      if (f.size > bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${f.size} bytes (more than ${bounds.maxMeta})`);
-      const meta = file.bytes(body, f.size);
+      if (f.size > this.bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${f.size} bytes (more than ${this.bounds.maxMeta})`);
       // Spellings tar readers answer differently (Go's, which docker and podman apply layers with, and
       // rep's): a second pax header or long name for one entry, an empty long name. The engine's
       // image and rep's reading of it could then differ; no tool that writes layers writes them.
-      if ((type === 'x' && paxSeen) || (type === 'L' && longName !== undefined) || (type === 'K' && longLink !== undefined)) {
+      if ((type === 'x' && this.paxSeen) || (type === 'L' && this.longName !== undefined) || (type === 'K' && this.longLink !== undefined)) {
         throw new TarError(`a tar entry with two ${type === 'x' ? 'pax headers' : 'long names'}`);
       }
-      if (type === 'x') {
-        pax = paxRecords(meta);
-        paxSeen = true;
-      } else {
-        const long = str(meta, 0, meta.length);
-        if (long === '') throw new TarError('a tar long name that is empty');
-        if (type === 'L') longName = long;
-        else longLink = long;
-      }
-      continue;
+      return { meta: type, size: f.size };
     }
     // Everything else docker and podman refuse, but for a global pax header ('g'), which they apply as
-    // the removal of whatever its name is (whiteout prefix and all) and then pass over; no layer writer
-    // writes one. Old GNU sparse files ('S') have extension blocks after the header. rep refuses them all.
+    // the removal of whatever its name is (whiteout prefix and all) and then pass over, and which GNU
+    // tar applies to every entry after it; no layer writer writes one. Old GNU sparse files ('S') have
+    // extension blocks after the header. rep refuses them all.
     if (!ENTRY_TYPES.has(type)) throw new TarError(`a tar entry of type ${JSON.stringify(type)}, which an image layer does not hold`);
-    if (++count > bounds.maxEntries) throw new TarError(`a tar with more than ${bounds.maxEntries} entries`);
+    if (++this.count > this.bounds.maxEntries) throw new TarError(`a tar with more than ${this.bounds.maxEntries} entries`);
+    const { pax, longName, longLink } = this;
     if ((pax.path !== undefined && longName !== undefined) || (pax.linkpath !== undefined && longLink !== undefined)) {
       throw new TarError('a tar entry named both by a pax header and by a GNU long name');
     }
@@ -332,24 +322,60 @@ export function* tarHeaders(fd: number, start: number, end: number, bounds: TarB
     // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
     // Elsewhere a pax size overrides the header's (files over 8 GiB).
     const headerOnly = oldFolder || type !== '0';
-    const realSize = headerOnly ? 0 : (pax.size ?? f.size);
-    if (body + realSize > end) throw new TarError('a tar entry runs past the end of its archive');
-    at = body + pad(realSize);
-    yield {
+    const entry = {
       name,
       type: oldFolder ? '5' : type,
       mode: f.mode,
       uid: pax.uid ?? f.uid,
       gid: pax.gid ?? f.gid,
       mtime: pax.mtime ?? f.mtime,
-      size: realSize,
+      size: headerOnly ? 0 : (pax.size ?? f.size),
       linkname: pax.linkpath ?? longLink ?? str(h, 157, 100),
       devmajor: type === '3' || type === '4' ? f.devmajor : 0,
       devminor: type === '3' || type === '4' ? f.devminor : 0,
-      offset: body,
+      offset,
     };
-    pax = {};
-    paxSeen = false;
-    longName = longLink = undefined;
+    this.pax = {};
+    this.paxSeen = false;
+    this.longName = this.longLink = undefined;
+    return { entry };
+  }
+
+  /** The bytes of the extended header read() answered with `type`. */
+  meta(type: 'x' | 'L' | 'K', bytes: Buffer): void {
+    if (type === 'x') {
+      this.pax = paxRecords(bytes);
+      this.paxSeen = true;
+      return;
+    }
+    const long = str(bytes, 0, bytes.length);
+    if (long === '') throw new TarError('a tar long name that is empty');
+    if (type === 'L') this.longName = long;
+    else this.longLink = long;
+  }
+}
+
+/** The entries of the tar in `fd` between byte `start` and `end`, in archive order. */
+export function* tarHeaders(fd: number, start: number, end: number, bounds: TarBounds = DEFAULT_TAR_BOUNDS): Generator<TarHeader> {
+  let at = start;
+  const headers = new HeaderReader(bounds);
+  const file = new ReadAhead(fd, end);
+  while (at < end) {
+    // Go's reader refuses a header cut short, and a zero block that another block follows.
+    if (at + BLOCK > end) throw new TarError('the tar ends inside a header');
+    const h = file.bytes(at, BLOCK);
+    if (h.equals(ZERO_BLOCK)) {
+      const after = end - (at + BLOCK);
+      if (after > 0 && after < BLOCK) throw new TarError('the tar ends inside a header');
+      if (after >= BLOCK && !file.bytes(at + BLOCK, BLOCK).equals(ZERO_BLOCK)) throw new TarError('a tar with an empty block between its entries');
+      return;
+    }
+    const body = at + BLOCK;
+    const read = headers.read(h, at - start, body);
+    const size = 'meta' in read ? read.size : read.entry.size;
+    if (body + size > end) throw new TarError('a tar entry runs past the end of its archive');
+    at = body + pad(size);
+    if ('meta' in read) headers.meta(read.meta, file.bytes(body, size));
+    else yield read.entry;
   }
 }
