@@ -80,7 +80,7 @@ async function engineSoon(choice: EngineChoice, buildkit?: boolean): Promise<() 
   asked.catch(() => undefined);
   return async () => {
     const sel = unwrap(await asked);
-    if (sel.notice) process.stderr.write(`rep: ${sel.notice}\n`);
+    if (sel.notice) process.stderr.write(`rep: ${printable(sel.notice)}\n`);
     return sel.engine;
   };
 }
@@ -203,7 +203,7 @@ addBuildOptions(program.command('watch'), 'watch')
             out(`rep: watching ${e.dir} (Ctrl-C to stop)`);
             return;
           case 'changed':
-            out(`rep: changed: ${e.paths.slice(0, 5).join(', ')}${e.paths.length > 5 ? `, and ${e.paths.length - 5} more` : ''}`);
+            out(`rep: changed: ${e.paths.slice(0, 5).map(printable).join(', ')}${e.paths.length > 5 ? `, and ${e.paths.length - 5} more` : ''}`);
             return;
           case 'invalid':
             printDiagnostics(e.errors);

@@ -2,6 +2,13 @@
 // CI is set or output is not a terminal, or one JSON object per line.
 import type { BuildEvent } from '../src/scheduler/events.js';
 import { formatReasons } from '../src/plan/reasons.js';
+import { printable } from '../src/diag.js';
+
+/**
+ * What a step's commands or the engine printed, as the terminal shows it: control characters
+ * (escape sequences that set the title, write the clipboard, move the cursor) as \xNN, a tab as spaces.
+ */
+const shown = (s: string) => printable(s.replace(/\t/g, '    '));
 
 export type ProgressMode = 'tty' | 'plain' | 'json';
 
@@ -45,7 +52,7 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         return;
       case 'step-line':
         if (mode === 'tty') {
-          building.set(e.step, e.line);
+          building.set(e.step, shown(e.line));
           clear();
           redraw();
         }
@@ -58,20 +65,20 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         building.delete(e.step);
         line(
           e.error
-            ? `failed  ${e.step}: ${e.error}${e.tail.map((l) => `\n  | ${l}`).join('')}`
+            ? `failed  ${e.step}: ${shown(e.error)}${e.tail.map((l) => `\n  | ${shown(l)}`).join('')}`
             : e.engineDown
-              ? `failed  ${e.step}: ${e.engineDown}${e.log ? `; log: ${e.log}` : ''}\n${e.tail.slice(-5).map((l) => `  | ${l}`).join('\n')}`
-              : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${e.log}` : ''}\n${e.tail.map((l) => `  | ${l}`).join('\n')}`,
+              ? `failed  ${e.step}: ${shown(e.engineDown)}${e.log ? `; log: ${shown(e.log)}` : ''}\n${e.tail.slice(-5).map((l) => `  | ${shown(l)}`).join('\n')}`
+              : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${shown(e.log)}` : ''}\n${e.tail.map((l) => `  | ${shown(l)}`).join('\n')}`,
         );
         return;
       case 'step-pulled':
-        line(`pulled  ${e.step} from ${e.from}`);
+        line(`pulled  ${e.step} from ${shown(e.from)}`);
         return;
       case 'cache-exported':
-        line(`cache   ${e.steps} steps to ${e.to}`);
+        line(`cache   ${e.steps} steps to ${shown(e.to)}`);
         return;
       case 'step-skipped':
-        line(`skipped ${e.step}: ${e.because}`);
+        line(`skipped ${e.step}: ${shown(e.because)}`);
         return;
       case 'finish':
         clear();
