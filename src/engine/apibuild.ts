@@ -7,6 +7,7 @@
 // vertices it runs and what they print), written as `--progress plain` would.
 import { request } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
+import { LineSplitter } from './lines.js';
 
 export interface ApiBuildRequest {
   tag: string;
@@ -23,6 +24,8 @@ export type ApiBuilt = { ok: true; imageId: string } | { ok: false; said: string
 
 const TAG = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 const NETWORK = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/;
+/** Characters of one JSON record of a build's answer at most (BuildKit's status records are a few hundred KB at most). */
+const RECORD = 16 << 20;
 
 /**
  * Builds the tar `body` (a Dockerfile and the files it copies), tagged `tag`: the image id,
@@ -42,7 +45,6 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
     const cancelled = () => resolve({ ok: false, said: 'cancelled', cancelled: true });
     const headers = { Host: 'docker', 'Content-Type': 'application/x-tar', 'Content-Length': String(body.length) };
     const http = request({ socketPath: socket, path: `/build?${query.join('&')}`, method: 'POST', headers, signal }, (res) => {
-      let text = '';
       let imageId: string | undefined;
       let failed: string | undefined;
       const record = (l: string) => {
@@ -62,15 +64,12 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux === 'object' && aux !== null && typeof aux.ID === 'string') imageId = aux.ID;
       };
+      // A record over RECORD characters is cut, and then no JSON: passed over.
+      const records = new LineSplitter(record, RECORD);
       res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-        const got = text.split('\n');
-        text = got.pop() ?? '';
-        got.forEach(record);
-      });
+      res.on('data', (c: string) => records.push(c));
       res.on('end', () => {
-        record(text);
+        records.end();
         lines.end();
         if (res.statusCode === 200 && !failed && imageId && /^sha256:[0-9a-f]{64}$/.test(imageId)) return resolve({ ok: true, imageId });
         const said = failed ?? `engine answered ${res.statusCode} for building ${req.tag}`;
@@ -89,7 +88,7 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
 
 /** Lines out of a build's answer: text in pieces (per vertex: a piece may end mid-line), and BuildKit's status records. */
 class Lines {
-  private readonly partial = new Map<string, string>();
+  private readonly split = new Map<string, LineSplitter>();
   /** Per vertex: a character cut between two log records is decoded whole. */
   private readonly decoders = new Map<string, StringDecoder>();
   private readonly numbers = new Map<string, number>();
@@ -100,22 +99,22 @@ class Lines {
 
   /** Text of vertex `v` ('' for the classic builder's stream). */
   text(v: string, piece: string): void {
-    const all = (this.partial.get(v) ?? '') + piece;
-    const got = all.split(/\r?\n/);
-    this.partial.set(v, got.pop() ?? '');
-    for (const l of got) this.put(l);
+    let split = this.split.get(v);
+    if (!split) this.split.set(v, (split = new LineSplitter(this.put)));
+    split.push(piece);
   }
 
   /** What is left of vertex `v`'s text, an unfinished last line, said now. */
   private flush(v: string): void {
-    const rest = (this.partial.get(v) ?? '') + (this.decoders.get(v)?.end() ?? '');
-    this.partial.delete(v);
+    const rest = this.decoders.get(v)?.end() ?? '';
+    if (rest) this.text(v, rest);
+    this.split.get(v)?.end();
+    this.split.delete(v);
     this.decoders.delete(v);
-    if (rest) this.put(rest);
   }
 
   end(): void {
-    for (const v of new Set([...this.partial.keys(), ...this.decoders.keys()])) this.flush(v);
+    for (const v of new Set([...this.split.keys(), ...this.decoders.keys()])) this.flush(v);
   }
 
   private number(digest: string): number {

@@ -4,8 +4,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import type { BuildOutcome, BuildRequest } from './engine.js';
+import { LineSplitter } from './lines.js';
 import { dockerfileTar } from './socket.js';
 
 export interface BuildClient {
@@ -28,6 +30,7 @@ export class Tail {
     if (this.lines.length > TAIL) this.lines.shift();
   }
 }
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 /** BuildKit's plain progress puts "#7 0.293 " before what a RUN prints. */
 const BUILDKIT_OUTPUT = /^#\d+ \d+\.\d+ /;
 
@@ -53,18 +56,19 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
   if ('folder' in source) args.push('-f', '-', source.folder);
   else args.push('-');
   const tail = new Tail();
-  let partial = '';
-  const onData = (chunk: Buffer) => {
-    const text = partial + chunk.toString('utf8');
-    const lines = text.split(/\r?\n/);
-    partial = lines.pop() ?? '';
-    for (const raw of lines) {
+  const split = (): { push: (chunk: Buffer) => void; end: () => void } => {
+    // stdout and stderr each: a character cut between two chunks is decoded whole.
+    const decoder = new StringDecoder('utf8');
+    const lines = new LineSplitter((raw) => {
       // BuildKit's plain progress puts "#7 0.293 " before what a RUN prints: the step's own words without it.
       const l = stripAnsi(raw).replace(BUILDKIT_OUTPUT, '');
       tail.push(l);
       req.onLine?.(l);
-    }
+    });
+    return { push: (chunk) => lines.push(decoder.write(chunk)), end: () => (lines.push(decoder.end()), lines.end()) };
   };
+  const out = split();
+  const err = split();
   try {
     const child = execa(client.bin, args, {
       env,
@@ -75,8 +79,8 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
       cancelSignal: req.signal,
       forceKillAfterDelay: 5000,
     });
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    child.stdout?.on('data', out.push);
+    child.stderr?.on('data', err.push);
     if ('folder' in source) child.stdin!.end(source.dockerfile);
     // A Dockerfile alone: a tar holding it.
     else if ('dockerfile' in source) child.stdin!.end(dockerfileTar(source.dockerfile));
@@ -86,9 +90,14 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
       source.pipe(child.stdin!);
     }
     const r = await child;
-    if (partial) onData(Buffer.from('\n'));
+    out.end();
+    err.end();
     if (r.exitCode === 0 && !r.isCanceled) {
-      return { ok: true, imageId: readFileSync(iid, 'utf8').trim() };
+      // What the client wrote is an image ID or the build is not done: it names images rep tags and removes.
+      const imageId = readFileSync(iid, 'utf8').trim();
+      if (IMAGE_ID.test(imageId)) return { ok: true, imageId };
+      tail.push(`ERROR: ${client.bin} build wrote no image ID to its --iidfile`);
+      return { ok: false, exitCode: 1, tail: tail.lines, cancelled: false };
     }
     return { ok: false, exitCode: r.exitCode ?? 1, tail: tail.lines, cancelled: Boolean(r.isCanceled) };
   } finally {

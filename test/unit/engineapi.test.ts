@@ -143,6 +143,17 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     expect(bkLines).toEqual(['#1 [1/2] FROM x', '#2 [2/2] RUN echo hi', '#1 CACHED', 'hi', 'partial', '#2 DONE']);
   });
 
+  it('cuts a line of the classic builder\'s text that never ends, sent in the pieces the engine sends (found by an adversarial review: split again on every piece, 40 MB took 45 s)', async () => {
+    const piece = { stream: 'x'.repeat(32 * 1024) };
+    const e = await engine((res) => res.writeHead(200).end(lines({ stream: 'a\nb' }, ...Array.from({ length: 512 }, () => piece), { stream: '\nend\n' }, { aux: { ID: id } })));
+    const got: string[] = [];
+    expect(await built(e.socket, { buildkit: false, onLine: (l) => got.push(l) })).toEqual({ ok: true, imageId: id });
+    expect(got).toEqual(['a', `b${'x'.repeat(16 * 1024 - 1)} … (a line over 16384 characters, cut)`, 'end']);
+    // A record that never ends is cut too, and then no JSON: passed over, the build failing for want of an image.
+    const endless = await engine((res) => res.writeHead(200).end(`{"stream":"${'y'.repeat(17 << 20)}`));
+    expect(await built(endless.socket, { buildkit: false })).toMatchObject({ ok: false, said: 'engine answered 200 for building rep-cache:final' });
+  });
+
   it("fails with the engine's words (an error in the stream, a refusal, an answer naming no image), a failed vertex said as such", async () => {
     for (const [answer, said] of [
       [(res: ServerResponse) => res.writeHead(200).end(lines({ stream: 'Step 1/2' }, { errorDetail: { message: 'boom' }, error: 'pull access denied for rep-cache' })), 'pull access denied for rep-cache'],
