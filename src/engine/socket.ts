@@ -45,16 +45,30 @@ export function apiGet(socket: string, apiPath: string, timeoutMs = 2000): Promi
   return apiCall(socket, 'GET', apiPath, timeoutMs);
 }
 
+/** Bytes of an answer to a small question at most (an image's JSON is a few KB): a larger one is no engine's. */
+const MAX_ANSWER = 8 << 20;
+
+/**
+ * The answer to a small question: rejected when the engine says nothing for `timeoutMs`, has not
+ * finished within five times that (an answer that trickles in), or says more than MAX_ANSWER bytes.
+ */
 function apiCall(socket: string, method: 'GET' | 'POST' | 'DELETE', apiPath: string, timeoutMs: number, json?: unknown): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
     const body = json === undefined ? undefined : JSON.stringify(json);
     const headers = { Host: 'docker', ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }) };
     const req = request({ socketPath: socket, path: apiPath, method, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER) req.destroy(new Error(`the engine's answer to ${method} ${apiPath} is larger than ${MAX_ANSWER} bytes`));
+        else chunks.push(c);
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), server: String(res.headers.server ?? '') }));
       res.on('error', reject);
     });
+    const deadline = setTimeout(() => req.destroy(new Error(`no whole answer from ${socket} within ${5 * timeoutMs} ms`)), 5 * timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
     req.on('timeout', () => req.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyContainerName, createContainer, dockerfileTar, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
+import { apiGet, copyContainerName, createContainer, dockerfileTar, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
 import { apiBuild } from '../../src/engine/apibuild.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -307,5 +307,45 @@ describe("the engine's version, as the quick path reads it", () => {
       expect(await serverVersion(e.socket)).toBe('1.2.3');
       expect(e.asked).toEqual(['GET /_ping', 'GET /version']);
     }
+  });
+});
+
+describe('a small question to the engine (found by an adversarial review)', () => {
+  /** A stand-in engine answering every request with `answer`. */
+  async function answering(answer: (res: ServerResponse) => void): Promise<string> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sock-'));
+    const socket = path.join(dir, 'docker.sock');
+    const open: ServerResponse[] = [];
+    const server = createServer((_req, res) => {
+      open.push(res);
+      answer(res);
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    servers.push({
+      close: () => {
+        for (const r of open) r.destroy();
+        server.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
+    return socket;
+  }
+
+  it('is refused an answer larger than any engine gives, rather than held whole (1.5 GB crashed rep)', async () => {
+    const socket = await answering((res) => {
+      res.writeHead(200);
+      const mb = Buffer.alloc(1 << 20, 0x61);
+      for (let i = 0; i < 12; i++) res.write(mb);
+      res.end();
+    });
+    await expect(apiGet(socket, '/images/x/json')).rejects.toThrow("the engine's answer to GET /images/x/json is larger than 8388608 bytes");
+  });
+
+  it('gives up on an answer that trickles in, a byte at a time, at five times its time', async () => {
+    const socket = await answering((res) => {
+      res.writeHead(200);
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write('a')), 50);
+    });
+    await expect(apiGet(socket, '/_ping', 200)).rejects.toThrow(`no whole answer from ${socket} within 1000 ms`);
   });
 });
