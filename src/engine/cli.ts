@@ -263,7 +263,8 @@ export class CliEngine implements Engine {
     // Named, so that it is removed even when the client fails after the engine made it.
     const cid = copyContainerName();
     try {
-      await this.must(['create', '--name', cid, image, 'true']);
+      // Never pulled: a step image gone meanwhile is not looked for in a registry, where anyone may publish its name.
+      await this.must(['create', '--pull=never', '--name', cid, image, 'true']);
       for (const p of paths) {
         const child = execa(this.bin, ['cp', `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
         const [r] = await Promise.all([child, read(p, child.stdout!)]);
@@ -304,8 +305,10 @@ export class CliEngine implements Engine {
   }
 
   async exportFilesystem(ref: string, file: string): Promise<void> {
-    const cid = (await this.must(['create', ref, 'true'])).trim().split('\n').pop()!;
+    // Named by rep (not by what the client prints), never pulled (as above).
+    const cid = copyContainerName();
     try {
+      await this.must(['create', '--pull=never', '--name', cid, ref, 'true']);
       // -o rather than stdout: podman cannot export to a pipe here
       await this.must(['export', '-o', file, cid]);
     } finally {
