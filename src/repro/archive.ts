@@ -26,16 +26,21 @@ const JSON_MAX = 16 << 20;
 /** How deep the JSON of a saved image may nest: a config nests five or six deep. */
 const MAX_JSON_DEPTH = 100;
 
-/** Whether `v` nests deeper than `max` (walked with a list, not recursion). */
-function depthOver(v: unknown, max: number): boolean {
+/**
+ * What JSON rep cannot write again canonically, if `v` is such: nested deeper than `max`, or a
+ * number JSON.parse made infinite (1e999, which Go's engines keep as text in a field they do not
+ * know). Walked with a list, not recursion.
+ */
+function unwritable(v: unknown, max: number): string | undefined {
   const todo: [unknown, number][] = [[v, 0]];
   while (todo.length) {
     const [x, d] = todo.pop()!;
+    if (typeof x === 'number' && !Number.isFinite(x)) return 'holds a number too large for JSON';
     if (x === null || typeof x !== 'object') continue;
-    if (d >= max) return true;
+    if (d >= max) return `nests more than ${max} deep`;
     for (const y of Array.isArray(x) ? x : Object.values(x)) todo.push([y, d + 1]);
   }
-  return false;
+  return undefined;
 }
 
 /** The images of an archive the engine saved, by config digest ("sha256:…"). */
@@ -76,7 +81,8 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
     }
     // A base image's config keeps fields rep does not know (history, labels) as they are; written again
     // canonically (recursively), JSON nested thousands deep would overflow the stack.
-    if (depthOver(v, MAX_JSON_DEPTH)) throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image nests more than ${MAX_JSON_DEPTH} deep`);
+    const problem = unwritable(v, MAX_JSON_DEPTH);
+    if (problem) throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image ${problem}`);
     return v;
   };
   const manifest = json('manifest.json');

@@ -16,7 +16,7 @@ import { applyBaseLayer, canonicalEntries, layerDigest, Tree, writeLayerEntries 
 import { TarWriter } from '../../src/repro/tarwriter.js';
 import { checkFolders, LayerError, MAX_FOLDERS, mergeLayers, type LayerSource } from '../../src/repro/merge.js';
 import { TarError, tarHeaders } from '../../src/repro/tarindex.js';
-import { DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
+import { ArchiveError, DockerArchiveWriter, readSaved } from '../../src/repro/archive.js';
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { fixChecksum, paxBody, rawEntry, rawTar } from './rawtar.js';
@@ -534,6 +534,15 @@ describe('docker archive', () => {
       // 100 deep is JSON rep reads (and finds no image in); 10,000 deep is refused as such.
       expect(() => readSaved(fd, file)).toThrow(refused ? /"manifest.json" in the engine's saved image nests more than 100 deep/ : /an entry of the saved manifest.json/);
     }
+  });
+
+  it('refuses a number JSON.parse makes infinite (a base image config with 1e999 stopped the build with a stack trace; found by an adversarial review)', async () => {
+    const file = path.join(dir, 'huge.tar');
+    writeFileSync(file, await tarBytes([{ name: 'manifest.json', body: '[{"Config":"c.json","Layers":[],"x":1e999}]' }]));
+    const fd = openSync(file, 'r');
+    fds.push(fd);
+    expect(() => readSaved(fd, file)).toThrow(ArchiveError);
+    expect(() => readSaved(fd, file)).toThrow('"manifest.json" in the engine\'s saved image holds a number too large for JSON');
   });
 });
 
