@@ -12,6 +12,7 @@ import { TarError, type TarHeader } from '../repro/tarindex.js';
 import { readTarStream, type EntrySink } from '../repro/tarstream.js';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
+import { linkTargetProblem } from './unpacker.js';
 
 /** A file of the archive by its content: sha256 (hex) and size. */
 export interface Blob {
@@ -79,6 +80,13 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
       return undefined;
     }
     if (h.type === '2' || h.type === '1') {
+      // Read here by joining names, by docker a folder at a time: the same file only for a target that
+      // is relative, climbs ("..") only at its start and stays in the archive (docker save's links do).
+      const bad = h.type === '2' ? linkTargetProblem(name, h.linkname) : pathProblem(h.linkname.replace(/^(\.\/)+/, ''));
+      if (bad) {
+        problems.push(`${label}: entry ${shown(name)} links to "${shown(h.linkname)}": ${bad}`);
+        return undefined;
+      }
       const target = h.type === '1' ? h.linkname : path.posix.join(path.posix.dirname(name), h.linkname);
       links.set(name, path.posix.normalize(target).replace(/^(\.\/)+/, ''));
       return undefined;

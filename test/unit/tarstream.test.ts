@@ -171,6 +171,24 @@ describe('an archive tar readers unpack differently is refused', () => {
     expect((await readImageArchive(Readable.from([trailing]), { label: 'image.oci.tar' })).problems).toEqual(['image.oci.tar is not a readable tar archive: data after the end of the tar, at byte 2048']);
   });
 
+  it('an image archive link read one way here and another by docker is a finding: absolute, or climbing after a name', async () => {
+    const archive = await packed([
+      { name: 'good.json', body: '{}' },
+      { name: 'z', type: 'directory' },
+      { name: 'q', type: 'symlink', linkname: 'z' },
+      { name: 'abs.json', type: 'symlink', linkname: '/good.json' },
+      { name: 'climb.json', type: 'symlink', linkname: 'q/../good.json' },
+      { name: 'z/up.json', type: 'symlink', linkname: '../good.json' },
+      { name: 'hard.json', type: 'link', linkname: 'z/../good.json' },
+    ]);
+    const found = await readImageArchive(Readable.from([archive]), { label: 'image.oci.tar' });
+    expect(found.problems.filter((p) => p.includes('links to'))).toEqual([
+      'image.oci.tar: entry abs.json links to "/good.json": an absolute target, outside the archive',
+      'image.oci.tar: entry climb.json links to "q/../good.json": a ".." after a name; a link may go up only at the start of its target',
+      'image.oci.tar: entry hard.json links to "z/../good.json": it has a ".." segment',
+    ]);
+  });
+
   it("a read cut short leaves the blob it was storing under its part name, never under a digest", async () => {
     const blobs = folders.make('rep-tarstream-blobs-');
     const cut = Buffer.concat([member('blob', '0', 'x'.repeat(2000))]).subarray(0, 1500);
