@@ -73,11 +73,12 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
   const hideSelf = new Set<string>();
   const hideBelow = new Set<string>();
   for (const l of layers) {
-    const adds: Entry[] = [];
+    // The layer's entries in its order, as the engine applies them: a name a later entry gives again is
+    // that entry's (a folder after a hard link of its name is a folder, and holds what comes under it).
+    const adds: ({ e: Entry } | { link: { path: string; target: string; h: Entry; t: Entry | undefined } })[] = [];
     // A hard link names the file its target is where the link comes in the layer, as the engine applies it
     // (a later entry of the same name replaces the name, not the linked bytes): this layer's files so far.
     const files = new Map<string, Entry>();
-    const links: { path: string; target: string; h: Entry; t: Entry | undefined }[] = [];
     const hides: string[] = [];
     const opaque: string[] = [];
     try {
@@ -96,11 +97,11 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
           if (h.type === '1') {
             const target = cleanPath(h.linkname);
             const t = files.get(target);
-            links.push({ path, target, h: e, t });
+            adds.push({ link: { path, target, h: e, t } });
             if (t) files.set(path, { ...e, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
             else files.delete(path);
           } else {
-            adds.push(e);
+            adds.push({ e });
             if (h.type === '0') files.set(path, e);
             else files.delete(path);
           }
@@ -130,9 +131,13 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       // make millions of folders before a check after them.
       checkFolders(entries);
     };
-    adds.forEach(put);
-    // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
-    for (const { path, target, h, t: linked } of links) {
+    for (const a of adds) {
+      if ('e' in a) {
+        put(a.e);
+        continue;
+      }
+      // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
+      const { path, target, h, t: linked } = a.link;
       // A target the drop list left out still holds the bytes of a name it keeps (engines write the first
       // name of a group in sorted order as the file, so `ln /var/lib/apt/lists/x /var/lib/copy` links to it).
       const t = linked ?? entries.get(target);

@@ -619,6 +619,14 @@ describe('layers that would cost more than they hold', () => {
     expect([bytes('a'), bytes('l'), bytes('m')]).toEqual(['new!', 'old', 'old']);
   });
 
+  it('applies a layer in its order: a folder after a hard link of its name is a folder, and a step removing what it holds writes the whiteout (found by an adversarial review)', async () => {
+    const base = [[{ name: 't', body: 'T' }, { name: 'l', type: 'link' as const, linkname: 't' }, { name: 'l/', type: 'directory' as const }, { name: 'l/x', body: 'X' }]];
+    const m = mergeLayers([await layer(base[0]!)], none);
+    expect([m.entries.get('l')!.type, m.entries.has('l/x')]).toEqual(['5', true]);
+    const r = await rewrite([...BASE, ...base], [[{ name: 'l/', type: 'directory' }, { name: 'l/.wh.x', body: '' }]]);
+    expect(r.listing.map((l) => l.split(' ').slice(0, 2).join(' '))).toContain('file l/.wh.x');
+  });
+
   it("gives a hard link its target's mode and owner, whatever its own header says (no setuid bit the engine did not have)", async () => {
     const r = await rewrite(BASE, [[{ name: 'zz', body: 'x', mode: 0o644, uid: 1000, gid: 1000 }, { name: 'aa', type: 'link', linkname: 'zz', mode: 0o4755, uid: 0, gid: 0 }]]);
     expect(r.listing).toEqual(['file aa 644 1000:1000 : 1980-01-01', 'link zz -> aa 644 1000:1000 : 1980-01-01']);
