@@ -26,6 +26,8 @@ export interface CliEngineOptions {
    */
   buildkit?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** How long the client may take to say the engine's version (PROBE_MS). */
+  probeMs?: number;
 }
 
 interface ImageJson {
@@ -33,6 +35,12 @@ interface ImageJson {
   RepoDigests?: string[];
   RootFS?: { Layers?: string[] };
 }
+
+/**
+ * How long the client may take to say the engine's version: a DOCKER_HOST that takes the connection and never
+ * answers held every build, and every failed step's question whether the engine is still there, for ever.
+ */
+const PROBE_MS = 30_000;
 
 export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
@@ -43,6 +51,7 @@ export class CliEngine implements Engine {
   private builder?: BuilderChoice;
   /** Docker's API socket, where the client would talk to it. */
   private readonly socket: string | undefined;
+  private readonly probeMs: number;
 
   constructor(opts: CliEngineOptions) {
     this.name = opts.flavor;
@@ -51,6 +60,7 @@ export class CliEngine implements Engine {
     this.ask = { flag: opts.buildkit, env: env.DOCKER_BUILDKIT };
     this.env = { ...env };
     this.socket = opts.flavor === 'docker' ? dockerSocket(env) : undefined;
+    this.probeMs = opts.probeMs ?? PROBE_MS;
   }
 
   /** The Engine API's answer, or undefined when it cannot give one (no socket, no answer): then the client is asked. */
@@ -63,8 +73,8 @@ export class CliEngine implements Engine {
     }
   }
 
-  private run(args: string[], opts: { input?: string; reject?: boolean } = {}) {
-    return execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true });
+  private run(args: string[], opts: { input?: string; reject?: boolean; timeout?: number } = {}) {
+    return execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true, timeout: opts.timeout });
   }
 
   private async must(args: string[]): Promise<string> {
@@ -97,15 +107,16 @@ export class CliEngine implements Engine {
       // Two words (a version holds no blank; the client turns a tab into blanks).
       const fmt = docker ? '{{.Server.Version}} {{.Client.Version}}' : '{{.Version}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
-      const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
+      const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false, timeout: this.probeMs }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
       try {
-        const r = await this.run(['version', '--format', fmt], { reject: false });
+        const r = await this.run(['version', '--format', fmt], { reject: false, timeout: this.probeMs });
         const [server, client] = String(r.stdout).split(' ');
         if (r.exitCode === 0 && server) {
           this.version = server;
           if (docker) this.builder = chooseBuilder(this.ask, { version: client || undefined, buildx: await buildx });
         }
         else if ((r as { code?: string }).code === 'ENOENT') this.silence = { kind: 'no-binary' };
+        else if (r.timedOut) this.silence = { kind: 'no-answer', said: `${this.bin} version gave no answer within ${this.probeMs / 1000} s` };
         else {
           const said = stripAnsi(String(r.stderr)).split('\n').map((l) => l.trim()).find(Boolean);
           this.silence = { kind: 'no-answer', said: (said ?? `exit ${r.exitCode ?? (r as { code?: string }).code}`).slice(0, 200) };

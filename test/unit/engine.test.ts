@@ -143,6 +143,18 @@ describe('a container rep makes to read an image (found by an adversarial review
   });
 });
 
+describe('an engine that takes the connection and never answers (found by an adversarial review)', () => {
+  it('is given up on, with why, rather than waited for (every build, and every failed step asking whether it is still there)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fake-engine-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'docker'), '#!/bin/sh\nexec /bin/sleep 60\n');
+    chmodSync(path.join(dir, 'docker'), 0o755);
+    const engine = new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'tcp://127.0.0.1:9' }, probeMs: 300 });
+    expect(await engine.answers()).toBe(false);
+    expect(await engine.whySilent()).toEqual({ kind: 'no-answer', said: 'docker version gave no answer within 0.3 s' });
+  });
+});
+
 /** The engine auto picks, with its notice (the test fails when none is picked). */
 async function pickAuto(env: NodeJS.ProcessEnv) {
   const r = await selectEngine('auto', { env });
