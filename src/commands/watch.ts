@@ -1,11 +1,15 @@
-// `rep watch`: rebuild when an input, the Repfile or .dockerignore changes.
-// Changes are debounced; a change during a build queues exactly one more run;
-// a Repfile error is reported and watching goes on.
+// `rep watch`: rebuild when an input, the Repfile, its lock or .dockerignore
+// changes; nothing else in the folders does (a log written into the project,
+// `rep watch > out.log`, rebuilt for ever). Changes are debounced; a change
+// during a build queues exactly one more run; a Repfile error is reported and
+// watching goes on.
 import path from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
 import type { Diagnostic } from '../diag.js';
 import { DockerIgnore } from '../context/dockerignore.js';
-import { openProject, type ProjectOptions } from '../project.js';
+import { inputsMayChange } from '../context/inputs.js';
+import { lockPath } from '../lock/lockfile.js';
+import { openProject, type Project, type ProjectOptions } from '../project.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { inStateDir } from '../state/paths.js';
 import { build, type BuildOptions, type BuildRecord } from '../build.js';
@@ -33,6 +37,10 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const repfileDir = path.dirname(repfile);
   const dockerfile = resolveDockerfile(contextDir, opts.build.dockerfile);
   let ignore = first.ok ? first.value.ctx.ignore : new DockerIgnore([]);
+  // What the steps read, as the Repfile last read says: undefined while it is broken (then any change may mend it).
+  const readBy = (p: Project) => inputsMayChange(p.recipe.steps.flatMap((s) => s.inputs));
+  let inputs = first.ok ? readBy(first.value) : undefined;
+  const own = new Set([repfile, lockPath(repfile), path.join(contextDir, '.dockerignore')]);
 
   let changed = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -46,10 +54,12 @@ export async function watch(opts: WatchOptions): Promise<void> {
         again = false;
         const p = openProject(opts.project);
         if (!p.ok) {
+          inputs = undefined;
           opts.onEvent({ type: 'invalid', errors: p.errors });
           continue;
         }
         ignore = p.value.ctx.ignore;
+        inputs = readBy(p.value);
         try {
           const r = await build(p.value, { ...opts.build, signal: opts.signal });
           if (!r.ok) opts.onEvent({ type: 'invalid', errors: r.errors });
@@ -67,8 +77,15 @@ export async function watch(opts: WatchOptions): Promise<void> {
   // chokidar reports each link it finds as added while it starts, ignoreInitial or not: what comes before
   // it is ready is no change (the first build, after it, sees the project as it is then).
   let ready = false;
-  const onChange = (abs: string) => {
-    if (opts.signal.aborted || !ready) return;
+  /** Whether a change at `abs` may change the build: the project's own files, or what an input may name. */
+  const matters = (abs: string, folder: boolean) => {
+    if (own.has(abs) || !inputs) return true;
+    const rel = path.relative(contextDir, abs).split(path.sep).join('/');
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+    return folder ? inputs.folder(rel) : inputs.file(rel);
+  };
+  const onChange = (abs: string, folder: boolean) => {
+    if (opts.signal.aborted || !ready || !matters(abs, folder)) return;
     changed.add(path.relative(contextDir, abs) || abs);
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -90,7 +107,8 @@ export async function watch(opts: WatchOptions): Promise<void> {
   // Links are watched as links: Docker sends a link, never what it leads to, and following them watched
   // folders outside the project (a link to /usr: a gigabyte and 90k inotify watches) and died on a loop.
   const watcher = chokidarWatch([...new Set([contextDir, repfileDir])], { ignoreInitial: true, ignored, followSymlinks: false });
-  for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) watcher.on(ev, onChange);
+  for (const ev of ['add', 'change', 'unlink'] as const) watcher.on(ev, (abs: string) => onChange(abs, false));
+  for (const ev of ['addDir', 'unlinkDir'] as const) watcher.on(ev, (abs: string) => onChange(abs, true));
   // A folder that cannot be watched (no permission, no inotify watch left) is said, and watching goes on.
   watcher.on('error', (e: unknown) => {
     const err = e as NodeJS.ErrnoException;

@@ -87,6 +87,25 @@ function mayHold(partial: readonly Partial[], folder: string): boolean {
   });
 }
 
+/**
+ * Whether a change at a path of the context may change what `pattern` (as
+ * globSync takes it) matches: a file it may match or that lies in a folder it
+ * may match, or a folder that may hold a match. More than globSync's answer
+ * (negations are not applied): a watcher asks it, and a change it lets pass
+ * costs a build that finds nothing stale, one it misses a build not made.
+ */
+export function globMayMatch(pattern: string): { file: (rel: string) => boolean; folder: (rel: string) => boolean } {
+  const tasks = fg.generateTasks(pattern, { dot: true }).map((t) => ({ base: t.base === '.' ? '' : t.base, re: union(t.positive), partial: partials(t.positive) }));
+  const inMatch = (rel: string, isDir: boolean) => {
+    const names = rel.split('/');
+    return names.some((_, k) => tasks.some((t) => matches(t.re, names.slice(0, k + 1).join('/'), isDir || k < names.length - 1)));
+  };
+  // As the walk reads them: the folders from the context to a task's base, and below it those its partial matcher reads.
+  const walked = (rel: string) =>
+    tasks.some(({ base, partial }) => base === '' || rel === base || base.startsWith(`${rel}/`) || (rel.startsWith(`${base}/`) && mayHold(partial, rel)));
+  return { file: (rel) => inMatch(rel, false), folder: (rel) => rel === '' || inMatch(rel, true) || walked(rel) };
+}
+
 type Entry = { path: string; dirent: Pick<Dirent, 'isDirectory'> };
 
 /**

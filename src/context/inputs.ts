@@ -14,7 +14,7 @@ import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
 import { copiesFor } from './folders.js';
 import { BraceError, braceExpansions, MAX_EXPANSIONS } from './braces.js';
-import { GlobError, GlobLinkError, globSync } from './glob.js';
+import { GlobError, GlobLinkError, globMayMatch, globSync } from './glob.js';
 import { JsRegexpBudgetError, JsRegexpError } from './jsregexp.js';
 import { inStateDir, STATE_DIR } from '../state/paths.js';
 
@@ -175,4 +175,42 @@ export function resolveInputs(recipe: Recipe, step: Step, ctx: BuildContext, ind
   for (const [file, message] of uncopyable(ctx, files, index)) errors.push(recipe.source.at(['steps', step.name, 'inputs', namedBy.get(file)!], message));
   if (errors.length) return fail(...errors);
   return ok(files);
+}
+
+/**
+ * Whether a change at a path of the context (a file, or a folder) may change
+ * what the input patterns `patterns` name: for `rep watch`, which rebuilds on
+ * such changes alone. A literal path counts with what lies under it and the
+ * folders above it; a glob as globMayMatch says.
+ */
+export function inputsMayChange(patterns: readonly string[]): { file: (rel: string) => boolean; folder: (rel: string) => boolean } {
+  const literal: string[] = [];
+  const globs: ReturnType<typeof globMayMatch>[] = [];
+  for (const pattern of patterns) {
+    if (leaves(pattern)) continue;
+    if (!fg.isDynamicPattern(pattern)) {
+      const rel = cleanPath(pattern);
+      literal.push(rel === '.' ? '' : rel);
+      continue;
+    }
+    try {
+      globs.push(globMayMatch(pattern.replace(/^(?:\.\/+)+/, '')));
+    } catch {
+      // A pattern rep cannot match is a Repfile error the build says: every change may mend it.
+      globs.push({ file: () => true, folder: () => true });
+    }
+  }
+  const near = (rel: string, l: string) => l === '' || rel === l || rel.startsWith(`${l}/`) || l.startsWith(`${rel}/`);
+  // An expression that runs out of its budget on a name: the change may matter.
+  const safely = (ask: () => boolean) => {
+    try {
+      return ask();
+    } catch {
+      return true;
+    }
+  };
+  return {
+    file: (rel) => literal.some((l) => near(rel, l)) || globs.some((g) => safely(() => g.file(rel))),
+    folder: (rel) => literal.some((l) => near(rel, l)) || globs.some((g) => safely(() => g.folder(rel))),
+  };
 }

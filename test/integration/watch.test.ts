@@ -101,4 +101,31 @@ describe('rep watch', () => {
       expect(await w.stop()).toBe(0);
     }
   }, 30_000);
+
+  it('rebuilds for a change an input may see, the Repfile or .dockerignore, and for nothing else in the folder (rep watch > out.log in the project rebuilt for ever; found by an adversarial review)', async () => {
+    const text = repfile().replace('inputs: [src/]', 'inputs: [src/, "data/**/*.csv"]');
+    const dir = makeProject({ Repfile: text, 'src/a.txt': 'a\n', 'data/x.csv': '1\n', 'notes.txt': 'n\n' });
+    const w = start(dir, ['watch', '--engine', 'none']);
+    const built = 'rep: engine none: 2 of 2 steps recorded, nothing built';
+    try {
+      await w.until((o) => w.count(built) + w.count('rep: nothing to build') >= 1, 'the first build', 10_000);
+      // Written as a log would be, and files no input names: no build (given time to start one, were it wrong).
+      for (let i = 0; i < 5; i++) appendFileSync(path.join(dir, 'out.log'), `line ${i}\n`);
+      appendFileSync(path.join(dir, 'notes.txt'), 'more\n');
+      writeFileSync(path.join(dir, 'data/x.txt'), 'not a csv\n');
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(path.join(dir, 'data/new.csv'), '2\n');
+      await w.until((o) => o.includes('rep: changed: data/new.csv\n'), 'the change to a file the glob names', 10_000);
+      appendFileSync(path.join(dir, 'src/a.txt'), 'b\n');
+      await w.until((o) => o.includes('rep: changed: src/a.txt\n'), 'the change to an input folder', 10_000);
+      appendFileSync(path.join(dir, '.dockerignore'), 'notes.txt\n');
+      await w.until((o) => o.includes('rep: changed: .dockerignore\n'), 'the change to .dockerignore', 10_000);
+      expect(w.output().split('\n').filter((l) => l.startsWith('rep: changed:'))).toEqual(['rep: changed: data/new.csv', 'rep: changed: src/a.txt', 'rep: changed: .dockerignore']);
+    } catch (e) {
+      console.error(w.output());
+      throw e;
+    } finally {
+      expect(await w.stop()).toBe(0);
+    }
+  }, 60_000);
 });
