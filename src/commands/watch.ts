@@ -99,7 +99,9 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const ignored = (abs: string) => {
     if (abs === dockerfile) return true;
     const rel = path.relative(contextDir, abs).split(path.sep).join('/');
-    if (rel.startsWith('..') || rel === '') return false;
+    // Outside the context (the Repfile's folder, with -C): the Repfile and its lock alone, no folder below.
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return !(abs === repfileDir || own.has(abs));
+    if (rel === '') return false;
     if (inStateDir(rel)) return true;
     if (rel === '.dockerignore') return false;
     return ignore.canSkipDir(rel);
