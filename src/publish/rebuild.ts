@@ -5,6 +5,8 @@
 // Repfile's image.tag. (Step images are rep-cache:KEY already; the network is
 // "none" unless the verifier asks, see verify.ts.)
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import type { Engine } from '../engine/engine.js';
+import { CACHE_REPO, cacheRef } from '../scheduler/stepimage.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
 import type { SecretGrant } from '../scheduler/secrets.js';
@@ -50,4 +52,30 @@ export function forVerification(project: Project, grants: readonly SecretGrant[]
   }
   const rewritten = { ...recipe, image: { ...recipe.image, tag }, secrets };
   return ok({ ...project, recipe: rewritten, dag: { ...project.dag, recipe: rewritten } });
+}
+
+/**
+ * Removes the rep-cache images a rebuild made: tags that were not there
+ * before it (`before`) and name one of its steps (`keys`) or the image it
+ * built. Its history lived in a temporary .rep/, so no `rep gc` would ever
+ * find them. Images that were there stay (a verifier's own build of the same
+ * steps), and so does the rep-verify tag verify names. Never forced: an image
+ * a container uses stays too.
+ */
+export async function removeRebuildImages(engine: Engine, before: ReadonlySet<string>, keys: readonly string[], imageId: string | undefined): Promise<void> {
+  const ours = new Set(keys.map(cacheRef));
+  const bare = (id: string) => id.replace(/^sha256:/, '');
+  for (const image of await engine.listImages(CACHE_REPO)) {
+    const built = imageId !== undefined && bare(image.id) === bare(imageId);
+    for (const t of image.tags) {
+      const ref = `${CACHE_REPO}:${t}`;
+      if (before.has(t) || !(ours.has(ref) || built)) continue;
+      await engine.removeImage(ref).catch(() => undefined);
+    }
+  }
+}
+
+/** The tags in rep-cache now, to tell later which a rebuild made. */
+export async function cacheTags(engine: Engine): Promise<Set<string>> {
+  return new Set((await engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
 }

@@ -21,7 +21,8 @@ import { diffFilesystems, FsManifestError, imageFilesystem, parseFsManifest, typ
 import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
 import { UNSUMMED } from './publish.js';
 import { digestAnswer, layerOwners } from '../repro/compare.js';
-import { forVerification, verifyTag, type SecretGrant } from './rebuild.js';
+import { cacheTags, forVerification, removeRebuildImages, verifyTag, type SecretGrant } from './rebuild.js';
+import { imageStep } from '../scheduler/stepimage.js';
 import { escaped, hashInside, listInside, pathProblem, readInside, shown, streamInside } from './bundlefs.js';
 import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
 import { inStateDir, STATE_DIR, statePath } from '../state/paths.js';
@@ -241,40 +242,50 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const network = opts.rebuild.network ?? 'none';
     if (!project.ok) reb.push(...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d)))));
     else {
+      const before = await cacheTags(opts.rebuild.engine);
       const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
-      if (!r.ok) reb.push(...firstOf(r.errors.map((d) => escaped(formatDiagnostic(d)))));
-      else if (!r.value.ok) {
-        const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
-        reb.push(`the rebuild failed${failed.length ? ` at step ${failed.map((n) => shown(n)).join(', ')}` : ''} (network ${network})`);
-        const recorded = statement.predicate.buildDefinition.internalParameters.network;
-        const wanted = typeof recorded === 'string' ? recorded : 'host';
-        if (wanted !== network) reb.push(`the bundle was built with ${typeof recorded === 'string' ? `--network ${shown(recorded)}` : "the engine's default network"}; if it needs the network and you trust it, rebuild with --network ${shown(wanted)}`);
-      } else {
-        const text = read('filesystem.json', JSON_LIMIT, reb);
-        const recorded = text && parseFsManifest(text);
-        if (!present.has('filesystem.json')) reb.push('filesystem.json is missing: nothing to compare the rebuilt image with');
-        else if (text && !recorded) reb.push('filesystem.json is not a list of files');
-        const want = statement.subject.find((x) => x.annotations?.kind === 'image-config')?.digest?.sha256;
-        const rebuilt = r.value.image?.imageId ?? '';
-        const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
-        // The digest first; then the files, which filesystem.json must list even for an identical image.
-        let now: FsManifest | undefined;
-        try {
-          now = recorded ? await imageFilesystem(opts.rebuild.engine, tag) : undefined;
-        } catch (e) {
-          if (!(e instanceof FsManifestError)) throw e;
-          reb.push(`the rebuilt image cannot be compared file by file: ${e.message}`);
+      try {
+        if (!r.ok) reb.push(...firstOf(r.errors.map((d) => escaped(formatDiagnostic(d)))));
+        else if (!r.value.ok) {
+          const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
+          reb.push(`the rebuild failed${failed.length ? ` at step ${failed.map((n) => shown(n)).join(', ')}` : ''} (network ${network})`);
+          const recorded = statement.predicate.buildDefinition.internalParameters.network;
+          const wanted = typeof recorded === 'string' ? recorded : 'host';
+          if (wanted !== network) reb.push(`the bundle was built with ${typeof recorded === 'string' ? `--network ${shown(recorded)}` : "the engine's default network"}; if it needs the network and you trust it, rebuild with --network ${shown(wanted)}`);
+        } else {
+          const text = read('filesystem.json', JSON_LIMIT, reb);
+          const recorded = text && parseFsManifest(text);
+          if (!present.has('filesystem.json')) reb.push('filesystem.json is missing: nothing to compare the rebuilt image with');
+          else if (text && !recorded) reb.push('filesystem.json is not a list of files');
+          const want = statement.subject.find((x) => x.annotations?.kind === 'image-config')?.digest?.sha256;
+          const rebuilt = r.value.image?.imageId ?? '';
+          const answer = (lines: string[], owners = new Map<string, string>()) => digestAnswer(want, rebuilt, lines, owners);
+          // The digest first; then the files, which filesystem.json must list even for an identical image.
+          let now: FsManifest | undefined;
+          try {
+            now = recorded ? await imageFilesystem(opts.rebuild.engine, tag) : undefined;
+          } catch (e) {
+            if (!(e instanceof FsManifestError)) throw e;
+            reb.push(`the rebuilt image cannot be compared file by file: ${e.message}`);
+          }
+          differences = recorded && now ? diffFilesystems(recorded, now) : [];
+          // Shown up to a bound (a hostile filesystem.json, or a large image rebuilt unlike, can differ in millions of paths).
+          const found = firstOf(differences).map((d) => shown(d, 1000));
+          if (answer([]).same) {
+            if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
+            else note = answer([]).text;
+          }
+          // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
+          else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
+          else reb.push(...found);
         }
-        differences = recorded && now ? diffFilesystems(recorded, now) : [];
-        // Shown up to a bound (a hostile filesystem.json, or a large image rebuilt unlike, can differ in millions of paths).
-        const found = firstOf(differences).map((d) => shown(d, 1000));
-        if (answer([]).same) {
-          if (found.length) reb.push(`${answer([]).text[0]}, but filesystem.json does not list its files:`, ...found);
-          else note = answer([]).text;
+      } finally {
+        if (r.ok) {
+          const { dag } = project.value;
+          const keys = r.value.steps.map((s) => s.key);
+          const target = r.value.steps.find((s) => s.name === dag.target)?.key;
+          await removeRebuildImages(opts.rebuild.engine, before, target ? [...keys, imageStep(dag, target).key] : keys, r.value.image?.imageId);
         }
-        // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
-        else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
-        else reb.push(...found);
       }
     }
     check('rebuild', reb, note ?? [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);
