@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 /** A heap this small is left to V8: a collection would cost time and give back little. */
 const WORTH = 64 << 20;
 
-let collect: (() => void) | undefined;
+let collect: ((opts?: { type: 'minor' | 'major' }) => void) | undefined;
 /** What the heap held after the last collection made here. */
 let leftAfterLast = 0;
 
@@ -28,10 +28,28 @@ let leftAfterLast = 0;
 export function letGoOfGarbage(grownBy = 0): void {
   const used = getHeapStatistics().used_heap_size;
   if (used < WORTH || used - leftAfterLast < grownBy) return;
+  gc()();
+  leftAfterLast = getHeapStatistics().used_heap_size;
+}
+
+/** Node's `gc`, made on first use (see letGoOfGarbage). */
+function gc(): (opts?: { type: 'minor' | 'major' }) => void {
   if (!collect) {
     setFlagsFromString('--expose-gc');
     collect = runInNewContext('gc') as () => void;
   }
-  collect();
-  leftAfterLast = getHeapStatistics().used_heap_size;
+  return collect;
+}
+
+/**
+ * A collection of the young generation (half a millisecond): the buffers a
+ * stream handed over and that are done with are freed now. Each piece an
+ * engine's socket gives is 64 KB outside the heap, freed when V8 collects the
+ * Buffer that holds it; pieces that outlived two young collections waited for
+ * a full one, and glibc kept the memory they had held (saving a 100k-file
+ * image through the socket left 58 MB behind: with a young collection every
+ * 2 MB, the one-file rebuild's peak RSS went from 268 to 235-239 MB).
+ */
+export function letGoOfYoungGarbage(): void {
+  gc()({ type: 'minor' });
 }

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { TarWriter } from '../repro/tarwriter.js';
+import { letGoOfYoungGarbage } from '../heap.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -228,6 +229,9 @@ export function dockerfileTar(dockerfile: string): Buffer {
   return Buffer.concat(chunks);
 }
 
+/** Bytes of an image saved through the socket between two collections of what was written. */
+const YOUNG_GARBAGE = 2 << 20;
+
 /** Writes the images `refs` as one archive to `file`, as `docker save -o FILE REFS…` does. */
 export async function saveImages(socket: string, refs: readonly string[], file: string): Promise<void> {
   if (!refs.every(isReference)) throw new Error(`not an image reference: ${refs.join(' ')}`);
@@ -236,7 +240,16 @@ export async function saveImages(socket: string, refs: readonly string[], file: 
   // Written as it comes, each piece at once: a write stream's queue made the save a third slower.
   const fd = openSync(file, 'w', 0o600);
   try {
-    for await (const chunk of res as AsyncIterable<Buffer>) writeAll(fd, chunk);
+    let since = 0;
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      writeAll(fd, chunk);
+      // The pieces written are let go every two megabytes, before they outlive two collections of the
+      // young generation and wait for a full one (see heap.ts).
+      if ((since += chunk.length) >= YOUNG_GARBAGE) {
+        since = 0;
+        letGoOfYoungGarbage();
+      }
+    }
   } finally {
     closeSync(fd);
   }

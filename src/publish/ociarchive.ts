@@ -68,7 +68,7 @@ export async function writeOciArchive(image: OciImage, tag: string, blobs: strin
   const header = (name: string, type: 'file' | 'directory', size = 0): TarHeader => ({ name, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: at, size });
   const fd = openSync(out, 'w', 0o644);
   try {
-    const tar = new TarWriter(fileSink(fd));
+    const tar = new TarWriter(fileSink(fd), false);
     tar.entry(header('blobs/', 'directory'));
     tar.entry(header('blobs/sha256/', 'directory'));
     for (const name of names) {

@@ -125,7 +125,7 @@ export class DockerArchiveWriter {
 
   constructor(file: string, private readonly mtime: number) {
     this.fd = openSync(file, 'w', 0o600);
-    this.tar = new TarWriter(fileSink(this.fd));
+    this.tar = new TarWriter(fileSink(this.fd), false);
   }
 
   private header(name: string, size: number): TarHeader {
@@ -160,7 +160,7 @@ export class DockerArchiveWriter {
     const inner = new TarWriter((b) => {
       hash.update(b);
       this.tar.write(b);
-    });
+    }, false);
     write(inner);
     const size = inner.finish();
     this.tar.endMember(size);

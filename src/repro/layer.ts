@@ -159,7 +159,7 @@ export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWr
 /** The diff id (sha256) of the layer `entries` make, written nowhere. */
 export function layerDigest(entries: readonly CanonicalEntry[]): string {
   const hash = createHash('sha256');
-  const tar = new TarWriter((b) => void hash.update(b));
+  const tar = new TarWriter((b) => void hash.update(b), false);
   writeLayerEntries(entries, tar);
   tar.finish();
   return `sha256:${hash.digest('hex')}`;
