@@ -59,12 +59,27 @@ const str = (b: Buffer, at: number, len: number) => {
 
 const blank = (c: number) => c === 0x20 || c === 0;
 
+/** Whether a numeric field is one NUL at most, spaces, octal digits (some, when `digits`), then spaces and NULs alone. */
+function spelledAlike(b: Buffer, at: number, len: number, digits: boolean): boolean {
+  const end = at + len;
+  let i = at;
+  if (i < end && b[i] === 0) i++;
+  // A field of NULs alone (a device number Go leaves empty) is 0 to both.
+  if (!digits && b.subarray(at, end).every((c) => c === 0)) return true;
+  while (i < end && b[i] === 0x20) i++;
+  const first = i;
+  while (i < end && b[i]! >= 0x30 && b[i]! <= 0x37) i++;
+  if (digits && i === first) return false;
+  for (; i < end; i++) if (!blank(b[i]!)) return false;
+  return true;
+}
+
 /**
  * A numeric field as Go's archive/tar reads it (docker and podman apply layers with it): GNU base-256
  * when the high bit is set, else octal text with spaces and NULs trimmed from both ends, up to a NUL
  * left inside. Anything else Go refuses, and so does rep; beyond 2^53 or negative, rep refuses too.
  */
-function num(b: Buffer, at: number, len: number, what: string): number {
+function num(b: Buffer, at: number, len: number, what: string, strict = false): number {
   if (b[at]! & 0x80) {
     if (b[at]! & 0x40) throw new TarError(`negative ${what} in a tar header`);
     let n = b[at]! & 0x7f;
@@ -74,6 +89,11 @@ function num(b: Buffer, at: number, len: number, what: string): number {
     }
     return n;
   }
+  // Strict (an archive a person unpacks with GNU tar): spelled as GNU tar reads it alike: one NUL at most, then spaces, then octal digits, then only
+  // spaces and NULs (GNU skips one NUL and reads up to the first space; Go trims both from both ends
+  // and reads up to the first NUL: "\0\0755" or "12 34" they read apart, and a bundle would unpack
+  // otherwise than rep read it).
+  if (strict && !spelledAlike(b, at, len, what === 'size' || what === 'checksum')) throw new TarError(`${what} is not a number tar readers read alike in a tar header`);
   let i = at;
   let end = at + len;
   while (i < end && blank(b[i]!)) i++;
@@ -89,7 +109,7 @@ function num(b: Buffer, at: number, len: number, what: string): number {
 }
 
 /** Go takes a header whose checksum field holds the sum of its bytes read unsigned, or signed. */
-function checksumOk(b: Buffer): boolean {
+function checksumOk(b: Buffer, strict: boolean): boolean {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -100,7 +120,7 @@ function checksumOk(b: Buffer): boolean {
   // Go reads the checksum as octal text only, never base-256.
   if (b[148]! & 0x80) return false;
   try {
-    const want = num(b, 148, 8, 'checksum');
+    const want = num(b, 148, 8, 'checksum', strict);
     return want === unsigned || want === signed;
   } catch {
     return false;
@@ -118,8 +138,9 @@ function formatOf(h: Buffer): Format {
 }
 
 /** A pax record's value that is a whole number (Go's strconv.ParseInt, base 10); rep refuses negatives. */
-function paxWhole(v: string, what: string): number {
-  const n = /^\+?[0-9]+$/.test(v) ? Number(v) : NaN;
+function paxWhole(v: string, what: string, strict: boolean): number {
+  // Strict, digits alone: Go takes "+N", GNU tar refuses it and keeps the header's own number.
+  const n = (strict ? /^[0-9]+$/ : /^\+?[0-9]+$/).test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n)) throw new TarError(`pax ${what} is not a whole number`);
   return n;
 }
@@ -149,7 +170,7 @@ const NAME_KEYS = new Set(['path', 'linkpath', 'uname', 'gname']);
  * Go's mergePAX, a later record of a key replaces an earlier one and an empty value leaves the header's
  * own field. GNU's sparse records are refused: Go renames and resizes an entry by them, rep does not.
  */
-function paxRecords(buf: Buffer): Pax {
+function paxRecords(buf: Buffer, strict: boolean): Pax {
   const raw = new Map<string, Buffer>();
   let i = 0;
   while (i < buf.length) {
@@ -163,6 +184,8 @@ function paxRecords(buf: Buffer): Pax {
     const value = buf.subarray(eq + 1, i + len - 1);
     if (NAME_KEYS.has(key) ? value.includes(0) : key.includes('\0')) throw new TarError('a pax record with a NUL in it');
     if (key.startsWith('GNU.sparse.')) throw new TarError('a sparse file in a tar (GNU pax sparse records)');
+    // Go keeps the header's own name for an empty one, GNU tar takes it for ".".
+    if (strict && (key === 'path' || key === 'linkpath') && value.length === 0) throw new TarError(`a pax ${key} that is empty`);
     raw.set(key, value);
     i += len;
   }
@@ -179,7 +202,7 @@ function paxRecords(buf: Buffer): Pax {
   }
   const whole = (k: string) => {
     const v = text(k);
-    return v === undefined ? undefined : paxWhole(v, k);
+    return v === undefined ? undefined : paxWhole(v, k, strict);
   };
   const mtime = text('mtime');
   return { path: text('path'), linkpath: text('linkpath'), size: whole('size'), uid: whole('uid'), gid: whole('gid'), mtime: mtime === undefined ? undefined : paxSeconds(mtime, 'mtime') };
@@ -245,11 +268,11 @@ function readExactly(fd: number, at: number, len: number, end: number): Buffer {
 const ENTRY_TYPES = new Set(['0', '1', '2', '3', '4', '5', '6']);
 
 /** The fields of a header Go parses whatever its type, refused where Go's reader refuses them. */
-function fields(h: Buffer, format: Format) {
-  const f = { size: num(h, 124, 12, 'size'), mode: num(h, 100, 8, 'mode'), uid: num(h, 108, 8, 'uid'), gid: num(h, 116, 8, 'gid'), mtime: num(h, 136, 12, 'mtime'), devmajor: 0, devminor: 0 };
+function fields(h: Buffer, format: Format, strict: boolean) {
+  const f = { size: num(h, 124, 12, 'size', strict), mode: num(h, 100, 8, 'mode', strict), uid: num(h, 108, 8, 'uid', strict), gid: num(h, 116, 8, 'gid', strict), mtime: num(h, 136, 12, 'mtime', strict), devmajor: 0, devminor: 0 };
   if (format !== 'v7') {
-    f.devmajor = num(h, 329, 8, 'devmajor');
-    f.devminor = num(h, 337, 8, 'devminor');
+    f.devmajor = num(h, 329, 8, 'devmajor', strict);
+    f.devminor = num(h, 337, 8, 'devminor', strict);
   }
   // Go reads a GNU header's access and change times where they are not NUL; where they are no number
   // (a writer before Go 1.8 put a prefix there) it takes the field as the name's prefix. rep refuses it.
@@ -284,15 +307,23 @@ export class HeaderReader {
   private longLink: string | undefined;
   private count = 0;
 
-  constructor(private readonly bounds: TarBounds = DEFAULT_TAR_BOUNDS) {}
+  /**
+   * `strict`: for an archive a person may unpack with GNU tar (a bundle, the archives in it), not
+   * only load with docker: spellings GNU tar reads otherwise than Go are refused too (numbers, a pax
+   * "+N" or empty name, a file named as a folder). A layer is read as Go reads it, and only so.
+   */
+  constructor(
+    private readonly bounds: TarBounds = DEFAULT_TAR_BOUNDS,
+    private readonly strict = false,
+  ) {}
 
   /** The header block `h` (not a zero block), `at` bytes into the tar, its body (if any) at `offset`. */
   read(h: Buffer, at: number, offset: number): HeaderRead {
-    if (!checksumOk(h)) throw new TarError(`a tar header at byte ${at} has a bad checksum`);
+    if (!checksumOk(h, this.strict)) throw new TarError(`a tar header at byte ${at} has a bad checksum`);
     const format = formatOf(h);
     if (format === 'star') throw new TarError('a tar header in the star format');
     const type = String.fromCharCode(h[156] || 0x30);
-    const f = fields(h, format);
+    const f = fields(h, format, this.strict);
     if (type === 'x' || type === 'L' || type === 'K') {
       if (f.size > this.bounds.maxMeta) throw new TarError(`a tar ${type === 'x' ? 'pax header' : 'long name'} of ${f.size} bytes (more than ${this.bounds.maxMeta})`);
       // Spellings tar readers answer differently (Go's, which docker and podman apply layers with, and
@@ -321,6 +352,8 @@ export class HeaderReader {
     // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
     // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
     // Elsewhere a pax size overrides the header's (files over 8 GiB).
+    // A name ending in "/" is a folder to GNU tar whatever the type says, a file to Go when the type is '0'.
+    if (this.strict && name.endsWith('/') && type !== '5' && !oldFolder) throw new TarError(`a tar entry ${JSON.stringify(name)} whose name ends in "/" but is no folder`);
     const headerOnly = oldFolder || type !== '0';
     const entry = {
       name,
@@ -344,7 +377,7 @@ export class HeaderReader {
   /** The bytes of the extended header read() answered with `type`. */
   meta(type: 'x' | 'L' | 'K', bytes: Buffer): void {
     if (type === 'x') {
-      this.pax = paxRecords(bytes);
+      this.pax = paxRecords(bytes, this.strict);
       this.paxSeen = true;
       return;
     }

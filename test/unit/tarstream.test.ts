@@ -133,6 +133,49 @@ describe('TarStreamReader', () => {
   });
 });
 
+/** `m` with the 12-byte numeric field at `at` spelled `text` (NULs after it), its checksum made again (unless `sum` says it). */
+function respelled(m: Buffer, at: number, text: string, sum?: string): Buffer {
+  const out = Buffer.from(m);
+  out.fill(0, at, at + 12);
+  out.write(text, at, 'latin1');
+  out.write('        ', 148);
+  let total = 0;
+  for (let i = 0; i < 512; i++) total += out[i]!;
+  out.write(sum ?? `${total.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return out;
+}
+
+describe('spellings GNU tar and Go read apart (found by a review of the reader)', () => {
+  const body = 'x'.repeat(600);
+  const file = member('f', '0', body);
+  const size = (600).toString(8);
+  it('refuses a size or checksum GNU tar reads as another number, and takes the spellings both read alike', () => {
+    for (const spelled of [`\0\0${size.padStart(9, '0')}\0`, ` \0${size.padStart(9, '0')}\0`, `\t${size.padStart(10, '0')}\0`, `${size} 12\0`, '\0\0\0\0\0\0\0\0\0\0\0\0']) {
+      expect(refusal(Buffer.concat([respelled(file, 124, spelled), END])), JSON.stringify(spelled)).toBe('size is not a number tar readers read alike in a tar header');
+    }
+    for (const spelled of [`${size.padStart(11, '0')}\0`, `${size.padStart(11, ' ')}\0`, `\0  ${size}\0 `, `${size.padStart(11, '0')} `]) {
+      expect(refusal(Buffer.concat([respelled(file, 124, spelled), END])), JSON.stringify(spelled)).toBe('read');
+    }
+    const h = file.subarray(0, 512);
+    let total = 8 * 32;
+    for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) total += h[i]!;
+    expect(refusal(Buffer.concat([respelled(file, 124, `${size.padStart(11, '0')}\0`, `\0\0${total.toString(8).padStart(5, '0')}\0`), END]))).toBe('a tar header at byte 0 has a bad checksum');
+  });
+
+  it('refuses a file whose name ends in "/" (a folder to GNU tar, which then reads its bytes as entries), a pax size "+N" and an empty pax path', () => {
+    expect(refusal(Buffer.concat([member('context.tar/', '0', 'inner'), END]))).toBe('a tar entry "context.tar/" whose name ends in "/" but is no folder');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ path: 'image.oci.tar/' })), member('x', '0', 'inner'), END]))).toBe('a tar entry "image.oci.tar/" whose name ends in "/" but is no folder');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ size: '+3' })), member('f', '0', 'abc'), END]))).toBe('pax size is not a whole number');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ path: '' })), member('f', '0', 'abc'), END]))).toBe('a pax path that is empty');
+    // A folder so named is a folder to both.
+    expect(streamed(Buffer.concat([member('d/', '5'), END]), 512).map((e) => e.name)).toEqual(['d/']);
+  });
+
+  it('reads no more than a megabyte of zeros after the end', () => {
+    expect(refusal(Buffer.concat([file, END, Buffer.alloc(2 << 20)]))).toBe('more than 1048576 bytes after the end of the tar');
+  });
+});
+
 describe('an archive tar readers unpack differently is refused', () => {
   const limits = { ...DEFAULT_LIMITS };
   const extractInto = async (bytes: Buffer) => {
@@ -159,7 +202,7 @@ describe('an archive tar readers unpack differently is refused', () => {
   });
 
   it('a file named "./" is refused, not passed over; a folder so named is the root', async () => {
-    expect(await extractInto(Buffer.concat([member('./', '0', 'EVIL\n'), END]))).toBe('b.tar.gz: entry "./" names the archive\'s own folder but is not a folder');
+    expect(await extractInto(Buffer.concat([member('./', '0', 'EVIL\n'), END]))).toBe('b.tar.gz: cannot unpack: a tar entry "./" whose name ends in "/" but is no folder');
     expect(await extractInto(Buffer.concat([member('./', '5'), member('./a', '0', 'a'), END]))).toEqual(['a']);
   });
 
