@@ -94,7 +94,12 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
     err.end();
     if (r.exitCode === 0 && !r.isCanceled) {
       // What the client wrote is an image ID or the build is not done: it names images rep tags and removes.
-      const imageId = readFileSync(iid, 'utf8').trim();
+      let imageId = '';
+      try {
+        imageId = readFileSync(iid, 'utf8').trim();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
       if (IMAGE_ID.test(imageId)) return { ok: true, imageId };
       tail.push(`ERROR: ${client.bin} build wrote no image ID to its --iidfile`);
       return { ok: false, exitCode: 1, tail: tail.lines, cancelled: false };

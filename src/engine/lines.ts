@@ -43,9 +43,13 @@ export class LineSplitter {
 
   private emit(): void {
     let line = this.partial;
-    if (!this.cut && line.endsWith('\r')) line = line.slice(0, -1);
-    else if (line.length > this.max) line = line.slice(0, this.max);
-    this.put(this.cut ? `${line} … (a line over ${this.max} characters, cut)` : line);
+    let cut = this.cut;
+    if (!cut && line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.length > this.max) {
+      line = line.slice(0, this.max);
+      cut = true;
+    }
+    this.put(cut ? `${line} … (a line over ${this.max} characters, cut)` : line);
     this.partial = '';
     this.cut = false;
   }

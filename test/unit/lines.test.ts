@@ -32,6 +32,8 @@ describe('LineSplitter', () => {
   it('keeps a line to its bound and drops the rest of it up to its newline', () => {
     expect(split(['abcdefgh', 'ij\nnext\n'], 4)).toEqual(['abcd … (a line over 4 characters, cut)', 'next']);
     expect(split(['abcd\r\n', 'abcde\r\n'], 4)).toEqual(['abcd', 'abcd … (a line over 4 characters, cut)']);
+    // One character over the bound is over it (the one kept past it is for a "\r" alone).
+    expect(split(['abcde\n', 'abcde'], 4)).toEqual(['abcd … (a line over 4 characters, cut)', 'abcd … (a line over 4 characters, cut)']);
     // 64 MB without a newline, in the 32 KB pieces a client's pipe gives: one line, cut, held no longer than the bound.
     const piece = 'a'.repeat(32 * 1024);
     const out: string[] = [];
@@ -62,6 +64,16 @@ describe('a client build', () => {
       expect(tail).toContain('err1');
       expect(tail).toContain(`out2-${'x'.repeat(16 * 1024 - 5)} … (a line over 16384 characters, cut)`);
       expect(tail.at(-1)).toBe('after');
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails when the client wrote no --iidfile at all', async () => {
+    const c = client('cat > /dev/null; exit 0');
+    try {
+      const r = await clientBuild({ bin: c.bin, env: { PATH: process.env.PATH }, plainProgress: false }, { tag: 'rep-test:x', context: { dockerfile: 'FROM scratch\n' } });
+      expect(r).toMatchObject({ ok: false, exitCode: 1, tail: [`ERROR: ${c.bin} build wrote no image ID to its --iidfile`] });
     } finally {
       rmSync(c.dir, { recursive: true, force: true });
     }
