@@ -89,11 +89,11 @@ function num(b: Buffer, at: number, len: number, what: string, strict = false): 
     }
     return n;
   }
-  // Strict (an archive a person unpacks with GNU tar): spelled as GNU tar reads it alike: one NUL at most, then spaces, then octal digits, then only
-  // spaces and NULs (GNU skips one NUL and reads up to the first space; Go trims both from both ends
-  // and reads up to the first NUL: "\0\0755" or "12 34" they read apart, and a bundle would unpack
-  // otherwise than rep read it).
-  if (strict && !spelledAlike(b, at, len, what === 'size' || what === 'checksum')) throw new TarError(`${what} is not a number tar readers read alike in a tar header`);
+  // Strict (an archive a person may unpack with GNU tar): spelled so that GNU reads it alike, one NUL
+  // at most, then spaces, octal digits, then only spaces and NULs. GNU skips one NUL and reads up to
+  // the first space; Go trims both from both ends and reads up to the first NUL: "\0\0755" or
+  // "12 34" they read apart, and a bundle would unpack otherwise than rep read it.
+  if (strict && !spelledAlike(b, at, len, what === 'size' || what === 'checksum' || what === 'mtime')) throw new TarError(`${what} is not a number tar readers read alike in a tar header`);
   let i = at;
   let end = at + len;
   while (i < end && blank(b[i]!)) i++;
@@ -146,8 +146,9 @@ function paxWhole(v: string, what: string, strict: boolean): number {
 }
 
 /** A pax time ("seconds[.fraction]", Go's parsePAXTime), as whole seconds rounded down. */
-function paxSeconds(v: string, what: string): number {
-  const m = /^([+-]?[0-9]+)(?:\.([0-9]*))?$/.exec(v);
+function paxSeconds(v: string, what: string, strict = false): number {
+  // Strict: no "+" (GNU tar refuses it).
+  const m = (strict ? /^(-?[0-9]+)(?:\.([0-9]*))?$/ : /^([+-]?[0-9]+)(?:\.([0-9]*))?$/).exec(v);
   const secs = m ? Number(m[1]) : NaN;
   if (!Number.isSafeInteger(secs)) throw new TarError(`pax ${what} is not a time`);
   return m![1]!.startsWith('-') && /[1-9]/.test((m![2] ?? '').slice(0, 9)) ? secs - 1 : secs;
@@ -176,7 +177,8 @@ function paxRecords(buf: Buffer, strict: boolean): Pax {
   while (i < buf.length) {
     const sp = buf.indexOf(0x20, i);
     const lenText = sp < 0 ? '' : buf.toString('latin1', i, sp);
-    const len = /^[+-]?[0-9]+$/.test(lenText) ? Number(lenText) : NaN;
+    // Strict, digits alone: GNU tar drops a record whose length is "+N", and every record after it.
+    const len = (strict ? /^[0-9]+$/ : /^[+-]?[0-9]+$/).test(lenText) ? Number(lenText) : NaN;
     if (!(len >= 5) || len > buf.length - i || len <= sp + 1 - i || buf[i + len - 1] !== 0x0a) throw new TarError('a malformed pax record');
     const eq = buf.indexOf(0x3d, sp + 1);
     if (eq <= sp + 1 || eq >= i + len - 1) throw new TarError('a malformed pax record');
@@ -184,6 +186,8 @@ function paxRecords(buf: Buffer, strict: boolean): Pax {
     const value = buf.subarray(eq + 1, i + len - 1);
     if (NAME_KEYS.has(key) ? value.includes(0) : key.includes('\0')) throw new TarError('a pax record with a NUL in it');
     if (key.startsWith('GNU.sparse.')) throw new TarError('a sparse file in a tar (GNU pax sparse records)');
+    // GNU tar skips blanks before a key (" path" is path to it, no key Go knows): no writer puts one there.
+    if (strict && /\s/.test(key)) throw new TarError('a pax record whose key holds a blank');
     // Go keeps the header's own name for an empty one, GNU tar takes it for ".".
     if (strict && (key === 'path' || key === 'linkpath') && value.length === 0) throw new TarError(`a pax ${key} that is empty`);
     raw.set(key, value);
@@ -205,7 +209,7 @@ function paxRecords(buf: Buffer, strict: boolean): Pax {
     return v === undefined ? undefined : paxWhole(v, k, strict);
   };
   const mtime = text('mtime');
-  return { path: text('path'), linkpath: text('linkpath'), size: whole('size'), uid: whole('uid'), gid: whole('gid'), mtime: mtime === undefined ? undefined : paxSeconds(mtime, 'mtime') };
+  return { path: text('path'), linkpath: text('linkpath'), size: whole('size'), uid: whole('uid'), gid: whole('gid'), mtime: mtime === undefined ? undefined : paxSeconds(mtime, 'mtime', strict) };
 }
 
 /**
@@ -349,12 +353,14 @@ export class HeaderReader {
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
     // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
     const oldFolder = h[156] === 0 && name.endsWith('/');
-    // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
-    // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
-    // Elsewhere a pax size overrides the header's (files over 8 GiB).
     // A name ending in "/" is a folder to GNU tar whatever the type says, a file to Go when the type is '0'.
     if (this.strict && name.endsWith('/') && type !== '5' && !oldFolder) throw new TarError(`a tar entry ${JSON.stringify(name)} whose name ends in "/" but is no folder`);
+    // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
+    // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
+    // Elsewhere a pax size overrides the header's (files over 8 GiB). Strict, such a size is refused:
+    // where the next header lies is then no question for any reader.
     const headerOnly = oldFolder || type !== '0';
+    if (this.strict && headerOnly && (f.size !== 0 || (pax.size ?? 0) !== 0)) throw new TarError(`a tar entry ${JSON.stringify(name)} of a type without bytes that says it has some`);
     const entry = {
       name,
       type: oldFolder ? '5' : type,

@@ -15,6 +15,7 @@ import { ExtractError, extractTar } from '../../src/publish/extract.js';
 import { readImageArchive } from '../../src/publish/imagearchive.js';
 import { TarError, tarHeaders, type TarHeader } from '../../src/repro/tarindex.js';
 import { TarStreamReader } from '../../src/repro/tarstream.js';
+import { TarWriter } from '../../src/repro/tarwriter.js';
 import { tempFolders } from '../helpers.js';
 
 const folders = tempFolders();
@@ -167,8 +168,30 @@ describe('spellings GNU tar and Go read apart (found by a review of the reader)'
     expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ path: 'image.oci.tar/' })), member('x', '0', 'inner'), END]))).toBe('a tar entry "image.oci.tar/" whose name ends in "/" but is no folder');
     expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ size: '+3' })), member('f', '0', 'abc'), END]))).toBe('pax size is not a whole number');
     expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ path: '' })), member('f', '0', 'abc'), END]))).toBe('a pax path that is empty');
+    // A link or folder that says it has bytes: where the next header lies would be a question.
+    expect(refusal(Buffer.concat([member('d', '5', 'x'.repeat(600)), END]))).toBe('a tar entry "d" of a type without bytes that says it has some');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ size: '512' })), member('l', '2'), END]))).toBe('a tar entry "l" of a type without bytes that says it has some');
     // A folder so named is a folder to both.
     expect(streamed(Buffer.concat([member('d/', '5'), END]), 512).map((e) => e.name)).toEqual(['d/']);
+  });
+
+  it('refuses a pax key with a blank before it, a record length "+N", a pax mtime "+N" and an mtime of blanks (found by a second review)', () => {
+    // GNU tar skips the blanks and takes the record; Go and rep took " size" for a key nobody knows.
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', '11  size=3\n'), member('notes.txt', '0', 'x'.repeat(2048)), END]))).toBe('a pax record whose key holds a blank');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', '15 \tpath=ppath\n'), member('f', '0', 'abc'), END]))).toBe('a pax record whose key holds a blank');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', '+15 path=ppath\n'), member('f', '0', 'abc'), END]))).toBe('a malformed pax record');
+    expect(refusal(Buffer.concat([member('PaxHeader', 'x', paxBody({ mtime: '+5' })), member('f', '0', 'abc'), END]))).toBe('pax mtime is not a time');
+    expect(refusal(Buffer.concat([respelled(member('f', '0', 'abc'), 136, '           '), END]))).toBe('mtime is not a number tar readers read alike in a tar header');
+    // Spelled as writers spell them, they are read.
+    expect(streamed(Buffer.concat([member('PaxHeader', 'x', paxBody({ path: 'p', mtime: '5' })), member('f', '0', 'abc'), END]), 100).map((e) => [e.name, e.mtime])).toEqual([['p', 5]]);
+  });
+
+  it("rep's own writer writes a time past 2038 and past 2242 as it is, and reads it back (it wrapped at 2^31; found by a second review)", () => {
+    const chunks: Buffer[] = [];
+    const tar = new TarWriter((b) => void chunks.push(b));
+    for (const mtime of [2_200_000_000, 12_307_334_400]) tar.entry({ name: `t${mtime}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: 1 }, Buffer.from('x'));
+    tar.finish();
+    expect(streamed(Buffer.concat(chunks), 700).map((e) => e.mtime)).toEqual([2_200_000_000, 12_307_334_400]);
   });
 
   it('reads no more than a megabyte of zeros after the end', () => {
