@@ -103,7 +103,12 @@ function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }
   } else {
     putOctal(b, at + 124, h.size, 11);
   }
-  putOctal(b, at + 136, Math.trunc(h.mtime) | 0, 11);
+  // Past 11 octal digits (the year 2242), base-256 as a size is; "| 0" wrapped a time past 2038.
+  const mtime = Math.max(0, Math.trunc(h.mtime));
+  if (mtime.toString(8).length > 11) {
+    b[at + 136] = 0x80;
+    for (let i = 11, n = mtime; i > 0; i--, n = Math.floor(n / 0x100)) b[at + 136 + i] = n & 0xff;
+  } else putOctal(b, at + 136, mtime, 11);
   b[at + 156] = 48 + TYPEFLAG[h.type];
   if (h.linkname) b.write(h.linkname, at + 157, BLOCK - 157);
   if (h.uname) b.write(h.uname, at + 265, BLOCK - 265);

@@ -67,7 +67,8 @@ const entry = fc.record({
   mode: fc.integer({ min: 0, max: 0o7777 }),
   uid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 }), fc.integer({ min: 0o777777 + 1, max: 2 ** 31 })),
   gid: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 })),
-  mtime: fc.integer({ min: 0, max: 2 ** 33 }),
+  // tar-stream wraps a time at 2^31 ("| 0"); rep writes one past it as it is (test/unit/tarstream.test.ts).
+  mtime: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
   linkname: fc.oneof(name, fc.stringMatching(/^[a-z/]{101,160}$/)),
   dev: fc.tuple(fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 0, max: 4095 })),
   body: fc.uint8Array({ maxLength: 2000 }),
