@@ -30,6 +30,9 @@ export interface WatchOptions {
   signal: AbortSignal;
 }
 
+/** Whether a path relative to the context lies outside it ("..data" is a name inside it, as Kubernetes writes). */
+const outside = (rel: string) => rel === '..' || rel.startsWith('../') || path.isAbsolute(rel);
+
 export async function watch(opts: WatchOptions): Promise<void> {
   const first = openProject(opts.project);
   // Where to watch: the context and the Repfile's folder, whatever the Repfile says now.
@@ -81,7 +84,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const matters = (abs: string, folder: boolean) => {
     if (own.has(abs) || !inputs) return true;
     const rel = path.relative(contextDir, abs).split(path.sep).join('/');
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+    if (outside(rel)) return false;
     return folder ? inputs.folder(rel) : inputs.file(rel);
   };
   const onChange = (abs: string, folder: boolean) => {
@@ -100,7 +103,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
     if (abs === dockerfile) return true;
     const rel = path.relative(contextDir, abs).split(path.sep).join('/');
     // Outside the context (the Repfile's folder, with -C): the Repfile and its lock alone, no folder below.
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return !(abs === repfileDir || own.has(abs));
+    if (outside(rel)) return !(abs === repfileDir || own.has(abs));
     if (rel === '') return false;
     if (inStateDir(rel)) return true;
     if (rel === '.dockerignore') return false;

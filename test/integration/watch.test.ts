@@ -103,8 +103,8 @@ describe('rep watch', () => {
   }, 30_000);
 
   it('rebuilds for a change an input may see, the Repfile or .dockerignore, and for nothing else in the folder (rep watch > out.log in the project rebuilt for ever; found by an adversarial review)', async () => {
-    const text = repfile().replace('inputs: [src/]', 'inputs: [src/, "data/**/*.csv"]');
-    const dir = makeProject({ Repfile: text, 'src/a.txt': 'a\n', 'data/x.csv': '1\n', 'notes.txt': 'n\n' });
+    const text = repfile().replace('inputs: [src/]', 'inputs: [src/, "data/**/*.csv", ..data/]');
+    const dir = makeProject({ Repfile: text, 'src/a.txt': 'a\n', 'data/x.csv': '1\n', 'notes.txt': 'n\n', '..data/c.json': '{}\n' });
     const w = start(dir, ['watch', '--engine', 'none']);
     const built = 'rep: engine none: 2 of 2 steps recorded, nothing built';
     try {
@@ -120,7 +120,10 @@ describe('rep watch', () => {
       await w.until((o) => o.includes('rep: changed: src/a.txt\n'), 'the change to an input folder', 10_000);
       appendFileSync(path.join(dir, '.dockerignore'), 'notes.txt\n');
       await w.until((o) => o.includes('rep: changed: .dockerignore\n'), 'the change to .dockerignore', 10_000);
-      expect(w.output().split('\n').filter((l) => l.startsWith('rep: changed:'))).toEqual(['rep: changed: data/new.csv', 'rep: changed: src/a.txt', 'rep: changed: .dockerignore']);
+      // A name inside the context that starts with ".." (Kubernetes' ..data) is not outside it (found by a second review).
+      appendFileSync(path.join(dir, '..data/c.json'), '\n');
+      await w.until((o) => o.includes('rep: changed: ..data/c.json\n'), 'the change under ..data', 10_000);
+      expect(w.output().split('\n').filter((l) => l.startsWith('rep: changed:'))).toEqual(['rep: changed: data/new.csv', 'rep: changed: src/a.txt', 'rep: changed: .dockerignore', 'rep: changed: ..data/c.json']);
     } catch (e) {
       console.error(w.output());
       throw e;
