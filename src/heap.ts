@@ -4,9 +4,10 @@
 // the hashes' working set (about 60 MB, dead once the steps are planned) and
 // the rewrite's were still held when the provenance was written, and the
 // peak RSS was their sum (about 390 MB where 75 MB is live; 275-310 MB with
-// these collections, 277-281 MB with one every few rounds of the rewrite). A
-// full collection costs 40-70 ms at that size, and nothing on a heap under
-// WORTH (a 10k-file build never reaches it).
+// these collections, 277-281 MB with one every few rounds of the rewrite,
+// 240-242 MB once an image saved through the socket let go of its pieces as
+// it came: see letGoOfYoungGarbage). A full collection costs 40-70 ms at that
+// size, and nothing on a heap under WORTH (a 10k-file build never reaches it).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
