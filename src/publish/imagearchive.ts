@@ -5,11 +5,12 @@
 // (publish may have each file's bytes stored by digest as they pass, to
 // repack them as an OCI archive: see ocilayout.ts).
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TarError, type TarHeader } from '../repro/tarindex.js';
 import { readTarStream, type EntrySink } from '../repro/tarstream.js';
+import { fileSink } from '../repro/tarwriter.js';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 import { linkTargetProblem } from './unpacker.js';
@@ -51,10 +52,6 @@ export interface ReadOptions {
 }
 
 class StoreError extends Error {}
-
-const writeAll = (fd: number, b: Buffer) => {
-  for (let at = 0; at < b.length; ) at += writeSync(fd, b, at);
-};
 
 /**
  * Reads the tar stream `input` to its end (a malformed archive is a finding,
@@ -104,11 +101,12 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
       }
     };
     if (part) stored(() => (open = openSync(part, 'wx')));
+    const store = open === undefined ? undefined : fileSink(open);
     return {
       data: (c) => {
         hash.update(c);
         if (small) chunks.push(Buffer.from(c));
-        if (open !== undefined) stored(() => writeAll(open!, c));
+        if (store) stored(() => store(c));
       },
       end: () => {
         const data = small ? Buffer.concat(chunks) : undefined;
