@@ -57,10 +57,19 @@ function putOctal(b: Buffer, at: number, value: number, digits: number): void {
 function putDevice(b: Buffer, at: number, value: number): void {
   if (value <= 0o777777) putOctal(b, at, value, 6);
   else if (value <= 0o7777777) b.write(`${value.toString(8).padStart(7, '0')}\0`, at, 'latin1');
-  else {
-    b[at] = 0x80;
-    for (let i = 7, n = value; i > 0; i--, n = Math.floor(n / 0x100)) b[at + i] = n & 0xff;
-  }
+  else putBase256(b, at, 8, value);
+}
+
+/** `value` in GNU's base-256 across the `len` bytes of a field at `at` (its first byte 0x80). */
+function putBase256(b: Buffer, at: number, len: number, value: number): void {
+  b[at] = 0x80;
+  for (let i = len - 1, n = value; i > 0; i--, n = Math.floor(n / 0x100)) b[at + i] = n & 0xff;
+}
+
+/** A 12-byte number (a size, a time): 11 octal digits, base-256 past them, as tar-stream writes a size past 8 GiB. */
+function putLarge(b: Buffer, at: number, value: number): void {
+  if (value.toString(8).length > 11) putBase256(b, at, 12, value);
+  else putOctal(b, at, value, 11);
 }
 
 /** What every ustar header holds before its fields: NULs, and the magic and version. */
@@ -96,19 +105,9 @@ function ustarInto(h: Omit<TarHeader, 'type'> & { type: TarType | 'pax-header' }
   putOctal(b, at + 100, h.mode & 0o7777, 6);
   putOctal(b, at + 108, h.uid, 6);
   putOctal(b, at + 116, h.gid, 6);
-  if (h.size.toString(8).length > 11) {
-    // Base-256, as tar-stream writes a size past 8 GiB.
-    b[at + 124] = 0x80;
-    for (let i = 11, n = h.size; i > 0; i--, n = Math.floor(n / 0x100)) b[at + 124 + i] = n & 0xff;
-  } else {
-    putOctal(b, at + 124, h.size, 11);
-  }
-  // Past 11 octal digits (the year 2242), base-256 as a size is; "| 0" wrapped a time past 2038.
-  const mtime = Math.max(0, Math.trunc(h.mtime));
-  if (mtime.toString(8).length > 11) {
-    b[at + 136] = 0x80;
-    for (let i = 11, n = mtime; i > 0; i--, n = Math.floor(n / 0x100)) b[at + 136 + i] = n & 0xff;
-  } else putOctal(b, at + 136, mtime, 11);
+  putLarge(b, at + 124, h.size);
+  // A time past 2242 as a size past 8 GiB ("| 0" wrapped one past 2038).
+  putLarge(b, at + 136, Math.max(0, Math.trunc(h.mtime)));
   b[at + 156] = 48 + TYPEFLAG[h.type];
   if (h.linkname) b.write(h.linkname, at + 157, BLOCK - 157);
   if (h.uname) b.write(h.uname, at + 265, BLOCK - 265);
