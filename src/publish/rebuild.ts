@@ -6,7 +6,7 @@
 // "none" unless the verifier asks, see verify.ts.)
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
-import { CACHE_REPO, cacheRef } from '../scheduler/stepimage.js';
+import { CACHE_REPO, cacheRef, keyHex } from '../scheduler/stepimage.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
 import type { SecretGrant } from '../scheduler/secrets.js';
@@ -64,9 +64,8 @@ export function forVerification(project: Project, grants: readonly SecretGrant[]
  */
 export async function removeRebuildImages(engine: Engine, before: ReadonlySet<string>, keys: readonly string[], imageId: string | undefined): Promise<void> {
   const ours = new Set(keys.map(cacheRef));
-  const bare = (id: string) => id.replace(/^sha256:/, '');
   for (const image of await engine.listImages(CACHE_REPO)) {
-    const built = imageId !== undefined && bare(image.id) === bare(imageId);
+    const built = imageId !== undefined && keyHex(image.id) === keyHex(imageId);
     for (const t of image.tags) {
       const ref = `${CACHE_REPO}:${t}`;
       if (before.has(t) || !(ours.has(ref) || built)) continue;
