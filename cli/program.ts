@@ -14,7 +14,7 @@ import type { Engine } from '../src/engine/engine.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { exitCode, printable, tailLines, type Diagnostic, type Result } from '../src/diag.js';
+import { exitCode, printable, tailLines, terminalJson, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
@@ -135,7 +135,7 @@ addBuildOptions(program.command('build'), 'build')
     if (!r.ok) failWith(r.errors);
     const rec = r.value;
     if (o.json) {
-      out(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: { path: rec.dockerfile.path, written: rec.dockerfile.written }, steps: rec.steps }));
+      out(terminalJson(JSON.stringify({ type: 'record', ok: rec.ok, engine: rec.engine, target: rec.target, tag: rec.tag, image: rec.image, dockerfile: { path: rec.dockerfile.path, written: rec.dockerfile.written }, steps: rec.steps })));
     } else printRecord(rec, Boolean(o.dryRun));
     if (rec.cancelled) throw new Exit(130);
     if (!rec.ok) throw new Exit(1);
@@ -240,7 +240,7 @@ program
     const allFresh = plan.steps.every((s) => s.state === 'fresh') && lockLines.length === 0;
     if (o.question) throw new Exit(allFresh ? 0 : 1);
     const { prettyJson } = await import('../src/canonical.js');
-    out(o.json ? prettyJson(statusReport(plan, lockLines)) : [formatStatus(plan), ...lockLines].join('\n'));
+    out(o.json ? terminalJson(prettyJson(statusReport(plan, lockLines))) : [formatStatus(plan), ...lockLines].join('\n'));
   });
 
 program
@@ -300,7 +300,7 @@ program
     const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network, secrets } : undefined;
     if (rebuild && rebuild.engine.name === 'none') badFlag('--rebuild', 'needs an engine (docker or podman)');
     const report = await verifyBundle(bundle, { key: o.key, rebuild, limits });
-    if (o.json) out(prettyJson(report));
+    if (o.json) out(terminalJson(prettyJson(report)));
     else {
       for (const c of report.checks) {
         out(`${c.ok ? 'ok    ' : 'FAILED'}  ${c.name}${c.detail.length === 1 && c.ok ? `: ${c.detail[0]}` : ''}`);

@@ -2,7 +2,7 @@
 // CI is set or output is not a terminal, or one JSON object per line.
 import type { BuildEvent } from '../src/scheduler/events.js';
 import { formatReasons } from '../src/plan/reasons.js';
-import { printable } from '../src/diag.js';
+import { printable, terminalJson } from '../src/diag.js';
 
 /**
  * What a step's commands or the engine printed, as the terminal shows it: control characters
@@ -37,7 +37,7 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
   };
   return (e: BuildEvent) => {
     if (mode === 'json') {
-      write(`${JSON.stringify(e)}\n`);
+      write(`${terminalJson(JSON.stringify(e))}\n`);
       return;
     }
     switch (e.type) {

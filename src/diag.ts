@@ -99,6 +99,15 @@ export function fileOf(d: Diagnostic): string | undefined {
 // eslint-disable-next-line no-control-regex
 export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
 
+/**
+ * JSON text as it may reach a terminal (--json): JSON.stringify escapes C0
+ * controls but leaves DEL, the C1 controls (\u009b is CSI to many terminals),
+ * the line separators and the bidirectional overrides raw. They can stand only
+ * in strings, where \uXXXX means the same character: the parsed value is unchanged.
+ */
+// eslint-disable-next-line no-control-regex
+export const terminalJson = (json: string) => json.replace(/[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** `s` cut to `max` characters, with an ellipsis when it was longer: a file's text quoted in a message. */
 export const clip = (s: string, max = 300) => (s.length > max ? `${s.slice(0, max)}…` : s);
 

@@ -13,6 +13,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { lockBytes, noopImagesHold, noopStamp, readNoop, type NoopRecord } from '../scheduler/noop.js';
 import { prettyJson } from '../canonical.js';
+import { terminalJson } from '../diag.js';
 import { formatStatus, statusReport, type StepReport } from './statusreport.js';
 import { loadContext } from '../context/context.js';
 import { handOverWalk, walkContext } from '../context/files.js';
@@ -158,7 +159,7 @@ export async function quickStatus(args: QuickStatusArgs, env: NodeJS.ProcessEnv 
   if (!noop) return undefined;
   if (args.question) return { exitCode: noop.lock.length ? 1 : 0 };
   const plan = { steps: noop.steps.map(({ name, key }): StepReport => ({ name, key, state: 'fresh', reasons: [] })) };
-  return { text: args.json ? prettyJson(statusReport(plan, noop.lock)) : [formatStatus(plan), ...noop.lock].join('\n'), exitCode: 0 };
+  return { text: args.json ? terminalJson(prettyJson(statusReport(plan, noop.lock))) : [formatStatus(plan), ...noop.lock].join('\n'), exitCode: 0 };
 }
 
 /** Images the quick path asks the engine about at once, at most. */

@@ -97,6 +97,23 @@ describe('rep CLI', () => {
     expect(j.steps[0].key).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
+  it('--json escapes the C1 controls a file name may carry (\\u009b is CSI to many terminals); the JSON reads the same', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    rep(dir, ['build', '--engine', 'none']);
+    const name = 'b\u009b2J\u009d0;T\u009c';
+    writeFileSync(path.join(dir, 'src', name), 'b');
+    const status = rep(dir, ['status', '--json', '--engine', 'none']);
+    const build = rep(dir, ['build', '--json', '--engine', 'none']);
+    for (const r of [status, build]) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('b\\u009b2J\\u009d0;T\\u009c');
+      expect(r.stdout).not.toMatch(/[\x7f-\x9f]/);
+    }
+    expect(JSON.parse(status.stdout).steps[1].reasons).toEqual([{ kind: 'input-added', path: `src/${name}` }]);
+    const record = JSON.parse(build.stdout.trim().split('\n').pop()!) as { steps: { name: string; reasons: unknown }[] };
+    expect(record.steps.find((st) => st.name === 'app')?.reasons).toEqual([{ kind: 'input-added', path: `src/${name}` }]);
+  });
+
   it('build --dry-run writes nothing', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     const r = rep(dir, ['build', '--dry-run', '--engine', 'none']);

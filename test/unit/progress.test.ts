@@ -40,3 +40,15 @@ describe('the build progress', () => {
     expect(out).not.toContain('\x07');
   });
 });
+
+describe('the JSON progress (--json)', () => {
+  it('escapes C1 controls, DEL, line separators and bidi overrides, and parses back to the same line', () => {
+    let out = '';
+    const render = renderer('json', (s) => void (out += s));
+    const line = 'a\u009b2Jb\u009d0;T\u009cc\x7fd\u2028e\u202ef\u2066g';
+    render({ type: 'step-line', step: 'a', line });
+    expect(out).toMatch(/\\u009b2Jb\\u009d0;T\\u009cc\\u007fd\\u2028e\\u202ef\\u2066g/);
+    expect(out).not.toMatch(/[\x7f-\x9f\u2028\u202e\u2066]/);
+    expect(JSON.parse(out)).toEqual({ type: 'step-line', step: 'a', line });
+  });
+});
