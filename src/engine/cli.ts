@@ -14,7 +14,7 @@ import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuil
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
 import { apiBuild } from './apibuild.js';
 import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
-import { EngineError, PathMissingError, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
+import { EngineError, PathMissingError, checkedImage, checkedImageId, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
@@ -193,7 +193,7 @@ export class CliEngine implements Engine {
     const r = await this.run(['image', 'inspect', '--format', '{{.Id}}', ...refs], { reject: false });
     const lines = String(r.stdout).split('\n').filter(Boolean);
     if (r.exitCode === 0 && lines.length === refs.length) {
-      refs.forEach((ref, i) => ids.set(ref, lines[i]));
+      refs.forEach((ref, i) => ids.set(ref, checkedImageId(lines[i], ref, this.name)));
       return ids;
     }
     // Some are missing: ask one by one to know which.
@@ -298,9 +298,15 @@ export class CliEngine implements Engine {
     const r = await this.run(['image', 'inspect', '--format', '{{json .}}', ref], { reject: false });
     if (r.exitCode !== 0) return undefined;
     // podman prints an array whatever the format says
-    const parsed = JSON.parse(String(r.stdout)) as ImageJson | ImageJson[];
-    const j = Array.isArray(parsed) ? parsed[0]! : parsed;
-    return { id: j.Id, repoDigests: j.RepoDigests ?? [], layers: j.RootFS?.Layers ?? [] };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(String(r.stdout));
+    } catch {
+      throw new EngineError(`${this.bin} image inspect printed no JSON for image ${ref}`, String(r.stdout));
+    }
+    const j = (Array.isArray(parsed) ? parsed[0] : parsed) as Partial<ImageJson> | null | undefined;
+    if (j === null || typeof j !== 'object') throw new EngineError(`${this.bin} image inspect printed no image for ${ref}`, String(r.stdout));
+    return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers }, ref, this.name);
   }
 
   async save(refs: string | readonly string[], file: string): Promise<void> {
@@ -361,8 +367,17 @@ export class CliEngine implements Engine {
       for (const line of String(r.stdout).split('\n').filter(Boolean)) {
         const [id, size, layers, tags] = line.split('|');
         if (!id || out.has(id)) continue;
-        const mine = (JSON.parse(tags ?? '[]') as string[] | null ?? []).flatMap((t) => ours.exec(t)?.[1] ?? []);
-        out.set(id, { id, tags: mine, size: Number(size), layers: (JSON.parse(layers ?? '[]') as string[] | null) ?? [] });
+        let said: { layers: unknown; tags: unknown };
+        try {
+          said = { layers: JSON.parse(layers ?? 'null'), tags: JSON.parse(tags ?? 'null') };
+        } catch {
+          throw new EngineError(`${this.bin} image inspect printed a line rep cannot read`, line);
+        }
+        const info = checkedImage({ id, layers: said.layers }, id, this.name);
+        const tagList = said.tags ?? [];
+        if (!Array.isArray(tagList) || !tagList.every((t): t is string => typeof t === 'string')) throw new EngineError(`${this.bin} image inspect printed tags rep cannot read`, line);
+        const mine = tagList.flatMap((t) => ours.exec(t)?.[1] ?? []);
+        out.set(id, { id, tags: mine, size: Number(size), layers: info.layers });
       }
     }
     return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -107,6 +107,32 @@ export class EngineError extends Error {
   }
 }
 
+/** An image id as docker (sha256:HEX) and podman (HEX) print it. */
+const IMAGE_ID = /^(?:sha256:)?[0-9a-f]{64}$/;
+/** A layer's diff id (RootFS.Layers). */
+const DIFF_ID = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * What an engine said an image is, checked for shape: its id goes into tags,
+ * API paths, `.rep/` records and the provenance, its layers into the rewrite.
+ * A DOCKER_HOST that answers anything else is refused, not believed.
+ */
+export function checkedImage<T extends { id: unknown; repoDigests?: unknown; layers?: unknown }>(info: T, ref: string, engine: string): ImageInfo {
+  const id = checkedImageId(info.id, ref, engine);
+  const list = (v: unknown, ok: (x: string) => boolean, what: string): string[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string' && ok(x))) throw new EngineError(`the ${engine} engine answered ${what} of the wrong shape for image ${ref}`);
+    return v;
+  };
+  return { id, repoDigests: list(info.repoDigests, (d) => /^[^\s@]+@sha256:[0-9a-f]{64}$/.test(d), 'repo digests'), layers: list(info.layers, (d) => DIFF_ID.test(d), 'layers') };
+}
+
+/** An image id the engine printed, refused unless it is one (see checkedImage). */
+export function checkedImageId(id: unknown, ref: string, engine: string): string {
+  if (typeof id !== 'string' || !IMAGE_ID.test(id)) throw new EngineError(`the ${engine} engine answered an image id of the wrong shape for image ${ref}: ${JSON.stringify(String(id).slice(0, 80))}`);
+  return id;
+}
+
 /** A path asked of `exportPaths` that the image does not hold. */
 export class PathMissingError extends EngineError {
   constructor(

@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { TarWriter } from '../repro/tarwriter.js';
 import { letGoOfYoungGarbage } from '../heap.js';
+import { checkedImage } from './engine.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -101,11 +102,8 @@ export async function imageJson(socket: string, ref: string): Promise<{ id: stri
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
   const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown; RootFS?: { Layers?: unknown } };
-  if (typeof j.Id !== 'string') return undefined;
-  return { id: j.Id, repoDigests: strings(j.RepoDigests), layers: strings(j.RootFS?.Layers) };
+  return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers }, ref, 'docker');
 }
-
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((d): d is string => typeof d === 'string') : []);
 
 /** The id of the image `ref` names, or undefined when there is none. */
 export async function imageId(socket: string, ref: string): Promise<string | undefined> {
