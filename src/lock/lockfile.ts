@@ -6,7 +6,7 @@ import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { writeFileAtomic } from '../state/files.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
-import { imageRefProblem, pinned } from './reference.js';
+import { imageRefProblem, parseImageRef, pinned } from './reference.js';
 
 export const LOCK_VERSION = 1;
 
@@ -34,7 +34,14 @@ export function lockProblem(value: unknown): string | undefined {
     const bad = imageRefProblem(ref);
     if (bad) return `images: ${bad}`;
     if (typeof digest !== 'string' || !LOCK_DIGEST.test(digest)) {
-      return `images[${JSON.stringify(ref)}]: ${JSON.stringify(String(digest).slice(0, 100))} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
+      // Only a string is quoted: String() of a list nested a million deep overflows the stack.
+      const said = typeof digest === 'string' ? JSON.stringify(digest.slice(0, 100)) : `a ${Array.isArray(digest) ? 'list' : digest === null ? 'null' : typeof digest}`;
+      return `images[${JSON.stringify(ref)}]: ${said} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
+    }
+    // A reference that names its digest is built from that one: a lock naming another would build what the Repfile does not say.
+    const own = parseImageRef(ref).digest;
+    if (own !== undefined && own !== digest) {
+      return `images[${JSON.stringify(ref)}]: ${JSON.stringify(digest)} is not the digest the reference names; run rep lock to write it again`;
     }
   }
   return undefined;

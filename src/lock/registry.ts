@@ -37,6 +37,110 @@ export function isInsecure(registry: string): boolean {
   return isLoopback(registryHost(registry));
 }
 
+/** How many redirects a question to a registry may follow. */
+const MAX_HOPS = 3;
+/** The most of a token answer read: a JSON object with a token in it (Docker Hub's are about 1 KB). */
+const TOKEN_LIMIT = 64 << 10;
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+/** Why rep may not go to `to` from a question to a registry (a redirect, a token realm), or undefined: https anywhere, plain http only from a loopback registry to a loopback host. */
+function leadsAstray(to: URL, insecure: boolean): string | undefined {
+  if (to.protocol === 'https:') return undefined;
+  if (to.protocol === 'http:' && insecure && isLoopback(to.hostname.replace(/^\[(.*)\]$/, '$1'))) return undefined;
+  return `${to.protocol}//${to.host}, which is not https`;
+}
+
+class Astray extends Error {}
+
+/**
+ * fetch, following at most MAX_HOPS redirects, each checked by leadsAstray
+ * (fetch's own would follow one from https to plain http, or anywhere). The
+ * Authorization header goes to the origin it was made for, and no other.
+ */
+async function ask(url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal }, insecure: boolean): Promise<Response> {
+  let at = new URL(url);
+  const origin = at.origin;
+  for (let hop = 0; ; hop++) {
+    const headers = { ...init.headers };
+    if (at.origin !== origin) delete headers.Authorization;
+    const res = await fetch(at, { ...init, headers, redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (!REDIRECT.has(res.status) || location === null) return res;
+    await res.body?.cancel();
+    if (hop === MAX_HOPS) throw new Astray(`redirects more than ${MAX_HOPS} times`);
+    let next: URL;
+    try {
+      next = new URL(location, at);
+    } catch {
+      throw new Astray(`redirects to ${JSON.stringify(clip(location, 100))}, which is not a URL`);
+    }
+    const astray = leadsAstray(next, insecure);
+    if (astray) throw new Astray(`redirects to ${astray}`);
+    at = next;
+  }
+}
+
+/** The parameters of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge, or undefined when it is not one. */
+export function bearerChallenge(header: string): Record<string, string> | undefined {
+  const m = /^\s*Bearer\s+(.*)$/i.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[1]!.matchAll(/([A-Za-z]+)="([^"]*)"/g)) params[p[1]!.toLowerCase()] = p[2]!;
+  return params;
+}
+
+/** At most `limit` bytes of a response's body; past them, undefined (and the rest is not read). */
+async function bodyWithin(res: Response, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (!res.body) return Buffer.alloc(0);
+  for await (const chunk of res.body) {
+    size += (chunk as Uint8Array).byteLength;
+    if (size > limit) {
+      await res.body.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(Buffer.from(chunk as Uint8Array));
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An anonymous pull token for `repository`, as Docker Hub and most registries
+ * want before they answer a manifest question: no credentials are sent, so
+ * none can reach the realm's host; the realm must be https (http only when it
+ * and the registry are loopback).
+ */
+async function anonymousToken(challenge: Record<string, string>, repository: string, insecure: boolean, signal: AbortSignal): Promise<string> {
+  let realm: URL;
+  try {
+    realm = new URL(challenge.realm ?? '');
+  } catch {
+    throw new Astray(`asks for a token from ${JSON.stringify(clip(challenge.realm ?? '', 100))}, which is not a URL`);
+  }
+  const astray = leadsAstray(realm, insecure);
+  if (astray) throw new Astray(`asks for a token from ${astray}`);
+  if (challenge.service !== undefined) realm.searchParams.set('service', challenge.service);
+  realm.searchParams.set('scope', challenge.scope ?? `repository:${repository}:pull`);
+  const res = await ask(realm.href, { method: 'GET', headers: { Accept: 'application/json' }, signal }, insecure);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Astray(`gave no token (${realm.host} answered ${res.status})`);
+  }
+  const body = await bodyWithin(res, TOKEN_LIMIT);
+  if (body === undefined) throw new Astray(`gave a token answer larger than ${TOKEN_LIMIT} bytes`);
+  let said: { token?: unknown; access_token?: unknown };
+  try {
+    said = JSON.parse(body.toString('utf8')) as typeof said;
+  } catch {
+    throw new Astray('gave a token answer that is not JSON');
+  }
+  const token = typeof said?.token === 'string' && said.token ? said.token : said?.access_token;
+  // It goes into a header: visible ASCII only (what a JWT or an opaque token is).
+  if (typeof token !== 'string' || !/^[\x21-\x7e]{1,8192}$/.test(token)) throw new Astray('gave a token answer with no token rep can send');
+  return token;
+}
+
 /** The registry digest of image `text`, or a registry problem placed `at` (where the file names the image). */
 export async function resolveDigest(text: string, at: InFile): Promise<Result<string>> {
   const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
@@ -46,14 +150,23 @@ export async function resolveDigest(text: string, at: InFile): Promise<Result<st
     LOCK_DIGEST.test(digest) ? ok(digest) : unanswered(`${from} ${JSON.stringify(clip(digest, 100))}, which is not a sha256 digest (sha256: and 64 lowercase hex digits)`);
   if (ref.digest) return pinned(ref.digest, 'the Repfile pins it to');
   const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
-  const url = `${isInsecure(ref.registry) ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
+  const insecure = isInsecure(ref.registry);
+  const url = `${insecure ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
+  const signal = AbortSignal.timeout(15_000);
   let res: Response;
   try {
-    res = await fetch(url, { method: 'HEAD', headers: { Accept: ACCEPT }, signal: AbortSignal.timeout(15_000) });
+    res = await ask(url, { method: 'HEAD', headers: { Accept: ACCEPT }, signal }, insecure);
+    const challenge = res.status === 401 ? bearerChallenge(res.headers.get('www-authenticate') ?? '') : undefined;
+    if (challenge) {
+      const token = await anonymousToken(challenge, ref.repository, insecure, signal);
+      res = await ask(url, { method: 'HEAD', headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` }, signal }, insecure);
+    }
   } catch (e) {
+    if (e instanceof Astray) return unanswered(`registry ${ref.registry} ${e.message}`);
     return unanswered(`cannot reach registry ${ref.registry} (${(e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message})`);
   }
   if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);
+  if (res.status === 401) return unanswered(`registry ${ref.registry} answered 401 for ${text}: it wants credentials, and rep lock asks as anyone (pin the digest in the Repfile: name@sha256:…)`);
   if (!res.ok) return unanswered(`registry ${ref.registry} answered ${res.status} for ${text}`);
   const digest = res.headers.get('docker-content-digest');
   if (!digest) return unanswered(`registry ${ref.registry} gave no digest for ${text}`);

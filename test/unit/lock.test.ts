@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lock } from '../../src/commands/lock.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { openProject } from '../../src/project.js';
+import { resolveDigest } from '../../src/lock/registry.js';
 import { CLI, makeProject } from '../helpers.js';
 
 /** A registry on loopback answering every manifest HEAD with the digest `answer` says. */
@@ -78,5 +79,108 @@ describe('rep lock', () => {
       expect(JSON.parse(readFileSync(path.join(dir, 'Repfile.lock'), 'utf8'))).toEqual({ lockVersion: 1, images: { [`127.0.0.1:${port}/x:1`]: GOOD } });
       expect((await repAsync(dir, ['status'])).code).not.toBe(2);
     }
+  });
+});
+
+/** A loopback server answering each request as `answer` says; the requests it got, as "METHOD URL AUTHORIZATION". */
+async function registry(answer: (req: { method: string; url: string; auth: string }, res: import('node:http').ServerResponse, port: number) => void) {
+  const asked: string[] = [];
+  const s = createServer((req, res) => {
+    const r = { method: req.method!, url: req.url!, auth: req.headers.authorization ?? '' };
+    asked.push(`${r.method} ${r.url} ${r.auth}`.trim());
+    answer(r, res, (s.address() as AddressInfo).port);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { port: (s.address() as AddressInfo).port, asked, close: () => new Promise<void>((r) => s.close(() => r())) };
+}
+
+describe('rep lock asks a registry', () => {
+  const at = { file: 'Repfile', span: { start: { line: 3, col: 7 }, end: { line: 3, col: 8 } } };
+  it('for an anonymous token when it asks for one (Docker Hub does, for every image), and sends it to the registry alone', async () => {
+    const reg = await registry((req, res, port) => {
+      if (req.url.startsWith('/token')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 'tok.en-1' }));
+      if (req.auth !== 'Bearer tok.en-1') return void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="reg",scope="repository:lib/x:pull"` }).end();
+      res.writeHead(200, { 'Docker-Content-Digest': GOOD }).end();
+    });
+    try {
+      expect(await resolveDigest(`127.0.0.1:${reg.port}/lib/x:1`, at)).toEqual({ ok: true, value: GOOD });
+      expect(reg.asked).toEqual(['HEAD /v2/lib/x/manifests/1', 'GET /token?service=reg&scope=repository%3Alib%2Fx%3Apull', 'HEAD /v2/lib/x/manifests/1 Bearer tok.en-1']);
+    } finally {
+      await reg.close();
+    }
+  });
+
+  it('never for a token from plain http beyond loopback, nor one it cannot send, nor one larger than a token is', async () => {
+    let realm = 'http://registry.example.org/token';
+    let token: string = 'x';
+    const reg = await registry((req, res, port) => {
+      if (req.url.startsWith('/token')) return void res.writeHead(200).end(token);
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${realm.replace('PORT', String(port))}"` }).end();
+    });
+    const said = async () => {
+      const r = await resolveDigest(`127.0.0.1:${reg.port}/x:1`, at);
+      return r.ok ? 'ok' : r.errors[0]!.message.replace(String(reg.port), 'PORT');
+    };
+    try {
+      expect(await said()).toBe('registry 127.0.0.1:PORT asks for a token from http://registry.example.org, which is not https');
+      realm = 'file:///etc/passwd';
+      expect(await said()).toBe('registry 127.0.0.1:PORT asks for a token from file://, which is not https');
+      realm = 'http://127.0.0.1:PORT/token';
+      token = JSON.stringify({ token: 'a\r\nX-Evil: 1' });
+      expect(await said()).toBe('registry 127.0.0.1:PORT gave a token answer with no token rep can send');
+      token = JSON.stringify({ token: 'a'.repeat(70_000) });
+      expect(await said()).toBe('registry 127.0.0.1:PORT gave a token answer larger than 65536 bytes');
+      token = JSON.stringify({ token: 'fine' });
+      // A token the registry does not take: rep asks as anyone, and says so.
+      expect(await said()).toBe(`registry 127.0.0.1:PORT answered 401 for 127.0.0.1:${reg.port}/x:1: it wants credentials, and rep lock asks as anyone (pin the digest in the Repfile: name@sha256:…)`);
+    } finally {
+      await reg.close();
+    }
+  });
+
+  it('follows a redirect only to https, or between loopback hosts, at most 3 times, and takes no credentials along to another host', async () => {
+    const other = await registry((_req, res) => void res.writeHead(200, { 'Docker-Content-Digest': GOOD }).end());
+    let to = '';
+    const reg = await registry((req, res, port) => {
+      if (req.url.startsWith('/token')) return void res.writeHead(200).end(JSON.stringify({ token: 't' }));
+      if (req.auth === '') return void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token"` }).end();
+      res.writeHead(307, { Location: to.replace('SELF', String(port)) }).end();
+    });
+    const said = async () => {
+      const r = await resolveDigest(`127.0.0.1:${reg.port}/x:1`, at);
+      return r.ok ? r.value : r.errors[0]!.message.replace(String(reg.port), 'PORT');
+    };
+    try {
+      to = 'http://registry.example.org/v2/x/manifests/1';
+      expect(await said()).toBe('registry 127.0.0.1:PORT redirects to http://registry.example.org, which is not https');
+      to = 'http://127.0.0.1:SELF/again';
+      expect(await said()).toBe('registry 127.0.0.1:PORT redirects more than 3 times');
+      to = `http://localhost:${other.port}/v2/x/manifests/1`;
+      expect(await said()).toBe(GOOD);
+      expect(other.asked).toEqual(['HEAD /v2/x/manifests/1']);
+    } finally {
+      await Promise.all([reg.close(), other.close()]);
+    }
+  });
+});
+
+describe('a Repfile.lock', () => {
+  it('that nests a value a million lists deep is refused with a message, not a stack overflow', () => {
+    const dir = project('busybox:latest');
+    writeFileSync(path.join(dir, 'Repfile.lock'), `{"lockVersion":1,"images":{"busybox:latest":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}}`);
+    const p = openProject({ cwd: dir });
+    expect(p.ok).toBe(false);
+    if (!p.ok) expect(p.errors.map((e) => e.message)).toEqual(['images["busybox:latest"]: a list is not a digest (sha256: and 64 hex digits); run rep lock to write it again']);
+  });
+
+  it('may not pin a reference that names its digest to another one (the build used the lock\'s, the Repfile showed its own)', () => {
+    const own = `sha256:${'aa'.repeat(32)}`;
+    const dir = project(`busybox@${own}`);
+    writeFileSync(path.join(dir, 'Repfile.lock'), JSON.stringify({ lockVersion: 1, images: { [`busybox@${own}`]: GOOD } }));
+    const p = openProject({ cwd: dir });
+    expect(p.ok).toBe(false);
+    if (!p.ok) expect(p.errors[0]!.message).toBe(`images["busybox@${own}"]: "${GOOD}" is not the digest the reference names; run rep lock to write it again`);
+    writeFileSync(path.join(dir, 'Repfile.lock'), JSON.stringify({ lockVersion: 1, images: { [`busybox@${own}`]: own } }));
+    expect(openProject({ cwd: dir }).ok).toBe(true);
   });
 });
