@@ -7,7 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BuildRecord } from '../src/build.js';
 import type { EngineChoice } from '../src/engine/choice.js';
 import type { Engine } from '../src/engine/engine.js';
@@ -20,7 +20,7 @@ import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
 import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
 import { VERSION } from '../src/version.js';
-import { ENGINE_OPTION, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../src/options.js';
+import { ENGINE_OPTION, NETWORK_EXPECTED, networkMode, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../src/options.js';
 import { addBuildOptions, commanderOption } from './options.js';
 import { EngineError } from '../src/engine/engine.js';
 import { nothingToBuild, out, printDiagnostics } from './print.js';
@@ -280,7 +280,10 @@ program
   .option('--key <pub>', "the signer's ed25519 public key (PEM)")
   .option('--rebuild', 'rebuild from the bundle with a real engine (image tagged rep-verify/NAME:BUNDLESHA12) and compare the image file by file')
   .addOption(engineOption())
-  .option('--network <mode>', 'network for RUN steps when rebuilding: none unless named (e.g. host)')
+  .option('--network <mode>', 'network for RUN steps when rebuilding: none unless named (e.g. host)', (text: string) => {
+    if (networkMode(text) === undefined) throw new InvalidArgumentError(NETWORK_EXPECTED);
+    return text;
+  })
   .option('--secret <id=ID,src=FILE>', 'give a rebuild this secret (or id=ID,env=NAME); it gets no other (repeat for more)', (v: string, all: string[] = []) => [...all, v])
   .option('--max-size <size>', 'refuse a bundle or context.tar that unpacks to more than this (e.g. 64G)', formatLimit(DEFAULT_LIMITS.maxBytes))
   .option('--max-files <n>', 'refuse a bundle or context.tar of more entries than this', String(DEFAULT_LIMITS.maxEntries))

@@ -47,7 +47,7 @@ export interface OptionSpec {
   /** The only values taken. */
   choices?: readonly string[];
   /** Reads a value; undefined when it is not one (then `expected` says what is). */
-  parse?: (text: string) => number | undefined;
+  parse?: (text: string) => number | string | undefined;
   expected?: string;
 }
 
@@ -56,6 +56,13 @@ export interface BuildOptionSpec extends OptionSpec {
   /** The commands that take it. */
   commands: readonly BuildCommand[];
 }
+
+/**
+ * A network mode as docker and podman name one (none, host, bridge, a network's name,
+ * container:NAME): it reaches the engine's command line, the provenance and REPRODUCE.md's commands.
+ */
+export const networkMode = (text: string): string | undefined => (text.length <= 128 && /^[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9][A-Za-z0-9_.-]*)?$/.test(text) ? text : undefined);
+export const NETWORK_EXPECTED = 'a network: none, host, bridge, a network name or container:NAME (letters, digits, _ . -)';
 
 const wholeFromOne = (text: string): number | undefined => {
   const n = Number(text);
@@ -81,7 +88,7 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
   { key: 'dockerfile', long: '--dockerfile', value: '<path>', description: 'where to write the standalone Dockerfile', default: DEFAULT_DOCKERFILE, commands: ['build', 'watch'] },
   { key: 'dryRun', short: '-n', long: '--dry-run', description: 'say what would be built; build and write nothing', commands: ['build'] },
   { key: 'jobs', short: '-j', long: '--jobs', value: '<n>', description: 'engine builds at once', default: 4, parse: wholeFromOne, expected: 'a whole number from 1', commands: ['build', 'watch'] },
-  { key: 'network', long: '--network', value: '<mode>', description: 'network for RUN steps (e.g. host)', commands: ['build', 'watch', 'publish'] },
+  { key: 'network', long: '--network', value: '<mode>', description: 'network for RUN steps (e.g. host)', parse: networkMode, expected: NETWORK_EXPECTED, commands: ['build', 'watch', 'publish'] },
   { key: 'cacheFrom', long: '--cache-from', value: '<cache...>', description: 'also look for step images in registry://HOST/REPO or dir://PATH', commands: ['build'] },
   { key: 'cacheTo', long: '--cache-to', value: '<cache>', description: 'after the build, put every step image in registry://HOST/REPO or dir://PATH', commands: ['build'] },
   {

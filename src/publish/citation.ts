@@ -34,7 +34,9 @@ export function citationCff(p: PublishDoc, image: { tag: string; digest?: string
   if (image.digest) {
     doc.identifiers = [{ type: 'other', value: `${image.tag}@${image.digest}`, description: 'Container image (config digest) built by rep' }];
   }
-  return stringify(doc, { lineWidth: 0 });
+  // Every string quoted: a YAML 1.1 reader (PyYAML, Ruby) takes a plain `yes` for true, `1:20` for 80,
+  // `2026-01-01` for a date; quoted, 1.1 and 1.2 readers read the same strings.
+  return stringify(doc, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
 }
 
 const authorLine = (p?: PublishDoc) =>
@@ -48,11 +50,19 @@ export interface CiteInfo {
   publish?: PublishDoc;
 }
 
+/**
+ * Text from the Repfile as Markdown shows it, not as Markdown reads it: the
+ * characters that open markup (emphasis, code, links, HTML and its comments,
+ * headings, tables, entities) backslash-escaped, as CommonMark allows for any
+ * ASCII punctuation. A title like `x <!--` would otherwise hide what follows.
+ */
+export const markdownText = (s: string) => s.replace(/[\\`*_{}[\]<>#!|~&]/g, (ch) => `\\${ch}`);
+
 export function citeMarkdown(c: CiteInfo): string {
   const who = authorLine(c.publish);
-  const doi = c.publish?.doi ? ` https://doi.org/${c.publish.doi}` : '';
+  const doi = c.publish?.doi ? ` <${doiUrl(c.publish.doi)}>` : '';
   return [
-    `${who ? `${who}. ` : ''}*${c.title}*: computational environment.${doi}`,
+    `${who ? `${markdownText(who)}. ` : ''}*${markdownText(c.title)}*: computational environment.${doi}`,
     '',
     `- Image: \`${c.tag}\`${c.imageDigest ? ` (config \`${c.imageDigest}\`)` : ''}`,
     `- Bundle: \`sha256:${c.bundleSha256}\` (sha256 of SHA256SUMS; check with \`rep verify\`)`,

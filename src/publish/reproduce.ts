@@ -1,5 +1,6 @@
 // REPRODUCE.md: the exact commands to check and rebuild a bundle, how to run
 // the saved image (docker, podman, Apptainer), and the software in it.
+import { markdownText } from './citation.js';
 
 export function reproduceMd(o: {
   title: string;
@@ -18,7 +19,7 @@ export function reproduceMd(o: {
   const key = o.signed ? ' --key signer.pub' : '';
   const secrets = (o.secrets ?? []).map((id) => ` --secret id=${id},src=FILE`).join('');
   const lines = [
-    `# Reproducing: ${o.title}`,
+    `# Reproducing: ${markdownText(o.title)}`,
     '',
     `This bundle holds everything needed to rebuild the image \`${o.tag}\`${o.imageDigest ? ` (config \`${o.imageDigest}\`)` : ''}:`,
     'the Repfile' + (o.hasLock ? ' and Repfile.lock (base images pinned to digests)' : '') + ', the standalone Dockerfile,',

@@ -34,7 +34,7 @@ export interface CrateInput {
 
 export function roCrate(c: CrateInput): object {
   const p = c.publish;
-  const people: Entity[] = (p?.authors ?? []).map((a, i) => ({
+  const everyone: Entity[] = (p?.authors ?? []).map((a, i) => ({
     '@id': a.orcid ? orcidUrl(a.orcid) : `#author-${i + 1}`,
     '@type': a.name !== undefined && a.family === undefined ? 'Organization' : 'Person',
     name: a.name ?? [a.given, a.family].filter(Boolean).join(' '),
@@ -42,6 +42,10 @@ export function roCrate(c: CrateInput): object {
     ...(a.family ? { familyName: a.family } : {}),
     ...(a.affiliation ? { affiliation: a.affiliation } : {}),
   }));
+  // One entity an @id: two authors with one ORCID iD are one person (JSON-LD would merge them anyway, types and all).
+  const people = everyone.filter((x, i) => everyone.findIndex((y) => y['@id'] === x['@id']) === i);
+  // An SPDX identifier is a license's page; an expression (MIT OR Apache-2.0) has none, and stays text.
+  const licenseId = p?.license !== undefined && /^[A-Za-z0-9.+-]+$/.test(p.license) ? `https://spdx.org/licenses/${p.license}` : undefined;
   const files: Entity[] = c.files.map((f) => ({
     '@id': f.path,
     '@type': 'File',
@@ -57,7 +61,7 @@ export function roCrate(c: CrateInput): object {
   const image: Entity | undefined = c.image.file
     ? undefined
     : { '@id': '#image', '@type': 'CreativeWork', name: c.image.tag, ...(c.image.configDigest ? { identifier: c.image.configDigest } : {}), description: 'Container image built from this bundle' };
-  const inputs: Entity[] = c.inputs.map((f) => ({ '@id': `#input/${encodeURI(f.path)}`, '@type': 'CreativeWork', name: f.path, sha256: f.sha256, isPartOf: { '@id': 'context.tar' } }));
+  const inputs: Entity[] = c.inputs.map((f) => ({ '@id': `#input/${f.path.split('/').map(encodeURIComponent).join('/')}`, '@type': 'CreativeWork', name: f.path, sha256: f.sha256, isPartOf: { '@id': 'context.tar' } }));
   const has = (path: string) => c.files.some((f) => f.path === path);
   const build: Entity = {
     '@id': '#build',
@@ -76,7 +80,7 @@ export function roCrate(c: CrateInput): object {
     name: c.title ?? c.name,
     description: p?.abstract ?? `Computational environment ${c.name}, built with rep from its Repfile.`,
     datePublished: p?.['date-released'] ?? c.endTime.slice(0, 10),
-    ...(p?.license ? { license: { '@id': `https://spdx.org/licenses/${p.license}` } } : {}),
+    ...(p?.license ? { license: licenseId ? { '@id': licenseId } : p.license } : {}),
     ...(p?.doi ? { identifier: `https://doi.org/${p.doi}` } : {}),
     ...(p?.keywords?.length ? { keywords: p.keywords.join(', ') } : {}),
     ...(people.length ? { author: people.map((x) => ({ '@id': x['@id'] })) } : {}),
@@ -101,7 +105,7 @@ export function roCrate(c: CrateInput): object {
       ...(image ? [image] : []),
       ...inputs,
       ...people,
-      ...(p?.license ? [{ '@id': `https://spdx.org/licenses/${p.license}`, '@type': 'CreativeWork', name: p.license }] : []),
+      ...(licenseId ? [{ '@id': licenseId, '@type': 'CreativeWork', name: p!.license! }] : []),
     ],
   };
 }

