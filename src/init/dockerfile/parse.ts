@@ -7,6 +7,8 @@
 // for every token, vscode-languageserver types) and still leaves words,
 // quotes and variables to the caller, which is most of the work here.
 import type { Diagnostic } from '../../diag.js';
+import { heredocCapable, splitCommand } from './command.js';
+import { heredocsOf } from './heredoc.js';
 
 export interface Instruction {
   /** Upper case: RUN, COPY, ... */
@@ -38,12 +40,10 @@ export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 /** Deeper `${...}` nesting than any real Dockerfile writes is refused, not expanded (each level is a recursion, and a scan to its brace). */
 const MAX_NESTING = 32;
 
-const HEREDOC = /<<(-?)\s*(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
-const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
-
 /**
  * The instructions of `text` (the Dockerfile named `file` in messages), or
- * diagnostics: a control character or an unterminated here-document.
+ * diagnostics: a control character, an unterminated here-document, or a
+ * line where rep cannot tell which here-documents Docker reads.
  */
 export function parseDockerfile(text: string, file: string): { ok: true; value: ParsedDockerfile } | { ok: false; errors: Diagnostic[] } {
   // A line ends at \n, a \r before it dropped (Go's ScanLines); a \r anywhere else is a control character.
@@ -77,8 +77,11 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     const start = i;
     const text: string[] = [first];
     let joined = '';
+    /** Where each physical line's part starts in `joined`: [offset, line index]. */
+    const parts: [number, number][] = [];
     let cur: string | undefined = first;
     for (;;) {
+      parts.push([joined.length, i]);
       const head = continued(cur);
       if (head === undefined) {
         joined += cur;
@@ -93,27 +96,31 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
       cur = lines[i]!;
       text.push(cur);
     }
-    const m = /^\s*([A-Za-z]+)(?:\s+|$)([\s\S]*)$/.exec(joined);
-    const keyword = (m?.[1] ?? joined.trim().split(/\s+/)[0] ?? '').toUpperCase();
-    let rest = m?.[2] ?? '';
-    const flags: [string, string][] = [];
-    for (let f = /^--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?\s*/.exec(rest); f; f = /^--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?\s*/.exec(rest)) {
-      flags.push([f[1]!.toLowerCase(), f[2] ?? '']);
-      rest = rest.slice(f[0].length);
-    }
-    const args = rest.trim();
+    const whole = { start: { line: start + 1, col: 1 }, end: { line: start + 1, col: first.length + 1 } };
+    /** The place of offset `at` of `joined`. */
+    const at = (off: number) => {
+      let k = parts.length - 1;
+      while (k > 0 && parts[k]![0] > off) k--;
+      const [base, l] = parts[k]!;
+      const col = off - base + 1;
+      return { start: { line: l + 1, col }, end: { line: l + 1, col: col + 2 } };
+    };
+    const cmd = splitCommand(joined, escape);
+    if (typeof cmd === 'string') return { ok: false, errors: [{ file, span: whole, message: `${cmd}; rep init does not convert it` }] };
+    const { keyword, flags, args } = cmd;
     if (nesting(args) > MAX_NESTING) {
-      return { ok: false, errors: [{ file, span: { start: { line: start + 1, col: 1 }, end: { line: start + 1, col: first.length + 1 } }, message: `\${...} nested more than ${MAX_NESTING} deep: rep init does not convert it` }] };
+      return { ok: false, errors: [{ file, span: whole, message: `\${...} nested more than ${MAX_NESTING} deep: rep init does not convert it` }] };
     }
     let heredoc = false;
-    if (HEREDOC_KEYWORDS.has(keyword)) {
-      const words = [...args.matchAll(HEREDOC)];
-      for (const w of words) {
+    const capable = heredocCapable(cmd, escape);
+    if (typeof capable === 'string') return { ok: false, errors: [{ file, span: whole, message: `${capable}; rep init does not convert it` }] };
+    if (capable) {
+      const found = heredocsOf(joined);
+      if (!found.ok) return { ok: false, errors: [{ file, span: at(found.unsure.at), message: found.unsure.message }] };
+      for (const doc of found.docs) {
         heredoc = true;
-        const strip = w[1] === '-';
-        const end = w[3]!;
-        while (i < lines.length && (strip ? lines[i]!.replace(/^\t+/, '') : lines[i]) !== end) text.push(lines[i++]!);
-        if (i >= lines.length) return { ok: false, errors: [{ file, span: { start: { line: start + 1, col: 1 }, end: { line: start + 1, col: first.length + 1 } }, message: `here-document <<${end} has no line "${end}" that ends it` }] };
+        while (i < lines.length && (doc.chomp ? lines[i]!.replace(/^\t+/, '') : lines[i]) !== doc.name) text.push(lines[i++]!);
+        if (i >= lines.length) return { ok: false, errors: [{ file, span: whole, message: `here-document <<${doc.name} has no line "${doc.name}" that ends it` }] };
         text.push(lines[i++]!);
       }
     }

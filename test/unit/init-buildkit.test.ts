@@ -1,0 +1,52 @@
+// rep init reads a Dockerfile as BuildKit's parser does, or refuses it: each
+// case is a Dockerfile where rep once read other lines as instructions than
+// Docker (found by an adversarial review), so the Repfile ran what Docker
+// does not, or dropped what it does.
+import { describe, expect, it } from 'vitest';
+import { init } from '../../src/commands/init.js';
+import { parseDockerfile } from '../../src/init/dockerfile/parse.js';
+import { makeProject } from '../helpers.js';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+/** The instructions rep reads: keyword, first line, here-document. */
+const read = (t: string) => {
+  const p = parseDockerfile(t, 'Dockerfile');
+  if (!p.ok) throw new Error(p.errors[0]!.message);
+  return p.value.instructions.map((i) => `${i.line} ${i.keyword}${i.heredoc ? ' <<' : ''}`);
+};
+/** The first diagnostic for `t`: line, column, message. */
+const refused = (t: string) => {
+  const p = parseDockerfile(t, 'Dockerfile');
+  if (p.ok) return 'read';
+  const e = p.errors[0]!;
+  const at = 'span' in e && e.span ? `${e.span.start.line}:${e.span.start.col}: ` : '';
+  return `${at}${e.message}`;
+};
+
+describe('here-documents, found as BuildKit finds them (shell words, quotes and escapes removed from the name)', () => {
+  it('reads <<\\EOF and <<\'E\'OF as here-documents named EOF: the lines up to EOF are data, not a RUN', () => {
+    expect(read('FROM debian:bookworm-slim\nRUN cat <<\\EOF > /tmp/notes\nRUN touch /pwned\nEOF\n')).toEqual(['1 FROM', '2 RUN <<']);
+    expect(read("FROM debian:bookworm-slim\nRUN cat <<'E'OF > f\nE\nRUN touch /pwned\nEOF\n")).toEqual(['1 FROM', '2 RUN <<']);
+    const dir = makeProject({ Dockerfile: 'FROM debian:bookworm-slim\nRUN cat <<\\EOF > /tmp/notes\nRUN touch /pwned\nEOF\n' }, 'myrepo-');
+    const r = init(dir, { now: NOW });
+    expect(r.ok && r.value.text).not.toMatch(/run: .*touch/);
+  });
+
+  it('finds none in quotes (RUN echo "<<EOF" kept USER nobody out) and none glued to a word (x<<EOF), as Docker', () => {
+    expect(read('FROM busybox:latest\nRUN echo "<<EOF"\nUSER nobody\nRUN cat <<X > /dev/null\nEOF\nX\n')).toEqual(['1 FROM', '2 RUN', '3 USER', '4 RUN <<']);
+    expect(read("FROM busybox:latest\nRUN echo '<<EOF' x<<EOF\nUSER nobody\n")).toEqual(['1 FROM', '2 RUN', '3 USER']);
+  });
+
+  it('reads two on a line, <<-, a file descriptor, ONBUILD RUN, and none in exec form (its flags read as BuildKit reads them)', () => {
+    expect(read('FROM busybox:latest\nRUN 3<<A cat <<-"B"\nx\nA\n\tB\nUSER a\n')).toEqual(['1 FROM', '2 RUN <<', '6 USER']);
+    expect(read('FROM busybox:latest\nONBUILD RUN <<EOF\nRUN touch /pwned\nEOF\n')).toEqual(['1 FROM', '2 ONBUILD <<']);
+    expect(read('FROM busybox:latest\nRUN --x="a b" ["sh", "-c", "cat <<EOF"]\nUSER a\nEOF\n')).toEqual(['1 FROM', '2 RUN', '3 USER', '4 EOF']);
+  });
+
+  it('refuses, at the place, what BuildKit versions read differently or its lexer rewrites: a blank after <<, ${x:-y}, an unclosed quote', () => {
+    expect(refused('FROM busybox:latest\nRUN cat << EOF\nEOF\n')).toBe('2:9: a blank after <<: Docker reads a here-document there since dockerfile 1.16 and not before; write <<NAME');
+    expect(refused('FROM busybox:latest\nRUN cat <<EOF \\\n  > ${D:-/x}\nEOF\n')).toMatch(/^3:5: \$\{\.\.\.\} with an operator beside <</);
+    expect(refused("FROM busybox:latest\nRUN cat <<EOF it's\nEOF\n")).toMatch(/^2:17: a ' with no ' that closes it/);
+    expect(refused('FROM busybox:latest\nRUN ["a", 1, "<<EOF"]\n')).toBe('2:1: a JSON list of other than strings: Docker refuses it; rep init does not convert it');
+  });
+});
