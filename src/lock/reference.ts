@@ -74,9 +74,12 @@ export function parseImageRef(text: string): ImageRef {
   }
   const parts = rest.split('/');
   let registry = 'docker.io';
-  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost')) {
+  // As distribution/reference splits it: a first component with a dot, a colon or a capital letter, or localhost, is a registry.
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
     registry = parts.shift()!;
   }
+  if (registry === 'index.docker.io') registry = 'docker.io';
   let repository = parts.join('/');
   if (registry === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
   return { registry, repository, tag: tag ?? (digest ? undefined : 'latest'), digest, text };

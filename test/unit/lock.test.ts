@@ -11,6 +11,7 @@ import { lock } from '../../src/commands/lock.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { openProject } from '../../src/project.js';
 import { resolveDigest } from '../../src/lock/registry.js';
+import { parseImageRef } from '../../src/lock/reference.js';
 import { CLI, makeProject } from '../helpers.js';
 
 /** A registry on loopback answering every manifest HEAD with the digest `answer` says. */
@@ -182,5 +183,16 @@ describe('a Repfile.lock', () => {
     if (!p.ok) expect(p.errors[0]!.message).toBe(`images["busybox@${own}"]: "${GOOD}" is not the digest the reference names; run rep lock to write it again`);
     writeFileSync(path.join(dir, 'Repfile.lock'), JSON.stringify({ lockVersion: 1, images: { [`busybox@${own}`]: own } }));
     expect(openProject({ cwd: dir }).ok).toBe(true);
+  });
+});
+
+describe('an image reference', () => {
+  it('names its registry as distribution/reference splits it: a capital letter makes a registry, index.docker.io is Docker Hub', () => {
+    const reg = (t: string) => [parseImageRef(t).registry, parseImageRef(t).repository];
+    expect(reg('Myregistry/foo:1')).toEqual(['Myregistry', 'foo']);
+    expect(reg('LOCALHOST/foo')).toEqual(['LOCALHOST', 'foo']);
+    expect(reg('index.docker.io/debian')).toEqual(['docker.io', 'library/debian']);
+    expect(reg('myuser/foo')).toEqual(['docker.io', 'myuser/foo']);
+    expect(reg('localhost:5000/a/b@sha256:' + 'a'.repeat(64))).toEqual(['localhost:5000', 'a/b']);
   });
 });
