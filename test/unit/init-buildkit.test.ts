@@ -50,3 +50,13 @@ describe('here-documents, found as BuildKit finds them (shell words, quotes and 
     expect(refused('FROM busybox:latest\nRUN ["a", 1, "<<EOF"]\n')).toBe('2:1: a JSON list of other than strings: Docker refuses it; rep init does not convert it');
   });
 });
+
+describe('blanks, as BuildKit reads them (only ASCII ones split words and follow a continuation)', () => {
+  it('refuses a blank beyond ASCII at its place (`\\` then U+00A0 continued the line for rep, not for Docker, so ENV ran as shell)', () => {
+    expect(refused('FROM busybox:latest\nRUN echo \\\u00a0\nENV A=1;touch${IFS}/pwned\n')).toBe('2:11: blank beyond ASCII U+00A0: rep init converts only a Dockerfile of plain text');
+    for (const c of ['\u3000', '\u2000', '\u200a', '\u202f', '\u205f', '\ufeff', '\u1680']) expect(refused(`FROM busybox:latest\nRUN\u0020echo${c}x\n`), c).toMatch(/^2:9: blank beyond ASCII/);
+    // utf8Text drops one byte order mark, as BuildKit does; a second is text Docker reads as part of the keyword.
+    expect(refused('\ufeffFROM busybox:latest\n')).toMatch(/^1:1: blank beyond ASCII U\+FEFF/);
+    expect(read('FROM busybox:latest\nRUN echo \\ \t \nUSER a\n')).toEqual(['1 FROM', '2 RUN']);
+  });
+});

@@ -37,6 +37,13 @@ export interface ParsedDockerfile {
 // eslint-disable-next-line no-control-regex
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
+/**
+ * Unicode blanks beyond ASCII (White_Space, and U+FEFF): Docker splits and
+ * continues lines only at ASCII blanks, JavaScript's \s and trim at these too,
+ * so `\\` then U+00A0 ended a line for Docker and continued it for rep.
+ */
+const BLANK = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff]/;
+
 /** Deeper `${...}` nesting than any real Dockerfile writes is refused, not expanded (each level is a recursion, and a scan to its brace). */
 const MAX_NESTING = 32;
 
@@ -47,12 +54,17 @@ const MAX_NESTING = 32;
  */
 export function parseDockerfile(text: string, file: string): { ok: true; value: ParsedDockerfile } | { ok: false; errors: Diagnostic[] } {
   // A line ends at \n, a \r before it dropped (Go's ScanLines); a \r anywhere else is a control character.
-  const lines = text.replace(/^\uFEFF/, '').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  const bad = lines.findIndex((l) => CONTROL.test(l));
-  if (bad >= 0) {
-    const col = lines[bad]!.search(CONTROL) + 1;
+  // The byte order mark was dropped with the decoding (utf8Text), once, as BuildKit drops it: another is refused below.
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  for (const [re, what] of [
+    [CONTROL, 'control character'],
+    [BLANK, 'blank beyond ASCII'],
+  ] as const) {
+    const bad = lines.findIndex((l) => re.test(l));
+    if (bad < 0) continue;
+    const col = lines[bad]!.search(re) + 1;
     const code = lines[bad]!.codePointAt(col - 1)!.toString(16).toUpperCase().padStart(4, '0');
-    return { ok: false, errors: [{ file, span: { start: { line: bad + 1, col }, end: { line: bad + 1, col: col + 1 } }, message: `control character U+${code}: rep init converts only a Dockerfile of plain text` }] };
+    return { ok: false, errors: [{ file, span: { start: { line: bad + 1, col }, end: { line: bad + 1, col: col + 1 } }, message: `${what} U+${code}: rep init converts only a Dockerfile of plain text` }] };
   }
   let escape: '\\' | '`' = '\\';
   let i = 0;
@@ -64,8 +76,10 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
   }
   const instructions: Instruction[] = [];
   const continued = (l: string) => {
-    // trimEnd, not /\s+$/: that regex restarts at every blank of a long run, quadratic in it.
-    const t = l.trimEnd();
+    // BuildKit: the escape then only spaces and tabs ([ \t]*$). A scan, not /[ \t]+$/: that regex restarts at every blank of a long run, quadratic in it.
+    let end = l.length;
+    while (end > 0 && (l[end - 1] === ' ' || l[end - 1] === '\t')) end--;
+    const t = l.slice(0, end);
     return t.endsWith(escape) && !t.endsWith(escape + escape) ? t.slice(0, -1) : undefined;
   };
   while (i < lines.length) {
