@@ -60,3 +60,24 @@ describe('blanks, as BuildKit reads them (only ASCII ones split words and follow
     expect(read('FROM busybox:latest\nRUN echo \\ \t \nUSER a\n')).toEqual(['1 FROM', '2 RUN']);
   });
 });
+
+describe('parser directives, read where BuildKit reads them', () => {
+  const escapeOf = (t: string) => {
+    const p = parseDockerfile(t, 'Dockerfile');
+    return p.ok ? p.value.escape : p.errors[0]!.message;
+  };
+  it('stops at the first line that is not a known directive (# x=y, a comment, a blank line): a later # escape= is a comment', () => {
+    const t = '# x=y\n# escape=`\nFROM busybox:latest\nRUN echo `\nENV A=1;touch${IFS}/pwned\n';
+    expect(escapeOf(t)).toBe('\\');
+    expect(read(t)).toEqual(['3 FROM', '4 RUN', '5 ENV']);
+    expect(escapeOf('# hello\n# escape=`\nFROM x\n')).toBe('\\');
+    expect(escapeOf('\n# escape=`\nFROM x\n')).toBe('\\');
+    expect(escapeOf('# syntax=docker/dockerfile:1\n  #  ESCAPE = `  \n# check=skip=all\nFROM x\n')).toBe('`');
+  });
+
+  it('refuses a repeated directive and an escape other than ` or \\, at its line, as Docker does', () => {
+    expect(refused('# escape=`\n# escape=\\\nFROM x\n')).toBe('2:1: a second escape parser directive: Docker refuses it (only one escape parser directive can be used)');
+    expect(refused('# syntax=a\n# Syntax=b\nFROM x\n')).toMatch(/^2:1: a second syntax parser directive/);
+    expect(refused('# escape=x\nFROM x\n')).toBe('1:1: escape=x: Docker refuses an escape character other than ` or \\');
+  });
+});

@@ -68,11 +68,19 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
   }
   let escape: '\\' | '`' = '\\';
   let i = 0;
-  // Parser directives: `# key=value` lines at the very top, before any other line.
+  // Parser directives, as BuildKit's DirectiveParser reads them: `# key=value` lines at the very top; the
+  // first line that is not one of a known key (escape, syntax, check), a blank line included, ends them.
+  const seen = new Set<string>();
   for (; i < lines.length; i++) {
-    const m = /^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(lines[i]!);
-    if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+    const d = directive(lines[i]!);
+    if (!d) break;
+    const place = { start: { line: i + 1, col: 1 }, end: { line: i + 1, col: lines[i]!.length + 1 } };
+    if (seen.has(d.key)) return { ok: false, errors: [{ file, span: place, message: `a second ${d.key} parser directive: Docker refuses it (only one ${d.key} parser directive can be used)` }] };
+    seen.add(d.key);
+    if (d.key === 'escape') {
+      if (d.value !== '`' && d.value !== '\\') return { ok: false, errors: [{ file, span: place, message: `escape=${d.value}: Docker refuses an escape character other than \` or \\` }] };
+      escape = d.value;
+    }
   }
   const instructions: Instruction[] = [];
   const continued = (l: string) => {
@@ -141,6 +149,26 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     instructions.push({ keyword, line: start + 1, endLine: i, flags, args, json: jsonForm(args), heredoc, text });
   }
   return { ok: true, value: { escape, instructions } };
+}
+
+const DIRECTIVES = new Set(['escape', 'syntax', 'check']);
+/** Go's regexp \s. */
+const GO_SPACE = /[\t\n\f\r ]/;
+
+/**
+ * The parser directive on `line` (key lower case), if it is one BuildKit
+ * knows: `#`, then ^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$. The value is
+ * trimmed by a scan, not by that lazy regex, which is quadratic in a long
+ * run of blanks.
+ */
+function directive(line: string): { key: string; value: string } | undefined {
+  const m = /^[\t ]*#[\t ]*([a-zA-Z][a-zA-Z0-9]*)[\t\f\r ]*=/.exec(line);
+  if (!m || !DIRECTIVES.has(m[1]!.toLowerCase())) return undefined;
+  let a = m[0].length;
+  let b = line.length;
+  while (a < b && GO_SPACE.test(line[a]!)) a++;
+  while (b > a && GO_SPACE.test(line[b - 1]!)) b--;
+  return a < b ? { key: m[1]!.toLowerCase(), value: line.slice(a, b) } : undefined;
 }
 
 /** How deep `${` nests in `s` (an unclosed one counts): words.ts expands each level by recursion. */
