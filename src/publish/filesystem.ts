@@ -52,6 +52,8 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
   const entries: [string, FsEntry][] = [];
   const files = new Map<string, Buffer>();
   const want: KeepFile | undefined = keep && ((raw, size) => keep(relative(raw), size));
+  // Hard links by the file they share bytes with (the first of its names in the archive).
+  const links = new Map<string, string[]>();
   let text = 3;
   for await (const { name: raw, data, ...fields } of tarEntries(createReadStream(file), want)) {
     const name = relative(raw);
@@ -60,7 +62,12 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
     if (text > bound) throw new FsManifestError(`the image holds more files than filesystem.json can list within the ${bound} bytes rep verify reads of it (${entries.length} listed so far)`);
     entries.push([name, fields]);
     if (data) files.set(name, data);
+    if (keep && fields.type === 'link' && fields.linkname !== undefined) {
+      const target = relative(fields.linkname);
+      links.set(target, [...(links.get(target) ?? []), name]);
+    }
   }
+  if (keep && links.size) await readHardLinked(file, links, keep, files);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // An export lists each path once; two alike are names that are not UTF-8 (the tar reader gives each
   // byte it cannot decode as U+FFFD), and the list would keep one of them. Refused, not written short.
@@ -69,6 +76,33 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
     if (name === entries[i - 1]![0]) throw new FsManifestError(`two paths of the image read alike, ${JSON.stringify(`/${name}`)} (names that are not UTF-8): filesystem.json cannot tell them apart`);
   }
   return { manifest: Object.fromEntries(entries), files };
+}
+
+/**
+ * The bytes of the hard links `keep` asks for: a package database docker export writes as a
+ * hard link (conda's environments share their files with its package cache) is that file, with
+ * the bytes of the file the archive gave first. A symlink is never followed; a hard link names
+ * a file of the same archive. The target's bytes, when kept already, are shared; else a second
+ * pass over the archive reads them, only when some link asks for them.
+ */
+async function readHardLinked(file: string, links: ReadonlyMap<string, string[]>, keep: KeepFile, files: Map<string, Buffer>): Promise<void> {
+  const asked = new Map<string, string[]>();
+  for (const [target, names] of links) {
+    const had = files.get(target);
+    if (had) {
+      for (const n of names) if (keep(n, had.length)) files.set(n, had);
+    } else asked.set(target, names);
+  }
+  if (asked.size === 0) return;
+  const taken = new Map<string, string[]>();
+  const want: KeepFile = (raw, size) => {
+    const names = asked.get(relative(raw))?.filter((n) => !files.has(n) && keep(n, size)) ?? [];
+    if (names.length) taken.set(relative(raw), names);
+    return names.length > 0;
+  };
+  for await (const { name: raw, data } of tarEntries(createReadStream(file), want)) {
+    if (data) for (const n of taken.get(relative(raw)) ?? []) files.set(n, data);
+  }
 }
 
 export async function readFilesystemTar(file: string): Promise<FsManifest> {

@@ -216,22 +216,57 @@ describe('what an image says of itself', () => {
 });
 
 describe('reading the exported filesystem', () => {
-  it('keeps regular files only: a link named like a package database is never followed', async () => {
+  const tarFile = async (dir: string, fill: (pack: tar.Pack) => void) => {
     const pack = tar.pack();
-    pack.entry({ name: 'etc/shadow', mode: 0o600 }, 'root:secret\n');
-    pack.entry({ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/etc/shadow' });
-    pack.entry({ name: 'usr/lib/os-release', type: 'link', linkname: 'etc/shadow' });
-    pack.entry({ name: 'opt/conda/conda-meta/a.json', mode: 0o644 }, '{"name": "a", "version": "1"}');
+    fill(pack);
     pack.finalize();
     const chunks: Buffer[] = [];
     for await (const c of pack) chunks.push(c as Buffer);
+    writeFileSync(path.join(dir, 'fs.tar'), Buffer.concat(chunks));
+    return path.join(dir, 'fs.tar');
+  };
+
+  it('never follows a symlink named like a package database', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rep-sbom-'));
     try {
-      writeFileSync(path.join(dir, 'fs.tar'), Buffer.concat(chunks));
-      const { manifest, files } = await readImageTar(path.join(dir, 'fs.tar'), packageFiles().keep);
-      expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'usr/lib/os-release', 'var/lib/dpkg/status']);
+      const file = await tarFile(dir, (pack) => {
+        pack.entry({ name: 'etc/shadow', mode: 0o600 }, 'root:secret\n');
+        pack.entry({ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/etc/shadow' });
+        pack.entry({ name: 'opt/conda/conda-meta/a.json', mode: 0o644 }, '{"name": "a", "version": "1"}');
+      });
+      const { manifest, files } = await readImageTar(file, packageFiles().keep);
+      expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'var/lib/dpkg/status']);
       expect([...files.keys()]).toEqual(['opt/conda/conda-meta/a.json']);
       expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:conda/a@1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a package database docker export writes as a hard link (a conda environment sharing its files with the package cache), within the bounds', async () => {
+    const metadata = (name: string) => `Metadata-Version: 2.1\nName: ${name}\nVersion: 1.0\n`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sbom-'));
+    try {
+      const file = await tarFile(dir, (pack) => {
+        // The first names are not package databases: their bytes come from a second pass.
+        pack.entry({ name: 'opt/conda/pkgs/a-1.0/info/METADATA' }, metadata('a'));
+        pack.entry({ name: 'opt/conda/lib/python3.11/site-packages/b-1.0.dist-info/METADATA' }, metadata('b'));
+        pack.entry({ name: 'opt/conda/lib/python3.11/site-packages/a-1.0.dist-info/METADATA', type: 'link', linkname: 'opt/conda/pkgs/a-1.0/info/METADATA' });
+        // The first is one: its bytes are shared.
+        pack.entry({ name: 'opt/conda/envs/x/lib/python3.11/site-packages/b-1.0.dist-info/METADATA', type: 'link', linkname: 'opt/conda/lib/python3.11/site-packages/b-1.0.dist-info/METADATA' });
+        pack.entry({ name: 'usr/share/doc/x', type: 'link', linkname: 'opt/conda/pkgs/a-1.0/info/METADATA' });
+      });
+      const { files } = await readImageTar(file, packageFiles().keep);
+      expect([...files.keys()].sort()).toEqual([
+        'opt/conda/envs/x/lib/python3.11/site-packages/b-1.0.dist-info/METADATA',
+        'opt/conda/lib/python3.11/site-packages/a-1.0.dist-info/METADATA',
+        'opt/conda/lib/python3.11/site-packages/b-1.0.dist-info/METADATA',
+      ]);
+      expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:pypi/a@1.0', 'pkg:pypi/b@1.0']);
+      // A hard link is kept within the same bounds as a file: none over the total.
+      const small = packageFiles(10);
+      expect((await readImageTar(file, small.keep)).files.size).toBe(0);
+      expect(small.missed()).toEqual(['package databases over 10 bytes in all']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
