@@ -3,7 +3,8 @@
 // string, else a double-quoted scalar (JSON is YAML), so no value can add a
 // line, a field or a comment.
 
-const PLAIN = /^[A-Za-z0-9_/.@+-][A-Za-z0-9_/.@+=-]*$/;
+// A plain scalar may not start with a YAML indicator (- ? : , [ ] { } # & * ! | > ' " % @ `); a `-` start is quoted by SPECIAL.
+const PLAIN = /^[A-Za-z0-9_/.+-][A-Za-z0-9_/.@+=-]*$/;
 const SPECIAL = /^(true|false|null|yes|no|on|off|y|n|~|[-+]?[\d.].*|-.*)$/i;
 // Characters YAML may refuse or read as a line break even in a double-quoted scalar.
 // eslint-disable-next-line no-control-regex
