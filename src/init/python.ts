@@ -129,9 +129,48 @@ export interface CondaFacts {
   localPip: boolean;
   /** Not a mapping: repo2docker refuses it. */
   error?: string;
+  /** Too large or too deeply nested for rep init to read (the facts above are then the defaults). */
+  unread?: string;
+}
+
+/** The most of an environment file rep init parses (real ones are a few KiB), and the deepest nesting. */
+export const CONDA_LIMIT = 256 << 10;
+export const CONDA_DEPTH = 64;
+
+/**
+ * How deep `text` nests, counted cheaply and never under the truth: open
+ * flow brackets, plus the block levels of a line (a stack of rising
+ * indentations and the `- `, `? `, `: ` indicators that open the line). It
+ * stops past `limit`. The yaml package took seconds and ~700 MB for 1M
+ * levels, and a second such parse aborted Node.
+ */
+export function yamlDepth(text: string, limit: number): number {
+  let flow = 0;
+  let max = 0;
+  const indents: number[] = [];
+  for (const line of text.split('\n')) {
+    const lead = /^([ \t]*)((?:[-?:](?:[ \t]+|$))*)/.exec(line)!;
+    if (lead[0].length < line.length && line[lead[0].length] !== '#') {
+      const indent = lead[1]!.length;
+      while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+    }
+    const indicators = (lead[2]!.match(/[-?:]/g) ?? []).length;
+    for (let k = lead[0].length; k < line.length && max <= limit; k++) {
+      const c = line[k];
+      if (c === '[' || c === '{') max = Math.max(max, ++flow + indents.length + indicators);
+      else if ((c === ']' || c === '}') && flow > 0) flow--;
+    }
+    max = Math.max(max, flow + indents.length + indicators);
+    if (max > limit) break;
+  }
+  return max;
 }
 
 export function condaFacts(text: string): CondaFacts {
+  const none = { hasPython: false, usesR: false, localPip: false };
+  if (text.length > CONDA_LIMIT) return { ...none, unread: `larger than ${CONDA_LIMIT >> 10} KiB` };
+  if (yamlDepth(text, CONDA_DEPTH) > CONDA_DEPTH) return { ...none, unread: `nested more than ${CONDA_DEPTH} deep` };
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 }) ?? {};

@@ -126,6 +126,7 @@ export function condaPart(d: Detected, file: string): Part & { cmd: string[] } {
   part.used.push(file);
   const facts = condaFacts(d.text['environment.yml'] ?? d.text['environment.yaml']!);
   if (facts.error) part.notes.push(`${file}: ${facts.error}; repo2docker refuses it, micromamba will too`);
+  if (facts.unread) part.notes.push(`${file}: ${facts.unread}; rep init did not read it (the Repfile installs it, but assumes python and no R: check it)`);
   const run = [`micromamba install -y -n base -f ${file}`, 'micromamba clean --all --yes'];
   if (facts.localPip) part.post.push({ name: 'conda', comment: `The conda environment of ${file}, after the code: its pip section refers to files of the repository (as repo2docker installs it).`, inputs: [], run });
   else part.pre.push({ name: 'conda', comment: `The conda environment of ${file}.`, inputs: [file], run });

@@ -1,0 +1,26 @@
+// environment.yml as hostile text: nesting the yaml package takes seconds and
+// hundreds of MB to parse (and a second such parse aborted Node) is refused
+// by a cheap scan first, with a note (found by an adversarial review).
+import { describe, expect, it } from 'vitest';
+import { init } from '../../src/commands/init.js';
+import { condaFacts } from '../../src/init/python.js';
+import { makeProject } from '../helpers.js';
+
+describe('environment.yml nested deep or large', () => {
+  it('refuses 100,000 levels of "- " or "[" or of rising indentation quickly, and a file over 256 KiB', () => {
+    const t0 = performance.now();
+    expect(condaFacts(`dependencies:\n  ${'- '.repeat(100_000)}x\n`).unread).toBe('nested more than 64 deep');
+    expect(condaFacts(`dependencies: ${'['.repeat(100_000)}\n`).unread).toBe('nested more than 64 deep');
+    expect(condaFacts(`dependencies: ${'{a: '.repeat(50_000)}\n`).unread).toBe('nested more than 64 deep');
+    expect(condaFacts(Array.from({ length: 100 }, (_, k) => `${' '.repeat(k)}a${k}:`).join('\n')).unread).toBe('nested more than 64 deep');
+    expect(condaFacts(`dependencies:\n${'  - numpy\n'.repeat(30_000)}`).unread).toBe('larger than 256 KiB');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(condaFacts('name: x\ndependencies:\n  - python=3.11\n  - pip:\n    - [a, {b: [c]}]\n')).toEqual({ python: '3.11', hasPython: true, usesR: false, localPip: false });
+  });
+
+  it('says so in a note, and rep init still writes the Repfile', () => {
+    const dir = makeProject({ 'environment.yml': `${'['.repeat(100_000)}\n` }, 'myrepo-');
+    const r = init(dir, { now: new Date('2026-11-27T12:00:00Z') });
+    expect(r.ok && r.value.notes).toContain('environment.yml: nested more than 64 deep; rep init did not read it (the Repfile installs it, but assumes python and no R: check it)');
+  });
+});
