@@ -77,7 +77,15 @@ describe('parser directives, read where BuildKit reads them', () => {
 
   it('refuses a repeated directive and an escape other than ` or \\, at its line, as Docker does', () => {
     expect(refused('# escape=`\n# escape=\\\nFROM x\n')).toBe('2:1: a second escape parser directive: Docker refuses it (only one escape parser directive can be used)');
-    expect(refused('# syntax=a\n# Syntax=b\nFROM x\n')).toMatch(/^2:1: a second syntax parser directive/);
+    expect(refused('# syntax=docker/dockerfile:1\n# Syntax=docker/dockerfile:1.4\nFROM x\n')).toMatch(/^2:1: a second syntax parser directive/);
     expect(refused('# escape=x\nFROM x\n')).toBe('1:1: escape=x: Docker refuses an escape character other than ` or \\');
+  });
+
+  it('reads a Dockerfile for docker/dockerfile alone: another frontend image (# syntax=) may parse it as it likes', () => {
+    expect(refused('# syntax=evil.example/frontend:1\nFROM x\n')).toBe("1:1: syntax=evil.example/frontend:1: rep init reads a Dockerfile as Docker's own frontend (docker/dockerfile) does; another frontend may read it otherwise");
+    expect(refused('# syntax=docker/dockerfile:1.4-labs@sha256:' + 'ab'.repeat(32) + 'x\nFROM x\n')).toMatch(/^1:1: syntax=/);
+    for (const ok of ['docker/dockerfile:1', 'docker.io/docker/dockerfile:1.7-labs', 'docker/dockerfile-upstream:master', `docker/dockerfile@sha256:${'ab'.repeat(32)}`, 'docker/dockerfile']) {
+      expect(refused(`# syntax=${ok}\nFROM x\n`), ok).toBe('read');
+    }
   });
 });

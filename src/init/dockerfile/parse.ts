@@ -77,6 +77,10 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     const place = { start: { line: i + 1, col: 1 }, end: { line: i + 1, col: lines[i]!.length + 1 } };
     if (seen.has(d.key)) return { ok: false, errors: [{ file, span: place, message: `a second ${d.key} parser directive: Docker refuses it (only one ${d.key} parser directive can be used)` }] };
     seen.add(d.key);
+    // Another frontend image parses the rest as it likes: rep reads it as Docker's own frontend does, and that only.
+    if (d.key === 'syntax' && !DOCKERFILE_FRONTEND.test(d.value)) {
+      return { ok: false, errors: [{ file, span: place, message: `syntax=${d.value}: rep init reads a Dockerfile as Docker's own frontend (docker/dockerfile) does; another frontend may read it otherwise` }] };
+    }
     if (d.key === 'escape') {
       if (d.value !== '`' && d.value !== '\\') return { ok: false, errors: [{ file, span: place, message: `escape=${d.value}: Docker refuses an escape character other than \` or \\` }] };
       escape = d.value;
@@ -152,6 +156,8 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
 }
 
 const DIRECTIVES = new Set(['escape', 'syntax', 'check']);
+/** The frontends that read a Dockerfile as BuildKit's built-in one does: docker/dockerfile[-upstream], any tag or digest. */
+const DOCKERFILE_FRONTEND = /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 /** Go's regexp \s. */
 const GO_SPACE = /[\t\n\f\r ]/;
 
