@@ -74,6 +74,9 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
       case 'step-pulled':
         line(`pulled  ${e.step} from ${shown(e.from)}`);
         return;
+      case 'cache-unused':
+        line(`cache   ${shown(e.from)} not used: ${shown(e.why)}`);
+        return;
       case 'cache-exported':
         line(`cache   ${e.steps} steps to ${shown(e.to)}`);
         return;

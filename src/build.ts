@@ -129,7 +129,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     }
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
-    const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom) : undefined;
+    const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom, opts.onEvent) : undefined;
     // Between phases (here, before the rewrite and before the provenance), each one's garbage is let go
     // before the next makes its own: at 100k files the sum of them was the peak (see heap.ts).
     letGoOfGarbage();

@@ -1,11 +1,21 @@
 // Step caches beyond the engine's own images, for CI: a registry
 // (registry://HOST/REPO, one tag per key) or a folder holding one archive of
 // every step image (dir://PATH, for caches such as actions/cache).
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+//
+// A cache is trusted as the steps' builder: whoever writes it decides what a
+// step it has is (SECURITY.md). What rep guards is the rest: a registry is
+// named by its host (never a Docker Hub account by accident), a folder's
+// archive is loaded only when it names step images alone and the tags the
+// engine had are put back, it is written through no link, and a cache that
+// cannot be used is said and passed over, not a failed build.
+import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
-import type { Engine } from '../engine/engine.js';
+import { EngineError, type Engine } from '../engine/engine.js';
+import { imageRefProblem } from '../lock/reference.js';
 import { writeFileAtomic } from '../state/files.js';
+import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
+import type { BuildEvent } from './events.js';
 import { cacheRef, keyHex } from './stepimage.js';
 
 export type CacheSpec = { kind: 'registry'; repo: string; text: string } | { kind: 'dir'; path: string; text: string };
@@ -16,22 +26,42 @@ export function parseCacheSpec(text: string, flag: '--cache-from' | '--cache-to'
   const m = /^(registry|dir):\/\/(.+)$/.exec(text);
   if (!m) return wrong('not a cache: use registry://HOST/REPO or dir://PATH');
   if (m[1] === 'registry') {
-    if (!/^[^/]+\/[a-z0-9._/-]+$/.test(m[2]!)) return wrong('registry://HOST/REPO names a registry and a repository, e.g. registry://127.0.0.1:5000/myproject/cache');
-    return ok({ kind: 'registry', repo: m[2]!, text });
+    const repo = m[2]!;
+    const host = repo.split('/')[0]!;
+    if (!/^[^/]+\/[a-z0-9._/-]+$/.test(repo) || imageRefProblem(`${repo}:${'0'.repeat(64)}`, { digest: false }) !== undefined) {
+      return wrong('registry://HOST/REPO names a registry and a repository, e.g. registry://127.0.0.1:5000/myproject/cache');
+    }
+    // As docker reads a name: a first part without a dot or a port (but localhost) is a Docker Hub account, anyone's to register.
+    if (!host.includes('.') && !host.includes(':') && host !== 'localhost') {
+      return wrong(`"${host}" is not a registry's host (a name with a dot or a port, or localhost): docker would read it as an account on Docker Hub; write registry://docker.io/${repo} if that is meant`);
+    }
+    return ok({ kind: 'registry', repo, text });
   }
-  return ok({ kind: 'dir', path: path.resolve(m[2]!), text });
+  const dir = path.resolve(m[2]!);
+  // A link here is the repository's to point (a committed .rep-ci-cache -> ~/.ssh): the cache is written and read in a folder of its own.
+  if (lstatQuietly(dir)?.isSymbolicLink()) return wrong('the folder is a link: rep writes and reads its cache only in a folder itself, not through a link');
+  return ok({ kind: 'dir', path: dir, text });
 }
+
+const lstatQuietly = (p: string) => {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+};
 
 const ARCHIVE = 'rep-cache.tar';
 const INDEX = 'index.json';
 
 /** Where cached step images come from: asked once per step that is not in the engine. */
 export class CacheFrom {
-  /** Folders being loaded (or loaded): steps running at once wait for the same load. */
-  private readonly loads = new Map<string, Promise<void>>();
+  /** Folders being loaded (or loaded): steps running at once wait for the same load. Resolves to whether it could be. */
+  private readonly loads = new Map<string, Promise<boolean>>();
   constructor(
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
+    private readonly onEvent?: (e: BuildEvent) => void,
   ) {}
 
   /** Makes rep-cache:<key> present in the engine if a cache has it. */
@@ -41,25 +71,49 @@ export class CacheFrom {
         const remote = `${spec.repo}:${keyHex(key)}`;
         if (await this.engine.pull(remote)) {
           await this.engine.tag(remote, cacheRef(key));
+          // Only rep-cache tags are rep's to remove (rep gc): the registry's name would keep the image for ever.
+          await this.engine.removeImage(remote);
           return spec.text;
         }
-      } else {
-        await this.loadDir(spec.path);
-        if (await this.engine.hasImage(cacheRef(key))) return spec.text;
-      }
+      } else if ((await this.loadDir(spec)) && (await this.engine.hasImage(cacheRef(key)))) return spec.text;
     }
     return undefined;
   }
 
-  private loadDir(dir: string): Promise<void> {
-    let p = this.loads.get(dir);
+  private loadDir(spec: CacheSpec & { kind: 'dir' }): Promise<boolean> {
+    let p = this.loads.get(spec.path);
     if (!p) {
-      const file = path.join(dir, ARCHIVE);
-      p = existsSync(file) ? this.engine.load(file) : Promise.resolve();
-      this.loads.set(dir, p);
+      p = loadArchive(this.engine, path.join(spec.path, ARCHIVE)).then(
+        () => true,
+        (e: unknown) => {
+          if (!(e instanceof CacheArchiveError || e instanceof EngineError)) throw e;
+          this.onEvent?.({ type: 'cache-unused', from: spec.text, why: e.message });
+          return false;
+        },
+      );
+      this.loads.set(spec.path, p);
     }
     return p;
   }
+}
+
+/**
+ * Loads a cache folder's archive (none there: nothing) when it names step
+ * images alone, and puts back each step image tag the engine had that the
+ * archive moved: a step the engine built itself is not the archive's to change.
+ */
+async function loadArchive(engine: Engine, file: string): Promise<void> {
+  const st = lstatQuietly(file);
+  if (st === undefined) return;
+  // A FIFO would block the load for ever; a link points where the folder's writer likes.
+  if (!st.isFile()) throw new CacheArchiveError(`${ARCHIVE} is not a regular file`);
+  const keys = await archiveStepKeys(file);
+  const had = new Map<string, string>();
+  for (const image of await engine.listImages('rep-cache')) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
+  await engine.load(file);
+  if (had.size === 0) return;
+  const now = await engine.imageIds([...had.keys()].map((hex) => `rep-cache:${hex}`));
+  for (const [hex, id] of had) if (now.get(`rep-cache:${hex}`) !== id) await engine.tag(id, `rep-cache:${hex}`);
 }
 
 /** Where step images go after a build. */
@@ -69,16 +123,19 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
       const remote = `${spec.repo}:${keyHex(key)}`;
       await engine.tag(cacheRef(key), remote);
       await engine.push(remote);
+      await engine.removeImage(remote);
     }
     return;
   }
   mkdirSync(spec.path, { recursive: true });
-  const tmp = path.join(spec.path, `${ARCHIVE}.${process.pid}.tmp`);
+  // Saved into a folder made here with a name no one could foresee (a planted rep-cache.tar.PID.tmp link
+  // was written through), then renamed over the archive: a link in its place is replaced, not followed.
+  const tmp = mkdtempSync(path.join(spec.path, '.rep-cache-'));
   try {
-    await engine.save(keys.map(cacheRef), tmp);
-    renameSync(tmp, path.join(spec.path, ARCHIVE));
+    await engine.save(keys.map(cacheRef), path.join(tmp, ARCHIVE));
+    renameSync(path.join(tmp, ARCHIVE), path.join(spec.path, ARCHIVE));
   } finally {
-    rmSync(tmp, { force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
   writeFileAtomic(path.join(spec.path, INDEX), `${JSON.stringify({ keys: [...keys].sort() }, null, 2)}\n`);
 }

@@ -7,6 +7,7 @@ export type BuildEvent =
   | { type: 'step-cached'; step: string; key: string }
   | { type: 'step-pulled'; step: string; key: string; from: string }
   | { type: 'cache-exported'; to: string; steps: number }
+  | { type: 'cache-unused'; from: string; why: string }
   | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
   | { type: 'step-line'; step: string; line: string }
   | { type: 'step-built'; step: string; key: string; imageId: string; seconds: number }

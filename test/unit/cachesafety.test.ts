@@ -1,0 +1,203 @@
+// --cache-from and --cache-to with a cache others may write (a CI cache folder
+// restored by actions/cache, a registry repository): the cache decides what a
+// step it has is, and nothing more. A folder's archive that would tag another
+// image (debian:bookworm, the user's own) is not loaded; a step image tag the
+// engine had is put back; a cache that cannot be used is said and passed over;
+// the archive is written through no link; a registry is named by its host.
+// Found by an adversarial review. The engine is a stand-in that applies an
+// archive's tags as docker load does (test/integration/cache.test.ts loads real ones).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoneEngine } from '../../src/engine/none.js';
+import type { Engine, ImageSummary } from '../../src/engine/engine.js';
+import { CacheFrom, exportCache, parseCacheSpec, type CacheSpec } from '../../src/scheduler/cache.js';
+import { archiveStepKeys } from '../../src/scheduler/cachearchive.js';
+import type { BuildEvent } from '../../src/scheduler/events.js';
+import { formatDiagnostic } from '../../src/diag.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const temp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'rep-cachesafety-'));
+  dirs.push(d);
+  return d;
+};
+const K1 = '1'.repeat(64);
+const K2 = '2'.repeat(64);
+const ID = (c: string) => `sha256:${c.repeat(64)}`;
+
+/** A tar of `files` (name -> text, or a symlink target with `->`). */
+async function archive(file: string, files: [string, string][]): Promise<string> {
+  const pack = tar.pack();
+  for (const [name, body] of files) {
+    if (body.startsWith('->')) pack.entry({ name, type: 'symlink', linkname: body.slice(2) });
+    else pack.entry({ name }, body);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  writeFileSync(file, Buffer.concat(chunks));
+  return file;
+}
+const manifest = (...tags: string[]) => JSON.stringify([{ Config: 'c.json', RepoTags: tags, Layers: [] }]);
+
+/** An engine holding `tags` (ref -> id) that, loading an archive, points every tag of its manifest.json at `loads`'s id, as docker moves a tag. */
+// NoneEngine's methods take no arguments; the stand-in's take the Engine interface's.
+const Base = NoneEngine as unknown as new () => Engine;
+class Fake extends Base {
+  loaded: string[] = [];
+  pulled: string[] = [];
+  removed: string[] = [];
+  constructor(
+    readonly tags: Map<string, string>,
+    private readonly loads = ID('f'),
+    private readonly registry = new Set<string>(),
+  ) {
+    super();
+  }
+  override async hasImage(ref: string) {
+    return this.tags.has(ref);
+  }
+  override async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
+  }
+  override async tag(src: string, dst: string) {
+    this.tags.set(dst, this.tags.get(src) ?? src);
+  }
+  override async listImages(repository: string): Promise<ImageSummary[]> {
+    const out = new Map<string, ImageSummary>();
+    for (const [ref, id] of this.tags) {
+      if (!ref.startsWith(`${repository}:`)) continue;
+      const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
+      s.tags.push(ref.slice(repository.length + 1));
+      out.set(id, s);
+    }
+    return [...out.values()];
+  }
+  override async load(file: string) {
+    this.loaded.push(file);
+    const text = execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8', timeout: 5000 });
+    for (const m of JSON.parse(text) as { RepoTags: string[] }[]) for (const t of m.RepoTags) this.tags.set(t, this.loads);
+  }
+  override async pull(ref: string) {
+    this.pulled.push(ref);
+    if (!this.registry.has(ref)) return false;
+    this.tags.set(ref, ID('r'));
+    return true;
+  }
+  override async removeImage(ref: string) {
+    this.removed.push(ref);
+    this.tags.delete(ref);
+  }
+  override async save(refs: string | readonly string[], file: string) {
+    writeFileSync(file, `saved ${String(refs)}`);
+  }
+}
+
+const dirSpec = (dir: string) => ({ kind: 'dir', path: dir, text: `dir://${dir}` }) as CacheSpec;
+
+describe('a cache given on the command line', () => {
+  const said = (text: string) => {
+    const r = parseCacheSpec(text, '--cache-from');
+    return r.ok ? 'ok' : r.errors.map(formatDiagnostic).join('\n');
+  };
+
+  it('names a registry by its host: a first part without a dot or a port would be an account on Docker Hub', () => {
+    expect(said('registry://cicache/steps')).toBe('rep: --cache-from registry://cicache/steps: "cicache" is not a registry\'s host (a name with a dot or a port, or localhost): docker would read it as an account on Docker Hub; write registry://docker.io/cicache/steps if that is meant');
+    expect(said('registry://--platform=linux.x/y')).toMatch(/names a registry and a repository/);
+    expect(said('registry://-x.example/y')).toMatch(/names a registry and a repository/);
+    for (const fine of ['registry://127.0.0.1:5000/a/b', 'registry://localhost/a', 'registry://ghcr.io/me/cache', 'registry://docker.io/me/cache']) expect(said(fine), fine).toBe('ok');
+  });
+
+  it('is a folder of its own, not a link (a committed .rep-ci-cache -> ~/.ssh)', () => {
+    const d = temp();
+    mkdirSync(path.join(d, 'real'));
+    symlinkSync(path.join(d, 'real'), path.join(d, 'cache'));
+    expect(said(`dir://${path.join(d, 'cache')}`)).toMatch(/the folder is a link: rep writes and reads its cache only in a folder itself/);
+    expect(said(`dir://${path.join(d, 'real')}`)).toBe('ok');
+  });
+});
+
+describe("a cache folder's archive", () => {
+  it('gives the keys of the step images it names, in every way an engine reads names', async () => {
+    const d = temp();
+    const file = await archive(path.join(d, 'a.tar'), [
+      ['manifest.json', manifest(`rep-cache:${K1}`, `localhost/rep-cache:${K2}`)],
+      ['repositories', JSON.stringify({ 'rep-cache': { [K1]: 'x' } })],
+      ['index.json', JSON.stringify({ manifests: [{ annotations: { 'io.containerd.image.name': `docker.io/library/rep-cache:${K2}`, 'org.opencontainers.image.ref.name': K2 } }] })],
+    ]);
+    expect(await archiveStepKeys(file)).toEqual([K1, K2]);
+  });
+
+  it('is refused when it would tag anything else, hides a name behind a link or a second manifest.json, or has none', async () => {
+    const d = temp();
+    const cases: [string, [string, string][], RegExp][] = [
+      ['another tag', [['manifest.json', manifest(`rep-cache:${K1}`, 'debian:bookworm')]], /would tag "debian:bookworm", which is not a step image/],
+      ['a legacy name', [['manifest.json', manifest(`rep-cache:${K1}`)], ['repositories', JSON.stringify({ busybox: { latest: 'x' } })]], /would tag "busybox:latest"/],
+      ['an OCI name', [['manifest.json', manifest()], ['index.json', JSON.stringify({ manifests: [{ annotations: { 'io.containerd.image.name': 'docker.io/library/debian:12' } }] })]], /would tag "docker.io\/library\/debian:12"/],
+      ['a link', [['evil.json', manifest('debian:bookworm')], ['manifest.json', '->evil.json']], /manifest.json in the archive is not a plain file/],
+      ['a second one', [['manifest.json', manifest(`rep-cache:${K1}`)], ['./x/../manifest.json', manifest('debian:bookworm')]], /would tag "debian:bookworm"/],
+      ['none', [['c.json', '{}']], /has no manifest.json/],
+      ['not JSON', [['manifest.json', '[']], /manifest.json in the archive is not JSON/],
+    ];
+    for (const [what, files, message] of cases) await expect(archiveStepKeys(await archive(path.join(d, `${what}.tar`), files)), what).rejects.toThrow(message);
+    writeFileSync(path.join(d, 'junk.tar'), 'not a tar at all, but long enough to be read as a header block'.repeat(20));
+    await expect(archiveStepKeys(path.join(d, 'junk.tar'))).rejects.toThrow(/not an archive rep reads/);
+  });
+
+  it('that would tag another image is not loaded: the build is told, and goes on to the next cache', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`, 'debian:bookworm')]]);
+    const engine = new Fake(new Map([['debian:bookworm', ID('d')]]), ID('f'), new Set([`127.0.0.1:5000/c:${K1}`]));
+    const events: BuildEvent[] = [];
+    const from = new CacheFrom(engine, [dirSpec(d), { kind: 'registry', repo: '127.0.0.1:5000/c', text: 'registry://127.0.0.1:5000/c' }], (e) => events.push(e));
+    expect(await from.fetch(`sha256:${K1}`)).toBe('registry://127.0.0.1:5000/c');
+    expect(engine.loaded).toEqual([]);
+    expect(engine.tags.get('debian:bookworm')).toBe(ID('d'));
+    expect(events).toEqual([{ type: 'cache-unused', from: `dir://${d}`, why: 'the archive would tag "debian:bookworm", which is not a step image (rep-cache:<64 hex digits>)' }]);
+    // The registry's own name for the pulled image is dropped (rep gc removes rep-cache tags only).
+    expect([engine.tags.get(`rep-cache:${K1}`), engine.tags.has(`127.0.0.1:5000/c:${K1}`), engine.removed]).toEqual([ID('r'), false, [`127.0.0.1:5000/c:${K1}`]]);
+    // Asked again, the folder is not read again, nor said again.
+    expect(await from.fetch(`sha256:${K2}`)).toBeUndefined();
+    expect(events).toHaveLength(1);
+  });
+
+  it('that is a FIFO or a link is passed over, said, not waited on for ever', async () => {
+    const d = temp();
+    execFileSync('mkfifo', [path.join(d, 'rep-cache.tar')]);
+    const events: BuildEvent[] = [];
+    expect(await new CacheFrom(new Fake(new Map()), [dirSpec(d)], (e) => events.push(e)).fetch(`sha256:${K1}`)).toBeUndefined();
+    expect(events).toEqual([{ type: 'cache-unused', from: `dir://${d}`, why: 'rep-cache.tar is not a regular file' }]);
+  });
+
+  it('is loaded when it names step images alone; a step image tag the engine had is put back where it was', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`, `rep-cache:${K2}`)]]);
+    const engine = new Fake(new Map([[`rep-cache:${K1}`, ID('1')]]), ID('f'));
+    const from = new CacheFrom(engine, [dirSpec(d)]);
+    expect(await from.fetch(`sha256:${K2}`)).toBe(`dir://${d}`);
+    expect(engine.loaded).toEqual([path.join(d, 'rep-cache.tar')]);
+    expect([engine.tags.get(`rep-cache:${K1}`), engine.tags.get(`rep-cache:${K2}`)]).toEqual([ID('1'), ID('f')]);
+  });
+});
+
+describe('a cache folder written', () => {
+  it('is written through no link planted at the name rep saves to first, nor at the archive\'s', async () => {
+    const d = temp();
+    const victim = path.join(d, 'victim');
+    writeFileSync(victim, 'precious');
+    const cache = path.join(d, 'cache');
+    mkdirSync(cache);
+    for (let pid = process.pid - 5; pid <= process.pid + 5; pid++) symlinkSync(victim, path.join(cache, `rep-cache.tar.${pid}.tmp`));
+    symlinkSync(victim, path.join(cache, 'rep-cache.tar'));
+    await exportCache(new Fake(new Map()), dirSpec(cache), [`sha256:${K1}`]);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
+  });
+});
