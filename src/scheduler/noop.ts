@@ -15,6 +15,8 @@ import { imageRefProblem } from '../lock/reference.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
+import { seal, sealHolds } from '../state/seal.js';
+import { canonicalJson } from '../canonical.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import { VERSION } from '../version.js';
 
@@ -34,7 +36,18 @@ export interface NoopRecord {
   steps: { name: string; key: string }[];
   /** What `rep status` says of Repfile.lock against the Repfile (both are in the stamp), one line each. */
   lock: string[];
+  /**
+   * This user's seal on the rest, for this project (seal.ts): a .rep/ that came with a
+   * repository could otherwise hold a record whose stamp matches (a context .dockerignore
+   * leaves empty makes it foreseeable) and have `rep build` answer "nothing to build".
+   */
+  seal?: string;
 }
+
+/** A record's fields as its seal covers them. */
+const sealedText = ({ seal: _, ...record }: NoopRecord) => `noop\0${canonicalJson(record)}`;
+/** What .rep/noop.json may weigh: MAX_NOOP_REFS references and as many steps, with room to spare. */
+const NOOP_LIMIT = 1 << 20;
 
 /** Everything a no-op build depends on, as read from disk and the engine. */
 export interface StampInput {
@@ -138,14 +151,18 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
   );
 }
 
+/** The last build's record, when this user's rep made it for this project (sealed), else undefined. */
 export function readNoop(contextDir: string): NoopRecord | undefined {
   const file = stateFileToRead(contextDir, 'noop');
-  return file ? readJsonFile<NoopRecord>(file, isNoopRecord) : undefined;
+  const record = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
+  return record && sealHolds(contextDir, sealedText(record), record.seal) ? record : undefined;
 }
 
 /** Writes the record (atomically), or removes it when a build is about to change what it describes. */
 export function writeNoop(contextDir: string, record: NoopRecord | undefined): void {
-  if (record) writeFileAtomic(stateFileToWrite(contextDir, 'noop'), `${JSON.stringify(record, null, 2)}\n`);
+  // Without a key of this user's nothing is sealed, and an unsealed record is never believed: none is left.
+  const mark = record && seal(contextDir, sealedText(record));
+  if (record && mark) writeFileAtomic(stateFileToWrite(contextDir, 'noop'), `${JSON.stringify({ ...record, seal: mark }, null, 2)}\n`);
   else {
     const file = stateFileToRead(contextDir, 'noop');
     if (file) rmSync(file, { force: true });

@@ -8,7 +8,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readNoop } from '../../src/scheduler/noop.js';
+import { readNoop, writeNoop } from '../../src/scheduler/noop.js';
 import { runBuild } from '../../src/scheduler/run.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -176,16 +176,32 @@ describe('.rep: rep never follows a link there', () => {
   it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
     const v = victim();
     const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: [] };
-    // The same record as a file of its own is read: the link alone is what is refused.
-    expect(readNoop(project({ '.rep/noop.json': JSON.stringify(record) }))).toEqual(record);
-    writeFileSync(path.join(v.dir, 'noop.json'), JSON.stringify(record));
+    // The same record, sealed, as a file of its own is read: the link alone is what is refused.
+    const own = project({});
+    writeNoop(own, record);
+    const sealed = readNoop(own);
+    expect(sealed).toEqual({ ...record, seal: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    writeFileSync(path.join(v.dir, 'noop.json'), JSON.stringify(sealed));
     writeFileSync(path.join(v.dir, 'state.json'), JSON.stringify({ version: 1, repfileSha256: '', engine: 'none', target: 'app', steps: {} }));
     const dir = project({ '.rep/noop.json': { link: path.join(v.dir, 'noop.json') }, '.rep/state.json': { link: path.join(v.dir, 'state.json') } });
     expect(readNoop(dir)).toBeUndefined();
     expect(readState(dir)).toBeUndefined();
     const environ = project({ '.rep/noop.json': { link: '/proc/self/environ' } });
     expect(readNoop(environ)).toBeUndefined();
-    expect(readJsonFile(path.join(v.dir, 'noop.json'))).toEqual(record);
+    expect(readJsonFile(path.join(v.dir, 'noop.json'))).toEqual(sealed);
+  });
+
+  it('believes no .rep/noop.json it did not seal for this project: one that came with a repository would answer "nothing to build" (found by an adversarial review)', () => {
+    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: ['\x1b]0;title\x07'] };
+    expect(readNoop(project({ '.rep/noop.json': JSON.stringify(record) }))).toBeUndefined();
+    const other = project({});
+    writeNoop(other, record);
+    const copied = readFileSync(path.join(other, '.rep', 'noop.json'), 'utf8');
+    expect(readNoop(other)).toBeDefined();
+    // Sealed for another project: copied into this one, it does not hold; nor with a field changed.
+    expect(readNoop(project({ '.rep/noop.json': copied }))).toBeUndefined();
+    writeFileSync(path.join(other, '.rep', 'noop.json'), copied.replace('"x"', '"y"'));
+    expect(readNoop(other)).toBeUndefined();
   });
 
   it('takes over a .rep/build.pid (the build mutex) that is a link, whatever it points at, and removes the link, not its target', () => {
