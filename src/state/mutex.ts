@@ -3,7 +3,8 @@
 // that process started. One left by a process that no longer exists (or by
 // none: a pid that started at another time) is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
-import { closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded } from '../safefs.js';
@@ -59,15 +60,27 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
   const file = stateFileToWrite(contextDir, 'buildMutex');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = createExclusive(file);
-      writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
-      closeSync(fd);
+      // Written whole under a name of its own, then linked into place (link fails when the name is
+      // taken): made in place, it was empty for a moment, and another build read that as stale.
+      const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      const fd = createExclusive(tmp);
+      try {
+        try {
+          writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+        } finally {
+          closeSync(fd);
+        }
+        linkSync(tmp, file);
+      } finally {
+        rmSync(tmp, { force: true });
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readBounded(file, { limit: 64 });
-      const pid = held.ok ? heldBy(held.bytes.toString('utf8')) : undefined;
+      const text = held.ok ? held.bytes.toString('utf8') : undefined;
+      const pid = text !== undefined ? heldBy(text) : undefined;
       if (pid !== undefined) return busy(pid);
-      rmSync(file, { force: true });
+      removeStale(file, text);
       continue;
     }
     // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
@@ -83,6 +96,36 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
     });
   }
   return busy(-1);
+}
+
+/**
+ * Removes the mutex file judged stale (its text `stale`; undefined: not a
+ * file rep could read, a link or a pipe), unless another build has taken it
+ * over since: moved aside first (a rename is atomic), then removed only when
+ * it is what was judged, else put back. Two builds that judged one stale at
+ * once each removed what was there, the second the first's new mutex, and
+ * both went on holding the project (found by an adversarial review).
+ */
+export function removeStale(file: string, stale: string | undefined): boolean {
+  const aside = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    renameSync(file, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  const moved = readBounded(aside, { limit: 64 });
+  const same = moved.ok ? moved.bytes.toString('utf8') === stale : stale === undefined;
+  if (!same) {
+    // Another build's, made since: back at its name (unless a third made one meanwhile, which then holds).
+    try {
+      linkSync(aside, file);
+    } catch {
+      // The name is taken again: that build holds the project.
+    }
+  }
+  rmSync(aside, { force: true });
+  return same;
 }
 
 const busy = (pid: number): Result<BuildMutex> =>

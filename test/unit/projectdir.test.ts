@@ -3,7 +3,7 @@
 // itself), reads only regular files, bounded, and never writes through a link.
 // Reads that could never end (/dev/zero, a FIFO) run in a child process that
 // is killed after a few seconds, so a regression fails here instead of hanging.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine
 import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
-import { acquireMutex, startedAt, tryMutex } from '../../src/state/mutex.js';
+import { acquireMutex, removeStale, startedAt, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
 import { sha256Of } from '../../src/canonical.js';
@@ -203,6 +203,43 @@ describe('.rep: rep never follows a link there', () => {
     writeFileSync(path.join(other, '.rep', 'noop.json'), copied.replace('"x"', '"y"'));
     expect(readNoop(other)).toBeUndefined();
   });
+
+  it('removes a stale mutex only if it is still the one judged stale: one another build made since is left to it (two builds held the project at once)', () => {
+    const dir = project({ '.rep/build.pid': '999999 1\n' });
+    const file = path.join(dir, '.rep', 'build.pid');
+    // Judged stale; meanwhile another build took it over and wrote its own.
+    writeFileSync(file, `${process.ppid} ${startedAt(process.ppid) ?? ''}\n`);
+    expect(removeStale(file, '999999 1\n')).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.ppid} ${startedAt(process.ppid) ?? ''}\n`);
+    expect(tryMutex(dir).ok).toBe(false);
+    // Still the stale one: removed, and nothing is left aside.
+    writeFileSync(file, '999999 1\n');
+    expect(removeStale(file, '999999 1\n')).toBe(true);
+    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.startsWith('build.pid'))).toEqual([]);
+    // Gone already (another build removed it): nothing to do.
+    expect(removeStale(file, '999999 1\n')).toBe(false);
+  });
+
+  it('is held by one build at a time when many find a stale one at once (two did: one read the other\'s mutex while it was still empty, or removed it as stale)', async () => {
+    const dir = project({ '.rep/build.pid': '999999 1\n' });
+    const at = Date.now() + 5000;
+    // Each waits for the same moment, takes the mutex if it can, holds it 1.5 s and prints when.
+    const code = `import { tryMutex } from './src/state/mutex.ts';\nwhile (Date.now() < ${at}) {}\nconst m = tryMutex(${JSON.stringify(dir)});\nconst t0 = Date.now();\nif (m.ok) { while (Date.now() < t0 + 1500) {} const t1 = Date.now(); m.value.release(); console.log(t0, t1); }\n`;
+    const held = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        new Promise<string>((resolve) => {
+          let out = '';
+          const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO });
+          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          child.on('close', () => resolve(out.trim()));
+        }),
+      ),
+    );
+    // Held one after another (a child late to start may take it after the first let go), never together.
+    const spans = held.filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number]).sort((x, y) => x[0] - y[0]);
+    expect(spans.length).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0], JSON.stringify(spans)).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  }, 40_000);
 
   it('takes over a .rep/build.pid (the build mutex) that is a link, whatever it points at, and removes the link, not its target', () => {
     const v = victim();
