@@ -23,7 +23,7 @@ import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { letGoOfGarbage } from './heap.js';
 import { acquireMutex } from './state/mutex.js';
-import { materialOf, nextState, readState, writeState, type State } from './state/state.js';
+import { materialOf, nextState, readState, writeState } from './state/state.js';
 
 export interface BuildOptions {
   engine: Engine;
@@ -111,7 +111,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const stamper = await noopStamper(project, engine, place.path, opts);
     const stamp = stamper?.(index.files);
     const noop = opts.noopShortcut && stamp && state ? await noopStillHolds(ctx.dir, stamp, place.path, engine) : undefined;
-    if (noop && state) return ok(noopBuild(project, engine, state, noop, place.path));
+    const answered = noop && noopBuild(project, engine, noop, place.path);
+    if (answered) return ok(answered);
     const inputs = inputsAndDockerfile(project, index, place, opts, resolveBase);
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
@@ -202,10 +203,16 @@ function hashContext(contextDir: string, resolved: Map<string, readonly ContextF
   return { cited, hashed: hashResolved(resolved, cache) };
 }
 
-/** The record of a build the no-op record answered: every step cached, nothing written. */
-function noopBuild(project: Project, engine: Engine, state: State, noop: NoopRecord, dockerfile: string): BuildRecord {
+/**
+ * The record of a build the no-op record answered: every step cached, nothing written. Keys are
+ * the sealed record's (state.json may have changed under it, by a `git pull`); undefined when it
+ * does not name every step of the Repfile, and the build goes the long way.
+ */
+function noopBuild(project: Project, engine: Engine, noop: NoopRecord, dockerfile: string): BuildRecord | undefined {
   const { dag, recipe } = project;
-  const steps = dag.order.map((name): StepOutcome => ({ name, key: state.steps[name]!.key, action: 'cached', reasons: [] }));
+  const keys = new Map(noop.steps.map((s) => [s.name, s.key]));
+  if (!dag.order.every((name) => keys.has(name))) return undefined;
+  const steps = dag.order.map((name): StepOutcome => ({ name, key: keys.get(name)!, action: 'cached', reasons: [] }));
   const image = { tag: recipe.image.tag, imageId: noop.imageId };
   return { engine: engine.name, target: dag.target, tag: recipe.image.tag, ok: true, cancelled: false, image, steps, dockerfile: { path: dockerfile, written: false, text: '' } };
 }

@@ -110,11 +110,16 @@ export function readState(contextDir: string): State | undefined {
   if (!state) return undefined;
   // Steps by name without a prototype: a step named "constructor" or "toString" finds its own record or none.
   const steps = Object.create(null) as Record<string, StepRecord>;
-  for (const [name, { seal: mark, ...rec }] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {
+  for (const [name, r] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {
+    // The fields rep writes, and no other: a record's extra field, carried over for a step that did not
+    // settle, was written again, and one nested two million lists deep overflowed the stack doing so.
+    // A version 1 state's inline material is not taken either: it is vouched for by no hash of the key
+    // (.rep/materials/ files are), and its maps could carry the same. The next build records it afresh.
+    const rec: StepRecord = { key: r.key, ...(r.outputsDigest !== undefined ? { outputsDigest: r.outputsDigest } : {}), ...(r.image !== undefined ? { image: r.image } : {}) };
     const { outputsDigest: _, ...unvouched } = rec;
-    steps[name] = sealHolds(contextDir, recordSealed(name, rec), mark) ? rec : { ...unvouched, unsealed: true };
+    steps[name] = sealHolds(contextDir, recordSealed(name, rec), r.seal) ? rec : { ...unvouched, unsealed: true };
   }
-  return { ...state, steps };
+  return { version: state.version, repfileSha256: state.repfileSha256, engine: state.engine, target: state.target, steps };
 }
 
 /** What a step's seal covers: its name, key, outputs digest and image. */

@@ -138,6 +138,20 @@ describe('quick no-op answer: every change is seen', () => {
     expect(statSync(stateFile).mtimeMs).toBe(before);
   });
 
+  it('answers with the keys of its sealed record, not of a state.json changed under it (a git pull): one without a step made the answer throw', () => {
+    const dir = built();
+    const stateFile = path.join(dir, '.rep/state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { steps: Record<string, { key: string }> };
+    const keys = Object.values(state.steps).map((s) => s.key);
+    const first = Object.keys(state.steps)[0]!;
+    delete state.steps[first];
+    writeFileSync(stateFile, JSON.stringify(state));
+    const r = rep(dir, ['build', '--engine', 'docker', '--json']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const record = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(record.steps.map((s: { key: string }) => s.key).sort()).toEqual(keys.sort());
+  });
+
   it('a step that takes the written Dockerfile as an input copies the bytes that build wrote: the next build is answered quickly', async () => {
     const dir = makeProject({
       Repfile: `rep: 1

@@ -15,7 +15,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { acquireMutex, removeStale, startedAt, tryMutex } from '../../src/state/mutex.js';
-import { readState, STATE_VERSION } from '../../src/state/state.js';
+import { readState, STATE_VERSION, writeState } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
 import { sha256Of } from '../../src/canonical.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
@@ -240,6 +240,20 @@ describe('.rep: rep never follows a link there', () => {
     expect(spans.length).toBeGreaterThanOrEqual(1);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0], JSON.stringify(spans)).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   }, 40_000);
+
+  it('keeps of a state.json only the fields rep writes: one nested two million lists deep, carried over for a step that did not settle, overflowed the stack when written again', () => {
+    const deep = `${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}`;
+    const key = `sha256:${'a'.repeat(64)}`;
+    for (const version of [STATE_VERSION, 1]) {
+      const material = version === 1 ? `, "material": {"format": 1, "def": {"run": [], "env": {}, "workdir": "/", "phony": false}, "inputs": {}, "imports": {}, "extra": ${deep}}` : '';
+      const dir = project({ '.rep/state.json': `{"version": ${version}, "repfileSha256": "", "engine": "none", "target": "a", "extra": ${deep}, "steps": {"a": {"key": "${key}", "extra": ${deep}${material}}}}` });
+      const st = readState(dir)!;
+      expect(st.steps.a).toEqual({ key, unsealed: true });
+      expect(Object.keys(st).sort()).toEqual(['engine', 'repfileSha256', 'steps', 'target', 'version']);
+      writeState(dir, st, st);
+      expect(readFileSync(path.join(dir, '.rep', 'state.json'), 'utf8')).not.toContain('extra');
+    }
+  });
 
   it('takes over a .rep/build.pid (the build mutex) that is a link, whatever it points at, and removes the link, not its target', () => {
     const v = victim();
