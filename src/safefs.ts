@@ -104,9 +104,10 @@ export function createExclusive(file: string, mode = 0o666): number {
   return openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 }
 
-/** Writes `file` afresh: whatever is at its name (a link, a pipe, a file) is removed first, never followed. */
+/** Writes `file` afresh: whatever is at its name (a link, a pipe, a file, a folder) is removed first, never followed. */
 export function writeReplacing(file: string, data: string | Buffer): void {
-  rmSync(file, { force: true });
+  // Recursive: a folder planted at a step log's name failed that step on every build (rm does not follow links).
+  rmSync(file, { recursive: true, force: true });
   const fd = createExclusive(file);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);

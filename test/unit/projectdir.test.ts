@@ -14,6 +14,7 @@ import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine
 import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
+import { writeReplacing } from '../../src/safefs.js';
 import { acquireMutex, removeStale, startedAt, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION, writeState } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
@@ -93,12 +94,22 @@ describe('.rep: rep never follows a link there', () => {
 
   it('refuses a folder where rep keeps a file of its own (exit 2, naming it), before anything is built', () => {
     // Writing state.json over a folder failed with EISDIR after the steps were built: exit 1, no place, half recorded.
-    for (const name of ['state.json', 'history.jsonl', 'noop.json', 'build.pid', 'statcache.json', 'statcache.jsonl']) {
+    for (const name of ['state.json', 'history.jsonl', 'noop.json', 'build.pid', 'statcache.json', 'statcache.jsonl', 'provenance.json']) {
       const dir = project({ [`.rep/${name}/sub`]: 'x' });
       const r = repBounded(dir, ['build', '--engine', 'none']);
       expect(r.stderr, name).toBe(`.rep/${name}: is a folder; rep keeps a file of its own there: remove it and run rep again\n`);
       expect(r.code, name).toBe(2);
     }
+  });
+
+  it('writes a step log in place of a folder planted at its name (it failed that step on every build), never through a link', () => {
+    const v = victim();
+    const dir = project({ '.rep/logs/a.log/sub/x': 'x', '.rep/logs/b.log': { link: v.file } });
+    writeReplacing(path.join(dir, '.rep/logs/a.log'), 'log a\n');
+    writeReplacing(path.join(dir, '.rep/logs/b.log'), 'log b\n');
+    expect([readFileSync(path.join(dir, '.rep/logs/a.log'), 'utf8'), readFileSync(path.join(dir, '.rep/logs/b.log'), 'utf8')]).toEqual(['log a\n', 'log b\n']);
+    expect(lstatSync(path.join(dir, '.rep/logs/b.log')).isSymbolicLink()).toBe(false);
+    expect(readFileSync(v.file, 'utf8')).toBe('precious\n');
   });
 
   it('refuses a .rep that is not a folder', () => {
