@@ -61,14 +61,18 @@ export function materialReader(contextDir: string, budget = JSON_LIMIT): (key: s
     const size = lstatSync(file, { throwIfNoEntry: false })?.size ?? 0;
     if (size > left) return undefined;
     left -= size;
-    const m = readJsonFile<unknown>(file, () => true, { limit: size });
-    try {
-      return isMaterial(m) && stepKey(m) === key ? m : undefined;
-    } catch {
-      // Not JSON that canonicalises: not rep's.
-      return undefined;
-    }
+    return vouched(readJsonFile<unknown>(file, () => true, { limit: size }), key);
   };
+}
+
+/** `m` when it is a material that hashes to `key` (then it is what rep computed the key from, no field more), else undefined. */
+export function vouched(m: unknown, key: string): StepMaterial | undefined {
+  try {
+    return isMaterial(m) && stepKey(m) === key ? m : undefined;
+  } catch {
+    // Not JSON that canonicalises (or nested past the stack): not rep's.
+    return undefined;
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
 import { isRealDir, kindOf, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
-import { isMaterial, materialReader, pruneMaterials, writeMaterials } from './materials.js';
+import { isMaterial, materialReader, pruneMaterials, vouched, writeMaterials } from './materials.js';
 import { seal, sealHolds } from './seal.js';
 
 /** Version 2 names each step's key; its material is in .rep/materials/. Version 1 (read, never written) held the materials too. */
@@ -113,9 +113,9 @@ export function readState(contextDir: string): State | undefined {
   for (const [name, r] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {
     // The fields rep writes, and no other: a record's extra field, carried over for a step that did not
     // settle, was written again, and one nested two million lists deep overflowed the stack doing so.
-    // A version 1 state's inline material is not taken either: it is vouched for by no hash of the key
-    // (.rep/materials/ files are), and its maps could carry the same. The next build records it afresh.
-    const rec: StepRecord = { key: r.key, ...(r.outputsDigest !== undefined ? { outputsDigest: r.outputsDigest } : {}), ...(r.image !== undefined ? { image: r.image } : {}) };
+    // A version 1 state's inline material only when it hashes to the key, as .rep/materials/ files are taken.
+    const material = r.material !== undefined ? vouched(r.material, r.key) : undefined;
+    const rec: StepRecord = { key: r.key, ...(material ? { material } : {}), ...(r.outputsDigest !== undefined ? { outputsDigest: r.outputsDigest } : {}), ...(r.image !== undefined ? { image: r.image } : {}) };
     const { outputsDigest: _, ...unvouched } = rec;
     steps[name] = sealHolds(contextDir, recordSealed(name, rec), r.seal) ? rec : { ...unvouched, unsealed: true };
   }
