@@ -8,12 +8,14 @@
 // archive is loaded only when it names step images alone and the tags the
 // engine had are put back, it is written through no link, and a cache that
 // cannot be used is said and passed over, not a failed build.
-import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError, type Engine } from '../engine/engine.js';
 import { imageRefProblem } from '../lock/reference.js';
 import { writeFileAtomic } from '../state/files.js';
+import { alive } from '../state/mutex.js';
 import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
 import type { BuildEvent } from './events.js';
 import { cacheRef, keyHex } from './stepimage.js';
@@ -39,8 +41,23 @@ export function parseCacheSpec(text: string, flag: '--cache-from' | '--cache-to'
   }
   const dir = path.resolve(m[2]!);
   // A link here is the repository's to point (a committed .rep-ci-cache -> ~/.ssh): the cache is written and read in a folder of its own.
-  if (lstatQuietly(dir)?.isSymbolicLink()) return wrong('the folder is a link: rep writes and reads its cache only in a folder itself, not through a link');
+  if (throughLink(dir)) return wrong('the folder is a link, or lies under one in this folder: rep writes and reads its cache only in a folder itself, not through a link');
   return ok({ kind: 'dir', path: dir, text });
+}
+
+/**
+ * Whether the way to `dir` goes through a link: each part below the working folder (a checkout,
+ * whose links a repository sets: ci -> elsewhere, then dir://ci/cache), and the folder itself.
+ */
+export function throughLink(dir: string, cwd = process.cwd()): boolean {
+  const rel = path.relative(cwd, dir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return lstatQuietly(dir)?.isSymbolicLink() ?? false;
+  let at = cwd;
+  for (const part of rel.split(path.sep)) {
+    at = path.join(at, part);
+    if (lstatQuietly(at)?.isSymbolicLink()) return true;
+  }
+  return false;
 }
 
 const lstatQuietly = (p: string) => {
@@ -110,10 +127,32 @@ async function loadArchive(engine: Engine, file: string): Promise<void> {
   const keys = await archiveStepKeys(file);
   const had = new Map<string, string>();
   for (const image of await engine.listImages('rep-cache')) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
-  await engine.load(file);
-  if (had.size === 0) return;
-  const now = await engine.imageIds([...had.keys()].map((hex) => `rep-cache:${hex}`));
-  for (const [hex, id] of had) if (now.get(`rep-cache:${hex}`) !== id) await engine.tag(id, `rep-cache:${hex}`);
+  try {
+    await engine.load(file);
+  } finally {
+    // Also after a load that failed halfway: docker tags each image of the archive as it loads it.
+    if (had.size) {
+      const now = await engine.imageIds([...had.keys()].map((hex) => `rep-cache:${hex}`)).catch(() => new Map<string, string | undefined>());
+      for (const [hex, id] of had) if (now.get(`rep-cache:${hex}`) !== id) await engine.tag(id, `rep-cache:${hex}`).catch(() => undefined);
+    }
+  }
+}
+
+const EXPORT_TEMP = /^\.rep-cache\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** The folders exports killed halfway left in `dir` (their process gone), each with a partial archive. */
+function removeDeadExports(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(EXPORT_TEMP.exec(name)?.[1]);
+    // rm does not follow a link: one planted at such a name is removed itself.
+    if (pid > 0 && pid !== process.pid && !alive(pid)) rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /** Where step images go after a build. */
@@ -128,9 +167,11 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
     return;
   }
   mkdirSync(spec.path, { recursive: true });
+  removeDeadExports(spec.path);
   // Saved into a folder made here with a name no one could foresee (a planted rep-cache.tar.PID.tmp link
   // was written through), then renamed over the archive: a link in its place is replaced, not followed.
-  const tmp = mkdtempSync(path.join(spec.path, '.rep-cache-'));
+  const tmp = path.join(spec.path, `.rep-cache.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  mkdirSync(tmp, { mode: 0o700 });
   try {
     await engine.save(keys.map(cacheRef), path.join(tmp, ARCHIVE));
     renameSync(path.join(tmp, ARCHIVE), path.join(spec.path, ARCHIVE));

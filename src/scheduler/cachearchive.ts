@@ -4,7 +4,7 @@
 // OCI index's image names), moving a tag the engine has already. The folder is
 // restored from a CI cache others may write, so an archive is loaded only
 // when every name it gives is a step image's (rep-cache:<64 hex>).
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { readTarStream, type EntrySink } from '../repro/tarstream.js';
 import type { TarHeader } from '../repro/tarindex.js';
@@ -13,11 +13,41 @@ export class CacheArchiveError extends Error {}
 
 /** The files of an archive that name images, as docker's and podman's load read them. */
 const NAMING = new Set(['manifest.json', 'repositories', 'index.json']);
-/** The most of one of them read: manifest.json lists each image's layers (a thousand steps of fifty layers: about 5 MB). */
+/** The most of them read, all together: manifest.json lists each image's layers (a thousand steps of fifty layers: about 5 MB). */
 export const NAMING_LIMIT = 32 << 20;
 
-/** A step image's name as an archive may give it: rep-cache:HEX, as podman and containerd spell it too. */
-const STEP_IMAGE = /^(?:localhost\/|docker\.io\/library\/)?rep-cache:([0-9a-f]{64})$/;
+/** A step image's name as docker and podman write it in manifest.json and repositories: rep-cache:HEX (podman: localhost/). */
+const STEP_IMAGE = /^(?:localhost\/)?rep-cache:([0-9a-f]{64})$/;
+/** In an OCI index.json, containerd's spelling too (docker 25+ with its containerd store). */
+const STEP_IMAGE_OCI = /^(?:localhost\/|docker\.io\/library\/)?rep-cache:([0-9a-f]{64})$/;
+
+/**
+ * The magic numbers of what docker and podman decompress before reading a tar
+ * (gzip, bzip2, xz, zstd and its skippable frames): rep reads the file as a
+ * plain tar, and a file that is both (a gzip member hidden in a pax header's
+ * name field) would be one archive to rep and another to the engine. docker
+ * save and podman save never compress.
+ */
+const COMPRESSED: readonly (readonly number[] | ((b: Buffer) => boolean))[] = [
+  [0x1f, 0x8b],
+  [0x42, 0x5a, 0x68],
+  [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00],
+  [0x28, 0xb5, 0x2f, 0xfd],
+  (b) => b.length >= 4 && (b[0]! & 0xf0) === 0x50 && b[1] === 0x2a && b[2] === 0x4d && b[3] === 0x18,
+];
+
+function compressed(file: string): boolean {
+  const head = Buffer.alloc(8);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const b = head.subarray(0, n);
+  return COMPRESSED.some((m) => (typeof m === 'function' ? m(b) : b.length >= m.length && m.every((x, i) => b[i] === x)));
+}
 /** An OCI ref.name may be the tag alone. */
 const STEP_TAG = /^[0-9a-f]{64}$/;
 
@@ -29,16 +59,26 @@ const placed = (name: string) => path.posix.normalize(`/${name}`).slice(1).repla
  * names anything else, or when a naming file is not a plain file rep can read.
  */
 export async function archiveStepKeys(file: string): Promise<string[]> {
+  if (compressed(file)) throw new CacheArchiveError('the archive is compressed (docker save and podman save write a plain tar)');
   const found = new Map<string, Buffer[]>();
+  // Links the archive makes, by name: an entry under one (a -> . then a/manifest.json) is written through it by an
+  // untar that checks names by their text (docker's legacy store), where rep's reading sees another name.
+  const links = new Set<string>();
+  let naming = 0;
   const onEntry = (h: TarHeader): EntrySink | undefined => {
     const name = placed(h.name);
+    for (let at = name.indexOf('/'); at > 0; at = name.indexOf('/', at + 1)) {
+      if (links.has(name.slice(0, at))) throw new CacheArchiveError(`${name} in the archive lies under a link the archive makes`);
+    }
+    if (h.type === '1' || h.type === '2') links.add(name);
     if (!NAMING.has(name)) return undefined;
     // A link named manifest.json would be followed by the engine, to bytes rep did not read as it.
     if (h.type !== '0' && h.type !== '\0') throw new CacheArchiveError(`${name} in the archive is not a plain file`);
-    if (h.size > NAMING_LIMIT) throw new CacheArchiveError(`${name} in the archive is larger than ${NAMING_LIMIT} bytes`);
-    // Two of one name: the engine keeps the last; each is read, so none can hide another.
+    // No engine writes one twice; which of two an engine takes is its own affair.
+    if (found.has(name)) throw new CacheArchiveError(`${name} is in the archive twice`);
+    if ((naming += h.size) > NAMING_LIMIT) throw new CacheArchiveError(`manifest.json, repositories and index.json in the archive are larger than ${NAMING_LIMIT} bytes`);
     const pieces: Buffer[] = [];
-    found.set(`${name}\0${found.size}`, pieces);
+    found.set(name, pieces);
     return { data: (c) => pieces.push(Buffer.from(c)), end: () => undefined };
   };
   try {
@@ -49,8 +89,7 @@ export async function archiveStepKeys(file: string): Promise<string[]> {
   }
   const keys = new Set<string>();
   let manifests = 0;
-  for (const [at, pieces] of found) {
-    const name = at.slice(0, at.indexOf('\0'));
+  for (const [name, pieces] of found) {
     let value: unknown;
     try {
       value = JSON.parse(Buffer.concat(pieces).toString('utf8'));
@@ -59,7 +98,7 @@ export async function archiveStepKeys(file: string): Promise<string[]> {
     }
     if (name === 'manifest.json') manifests++;
     for (const given of namesIn(name, value)) {
-      const hex = STEP_IMAGE.exec(given)?.[1] ?? (name === 'index.json' && STEP_TAG.test(given) ? given : undefined);
+      const hex = name === 'index.json' ? (STEP_IMAGE_OCI.exec(given)?.[1] ?? (STEP_TAG.test(given) ? given : undefined)) : STEP_IMAGE.exec(given)?.[1];
       if (!hex) throw new CacheArchiveError(`the archive would tag ${JSON.stringify(given.slice(0, 200))}, which is not a step image (rep-cache:<64 hex digits>)`);
       keys.add(hex);
     }

@@ -6,15 +6,16 @@
 // the archive is written through no link; a registry is named by its host.
 // Found by an adversarial review. The engine is a stand-in that applies an
 // archive's tags as docker load does (test/integration/cache.test.ts loads real ones).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
-import type { Engine, ImageSummary } from '../../src/engine/engine.js';
-import { CacheFrom, exportCache, parseCacheSpec, type CacheSpec } from '../../src/scheduler/cache.js';
+import { EngineError, type Engine, type ImageSummary } from '../../src/engine/engine.js';
+import { CacheFrom, exportCache, parseCacheSpec, throughLink, type CacheSpec } from '../../src/scheduler/cache.js';
 import { archiveStepKeys } from '../../src/scheduler/cachearchive.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { formatDiagnostic } from '../../src/diag.js';
@@ -115,11 +116,20 @@ describe('a cache given on the command line', () => {
     for (const fine of ['registry://127.0.0.1:5000/a/b', 'registry://localhost/a', 'registry://ghcr.io/me/cache', 'registry://docker.io/me/cache']) expect(said(fine), fine).toBe('ok');
   });
 
+  it('is reached through no link below the working folder (a committed ci -> elsewhere, then dir://ci/cache)', () => {
+    const d = temp();
+    mkdirSync(path.join(d, 'elsewhere', 'cache'), { recursive: true });
+    symlinkSync(path.join(d, 'elsewhere'), path.join(d, 'ci'));
+    expect(throughLink(path.join(d, 'ci', 'cache'), d)).toBe(true);
+    expect(throughLink(path.join(d, 'elsewhere', 'cache'), d)).toBe(false);
+    expect(throughLink(path.join(d, 'elsewhere', 'new', 'cache'), d)).toBe(false);
+  });
+
   it('is a folder of its own, not a link (a committed .rep-ci-cache -> ~/.ssh)', () => {
     const d = temp();
     mkdirSync(path.join(d, 'real'));
     symlinkSync(path.join(d, 'real'), path.join(d, 'cache'));
-    expect(said(`dir://${path.join(d, 'cache')}`)).toMatch(/the folder is a link: rep writes and reads its cache only in a folder itself/);
+    expect(said(`dir://${path.join(d, 'cache')}`)).toMatch(/the folder is a link, or lies under one in this folder: rep writes and reads its cache only in a folder itself/);
     expect(said(`dir://${path.join(d, 'real')}`)).toBe('ok');
   });
 });
@@ -142,13 +152,24 @@ describe("a cache folder's archive", () => {
       ['a legacy name', [['manifest.json', manifest(`rep-cache:${K1}`)], ['repositories', JSON.stringify({ busybox: { latest: 'x' } })]], /would tag "busybox:latest"/],
       ['an OCI name', [['manifest.json', manifest()], ['index.json', JSON.stringify({ manifests: [{ annotations: { 'io.containerd.image.name': 'docker.io/library/debian:12' } }] })]], /would tag "docker.io\/library\/debian:12"/],
       ['a link', [['evil.json', manifest('debian:bookworm')], ['manifest.json', '->evil.json']], /manifest.json in the archive is not a plain file/],
-      ['a second one', [['manifest.json', manifest(`rep-cache:${K1}`)], ['./x/../manifest.json', manifest('debian:bookworm')]], /would tag "debian:bookworm"/],
+      ['a second one', [['manifest.json', manifest(`rep-cache:${K1}`)], ['./x/../manifest.json', manifest('debian:bookworm')]], /manifest.json is in the archive twice/],
+      ['one under a link', [['manifest.json', manifest(`rep-cache:${K1}`)], ['a', '->.'], ['a/manifest.json', manifest('debian:bookworm')]], /a\/manifest.json in the archive lies under a link the archive makes/],
+      ['podman\'s other spelling', [['manifest.json', manifest(`docker.io/library/rep-cache:${K1}`)]], /would tag "docker.io\/library\/rep-cache:/],
       ['none', [['c.json', '{}']], /has no manifest.json/],
       ['not JSON', [['manifest.json', '[']], /manifest.json in the archive is not JSON/],
     ];
     for (const [what, files, message] of cases) await expect(archiveStepKeys(await archive(path.join(d, `${what}.tar`), files)), what).rejects.toThrow(message);
     writeFileSync(path.join(d, 'junk.tar'), 'not a tar at all, but long enough to be read as a header block'.repeat(20));
     await expect(archiveStepKeys(path.join(d, 'junk.tar'))).rejects.toThrow(/not an archive rep reads/);
+    // Compressed (docker and podman decompress first; a gzip member hidden in a pax header made one file two archives).
+    const good = await archive(path.join(d, 'good.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
+    expect(await archiveStepKeys(good)).toEqual([K1]);
+    writeFileSync(path.join(d, 'good.tar.gz'), gzipSync(readFileSync(good)));
+    await expect(archiveStepKeys(path.join(d, 'good.tar.gz'))).rejects.toThrow('the archive is compressed (docker save and podman save write a plain tar)');
+    for (const magic of [[0x42, 0x5a, 0x68], [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], [0x28, 0xb5, 0x2f, 0xfd], [0x5e, 0x2a, 0x4d, 0x18]]) {
+      writeFileSync(path.join(d, 'c.tar'), Buffer.concat([Buffer.from(magic), readFileSync(good)]));
+      await expect(archiveStepKeys(path.join(d, 'c.tar')), String(magic)).rejects.toThrow(/is compressed/);
+    }
   });
 
   it('that would tag another image is not loaded: the build is told, and goes on to the next cache', async () => {
@@ -187,6 +208,24 @@ describe("a cache folder's archive", () => {
   });
 });
 
+describe('a cache folder loaded', () => {
+  it('that fails halfway (docker tags each image as it loads it) still has the step image tags the engine had put back', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
+    class Failing extends Fake {
+      override async load(file: string) {
+        await super.load(file);
+        throw new EngineError('docker load failed: the second image has no config');
+      }
+    }
+    const engine = new Failing(new Map([[`rep-cache:${K1}`, ID('1')]]), ID('f'));
+    const events: BuildEvent[] = [];
+    expect(await new CacheFrom(engine, [dirSpec(d)], (e) => events.push(e)).fetch(`sha256:${K2}`)).toBeUndefined();
+    expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('1'));
+    expect(events).toEqual([{ type: 'cache-unused', from: `dir://${d}`, why: 'docker load failed: the second image has no config' }]);
+  });
+});
+
 describe('a cache folder written', () => {
   it('is written through no link planted at the name rep saves to first, nor at the archive\'s', async () => {
     const d = temp();
@@ -196,7 +235,13 @@ describe('a cache folder written', () => {
     mkdirSync(cache);
     for (let pid = process.pid - 5; pid <= process.pid + 5; pid++) symlinkSync(victim, path.join(cache, `rep-cache.tar.${pid}.tmp`));
     symlinkSync(victim, path.join(cache, 'rep-cache.tar'));
+    // What exports killed halfway left: removed when their process is gone, not while it runs.
+    const dead = path.join(cache, '.rep-cache.999999999.aaaaaaaaaaaa.tmp');
+    const running = path.join(cache, `.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`);
+    for (const left of [dead, running]) mkdirSync(left);
+    writeFileSync(path.join(dead, 'rep-cache.tar'), 'partial');
     await exportCache(new Fake(new Map()), dirSpec(cache), [`sha256:${K1}`]);
+    expect(readdirSync(cache).sort()).toEqual([`.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`, 'index.json', 'rep-cache.tar', ...Array.from({ length: 11 }, (_, i) => `rep-cache.tar.${process.pid - 5 + i}.tmp`)].sort());
     expect(readFileSync(victim, 'utf8')).toBe('precious');
     expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
   });
