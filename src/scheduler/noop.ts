@@ -154,8 +154,11 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
 /** The last build's record, when this user's rep made it for this project (sealed), else undefined. */
 export function readNoop(contextDir: string): NoopRecord | undefined {
   const file = stateFileToRead(contextDir, 'noop');
-  const record = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
-  return record && sealHolds(contextDir, sealedText(record), record.seal) ? record : undefined;
+  const read = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
+  if (!read) return undefined;
+  // The fields rep writes, and no other, before anything walks it: a field more nested 400k deep overflowed the stack.
+  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock };
+  return sealHolds(contextDir, sealedText(record), read.seal) ? { ...record, seal: read.seal } : undefined;
 }
 
 /** Writes the record (atomically), or removes it when a build is about to change what it describes. */

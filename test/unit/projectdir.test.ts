@@ -213,6 +213,10 @@ describe('.rep: rep never follows a link there', () => {
     expect(readNoop(project({ '.rep/noop.json': copied }))).toBeUndefined();
     writeFileSync(path.join(other, '.rep', 'noop.json'), copied.replace('"x"', '"y"'));
     expect(readNoop(other)).toBeUndefined();
+    // A field more, nested 400k deep (under the 1 MiB read): not walked, so no stack overflow; the seal still holds.
+    const sealed = JSON.parse(copied) as Record<string, unknown>;
+    writeFileSync(path.join(other, '.rep', 'noop.json'), JSON.stringify(sealed).replace(/}$/, `, "x": ${'['.repeat(400_000)}${']'.repeat(400_000)}}`));
+    expect(readNoop(other)).toEqual(sealed);
   });
 
   it('removes a stale mutex only if it is still the one judged stale: one another build made since is left to it (two builds held the project at once)', () => {
