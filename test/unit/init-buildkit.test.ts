@@ -87,5 +87,10 @@ describe('parser directives, read where BuildKit reads them', () => {
     for (const ok of ['docker/dockerfile:1', 'docker.io/docker/dockerfile:1.7-labs', 'docker/dockerfile-upstream:master', `docker/dockerfile@sha256:${'ab'.repeat(32)}`, 'docker/dockerfile']) {
       expect(refused(`# syntax=${ok}\nFROM x\n`), ok).toBe('read');
     }
+    // Where docker build looks for it too (BuildKit's DetectSyntax): after a #! line, as //syntax=, in a JSON file.
+    expect(refused('#!/usr/bin/env docker\n# syntax=evil/frontend:1\nFROM x\n')).toMatch(/^2:1: syntax=evil\/frontend:1: rep init reads/);
+    expect(refused('//syntax=evil/frontend\nFROM x\n')).toMatch(/^1:1: syntax=evil\/frontend: rep init reads/);
+    expect(refused('{"syntax": "evil/frontend"}\n')).toMatch(/^1:1: syntax=evil\/frontend: rep init reads/);
+    expect(refused('#!/usr/bin/env docker\n# syntax=docker/dockerfile:1\nFROM x\n')).toBe('read');
   });
 });

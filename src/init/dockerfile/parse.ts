@@ -66,6 +66,13 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     const code = lines[bad]!.codePointAt(col - 1)!.toString(16).toUpperCase().padStart(4, '0');
     return { ok: false, errors: [{ file, span: { start: { line: bad + 1, col }, end: { line: bad + 1, col: col + 1 } }, message: `${what} U+${code}: rep init converts only a Dockerfile of plain text` }] };
   }
+  // The frontend docker build hands the file to, found as BuildKit's DetectSyntax finds it, which is not where
+  // the parser reads directives: after a #! line, as //syntax=, or as a JSON file's "syntax" (found by a review).
+  const frontend = detectedSyntax(lines);
+  if (frontend && !DOCKERFILE_FRONTEND.test(frontend.value.split(/[\t ]/)[0]!)) {
+    const place = { start: { line: frontend.line + 1, col: 1 }, end: { line: frontend.line + 1, col: (lines[frontend.line]?.length ?? 0) + 1 } };
+    return { ok: false, errors: [{ file, span: place, message: `syntax=${frontend.value}: rep init reads a Dockerfile as Docker's own frontend (docker/dockerfile) does; another frontend may read it otherwise` }] };
+  }
   let escape: '\\' | '`' = '\\';
   let i = 0;
   // Parser directives, as BuildKit's DirectiveParser reads them: `# key=value` lines at the very top; the
@@ -77,10 +84,6 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     const place = { start: { line: i + 1, col: 1 }, end: { line: i + 1, col: lines[i]!.length + 1 } };
     if (seen.has(d.key)) return { ok: false, errors: [{ file, span: place, message: `a second ${d.key} parser directive: Docker refuses it (only one ${d.key} parser directive can be used)` }] };
     seen.add(d.key);
-    // Another frontend image parses the rest as it likes: rep reads it as Docker's own frontend does, and that only.
-    if (d.key === 'syntax' && !DOCKERFILE_FRONTEND.test(d.value)) {
-      return { ok: false, errors: [{ file, span: place, message: `syntax=${d.value}: rep init reads a Dockerfile as Docker's own frontend (docker/dockerfile) does; another frontend may read it otherwise` }] };
-    }
     if (d.key === 'escape') {
       if (d.value !== '`' && d.value !== '\\') return { ok: false, errors: [{ file, span: place, message: `escape=${d.value}: Docker refuses an escape character other than \` or \\` }] };
       escape = d.value;
@@ -167,14 +170,38 @@ const GO_SPACE = /[\t\n\f\r ]/;
  * trimmed by a scan, not by that lazy regex, which is quadratic in a long
  * run of blanks.
  */
-function directive(line: string): { key: string; value: string } | undefined {
-  const m = /^[\t ]*#[\t ]*([a-zA-Z][a-zA-Z0-9]*)[\t\f\r ]*=/.exec(line);
+function directive(line: string, comment: '#' | '//' = '#'): { key: string; value: string } | undefined {
+  const m = (comment === '#' ? /^[\t ]*#[\t ]*([a-zA-Z][a-zA-Z0-9]*)[\t\f\r ]*=/ : /^[\t ]*\/\/[\t ]*([a-zA-Z][a-zA-Z0-9]*)[\t\f\r ]*=/).exec(line);
   if (!m || !DIRECTIVES.has(m[1]!.toLowerCase())) return undefined;
   let a = m[0].length;
   let b = line.length;
   while (a < b && GO_SPACE.test(line[a]!)) a++;
   while (b > a && GO_SPACE.test(line[b - 1]!)) b--;
   return a < b ? { key: m[1]!.toLowerCase(), value: line.slice(a, b) } : undefined;
+}
+
+/**
+ * The syntax directive as BuildKit's DetectSyntax finds it (its line, its value): a first
+ * line `#!...` passed over; `#` directives at the top, else `//` ones; else the file as a
+ * JSON object's "syntax". More lenient than BuildKit here and there (blanks before the
+ * comment): what it finds more is refused, never read otherwise.
+ */
+function detectedSyntax(lines: readonly string[]): { line: number; value: string } | undefined {
+  const start = lines[0]?.startsWith('#!') ? 1 : 0;
+  for (const comment of ['#', '//'] as const) {
+    for (let k = start; k < lines.length; k++) {
+      const d = directive(lines[k]!, comment);
+      if (!d) break;
+      if (d.key === 'syntax') return { line: k, value: d.value };
+    }
+  }
+  try {
+    const v: unknown = JSON.parse(lines.join('\n'));
+    if (v !== null && typeof v === 'object' && typeof (v as { syntax?: unknown }).syntax === 'string') return { line: 0, value: (v as { syntax: string }).syntax };
+  } catch {
+    // Not JSON: a Dockerfile.
+  }
+  return undefined;
 }
 
 /** How deep `${` nests in `s` (an unclosed one counts): words.ts expands each level by recursion. */
