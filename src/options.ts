@@ -61,8 +61,9 @@ export interface BuildOptionSpec extends OptionSpec {
  * A network mode as docker and podman name one (none, host, bridge, a network's name,
  * container:NAME): it reaches the engine's command line, the provenance and REPRODUCE.md's commands.
  */
-export const networkMode = (text: string): string | undefined => (text.length <= 128 && /^[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9][A-Za-z0-9_.-]*)?$/.test(text) ? text : undefined);
-export const NETWORK_EXPECTED = 'a network: none, host, bridge, a network name or container:NAME (letters, digits, _ . -)';
+export const networkMode = (text: string): string | undefined =>
+  text.length <= 256 && (/^[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9][A-Za-z0-9_.-]*)?$/.test(text) || /^(?:slirp4netns|pasta|ns):[A-Za-z0-9_.,=:/+-]+$/.test(text)) ? text : undefined;
+export const NETWORK_EXPECTED = "a network: none, host, bridge, a network name, container:NAME (letters, digits, _ . -), or podman's slirp4netns:, pasta: or ns: with their options (no blanks or shell characters)";
 
 const wholeFromOne = (text: string): number | undefined => {
   const n = Number(text);

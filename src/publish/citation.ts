@@ -56,7 +56,13 @@ export interface CiteInfo {
  * headings, tables, entities) backslash-escaped, as CommonMark allows for any
  * ASCII punctuation. A title like `x <!--` would otherwise hide what follows.
  */
-export const markdownText = (s: string) => s.replace(/[\\`*_{}[\]<>#!|~&]/g, (ch) => `\\${ch}`);
+export const markdownText = (s: string) =>
+  s
+    .replace(/[\\`*_{}[\]<>#!|~&]/g, (ch) => `\\${ch}`)
+    // At the start of a line, blanks make code and `- `, `+ `, `1. ` or `1) ` a list: the text starts where it starts.
+    .replace(/^\s+/, '')
+    .replace(/^(\d+)([.)])/, '$1\\$2')
+    .replace(/^[-+]/, (ch) => `\\${ch}`);
 
 export function citeMarkdown(c: CiteInfo): string {
   const who = authorLine(c.publish);

@@ -117,9 +117,14 @@ export const imageSchema = z
 
 // Citation text goes into CITATION.cff, CITE.md, CITE.tex, REPRODUCE.md and the RO-Crate, which readers
 // render or cat: no control character (C1 included) and no bidirectional override, one line but for the abstract.
-const CITE_LINE = /^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$/;
-const CITE_TEXT = /^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$/;
-const citeLine = (what: string) => z.string().min(1).regex(CITE_LINE, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` });
+const CITE_LINE = /^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+const CITE_TEXT = /^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+const citeLine = (what: string, min = 1) =>
+  // One newline at the end is dropped: a YAML block scalar (title: >) keeps one.
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.replace(/\n$/, '') : v),
+    z.string().min(min).regex(CITE_LINE, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` }),
+  );
 
 const orcid = z
   .string()
@@ -132,7 +137,7 @@ export const authorSchema = z
     name: citeLine('name').optional().describe('Name of an organisation (instead of given/family).'),
     orcid: orcid.optional(),
     affiliation: citeLine('affiliation').optional(),
-    email: citeLine('email').min(3).optional(),
+    email: citeLine('email', 3).optional(),
   })
   .refine((a) => a.name !== undefined || a.family !== undefined, { error: 'an author needs family (and given) names, or a name for an organisation' })
   .meta({ anyOf: ['name', 'family'].map((k) => ({ type: 'object', properties: { [k]: true }, required: [k] })) });

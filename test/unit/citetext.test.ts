@@ -30,6 +30,10 @@ describe('citation text in the Repfile', () => {
     expect(problems(`  title: T\n${authors}  doi: "10.1234/x\\e]0;t\\a"\n`)).toEqual([expect.stringContaining('a DOI looks like 10.5281/zenodo.1234567')]);
     expect(problems(`  title: T\n${authors}  abstract: "x\\e"\n`)).toHaveLength(1);
     expect(problems(`  title: "Rain <b> & [x](y)"\n${authors}  abstract: "one\\n\\ttwo"\n  doi: 10.1234/a(b)<c>\n  license: MIT OR Apache-2.0\n`)).toEqual([]);
+    expect(problems(`  title: "Rain\\u200fx"\n${authors}`)).toHaveLength(1);
+    // A block scalar keeps one newline at the end: dropped, not refused (it loaded before the rule).
+    const block = parseRepfile(repfile(`  title: >\n    A long title\n    that continues\n${authors}`), { file: '/tmp/nowhere/Repfile' });
+    expect(block.ok && block.value.publish?.title).toBe('A long title that continues');
   });
 });
 
@@ -39,6 +43,8 @@ describe('REPRODUCE.md and CITE.md', () => {
 
   it('show the title and authors as text, their markup escaped, and the DOI as a link to doi.org alone', () => {
     expect(markdownText(hostile)).toBe(shown);
+    // Where CITE.md's line starts with the authors: no list, no code block.
+    expect(['    1. Ada', '- Ada', '+ Ada', '2) Ada'].map(markdownText)).toEqual(['1\\. Ada', '\\- Ada', '\\+ Ada', '2\\) Ada']);
     expect(reproduceMd({ title: hostile, tag: 'x:1', hasLock: false, hasImage: false, signed: false }).split('\n')[0]).toBe(`# Reproducing: ${shown}`);
     const md = citeMarkdown({ title: hostile, tag: 'x:1', bundleSha256: '0'.repeat(64), publish: { title: hostile, authors: [{ name: '[click](javascript:alert(1))' }], doi: '10.1234/x<img/src=x/onerror=alert(1)>' } });
     expect(md.split('\n')[0]).toBe(`\\[click\\](javascript:alert(1)). *${shown}*: computational environment. <https://doi.org/10.1234/x%3Cimg/src%3Dx/onerror%3Dalert(1)%3E>`);

