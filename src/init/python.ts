@@ -150,18 +150,21 @@ export function yamlDepth(text: string, limit: number): number {
   const indents: number[] = [];
   for (const line of text.split('\n')) {
     const lead = /^([ \t]*)((?:[-?:](?:[ \t]+|$))*)/.exec(line)!;
-    if (lead[0].length < line.length && line[lead[0].length] !== '#') {
+    // A line of indicators alone opens its blocks too (its content comes on the lines below, further in).
+    if (lead[2]!.length > 0 || (lead[0].length < line.length && line[lead[0].length] !== '#')) {
       const indent = lead[1]!.length;
       while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
       indents.push(indent);
+      // Each indicator opens a block at the column after it: a level of its own for the lines below.
+      let column = indent;
+      for (const m of lead[2]!.matchAll(/[-?:](?:[ \t]+|$)/g)) indents.push((column += m[0].length));
     }
-    const indicators = (lead[2]!.match(/[-?:]/g) ?? []).length;
     for (let k = lead[0].length; k < line.length && max <= limit; k++) {
       const c = line[k];
-      if (c === '[' || c === '{') max = Math.max(max, ++flow + indents.length + indicators);
+      if (c === '[' || c === '{') max = Math.max(max, ++flow + indents.length);
       else if ((c === ']' || c === '}') && flow > 0) flow--;
     }
-    max = Math.max(max, flow + indents.length + indicators);
+    max = Math.max(max, flow + indents.length);
     if (max > limit) break;
   }
   return max;
