@@ -54,6 +54,9 @@ describe('here-documents, found as BuildKit finds them (shell words, quotes and 
 describe('blanks, as BuildKit reads them (only ASCII ones split words and follow a continuation)', () => {
   it('refuses a blank beyond ASCII at its place (`\\` then U+00A0 continued the line for rep, not for Docker, so ENV ran as shell)', () => {
     expect(refused('FROM busybox:latest\nRUN echo \\\u00a0\nENV A=1;touch${IFS}/pwned\n')).toBe('2:11: blank beyond ASCII U+00A0: rep init converts only a Dockerfile of plain text');
+    // In a comment line it splits and continues nothing: text, as Docker reads it (found by a review).
+    expect(refused('# Copyright\u00a0ACME\nFROM busybox:latest\nRUN echo a \\\n  # note\u202fhere\n  b\n')).toBe('read');
+    expect(refused('# a\ufeffb\nFROM busybox:latest\n')).toMatch(/^1:4: blank beyond ASCII U\+FEFF/);
     for (const c of ['\u3000', '\u2000', '\u200a', '\u202f', '\u205f', '\ufeff', '\u1680']) expect(refused(`FROM busybox:latest\nRUN\u0020echo${c}x\n`), c).toMatch(/^2:9: blank beyond ASCII/);
     // utf8Text drops one byte order mark, as BuildKit does; a second is text Docker reads as part of the keyword.
     expect(refused('\ufeffFROM busybox:latest\n')).toMatch(/^1:1: blank beyond ASCII U\+FEFF/);

@@ -60,7 +60,9 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
     [CONTROL, 'control character'],
     [BLANK, 'blank beyond ASCII'],
   ] as const) {
-    const bad = lines.findIndex((l) => re.test(l));
+    // A comment line splits nothing and continues nothing (BuildKit passes over it, inside a continuation too):
+    // a no-break space there (`# Copyright\u00a0ACME`) is text. A byte order mark is refused anywhere.
+    const bad = lines.findIndex((l) => re.test(l) && (re === CONTROL || /\ufeff/.test(l) || !/^[\t ]*#/.test(l)));
     if (bad < 0) continue;
     const col = lines[bad]!.search(re) + 1;
     const code = lines[bad]!.codePointAt(col - 1)!.toString(16).toUpperCase().padStart(4, '0');
