@@ -55,77 +55,99 @@ function heldBy(text: string): number | undefined {
   return pid;
 }
 
-/** The mutex, or a busy problem naming the process holding it. */
-export function tryMutex(contextDir: string): Result<BuildMutex> {
-  const file = stateFileToWrite(contextDir, 'buildMutex');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      // Written whole under a name of its own, then linked into place (link fails when the name is
-      // taken): made in place, it was empty for a moment, and another build read that as stale.
-      const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-      const fd = createExclusive(tmp);
-      try {
-        try {
-          writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
-        } finally {
-          closeSync(fd);
-        }
-        linkSync(tmp, file);
-      } finally {
-        rmSync(tmp, { force: true });
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const held = readBounded(file, { limit: 64 });
-      const text = held.ok ? held.bytes.toString('utf8') : undefined;
-      const pid = text !== undefined ? heldBy(text) : undefined;
-      if (pid !== undefined) return busy(pid);
-      removeStale(file, text);
-      continue;
-    }
-    // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
-    removeDeadTemps(path.dirname(file), alive);
-    removeDeadTemps(statePath(contextDir, 'materials'), alive, Date.now(), true);
-    let released = false;
-    return ok({
-      release() {
-        if (released) return;
-        released = true;
-        rmSync(file, { force: true });
-      },
-    });
-  }
-  return busy(-1);
+/** What is at `file`: its text, null when nothing is there, undefined when it is not a file rep reads (a link, a pipe). */
+function textAt(file: string): string | null | undefined {
+  const r = readBounded(file, { limit: 64 });
+  if (r.ok) return r.bytes.toString('utf8');
+  return r.code === 'ENOENT' ? null : undefined;
 }
 
 /**
- * Removes the mutex file judged stale (its text `stale`; undefined: not a
- * file rep could read, a link or a pipe), unless another build has taken it
- * over since: moved aside first (a rename is atomic), then removed only when
- * it is what was judged, else put back. Two builds that judged one stale at
- * once each removed what was there, the second the first's new mutex, and
- * both went on holding the project (found by an adversarial review).
+ * The mutex, or a busy problem naming the process holding it. It is written
+ * whole under a name of its own and linked into place (link fails when the
+ * name is taken): made in place, it was empty for a moment, and another build
+ * read that as stale. A stale one is replaced by takeOver.
  */
-export function removeStale(file: string, stale: string | undefined): boolean {
-  const aside = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+export function tryMutex(contextDir: string): Result<BuildMutex> {
+  const file = stateFileToWrite(contextDir, 'buildMutex');
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = createExclusive(tmp);
   try {
-    renameSync(file, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
+    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+  } finally {
+    closeSync(fd);
   }
-  const moved = readBounded(aside, { limit: 64 });
-  const same = moved.ok ? moved.bytes.toString('utf8') === stale : stale === undefined;
-  if (!same) {
-    // Another build's, made since: back at its name (unless a third made one meanwhile, which then holds).
-    try {
-      linkSync(aside, file);
-    } catch {
-      // The name is taken again: that build holds the project.
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(tmp, file);
+        return holding(contextDir, file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const text = textAt(file);
+      if (text === null) continue;
+      const pid = text !== undefined ? heldBy(text) : undefined;
+      if (pid !== undefined) return busy(pid);
+      const took = takeOver(file, text, tmp);
+      if (took === 'taken') return holding(contextDir, file);
+      if (took === 'busy') return busy(-1);
     }
+    return busy(-1);
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  rmSync(aside, { force: true });
-  return same;
+}
+
+function holding(contextDir: string, file: string): Result<BuildMutex> {
+  // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
+  removeDeadTemps(path.dirname(file), alive);
+  removeDeadTemps(statePath(contextDir, 'materials'), alive, Date.now(), true);
+  let released = false;
+  return ok({
+    release() {
+      if (released) return;
+      released = true;
+      rmSync(file, { force: true });
+    },
+  });
+}
+
+/**
+ * Replaces the mutex judged stale (its text `stale`; undefined: not a file
+ * rep reads, a link or a pipe) with ours (the file `mine`) in one rename,
+ * never leaving its name empty, under a claim (`build.pid.claim`, made
+ * exclusively) that one build holds at a time: 'taken'; 'busy' when another
+ * build is taking it over (a claim left by one killed in that moment is
+ * removed, and the next try goes on); 'gone' when it is no longer the one
+ * judged stale. Two builds that judged one stale at once each removed what
+ * was there, the second the first's new mutex, and both held the project;
+ * one moved aside left the name free for a third (found by reviews).
+ */
+export function takeOver(file: string, stale: string | undefined, mine: string): 'taken' | 'busy' | 'gone' {
+  const claim = `${file}.claim`;
+  let fd: number;
+  try {
+    fd = createExclusive(claim);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const text = textAt(claim);
+    if (typeof text !== 'string' || heldBy(text) === undefined) rmSync(claim, { force: true });
+    return 'busy';
+  }
+  try {
+    try {
+      writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+    } finally {
+      closeSync(fd);
+    }
+    // Under the claim nothing but its holder replaces a stale mutex, and its dead owner releases nothing.
+    if (textAt(file) !== stale) return 'gone';
+    renameSync(mine, file);
+    return 'taken';
+  } finally {
+    rmSync(claim, { force: true });
+  }
 }
 
 const busy = (pid: number): Result<BuildMutex> =>

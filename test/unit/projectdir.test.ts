@@ -4,7 +4,7 @@
 // Reads that could never end (/dev/zero, a FIFO) run in a child process that
 // is killed after a few seconds, so a regression fails here instead of hanging.
 import { spawn, spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
 import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { writeReplacing } from '../../src/safefs.js';
-import { acquireMutex, removeStale, startedAt, tryMutex } from '../../src/state/mutex.js';
+import { acquireMutex, startedAt, takeOver, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION, writeState } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
 import { sha256Of } from '../../src/canonical.js';
@@ -219,20 +219,29 @@ describe('.rep: rep never follows a link there', () => {
     expect(readNoop(other)).toEqual(sealed);
   });
 
-  it('removes a stale mutex only if it is still the one judged stale: one another build made since is left to it (two builds held the project at once)', () => {
+  it('replaces a stale mutex in one rename, under a claim one build holds at a time, and only if it is still the one judged stale', () => {
     const dir = project({ '.rep/build.pid': '999999 1\n' });
     const file = path.join(dir, '.rep', 'build.pid');
-    // Judged stale; meanwhile another build took it over and wrote its own.
-    writeFileSync(file, `${process.ppid} ${startedAt(process.ppid) ?? ''}\n`);
-    expect(removeStale(file, '999999 1\n')).toBe(false);
-    expect(readFileSync(file, 'utf8')).toBe(`${process.ppid} ${startedAt(process.ppid) ?? ''}\n`);
-    expect(tryMutex(dir).ok).toBe(false);
-    // Still the stale one: removed, and nothing is left aside.
+    const mine = path.join(dir, '.rep', 'mine.tmp');
+    const live = `${process.ppid} ${startedAt(process.ppid) ?? ''}\n`;
+    // Another build is taking it over (its claim, a live process's): busy, nothing touched.
+    writeFileSync(`${file}.claim`, live);
+    writeFileSync(mine, 'me\n');
+    expect(takeOver(file, '999999 1\n', mine)).toBe('busy');
+    expect([readFileSync(file, 'utf8'), readFileSync(`${file}.claim`, 'utf8')]).toEqual(['999999 1\n', live]);
+    // A claim left by a build killed while it held it: removed, and the next try goes on.
+    writeFileSync(`${file}.claim`, '999999 1\n');
+    expect(takeOver(file, '999999 1\n', mine)).toBe('busy');
+    expect(existsSync(`${file}.claim`)).toBe(false);
+    // Judged stale, then another build's since: left to it.
+    writeFileSync(file, live);
+    expect(takeOver(file, '999999 1\n', mine)).toBe('gone');
+    expect(readFileSync(file, 'utf8')).toBe(live);
+    // Still the stale one: replaced by ours, the claim gone.
     writeFileSync(file, '999999 1\n');
-    expect(removeStale(file, '999999 1\n')).toBe(true);
-    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.startsWith('build.pid'))).toEqual([]);
-    // Gone already (another build removed it): nothing to do.
-    expect(removeStale(file, '999999 1\n')).toBe(false);
+    expect(takeOver(file, '999999 1\n', mine)).toBe('taken');
+    expect(readFileSync(file, 'utf8')).toBe('me\n');
+    expect(readdirSync(path.join(dir, '.rep')).filter((n) => n.startsWith('build.pid') || n === 'mine.tmp')).toEqual(['build.pid']);
   });
 
   it('is held by one build at a time when many find a stale one at once (two did: one read the other\'s mutex while it was still empty, or removed it as stale)', async () => {
