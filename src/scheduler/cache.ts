@@ -51,7 +51,8 @@ export function parseCacheSpec(text: string, flag: '--cache-from' | '--cache-to'
  */
 export function throughLink(dir: string, cwd = process.cwd()): boolean {
   const rel = path.relative(cwd, dir);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return lstatQuietly(dir)?.isSymbolicLink() ?? false;
+  // Outside the working folder: `..` or `../x` (not `..ci`, a name of its own here).
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return lstatQuietly(dir)?.isSymbolicLink() ?? false;
   let at = cwd;
   for (const part of rel.split(path.sep)) {
     at = path.join(at, part);
@@ -139,6 +140,7 @@ async function loadArchive(engine: Engine, file: string): Promise<void> {
 }
 
 const EXPORT_TEMP = /^\.rep-cache\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+const DEAD_EXPORT_MS = 10 * 60_000;
 
 /** The folders exports killed halfway left in `dir` (their process gone), each with a partial archive. */
 function removeDeadExports(dir: string): void {
@@ -150,8 +152,11 @@ function removeDeadExports(dir: string): void {
   }
   for (const name of names) {
     const pid = Number(EXPORT_TEMP.exec(name)?.[1]);
+    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    // Untouched for ten minutes too: a job in another container sharing the folder has a pid this one cannot see.
+    const touched = Math.max(lstatQuietly(path.join(dir, name))?.mtimeMs ?? 0, lstatQuietly(path.join(dir, name, ARCHIVE))?.mtimeMs ?? 0);
     // rm does not follow a link: one planted at such a name is removed itself.
-    if (pid > 0 && pid !== process.pid && !alive(pid)) rmSync(path.join(dir, name), { recursive: true, force: true });
+    if (Date.now() - touched > DEAD_EXPORT_MS) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 

@@ -107,6 +107,21 @@ export async function archiveStepKeys(file: string): Promise<string[]> {
   return [...keys].sort();
 }
 
+/** A key as Go's encoding/json matches it to a struct field: case folded, ſ (U+017F) as s and the Kelvin sign as k. */
+const folded = (key: string) => key.toLowerCase().replace(/\u017f/g, 's');
+
+/**
+ * Whether no key of `o` is one Go would decode into a field of `fields`
+ * without being spelled as it: Go matches keys to struct fields without
+ * case (and the last of two wins), so `repotags` after `RepoTags` was the
+ * tags docker and podman apply, and rep read the other (found by a review).
+ */
+function goFields(o: Record<string, unknown>, fields: readonly string[]): boolean {
+  const exact = new Set(fields);
+  const known = new Set(fields.map(folded));
+  return Object.keys(o).every((k) => exact.has(k) || !known.has(folded(k)));
+}
+
 /** Every image name a naming file gives; a CacheArchiveError for one of a shape the engines do not write. */
 function namesIn(file: string, value: unknown): string[] {
   const shape = () => new CacheArchiveError(`${file} in the archive is not as docker and podman write it`);
@@ -115,24 +130,27 @@ function namesIn(file: string, value: unknown): string[] {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw shape();
     return v as string[];
   };
-  const object = (v: unknown): Record<string, unknown> => {
+  /** A JSON object decoded into a Go struct with `fields`: see goFields. */
+  const object = (v: unknown, fields: readonly string[] = []): Record<string, unknown> => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw shape();
-    return v as Record<string, unknown>;
+    const o = v as Record<string, unknown>;
+    if (!goFields(o, fields)) throw new CacheArchiveError(`${file} in the archive spells a field otherwise than docker and podman write it`);
+    return o;
   };
   if (file === 'manifest.json') {
     if (!Array.isArray(value)) throw shape();
-    return value.flatMap((m) => strings(object(m).RepoTags));
+    return value.flatMap((m) => strings(object(m, ['Config', 'RepoTags', 'Layers', 'Parent', 'LayerSources']).RepoTags));
   }
   if (file === 'repositories') {
     // {"repo": {"tag": "id"}}: the names of a legacy archive, repo:tag each.
     return Object.entries(object(value)).flatMap(([repo, tags]) => Object.keys(object(tags)).map((tag) => `${repo}:${tag}`));
   }
   // index.json (OCI): a manifest's names are its annotations.
-  const manifests = object(value).manifests;
+  const manifests = object(value, ['schemaVersion', 'mediaType', 'manifests', 'annotations']).manifests;
   if (manifests === undefined) return [];
   if (!Array.isArray(manifests)) throw shape();
   return manifests.flatMap((m) => {
-    const notes = object(m).annotations;
+    const notes = object(m, ['mediaType', 'digest', 'size', 'annotations', 'platform', 'urls', 'data', 'artifactType']).annotations;
     if (notes === undefined) return [];
     const a = object(notes);
     return ['io.containerd.image.name', 'org.opencontainers.image.ref.name'].flatMap((k) => {

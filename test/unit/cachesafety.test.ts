@@ -6,7 +6,7 @@
 // the archive is written through no link; a registry is named by its host.
 // Found by an adversarial review. The engine is a stand-in that applies an
 // archive's tags as docker load does (test/integration/cache.test.ts loads real ones).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -123,6 +123,9 @@ describe('a cache given on the command line', () => {
     expect(throughLink(path.join(d, 'ci', 'cache'), d)).toBe(true);
     expect(throughLink(path.join(d, 'elsewhere', 'cache'), d)).toBe(false);
     expect(throughLink(path.join(d, 'elsewhere', 'new', 'cache'), d)).toBe(false);
+    // A name that starts with two dots is a folder here, not the way out.
+    symlinkSync(path.join(d, 'elsewhere'), path.join(d, '..ci'));
+    expect(throughLink(path.join(d, '..ci', 'cache'), d)).toBe(true);
   });
 
   it('is a folder of its own, not a link (a committed .rep-ci-cache -> ~/.ssh)', () => {
@@ -155,6 +158,10 @@ describe("a cache folder's archive", () => {
       ['a second one', [['manifest.json', manifest(`rep-cache:${K1}`)], ['./x/../manifest.json', manifest('debian:bookworm')]], /manifest.json is in the archive twice/],
       ['one under a link', [['manifest.json', manifest(`rep-cache:${K1}`)], ['a', '->.'], ['a/manifest.json', manifest('debian:bookworm')]], /a\/manifest.json in the archive lies under a link the archive makes/],
       ['podman\'s other spelling', [['manifest.json', manifest(`docker.io/library/rep-cache:${K1}`)]], /would tag "docker.io\/library\/rep-cache:/],
+      // Go matches JSON keys to struct fields without case, the last of two winning (ſ as s, the Kelvin sign as k).
+      ...(['repotags', 'REPOTAGS', 'RepoTag\u017f'].map((k) => [`RepoTags then ${k}`, [['manifest.json', `[{"Config":"c.json","Layers":[],"RepoTags":["rep-cache:${K1}"],"${k}":["debian:bookworm"]}]`]], /manifest.json in the archive spells a field otherwise/]) as [string, [string, string][], RegExp][]),
+      ['an index\'s Manifests', [['manifest.json', manifest()], ['index.json', JSON.stringify({ Manifests: [{ annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
+      ['a descriptor\'s Annotations', [['manifest.json', manifest()], ['index.json', JSON.stringify({ manifests: [{ Annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
       ['none', [['c.json', '{}']], /has no manifest.json/],
       ['not JSON', [['manifest.json', '[']], /manifest.json in the archive is not JSON/],
     ];
@@ -238,10 +245,15 @@ describe('a cache folder written', () => {
     // What exports killed halfway left: removed when their process is gone, not while it runs.
     const dead = path.join(cache, '.rep-cache.999999999.aaaaaaaaaaaa.tmp');
     const running = path.join(cache, `.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`);
-    for (const left of [dead, running]) mkdirSync(left);
+    const recent = path.join(cache, '.rep-cache.999999998.cccccccccccc.tmp');
+    for (const left of [dead, running, recent]) mkdirSync(left);
     writeFileSync(path.join(dead, 'rep-cache.tar'), 'partial');
+    // Untouched for ten minutes, its process gone: a leftover. One written to a moment ago may be a job's in another container.
+    const old = new Date(Date.now() - 20 * 60_000);
+    utimesSync(path.join(dead, 'rep-cache.tar'), old, old);
+    utimesSync(dead, old, old);
     await exportCache(new Fake(new Map()), dirSpec(cache), [`sha256:${K1}`]);
-    expect(readdirSync(cache).sort()).toEqual([`.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`, 'index.json', 'rep-cache.tar', ...Array.from({ length: 11 }, (_, i) => `rep-cache.tar.${process.pid - 5 + i}.tmp`)].sort());
+    expect(readdirSync(cache).sort()).toEqual([`.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`, '.rep-cache.999999998.cccccccccccc.tmp', 'index.json', 'rep-cache.tar', ...Array.from({ length: 11 }, (_, i) => `rep-cache.tar.${process.pid - 5 + i}.tmp`)].sort());
     expect(readFileSync(victim, 'utf8')).toBe('precious');
     expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
   });
