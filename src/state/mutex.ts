@@ -126,21 +126,26 @@ function holding(contextDir: string, file: string): Result<BuildMutex> {
  */
 export function takeOver(file: string, stale: string | undefined, mine: string): 'taken' | 'busy' | 'gone' {
   const claim = `${file}.claim`;
-  let fd: number;
+  // The claim names its holder from the moment it is there (written whole, then linked into place, as the
+  // mutex is): one made in place was empty for a moment, and another build took it for a dead one's.
+  const tmp = `${claim}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = createExclusive(tmp);
   try {
-    fd = createExclusive(claim);
+    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, claim);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const text = textAt(claim);
     if (typeof text !== 'string' || heldBy(text) === undefined) rmSync(claim, { force: true });
     return 'busy';
+  } finally {
+    rmSync(tmp, { force: true });
   }
   try {
-    try {
-      writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
-    } finally {
-      closeSync(fd);
-    }
     // Under the claim nothing but its holder replaces a stale mutex, and its dead owner releases nothing.
     if (textAt(file) !== stale) return 'gone';
     renameSync(mine, file);
