@@ -68,7 +68,8 @@ export function citeMarkdown(c: CiteInfo): string {
   const who = authorLine(c.publish);
   const doi = c.publish?.doi ? ` <${doiUrl(c.publish.doi)}>` : '';
   return [
-    `${who ? `${markdownText(who)}. ` : ''}*${markdownText(c.title)}*: computational environment.${doi}`,
+    // A number alone before ". " would open an ordered list: its dot escaped.
+    `${who ? `${markdownText(who)}${/^\d+$/.test(who.trim()) ? '\\.' : '.'} ` : ''}*${markdownText(c.title)}*: computational environment.${doi}`,
     '',
     `- Image: \`${c.tag}\`${c.imageDigest ? ` (config \`${c.imageDigest}\`)` : ''}`,
     `- Bundle: \`sha256:${c.bundleSha256}\` (sha256 of SHA256SUMS; check with \`rep verify\`)`,

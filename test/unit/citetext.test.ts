@@ -45,6 +45,10 @@ describe('REPRODUCE.md and CITE.md', () => {
     expect(markdownText(hostile)).toBe(shown);
     // Where CITE.md's line starts with the authors: no list, no code block.
     expect(['    1. Ada', '- Ada', '+ Ada', '2) Ada'].map(markdownText)).toEqual(['1\\. Ada', '\\- Ada', '\\+ Ada', '2\\) Ada']);
+    for (const name of ['1', '2023']) {
+      const line = citeMarkdown({ title: 'T', tag: 'x:1', bundleSha256: '0'.repeat(64), publish: { title: 'T', authors: [{ name }] } }).split('\n')[0];
+      expect(line).toBe(`${name}\\. *T*: computational environment.`);
+    }
     expect(reproduceMd({ title: hostile, tag: 'x:1', hasLock: false, hasImage: false, signed: false }).split('\n')[0]).toBe(`# Reproducing: ${shown}`);
     const md = citeMarkdown({ title: hostile, tag: 'x:1', bundleSha256: '0'.repeat(64), publish: { title: hostile, authors: [{ name: '[click](javascript:alert(1))' }], doi: '10.1234/x<img/src=x/onerror=alert(1)>' } });
     expect(md.split('\n')[0]).toBe(`\\[click\\](javascript:alert(1)). *${shown}*: computational environment. <https://doi.org/10.1234/x%3Cimg/src%3Dx/onerror%3Dalert(1)%3E>`);
