@@ -94,6 +94,7 @@ describe('parser directives, read where BuildKit reads them', () => {
     expect(refused('#!/usr/bin/env docker\n# syntax=evil/frontend:1\nFROM x\n')).toMatch(/^2:1: syntax=evil\/frontend:1: rep init reads/);
     expect(refused('//syntax=evil/frontend\nFROM x\n')).toMatch(/^1:1: syntax=evil\/frontend: rep init reads/);
     expect(refused('{"syntax": "evil/frontend"}\n')).toMatch(/^1:1: syntax=evil\/frontend: rep init reads/);
+    expect(refused('#!x\n{"syntax": "evil/frontend"}\n')).toMatch(/^1:1: syntax=evil\/frontend: rep init reads/);
     expect(refused('#!/usr/bin/env docker\n# syntax=docker/dockerfile:1\nFROM x\n')).toBe('read');
   });
 });

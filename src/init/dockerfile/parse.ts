@@ -198,7 +198,7 @@ function detectedSyntax(lines: readonly string[]): { line: number; value: string
     }
   }
   try {
-    const v: unknown = JSON.parse(lines.join('\n'));
+    const v: unknown = JSON.parse(lines.slice(start).join('\n'));
     if (v !== null && typeof v === 'object' && typeof (v as { syntax?: unknown }).syntax === 'string') return { line: 0, value: (v as { syntax: string }).syntax };
   } catch {
     // Not JSON: a Dockerfile.
