@@ -70,13 +70,7 @@ function textAt(file: string): string | null | undefined {
  */
 export function tryMutex(contextDir: string): Result<BuildMutex> {
   const file = stateFileToWrite(contextDir, 'buildMutex');
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = createExclusive(tmp);
-  try {
-    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
-  } finally {
-    closeSync(fd);
-  }
+  const tmp = ownedBeside(file);
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -97,6 +91,18 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/** A temp file beside `file` (removeDeadTemps' pattern) holding this process's pid and start time, whole. */
+function ownedBeside(file: string): string {
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = createExclusive(tmp);
+  try {
+    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
 }
 
 function holding(contextDir: string, file: string): Result<BuildMutex> {
@@ -128,13 +134,7 @@ export function takeOver(file: string, stale: string | undefined, mine: string):
   const claim = `${file}.claim`;
   // The claim names its holder from the moment it is there (written whole, then linked into place, as the
   // mutex is): one made in place was empty for a moment, and another build took it for a dead one's.
-  const tmp = `${claim}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = createExclusive(tmp);
-  try {
-    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
-  } finally {
-    closeSync(fd);
-  }
+  const tmp = ownedBeside(claim);
   try {
     linkSync(tmp, claim);
   } catch (e) {
