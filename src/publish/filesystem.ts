@@ -64,7 +64,10 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
     if (data) files.set(name, data);
     if (keep && fields.type === 'link' && fields.linkname !== undefined) {
       const target = relative(fields.linkname);
-      links.set(target, [...(links.get(target) ?? []), name]);
+      // Pushed, not copied: busybox's applets are hundreds of links to one file, a hostile image millions.
+      const names = links.get(target);
+      if (names) names.push(name);
+      else links.set(target, [name]);
     }
   }
   if (keep && links.size) await readHardLinked(file, links, keep, files);

@@ -168,7 +168,8 @@ const GO_SPACE = /[\t\n\f\r ]/;
 
 /**
  * The parser directive on `line` (key lower case), if it is one BuildKit
- * knows: `#`, then ^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$. The value is
+ * knows: `#` (or `//`, as DetectSyntax also reads), then
+ * ^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$. The value is
  * trimmed by a scan, not by that lazy regex, which is quadratic in a long
  * run of blanks.
  */
