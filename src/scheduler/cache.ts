@@ -9,11 +9,12 @@
 // engine had are put back, it is written through no link, and a cache that
 // cannot be used is said and passed over, not a failed build.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError, type Engine } from '../engine/engine.js';
 import { imageRefProblem } from '../lock/reference.js';
+import { lstatQuiet } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 import { alive } from '../state/mutex.js';
 import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
@@ -52,22 +53,16 @@ export function parseCacheSpec(text: string, flag: '--cache-from' | '--cache-to'
 export function throughLink(dir: string, cwd = process.cwd()): boolean {
   const rel = path.relative(cwd, dir);
   // Outside the working folder: `..` or `../x` (not `..ci`, a name of its own here).
-  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return lstatQuietly(dir)?.isSymbolicLink() ?? false;
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return lstatQuiet(dir)?.isSymbolicLink() ?? false;
+  // Part by part as the OS splits them (glob.ts's linkOnTheWay splits patterns at a backslash too, which a folder name may hold).
   let at = cwd;
   for (const part of rel.split(path.sep)) {
     at = path.join(at, part);
-    if (lstatQuietly(at)?.isSymbolicLink()) return true;
+    if (lstatQuiet(at)?.isSymbolicLink()) return true;
   }
   return false;
 }
 
-const lstatQuietly = (p: string) => {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-};
 
 const ARCHIVE = 'rep-cache.tar';
 const INDEX = 'index.json';
@@ -121,7 +116,7 @@ export class CacheFrom {
  * archive moved: a step the engine built itself is not the archive's to change.
  */
 async function loadArchive(engine: Engine, file: string): Promise<void> {
-  const st = lstatQuietly(file);
+  const st = lstatQuiet(file);
   if (st === undefined) return;
   // A FIFO would block the load for ever; a link points where the folder's writer likes.
   if (!st.isFile()) throw new CacheArchiveError(`${ARCHIVE} is not a regular file`);
@@ -154,7 +149,7 @@ function removeDeadExports(dir: string): void {
     const pid = Number(EXPORT_TEMP.exec(name)?.[1]);
     if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
     // Untouched for ten minutes too: a job in another container sharing the folder has a pid this one cannot see.
-    const touched = Math.max(lstatQuietly(path.join(dir, name))?.mtimeMs ?? 0, lstatQuietly(path.join(dir, name, ARCHIVE))?.mtimeMs ?? 0);
+    const touched = Math.max(lstatQuiet(path.join(dir, name))?.mtimeMs ?? 0, lstatQuiet(path.join(dir, name, ARCHIVE))?.mtimeMs ?? 0);
     // rm does not follow a link: one planted at such a name is removed itself.
     if (Date.now() - touched > DEAD_EXPORT_MS) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
