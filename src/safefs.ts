@@ -4,6 +4,7 @@
 // file or folder should be is replaced, never followed). Node has no openat,
 // so a folder is checked with lstat just before use: a planted tree is safe;
 // a process racing rep with the user's own rights is out of scope.
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { goJoin } from './gopath.js';
@@ -98,6 +99,13 @@ export function readOpen(fd: number, limit: number, head = false): ReadResult {
     return { ok: false, code: errno(e), message: `cannot read (${errno(e)})` };
   }
 }
+
+/**
+ * A name beside `file` for a temp file rep writes before it renames or links it into place:
+ * `file.PID.HEX.tmp`, random hex no one can foresee, and the pid that removeDeadTemps
+ * (state/files.ts) reads to tell a dead process's leftovers.
+ */
+export const tempBeside = (file: string): string => `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
 
 /** Creates `file` exclusively (a link or anything else at its name is an error, EEXIST), for writing. */
 export function createExclusive(file: string, mode = 0o666): number {

@@ -1,6 +1,5 @@
 // A bundle on disk: a folder, or one deterministic .tar.gz or .zip of it,
 // and opening one someone else made.
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
@@ -13,7 +12,7 @@ import { formatDiagnostic } from '../diag.js';
 import { archiveMtime, asEntries, writeTar } from '../context/tar.js';
 import { ExtractError, extractTar, extractZip } from './extract.js';
 import type { Limits } from './limits.js';
-import { createExclusive } from '../safefs.js';
+import { createExclusive, tempBeside } from '../safefs.js';
 
 export type BundleKind = 'dir' | 'tar.gz' | 'zip';
 
@@ -30,7 +29,7 @@ export function bundleKind(out: string): BundleKind {
  */
 export async function packBundle(dir: string, out: string): Promise<void> {
   const files = ownFiles(dir);
-  const tmp = `${out}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempBeside(out);
   const into = () => createWriteStream(tmp, { fd: createExclusive(tmp, 0o644) });
   try {
     if (bundleKind(out) === 'tar.gz') {

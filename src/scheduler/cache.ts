@@ -8,13 +8,12 @@
 // archive is loaded only when it names step images alone and the tags the
 // engine had are put back, it is written through no link, and a cache that
 // cannot be used is said and passed over, not a failed build.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError, type Engine } from '../engine/engine.js';
 import { imageRefProblem } from '../lock/reference.js';
-import { lstatQuiet } from '../safefs.js';
+import { lstatQuiet, tempBeside } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 import { alive } from '../state/mutex.js';
 import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
@@ -170,7 +169,7 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
   removeDeadExports(spec.path);
   // Saved into a folder made here with a name no one could foresee (a planted rep-cache.tar.PID.tmp link
   // was written through), then renamed over the archive: a link in its place is replaced, not followed.
-  const tmp = path.join(spec.path, `.rep-cache.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempBeside(path.join(spec.path, '.rep-cache'));
   mkdirSync(tmp, { mode: 0o700 });
   try {
     await engine.save(keys.map(cacheRef), path.join(tmp, ARCHIVE));

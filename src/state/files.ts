@@ -1,9 +1,8 @@
 // Atomic file writes: a killed process leaves the old file or the new one, never half of either.
 // Neither the write nor the read follows a link at the file's name (see safefs.ts).
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { createExclusive, readBounded, JSON_LIMIT, type ReadOptions } from '../safefs.js';
+import { createExclusive, readBounded, JSON_LIMIT, tempBeside, type ReadOptions } from '../safefs.js';
 
 /**
  * Writes `file` through a temp file created exclusively next to it (a link
@@ -44,7 +43,7 @@ function writeAll(fd: number, data: Buffer): void {
   for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
 }
 
-/** A temp file writeAtomicWith makes next to the file it writes: the name, the pid of the process writing it, random hex. */
+/** A temp file rep makes next to the file it writes (safefs tempBeside): the name, the pid of the process writing it, random hex. */
 const TEMP = /^.+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
 /** How old a temp file must be before removeDeadTemps takes it for a dead process's. */
@@ -82,7 +81,7 @@ export function removeDeadTemps(dir: string, alive: (pid: number) => boolean, no
 
 function writeAtomicWith(file: string, write: (fd: number) => void): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempBeside(file);
   const fd = createExclusive(tmp);
   try {
     try {

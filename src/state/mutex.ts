@@ -3,11 +3,10 @@
 // that process started. One left by a process that no longer exists (or by
 // none: a pid that started at another time) is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
-import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
-import { createExclusive, readBounded } from '../safefs.js';
+import { createExclusive, readBounded, tempBeside } from '../safefs.js';
 import { shownEntry, statePath } from './paths.js';
 import { stateFileToWrite } from './state.js';
 import { removeDeadTemps } from './files.js';
@@ -95,7 +94,7 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
 
 /** A temp file beside `file` (removeDeadTemps' pattern) holding this process's pid and start time, whole. */
 function ownedBeside(file: string): string {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempBeside(file);
   const fd = createExclusive(tmp);
   try {
     writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');

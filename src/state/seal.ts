@@ -19,7 +19,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { createExclusive, lstatQuiet, readBounded } from '../safefs.js';
+import { createExclusive, lstatQuiet, readBounded, tempBeside } from '../safefs.js';
 
 const KEY_BYTES = 32;
 
@@ -81,7 +81,7 @@ function keyAt(file: string): Buffer | undefined {
   if (found === 'invalid' && !(ours?.isFile() && ours.uid === euid())) return undefined;
   const dir = path.dirname(file);
   if (!ownedWayTo(dir)) return undefined;
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempBeside(file);
   try {
     mkdirSync(path.dirname(dir), { recursive: true });
     if (!lstatQuiet(dir)) mkdirSync(dir, { mode: 0o700 });
