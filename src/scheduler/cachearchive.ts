@@ -20,6 +20,8 @@ export const NAMING_LIMIT = 32 << 20;
 const STEP_IMAGE = /^(?:localhost\/)?rep-cache:([0-9a-f]{64})$/;
 /** In an OCI index.json, containerd's spelling too (docker 25+ with its containerd store). */
 const STEP_IMAGE_OCI = /^(?:localhost\/|docker\.io\/library\/)?rep-cache:([0-9a-f]{64})$/;
+/** An OCI ref.name may be the tag alone. */
+const STEP_TAG = /^[0-9a-f]{64}$/;
 
 /**
  * The magic numbers of what docker and podman decompress before reading a tar
@@ -48,8 +50,6 @@ function compressed(file: string): boolean {
   const b = head.subarray(0, n);
   return COMPRESSED.some((m) => (typeof m === 'function' ? m(b) : b.length >= m.length && m.every((x, i) => b[i] === x)));
 }
-/** An OCI ref.name may be the tag alone. */
-const STEP_TAG = /^[0-9a-f]{64}$/;
 
 /** The name as the engine's untar places it: relative, cleaned (./x, a/../x and /x are x). */
 const placed = (name: string) => path.posix.normalize(`/${name}`).slice(1).replace(/\/$/, '');
