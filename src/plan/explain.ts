@@ -34,9 +34,10 @@ export function explain(
     if (prev.stage.epoch !== cur.stage.epoch) out.push({ kind: 'field', field: 'reproducible.epoch' });
   }
   const inherited = out.length > 0;
-  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets'] as const) {
+  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets', 'imports'] as const) {
     if (f === 'workdir' && !ownWorkdir && inherited) continue;
-    if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
+    // The order producers are copied in is what `needs` says.
+    if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f === 'imports' ? 'needs' : f}` });
   }
   for (const path of Object.keys({ ...prev.inputs, ...cur.inputs }).sort()) {
     const a = own(prev.inputs, path);

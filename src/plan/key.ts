@@ -42,6 +42,11 @@ export interface StepMaterial {
     phony: boolean;
     /** Ids of the secrets mounted for its commands (never their values). */
     secrets?: string[];
+    /**
+     * The producers whose outputs it copies, in the order it copies them (`needs`), when there
+     * are two or more: where their outputs overlap, the last one's files are the image's.
+     */
+    imports?: string[];
   };
   inputs: Record<string, InputRecord>;
   imports: Record<string, ImportRecord>;

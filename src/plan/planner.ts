@@ -75,6 +75,8 @@ export class Planner {
         ...(step.shell !== undefined ? { shell: step.shell } : {}),
         phony: step.phony,
         ...(step.secrets.length ? { secrets: [...step.secrets].sort() } : {}),
+        // `imports` below is a map (sorted in the key's JSON): the order the outputs are copied in is kept here.
+        ...(node.imports.length > 1 ? { imports: [...node.imports] } : {}),
       },
       inputs: inputRecords(this.inputs.get(name)!),
       imports,

@@ -160,6 +160,14 @@ describe('stale reasons', () => {
     });
   });
 
+  it('the order of the producers in needs changed: where their outputs overlap, the last one copied wins', async () => {
+    const two = (needs: string) => `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    outputs: [/out]\n    run: echo A > /out\n  b:\n    outputs: [/out]\n    run: echo B > /out\n  base:\n    run: "true"\n  app:\n    needs: [${needs}]\n    run: cat /out\n`;
+    const dir = makeProject({ Repfile: two('base, a, b') });
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), two('base, b, a'));
+    expect(summary(dir)).toEqual({ a: 'fresh', b: 'fresh', base: 'fresh', app: ['steps.app.needs changed'] });
+  });
+
   it("another stage's outputs changed", async () => {
     const dir = makeProject(TREE);
     await recorded(dir);
