@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sha256Of } from '../canonical.js';
 import type { HashedFile } from '../context/hash.js';
 
-export const KEY_FORMAT = 1;
+export const KEY_FORMAT = 2;
 
 export interface InputRecord {
   type: 'file' | 'symlink';
