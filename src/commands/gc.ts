@@ -1,16 +1,18 @@
 // `rep gc`: removes the step images (rep-cache:<key>) this project made or
 // used that its recent states no longer refer to (gc/policy.ts decides). It
 // holds the build mutex, so no build of this project runs meanwhile, and
-// afterwards keeps in .rep/history.jsonl only the states whose images it kept.
+// afterwards keeps in .rep/history.jsonl only the states whose images it kept,
+// and the keys of the others whose images it did not remove (another engine's,
+// or refused), so that a later gc can.
 import { fail, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine } from '../engine/engine.js';
 import { planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
 import { openProject } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
-import { readHistory, writeHistory } from '../state/history.js';
+import { readHistoryFile, writeHistory } from '../state/history.js';
 import { acquireMutex } from '../state/mutex.js';
-import { stateDir } from '../state/paths.js';
+import { shownEntry, stateDir } from '../state/paths.js';
 import { formatSize, isRealDir } from '../safefs.js';
 import { readState, stateDirProblem } from '../state/state.js';
 
@@ -21,11 +23,15 @@ export interface GcOptions extends GcPolicy {
 }
 
 export interface GcReport {
+  /** The engine gc ran against. */
+  engine: string;
   /** Removed (or, on a dry run, to be removed), sorted by tag. */
   removed: GcImage[];
   kept: GcImage[];
   /** Those the engine would not remove (e.g. a container uses them). */
   failed: GcImage[];
+  /** Keys of dropped states this engine does not list: kept in the history for a gc against the engine that has them (sorted). */
+  unlisted: string[];
 }
 
 export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<GcReport>> {
@@ -40,7 +46,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   const mutex = held?.value;
   try {
     const withImages = finalImages(paths);
-    const recorded = readHistory(contextDir);
+    const { states: recorded, dropped } = readHistoryFile(contextDir);
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
     const stateKeys = records.filter((s) => !s.unsealed).map((s) => s.key);
@@ -50,18 +56,24 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // images the build tagged besides them (the canonical image), which belong to the current state too.
     const last = new Set(recorded.at(-1));
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
-    if (history.length === 0 && current.length === 0) return ok({ removed: [], kept: [], failed: [] });
-    const planned = planGc(history, current, await opts.engine.listImages(CACHE_REPO), opts);
+    const engine = opts.engine.name;
+    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], kept: [], failed: [], unlisted: [] });
+    const listed = await opts.engine.listImages(CACHE_REPO);
+    const planned = planGc(history, current, listed, opts, dropped);
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
-    if (opts.dryRun) return ok({ removed: plan.remove, kept: plan.keep, failed: [] });
+    // The keys of dropped states whose images were not removed stay in the history (the dropped line): this
+    // engine did not list them (they may be another engine's: podman, another DOCKER_HOST) or refused. Only
+    // keys rep recorded: a key of the state that rep did not seal is never written (a later gc would remove its image).
+    const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
+    const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
+    const unlisted = planned.dropped.filter((k) => steps.has(k) && !listedKeys.has(k));
+    if (opts.dryRun) return ok({ engine, removed: plan.remove, kept: plan.keep, failed: [], unlisted });
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
-    // States gc dropped are forgotten, but for the keys whose images are still there. A key of the state that
-    // rep did not seal is kept, never written into the history (a later gc would remove its image).
-    const steps = new Set([...recorded.flat(), ...stateKeys]);
-    writeHistory(contextDir, [failed.map((i) => i.key).filter((k) => steps.has(k)), ...plan.keptStates.map((st) => st.filter((k) => steps.has(k)))]);
-    return ok({ removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed });
+    const gone = new Set(plan.remove.filter((i) => !left.has(i.tag)).map((i) => i.key));
+    writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: planned.dropped.filter((k) => steps.has(k) && !gone.has(k)) });
+    return ok({ engine, removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed, unlisted });
   } finally {
     mutex?.release();
   }
@@ -89,6 +101,7 @@ export function formatGc(r: GcReport, dryRun: boolean): string {
     ...r.removed.map((i) => `${dryRun ? 'would remove' : 'removed'} ${cacheRef(i.key)} (${formatSize(i.size)})`),
     ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
   ];
+  if (r.unlisted.length) lines.push(`rep gc: ${r.unlisted.length} step images of dropped states are not in this engine (${r.engine}): their keys stay in ${shownEntry('history')}, for a gc against the engine that has them`);
   lines.push(`rep gc: ${dryRun ? 'would remove' : 'removed'} ${r.removed.length} step images (${total(r.removed)}); kept ${r.kept.length} (${total(r.kept)})`);
   return lines.join('\n');
 }

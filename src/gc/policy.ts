@@ -32,6 +32,8 @@ export interface GcPlan {
   keep: GcImage[];
   /** The history to write once the removal is done (oldest first): the kept states. */
   keptStates: string[][];
+  /** Every key of this project's no kept state names, listed or not (sorted): those not removed stay dropped. */
+  dropped: string[];
 }
 
 /** Each image's own size: its size less that of the listed image with the longest strict prefix of its layers. */
@@ -54,9 +56,11 @@ export function ownSizes(images: readonly ImageSummary[]): Map<string, number> {
 
 /**
  * What gc removes and keeps. `history` is the project's past states, oldest
- * first; `current` the keys the current state (and its final image) refer to.
+ * first; `current` the keys the current state (and its final image) refer to;
+ * `dropped` keys of states an earlier gc dropped, removed wherever they are
+ * listed unless a kept state names them again.
  */
-export function planGc(history: readonly (readonly string[])[], current: readonly string[], images: readonly ImageSummary[], policy: GcPolicy): GcPlan {
+export function planGc(history: readonly (readonly string[])[], current: readonly string[], images: readonly ImageSummary[], policy: GcPolicy, dropped: readonly string[] = []): GcPlan {
   const sizes = ownSizes(images);
   const byKey = new Map<string, GcImage>();
   for (const img of images) for (const tag of img.tags) byKey.set(`sha256:${tag}`, { tag, key: `sha256:${tag}`, id: img.id, size: sizes.get(img.id) ?? 0 });
@@ -64,7 +68,7 @@ export function planGc(history: readonly (readonly string[])[], current: readonl
   const cur = [...new Set(current)].sort();
   const inCurrent = new Set(cur);
   const states = [cur, ...[...history].reverse().filter((s) => !s.every((k) => inCurrent.has(k)))];
-  const own = new Set(states.flat());
+  const own = new Set([...states.flat(), ...dropped]);
   const keepStates = policy.all ? 0 : policy.keepStates ?? (policy.keepBytes !== undefined ? Infinity : DEFAULT_KEEP_STATES);
   const kept = new Set<string>();
   const keptStates: string[][] = [];
@@ -84,5 +88,5 @@ export function planGc(history: readonly (readonly string[])[], current: readonl
     if (!own.has(key)) continue;
     (kept.has(key) ? keep : remove).push(img);
   }
-  return { remove, keep, keptStates: keptStates.reverse() };
+  return { remove, keep, keptStates: keptStates.reverse(), dropped: [...own].filter((k) => !kept.has(k)).sort() };
 }

@@ -3,8 +3,12 @@
 // written (state.ts), so that `rep gc` knows which step images this project
 // made or used and which of them recent states still need. Bounded: past
 // MAX_STATES lines, the oldest are merged into one line (their keys stay known
-// until gc removes their images). Read as hostile input (a cloned repository
-// may carry a .rep/): bounded, no links, and only well-formed keys count.
+// until gc removes their images). One more line (`{"dropped":[...]}`), first,
+// holds the keys of states gc dropped whose images it did not remove: the
+// engine it ran against did not have them (podman, another DOCKER_HOST) or
+// refused; a gc against the engine that has them removes them. Read as
+// hostile input (a cloned repository may carry a .rep/): bounded, no links,
+// and only well-formed keys under this user's seal count.
 import { lstatSync } from 'node:fs';
 import { readBounded, appendNoFollow } from '../safefs.js';
 import { writeFileAtomic } from './files.js';
@@ -18,44 +22,67 @@ export const HISTORY_LIMIT = 64 << 20;
 
 const KEY = /^sha256:[0-9a-f]{64}$/;
 
+/** The most keys the dropped line keeps; past it, some are forgotten (their images stay until removed by hand). */
+export const MAX_DROPPED = 100_000;
+
 /** One past state: the keys of its steps, sorted. */
 export type HistoryEntry = readonly string[];
 
-/** The entries of .rep/history.jsonl, oldest first; malformed lines are left out. Empty when there is none. */
+export interface History {
+  /** The past states, oldest first. */
+  states: HistoryEntry[];
+  /** Keys of states gc dropped whose images are still to be removed, sorted. */
+  dropped: string[];
+}
+
+/** The past states in .rep/history.jsonl, oldest first; malformed lines are left out. Empty when there is none. */
 export function readHistory(contextDir: string): HistoryEntry[] {
+  return readHistoryFile(contextDir).states;
+}
+
+/** The states and the dropped keys .rep/history.jsonl holds (none when it cannot be read). */
+export function readHistoryFile(contextDir: string): History {
+  const out: History = { states: [], dropped: [] };
   const file = stateFileToRead(contextDir, 'history');
-  if (!file) return [];
+  if (!file) return out;
   const r = readBounded(file, { limit: HISTORY_LIMIT });
-  if (!r.ok) return [];
-  const out: HistoryEntry[] = [];
+  if (!r.ok) return out;
+  const dropped = new Set<string>();
   for (const line of r.bytes.toString('utf8').split('\n')) {
-    const keys = parseLine(contextDir, line);
-    if (keys) out.push(keys);
+    const parsed = parseLine(contextDir, line);
+    if (parsed?.kind === 'keys') out.states.push(parsed.keys);
+    else if (parsed) for (const k of parsed.keys) dropped.add(k);
   }
+  out.dropped = [...dropped].sort();
   return out;
 }
 
-function parseLine(contextDir: string, line: string): HistoryEntry | undefined {
+type LineKind = 'keys' | 'dropped';
+
+function parseLine(contextDir: string, line: string): { kind: LineKind; keys: HistoryEntry } | undefined {
   if (!line.trim()) return undefined;
   try {
-    const v = JSON.parse(line) as { keys?: unknown; seal?: unknown };
-    if (!v || typeof v !== 'object' || !Array.isArray(v.keys) || !v.keys.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
-    const keys = [...new Set(v.keys as string[])].sort();
+    const v = JSON.parse(line) as { keys?: unknown; dropped?: unknown; seal?: unknown };
+    if (!v || typeof v !== 'object') return undefined;
+    const kind: LineKind = v.dropped !== undefined ? 'dropped' : 'keys';
+    const list = v[kind];
+    if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
+    const keys = [...new Set(list as string[])].sort();
     // A line this user's rep did not write (a cloned or pulled .rep/) would have gc remove the images of any keys it names.
-    return sealHolds(contextDir, sealed(keys), v.seal) ? keys : undefined;
+    return sealHolds(contextDir, sealed(kind, keys), v.seal) ? { kind, keys } : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** What a line's seal covers: its keys, sorted (seal.ts). */
-const sealed = (keys: readonly string[]) => `rep history\0${keys.join(' ')}`;
+/** What a line's seal covers: its kind and its keys, sorted (seal.ts). A state's line keeps the form it had before dropped lines. */
+const sealed = (kind: LineKind, keys: readonly string[]) => `rep history${kind === 'dropped' ? ' dropped' : ''}\0${keys.join(' ')}`;
 
 /** A line of the history, sealed; undefined without a key to seal it with (gc could not use it, and it would only grow). */
-const lineOf = (contextDir: string, keys: Iterable<string>): string | undefined => {
+const lineOf = (contextDir: string, keys: Iterable<string>, kind: LineKind = 'keys'): string | undefined => {
   const sorted = [...new Set(keys)].sort();
-  const mark = seal(contextDir, sealed(sorted));
-  return mark === undefined ? undefined : `${JSON.stringify({ keys: sorted, seal: mark })}\n`;
+  const mark = seal(contextDir, sealed(kind, sorted));
+  return mark === undefined ? undefined : `${JSON.stringify({ [kind]: sorted, seal: mark })}\n`;
 };
 
 /**
@@ -66,22 +93,29 @@ const lineOf = (contextDir: string, keys: Iterable<string>): string | undefined 
 export function appendHistory(contextDir: string, keys: Iterable<string>): void {
   const line = lineOf(contextDir, keys);
   if (line === undefined) return;
-  const past = readHistory(contextDir);
+  const history = readHistoryFile(contextDir);
+  const past = history.states;
   const last = past[past.length - 1];
   if (last && lineOf(contextDir, last) === line) return;
   const file = stateFileToWrite(contextDir, 'history');
   // Past the bound, or anything but a regular file of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
   const st = lstatSync(file, { throwIfNoEntry: false });
   if (past.length + 1 > MAX_STATES || (st && (!st.isFile() || st.nlink !== 1))) {
-    writeHistory(contextDir, [...past, parseLine(contextDir, line)!]);
+    writeHistory(contextDir, { states: [...past, parseLine(contextDir, line)!.keys], dropped: history.dropped });
     return;
   }
   appendNoFollow(file, line);
 }
 
-/** Rewrites the history (atomically) with `entries`, oldest first, merging the oldest past MAX_STATES. */
-export function writeHistory(contextDir: string, entries: readonly HistoryEntry[]): void {
-  const extra = entries.length - MAX_STATES;
-  const kept = extra > 0 ? [entries.slice(0, extra + 1).flat(), ...entries.slice(extra + 1)] : entries;
-  writeFileAtomic(stateFileToWrite(contextDir, 'history'), kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e) ?? '').join(''));
+/**
+ * Rewrites the history (atomically): the dropped keys (at most MAX_DROPPED), then the states,
+ * oldest first, merging the oldest past MAX_STATES.
+ */
+export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly string[] }): void {
+  const { states } = history;
+  const extra = states.length - MAX_STATES;
+  const kept = extra > 0 ? [states.slice(0, extra + 1).flat(), ...states.slice(extra + 1)] : states;
+  const dropped = [...new Set(history.dropped)].sort().slice(0, MAX_DROPPED);
+  const lines = [...(dropped.length ? [lineOf(contextDir, dropped, 'dropped')] : []), ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e))];
+  writeFileAtomic(stateFileToWrite(contextDir, 'history'), lines.map((l) => l ?? '').join(''));
 }

@@ -1,0 +1,83 @@
+// rep gc through its command function, against engines made of a list of
+// images: what it removes, what it says, and what it leaves in
+// .rep/history.jsonl for the next gc (which may run against another engine).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ImageSummary } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { formatGc, gc } from '../../src/commands/gc.js';
+import { appendHistory, readHistory } from '../../src/state/history.js';
+
+const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const hex = (n: number) => key(n).slice('sha256:'.length);
+const REPFILE = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n';
+
+/**
+ * An engine named `name` holding `images` (its rep-cache tags by key number; `other` tags are a
+ * user's): removing a tag removes the image once no tag names it, as docker and podman do.
+ */
+function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: number; layers?: string[]; other?: string[] }[]) {
+  const held = images.map((i, x) => ({ id: `sha256:${String(x + 1).padStart(64, 'a')}`, tags: i.n.map(hex), other: [...(i.other ?? [])], size: i.size ?? 10, layers: i.layers ?? [`l${x}`] }));
+  const removed: string[] = [];
+  const engine = Object.assign(new NoneEngine(), {
+    name,
+    listImages: async (): Promise<ImageSummary[]> => held.filter((i) => i.tags.length).map(({ id, tags, size, layers }) => ({ id, tags: [...tags], size, layers })),
+    removeImage: async (ref: string) => {
+      removed.push(ref);
+      for (const i of held) i.tags = i.tags.filter((t) => `rep-cache:${t}` !== ref);
+      for (let x = held.length - 1; x >= 0; x--) if (held[x]!.tags.length + held[x]!.other.length === 0) held.splice(x, 1);
+    },
+    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, held.find((i) => i.id === r || i.tags.some((t) => `rep-cache:${t}` === r))?.id] as const)),
+  }) as unknown as NoneEngine;
+  return { engine, removed, held };
+}
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A project whose history records `states` (oldest first); no state.json, so the newest line stands for the current state. */
+function project(states: number[][]): string {
+  dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+  writeFileSync(path.join(dir, 'Repfile'), REPFILE);
+  for (const s of states) appendHistory(dir, s.map(key));
+  return dir;
+}
+
+describe('gc against more than one engine', () => {
+  it('carries the keys of dropped states this engine does not list, so that gc against the engine that has them removes them', async () => {
+    project([[1, 2], [1, 3], [1, 4], [1, 5], [1, 6]]);
+    // podman (or another DOCKER_HOST) has the current state's images only; docker has them all.
+    const podman = fakeEngine('podman', [{ n: [1] }, { n: [6] }]);
+    const docker = fakeEngine('docker', [1, 2, 3, 4, 5, 6].map((n) => ({ n: [n] })));
+    const dry = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 3, dryRun: true });
+    const real = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 3 });
+    if (!dry.ok || !real.ok) throw new Error('gc failed');
+    expect(podman.removed).toEqual([]);
+    // The dry run says what the run then does, word for word but for "would".
+    const said = 'rep gc: 2 step images of dropped states are not in this engine (podman): their keys stay in .rep/history.jsonl, for a gc against the engine that has them';
+    expect(formatGc(dry.value, true)).toBe(`${said}\nrep gc: would remove 0 step images (0 bytes); kept 2 (20 bytes)`);
+    expect(formatGc(real.value, false)).toBe(`${said}\nrep gc: removed 0 step images (0 bytes); kept 2 (20 bytes)`);
+    expect(readHistory(dir)).toEqual([[key(1), key(4)], [key(1), key(5)], [key(1), key(6)]]);
+    const later = await gc({ cwd: dir }, { engine: docker.engine, keepStates: 3 });
+    expect(later.ok && later.value.removed.map((i) => i.key)).toEqual([key(2), key(3)]);
+    expect(docker.removed).toEqual([`rep-cache:${hex(2)}`, `rep-cache:${hex(3)}`]);
+    // Removed, then forgotten: the next gc says nothing of them.
+    expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(hex(2));
+    const again = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 3 });
+    expect(again.ok && formatGc(again.value, false)).toBe('rep gc: removed 0 step images (0 bytes); kept 2 (20 bytes)');
+  });
+
+  it("believes a dropped line only under its own seal: a state line's seal moved onto one, or none, names nothing to remove", async () => {
+    project([[3]]);
+    const file = path.join(dir, '.rep', 'history.jsonl');
+    const moved = readFileSync(file, 'utf8').replace('"keys"', '"dropped"');
+    writeFileSync(file, `${moved}{"dropped":["${key(9)}"]}\n`);
+    appendHistory(dir, [key(2)]);
+    const docker = fakeEngine('docker', [{ n: [2] }, { n: [3] }, { n: [9] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && r.value.removed).toEqual([]);
+    expect(docker.removed).toEqual([]);
+  });
+});
