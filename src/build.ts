@@ -21,6 +21,7 @@ import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
 import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
+import { imageStep } from './scheduler/stepimage.js';
 import { letGoOfGarbage } from './heap.js';
 import { acquireMutex } from './state/mutex.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
@@ -161,7 +162,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!provenance.ok) return provenance;
     // Success is recorded last, once everything the build promises (Dockerfile, cache, provenance) is written:
     // a build that failed on the way leaves no state or no-op record saying it is done.
-    writeState(ctx.dir, next, state, cacheKey ? [cacheKey] : []);
+    // With the images it tagged rep-cache besides the steps': the canonical one, and the final image (the
+    // target's with the Repfile's runtime settings) when there is one, so that gc removes them with their state.
+    const final = imageStep(dag, plan.step(dag.target).key);
+    writeState(ctx.dir, next, state, [...(cacheKey ? [cacheKey] : []), ...(final.dockerfile !== undefined ? [final.key] : [])]);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value)) : undefined;

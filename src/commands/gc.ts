@@ -4,7 +4,7 @@
 // afterwards keeps in .rep/history.jsonl only the states whose images it kept,
 // and the keys of the others whose images it did not remove (another engine's,
 // or refused), so that a later gc can.
-import { fail, ok, type Result } from '../diag.js';
+import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine } from '../engine/engine.js';
 import { planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
@@ -32,6 +32,8 @@ export interface GcReport {
   failed: GcImage[];
   /** Keys of dropped states this engine does not list: kept in the history for a gc against the engine that has them (sorted). */
   unlisted: string[];
+  /** What gc could not weigh, said before the rest (e.g. a Repfile that does not open). */
+  notices: string[];
 }
 
 export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<GcReport>> {
@@ -45,7 +47,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   if (held && !held.ok) return held;
   const mutex = held?.value;
   try {
-    const withImages = finalImages(paths);
+    const { withImages, notices } = finalImages(paths);
     const { states: recorded, dropped } = readHistoryFile(contextDir);
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
@@ -53,11 +55,11 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const protect = new Set(withImages(records.filter((s) => s.unsealed).map((s) => s.key)));
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the
-    // images the build tagged besides them (the canonical image), which belong to the current state too.
+    // images the build tagged besides them (the canonical and the final image), which belong to the current state too.
     const last = new Set(recorded.at(-1));
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     const engine = opts.engine.name;
-    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], kept: [], failed: [], unlisted: [] });
+    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], kept: [], failed: [], unlisted: [], notices });
     const listed = await opts.engine.listImages(CACHE_REPO);
     const planned = planGc(history, current, listed, opts, dropped);
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
@@ -67,37 +69,42 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
     const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
     const unlisted = planned.dropped.filter((k) => steps.has(k) && !listedKeys.has(k));
-    if (opts.dryRun) return ok({ engine, removed: plan.remove, kept: plan.keep, failed: [], unlisted });
+    if (opts.dryRun) return ok({ engine, removed: plan.remove, kept: plan.keep, failed: [], unlisted, notices });
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     const gone = new Set(plan.remove.filter((i) => !left.has(i.tag)).map((i) => i.key));
     writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: planned.dropped.filter((k) => steps.has(k) && !gone.has(k)) });
-    return ok({ engine, removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed, unlisted });
+    return ok({ engine, removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed, unlisted, notices });
   } finally {
     mutex?.release();
   }
 }
 
 /**
- * A state's keys with the final images they may have had: the final image
- * (a target step's image with the Repfile's runtime settings) has a key of its
- * own that no state records, computed here under the Repfile's image settings
- * as they are now, for each key as if it were the target (keys of images that
- * were never built name no image, so they change nothing). Without a Repfile
- * that opens, the keys alone.
+ * A state's keys with the final images they may have had. A build records its
+ * final image's key (the target step's image with the Repfile's runtime
+ * settings) with its state; a history written before it did names none, so
+ * it is also computed here under the Repfile's image settings as they are
+ * now, for each key as if it were the target (keys of images that were never
+ * built name no image, so they change nothing). Without a Repfile that opens,
+ * the keys alone, and a notice that says so.
  */
-function finalImages(paths: PathOptions): (keys: readonly string[]) => string[] {
+function finalImages(paths: PathOptions): { withImages: (keys: readonly string[]) => string[]; notices: string[] } {
   const project = openProject(paths);
-  if (!project.ok) return (keys) => [...keys];
+  if (!project.ok) {
+    const why = project.errors[0] ? formatDiagnostic(project.errors[0]).split('\n')[0] : 'the Repfile does not open';
+    return { withImages: (keys) => [...keys], notices: [`${why}; gc works from ${shownEntry('history')} alone`] };
+  }
   const { dag } = project.value;
-  return (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)];
+  return { withImages: (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)], notices: [] };
 }
 
 /** What gc prints: one line per image removed (or that would be), then a summary. */
 export function formatGc(r: GcReport, dryRun: boolean): string {
   const total = (xs: GcImage[]) => formatSize(xs.reduce((n, i) => n + i.size, 0));
   const lines = [
+    ...r.notices.map((n) => `rep gc: ${n}`),
     ...r.removed.map((i) => `${dryRun ? 'would remove' : 'removed'} ${cacheRef(i.key)} (${formatSize(i.size)})`),
     ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
   ];

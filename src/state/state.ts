@@ -154,7 +154,7 @@ export function materialOf(contextDir: string): (rec: StepRecord) => StepMateria
 /**
  * Writes the state, and records its keys in the history `rep gc` reads
  * (history.ts), with `more`: keys of other images the build tagged rep-cache
- * (the canonical image), so that gc knows them as this project's. `previous`
+ * (the canonical image, the final image), so that gc knows them as this project's. `previous`
  * is the state the build read (under the build mutex: what the file holds).
  */
 export function writeState(contextDir: string, state: State, previous: State | undefined, more: readonly string[] = []): void {

@@ -9,6 +9,9 @@ import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
 import { appendHistory, readHistory } from '../../src/state/history.js';
+import { build } from '../../src/build.js';
+import { imageStep } from '../../src/scheduler/stepimage.js';
+import { open } from '../helpers.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const hex = (n: number) => key(n).slice('sha256:'.length);
@@ -16,11 +19,18 @@ const REPFILE = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "
 
 /**
  * An engine named `name` holding `images` (its rep-cache tags by key number; `other` tags are a
- * user's): removing a tag removes the image once no tag names it, as docker and podman do.
+ * user's): removing a tag removes the image once no tag names it, as docker and podman do. It
+ * builds too: each build is a new image of one layer more than the one it is built on.
  */
-function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: number; layers?: string[]; other?: string[] }[]) {
+function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: number; layers?: string[]; other?: string[] }[] = []) {
   const held = images.map((i, x) => ({ id: `sha256:${String(x + 1).padStart(64, 'a')}`, tags: i.n.map(hex), other: [...(i.other ?? [])], size: i.size ?? 10, layers: i.layers ?? [`l${x}`] }));
   const removed: string[] = [];
+  const named = (ref: string) => held.find((i) => i.id === ref || i.tags.some((t) => `rep-cache:${t}` === ref) || i.other.includes(ref));
+  const put = (img: (typeof held)[number], ref: string) => {
+    for (const i of held) [i.tags, i.other] = [i.tags.filter((t) => `rep-cache:${t}` !== ref), i.other.filter((t) => t !== ref)];
+    if (ref.startsWith('rep-cache:')) img.tags.push(ref.slice('rep-cache:'.length));
+    else img.other.push(ref);
+  };
   const engine = Object.assign(new NoneEngine(), {
     name,
     listImages: async (): Promise<ImageSummary[]> => held.filter((i) => i.tags.length).map(({ id, tags, size, layers }) => ({ id, tags: [...tags], size, layers })),
@@ -29,7 +39,20 @@ function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: num
       for (const i of held) i.tags = i.tags.filter((t) => `rep-cache:${t}` !== ref);
       for (let x = held.length - 1; x >= 0; x--) if (held[x]!.tags.length + held[x]!.other.length === 0) held.splice(x, 1);
     },
-    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, held.find((i) => i.id === r || i.tags.some((t) => `rep-cache:${t}` === r))?.id] as const)),
+    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, named(r)?.id] as const)),
+    hasImage: async (ref: string) => named(ref) !== undefined,
+    inspect: async (ref: string) => {
+      const i = named(ref);
+      return i && { id: i.id, repoDigests: [], layers: i.layers };
+    },
+    tag: async (src: string, dst: string) => put(named(src)!, dst),
+    build: async (req: { tag: string; context: unknown }) => {
+      const on = /^FROM (\S+)/m.exec(typeof req.context === 'object' && req.context && 'dockerfile' in req.context ? String(req.context.dockerfile) : '')?.[1];
+      const img = { id: `sha256:${String(held.length + 1).padStart(64, 'b')}`, tags: [] as string[], other: [] as string[], size: 10, layers: [...(on ? (named(on)?.layers ?? []) : []), `built${held.length}`] };
+      held.push(img);
+      put(img, req.tag);
+      return { ok: true, imageId: img.id };
+    },
   }) as unknown as NoneEngine;
   return { engine, removed, held };
 }
@@ -79,5 +102,27 @@ describe('gc against more than one engine', () => {
     const r = await gc({ cwd: dir }, { engine: docker.engine });
     expect(r.ok && r.value.removed).toEqual([]);
     expect(docker.removed).toEqual([]);
+  });
+});
+
+describe('the final image (the target with the Repfile\'s cmd)', () => {
+  it('is recorded with its state, and gc removes it with that state even when the Repfile no longer opens (and says so)', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\nimage:\n  tag: rep-test/final:1\n  cmd: [sh]\nreproducible: false\n');
+    const docker = fakeEngine('docker');
+    const built = await build(open(dir), { engine: docker.engine });
+    expect(built.ok && built.value.ok, JSON.stringify(built)).toBe(true);
+    const target = built.ok ? built.value.steps[0]!.key : '';
+    const final = imageStep(open(dir).dag, target).key;
+    expect(docker.held.some((i) => i.tags.includes(final.slice(7)))).toBe(true);
+    expect(readHistory(dir)).toEqual([[target, final].sort()]);
+    // The Repfile as it is now no longer opens: gc works from the history, and says so.
+    writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nsteps: [\n');
+    const r = await gc({ cwd: dir }, { engine: docker.engine, all: true });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.removed.map((i) => i.key)).toEqual([target, final].sort());
+    expect(formatGc(r.value, false).split('\n')[0]).toMatch(/^rep gc: Repfile:\d+:\d+: .*; gc works from \.rep\/history\.jsonl alone$/);
+    // The image the Repfile's tag names stays: only its rep-cache tag went.
+    expect(docker.held.map((i) => i.other)).toEqual([['rep-test/final:1']]);
   });
 });
