@@ -92,3 +92,29 @@ export function pinned(text: string, digest: string): string {
   if (colon > name.lastIndexOf('/')) name = name.slice(0, colon);
   return `${name}@${digest}`;
 }
+
+// The repositories rep keeps its own images in: step images, rep-cache:KEY
+// (scheduler/stepimage.ts: a step is fresh when its key's image exists), and
+// images rebuilt for verification, rep-verify/NAME:SHA12 (publish/rebuild.ts).
+const OWN_LAST = 'rep-cache';
+const OWN_FIRST = 'rep-verify';
+
+/**
+ * Whether the reference `text` names one of rep's own images, however it is
+ * spelled: docker and podman both take rep-cache:K, docker.io/library/rep-cache:K,
+ * index.docker.io/library/rep-cache:K and localhost/rep-cache:K (podman's name for
+ * an image it built) for the same image. So: any repository whose last part is
+ * rep-cache, on any registry, and anything under rep-verify/.
+ */
+export function namesRepImage(text: string): boolean {
+  const parts = parseImageRef(text).repository.split('/');
+  if (parts[0] === 'library' && parts.length > 1) parts.shift();
+  return parts[parts.length - 1] === OWN_LAST || (parts[0] === OWN_FIRST && parts.length > 1);
+}
+
+/** Whether two references name the same NAME:TAG once normalised as docker does (docker.io, library/, latest); a reference by digest alone names no tag. */
+export function sameNameTag(a: string, b: string): boolean {
+  const x = parseImageRef(a);
+  const y = parseImageRef(b);
+  return x.tag !== undefined && x.registry === y.registry && x.repository === y.repository && x.tag === y.tag;
+}

@@ -1,7 +1,7 @@
 // The one schema of a Repfile: it gives the TypeScript types, the validation
 // and the published JSON Schema (`rep schema`).
 import { z } from 'zod';
-import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem } from '../lock/reference.js';
+import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem, namesRepImage, sameNameTag } from '../lock/reference.js';
 import { dropPatternProblem } from '../repro/drop.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
@@ -98,7 +98,7 @@ export const stepSchema = z
 export const imageSchema = z
   .strictObject({
     from: stepName.optional().describe('The step whose result is the image (default: the only step nothing builds on).'),
-    tag: imageRef(false).optional().describe('Tag for the final image (default: NAME:latest).'),
+    tag: imageRef(false).optional().describe("Tag for the final image (default: NAME:latest); not one of rep's own names (rep-cache, rep-verify/) nor an image the Repfile builds on."),
     cmd: oneOrMany(oneLine('a command'), 'a string').optional(),
     entrypoint: oneOrMany(oneLine('a command'), 'a string').optional(),
     expose: z.array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+(\/(tcp|udp|sctp))?$/)])).optional(),
@@ -205,7 +205,7 @@ export const reproducibleSchema = z
   )
   .describe('The image rep writes after the build: canonical layers and config, so that its ID depends only on the base, the Repfile, the inputs and the bytes the steps make (false: keep the engine\'s image).');
 
-export const repfileSchema = z
+const repfileObject = z
   .strictObject({
     rep: z.literal(1, { error: 'the Repfile format version; write `rep: 1`' }),
     name: z
@@ -228,8 +228,51 @@ export const repfileSchema = z
     secrets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'a secret id is letters, digits, ".", "_" or "-"' }), secretSchema).optional(),
     publish: publishSchema.optional(),
     reproducible: reproducibleSchema.optional(),
-  })
-  .describe('A Repfile: how rep builds a container image.');
+  });
+
+export const repfileSchema = repfileObject.superRefine((doc, ctx) => imageNameProblems(doc, ctx)).describe('A Repfile: how rep builds a container image.');
+
+/** The tag of the final image when image.tag does not say. */
+export const defaultImageTag = (name: string) => `${name}:latest`;
+
+const OWN_IMAGES = 'rep-cache holds the step images of every project on this machine, rep-verify/ what rep verify rebuilds';
+
+/**
+ * Image names the Repfile may not use (each checked only when it is a valid
+ * reference: the field's own check says what is wrong otherwise). The final
+ * image's tag is not one of rep's own: a step is fresh when rep-cache:KEY exists,
+ * so a Repfile tagging its image rep-cache:KEY would pass it off as a step of
+ * another project. It is not an image this Repfile starts from either, which it
+ * would replace for every other project. And nothing starts from rep's own
+ * images: they are one machine's cache (rep gc removes them, no registry or
+ * lock has them), and a Repfile naming one would build on another project's step.
+ */
+function imageNameProblems(doc: z.infer<typeof repfileObject>, ctx: z.RefinementCtx): void {
+  const valid = (ref: string | undefined, digest: boolean): ref is string => ref !== undefined && imageRefProblem(ref, { digest }) === undefined;
+  const starts: { ref: string; path: (string | number)[] }[] = [];
+  if (valid(doc.base, true)) starts.push({ ref: doc.base, path: ['base'] });
+  for (const [name, step] of Object.entries(doc.steps)) {
+    // A `from` naming a step is that step; anything else is an image.
+    if (step.from !== undefined && !Object.hasOwn(doc.steps, step.from) && valid(step.from, true)) starts.push({ ref: step.from, path: ['steps', name, 'from'] });
+  }
+  for (const s of starts) {
+    if (namesRepImage(s.ref)) {
+      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} is one of rep's own images (${OWN_IMAGES}), not an image to build on: start from a published image, or name the step to build on` });
+    }
+  }
+  const tag = doc.image?.tag ?? defaultImageTag(doc.name);
+  const at = doc.image?.tag !== undefined ? ['image', 'tag'] : ['name'];
+  const what = doc.image?.tag !== undefined ? JSON.stringify(tag) : `the image's tag, ${tag} (NAME:latest when image.tag does not say),`;
+  if (!valid(tag, false)) return;
+  if (namesRepImage(tag)) {
+    ctx.addIssue({ code: 'custom', path: at, message: `${what} is one of rep's own image names (${OWN_IMAGES}): an image tagged so could pass for a cached step; choose another tag, e.g. ${doc.name === 'rep-cache' ? 'analysis' : doc.name}:latest` });
+    return;
+  }
+  const same = starts.find((s) => sameNameTag(s.ref, tag));
+  if (same) {
+    ctx.addIssue({ code: 'custom', path: at, message: `${what} names the image ${same.path.join('.')} names, which this Repfile builds on: tagging the result so would replace ${same.ref} for every project that uses it; choose another tag` });
+  }
+}
 
 export type RepfileDoc = z.infer<typeof repfileSchema>;
 export type StepDoc = z.infer<typeof stepSchema>;
