@@ -68,6 +68,26 @@ function entryAt(abs: string, rel: string): ContextFile | undefined {
   return undefined;
 }
 
+/**
+ * The first of `files` that is no longer as the walk found it (another size,
+ * mtime, ctime or inode, another mode, gone, or no longer a file or link):
+ * a file written while a step was built, whose image then holds bytes other
+ * than the ones its key was hashed from. Undefined when all stand as walked.
+ */
+export function firstChanged(files: readonly ContextFile[]): string | undefined {
+  for (const f of files) {
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(f.abs, { throwIfNoEntry: false });
+    } catch {
+      return f.path;
+    }
+    const type = st?.isSymbolicLink() ? 'symlink' : st?.isFile() ? 'file' : undefined;
+    if (!st || type !== f.type || (st.mode & 0o7777) !== f.mode || stampOf(st) !== f.stamp) return f.path;
+  }
+  return undefined;
+}
+
 /** Whether the absolute path `p` is the folder `root` or lies under it (both resolved alike). */
 export const isWithin = (root: string, p: string): boolean => p === root || p.startsWith(root + path.sep);
 

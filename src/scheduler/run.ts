@@ -13,7 +13,7 @@ import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
 import { cacheRef, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile } from './stepimage.js';
-import type { ContextIndex } from '../context/files.js';
+import { firstChanged, type ContextIndex } from '../context/files.js';
 import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -146,9 +146,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
             emit({ type: 'step-line', step: name, line });
           },
         });
-        const seconds = (Date.now() - t0) / 1000;
-        if (r.ok) emit({ type: 'step-built', step: name, key, imageId: r.imageId, seconds });
-        return { r, log, seconds };
+        return { r, log, seconds: (Date.now() - t0) / 1000 };
       });
       if (!outcome) return { name, status: 'skipped', planned };
       if (!outcome.r.ok) {
@@ -159,6 +157,14 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         emit({ type: 'step-failed', step: name, key, exitCode: outcome.r.exitCode, tail: outcome.r.tail, log: outcome.log, engineDown });
         return { name, status: 'failed', planned };
       }
+      // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
+      // in between is in the image, under a key that names its old bytes, which an undo would find fresh.
+      const changed = firstChanged(planned.inputs);
+      if (changed !== undefined) {
+        await engine.removeImage(cacheRef(key)).catch(() => {});
+        throw new StepFailure(`input ${changed} changed while the step was built: its image is not kept under a key hashed from what it was before; build again`);
+      }
+      emit({ type: 'step-built', step: name, key, imageId: outcome.r.imageId, seconds: outcome.seconds });
       status = 'built';
       imageId = outcome.r.imageId;
       seconds = outcome.seconds;

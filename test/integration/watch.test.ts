@@ -73,9 +73,12 @@ describe('rep watch', () => {
       appendFileSync(path.join(dir, 'src/a.txt'), 'more\n');
       await new Promise((r) => setTimeout(r, 300));
       appendFileSync(path.join(dir, 'src/b.txt'), 'more\n');
-      await w.until((o) => o.split('built   app').length - 1 >= builtBefore + 2, 'the queued run');
+      // The run under way ends built, or failed when an input it had hashed was written while the engine read
+      // it (its image is not kept under that key); either way one more run follows, and builds.
+      const ended = (o: string) => o.split('built   app').length - 1 + (o.split('failed  app: input src/').length - 1);
+      await w.until((o) => ended(o) >= builtBefore + 2 && o.split('built   app').length - 1 > builtBefore, 'the queued run');
       await new Promise((r) => setTimeout(r, 3000));
-      expect(w.count('built   app')).toBe(builtBefore + 2);
+      expect(ended(w.output())).toBe(builtBefore + 2);
     } catch (e) {
       console.error(w.output());
       throw e;
