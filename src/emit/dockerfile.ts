@@ -54,6 +54,12 @@ function posixShell(shell: readonly string[]): boolean {
  * `|`) that would run on into the next item.
  */
 export const joinable = (c: string) => c.trim() !== '' && !/[\n\r;#]|<</.test(c) && !/[\\&|]\s*$/.test(c);
+/**
+ * Text a Dockerfile would not read as shell form: blank, or starting (after
+ * whitespace) like a flag or a JSON array. Whitespace as BuildKit skips it, Go's
+ * unicode.IsSpace, which counts U+0085 (JS's \s does not), and JS's \s besides.
+ */
+const NOT_SHELL_FORM = /^[\s\x85]*(?:[-[]|$)/;
 /** `s` as one single-quoted POSIX shell word. */
 export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Items as one POSIX script: each evaluated on its own, so none runs into the next and each one's status counts (with -e). */
@@ -74,7 +80,7 @@ export function runLine(step: Pick<Step, 'run' | 'shell'> & { secrets?: string[]
   const shell = step.shell;
   if (!shell) {
     // Shell form reads best; on a RUN line the text must not start like a flag or a JSON array.
-    if (simple && !/^\s*[-[]/.test(items[0]!)) return [`${run}${items.join(' \\\n && ')}`];
+    if (simple && !NOT_SHELL_FORM.test(items[0]!)) return [`${run}${items.join(' \\\n && ')}`];
     return [`${run}${json(['/bin/sh', '-ec', simple ? items.join(' && ') : evalEach(items)])}`];
   }
   if (posixShell(shell)) return [`${run}${json([...shell, simple ? items.join(' && ') : `set -e\n${evalEach(items)}`])}`];
@@ -149,7 +155,7 @@ export function imageInstructions(image: ImageSpec): string[] {
   if (image.volumes.length) lines.push(`VOLUME ${json(image.volumes.map(unexpanded))}`);
   if (image.user !== undefined) lines.push(`USER ${word(image.user)}`);
   // Shell form is `/bin/sh -c TEXT`; written as such when TEXT would continue the line, read as JSON or start like a flag.
-  const form = (v: string | string[]) => (typeof v !== 'string' ? json(v) : v.trim() === '' || /^\s*[-[]|\\\s*$/.test(v) ? json(['/bin/sh', '-c', v]) : v);
+  const form = (v: string | string[]) => (typeof v !== 'string' ? json(v) : NOT_SHELL_FORM.test(v) || /\\\s*$/.test(v) ? json(['/bin/sh', '-c', v]) : v);
   if (image.entrypoint !== undefined) lines.push(`ENTRYPOINT ${form(image.entrypoint)}`);
   if (image.cmd !== undefined) lines.push(`CMD ${form(image.cmd)}`);
   return lines;

@@ -204,6 +204,21 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
     expect(runLine({ run: ['["x"]'] })).toEqual([String.raw`RUN ["/bin/sh","-ec","[\"x\"]"]`]);
   });
 
+  it('judges shell form by the whitespace BuildKit skips: U+0085 (NEL) is Go unicode.IsSpace, not JS \\s', () => {
+    // BuildKit trims U+0085 and then reads `["/bin/id"]` as exec form: it must not be written as shell form.
+    expect(runLine({ run: ['\u0085["/bin/id"]'] })).toEqual([`RUN ${JSON.stringify(['/bin/sh', '-ec', '\u0085["/bin/id"]'])}`]);
+    expect(runLine({ run: ['\u0085--help'] })).toEqual(['RUN ["/bin/sh","-ec","\u0085--help"]']);
+    expect(runLine({ run: ['\u0085'] })).toEqual(['RUN ["/bin/sh","-ec","\u0085"]']);
+    const image = (cmd: string) => imageInstructions({ tag: 't', labels: {}, expose: [], volumes: [], cmd });
+    expect(image('\u0085["/bin/evil"]')).toEqual([`CMD ${JSON.stringify(['/bin/sh', '-c', '\u0085["/bin/evil"]'])}`]);
+    // Blank to BuildKit: an empty CMD.
+    expect(image('\u0085')).toEqual(['CMD ["/bin/sh","-c","\u0085"]']);
+    expect(image('\u00a0\u3000')).toEqual(['CMD ["/bin/sh","-c","\u00a0\u3000"]']);
+    // Ordinary text stays shell form.
+    expect(runLine({ run: ['echo \u0085[x]'] })).toEqual(['RUN echo \u0085[x]']);
+    expect(image('run \u0085')).toEqual(['CMD run \u0085']);
+  });
+
   it('makes every command of every run item succeed, whatever the shell', () => {
     // A POSIX shell gets `set -e` when an item has more than one command.
     expect(runLine({ run: ['false\ntrue'], shell: ['/bin/sh', '-c'] })).toEqual([String.raw`RUN ["/bin/sh","-c","set -e\nfalse\ntrue"]`]);
