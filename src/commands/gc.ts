@@ -6,8 +6,8 @@
 // or refused), so that a later gc can.
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
-import type { Engine } from '../engine/engine.js';
-import { planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
+import type { Engine, ImageSummary } from '../engine/engine.js';
+import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
 import { openProject } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 import { readHistoryFile, writeHistory } from '../state/history.js';
@@ -25,8 +25,10 @@ export interface GcOptions extends GcPolicy {
 export interface GcReport {
   /** The engine gc ran against. */
   engine: string;
-  /** Removed (or, on a dry run, to be removed), sorted by tag. */
+  /** Removed, image and all (or, on a dry run, to be removed: an image a user's tag names is then only untagged), sorted by tag. */
   removed: GcImage[];
+  /** Tags removed (or to be) whose image stays, since another tag names it: no byte freed. Sorted by tag. */
+  untagged: GcImage[];
   kept: GcImage[];
   /** Those the engine would not remove (e.g. a container uses them). */
   failed: GcImage[];
@@ -47,7 +49,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   if (held && !held.ok) return held;
   const mutex = held?.value;
   try {
-    const { withImages, notices } = finalImages(paths);
+    const { withImages, notices, bases } = fromRepfile(paths);
     const { states: recorded, dropped } = readHistoryFile(contextDir);
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
@@ -59,9 +61,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const last = new Set(recorded.at(-1));
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     const engine = opts.engine.name;
-    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], kept: [], failed: [], unlisted: [], notices });
+    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], untagged: [], kept: [], failed: [], unlisted: [], notices });
     const listed = await opts.engine.listImages(CACHE_REPO);
-    const planned = planGc(history, current, listed, opts, dropped);
+    const planned = planGc(history, current, listed, opts, { dropped, bases: await baseImages(opts.engine, bases) });
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
     // The keys of dropped states whose images were not removed stay in the history (the dropped line): this
     // engine did not list them (they may be another engine's: podman, another DOCKER_HOST) or refused. Only
@@ -69,46 +71,72 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
     const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
     const unlisted = planned.dropped.filter((k) => steps.has(k) && !listedKeys.has(k));
-    if (opts.dryRun) return ok({ engine, removed: plan.remove, kept: plan.keep, failed: [], unlisted, notices });
+    if (opts.dryRun) return ok({ engine, removed: plan.remove.filter((i) => !i.untagOnly), untagged: plan.remove.filter((i) => i.untagOnly), kept: plan.keep, failed: [], unlisted, notices });
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
-    const gone = new Set(plan.remove.filter((i) => !left.has(i.tag)).map((i) => i.key));
+    const untied = plan.remove.filter((i) => !left.has(i.tag));
+    // A tag gone is an image gone only when no other tag named it: a user's tag (docker tag rep-cache:K mine) keeps it.
+    const still = await opts.engine.imageIds([...new Set(untied.map((i) => i.id))]);
+    const gone = new Set(untied.map((i) => i.key));
     writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: planned.dropped.filter((k) => steps.has(k) && !gone.has(k)) });
-    return ok({ engine, removed: plan.remove.filter((i) => !left.has(i.tag)), kept: plan.keep, failed, unlisted, notices });
+    return ok({ engine, removed: untied.filter((i) => still.get(i.id) === undefined), untagged: untied.filter((i) => still.get(i.id) !== undefined), kept: plan.keep, failed, unlisted, notices });
   } finally {
     mutex?.release();
   }
 }
 
 /**
- * A state's keys with the final images they may have had. A build records its
- * final image's key (the target step's image with the Repfile's runtime
- * settings) with its state; a history written before it did names none, so
- * it is also computed here under the Repfile's image settings as they are
- * now, for each key as if it were the target (keys of images that were never
- * built name no image, so they change nothing). Without a Repfile that opens,
- * the keys alone, and a notice that says so.
+ * What gc takes from the Repfile as it is now, when it opens: the base images
+ * its steps build on (see baseImages), and a state's keys with the final
+ * images they may have had. A build records its final image's key (the target
+ * step's image with the Repfile's runtime settings) with its state; a history
+ * written before it did names none, so it is also computed here under the
+ * Repfile's image settings, for each key as if it were the target (keys of
+ * images that were never built name no image, so they change nothing).
+ * Without a Repfile that opens, the keys alone, and a notice that says so.
  */
-function finalImages(paths: PathOptions): { withImages: (keys: readonly string[]) => string[]; notices: string[] } {
+function fromRepfile(paths: PathOptions): { withImages: (keys: readonly string[]) => string[]; notices: string[]; bases: string[] } {
   const project = openProject(paths);
   if (!project.ok) {
     const why = project.errors[0] ? formatDiagnostic(project.errors[0]).split('\n')[0] : 'the Repfile does not open';
-    return { withImages: (keys) => [...keys], notices: [`${why}; gc works from ${shownEntry('history')} alone`] };
+    return { withImages: (keys) => [...keys], notices: [`${why}; gc works from ${shownEntry('history')} alone`], bases: [] };
   }
   const { dag } = project.value;
-  return { withImages: (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)], notices: [] };
+  const bases = [...dag.nodes.values()].flatMap((n) => (n.parent.kind === 'image' ? [n.parent.ref] : []));
+  return { withImages: (keys) => [...keys, ...keys.map((k) => imageStep(dag, k).key)], notices: [], bases };
 }
 
-/** What gc prints: one line per image removed (or that would be), then a summary. */
+/**
+ * The images of the base images' repositories (`busybox` for busybox:latest or busybox@sha256:...), as
+ * the engine lists them: their sizes let the first step of a stage be charged what it adds to its base
+ * (gc/policy.ts ownSizes). Best effort: a repository the engine names otherwise (podman's
+ * docker.io/library/...) or does not list is left out, and its steps are charged whole.
+ */
+async function baseImages(engine: Engine, refs: readonly string[]): Promise<ImageSummary[]> {
+  const names = new Set(refs.map((r) => r.replace(/@.*$/, '').replace(/:[^:/]*$/, '')));
+  const out: ImageSummary[] = [];
+  for (const name of names) out.push(...(await engine.listImages(name).catch(() => [])));
+  return out;
+}
+
+/**
+ * What gc prints: notices, one line per image removed (or that would be) and per tag removed whose image
+ * stays, then a summary. A dry run sees rep-cache tags only: an image a user also tagged is only untagged
+ * when it comes to it, so its bytes are "up to".
+ */
 export function formatGc(r: GcReport, dryRun: boolean): string {
-  const total = (xs: GcImage[]) => formatSize(xs.reduce((n, i) => n + i.size, 0));
+  const total = (xs: GcImage[]) => formatSize(bytesOf(xs));
+  const [remove, untag] = dryRun ? ['would remove', 'would untag'] : ['removed', 'untagged'];
   const lines = [
     ...r.notices.map((n) => `rep gc: ${n}`),
-    ...r.removed.map((i) => `${dryRun ? 'would remove' : 'removed'} ${cacheRef(i.key)} (${formatSize(i.size)})`),
+    ...r.removed.map((i) => `${remove} ${cacheRef(i.key)} (${formatSize(i.size)})`),
+    ...r.untagged.map((i) => `${untag} ${cacheRef(i.key)}: another tag names its image`),
     ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
   ];
   if (r.unlisted.length) lines.push(`rep gc: ${r.unlisted.length} step images of dropped states are not in this engine (${r.engine}): their keys stay in ${shownEntry('history')}, for a gc against the engine that has them`);
-  lines.push(`rep gc: ${dryRun ? 'would remove' : 'removed'} ${r.removed.length} step images (${total(r.removed)}); kept ${r.kept.length} (${total(r.kept)})`);
+  const hedged = dryRun && r.removed.length ? `up to ${total(r.removed)}: an image a tag of another repository names is only untagged` : total(r.removed);
+  const untagged = r.untagged.length ? `; ${untag} ${r.untagged.length}` : '';
+  lines.push(`rep gc: ${remove} ${r.removed.length} step images (${hedged})${untagged}; kept ${r.kept.length} (${total(r.kept)})`);
   return lines.join('\n');
 }

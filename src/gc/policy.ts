@@ -23,8 +23,10 @@ export interface GcImage {
   tag: string;
   key: string;
   id: string;
-  /** Bytes this image adds to the nearest listed image it builds on (its whole size when none). */
+  /** Bytes this image adds to the nearest image it builds on (see ownSizes); an image of several tags has it on each. */
   size: number;
+  /** To remove, but another rep-cache tag gc keeps names the same image: only the tag goes. */
+  untagOnly?: true;
 }
 
 export interface GcPlan {
@@ -32,17 +34,26 @@ export interface GcPlan {
   keep: GcImage[];
   /** The history to write once the removal is done (oldest first): the kept states. */
   keptStates: string[][];
-  /** Every key of this project's no kept state names, listed or not (sorted): those not removed stay dropped. */
+  /** Every key of this project that no kept state names, listed or not (sorted): those not removed stay dropped. */
   dropped: string[];
 }
 
-/** Each image's own size: its size less that of the listed image with the longest strict prefix of its layers. */
-export function ownSizes(images: readonly ImageSummary[]): Map<string, number> {
+/**
+ * Each image's own size: its size less that of the image it builds on, the
+ * listed one with the longest strict prefix of its layers. The first step of a
+ * stage builds on a base image, which gc never removes: `bases` are the base
+ * images the engine could list, and such a step is charged its size less its
+ * base's. When its base is not among them (the engine says no size for an
+ * image it inspects, and lists only by repository, see gc.ts) the step is
+ * charged its whole size, base and all: the budget then overcounts it.
+ */
+export function ownSizes(images: readonly ImageSummary[], bases: readonly ImageSummary[] = []): Map<string, number> {
   const sizes = new Map<string, number>();
+  const under = [...images, ...bases];
   for (const img of images) {
     let base = 0;
     let baseLayers = -1;
-    for (const other of images) {
+    for (const other of under) {
       if (other.id === img.id || other.layers.length >= img.layers.length || other.layers.length <= baseLayers) continue;
       if (other.layers.every((l, i) => img.layers[i] === l)) {
         base = other.size;
@@ -54,14 +65,28 @@ export function ownSizes(images: readonly ImageSummary[]): Map<string, number> {
   return sizes;
 }
 
+/** The bytes of `images`, each image counted once however many of its tags are among them. */
+export function bytesOf(images: readonly GcImage[]): number {
+  const seen = new Map(images.map((i) => [i.id, i.size]));
+  return [...seen.values()].reduce((n, b) => n + b, 0);
+}
+
 /**
  * What gc removes and keeps. `history` is the project's past states, oldest
  * first; `current` the keys the current state (and its final image) refer to;
  * `dropped` keys of states an earlier gc dropped, removed wherever they are
- * listed unless a kept state names them again.
+ * listed unless a kept state names them again; `bases` the base images the
+ * engine listed (see ownSizes).
  */
-export function planGc(history: readonly (readonly string[])[], current: readonly string[], images: readonly ImageSummary[], policy: GcPolicy, dropped: readonly string[] = []): GcPlan {
-  const sizes = ownSizes(images);
+export function planGc(
+  history: readonly (readonly string[])[],
+  current: readonly string[],
+  images: readonly ImageSummary[],
+  policy: GcPolicy,
+  more: { dropped?: readonly string[]; bases?: readonly ImageSummary[] } = {},
+): GcPlan {
+  const dropped = more.dropped ?? [];
+  const sizes = ownSizes(images, more.bases);
   const byKey = new Map<string, GcImage>();
   for (const img of images) for (const tag of img.tags) byKey.set(`sha256:${tag}`, { tag, key: `sha256:${tag}`, id: img.id, size: sizes.get(img.id) ?? 0 });
   // Newest first: the current state, then the past ones (one whose keys the current has is the current).
@@ -71,22 +96,28 @@ export function planGc(history: readonly (readonly string[])[], current: readonl
   const own = new Set([...states.flat(), ...dropped]);
   const keepStates = policy.all ? 0 : policy.keepStates ?? (policy.keepBytes !== undefined ? Infinity : DEFAULT_KEEP_STATES);
   const kept = new Set<string>();
+  // The images kept so far, by id: an image of two tags (two steps that came out the same) weighs once.
+  const keptIds = new Set<string>();
   const keptStates: string[][] = [];
   let bytes = 0;
   for (const [i, state] of states.entries()) {
     if (i >= keepStates) break;
     const added = state.filter((k) => !kept.has(k));
-    const more = added.reduce((n, k) => n + (byKey.get(k)?.size ?? 0), 0);
-    if (i > 0 && policy.keepBytes !== undefined && bytes + more > policy.keepBytes) break;
+    const addedIds = new Map(added.flatMap((k) => byKey.get(k) ?? []).filter((img) => !keptIds.has(img.id)).map((img) => [img.id, img.size]));
+    const weight = [...addedIds.values()].reduce((n, b) => n + b, 0);
+    if (i > 0 && policy.keepBytes !== undefined && bytes + weight > policy.keepBytes) break;
     for (const k of added) kept.add(k);
-    bytes += more;
+    for (const id of addedIds.keys()) keptIds.add(id);
+    bytes += weight;
     keptStates.push([...state]);
   }
   const remove: GcImage[] = [];
   const keep: GcImage[] = [];
   for (const [key, img] of [...byKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!own.has(key)) continue;
-    (kept.has(key) ? keep : remove).push(img);
+    // A tag to remove whose image a kept tag names: only the tag goes, no byte is freed.
+    if (kept.has(key)) keep.push(img);
+    else remove.push(keptIds.has(img.id) ? { ...img, untagOnly: true } : img);
   }
   return { remove, keep, keptStates: keptStates.reverse(), dropped: [...own].filter((k) => !kept.has(k)).sort() };
 }

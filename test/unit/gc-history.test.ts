@@ -33,7 +33,13 @@ function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: num
   };
   const engine = Object.assign(new NoneEngine(), {
     name,
-    listImages: async (): Promise<ImageSummary[]> => held.filter((i) => i.tags.length).map(({ id, tags, size, layers }) => ({ id, tags: [...tags], size, layers })),
+    listImages: async (repo: string): Promise<ImageSummary[]> =>
+      repo === 'rep-cache'
+        ? held.filter((i) => i.tags.length).map(({ id, tags, size, layers }) => ({ id, tags: [...tags], size, layers }))
+        : held.flatMap(({ id, other, size, layers }) => {
+            const tags = other.filter((t) => t.startsWith(`${repo}:`)).map((t) => t.slice(repo.length + 1));
+            return tags.length ? [{ id, tags, size, layers }] : [];
+          }),
     removeImage: async (ref: string) => {
       removed.push(ref);
       for (const i of held) i.tags = i.tags.filter((t) => `rep-cache:${t}` !== ref);
@@ -120,9 +126,52 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nsteps: [\n');
     const r = await gc({ cwd: dir }, { engine: docker.engine, all: true });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    expect(r.value.removed.map((i) => i.key)).toEqual([target, final].sort());
+    // The final image keeps the Repfile's tag: its rep-cache tag is removed, the image stays.
+    expect([r.value.removed.map((i) => i.key), r.value.untagged.map((i) => i.key)]).toEqual([[target], [final]]);
     expect(formatGc(r.value, false).split('\n')[0]).toMatch(/^rep gc: Repfile:\d+:\d+: .*; gc works from \.rep\/history\.jsonl alone$/);
     // The image the Repfile's tag names stays: only its rep-cache tag went.
     expect(docker.held.map((i) => i.other)).toEqual([['rep-test/final:1']]);
+  });
+});
+
+describe('what gc says it freed', () => {
+  it('says "untagged", and counts no bytes, for an image another tag keeps: a user\'s, or a rep-cache tag gc keeps', async () => {
+    project([[1], [2, 4]]);
+    // Image 1 also has a user's tag; keys 3 and 4 are one image, 4 still in use.
+    const docker = fakeEngine('docker', [{ n: [1], size: 70, other: ['mine:1'] }, { n: [2], size: 20 }, { n: [3, 4], size: 30 }]);
+    appendHistory(dir, [key(3)]);
+    appendHistory(dir, [key(4)]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine, keepStates: 1 });
+    if (!r.ok) throw new Error('gc failed');
+    expect(formatGc(r.value, false)).toBe(
+      [
+        `removed rep-cache:${hex(2)} (20 bytes)`,
+        `untagged rep-cache:${hex(1)}: another tag names its image`,
+        `untagged rep-cache:${hex(3)}: another tag names its image`,
+        'rep gc: removed 1 step images (20 bytes); untagged 2; kept 1 (30 bytes)',
+      ].join('\n'),
+    );
+    expect(docker.held.map((i) => [i.tags, i.other])).toEqual([[[], ['mine:1']], [[hex(4)], []]]);
+  });
+
+  it('weighs the first step of a stage without its base image, when the engine lists the base', async () => {
+    project([[1], [2]]);
+    const docker = fakeEngine('docker', [{ n: [], other: ['busybox:latest'], size: 80, layers: ['base'] }, { n: [1], size: 100, layers: ['base', 'a'] }, { n: [2], size: 95, layers: ['base', 'b'] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine, keepStates: 1, dryRun: true });
+    expect(r.ok && formatGc(r.value, true).split('\n')).toEqual([`would remove rep-cache:${hex(1)} (20 bytes)`, expect.stringMatching(/; kept 1 \(15 bytes\)$/)]);
+  });
+
+  it('on a dry run, says the same of a rep-cache tag it keeps, and "up to" of the bytes (a user\'s tag it cannot see)', async () => {
+    project([[1], [2, 4], [3], [4]]);
+    const docker = fakeEngine('docker', [{ n: [1], size: 70, other: ['mine:1'] }, { n: [2], size: 20 }, { n: [3, 4], size: 30 }]);
+    const dry = await gc({ cwd: dir }, { engine: docker.engine, keepStates: 1, dryRun: true });
+    expect(dry.ok && formatGc(dry.value, true)).toBe(
+      [
+        `would remove rep-cache:${hex(1)} (70 bytes)`,
+        `would remove rep-cache:${hex(2)} (20 bytes)`,
+        `would untag rep-cache:${hex(3)}: another tag names its image`,
+        'rep gc: would remove 2 step images (up to 90 bytes: an image a tag of another repository names is only untagged); would untag 1; kept 1 (30 bytes)',
+      ].join('\n'),
+    );
   });
 });

@@ -52,6 +52,28 @@ describe('gc policy', () => {
     expect(tags(tight.keep)).toEqual([key(1), key(4)]);
   });
 
+  it('charges a step on a base image its size less the base\'s, when the engine lists the base (its whole size otherwise)', () => {
+    // Step 1 is the first of its stage, on a base of 80 bytes the engine lists under another repository.
+    const base: ImageSummary = { id: 'base', tags: ['latest'], size: 80, layers: ['base'] };
+    const steps = [img(1, 100, ['base', 'a']), img(2, 130, ['base', 'a', 'b'])];
+    expect(ownSizes(steps, [base])).toEqual(new Map([['id1', 20], ['id2', 30]]));
+    // The base's size unknown (Engine.inspect says no size): the step is charged whole, base and all.
+    expect(ownSizes(steps).get('id1')).toBe(100);
+    // The budget then weighs what gc can free: 20 + 30 bytes, not 130.
+    const p = planGc([[key(1)]], [key(2)], steps, { keepBytes: 50 }, { bases: [base] });
+    expect(tags(p.keep)).toEqual([key(1), key(2)]);
+  });
+
+  it('counts an image with two rep-cache tags once, and removes a tag whose image another kept tag names as an untag', () => {
+    // Keys 2 and 3 are one image (a step that came out the same), 50 bytes of its own; key 1 another 50.
+    const twice: ImageSummary = { id: 'id23', tags: [hex(2), hex(3)], size: 50, layers: ['x'] };
+    const p = planGc([[key(1)], [key(2)]], [key(3)], [img(1, 50, ['y']), twice], { keepBytes: 100 });
+    expect(tags(p.keep)).toEqual([key(1), key(2), key(3)]);
+    const one = planGc([[key(1)], [key(2)]], [key(3)], [img(1, 50, ['y']), twice], { keepStates: 1 });
+    expect(tags(one.remove)).toEqual([key(1), key(2)]);
+    expect(one.remove.map((i) => i.untagOnly ?? false)).toEqual([false, true]);
+  });
+
   it('defaults to the last 3 states', () => {
     const p = planGc([[key(2)], [key(3)], [key(4)], [key(6)]], [key(7)], [2, 3, 4, 6, 7].map((n) => img(n, 1, [String(n)])), {});
     expect(tags(p.remove)).toEqual([key(2), key(3)]);
