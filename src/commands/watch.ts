@@ -11,6 +11,7 @@ import { inputsMayChange } from '../context/inputs.js';
 import { lockPath } from '../lock/lockfile.js';
 import { openProject, type Project, type ProjectOptions } from '../project.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
+import { lstatQuiet } from '../safefs.js';
 import { inStateDir } from '../state/paths.js';
 import { build, type BuildOptions, type BuildRecord } from '../build.js';
 
@@ -32,6 +33,30 @@ export interface WatchOptions {
 
 /** Whether a path relative to the context lies outside it ("..data" is a name inside it, as Kubernetes writes). */
 const outside = (rel: string) => rel === '..' || rel.startsWith('../') || path.isAbsolute(rel);
+
+/**
+ * Whether a folder on the way from the context to `rel` (inside it) is no folder now: a link, most
+ * likely, put where a watched folder was. chokidar's watcher on that folder reads it again by its path,
+ * through the link (a link to / watched 39k folders outside the project); what it finds is refused here,
+ * as chokidar asks before it enters each entry. lstat, never stat; a folder gone is no link. `seen`
+ * holds the folders found real in this synchronous run (the siblings chokidar asks about in a row: on
+ * a 12k-file tree, 66k lstats instead of 160k), emptied before any I/O can answer, so what a folder
+ * was is never taken past the run that looked.
+ */
+function throughNonFolder(contextDir: string, rel: string, seen: Set<string>): boolean {
+  let at = contextDir;
+  const names = rel.split('/');
+  for (const name of names.slice(0, -1)) {
+    at = path.join(at, name);
+    if (seen.has(at)) continue;
+    const st = lstatQuiet(at);
+    if (st && !st.isDirectory()) return true;
+    if (!st) continue;
+    if (seen.size === 0) queueMicrotask(() => seen.clear());
+    seen.add(at);
+  }
+  return false;
+}
 
 export async function watch(opts: WatchOptions): Promise<void> {
   const first = openProject(opts.project);
@@ -99,13 +124,14 @@ export async function watch(opts: WatchOptions): Promise<void> {
     }, opts.debounceMs ?? 200);
   };
 
+  const realFolders = new Set<string>();
   const ignored = (abs: string) => {
     if (abs === dockerfile) return true;
     const rel = path.relative(contextDir, abs).split(path.sep).join('/');
     // Outside the context (the Repfile's folder, with -C): the Repfile and its lock alone, no folder below.
     if (outside(rel)) return !(abs === repfileDir || own.has(abs));
     if (rel === '') return false;
-    if (inStateDir(rel)) return true;
+    if (inStateDir(rel) || throughNonFolder(contextDir, rel, realFolders)) return true;
     if (rel === '.dockerignore') return false;
     return ignore.canSkipDir(rel);
   };
