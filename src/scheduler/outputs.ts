@@ -1,6 +1,7 @@
 // Content digest of a step's outputs, for early cutoff: the same bytes,
 // modes and owners give the same digest however often the producer reran
 // (timestamps are left out).
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { sha256Of } from '../canonical.js';
 import type { Engine } from '../engine/engine.js';
@@ -29,11 +30,40 @@ export function outputsDigestOf(entries: OutputEntry[], image: string): string {
   return `sha256:${sha256Of(lossy ? { entries: sorted, undecodedNamesIn: image } : sorted)}`;
 }
 
-/** The digest of `paths` as they are in `image`. */
+/** How many links one output may lead through, as Linux's path walk allows (ELOOP past it). */
+const MAX_LINKS = 40;
+
+/** Where a link at `at` (an absolute path in the image) with text `target` leads. */
+const linkTarget = (at: string, target: string) => posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(at), target));
+
+/**
+ * The digest of `paths` as they are in `image`, as a consumer's `COPY --from` sees them: an output
+ * that is a link is followed to what it names, which COPY copies under the link's name (the link
+ * alone gave the same digest however the file it named changed).
+ */
 export async function measureOutputs(engine: Engine, image: string, paths: readonly string[]): Promise<string> {
   const all: OutputEntry[] = [];
-  await engine.exportPaths(image, paths, async (p, stream) => {
-    all.push(...(await readOutputTar(p, stream)));
-  });
+  // Each path asked for, with the outputs it stands for (an output, or outputs whose links lead to it).
+  const trim = (p: string) => p.replace(/\/+$/, '') || '/';
+  let todo = new Map<string, string[]>();
+  for (const p of paths) todo.set(p, [...(todo.get(p) ?? []), trim(p)]);
+  for (let hops = 0; todo.size > 0; hops++) {
+    if (hops > MAX_LINKS) throw new Error(`output ${[...todo.values()][0]![0]}: more than ${MAX_LINKS} links lead on from it`);
+    const next = new Map<string, string[]>();
+    await engine.exportPaths(image, [...todo.keys()], async (asked, stream) => {
+      const at = trim(asked);
+      const entries = await readOutputTar(asked, stream);
+      const link = entries.length === 1 && entries[0]!.type === 'symlink' && entries[0]!.path === at ? entries[0]!.linkname : undefined;
+      for (const as of todo.get(asked)!) {
+        if (link !== undefined) {
+          const to = linkTarget(at, link);
+          next.set(to, [...(next.get(to) ?? []), as]);
+        } else {
+          all.push(...entries.map((e) => (e.path === at || e.path.startsWith(`${at}/`) ? { ...e, path: `${as}${e.path.slice(at.length)}` } : e)));
+        }
+      }
+    });
+    todo = next;
+  }
   return outputsDigestOf(all, image);
 }

@@ -116,6 +116,37 @@ image:
     expect(run('rep-test/cutoff:latest')).toBe('3\n');
   });
 
+  it('an output that is a link is measured by what it leads to: new bytes behind it rebuild the consumer, which COPY gives them (found by a review)', async () => {
+    const dir = makeProject({
+      Repfile: `rep: 1
+name: linked
+base: busybox:latest
+env: {${fresh()}}
+steps:
+  lib:
+    inputs: [version.txt]
+    run: mkdir -p /out && cp version.txt /out/lib.so.1 && ln -s lib.so.1 /out/lib.so
+    outputs: [/out/lib.so]
+  app:
+    needs: [base, lib]
+    run: cat /out/lib.so > /result
+  base:
+    run: echo base > /base
+image:
+  tag: rep-test/linked:latest
+  cmd: [cat, /result]
+`,
+      'version.txt': 'one\n',
+    });
+    const first = await buildIn(dir, docker());
+    expect(first.built.sort()).toEqual(['app', 'base', 'lib']);
+    expect(run('rep-test/linked:latest')).toBe('one\n');
+    writeFileSync(path.join(dir, 'version.txt'), 'two\n');
+    const second = await buildIn(dir, docker());
+    expect(second.built.sort()).toEqual(['app', 'lib']);
+    expect(run('rep-test/linked:latest')).toBe('two\n');
+  });
+
   it('builds independent stages at the same time', async () => {
     const dir = makeProject({
       Repfile: `rep: 1

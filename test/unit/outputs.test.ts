@@ -1,7 +1,9 @@
 // A step's outputs digest (early cutoff) read from the tar an engine gives of them.
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { outputsDigestOf, readOutputTar } from '../../src/scheduler/outputs.js';
+import tarStream from 'tar-stream';
+import type { Engine } from '../../src/engine/engine.js';
+import { measureOutputs, outputsDigestOf, readOutputTar } from '../../src/scheduler/outputs.js';
 import { rawEntry, rawTar } from './rawtar.js';
 
 const outputs = (...names: (string | Buffer)[]) => readOutputTar('/out/data', Readable.from([rawTar(...names.map((name) => rawEntry({ name, type: '0', body: 'x' })))]));
@@ -22,5 +24,69 @@ describe('the outputs digest', () => {
     expect(outputsDigestOf(ff, 'rep-cache:1')).not.toBe(outputsDigestOf(fe, 'rep-cache:2'));
     // The same step image (the same key) measured twice gives one digest.
     expect(outputsDigestOf(ff, 'rep-cache:1')).toBe(outputsDigestOf(fe, 'rep-cache:1'));
+  });
+});
+
+describe('an output that is a link', () => {
+  type Node = { file: string } | { link: string } | { dir: Record<string, Node> };
+  /** An engine whose image `image` holds `root`: exportPaths gives each path's tar as `docker cp` does (a link is not followed). */
+  function engineWith(images: Record<string, Record<string, Node>>): { engine: Engine; asked: string[][] } {
+    const asked: string[][] = [];
+    const lookup = (root: Record<string, Node>, p: string): Node | undefined => {
+      let node: Node = { dir: root };
+      for (const part of p.split('/').filter(Boolean)) {
+        if (!('dir' in node)) return undefined;
+        node = node.dir[part]!;
+        if (!node) return undefined;
+      }
+      return node;
+    };
+    const tarOf = async (name: string, node: Node): Promise<Buffer> => {
+      const pack = tarStream.pack();
+      const add = (n: string, x: Node) => {
+        if ('file' in x) pack.entry({ name: n, mode: 0o644 }, x.file);
+        else if ('link' in x) pack.entry({ name: n, type: 'symlink', linkname: x.link });
+        else {
+          pack.entry({ name: `${n}/`, type: 'directory', mode: 0o755 });
+          for (const [k, v] of Object.entries(x.dir).sort()) add(`${n}/${k}`, v);
+        }
+      };
+      add(name, node);
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const engine = {
+      exportPaths: async (image: string, paths: readonly string[], read: (p: string, tar: Readable) => Promise<void>) => {
+        asked.push([...paths]);
+        for (const p of paths) {
+          const node = lookup(images[image]!, p);
+          if (!node) throw new Error(`no ${p}`);
+          await read(p, Readable.from([await tarOf(p.replace(/\/+$/, '').split('/').pop()!, node)]));
+        }
+      },
+    } as unknown as Engine;
+    return { engine, asked };
+  }
+  const lib = (bytes: string): Record<string, Node> => ({ usr: { dir: { lib: { dir: { 'libfoo.so': { link: 'libfoo.so.1.2.3' }, 'libfoo.so.1.2.3': { file: bytes } } } } } });
+
+  it('is measured by what it leads to, as COPY --from copies it: new bytes behind the same link give a new digest', async () => {
+    const { engine, asked } = engineWith({ one: lib('v1'), two: lib('v2'), same: lib('v1') });
+    const one = await measureOutputs(engine, 'one', ['/usr/lib/libfoo.so']);
+    expect(await measureOutputs(engine, 'two', ['/usr/lib/libfoo.so'])).not.toBe(one);
+    expect(await measureOutputs(engine, 'same', ['/usr/lib/libfoo.so'])).toBe(one);
+    expect(asked.slice(0, 2)).toEqual([['/usr/lib/libfoo.so'], ['/usr/lib/libfoo.so.1.2.3']]);
+  });
+
+  it('leading to a folder, by an absolute link, measures the folder under the link\'s name; links inside a folder stay links', async () => {
+    const image = (v: string): Record<string, Node> => ({ opt: { dir: { app: { link: '/opt/app-1' }, 'app-1': { dir: { bin: { file: v }, cur: { link: 'bin' } } } } } });
+    const { engine } = engineWith({ a: image('a'), b: image('b') });
+    expect(await measureOutputs(engine, 'a', ['/opt/app'])).not.toBe(await measureOutputs(engine, 'b', ['/opt/app']));
+  });
+
+  it('in a loop is an error, not a hang', async () => {
+    const { engine } = engineWith({ loop: { a: { link: 'b' }, b: { link: 'a' } } });
+    await expect(measureOutputs(engine, 'loop', ['/a'])).rejects.toThrow('output /a: more than 40 links lead on from it');
   });
 });
