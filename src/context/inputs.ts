@@ -8,6 +8,7 @@ import path from 'node:path';
 import fg from 'fast-glob';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
+import { UNSHOWABLE } from '../repfile/schema.js';
 import { planCopies } from '../emit/copies.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
@@ -119,25 +120,23 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
   return files;
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f\x7f]/;
-
 /**
  * Inputs the emitted Dockerfile would have to name in a COPY but cannot: a
- * name with a control character (BuildKit refuses it) or a symlink (COPY
+ * name with a control character (BuildKit refuses it), or with a bidirectional
+ * override or a line separator (it would hide what the COPY says), or a symlink (COPY
  * copies the file a link it names points to). Both are fine inside a folder
  * COPY copies whole. Returns [input path, message] pairs.
  */
 function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: ContextIndex): [string, string][] {
-  if (!files.some((f) => f.type === 'symlink' || CONTROL.test(f.path))) return [];
+  if (!files.some((f) => f.type === 'symlink' || UNSHOWABLE.test(f.path))) return [];
   const { counts, wholeOk } = copiesFor(ctx.dir, ctx.ignore, index.files);
   const links = new Set(files.filter((f) => f.type === 'symlink').map((f) => f.path));
   const out: [string, string][] = [];
   for (const spec of planCopies(files.map((f) => f.path), counts, wholeOk)) {
     for (const src of spec.sources) {
       const first = spec.wholeDir ? files.find((f) => f.path.startsWith(`${src}/`))!.path : src;
-      if (CONTROL.test(src)) {
-        out.push([first, `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has a control character in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses it): rename it, or leave it out with .dockerignore`]);
+      if (UNSHOWABLE.test(src)) {
+        out.push([first, `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has a control character or a bidirectional override in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character; the others would hide what the COPY says): rename it, or leave it out with .dockerignore`]);
       } else if (!spec.wholeDir && links.has(src)) {
         const dir = src.includes('/') ? src.slice(0, src.lastIndexOf('/')) : '';
         const where = dir ? `here "${dir}", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755` : 'never the top of the context';

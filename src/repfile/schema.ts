@@ -13,23 +13,26 @@ const stepName = z
   .regex(STEP_NAME, { error: 'a step name is lowercase letters, digits, "-", "_" or "." and starts with a letter' })
   .max(STEP_NAME_MAX, { error: `a step name has at most ${STEP_NAME_MAX} characters` });
 
-// Control characters (C0 and DEL). In a field that becomes one Dockerfile line, a
-// newline would start a new instruction: such fields allow none of them.
-// eslint-disable-next-line no-control-regex
-const NO_CONTROL = /^[^\x00-\x1f\x7f]*$/;
+// Text that reaches a Dockerfile, or a file people read (CITATION.cff, CITE.md),
+// holds no control character (C0, DEL, C1) and nothing that reorders or breaks
+// what a reader sees ("Trojan Source"): no bidirectional override, isolate or
+// mark, no Unicode line or paragraph separator. In a field that becomes one
+// Dockerfile line, a newline would start a new instruction.
+const HIDDEN = '\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+/** One character of those, tab and newline included: a name of the context the Dockerfile cannot show as it is. */
+export const UNSHOWABLE = new RegExp(`[\\x00-\\x1f${HIDDEN}]`);
+const NO_CONTROL = new RegExp(`^[^\\x00-\\x1f${HIDDEN}]*$`);
 /** Newlines and tabs allowed: shell commands, descriptions. */
-// eslint-disable-next-line no-control-regex
-const LINES = /^[^\x00-\x08\x0b-\x1f\x7f]*$/;
+const LINES = new RegExp(`^[^\\x00-\\x08\\x0b-\\x1f${HIDDEN}]*$`);
 /** Tabs allowed: ENV and LABEL values, which are written quoted (a newline cannot be). */
-// eslint-disable-next-line no-control-regex
-const TABS = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+const TABS = new RegExp(`^[^\\x00-\\x08\\x0a-\\x1f${HIDDEN}]*$`);
 
 /**
  * A string that stays on one Dockerfile line. `abort` skips the checks after it
  * when it fails (not inside a union: zod then drops the branch's own message).
  */
 const oneLine = (what: string, abort = false) =>
-  z.string().regex(NO_CONTROL, { error: `${what} must not contain control characters (a newline here would start a new Dockerfile instruction)`, abort });
+  z.string().regex(NO_CONTROL, { error: `${what} must not contain control characters or bidirectional overrides (a newline here would start a new Dockerfile instruction)`, abort });
 
 /** A user (USER): a line that does not start with "-", which the Dockerfile would read as a flag of USER. */
 const userName = oneLine('user').min(1).regex(/^[^-]/, { error: 'a user does not start with "-" (Dockerfile USER would read it as a flag)' });
@@ -53,7 +56,7 @@ const imageRef = (digest: boolean) => {
 const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
   z.union([item, z.array(item)], { error: `expected ${what} or a list of them` });
 
-const envValue = z.union([z.string().regex(TABS, { error: 'an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)' }), z.number(), z.boolean()], {
+const envValue = z.union([z.string().regex(TABS, { error: 'an environment value must not contain newlines, other control characters or bidirectional overrides (Dockerfile ENV cannot express a newline; tabs are fine)' }), z.number(), z.boolean()], {
   error: 'an environment value is a string, number or boolean',
 });
 
@@ -65,9 +68,9 @@ export const stepSchema = z
   .strictObject({
     description: z
       .string()
-      .regex(LINES, { error: 'a description must not contain control characters other than newlines and tabs (each line becomes a Dockerfile comment)' })
+      .regex(LINES, { error: 'a description must not contain control characters other than newlines and tabs, nor bidirectional overrides (each line becomes a Dockerfile comment)' })
       .optional().describe('What this step is for (shown by `rep graph` and in the Dockerfile).'),
-    run: oneOrMany(z.string().regex(LINES, { error: 'a shell command must not contain control characters other than newlines and tabs' }), 'a shell command')
+    run: oneOrMany(z.string().regex(LINES, { error: 'a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides' }), 'a shell command')
       .optional()
       .describe('Shell commands run in this step, in order, as one layer.'),
     inputs: oneOrMany(z.string().min(1), 'a glob')
@@ -109,21 +112,19 @@ export const imageSchema = z
         oneLine('a label key', true)
           .min(1, { error: 'a label key must not be empty', abort: true })
           .regex(/^[^=]*$/, { error: 'a label key must not contain "=" (Dockerfile LABEL KEY=VALUE cannot express it)' }),
-        z.string().regex(TABS, { error: 'a label value must not contain newlines or other control characters (Dockerfile LABEL cannot express them; tabs are fine)' }),
+        z.string().regex(TABS, { error: 'a label value must not contain newlines, other control characters or bidirectional overrides (Dockerfile LABEL cannot express a newline; tabs are fine)' }),
       )
       .optional(),
   })
   .describe('The final image: which step it is, and its runtime settings.');
 
 // Citation text goes into CITATION.cff, CITE.md, CITE.tex, REPRODUCE.md and the RO-Crate, which readers
-// render or cat: no control character (C1 included) and no bidirectional override, one line but for the abstract.
-const CITE_LINE = /^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
-const CITE_TEXT = /^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+// render or cat: the characters a Dockerfile field refuses (above), one line but for the abstract.
 const citeLine = (what: string, min = 1) =>
   // One newline at the end is dropped: a YAML block scalar (title: >) keeps one.
   z.preprocess(
     (v) => (typeof v === 'string' ? v.replace(/\n$/, '') : v),
-    z.string().min(min).regex(CITE_LINE, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` }),
+    z.string().min(min).regex(NO_CONTROL, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` }),
   );
 
 const orcid = z
@@ -146,7 +147,7 @@ export const publishSchema = z
   .strictObject({
     title: citeLine('title').describe('Title of the work the image belongs to.'),
     authors: z.array(authorSchema).min(1),
-    abstract: z.string().regex(CITE_TEXT, { error: 'abstract must not contain control characters but newlines and tabs, nor bidirectional overrides' }).optional(),
+    abstract: z.string().regex(LINES, { error: 'abstract must not contain control characters but newlines and tabs, nor bidirectional overrides' }).optional(),
     license: citeLine('license').optional().describe('SPDX identifier or expression, e.g. MIT, CC-BY-4.0 or MIT OR Apache-2.0.'),
     doi: z
       .string()

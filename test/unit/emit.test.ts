@@ -306,13 +306,18 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
   it('refuses an input that no COPY can name: a control character in its name, a link outside a folder copied whole', async () => {
     const repfile = (inputs: string) => `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n    run: ls\n`;
     expect(await errorsOf(makeProject({ Repfile: repfile('[ok, "n*"]'), ok: '', 'n\nl': '' }))).toEqual([
-      'Repfile:6:18: steps.s.inputs[1]: "n\\nl" has a control character in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses it): rename it, or leave it out with .dockerignore',
+      'Repfile:6:18: steps.s.inputs[1]: "n\\nl" has a control character or a bidirectional override in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character; the others would hide what the COPY says): rename it, or leave it out with .dockerignore',
     ]);
+    // C1 controls, bidirectional overrides and U+2028 would reach the COPY line as they are ("Trojan Source").
+    for (const name of ['r\u202etxt.exe', 'b\u009b2J', 'p\u2028q', 'm\u200fx']) {
+      const errors = await errorsOf(makeProject({ Repfile: repfile(`[ok, "${name[0]}*"]`), ok: '', [name]: '' }));
+      expect(errors, JSON.stringify(name)).toEqual([expect.stringMatching(/^Repfile:6:18: steps\.s\.inputs\[1\]: "[^"]+" has a control character or a bidirectional override in its name, /)]);
+    }
     expect(await errorsOf(makeProject({ Repfile: repfile('[src/main, src/link]'), 'src/main': '', 'src/other': '', 'src/link': { link: 'main' } }))).toEqual([
       'Repfile:6:24: steps.s.inputs[1]: symlink "src/link" would become a copy of the file it points to in the emitted Dockerfile: COPY follows a link it names, and keeps links only in a folder it copies whole (here "src", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755): make the folder an input as a whole, or leave the link out',
     ]);
     // Inside a folder copied whole, both are fine.
-    const text = await emitted(makeProject({ Repfile: repfile('[d/]'), 'd/n\nl': '', 'd/link': { link: 'n\nl' } }));
+    const text = await emitted(makeProject({ Repfile: repfile('[d/]'), 'd/n\nl': '', 'd/r\u202eexe': '', 'd/link': { link: 'n\nl' } }));
     expect(text).toContain('COPY ["d","/work/d/"]\n');
   });
 });

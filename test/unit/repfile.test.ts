@@ -236,42 +236,42 @@ describe('Repfile strings that reach a Dockerfile', () => {
   it('rejects control characters in one-line fields, where they are', () => {
     const step = (body: string) => `${HEAD}steps:\n  a:\n${body}`;
     expect(one(HEAD + 'workdir: "/srv\\nRUN touch /pwned"\nsteps: {a: {run: x}}\n')).toEqual([
-      `Repfile:4:10: workdir: workdir must not contain control characters ${NL}`,
+      `Repfile:4:10: workdir: workdir must not contain control characters or bidirectional overrides ${NL}`,
     ]);
-    expect(one(step('    workdir: "/w\\rRUN x"\n'))).toEqual([`Repfile:6:14: steps.a.workdir: workdir must not contain control characters ${NL}`]);
-    expect(one(step('    user: "root\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters ${NL}`]);
-    expect(one(step('    user: "ro\\tot"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters ${NL}`]);
-    expect(one(step('    shell: [/bin/sh, "-c\\n"]\n'))).toEqual([`Repfile:6:22: steps.a.shell[1]: a shell argument must not contain control characters ${NL}`]);
-    expect(one(step('    outputs: ["/out\\e"]\n'))).toEqual([`Repfile:6:15: steps.a.outputs[0]: a path must not contain control characters ${NL}`]);
-    expect(one(step('    from: "busybox\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.from: an image or step must not contain control characters ${NL}`]);
+    expect(one(step('    workdir: "/w\\rRUN x"\n'))).toEqual([`Repfile:6:14: steps.a.workdir: workdir must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(step('    user: "root\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(step('    user: "ro\\tot"\n'))).toEqual([`Repfile:6:11: steps.a.user: user must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(step('    shell: [/bin/sh, "-c\\n"]\n'))).toEqual([`Repfile:6:22: steps.a.shell[1]: a shell argument must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(step('    outputs: ["/out\\e"]\n'))).toEqual([`Repfile:6:15: steps.a.outputs[0]: a path must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(step('    from: "busybox\\nRUN id"\n'))).toEqual([`Repfile:6:11: steps.a.from: an image or step must not contain control characters or bidirectional overrides ${NL}`]);
     expect(one(HEAD.replace('base: debian:bookworm-slim', 'base: "debian\\nRUN id"') + 'steps: {a: {run: x}}\n')).toEqual([
-      `Repfile:3:7: base: an image reference must not contain control characters ${NL}`,
+      `Repfile:3:7: base: an image reference must not contain control characters or bidirectional overrides ${NL}`,
     ]);
     const image = (body: string) => `${HEAD}steps: {a: {run: x}}\nimage:\n${body}`;
-    expect(one(image('  user: "u\\0"\n'))).toEqual([`Repfile:6:9: image.user: user must not contain control characters ${NL}`]);
-    expect(one(image('  tag: "demo:1\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.tag: an image name must not contain control characters ${NL}`]);
-    expect(one(image('  cmd: "sh\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.cmd: a command must not contain control characters ${NL}`]);
-    expect(one(image('  cmd: [sh, "-c\\rx"]\n'))).toEqual([`Repfile:6:13: image.cmd[1]: a command must not contain control characters ${NL}`]);
-    expect(one(image('  entrypoint: "x\\x7f"\n'))).toEqual([`Repfile:6:15: image.entrypoint: a command must not contain control characters ${NL}`]);
-    expect(one(image('  volumes: ["/v\\n"]\n'))).toEqual([`Repfile:6:13: image.volumes[0]: a path must not contain control characters ${NL}`]);
-    expect(one(image('  labels: {"k\\n": v}\n'))).toEqual([`Repfile:6:12: image.labels: a label key must not contain control characters ${NL}`]);
+    expect(one(image('  user: "u\\0"\n'))).toEqual([`Repfile:6:9: image.user: user must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  tag: "demo:1\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.tag: an image name must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  cmd: "sh\\nRUN id"\n'))).toEqual([`Repfile:6:8: image.cmd: a command must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  cmd: [sh, "-c\\rx"]\n'))).toEqual([`Repfile:6:13: image.cmd[1]: a command must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  entrypoint: "x\\x7f"\n'))).toEqual([`Repfile:6:15: image.entrypoint: a command must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  volumes: ["/v\\n"]\n'))).toEqual([`Repfile:6:13: image.volumes[0]: a path must not contain control characters or bidirectional overrides ${NL}`]);
+    expect(one(image('  labels: {"k\\n": v}\n'))).toEqual([`Repfile:6:12: image.labels: a label key must not contain control characters or bidirectional overrides ${NL}`]);
     expect(one(HEAD + 'env: {"1x": a}\nsteps: {a: {run: x}}\n')).toEqual([
       'Repfile:4:7: env: an environment variable name is letters, digits and "_", not starting with a digit',
     ]);
     expect(one(HEAD + 'steps: {a: {run: x}}\nsecrets:\n  s: {file: "k\\n"}\n')).toEqual([
-      `Repfile:6:13: secrets.s.file: a secret file path must not contain control characters ${NL}`,
+      `Repfile:6:13: secrets.s.file: a secret file path must not contain control characters or bidirectional overrides ${NL}`,
     ]);
   });
 
   it('rejects newlines and other control characters in env and label values, which ENV and LABEL cannot express', () => {
     expect(one(HEAD + 'env: {A: "x\\nRUN id"}\nsteps: {a: {run: x}}\n')).toEqual([
-      'Repfile:4:10: env.A: an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)',
+      'Repfile:4:10: env.A: an environment value must not contain newlines, other control characters or bidirectional overrides (Dockerfile ENV cannot express a newline; tabs are fine)',
     ]);
     expect(one(HEAD + 'steps:\n  a:\n    env: {B: "\\r"}\n')).toEqual([
-      'Repfile:6:14: steps.a.env.B: an environment value must not contain newlines or other control characters (Dockerfile ENV cannot express them; tabs are fine)',
+      'Repfile:6:14: steps.a.env.B: an environment value must not contain newlines, other control characters or bidirectional overrides (Dockerfile ENV cannot express a newline; tabs are fine)',
     ]);
     expect(one(HEAD + 'steps: {a: {run: x}}\nimage:\n  labels: {k: "v\\nw"}\n')).toEqual([
-      'Repfile:6:15: image.labels.k: a label value must not contain newlines or other control characters (Dockerfile LABEL cannot express them; tabs are fine)',
+      'Repfile:6:15: image.labels.k: a label value must not contain newlines, other control characters or bidirectional overrides (Dockerfile LABEL cannot express a newline; tabs are fine)',
     ]);
   });
 
@@ -287,14 +287,44 @@ describe('Repfile strings that reach a Dockerfile', () => {
     expect(r.steps[0]!.run).toEqual(['if true; then\n\techo x\nfi']);
     expect(r.steps[0]!.env).toEqual({ T: 'a\tb' });
     expect(one(HEAD + 'steps:\n  a:\n    run: "echo a\\rRUN id"\n')).toEqual([
-      'Repfile:6:10: steps.a.run: a shell command must not contain control characters other than newlines and tabs',
+      'Repfile:6:10: steps.a.run: a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides',
     ]);
     expect(one(HEAD + 'steps:\n  a:\n    run: [x, "y\\0"]\n')).toEqual([
-      'Repfile:6:14: steps.a.run[1]: a shell command must not contain control characters other than newlines and tabs',
+      'Repfile:6:14: steps.a.run[1]: a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides',
     ]);
     expect(one(HEAD + 'steps:\n  a:\n    description: "x\\rRUN id"\n')).toEqual([
-      'Repfile:6:18: steps.a.description: a description must not contain control characters other than newlines and tabs (each line becomes a Dockerfile comment)',
+      'Repfile:6:18: steps.a.description: a description must not contain control characters other than newlines and tabs, nor bidirectional overrides (each line becomes a Dockerfile comment)',
     ]);
+  });
+
+  it('rejects C1 controls, bidirectional overrides and marks and U+2028/U+2029 in every field that reaches the Dockerfile, as in citations', () => {
+    const OV = 'control characters or bidirectional overrides';
+    const step = (body: string) => `${HEAD}steps:\n  a:\n${body}`;
+    const image = (body: string) => `${HEAD}steps: {a: {run: x}}\nimage:\n${body}`;
+    for (const c of ['\\x85', '\\x9b', '\\u202e', '\\u2066', '\\u2069', '\\u200f', '\\u061c', '\\u2028', '\\u2029']) {
+      expect(one(step(`    description: "ok ${c}cod.exe"\n`)), c).toEqual([
+        `Repfile:6:18: steps.a.description: a description must not contain control characters other than newlines and tabs, nor bidirectional overrides (each line becomes a Dockerfile comment)`,
+      ]);
+      expect(one(step(`    run: "echo ${c}x"\n`)), c).toEqual([`Repfile:6:10: steps.a.run: a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides`]);
+      expect(one(step(`    run: [a, "b${c}"]\n`)), c).toEqual([`Repfile:6:14: steps.a.run[1]: a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides`]);
+      expect(one(HEAD + `env: {A: "x${c}"}\nsteps: {a: {run: x}}\n`), c).toEqual([
+        'Repfile:4:10: env.A: an environment value must not contain newlines, other control characters or bidirectional overrides (Dockerfile ENV cannot express a newline; tabs are fine)',
+      ]);
+      expect(one(image(`  labels: {k: "v${c}"}\n`)), c).toEqual([
+        'Repfile:6:15: image.labels.k: a label value must not contain newlines, other control characters or bidirectional overrides (Dockerfile LABEL cannot express a newline; tabs are fine)',
+      ]);
+      expect(one(step(`    workdir: "/w${c}"\n`)), c).toEqual([`Repfile:6:14: steps.a.workdir: workdir must not contain ${OV} ${NL}`]);
+      expect(one(step(`    user: "u${c}"\n`)), c).toEqual([`Repfile:6:11: steps.a.user: user must not contain ${OV} ${NL}`]);
+      expect(one(step(`    outputs: ["/o${c}"]\n`)), c).toEqual([`Repfile:6:15: steps.a.outputs[0]: a path must not contain ${OV} ${NL}`]);
+      expect(one(step(`    shell: ["/bin/sh${c}", -c]\n`)), c).toEqual([`Repfile:6:13: steps.a.shell[0]: a shell argument must not contain ${OV} ${NL}`]);
+      expect(one(image(`  cmd: "run ${c}"\n`)), c).toEqual([`Repfile:6:8: image.cmd: a command must not contain ${OV} ${NL}`]);
+      expect(one(image(`  entrypoint: ["x${c}"]\n`)), c).toEqual([`Repfile:6:16: image.entrypoint[0]: a command must not contain ${OV} ${NL}`]);
+      expect(one(image(`  volumes: ["/v${c}"]\n`)), c).toEqual([`Repfile:6:13: image.volumes[0]: a path must not contain ${OV} ${NL}`]);
+      expect(one(image(`  labels: {"k${c}": v}\n`)), c).toEqual([`Repfile:6:12: image.labels: a label key must not contain ${OV} ${NL}`]);
+    }
+    // Other text outside ASCII is fine.
+    const r = ok(step('    description: "café — naïve"\n    run: "echo 日本 ü"\n    workdir: /wörk\n'));
+    expect(r.steps[0]).toMatchObject({ description: 'café — naïve', run: ['echo 日本 ü'], workdir: '/wörk' });
   });
 
   it('rejects a Repfile that is not UTF-8, at the first bad byte; a BOM is fine', () => {
@@ -366,7 +396,7 @@ describe('image references', () => {
       'Repfile:8:11: steps.b.from: "Busybox:latest" is not an image reference: the repository name must be lowercase',
     ]);
     expect(withFrom('busybox:latest\tx')).toEqual([
-      `Repfile:8:11: steps.b.from: an image or step must not contain control characters (a newline here would start a new Dockerfile instruction)`,
+      `Repfile:8:11: steps.b.from: an image or step must not contain control characters or bidirectional overrides (a newline here would start a new Dockerfile instruction)`,
     ]);
     expect(withTag(`demo@${DIGEST}`)).toEqual([
       `Repfile:5:14: image.tag: "demo@${DIGEST}" has a digest; image.tag is [REGISTRY[:PORT]/]NAME[:TAG], e.g. paper/analysis:1.0`,
@@ -399,6 +429,13 @@ describe('the published JSON Schema', () => {
     expect(validate(doc({ image: { tag: `x@sha256:${'a'.repeat(64)}` } }))).toBe(false);
     expect(validate(doc({ steps: { a: { run: 'a\n\tb', description: 'x\ny' } } }))).toBe(true);
     expect(validate(doc({ steps: { a: { run: 'a\rb' } } }))).toBe(false);
+    for (const c of ['\x85', '\u202e', '\u2028']) {
+      expect(validate(doc({ steps: { a: { run: `a${c}b` } } })), c).toBe(false);
+      expect(validate(doc({ steps: { a: { run: 'x', description: `d${c}` } } })), c).toBe(false);
+      expect(validate(doc({ env: { A: `v${c}` } })), c).toBe(false);
+      expect(validate(doc({ workdir: `/w${c}` })), c).toBe(false);
+    }
+    expect(validate(doc({ steps: { a: { run: 'echo café', description: 'naïve' } } }))).toBe(true);
   });
 
   it('compiles in Ajv strict mode and refuses what rep refuses by syntax alone', () => {
