@@ -74,12 +74,15 @@ export async function watch(opts: WatchOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let again = false;
+  /** The builds under way, when there are: waited for once stopped (they stop on the same signal). */
+  let building: Promise<void> | undefined;
 
   const cycle = async () => {
     running = true;
     try {
       do {
         again = false;
+        if (opts.signal.aborted) return;
         const p = openProject(opts.project);
         if (!p.ok) {
           inputs = undefined;
@@ -120,7 +123,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
       opts.onEvent({ type: 'changed', paths: [...changed].sort() });
       changed = new Set();
       if (running) again = true;
-      else void cycle();
+      else building = cycle();
     }, opts.debounceMs ?? 200);
   };
 
@@ -146,11 +149,23 @@ export async function watch(opts: WatchOptions): Promise<void> {
     const where = err.path ? path.relative(contextDir, err.path) || err.path : contextDir;
     opts.onEvent({ type: 'invalid', errors: [{ file: where, message: `cannot watch it (${err.code ?? err.message}); changes there are not seen` }] });
   });
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  ready = true;
-  opts.onEvent({ type: 'watching', dir: contextDir });
-  await cycle();
-  await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
-  clearTimeout(timer);
-  await watcher.close();
+  // Stopped at any point, the first scan and the first build included: a listener added after them
+  // never heard an abort that came before, and the open watcher kept rep alive for good.
+  const stopped = new Promise<void>((resolve) => {
+    if (opts.signal.aborted) resolve();
+    else opts.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  try {
+    await Promise.race([new Promise<void>((resolve) => watcher.once('ready', () => resolve())), stopped]);
+    if (opts.signal.aborted) return;
+    ready = true;
+    opts.onEvent({ type: 'watching', dir: contextDir });
+    building = cycle();
+    await stopped;
+  } finally {
+    clearTimeout(timer);
+    await watcher.close();
+    // The build under way was given the same signal: it stops the engine's build and removes what it made.
+    await building;
+  }
 }
