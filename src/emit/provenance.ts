@@ -60,6 +60,12 @@ const byName = (a: ResourceDescriptor, b: ResourceDescriptor) => ((a.name ?? '')
 /** Every input's annotations: one object, shared (a statement lists each input of the context, 100k of them at times). */
 const INPUT: Record<string, string> = Object.freeze({ kind: 'input' });
 
+/**
+ * A context path as a relative file: URI, each segment percent-encoded whole: encodeURI
+ * would leave `#` and `?`, so data#v2.csv read as the file "data" with a fragment.
+ */
+const fileUri = (rel: string) => `file:${rel.split('/').map(encodeURIComponent).join('/')}`;
+
 export function provenanceStatement(p: ProvenanceInput): Statement {
   const subject: ResourceDescriptor[] = [
     { name: p.dockerfile.name, digest: { sha256: p.dockerfile.sha256 } },
@@ -79,7 +85,7 @@ export function provenanceStatement(p: ProvenanceInput): Statement {
     annotations: { kind: 'base-image', digestSource: b.source },
   }));
   // Keys in sorted order: written as they are, not copied (canonical.ts). Pushed, not spread: 100k of them at times.
-  for (const f of p.inputs) resolvedDependencies.push({ annotations: INPUT, digest: { sha256: f.sha256 }, name: f.path, uri: `file:${encodeURI(f.path)}` });
+  for (const f of p.inputs) resolvedDependencies.push({ annotations: INPUT, digest: { sha256: f.sha256 }, name: f.path, uri: fileUri(f.path) });
   return {
     _type: STATEMENT_TYPE,
     subject: subject.sort(byName),
