@@ -178,6 +178,14 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 /** A path as one shell word in a comment: bare when plain, else quoted (JSON when quoting would let a newline end the comment). */
 const shellWord = (p: string) => (/^[A-Za-z0-9_.,:@+\/=-]+$/.test(p) ? p : CONTROL.test(p) ? json(p) : shellQuote(p));
 
+/**
+ * One line of a step's description as a comment. BuildKit reads a `# NAME=VALUE`
+ * comment before an instruction as lint settings (`check=skip=all` silences the
+ * checks), and at the top of a file as a parser directive: after the `#` comes a
+ * fixed "|", so no description line reads as either.
+ */
+const descriptionLine = (l: string) => `#   |${l === '' ? '' : ` ${l}`}`;
+
 const secretsUsed = (recipe: Recipe) => [...new Set(recipe.steps.flatMap((s) => s.secrets))].sort();
 
 export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
@@ -203,7 +211,7 @@ export function emitDockerfile(dag: Dag, opts: EmitOptions): string {
       const node = dag.nodes.get(name)!;
       const deps = dependenciesOf(node).map((d) => (d === parentStepOf(node) ? `builds on ${d}` : `imports ${d}`));
       out.push('', `# step ${name}${deps.length ? ` (${deps.join(', ')})` : ''}${node.step.phony ? ' [phony]' : ''}`);
-      if (node.step.description) out.push(...node.step.description.split('\n').map((l) => `#   ${l}`));
+      if (node.step.description) out.push(...node.step.description.split('\n').map(descriptionLine));
       const workdir = workdirOf(dag, name);
       const copies = inputCopies(workdir, opts.inputsOf(name), counts, wholeOk);
       out.push(...stepInstructions(dag, node, inherited, workdir, copies, stageName));

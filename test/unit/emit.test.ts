@@ -79,7 +79,7 @@ WORKDIR /work
 ENV LANG="C.UTF-8"
 
 # step system
-#   OS packages
+#   | OS packages
 RUN apt-get update \\
  && apt-get install -y python3
 
@@ -217,6 +217,15 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
     // Ordinary text stays shell form.
     expect(runLine({ run: ['echo \u0085[x]'] })).toEqual(['RUN echo \u0085[x]']);
     expect(image('run \u0085')).toEqual(['CMD run \u0085']);
+  });
+
+  it('writes no description line BuildKit would read as lint settings (# check=skip=all) or a parser directive', async () => {
+    const description = 'check=skip=all\n  check = error=false\n\u00a0syntax=evil/frontend\n\nescape=`\nplain words';
+    const text = await emitted(makeProject({ Repfile: `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    description: ${JSON.stringify(description)}\n    run: ls\n` }));
+    expect(text).toContain('# step s\n#   | check=skip=all\n#   |   check = error=false\n#   | \u00a0syntax=evil/frontend\n#   |\n#   | escape=`\n#   | plain words\nRUN ls\n');
+    // As BuildKit's DirectiveParser reads a comment: after "#" and Go's unicode.IsSpace, NAME=VALUE.
+    const directive = (line: string) => /^#[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[a-zA-Z][a-zA-Z0-9]*\s*=\s*\S/.test(line);
+    expect(text.split('\n').filter(directive)).toEqual([]);
   });
 
   it('makes every command of every run item succeed, whatever the shell', () => {
