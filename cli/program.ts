@@ -5,7 +5,7 @@
 // `rep --help` or `rep context --list` does not load the builder, the engines
 // or the publisher.
 import { generateKeyPairSync } from 'node:crypto';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BuildRecord } from '../src/build.js';
@@ -44,6 +44,38 @@ function unwrap<T>(r: Result<T>): T {
 
 /** A mistake on the command line that commander cannot see (exit 2). */
 const badFlag = (flag: string, message: string): never => failWith([{ kind: 'flag', flag, message }]);
+
+/** Why a file cannot be written, in words (an errno said alone is not a message). */
+function cannotWrite(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such folder';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'EISDIR':
+      return 'a folder';
+    case 'EEXIST':
+      return 'it exists; rep does not overwrite it';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'permission denied';
+    case 'ENAMETOOLONG':
+      return 'the path is too long';
+    default:
+      return code ?? String((e as Error).message);
+  }
+}
+
+/** Does `write`, or says (exit 2) that the file `flag` names cannot be written. */
+function writing<T>(flag: string, write: () => T, what = 'it'): T {
+  try {
+    return write();
+  } catch (e) {
+    return badFlag(flag, `cannot write ${what} (${cannotWrite(e)})`);
+  }
+}
 
 /** A flag's value that must be a whole number from 1. */
 const whole = (flag: string, v: string): number => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
@@ -320,10 +352,20 @@ program
   .description('make an ed25519 key pair for signing bundles: PREFIX.key (private) and PREFIX.pub')
   .argument('<prefix>', 'path prefix of the two files')
   .action((prefix: string) => {
+    const flag = `keygen ${prefix || '""'}`;
+    // An empty prefix (or a folder's) would write the hidden files .key and .pub.
+    if (prefix === '' || /[/\\]$/.test(prefix)) badFlag(flag, 'expected a path prefix: the key pair goes to PREFIX.key and PREFIX.pub');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    writeFileSync(`${prefix}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-    writeFileSync(`${prefix}.pub`, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
-    out(`rep: wrote ${prefix}.key (keep it private) and ${prefix}.pub`);
+    const [key, pub] = [`${prefix}.key`, `${prefix}.pub`];
+    writing(flag, () => writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' }), key);
+    try {
+      writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx' });
+    } catch (e) {
+      // Not half a pair: the private key just written goes too.
+      rmSync(key, { force: true });
+      badFlag(flag, `cannot write ${pub} (${cannotWrite(e)})`);
+    }
+    out(`rep: wrote ${key} (keep it private) and ${pub}`);
   });
 
 program
@@ -338,7 +380,10 @@ program
     const ctx = openContext({ file: g.file, context: g.context });
     if (!ctx.ok) failWith(ctx.errors);
     if (o.tar !== undefined) {
-      await tarContext(ctx.value, o.tar === '-' ? process.stdout : createWriteStream(o.tar));
+      // Opened here, so that a path that cannot be written is said as the flag's mistake, not thrown from a stream.
+      const file = o.tar;
+      const fd = file === '-' ? undefined : writing(`--tar ${file}`, () => openSync(file, 'w'));
+      await tarContext(ctx.value, fd === undefined ? process.stdout : createWriteStream('', { fd }));
       if (!o.list && !o.sums) return;
     }
     if (o.sums) {
@@ -388,7 +433,8 @@ program
     const { prettyJson } = await import('../src/canonical.js');
     const { repfileJsonSchema } = await import('../src/repfile/schema.js');
     const text = prettyJson(repfileJsonSchema());
-    if (o.out) writeFileSync(o.out, text);
+    const file = o.out;
+    if (file) writing(`--out ${file}`, () => writeFileSync(file, text));
     else out(text);
   });
 

@@ -2,7 +2,9 @@
 // build context and the standalone Dockerfile. The one place these paths are
 // resolved (openProject, watch, build and the quick no-op path all ask here);
 // light, since the quick path loads it before the rest of rep.
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import type { FileProblem } from './diag.js';
 import { findRepfile } from './repfile/find.js';
 import { DEFAULT_DOCKERFILE, type ProjectFlags } from './options.js';
 
@@ -16,13 +18,45 @@ export interface ProjectPaths {
   repfile: string;
   /** The build context, absolute: -C against the working directory, else the Repfile's folder. */
   contextDir: string;
+  /** Why the context cannot be one (see contextProblem); undefined when it is a folder rep may read. */
+  problem?: FileProblem;
 }
 
 export function projectPaths(opts: PathOptions = {}): ProjectPaths {
   const cwd = opts.cwd ?? process.cwd();
   const repfile = opts.file ? path.resolve(cwd, opts.file) : findRepfile(cwd);
   const contextDir = opts.context ? path.resolve(cwd, opts.context) : path.dirname(repfile);
-  return { repfile, contextDir };
+  const problem = contextProblem(contextDir, opts.context ?? (path.relative(cwd, contextDir) || '.'));
+  return { repfile, contextDir, ...(problem ? { problem } : {}) };
+}
+
+/**
+ * Why `contextDir` cannot be a build context: missing, not a folder (-C naming
+ * a file), a path too long, a folder rep may not read. Undefined when it is a
+ * folder rep may read. `shown` is how the user named it.
+ */
+export function contextProblem(contextDir: string, shown: string): FileProblem | undefined {
+  const problem = (message: string): FileProblem => ({ file: shown, message });
+  try {
+    const st = statSync(contextDir);
+    if (!st.isDirectory()) return problem(`build context is not a directory (${st.isFile() ? 'a regular file' : 'not a folder'})`);
+    accessSync(contextDir, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (e) {
+    switch ((e as NodeJS.ErrnoException).code) {
+      case 'ENOENT':
+        return problem('build context directory does not exist');
+      case 'ENOTDIR':
+        return problem('build context directory does not exist (a part of its path is a file)');
+      case 'ENAMETOOLONG':
+        return problem('build context path is too long');
+      case 'EACCES':
+      case 'EPERM':
+        return problem('build context cannot be read (permission denied)');
+      default:
+        return problem(`build context cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
 }
 
 /** The standalone Dockerfile, absolute: --dockerfile (default Dockerfile) against the context. */

@@ -8,12 +8,12 @@ import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
 import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
-import { openProject } from '../project.js';
+import { openProject, type Project } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 import { readHistoryFile, writeHistory } from '../state/history.js';
 import { acquireMutex } from '../state/mutex.js';
 import { shownEntry, stateDir } from '../state/paths.js';
-import { formatSize, isRealDir } from '../safefs.js';
+import { formatSize, isRealDir, lexists } from '../safefs.js';
 import { readState, stateDirProblem } from '../state/state.js';
 
 export interface GcOptions extends GcPolicy {
@@ -39,7 +39,11 @@ export interface GcReport {
 }
 
 export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<GcReport>> {
-  const { contextDir } = projectPaths(paths);
+  const { contextDir, repfile, problem: notAContext } = projectPaths(paths);
+  if (notAContext) return fail(notAContext);
+  const project = openProject(paths);
+  // A Repfile named with -f that is not there is a mistake on the command line, not a project to weigh from its history alone.
+  if (!project.ok && paths.file !== undefined && !lexists(repfile)) return project;
   const problem = stateDirProblem(contextDir);
   if (problem) return fail(problem);
   // Without an engine there are no images to weigh, and dropping states from the history would forget real ones.
@@ -49,7 +53,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   if (held && !held.ok) return held;
   const mutex = held?.value;
   try {
-    const { withImages, notices, bases } = fromRepfile(paths);
+    const { withImages, notices, bases } = fromRepfile(project);
     const { states: recorded, dropped } = readHistoryFile(contextDir);
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
@@ -96,8 +100,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
  * images that were never built name no image, so they change nothing).
  * Without a Repfile that opens, the keys alone, and a notice that says so.
  */
-function fromRepfile(paths: PathOptions): { withImages: (keys: readonly string[]) => string[]; notices: string[]; bases: string[] } {
-  const project = openProject(paths);
+function fromRepfile(project: Result<Project>): { withImages: (keys: readonly string[]) => string[]; notices: string[]; bases: string[] } {
   if (!project.ok) {
     const why = project.errors[0] ? formatDiagnostic(project.errors[0]).split('\n')[0] : 'the Repfile does not open';
     return { withImages: (keys) => [...keys], notices: [`${why}; gc works from ${shownEntry('history')} alone`], bases: [] };

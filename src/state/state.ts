@@ -8,9 +8,10 @@ import { isJsonMap, prettyJsonPieces } from '../canonical.js';
 import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
+import { contextProblem } from '../projectpaths.js';
 import { readJsonFile, writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
-import { isRealDir, kindOf, ownDir } from '../safefs.js';
+import { isRealDir, kindOf, lstatQuiet, ownDir } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
 import { isMaterial, materialReader, pruneMaterials, vouched, writeMaterials } from './materials.js';
 import { seal, sealHolds } from './seal.js';
@@ -45,16 +46,25 @@ export interface State {
 /**
  * Why .rep cannot hold rep's state: it is a link (a cloned repository may
  * carry one, leading anywhere) or not a folder. Undefined when it is a
- * folder or missing. rep refuses the project rather than remove it.
+ * folder or missing. rep refuses the project rather than remove it. A
+ * context that cannot hold one (a file, a path too long, a folder rep may
+ * not read) is said as projectpaths.ts's contextProblem says it.
  */
 export function stateDirProblem(contextDir: string): FileProblem | undefined {
   const dir = stateDir(contextDir);
-  const st = lstatSync(dir, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = lstatSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    // Only "nothing there" is quiet: a context that is a file (ENOTDIR), a path too long, a folder rep may not read.
+    const shown = path.relative(process.cwd(), contextDir) || '.';
+    return contextProblem(contextDir, shown) ?? { file: path.relative(process.cwd(), dir) || dir, message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
   if (st?.isDirectory()) {
     // A folder where rep keeps a file of its own: rep replaces a file or a link there, never a folder
     // (writing it failed with EISDIR after the steps were built, half recorded).
     for (const entry of FILE_ENTRIES) {
-      if (!lstatSync(statePath(contextDir, entry), { throwIfNoEntry: false })?.isDirectory()) continue;
+      if (!lstatQuiet(statePath(contextDir, entry))?.isDirectory()) continue;
       const file = path.relative(process.cwd(), statePath(contextDir, entry)) || statePath(contextDir, entry);
       return { file, message: 'is a folder; rep keeps a file of its own there: remove it and run rep again' };
     }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
 import { acquireMutex, startedAt } from '../../src/state/mutex.js';
-import { CLI, makeProject, rep } from '../helpers.js';
+import { CLI, makeProject, rep, REPO } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: demo
@@ -18,6 +18,15 @@ steps:
     inputs: [src/]
     run: echo app
 `;
+
+/**
+ * rep run from its sources (through tsx) rather than dist/, for the checks of
+ * command-line mistakes below: they hold for the code as it is, built or not.
+ */
+function repSource(dir: string, args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(REPO, 'cli', 'main.ts'), ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  return [r.status, r.stdout, r.stderr] as const;
+}
 
 describe('rep CLI', () => {
   it('prints help and exits 0', () => {
@@ -283,6 +292,38 @@ describe('errors with kinds: the kind, not the command, gives the exit code', ()
       const r = await acquireMutex(dir, 0);
       expect(r.ok, planted).toBe(true);
       if (r.ok) r.value.release();
+    }
+  });
+
+  it('a context that is not a folder, and a Repfile named with -f that is not there, are located mistakes (exit 2), not an errno', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a', 'x.txt': 'x' });
+    try {
+      for (const args of [['status'], ['build', '--engine', 'none'], ['graph'], ['gc', '--engine', 'none']]) {
+        expect([args[0], ...repSource(dir, ['-C', 'x.txt', ...args])]).toEqual([args[0], 2, '', 'x.txt: build context is not a directory (a regular file)\n']);
+        const long = 'a'.repeat(300);
+        const [code, out, err] = repSource(dir, ['-C', long, ...args]);
+        expect([args[0], code, out, err.startsWith(`${long}: build context `), err.split('\n').length]).toEqual([args[0], 2, '', true, 2]);
+      }
+      expect(repSource(dir, ['-f', 'missing', 'gc', '--engine', 'none'])).toEqual([2, '', 'missing: no such file (write one with `rep init`, or name another with -f)\n']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an output path that cannot be written is a flag mistake (exit 2), and keygen overwrites nothing and takes no empty prefix', () => {
+    const dir = makeProject({ 'src/a': 'a', 'k.key': 'old\n' });
+    try {
+      expect(repSource(dir, ['context', '--tar', 'nodir/x'])).toEqual([2, '', 'rep: --tar nodir/x: cannot write it (no such folder)\n']);
+      expect(repSource(dir, ['context', '--tar', 'src'])).toEqual([2, '', 'rep: --tar src: cannot write it (a folder)\n']);
+      expect(repSource(dir, ['schema', '-o', 'nodir/x'])).toEqual([2, '', 'rep: --out nodir/x: cannot write it (no such folder)\n']);
+      expect(repSource(dir, ['keygen', 'nodir/k'])).toEqual([2, '', 'rep: keygen nodir/k: cannot write nodir/k.key (no such folder)\n']);
+      expect(repSource(dir, ['keygen', 'k'])).toEqual([2, '', 'rep: keygen k: cannot write k.key (it exists; rep does not overwrite it)\n']);
+      expect(readFileSync(path.join(dir, 'k.key'), 'utf8')).toBe('old\n');
+      expect(() => readFileSync(path.join(dir, 'k.pub'))).toThrow();
+      expect(repSource(dir, ['keygen', ''])).toEqual([2, '', 'rep: keygen "": expected a path prefix: the key pair goes to PREFIX.key and PREFIX.pub\n']);
+      expect(() => readFileSync(path.join(dir, '.key'))).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
