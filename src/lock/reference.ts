@@ -96,8 +96,10 @@ export function pinned(text: string, digest: string): string {
 // The repositories rep keeps its own images in: step images, rep-cache:KEY
 // (scheduler/stepimage.ts: a step is fresh when its key's image exists), and
 // images rebuilt for verification, rep-verify/NAME:SHA12 (publish/rebuild.ts).
-const OWN_LAST = 'rep-cache';
-const OWN_FIRST = 'rep-verify';
+export const STEP_REPO = 'rep-cache';
+export const VERIFY_REPO = 'rep-verify';
+const OWN_LAST = STEP_REPO;
+const OWN_FIRST = VERIFY_REPO;
 
 /**
  * Whether the reference `text` names one of rep's own images, however it is

@@ -7,6 +7,7 @@
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { CACHE_REPO, cacheRef, keyHex } from '../scheduler/stepimage.js';
+import { VERIFY_REPO } from '../lock/reference.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
 import type { SecretGrant } from '../scheduler/secrets.js';
@@ -17,7 +18,7 @@ import { shown } from './bundlefs.js';
 /** The tag a rebuild gets: rep-verify/NAME:first 12 hex digits of the bundle's sha256. */
 export function verifyTag(name: string, bundleSha256: string): string {
   const repo = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 100) || 'bundle';
-  return `rep-verify/${repo}:${bundleSha256.slice(0, 12)}`;
+  return `${VERIFY_REPO}/${repo}:${bundleSha256.slice(0, 12)}`;
 }
 
 const from = (s: SecretSource) => ('file' in s ? `the file ${shown(s.file)}` : `the environment variable ${shown(s.env)}`);

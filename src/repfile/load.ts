@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
 import { DEFAULT_EPOCH, DEFAULT_WORKDIR, type ImageSpec, type Recipe, type Step } from './recipe.js';
-import { FIELDS, repfileSchema, STEP_NAME, STEP_NAME_MAX, type RepfileDoc, type StepDoc } from './schema.js';
+import { defaultImageTag, FIELDS, repfileSchema, STEP_NAME, STEP_NAME_MAX, type RepfileDoc, type StepDoc } from './schema.js';
 import { SourceMap, type FieldPath } from './source.js';
 import { didYouMean } from './suggest.js';
 import { utf8Text } from '../utf8.js';
@@ -194,7 +194,7 @@ function toImage(r: RepfileDoc): ImageSpec {
   for (const k of Object.keys(i.labels ?? {}).sort()) labels[k] = i.labels![k]!;
   return {
     from: i.from,
-    tag: i.tag ?? `${r.name}:latest`,
+    tag: i.tag ?? defaultImageTag(r.name),
     cmd: i.cmd,
     entrypoint: i.entrypoint,
     expose: (i.expose ?? []).map(String),

@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../state/files.js';
 import { alive } from '../state/mutex.js';
 import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
 import type { BuildEvent } from './events.js';
-import { cacheRef, keyHex } from './stepimage.js';
+import { CACHE_REPO, cacheRef, keyHex } from './stepimage.js';
 
 export type CacheSpec = { kind: 'registry'; repo: string; text: string } | { kind: 'dir'; path: string; text: string };
 
@@ -121,7 +121,7 @@ async function loadArchive(engine: Engine, file: string): Promise<void> {
   if (!st.isFile()) throw new CacheArchiveError(`${ARCHIVE} is not a regular file`);
   const keys = await archiveStepKeys(file);
   const had = new Map<string, string>();
-  for (const image of await engine.listImages('rep-cache')) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
+  for (const image of await engine.listImages(CACHE_REPO)) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
   try {
     await engine.load(file);
   } finally {

@@ -10,11 +10,12 @@ import { writeTar, type TarEntry } from '../context/tar.js';
 import { copyLine, epochLines, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
 import { KEY_FORMAT } from '../plan/key.js';
+import { STEP_REPO } from '../lock/reference.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
 
 /** Step images are tagged rep-cache:<key hex>: "is it fresh?" is an image lookup. */
-export const CACHE_REPO = 'rep-cache';
+export const CACHE_REPO = STEP_REPO;
 export const keyHex = (key: string) => key.replace(/^sha256:/, '');
 export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
 
