@@ -7,7 +7,7 @@
 // vertices it runs and what they print), written as `--progress plain` would.
 import { request } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import { LineSplitter } from './lines.js';
+import { LineSplitter, MAX_LINE } from './lines.js';
 
 export interface ApiBuildRequest {
   tag: string;
@@ -47,6 +47,7 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
     const http = request({ socketPath: socket, path: `/build?${query.join('&')}`, method: 'POST', headers, signal }, (res) => {
       let imageId: string | undefined;
       let failed: string | undefined;
+      let left = false;
       const record = (l: string) => {
         if (!l.trim()) return;
         let m: { stream?: unknown; error?: unknown; message?: unknown; id?: unknown; aux?: unknown };
@@ -67,8 +68,17 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
       // A record over RECORD characters is cut, and then no JSON: passed over.
       const records = new LineSplitter(record, RECORD);
       res.setEncoding('utf8');
-      res.on('data', (c: string) => records.push(c));
+      res.on('data', (c: string) => {
+        records.push(c);
+        if (!lines.failed || left) return;
+        // A status past what rep holds is no build's: the build fails, and hanging up stops it.
+        left = true;
+        req.onLine?.(`ERROR: ${lines.failed}`);
+        resolve({ ok: false, said: lines.failed, cancelled: false });
+        http.destroy();
+      });
       res.on('end', () => {
+        if (left) return;
         records.end();
         lines.end();
         if (res.statusCode === 200 && !failed && imageId && /^sha256:[0-9a-f]{64}$/.test(imageId)) return resolve({ ok: true, imageId });
@@ -86,41 +96,101 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
   });
 }
 
-/** Lines out of a build's answer: text in pieces (per vertex: a piece may end mid-line), and BuildKit's status records. */
-class Lines {
-  private readonly split = new Map<string, LineSplitter>();
-  /** Per vertex: a character cut between two log records is decoded whole. */
-  private readonly decoders = new Map<string, StringDecoder>();
-  private readonly numbers = new Map<string, number>();
-  private readonly started = new Set<string>();
-  private readonly done = new Set<string>();
+/** Vertices of one build followed at most: a build over the API (a few steps) has tens. */
+const MAX_VERTICES = 1000;
+/** Characters of unfinished lines held across vertices at most: past it, the longest is said now, unfinished. */
+const MAX_PENDING = 1 << 20;
+/** Characters of vertex digests, with the unfinished lines held then, at most: past it, the build fails. */
+const MAX_KEPT = 4 << 20;
+
+/** What is held of one vertex (BuildKit's step; '' the classic builder's stream). */
+interface Vertex {
+  /** Its number in the lines said (#n), from the first status record naming it. */
+  n?: number;
+  started?: boolean;
+  done?: boolean;
+  split?: LineSplitter;
+  /** A character cut between two log records is decoded whole. */
+  decoder?: StringDecoder;
+  /** Characters of its unfinished line held, at most (what its LineSplitter holds is no more). */
+  pending: number;
+}
+
+/**
+ * Lines out of a build's answer: text in pieces (per vertex: a piece may end mid-line), and BuildKit's
+ * status records. What it holds is bounded, whatever the engine sends (found by a review: a daemon naming
+ * new vertices without end, with text that never ends a line, grew rep ~100 MB/s): past MAX_VERTICES
+ * vertices or MAX_KEPT characters it takes no more, and `failed` says why (the build fails with it).
+ */
+export class Lines {
+  private readonly vertices = new Map<string, Vertex>();
+  private numbered = 0;
+  private names = 0;
+  private pending = 0;
+  /** Why the build's status was left (a bound passed): the build fails with it. */
+  failed?: string;
 
   constructor(private readonly put: (line: string) => void) {}
 
-  /** Text of vertex `v` ('' for the classic builder's stream). */
-  text(v: string, piece: string): void {
-    let split = this.split.get(v);
-    if (!split) this.split.set(v, (split = new LineSplitter(this.put)));
-    split.push(piece);
+  /** How much is held: vertices, and characters of their digests and unfinished lines (what the tests bound). */
+  get held(): { vertices: number; chars: number } {
+    return { vertices: this.vertices.size, chars: this.names + this.pending };
+  }
+
+  private vertex(digest: string): Vertex | undefined {
+    if (this.failed) return undefined;
+    let v = this.vertices.get(digest);
+    if (v) return v;
+    if (this.vertices.size >= MAX_VERTICES) this.failed = `the engine's build status names more than ${MAX_VERTICES} steps`;
+    else if (this.names + digest.length + this.pending > MAX_KEPT) this.failed = `the engine's build status holds more than ${MAX_KEPT} characters of step names and unfinished lines`;
+    else {
+      this.vertices.set(digest, (v = { pending: 0 }));
+      this.names += digest.length;
+    }
+    return v;
+  }
+
+  /** Text of vertex `digest` ('' for the classic builder's stream). */
+  text(digest: string, piece: string): void {
+    const v = this.vertex(digest);
+    if (v) this.write(v, piece);
+  }
+
+  private write(v: Vertex, piece: string): void {
+    if (!piece) return;
+    v.split ??= new LineSplitter(this.put);
+    v.split.push(piece);
+    const nl = piece.lastIndexOf('\n');
+    const pending = Math.min(nl >= 0 ? piece.length - nl - 1 : v.pending + piece.length, MAX_LINE + 1);
+    this.pending += pending - v.pending;
+    v.pending = pending;
+    if (this.pending <= MAX_PENDING) return;
+    // The longest unfinished line is said now: it holds at least what this piece added, so the bound holds
+    // again and the other lines stay whole; it held MAX_PENDING / MAX_VERTICES characters at least, so
+    // a scan comes once a thousand characters at most.
+    let most = v;
+    for (const w of this.vertices.values()) if (w.pending > most.pending) most = w;
+    this.endLine(most);
+  }
+
+  /** Vertex `v`'s unfinished line, said now. */
+  private endLine(v: Vertex): void {
+    v.split?.end();
+    v.split = undefined;
+    this.pending -= v.pending;
+    v.pending = 0;
   }
 
   /** What is left of vertex `v`'s text, an unfinished last line, said now. */
-  private flush(v: string): void {
-    const rest = this.decoders.get(v)?.end() ?? '';
-    if (rest) this.text(v, rest);
-    this.split.get(v)?.end();
-    this.split.delete(v);
-    this.decoders.delete(v);
+  private flush(v: Vertex): void {
+    const rest = v.decoder?.end() ?? '';
+    v.decoder = undefined;
+    this.write(v, rest);
+    this.endLine(v);
   }
 
   end(): void {
-    for (const v of new Set([...this.split.keys(), ...this.decoders.keys()])) this.flush(v);
-  }
-
-  private number(digest: string): number {
-    let n = this.numbers.get(digest);
-    if (n === undefined) this.numbers.set(digest, (n = this.numbers.size + 1));
-    return n;
+    for (const v of this.vertices.values()) this.flush(v);
   }
 
   /** A BuildKit status record (base64 protobuf of moby/buildkit's StatusResponse): vertices started and done, their logs. */
@@ -134,20 +204,22 @@ class Lines {
     } catch {
       return;
     }
-    for (const v of vertices) {
-      const digest = str(v, 1);
+    for (const fs of vertices) {
+      const digest = str(fs, 1);
       if (!digest) continue;
-      const n = this.number(digest);
-      const has = (k: number) => v.some((f) => f.n === k);
-      const cached = v.some((f) => f.n === 4 && f.value === 1);
-      if ((has(5) || cached) && !this.started.has(digest)) {
-        this.started.add(digest);
-        this.put(`#${n} ${str(v, 3)}`);
+      const v = this.vertex(digest);
+      if (!v) return;
+      const n = (v.n ??= ++this.numbered);
+      const has = (k: number) => fs.some((f) => f.n === k);
+      const cached = fs.some((f) => f.n === 4 && f.value === 1);
+      if ((has(5) || cached) && !v.started) {
+        v.started = true;
+        this.put(`#${n} ${str(fs, 3)}`);
       }
-      const error = str(v, 7);
-      if ((has(6) || error) && !this.done.has(digest)) {
-        this.done.add(digest);
-        this.flush(digest);
+      const error = str(fs, 7);
+      if ((has(6) || error) && !v.done) {
+        v.done = true;
+        this.flush(v);
         this.put(error ? `#${n} ERROR: ${error}` : cached ? `#${n} CACHED` : `#${n} DONE`);
       }
     }
@@ -155,9 +227,10 @@ class Lines {
       const digest = str(l, 1);
       const msg = l.find((f) => f.n === 4)?.bytes;
       if (!digest || !msg) continue;
-      let decoder = this.decoders.get(digest);
-      if (!decoder) this.decoders.set(digest, (decoder = new StringDecoder('utf8')));
-      this.text(digest, decoder.write(msg));
+      const v = this.vertex(digest);
+      if (!v) return;
+      v.decoder ??= new StringDecoder('utf8');
+      this.write(v, v.decoder.write(msg));
     }
   }
 }

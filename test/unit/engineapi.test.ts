@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiGet, copyContainerName, createContainer, dockerfileTar, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
-import { apiBuild } from '../../src/engine/apibuild.js';
+import { apiBuild, Lines } from '../../src/engine/apibuild.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
@@ -220,6 +220,37 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     await expect(built(e.socket, { tag: 'x&version=1' })).rejects.toThrow(/not an image reference/);
     await expect(built(e.socket, { network: 'host&nocache=1' })).rejects.toThrow(/not a network/);
     expect(e.asked).toEqual(['POST /build?t=rep-cache%3Afinal&version=2&rm=1&forcerm=1']);
+  });
+
+  it('fails, and hangs up, when the status names more steps than any build over the API has (found by a review: a daemon naming new steps without end grew rep ~100 MB/s)', async () => {
+    const many = (from: number) => trace(...Array.from({ length: 100 }, (_, i) => vertex(`sha256:${from + i}`, `step ${from + i}`, [field(5, stamp)])));
+    const e = await engine((res) => res.writeHead(200).end(lines(...Array.from({ length: 15 }, (_, k) => many(k * 100)), { id: 'moby.image.id', aux: { ID: id } })));
+    const got: string[] = [];
+    expect(await built(e.socket, { onLine: (l) => got.push(l) })).toEqual({ ok: false, said: "the engine's build status names more than 1000 steps", cancelled: false });
+    expect(got.length).toBe(1001);
+    expect(got.at(-2)).toBe('#1000 step 999');
+    expect(got.at(-1)).toBe("ERROR: the engine's build status names more than 1000 steps");
+  });
+
+  it('holds a bounded count of steps and characters of what their status says, whatever the engine sends', () => {
+    const said: string[] = [];
+    const steps = new Lines((l) => said.push(l));
+    const partial = 'p'.repeat(16 * 1024);
+    // 900 steps each printing a line that never ends: the lines held stay within a MiB and a line; the ones past it are said, unfinished.
+    for (let i = 0; i < 900; i++) steps.status(trace(vertex(`sha256:${i}`, `s${i}`, [field(5, stamp)]), log(`sha256:${i}`, partial)).aux);
+    expect(steps.failed).toBeUndefined();
+    expect(steps.held.vertices).toBe(900);
+    expect(steps.held.chars).toBeLessThanOrEqual((1 << 20) + 16 * 1024 + 1 + 900 * 'sha256:899'.length);
+    expect(said.filter((l) => l === partial).length).toBeGreaterThan(800);
+    // Past 1000 steps: no more is held, and the build fails.
+    for (let i = 900; i < 1500; i++) steps.status(trace(vertex(`sha256:${i}`, `s${i}`, [field(5, stamp)])).aux);
+    expect(steps.held.vertices).toBe(1000);
+    expect(steps.failed).toBe("the engine's build status names more than 1000 steps");
+    // Names that are no digest, megabytes long: past 4 Mi characters held, the build fails.
+    const names = new Lines(() => {});
+    for (let i = 0; i < 10; i++) names.status(trace(vertex(`${i}${'d'.repeat(1 << 20)}`, 'x', [field(5, stamp)])).aux);
+    expect(names.held.chars).toBeLessThanOrEqual(4 << 20);
+    expect(names.failed).toBe("the engine's build status holds more than 4194304 characters of step names and unfinished lines");
   });
 });
 
