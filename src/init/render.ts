@@ -5,6 +5,8 @@ import { printable } from '../diag.js';
 import type { InitPlan } from './draft.js';
 import { WORKDIR } from './draft.js';
 import { flow, yamlString } from './yaml.js';
+import { imageRefProblem, namesRepImage, sameNameTag } from '../lock/reference.js';
+import { defaultImageTag } from '../repfile/schema.js';
 
 
 /** Text cut into lines of at most ~92 characters at spaces, its control characters escaped so none ends a comment early. */
@@ -30,6 +32,17 @@ export function projectName(dir: string): string {
   return n || 'analysis';
 }
 
+/**
+ * `name`, unless the image tag it gives (NAME:latest) is one a Repfile may not
+ * use: one of rep's own names (a folder called rep-cache), or an image it builds
+ * on (a folder called python with base python:latest). Then `NAME-analysis`.
+ */
+export function imageSafeName(name: string, starts: readonly string[]): string {
+  const tag = defaultImageTag(name);
+  const clash = namesRepImage(tag) || starts.some((b) => imageRefProblem(b, { digest: true }) === undefined && sameNameTag(b, tag));
+  return clash ? `${name}-analysis` : name;
+}
+
 export function renderRepfile(plan: InitPlan, name: string): string {
   const lines: string[] = comment(
     '',
@@ -41,7 +54,7 @@ export function renderRepfile(plan: InitPlan, name: string): string {
     lines.push('#', '# Where this differs from what repo2docker would build, or what it leaves out:');
     for (const n of plan.notes) lines.push(...wrap(n).map((l, i) => `#   ${i === 0 ? '- ' : '  '}${l}`.trimEnd()));
   }
-  lines.push('rep: 1', `name: ${name}`, ...comment('', plan.baseWhy), `base: ${yamlString(plan.base)}`, `workdir: ${WORKDIR}`, 'env:');
+  lines.push('rep: 1', `name: ${imageSafeName(name, [plan.base])}`, ...comment('', plan.baseWhy), `base: ${yamlString(plan.base)}`, `workdir: ${WORKDIR}`, 'env:');
   for (const [k, v] of plan.env) lines.push(`  ${k}: ${yamlString(v)}`);
   lines.push('steps:');
   plan.steps.forEach((s, i) => {

@@ -1,7 +1,7 @@
 // rep init against repo2docker's semantics, checked on the Repfile it writes
 // (structure, not a build: test/integration/init.test.ts builds the cases
 // Debian can satisfy). Each case cites the repo2docker build pack it follows.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
@@ -195,5 +195,19 @@ describe('rep init: the command', () => {
     writeFileSync(path.join(dir, '.dockerignore'), 'custom\n');
     rep(dir, ['init', '--force']);
     expect(readFileSync(path.join(dir, '.dockerignore'), 'utf8')).toBe('custom\n');
+  });
+});
+
+describe('the project name rep init writes', () => {
+  it('is not one whose image tag a Repfile may not use: rep\'s own names, or the image it builds on', () => {
+    const dir = makeProject({ 'rep-cache/requirements.txt': 'numpy==1.26.4\n', 'busybox/Dockerfile': 'FROM busybox:latest\nRUN echo hi > /hi\n' });
+    const own = init(path.join(dir, 'rep-cache'), { now: NOW });
+    expect(own.ok).toBe(true);
+    expect(readFileSync(path.join(dir, 'rep-cache/Repfile'), 'utf8')).toMatch(/^name: rep-cache-analysis$/m);
+    expect(open(path.join(dir, 'rep-cache')).recipe.image.tag).toBe('rep-cache-analysis:latest');
+    const base = init(path.join(dir, 'busybox'), { now: NOW });
+    expect(base.ok).toBe(true);
+    const written = readdirSync(path.join(dir, 'busybox')).find((f) => f.startsWith('Repfile'))!;
+    expect(readFileSync(path.join(dir, 'busybox', written), 'utf8')).toMatch(/^name: "?busybox-analysis"?$/m);
   });
 });

@@ -3,6 +3,7 @@
 // value is written by ../yaml.ts, so no Dockerfile text can add a line or a field.
 import { dq, flow, yamlString } from '../yaml.js';
 import type { Converted, DraftStep } from './model.js';
+import { imageSafeName } from '../render.js';
 
 function stepLines(s: DraftStep, file: string): string[] {
   const at = s.lines[0] === s.lines[1] ? `${s.lines[0]}` : `${s.lines[0]}-${s.lines[1]}`;
@@ -32,7 +33,9 @@ export function renderConverted(c: Converted, file: string, name: string): strin
     '# A RUN that rep would run with `sh -e` (not one `a && b` list) starts with `set +e`, as Docker runs it.',
   ];
   if (c.notes.length) out.push(`# Not converted or changed: ${c.notes.length} place(s), each noted below as "${file}:LINE".`);
-  out.push('rep: 1', `name: ${yamlString(name)}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
+  const stepNames = new Set(c.steps.map((s) => s.name));
+  const starts = [c.base, ...c.steps.flatMap((s) => (s.from !== undefined && !stepNames.has(s.from) ? [s.from] : []))];
+  out.push('rep: 1', `name: ${yamlString(imageSafeName(name, starts))}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
   for (const s of c.steps) out.push(...stepLines(s, file));
   out.push('image:', `  from: ${yamlString(i.from)}`);
   const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);
