@@ -18,6 +18,8 @@ export interface ApiBuildRequest {
   signal?: AbortSignal;
   /** Each line the build prints. */
   onLine?: (line: string) => void;
+  /** How long the engine may take to begin its answer (FIRST_ANSWER_MS; tests shorten it). */
+  firstAnswerMs?: number;
 }
 
 export type ApiBuilt = { ok: true; imageId: string } | { ok: false; said: string; cancelled: boolean };
@@ -26,11 +28,17 @@ const TAG = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 const NETWORK = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/;
 /** Characters of one JSON record of a build's answer at most (BuildKit's status records are a few hundred KB at most). */
 const RECORD = 16 << 20;
+/**
+ * Milliseconds an engine may take to begin its answer (it does within milliseconds: its first line, or
+ * BuildKit's first status record, as soon as it has the tar). The answer, once begun, takes as long as
+ * the build: only the signal stops it.
+ */
+const FIRST_ANSWER_MS = 30_000;
 
 /**
  * Builds the tar `body` (a Dockerfile and the files it copies), tagged `tag`: the image id,
  * or the engine's words when it refuses or the build fails. Rejects only when the engine
- * cannot be asked (then the client may be).
+ * cannot be asked, or does not begin its answer in time (then the client may be).
  */
 export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Promise<ApiBuilt> {
   if (!TAG.test(req.tag)) return Promise.reject(new Error(`not an image reference: ${req.tag}`));
@@ -91,7 +99,15 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
       res.on('error', (e) => (signal?.aborted ? cancelled() : resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false })));
     });
     http.on('error', (e) => (signal?.aborted ? cancelled() : answered ? resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false }) : reject(e)));
-    http.on('response', () => (answered = true));
+    // An engine that takes the request and never answers left the build waiting for ever (found by a
+    // review). Hanging up before it answers stops a build it may have begun: the client runs it once.
+    const ms = req.firstAnswerMs ?? FIRST_ANSWER_MS;
+    const silence = setTimeout(() => http.destroy(new Error(`no answer from ${socket} within ${ms} ms`)), ms);
+    http.on('response', () => {
+      answered = true;
+      clearTimeout(silence);
+    });
+    http.on('close', () => clearTimeout(silence));
     http.end(body);
   });
 }

@@ -252,6 +252,17 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     expect(names.held.chars).toBeLessThanOrEqual(4 << 20);
     expect(names.failed).toBe("the engine's build status holds more than 4194304 characters of step names and unfinished lines");
   });
+
+  it('gives up on an engine that takes the request and never answers, so that the client is asked (found by a review: the build waited for ever); an answer begun may then pause as long as it likes', async () => {
+    const silent = await engine(() => {});
+    await expect(built(silent.socket, { firstAnswerMs: 200 })).rejects.toThrow(`no answer from ${silent.socket} within 200 ms`);
+    const slow = await engine((res) => {
+      res.writeHead(200);
+      res.write(lines({ stream: 'Step 1/2 : FROM x\n' }));
+      setTimeout(() => res.end(lines({ aux: { ID: id } })), 600);
+    });
+    expect(await built(slow.socket, { buildkit: false, firstAnswerMs: 200 })).toEqual({ ok: true, imageId: id });
+  }, 20_000);
 });
 
 describe('which steps the scheduler hands over as a tar in memory (Engine.smallArchive)', () => {
