@@ -20,7 +20,7 @@ import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
 import { DEFAULT_LIMITS, formatLimit, parseSize } from '../src/publish/limits.js';
 import { VERSION } from '../src/version.js';
-import { ENGINE_OPTION, NETWORK_EXPECTED, networkMode, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../src/options.js';
+import { ENGINE_OPTION, NETWORK_EXPECTED, networkMode, PROJECT_OPTIONS, WHOLE, WHOLE_MAX, wholeNumber, type BuildFlags, type ProjectFlags } from '../src/options.js';
 import { addBuildOptions, commanderOption } from './options.js';
 import { EngineError } from '../src/engine/engine.js';
 import { nothingToBuild, out, printDiagnostics } from './print.js';
@@ -77,8 +77,8 @@ function writing<T>(flag: string, write: () => T, what = 'it'): T {
   }
 }
 
-/** A flag's value that must be a whole number from 1. */
-const whole = (flag: string, v: string): number => (/^[1-9]\d*$/.test(v) ? Number(v) : badFlag(`${flag} ${v}`, 'expected a whole number from 1'));
+/** A flag's value that must be a whole number from 1 (to WHOLE_MAX), read as -j reads one. */
+const whole = (flag: string, v: string): number => wholeNumber(v) ?? badFlag(`${flag} ${v}`, WHOLE.test(v) ? `expected a whole number from 1 to ${WHOLE_MAX}` : 'expected a whole number from 1');
 
 const program = new Command('rep')
   .description('Build container images the way make builds files.')
@@ -445,7 +445,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof Exit) return e.code;
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      // Help shown because the command line named no command or one there is not (`rep help bogus`, shown on stderr) is bad usage.
+      if ((e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') && e.exitCode === 0) return 0;
       return 2;
     }
     // Every problem rep foresees comes back as a Result (see src/diag.ts); what reaches here is

@@ -65,14 +65,24 @@ export const networkMode = (text: string): string | undefined =>
   text.length <= 256 && (/^[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9][A-Za-z0-9_.-]*)?$/.test(text) || /^(?:slirp4netns|pasta|ns):[A-Za-z0-9_.,=:/+-]+$/.test(text)) ? text : undefined;
 export const NETWORK_EXPECTED = "a network: none, host, bridge, a network name, container:NAME (letters, digits, _ . -), or podman's slirp4netns:, pasta: or ns: with their options (no blanks or shell characters)";
 
-const wholeFromOne = (text: string): number | undefined => {
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 1 ? n : undefined;
-};
+/** A whole number from 1 as a flag takes it: digits only (Number() also takes 0x10, 1e20, +2, 2.0 and blanks). */
+export const WHOLE = /^[1-9]\d*$/;
+/** The most a whole-number flag takes unless it says less: more is a slip, and past 2^53 not even exact. */
+export const WHOLE_MAX = 1_000_000_000;
+/** The most engine builds at once -j takes. */
+export const MAX_JOBS = 1024;
+
+/** `text` as a whole number from 1 to `max` (see WHOLE); undefined when it is not one. */
+export function wholeNumber(text: string, max = WHOLE_MAX): number | undefined {
+  return WHOLE.test(text) && Number(text) <= max ? Number(text) : undefined;
+}
+
+/** A path as -f and -C take it: an empty one is a slip (a variable that was not set), not the default. */
+const somePath = (text: string): string | undefined => (text === '' ? undefined : text);
 
 export const PROJECT_OPTIONS: readonly (OptionSpec & { key: keyof ProjectFlags })[] = [
-  { key: 'file', short: '-f', long: '--file', value: '<path>', description: 'the Repfile (default: ./Repfile)' },
-  { key: 'context', short: '-C', long: '--context', value: '<dir>', description: "build context directory (default: the Repfile's directory)" },
+  { key: 'file', short: '-f', long: '--file', value: '<path>', description: 'the Repfile (default: ./Repfile)', parse: somePath, expected: 'a path, not empty' },
+  { key: 'context', short: '-C', long: '--context', value: '<dir>', description: "build context directory (default: the Repfile's directory)", parse: somePath, expected: 'a path, not empty' },
 ];
 
 export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
@@ -88,7 +98,7 @@ export const BUILD_OPTIONS: readonly BuildOptionSpec[] = [
   { key: 'buildkit', long: '--buildkit', description: 'docker: build with BuildKit, and fail where the client cannot (BuildKit is the default wherever the client has it; DOCKER_BUILDKIT=0 asks for the classic builder)', commands: ['build', 'watch', 'publish'] },
   { key: 'dockerfile', long: '--dockerfile', value: '<path>', description: 'where to write the standalone Dockerfile', default: DEFAULT_DOCKERFILE, commands: ['build', 'watch'] },
   { key: 'dryRun', short: '-n', long: '--dry-run', description: 'say what would be built; build and write nothing', commands: ['build'] },
-  { key: 'jobs', short: '-j', long: '--jobs', value: '<n>', description: 'engine builds at once', default: 4, parse: wholeFromOne, expected: 'a whole number from 1', commands: ['build', 'watch'] },
+  { key: 'jobs', short: '-j', long: '--jobs', value: '<n>', description: 'engine builds at once', default: 4, parse: (text) => wholeNumber(text, MAX_JOBS), expected: `a whole number from 1 to ${MAX_JOBS}`, commands: ['build', 'watch'] },
   { key: 'network', long: '--network', value: '<mode>', description: 'network for RUN steps (e.g. host)', parse: networkMode, expected: NETWORK_EXPECTED, commands: ['build', 'watch', 'publish'] },
   { key: 'cacheFrom', long: '--cache-from', value: '<cache...>', description: 'also look for step images in registry://HOST/REPO or dir://PATH', commands: ['build'] },
   { key: 'cacheTo', long: '--cache-to', value: '<cache>', description: 'after the build, put every step image in registry://HOST/REPO or dir://PATH', commands: ['build'] },

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
 import { acquireMutex, startedAt } from '../../src/state/mutex.js';
-import { CLI, makeProject, rep, REPO } from '../helpers.js';
+import { makeProject, rep, REPO } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: demo
@@ -43,14 +43,28 @@ describe('rep CLI', () => {
     expect(r.stderr).toContain("option '--format <format>' argument 'png' is invalid");
   });
 
-  it('build and watch judge -j alike: a whole number from 1, else exit 2 before anything runs', () => {
+  it('build and watch judge -j alike: a whole number from 1 to 1024 written plainly, else exit 2 before anything runs', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     for (const command of ['build', 'watch']) {
-      for (const jobs of ['0', 'x']) {
-        // A timeout, so a watch that takes the value and starts watching fails instead of hanging.
-        const r = spawnSync(process.execPath, [CLI, command, '--engine', 'none', '-j', jobs], { cwd: dir, encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL' });
-        expect([r.status, r.stdout, r.stderr], `${command} -j ${jobs}`).toEqual([2, '', `rep: option '-j, --jobs <n>' argument '${jobs}' is invalid. a whole number from 1\n`]);
+      // Number() took 0x10 (16) and 1e20; gc and verify refused them.
+      for (const jobs of ['0', 'x', '0x10', '1e20', '1025', '+2', '2.0']) {
+        // repSource has a timeout, so a watch that takes the value and starts watching fails instead of hanging.
+        expect(repSource(dir, [command, '--engine', 'none', '-j', jobs]), `${command} -j ${jobs}`).toEqual([2, '', `rep: option '-j, --jobs <n>' argument '${jobs}' is invalid. a whole number from 1 to 1024\n`]);
       }
+    }
+    expect(repSource(dir, ['build', '--engine', 'none', '--dry-run', '-j', '1024'])[0]).toBe(0);
+    expect(repSource(dir, ['gc', '--engine', 'none', '--keep-states', '0x10'])).toEqual([2, '', 'rep: --keep-states 0x10: expected a whole number from 1\n']);
+    expect(repSource(dir, ['gc', '--engine', 'none', '--keep-states', '99999999999999999999'])).toEqual([2, '', 'rep: --keep-states 99999999999999999999: expected a whole number from 1 to 1000000000\n']);
+  });
+
+  it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
+    const [code, out] = repSource(dir, ['help', 'bogus']);
+    expect([code, out]).toEqual([2, '']);
+    expect(repSource(dir, ['help', 'build'])[0]).toBe(0);
+    for (const [flag, long] of [['-f', "'-f, --file <path>'"], ['-C', "'-C, --context <dir>'"]]) {
+      expect(repSource(dir, [flag!, '', 'status']), flag).toEqual([2, '', `rep: option ${long} argument '' is invalid. a path, not empty\n`]);
+      expect(repSource(dir, ['build', flag!, '']), flag).toEqual([2, '', `rep: option ${long} argument '' is invalid. a path, not empty\n`]);
     }
   });
 

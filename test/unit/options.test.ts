@@ -58,11 +58,16 @@ describe('build options', () => {
   });
 
   it('refuse the same values in commander and in the quick path', () => {
-    for (const [flag, v] of [['-j', '0'], ['-j', 'x'], ['--engine', 'dockr']]) {
+    for (const [flag, v] of [['-j', '0'], ['-j', 'x'], ['-j', '0x10'], ['-j', '1e20'], ['-j', '1025'], ['--engine', 'dockr']]) {
       expect(() => parsed('build', [flag!, v!])).toThrow(/is invalid/);
       expect(() => parsed('watch', [flag!, v!])).toThrow(/is invalid/);
       expect(quickArgs(['build', flag!, v!])).toBeUndefined();
     }
+  });
+
+  it('the quick path leaves an empty -f or -C to the full parser, which refuses it', () => {
+    for (const flag of ['-f', '--file', '-C', '--context']) expect(quickArgs(['build', flag, '']), flag).toBeUndefined();
+    expect(quickArgs(['build', '-j', '1024'])).toBeDefined();
   });
 
   it('the quick path takes build options only after `build`, as commander does', () => {
