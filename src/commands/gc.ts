@@ -8,6 +8,7 @@ import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
 import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
+import { keysOtherProjectsUse, registerProject } from '../gc/register.js';
 import { openProject, type Project } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 import { readHistoryFile, writeHistory } from '../state/history.js';
@@ -58,7 +59,11 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
     const stateKeys = records.filter((s) => !s.unsealed).map((s) => s.key);
-    const protect = new Set(withImages(records.filter((s) => s.unsealed).map((s) => s.key)));
+    const unsealed = new Set(withImages(records.filter((s) => s.unsealed).map((s) => s.key)));
+    // Keys are content-only: another project of this user's (a second clone) may use the same step image.
+    // What its current state names is kept; its .rep/ can only add to what is kept (gc/register.ts).
+    const shared = keysOtherProjectsUse(contextDir);
+    const protect = new Set([...unsealed, ...shared]);
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the
     // images the build tagged besides them (the canonical and the final image), which belong to the current state too.
@@ -74,8 +79,11 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // keys rep recorded: a key of the state that rep did not seal is never written (a later gc would remove its image).
     const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
     const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
+    const othersUse = planned.remove.filter((i) => shared.has(i.key) && !unsealed.has(i.key)).length;
+    if (othersUse) notices.push(`kept ${othersUse} step images another project of yours still uses (its current state names them): a gc here removes them once none does`);
     const unlisted = planned.dropped.filter((k) => steps.has(k) && !listedKeys.has(k));
     if (opts.dryRun) return ok({ engine, removed: plan.remove.filter((i) => !i.untagOnly), untagged: plan.remove.filter((i) => i.untagOnly), kept: plan.keep, failed: [], unlisted, notices });
+    registerProject(contextDir);
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));

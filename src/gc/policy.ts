@@ -2,6 +2,9 @@
 // (state/history.ts), its current state and the engine's rep-cache images.
 // Only images this project recorded are ever candidates: a rep-cache tag no
 // state of this project named is another project's (or nobody's), and stays.
+// Keys are content-only, so one this project recorded may be another's too
+// (a second clone): gc.ts keeps those another registered project's current
+// state names (gc/register.ts).
 // Like BuildKit's gc policy, what is kept is the newest states' images: the
 // last N states (keepStates), and/or as many of the newest states as fit in a
 // size budget (keepBytes); the current state's always, unless `all`.

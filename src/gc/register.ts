@@ -1,0 +1,109 @@
+// The projects this user's rep has built, so that `rep gc` in one keeps the
+// step images another still uses: keys are content-only, so two projects (or
+// two clones of one repository) share rep-cache:K. One project folder (its
+// real path, as JSON) a line in projects.jsonl, next to the seal key
+// ($XDG_STATE_HOME/rep, seal.ts): appended when a project writes its state,
+// and by gc. Bounded: past MAX_PROJECTS lines it is rewritten with the newest,
+// folders that no longer hold a .rep/ dropped.
+//
+// What another project's .rep/ says is a stranger's word (a clone may carry
+// one): read with the bounded, no-follow readers rep uses for its own state,
+// and only ever to keep an image. gc removes nothing but keys this project's
+// own sealed history names (history.ts); another project's state.json or
+// history can add keys to keep, never a key to remove. So its keys are taken
+// sealed or not (a hostile one can only make gc keep more), and a project
+// that is missing or cannot be read is passed over.
+import { realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { appendNoFollow, isRealDir, readBounded } from '../safefs.js';
+import { readHistory } from '../state/history.js';
+import { writeFileAtomic } from '../state/files.js';
+import { stateDir } from '../state/paths.js';
+import { sealKeyFile } from '../state/seal.js';
+import { readState } from '../state/state.js';
+
+/** The most projects the register names; past it, the oldest are forgotten (their images are then only as safe as before). */
+export const MAX_PROJECTS = 1000;
+/** The most bytes read: more is not the register rep writes. */
+const REGISTER_LIMIT = 16 << 20;
+
+/** The register's file: in the folder of the seal key; undefined where rep keeps no per-user state. */
+export function registerFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const key = sealKeyFile(env);
+  return key && path.join(path.dirname(key), 'projects.jsonl');
+}
+
+/** The projects registered, oldest first, each once (absolute paths; malformed lines left out). */
+export function readRegister(env: NodeJS.ProcessEnv = process.env): string[] {
+  const file = registerFile(env);
+  const r = file ? readBounded(file, { limit: REGISTER_LIMIT }) : undefined;
+  if (!r?.ok) return [];
+  const seen = new Set<string>();
+  for (const line of r.bytes.toString('utf8').split('\n')) {
+    try {
+      const dir: unknown = line && JSON.parse(line);
+      if (typeof dir === 'string' && path.isAbsolute(dir) && !dir.includes('\0')) {
+        seen.delete(dir);
+        seen.add(dir);
+      }
+    } catch {
+      // not a line rep wrote
+    }
+  }
+  return [...seen].slice(-MAX_PROJECTS);
+}
+
+const realDir = (dir: string): string => {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+};
+
+/**
+ * Adds the project at `contextDir` to the register, unless it is there. Only
+ * into a folder of this user's that exists (the seal key's, made when rep
+ * first sealed a record): none is made for it. Never throws: a register that
+ * cannot be written leaves gc as it was without one.
+ */
+export function registerProject(contextDir: string, env: NodeJS.ProcessEnv = process.env): void {
+  try {
+    const file = registerFile(env);
+    if (!file) return;
+    const home = statSync(path.dirname(file));
+    if (!home.isDirectory() || home.uid !== (process.geteuid?.() ?? -1)) return;
+    const dir = realDir(contextDir);
+    const known = readRegister(env);
+    if (known.includes(dir)) return;
+    if (known.length < MAX_PROJECTS) {
+      appendNoFollow(file, `${JSON.stringify(dir)}\n`);
+      return;
+    }
+    // Full: the folders that still hold a .rep/, the newest, then this one.
+    const kept = [...known.filter((d) => isRealDir(stateDir(d))), dir].slice(-MAX_PROJECTS);
+    writeFileAtomic(file, kept.map((d) => `${JSON.stringify(d)}\n`).join(''));
+  } catch {
+    // a register that cannot be written: gc keeps what it would have kept without one
+  }
+}
+
+/**
+ * The keys the other registered projects' current states use: the steps of
+ * each one's state.json and its newest history line (which also names the
+ * canonical and final images it tagged). For keeping only (see the top).
+ */
+export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv = process.env): Set<string> {
+  const me = realDir(contextDir);
+  const keys = new Set<string>();
+  for (const dir of readRegister(env)) {
+    if (dir === me) continue;
+    try {
+      for (const rec of Object.values(readState(dir)?.steps ?? {})) keys.add(rec.key);
+      for (const k of readHistory(dir).at(-1) ?? []) keys.add(k);
+    } catch {
+      // missing, or not to be read: passed over
+    }
+  }
+  return keys;
+}

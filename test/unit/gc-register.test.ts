@@ -1,0 +1,132 @@
+// rep gc and other projects of the same user: keys are content-only, so two
+// projects (two clones) share rep-cache:K. gc keeps what another registered
+// project's current state names, and another project's .rep/ can only make it
+// keep more, never remove more.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ImageSummary } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { formatGc, gc } from '../../src/commands/gc.js';
+import { MAX_PROJECTS, readRegister, registerFile, registerProject } from '../../src/gc/register.js';
+import { appendHistory } from '../../src/state/history.js';
+
+const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const hex = (n: number) => key(n).slice('sha256:'.length);
+const REPFILE = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n';
+
+/** An engine holding one image per key number; removing a tag removes its image. */
+function engineWith(ns: number[]) {
+  let held = ns.map((n) => ({ id: `sha256:${hex(n + 1000)}`, tags: [hex(n)], size: 10, layers: [`l${n}`] }));
+  const removed: string[] = [];
+  const engine = Object.assign(new NoneEngine(), {
+    name: 'docker',
+    listImages: async (repo: string): Promise<ImageSummary[]> => (repo === 'rep-cache' ? held.map((i) => ({ ...i, tags: [...i.tags] })) : []),
+    removeImage: async (ref: string) => {
+      removed.push(ref);
+      held = held.filter((i) => `rep-cache:${i.tags[0]}` !== ref);
+    },
+    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, held.find((i) => i.id === r)?.id] as const)),
+  }) as unknown as NoneEngine;
+  return { engine, removed };
+}
+
+let root: string;
+let home: string | undefined;
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'rep-register-'));
+  // A state home of this test's own: the register (and the seal key) live there.
+  home = process.env.XDG_STATE_HOME;
+  process.env.XDG_STATE_HOME = path.join(root, 'state');
+});
+afterEach(() => {
+  if (home === undefined) delete process.env.XDG_STATE_HOME;
+  else process.env.XDG_STATE_HOME = home;
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A project folder under the test's root, its history recording `states` (oldest first). */
+function project(name: string, states: number[][]): string {
+  const dir = path.join(root, name);
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'Repfile'), REPFILE);
+  for (const s of states) appendHistory(dir, s.map(key));
+  return dir;
+}
+
+/** A state.json as a clone may carry it (no seal of this user's): what its steps' keys are. */
+const plantState = (dir: string, keys: number[]) => {
+  mkdirSync(path.join(dir, '.rep'), { recursive: true });
+  writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: Object.fromEntries(keys.map((n, i) => [`s${i}`, { key: key(n) }])) }));
+};
+
+describe('gc and the other projects this user built', () => {
+  it("keeps a step image another registered project's current state uses, and removes it once none does", async () => {
+    // Two clones: A moved on from key 1, B still builds on it.
+    const a = project('a', [[1, 2], [3]]);
+    const b = project('b', []);
+    plantState(b, [1, 5]);
+    registerProject(b);
+    const { engine, removed } = engineWith([1, 2, 3, 5]);
+    const r = await gc({ cwd: a }, { engine, keepStates: 1 });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(removed).toEqual([`rep-cache:${hex(2)}`]);
+    expect(formatGc(r.value, false).split('\n')[0]).toBe('rep gc: kept 1 step images another project of yours still uses (its current state names them): a gc here removes them once none does');
+    // B moves on: the key A dropped is still A's to remove.
+    plantState(b, [5]);
+    const later = await gc({ cwd: a }, { engine, keepStates: 1 });
+    expect(later.ok && later.value.removed.map((i) => i.key)).toEqual([key(1)]);
+    expect(readRegister()).toEqual(expect.arrayContaining([b, a]));
+  });
+
+  it("makes gc keep more, never remove more, whatever another project's .rep/ holds", async () => {
+    const a = project('a', [[1], [2], [3]]);
+    const removedBy = async (setUp: () => void) => {
+      const { engine, removed } = engineWith([1, 2, 3, 7, 8]);
+      setUp();
+      const r = await gc({ cwd: a }, { engine, keepStates: 1, dryRun: true });
+      return [r.ok && r.value.removed.map((i) => i.key), removed];
+    };
+    const alone = await removedBy(() => undefined);
+    expect(alone).toEqual([[key(1), key(2)], []]);
+    // A stranger's clone: its history names keys as dropped and as states (not under this user's seal for it),
+    // its state.json names other projects' keys, and a third project's .rep/ is a link to A's.
+    const c = project('c', []);
+    mkdirSync(path.join(c, '.rep'));
+    writeFileSync(path.join(c, '.rep', 'history.jsonl'), [1, 2, 3, 7, 8].map((n) => `{"dropped":["${key(n)}"]}\n{"keys":["${key(n)}"]}\n`).join(''));
+    plantState(c, [7, 8]);
+    const d = path.join(root, 'd');
+    mkdirSync(d);
+    symlinkSync(path.join(a, '.rep'), path.join(d, '.rep'));
+    const e = path.join(root, 'e');
+    mkdirSync(e);
+    mkdirSync(path.join(e, '.rep'));
+    writeFileSync(path.join(e, '.rep', 'state.json'), '{"version":2,"steps":' + '['.repeat(100_000));
+    const withOthers = await removedBy(() => {
+      for (const p of [c, d, e, path.join(root, 'gone')]) registerProject(p);
+    });
+    // Only ever a subset: here the same, since none of them names key 1 or 2.
+    expect(withOthers).toEqual(alone);
+    plantState(c, [2]);
+    expect(await removedBy(() => undefined)).toEqual([[key(1)], []]);
+  });
+
+  it(`registers each project once, at most ${MAX_PROJECTS}, dropping folders with no .rep/ left when full; never follows a link at the register's name`, () => {
+    const a = project('a', [[1]]);
+    registerProject(a);
+    registerProject(a);
+    expect(readRegister()).toEqual([a]);
+    const file = registerFile()!;
+    writeFileSync(file, Array.from({ length: MAX_PROJECTS }, (_, n) => `${JSON.stringify(path.join(root, `p${n}`))}\n`).join('') + `${JSON.stringify(a)}\n`);
+    const b = project('b', [[2]]);
+    registerProject(b);
+    expect(readRegister()).toEqual([a, b]);
+    rmSync(file);
+    const elsewhere = path.join(root, 'elsewhere');
+    writeFileSync(elsewhere, '');
+    symlinkSync(elsewhere, file);
+    registerProject(a);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('');
+  });
+});
