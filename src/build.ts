@@ -118,11 +118,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const { cited, hashed } = hashContext(ctx.dir, resolved, context, opts);
-    const { plan, present } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: materialOf(ctx.dir) });
+    const { plan, present, facts } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: materialOf(ctx.dir), pullBases: !opts.dryRun });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
-      writeProvenance(project, { context: cited, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, network: opts.network, startedOn, finishedOn: new Date() });
+      writeProvenance(project, { context: cited, steps, outputsDigests: digests, dockerfileText: dockerfile.text, image: image ? { configDigest: image.imageId } : undefined, engine, platform: facts?.platform, network: opts.network, startedOn, finishedOn: new Date() });
     if (engine.name === 'none') {
       const provenance = await record(plan.steps, new Map());
       if (!provenance.ok) return provenance;
@@ -168,7 +168,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     writeState(ctx.dir, next, state, [...(cacheKey ? [cacheKey] : []), ...(final.dockerfile !== undefined ? [final.key] : [])]);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
-    const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value)) : undefined;
+    const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value), facts?.baseIds) : undefined;
     if (after) writeNoop(ctx.dir, after);
     return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
   } finally {

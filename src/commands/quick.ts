@@ -11,14 +11,14 @@
 // the long way.
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { lockBytes, noopImagesHold, noopStamp, readNoop, type NoopRecord } from '../scheduler/noop.js';
+import { lockBytes, noopImagesHold, noopRefs, noopStamp, readNoop, type NoopRecord } from '../scheduler/noop.js';
 import { prettyJson } from '../canonical.js';
 import { terminalJson } from '../diag.js';
 import { formatStatus, statusReport, type StepReport } from './statusreport.js';
 import { loadContext } from '../context/context.js';
 import { handOverWalk, walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
-import { engineIdentity } from '../engine/engine.js';
+import { askedPlatform, engineIdentity } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
@@ -184,7 +184,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   if (path.basename(bin) !== 'docker' || !onPath(bin, env, cwd)) return undefined;
   const socket = dockerSocket(env);
   if (!socket) return undefined;
-  const refs = [noop.tag, ...noop.refs];
+  const refs = noopRefs(noop);
   // Asked all at once, before anything else is read (a few milliseconds over the socket): for a project of
   // many steps, one socket each would be many open at once, and the full path asks in one batch.
   if (refs.length > QUICK_REFS) return undefined;
@@ -205,7 +205,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
     const repfileSha256 = sha256Hex(repfileBytes(repfile));
     const lock = lockBytes(repfile);
     const stamp = (c: boolean) =>
-      noopStamp({ engine: engineIdentity('docker', server), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });
+      noopStamp({ engine: engineIdentity('docker', server, askedPlatform(env)), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });
     // 'either': whether the last build left the canonical image or the engine's does not change what is fresh.
     if (stamp(canonical !== false) !== noop.stamp && (canonical !== 'either' || stamp(false) !== noop.stamp)) return undefined;
     const found = await ids;

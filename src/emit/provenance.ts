@@ -41,6 +41,8 @@ export interface ProvenanceInput {
   tag: string;
   engine: string;
   engineVersion: string;
+  /** The platform the engine built for (os/arch), which the keys of steps on a base image hold. */
+  platform?: string;
   network?: string;
   /** The image, when one was built: its config digest, and its repo digest once pushed. */
   image?: { configDigest: string; repoDigest?: string };
@@ -99,7 +101,7 @@ export function provenanceStatement(p: ProvenanceInput): Statement {
           target: p.target,
           tag: p.tag,
         },
-        internalParameters: { engine: p.engine, ...(p.network ? { network: p.network } : {}) },
+        internalParameters: { engine: p.engine, ...(p.network ? { network: p.network } : {}), ...(p.platform ? { platform: p.platform } : {}) },
         resolvedDependencies,
       },
       runDetails: {

@@ -14,7 +14,7 @@ import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuil
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
 import { apiBuild } from './apibuild.js';
 import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
-import { EngineError, PathMissingError, checkedImage, checkedImageId, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
+import { EngineError, PathMissingError, checkedImage, checkedImageId, askedPlatform, checkedPlatform, dockerPlatform, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
   flavor: 'docker' | 'podman';
@@ -86,6 +86,8 @@ export class CliEngine implements Engine {
   }
 
   private version?: string;
+  /** The server's os/arch, as it said when asked for its version. */
+  private serverPlatform?: string;
   /** Why the engine did not answer when last asked: no such binary, or the client's first line. */
   private silence?: { kind: 'no-binary' } | { kind: 'no-answer'; said: string };
 
@@ -105,14 +107,16 @@ export class CliEngine implements Engine {
     if (this.version === undefined) {
       const docker = this.name === 'docker';
       // Two words (a version holds no blank; the client turns a tab into blanks).
-      const fmt = docker ? '{{.Server.Version}} {{.Client.Version}}' : '{{.Version}}';
+      // Three words: the server's version, the client's (docker: it chooses the builder), the platform.
+      const fmt = docker ? '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}/{{.Server.Arch}}' : '{{.Version}} - {{.OsArch}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
       const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false, timeout: this.probeMs }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false, timeout: this.probeMs });
-        const [server, client] = String(r.stdout).split(' ');
+        const [server, client, platform] = String(r.stdout).split(' ');
         if (r.exitCode === 0 && server) {
           this.version = server;
+          this.serverPlatform = checkedPlatform(platform);
           if (docker) this.builder = chooseBuilder(this.ask, { version: client || undefined, buildx: await buildx });
         }
         else if ((r as { code?: string }).code === 'ENOENT') this.silence = { kind: 'no-binary' };
@@ -162,7 +166,12 @@ export class CliEngine implements Engine {
   }
 
   async identity(): Promise<string> {
-    return engineIdentity(this.name, await this.serverVersion());
+    return engineIdentity(this.name, await this.serverVersion(), this.name === 'docker' ? askedPlatform(this.env) : undefined);
+  }
+
+  async platform(): Promise<string | undefined> {
+    await this.serverVersion();
+    return this.name === 'docker' ? dockerPlatform(this.env, this.serverPlatform) : this.serverPlatform;
   }
 
   /** Whether the engine answers at all (the daemon runs, the binary exists). */

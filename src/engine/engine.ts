@@ -55,8 +55,14 @@ export interface Engine {
   readonly name: EngineName;
   /** A one-line description, e.g. "docker 20.10.24 (classic builder)". */
   describe(): Promise<string>;
-  /** The engine and its server's version, e.g. "docker 20.10.24": what a no-op build depends on (the builder is not). */
+  /** The engine and its server's version, e.g. "docker 20.10.24" (and "for linux/arm64" when the environment asks for a platform): what a no-op build depends on (the builder is not). */
   identity(): Promise<string>;
+  /**
+   * The platform its builds are for (os/arch, as docker names it: DOCKER_DEFAULT_PLATFORM when
+   * set, else the server's), or undefined when it does not say: part of the key of a step that
+   * starts from an image, whose bytes differ from one platform to another.
+   */
+  platform(): Promise<string | undefined>;
   /** Whether builds can mount secrets (RUN --mount=type=secret). */
   readonly secretsSupported: boolean;
   /**
@@ -146,14 +152,27 @@ export class PathMissingError extends EngineError {
 /** What `Engine.describe` says of a docker or podman engine: what the provenance records. */
 export function engineDescription(name: 'docker' | 'podman', serverVersion: string | undefined, buildkit: boolean): string {
   const builder = name === 'docker' ? (buildkit ? ' (BuildKit)' : ' (classic builder)') : '';
-  return `${engineIdentity(name, serverVersion)}${builder}`;
+  return `${name} ${serverVersion ?? '?'}${builder}`;
 }
+
+/** The platform the environment asks docker to build for (DOCKER_DEFAULT_PLATFORM, which the client passes on), if any. */
+export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => env.DOCKER_DEFAULT_PLATFORM?.trim().toLowerCase() || undefined;
+
+/** The platform docker builds for: the one the environment asks for, else the server's os/arch. */
+export function dockerPlatform(env: NodeJS.ProcessEnv, server: string | undefined): string | undefined {
+  return askedPlatform(env) ?? server;
+}
+
+/** A platform as an engine printed it (os/arch[/variant]), or undefined when it is not one. */
+export const checkedPlatform = (text: string | undefined): string | undefined => (text !== undefined && /^[a-z0-9_.-]{1,32}\/[a-z0-9_.-]{1,32}(\/[a-z0-9_.-]{1,32})?$/.test(text) ? text : undefined);
 
 /**
  * What `Engine.identity` says: part of what a no-op build checks. Not the
  * builder: the step images are keyed alike whichever builder made them, so a
  * build with another builder and nothing changed has nothing to do either.
+ * The platform only when the environment asks for one (DOCKER_DEFAULT_PLATFORM):
+ * the server's own is that of its images, which the no-op checks are there.
  */
-export function engineIdentity(name: 'docker' | 'podman', serverVersion: string | undefined): string {
-  return `${name} ${serverVersion ?? '?'}`;
+export function engineIdentity(name: 'docker' | 'podman', serverVersion: string | undefined, asked?: string): string {
+  return `${name} ${serverVersion ?? '?'}${asked ? ` for ${asked}` : ''}`;
 }

@@ -13,6 +13,10 @@ export class NoneEngine implements Engine {
   async describe() {
     return 'none (nothing is built)';
   }
+  async platform(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async identity() {
     return 'none';
   }

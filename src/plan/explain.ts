@@ -27,11 +27,17 @@ export function explain(
   if (prev.format !== cur.format) return [{ kind: 'format', from: prev.format, to: cur.format }];
   const out: Reason[] = [];
   if (cur.base !== undefined && prev.base !== cur.base) out.push({ kind: 'base', from: prev.base, to: cur.base });
+  else if (cur.base !== undefined && prev.stage?.baseId !== cur.stage?.baseId) {
+    // The same reference, another image behind it (a pull, or another engine's): named with its id.
+    const named = (id?: string) => (id ? `${cur.base} (image ${id.replace(/^sha256:/, '').slice(0, 12)})` : `${cur.base} (no image on the engine)`);
+    out.push({ kind: 'base', from: named(prev.stage?.baseId), to: named(cur.stage?.baseId) });
+  }
   if (parent.kind === 'step' && prev.parent !== cur.parent) out.push({ kind: 'upstream', step: parent.name });
   if (cur.stage && prev.stage) {
     if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
     if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
     if (prev.stage.epoch !== cur.stage.epoch) out.push({ kind: 'field', field: 'reproducible.epoch' });
+    if (prev.stage.platform !== cur.stage.platform) out.push({ kind: 'platform', from: prev.stage.platform, to: cur.stage.platform });
   }
   const inherited = out.length > 0;
   for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets', 'imports'] as const) {

@@ -31,6 +31,13 @@ export interface StepMaterial {
     env: Record<string, string>;
     /** SOURCE_DATE_EPOCH every RUN sees (absent when the Repfile turns reproducible images off). */
     epoch?: number;
+    /** The platform the engine builds for (os/arch), when it says: a lock pins a base for every platform at once. */
+    platform?: string;
+    /**
+     * The engine's id of the base image, when no digest pins it (no lock, no @sha256: in the
+     * Repfile): a tag names whatever was pulled last, and a step on another image is another step.
+     */
+    baseId?: string;
   };
   def: {
     run: string[];
@@ -64,6 +71,15 @@ export function inputRecords(files: readonly HashedFile[]): Record<string, Input
   for (const f of files) out[f.path] = { mode: modeText(f.mode), sha256: f.sha256, type: f.type };
   return out;
 }
+
+/** What the engine says that a key depends on: the platform it builds for, and the ids of base images no digest pins. */
+export interface EngineFacts {
+  platform?: string;
+  baseIds: ReadonlyMap<string, string>;
+}
+
+/** Whether a base reference, as the lock resolves it, is pinned to a digest (else the engine's image id stands for it). */
+export const pinned = (resolved: string): boolean => resolved.includes('@');
 
 export function newNonce(): string {
   return randomUUID();

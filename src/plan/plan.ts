@@ -8,7 +8,7 @@ import { resolveInputs } from '../context/inputs.js';
 import { ContextIndex, type ContextFile } from '../context/files.js';
 import type { Dag } from '../graph/dag.js';
 import { materialOf, type State, type StepRecord } from '../state/state.js';
-import type { StepMaterial } from './key.js';
+import type { EngineFacts, StepMaterial } from './key.js';
 import { Planner } from './planner.js';
 import type { Reason } from './reasons.js';
 
@@ -59,6 +59,8 @@ export interface PlanOptions {
   outputsDigest?: (producer: string, producerKey: string) => string | undefined;
   /** Base image as it goes into keys (e.g. pinned to a digest by Repfile.lock). */
   resolveBase?: (ref: string) => string;
+  /** What the engine says the keys depend on (freshness.ts engineFacts); none without an engine. */
+  facts?: EngineFacts;
   statCache?: StatCache;
   /** The context walked once already (saves walking it again per step). */
   index?: ContextIndex;

@@ -4,7 +4,7 @@ import { canonicalJson } from '../canonical.js';
 import type { HashedFile } from '../context/hash.js';
 import { workdirOf, type Dag } from '../graph/dag.js';
 import { explain } from './explain.js';
-import { inputRecords, KEY_FORMAT, newNonce, stepKey, type ImportRecord, type StepMaterial } from './key.js';
+import { inputRecords, KEY_FORMAT, newNonce, pinned, stepKey, type EngineFacts, type ImportRecord, type StepMaterial } from './key.js';
 import type { PlannedStep, PlanOptions } from './plan.js';
 
 /** A step's material and key, and whether a producer's outputs were stood in for by its key. */
@@ -32,6 +32,8 @@ export class Planner {
     private readonly opts: Pick<PlanOptions, 'state' | 'recordedMaterial' | 'resolveBase'> & {
       /** Phony steps' nonces, to recompute recorded keys (rep verify); one new nonce per step otherwise. */
       nonces?: Record<string, string>;
+      /** What the engine said the keys depend on (none without an engine). */
+      facts?: EngineFacts;
     } = {},
   ) {}
 
@@ -46,7 +48,6 @@ export class Planner {
    * stood in for by the producer's key (and `pending` says so).
    */
   key(name: string, digestOf: (producer: string, producerKey: string) => string | undefined): Keyed {
-    const { recipe } = this.dag;
     const node = this.dag.nodes.get(name)!;
     const step = node.step;
     const parentKey = node.parent.kind === 'step' ? this.keyed.get(node.parent.name)!.key : undefined;
@@ -65,7 +66,7 @@ export class Planner {
     const material: StepMaterial = {
       format: KEY_FORMAT,
       ...(node.parent.kind === 'image'
-        ? { base: resolveBase(node.parent.ref), stage: { workdir: recipe.workdir, env: recipe.env, ...(recipe.reproducible ? { epoch: recipe.reproducible.epoch } : {}) } }
+        ? { base: resolveBase(node.parent.ref), stage: this.stage(node.parent.ref, resolveBase(node.parent.ref)) }
         : { parent: parentKey! }),
       def: {
         run: step.run,
@@ -85,6 +86,20 @@ export class Planner {
     const keyed = { material, key: stepKey(material), pending, signature };
     this.keyed.set(name, keyed);
     return keyed;
+  }
+
+  /** The Repfile-wide settings of a stage that starts from the image `ref` (`resolved` by the lock). */
+  private stage(ref: string, resolved: string): NonNullable<StepMaterial['stage']> {
+    const { recipe } = this.dag;
+    const facts = this.opts.facts;
+    const baseId = pinned(resolved) ? undefined : facts?.baseIds.get(ref);
+    return {
+      workdir: recipe.workdir,
+      env: recipe.env,
+      ...(recipe.reproducible ? { epoch: recipe.reproducible.epoch } : {}),
+      ...(facts?.platform ? { platform: facts.platform } : {}),
+      ...(baseId ? { baseId } : {}),
+    };
   }
 
   /** Records the verdict on a keyed step, with reasons when it is stale. */

@@ -7,6 +7,7 @@ export type Reason =
   | { kind: 'format'; from: number; to: number }
   | { kind: 'base'; from?: string; to: string }
   | { kind: 'field'; field: string }
+  | { kind: 'platform'; from?: string; to?: string }
   | { kind: 'input-added'; path: string }
   | { kind: 'input-removed'; path: string }
   | { kind: 'input-changed'; path: string }
@@ -46,6 +47,8 @@ export function formatReason(r: Reason): string {
       return r.from === undefined ? `base image is now ${t(r.to)}` : `base image changed: ${t(r.from)} -> ${t(r.to)}`;
     case 'field':
       return `${t(r.field)} changed`;
+    case 'platform':
+      return `built for another platform: ${t(r.from ?? 'none said')} -> ${t(r.to ?? 'none said')}`;
     case 'input-added':
       return `input added: ${t(r.path)}`;
     case 'input-removed':

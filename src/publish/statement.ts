@@ -9,6 +9,7 @@ import { PREDICATE_TYPE, STATEMENT_TYPE, type ResourceDescriptor, type Statement
 import { SBOM_FILE } from '../sbom/sbomfile.js';
 import { resolverFor } from '../lock/lockfile.js';
 import { hashInputs, Planner } from '../plan/plan.js';
+import type { EngineFacts } from '../plan/key.js';
 import { openProject } from '../project.js';
 import { escaped, shown } from './bundlefs.js';
 
@@ -45,6 +46,22 @@ export function sbomProblems(statement: Statement, present: ReadonlySet<string>,
   return out;
 }
 
+/**
+ * What the engine said the keys depend on, as the statement records it: the platform it built for,
+ * and the image id of each base no digest pinned. They are the builder's word, as the keys are:
+ * what is checked here is that the bundle's files give the keys the statement says they gave.
+ */
+function statedFacts(statement: Statement): EngineFacts {
+  const { internalParameters, resolvedDependencies } = statement.predicate.buildDefinition;
+  const platform = typeof internalParameters.platform === 'string' ? internalParameters.platform : undefined;
+  const baseIds = new Map<string, string>();
+  for (const d of resolvedDependencies) {
+    const hex = d.digest?.sha256;
+    if (d.annotations?.kind === 'base-image' && d.annotations.digestSource === 'image-id' && typeof d.name === 'string' && typeof hex === 'string' && /^[0-9a-f]{64}$/.test(hex)) baseIds.set(d.name, `sha256:${hex}`);
+  }
+  return { ...(platform ? { platform } : {}), baseIds };
+}
+
 /** Where the keys the Repfile and the unpacked context give differ from the statement's. */
 export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir: string): string[] {
   const out: string[] = [];
@@ -56,7 +73,7 @@ export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir:
   const recorded = new Map(stepsOf(statement).map((b) => [b.name!.replace(/^step:/, ''), b]));
   const nonces: Record<string, string> = {};
   for (const [n, b] of recorded) if (typeof b.annotations?.nonce === 'string') nonces[n] = b.annotations.nonce;
-  const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(p.lock?.value), nonces });
+  const planner = new Planner(p.dag, hashed.value, { resolveBase: resolverFor(p.lock?.value), nonces, facts: statedFacts(statement) });
   const digestOf = (producer: string, producerKey: string) => {
     const d = recorded.get(producer)?.annotations?.outputsDigest;
     return typeof d === 'string' ? d : `key:${producerKey}`;

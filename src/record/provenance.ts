@@ -33,6 +33,8 @@ export interface RecordedBuild {
   dockerfileText: string;
   image?: { configDigest: string; repoDigest?: string };
   engine: Engine;
+  /** The platform the engine built for, as the keys hold it (EngineFacts). */
+  platform?: string;
   network?: string;
   startedOn: Date;
   finishedOn: Date;
@@ -61,6 +63,7 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
     tag: recipe.image.tag,
     engine: b.engine.name,
     engineVersion: await b.engine.describe(),
+    platform: b.platform,
     network: b.network,
     image: b.image,
     dockerfile: { name: 'Dockerfile', sha256: sha256Hex(b.dockerfileText) },

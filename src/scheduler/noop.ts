@@ -36,6 +36,8 @@ export interface NoopRecord {
   steps: { name: string; key: string }[];
   /** What `rep status` says of Repfile.lock against the Repfile (both are in the stamp), one line each. */
   lock: string[];
+  /** Each base image no digest pins, with the engine's id of it then: the steps on it are another build's once it names another image (a pull). */
+  bases: [ref: string, id: string][];
   /**
    * This user's seal on the rest, for this project (seal.ts): a .rep/ that came with a
    * repository could otherwise hold a record whose stamp matches (a context .dockerignore
@@ -70,7 +72,7 @@ export interface StampInput {
 }
 
 /** Bump when what goes into the stamp changes, so old stamps never match. */
-const STAMP_FORMAT = 4;
+const STAMP_FORMAT = 5;
 
 export function noopStamp(i: StampInput): string {
   const h = createHash('sha256');
@@ -115,8 +117,11 @@ export async function noopStamper(
 export async function noopStillHolds(contextDir: string, stamp: string, dockerfile: string, engine: Pick<Engine, 'imageIds'>): Promise<NoopRecord | undefined> {
   const noop = readNoop(contextDir);
   if (!noop || noop.stamp !== stamp || !existsSync(dockerfile)) return undefined;
-  return noopImagesHold(noop, await engine.imageIds([noop.tag, ...noop.refs])) ? noop : undefined;
+  return noopImagesHold(noop, await engine.imageIds(noopRefs(noop))) ? noop : undefined;
 }
+
+/** Every image a no-op record names: its tag, the step images, the bases (one engine call asks them all). */
+export const noopRefs = (noop: NoopRecord): string[] => [noop.tag, ...noop.refs, ...noop.bases.map(([ref]) => ref)];
 
 /**
  * The bytes of the Repfile's lock file, undefined when there is none; throws
@@ -131,7 +136,8 @@ export function lockBytes(repfile: string): Buffer | undefined {
 
 /** Whether the images a no-op record names are all still there, the tag naming the same image. */
 export function noopImagesHold(record: NoopRecord, ids: ReadonlyMap<string, string | undefined>): boolean {
-  return ids.get(record.tag) === record.imageId && record.refs.every((r) => ids.get(r) !== undefined);
+  const same = (a: string | undefined, b: string) => a !== undefined && a.replace(/^sha256:/, '') === b.replace(/^sha256:/, '');
+  return ids.get(record.tag) === record.imageId && record.refs.every((r) => ids.get(r) !== undefined) && record.bases.every(([ref, id]) => same(ids.get(ref), id));
 }
 
 /** References a no-op record may name (the Repfile's step images and bases); one with more is no record. */
@@ -147,7 +153,9 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
     // image reference, and not more than a record of a real project names.
     Array.isArray(r.refs) && r.refs.length <= MAX_NOOP_REFS && r.refs.every((x) => typeof x === 'string' && imageRefProblem(x) === undefined) &&
     Array.isArray(r.steps) && r.steps.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.key === 'string') &&
-    Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string')
+    Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string') &&
+    Array.isArray(r.bases) && r.refs.length + r.bases.length <= MAX_NOOP_REFS &&
+    r.bases.every((b) => Array.isArray(b) && b.length === 2 && typeof b[0] === 'string' && imageRefProblem(b[0]) === undefined && typeof b[1] === 'string' && /^(sha256:)?[0-9a-f]{64}$/.test(b[1]))
   );
 }
 
@@ -157,7 +165,7 @@ export function readNoop(contextDir: string): NoopRecord | undefined {
   const read = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
   if (!read) return undefined;
   // The fields rep writes, and no other, before anything walks it: a field more nested 400k deep overflowed the stack.
-  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock };
+  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock, bases: read.bases.map(([ref, id]) => [ref, id]) };
   return sealHolds(contextDir, sealedText(record), read.seal) ? { ...record, seal: read.seal } : undefined;
 }
 

@@ -50,9 +50,9 @@ export async function exportSettled(engine: Engine, to: CacheSpec, records: read
  * The no-op record a successful build leaves for the next (see noop.ts):
  * none unless every step settled a key.
  */
-export function noopRecordAfter(dag: Dag, next: State, image: { imageId: string }, stamp: string, lock: string[]): NoopRecord | undefined {
+export function noopRecordAfter(dag: Dag, next: State, image: { imageId: string }, stamp: string, lock: string[], baseIds: ReadonlyMap<string, string> = new Map()): NoopRecord | undefined {
   const settled = dag.order.map((n) => next.steps[n]);
   if (!settled.every((r) => r !== undefined)) return undefined;
   const steps = dag.order.map((name, i) => ({ name, key: settled[i]!.key }));
-  return { stamp, imageId: image.imageId, tag: dag.recipe.image.tag, refs: settled.map((r) => cacheRef(r!.key)), steps, lock };
+  return { stamp, imageId: image.imageId, tag: dag.recipe.image.tag, refs: settled.map((r) => cacheRef(r!.key)), steps, lock, bases: [...baseIds].sort(([a], [b]) => (a < b ? -1 : 1)) };
 }

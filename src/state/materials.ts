@@ -31,7 +31,7 @@ const optional = (x: unknown, is: (v: unknown) => boolean) => x === undefined ||
 export function isMaterial(m: unknown): m is StepMaterial {
   if (!isJsonMap(m) || typeof m.format !== 'number' || !optional(m.base, isString) || !optional(m.parent, isString) || !optional(m.nonce, isString)) return false;
   const { stage, def } = m;
-  if (stage !== undefined && !(isJsonMap(stage) && isString(stage.workdir) && stringMap(stage.env) && optional(stage.epoch, (e) => typeof e === 'number'))) return false;
+  if (stage !== undefined && !(isJsonMap(stage) && isString(stage.workdir) && stringMap(stage.env) && optional(stage.epoch, (e) => typeof e === 'number') && optional(stage.platform, isString) && optional(stage.baseId, isString))) return false;
   if (!isJsonMap(def) || !strings(def.run) || !stringMap(def.env) || !isString(def.workdir) || typeof def.phony !== 'boolean') return false;
   if (!optional(def.user, isString) || !optional(def.shell, strings) || !optional(def.secrets, strings) || !optional(def.imports, strings)) return false;
   return (

@@ -193,3 +193,25 @@ image:
     expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/chain:latest']).trim().split('\n').at(-1)).toMatch(/^three /);
   });
 });
+
+describe('docker: a base image tag that names another image', () => {
+  it('a pull that moves the base tag rebuilds the steps on it, and says which image it was; the no-op answer does not hold (found by a review)', () => {
+    const base = `rep-test/base:${fresh().replace(/\W/g, '').slice(-12).toLowerCase()}`;
+    sh(DOCKER_BIN, ['tag', 'busybox:latest', base]);
+    const dir = makeProject({ Repfile: `rep: 1\nname: moved\nbase: ${base}\nsteps:\n  one:\n    run: echo one > /one\nimage:\n  tag: rep-test/moved:latest\n` });
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toContain('rep: built 1 of 1 steps');
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/m);
+    const before = sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{.Id}}', base]).trim();
+    // Another image under the same tag, as `docker pull` of a newer release leaves it.
+    sh(DOCKER_BIN, ['build', '-q', '-t', base, '-'], { input: 'FROM busybox:latest\nRUN touch /released\n', env: { DOCKER_BUILDKIT: '0' } });
+    const after = sh(DOCKER_BIN, ['image', 'inspect', '--format', '{{.Id}}', base]).trim();
+    expect(after).not.toBe(before);
+    const status = rep(dir, ['status', '--engine', 'docker']).stdout;
+    const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+    expect(status).toContain(`base image changed: ${base} (image ${short(before)}) -> ${base} (image ${short(after)})`);
+    const r = rep(dir, ['build', '--engine', 'docker']);
+    expect(r.stdout).toContain('rep: built 1 of 1 steps');
+    expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/moved:latest', 'ls', '/released']).trim()).toBe('/released');
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/m);
+  });
+});

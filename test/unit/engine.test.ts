@@ -230,6 +230,9 @@ class BrokenEngine implements Engine {
   async identity() {
     return 'docker ?';
   }
+  async platform(): Promise<string | undefined> {
+    return undefined;
+  }
   async answers() {
     return true;
   }

@@ -237,3 +237,43 @@ describe('an input named like a property of every object', () => {
     expect(summary(dir).app).toEqual(['input added: __proto__', 'input added: constructor', 'input added: toString']);
   });
 });
+
+describe('what the engine says the keys depend on', () => {
+  const ID = (c: string) => `sha256:${c.repeat(64)}`;
+  const facts = (platform: string | undefined, ids: Record<string, string>) => ({ ...(platform ? { platform } : {}), baseIds: new Map(Object.entries(ids)) });
+  const planWith = (dir: string, f?: ReturnType<typeof facts>, resolveBase?: (r: string) => string) => {
+    const p = open(dir);
+    const r = planBuild(p.dag, p.ctx, { state: readState(p.ctx.dir), facts: f, resolveBase });
+    if (!r.ok) throw new Error('plan failed');
+    return r.value;
+  };
+
+  it('a base tag naming another image (a pull) keys its stages anew, and says which image it was', async () => {
+    const dir = makeProject(TREE);
+    const before = planWith(dir, facts('linux/amd64', { 'debian:bookworm-slim': ID('1'), 'busybox:latest': ID('2') }));
+    const after = planWith(dir, facts('linux/amd64', { 'debian:bookworm-slim': ID('3'), 'busybox:latest': ID('2') }));
+    for (const s of ['system', 'deps', 'app']) expect(after.step(s).key).not.toBe(before.step(s).key);
+    expect(after.step('data').key).toBe(before.step('data').key);
+    await build(open(dir), { engine: new NoneEngine() });
+    // Recorded without an engine (no id): the first id is a change too, named so.
+    const reasons = planWith(dir, facts(undefined, { 'debian:bookworm-slim': ID('3') })).step('system').reasons.map(formatReason);
+    expect(reasons).toEqual([`base image changed: debian:bookworm-slim (no image on the engine) -> debian:bookworm-slim (image ${'3'.repeat(12)})`]);
+  });
+
+  it('a base a digest pins is keyed by the digest alone, whatever the engine has under its tag', () => {
+    const dir = makeProject(TREE);
+    const pin = (r: string) => (r === 'debian:bookworm-slim' ? `debian:bookworm-slim@${ID('d')}` : r);
+    const one = planWith(dir, facts(undefined, { 'debian:bookworm-slim': ID('1') }), pin);
+    const two = planWith(dir, facts(undefined, { 'debian:bookworm-slim': ID('3') }), pin);
+    expect(two.step('system').key).toBe(one.step('system').key);
+  });
+
+  it('another platform keys every step anew (a lock pins a base for all platforms at once), and says so', async () => {
+    const dir = makeProject(TREE);
+    const amd = planWith(dir, facts('linux/amd64', {}));
+    const arm = planWith(dir, facts('linux/arm64', {}));
+    for (const s of ['system', 'deps', 'data', 'app']) expect(arm.step(s).key).not.toBe(amd.step(s).key);
+    await build(open(dir), { engine: new NoneEngine() });
+    expect(planWith(dir, facts('linux/arm64', {})).step('data').reasons.map(formatReason)).toEqual(['built for another platform: none said -> linux/arm64']);
+  });
+});

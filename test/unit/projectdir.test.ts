@@ -186,7 +186,7 @@ describe('.rep: rep never follows a link there', () => {
 
   it('reads no JSON of its own through a link (.rep/noop.json -> /proc/self/environ or a crafted record)', () => {
     const v = victim();
-    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: [] };
+    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: [], bases: [] as [string, string][] };
     // The same record, sealed, as a file of its own is read: the link alone is what is refused.
     const own = project({});
     writeNoop(own, record);
@@ -203,7 +203,7 @@ describe('.rep: rep never follows a link there', () => {
   });
 
   it('believes no .rep/noop.json it did not seal for this project: one that came with a repository would answer "nothing to build" (found by an adversarial review)', () => {
-    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: ['\x1b]0;title\x07'] };
+    const record = { stamp: 'x', imageId: 'sha256:1', tag: 't', refs: [], steps: [{ name: 'a', key: 'k' }], lock: ['\x1b]0;title\x07'], bases: [] as [string, string][] };
     expect(readNoop(project({ '.rep/noop.json': JSON.stringify(record) }))).toBeUndefined();
     const other = project({});
     writeNoop(other, record);

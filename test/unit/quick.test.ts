@@ -109,13 +109,18 @@ describe('dockerSocket', () => {
 });
 
 describe('a no-op record planted in .rep/', () => {
-  const record = (refs: unknown[], tag = 'paper/x:1') => ({ stamp: 's', imageId: 'sha256:x', tag, refs, steps: [], lock: [] });
+  const record = (refs: unknown[], tag = 'paper/x:1', bases: unknown[] = []) => ({ stamp: 's', imageId: 'sha256:x', tag, refs, steps: [], lock: [], bases });
 
   it('names only image references, and not more than a project does: its references go to the engine API before its stamp is compared', () => {
     expect(isNoopRecord(record([`rep-cache:${'a'.repeat(64)}`, 'debian:bookworm-slim@sha256:' + 'b'.repeat(64)]))).toBe(true);
     for (const bad of ['../../containers/json', '../../../v1.41/info', '-evil', 'a/./b', 'x y']) expect(isNoopRecord(record([bad])), bad).toBe(false);
     expect(isNoopRecord(record([], '-evil'))).toBe(false);
     expect(isNoopRecord(record(Array.from({ length: MAX_NOOP_REFS + 1 }, (_, i) => `rep-cache:${String(i).padStart(64, '0')}`)))).toBe(false);
+    // The bases it names with their ids go to the engine too.
+    const id = `sha256:${'c'.repeat(64)}`;
+    expect(isNoopRecord(record([], 'paper/x:1', [['debian:bookworm-slim', id]]))).toBe(true);
+    for (const bad of [['../../info', id], ['debian:12', 'sha256:x'], ['debian:12'], 'debian:12']) expect(isNoopRecord(record([], 'paper/x:1', [bad])), String(bad)).toBe(false);
+    expect(isNoopRecord({ ...record([]), bases: undefined })).toBe(false);
   });
 
   it('cannot make an API path climb: a reference with a "." or ".." segment is refused before anything is sent', async () => {
