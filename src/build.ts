@@ -24,6 +24,7 @@ import { canonicalImage } from './repro/canonical.js';
 import { imageStep } from './scheduler/stepimage.js';
 import { letGoOfGarbage } from './heap.js';
 import { acquireMutex } from './state/mutex.js';
+import { registerProject } from './gc/register.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
 
 export interface BuildOptions {
@@ -166,6 +167,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // target's with the Repfile's runtime settings) when there is one, so that gc removes them with their state.
     const final = imageStep(dag, plan.step(dag.target).key);
     writeState(ctx.dir, next, state, [...(cacheKey ? [cacheKey] : []), ...(final.dockerfile !== undefined ? [final.key] : [])]);
+    // So that rep gc in another project keeps the step images this one uses (they are shared by key).
+    registerProject(ctx.dir);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value), facts?.baseIds) : undefined;

@@ -2,7 +2,7 @@
 // removes the old step image, keeps the current ones, leaves images this
 // project never recorded alone, and the next build is still a no-op.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CACHE_REPO, cacheRef, imageStep } from '../../src/scheduler/stepimage.js';
@@ -36,7 +36,8 @@ describe.each(ENGINES)('rep gc (%s)', (name, make) => {
       // The old target's image, the first state's final image (the target with the Repfile's cmd)
       // and its canonical (reproducible) image: what the first state recorded and the second did not.
       const [firstState, secondState] = readHistory(dir);
-      const canonical = firstState!.filter((k) => !secondState!.includes(k) && k !== old);
+      // (The history names the final image too, since 9a656f5.)
+      const canonical = firstState!.filter((k) => !secondState!.includes(k) && k !== old && k !== imageStep(open(dir).dag, old).key);
       expect(canonical.length).toBe(1);
       const gone = [old, imageStep(open(dir).dag, old).key, ...canonical].sort();
       const dry = await gc({ cwd: dir }, { engine, keepStates: 1, dryRun: true });
@@ -115,6 +116,32 @@ describe.each(ENGINES)('rep gc (%s)', (name, make) => {
       if (container) spawnSync(engine.bin, ['rm', '-f', container], { stdio: 'ignore' });
       rep(dir, ['gc', '--all', '--engine', name]);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rep gc and another project on the same engine', () => {
+  it('keeps a step image another project built with the same key still uses (keys are content-only: two clones share them)', async () => {
+    const engine = docker();
+    const a = chainProject();
+    const b = path.join(path.dirname(a), `${path.basename(a)}-clone`);
+    cpSync(a, b, { recursive: true });
+    try {
+      const first = await buildIn(a, engine);
+      // The clone finds every step built: the same keys.
+      expect((await buildIn(b, engine)).built).toEqual([]);
+      writeFileSync(path.join(a, 'three.txt'), 'changed\n');
+      expect((await buildIn(a, engine)).built).toEqual(['three']);
+      const old = first.record.steps.find((s) => s.name === 'three')!.key;
+      const r = await gc({ cwd: a }, { engine, keepStates: 1 });
+      if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+      expect(r.value.removed.map((i) => i.key)).not.toContain(old);
+      expect((await engine.imageIds([cacheRef(old)])).get(cacheRef(old))).toBeDefined();
+      // The clone is still a no-op.
+      expect(rep(b, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/m);
+    } finally {
+      for (const dir of [a, b]) rep(dir, ['gc', '--all', '--engine', 'docker']);
+      rmSync(b, { recursive: true, force: true });
     }
   });
 });
