@@ -122,6 +122,22 @@ async function cacheSpec(text: string, flag: '--cache-from' | '--cache-to'): Pro
   return unwrap(parseCacheSpec(text, flag));
 }
 
+/**
+ * A handler for SIGINT and SIGTERM: the first stops the work through `abort`
+ * (saying `stopping`), a second exits at once with 130, as a shell's Ctrl-C
+ * does: a build or watch that takes long to stop is not left unkillable.
+ */
+function stopOnSignal(abort: AbortController, stopping: string): () => void {
+  return () => {
+    if (abort.signal.aborted) {
+      process.stderr.write('\nrep: interrupted again; exiting\n');
+      process.exit(130);
+    }
+    process.stderr.write(`\n${stopping}\n`);
+    abort.abort();
+  };
+}
+
 /** --secret values as grants (ID, or id=ID,src=FILE / id=ID,env=NAME). */
 async function secretGrants(texts: readonly string[] = []): Promise<SecretGrant[]> {
   const { parseSecretGrant } = await import('../src/scheduler/secrets.js');
@@ -140,10 +156,7 @@ addBuildOptions(program.command('build'), 'build')
     const engine = await answer();
     const mode = progressMode(Boolean(o.json));
     const abort = new AbortController();
-    const onSigint = () => {
-      process.stderr.write('\nrep: interrupted; stopping the engine build\n');
-      abort.abort();
-    };
+    const onSigint = stopOnSignal(abort, 'rep: interrupted; stopping the engine build (Ctrl-C again to quit at once)');
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
     const { build } = await import('../src/build.js');
@@ -220,7 +233,7 @@ addBuildOptions(program.command('watch'), 'watch')
     const g = cmd.optsWithGlobals<ProjectFlags>();
     const engine = await engineFor(o.engine, o.buildkit);
     const stop = new AbortController();
-    const onSignal = () => stop.abort();
+    const onSignal = stopOnSignal(stop, 'rep: stopping (Ctrl-C again to quit at once)');
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const render = renderer(progressMode(false));
@@ -250,9 +263,10 @@ addBuildOptions(program.command('watch'), 'watch')
           }
         }
       },
+    }).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     });
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   });
 
 program
