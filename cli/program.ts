@@ -14,7 +14,7 @@ import type { Engine } from '../src/engine/engine.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { exitCode, printable, tailLines, terminalJson, type Diagnostic, type Result } from '../src/diag.js';
+import { exitCode, printable, quotedName, tailLines, terminalJson, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
@@ -404,9 +404,9 @@ program
       process.stdout.write(sumContext(ctx.value));
       if (!o.list) return;
     }
-    // A name with a control character is printed escaped (\xNN), as git quotes it: one name a line, nothing for the terminal.
+    // A name with a control character, a quote or a backslash is printed quoted, as git does: one name a line, nothing for the terminal.
     const files = listContext(ctx.value);
-    if (files.length) out(files.map(printable).join('\n'));
+    if (files.length) out(files.map(quotedName).join('\n'));
   });
 
 program

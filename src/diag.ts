@@ -100,6 +100,14 @@ export function fileOf(d: Diagnostic): string | undefined {
 export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
 
 /**
+ * A file name on a line of its own, as git prints one (core.quotePath): as it
+ * is, or, when it holds a character printable escapes, a `"` or a `\`, quoted
+ * with those escaped, so that no two names print alike (a name with a newline
+ * and one with the four characters \x0a in its place).
+ */
+export const quotedName = (s: string): string => (/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"\\]/.test(s) ? `"${printable(s.replace(/[\\"]/g, (c) => `\\${c}`))}"` : s);
+
+/**
  * JSON text as it may reach a terminal (--json): JSON.stringify escapes C0
  * controls but leaves DEL, the C1 controls (\u009b is CSI to many terminals),
  * the line separators and the bidirectional overrides raw. They can stand only

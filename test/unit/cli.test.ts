@@ -212,13 +212,19 @@ describe('rep CLI', () => {
 });
 
 describe('what a stranger\'s repository names reaches the terminal escaped', () => {
+  it('context --list quotes a name as git does when it holds a control character, a quote or a backslash: no two names print alike', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'src/new\nline.txt': 'a', 'src/new\\x0aline.txt': 'b', 'src/say "hi"': 'c', 'src/plain.txt': 'd' });
+    const lines = rep(dir, ['context', '--list']).stdout.split('\n').filter((l) => l.startsWith('src/') || l.startsWith('"src/'));
+    expect(lines.sort()).toEqual(['"src/new\\\\x0aline.txt"', '"src/new\\x0aline.txt"', '"src/say \\"hi\\""', 'src/plain.txt'].sort());
+  });
+
   it('file and link names, link targets, Repfile keys and .dockerignore patterns with control characters', () => {
     const esc = '\u001b';
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a', [`src/e${esc}[31mRED${esc}[0m`]: 'x' });
     const clean = (r: { stdout: string; stderr: string }) => expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     const list = rep(dir, ['context', '--list']);
     clean(list);
-    expect(list.stdout).toContain('src/e\\x1b[31mRED\\x1b[0m\n');
+    expect(list.stdout).toContain('"src/e\\x1b[31mRED\\x1b[0m"\n');
     symlinkSync(`/x${esc}]0;pwned\u0007`, path.join(dir, `src/l${esc}[32mG`));
     const link = rep(dir, ['status']);
     clean(link);
