@@ -31,9 +31,9 @@ export function openContext(opts: PathOptions = {}): Result<ContextView> {
 }
 
 function contextFor(opts: PathOptions): Result<BuildContext> {
-  const { repfile, contextDir } = projectPaths(opts);
+  const { repfile, contextDir, problem } = projectPaths(opts);
   if (opts.file !== undefined && !existsSync(repfile)) return fail({ file: path.relative(process.cwd(), repfile) || repfile, message: 'no such file (write one with `rep init`, or name another with -f)' });
-  if (!existsSync(contextDir)) return fail({ file: opts.context ?? '.', message: 'build context directory does not exist' });
+  if (problem) return fail(problem);
   return loadContext(contextDir);
 }
 

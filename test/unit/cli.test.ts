@@ -318,7 +318,7 @@ describe('errors with kinds: the kind, not the command, gives the exit code', ()
   it('a context that is not a folder, and a Repfile named with -f that is not there, are located mistakes (exit 2), not an errno', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a', 'x.txt': 'x' });
     try {
-      for (const args of [['status'], ['build', '--engine', 'none'], ['graph'], ['gc', '--engine', 'none']]) {
+      for (const args of [['status'], ['build', '--engine', 'none'], ['graph'], ['gc', '--engine', 'none'], ['context', '--list']]) {
         expect([args[0], ...repSource(dir, ['-C', 'x.txt', ...args])]).toEqual([args[0], 2, '', 'x.txt: build context is not a directory (a regular file)\n']);
         const long = 'a'.repeat(300);
         const [code, out, err] = repSource(dir, ['-C', long, ...args]);
