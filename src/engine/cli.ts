@@ -220,8 +220,9 @@ export class CliEngine implements Engine {
     }
     const source = req.context;
     // A Dockerfile that copies nothing (the final image's settings), or a small tar in memory, goes over
-    // the API when docker's socket is at hand (secrets need the client's session).
-    if (this.name === 'docker' && !req.secrets?.length && !('folder' in source) && ('dockerfile' in source || 'archive' in source)) {
+    // the API when docker's socket is at hand (secrets need the client's session; a platform the environment
+    // asks for, DOCKER_DEFAULT_PLATFORM, the client passes on, and the keys hold it: see platform()).
+    if (this.name === 'docker' && !req.secrets?.length && askedPlatform(this.env) === undefined && !('folder' in source) && ('dockerfile' in source || 'archive' in source)) {
       const tail = new Tail();
       const onLine = (l: string) => {
         tail.push(l);

@@ -155,6 +155,23 @@ describe('an engine that takes the connection and never answers (found by an adv
   });
 });
 
+describe('the platform an engine builds for', () => {
+  it("is the server's, as its version says, or the one DOCKER_DEFAULT_PLATFORM asks docker for; the no-op identity names only an asked one", async () => {
+    const dir = fakes({ docker: { version: '20.10.24 28.2.2 linux/amd64' }, podman: { version: '4.3.1 - linux/arm64' } });
+    const plain = new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'unix:///nonexistent.sock' } });
+    expect(await plain.platform()).toBe('linux/amd64');
+    expect(await plain.identity()).toBe('docker 20.10.24');
+    const asked = new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'unix:///nonexistent.sock', DOCKER_DEFAULT_PLATFORM: 'Linux/ARM64' } });
+    expect(await asked.platform()).toBe('linux/arm64');
+    expect(await asked.identity()).toBe('docker 20.10.24 for linux/arm64');
+    const podman = new CliEngine({ flavor: 'podman', env: { PATH: dir, DOCKER_DEFAULT_PLATFORM: 'linux/s390x' } });
+    expect(await podman.platform()).toBe('linux/arm64');
+    // A version line without one (an older fake, a client that prints no platform) says none.
+    const bare = new CliEngine({ flavor: 'docker', env: { PATH: fakes({ docker: { version: '20.10.24 28.2.2 <no value>/x y' } }), DOCKER_HOST: 'unix:///x.sock' } });
+    expect(await bare.platform()).toBeUndefined();
+  });
+});
+
 /** The engine auto picks, with its notice (the test fails when none is picked). */
 async function pickAuto(env: NodeJS.ProcessEnv) {
   const r = await selectEngine('auto', { env });
