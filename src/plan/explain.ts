@@ -40,7 +40,7 @@ export function explain(
     if (prev.stage.platform !== cur.stage.platform) out.push({ kind: 'platform', from: prev.stage.platform, to: cur.stage.platform });
   }
   const inherited = out.length > 0;
-  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets', 'imports'] as const) {
+  for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets', 'imports', 'outputs'] as const) {
     if (f === 'workdir' && !ownWorkdir && inherited) continue;
     // The order producers are copied in is what `needs` says.
     if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f === 'imports' ? 'needs' : f}` });

@@ -54,6 +54,11 @@ export interface StepMaterial {
      * are two or more: where their outputs overlap, the last one's files are the image's.
      */
     imports?: string[];
+    /**
+     * The paths other steps copy from it (`outputs`), when it has any: its image does not depend on
+     * them, but its outputs digest does, which a later build takes from the state by this key.
+     */
+    outputs?: string[];
   };
   inputs: Record<string, InputRecord>;
   imports: Record<string, ImportRecord>;

@@ -78,6 +78,7 @@ export class Planner {
         ...(step.secrets.length ? { secrets: [...step.secrets].sort() } : {}),
         // `imports` below is a map (sorted in the key's JSON): the order the outputs are copied in is kept here.
         ...(node.imports.length > 1 ? { imports: [...node.imports] } : {}),
+        ...(step.outputs.length ? { outputs: [...step.outputs] } : {}),
       },
       inputs: inputRecords(this.inputs.get(name)!),
       imports,

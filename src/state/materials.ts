@@ -33,7 +33,7 @@ export function isMaterial(m: unknown): m is StepMaterial {
   const { stage, def } = m;
   if (stage !== undefined && !(isJsonMap(stage) && isString(stage.workdir) && stringMap(stage.env) && optional(stage.epoch, (e) => typeof e === 'number') && optional(stage.platform, isString) && optional(stage.baseId, isString))) return false;
   if (!isJsonMap(def) || !strings(def.run) || !stringMap(def.env) || !isString(def.workdir) || typeof def.phony !== 'boolean') return false;
-  if (!optional(def.user, isString) || !optional(def.shell, strings) || !optional(def.secrets, strings) || !optional(def.imports, strings)) return false;
+  if (!optional(def.user, isString) || !optional(def.shell, strings) || !optional(def.secrets, strings) || !optional(def.imports, strings) || !optional(def.outputs, strings)) return false;
   return (
     mapOf(m.inputs, (i) => isJsonMap(i) && (i.type === 'file' || i.type === 'symlink') && isString(i.mode) && isString(i.sha256)) &&
     mapOf(m.imports, (i) => isJsonMap(i) && isString(i.digest) && strings(i.paths))

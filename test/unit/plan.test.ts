@@ -168,6 +168,13 @@ describe('stale reasons', () => {
     expect(summary(dir)).toEqual({ a: 'fresh', b: 'fresh', base: 'fresh', app: ['steps.app.needs changed'] });
   });
 
+  it('the outputs a producer declares changed: it is keyed anew, so no digest measured over the old paths stands for the new ones', async () => {
+    const dir = makeProject(TREE);
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), REPFILE.replace('outputs: [/out.csv]', 'outputs: [/out.csv, /tmp]'));
+    expect(summary(dir)).toEqual({ system: 'fresh', deps: 'fresh', data: ['steps.data.outputs changed'], app: ['outputs of "data" changed'] });
+  });
+
   it("another stage's outputs changed", async () => {
     const dir = makeProject(TREE);
     await recorded(dir);
