@@ -267,7 +267,7 @@ export class CliEngine implements Engine {
       const socket = this.socket!;
       try {
         for (const p of paths) {
-          const tar = await containerArchive(socket, made.value, p).catch((e: Error) => {
+          const tar = await containerArchive(socket, made.value, p, true).catch((e: Error) => {
             throw new EngineError(`cannot copy ${p} out of the image`, e.message);
           });
           if (!tar) throw new PathMissingError(p);
@@ -287,7 +287,10 @@ export class CliEngine implements Engine {
       // Never pulled: a step image gone meanwhile is not looked for in a registry, where anyone may publish its name.
       await this.must(['create', '--pull=never', '--name', cid, image, 'true']);
       for (const p of paths) {
-        const child = execa(this.bin, ['cp', `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
+        // A path that is a link is followed by the engine, every link on its way resolved in the image, as COPY --from
+        // follows it: docker when told (-L), podman always.
+        const follow = this.name === 'docker' ? ['-L'] : [];
+        const child = execa(this.bin, ['cp', ...follow, `${cid}:${p}`, '-'], { env: this.env, extendEnv: false, buffer: { stdout: false }, reject: false, encoding: 'buffer' });
         const [r] = await Promise.all([child, read(p, child.stdout!)]);
         if (r.exitCode !== 0) {
           const said = Buffer.from(r.stderr ?? '').toString('utf8');

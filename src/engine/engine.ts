@@ -85,7 +85,9 @@ export interface Engine {
   tag(src: string, dst: string): Promise<void>;
   /**
    * Hands `read` a tar stream of each path in the image's filesystem (as
-   * `docker cp IMAGE:path -` gives it); throws PathMissingError for a path the image does not hold.
+   * `docker cp -L IMAGE:path -` gives it: a path that is a link is followed, every link on the
+   * way resolved in the image as COPY --from resolves them, and the tar names what it led to);
+   * throws PathMissingError for a path the image does not hold.
    */
   exportPaths(image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>): Promise<void>;
   inspect(ref: string): Promise<ImageInfo | undefined>;

@@ -175,12 +175,38 @@ export async function removeStaleCopies(socket: string, now = Date.now()): Promi
   return removed;
 }
 
+/** Go's fs.ModeSymlink, in the mode of docker's path stat. */
+const MODE_SYMLINK = 2 ** 27;
+
 /**
- * A tar of `containerPath` in container `id`, as `docker cp ID:PATH -` writes it;
- * undefined when the container holds no such path (the engine answers 404).
+ * Where the path a container archive was asked for leads when it is a link: docker's stat of it
+ * (X-Docker-Container-Path-Stat, base64 JSON), whose linkTarget the engine resolved in the
+ * container's filesystem, every link on the way followed. Undefined when it is no link.
  */
-export async function containerArchive(socket: string, id: string, containerPath: string): Promise<IncomingMessage | undefined> {
+function linkTargetOf(res: IncomingMessage): string | undefined {
+  const header = res.headers['x-docker-container-path-stat'];
+  if (typeof header !== 'string' || header.length > 64 << 10) return undefined;
+  try {
+    const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { mode?: unknown; linkTarget?: unknown };
+    const link = typeof stat.mode === 'number' && Math.floor(stat.mode / MODE_SYMLINK) % 2 === 1;
+    return link && typeof stat.linkTarget === 'string' && stat.linkTarget.startsWith('/') ? stat.linkTarget : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A tar of `containerPath` in container `id`, as `docker cp ID:PATH -` writes it (with `follow`, as
+ * `docker cp -L` does: of what a link there leads to, named as that is); undefined when the
+ * container holds no such path (the engine answers 404).
+ */
+export async function containerArchive(socket: string, id: string, containerPath: string, follow = false): Promise<IncomingMessage | undefined> {
   const res = await send(socket, 'GET', `/containers/${id}/archive?path=${encodeURIComponent(containerPath)}`);
+  const target = follow && res.statusCode === 200 ? linkTargetOf(res) : undefined;
+  if (target !== undefined) {
+    res.destroy();
+    return containerArchive(socket, id, target);
+  }
   if (res.statusCode === 200) return res;
   const answer = await said(res);
   if (res.statusCode === 404 && !/no such container/i.test(answer)) return undefined;

@@ -33,33 +33,36 @@ export function outputsDigestOf(entries: OutputEntry[], image: string): string {
 /** How many links one output may lead through, as Linux's path walk allows (ELOOP past it). */
 const MAX_LINKS = 40;
 
-/** Where a link at `at` (an absolute path in the image) with text `target` leads. */
+/** Where a link at `at` (an absolute path in the image) with text `target` leads, by its text alone. */
 const linkTarget = (at: string, target: string) => posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(at), target));
 
 /**
  * The digest of `paths` as they are in `image`, as a consumer's `COPY --from` sees them: an output
- * that is a link is followed to what it names, which COPY copies under the link's name (the link
- * alone gave the same digest however the file it named changed).
+ * that is a link counts as what it leads to, under the output's name, as COPY copies it. The engine
+ * follows the link (exportPaths), resolving every link on the way in the image (`/bin -> usr/bin`
+ * then `../share`); the tar names what it led to, which is named here by the output's path. An
+ * engine that gave the link itself has it followed by its text, at most MAX_LINKS times.
  */
 export async function measureOutputs(engine: Engine, image: string, paths: readonly string[]): Promise<string> {
   const all: OutputEntry[] = [];
-  // Each path asked for, with the outputs it stands for (an output, or outputs whose links lead to it).
   const trim = (p: string) => p.replace(/\/+$/, '') || '/';
+  // Each path asked for, with the outputs it stands for (an output, or outputs whose links lead to it).
   let todo = new Map<string, string[]>();
   for (const p of paths) todo.set(p, [...(todo.get(p) ?? []), trim(p)]);
   for (let hops = 0; todo.size > 0; hops++) {
     if (hops > MAX_LINKS) throw new Error(`output ${[...todo.values()][0]![0]}: more than ${MAX_LINKS} links lead on from it`);
     const next = new Map<string, string[]>();
     await engine.exportPaths(image, [...todo.keys()], async (asked, stream) => {
-      const at = trim(asked);
       const entries = await readOutputTar(asked, stream);
-      const link = entries.length === 1 && entries[0]!.type === 'symlink' && entries[0]!.path === at ? entries[0]!.linkname : undefined;
+      // The tar's one top entry: the path asked for, or what the engine followed it to.
+      const top = entries[0]?.path.split('/').slice(0, trim(asked).split('/').length).join('/');
+      const link = entries.length === 1 && entries[0]!.type === 'symlink' ? entries[0]!.linkname : undefined;
       for (const as of todo.get(asked)!) {
         if (link !== undefined) {
-          const to = linkTarget(at, link);
+          const to = linkTarget(trim(asked), link);
           next.set(to, [...(next.get(to) ?? []), as]);
-        } else {
-          all.push(...entries.map((e) => (e.path === at || e.path.startsWith(`${at}/`) ? { ...e, path: `${as}${e.path.slice(at.length)}` } : e)));
+        } else if (top !== undefined) {
+          all.push(...entries.map((e) => (e.path === top || e.path.startsWith(`${top}/`) ? { ...e, path: `${as}${e.path.slice(top.length)}` } : e)));
         }
       }
     });

@@ -215,3 +215,38 @@ describe('docker: a base image tag that names another image', () => {
     expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/m);
   });
 });
+
+describe('docker: an output that is a link, through a folder that is a link', () => {
+  it('is followed as the engine resolves it (/out -> real/out, then ../share/v from the real folder), not by its text, which names a decoy (found by a review)', () => {
+    const dir = makeProject({
+      Repfile: `rep: 1
+name: through
+base: busybox:latest
+env: {${fresh()}}
+steps:
+  lib:
+    inputs: [version.txt]
+    run: mkdir -p /real/out /real/share /share && ln -s real/out /out && cp version.txt /real/share/v && echo decoy > /share/v && ln -s ../share/v /out/lib.so
+    outputs: [/out/lib.so]
+  app:
+    needs: [base, lib]
+    run: cat /out/lib.so > /result
+  base:
+    run: echo base > /base
+image:
+  tag: rep-test/through:latest
+  cmd: [cat, /result]
+`,
+      'version.txt': 'one\n',
+    });
+    // The classic builder: BuildKit 0.8 (docker 20.10) answers such a COPY from its cache whatever the
+    // bytes behind the link, and buildah copies the decoy; the emitted Dockerfile says what a consumer gets.
+    const env = { DOCKER_BUILDKIT: '0' };
+    expect(rep(dir, ['build', '--engine', 'docker'], env).code).toBe(0);
+    expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/through:latest'])).toBe('one\n');
+    writeFileSync(path.join(dir, 'version.txt'), 'two\n');
+    const again = rep(dir, ['build', '--engine', 'docker'], env);
+    expect(again.stdout).toContain('build   app: outputs of "lib" changed');
+    expect(sh(DOCKER_BIN, ['run', '--rm', 'rep-test/through:latest'])).toBe('two\n');
+  });
+});

@@ -1,4 +1,5 @@
 // A step's outputs digest (early cutoff) read from the tar an engine gives of them.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import tarStream from 'tar-stream';
@@ -88,5 +89,40 @@ describe('an output that is a link', () => {
   it('in a loop is an error, not a hang', async () => {
     const { engine } = engineWith({ loop: { a: { link: 'b' }, b: { link: 'a' } } });
     await expect(measureOutputs(engine, 'loop', ['/a'])).rejects.toThrow('output /a: more than 40 links lead on from it');
+  });
+});
+
+describe('an output the engine followed (docker cp -L, podman cp)', () => {
+  it('is named by the output\'s path, whatever the tar names what the link led to', async () => {
+    const tarOf = async (entries: { name: string; body?: string; dir?: boolean }[]) => {
+      const pack = tarStream.pack();
+      for (const e of entries) pack.entry(e.dir ? { name: e.name, type: 'directory', mode: 0o755 } : { name: e.name, mode: 0o644 }, e.body ?? '');
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    // /usr/lib/libfoo.so -> libfoo.so.1.2.3, and /opt/app -> /srv/app-1: the engine gives what they lead to.
+    const engine = (v: string) =>
+      ({
+        exportPaths: async (_image: string, paths: readonly string[], read: (p: string, tar: Readable) => Promise<void>) => {
+          for (const p of paths) {
+            const tar = p === '/usr/lib/libfoo.so' ? await tarOf([{ name: 'libfoo.so.1.2.3', body: v }]) : await tarOf([{ name: 'app-1/', dir: true }, { name: 'app-1/bin', body: v }]);
+            await read(p, Readable.from([tar]));
+          }
+        },
+      }) as unknown as Engine;
+    const digest = (v: string) => measureOutputs(engine(v), 'img', ['/usr/lib/libfoo.so', '/opt/app']);
+    expect(await digest('a')).not.toBe(await digest('b'));
+    // The same bytes under the output's names: as if the engine had given files of those names.
+    const named = outputsDigestOf(
+      [
+        { path: '/usr/lib/libfoo.so', type: 'file', mode: '644', uid: 0, gid: 0, sha256: createHash('sha256').update('a').digest('hex') },
+        { path: '/opt/app', type: 'directory', mode: '755', uid: 0, gid: 0 },
+        { path: '/opt/app/bin', type: 'file', mode: '644', uid: 0, gid: 0, sha256: createHash('sha256').update('a').digest('hex') },
+      ],
+      'img',
+    );
+    expect(await digest('a')).toBe(named);
   });
 });
