@@ -99,13 +99,20 @@ export function fileOf(d: Diagnostic): string | undefined {
 // eslint-disable-next-line no-control-regex
 export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
 
+/** A character a name is quoted for: controls, format characters (zero-width, bidi marks, soft hyphen), separators, a quote, a backslash. */
+const QUOTED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}"\\]/u;
+const QUOTED_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}"\\]/gu;
+
 /**
  * A file name on a line of its own, as git prints one (core.quotePath): as it
- * is, or, when it holds a character printable escapes, a `"` or a `\`, quoted
- * with those escaped, so that no two names print alike (a name with a newline
- * and one with the four characters \x0a in its place).
+ * is, or, when it holds a character that does not show as itself (a control,
+ * a zero-width or bidi mark, a separator), a `"` or a `\`, quoted, those
+ * escaped (\xNN, \uNNNN, \", \\), so that no two names print alike.
  */
-export const quotedName = (s: string): string => (/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"\\]/.test(s) ? `"${printable(s.replace(/[\\"]/g, (c) => `\\${c}`))}"` : s);
+export const quotedName = (s: string): string =>
+  QUOTED.test(s)
+    ? `"${s.replace(QUOTED_ALL, (c) => (c === '"' || c === '\\' ? `\\${c}` : c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c.length > 1 ? `\\u{${c.codePointAt(0)!.toString(16)}}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}"`
+    : s;
 
 /**
  * JSON text as it may reach a terminal (--json): JSON.stringify escapes C0

@@ -213,9 +213,9 @@ describe('rep CLI', () => {
 
 describe('what a stranger\'s repository names reaches the terminal escaped', () => {
   it('context --list quotes a name as git does when it holds a control character, a quote or a backslash: no two names print alike', () => {
-    const dir = makeProject({ Repfile: REPFILE, 'src/new\nline.txt': 'a', 'src/new\\x0aline.txt': 'b', 'src/say "hi"': 'c', 'src/plain.txt': 'd' });
+    const dir = makeProject({ Repfile: REPFILE, 'src/new\nline.txt': 'a', 'src/new\\x0aline.txt': 'b', 'src/say "hi"': 'c', 'src/plain.txt': 'd', 'src/a\u200e.txt': 'e', 'src/a.txt': 'f' });
     const lines = rep(dir, ['context', '--list']).stdout.split('\n').filter((l) => l.startsWith('src/') || l.startsWith('"src/'));
-    expect(lines.sort()).toEqual(['"src/new\\\\x0aline.txt"', '"src/new\\x0aline.txt"', '"src/say \\"hi\\""', 'src/plain.txt'].sort());
+    expect(lines.sort()).toEqual(['"src/new\\\\x0aline.txt"', '"src/new\\x0aline.txt"', '"src/say \\"hi\\""', 'src/plain.txt', '"src/a\\u200e.txt"', 'src/a.txt'].sort());
   });
 
   it('file and link names, link targets, Repfile keys and .dockerignore patterns with control characters', () => {
