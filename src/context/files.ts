@@ -88,6 +88,22 @@ export function firstChanged(files: readonly ContextFile[]): string | undefined 
   return undefined;
 }
 
+/**
+ * A file under one of `folders` (relative to the context) that `listed` does
+ * not hold: one added while a step that copies those folders whole was built
+ * (the engine copied it). Undefined when they hold what was listed; a folder
+ * that cannot be walked now is named itself.
+ */
+export function firstAdded(contextDir: string, ignore: DockerIgnore, folders: readonly string[], listed: ReadonlySet<string>): string | undefined {
+  for (const d of folders) {
+    const walked = walkContext(contextDir, ignore, d);
+    if (!walked.ok) return d;
+    const added = walked.value.find((f) => !listed.has(f.path));
+    if (added) return added.path;
+  }
+  return undefined;
+}
+
 /** Whether the absolute path `p` is the folder `root` or lies under it (both resolved alike). */
 export const isWithin = (root: string, p: string): boolean => p === root || p.startsWith(root + path.sep);
 

@@ -12,8 +12,8 @@ import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
-import { cacheRef, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile } from './stepimage.js';
-import { firstChanged, type ContextIndex } from '../context/files.js';
+import { cacheRef, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile, wholeFolders } from './stepimage.js';
+import { firstAdded, firstChanged, type ContextIndex } from '../context/files.js';
 import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -132,6 +132,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         const few = engine.smallArchive && planned.inputs.length <= engine.smallArchive.files && planned.inputs.reduce((n, f) => n + f.size, 0) <= engine.smallArchive.bytes;
         const small = few && (node.parent.kind === 'step' || (await engine.hasImage((opts.resolveBase ?? ((r: string) => r))(node.parent.ref))));
         const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, small ? undefined : fromFolder);
+        const whole = !small && fromFolder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
         const r = await engine.build({
@@ -146,7 +147,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
             emit({ type: 'step-line', step: name, line });
           },
         });
-        return { r, log, seconds: (Date.now() - t0) / 1000 };
+        return { r, log, seconds: (Date.now() - t0) / 1000, whole };
       });
       if (!outcome) return { name, status: 'skipped', planned };
       if (!outcome.r.ok) {
@@ -159,10 +160,13 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
       }
       // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
       // in between is in the image, under a key that names its old bytes, which an undo would find fresh.
+      // A folder copied whole is read as it is then: a file added to it is in the image too.
       const changed = firstChanged(planned.inputs);
-      if (changed !== undefined) {
+      const added = changed === undefined && outcome.whole.length ? firstAdded(ctx.dir, ctx.ignore, outcome.whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
+      if (changed !== undefined || added !== undefined) {
         await engine.removeImage(cacheRef(key)).catch(() => {});
-        throw new StepFailure(`input ${changed} changed while the step was built: its image is not kept under a key hashed from what it was before; build again`);
+        const what = changed !== undefined ? `input ${changed} changed` : `${added} was added to a folder the step copies whole`;
+        throw new StepFailure(`${what} while the step was built: its image is not kept under a key hashed from what it was before; build again`);
       }
       emit({ type: 'step-built', step: name, key, imageId: outcome.r.imageId, seconds: outcome.seconds });
       status = 'built';

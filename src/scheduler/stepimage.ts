@@ -9,6 +9,7 @@ import type { HashedFile } from '../context/hash.js';
 import { writeTar, type TarEntry } from '../context/tar.js';
 import { copyLine, epochLines, fromLine, imageInstructions, inputCopies, stagePreamble, stepInstructions } from '../emit/dockerfile.js';
 import type { Dag } from '../graph/dag.js';
+import { planCopies } from '../emit/copies.js';
 import { KEY_FORMAT } from '../plan/key.js';
 import { STEP_REPO } from '../lock/reference.js';
 import type { PlannedStep } from '../plan/plan.js';
@@ -82,6 +83,15 @@ export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfil
   const lines = imageInstructions(dag.recipe.image);
   const key = `sha256:${sha256Of({ format: KEY_FORMAT, target: targetKey, image: lines })}`;
   return { key, dockerfile: lines.length ? `FROM ${cacheRef(targetKey)}\n${lines.join('\n')}\n` : undefined };
+}
+
+/**
+ * The folders a step's COPY lines take whole from the context folder (a builder that syncs it):
+ * the image gets what they hold when the engine reads them, files added meanwhile included.
+ */
+export function wholeFolders(project: Project, index: ContextIndex, paths: readonly string[]): string[] {
+  const { counts, wholeOk } = copiesFor(project.ctx.dir, project.ctx.ignore, index.files);
+  return planCopies(paths, counts, wholeOk).flatMap((c) => (c.wholeDir ? [c.sources[0]!] : []));
 }
 
 /** COPY lines from the context folder, decided as for the standalone Dockerfile (which folders may be copied whole). */

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildRequest, Engine } from '../../src/engine/engine.js';
+import { ContextIndex } from '../../src/context/files.js';
 import { planBuild } from '../../src/plan/plan.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { runBuild } from '../../src/scheduler/run.js';
@@ -11,12 +12,12 @@ import { makeProject, open } from '../helpers.js';
 const REPFILE = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [conf.txt]\n    run: cat conf.txt\n';
 
 /** An engine that builds every step, running `during` while it reads the step's context; it keeps what it tagged. */
-function engineThat(during: () => void) {
+function engineThat(during: () => void, syncsFolders = false) {
   const tagged = new Set<string>();
   const removed: string[] = [];
   const engine = {
     name: 'docker',
-    syncsFolders: false,
+    syncsFolders,
     answers: async () => true,
     hasImage: async (ref: string) => tagged.has(ref) || ref === 'busybox:latest',
     imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, tagged.has(r) ? `sha256:${'1'.repeat(64)}` : undefined])),
@@ -35,10 +36,12 @@ function engineThat(during: () => void) {
 
 async function run(dir: string, engine: Engine) {
   const p = open(dir);
-  const plan = planBuild(p.dag, p.ctx);
+  const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+  if (!index.ok) throw new Error('walk failed');
+  const plan = planBuild(p.dag, p.ctx, { index: index.value });
   if (!plan.ok) throw new Error('plan failed');
   const events: BuildEvent[] = [];
-  const r = await runBuild(p, engine, plan.value, { jobs: 1, onEvent: (e) => events.push(e) });
+  const r = await runBuild(p, engine, plan.value, { jobs: 1, onEvent: (e) => events.push(e), context: index.value });
   return { r, key: plan.value.steps[0]!.key, events };
 }
 
@@ -68,3 +71,25 @@ describe('an input written while its step is built', () => {
     expect(alone.removed).toEqual([]);
   });
 });
+
+describe('a file added while its step is built, to a folder the step copies whole (a builder that syncs the folder)', () => {
+  const FOLDER = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [src/]\n    run: ls src\n';
+  it('fails the step and removes its image: the engine copied the folder as it was then (an editor\'s swap file)', async () => {
+    const dir = makeProject({ Repfile: FOLDER, 'src/a.txt': 'a\n', 'src/b.txt': 'b\n' });
+    const { engine, removed } = engineThat(() => writeFileSync(path.join(dir, 'src/.a.txt.swp'), 'x'), true);
+    const { r, key, events } = await run(dir, engine);
+    expect(r.steps.get('app')?.status).toBe('failed');
+    expect(removed).toEqual([cacheRef(key)]);
+    const failure = events.find((e) => e.type === 'step-failed');
+    expect(failure && 'error' in failure ? failure.error : '').toBe('src/.a.txt.swp was added to a folder the step copies whole while the step was built: its image is not kept under a key hashed from what it was before; build again');
+  });
+
+  it('a file added where the step copies files one by one is no change to its image', async () => {
+    const dir = makeProject({ Repfile: FOLDER.replace('[src/]', '[src/a.txt]'), 'src/a.txt': 'a\n', 'src/b.txt': 'b\n' });
+    const { engine, removed } = engineThat(() => writeFileSync(path.join(dir, 'src/c.txt'), 'x'), true);
+    const { r } = await run(dir, engine);
+    expect(r.steps.get('app')?.status).toBe('built');
+    expect(removed).toEqual([]);
+  });
+});
+
