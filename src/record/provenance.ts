@@ -11,6 +11,7 @@ import type { Engine } from '../engine/engine.js';
 import { stageOf } from '../graph/dag.js';
 import { baseImages, pinOf, resolverFor } from '../lock/lockfile.js';
 import type { PlannedStep } from '../plan/plan.js';
+import { pinned } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { provenanceStatement, type ProvenanceInput, type Statement } from '../emit/provenance.js';
 
@@ -35,6 +36,12 @@ export interface RecordedBuild {
   engine: Engine;
   /** The platform the engine built for, as the keys hold it (EngineFacts). */
   platform?: string;
+  /**
+   * The image ids of the bases no digest pins, as the keys hold them (EngineFacts): recorded as
+   * they were keyed, not asked again (a base pulled by the build, or moved meanwhile, would
+   * record an id no key was made of, and verify would find the keys wrong).
+   */
+  baseIds?: ReadonlyMap<string, string>;
   network?: string;
   startedOn: Date;
   finishedOn: Date;
@@ -45,7 +52,10 @@ export async function buildProvenance(project: Project, b: RecordedBuild): Promi
   const lock = project.lock?.value;
   const resolve = resolverFor(lock);
   const refs = baseImages(dag);
-  const ids = await b.engine.imageIds(refs.filter((r) => pinOf(lock, r) === undefined));
+  // A base the Repfile names by digest (name@sha256:…) is asked for its id: that names one image whatever happens.
+  const loose = refs.filter((r) => pinOf(lock, r) === undefined);
+  const asked = b.baseIds ? loose.filter((r) => pinned(r)) : loose;
+  const ids = new Map<string, string | undefined>([...(asked.length ? await b.engine.imageIds(asked) : []), ...(b.baseIds ?? [])]);
   const bases = refs.map((ref) => {
     const pin = pinOf(lock, ref);
     if (pin) return { ref, resolved: resolve(ref), digest: pin, source: 'lock' as const };

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { engineFacts } from '../../src/plan/freshness.js';
 import { noopImagesHold, type NoopRecord } from '../../src/scheduler/noop.js';
+import { buildProvenance } from '../../src/record/provenance.js';
 import { makeProject, open } from '../helpers.js';
 
 const ID = (c: string) => `sha256:${c.repeat(64)}`;
@@ -50,5 +51,29 @@ describe('a no-op record', () => {
     expect(noopImagesHold(record, ids('1'.repeat(64)))).toBe(true);
     expect(noopImagesHold(record, ids(ID('2')))).toBe(false);
     expect(noopImagesHold(record, ids(undefined))).toBe(false);
+  });
+});
+
+describe('the provenance of a build', () => {
+  it('records the base ids its keys were made of, not what the engine answers after the build (a base pulled or moved meanwhile)', async () => {
+    const p = open(makeProject({ Repfile: REPFILE }));
+    const engine = {
+      name: 'docker',
+      describe: async () => 'docker 20.10.24 (BuildKit)',
+      imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, ID('7')])),
+    } as unknown as Engine;
+    const statement = await buildProvenance(p, {
+      context: { listed: [] }, steps: [], outputsDigests: new Map(), dockerfileText: '', engine, platform: 'linux/amd64',
+      baseIds: new Map([['debian:bookworm-slim', ID('1')]]), startedOn: new Date(0), finishedOn: new Date(0),
+    });
+    const bases = Object.fromEntries(statement.predicate.buildDefinition.resolvedDependencies.filter((d) => d.annotations?.kind === 'base-image').map((d) => [d.name, [d.digest?.sha256, d.annotations?.digestSource]]));
+    expect(bases).toEqual({
+      'debian:bookworm-slim': ['1'.repeat(64), 'image-id'],
+      // Named by digest in the Repfile: its id is asked, as it names one image whatever happens.
+      [`busybox@sha256:${'b'.repeat(64)}`]: ['7'.repeat(64), 'image-id'],
+      // Missing when the keys were made: none, as the keys have none.
+      'alpine:3': [undefined, 'none'],
+    });
+    expect(statement.predicate.buildDefinition.internalParameters.platform).toBe('linux/amd64');
   });
 });
