@@ -108,7 +108,10 @@ export class CliEngine implements Engine {
       const docker = this.name === 'docker';
       // Two words (a version holds no blank; the client turns a tab into blanks).
       // Three words: the server's version, the client's (docker: it chooses the builder), the platform.
-      const fmt = docker ? '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}/{{.Server.Arch}}' : '{{.Version}} - {{.OsArch}}';
+      // podman: the server's when it speaks to one (podman --remote, a podman machine), else its own.
+      const fmt = docker
+        ? '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}/{{.Server.Arch}}'
+        : '{{if .Server}}{{.Server.Version}} - {{.Server.OsArch}}{{else}}{{.Client.Version}} - {{.Client.OsArch}}{{end}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
       const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false, timeout: this.probeMs }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
       try {

@@ -157,8 +157,19 @@ export function engineDescription(name: 'docker' | 'podman', serverVersion: stri
   return `${name} ${serverVersion ?? '?'}${builder}`;
 }
 
+/** Architectures by the names containerd normalises them to (platforms.Normalize): one platform, one spelling, one key. */
+const ARCHES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', i686: '386', armhf: 'arm', armel: 'arm' };
+
+/** A platform as containerd names it: lowercase, x86_64 as amd64, aarch64 as arm64, arm64/v8 as arm64. */
+export function normalPlatform(text: string): string {
+  const [os = '', arch = '', variant] = text.trim().toLowerCase().split('/');
+  const a = ARCHES[arch] ?? arch;
+  const v = a === 'arm64' && variant === 'v8' ? undefined : variant;
+  return [os, a, ...(v ? [v] : [])].join('/');
+}
+
 /** The platform the environment asks docker to build for (DOCKER_DEFAULT_PLATFORM, which the client passes on), if any. */
-export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => env.DOCKER_DEFAULT_PLATFORM?.trim().toLowerCase() || undefined;
+export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => (env.DOCKER_DEFAULT_PLATFORM?.trim() ? normalPlatform(env.DOCKER_DEFAULT_PLATFORM) : undefined);
 
 /** The platform docker builds for: the one the environment asks for, else the server's os/arch. */
 export function dockerPlatform(env: NodeJS.ProcessEnv, server: string | undefined): string | undefined {
@@ -166,7 +177,10 @@ export function dockerPlatform(env: NodeJS.ProcessEnv, server: string | undefine
 }
 
 /** A platform as an engine printed it (os/arch[/variant]), or undefined when it is not one. */
-export const checkedPlatform = (text: string | undefined): string | undefined => (text !== undefined && /^[a-z0-9_.-]{1,32}\/[a-z0-9_.-]{1,32}(\/[a-z0-9_.-]{1,32})?$/.test(text) ? text : undefined);
+export const checkedPlatform = (text: string | undefined): string | undefined => {
+  const p = text === undefined ? undefined : normalPlatform(text);
+  return p !== undefined && /^[a-z0-9_.-]{1,32}\/[a-z0-9_.-]{1,32}(\/[a-z0-9_.-]{1,32})?$/.test(p) ? p : undefined;
+};
 
 /**
  * What `Engine.identity` says: part of what a no-op build checks. Not the

@@ -166,6 +166,10 @@ describe('the platform an engine builds for', () => {
     expect(await asked.identity()).toBe('docker 20.10.24 for linux/arm64');
     const podman = new CliEngine({ flavor: 'podman', env: { PATH: dir, DOCKER_DEFAULT_PLATFORM: 'linux/s390x' } });
     expect(await podman.platform()).toBe('linux/arm64');
+    // Spelled as containerd normalises it: one platform, one key.
+    for (const [asked, is] of [['linux/x86_64', 'linux/amd64'], ['linux/aarch64', 'linux/arm64'], ['linux/arm64/v8', 'linux/arm64'], ['linux/arm/v7', 'linux/arm/v7']]) {
+      expect(await new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'unix:///x.sock', DOCKER_DEFAULT_PLATFORM: asked } }).platform(), asked).toBe(is);
+    }
     // A version line without one (an older fake, a client that prints no platform) says none.
     const bare = new CliEngine({ flavor: 'docker', env: { PATH: fakes({ docker: { version: '20.10.24 28.2.2 <no value>/x y' } }), DOCKER_HOST: 'unix:///x.sock' } });
     expect(await bare.platform()).toBeUndefined();
