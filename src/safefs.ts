@@ -25,6 +25,8 @@ export interface ReadOptions {
   follow?: boolean;
   /** Return the first `limit` bytes of a larger file instead of refusing it. */
   head?: boolean;
+  /** Return the last `limit` bytes of a larger file instead of refusing it (its newest lines, for a log). */
+  tail?: boolean;
 }
 
 /** What a file that is not a regular file is, for messages. */
@@ -74,23 +76,24 @@ export function readBounded(file: string, opts: ReadOptions = {}): ReadResult {
     return { ok: false, code, message: `cannot read (${code})` };
   }
   try {
-    return readOpen(fd, limit, opts.head);
+    return readOpen(fd, limit, opts.head ? 'head' : opts.tail ? 'tail' : undefined);
   } finally {
     closeSync(fd);
   }
 }
 
-/** The bytes of the regular file open at `fd` (not closed here), bounded as readBounded says. */
-export function readOpen(fd: number, limit: number, head = false): ReadResult {
+/** The bytes of the regular file open at `fd` (not closed here), bounded as readBounded says; `cut` takes the head or the tail of a larger file. */
+export function readOpen(fd: number, limit: number, cut?: 'head' | 'tail'): ReadResult {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return notRegular(st);
-    if (st.size > limit && !head) return { ok: false, code: 'EFBIG', message: `larger than ${formatSize(limit)}, the most rep reads from this file` };
+    if (st.size > limit && !cut) return { ok: false, code: 'EFBIG', message: `larger than ${formatSize(limit)}, the most rep reads from this file` };
     const want = Math.min(st.size, limit);
+    const from = cut === 'tail' ? st.size - want : 0;
     const bytes = Buffer.allocUnsafe(want);
     let n = 0;
     while (n < want) {
-      const r = readSync(fd, bytes, n, want - n, n);
+      const r = readSync(fd, bytes, n, want - n, from + n);
       if (r === 0) break;
       n += r;
     }

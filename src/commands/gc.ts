@@ -8,7 +8,7 @@ import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
 import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
-import { keysOtherProjectsUse, registerProject } from '../gc/register.js';
+import { keysOtherProjectsUse, OTHER_STATE_LIMIT, REGISTER_BUDGET, registerProject } from '../gc/register.js';
 import { openProject, type Project } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 import { readHistoryFile, writeHistory } from '../state/history.js';
@@ -62,7 +62,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const unsealed = new Set(withImages(records.filter((s) => s.unsealed).map((s) => s.key)));
     // Keys are content-only: another project of this user's (a second clone) may use the same step image.
     // What its current state names is kept; its .rep/ can only add to what is kept (gc/register.ts).
-    const shared = keysOtherProjectsUse(contextDir);
+    const others = keysOtherProjectsUse(contextDir);
+    const shared = others.keys;
+    if (others.passedOver) notices.push(`passed over ${others.passedOver} other projects of yours (a .rep/ larger than gc reads of another project, ${formatSize(OTHER_STATE_LIMIT)}, or past ${formatSize(REGISTER_BUDGET)} read for all of them): a step image only they still use may be removed`);
     const protect = new Set([...unsealed, ...shared]);
     const history = recorded.map(withImages);
     // The newest history line is the current state's when it holds all of its steps: it also names the

@@ -12,20 +12,31 @@
 // own sealed history names (history.ts); another project's state.json or
 // history can add keys to keep, never a key to remove. So its keys are taken
 // sealed or not (a hostile one can only make gc keep more), and a project
-// that is missing or cannot be read is passed over.
+// that is missing or cannot be read is passed over. Read small: a state.json
+// up to OTHER_STATE_LIMIT, for its keys only, the last OTHER_HISTORY_TAIL
+// bytes of a history, and REGISTER_BUDGET bytes for all of them together (a
+// state.json of 248 MiB of brackets in one registered folder, left there by a
+// `git checkout .` of a tracked .rep/, aborted gc in every other project).
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { appendNoFollow, isRealDir, readBounded } from '../safefs.js';
-import { readHistory } from '../state/history.js';
+import { KEY, readNewestState } from '../state/history.js';
 import { writeFileAtomic } from '../state/files.js';
 import { stateDir } from '../state/paths.js';
 import { sealKeyFile } from '../state/seal.js';
-import { readState } from '../state/state.js';
+import { parseShallowJson, stateFileToRead } from '../state/state.js';
+import { isJsonMap } from '../canonical.js';
 
 /** The most projects the register names; past it, the oldest are forgotten (their images are then only as safe as before). */
 export const MAX_PROJECTS = 1000;
 /** The most bytes read: more is not the register rep writes. */
 const REGISTER_LIMIT = 16 << 20;
+/** The most bytes read of another project's state.json (rep writes some 200 bytes a step): a larger one is passed over. */
+export const OTHER_STATE_LIMIT = 4 << 20;
+/** The most bytes read from the end of another project's history, for its newest line. */
+export const OTHER_HISTORY_TAIL = 4 << 20;
+/** The most bytes read of all the other projects together: past it, the rest are passed over. */
+export const REGISTER_BUDGET = 64 << 20;
 
 /** The register's file: in the folder of the seal key; undefined where rep keeps no per-user state. */
 export function registerFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -88,22 +99,47 @@ export function registerProject(contextDir: string, env: NodeJS.ProcessEnv = pro
   }
 }
 
+/** What gc keeps for the other projects: their keys, how many it passed over (too large, or past the budget), and the bytes it read. */
+export interface OthersKeys {
+  keys: Set<string>;
+  passedOver: number;
+  read: number;
+}
+
 /**
  * The keys the other registered projects' current states use: the steps of
  * each one's state.json and its newest history line (which also names the
- * canonical and final images it tagged). For keeping only (see the top).
+ * canonical and final images it tagged), read within `budget` bytes in all.
+ * For keeping only (see the top).
  */
-export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv = process.env): Set<string> {
+export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv = process.env, budget = REGISTER_BUDGET): OthersKeys {
   const me = realDir(contextDir);
-  const keys = new Set<string>();
+  const out: OthersKeys = { keys: new Set(), passedOver: 0, read: 0 };
   for (const dir of readRegister(env)) {
     if (dir === me) continue;
-    try {
-      for (const rec of Object.values(readState(dir)?.steps ?? {})) keys.add(rec.key);
-      for (const k of readHistory(dir).at(-1) ?? []) keys.add(k);
-    } catch {
-      // missing, or not to be read: passed over
+    const left = budget - out.read;
+    const file = left > 0 ? stateFileToRead(dir, 'state') : undefined;
+    const r = file ? readBounded(file, { limit: Math.min(OTHER_STATE_LIMIT, left) }) : undefined;
+    if (left <= 0) {
+      out.passedOver++;
+      continue;
     }
+    // A state.json too large: its history's newest line may still name its keys, but gc says it did not read it all.
+    if (r?.ok === false && r.code === 'EFBIG') out.passedOver++;
+    if (r?.ok) {
+      out.read += r.bytes.length;
+      for (const k of stateKeys(r.bytes.toString('utf8'))) out.keys.add(k);
+    }
+    const newest = readNewestState(dir, Math.min(OTHER_HISTORY_TAIL, budget - out.read));
+    out.read += newest.read;
+    for (const k of newest.keys) out.keys.add(k);
   }
-  return keys;
+  return out;
+}
+
+/** The keys of a state.json's steps, its other fields unread (see the top); none when it is not JSON rep could have written. */
+function stateKeys(text: string): string[] {
+  const state = parseShallowJson(text);
+  const steps = isJsonMap(state) && isJsonMap(state.steps) ? Object.values(state.steps) : [];
+  return steps.flatMap((r) => (isJsonMap(r) && typeof r.key === 'string' && KEY.test(r.key) ? [r.key] : []));
 }

@@ -12,7 +12,7 @@
 import { lstatSync } from 'node:fs';
 import { readBounded, appendNoFollow } from '../safefs.js';
 import { writeFileAtomic } from './files.js';
-import { stateFileToRead, stateFileToWrite } from './state.js';
+import { parseShallowJson, stateFileToRead, stateFileToWrite } from './state.js';
 import { seal, sealHolds } from './seal.js';
 
 /** The most lines kept; older states are merged into the first line. */
@@ -20,7 +20,8 @@ export const MAX_STATES = 100;
 /** The most bytes read: a history larger than this is not rep's and is ignored. */
 export const HISTORY_LIMIT = 64 << 20;
 
-const KEY = /^sha256:[0-9a-f]{64}$/;
+/** A step's key as rep records it. */
+export const KEY = /^sha256:[0-9a-f]{64}$/;
 
 /** The most keys the dropped line keeps; past it, some are forgotten (their images stay until removed by hand). */
 export const MAX_DROPPED = 100_000;
@@ -57,12 +58,31 @@ export function readHistoryFile(contextDir: string): History {
   return out;
 }
 
+/**
+ * The keys of the newest state another project's history records, read from
+ * at most its last `limit` bytes (not the whole file: that one is a
+ * stranger's, see gc/register.ts), and the bytes read.
+ */
+export function readNewestState(contextDir: string, limit: number): { keys: HistoryEntry; read: number } {
+  const file = stateFileToRead(contextDir, 'history');
+  const r = file ? readBounded(file, { limit, tail: true }) : undefined;
+  if (!r?.ok) return { keys: [], read: 0 };
+  const lines = r.bytes.toString('utf8').split('\n');
+  // A tail that starts inside a line: that line is not whole.
+  if (r.size > r.bytes.length) lines.shift();
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const parsed = parseLine(contextDir, lines[i]!);
+    if (parsed?.kind === 'keys') return { keys: parsed.keys, read: r.bytes.length };
+  }
+  return { keys: [], read: r.bytes.length };
+}
+
 type LineKind = 'keys' | 'dropped';
 
 function parseLine(contextDir: string, line: string): { kind: LineKind; keys: HistoryEntry } | undefined {
   if (!line.trim()) return undefined;
   try {
-    const v = JSON.parse(line) as { keys?: unknown; dropped?: unknown; seal?: unknown };
+    const v = parseShallowJson(line) as { keys?: unknown; dropped?: unknown; seal?: unknown } | undefined;
     if (!v || typeof v !== 'object') return undefined;
     const kind: LineKind = v.dropped !== undefined ? 'dropped' : 'keys';
     const list = v[kind];

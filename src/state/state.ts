@@ -9,9 +9,9 @@ import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
 import { contextProblem } from '../projectpaths.js';
-import { readJsonFile, writeFileAtomicPieces } from './files.js';
+import { writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
-import { isRealDir, kindOf, lstatQuiet, ownDir } from '../safefs.js';
+import { isRealDir, JSON_LIMIT, kindOf, lstatQuiet, ownDir, readBounded } from '../safefs.js';
 import { stateDir, statePath, type StateEntry } from './paths.js';
 import { isMaterial, materialReader, pruneMaterials, vouched, writeMaterials } from './materials.js';
 import { seal, sealHolds } from './seal.js';
@@ -115,10 +115,41 @@ export function stateFileToRead(contextDir: string, entry: StateEntry): string |
   return isRealDir(stateDir(contextDir)) ? statePath(contextDir, entry) : undefined;
 }
 
+/** The deepest rep nests what it writes in .rep/ (a version 1 state's inline material: 7 levels); deeper is not rep's. */
+export const MAX_JSON_DEPTH = 16;
+
+/**
+ * `text` as JSON, or undefined when it is not JSON or nests lists and maps
+ * deeper than `maxDepth`. The depth is scanned first, byte by byte: JSON.parse
+ * builds every level before anything could refuse it, and a state.json of 248 MiB
+ * of brackets ran V8 out of heap inside it (an abort, not an error to catch).
+ */
+export function parseShallowJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return undefined;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function readState(contextDir: string): State | undefined {
   const file = stateFileToRead(contextDir, 'state');
-  const state = file ? readJsonFile<State>(file, isState) : undefined;
-  if (!state) return undefined;
+  const r = file ? readBounded(file, { limit: JSON_LIMIT }) : undefined;
+  const parsed = r?.ok ? parseShallowJson(r.bytes.toString('utf8')) : undefined;
+  if (!isState(parsed)) return undefined;
+  const state = parsed;
   // Steps by name without a prototype: a step named "constructor" or "toString" finds its own record or none.
   const steps = Object.create(null) as Record<string, StepRecord>;
   for (const [name, r] of Object.entries(state.steps as Record<string, StepRecord & { seal?: unknown }>)) {

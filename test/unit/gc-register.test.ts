@@ -2,14 +2,14 @@
 // projects (two clones) share rep-cache:K. gc keeps what another registered
 // project's current state names, and another project's .rep/ can only make it
 // keep more, never remove more.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
-import { MAX_PROJECTS, readRegister, registerFile, registerProject } from '../../src/gc/register.js';
+import { keysOtherProjectsUse, MAX_PROJECTS, OTHER_HISTORY_TAIL, OTHER_STATE_LIMIT, readRegister, registerFile, registerProject } from '../../src/gc/register.js';
 import { appendHistory } from '../../src/state/history.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -128,5 +128,52 @@ describe('gc and the other projects this user built', () => {
     symlinkSync(elsewhere, file);
     registerProject(a);
     expect(readFileSync(elsewhere, 'utf8')).toBe('');
+  });
+});
+
+describe("reading another project's .rep/", () => {
+  const state = (dir: string) => path.join(dir, '.rep', 'state.json');
+  const history = (dir: string) => path.join(dir, '.rep', 'history.jsonl');
+  const stateOf = (n: number, more: Record<string, unknown> = {}) => JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: { a: { key: key(n) } }, ...more });
+
+  it('reads a bounded amount of each (a state.json too large passed over, and said; the tail of a history; nothing nested deeper than rep writes)', async () => {
+    const a = project('a', [[1], [2], [5]]);
+    // B: a state.json past the bound, naming key 1; a history of 10 MiB whose newest line names key 2.
+    const b = project('b', [[2]]);
+    writeFileSync(history(b), `${'x'.repeat(10 << 20)}\n${readFileSync(history(b), 'utf8')}`);
+    writeFileSync(state(b), stateOf(1, { pad: 'x'.repeat(OTHER_STATE_LIMIT) }));
+    // C: a state.json naming key 5, with a field nested a million lists deep (248 MiB of them ran V8 out of heap in JSON.parse).
+    const c = project('c', []);
+    mkdirSync(path.join(c, '.rep'));
+    writeFileSync(state(c), stateOf(5, { x: 'x' }).replace('"x"}', `${'['.repeat(1 << 20)}${']'.repeat(1 << 20)}}`));
+    registerProject(b);
+    registerProject(c);
+    const others = keysOtherProjectsUse(a);
+    expect([[...others.keys], others.passedOver]).toEqual([[key(2)], 1]);
+    // B's history read from its last 4 MiB only, B's state.json not at all, C's whole (2 MiB).
+    expect(others.read).toBe(OTHER_HISTORY_TAIL + statSync(state(c)).size);
+    const { engine } = engineWith([1, 2, 5]);
+    const r = await gc({ cwd: a }, { engine, keepStates: 1, dryRun: true });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(formatGc(r.value, true).split('\n')).toEqual([
+      'rep gc: passed over 1 other projects of yours (a .rep/ larger than gc reads of another project, 4 MiB, or past 64 MiB read for all of them): a step image only they still use may be removed',
+      'rep gc: kept 1 step images another project of yours still uses (its current state names them): a gc here removes them once none does',
+      `would remove rep-cache:${hex(1)} (10 bytes)`,
+      'rep gc: would remove 1 step images (up to 10 bytes: an image a tag of another repository names is only untagged); kept 2 (20 bytes)',
+    ]);
+  });
+
+  it('reads all of them within one budget, and passes over the rest', () => {
+    const a = project('a', [[1]]);
+    const others = ['b', 'c', 'd'].map((name, n) => {
+      const dir = project(name, []);
+      mkdirSync(path.join(dir, '.rep'));
+      writeFileSync(state(dir), stateOf(n + 2));
+      registerProject(dir);
+      return dir;
+    });
+    const size = statSync(state(others[0]!)).size;
+    const r = keysOtherProjectsUse(a, process.env, 2 * size);
+    expect([[...r.keys], r.passedOver, r.read]).toEqual([[key(2), key(3)], 1, 2 * size]);
   });
 });
