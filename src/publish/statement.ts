@@ -28,6 +28,7 @@ export function parseStatement(text: Buffer): Statement | undefined {
   const ok =
     isJsonMap(s) && s._type === STATEMENT_TYPE && s.predicateType === PREDICATE_TYPE && descriptors(s.subject) && isJsonMap(s.predicate) &&
     isJsonMap(s.predicate.buildDefinition) && isJsonMap(s.predicate.buildDefinition.externalParameters) && isJsonMap(s.predicate.buildDefinition.internalParameters) &&
+    descriptors(s.predicate.buildDefinition.resolvedDependencies) &&
     isJsonMap(s.predicate.runDetails) && descriptors(s.predicate.runDetails.byproducts) && s.predicate.runDetails.byproducts.every((b) => typeof b.name === 'string');
   return ok ? s : undefined;
 }
@@ -55,9 +56,17 @@ function statedFacts(statement: Statement): EngineFacts {
   const { internalParameters, resolvedDependencies } = statement.predicate.buildDefinition;
   const platform = typeof internalParameters.platform === 'string' ? internalParameters.platform : undefined;
   const baseIds = new Map<string, string>();
+  const named = new Set<string>();
   for (const d of resolvedDependencies) {
+    if (d.annotations?.kind !== 'base-image' || typeof d.name !== 'string') continue;
+    // A base named twice says two things: it keys with neither.
+    if (named.has(d.name)) {
+      baseIds.delete(d.name);
+      continue;
+    }
+    named.add(d.name);
     const hex = d.digest?.sha256;
-    if (d.annotations?.kind === 'base-image' && d.annotations.digestSource === 'image-id' && typeof d.name === 'string' && typeof hex === 'string' && /^[0-9a-f]{64}$/.test(hex)) baseIds.set(d.name, `sha256:${hex}`);
+    if (d.annotations.digestSource === 'image-id' && typeof hex === 'string' && /^[0-9a-f]{64}$/.test(hex)) baseIds.set(d.name, `sha256:${hex}`);
   }
   return { ...(platform ? { platform } : {}), baseIds };
 }

@@ -569,4 +569,14 @@ describe('found by an adversarial review', () => {
       expect(parseStatement(Buffer.from(JSON.stringify(st)))).toBeUndefined();
     }
   });
+
+  it('a statement whose resolved dependencies are not a list of descriptors is not a statement (verify threw "is not iterable"; found by a review)', async () => {
+    const b = await publishedBundle();
+    const text = readFileSync(path.join(b, 'provenance.json'), 'utf8');
+    for (const bad of [undefined, {}, [null], [{ name: 7 }], [{ digest: { sha256: [1] } }]]) {
+      const st = JSON.parse(text) as { predicate: { buildDefinition: { resolvedDependencies?: unknown } } };
+      st.predicate.buildDefinition.resolvedDependencies = bad;
+      expect(parseStatement(Buffer.from(JSON.stringify(st))), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
 });
