@@ -19,6 +19,8 @@ import { seal, sealHolds } from './seal.js';
 export const MAX_STATES = 100;
 /** The most bytes read: a history larger than this is not rep's and is ignored. */
 export const HISTORY_LIMIT = 64 << 20;
+/** The largest history a line is appended to (100 states of a few hundred keys fit); a larger one is rewritten. */
+export const APPEND_LIMIT = 1 << 20;
 
 /** A step's key as rep records it. */
 export const KEY = /^sha256:[0-9a-f]{64}$/;
@@ -34,6 +36,12 @@ export interface History {
   states: HistoryEntry[];
   /** Keys of states gc dropped whose images are still to be removed, sorted. */
   dropped: string[];
+  /**
+   * Whether a line may be appended to the file: it is missing, or holds only lines rep sealed, within
+   * APPEND_LIMIT bytes. Anything else is rewritten with what was read: a history a clone brought
+   * just past HISTORY_LIMIT, appended to, hid every state after it from gc.
+   */
+  appendable: boolean;
 }
 
 /** The past states in .rep/history.jsonl, oldest first; malformed lines are left out. Empty when there is none. */
@@ -43,16 +51,18 @@ export function readHistory(contextDir: string): HistoryEntry[] {
 
 /** The states and the dropped keys .rep/history.jsonl holds (none when it cannot be read). */
 export function readHistoryFile(contextDir: string): History {
-  const out: History = { states: [], dropped: [] };
+  const out: History = { states: [], dropped: [], appendable: true };
   const file = stateFileToRead(contextDir, 'history');
   if (!file) return out;
   const r = readBounded(file, { limit: HISTORY_LIMIT });
+  out.appendable = r.ok ? r.size <= APPEND_LIMIT : r.code === 'ENOENT';
   if (!r.ok) return out;
   const dropped = new Set<string>();
   for (const line of r.bytes.toString('utf8').split('\n')) {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
     else if (parsed) for (const k of parsed.keys) dropped.add(k);
+    else if (line) out.appendable = false;
   }
   out.dropped = [...dropped].sort();
   return out;
@@ -118,9 +128,10 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
   const last = past[past.length - 1];
   if (last && lineOf(contextDir, last) === line) return;
   const file = stateFileToWrite(contextDir, 'history');
-  // Past the bound, or anything but a regular file of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
+  // Past the bound, a file that is not rep's history alone (see History.appendable), or anything but a regular file
+  // of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
   const st = lstatSync(file, { throwIfNoEntry: false });
-  if (past.length + 1 > MAX_STATES || (st && (!st.isFile() || st.nlink !== 1))) {
+  if (past.length + 1 > MAX_STATES || !history.appendable || (st && (!st.isFile() || st.nlink !== 1))) {
     writeHistory(contextDir, { states: [...past, parseLine(contextDir, line)!.keys], dropped: history.dropped });
     return;
   }

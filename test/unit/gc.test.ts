@@ -1,12 +1,12 @@
 // rep gc's decisions without an engine: which step images the policy removes,
 // and the history of past states it reads (bounded, hostile input).
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { ownSizes, planGc } from '../../src/gc/policy.js';
-import { appendHistory, MAX_STATES, readHistory } from '../../src/state/history.js';
+import { APPEND_LIMIT, appendHistory, HISTORY_LIMIT, MAX_STATES, readHistory } from '../../src/state/history.js';
 import { appendNoFollow } from '../../src/safefs.js';
 import { gc } from '../../src/commands/gc.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -144,6 +144,27 @@ describe('state history', () => {
     linkSync(outside, other);
     appendNoFollow(other, 'line\n');
     expect(readFileSync(outside, 'utf8')).toBe('rep: 1\n');
+  });
+
+  it('rewrites, never appends to, a history it cannot read whole, one with lines rep did not seal, or one past APPEND_LIMIT', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    appendHistory(dir, [key(1)]);
+    // Just past HISTORY_LIMIT (a clone's; sparse here): appended to, it hid every later state from gc.
+    truncateSync(file(), HISTORY_LIMIT + 1);
+    for (const n of [2, 3, 4]) appendHistory(dir, [key(n)]);
+    expect(readHistory(dir)).toEqual([[key(2)], [key(3)], [key(4)]]);
+    // 2 MiB of lines rep did not write, under the limit: read on every build until they go.
+    writeFileSync(file(), `${'{"keys":[]}\n'.repeat((2 << 20) / 12)}${readFileSync(file(), 'utf8')}`);
+    appendHistory(dir, [key(5)]);
+    expect(readHistory(dir)).toEqual([[key(2)], [key(3)], [key(4)], [key(5)]]);
+    expect(statSync(file()).size).toBeLessThan(1024);
+    // Sealed lines, but past APPEND_LIMIT: written again whole (a new file), not appended to.
+    appendHistory(dir, Array.from({ length: APPEND_LIMIT / 70 }, (_, n) => key(n + 100)));
+    const before = statSync(file());
+    expect(before.size).toBeGreaterThan(APPEND_LIMIT);
+    appendHistory(dir, [key(6)]);
+    expect(statSync(file()).ino).not.toBe(before.ino);
+    expect(readHistory(dir).at(-1)).toEqual([key(6)]);
   });
 
   it('reads nothing when .rep is a link', () => {
