@@ -114,9 +114,24 @@ export function namesRepImage(text: string): boolean {
   return parts[parts.length - 1] === OWN_LAST || (parts[0] === OWN_FIRST && parts.length > 1);
 }
 
-/** Whether two references name the same NAME:TAG once normalised as docker does (docker.io, library/, latest); a reference by digest alone names no tag. */
+/**
+ * Whether two references may name the same NAME:TAG once normalised as docker does (docker.io,
+ * library/, latest), or as podman finds a short name it built: foo:1 is localhost/foo:1 there.
+ * A reference by digest alone names no tag.
+ */
 export function sameNameTag(a: string, b: string): boolean {
   const x = parseImageRef(a);
   const y = parseImageRef(b);
-  return x.tag !== undefined && x.registry === y.registry && x.repository === y.repository && x.tag === y.tag;
+  // docker.io/library/foo and localhost/foo, both as foo.
+  const local = (r: ImageRef) => (r.registry === 'docker.io' ? r.repository.replace(/^library\//, '') : r.registry === 'localhost' ? r.repository : undefined);
+  const same = (x.registry === y.registry && x.repository === y.repository) || (local(x) !== undefined && local(x) === local(y));
+  return x.tag !== undefined && same && x.tag === y.tag;
 }
+
+/**
+ * Whether `text` reads as an image id rather than a name: sha256:HEX, or a bare run of hex digits,
+ * which docker's daemon (and podman) look an image up by, a prefix of its id included. A base
+ * named so is whatever image of this machine has that id (another project's step image, a
+ * paper's image), nothing a registry or a lock could name.
+ */
+export const looksLikeImageId = (text: string): boolean => /^sha256:/i.test(text) || /^[a-f0-9]{4,64}$/.test(text);

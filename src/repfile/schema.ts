@@ -1,7 +1,7 @@
 // The one schema of a Repfile: it gives the TypeScript types, the validation
 // and the published JSON Schema (`rep schema`).
 import { z } from 'zod';
-import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem, namesRepImage, sameNameTag } from '../lock/reference.js';
+import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem, looksLikeImageId, namesRepImage, sameNameTag } from '../lock/reference.js';
 import { dropPatternProblem } from '../repro/drop.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
@@ -257,6 +257,10 @@ function imageNameProblems(doc: z.infer<typeof repfileObject>, ctx: z.Refinement
     if (step.from !== undefined && !Object.hasOwn(doc.steps, step.from) && valid(step.from, true)) starts.push({ ref: step.from, path: ['steps', name, 'from'] });
   }
   for (const s of starts) {
+    if (looksLikeImageId(s.ref)) {
+      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} reads as an image id, which names an image of this machine only (another project's step, say), not one a registry or a lock can name: start from an image by name, or pin it by digest (name@sha256:…)` });
+      continue;
+    }
     if (namesRepImage(s.ref)) {
       ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} is one of rep's own images (${OWN_IMAGES}), not an image to build on: start from a published image, or name the step to build on` });
     }

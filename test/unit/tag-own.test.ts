@@ -42,7 +42,9 @@ describe("rep's own image names", () => {
     expect(sameNameTag('index.docker.io/library/debian', 'debian:latest')).toBe(true);
     expect(sameNameTag(`debian:12@sha256:${KEY}`, 'debian:12')).toBe(true);
     expect(sameNameTag(`debian@sha256:${KEY}`, 'debian:latest')).toBe(false);
-    expect(sameNameTag('localhost/debian:12', 'debian:12')).toBe(false);
+    // podman finds a short name it built as localhost/NAME: the same image there.
+    expect(sameNameTag('localhost/debian:12', 'debian:12')).toBe(true);
+    expect(sameNameTag('registry.example.org/debian:12', 'debian:12')).toBe(false);
   });
 
   it('image.tag is refused, in every spelling (it would make a step of another project look fresh)', () => {
@@ -87,6 +89,25 @@ describe("rep's own image names", () => {
       "Repfile:2:7: name: the image's tag, debian:latest (NAME:latest when image.tag does not say), names the image base names, which this Repfile builds on: tagging the result so would replace debian for every project that uses it; choose another tag",
     ]);
     expect(check(withTag('debian:analysis'))).toEqual([]);
-    expect(check(withTag('localhost/debian:bookworm-slim'))).toEqual([]);
+    expect(check(withTag('localhost/debian:bookworm-slim'))).toHaveLength(1);
+    expect(check(withTag('registry.example.org/debian:bookworm-slim'))).toEqual([]);
+  });
+});
+
+describe('what a base may not be, found by a second review', () => {
+  it('an image id, or what reads as one: docker and podman look an image up by its id or a prefix of it, another project\'s step image included', () => {
+    for (const id of [`sha256:${KEY}`, '0a1b2c3d4e5f', 'deadbeef']) {
+      const errors = check(`rep: 1\nname: demo\nbase: ${JSON.stringify(id)}\nsteps: {a: {run: x}}\n`);
+      expect(errors.join('\n'), id).toMatch(/reads as an image id/);
+      expect(check(`${HEAD}steps: {a: {from: ${JSON.stringify(id)}, run: x}, b: {run: y}}\nimage: {from: b}\n`).join('\n'), id).toMatch(/steps\.a\.from: .*reads as an image id/);
+    }
+    expect(check(`rep: 1\nname: demo\nbase: "deadbeef:1"\nsteps: {a: {run: x}}\n`)).toEqual([]);
+  });
+
+  it('a tag podman would find as the base: foo:1 is localhost/foo:1 for an image podman built', () => {
+    expect(sameNameTag('foo:1', 'localhost/foo:1')).toBe(true);
+    expect(sameNameTag('docker.io/library/foo:1', 'localhost/foo:1')).toBe(true);
+    expect(sameNameTag('foo:1', 'localhost/foo:2')).toBe(false);
+    expect(check(`rep: 1\nname: demo\nbase: "foo:1"\nsteps: {a: {run: x}}\nimage: {tag: "localhost/foo:1"}\n`).join('\n')).toMatch(/names the image base names/);
   });
 });
