@@ -2,7 +2,9 @@
 // changes; nothing else in the folders does (a log written into the project,
 // `rep watch > out.log`, rebuilt for ever). Changes are debounced; a change
 // during a build queues exactly one more run; a Repfile error is reported and
-// watching goes on.
+// watching goes on. A folder watched from that is swapped for another is said,
+// and no longer read.
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
 import type { Diagnostic } from '../diag.js';
@@ -58,17 +60,83 @@ function throughNonFolder(contextDir: string, rel: string, seen: Set<string>): b
   return false;
 }
 
+/** A folder's device and inode, through any link to it; undefined where there is no folder. */
+function folderId(dir: string): string | undefined {
+  try {
+    const st = statSync(dir, { bigint: true, throwIfNoEntry: false });
+    return st?.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `dir`, a folder watched from, is still the folder it was when watching began: the same device
+ * and inode, reached through any link (a -C naming a link to a folder is that folder). Removed, or a link
+ * to another put in its place, it is not for good: chokidar's watcher on it reads again what the path
+ * leads to now (the context swapped for a link took 6 -> 600 inotify watches, all outside), and `onGone`
+ * is called once. Looked at once per synchronous run, as throughNonFolder does; never, when there was no
+ * folder to begin with (nothing is watched there).
+ */
+function folderKept(dir: string, onGone: () => void): () => boolean {
+  const was = folderId(dir);
+  let gone = false;
+  let looked = false;
+  return () => {
+    if (gone) return false;
+    if (looked || was === undefined) return true;
+    if (folderId(dir) !== was) {
+      gone = true;
+      onGone();
+      return false;
+    }
+    looked = true;
+    queueMicrotask(() => (looked = false));
+    return true;
+  };
+}
+
+const realpathOr = (dir: string) => {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+};
+
 export async function watch(opts: WatchOptions): Promise<void> {
-  const first = openProject(opts.project);
-  // Where to watch: the context and the Repfile's folder, whatever the Repfile says now.
+  // Where to watch: the context and the Repfile's folder, whatever the Repfile says now. Each by its real
+  // path, as chokidar follows no link (a context named by a link was watched as a link: no change seen).
   const { repfile, contextDir } = projectPaths(opts.project);
   const repfileDir = path.dirname(repfile);
-  const dockerfile = resolveDockerfile(contextDir, opts.build.dockerfile);
+  const root = realpathOr(contextDir);
+  const repfileRoot = realpathOr(repfileDir);
+  /** `abs`, named from the context as given, named from its real path: as chokidar reports it. */
+  const fromRoot = (abs: string) => {
+    const rel = path.relative(contextDir, abs);
+    return outside(rel) ? abs : path.join(root, rel);
+  };
+  const dockerfile = fromRoot(resolveDockerfile(contextDir, opts.build.dockerfile));
+  const watchedRepfile = path.join(repfileRoot, path.basename(repfile));
+  const own = new Set([watchedRepfile, lockPath(watchedRepfile), path.join(root, '.dockerignore')]);
+  /** Says, once, that a folder watched from leads elsewhere now. */
+  const said = (dir: string) => () => {
+    if (opts.signal.aborted) return;
+    const shown = path.relative(opts.project.cwd ?? process.cwd(), dir) || '.';
+    opts.onEvent({ type: 'invalid', errors: [{ file: shown, message: 'no longer the folder rep watch began with (removed, or a link to another put in its place); nothing in it is watched now' }] });
+  };
+  // What the folders are is taken before the project is first read: the first build reads the folders watched.
+  const contextKept = folderKept(contextDir, said(contextDir));
+  // The Repfile's folder is watched from on its own only outside the context; inside, it is the context's.
+  const repfileKept = outside(path.relative(root, repfileRoot)) ? folderKept(repfileDir, said(repfileDir)) : () => true;
+  /** Whether the folder watched from that `abs` lies in is still the one watching began with. */
+  const kept = (abs: string) => (outside(path.relative(root, abs)) ? repfileKept() : contextKept());
+
+  const first = openProject(opts.project);
   let ignore = first.ok ? first.value.ctx.ignore : new DockerIgnore([]);
   // What the steps read, as the Repfile last read says: undefined while it is broken (then any change may mend it).
   const readBy = (p: Project) => inputsMayChange(p.recipe.steps.flatMap((s) => s.inputs));
   let inputs = first.ok ? readBy(first.value) : undefined;
-  const own = new Set([repfile, lockPath(repfile), path.join(contextDir, '.dockerignore')]);
 
   let changed = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -111,13 +179,13 @@ export async function watch(opts: WatchOptions): Promise<void> {
   /** Whether a change at `abs` may change the build: the project's own files, or what an input may name. */
   const matters = (abs: string, folder: boolean) => {
     if (own.has(abs) || !inputs) return true;
-    const rel = path.relative(contextDir, abs).split(path.sep).join('/');
+    const rel = path.relative(root, abs).split(path.sep).join('/');
     if (outside(rel)) return false;
     return folder ? inputs.folder(rel) : inputs.file(rel);
   };
   const onChange = (abs: string, folder: boolean) => {
-    if (opts.signal.aborted || !ready || !matters(abs, folder)) return;
-    changed.add(path.relative(contextDir, abs) || abs);
+    if (opts.signal.aborted || !kept(abs) || !ready || !matters(abs, folder)) return;
+    changed.add(path.relative(root, abs) || abs);
     clearTimeout(timer);
     timer = setTimeout(() => {
       opts.onEvent({ type: 'changed', paths: [...changed].sort() });
@@ -130,23 +198,24 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const realFolders = new Set<string>();
   const ignored = (abs: string) => {
     if (abs === dockerfile) return true;
-    const rel = path.relative(contextDir, abs).split(path.sep).join('/');
+    const rel = path.relative(root, abs).split(path.sep).join('/');
     // Outside the context (the Repfile's folder, with -C): the Repfile and its lock alone, no folder below.
-    if (outside(rel)) return !(abs === repfileDir || own.has(abs));
+    if (outside(rel)) return !(abs === repfileRoot || own.has(abs)) || !repfileKept();
+    if (!contextKept()) return true;
     if (rel === '') return false;
-    if (inStateDir(rel) || throughNonFolder(contextDir, rel, realFolders)) return true;
+    if (inStateDir(rel) || throughNonFolder(root, rel, realFolders)) return true;
     if (rel === '.dockerignore') return false;
     return ignore.canSkipDir(rel);
   };
   // Links are watched as links: Docker sends a link, never what it leads to, and following them watched
   // folders outside the project (a link to /usr: a gigabyte and 90k inotify watches) and died on a loop.
-  const watcher = chokidarWatch([...new Set([contextDir, repfileDir])], { ignoreInitial: true, ignored, followSymlinks: false });
+  const watcher = chokidarWatch([...new Set([root, repfileRoot])], { ignoreInitial: true, ignored, followSymlinks: false });
   for (const ev of ['add', 'change', 'unlink'] as const) watcher.on(ev, (abs: string) => onChange(abs, false));
   for (const ev of ['addDir', 'unlinkDir'] as const) watcher.on(ev, (abs: string) => onChange(abs, true));
   // A folder that cannot be watched (no permission, no inotify watch left) is said, and watching goes on.
   watcher.on('error', (e: unknown) => {
     const err = e as NodeJS.ErrnoException;
-    const where = err.path ? path.relative(contextDir, err.path) || err.path : contextDir;
+    const where = err.path ? path.relative(root, err.path) || err.path : contextDir;
     opts.onEvent({ type: 'invalid', errors: [{ file: where, message: `cannot watch it (${err.code ?? err.message}); changes there are not seen` }] });
   });
   // Stopped at any point, the first scan and the first build included: a listener added after them
