@@ -147,7 +147,21 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
             emit({ type: 'step-line', step: name, line });
           },
         });
-        return { r, log, seconds: (Date.now() - t0) / 1000, whole };
+        const seconds = (Date.now() - t0) / 1000;
+        if (!r.ok) return { r, log, seconds };
+        // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
+        // in between is in the image, under a key that names its old bytes, which an undo would find fresh. A
+        // folder copied whole is read as it is then: a file added to it is in the image too. Checked before the
+        // slot is let go, so that with one job a step is said built before the next is said building.
+        const changed = firstChanged(planned.inputs);
+        const added = changed === undefined && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
+        if (changed !== undefined || added !== undefined) {
+          await engine.removeImage(cacheRef(key)).catch(() => {});
+          const what = changed !== undefined ? `input ${changed} changed` : `${added} was added to a folder the step copies whole`;
+          return { r, log, seconds, moved: `${what} while the step was built: its image is not kept under a key hashed from what it was before; build again` };
+        }
+        emit({ type: 'step-built', step: name, key, imageId: r.imageId, seconds });
+        return { r, log, seconds };
       });
       if (!outcome) return { name, status: 'skipped', planned };
       if (!outcome.r.ok) {
@@ -158,17 +172,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         emit({ type: 'step-failed', step: name, key, exitCode: outcome.r.exitCode, tail: outcome.r.tail, log: outcome.log, engineDown });
         return { name, status: 'failed', planned };
       }
-      // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
-      // in between is in the image, under a key that names its old bytes, which an undo would find fresh.
-      // A folder copied whole is read as it is then: a file added to it is in the image too.
-      const changed = firstChanged(planned.inputs);
-      const added = changed === undefined && outcome.whole.length ? firstAdded(ctx.dir, ctx.ignore, outcome.whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
-      if (changed !== undefined || added !== undefined) {
-        await engine.removeImage(cacheRef(key)).catch(() => {});
-        const what = changed !== undefined ? `input ${changed} changed` : `${added} was added to a folder the step copies whole`;
-        throw new StepFailure(`${what} while the step was built: its image is not kept under a key hashed from what it was before; build again`);
-      }
-      emit({ type: 'step-built', step: name, key, imageId: outcome.r.imageId, seconds: outcome.seconds });
+      if ('moved' in outcome && outcome.moved) throw new StepFailure(outcome.moved);
       status = 'built';
       imageId = outcome.r.imageId;
       seconds = outcome.seconds;
