@@ -11,6 +11,7 @@ import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, set
 import { ownIgnoreProblem, placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
 import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
+import type { EngineFacts } from './plan/key.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
 import { ContextIndex, type ContextFile } from './context/files.js';
 import { StatCache } from './context/hash.js';
@@ -91,6 +92,8 @@ export interface BuildRecord {
   plan?: Plan;
   /** The provenance statement (also written to .rep/provenance.json), when the build succeeded. */
   provenance?: Statement;
+  /** What the engine said the keys depend on (a statement made again, by publish, records the same). */
+  facts?: EngineFacts;
   outputsDigests?: Map<string, string>;
 }
 
@@ -173,7 +176,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value), facts?.baseIds) : undefined;
     if (after) writeNoop(ctx.dir, after);
-    return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests });
+    return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests, facts });
   } finally {
     mutex?.release();
   }

@@ -286,6 +286,8 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
       dockerfileText: rec.dockerfile.text,
       image: { configDigest: imageDigest, repoDigest },
       engine,
+      platform: rec.facts?.platform,
+      baseIds: rec.facts?.baseIds,
       network: opts.network,
       startedOn: new Date(times.startedOn),
       finishedOn: new Date(times.finishedOn),
