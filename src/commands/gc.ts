@@ -3,7 +3,9 @@
 // holds the build mutex, so no build of this project runs meanwhile, and
 // afterwards keeps in .rep/history.jsonl only the states whose images it kept,
 // and the keys of the others whose images it did not remove (another engine's,
-// or refused), so that a later gc can.
+// or refused), each with this engine's identity, so that a later gc can: one
+// against another engine removes those it has, one against this engine
+// forgets those it still does not list.
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
@@ -24,8 +26,9 @@ export interface GcOptions extends GcPolicy {
 }
 
 export interface GcReport {
-  /** The engine gc ran against. */
+  /** The engine gc ran against: its name, and its identity (Engine.identity: name and server version), which the history records dropped keys with. */
   engine: string;
+  identity: string;
   /** Removed, image and all (or, on a dry run, to be removed: an image a user's tag names is then only untagged), sorted by tag. */
   removed: GcImage[];
   /** Tags removed (or to be) whose image stays, since another tag names it: no byte freed. Sorted by tag. */
@@ -33,8 +36,10 @@ export interface GcReport {
   kept: GcImage[];
   /** Those the engine would not remove (e.g. a container uses them). */
   failed: GcImage[];
-  /** Keys of dropped states this engine does not list: kept in the history for a gc against the engine that has them (sorted). */
+  /** Keys of states dropped now whose images this engine does not list: kept in the history for a gc against another engine, until one against this engine forgets them (sorted). */
   unlisted: string[];
+  /** Keys of states an earlier gc against this engine dropped whose images it still does not list: forgotten (sorted). */
+  forgotten: string[];
   /** What gc could not weigh, said before the rest (e.g. a Repfile that does not open). */
   notices: string[];
 }
@@ -55,7 +60,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   const mutex = held?.value;
   try {
     const { withImages, notices, bases } = fromRepfile(project);
-    const { states: recorded, dropped } = readHistoryFile(contextDir);
+    const { states: recorded, dropped: droppedBy } = readHistoryFile(contextDir);
+    const dropped = [...new Set(droppedBy.flatMap((d) => d.keys))];
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
     const stateKeys = records.filter((s) => !s.unsealed).map((s) => s.key);
@@ -72,29 +78,44 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const last = new Set(recorded.at(-1));
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     const engine = opts.engine.name;
-    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, removed: [], untagged: [], kept: [], failed: [], unlisted: [], notices });
+    const identity = await opts.engine.identity();
+    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, identity, removed: [], untagged: [], kept: [], failed: [], unlisted: [], forgotten: [], notices });
     const listed = await opts.engine.listImages(CACHE_REPO);
     const planned = planGc(history, current, listed, opts, { dropped, bases: await baseImages(opts.engine, bases) });
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
-    // The keys of dropped states whose images were not removed stay in the history (the dropped line): this
+    // The keys of dropped states whose images were not removed stay in the history (the dropped lines): this
     // engine did not list them (they may be another engine's: podman, another DOCKER_HOST) or refused. Only
     // keys rep recorded: a key of the state that rep did not seal is never written (a later gc would remove its image).
     const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
     const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
     const othersUse = planned.remove.filter((i) => shared.has(i.key) && !unsealed.has(i.key)).length;
     if (othersUse) notices.push(`kept ${othersUse} step images another project of yours still uses (its current state names them): a gc here removes them once none does`);
-    const unlisted = planned.dropped.filter((k) => steps.has(k) && !listedKeys.has(k));
-    if (opts.dryRun) return ok({ engine, removed: plan.remove.filter((i) => !i.untagOnly), untagged: plan.remove.filter((i) => i.untagOnly), kept: plan.keep, failed: [], unlisted, notices });
+    const still = new Set(planned.dropped.filter((k) => steps.has(k)));
+    // The dropped keys to carry once `gone` are removed (a key whose image this gc removed, for every engine): those an
+    // earlier gc against another engine dropped; this engine's, only while it lists them (a line that names no engine is
+    // taken for this engine's); and those dropped now. So a key no engine holds goes with the next gc against the engine that dropped it.
+    const carried = (gone: ReadonlySet<string>) => {
+      const known = new Set(dropped);
+      const elsewhere = droppedBy.filter((d) => (d.engine ?? identity) !== identity).map((d) => ({ ...d, keys: d.keys.filter((k) => still.has(k) && !gone.has(k)) }));
+      const mine = [...still].filter((k) => !gone.has(k) && (listedKeys.has(k) || !known.has(k)));
+      const next = [...elsewhere, { engine: identity, keys: mine }].filter((d) => d.keys.length);
+      const kept = new Set(next.flatMap((d) => d.keys));
+      return { next, unlisted: mine.filter((k) => !known.has(k) && !listedKeys.has(k)), forgotten: dropped.filter((k) => still.has(k) && !gone.has(k) && !kept.has(k)).sort() };
+    };
+    if (opts.dryRun) {
+      const { unlisted, forgotten } = carried(new Set(plan.remove.map((i) => i.key)));
+      return ok({ engine, identity, removed: plan.remove.filter((i) => !i.untagOnly), untagged: plan.remove.filter((i) => i.untagOnly), kept: plan.keep, failed: [], unlisted, forgotten, notices });
+    }
     registerProject(contextDir);
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     const untied = plan.remove.filter((i) => !left.has(i.tag));
     // A tag gone is an image gone only when no other tag named it: a user's tag (docker tag rep-cache:K mine) keeps it.
-    const still = await opts.engine.imageIds([...new Set(untied.map((i) => i.id))]);
-    const gone = new Set(untied.map((i) => i.key));
-    writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: planned.dropped.filter((k) => steps.has(k) && !gone.has(k)) });
-    return ok({ engine, removed: untied.filter((i) => still.get(i.id) === undefined), untagged: untied.filter((i) => still.get(i.id) !== undefined), kept: plan.keep, failed, unlisted, notices });
+    const ids = await opts.engine.imageIds([...new Set(untied.map((i) => i.id))]);
+    const { next, unlisted, forgotten } = carried(new Set(untied.map((i) => i.key)));
+    writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: next });
+    return ok({ engine, identity, removed: untied.filter((i) => ids.get(i.id) === undefined), untagged: untied.filter((i) => ids.get(i.id) !== undefined), kept: plan.keep, failed, unlisted, forgotten, notices });
   } finally {
     mutex?.release();
   }
@@ -147,7 +168,8 @@ export function formatGc(r: GcReport, dryRun: boolean): string {
     ...r.untagged.map((i) => `${untag} ${cacheRef(i.key)}: another tag names its image`),
     ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
   ];
-  if (r.unlisted.length) lines.push(`rep gc: ${r.unlisted.length} step images of dropped states are not in this engine (${r.engine}): their keys stay in ${shownEntry('history')}, for a gc against the engine that has them`);
+  if (r.unlisted.length) lines.push(`rep gc: ${r.unlisted.length} step images of dropped states are not in this engine (${r.identity}): their keys stay in ${shownEntry('history')} for a gc against another engine that may hold them (podman, another DOCKER_HOST); the next gc against this one forgets them`);
+  if (r.forgotten.length) lines.push(`rep gc: ${dryRun ? 'would forget' : 'forgot'} the keys of ${r.forgotten.length} step images of dropped states an earlier gc against this engine (${r.identity}) kept: it does not hold them`);
   const hedged = dryRun && r.removed.length ? `up to ${total(r.removed)}: an image a tag of another repository names is only untagged` : total(r.removed);
   const untagged = r.untagged.length ? `; ${untag} ${r.untagged.length}` : '';
   lines.push(`rep gc: ${remove} ${r.removed.length} step images (${hedged})${untagged}; kept ${r.kept.length} (${total(r.kept)})`);

@@ -3,10 +3,12 @@
 // written (state.ts), so that `rep gc` knows which step images this project
 // made or used and which of them recent states still need. Bounded: past
 // MAX_STATES lines, the oldest are merged into one line (their keys stay known
-// until gc removes their images). One more line (`{"dropped":[...]}`), first,
-// holds the keys of states gc dropped whose images it did not remove: the
-// engine it ran against did not have them (podman, another DOCKER_HOST) or
-// refused; a gc against the engine that has them removes them. Read as
+// until gc removes their images). More lines (`{"dropped":[...],"engine":...}`),
+// first, oldest first, hold the keys of states gc dropped whose images it did
+// not remove, each with the engine that gc ran against (Engine.identity): it
+// did not have them (they may be podman's, another DOCKER_HOST's) or refused;
+// a gc against another engine that has them removes them, and one against the
+// same engine that still lists none of them forgets them (commands/gc.ts). Read as
 // hostile input (a cloned repository may carry a .rep/): bounded, no links,
 // and only well-formed keys under this user's seal count.
 import { lstatSync } from 'node:fs';
@@ -25,17 +27,23 @@ export const APPEND_LIMIT = 1 << 20;
 /** A step's key as rep records it. */
 export const KEY = /^sha256:[0-9a-f]{64}$/;
 
-/** The most keys the dropped line keeps; past it, some are forgotten (their images stay until removed by hand). */
-export const MAX_DROPPED = 100_000;
+/** The most keys the dropped lines keep; past it, the oldest are forgotten (their images stay until removed by hand). */
+export const MAX_DROPPED = 10_000;
 
 /** One past state: the keys of its steps, sorted. */
 export type HistoryEntry = readonly string[];
 
+/** Keys of states one gc dropped and did not remove the images of, sorted, with the engine it ran against (none in a line written before rep said). */
+export interface DroppedKeys {
+  engine?: string;
+  keys: HistoryEntry;
+}
+
 export interface History {
   /** The past states, oldest first. */
   states: HistoryEntry[];
-  /** Keys of states gc dropped whose images are still to be removed, sorted. */
-  dropped: string[];
+  /** Keys of states gc dropped whose images are still to be removed, oldest first. */
+  dropped: DroppedKeys[];
   /**
    * Whether a line may be appended to the file: it is missing, or holds only lines rep sealed, within
    * APPEND_LIMIT bytes. Anything else is rewritten with what was read: a history a clone brought
@@ -57,14 +65,12 @@ export function readHistoryFile(contextDir: string): History {
   const r = readBounded(file, { limit: HISTORY_LIMIT });
   out.appendable = r.ok ? r.size <= APPEND_LIMIT : r.code === 'ENOENT';
   if (!r.ok) return out;
-  const dropped = new Set<string>();
   for (const line of r.bytes.toString('utf8').split('\n')) {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
-    else if (parsed) for (const k of parsed.keys) dropped.add(k);
+    else if (parsed) out.dropped.push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });
     else if (line) out.appendable = false;
   }
-  out.dropped = [...dropped].sort();
   return out;
 }
 
@@ -89,30 +95,39 @@ export function readNewestState(contextDir: string, limit: number): { keys: Hist
 
 type LineKind = 'keys' | 'dropped';
 
-function parseLine(contextDir: string, line: string): { kind: LineKind; keys: HistoryEntry } | undefined {
+function parseLine(contextDir: string, line: string): { kind: LineKind; keys: HistoryEntry; engine?: string } | undefined {
   if (!line.trim()) return undefined;
   try {
-    const v = parseShallowJson(line) as { keys?: unknown; dropped?: unknown; seal?: unknown } | undefined;
+    const v = parseShallowJson(line) as { keys?: unknown; dropped?: unknown; engine?: unknown; seal?: unknown } | undefined;
     if (!v || typeof v !== 'object') return undefined;
     const kind: LineKind = v.dropped !== undefined ? 'dropped' : 'keys';
     const list = v[kind];
     if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
+    const engine = kind === 'dropped' ? v.engine : undefined;
+    if (engine !== undefined && !isEngine(engine)) return undefined;
     const keys = [...new Set(list as string[])].sort();
     // A line this user's rep did not write (a cloned or pulled .rep/) would have gc remove the images of any keys it names.
-    return sealHolds(contextDir, sealed(kind, keys), v.seal) ? { kind, keys } : undefined;
+    return sealHolds(contextDir, sealed(kind, keys, engine), v.seal) ? { kind, keys, ...(engine !== undefined ? { engine } : {}) } : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** What a line's seal covers: its kind and its keys, sorted (seal.ts). A state's line keeps the form it had before dropped lines. */
-const sealed = (kind: LineKind, keys: readonly string[]) => `rep history${kind === 'dropped' ? ' dropped' : ''}\0${keys.join(' ')}`;
+/** An engine's identity as a dropped line may name it: one line of text, no NUL (the seal's separator). */
+const isEngine = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256 && !/[\0\n]/.test(x);
+
+/**
+ * What a line's seal covers: its kind, a dropped line's engine, and its keys, sorted (seal.ts). A state's line keeps the
+ * form it had before dropped lines, and a dropped line without an engine the form it had before they named one.
+ */
+const sealed = (kind: LineKind, keys: readonly string[], engine?: string) => `rep history${kind === 'dropped' ? ' dropped' : ''}${engine !== undefined ? `\0${engine}` : ''}\0${keys.join(' ')}`;
 
 /** A line of the history, sealed; undefined without a key to seal it with (gc could not use it, and it would only grow). */
-const lineOf = (contextDir: string, keys: Iterable<string>, kind: LineKind = 'keys'): string | undefined => {
+const lineOf = (contextDir: string, keys: Iterable<string>, kind: LineKind = 'keys', engine?: string): string | undefined => {
   const sorted = [...new Set(keys)].sort();
-  const mark = seal(contextDir, sealed(kind, sorted));
-  return mark === undefined ? undefined : `${JSON.stringify({ [kind]: sorted, seal: mark })}\n`;
+  const named = engine !== undefined && isEngine(engine) ? engine : undefined;
+  const mark = seal(contextDir, sealed(kind, sorted, named));
+  return mark === undefined ? undefined : `${JSON.stringify({ [kind]: sorted, ...(named !== undefined ? { engine: named } : {}), seal: mark })}\n`;
 };
 
 /**
@@ -139,14 +154,20 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
 }
 
 /**
- * Rewrites the history (atomically): the dropped keys (at most MAX_DROPPED), then the states,
- * oldest first, merging the oldest past MAX_STATES.
+ * Rewrites the history (atomically): the dropped keys, oldest first (the newest MAX_DROPPED), then
+ * the states, oldest first, merging the oldest past MAX_STATES.
  */
-export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly string[] }): void {
+export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly DroppedKeys[] }): void {
   const { states } = history;
   const extra = states.length - MAX_STATES;
   const kept = extra > 0 ? [states.slice(0, extra + 1).flat(), ...states.slice(extra + 1)] : states;
-  const dropped = [...new Set(history.dropped)].sort().slice(0, MAX_DROPPED);
-  const lines = [...(dropped.length ? [lineOf(contextDir, dropped, 'dropped')] : []), ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e))];
+  const dropped: DroppedKeys[] = [];
+  let room = MAX_DROPPED;
+  for (const d of [...(history.dropped ?? [])].reverse()) {
+    const keys = [...new Set(d.keys)].sort().slice(0, Math.max(0, room));
+    room -= keys.length;
+    if (keys.length) dropped.unshift({ ...d, keys });
+  }
+  const lines = [...dropped.map((d) => lineOf(contextDir, d.keys, 'dropped', d.engine)), ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e))];
   writeFileAtomic(stateFileToWrite(contextDir, 'history'), lines.map((l) => l ?? '').join(''));
 }

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
-import { appendHistory, readHistory } from '../../src/state/history.js';
+import { appendHistory, MAX_DROPPED, readHistory, readHistoryFile, writeHistory } from '../../src/state/history.js';
 import { build } from '../../src/build.js';
 import { imageStep } from '../../src/scheduler/stepimage.js';
 import { open } from '../helpers.js';
@@ -33,6 +33,7 @@ function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: num
   };
   const engine = Object.assign(new NoneEngine(), {
     name,
+    identity: async () => `${name} 1.0`,
     listImages: async (repo: string): Promise<ImageSummary[]> =>
       repo === 'rep-cache'
         ? held.filter((i) => i.tags.length).map(({ id, tags, size, layers }) => ({ id, tags: [...tags], size, layers }))
@@ -85,7 +86,7 @@ describe('gc against more than one engine', () => {
     if (!dry.ok || !real.ok) throw new Error('gc failed');
     expect(podman.removed).toEqual([]);
     // The dry run says what the run then does, word for word but for "would".
-    const said = 'rep gc: 2 step images of dropped states are not in this engine (podman): their keys stay in .rep/history.jsonl, for a gc against the engine that has them';
+    const said = 'rep gc: 2 step images of dropped states are not in this engine (podman 1.0): their keys stay in .rep/history.jsonl for a gc against another engine that may hold them (podman, another DOCKER_HOST); the next gc against this one forgets them';
     expect(formatGc(dry.value, true)).toBe(`${said}\nrep gc: would remove 0 step images (0 bytes); kept 2 (20 bytes)`);
     expect(formatGc(real.value, false)).toBe(`${said}\nrep gc: removed 0 step images (0 bytes); kept 2 (20 bytes)`);
     expect(readHistory(dir)).toEqual([[key(1), key(4)], [key(1), key(5)], [key(1), key(6)]]);
@@ -96,6 +97,46 @@ describe('gc against more than one engine', () => {
     expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(hex(2));
     const again = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 3 });
     expect(again.ok && formatGc(again.value, false)).toBe('rep gc: removed 0 step images (0 bytes); kept 2 (20 bytes)');
+  });
+
+  it('forgets the keys of dropped states a gc against the engine that dropped them still does not find (after a docker image prune, they grew with every build and gc)', async () => {
+    project([[1]]);
+    const file = path.join(dir, '.rep', 'history.jsonl');
+    const droppedLines = () => readFileSync(file, 'utf8').split('\n').flatMap((l) => (l.startsWith('{"dropped"') ? [JSON.parse(l) as { dropped: string[]; engine: string }] : [])).map((d) => [d.engine, d.dropped]);
+    const pruned = fakeEngine('docker');
+    const notice = 'rep gc: 2 step images of dropped states are not in this engine (docker 1.0): their keys stay in .rep/history.jsonl for a gc against another engine that may hold them (podman, another DOCKER_HOST); the next gc against this one forgets them';
+    const forgot = (n: number) => `rep gc: forgot the keys of ${n} step images of dropped states an earlier gc against this engine (docker 1.0) kept: it does not hold them`;
+    const rounds: [number[], number[], string[]][] = [
+      [[2, 3], [1, 2], [notice]],
+      [[7, 8], [3, 7], [notice, forgot(2)]],
+      [[12, 13], [8, 12], [notice, forgot(2)]],
+    ];
+    for (const [built, dropped, said] of rounds) {
+      for (const n of built) appendHistory(dir, [key(n)]);
+      const r = await gc({ cwd: dir }, { engine: pruned.engine, keepStates: 1 });
+      if (!r.ok) throw new Error('gc failed');
+      // The keys this round dropped, no more: those of the round before are forgotten.
+      expect(droppedLines().map(([, keys]) => keys)).toEqual([dropped.map(key)]);
+      expect(droppedLines()).toEqual([['docker 1.0', dropped.map(key)]]);
+      expect(formatGc(r.value, false).split('\n').slice(0, -1)).toEqual(said);
+    }
+    // A gc against another engine removes those it holds, keeps the others for docker's, and says nothing of them.
+    const podman = fakeEngine('podman', [{ n: [8] }]);
+    const other = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 1 });
+    expect(other.ok && formatGc(other.value, false)).toBe(`removed rep-cache:${hex(8)} (10 bytes)\nrep gc: removed 1 step images (10 bytes); kept 0 (0 bytes)`);
+    expect(droppedLines()).toEqual([['docker 1.0', [key(12)]]]);
+    const last = await gc({ cwd: dir }, { engine: pruned.engine, keepStates: 1, dryRun: true });
+    expect(last.ok && formatGc(last.value, true).split('\n')[0]).toBe(forgot(1).replace('forgot', 'would forget'));
+  });
+
+  it('keeps the newest MAX_DROPPED keys of dropped states, and takes a line that names no engine (written before they did) for the engine gc runs against', async () => {
+    project([[1]]);
+    writeHistory(dir, { states: [[key(1)]], dropped: [{ keys: [key(2), key(3)] }, { engine: 'podman 1.0', keys: Array.from({ length: MAX_DROPPED - 2 }, (_, n) => key(n + 100)) }, { engine: 'docker 1.0', keys: [key(4)] }] });
+    // One key too many: the oldest line loses one.
+    expect(readHistoryFile(dir).dropped).toEqual([{ keys: [key(2)] }, { engine: 'podman 1.0', keys: expect.any(Array) }, { engine: 'docker 1.0', keys: [key(4)] }]);
+    const docker = fakeEngine('docker', [{ n: [1] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine, dryRun: true });
+    expect(r.ok && r.value.forgotten).toEqual([key(2), key(4)]);
   });
 
   it("believes a dropped line only under its own seal: a state line's seal moved onto one, or none, names nothing to remove", async () => {
