@@ -243,12 +243,13 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
   const built = await build(project, { ...opts, contextArchive, walked: context, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
   if (!built.ok) return built;
   const rec = built.value;
-  if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
   // The archive, the inputs' hashes and the engine's build each read the inputs: one edited meanwhile
-  // would make them disagree, and the bundle would not verify.
-  const inputs = new Set(rec.plan!.steps.flatMap((st) => st.inputs.map((f) => f.path)));
+  // would make them disagree, and the bundle would not verify. Said first: a step whose input changed
+  // while the engine read it fails the build too, and this says which file and what to do.
+  const inputs = new Set((rec.plan?.steps ?? []).flatMap((st) => st.inputs.map((f) => f.path)));
   const moved = changedSince(project.ctx, context, inputs, opts.out);
   if (moved) return fail({ file: moved, message: 'changed while rep publish read the context (context.tar, the provenance and the image could disagree); nothing was published: run rep publish again' });
+  if (!rec.ok || !rec.provenance) return fail({ kind: 'build', message: 'the build failed; nothing was published' });
   const engine = opts.engine;
   if ((opts.image || opts.push) && engine.name === 'none') {
     return fail({ kind: 'flag', flag: opts.image ? '--image' : '--push', message: 'needs an engine (docker or podman)' });
