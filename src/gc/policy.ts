@@ -26,7 +26,11 @@ export interface GcImage {
   tag: string;
   key: string;
   id: string;
-  /** Bytes this image adds to the nearest image it builds on (see ownSizes); an image of several tags has it on each. */
+  /**
+   * Bytes this image adds to the nearest image it builds on (see ownSizes); an image of several tags has it on each.
+   * Images of one layer chain (a final image is its target step's layers and a LABEL or CMD) hold the same bytes:
+   * one of them is charged, a kept one if any is, the others 0.
+   */
   size: number;
   /** To remove, but another rep-cache tag gc keeps names the same image: only the tag goes. */
   untagOnly?: true;
@@ -43,7 +47,8 @@ export interface GcPlan {
 
 /**
  * Each image's own size: its size less that of the image it builds on, the
- * listed one with the longest strict prefix of its layers. The first step of a
+ * listed one with the longest strict prefix of its layers (planGc charges
+ * images of the same layers once). The first step of a
  * stage builds on a base image, which gc never removes: `bases` are the base
  * images the engine could list, and such a step is charged its size less its
  * base's. When its base is not among them (the engine says no size for an
@@ -90,6 +95,8 @@ export function planGc(
 ): GcPlan {
   const dropped = more.dropped ?? [];
   const sizes = ownSizes(images, more.bases);
+  // What an image's bytes are counted under: its layer chain (an image of none, its own).
+  const chainOf = new Map(images.map((i) => [i.id, i.layers.length ? `layers ${i.layers.join(' ')}` : `id ${i.id}`]));
   const byKey = new Map<string, GcImage>();
   for (const img of images) for (const tag of img.tags) byKey.set(`sha256:${tag}`, { tag, key: `sha256:${tag}`, id: img.id, size: sizes.get(img.id) ?? 0 });
   // Newest first: the current state, then the past ones (one whose keys the current has is the current).
@@ -99,18 +106,22 @@ export function planGc(
   const own = new Set([...states.flat(), ...dropped]);
   const keepStates = policy.all ? 0 : policy.keepStates ?? (policy.keepBytes !== undefined ? Infinity : DEFAULT_KEEP_STATES);
   const kept = new Set<string>();
-  // The images kept so far, by id: an image of two tags (two steps that came out the same) weighs once.
+  // The images kept so far, by id: an image of two tags (two steps that came out the same) weighs once, and so do
+  // two images of one layer chain (keptChains).
   const keptIds = new Set<string>();
+  const keptChains = new Set<string>();
   const keptStates: string[][] = [];
   let bytes = 0;
   for (const [i, state] of states.entries()) {
     if (i >= keepStates) break;
     const added = state.filter((k) => !kept.has(k));
-    const addedIds = new Map(added.flatMap((k) => byKey.get(k) ?? []).filter((img) => !keptIds.has(img.id)).map((img) => [img.id, img.size]));
-    const weight = [...addedIds.values()].reduce((n, b) => n + b, 0);
+    const addedImages = added.flatMap((k) => byKey.get(k) ?? []).filter((img) => !keptIds.has(img.id));
+    const addedChains = new Map(addedImages.filter((img) => !keptChains.has(chainOf.get(img.id)!)).map((img) => [chainOf.get(img.id)!, img.size]));
+    const weight = [...addedChains.values()].reduce((n, b) => n + b, 0);
     if (i > 0 && policy.keepBytes !== undefined && bytes + weight > policy.keepBytes) break;
     for (const k of added) kept.add(k);
-    for (const id of addedIds.keys()) keptIds.add(id);
+    for (const img of addedImages) keptIds.add(img.id);
+    for (const chain of addedChains.keys()) keptChains.add(chain);
     bytes += weight;
     keptStates.push([...state]);
   }
@@ -122,5 +133,9 @@ export function planGc(
     if (kept.has(key)) keep.push(img);
     else remove.push(keptIds.has(img.id) ? { ...img, untagOnly: true } : img);
   }
-  return { remove, keep, keptStates: keptStates.reverse(), dropped: [...own].filter((k) => !kept.has(k)).sort() };
+  // Each layer chain charged to one image, a kept one if any is: removing an image whose layers a kept one holds frees none of them.
+  const charged = new Map<string, string>();
+  for (const img of [...keep, ...remove]) if (!charged.has(chainOf.get(img.id)!)) charged.set(chainOf.get(img.id)!, img.id);
+  const once = (img: GcImage): GcImage => (charged.get(chainOf.get(img.id)!) === img.id ? img : { ...img, size: 0 });
+  return { remove: remove.map(once), keep: keep.map(once), keptStates: keptStates.reverse(), dropped: [...own].filter((k) => !kept.has(k)).sort() };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
-import { ownSizes, planGc } from '../../src/gc/policy.js';
+import { bytesOf, ownSizes, planGc } from '../../src/gc/policy.js';
 import { APPEND_LIMIT, appendHistory, HISTORY_LIMIT, MAX_STATES, readHistory } from '../../src/state/history.js';
 import { appendNoFollow } from '../../src/safefs.js';
 import { gc } from '../../src/commands/gc.js';
@@ -72,6 +72,17 @@ describe('gc policy', () => {
     const one = planGc([[key(1)], [key(2)]], [key(3)], [img(1, 50, ['y']), twice], { keepStates: 1 });
     expect(tags(one.remove)).toEqual([key(1), key(2)]);
     expect(one.remove.map((i) => i.untagOnly ?? false)).toEqual([false, true]);
+  });
+
+  it('charges images of one layer chain once: the final image holds its target step\'s layers and a LABEL or CMD', () => {
+    // The current state: step 1 (100 bytes of its own) and its final image 2, the same layers; an older state, step 3.
+    const images = [img(1, 100, ['a']), img(2, 100, ['a']), img(3, 150, ['b'])];
+    const p = planGc([[key(3)]], [key(1), key(2)], images, { keepBytes: 250 });
+    expect(tags(p.keep)).toEqual([key(1), key(2), key(3)]);
+    expect(bytesOf(p.keep)).toBe(250);
+    // Both removed: 100 bytes freed, not 200; one removed while the other stays: none.
+    expect(bytesOf(planGc([[key(1), key(2)]], [key(3)], images, { keepStates: 1 }).remove)).toBe(100);
+    expect(planGc([[key(1)]], [key(2)], images, { keepStates: 1 }).remove.map((i) => [i.key, i.size])).toEqual([[key(1), 0]]);
   });
 
   it('defaults to the last 3 states', () => {
