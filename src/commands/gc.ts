@@ -17,6 +17,7 @@ import { readHistoryFile, writeHistory } from '../state/history.js';
 import { acquireMutex } from '../state/mutex.js';
 import { shownEntry, stateDir } from '../state/paths.js';
 import { formatSize, isRealDir, lexists } from '../safefs.js';
+import { parseImageRef } from '../lock/reference.js';
 import { readState, stateDirProblem } from '../state/state.js';
 
 export interface GcOptions extends GcPolicy {
@@ -144,14 +145,25 @@ function fromRepfile(project: Result<Project>): { withImages: (keys: readonly st
 /**
  * The images of the base images' repositories (`busybox` for busybox:latest or busybox@sha256:...), as
  * the engine lists them: their sizes let the first step of a stage be charged what it adds to its base
- * (gc/policy.ts ownSizes). Best effort: a repository the engine names otherwise (podman's
- * docker.io/library/...) or does not list is left out, and its steps are charged whole.
+ * (gc/policy.ts ownSizes). Asked under each name an engine may print for it (repositoryNames). Best
+ * effort: a repository the engine does not list is left out, and its steps are charged whole.
  */
 async function baseImages(engine: Engine, refs: readonly string[]): Promise<ImageSummary[]> {
-  const names = new Set(refs.map((r) => r.replace(/@.*$/, '').replace(/:[^:/]*$/, '')));
-  const out: ImageSummary[] = [];
-  for (const name of names) out.push(...(await engine.listImages(name).catch(() => [])));
-  return out;
+  const names = new Set(refs.flatMap(repositoryNames));
+  const out = new Map<string, ImageSummary>();
+  for (const name of names) for (const img of await engine.listImages(name).catch(() => [])) out.set(img.id, img);
+  return [...out.values()];
+}
+
+/**
+ * The names engines print for the repository of `ref`: docker prints Docker Hub's as written short
+ * (debian, user/app, for docker.io/library/debian too), podman in full (docker.io/library/debian);
+ * another registry's as written (localhost/app; the engine's listing takes podman's localhost/ too).
+ */
+function repositoryNames(ref: string): string[] {
+  const { registry, repository } = parseImageRef(ref);
+  if (registry !== 'docker.io') return [`${registry}/${repository}`];
+  return [repository.replace(/^library\//, ''), `docker.io/${repository}`];
 }
 
 /**

@@ -202,6 +202,18 @@ describe('what gc says it freed', () => {
     expect(r.ok && formatGc(r.value, true).split('\n')).toEqual([`would remove rep-cache:${hex(1)} (20 bytes)`, expect.stringMatching(/; kept 1 \(15 bytes\)$/)]);
   });
 
+  it('finds the base however the engine and the Repfile spell its repository (podman: docker.io/library/busybox; docker: busybox)', async () => {
+    for (const [base, listed] of [['busybox:latest', 'docker.io/library/busybox:latest'], ['docker.io/library/busybox:latest', 'busybox:latest'], ['index.docker.io/library/busybox', 'busybox:latest']]) {
+      // One project each (afterEach removes the last).
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      project([[1], [2]]);
+      writeFileSync(path.join(dir, 'Repfile'), REPFILE.replace('busybox:latest', base!));
+      const engine = fakeEngine('podman', [{ n: [], other: [listed!], size: 80, layers: ['base'] }, { n: [1], size: 100, layers: ['base', 'a'] }, { n: [2], size: 95, layers: ['base', 'b'] }]);
+      const r = await gc({ cwd: dir }, { engine: engine.engine, keepStates: 1, dryRun: true });
+      expect(r.ok && formatGc(r.value, true).split('\n'), base).toEqual([`would remove rep-cache:${hex(1)} (20 bytes)`, expect.stringMatching(/; kept 1 \(15 bytes\)$/)]);
+    }
+  });
+
   it('on a dry run, says the same of a rep-cache tag it keeps, and "up to" of the bytes (a user\'s tag it cannot see)', async () => {
     project([[1], [2, 4], [3], [4]]);
     const docker = fakeEngine('docker', [{ n: [1], size: 70, other: ['mine:1'] }, { n: [2], size: 20 }, { n: [3, 4], size: 30 }]);
