@@ -254,6 +254,9 @@ addBuildOptions(program.command('watch'), 'watch')
             printDiagnostics(e.errors);
             out('rep: waiting for a fix');
             return;
+          case 'unwatched':
+            printDiagnostics(e.errors);
+            return;
           case 'built':
             printRecord(e.record, false);
             return;

@@ -21,6 +21,8 @@ export type WatchEvent =
   | { type: 'watching'; dir: string }
   | { type: 'changed'; paths: string[] }
   | { type: 'invalid'; errors: Diagnostic[] }
+  /** A part of the project watching cannot see any more (a folder swapped for a link, one it cannot read): it goes on without it. */
+  | { type: 'unwatched'; errors: Diagnostic[] }
   | { type: 'built'; record: BuildRecord };
 
 export interface WatchOptions {
@@ -123,7 +125,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
   const said = (dir: string) => () => {
     if (opts.signal.aborted) return;
     const shown = path.relative(opts.project.cwd ?? process.cwd(), dir) || '.';
-    opts.onEvent({ type: 'invalid', errors: [{ file: shown, message: 'no longer the folder rep watch began with (removed, or a link to another put in its place); nothing in it is watched now' }] });
+    opts.onEvent({ type: 'unwatched', errors: [{ file: shown, message: 'no longer the folder rep watch began with (removed, or a link to another put in its place); nothing in it is watched now' }] });
   };
   // What the folders are is taken before the project is first read: the first build reads the folders watched.
   const contextKept = folderKept(contextDir, said(contextDir));
@@ -216,7 +218,7 @@ export async function watch(opts: WatchOptions): Promise<void> {
   watcher.on('error', (e: unknown) => {
     const err = e as NodeJS.ErrnoException;
     const where = err.path ? path.relative(root, err.path) || err.path : contextDir;
-    opts.onEvent({ type: 'invalid', errors: [{ file: where, message: `cannot watch it (${err.code ?? err.message}); changes there are not seen` }] });
+    opts.onEvent({ type: 'unwatched', errors: [{ file: where, message: `cannot watch it (${err.code ?? err.message}); changes there are not seen` }] });
   });
   // Stopped at any point, the first scan and the first build included: a listener added after them
   // never heard an abort that came before, and the open watcher kept rep alive for good.

@@ -119,7 +119,7 @@ describe('rep watch', () => {
       const swapped = rep.out().length;
       rmSync(path.join(dir, 'sub'), { recursive: true });
       symlinkSync(outside, path.join(dir, 'sub'));
-      await rep.until(swapped, (o) => o.includes('waiting for a fix'), 'the swap said');
+      await rep.until(swapped, (o) => o.includes(`sub: ${SWAPPED}`), 'the swap said');
       // Time for a read through the link, were there one.
       await pause(1000);
       const after = watches(rep.pid);
