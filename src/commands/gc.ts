@@ -71,6 +71,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // What its current state names is kept; its .rep/ can only add to what is kept (gc/register.ts).
     const others = keysOtherProjectsUse(contextDir);
     const shared = others.keys;
+    if (others.problem) notices.push(`the register of your projects cannot be read (${others.problem}): no step image is kept for another project's use; the next build or gc writes it afresh`);
     if (others.passedOver) notices.push(`passed over ${others.passedOver} other projects of yours (a .rep/ larger than gc reads of another project, ${formatSize(OTHER_STATE_LIMIT)}, or past ${formatSize(REGISTER_BUDGET)} read for all of them): a step image only they still use may be removed`);
     const protect = new Set([...unsealed, ...shared]);
     const history = recorded.map(withImages);

@@ -3,8 +3,11 @@
 // two clones of one repository) share rep-cache:K. One project folder (its
 // real path, as JSON) a line in projects.jsonl, next to the seal key
 // ($XDG_STATE_HOME/rep, seal.ts): appended when a project writes its state,
-// and by gc. Bounded: past MAX_PROJECTS lines it is rewritten with the newest,
-// folders that no longer hold a .rep/ dropped.
+// and by gc; again when a project not among the last few builds, so that the
+// order is that of use (the last line of a folder counts). Bounded: past
+// MAX_PROJECTS lines it is rewritten with the most recently used, folders that
+// no longer hold a .rep/ dropped. One that cannot be read (too large, a link, a
+// pipe) is said by gc, and written afresh by the next build.
 //
 // What another project's .rep/ says is a stranger's word (a clone may carry
 // one): read with the bounded, no-follow readers rep uses for its own state,
@@ -27,8 +30,10 @@ import { sealKeyFile } from '../state/seal.js';
 import { parseShallowJson, stateFileToRead } from '../state/state.js';
 import { isJsonMap } from '../canonical.js';
 
-/** The most projects the register names; past it, the oldest are forgotten (their images are then only as safe as before). */
+/** The most projects the register names; past it, those used longest ago are forgotten (their images are then only as safe as before). */
 export const MAX_PROJECTS = 1000;
+/** A project among this many most recently used is not registered again when it builds. */
+const RECENT = 16;
 /** The most bytes read: more is not the register rep writes. */
 const REGISTER_LIMIT = 16 << 20;
 /** The most bytes read of another project's state.json (rep writes some 200 bytes a step): a larger one is passed over. */
@@ -44,13 +49,19 @@ export function registerFile(env: NodeJS.ProcessEnv = process.env): string | und
   return key && path.join(path.dirname(key), 'projects.jsonl');
 }
 
-/** The projects registered, oldest first, each once (absolute paths; malformed lines left out). */
+/** The projects registered, used longest ago first, each once (absolute paths; malformed lines left out). */
 export function readRegister(env: NodeJS.ProcessEnv = process.env): string[] {
+  return readRegisterFile(env).dirs;
+}
+
+/** What the register holds: its projects (as readRegister), its lines, and why it cannot be read, when it cannot (missing is empty). */
+function readRegisterFile(env: NodeJS.ProcessEnv): { dirs: string[]; lines: number; problem?: string } {
   const file = registerFile(env);
   const r = file ? readBounded(file, { limit: REGISTER_LIMIT }) : undefined;
-  if (!r?.ok) return [];
+  if (!r?.ok) return { dirs: [], lines: 0, ...(r && r.code !== 'ENOENT' ? { problem: `${file}: ${r.message}` } : {}) };
   const seen = new Set<string>();
-  for (const line of r.bytes.toString('utf8').split('\n')) {
+  const lines = r.bytes.toString('utf8').split('\n');
+  for (const line of lines) {
     try {
       const dir: unknown = line && JSON.parse(line);
       if (typeof dir === 'string' && path.isAbsolute(dir) && !dir.includes('\0')) {
@@ -61,7 +72,8 @@ export function readRegister(env: NodeJS.ProcessEnv = process.env): string[] {
       // not a line rep wrote
     }
   }
-  return [...seen].slice(-MAX_PROJECTS);
+  // All of them: lines appended at once by several builds may be past MAX_PROJECTS until the next rewrite.
+  return { dirs: [...seen], lines: lines.length - 1 };
 }
 
 const realDir = (dir: string): string => {
@@ -73,7 +85,8 @@ const realDir = (dir: string): string => {
 };
 
 /**
- * Adds the project at `contextDir` to the register, unless it is there. Only
+ * Adds the project at `contextDir` to the register as the one used last, unless it is among
+ * the RECENT used last already. Only
  * into a folder of this user's that exists (the seal key's, made when rep
  * first sealed a record): none is made for it. Never throws: a register that
  * cannot be written leaves gc as it was without one.
@@ -85,14 +98,14 @@ export function registerProject(contextDir: string, env: NodeJS.ProcessEnv = pro
     const home = statSync(path.dirname(file));
     if (!home.isDirectory() || home.uid !== (process.geteuid?.() ?? -1)) return;
     const dir = realDir(contextDir);
-    const known = readRegister(env);
-    if (known.includes(dir)) return;
-    if (known.length < MAX_PROJECTS) {
+    const { dirs: known, lines, problem } = readRegisterFile(env);
+    if (known.slice(-RECENT).includes(dir)) return;
+    if (!problem && lines < MAX_PROJECTS) {
       appendNoFollow(file, `${JSON.stringify(dir)}\n`);
       return;
     }
-    // Full: the folders that still hold a .rep/, the newest, then this one.
-    const kept = [...known.filter((d) => isRealDir(stateDir(d))), dir].slice(-MAX_PROJECTS);
+    // Full (or not to be read, and so written afresh): the folders that still hold a .rep/, those used last, then this one.
+    const kept = [...known.filter((d) => d !== dir && isRealDir(stateDir(d))), dir].slice(-MAX_PROJECTS);
     writeFileAtomic(file, kept.map((d) => `${JSON.stringify(d)}\n`).join(''));
   } catch {
     // a register that cannot be written: gc keeps what it would have kept without one
@@ -104,6 +117,8 @@ export interface OthersKeys {
   keys: Set<string>;
   passedOver: number;
   read: number;
+  /** Why the register cannot be read (then no project's keys are kept for it). */
+  problem?: string;
 }
 
 /**
@@ -114,8 +129,9 @@ export interface OthersKeys {
  */
 export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv = process.env, budget = REGISTER_BUDGET): OthersKeys {
   const me = realDir(contextDir);
-  const out: OthersKeys = { keys: new Set(), passedOver: 0, read: 0 };
-  for (const dir of readRegister(env)) {
+  const { dirs, problem } = readRegisterFile(env);
+  const out: OthersKeys = { keys: new Set(), passedOver: 0, read: 0, ...(problem ? { problem } : {}) };
+  for (const dir of dirs) {
     if (dir === me) continue;
     const left = budget - out.read;
     const file = left > 0 ? stateFileToRead(dir, 'state') : undefined;

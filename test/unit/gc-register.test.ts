@@ -2,7 +2,7 @@
 // projects (two clones) share rep-cache:K. gc keeps what another registered
 // project's current state names, and another project's .rep/ can only make it
 // keep more, never remove more.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -128,6 +128,54 @@ describe('gc and the other projects this user built', () => {
     symlinkSync(elsewhere, file);
     registerProject(a);
     expect(readFileSync(elsewhere, 'utf8')).toBe('');
+  });
+});
+
+describe('the register', () => {
+  it('keeps the projects used last when full: one that builds again moves to the end, and lines appended past the bound are read', () => {
+    const a = project('a', [[1]]);
+    const others = Array.from({ length: MAX_PROJECTS - 1 }, (_, n) => path.join(root, `p${n}`));
+    for (const d of others) mkdirSync(path.join(d, '.rep'), { recursive: true });
+    const file = registerFile()!;
+    registerProject(a);
+    writeFileSync(file, [a, ...others].map((d) => `${JSON.stringify(d)}\n`).join(''));
+    // A builds again (it was registered first), then a new project registers: the one used longest ago goes, not A.
+    registerProject(a);
+    const b = project('b', [[2]]);
+    registerProject(b);
+    expect(readRegister()).toEqual([...others.slice(1), a, b]);
+    // Among the last few already: nothing written.
+    const before = readFileSync(file, 'utf8');
+    registerProject(a);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    // Builds appending at once, past the bound: every project read, until the next rewrite.
+    writeFileSync(file, [...others, a, b].map((d) => `${JSON.stringify(d)}\n`).join('') + `${JSON.stringify(path.join(root, 'x'))}\n`);
+    expect(readRegister()).toHaveLength(MAX_PROJECTS + 2);
+  });
+
+  it('says when it cannot be read (too large, a link), and is written afresh', async () => {
+    const a = project('a', [[1], [2]]);
+    const b = project('b', []);
+    plantState(b, [1]);
+    registerProject(b);
+    const file = registerFile()!;
+    const { engine } = engineWith([1, 2]);
+    const said = async () => {
+      const r = await gc({ cwd: a }, { engine, keepStates: 1, dryRun: true });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return formatGc(r.value, true).split('\n')[0];
+    };
+    expect(await said()).toMatch(/^rep gc: kept 1 step images another project of yours still uses/);
+    const notice = (why: string) => `rep gc: the register of your projects cannot be read (${file}: ${why}): no step image is kept for another project's use; the next build or gc writes it afresh`;
+    truncateSync(file, (16 << 20) + 1);
+    expect(await said()).toBe(notice('larger than 16 MiB, the most rep reads from this file'));
+    registerProject(b);
+    expect(readRegister()).toEqual([b]);
+    rmSync(file);
+    symlinkSync(path.join(root, 'elsewhere'), file);
+    expect(await said()).toBe(notice('a symbolic link: rep does not follow links here'));
+    registerProject(b);
+    expect(readRegister()).toEqual([b]);
   });
 });
 
