@@ -12,6 +12,31 @@ export function canonicalJson(value: unknown): string {
 /** Whether a parsed JSON value is a map (an object, not an array or null): the first check on a file rep did not write. */
 export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/** Nesting past which JSON from elsewhere (a bundle, an image, a .rep/ a clone brought) is refused before it is parsed. */
+export const FOREIGN_JSON_DEPTH = 64;
+
+/**
+ * JSON.parse of `text`, refused (a SyntaxError, as JSON.parse throws) when it nests lists and maps
+ * deeper than `maxDepth`. The depth is scanned first, character by character: JSON.parse builds
+ * every level before anything could refuse it, and 256 MiB of brackets, which a file rep reads
+ * may hold, ran V8 out of heap inside it (an abort, not an error to catch).
+ */
+export function shallowJson(text: string, maxDepth = FOREIGN_JSON_DEPTH): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) throw new SyntaxError(`JSON nested more than ${maxDepth} levels deep`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return JSON.parse(text);
+}
+
 /** Characters canonicalPieces gathers before it hands them over. */
 const CANONICAL_PIECE = 1 << 16;
 

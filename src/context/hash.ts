@@ -10,6 +10,7 @@ import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir, statePath } from '../state/paths.js';
 import { stampMtimeMs, type ContextFile } from './files.js';
+import { shallowJson } from '../canonical.js';
 
 export interface HashedFile extends ContextFile {
   /** Hex sha256 of the content (for a symlink: of its link text). */
@@ -129,7 +130,7 @@ export class StatCache {
       if (!line.startsWith('["') || !ROW_TAIL.test(line)) continue;
       let v: unknown;
       try {
-        v = JSON.parse(line);
+        v = shallowJson(line);
       } catch {
         continue;
       }

@@ -28,7 +28,7 @@ import { writeFileAtomic } from '../state/files.js';
 import { stateDir } from '../state/paths.js';
 import { sealKeyFile } from '../state/seal.js';
 import { parseShallowJson, stateFileToRead } from '../state/state.js';
-import { isJsonMap } from '../canonical.js';
+import { isJsonMap, shallowJson } from '../canonical.js';
 
 /** The most projects the register names; past it, those used longest ago are forgotten (their images are then only as safe as before). */
 export const MAX_PROJECTS = 1000;
@@ -63,7 +63,7 @@ function readRegisterFile(env: NodeJS.ProcessEnv): { dirs: string[]; lines: numb
   const lines = r.bytes.toString('utf8').split('\n');
   for (const line of lines) {
     try {
-      const dir: unknown = line && JSON.parse(line);
+      const dir: unknown = line && shallowJson(line);
       if (typeof dir === 'string' && path.isAbsolute(dir) && !dir.includes('\0')) {
         seen.delete(dir);
         seen.add(dir);

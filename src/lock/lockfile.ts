@@ -1,7 +1,7 @@
 // Repfile.lock: every base image pinned to the registry digest it had when
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
 import path from 'node:path';
-import { isJsonMap, prettyJson } from '../canonical.js';
+import { isJsonMap, prettyJson, shallowJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { writeFileAtomic } from '../state/files.js';
@@ -66,7 +66,7 @@ export function readLockFile(repfilePath: string, invalidAsNone = false): Result
   if (!r.ok) return r.code === 'ENOENT' ? ok(undefined) : fail({ file: shown, message: r.message });
   let value: unknown;
   try {
-    value = JSON.parse(r.bytes.toString('utf8'));
+    value = shallowJson(r.bytes.toString('utf8'));
   } catch {
     return invalidAsNone ? ok(undefined) : fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
   }

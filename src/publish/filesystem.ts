@@ -7,6 +7,7 @@ import type { Engine } from '../engine/engine.js';
 import { tarEntries, type KeepFile, type TarEntry } from '../tarentries.js';
 import { JSON_LIMIT } from '../safefs.js';
 import { withTempDir } from '../tempdir.js';
+import { shallowJson } from '../canonical.js';
 
 /** A path's type, mode, owner, content sha256 and link target (filesystem.json writes its keys sorted). */
 export type FsEntry = Omit<TarEntry, 'name'>;
@@ -167,7 +168,7 @@ function fsEntryShaped(e: unknown): boolean {
 /** A manifest from filesystem.json (a bundle's file: its shape checked, entry by entry), or undefined. */
 export function parseFsManifest(text: Buffer): FsManifest | undefined {
   try {
-    const m = JSON.parse(text.toString('utf8')) as unknown;
+    const m = shallowJson(text.toString('utf8'));
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
     return Object.values(m).every(fsEntryShaped) ? (m as FsManifest) : undefined;
   } catch {

@@ -14,6 +14,7 @@ import { fileSink } from '../repro/tarwriter.js';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 import { linkTargetProblem } from './unpacker.js';
+import { shallowJson } from '../canonical.js';
 
 /** A file of the archive by its content: sha256 (hex) and size. */
 export interface Blob {
@@ -155,7 +156,7 @@ function checkMembers(label: string, members: Map<string, Member>, links: Map<st
     if (!m) return void problems.push(`${label}: ${what} ${shown(name)} is not in the archive`);
     if (!m.data) return void problems.push(`${label}: ${what} ${shown(name)} is too large to be one`);
     try {
-      return JSON.parse(m.data.toString('utf8'));
+      return shallowJson(m.data.toString('utf8'));
     } catch {
       return void problems.push(`${label}: ${what} ${shown(name)} is not JSON`);
     }

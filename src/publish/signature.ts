@@ -4,7 +4,7 @@
 // bundle to be exactly those, byte for byte. provenance.dsse.json stays what
 // SLSA tools expect: the signed provenance statement alone.
 import type { KeyObject } from 'node:crypto';
-import { prettyJson } from '../canonical.js';
+import { prettyJson, shallowJson } from '../canonical.js';
 import { STATEMENT_TYPE } from '../emit/provenance.js';
 import { IN_TOTO_PAYLOAD, signEnvelope, verifyEnvelope, type Envelope } from './dsse.js';
 import { pathProblem, shown } from './bundlefs.js';
@@ -40,7 +40,7 @@ export function signBundle(files: ReadonlyMap<string, string>, key: KeyObject): 
 export function parseEnvelope(text: Buffer, name: string): Envelope | string {
   let env: Partial<Envelope>;
   try {
-    env = JSON.parse(text.toString('utf8')) as Partial<Envelope>;
+    env = shallowJson(text.toString('utf8')) as Partial<Envelope>;
   } catch {
     return `${name} is not JSON`;
   }
@@ -57,7 +57,7 @@ export function bundleSignatureProblems(text: Buffer, key: KeyObject, files: Rea
   if (env.payloadType !== IN_TOTO_PAYLOAD || !verifyEnvelope(env, key)) return [`${BUNDLE_SIGNATURE}: the signature is not by this key, or the signed list of files was changed`];
   let st: Partial<BundleStatement>;
   try {
-    st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Partial<BundleStatement>;
+    st = shallowJson(Buffer.from(env.payload, 'base64').toString('utf8')) as Partial<BundleStatement>;
   } catch {
     return [`${BUNDLE_SIGNATURE}: the signed statement is not JSON`];
   }

@@ -2,7 +2,7 @@
 // any field is used, and the step keys it records recomputed from the
 // bundle's own Repfile and unpacked context.
 import path from 'node:path';
-import { isJsonMap } from '../canonical.js';
+import { isJsonMap, shallowJson } from '../canonical.js';
 import { StatCache } from '../context/hash.js';
 import { formatDiagnostic } from '../diag.js';
 import { PREDICATE_TYPE, STATEMENT_TYPE, type ResourceDescriptor, type Statement } from '../emit/provenance.js';
@@ -17,7 +17,7 @@ import { escaped, shown } from './bundlefs.js';
 export function parseStatement(text: Buffer): Statement | undefined {
   let s: Statement;
   try {
-    s = JSON.parse(text.toString('utf8')) as Statement;
+    s = shallowJson(text.toString('utf8')) as Statement;
   } catch {
     return undefined;
   }

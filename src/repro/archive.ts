@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { isJsonMap } from '../canonical.js';
+import { isJsonMap, shallowJson } from '../canonical.js';
 import type { LayerSource } from './merge.js';
 import { tarHeaders, TarError } from './tarindex.js';
 import { fileSink, headerBlocks, ShortSourceError, TarWriter, type TarHeader } from './tarwriter.js';
@@ -74,7 +74,7 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
   const json = (name: string): unknown => {
     let v: unknown;
     try {
-      v = JSON.parse(bytes(name).toString('utf8'));
+      v = shallowJson(bytes(name).toString('utf8'));
     } catch (e) {
       if (e instanceof ArchiveError) throw e;
       throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image is not JSON`);

@@ -1,6 +1,7 @@
 // conda packages: one JSON record per installed package in the environment's
 // conda-meta/ folder (name, version, build, channel, subdir, license).
 import { makePackage, type Package } from './package.js';
+import { shallowJson } from '../canonical.js';
 
 const RECORD = /(^|\/)conda-meta\/[^/]+\.json$/;
 /** A record lists every file of its package: a large one runs to a few MB. */
@@ -18,7 +19,7 @@ function channelName(c: unknown): string | undefined {
 export function readConda(path: string, text: string): Package | undefined {
   let r: Record<string, unknown>;
   try {
-    r = JSON.parse(text) as Record<string, unknown>;
+    r = shallowJson(text) as Record<string, unknown>;
   } catch {
     return undefined;
   }

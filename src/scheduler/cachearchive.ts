@@ -8,6 +8,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { readTarStream, type EntrySink } from '../repro/tarstream.js';
 import type { TarHeader } from '../repro/tarindex.js';
+import { shallowJson } from '../canonical.js';
 
 export class CacheArchiveError extends Error {}
 
@@ -92,7 +93,7 @@ export async function archiveStepKeys(file: string): Promise<string[]> {
   for (const [name, pieces] of found) {
     let value: unknown;
     try {
-      value = JSON.parse(Buffer.concat(pieces).toString('utf8'));
+      value = shallowJson(Buffer.concat(pieces).toString('utf8'));
     } catch {
       throw new CacheArchiveError(`${name} in the archive is not JSON`);
     }

@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createExclusive, readBounded, JSON_LIMIT, tempBeside, type ReadOptions } from '../safefs.js';
+import { shallowJson } from '../canonical.js';
 
 /**
  * Writes `file` through a temp file created exclusively next to it (a link
@@ -106,7 +107,7 @@ export function readJsonFile<T>(file: string, valid: (value: T) => boolean = () 
   const r = readBounded(file, { limit: JSON_LIMIT, ...read });
   if (!r.ok) return undefined;
   try {
-    const value = JSON.parse(r.bytes.toString('utf8')) as T;
+    const value = shallowJson(r.bytes.toString('utf8')) as T;
     return valid(value) ? value : undefined;
   } catch {
     return undefined;

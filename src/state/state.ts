@@ -4,7 +4,7 @@
 // writing, never through a link.
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { isJsonMap, prettyJsonPieces } from '../canonical.js';
+import { isJsonMap, prettyJsonPieces, shallowJson } from '../canonical.js';
 import type { FileProblem } from '../diag.js';
 import type { StepMaterial } from '../plan/key.js';
 import type { Project } from '../project.js';
@@ -118,27 +118,10 @@ export function stateFileToRead(contextDir: string, entry: StateEntry): string |
 /** The deepest rep nests what it writes in .rep/ (a version 1 state's inline material: 7 levels); deeper is not rep's. */
 export const MAX_JSON_DEPTH = 16;
 
-/**
- * `text` as JSON, or undefined when it is not JSON or nests lists and maps
- * deeper than `maxDepth`. The depth is scanned first, byte by byte: JSON.parse
- * builds every level before anything could refuse it, and a state.json of 248 MiB
- * of brackets ran V8 out of heap inside it (an abort, not an error to catch).
- */
+/** `text` as JSON (canonical.ts shallowJson), or undefined when it is not JSON or nests deeper than `maxDepth`. */
 export function parseShallowJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) return undefined;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
   try {
-    return JSON.parse(text);
+    return shallowJson(text, maxDepth);
   } catch {
     return undefined;
   }
