@@ -74,7 +74,7 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
   const json = (name: string): unknown => {
     let v: unknown;
     try {
-      v = shallowJson(bytes(name).toString('utf8'));
+      v = shallowJson(bytes(name).toString('utf8'), MAX_JSON_DEPTH);
     } catch (e) {
       if (e instanceof ArchiveError) throw e;
       throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image is not JSON`);
