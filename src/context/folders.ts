@@ -35,6 +35,17 @@ export function copiesFor(contextDir: string, ignore: DockerIgnore, files: reado
 }
 
 /**
+ * The first of `dirs` (folders a step copies whole) that COPY would no longer
+ * take as exactly what `files` lists, asked afresh, not from copiesFor's
+ * memory: a folder made in it (empty), a pipe, a folder's mode changed while a
+ * step was built. Added files are firstAdded's (files.ts).
+ */
+export function firstNotCopiedExactly(contextDir: string, ignore: DockerIgnore, files: readonly ContextFile[], dirs: readonly string[]): string | undefined {
+  const exact = copiedExactly(contextDir, ignore, files, copiesFor(contextDir, ignore, files).counts);
+  return dirs.find((d) => !exact(d));
+}
+
+/**
  * `files`: the context as rep lists it; `listed`: how many of them each
  * folder holds (directoryCounts of their paths). The answer for a folder
  * ("" for the root) is memoised.

@@ -14,6 +14,7 @@ import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
 import { cacheRef, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile, wholeFolders } from './stepimage.js';
 import { firstAdded, firstChanged, type ContextIndex } from '../context/files.js';
+import { firstNotCopiedExactly } from '../context/folders.js';
 import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -155,9 +156,13 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // slot is let go, so that with one job a step is said built before the next is said building.
         const changed = firstChanged(planned.inputs);
         const added = changed === undefined && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
-        if (changed !== undefined || added !== undefined) {
+        const reshaped = changed === undefined && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
+        if (changed !== undefined || added !== undefined || reshaped !== undefined) {
           await engine.removeImage(cacheRef(key)).catch(() => {});
-          const what = changed !== undefined ? `input ${changed} changed` : `${added} was added to a folder the step copies whole`;
+          const what =
+            changed !== undefined ? `input ${changed} changed`
+            : added !== undefined ? `${added} was added to a folder the step copies whole`
+            : `${reshaped}, which the step copies whole, changed (a folder or a special file in it, or a folder's mode)`;
           return { r, log, seconds, moved: `${what} while the step was built: its image is not kept under a key hashed from what it was before; build again` };
         }
         emit({ type: 'step-built', step: name, key, imageId: r.imageId, seconds });

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildRequest, Engine } from '../../src/engine/engine.js';
@@ -82,6 +82,18 @@ describe('a file added while its step is built, to a folder the step copies whol
     expect(removed).toEqual([cacheRef(key)]);
     const failure = events.find((e) => e.type === 'step-failed');
     expect(failure && 'error' in failure ? failure.error : '').toBe('src/.a.txt.swp was added to a folder the step copies whole while the step was built: its image is not kept under a key hashed from what it was before; build again');
+  });
+
+  it('an empty folder made in it, or a folder\'s mode changed, while it is built fails the step too (COPY copies them)', async () => {
+    for (const during of [(dir: string) => mkdirSync(path.join(dir, 'src/sub/new')), (dir: string) => chmodSync(path.join(dir, 'src/sub'), 0o700)]) {
+      const dir = makeProject({ Repfile: FOLDER, 'src/a.txt': 'a\n', 'src/sub/b.txt': 'b\n' });
+      const { engine, removed } = engineThat(() => during(dir), true);
+      const { r, key, events } = await run(dir, engine);
+      expect(r.steps.get('app')?.status).toBe('failed');
+      expect(removed).toEqual([cacheRef(key)]);
+      const failure = events.find((e) => e.type === 'step-failed');
+      expect(failure && 'error' in failure ? failure.error : '').toMatch(/^src, which the step copies whole, changed \(a folder or a special file in it, or a folder's mode\) while the step was built/);
+    }
   });
 
   it('a file added where the step copies files one by one is no change to its image', async () => {
