@@ -158,13 +158,21 @@ export function engineDescription(name: 'docker' | 'podman', serverVersion: stri
 }
 
 /** Architectures by the names containerd normalises them to (platforms.Normalize): one platform, one spelling, one key. */
-const ARCHES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', i686: '386', armhf: 'arm', armel: 'arm' };
+const ARCHES: Record<string, [arch: string, variant?: string]> = {
+  x86_64: ['amd64'], 'x86-64': ['amd64'], aarch64: ['arm64'], i386: ['386'], i686: ['386'], armhf: ['arm', 'v7'], armel: ['arm', 'v6'],
+};
 
-/** A platform as containerd names it: lowercase, x86_64 as amd64, aarch64 as arm64, arm64/v8 as arm64. */
+/**
+ * A platform as containerd's platforms.Normalize names it: lowercase, x86_64 as amd64, aarch64 as
+ * arm64 (v8 dropped), armhf as arm/v7 and armel as arm/v6, arm alone as arm/v7, amd64/v1 as amd64.
+ */
 export function normalPlatform(text: string): string {
-  const [os = '', arch = '', variant] = text.trim().toLowerCase().split('/');
-  const a = ARCHES[arch] ?? arch;
-  const v = a === 'arm64' && variant === 'v8' ? undefined : variant;
+  const [os = '', arch = '', given] = text.trim().toLowerCase().split('/');
+  const [a, implied] = ARCHES[arch] ?? [arch];
+  let v: string | undefined = given ?? implied;
+  if (a === 'arm64' && v === 'v8') v = undefined;
+  if (a === 'amd64' && v === 'v1') v = undefined;
+  if (a === 'arm' && v === undefined) v = 'v7';
   return [os, a, ...(v ? [v] : [])].join('/');
 }
 

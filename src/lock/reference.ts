@@ -129,9 +129,10 @@ export function sameNameTag(a: string, b: string): boolean {
 }
 
 /**
- * Whether `text` reads as an image id rather than a name: sha256:HEX, or a bare run of hex digits,
- * which docker's daemon (and podman) look an image up by, a prefix of its id included. A base
+ * Whether `text` reads as an image id rather than a name: sha256:HEX, or a bare run of hex digits
+ * (no tag), which docker's daemon (and podman) look an image up by, a prefix of its id included,
+ * of any length (moby's digest set asks for none). A base
  * named so is whatever image of this machine has that id (another project's step image, a
  * paper's image), nothing a registry or a lock could name.
  */
-export const looksLikeImageId = (text: string): boolean => /^sha256:/i.test(text) || /^[a-f0-9]{4,64}$/.test(text);
+export const looksLikeImageId = (text: string): boolean => /^sha256:/i.test(text) || /^[a-f0-9]+$/.test(text);

@@ -258,7 +258,7 @@ function imageNameProblems(doc: z.infer<typeof repfileObject>, ctx: z.Refinement
   }
   for (const s of starts) {
     if (looksLikeImageId(s.ref)) {
-      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} reads as an image id, which names an image of this machine only (another project's step, say), not one a registry or a lock can name: start from an image by name, or pin it by digest (name@sha256:…)` });
+      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} reads as an image id, which names an image of this machine only (another project's step, say), not one a registry or a lock can name: start from an image by name with its tag (${JSON.stringify(`${s.ref}:latest`)}), or pin it by digest (name@sha256:…)` });
       continue;
     }
     if (namesRepImage(s.ref)) {

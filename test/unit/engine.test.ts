@@ -167,7 +167,7 @@ describe('the platform an engine builds for', () => {
     const podman = new CliEngine({ flavor: 'podman', env: { PATH: dir, DOCKER_DEFAULT_PLATFORM: 'linux/s390x' } });
     expect(await podman.platform()).toBe('linux/arm64');
     // Spelled as containerd normalises it: one platform, one key.
-    for (const [asked, is] of [['linux/x86_64', 'linux/amd64'], ['linux/aarch64', 'linux/arm64'], ['linux/arm64/v8', 'linux/arm64'], ['linux/arm/v7', 'linux/arm/v7']]) {
+    for (const [asked, is] of [['linux/x86_64', 'linux/amd64'], ['linux/aarch64', 'linux/arm64'], ['linux/arm64/v8', 'linux/arm64'], ['linux/arm/v7', 'linux/arm/v7'], ['linux/arm', 'linux/arm/v7'], ['linux/armhf', 'linux/arm/v7'], ['linux/armel', 'linux/arm/v6'], ['linux/amd64/v1', 'linux/amd64'], ['linux/amd64/v3', 'linux/amd64/v3']]) {
       expect(await new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'unix:///x.sock', DOCKER_DEFAULT_PLATFORM: asked } }).platform(), asked).toBe(is);
     }
     // A version line without one (an older fake, a client that prints no platform) says none.

@@ -96,12 +96,12 @@ describe("rep's own image names", () => {
 
 describe('what a base may not be, found by a second review', () => {
   it('an image id, or what reads as one: docker and podman look an image up by its id or a prefix of it, another project\'s step image included', () => {
-    for (const id of [`sha256:${KEY}`, '0a1b2c3d4e5f', 'deadbeef']) {
+    for (const id of [`sha256:${KEY}`, '0a1b2c3d4e5f', 'deadbeef', 'abc', 'e3f', 'a']) {
       const errors = check(`rep: 1\nname: demo\nbase: ${JSON.stringify(id)}\nsteps: {a: {run: x}}\n`);
       expect(errors.join('\n'), id).toMatch(/reads as an image id/);
-      expect(check(`${HEAD}steps: {a: {from: ${JSON.stringify(id)}, run: x}, b: {run: y}}\nimage: {from: b}\n`).join('\n'), id).toMatch(/steps\.a\.from: .*reads as an image id/);
+      expect(check(`${HEAD}steps: {x: {from: ${JSON.stringify(id)}, run: x}, y: {run: y}}\nimage: {from: y}\n`).join('\n'), id).toMatch(/steps\.x\.from: .*reads as an image id/);
     }
-    expect(check(`rep: 1\nname: demo\nbase: "deadbeef:1"\nsteps: {a: {run: x}}\n`)).toEqual([]);
+    for (const named of ['deadbeef:1', 'cafe:latest', 'deadbeef/tool:1', 'abc123x']) expect(check(`rep: 1\nname: demo\nbase: "${named}"\nsteps: {a: {run: x}}\n`), named).toEqual([]);
   });
 
   it('a tag podman would find as the base: foo:1 is localhost/foo:1 for an image podman built', () => {
