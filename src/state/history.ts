@@ -62,10 +62,16 @@ export function readHistoryFile(contextDir: string): History {
   const out: History = { states: [], dropped: [], appendable: true };
   const file = stateFileToRead(contextDir, 'history');
   if (!file) return out;
-  const r = readBounded(file, { limit: HISTORY_LIMIT });
+  let r = readBounded(file, { limit: HISTORY_LIMIT });
   out.appendable = r.ok ? r.size <= APPEND_LIMIT : r.code === 'ENOENT';
+  // Larger than rep reads whole (rep itself can write that much: 100 states of 10k keys): its newest
+  // lines, which the rewrite then keeps, rather than none (every older state's images would be lost to gc).
+  if (!r.ok && r.code === 'EFBIG') r = readBounded(file, { limit: HISTORY_LIMIT, tail: true });
   if (!r.ok) return out;
-  for (const line of r.bytes.toString('utf8').split('\n')) {
+  const lines = r.bytes.toString('utf8').split('\n');
+  // A tail that starts inside a line: that line is not whole.
+  if (r.size > r.bytes.length) lines.shift();
+  for (const line of lines) {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
     else if (parsed) out.dropped.push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { bytesOf, ownSizes, planGc } from '../../src/gc/policy.js';
-import { APPEND_LIMIT, appendHistory, HISTORY_LIMIT, MAX_STATES, readHistory } from '../../src/state/history.js';
+import { APPEND_LIMIT, appendHistory, HISTORY_LIMIT, MAX_STATES, readHistory, writeHistory } from '../../src/state/history.js';
 import { appendNoFollow } from '../../src/safefs.js';
 import { gc } from '../../src/commands/gc.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -177,6 +177,18 @@ describe('state history', () => {
     expect(statSync(file()).ino).not.toBe(before.ino);
     expect(readHistory(dir).at(-1)).toEqual([key(6)]);
   });
+
+  it('keeps the newest states of a history of its own too large to read whole (rep can write that much: 100 states of 10k keys), rather than none', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
+    const states = Array.from({ length: 95 }, (_, s) => Array.from({ length: 10_000 }, (_, n) => key(s * 10_000 + n + 1)));
+    writeHistory(dir, { states });
+    expect(statSync(file()).size).toBeGreaterThan(HISTORY_LIMIT);
+    appendHistory(dir, [key(9_999_999)]);
+    const kept = readHistory(dir);
+    expect(kept.at(-1)).toEqual([key(9_999_999)]);
+    expect(kept.at(-2)).toEqual([...states.at(-1)!].sort());
+    expect(kept.length).toBeGreaterThan(80);
+  }, 60_000);
 
   it('reads nothing when .rep is a link', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rep-test-'));
