@@ -68,10 +68,7 @@ export function readHistoryFile(contextDir: string): History {
   // lines, which the rewrite then keeps, rather than none (every older state's images would be lost to gc).
   if (!r.ok && r.code === 'EFBIG') r = readBounded(file, { limit: HISTORY_LIMIT, tail: true });
   if (!r.ok) return out;
-  const lines = r.bytes.toString('utf8').split('\n');
-  // A tail that starts inside a line: that line is not whole.
-  if (r.size > r.bytes.length) lines.shift();
-  for (const line of lines) {
+  for (const line of wholeLines(r)) {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
     else if (parsed) out.dropped.push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });
@@ -89,14 +86,19 @@ export function readNewestState(contextDir: string, limit: number): { keys: Hist
   const file = stateFileToRead(contextDir, 'history');
   const r = file ? readBounded(file, { limit, tail: true }) : undefined;
   if (!r?.ok) return { keys: [], read: 0 };
-  const lines = r.bytes.toString('utf8').split('\n');
-  // A tail that starts inside a line: that line is not whole.
-  if (r.size > r.bytes.length) lines.shift();
+  const lines = wholeLines(r);
   for (let i = lines.length - 1; i >= 0; i--) {
     const parsed = parseLine(contextDir, lines[i]!);
     if (parsed?.kind === 'keys') return { keys: parsed.keys, read: r.bytes.length };
   }
   return { keys: [], read: r.bytes.length };
+}
+
+/** The lines of what was read: all of them, or, of a tail that starts inside a line, those after it (that one is not whole). */
+function wholeLines(r: { bytes: Buffer; size: number }): string[] {
+  const lines = r.bytes.toString('utf8').split('\n');
+  if (r.size > r.bytes.length) lines.shift();
+  return lines;
 }
 
 type LineKind = 'keys' | 'dropped';
