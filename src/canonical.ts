@@ -16,11 +16,17 @@ export const isJsonMap = (x: unknown): x is Record<string, unknown> => typeof x 
 export const FOREIGN_JSON_DEPTH = 64;
 
 /**
- * JSON.parse of `text`, refused (a SyntaxError, as JSON.parse throws) when it nests lists and maps
+ * JSON.parse of `text`, refused (a JsonDepthError, a SyntaxError as JSON.parse throws) when it nests lists and maps
  * deeper than `maxDepth`. The depth is scanned first, character by character: JSON.parse builds
  * every level before anything could refuse it, and 256 MiB of brackets, which a file rep reads
  * may hold, ran V8 out of heap inside it (an abort, not an error to catch).
  */
+export class JsonDepthError extends SyntaxError {
+  constructor(readonly maxDepth: number) {
+    super(`JSON nested more than ${maxDepth} levels deep`);
+  }
+}
+
 export function shallowJson(text: string, maxDepth = FOREIGN_JSON_DEPTH): unknown {
   let depth = 0;
   let inString = false;
@@ -31,7 +37,7 @@ export function shallowJson(text: string, maxDepth = FOREIGN_JSON_DEPTH): unknow
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) throw new SyntaxError(`JSON nested more than ${maxDepth} levels deep`);
+      if (++depth > maxDepth) throw new JsonDepthError(maxDepth);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return JSON.parse(text);

@@ -1,7 +1,7 @@
 // Repfile.lock: every base image pinned to the registry digest it had when
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
 import path from 'node:path';
-import { isJsonMap, prettyJson, shallowJson } from '../canonical.js';
+import { isJsonMap, JsonDepthError, prettyJson, shallowJson } from '../canonical.js';
 import { fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { writeFileAtomic } from '../state/files.js';
@@ -67,8 +67,9 @@ export function readLockFile(repfilePath: string, invalidAsNone = false): Result
   let value: unknown;
   try {
     value = shallowJson(r.bytes.toString('utf8'));
-  } catch {
-    return invalidAsNone ? ok(undefined) : fail({ file: shown, message: 'not JSON; run rep lock to write it again' });
+  } catch (e) {
+    const why = e instanceof JsonDepthError ? `nested more than ${e.maxDepth} levels deep, which no lock is` : 'not JSON';
+    return invalidAsNone ? ok(undefined) : fail({ file: shown, message: `${why}; run rep lock to write it again` });
   }
   const bad = lockProblem(value);
   if (bad) return invalidAsNone ? ok(undefined) : fail({ file: shown, message: bad });

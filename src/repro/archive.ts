@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { isJsonMap, shallowJson } from '../canonical.js';
+import { isJsonMap, JsonDepthError, shallowJson } from '../canonical.js';
 import type { LayerSource } from './merge.js';
 import { tarHeaders, TarError } from './tarindex.js';
 import { fileSink, headerBlocks, ShortSourceError, TarWriter, type TarHeader } from './tarwriter.js';
@@ -77,6 +77,7 @@ export function readSaved(fd: number, file: string): Map<string, SavedImage> {
       v = shallowJson(bytes(name).toString('utf8'), MAX_JSON_DEPTH);
     } catch (e) {
       if (e instanceof ArchiveError) throw e;
+      if (e instanceof JsonDepthError) throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image nests more than ${MAX_JSON_DEPTH} deep`);
       throw new ArchiveError(`${JSON.stringify(name)} in the engine's saved image is not JSON`);
     }
     // A base image's config keeps fields rep does not know (history, labels) as they are; written again

@@ -18,7 +18,7 @@ import { writeReplacing } from '../../src/safefs.js';
 import { acquireMutex, startedAt, takeOver, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION, writeState } from '../../src/state/state.js';
 import { materialReader } from '../../src/state/materials.js';
-import { sha256Of } from '../../src/canonical.js';
+import { FOREIGN_JSON_DEPTH, sha256Of } from '../../src/canonical.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -213,9 +213,13 @@ describe('.rep: rep never follows a link there', () => {
     expect(readNoop(project({ '.rep/noop.json': copied }))).toBeUndefined();
     writeFileSync(path.join(other, '.rep', 'noop.json'), copied.replace('"x"', '"y"'));
     expect(readNoop(other)).toBeUndefined();
-    // A field more, nested 400k deep (under the 1 MiB read): not walked, so no stack overflow; the seal still holds.
+    // A field more, nested 400k deep (under the 1 MiB read): refused before it is parsed, so no stack overflow;
+    // nested no deeper than JSON from elsewhere may be, it is left out and the seal still holds.
     const sealed = JSON.parse(copied) as Record<string, unknown>;
-    writeFileSync(path.join(other, '.rep', 'noop.json'), JSON.stringify(sealed).replace(/}$/, `, "x": ${'['.repeat(400_000)}${']'.repeat(400_000)}}`));
+    const withField = (depth: number) => JSON.stringify(sealed).replace(/}$/, `, "x": ${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    writeFileSync(path.join(other, '.rep', 'noop.json'), withField(400_000));
+    expect(readNoop(other)).toBeUndefined();
+    writeFileSync(path.join(other, '.rep', 'noop.json'), withField(FOREIGN_JSON_DEPTH - 1));
     expect(readNoop(other)).toEqual(sealed);
   });
 
