@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tryMutex } from '../../src/state/mutex.js';
 import { CLI, makeProject, rep } from '../helpers.js';
-import { CHAIN, chainProject, engineSuite, fresh } from './engine-suite.js';
+import { CHAIN, chainProject, engineSuite, fresh, linkedOutputProject } from './engine-suite.js';
 import { buildIn, DEBIAN_DOCKER, diffFiles, docker, DOCKER_BIN, imageFiles, sh } from './helpers.js';
 
 engineSuite({ name: 'docker', make: docker, run: (image) => sh(DOCKER_BIN, ['run', '--rm', image]) });
@@ -218,27 +218,10 @@ describe('docker: a base image tag that names another image', () => {
 
 describe('docker: an output that is a link, through a folder that is a link', () => {
   it('is followed as the engine resolves it (/out -> real/out, then ../share/v from the real folder), not by its text, which names a decoy (found by a review)', () => {
-    const dir = makeProject({
-      Repfile: `rep: 1
-name: through
-base: busybox:latest
-env: {${fresh()}}
-steps:
-  lib:
-    inputs: [version.txt]
-    run: mkdir -p /real/out /real/share /share && ln -s real/out /out && cp version.txt /real/share/v && echo decoy > /share/v && ln -s ../share/v /out/lib.so
-    outputs: [/out/lib.so]
-  app:
-    needs: [base, lib]
-    run: cat /out/lib.so > /result
-  base:
-    run: echo base > /base
-image:
-  tag: rep-test/through:latest
-  cmd: [cat, /result]
-`,
-      'version.txt': 'one\n',
-    });
+    const dir = linkedOutputProject(
+      'through',
+      'mkdir -p /real/out /real/share /share && ln -s real/out /out && cp version.txt /real/share/v && echo decoy > /share/v && ln -s ../share/v /out/lib.so',
+    );
     // The classic builder: BuildKit 0.8 (docker 20.10) answers such a COPY from its cache whatever the
     // bytes behind the link, and buildah copies the decoy; the emitted Dockerfile says what a consumer gets.
     const env = { DOCKER_BUILDKIT: '0' };

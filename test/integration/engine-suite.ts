@@ -31,6 +31,33 @@ image:
   cmd: [cat, /three]
 `;
 
+/**
+ * A producer `lib` whose output /out/lib.so is a link its `run` makes (to version.txt's bytes), and a
+ * consumer `app` that copies it and prints it: the image rep-test/NAME:latest says which bytes it got.
+ */
+export const linkedOutputProject = (name: string, libRun: string) =>
+  makeProject({
+    Repfile: `rep: 1
+name: ${name}
+base: busybox:latest
+env: {${fresh()}}
+steps:
+  lib:
+    inputs: [version.txt]
+    run: ${libRun}
+    outputs: [/out/lib.so]
+  app:
+    needs: [base, lib]
+    run: cat /out/lib.so > /result
+  base:
+    run: echo base > /base
+image:
+  tag: rep-test/${name}:latest
+  cmd: [cat, /result]
+`,
+    'version.txt': 'one\n',
+  });
+
 export const chainProject = () => makeProject({ Repfile: CHAIN(), 'one.txt': '1\n', 'two.txt': '2\n', 'three.txt': '3\n' });
 
 export interface EngineUnderTest {
@@ -117,27 +144,7 @@ image:
   });
 
   it('an output that is a link is measured by what it leads to: new bytes behind it rebuild the consumer, which COPY gives them (found by a review)', async () => {
-    const dir = makeProject({
-      Repfile: `rep: 1
-name: linked
-base: busybox:latest
-env: {${fresh()}}
-steps:
-  lib:
-    inputs: [version.txt]
-    run: mkdir -p /out && cp version.txt /out/lib.so.1 && ln -s lib.so.1 /out/lib.so
-    outputs: [/out/lib.so]
-  app:
-    needs: [base, lib]
-    run: cat /out/lib.so > /result
-  base:
-    run: echo base > /base
-image:
-  tag: rep-test/linked:latest
-  cmd: [cat, /result]
-`,
-      'version.txt': 'one\n',
-    });
+    const dir = linkedOutputProject('linked', 'mkdir -p /out && cp version.txt /out/lib.so.1 && ln -s lib.so.1 /out/lib.so');
     const first = await buildIn(dir, docker());
     expect(first.built.sort()).toEqual(['app', 'base', 'lib']);
     expect(run('rep-test/linked:latest')).toBe('one\n');
