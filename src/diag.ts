@@ -97,7 +97,13 @@ export function fileOf(d: Diagnostic): string | undefined {
  * print on a terminal and to put in one comment line.
  */
 // eslint-disable-next-line no-control-regex
-export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => (c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
+export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, escapedChar);
+
+/** One character as an escape of a fixed width: \xNN up to U+00FF, \uNNNN, \u{N…} past U+FFFF. */
+function escapedChar(c: string): string {
+  if (c <= '\xff') return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  return c.length > 1 ? `\\u{${c.codePointAt(0)!.toString(16)}}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
 
 /** A character a name is quoted for: controls, format characters (zero-width, bidi marks, soft hyphen), separators, a quote, a backslash. */
 const QUOTED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}"\\]/u;
@@ -111,7 +117,7 @@ const QUOTED_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}"\\]/gu;
  */
 export const quotedName = (s: string): string =>
   QUOTED.test(s)
-    ? `"${s.replace(QUOTED_ALL, (c) => (c === '"' || c === '\\' ? `\\${c}` : c <= '\xff' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c.length > 1 ? `\\u{${c.codePointAt(0)!.toString(16)}}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}"`
+    ? `"${s.replace(QUOTED_ALL, (c) => (c === '"' || c === '\\' ? `\\${c}` : escapedChar(c)))}"`
     : s;
 
 /**
