@@ -3,17 +3,19 @@
 // docker's unix socket at hand, image lookups, tagging, save and load go to
 // the Engine API instead of a client process each, and so do small builds on
 // local images (the final image's settings, a step with few inputs: apibuild.ts);
-// whether docker is there at all (and its version) is still the client's answer,
-// since the other builds need the client (BuildKit syncs the context folder
-// through it; it holds the registry credentials and the secrets' session).
+// whether docker is there at all (and its version) is the client's answer the
+// first time a client binary is asked (clientversion.ts), since the other builds
+// need the client (BuildKit syncs the context folder through it; it holds the
+// registry credentials and the secrets' session), and the API's afterwards.
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { parseImageRef } from '../lock/reference.js';
 import { isInsecure } from '../lock/registry.js';
 import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuildxProbe, type BuilderAsk, type BuilderChoice } from './builder.js';
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
+import { rememberClientVersion, rememberedClientVersion } from './clientversion.js';
 import { apiBuild } from './apibuild.js';
-import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, tagImage } from './socket.js';
+import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, serverFacts, tagImage } from './socket.js';
 import { EngineError, PathMissingError, checkedImage, checkedImageId, askedPlatform, checkedPlatform, dockerPlatform, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -114,6 +116,15 @@ export class CliEngine implements Engine {
         : '{{if .Server}}{{.Server.Version}} - {{.Server.OsArch}}{{else}}{{.Client.Version}} - {{.Client.OsArch}}{{end}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
       const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false, timeout: this.probeMs }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
+      // A client asked before (this very binary): the server's half from the API, no client started.
+      const known = docker ? rememberedClientVersion(this.bin, this.env) : undefined;
+      const facts = known === undefined ? undefined : await this.api((s) => serverFacts(s));
+      if (known !== undefined && facts?.value) {
+        this.version = facts.value.version;
+        this.serverPlatform = checkedPlatform(facts.value.platform);
+        this.builder = chooseBuilder(this.ask, { version: known, buildx: await buildx });
+        return this.version;
+      }
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false, timeout: this.probeMs });
         const [server, client, platform] = String(r.stdout).split(' ');
@@ -121,6 +132,7 @@ export class CliEngine implements Engine {
           this.version = server;
           this.serverPlatform = checkedPlatform(platform);
           if (docker) this.builder = chooseBuilder(this.ask, { version: client || undefined, buildx: await buildx });
+          if (docker && client) rememberClientVersion(this.bin, this.env, client);
         }
         else if ((r as { code?: string }).code === 'ENOENT') this.silence = { kind: 'no-binary' };
         else if (r.timedOut) this.silence = { kind: 'no-answer', said: `${this.bin} version gave no answer within ${this.probeMs / 1000} s` };

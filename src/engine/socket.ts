@@ -12,6 +12,7 @@ import path from 'node:path';
 import { TarWriter } from '../repro/tarwriter.js';
 import { letGoOfYoungGarbage } from '../heap.js';
 import { checkedImage } from './engine.js';
+import { isJsonMap, shallowJson } from '../canonical.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -92,6 +93,21 @@ export async function serverVersion(socket: string): Promise<string | undefined>
   if (r.status !== 200) return undefined;
   const v = (JSON.parse(r.body) as { Version?: unknown }).Version;
   return typeof v === 'string' && v ? v : undefined;
+}
+
+/**
+ * What `docker version` says of the server, from the API: its version and
+ * platform (os/arch, as the client's {{.Server.Os}}/{{.Server.Arch}}).
+ * Undefined when the answer is not docker's.
+ */
+export async function serverFacts(socket: string): Promise<{ version: string; platform: string } | undefined> {
+  const r = await apiGet(socket, '/version');
+  if (r.status !== 200) return undefined;
+  const j = shallowJson(r.body);
+  if (!isJsonMap(j)) return undefined;
+  const { Version: version, Os: os, Arch: arch } = j;
+  const word = (x: unknown): x is string => typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x);
+  return word(version) && word(os) && word(arch) ? { version, platform: `${os}/${arch}` } : undefined;
 }
 
 /** The image `ref` names: its id and repo digests, or undefined when there is none. */
