@@ -3,7 +3,8 @@
 // holds the build mutex, so no build of this project runs meanwhile, and
 // afterwards keeps in .rep/history.jsonl only the states whose images it kept,
 // and the keys of the others whose images it did not remove (another engine's,
-// or refused), each with this engine's identity, so that a later gc can: one
+// or refused), each with the image store gc ran against (Engine.store: docker's
+// daemon ID, podman's graph root), so that a later gc can: one
 // against another engine removes those it has, one against this engine
 // forgets those it still does not list.
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
@@ -27,7 +28,7 @@ export interface GcOptions extends GcPolicy {
 }
 
 export interface GcReport {
-  /** The engine gc ran against: its name, and its identity (Engine.identity: name and server version), which the history records dropped keys with. */
+  /** The engine gc ran against: its name, and its identity (Engine.identity: name and server version), as said to the user. */
   engine: string;
   identity: string;
   /** Removed, image and all (or, on a dry run, to be removed: an image a user's tag names is then only untagged), sorted by tag. */
@@ -81,6 +82,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const current = withImages(last.size && stateKeys.every((k) => last.has(k)) ? [...new Set([...stateKeys, ...last])] : stateKeys);
     const engine = opts.engine.name;
     const identity = await opts.engine.identity();
+    // Dropped lines name the image store (the daemon's ID): lines an older rep wrote name the identity (the version).
+    const store = (await opts.engine.store?.()) ?? identity;
+    const ours = (named: string | undefined) => named === undefined || named === store || named === identity;
     if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, identity, removed: [], untagged: [], kept: [], failed: [], unlisted: [], forgotten: [], notices });
     const listed = await opts.engine.listImages(CACHE_REPO);
     const planned = planGc(history, current, listed, opts, { dropped, bases: await baseImages(opts.engine, bases) });
@@ -98,9 +102,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // taken for this engine's); and those dropped now. So a key no engine holds goes with the next gc against the engine that dropped it.
     const carried = (gone: ReadonlySet<string>) => {
       const known = new Set(dropped);
-      const elsewhere = droppedBy.filter((d) => (d.engine ?? identity) !== identity).map((d) => ({ ...d, keys: d.keys.filter((k) => still.has(k) && !gone.has(k)) }));
+      const elsewhere = droppedBy.filter((d) => !ours(d.engine)).map((d) => ({ ...d, keys: d.keys.filter((k) => still.has(k) && !gone.has(k)) }));
       const mine = [...still].filter((k) => !gone.has(k) && (listedKeys.has(k) || !known.has(k)));
-      const next = [...elsewhere, { engine: identity, keys: mine }].filter((d) => d.keys.length);
+      const next = [...elsewhere, { engine: store, keys: mine }].filter((d) => d.keys.length);
       const kept = new Set(next.flatMap((d) => d.keys));
       return { next, unlisted: mine.filter((k) => !known.has(k) && !listedKeys.has(k)), forgotten: dropped.filter((k) => still.has(k) && !gone.has(k) && !kept.has(k)).sort() };
     };

@@ -15,7 +15,7 @@ import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuil
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
 import { rememberClientVersion, rememberedClientVersion } from './clientversion.js';
 import { apiBuild } from './apibuild.js';
-import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, serverFacts, tagImage } from './socket.js';
+import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, serverFacts, tagImage, daemonId } from './socket.js';
 import { EngineError, PathMissingError, checkedImage, checkedImageId, askedPlatform, checkedPlatform, dockerPlatform, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -182,6 +182,19 @@ export class CliEngine implements Engine {
 
   async identity(): Promise<string> {
     return engineIdentity(this.name, await this.serverVersion(), this.name === 'docker' ? askedPlatform(this.env) : undefined);
+  }
+
+  async store(): Promise<string | undefined> {
+    if (!(await this.available())) return undefined;
+    const docker = this.name === 'docker';
+    const a = docker ? await this.api((s) => daemonId(s)) : undefined;
+    let said = a?.value;
+    if (!a) {
+      const r = await this.run(['info', '--format', docker ? '{{.ID}}' : '{{.Store.GraphRoot}}'], { reject: false, timeout: this.probeMs }).catch(() => undefined);
+      const out = r?.exitCode === 0 ? String(r.stdout).trim() : '';
+      said = out && out !== '<no value>' && !/[\0-\x1f\x7f]/.test(out) && out.length <= 200 ? out : undefined;
+    }
+    return said === undefined ? undefined : `${this.name} ${docker ? 'daemon' : 'store'} ${said}`;
   }
 
   async platform(): Promise<string | undefined> {

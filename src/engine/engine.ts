@@ -58,6 +58,12 @@ export interface Engine {
   /** The engine and its server's version, e.g. "docker 20.10.24" (and "for linux/arm64" when the environment asks for a platform): what a no-op build depends on (the builder is not). */
   identity(): Promise<string>;
   /**
+   * Which image store this is, when the engine says: docker's daemon ID (kept across upgrades; two
+   * daemons of one version have two), podman's graph root. What gc names the keys it leaves for
+   * another engine with (commands/gc.ts); identity() where it is not said.
+   */
+  store?(): Promise<string | undefined>;
+  /**
    * The platform its builds are for (os/arch, as docker names it: DOCKER_DEFAULT_PLATFORM when
    * set, else the server's), or undefined when it does not say: part of the key of a step that
    * starts from an image, whose bytes differ from one platform to another.

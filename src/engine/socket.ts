@@ -110,6 +110,15 @@ export async function serverFacts(socket: string): Promise<{ version: string; pl
   return word(version) && word(os) && word(arch) ? { version, platform: `${os}/${arch}` } : undefined;
 }
 
+/** The daemon's ID (GET /info): docker keeps it in its data root, across restarts and upgrades. Undefined when it says none. */
+export async function daemonId(socket: string): Promise<string | undefined> {
+  const r = await apiGet(socket, '/info', 10_000);
+  if (r.status !== 200) return undefined;
+  const j = shallowJson(r.body);
+  const id = isJsonMap(j) ? j.ID : undefined;
+  return typeof id === 'string' && /^[\x21-\x7e]{1,128}$/.test(id) ? id : undefined;
+}
+
 /** The image `ref` names: its id and repo digests, or undefined when there is none. */
 export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[]; layers: string[] } | undefined> {
   // The API takes the reference as it is, slashes and all (as the docker client sends it).

@@ -5,7 +5,7 @@
 // MAX_STATES lines, the oldest are merged into one line (their keys stay known
 // until gc removes their images). More lines (`{"dropped":[...],"engine":...}`),
 // first, oldest first, hold the keys of states gc dropped whose images it did
-// not remove, each with the engine that gc ran against (Engine.identity): it
+// not remove, each with the engine that gc ran against (Engine.store): it
 // did not have them (they may be podman's, another DOCKER_HOST's) or refused;
 // a gc against another engine that has them removes them, and one against the
 // same engine that still lists none of them forgets them (commands/gc.ts). Read as

@@ -34,13 +34,14 @@ function client(dir: string, said = '20.10.24+dfsg1 20.10.24+dfsg1 linux/amd64')
 
 const versionCalls = (bin: string): number => (existsSync(`${bin}.args`) ? readFileSync(`${bin}.args`, 'utf8').split('\n').filter((l) => l.startsWith('version')).length : 0);
 
-/** A stand-in Engine API: /version answers `body` (status `status`); every path asked is logged. */
-async function api(dir: string, body: unknown, status = 200): Promise<{ socket: string; asked: string[] }> {
+/** A stand-in Engine API: /version answers `body` (status `status`), /info `info`; every path asked is logged. */
+async function api(dir: string, body: unknown, status = 200, info: unknown = {}): Promise<{ socket: string; asked: string[] }> {
   const socket = path.join(dir, 'api.sock');
   const asked: string[] = [];
   const server = createServer((req, res) => {
     asked.push(req.url ?? '');
     if (req.url?.endsWith('/version')) res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    else if (req.url?.endsWith('/info')) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(info));
     else res.writeHead(404).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
@@ -180,5 +181,22 @@ describe('a kept file that is not rep\'s (hostile input is normal input)', () =>
     const bin = client(dir);
     rememberClientVersion(bin, env, '20.10\n24');
     expect(existsSync(clientsFile(env)!)).toBe(false);
+  });
+});
+
+describe('the image store an engine names for gc', () => {
+  it("is docker's daemon ID (from /info), which two daemons of one version do not share; none when the daemon says none a line can hold", async () => {
+    const dir = temp();
+    const bin = client(dir);
+    const facts = { Version: '20.10.24+dfsg1', Os: 'linux', Arch: 'amd64' };
+    const one = await api(dir, facts, 200, { ID: 'AAAA:BBBB:CCCC' });
+    const env = stateEnv(dir, { DOCKER_HOST: `unix://${one.socket}` });
+    expect(await new CliEngine({ flavor: 'docker', bin, env }).store()).toBe('docker daemon AAAA:BBBB:CCCC');
+    for (const info of [{}, { ID: '' }, { ID: 'a\nb' }, { ID: 'x'.repeat(300) }, { ID: 7 }]) {
+      const d = temp();
+      const other = await api(d, facts, 200, info);
+      const e = new CliEngine({ flavor: 'docker', bin, env: { ...env, DOCKER_HOST: `unix://${other.socket}` } });
+      expect(await e.store(), JSON.stringify(info)).toBeUndefined();
+    }
   });
 });

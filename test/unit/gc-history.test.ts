@@ -129,6 +129,36 @@ describe('gc against more than one engine', () => {
     expect(last.ok && formatGc(last.value, true).split('\n')[0]).toBe(forgot(1).replace('forgot', 'would forget'));
   });
 
+  it('names the image store in a dropped line, not the version: a second daemon of the same version does not forget the keys the first left for another engine, and an upgraded daemon forgets its own', async () => {
+    project([[1, 2], [1, 3], [1, 4]]);
+    const file = path.join(dir, '.rep', 'history.jsonl');
+    const engines = (line: string) => readFileSync(file, 'utf8').split('\n').flatMap((l) => (l.startsWith('{"dropped"') ? [(JSON.parse(l) as { engine: string }).engine] : [])).includes(line);
+    const daemon = (store: string, version = '1.0', images: { n: number[] }[] = [{ n: [1] }, { n: [4] }]) => {
+      const e = fakeEngine('docker', images);
+      return Object.assign(e.engine, { identity: async () => `docker ${version}`, store: async () => `docker daemon ${store}` });
+    };
+    // Two daemons of one version (a CI's second daemon), neither holding the dropped states' images; podman holds them.
+    const a = await gc({ cwd: dir }, { engine: daemon('A'), keepStates: 1 });
+    expect(a.ok && a.value.unlisted).toEqual([key(2), key(3)]);
+    expect(engines('docker daemon A')).toBe(true);
+    const b = await gc({ cwd: dir }, { engine: daemon('B'), keepStates: 1 });
+    expect(b.ok && b.value.forgotten).toEqual([]);
+    const podman = fakeEngine('podman', [{ n: [2] }, { n: [3] }]);
+    const p = await gc({ cwd: dir }, { engine: podman.engine, keepStates: 1 });
+    expect(p.ok && p.value.removed.map((i) => i.key)).toEqual([key(2), key(3)]);
+
+    // The first daemon upgraded (another version, the same store): its own line, forgotten when it still holds none of them.
+    rmSync(dir, { recursive: true, force: true });
+    project([[1, 5], [1, 6]]);
+    await gc({ cwd: dir }, { engine: daemon('A'), keepStates: 1 });
+    const upgraded = await gc({ cwd: dir }, { engine: daemon('A', '2.0', [{ n: [1] }, { n: [6] }]), keepStates: 1 });
+    expect(upgraded.ok && upgraded.value.forgotten).toEqual([key(5)]);
+    // A line an older rep wrote names the version: taken for the engine of that version.
+    writeHistory(dir, { states: [[key(1), key(6)]], dropped: [{ engine: 'docker 2.0', keys: [key(7)] }] });
+    const legacy = await gc({ cwd: dir }, { engine: daemon('A', '2.0', [{ n: [1] }, { n: [6] }]), keepStates: 1, dryRun: true });
+    expect(legacy.ok && legacy.value.forgotten).toEqual([key(7)]);
+  });
+
   it('keeps the newest MAX_DROPPED keys of dropped states, and takes a line that names no engine (written before they did) for the engine gc runs against', async () => {
     project([[1]]);
     writeHistory(dir, { states: [[key(1)]], dropped: [{ keys: [key(2), key(3)] }, { engine: 'podman 1.0', keys: Array.from({ length: MAX_DROPPED - 2 }, (_, n) => key(n + 100)) }, { engine: 'docker 1.0', keys: [key(4)] }] });
