@@ -1,7 +1,8 @@
 // The SBOM file: an inventory as CycloneDX 1.6 JSON, through the CycloneDX
 // library (its models and normalizer write what the schema allows). Same image,
 // same bytes: the serial number is a name-based UUID of the image digest, bom-refs
-// are purls, lists are sorted, and there is no timestamp unless an epoch is given.
+// are purls, lists are in the inventory's order (sorted by code unit), and there
+// is no timestamp unless an epoch is given.
 import { createHash } from 'node:crypto';
 import { Contrib, Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
 import parseSpdx from 'spdx-expression-parse';
@@ -57,5 +58,9 @@ export function cyclonedxJson(inv: Inventory, image: SbomSubject): string {
     bom.components.add(c);
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
-  return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
+  // Not the library's sortLists: it collates with localeCompare, in the locale of whoever publishes (Danish puts
+  // "aardvark" after "zope"), so the bytes would change with LANG. Each list keeps the order it was added in, which
+  // rep decides: components by purl, paths and `incomplete` sorted (inventory.ts), one hash, licence and tool each,
+  // and dependencies in the components' order.
+  return `${serializer.serialize(bom, { space: 2 })}\n`;
 }

@@ -13,9 +13,9 @@ import { OS_RELEASE, readOsRelease, readRuntimeHeader, systemWants, type OsRelea
 
 export interface Inventory {
   os?: OsRelease;
-  /** One per purl, sorted by purl; `paths` where else the same package was found. */
+  /** One per purl, sorted by purl; `paths` where else the same package was found, sorted (the files are read in order). */
   packages: (Package & { paths: string[] })[];
-  /** Why the packages listed may not be all the image has: each bound that was reached, said once. */
+  /** Why the packages listed may not be all the image has: each bound that was reached, said once, sorted. */
   incomplete?: string[];
 }
 

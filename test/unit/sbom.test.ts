@@ -1,9 +1,11 @@
 // The SBOM without an engine: each ecosystem's reader on the files it reads,
 // what a hostile image cannot make it do, and the CycloneDX output checked by
 // the CycloneDX library's own JSON schema validator.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -376,6 +378,45 @@ describe('sbom.cdx.json', () => {
       { name: 'rep:path', value: '/usr/lib/python3/dist-packages/Flask-2.2.2.dist-info/METADATA' },
     ]]);
   });
+
+  it('is the same bytes whatever the locale: its lists in code-unit order, never collated', () => {
+    // Danish collates "aa" after "z", English "a" before "Z"; code units put "Z" before "a". Node reads ICU's
+    // default locale (LANG, LC_ALL) once, at start: each locale is a process of its own.
+    const metadata = (name: string) => `Metadata-Version: 2.1\nName: ${name}\nVersion: 1\n`;
+    const files = {
+      'usr/lib/python3/dist-packages/aardvark-1.dist-info/METADATA': metadata('aardvark'),
+      'usr/lib/python3/dist-packages/zope-1.dist-info/METADATA': metadata('zope'),
+      'usr/lib/python3/dist-packages/Zebra_X-1.dist-info/METADATA': metadata('Zebra_X'),
+      'opt/Zoo/lib/python3.11/site-packages/zope-1.dist-info/METADATA': metadata('zope'),
+      'opt/aa/lib/python3.11/site-packages/zope-1.dist-info/METADATA': metadata('zope'),
+    };
+    const script = `
+      import { cyclonedxJson } from ${JSON.stringify(new URL('../../src/sbom/cyclonedx.js', import.meta.url).href)};
+      import { inventory, packageFiles } from ${JSON.stringify(new URL('../../src/sbom/inventory.js', import.meta.url).href)};
+      const files = JSON.parse(process.env.REP_TEST_FILES);
+      const { keep } = packageFiles();
+      const kept = new Map(Object.entries(files).filter(([p, t]) => keep(p, Buffer.byteLength(t))).map(([p, t]) => [p, Buffer.from(t)]));
+      process.stdout.write(cyclonedxJson(inventory(kept), JSON.parse(process.env.REP_TEST_IMAGE)));`;
+    const sbomIn = (locale: string) => {
+      const env = { ...process.env, LANG: locale, LC_ALL: locale, REP_TEST_FILES: JSON.stringify(files), REP_TEST_IMAGE: JSON.stringify(IMAGE) };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), env, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return r.stdout;
+    };
+    const danish = sbomIn('da_DK.UTF-8');
+    const english = sbomIn('en_US.UTF-8');
+    const c = sbomIn('C.UTF-8');
+    expect(danish).toBe(c);
+    expect(english).toBe(c);
+    const bom = JSON.parse(c);
+    expect(bom.components.map((x: { purl: string }) => x.purl)).toEqual(['pkg:pypi/aardvark@1', 'pkg:pypi/zebra-x@1', 'pkg:pypi/zope@1']);
+    expect(bom.components[2].properties.map((x: { value: string }) => x.value)).toEqual([
+      '/opt/Zoo/lib/python3.11/site-packages/zope-1.dist-info/METADATA',
+      '/opt/aa/lib/python3.11/site-packages/zope-1.dist-info/METADATA',
+      '/usr/lib/python3/dist-packages/zope-1.dist-info/METADATA',
+    ]);
+    expect(bom.dependencies.map((x: { ref: string }) => x.ref)).toEqual(['image', 'pkg:pypi/aardvark@1', 'pkg:pypi/zebra-x@1', 'pkg:pypi/zope@1']);
+  }, 60_000);
 });
 
 describe('the SBOM in the provenance statement', () => {
