@@ -70,26 +70,51 @@ const INDEX = 'index.json';
 export class CacheFrom {
   /** Folders being loaded (or loaded): steps running at once wait for the same load. Resolves to whether it could be. */
   private readonly loads = new Map<string, Promise<boolean>>();
+  /**
+   * Each key's fetch, as `loads` each folder's: two steps of one key asking at once share it
+   * (one's removal of the registry's name fell between the other's pull and tag, and failed a cached step).
+   */
+  private readonly fetches = new Map<string, Promise<string | undefined>>();
   constructor(
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
     private readonly onEvent?: (e: BuildEvent) => void,
   ) {}
 
-  /** Makes rep-cache:<key> present in the engine if a cache has it. */
-  async fetch(key: string): Promise<string | undefined> {
+  /** Makes rep-cache:<key> present in the engine if a cache has it; says which. */
+  fetch(key: string): Promise<string | undefined> {
+    let p = this.fetches.get(key);
+    if (!p) {
+      p = this.fetchOnce(key);
+      this.fetches.set(key, p);
+    }
+    return p;
+  }
+
+  private async fetchOnce(key: string): Promise<string | undefined> {
     for (const spec of this.specs) {
       if (spec.kind === 'registry') {
-        const remote = `${spec.repo}:${keyHex(key)}`;
-        if (await this.engine.pull(remote)) {
-          await this.engine.tag(remote, cacheRef(key));
-          // Only rep-cache tags are rep's to remove (rep gc): the registry's name would keep the image for ever.
-          await this.engine.removeImage(remote);
-          return spec.text;
-        }
+        if (await this.pull(spec, key)) return spec.text;
       } else if ((await this.loadDir(spec)) && (await this.engine.hasImage(cacheRef(key)))) return spec.text;
     }
     return undefined;
+  }
+
+  /** Whether the registry `spec` had the key's image, now tagged rep-cache:<key>. */
+  private async pull(spec: CacheSpec & { kind: 'registry' }, key: string): Promise<boolean> {
+    const remote = `${spec.repo}:${keyHex(key)}`;
+    if (!(await this.engine.pull(remote))) return false;
+    try {
+      await this.engine.tag(remote, cacheRef(key));
+      // Only rep-cache tags are rep's to remove (rep gc): the registry's name would keep the image for ever.
+      await this.engine.removeImage(remote);
+      return true;
+    } catch (e) {
+      // Another rep on this engine may take the registry's name away between this pull and tag: a miss, said.
+      if (!(e instanceof EngineError)) throw e;
+      this.onEvent?.({ type: 'cache-unused', from: spec.text, why: e.message });
+      return false;
+    }
   }
 
   private loadDir(spec: CacheSpec & { kind: 'dir' }): Promise<boolean> {

@@ -258,3 +258,41 @@ describe('a cache folder written', () => {
     expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
   });
 });
+
+describe('a registry cache', () => {
+  const registry = { kind: 'registry', repo: '127.0.0.1:5000/c', text: 'registry://127.0.0.1:5000/c' } as CacheSpec;
+  const remote = `127.0.0.1:5000/c:${K1}`;
+
+  it('is asked once for two steps of one key at once: one fetch\'s removal of the registry\'s name fell between the other\'s pull and tag', async () => {
+    /** Tags as docker does (a name it does not have is an error), and pulls slowly: the name is there before the pull returns. */
+    class Slow extends Fake {
+      override async pull(ref: string) {
+        this.pulled.push(ref);
+        this.tags.set(ref, ID('r'));
+        await new Promise((r) => setTimeout(r, 20));
+        return true;
+      }
+      override async tag(src: string, dst: string) {
+        if (!this.tags.has(src)) throw new EngineError(`Error response from daemon: No such image: ${src}`);
+        this.tags.set(dst, this.tags.get(src)!);
+      }
+    }
+    const engine = new Slow(new Map());
+    const from = new CacheFrom(engine, [registry]);
+    expect(await Promise.all([from.fetch(`sha256:${K1}`), from.fetch(`sha256:${K1}`)])).toEqual([registry.text, registry.text]);
+    expect([engine.pulled, engine.tags.get(`rep-cache:${K1}`), engine.tags.has(remote)]).toEqual([[remote], ID('r'), false]);
+  });
+
+  it('whose image cannot be tagged is a miss, said, not a failed step', async () => {
+    class Refusing extends Fake {
+      override async tag(): Promise<void> {
+        throw new EngineError('docker tag failed (exit 1)');
+      }
+    }
+    const engine = new Refusing(new Map(), ID('f'), new Set([remote]));
+    const events: BuildEvent[] = [];
+    expect(await new CacheFrom(engine, [registry], (e) => events.push(e)).fetch(`sha256:${K1}`)).toBeUndefined();
+    expect(events).toEqual([{ type: 'cache-unused', from: registry.text, why: 'docker tag failed (exit 1)' }]);
+    expect(engine.tags.has(`rep-cache:${K1}`)).toBe(false);
+  });
+});
