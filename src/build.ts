@@ -13,7 +13,7 @@ import type { Engine } from './engine/engine.js';
 import { planWithEngine } from './plan/freshness.js';
 import type { EngineFacts } from './plan/key.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
-import { ContextIndex, type ContextFile } from './context/files.js';
+import { ContextIndex, forgetHandedWalk, type ContextFile } from './context/files.js';
 import { StatCache } from './context/hash.js';
 import { writeProvenance, type RecordedBuild } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
@@ -24,7 +24,7 @@ import { lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { imageStep } from './scheduler/stepimage.js';
 import { letGoOfGarbage } from './heap.js';
-import { acquireMutex } from './state/mutex.js';
+import { acquireMutex, tryMutex } from './state/mutex.js';
 import { registerProject } from './gc/register.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
 
@@ -103,7 +103,13 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   const startedOn = new Date();
   const secretsInContext = secretFilesInContext(project);
   if (secretsInContext.length) return fail(...secretsInContext);
-  const held = opts.dryRun ? undefined : await acquireMutex(ctx.dir);
+  // The quick path may have handed over its walk, made before this mutex: when another build held the
+  // project meanwhile (up to acquireMutex's ten minutes), files may have changed since, so walk again.
+  let held = opts.dryRun ? undefined : tryMutex(ctx.dir);
+  if (held && !held.ok) {
+    forgetHandedWalk();
+    held = await acquireMutex(ctx.dir);
+  }
   if (held && !held.ok) return held;
   const mutex = held?.value;
   try {
@@ -113,6 +119,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!walked.ok) return walked;
     const index = walked.value;
     const place = placeDockerfile(ctx, resolveDockerfile(ctx.dir, opts.dockerfile));
+    // Before the no-op answer: the stamp does not see a Dockerfile's own ignore file that .dockerignore leaves out.
+    const own = ownIgnoreProblem(place);
+    if (own) return fail(own);
     const stamper = await noopStamper(project, engine, place.path, opts);
     const stamp = stamper?.(index.files);
     const noop = opts.noopShortcut && stamp && state ? await noopStillHolds(ctx.dir, stamp, place.path, engine) : undefined;
@@ -189,8 +198,6 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
  */
 function inputsAndDockerfile(project: Project, index: ContextIndex, place: DockerfilePlace, opts: BuildOptions, resolveBase: (ref: string) => string) {
   const { dag, ctx } = project;
-  const own = ownIgnoreProblem(place);
-  if (own) return fail(own);
   const described = opts.dryRun ? index : withPlaceholder(index, ctx.dir, place);
   const resolved = resolveAllInputs(dag, ctx, described);
   if (!resolved.ok) return resolved;

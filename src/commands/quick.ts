@@ -3,8 +3,9 @@
 // client process. It reads the no-op record the last successful build left in
 // .rep/noop.json, walks the context once, asks the docker engine over its
 // socket, and either answers or answers nothing, leaving the command to the
-// full pipeline (which checks the same stamp, see scheduler/noop.ts). It never
-// writes.
+// full pipeline (which checks the same stamp, see scheduler/noop.ts). It writes
+// nothing of the project's (checking a seal makes the user's seal key when
+// there is none, state/seal.ts).
 //
 // Only for what it can decide exactly: docker (podman has no socket to ask
 // by default), plain `rep build` and `rep status` options. Anything else goes
@@ -22,8 +23,8 @@ import { askedPlatform, engineIdentity } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
-import { isRegularFile, lexists, readBounded } from '../safefs.js';
-import { statePath } from '../state/paths.js';
+import { isRegularFile, lexists, lstatQuiet, readBounded } from '../safefs.js';
+import { FILE_ENTRIES, statePath } from '../state/paths.js';
 
 export interface QuickBuildArgs extends ProjectFlags {
   command: 'build';
@@ -175,8 +176,13 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
   // The full path reads the measured outputs from the state: without it, it decides.
   if (!isRegularFile(statePath(contextDir, 'state'))) return undefined;
+  // A folder at one of rep's file names: the full path refuses the project, and says how to mend it.
+  if (FILE_ENTRIES.some((e) => lstatQuiet(statePath(contextDir, e))?.isDirectory())) return undefined;
   const dockerfile = resolveDockerfile(contextDir, dockerfileFlag);
   if (!existsSync(dockerfile)) return undefined;
+  // A Dockerfile's own ignore file (BuildKit reads it instead of .dockerignore, whatever .dockerignore
+  // says of it, so it is not in the stamp): the full path refuses it (emit/standalone.ts ownIgnoreProblem).
+  if (lexists(`${dockerfile}.dockerignore`)) return undefined;
 
   // The engine `--engine auto|docker` would pick, asked over its socket (the
   // client binary must be there all the same: the full path runs it).
@@ -202,7 +208,12 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   try {
     const server = await version;
     if (!server) return undefined;
-    const repfileSha256 = sha256Hex(repfileBytes(repfile));
+    const repfileText = repfileBytes(repfile);
+    // Secrets: where a secret's file lies may change outside the context (a link moved into it), which the
+    // stamp does not see; the full path checks it before its own no-op answer (scheduler/secrets.ts). A
+    // Repfile that names secrets at all goes the long way (a word in a comment too: the cost is a plan).
+    if (repfileText.includes('secret')) return undefined;
+    const repfileSha256 = sha256Hex(repfileText);
     const lock = lockBytes(repfile);
     const stamp = (c: boolean) =>
       noopStamp({ engine: engineIdentity('docker', server, askedPlatform(env)), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });

@@ -199,6 +199,11 @@ export function handOverWalk(contextDir: string, ignoreText: string, files: Cont
   handedOver = { dir: path.resolve(contextDir), ignoreText, files };
 }
 
+/** Drops a walk handed over (the build waited for another to finish: it walks again). */
+export function forgetHandedWalk(): void {
+  handedOver = undefined;
+}
+
 function takeWalk(contextDir: string, ignoreText: string): ContextFile[] | undefined {
   const h = handedOver;
   handedOver = undefined;

@@ -34,6 +34,14 @@ export const STATE_ENTRIES = {
 
 export type StateEntry = keyof typeof STATE_ENTRIES;
 
+/**
+ * The entries of .rep/ that are files rep writes whole: a folder at one of their names makes the project
+ * unusable until removed (state/state.ts stateDirProblem; the quick path then leaves it to the full one).
+ * Not provenance.json: a build that cannot write it says so, located, and is not recorded as done
+ * (record/provenance.ts; test/integration/failures.test.ts makes that failure with a folder there).
+ */
+export const FILE_ENTRIES: readonly StateEntry[] = ['state', 'noop', 'statCache', 'statCacheLog', 'history', 'buildMutex'];
+
 /** The .rep folder of the context `contextDir`. */
 export const stateDir = (contextDir: string): string => path.join(contextDir, STATE_DIR);
 

@@ -12,7 +12,7 @@ import { contextProblem } from '../projectpaths.js';
 import { writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
 import { isRealDir, JSON_LIMIT, kindOf, lstatQuiet, ownDir, readBounded } from '../safefs.js';
-import { stateDir, statePath, type StateEntry } from './paths.js';
+import { FILE_ENTRIES, stateDir, statePath, type StateEntry } from './paths.js';
 import { isMaterial, materialReader, pruneMaterials, vouched, writeMaterials } from './materials.js';
 import { seal, sealHolds } from './seal.js';
 
@@ -77,12 +77,6 @@ export function stateDirProblem(contextDir: string): FileProblem | undefined {
   return { file, message: `${what}; rep keeps its own state in this folder${follow}: remove it and run rep again` };
 }
 
-/**
- * The entries of .rep/ that are files rep writes whole. Not provenance.json: a build that cannot write it
- * says so, located, and is not recorded as done (record/provenance.ts; test/integration/failures.test.ts
- * makes that failure with a folder there).
- */
-const FILE_ENTRIES: readonly StateEntry[] = ['state', 'noop', 'statCache', 'statCacheLog', 'history', 'buildMutex'];
 
 /** Thrown where .rep turns out unusable after the project was opened (see stateDirProblem). */
 export class StateDirError extends Error {}

@@ -2,7 +2,7 @@
 // against the real docker engine: it answers only when the full build would
 // find nothing to do, says what the full status would, and says nothing in
 // every case where it cannot be sure.
-import { existsSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,37 @@ describe('quick no-op answer of rep build (docker)', () => {
       rmSync(path.join(dir, '.rep/build.pid'));
     }
     expect(await quick(dir)).toBeDefined();
+  });
+});
+
+describe('quick no-op answer: what the full path refuses before its own no-op (found by an adversarial review)', () => {
+  it('a folder at one of rep\'s file names in .rep/, a Dockerfile\'s own ignore file that .dockerignore leaves out, a Repfile that names secrets', async () => {
+    const dir = built();
+    expect(await quick(dir)).toBeDefined();
+    const folder = path.join(dir, '.rep/statcache.json');
+    rmSync(folder, { force: true });
+    mkdirSync(folder);
+    expect(await quick(dir)).toBeUndefined();
+    const r = rep(dir, ['build', '--engine', 'docker']);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('.rep/statcache.json: is a folder')]);
+    rmSync(folder, { recursive: true });
+    expect(await quick(dir)).toBeDefined();
+
+    // BuildKit reads Dockerfile.dockerignore instead of .dockerignore: that .dockerignore leaves it out changes nothing.
+    writeFileSync(path.join(dir, '.dockerignore'), '*.dockerignore\n');
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(await quick(dir)).toBeDefined();
+    writeFileSync(path.join(dir, 'Dockerfile.dockerignore'), 'x\n');
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(2);
+    rmSync(path.join(dir, 'Dockerfile.dockerignore'));
+    expect(await quick(dir)).toBeDefined();
+
+    // Where a secret's file lies can change outside the context: such a Repfile goes the long way every time.
+    writeFileSync(path.join(dir, 'Repfile'), `${readFileSync(path.join(dir, 'Repfile'), 'utf8')}# no secrets yet\n`);
+    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
+    expect(await quick(dir)).toBeUndefined();
+    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/);
   });
 });
 

@@ -1,8 +1,12 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildRequest, Engine } from '../../src/engine/engine.js';
-import { ContextIndex } from '../../src/context/files.js';
+import { ContextIndex, handOverWalk, walkContext } from '../../src/context/files.js';
+import { loadContext } from '../../src/context/context.js';
+import { build } from '../../src/build.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { startedAt } from '../../src/state/mutex.js';
 import { planBuild } from '../../src/plan/plan.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { runBuild } from '../../src/scheduler/run.js';
@@ -105,3 +109,23 @@ describe('a file added while its step is built, to a folder the step copies whol
   });
 });
 
+
+describe('the walk the quick path hands over (found by an adversarial review)', () => {
+  it('is dropped when the build waited for another to let go of the project: a file added meanwhile is seen', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [src/]\n    run: ls src\n', 'src/a.txt': 'a\n' });
+    const project = open(dir);
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error('context');
+    const walked = walkContext(dir, ctx.value.ignore);
+    if (!walked.ok) throw new Error('walk');
+    // The quick path walked, found no no-op, and handed its walk over; another build held the project meanwhile.
+    handOverWalk(dir, ctx.value.ignoreText, walked.value);
+    mkdirSync(path.join(dir, '.rep'), { recursive: true });
+    writeFileSync(path.join(dir, '.rep/build.pid'), `${process.ppid} ${startedAt(process.ppid)}\n`);
+    writeFileSync(path.join(dir, 'src/b.txt'), 'b\n');
+    setTimeout(() => rmSync(path.join(dir, '.rep/build.pid')), 300);
+    const r = await build(project, { engine: new NoneEngine() });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.plan!.step('app').inputs.map((f) => f.path)).toEqual(['src/a.txt', 'src/b.txt']);
+  });
+});
