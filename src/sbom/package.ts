@@ -1,6 +1,7 @@
 // One package found in an image, as every reader reports it, and the checks
 // that keep a hostile image's strings out of the SBOM and REPRODUCE.md: names
-// and versions in the characters package managers use, licences one short line.
+// and versions in the characters package managers use, licences one short line,
+// paths shown as they are.
 import { PackageURL } from 'packageurl-js';
 
 /** Where a package was read from: its package manager, or a runtime's own files. */
@@ -21,12 +22,14 @@ export interface Package {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~:!-]{0,199}$/;
 const QUALIFIER = /^[A-Za-z0-9][A-Za-z0-9._+~:!/-]{0,199}$/;
-// No control character (C0, C1), lone surrogate, private use or line separator, and no format character (bidi
+// A control character (C0, C1), lone surrogate, private use or line separator, or a format character (bidi
 // overrides and marks, zero-width space) but the three that spell words: the soft hyphen, and the zero-width
-// non-joiner and joiner of Persian and Indic scripts. A licence is shown in terminals and read by strict UTF-8
-// tools. (Unassigned code points are allowed: which those are depends on Node's Unicode.)
-const LINE = /^[^\p{Cc}\p{Cs}\p{Co}\u2028\u2029]{1,200}$/u;
-const FORMAT = /(?![\u00ad\u200c\u200d])\p{Cf}/u;
+// non-joiner and joiner of Persian and Indic scripts. A licence or path is shown in terminals and read by strict
+// UTF-8 tools. (Unassigned code points are allowed: which those are depends on Node's Unicode.) It holds all of
+// repfile/schema.ts's UNSHOWABLE and more (zero-width space, private use): a Repfile is its user's text, an image
+// may be anyone's.
+const HIDDEN = /[\p{Cc}\p{Cs}\p{Co}\u2028\u2029]|(?![\u00ad\u200c\u200d])\p{Cf}/u;
+const LINE = /^.{1,200}$/su;
 
 /** Whether a string is a plain name or version rep may print (also inside Markdown code spans). */
 export const plainName = (s: string | undefined): s is string => s !== undefined && NAME.test(s);
@@ -35,7 +38,7 @@ export const plainVersion = (s: string | undefined): s is string => s !== undefi
 /** A licence worth recording: one short line, not a placeholder. */
 export function statedLicence(s: string | undefined): string | undefined {
   const t = s?.trim();
-  return t && LINE.test(t) && !FORMAT.test(t) && !/^(unknown|none|n\/a)$/i.test(t) ? t : undefined;
+  return t && LINE.test(t) && !HIDDEN.test(t) && !/^(unknown|none|n\/a)$/i.test(t) ? t : undefined;
 }
 
 export interface PackageInput {
@@ -50,9 +53,13 @@ export interface PackageInput {
   path: string;
 }
 
-/** A package, or undefined when its name or version is missing or not plain. */
+/** A package, or undefined when its name or version is missing or not plain, or its path hides characters. */
 export function makePackage(p: PackageInput): Package | undefined {
   if (!plainName(p.name) || !plainVersion(p.version)) return undefined;
+  // Left out as a bad name is, not listed without its path: no package manager names its files so (pip's folder is
+  // name-version, conda's record name-version-build), so the file is not a package database, and the SBOM says where
+  // each package was read. The same package found at a plain path is still listed there.
+  if (HIDDEN.test(p.path)) return undefined;
   const qualifiers = Object.fromEntries(Object.entries(p.qualifiers ?? {}).filter((e): e is [string, string] => e[1] !== undefined && QUALIFIER.test(e[1])));
   let purl: string;
   try {

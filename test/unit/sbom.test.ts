@@ -215,6 +215,28 @@ describe('what an image says of itself', () => {
       ['f', ''],
     ]);
   });
+
+  it('leaves out a package read from a path with control, bidi or line-separator characters, as one with a bad name', async () => {
+    const metadata = (name: string) => `Metadata-Version: 2.1\nName: ${name}\nVersion: 1\n`;
+    const files = kept({
+      'usr/lib/python3/dist-packages/\u202egnp.exe\u2028x.dist-info/METADATA': metadata('a'),
+      'usr/lib/python3/dist-packages/b\u0007-1.dist-info/METADATA': metadata('b'),
+      'usr/lib/python3/dist-packages/c\u200b-1.dist-info/METADATA': metadata('c'),
+      'opt/conda/conda-meta/d\u2066x\u2069.json': '{"name": "d", "version": "1"}',
+      'home/u\u061c/library/e/DESCRIPTION': DESCRIPTION('e', ''),
+      'var/lib/dpkg/status.d/f\u009b': 'Package: f\nVersion: 1\n',
+      'opt/x\u2029/include/python3.11/patchlevel.h': '#define PY_VERSION "3.11.5"\n',
+      // Found at a plain path too: listed there only.
+      'opt/\u202ex/lib/python3.11/site-packages/six-1.dist-info/METADATA': metadata('six'),
+      'opt/caf\u00e9/lib/python3.11/site-packages/six-1.dist-info/METADATA': metadata('six'),
+    });
+    expect(files.size).toBe(9);
+    const inv = inventory(files);
+    expect(inv.packages.map((p) => [p.purl, p.paths])).toEqual([['pkg:pypi/six@1', ['opt/caf\u00e9/lib/python3.11/site-packages/six-1.dist-info/METADATA']]]);
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    expect(json).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\\u00|gnp/);
+  });
 });
 
 describe('reading the exported filesystem', () => {
