@@ -67,20 +67,51 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
   const links = new Map<string, string>();
   const problems: string[] = [];
   let kept = 0;
+  /** The type of every entry that is not a folder, by name; and every folder the entries made, named or not. */
+  const kinds = new Map<string, string>();
+  const folders = new Set<string>();
+  // Why `name` is not where a reader unpacks it, if it is not. GNU tar and docker load (which untars, then
+  // follows the manifest's paths) write through a link made before (blobs -> x: blobs/sha256/C lands in x/,
+  // where a later x/sha256/C replaces it) and replace a folder by a link or file of its name, so rep,
+  // reading by name, would check bytes the reader does not find there. docker save, podman save and rep
+  // write no such archive: their links are to files.
+  const placeProblem = (name: string, folder: boolean): string | undefined => {
+    const segs = name.split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const up = segs.slice(0, i).join('/');
+      const kind = kinds.get(up);
+      if (kind === '1' || kind === '2') return `goes through the link ${shown(up)}`;
+      if (kind !== undefined) return `is under ${shown(up)}, which is not a folder`;
+    }
+    if (!folder && folders.has(name)) return `comes after entries under it, as if ${shown(name)} were a folder`;
+    return undefined;
+  };
+  // A reader makes a hard link of whatever is at its target's path, through any link on the way, and of
+  // a symbolic link as it stands (its target then read from the new place): the target must be a file
+  // named before it, on a path without links.
+  const hardLinkProblem = (to: string): string | undefined => {
+    const [through, kind] = [placeProblem(to, true), kinds.get(to)];
+    return pathProblem(to) ?? (through && `the target ${through}`) ?? (kind === '0' || kind === '1' ? undefined : 'the target is not a file before it in the archive');
+  };
   const entry = (h: TarHeader): EntrySink | undefined => {
     const name = h.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
     if (name === '' || pathProblem(name)) {
       problems.push(`${label}: entry "${shown(h.name)}" is not a plain relative path`);
       return undefined;
     }
-    if (members.has(name) || links.has(name)) {
-      problems.push(`${label}: entry ${shown(name)} appears twice`);
+    const misplaced = kinds.has(name) ? 'appears twice' : placeProblem(name, h.type === '5');
+    if (misplaced) {
+      problems.push(`${label}: entry ${shown(name)} ${misplaced}`);
       return undefined;
     }
+    // A symbolic link is read here by joining names, by docker a folder at a time: the same file only for a
+    // target that is relative, climbs ("..") only at its start and stays in the archive (docker save's
+    // links do). A link refused is still taken for one: what a reader would write through it is refused too.
+    const bad = h.type === '2' ? linkTargetProblem(name, h.linkname) : h.type === '1' ? hardLinkProblem(h.linkname.replace(/^(\.\/)+/, '')) : undefined;
+    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) folders.add(name.slice(0, i));
+    if (h.type === '5') folders.add(name);
+    else kinds.set(name, h.type);
     if (h.type === '2' || h.type === '1') {
-      // Read here by joining names, by docker a folder at a time: the same file only for a target that
-      // is relative, climbs ("..") only at its start and stays in the archive (docker save's links do).
-      const bad = h.type === '2' ? linkTargetProblem(name, h.linkname) : pathProblem(h.linkname.replace(/^(\.\/)+/, ''));
       if (bad) {
         problems.push(`${label}: entry ${shown(name)} links to "${shown(h.linkname)}": ${bad}`);
         return undefined;
@@ -163,10 +194,11 @@ function checkMembers(label: string, members: Map<string, Member>, links: Map<st
   };
   const blobName = (digest: unknown) => (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? `blobs/sha256/${digest.slice(7)}` : undefined);
 
-  // Every OCI blob is named by its digest.
-  for (const [name, m] of members) {
+  // Every OCI blob is named by its digest, a link's by that of the file it leads to.
+  for (const name of [...members.keys(), ...links.keys()]) {
     const hex = /^blobs\/sha256\/(.*)$/.exec(name)?.[1];
-    if (hex !== undefined && m.sha256 !== hex) problems.push(`${label}: blob ${shown(name)} has sha256:${m.sha256}, not the digest its name says`);
+    const m = hex === undefined ? undefined : member(name);
+    if (m && m.sha256 !== hex) problems.push(`${label}: blob ${shown(name)} has sha256:${m.sha256}, not the digest its name says`);
   }
 
   /** Checks a config and the layers listed for it; records the config's digest. */

@@ -19,8 +19,11 @@ import { parseStatement } from '../../src/publish/statement.js';
 import { lockProblem } from '../../src/lock/lockfile.js';
 import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.js';
 import { publish } from '../../src/publish/publish.js';
+import { writeOciArchive } from '../../src/publish/ociarchive.js';
 import { signBundle } from '../../src/publish/signature.js';
 import { verifyBundle, type VerifyOptions } from '../../src/publish/verify.js';
+import { DockerArchiveWriter } from '../../src/repro/archive.js';
+import { TarWriter, type TarHeader } from '../../src/repro/tarwriter.js';
 import { CLI, makeProject, open, tempFolders } from '../helpers.js';
 
 const REPFILE = `rep: 1
@@ -536,6 +539,105 @@ describe('found by an adversarial review', () => {
     const withRepos = await readImageArchive(Readable.from([Buffer.concat([legacy.subarray(0, legacy.length - 1024), ok.tar])]));
     expect(withRepos.tags).toEqual(['busybox:latest', 'paper:latest']);
     expect(imageProblems(withRepos, ok.config, 'paper:latest')).toContain('image.tar names its image busybox:latest, not paper:latest: loading it would tag one of your images');
+  });
+
+  it('an image archive entry written through a link the archive made (or a hard link through one) is refused, naming it: tar and docker load would read other bytes', async () => {
+    const layer = await tarOf([{ name: 'a', body: 'a' }]);
+    const evilLayer = await tarOf([{ name: 'usr/bin/backdoor', body: 'evil', mode: 0o755 }]);
+    const configOf = (l: Buffer) => Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(l)}`] } }));
+    const good = configOf(layer);
+    const evil = configOf(evilLayer);
+    const [C, L] = [sha(good), sha(layer)];
+    const manifest = JSON.stringify([{ Config: `blobs/sha256/${C}`, RepoTags: ['paper:latest'], Layers: [`blobs/sha256/${L}`] }]);
+    // Written with rep's own tar writer: folders x/ and x/sha256/, blobs -> x, the good blobs through it,
+    // then x/sha256/ overwriting them with the evil config and layer under the same names.
+    const archive = (entries: [string, TarHeader['type'], Buffer | string][]) => {
+      const chunks: Buffer[] = [];
+      const t = new TarWriter((b) => chunks.push(b));
+      for (const [name, type, body] of entries) {
+        const h: TarHeader = { name, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: 0, size: 0 };
+        if (type === 'file') t.entry(h, Buffer.from(body));
+        else t.entry({ ...h, linkname: type === 'directory' ? undefined : String(body) });
+      }
+      t.finish();
+      return Buffer.concat(chunks);
+    };
+    const problems = async (entries: [string, TarHeader['type'], Buffer | string][]) => imageProblems(await readImageArchive(Readable.from([archive(entries)])), C, 'paper:latest');
+    const overwrite: [string, TarHeader['type'], Buffer | string][] = [
+      ['x/', 'directory', ''],
+      ['x/sha256/', 'directory', ''],
+      ['blobs', 'symlink', 'x'],
+      [`blobs/sha256/${C}`, 'file', good],
+      [`blobs/sha256/${L}`, 'file', layer],
+      [`x/sha256/${C}`, 'file', evil],
+      [`x/sha256/${L}`, 'file', evilLayer],
+      ['manifest.json', 'file', manifest],
+    ];
+    expect(await problems(overwrite)).toEqual([
+      `image.tar: entry blobs/sha256/${C} goes through the link blobs`,
+      `image.tar: entry blobs/sha256/${L} goes through the link blobs`,
+      `image.tar: config blobs/sha256/${C} is not in the archive`,
+    ]);
+    // The same names as a tar lists them ("./"): made plain first, then checked.
+    expect((await problems(overwrite.map(([n, t, b]) => [`./${n}`, t, b])))[0]).toBe(`image.tar: entry blobs/sha256/${C} goes through the link blobs`);
+    // The link after the good blobs: docker load replaces the folder blobs/ with it, and reads x/.
+    const relinked = await problems([
+      [`blobs/sha256/${C}`, 'file', good],
+      [`blobs/sha256/${L}`, 'file', layer],
+      [`x/sha256/${C}`, 'file', evil],
+      [`x/sha256/${L}`, 'file', evilLayer],
+      ['blobs', 'symlink', 'x'],
+      ['manifest.json', 'file', manifest],
+    ]);
+    expect(relinked).toEqual(['image.tar: entry blobs comes after entries under it, as if blobs were a folder']);
+    // A hard link is made by its target's path, followed through links: cfg.json is the evil config.
+    const hard = await problems([
+      ['blobs', 'symlink', 'x'],
+      [`x/sha256/${C}`, 'file', evil],
+      [`${C}.json`, 'link', `blobs/sha256/${C}`],
+      [`l/layer.tar`, 'file', layer],
+      ['manifest.json', 'file', JSON.stringify([{ Config: `${C}.json`, RepoTags: ['paper:latest'], Layers: ['l/layer.tar'] }])],
+    ]);
+    expect(hard[0]).toBe(`image.tar: entry ${C}.json links to "blobs/sha256/${C}": the target goes through the link blobs`);
+    // A hard link to a symbolic link is a symbolic link elsewhere: its relative target is read from there.
+    const toLink = await problems([
+      ['a/evil.json', 'file', good],
+      ['evil.json', 'file', evil],
+      ['a/s', 'symlink', 'evil.json'],
+      [`${C}.json`, 'link', 'a/s'],
+      [`l/layer.tar`, 'file', layer],
+      ['manifest.json', 'file', JSON.stringify([{ Config: `${C}.json`, RepoTags: ['paper:latest'], Layers: ['l/layer.tar'] }])],
+    ]);
+    expect(toLink[0]).toBe(`image.tar: entry ${C}.json links to "a/s": the target is not a file before it in the archive`);
+    // An OCI blob reached through a link is named by its digest too.
+    const linkedBlob = await problems([
+      ['index.json', 'file', JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'e'.repeat(64)}` }] })],
+      ['m.json', 'file', JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${C}` }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${L}` }] })],
+      [`blobs/sha256/${'e'.repeat(64)}`, 'symlink', '../../m.json'],
+      [`blobs/sha256/${C}`, 'file', good],
+      [`blobs/sha256/${L}`, 'file', layer],
+    ]);
+    expect(linkedBlob).toEqual([`image.tar: blob blobs/sha256/${'e'.repeat(64)} has sha256:${sha(JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${C}` }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${L}` }] }))}, not the digest its name says`]);
+  });
+
+  it('what rep writes (image.oci.tar, the archive it loads) and what podman writes (a link per layer to its file) still pass', async () => {
+    const layer = await tarOf([{ name: 'a', body: 'a' }]);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } }));
+    const dir = fresh('rep-attack-oci-');
+    writeFileSync(path.join(dir, sha(config)), config);
+    writeFileSync(path.join(dir, sha(layer)), layer);
+    const oci = path.join(dir, 'image.oci.tar');
+    await writeOciArchive({ config: { sha256: sha(config), size: config.length }, layers: [{ sha256: sha(layer), size: layer.length }] }, 'paper:latest', dir, oci, new Date(0));
+    const found = await readImageArchive(Readable.from([readFileSync(oci)]), { label: 'image.oci.tar' });
+    expect(imageProblems(found, sha(config), 'paper:latest')).toEqual([]);
+    const loaded = path.join(dir, 'load.tar');
+    const w = new DockerArchiveWriter(loaded, 0);
+    const diffId = w.layer((t) => t.entry({ name: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 1 }, Buffer.from('a')));
+    const cfg = Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    w.finish({ bytes: cfg, digest: `sha256:${sha(cfg)}` });
+    expect((await readImageArchive(Readable.from([readFileSync(loaded)]))).problems).toEqual([]);
+    const podman = await dockerArchive([layer, await tarOf([{ name: 'b', body: 'b' }])], { podman: true });
+    expect(imageProblems(await readImageArchive(Readable.from([podman.tar])), podman.config, 'paper:latest')).toEqual([]);
   });
 
   it('a zip entry name the zip reader refuses is printed with its escape sequences escaped', async () => {
