@@ -179,8 +179,12 @@ function removeDeadExports(dir: string): void {
   }
 }
 
-/** Where step images go after a build. */
-export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonly string[]): Promise<void> {
+/**
+ * Where step images go after a build: undefined once written, or why the folder could not take them
+ * (a folder at the archive's name, a file at the folder's), which the build says and goes on from:
+ * every step is built by then, and the state, the image and the provenance are still to be written.
+ */
+export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonly string[]): Promise<string | undefined> {
   if (spec.kind === 'registry') {
     for (const key of keys) {
       const remote = `${spec.repo}:${keyHex(key)}`;
@@ -188,19 +192,39 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
       await engine.push(remote);
       await engine.removeImage(remote);
     }
-    return;
+    return undefined;
   }
-  mkdirSync(spec.path, { recursive: true });
+  const shape = unwritable(spec.path);
+  if (shape !== undefined) return shape;
+  try {
+    mkdirSync(spec.path, { recursive: true });
+  } catch (e) {
+    return `cannot make the folder: ${(e as Error).message}`;
+  }
   removeDeadExports(spec.path);
   // Saved into a folder made here with a name no one could foresee (a planted rep-cache.tar.PID.tmp link
   // was written through), then renamed over the archive: a link in its place is replaced, not followed.
   const tmp = tempBeside(path.join(spec.path, '.rep-cache'));
-  mkdirSync(tmp, { mode: 0o700 });
   try {
+    mkdirSync(tmp, { mode: 0o700 });
     await engine.save(keys.map(cacheRef), path.join(tmp, ARCHIVE));
     renameSync(path.join(tmp, ARCHIVE), path.join(spec.path, ARCHIVE));
+    writeFileAtomic(path.join(spec.path, INDEX), `${JSON.stringify({ keys: [...keys].sort() }, null, 2)}\n`);
+  } catch (e) {
+    // The folder changed under the checks above, or is not this user's to write: said. The engine's failures go on up.
+    if (e instanceof EngineError || typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+    return `cannot write it: ${(e as Error).message}`;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  writeFileAtomic(path.join(spec.path, INDEX), `${JSON.stringify({ keys: [...keys].sort() }, null, 2)}\n`);
+  return undefined;
+}
+
+/** Why the cache folder `dir` cannot take an archive, seen before the engine saves one (which may take minutes). */
+function unwritable(dir: string): string | undefined {
+  const st = lstatQuiet(dir);
+  if (st !== undefined && !st.isDirectory()) return 'it is not a folder';
+  // A link or a file there is replaced (by a rename); a folder would fail it, and is not rep's to remove.
+  for (const name of [ARCHIVE, INDEX]) if (lstatQuiet(path.join(dir, name))?.isDirectory()) return `${name} in it is a folder, which rep leaves alone`;
+  return undefined;
 }

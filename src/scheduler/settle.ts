@@ -39,11 +39,11 @@ export async function dropOldPhonyImages(engine: Engine, dag: Dag, prev: State |
   }
 }
 
-/** Exports the step images of `records` to the cache `to`, and says so. */
+/** Exports the step images of `records` to the cache `to`, and says so, or says why not (the build goes on: see exportCache). */
 export async function exportSettled(engine: Engine, to: CacheSpec, records: readonly [string, StepRecord][], onEvent?: (e: BuildEvent) => void): Promise<void> {
   const keys = records.map(([, r]) => r.key);
-  await exportCache(engine, to, keys);
-  onEvent?.({ type: 'cache-exported', to: to.text, steps: keys.length });
+  const unwritten = await exportCache(engine, to, keys);
+  onEvent?.(unwritten === undefined ? { type: 'cache-exported', to: to.text, steps: keys.length } : { type: 'cache-unused', from: to.text, why: unwritten });
 }
 
 /**

@@ -14,11 +14,13 @@ import path from 'node:path';
 import tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
-import { EngineError, type Engine, type ImageSummary } from '../../src/engine/engine.js';
+import { EngineError, type BuildOutcome, type BuildRequest, type Engine, type ImageSummary } from '../../src/engine/engine.js';
+import { build } from '../../src/build.js';
 import { CacheFrom, exportCache, parseCacheSpec, throughLink, type CacheSpec } from '../../src/scheduler/cache.js';
 import { archiveStepKeys } from '../../src/scheduler/cachearchive.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { formatDiagnostic } from '../../src/diag.js';
+import { makeProject, open } from '../helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -99,6 +101,23 @@ class Fake extends Base {
   override async save(refs: string | readonly string[], file: string) {
     writeFileSync(file, `saved ${String(refs)}`);
   }
+}
+
+/** The stand-in as a docker that builds: each step's image is a new one under the step's tag. */
+class Builds extends Fake {
+  override readonly name = 'docker' as const;
+  override async build(req: BuildRequest): Promise<BuildOutcome> {
+    this.tags.set(req.tag!, ID('b'));
+    return { ok: true, imageId: ID('b') };
+  }
+}
+/** A project of one step on busybox (which the engine has), and that step's key as a build would work it out. */
+async function oneStep(engine: Engine): Promise<{ dir: string; key: string }> {
+  const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  one:\n    run: echo one\nreproducible: false\n' });
+  dirs.push(dir);
+  const planned = await build(open(dir), { engine, dryRun: true });
+  if (!planned.ok) throw new Error(planned.errors.map(formatDiagnostic).join('\n'));
+  return { dir, key: planned.value.steps[0]!.key };
 }
 
 const dirSpec = (dir: string) => ({ kind: 'dir', path: dir, text: `dir://${dir}` }) as CacheSpec;
@@ -256,6 +275,36 @@ describe('a cache folder written', () => {
     expect(readdirSync(cache).sort()).toEqual([`.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`, '.rep-cache.999999998.cccccccccccc.tmp', 'index.json', 'rep-cache.tar', ...Array.from({ length: 11 }, (_, i) => `rep-cache.tar.${process.pid - 5 + i}.tmp`)].sort());
     expect(readFileSync(victim, 'utf8')).toBe('precious');
     expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
+  });
+
+  it('that is not one rep can write (a folder at rep-cache.tar or index.json, a file at the folder) is said, not thrown, and nothing is written through it', async () => {
+    const d = temp();
+    const keys = [`sha256:${K1}`];
+    const archiveDir = path.join(d, 'a');
+    mkdirSync(path.join(archiveDir, 'rep-cache.tar', 'kept'), { recursive: true });
+    expect(await exportCache(new Fake(new Map()), dirSpec(archiveDir), keys)).toBe('rep-cache.tar in it is a folder, which rep leaves alone');
+    expect(readdirSync(archiveDir)).toEqual(['rep-cache.tar']);
+    expect(readdirSync(path.join(archiveDir, 'rep-cache.tar'))).toEqual(['kept']);
+    const indexDir = path.join(d, 'i');
+    mkdirSync(path.join(indexDir, 'index.json'), { recursive: true });
+    expect(await exportCache(new Fake(new Map()), dirSpec(indexDir), keys)).toBe('index.json in it is a folder, which rep leaves alone');
+    expect(readdirSync(indexDir)).toEqual(['index.json']);
+    writeFileSync(path.join(d, 'f'), 'a file');
+    expect(await exportCache(new Fake(new Map()), dirSpec(path.join(d, 'f')), keys)).toBe('it is not a folder');
+    expect(await exportCache(new Fake(new Map()), dirSpec(path.join(d, 'f', 'under')), keys)).toMatch(/^cannot make the folder: ENOTDIR/);
+    expect(readFileSync(path.join(d, 'f'), 'utf8')).toBe('a file');
+  });
+
+  it('that cannot be written leaves a build that succeeded a success, with its state recorded: the cache is said not used', async () => {
+    const engine = new Builds(new Map([['busybox:latest', ID('0')]]));
+    const { dir } = await oneStep(engine);
+    const cache = path.join(dir, 'ci-cache');
+    mkdirSync(path.join(cache, 'rep-cache.tar'), { recursive: true });
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine, cacheTo: dirSpec(cache), onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    expect(events.filter((e) => e.type.startsWith('cache-'))).toEqual([{ type: 'cache-unused', from: `dir://${cache}`, why: 'rep-cache.tar in it is a folder, which rep leaves alone' }]);
+    expect(readdirSync(path.join(dir, '.rep'))).toContain('state.json');
   });
 });
 
