@@ -28,7 +28,7 @@ import { LayerError, mergeLayers } from './merge.js';
 const ROUND_GARBAGE = 24 << 20;
 
 /** Bump when the rewrite changes what it writes, so that images of an older rewrite are not reused. */
-export const REWRITE_FORMAT = 6;
+export const REWRITE_FORMAT = 7;
 
 export interface ImageRef {
   tag: string;

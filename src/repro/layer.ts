@@ -136,7 +136,8 @@ export function writeLayerEntries(entries: readonly CanonicalEntry[], tar: TarWr
       size: e.type === '0' && !hardlink ? e.size : 0,
     };
     if (hardlink || e.type === '2') header.linkname = e.hardlinkTo ?? e.linkname;
-    if (e.type === '3' || e.type === '4') Object.assign(header, { devmajor: e.devmajor, devminor: e.devminor });
+    // A link's header names its target, whose own header holds the device (one inode, written once).
+    if (!hardlink && (e.type === '3' || e.type === '4')) Object.assign(header, { devmajor: e.devmajor, devminor: e.devminor });
     if (big) header.pax = { uid: String(e.uid), gid: String(e.gid) };
     if (!header.size || !e.data) tar.entry({ ...header, size: 0 });
     else {

@@ -15,10 +15,16 @@ export interface LayerSource {
   end: number;
 }
 
-/** A header's fields under its clean path; the type is never '1': hard links are files sharing `data`. */
+/**
+ * A header's fields under its clean path; the type is never '1': a hard link is an entry of its
+ * target's type and fields sharing its `data` (a file, symlink, fifo or device: any but a folder).
+ */
 export interface Entry extends Omit<TarHeader, 'name' | 'offset'> {
   path: string;
-  /** Where a file's bytes are: "fd:offset" identifies them (hard links share it). */
+  /**
+   * Where the header's body is (a file's bytes; nothing, for others): "fd:offset" names one inode,
+   * which hard links share. Every entry but a folder has one, as any but a folder can be hard linked.
+   */
   data?: { fd: number; offset: number };
 }
 
@@ -76,9 +82,9 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
     // The layer's entries in its order, as the engine applies them: a name a later entry gives again is
     // that entry's (a folder after a hard link of its name is a folder, and holds what comes under it).
     const adds: ({ e: Entry } | { link: { path: string; target: string; h: Entry; t: Entry | undefined } })[] = [];
-    // A hard link names the file its target is where the link comes in the layer, as the engine applies it
-    // (a later entry of the same name replaces the name, not the linked bytes): this layer's files so far.
-    const files = new Map<string, Entry>();
+    // A hard link names the inode its target is where the link comes in the layer, as the engine applies it
+    // (a later entry of the same name replaces the name, not the linked inode): this layer's non-folders so far.
+    const inodes = new Map<string, Entry>();
     const hides: string[] = [];
     const opaque: string[] = [];
     try {
@@ -92,18 +98,20 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
         else {
           if (!['0', '1', '2', '3', '4', '5', '6'].includes(h.type)) throw new LayerError(`the layer entry ${JSON.stringify(path)} has tar type ${JSON.stringify(h.type)}, which an image layer does not hold`);
           const e: Entry = { path, type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.type === '0' ? h.size : 0, linkname: '', devmajor: h.devmajor, devminor: h.devminor };
-          if (h.type === '0') e.data = { fd: l.fd, offset: h.offset };
+          // A symlink, fifo or device is hard linked as a file is (GNU ln links a symlink itself, and docker
+          // writes any non-folder of more than one link as a link): each header's place names its inode.
+          if (h.type !== '5' && h.type !== '1') e.data = { fd: l.fd, offset: h.offset };
           if (h.type === '2') e.linkname = h.linkname;
           if (h.type === '1') {
             const target = cleanPath(h.linkname);
-            const t = files.get(target);
+            const t = inodes.get(target);
             adds.push({ link: { path, target, h: e, t } });
-            if (t) files.set(path, { ...e, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
-            else files.delete(path);
+            if (t) inodes.set(path, linkTo(e, t));
+            else inodes.delete(path);
           } else {
             adds.push({ e });
-            if (h.type === '0') files.set(path, e);
-            else files.delete(path);
+            if (h.type !== '5') inodes.set(path, e);
+            else inodes.delete(path);
           }
         }
       }
@@ -136,16 +144,27 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
         put(a.e);
         continue;
       }
-      // A hard link shares the bytes of its target, which the same layer holds (the engine copies it up).
+      // A hard link shares the inode of its target, which the same layer holds (the engine copies it up).
       const { path, target, h, t: linked } = a.link;
       // A target the drop list left out still holds the bytes of a name it keeps (engines write the first
       // name of a group in sorted order as the file, so `ln /var/lib/apt/lists/x /var/lib/copy` links to it).
       const t = linked ?? entries.get(target);
       if (!t && dropped(target)) continue;
-      if (!t || t.type !== '0') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file`);
-      // The target's mode and owner too: the two names are one inode (a link's own header may say other, a setuid bit say).
-      put({ ...h, type: '0', mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, data: t.data });
+      // A folder cannot be hard linked (link(2) refuses it): a layer that says so is not one an engine made.
+      if (!t || t.type === '5') throw new LayerError(`the hard link ${JSON.stringify(path)} points to ${JSON.stringify(target)}, which its layer does not hold as a file, symlink, fifo or device`);
+      put(linkTo(h, t));
     }
   }
   return { entries, hideSelf, hideBelow };
+}
+
+/**
+ * The hard link `h` as the entry of the inode `t` it names: `t`'s type, bytes, symlink target and
+ * device, and its mode and owner too, as the two names are one inode (a link's own header may say
+ * other, a setuid bit say). The canonical layer writes the group's first name in sorted order as
+ * that entry and the others as links to it (layer.ts), so a hard link to a symlink gives other bytes
+ * than a second symlink of the same target, as a hard link to a file does than a copy of it.
+ */
+function linkTo(h: Entry, t: Entry): Entry {
+  return { ...h, type: t.type, mode: t.mode, uid: t.uid, gid: t.gid, size: t.size, linkname: t.linkname, devmajor: t.devmajor, devminor: t.devminor, data: t.data };
 }

@@ -247,6 +247,12 @@ describe('hostile layers', () => {
     await refused([{ name: 'x', type: 'link', linkname: 'etc/os-release' }], /does not hold as a file/);
   });
 
+  it('refuses a hard link to a folder, of its own layer or an earlier one of the step (link(2) refuses one)', async () => {
+    await refused([{ name: 'd/', type: 'directory' }, { name: 'x', type: 'link', linkname: 'd' }], /the hard link "x" points to "d", which its layer does not hold as a file, symlink, fifo or device/);
+    const l = [await layer([{ name: 'd/', type: 'directory' }]), await layer([{ name: 'x', type: 'link', linkname: 'd/' }])];
+    expect(() => mergeLayers(l, none)).toThrow(/points to "d", which its layer does not hold/);
+  });
+
   it('bounds pax headers, entries and sizes', async () => {
     await refused([{ name: 'x', body: 'x', pax: { comment: 'y'.repeat(2 << 20) } } as Item], /pax header of \d+ bytes/);
     const ok = await tarBytes([{ name: 'x', body: 'hello' }]);
@@ -630,6 +636,38 @@ describe('layers that would cost more than they hold', () => {
   it("gives a hard link its target's mode and owner, whatever its own header says (no setuid bit the engine did not have)", async () => {
     const r = await rewrite(BASE, [[{ name: 'zz', body: 'x', mode: 0o644, uid: 1000, gid: 1000 }, { name: 'aa', type: 'link', linkname: 'zz', mode: 0o4755, uid: 0, gid: 0 }]]);
     expect(r.listing).toEqual(['file aa 644 1000:1000 : 1980-01-01', 'link zz -> aa 644 1000:1000 : 1980-01-01']);
+  });
+
+  it('carries a hard link to a symlink as one to a file: the first name in sorted order holds it (GNU ln links the symlink itself; found by an adversarial review)', async () => {
+    const dir = { name: 'usr/', type: 'directory' as const, mode: 0o755 };
+    const r = await rewrite([], [[dir, { name: 'usr/a', type: 'symlink', linkname: 'x' }, { name: 'usr/b', type: 'link', linkname: 'usr/a' }]]);
+    expect(r.listing).toEqual(['directory usr/ 755 0:0 : 1980-01-01', 'symlink usr/a -> x 644 0:0 : 1980-01-01', 'link usr/b -> usr/a 644 0:0 : 1980-01-01']);
+    // The engine may have written either name first, in this layer or an earlier one of the step: the same layer.
+    const reversed = await rewrite([], [[dir, { name: 'usr/b', type: 'symlink', linkname: 'x' }, { name: 'usr/a', type: 'link', linkname: 'usr/b', uid: 7 }]]);
+    const split = await rewrite([], [[dir, { name: 'usr/a', type: 'symlink', linkname: 'x' }], [{ name: 'usr/b', type: 'link', linkname: 'usr/a' }]]);
+    expect([reversed.listing, split.listing]).toEqual([r.listing, r.listing]);
+    expect([reversed.diffId, split.diffId]).toEqual([r.diffId, r.diffId]);
+    // As with files, one inode under two names is another layer than two of the same contents.
+    const two = await rewrite([], [[dir, { name: 'usr/a', type: 'symlink', linkname: 'x' }, { name: 'usr/b', type: 'symlink', linkname: 'x' }]]);
+    expect(two.diffId).not.toBe(r.diffId);
+  });
+
+  it('carries a hard link to a fifo or a device, with its target\'s mode, owner and numbers', async () => {
+    const r = await rewrite([], [[
+      { name: 'p', type: 'fifo', mode: 0o600, uid: 5, gid: 6 },
+      { name: 'q', type: 'link', linkname: 'p', mode: 0o4777, uid: 0, gid: 0 },
+      { name: 'tty', type: 'character-device', mode: 0o620, devmajor: 4, devminor: 1 },
+      { name: 'console', type: 'link', linkname: 'tty' },
+    ]]);
+    // "console" comes first in sorted order: it holds the device, and "tty" links to it.
+    expect(r.listing).toEqual(['character-device console 620 0:0 : 1980-01-01', 'fifo p 600 5:6 : 1980-01-01', 'link q -> p 600 5:6 : 1980-01-01', 'link tty -> console 620 0:0 : 1980-01-01']);
+    const m = mergeLayers([await layer([{ name: 'tty', type: 'character-device', devmajor: 4, devminor: 1 }, { name: 'console', type: 'link', linkname: 'tty' }])], none);
+    expect(m.entries.get('console')).toMatchObject({ type: '3', devmajor: 4, devminor: 1 });
+  });
+
+  it('keeps a hard link to a symlink the drop list leaves out, as it keeps one to such a file (it was left out: REWRITE_FORMAT 7)', async () => {
+    const r = await rewrite([], [[{ name: 'var/log/apt/x', type: 'symlink', linkname: 'y' }, { name: 'keep', type: 'link', linkname: 'var/log/apt/x' }]], dropMatcher(DEFAULT_DROP));
+    expect(r.listing).toEqual(['symlink keep -> y 644 0:0 : 1980-01-01']);
   });
 });
 
