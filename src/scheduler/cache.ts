@@ -5,9 +5,10 @@
 // A cache is trusted as the steps' builder: whoever writes it decides what a
 // step it has is (SECURITY.md). What rep guards is the rest: a registry is
 // named by its host (never a Docker Hub account by accident), a folder's
-// archive is loaded only when it names step images alone and the tags the
-// engine had are put back, it is written through no link, and a cache that
-// cannot be used is said and passed over, not a failed build.
+// archive is loaded only when it names step images alone, the tags the
+// engine had are put back and those it adds for no step of the build are
+// taken away again, it is written through no link, and a cache that cannot
+// be used (read or written) is said and passed over, not a failed build.
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
@@ -75,6 +76,8 @@ export class CacheFrom {
    * (one's removal of the registry's name fell between the other's pull and tag, and failed a cached step).
    */
   private readonly fetches = new Map<string, Promise<string | undefined>>();
+  /** Step image tags (hex) the folders' archives added to the engine: see dropUnwanted. */
+  private readonly added = new Set<string>();
   constructor(
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
@@ -117,10 +120,27 @@ export class CacheFrom {
     }
   }
 
+  /**
+   * Untags each step image tag a folder's archive added that is not the key of a step of this build
+   * (`keys`: the plan's, as the run settled them). An archive may name any key, and keys follow from a
+   * public Repfile: whoever writes one project's cache folder would otherwise leave step images, taken
+   * as built, for every project on this engine, --cache-from or not (and for rep verify --rebuild), as
+   * a registry does not (it is asked for one key). Called when the run is over, not after the load: a
+   * consumer's key is known only once its producer's outputs are measured, and the archive has it too.
+   * Tags the engine had before the load are not the archive's (loadArchive puts them back): they stay.
+   */
+  async dropUnwanted(keys: readonly string[]): Promise<void> {
+    // Loads are over by the end of the run (each step waits for its own); one still going would add tags after this.
+    await Promise.allSettled(this.loads.values());
+    const wanted = new Set(keys.map(keyHex));
+    for (const hex of this.added) if (!wanted.has(hex)) await this.engine.removeImage(cacheRef(hex)).catch(() => undefined);
+    this.added.clear();
+  }
+
   private loadDir(spec: CacheSpec & { kind: 'dir' }): Promise<boolean> {
     let p = this.loads.get(spec.path);
     if (!p) {
-      p = loadArchive(this.engine, path.join(spec.path, ARCHIVE)).then(
+      p = loadArchive(this.engine, path.join(spec.path, ARCHIVE), this.added).then(
         () => true,
         (e: unknown) => {
           if (!(e instanceof CacheArchiveError || e instanceof EngineError)) throw e;
@@ -138,8 +158,9 @@ export class CacheFrom {
  * Loads a cache folder's archive (none there: nothing) when it names step
  * images alone, and puts back each step image tag the engine had that the
  * archive moved: a step the engine built itself is not the archive's to change.
+ * The keys of the tags it adds go into `added` (CacheFrom.dropUnwanted).
  */
-async function loadArchive(engine: Engine, file: string): Promise<void> {
+async function loadArchive(engine: Engine, file: string, added: Set<string>): Promise<void> {
   const st = lstatQuiet(file);
   if (st === undefined) return;
   // A FIFO would block the load for ever; a link points where the folder's writer likes.
@@ -147,6 +168,8 @@ async function loadArchive(engine: Engine, file: string): Promise<void> {
   const keys = await archiveStepKeys(file);
   const had = new Map<string, string>();
   for (const image of await engine.listImages(CACHE_REPO)) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
+  // Before the load: one that fails halfway has added some of them already.
+  for (const hex of keys) if (!had.has(hex)) added.add(hex);
   try {
     await engine.load(file);
   } finally {

@@ -2,7 +2,8 @@
 // restored by actions/cache, a registry repository): the cache decides what a
 // step it has is, and nothing more. A folder's archive that would tag another
 // image (debian:bookworm, the user's own) is not loaded; a step image tag the
-// engine had is put back; a cache that cannot be used is said and passed over;
+// engine had is put back, and one it adds for no step of the build taken away
+// again; a cache that cannot be used (read or written) is said and passed over;
 // the archive is written through no link; a registry is named by its host.
 // Found by an adversarial review. The engine is a stand-in that applies an
 // archive's tags as docker load does (test/integration/cache.test.ts loads real ones).
@@ -11,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -109,6 +111,15 @@ class Builds extends Fake {
   override async build(req: BuildRequest): Promise<BuildOutcome> {
     this.tags.set(req.tag!, ID('b'));
     return { ok: true, imageId: ID('b') };
+  }
+  /** Every output is a file of the same bytes, as `docker cp -L` names it (by its last part). */
+  override async exportPaths(_image: string, paths: readonly string[], read: (path: string, tar: Readable) => Promise<void>) {
+    for (const p of paths) {
+      const pack = tar.pack();
+      pack.entry({ name: path.posix.basename(p) }, 'tool\n');
+      pack.finalize();
+      await read(p, pack as unknown as Readable);
+    }
   }
 }
 /** A project of one step on busybox (which the engine has), and that step's key as a build would work it out. */
@@ -249,6 +260,73 @@ describe('a cache folder loaded', () => {
     expect(await new CacheFrom(engine, [dirSpec(d)], (e) => events.push(e)).fetch(`sha256:${K2}`)).toBeUndefined();
     expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('1'));
     expect(events).toEqual([{ type: 'cache-unused', from: `dir://${d}`, why: 'docker load failed: the second image has no config' }]);
+  });
+});
+
+describe('the step images a cache folder adds', () => {
+  const K3 = '3'.repeat(64);
+
+  it('are untagged again when no step of the build has their key: keys follow from a public Repfile, and the engine is every project\'s', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`, `rep-cache:${K2}`, `rep-cache:${K3}`)]]);
+    const engine = new Fake(new Map([[`rep-cache:${K3}`, ID('3')]]), ID('f'));
+    const from = new CacheFrom(engine, [dirSpec(d)]);
+    expect(await from.fetch(`sha256:${K2}`)).toBe(`dir://${d}`);
+    await from.dropUnwanted([`sha256:${K2}`]);
+    // K1 was the archive's alone; K3 the engine had (put back, and not the archive's to remove).
+    expect(engine.removed).toEqual([`rep-cache:${K1}`]);
+    expect([...engine.tags].sort()).toEqual([[`rep-cache:${K2}`, ID('f')], [`rep-cache:${K3}`, ID('3')]]);
+  });
+
+  it('by a load that failed halfway are untagged too', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
+    class Failing extends Fake {
+      override async load(file: string) {
+        await super.load(file);
+        throw new EngineError('docker load failed: the second image has no config');
+      }
+    }
+    const engine = new Failing(new Map(), ID('f'));
+    const from = new CacheFrom(engine, [dirSpec(d)]);
+    expect(await from.fetch(`sha256:${K2}`)).toBeUndefined();
+    await from.dropUnwanted([`sha256:${K2}`]);
+    expect([...engine.tags]).toEqual([]);
+  });
+
+  it('are gone after a build that took the one its step has', async () => {
+    const engine = new Builds(new Map([['busybox:latest', ID('0')]]), ID('f'));
+    const { dir, key } = await oneStep(engine);
+    const cache = path.join(dir, 'ci-cache');
+    mkdirSync(cache);
+    await archive(path.join(cache, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`, `rep-cache:${key.slice(7)}`)]]);
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine, cacheFrom: [dirSpec(cache)], onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    expect(events).toContainEqual({ type: 'step-pulled', step: 'one', key, from: `dir://${cache}` });
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('rep-cache:')).sort()).toEqual([`rep-cache:${key.slice(7)}`]);
+  });
+
+  it('stay for a step keyed by its producer\'s outputs, whose key no plan knows before the producer is measured', async () => {
+    const Repfile = 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: mkdir /out && echo tool > /out/tool\n    outputs: [/out/tool]\n  sys:\n    run: echo sys\n  b:\n    needs: [sys, a]\n    run: /out/tool\nreproducible: false\n';
+    const dir = makeProject({ Repfile });
+    dirs.push(dir);
+    const first = await build(open(dir), { engine: new Builds(new Map([['busybox:latest', ID('0')]])) });
+    if (!(first.ok && first.value.ok)) throw new Error(JSON.stringify(first));
+    const keys = first.value.steps.map((s) => s.key);
+    // CI: a new engine and no .rep; the archive the last build left, with one key besides.
+    rmSync(path.join(dir, '.rep'), { recursive: true });
+    const cache = path.join(dir, 'ci-cache');
+    mkdirSync(cache);
+    await archive(path.join(cache, 'rep-cache.tar'), [['manifest.json', manifest(...[...keys, `sha256:${K1}`].map((k) => `rep-cache:${k.slice(7)}`))]]);
+    const engine = new Builds(new Map([['busybox:latest', ID('0')]]), ID('f'));
+    const planned = await build(open(dir), { engine, dryRun: true });
+    expect(planned.ok && planned.value.steps.map((s) => s.key)).not.toEqual(keys);
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine, cacheFrom: [dirSpec(cache)], onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    expect(events.filter((e) => e.type === 'step-building')).toEqual([]);
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('rep-cache:')).sort()).toEqual(keys.map((k) => `rep-cache:${k.slice(7)}`).sort());
   });
 });
 
