@@ -5,7 +5,7 @@ import { fail, ok, type Result } from './diag.js';
 import type { BuildEvent } from './scheduler/events.js';
 import { runBuild, type RunResult, type StepResult } from './scheduler/run.js';
 import { CacheFrom, type CacheSpec } from './scheduler/cache.js';
-import { noopStamper, noopStillHolds, writeNoop, type NoopRecord } from './scheduler/noop.js';
+import { noopStamper, noopStillHolds, racyFiles, writeNoop, type NoopRecord } from './scheduler/noop.js';
 import { prepareSecrets, secretFilesInContext, type SecretGrant } from './scheduler/secrets.js';
 import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from './scheduler/settle.js';
 import { ownIgnoreProblem, placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
@@ -184,7 +184,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is
     // now (a step that takes it as an input hashed these very bytes, see emit/standalone.ts).
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value), facts?.baseIds) : undefined;
-    if (after) writeNoop(ctx.dir, after);
+    // Files modified just before this build read them keep their hashes in the record (racy stat: see NoopRecord.racy).
+    const racy = after && racyFiles(context, startedOn.getTime(), knownHashes(cited, plan.steps));
+    if (after && racy) writeNoop(ctx.dir, racy.length ? { ...after, racy } : after);
     return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests, facts });
   } finally {
     mutex?.release();
@@ -206,6 +208,14 @@ function inputsAndDockerfile(project: Project, index: ContextIndex, place: Docke
   writeNoop(ctx.dir, undefined);
   const written = writeStandalone(dag, ctx, index, described, resolved.value, place, { resolveBase, shownAs: opts.dockerfileShownAs });
   return written.ok ? ok({ resolved: resolved.value, ...written.value }) : written;
+}
+
+/** The sha256 this build hashed each file by: the context as cited (when listed), and every step's inputs. */
+function knownHashes(cited: RecordedBuild['context'], steps: readonly PlannedStep[]): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const f of 'listed' in cited ? cited.listed : []) known.set(f.path, f.sha256);
+  for (const s of steps) for (const f of s.inputs) known.set(f.path, f.sha256);
+  return known;
 }
 
 /**

@@ -12,7 +12,7 @@
 // the long way.
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { lockBytes, noopImagesHold, noopRefs, noopStamp, readNoop, type NoopRecord } from '../scheduler/noop.js';
+import { lockBytes, noopImagesHold, noopRefs, noopStamp, racyFilesHold, readNoop, type NoopRecord } from '../scheduler/noop.js';
 import { prettyJson } from '../canonical.js';
 import { terminalJson } from '../diag.js';
 import { formatStatus, statusReport, type StepReport } from './statusreport.js';
@@ -219,6 +219,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
       noopStamp({ engine: engineIdentity('docker', server, askedPlatform(env)), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });
     // 'either': whether the last build left the canonical image or the engine's does not change what is fresh.
     if (stamp(canonical !== false) !== noop.stamp && (canonical !== 'either' || stamp(false) !== noop.stamp)) return undefined;
+    if (!racyFilesHold(contextDir, noop)) return undefined;
     const found = await ids;
     if (!noopImagesHold(noop, new Map(refs.map((r, i) => [r, found[i]])))) return undefined;
   } catch {

@@ -39,6 +39,14 @@ export function statLine(f: ContextFile): string {
 // Joined, not a template: V8 keeps a template's pieces as a tree of strings until it is read whole.
 const stampOf = (st: Stats): string => [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev].join(':');
 
+/**
+ * A file modified this close to the moment it was read may be written again within the same tick of
+ * the file system's clock (2 s on FAT, a jiffy on Linux before 6.13) with the same size: its stat
+ * stamp cannot tell (racy git). The stat cache does not keep such rows (hash.ts), and the no-op
+ * record keeps such files' hashes to check (scheduler/noop.ts).
+ */
+export const RACY_MS = 2000;
+
 /** The mtime (ms) a stamp holds (its second field): 0 without one, NaN when it is not a number. */
 export function stampMtimeMs(stamp: string): number {
   const a = stamp.indexOf(':');

@@ -9,7 +9,7 @@ import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir, statePath } from '../state/paths.js';
-import { stampMtimeMs, type ContextFile } from './files.js';
+import { RACY_MS, stampMtimeMs, type ContextFile } from './files.js';
 import { shallowJson } from '../canonical.js';
 
 export interface HashedFile extends ContextFile {
@@ -48,8 +48,6 @@ export function sha256File(abs: string): string {
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 const CACHE_VERSION = 2;
-/** A file modified this close to the moment the cache is written is not trusted next time (racy stat). */
-const RACY_MS = 2000;
 
 type CacheRow = [stamp: string, sha256: string];
 

@@ -7,7 +7,8 @@
 // (see commands/quick.ts), so it imports nothing beyond node and the walk.
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { statLine, type ContextFile } from '../context/files.js';
+import path from 'node:path';
+import { RACY_MS, stampMtimeMs, statLine, type ContextFile } from '../context/files.js';
 import { formatDiagnostic } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { readLockFile } from '../lock/lockfile.js';
@@ -17,6 +18,7 @@ import type { Project } from '../project.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { seal, sealHolds } from '../state/seal.js';
 import { canonicalJson } from '../canonical.js';
+import { readBounded } from '../safefs.js';
 import { stateFileToRead, stateFileToWrite } from '../state/state.js';
 import { VERSION } from '../version.js';
 
@@ -39,6 +41,12 @@ export interface NoopRecord {
   /** Each base image no digest pins, with the engine's id of it then: the steps on it are another build's once it names another image (a pull). */
   bases: [ref: string, id: string][];
   /**
+   * Files of the context modified just before that build read them (within RACY_MS), each with the
+   * sha256 the build hashed: a write within the same tick of the file system's clock keeps the stat
+   * the stamp holds, so their bytes are checked as well. Absent: none.
+   */
+  racy?: [path: string, sha256: string][];
+  /**
    * This user's seal on the rest, for this project (seal.ts): a .rep/ that came with a
    * repository could otherwise hold a record whose stamp matches (a context .dockerignore
    * leaves empty makes it foreseeable) and have `rep build` answer "nothing to build".
@@ -50,6 +58,37 @@ export interface NoopRecord {
 const sealedText = ({ seal: _, ...record }: NoopRecord) => `noop\0${canonicalJson(record)}`;
 /** What .rep/noop.json may weigh: MAX_NOOP_REFS references and as many steps, with room to spare. */
 const NOOP_LIMIT = 1 << 20;
+
+/** Racy files a record may name, and their bytes in all: past either, a build leaves no record (the next one plans). */
+export const MAX_RACY = 256;
+const RACY_BYTES = 64 << 20;
+
+/**
+ * The racy files of `files` (the context as stamped: see NoopRecord.racy), modified at or after
+ * `readFrom` less RACY_MS, each with its sha256 from `hashes`; undefined when one has none known
+ * or there are too many to check quickly.
+ */
+export function racyFiles(files: readonly ContextFile[], readFrom: number, hashes: ReadonlyMap<string, string>): [string, string][] | undefined {
+  const racy: [string, string][] = [];
+  let bytes = 0;
+  for (const f of files) {
+    // A link's text is in the stamp itself.
+    if (f.type !== 'file' || !(stampMtimeMs(f.stamp) >= readFrom - RACY_MS)) continue;
+    const sha256 = hashes.get(f.path);
+    bytes += f.size;
+    if (sha256 === undefined || racy.length === MAX_RACY || bytes > RACY_BYTES) return undefined;
+    racy.push([f.path, sha256]);
+  }
+  return racy;
+}
+
+/** Whether each racy file of a record still holds the bytes its build hashed (read without following a link). */
+export function racyFilesHold(contextDir: string, record: NoopRecord): boolean {
+  return (record.racy ?? []).every(([rel, sha256]) => {
+    const r = readBounded(path.join(contextDir, rel), { limit: RACY_BYTES });
+    return r.ok && r.size === r.bytes.length && createHash('sha256').update(r.bytes).digest('hex') === sha256;
+  });
+}
 
 /** Everything a no-op build depends on, as read from disk and the engine. */
 export interface StampInput {
@@ -116,7 +155,7 @@ export async function noopStamper(
  */
 export async function noopStillHolds(contextDir: string, stamp: string, dockerfile: string, engine: Pick<Engine, 'imageIds'>): Promise<NoopRecord | undefined> {
   const noop = readNoop(contextDir);
-  if (!noop || noop.stamp !== stamp || !existsSync(dockerfile)) return undefined;
+  if (!noop || noop.stamp !== stamp || !existsSync(dockerfile) || !racyFilesHold(contextDir, noop)) return undefined;
   return noopImagesHold(noop, await engine.imageIds(noopRefs(noop))) ? noop : undefined;
 }
 
@@ -155,9 +194,15 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
     Array.isArray(r.steps) && r.steps.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.key === 'string') &&
     Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string') &&
     Array.isArray(r.bases) && r.refs.length + r.bases.length <= MAX_NOOP_REFS &&
-    r.bases.every((b) => Array.isArray(b) && b.length === 2 && typeof b[0] === 'string' && imageRefProblem(b[0]) === undefined && typeof b[1] === 'string' && /^(sha256:)?[0-9a-f]{64}$/.test(b[1]))
+    r.bases.every((b) => Array.isArray(b) && b.length === 2 && typeof b[0] === 'string' && imageRefProblem(b[0]) === undefined && typeof b[1] === 'string' && /^(sha256:)?[0-9a-f]{64}$/.test(b[1])) &&
+    (r.racy === undefined || (Array.isArray(r.racy) && r.racy.length <= MAX_RACY && r.racy.every(isRacyEntry)))
   );
 }
+
+/** A context path (relative, slash-separated, no "." or ".." part) and a hex sha256. */
+const isRacyEntry = (e: unknown): boolean =>
+  Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string' && /^[0-9a-f]{64}$/.test(e[1]) &&
+  e[0].length > 0 && e[0].length <= 4096 && !e[0].includes('\0') && e[0].split('/').every((p: string) => p !== '' && p !== '.' && p !== '..');
 
 /** The last build's record, when this user's rep made it for this project (sealed), else undefined. */
 export function readNoop(contextDir: string): NoopRecord | undefined {
@@ -165,7 +210,7 @@ export function readNoop(contextDir: string): NoopRecord | undefined {
   const read = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
   if (!read) return undefined;
   // The fields rep writes, and no other, before anything walks it: a field more nested 400k deep overflowed the stack.
-  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock, bases: read.bases.map(([ref, id]) => [ref, id]) };
+  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock, bases: read.bases.map(([ref, id]) => [ref, id]), ...(read.racy ? { racy: read.racy.map(([p, h]) => [p, h]) } : {}) };
   return sealHolds(contextDir, sealedText(record), read.seal) ? { ...record, seal: read.seal } : undefined;
 }
 

@@ -2,11 +2,13 @@
 // against the real docker engine: it answers only when the full build would
 // find nothing to do, says what the full status would, and says nothing in
 // every case where it cannot be sure.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quickNoop, quickStatus, type QuickBuildArgs } from '../../src/commands/quick.js';
+import { readNoop, writeNoop } from '../../src/scheduler/noop.js';
 import { makeProject, rep, tempFolders } from '../helpers.js';
 import { chainProject, fresh } from './engine-suite.js';
 import { DOCKER_BIN, sh } from './helpers.js';
@@ -103,6 +105,19 @@ describe('quick no-op answer: every change is seen', () => {
     const r = rep(dir, ['build', '--engine', 'docker']);
     expect(r.stdout).toBe('rep: nothing to build; all 3 steps fresh (docker); image rep-test/chain:latest\n');
     expect(await quick(dir)).toBeDefined();
+  });
+
+  it('a racy file (modified just before the build read it) is checked by its bytes: the record keeps the hash the build keyed it by', async () => {
+    const dir = built();
+    // Every file was written a moment before the build: all racy, the Dockerfile the build wrote too.
+    const record = readNoop(dir)!;
+    const racy = new Map(record.racy);
+    expect([...racy.keys()]).toEqual(expect.arrayContaining(['Dockerfile', 'Repfile', 'three.txt']));
+    expect(racy.get('three.txt')).toBe(createHash('sha256').update(readFileSync(path.join(dir, 'three.txt'))).digest('hex'));
+    expect(await quick(dir)).toBeDefined();
+    // What a write within one tick of the clock would leave: the stamp as it was, other bytes than those hashed.
+    writeNoop(dir, { ...record, racy: record.racy!.map(([p, h]) => [p, p === 'three.txt' ? 'f'.repeat(64) : h]) });
+    expect(await quick(dir)).toBeUndefined();
   });
 
   it('a changed input, Repfile, .dockerignore, lock file or a new context file', async () => {

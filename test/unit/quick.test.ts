@@ -1,12 +1,14 @@
 // Which command lines the quick no-op path may answer, and which docker
 // socket it would ask (the engine side is in test/integration/quick.test.ts).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quickArgs } from '../../src/commands/quick.js';
 import { dockerSocket, imageJson } from '../../src/engine/socket.js';
-import { isNoopRecord, MAX_NOOP_REFS } from '../../src/scheduler/noop.js';
+import { isNoopRecord, MAX_NOOP_REFS, MAX_RACY, racyFiles, racyFilesHold } from '../../src/scheduler/noop.js';
+import { RACY_MS, type ContextFile } from '../../src/context/files.js';
 
 describe('quickArgs', () => {
   it('takes a plain rep build, with the options that do not change what a no-op answers', () => {
@@ -128,5 +130,49 @@ describe('a no-op record planted in .rep/', () => {
     for (const ref of ['../../containers/json', 'a/../../info', 'a/./b']) {
       await expect(imageJson('/nonexistent/docker.sock', ref), ref).rejects.toThrow(/not an image reference/);
     }
+  });
+});
+
+describe('racy files: written again within one tick of the file system clock, their stat as it was (found by an adversarial review)', () => {
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  const file = (p: string, mtimeMs: number, size = 2, type: 'file' | 'symlink' = 'file'): ContextFile => ({ path: p, abs: `/x/${p}`, type, mode: 0o644, size, stamp: `${size}:${mtimeMs}:${mtimeMs}:1:1` });
+
+  it('are the files modified within RACY_MS before the build read them, each with the hash the build keyed it by', () => {
+    const now = 1_000_000;
+    const files = [file('old.txt', now - RACY_MS - 1), file('new.txt', now - 5), file('later.txt', now + 50), file('link', now, 2, 'symlink')];
+    const hashes = new Map([['old.txt', 'a'.repeat(64)], ['new.txt', 'b'.repeat(64)], ['later.txt', 'c'.repeat(64)]]);
+    expect(racyFiles(files, now, hashes)).toEqual([['new.txt', 'b'.repeat(64)], ['later.txt', 'c'.repeat(64)]]);
+    // One whose hash the build does not know, or too many to check quickly: no record at all.
+    expect(racyFiles(files, now, new Map([['new.txt', 'b'.repeat(64)]]))).toBeUndefined();
+    const many = Array.from({ length: MAX_RACY + 1 }, (_, n) => file(`f${n}`, now));
+    expect(racyFiles(many, now, new Map(many.map((f) => [f.path, 'd'.repeat(64)])))).toBeUndefined();
+  });
+
+  it('hold only while their bytes are those hashed; a link at the name is not followed', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-racy-'));
+    try {
+      writeFileSync(path.join(dir, 'a.txt'), 'one\n');
+      const record = { stamp: 's', imageId: 'sha256:x', tag: 't:1', refs: [], steps: [], lock: [], bases: [], racy: [['a.txt', sha('one\n')]] as [string, string][] };
+      expect(racyFilesHold(dir, record)).toBe(true);
+      // Same size, other bytes: what a write within one tick leaves with the stat the stamp holds.
+      writeFileSync(path.join(dir, 'a.txt'), 'two\n');
+      expect(racyFilesHold(dir, record)).toBe(false);
+      rmSync(path.join(dir, 'a.txt'));
+      writeFileSync(path.join(dir, 'b.txt'), 'one\n');
+      symlinkSync('b.txt', path.join(dir, 'a.txt'));
+      expect(racyFilesHold(dir, record)).toBe(false);
+      expect(racyFilesHold(dir, { ...record, racy: undefined })).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are named in a record as context paths with hex hashes, no more than MAX_RACY', () => {
+    const record = (racy: unknown) => ({ stamp: 's', imageId: 'sha256:x', tag: 'paper/x:1', refs: [], steps: [], lock: [], bases: [], racy });
+    expect(isNoopRecord(record([['src/a.py', 'a'.repeat(64)]]))).toBe(true);
+    for (const bad of [[['../x', 'a'.repeat(64)]], [['/etc/passwd', 'a'.repeat(64)]], [['a//b', 'a'.repeat(64)]], [['a', 'xyz']], [['a']], 'a', [['a\0b', 'a'.repeat(64)]]]) {
+      expect(isNoopRecord(record(bad)), JSON.stringify(bad)).toBe(false);
+    }
+    expect(isNoopRecord(record(Array.from({ length: MAX_RACY + 1 }, (_, n) => [`f${n}`, 'a'.repeat(64)])))).toBe(false);
   });
 });
