@@ -297,7 +297,7 @@ const canonicalName = (ref: string): string => {
 /** Whether every image the archive holds is `want` (hex), with what is wrong if not. */
 export function imageProblems(found: ImageFindings, want: string | undefined, tag: string | undefined): string[] {
   const out = [...found.problems];
-  for (const c of found.configs) if (c !== want) out.push(`${found.label} holds image sha256:${c}, the statement names ${want ? `sha256:${want}` : 'no image'}`);
+  for (const c of found.configs) if (c !== want) out.push(`${found.label} holds image sha256:${shown(c)}, the statement names ${want ? `sha256:${shown(want)}` : 'no image'}`);
   // Loading the archive tags its image with these names: none may be other than the statement's tag
   // (an OCI ref.name may be that tag's tag part alone), or loading it would move a tag of the reader's.
   const tagPart = tag === undefined ? undefined : parseImageRef(tag).tag;

@@ -46,7 +46,9 @@ export async function layerOwners(engine: Engine, ref: string): Promise<Map<stri
  */
 export function digestAnswer(recorded: string | undefined, rebuilt: string, lines: readonly string[], owners: ReadonlyMap<string, string>): { same: boolean; text: string[] } {
   if (recorded !== undefined && bare(recorded) === bare(rebuilt)) return { same: true, text: [`reproduced: sha256:${bare(rebuilt)} (identical image)`] };
-  const head = `differs: the rebuilt image is sha256:${bare(rebuilt)}, the statement names ${recorded ? `sha256:${bare(recorded)}` : 'no image'}`;
+  // Printed to a reviewer's terminal: a digest that is not hex (a stranger's statement) is not shown as it is.
+  const hex = (d: string) => (/^[0-9a-f]{64}$/.test(bare(d)) ? `sha256:${bare(d)}` : 'a digest that is not one');
+  const head = `differs: the rebuilt image is ${hex(rebuilt)}, the statement names ${recorded ? hex(recorded) : 'no image'}`;
   const withStep = lines.map((l) => {
     const p = /^\S+\s+\/([^:]*)/.exec(l)?.[1];
     const owner = p === undefined ? undefined : owners.get(p);

@@ -18,6 +18,7 @@ import { MAX_SIGNATURES, signEnvelope, verifyEnvelope } from '../../src/publish/
 import { parseStatement } from '../../src/publish/statement.js';
 import { lockProblem } from '../../src/lock/lockfile.js';
 import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.js';
+import { digestAnswer } from '../../src/repro/compare.js';
 import { publish } from '../../src/publish/publish.js';
 import { writeOciArchive } from '../../src/publish/ociarchive.js';
 import { signBundle } from '../../src/publish/signature.js';
@@ -670,6 +671,24 @@ describe('found by an adversarial review', () => {
       st.predicate.runDetails.byproducts[0]!.digest.sha256 = bad;
       expect(parseStatement(Buffer.from(JSON.stringify(st)))).toBeUndefined();
     }
+  });
+
+  it('a statement whose digests are not lowercase hex is not a statement: printed to the reviewer, escapes in one drew a clean report over the real one (found by a review)', async () => {
+    const b = await publishedBundle();
+    const text = readFileSync(path.join(b, 'provenance.json'), 'utf8');
+    const fake = '\x1b[7A\r\x1b[Jok      checksums\nrep: bundle verified\n\x1b[8m';
+    for (const bad of [fake, 'A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(64)}\n`]) {
+      const st = JSON.parse(text) as { subject: { digest: Record<string, string> }[]; predicate: { runDetails: { byproducts: { digest: Record<string, unknown> }[] } } };
+      st.subject[0]!.digest.sha256 = bad;
+      expect(parseStatement(Buffer.from(JSON.stringify(st))), JSON.stringify(bad)).toBeUndefined();
+    }
+    const other = JSON.parse(text) as { subject: { digest: Record<string, string> }[] };
+    other.subject[0]!.digest.sha512 = '\x1b[2J';
+    expect(parseStatement(Buffer.from(JSON.stringify(other)))).toBeUndefined();
+    // Where a digest reaches a line anyway (the rebuild's answer, an archive's image), it is not printed as it is.
+    expect(digestAnswer(fake, `sha256:${'b'.repeat(64)}`, [], new Map()).text.join('\n')).not.toMatch(/\x1b/);
+    const found: Parameters<typeof imageProblems>[0] = { label: 'image.tar', configs: ['c'.repeat(64)], images: [], tags: [], problems: [] };
+    expect(imageProblems(found, fake, undefined).join('\n')).not.toMatch(/\x1b/);
   });
 
   it('a statement whose resolved dependencies are not a list of descriptors is not a statement (verify threw "is not iterable"; found by a review)', async () => {
