@@ -95,12 +95,16 @@ export async function hashInside<T>(root: string, name: string, tap?: (s: Readab
     s.stream.on('end', resolve);
     s.stream.on('error', reject);
   });
+  const tapping = tap ? tap(s.stream) : Promise.resolve(undefined);
   try {
-    const [tapped] = await Promise.all([tap ? tap(s.stream) : Promise.resolve(undefined), done]);
+    const [tapped] = await Promise.all([tapping, done]);
     return { sha256: hash.digest('hex'), tapped };
   } catch (e) {
     s.stream.destroy();
-    return { problem: `cannot read ${shown(name)}: ${(e as Error).message}` };
+    // The tap's own reason when it failed: it stops the stream, which the hash then calls "aborted" (a
+    // refused image.tar read "cannot read image.tar: The operation was aborted"). Not waited for long.
+    const why = await Promise.race([tapping.then(() => e, (t: unknown) => t), new Promise((r) => setTimeout(() => r(e), 1000).unref())]);
+    return { problem: `cannot read ${shown(name)}: ${escaped((why as Error).message ?? String(why))}` };
   }
 }
 

@@ -6,6 +6,7 @@
 // runs past the end of the range is an error, never a read beyond it.
 import { readSync } from 'node:fs';
 import { utf8Name } from '../utf8.js';
+import { printable } from '../diag.js';
 
 export interface TarHeader {
   /** The name as the archive has it (pax path / GNU long name applied). */
@@ -342,7 +343,7 @@ export class HeaderReader {
     // the removal of whatever its name is (whiteout prefix and all) and then pass over, and which GNU
     // tar applies to every entry after it; no layer writer writes one. Old GNU sparse files ('S') have
     // extension blocks after the header. rep refuses them all.
-    if (!ENTRY_TYPES.has(type)) throw new TarError(`a tar entry of type ${JSON.stringify(type)}, which an image layer does not hold`);
+    if (!ENTRY_TYPES.has(type)) throw new TarError(`a tar entry of type "${printable(type)}", which an image layer does not hold`);
     if (++this.count > this.bounds.maxEntries) throw new TarError(`a tar with more than ${this.bounds.maxEntries} entries`);
     const { pax, longName, longLink } = this;
     if ((pax.path !== undefined && longName !== undefined) || (pax.linkpath !== undefined && longLink !== undefined)) {
@@ -354,13 +355,13 @@ export class HeaderReader {
     // The old regular type (NUL) on a name ending in "/" is a folder, as Go reads it.
     const oldFolder = h[156] === 0 && name.endsWith('/');
     // A name ending in "/" is a folder to GNU tar whatever the type says, a file to Go when the type is '0'.
-    if (this.strict && name.endsWith('/') && type !== '5' && !oldFolder) throw new TarError(`a tar entry ${JSON.stringify(name)} whose name ends in "/" but is no folder`);
+    if (this.strict && name.endsWith('/') && type !== '5' && !oldFolder) throw new TarError(`a tar entry "${printable(name)}" whose name ends in "/" but is no folder`);
     // A header-only type (links, devices, folders, fifos) has no body for Go's reader, whatever its size
     // field or a pax size says (Go's writer leaves a link's size as it was given): the next header follows.
     // Elsewhere a pax size overrides the header's (files over 8 GiB). Strict, such a size is refused:
     // where the next header lies is then no question for any reader.
     const headerOnly = oldFolder || type !== '0';
-    if (this.strict && headerOnly && (f.size !== 0 || (pax.size ?? 0) !== 0)) throw new TarError(`a tar entry ${JSON.stringify(name)} of a type without bytes that says it has some`);
+    if (this.strict && headerOnly && (f.size !== 0 || (pax.size ?? 0) !== 0)) throw new TarError(`a tar entry "${printable(name)}" of a type without bytes that says it has some`);
     const entry = {
       name,
       type: oldFolder ? '5' : type,

@@ -4,7 +4,8 @@
 // outside the bundle, and leave no temporary folder behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { cpSync, createWriteStream, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +17,7 @@ import { NoneEngine } from '../../src/engine/none.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { MAX_SIGNATURES, signEnvelope, verifyEnvelope } from '../../src/publish/dsse.js';
 import { parseStatement } from '../../src/publish/statement.js';
+import { hashInside } from '../../src/publish/bundlefs.js';
 import { lockProblem } from '../../src/lock/lockfile.js';
 import { readImageArchive, imageProblems } from '../../src/publish/imagearchive.js';
 import { digestAnswer } from '../../src/repro/compare.js';
@@ -689,6 +691,21 @@ describe('found by an adversarial review', () => {
     expect(digestAnswer(fake, `sha256:${'b'.repeat(64)}`, [], new Map()).text.join('\n')).not.toMatch(/\x1b/);
     const found: Parameters<typeof imageProblems>[0] = { label: 'image.tar', configs: ['c'.repeat(64)], images: [], tags: [], problems: [] };
     expect(imageProblems(found, fake, undefined).join('\n')).not.toMatch(/\x1b/);
+  });
+
+  it('a bundle file its reader refuses is said with the reader\'s reason, escaped, not "the operation was aborted" (found by a review)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-tap-'));
+    try {
+      writeFileSync(path.join(dir, 'image.tar'), Buffer.alloc(4096, 1));
+      const r = await hashInside(dir, 'image.tar', async (s) => {
+        await new Promise((resolve) => s.once('data', resolve));
+        s.destroy();
+        throw new Error('a tar entry "evil\u202e\x1b[31m/" whose name ends in "/" but is no folder');
+      });
+      expect(r).toEqual({ problem: 'cannot read image.tar: a tar entry "evil\\u202e\\u001b[31m/" whose name ends in "/" but is no folder' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a statement whose resolved dependencies are not a list of descriptors is not a statement (verify threw "is not iterable"; found by a review)', async () => {
