@@ -69,7 +69,7 @@ export const stepSchema = z
     description: z
       .string()
       .regex(LINES, { error: 'a description must not contain control characters other than newlines and tabs, nor bidirectional overrides (each line becomes a Dockerfile comment)' })
-      .optional().describe('What this step is for (shown by `rep graph` and in the Dockerfile).'),
+      .optional().describe('What this step is for (written above the step in the Dockerfile, one comment line each).'),
     run: oneOrMany(z.string().regex(LINES, { error: 'a shell command must not contain control characters other than newlines and tabs, nor bidirectional overrides' }), 'a shell command')
       .optional()
       .describe('Shell commands run in this step, in order, as one layer.'),
