@@ -6,7 +6,9 @@
 // "none" unless the verifier asks, see verify.ts.)
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
-import { CACHE_REPO, cacheRef, keyHex } from '../scheduler/stepimage.js';
+import type { Dag } from '../graph/dag.js';
+import type { BuildEvent } from '../scheduler/events.js';
+import { CACHE_REPO, cacheRef, imageStep, keyHex } from '../scheduler/stepimage.js';
 import { VERIFY_REPO } from '../lock/reference.js';
 import type { Project } from '../project.js';
 import type { SecretSource } from '../repfile/recipe.js';
@@ -72,6 +74,47 @@ export async function removeRebuildImages(engine: Engine, before: ReadonlySet<st
       if (before.has(t) || !(ours.has(ref) || built)) continue;
       await engine.removeImage(ref).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * What a rebuild leaves in the engine, learned as it goes, to remove once it
+ * is over whatever came of it: a build that fails after its steps were built
+ * (the reproducible rewrite, the provenance) or throws returns no record of
+ * them, and they are tagged rep-cache:KEY all the same, for a later build of
+ * another project to take as fresh (keys cover neither the rebuild's network
+ * nor secret values). The keys come from the build's events; `start` notes
+ * the tags there were before (see removeRebuildImages).
+ */
+export class RebuildImages {
+  private readonly keys = new Set<string>();
+  private constructor(
+    private readonly engine: Engine,
+    private readonly dag: Dag,
+    private readonly tag: string,
+    private readonly before: ReadonlySet<string>,
+  ) {}
+
+  /** Before the build: `tag` is the one the rebuild's image gets (verifyTag). */
+  static async start(engine: Engine, dag: Dag, tag: string): Promise<RebuildImages> {
+    return new RebuildImages(engine, dag, tag, await cacheTags(engine));
+  }
+
+  /** For BuildOptions.onEvent: every key a step was found, pulled, built or failed under. */
+  readonly onEvent = (e: BuildEvent): void => {
+    if (!('key' in e) || e.key === '') return;
+    this.keys.add(e.key);
+    // The final image (the Repfile's runtime settings on the target's) is tagged by its own key, which no event names.
+    if (e.step === this.dag.target) this.keys.add(imageStep(this.dag, e.key).key);
+  };
+
+  /**
+   * Removes what the rebuild made. `imageId`: the image the build returned; without one (it failed),
+   * the one `tag` names now, which the rewrite tags rep-cache:KEY before the provenance is written.
+   */
+  async remove(imageId: string | undefined): Promise<void> {
+    const built = imageId ?? (await this.engine.imageIds([this.tag])).get(this.tag);
+    await removeRebuildImages(this.engine, this.before, [...this.keys], built);
   }
 }
 

@@ -21,8 +21,7 @@ import { diffFilesystems, FsManifestError, imageFilesystem, parseFsManifest, typ
 import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
 import { UNSUMMED } from './publish.js';
 import { digestAnswer, layerOwners } from '../repro/compare.js';
-import { cacheTags, forVerification, removeRebuildImages, verifyTag, type SecretGrant } from './rebuild.js';
-import { imageStep } from '../scheduler/stepimage.js';
+import { forVerification, RebuildImages, verifyTag, type SecretGrant } from './rebuild.js';
 import { escaped, hashInside, listInside, pathProblem, readInside, shown, streamInside } from './bundlefs.js';
 import { JSON_LIMIT, TEXT_LIMIT } from '../safefs.js';
 import { inStateDir, STATE_DIR, statePath } from '../state/paths.js';
@@ -242,9 +241,12 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const network = opts.rebuild.network ?? 'none';
     if (!project.ok) reb.push(...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d)))));
     else {
-      const before = await cacheTags(opts.rebuild.engine);
-      const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile') });
+      // The images it makes go whatever comes of the build, a throw included: only the temporary .rep/ named them.
+      const made = await RebuildImages.start(opts.rebuild.engine, project.value.dag, tag);
+      let imageId: string | undefined;
       try {
+        const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile'), onEvent: made.onEvent });
+        if (r.ok) imageId = r.value.image?.imageId;
         if (!r.ok) reb.push(...firstOf(r.errors.map((d) => escaped(formatDiagnostic(d)))));
         else if (!r.value.ok) {
           const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
@@ -280,12 +282,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
           else reb.push(...found);
         }
       } finally {
-        if (r.ok) {
-          const { dag } = project.value;
-          const keys = r.value.steps.map((s) => s.key);
-          const target = r.value.steps.find((s) => s.name === dag.target)?.key;
-          await removeRebuildImages(opts.rebuild.engine, before, target ? [...keys, imageStep(dag, target).key] : keys, r.value.image?.imageId);
-        }
+        await made.remove(imageId);
       }
     }
     check('rebuild', reb, note ?? [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);

@@ -1,0 +1,146 @@
+// `rep verify --rebuild` with a stand-in engine (a Map of tags, builds that
+// tag a new id, an export of files the test names): what a rebuild leaves in
+// the engine when it fails on the way, and what a bundle that does not
+// promise its digest (`reproducible: false`) is compared with. Found by an
+// adversarial review; test/integration/publish.test.ts rebuilds real bundles.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { build } from '../../src/build.js';
+import { formatDiagnostic } from '../../src/diag.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import type { BuildOutcome, BuildRequest, Engine, ImageSummary } from '../../src/engine/engine.js';
+import { publish } from '../../src/publish/publish.js';
+import { verifyBundle } from '../../src/publish/verify.js';
+import { makeProject, open, tempFolders } from '../helpers.js';
+
+const folders = tempFolders();
+const ID = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+type Entry = { name: string; body?: string; type?: 'file' | 'directory'; mode?: number };
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: new Date(0) };
+    if (type === 'file') pack.entry(header, Buffer.from(e.body ?? ''));
+    else pack.entry(header);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+// NoneEngine's methods take no arguments; the stand-in's take the Engine interface's.
+const Base = NoneEngine as unknown as new () => Engine;
+/** A docker that builds: each build tags a new image id; its containers export `files`; `save` writes no archive rep reads. */
+class Stand extends Base {
+  override readonly name = 'docker' as const;
+  private next = 100;
+  /** The tags of the images it built, in order. */
+  readonly built: string[] = [];
+  constructor(
+    readonly tags: Map<string, string>,
+    private readonly files: Entry[] = [],
+  ) {
+    super();
+  }
+  override async hasImage(ref: string) {
+    return this.tags.has(ref);
+  }
+  override async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
+  }
+  override async tag(src: string, dst: string) {
+    this.tags.set(dst, this.tags.get(src) ?? src);
+  }
+  override async build(req: BuildRequest): Promise<BuildOutcome> {
+    const id = ID(this.next++);
+    this.tags.set(req.tag, id);
+    this.built.push(req.tag);
+    return { ok: true, imageId: id };
+  }
+  override async listImages(repository: string): Promise<ImageSummary[]> {
+    const out = new Map<string, ImageSummary>();
+    for (const [ref, id] of this.tags) {
+      if (!ref.startsWith(`${repository}:`)) continue;
+      const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
+      s.tags.push(ref.slice(repository.length + 1));
+      out.set(id, s);
+    }
+    return [...out.values()];
+  }
+  override async removeImage(ref: string) {
+    this.tags.delete(ref);
+  }
+  override async save(_refs: string | readonly string[], file: string) {
+    writeFileSync(file, 'not an image archive');
+  }
+  override async exportFilesystem(_ref: string, file: string) {
+    writeFileSync(file, await tarOf(this.files));
+  }
+  cacheTags(): string[] {
+    return [...this.tags.keys()].filter((t) => t.startsWith('rep-cache:')).sort();
+  }
+}
+
+const failures = (r: { checks: { name: string; ok: boolean; detail: string[] }[] }) => r.checks.filter((c) => !c.ok).map((c) => [c.name, ...c.detail]);
+
+/** A bundle of `repfile` published without an engine, and its project. */
+async function bundleOf(repfile: string): Promise<{ dir: string; bundle: string }> {
+  const dir = folders.add(makeProject({ Repfile: repfile, 'data/x': 'x\n' }));
+  const bundle = path.join(folders.make('rep-verify-bundle-'), 'b');
+  const r = await publish(open(dir), { engine: new NoneEngine(), out: bundle });
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return { dir, bundle };
+}
+
+describe('rep verify --rebuild: a rebuild that fails after its steps were built', () => {
+  it('leaves no rep-cache image it made (the reproducible rewrite failed); the ones there before stay', async () => {
+    const repfile = `rep: 1
+name: paper
+base: busybox:latest
+steps:
+  data:
+    inputs: [data/]
+    run: cp data/x /x
+  more:
+    needs: [data]
+    run: echo more > /more
+image:
+  cmd: [cat, /x]
+`;
+    const { dir, bundle } = await bundleOf(repfile);
+    const other = `rep-cache:${'e'.repeat(64)}`;
+    // The keys the rebuild works out are the stand-in's (its base image's id is in them), not the bundle's.
+    const planned = await build(open(dir), { engine: new Stand(new Map([['busybox:latest', ID(1)]])), dryRun: true });
+    if (!planned.ok) throw new Error(planned.errors.map(formatDiagnostic).join('\n'));
+    const [data, more] = planned.value.steps.map((s) => `rep-cache:${s.key.slice(7)}`);
+    /** The first step's image is there already (the reviewer built the same step): the rebuild finds it, and must not remove it. */
+    const reviewers = <T extends Stand>(engine: T) => {
+      for (const [t, id] of [['busybox:latest', ID(1)], [other, ID(2)], [data!, ID(3)]] as const) engine.tags.set(t, id);
+      return engine;
+    };
+    const engine = reviewers(new Stand(new Map()));
+    const r = await verifyBundle(bundle, { rebuild: { engine } });
+    expect(failures(r)).toEqual([['rebuild', expect.stringMatching(/^rep: cannot write the reproducible image: /)]]);
+    // It built the second step and the final image (CMD) on it, tagged rep-cache:KEY each: gone again.
+    expect(engine.built).toEqual([more, expect.stringMatching(/^rep-cache:[0-9a-f]{64}$/)]);
+    expect(engine.cacheTags()).toEqual([data!, other].sort());
+
+    // A build that throws on the way (here the engine's save) leaves none either.
+    const throwing = reviewers(
+      new (class extends Stand {
+        override async save(): Promise<void> {
+          throw new Error('the disk is full');
+        }
+      })(new Map()),
+    );
+    await expect(verifyBundle(bundle, { rebuild: { engine: throwing } })).rejects.toThrow('the disk is full');
+    expect(throwing.built).toHaveLength(2);
+    expect(throwing.cacheTags()).toEqual([data!, other].sort());
+  });
+});
