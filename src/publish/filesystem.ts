@@ -17,6 +17,8 @@ export type FsManifest = Record<string, FsEntry>;
 /** What the engine puts into every container (not part of the image). */
 const RUNTIME = new Set(['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab', 'run', 'run/.containerenv']);
 const MOUNTS = new Set(['proc', 'sys', 'dev']);
+/** Whether the path (relative) is the engine's, put into every container, rather than the image's: filesystem.json leaves it out. */
+export const inContainerOnly = (name: string): boolean => RUNTIME.has(name) || MOUNTS.has(name.split('/')[0]!);
 
 /** What one pass over an exported filesystem gives: the manifest, and the bytes of the files `keep` asked for (by path). */
 export interface ImageContents {
@@ -58,7 +60,7 @@ export async function readImageTar(file: string, keep?: KeepFile, bound = JSON_L
   let text = 3;
   for await (const { name: raw, data, ...fields } of tarEntries(createReadStream(file), want)) {
     const name = relative(raw);
-    if (name === '' || RUNTIME.has(name) || MOUNTS.has(name.split('/')[0]!)) continue;
+    if (name === '' || inContainerOnly(name)) continue;
     text += manifestEntryBytes(name, fields);
     if (text > bound) throw new FsManifestError(`the image holds more files than filesystem.json can list within the ${bound} bytes rep verify reads of it (${entries.length} listed so far)`);
     entries.push([name, fields]);

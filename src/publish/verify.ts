@@ -1,7 +1,9 @@
 // `rep verify BUNDLE`: every checksum, the statement's subjects and SBOM against
 // the files (the image's config and layers recomputed from image.oci.tar's or image.tar's bytes), the
 // signature over every file, and that the Repfile and inputs in the bundle give
-// the recorded step keys; with --rebuild, a real build compared file by file.
+// the recorded step keys; with --rebuild, a real build compared file by file
+// (and, where the Repfile does not promise the digest, filesystem.json with the
+// image archive: see archivefiles.ts).
 // The bundle is hostile input: it is read through safefs.ts and extract.ts
 // only, into one temporary folder that is removed whatever happens.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { ExtractError, extractTar } from './extract.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { diffFilesystems, FsManifestError, imageFilesystem, parseFsManifest, type FsManifest } from './filesystem.js';
 import { imageProblems, readImageArchive, type ImageFindings } from './imagearchive.js';
+import { listingChecks } from './archivefiles.js';
 import { UNSUMMED } from './publish.js';
 import { digestAnswer, layerOwners } from '../repro/compare.js';
 import { forVerification, RebuildImages, verifyTag, type SecretGrant } from './rebuild.js';
@@ -279,7 +282,12 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
           }
           // A bundle built reproducibly promises its digest; an older one (or `reproducible: false`) only its files.
           else if (project.value.recipe.reproducible) reb.push(...answer(found, found.length ? await layerOwners(opts.rebuild.engine, tag) : undefined).text);
-          else reb.push(...found);
+          // Its files alone, then: filesystem.json must be those of the image cited, or a clean list could stand beside a backdoored image.
+          else {
+            reb.push(...found);
+            const checks = recorded ? await listingChecks(dir, [...IMAGE_ARCHIVES].filter(has), want, recorded) : [];
+            for (const c of checks) reb.push(...('said' in c ? [c.said] : [c.differs, ...firstOf(c.lines).map((d) => shown(d, 1000))]));
+          }
         }
       } finally {
         await made.remove(imageId);

@@ -3,28 +3,33 @@
 // the engine when it fails on the way, and what a bundle that does not
 // promise its digest (`reproducible: false`) is compared with. Found by an
 // adversarial review; test/integration/publish.test.ts rebuilds real bundles.
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tar from 'tar-stream';
+import { prettyJson } from '../../src/canonical.js';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/build.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { NoneEngine } from '../../src/engine/none.js';
+import type { Statement } from '../../src/emit/provenance.js';
 import type { BuildOutcome, BuildRequest, Engine, ImageSummary } from '../../src/engine/engine.js';
+import { readFilesystemTar } from '../../src/publish/filesystem.js';
 import { publish } from '../../src/publish/publish.js';
 import { verifyBundle } from '../../src/publish/verify.js';
 import { makeProject, open, tempFolders } from '../helpers.js';
 
 const folders = tempFolders();
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const ID = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 
-type Entry = { name: string; body?: string; type?: 'file' | 'directory'; mode?: number };
+type Entry = { name: string; body?: string; type?: 'file' | 'directory' | 'link'; linkname?: string; mode?: number };
 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: new Date(0) };
+    const header = { name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: new Date(0) };
     if (type === 'file') pack.entry(header, Buffer.from(e.body ?? ''));
     else pack.entry(header);
   }
@@ -142,5 +147,96 @@ image:
     await expect(verifyBundle(bundle, { rebuild: { engine: throwing } })).rejects.toThrow('the disk is full');
     expect(throwing.built).toHaveLength(2);
     expect(throwing.cacheTags()).toEqual([data!, other].sort());
+  });
+});
+
+/** A docker save archive of `layers` (tar files), its image tagged paper:latest; and its config's sha256. */
+async function dockerArchive(layers: Buffer[]): Promise<{ tar: Buffer; config: string }> {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha(l)}`) } }));
+  const names = layers.map((l) => `${sha(l)}/layer.tar`);
+  const pack = tar.pack();
+  layers.forEach((l, i) => pack.entry({ name: names[i]!, mtime: new Date(0) }, l));
+  pack.entry({ name: `${sha(config)}.json`, mtime: new Date(0) }, config);
+  pack.entry({ name: 'manifest.json', mtime: new Date(0) }, Buffer.from(JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: ['paper:latest'], Layers: names }])));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return { tar: Buffer.concat(chunks), config: sha(config) };
+}
+
+/** Redoes what the bundle's author does for the files added: the statement's image, SHA256SUMS, CITE.*. */
+function reseal(dir: string, config: string | undefined): void {
+  if (config) {
+    const stPath = path.join(dir, 'provenance.json');
+    const st = JSON.parse(readFileSync(stPath, 'utf8')) as Statement;
+    st.subject.push({ name: 'paper:latest', digest: { sha256: config }, annotations: { kind: 'image-config' } });
+    writeFileSync(stPath, JSON.stringify(st, null, 2));
+  }
+  const oldSums = readFileSync(path.join(dir, 'SHA256SUMS'));
+  const files = readdirSync(dir).filter((f) => !['SHA256SUMS', 'CITE.md', 'CITE.tex'].includes(f)).sort();
+  const sums = files.map((f) => `${sha(readFileSync(path.join(dir, f)))}  ${f}\n`).join('');
+  writeFileSync(path.join(dir, 'SHA256SUMS'), sums);
+  for (const f of ['CITE.md', 'CITE.tex']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8').replaceAll(sha(oldSums), sha(sums)));
+}
+
+describe('rep verify --rebuild of a bundle that does not promise its digest (reproducible: false)', () => {
+  const repfile = `rep: 1
+name: paper
+base: busybox:latest
+steps:
+  data:
+    inputs: [data/]
+    run: cp data/x /x
+reproducible: false
+`;
+  // The base image's layer, and the step's.
+  const base: Entry[] = [{ name: 'bin/', type: 'directory' }, { name: 'bin/sh', body: 'shell', mode: 0o755 }, { name: 'bin/ls', type: 'link', linkname: 'bin/sh' }, { name: 'etc/', type: 'directory' }, { name: 'etc/passwd', body: 'root:x:0:0\n' }];
+  const step: Entry[] = [{ name: 'x', body: 'x\n' }];
+  // What `docker export` of a container of it writes: its files (the hard link named the other way round), and the engine's own.
+  const exported: Entry[] = [
+    { name: '.dockerenv', body: '' }, { name: 'bin/', type: 'directory' }, { name: 'bin/ls', body: 'shell', mode: 0o755 }, { name: 'bin/sh', type: 'link', linkname: 'bin/ls' },
+    { name: 'dev/', type: 'directory' }, { name: 'etc/', type: 'directory' }, { name: 'etc/hostname', body: 'c0ffee\n' }, { name: 'etc/passwd', body: 'root:x:0:0\n' },
+    { name: 'proc/', type: 'directory' }, { name: 'work/', type: 'directory' }, { name: 'work/made/', type: 'directory' }, { name: 'x', body: 'x\n' },
+  ];
+
+  /** The bundle as its author publishes it with `--image`: image.tar of `layers`, and filesystem.json of a container of the clean image. */
+  async function withImage(layers: Entry[][], o: { archive?: boolean } = {}) {
+    const { bundle } = await bundleOf(repfile);
+    const listing = path.join(folders.make('rep-verify-fs-'), 'fs.tar');
+    writeFileSync(listing, await tarOf(exported));
+    writeFileSync(path.join(bundle, 'filesystem.json'), prettyJson(await readFilesystemTar(listing)));
+    const image = await dockerArchive(await Promise.all(layers.map(tarOf)));
+    if (o.archive !== false) writeFileSync(path.join(bundle, 'image.tar'), image.tar);
+    reseal(bundle, o.archive === false ? undefined : image.config);
+    return bundle;
+  }
+  const rebuild = () => ({ engine: new Stand(new Map([['busybox:latest', ID(1)]]), exported) });
+
+  it('checks filesystem.json against the image archive the statement cites: a clean list beside a backdoored image is refused', async () => {
+    const honest = await withImage([base, step]);
+    expect(failures(await verifyBundle(honest))).toEqual([]);
+    const rebuilt = await verifyBundle(honest, { rebuild: rebuild() });
+    expect(rebuilt.checks.map((c) => [c.name, c.ok])).toEqual([['checksums', true], ['subjects', true], ['signature', true], ['keys', true], ['rebuild', true]]);
+
+    // The rebuild gives the clean files, which filesystem.json lists; the image shipped holds a backdoor and another passwd.
+    const evil: Entry[] = [{ name: 'etc/passwd', body: 'root:x:0:0\ntoor::0:0\n' }, { name: 'usr/bin/backdoor', body: 'evil', mode: 0o4755 }];
+    const backdoored = await withImage([base, step, evil]);
+    expect(failures(await verifyBundle(backdoored, { rebuild: rebuild() }))).toEqual([
+      [
+        'rebuild',
+        'the rebuild was compared with filesystem.json, which does not list the files of the image in image.tar (the image the statement cites); from filesystem.json to that image:',
+        'changed  /etc/passwd: content differs',
+        'added    /usr',
+        'added    /usr/bin',
+        'added    /usr/bin/backdoor',
+      ],
+    ]);
+  });
+
+  it('says, without an image archive, that nothing ties filesystem.json to the image cited', async () => {
+    const bundle = await withImage([base, step], { archive: false });
+    expect(failures(await verifyBundle(bundle, { rebuild: rebuild() }))).toEqual([
+      ['rebuild', 'the rebuild was compared with filesystem.json only, which the bundle does not tie to the image the statement cites: with `reproducible: false` the digest is not compared, and the bundle holds no image archive to check filesystem.json against (rep publish --image writes one)'],
+    ]);
   });
 });
