@@ -6,7 +6,10 @@
 // and its answer kept beside the seal key ($XDG_STATE_HOME/rep/clients.json),
 // under the binary's identity: its real path, device, inode, size, mtime and
 // ctime (ns). A client upgraded, replaced or moved is another binary, asked
-// again. The file is this user's, read bounded and no-follow, each value
+// again. Only a client that is itself the program (an executable named
+// docker*, not a script): a shim or a dispatcher (a wrapper script, snap's
+// /snap/bin/docker -> /usr/bin/snap, a mise or asdf shim) starts whichever
+// client it chooses today, unseen in its own stat, so it is asked every time. The file is this user's, read bounded and no-follow, each value
 // checked; one that cannot be read is a miss (the client is asked), written
 // afresh; at most MAX_CLIENTS binaries are kept, those asked last.
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
@@ -34,8 +37,8 @@ export function clientsFile(env: NodeJS.ProcessEnv): string | undefined {
 export function resolveBin(bin: string, env: NodeJS.ProcessEnv): string | undefined {
   if (bin.includes('/')) return path.resolve(bin);
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.resolve(dir, bin);
+    // An empty entry is the working folder, as execvp reads PATH.
+    const file = path.resolve(dir || '.', bin);
     try {
       accessSync(file, constants.X_OK);
       if (statSync(file).isFile()) return file;
@@ -46,14 +49,26 @@ export function resolveBin(bin: string, env: NodeJS.ProcessEnv): string | undefi
   return undefined;
 }
 
-/** The binary's identity (its real path and stat), hashed; undefined when it cannot be found. */
+/** The magic numbers of an executable that is a program itself: ELF, and Mach-O (both byte orders, 32 and 64 bits, universal). */
+const PROGRAM_MAGIC = ['7f454c46', 'feedface', 'feedfacf', 'cefaedfe', 'cffaedfe', 'cafebabe'];
+
+/** Whether `file` starts with an executable program's magic number (not "#!", a script). */
+function isProgram(file: string): boolean {
+  const r = readBounded(file, { limit: 4, head: true });
+  return r.ok && r.bytes.length === 4 && PROGRAM_MAGIC.includes(r.bytes.toString('hex'));
+}
+
+/**
+ * The binary's identity (its real path and stat), hashed; undefined when it cannot be found or is
+ * not a client rep may remember (see the head of this file): then the client is asked each time.
+ */
 export function clientIdentity(bin: string, env: NodeJS.ProcessEnv): string | undefined {
   const file = resolveBin(bin, env);
   if (!file) return undefined;
   try {
     const real = realpathSync(file);
     const st = statSync(real, { bigint: true });
-    if (!st.isFile()) return undefined;
+    if (!st.isFile() || !/^(docker|com\.docker\.cli)/.test(path.basename(real)) || !isProgram(real)) return undefined;
     return sha256Of([real, String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs)]);
   } catch {
     return undefined;
