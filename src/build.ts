@@ -186,7 +186,8 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const after = stamper && stamp ? noopRecordAfter(dag, next, image, context !== index.files ? stamper(context) : stamp, lockProblems(dag, project.lock?.value), facts?.baseIds) : undefined;
     // Files modified just before this build read them keep their hashes in the record (racy stat: see NoopRecord.racy).
     const racy = after && racyFiles(context, startedOn.getTime(), knownHashes(cited, plan.steps));
-    if (after && racy) writeNoop(ctx.dir, racy.length ? { ...after, racy } : after);
+    const secretFiles = Object.values(recipe.secrets).some((src) => 'file' in src);
+    if (after && racy) writeNoop(ctx.dir, { ...after, ...(racy.length ? { racy } : {}), ...(secretFiles ? { secretFiles: true as const } : {}) });
     return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests, facts });
   } finally {
     mutex?.release();

@@ -171,7 +171,8 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   const { repfile, contextDir } = projectPaths({ file: args.file, context: args.context, cwd });
   // Read only when .rep is a folder of its own, and never through a link.
   const noop = readNoop(contextDir);
-  if (!noop) return undefined;
+  // A secret's file may have moved into the context: the full path checks (NoopRecord.secretFiles).
+  if (!noop || noop.secretFiles) return undefined;
   // Another build holds the project (or something is planted at its mutex): let the full path see to it.
   if (lexists(statePath(contextDir, 'buildMutex'))) return undefined;
   // The full path reads the measured outputs from the state: without it, it decides.
@@ -208,12 +209,7 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   try {
     const server = await version;
     if (!server) return undefined;
-    const repfileText = repfileBytes(repfile);
-    // Secrets: where a secret's file lies may change outside the context (a link moved into it), which the
-    // stamp does not see; the full path checks it before its own no-op answer (scheduler/secrets.ts). A
-    // Repfile that names secrets at all goes the long way (a word in a comment too: the cost is a plan).
-    if (repfileText.includes('secret')) return undefined;
-    const repfileSha256 = sha256Hex(repfileText);
+    const repfileSha256 = sha256Hex(repfileBytes(repfile));
     const lock = lockBytes(repfile);
     const stamp = (c: boolean) =>
       noopStamp({ engine: engineIdentity('docker', server, askedPlatform(env)), dockerfile, repfile, repfileSha256, lockBytes: lock, ignoreText: ctx.value.ignoreText, files: files.value, canonical: c });

@@ -55,6 +55,14 @@ export function stampMtimeMs(stamp: string): number {
   return Number(stamp.slice(a + 1, b < 0 ? stamp.length : b));
 }
 
+/** The ctime (ms) a stamp holds (its third field): 0 without one, NaN when it is not a number. */
+export function stampCtimeMs(stamp: string): number {
+  const a = stamp.indexOf(':', stamp.indexOf(':') + 1);
+  if (a < 0) return 0;
+  const b = stamp.indexOf(':', a + 1);
+  return Number(stamp.slice(a + 1, b < 0 ? stamp.length : b));
+}
+
 /** The inode and device a stamp holds: the same for two names of one file. */
 export function stampInode(stamp: string): string {
   let at = -1;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { RACY_MS, stampMtimeMs, statLine, type ContextFile } from '../context/files.js';
+import { RACY_MS, stampCtimeMs, stampMtimeMs, statLine, type ContextFile } from '../context/files.js';
 import { formatDiagnostic } from '../diag.js';
 import type { Engine } from '../engine/engine.js';
 import { readLockFile } from '../lock/lockfile.js';
@@ -47,6 +47,12 @@ export interface NoopRecord {
    */
   racy?: [path: string, sha256: string][];
   /**
+   * The Repfile gives a secret a file: where that file lies can change outside the context (a link
+   * moved into it), unseen by the stamp, and the full path checks it before its own no-op answer
+   * (scheduler/secrets.ts); the quick path, which parses no Repfile, leaves such a project to it.
+   */
+  secretFiles?: true;
+  /**
    * This user's seal on the rest, for this project (seal.ts): a .rep/ that came with a
    * repository could otherwise hold a record whose stamp matches (a context .dockerignore
    * leaves empty makes it foreseeable) and have `rep build` answer "nothing to build".
@@ -73,7 +79,8 @@ export function racyFiles(files: readonly ContextFile[], readFrom: number, hashe
   let bytes = 0;
   for (const f of files) {
     // A link's text is in the stamp itself.
-    if (f.type !== 'file' || !(stampMtimeMs(f.stamp) >= readFrom - RACY_MS)) continue;
+    // By mtime or ctime: a tool that sets an old mtime on what it writes (touch -d, rsync -t) leaves the ctime of the write.
+    if (f.type !== 'file' || !(Math.max(stampMtimeMs(f.stamp), stampCtimeMs(f.stamp)) >= readFrom - RACY_MS)) continue;
     const sha256 = hashes.get(f.path);
     bytes += f.size;
     if (sha256 === undefined || racy.length === MAX_RACY || bytes > RACY_BYTES) return undefined;
@@ -195,7 +202,8 @@ export function isNoopRecord(x: unknown): x is NoopRecord {
     Array.isArray(r.lock) && r.lock.every((x) => typeof x === 'string') &&
     Array.isArray(r.bases) && r.refs.length + r.bases.length <= MAX_NOOP_REFS &&
     r.bases.every((b) => Array.isArray(b) && b.length === 2 && typeof b[0] === 'string' && imageRefProblem(b[0]) === undefined && typeof b[1] === 'string' && /^(sha256:)?[0-9a-f]{64}$/.test(b[1])) &&
-    (r.racy === undefined || (Array.isArray(r.racy) && r.racy.length <= MAX_RACY && r.racy.every(isRacyEntry)))
+    (r.racy === undefined || (Array.isArray(r.racy) && r.racy.length <= MAX_RACY && r.racy.every(isRacyEntry))) &&
+    (r.secretFiles === undefined || r.secretFiles === true)
   );
 }
 
@@ -210,7 +218,7 @@ export function readNoop(contextDir: string): NoopRecord | undefined {
   const read = file ? readJsonFile<NoopRecord>(file, isNoopRecord, { limit: NOOP_LIMIT }) : undefined;
   if (!read) return undefined;
   // The fields rep writes, and no other, before anything walks it: a field more nested 400k deep overflowed the stack.
-  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock, bases: read.bases.map(([ref, id]) => [ref, id]), ...(read.racy ? { racy: read.racy.map(([p, h]) => [p, h]) } : {}) };
+  const record: NoopRecord = { stamp: read.stamp, imageId: read.imageId, tag: read.tag, refs: read.refs, steps: read.steps.map(({ name, key }) => ({ name, key })), lock: read.lock, bases: read.bases.map(([ref, id]) => [ref, id]), ...(read.racy ? { racy: read.racy.map(([p, h]) => [p, h]) } : {}), ...(read.secretFiles ? { secretFiles: true } : {}) };
   return sealHolds(contextDir, sealedText(record), read.seal) ? { ...record, seal: read.seal } : undefined;
 }
 

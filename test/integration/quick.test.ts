@@ -2,16 +2,16 @@
 // against the real docker engine: it answers only when the full build would
 // find nothing to do, says what the full status would, and says nothing in
 // every case where it cannot be sure.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { quickNoop, quickStatus, type QuickBuildArgs } from '../../src/commands/quick.js';
 import { readNoop, writeNoop } from '../../src/scheduler/noop.js';
 import { makeProject, rep, tempFolders } from '../helpers.js';
 import { chainProject, fresh } from './engine-suite.js';
-import { DOCKER_BIN, sh } from './helpers.js';
+import { DEBIAN_DOCKER, DOCKER_BIN, sh } from './helpers.js';
 
 const ARGS: Omit<QuickBuildArgs, 'command'> = { engine: 'docker', dockerfile: 'Dockerfile' };
 const quick = (dir: string, args: Partial<QuickBuildArgs> = {}, env: NodeJS.ProcessEnv = {}) =>
@@ -65,7 +65,7 @@ describe('quick no-op answer of rep build (docker)', () => {
 });
 
 describe('quick no-op answer: what the full path refuses before its own no-op (found by an adversarial review)', () => {
-  it('a folder at one of rep\'s file names in .rep/, a Dockerfile\'s own ignore file that .dockerignore leaves out, a Repfile that names secrets', async () => {
+  it('a folder at one of rep\'s file names in .rep/, a Dockerfile\'s own ignore file that .dockerignore leaves out', async () => {
     const dir = built();
     expect(await quick(dir)).toBeDefined();
     const folder = path.join(dir, '.rep/statcache.json');
@@ -87,11 +87,31 @@ describe('quick no-op answer: what the full path refuses before its own no-op (f
     rmSync(path.join(dir, 'Dockerfile.dockerignore'));
     expect(await quick(dir)).toBeDefined();
 
-    // Where a secret's file lies can change outside the context: such a Repfile goes the long way every time.
-    writeFileSync(path.join(dir, 'Repfile'), `${readFileSync(path.join(dir, 'Repfile'), 'utf8')}# no secrets yet\n`);
-    expect(rep(dir, ['build', '--engine', 'docker']).code).toBe(0);
-    expect(await quick(dir)).toBeUndefined();
-    expect(rep(dir, ['build', '--engine', 'docker']).stdout).toMatch(/^rep: nothing to build/);
+  });
+
+  it('a Repfile that gives a secret a file (however YAML spells the key): where it lies can change outside the context, so the full path checks it every time', async () => {
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: quicksecret\nbase: busybox:latest\nenv: {TEST_RUN: "${randomUUID()}"}\n"secr\\x65ts":\n  api: {file: keys/api.txt}\nsteps:\n  use:\n    "secr\\x65ts": [api]\n    run: wc -c < /run/secrets/api > /api.len\nimage:\n  tag: rep-test/quicksecret:latest\n`,
+      'keys/api.txt': 'key\n',
+      '.dockerignore': 'keys\n',
+    });
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    // Secrets are mounted by BuildKit: Debian's client has it.
+    const BK = { REP_DOCKER: DEBIAN_DOCKER };
+    const r = rep(dir, ['build', '--engine', 'docker'], BK);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readNoop(dir)?.secretFiles).toBe(true);
+    expect(await quick(dir, {}, BK)).toBeUndefined();
+    // The full path answers the no-op, having checked where the secret's file lies.
+    expect(rep(dir, ['build', '--engine', 'docker'], BK).stdout).toMatch(/^rep: nothing to build/);
+    // A link moved into the context: the full path refuses, where a no-op answer said nothing.
+    rmSync(path.join(dir, 'keys'), { recursive: true });
+    writeFileSync(path.join(dir, 'api.txt'), 'key\n');
+    mkdirSync(path.join(dir, 'keys'));
+    symlinkSync('../api.txt', path.join(dir, 'keys/api.txt'));
+    const refused = rep(dir, ['build', '--engine', 'docker'], BK);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('the secret is the file api.txt of the build context')]);
+    sh(DOCKER_BIN, ['image', 'rm', '-f', 'rep-test/quicksecret:latest']);
   });
 });
 

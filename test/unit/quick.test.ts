@@ -142,6 +142,9 @@ describe('racy files: written again within one tick of the file system clock, th
     const files = [file('old.txt', now - RACY_MS - 1), file('new.txt', now - 5), file('later.txt', now + 50), file('link', now, 2, 'symlink')];
     const hashes = new Map([['old.txt', 'a'.repeat(64)], ['new.txt', 'b'.repeat(64)], ['later.txt', 'c'.repeat(64)]]);
     expect(racyFiles(files, now, hashes)).toEqual([['new.txt', 'b'.repeat(64)], ['later.txt', 'c'.repeat(64)]]);
+    // An old mtime set on a file just written (touch -d, rsync -t): its ctime tells.
+    const touched = { ...file('touched.txt', now - 100_000), stamp: `2:${now - 100_000}:${now - 3}:1:1` };
+    expect(racyFiles([touched], now, new Map([['touched.txt', 'e'.repeat(64)]]))).toEqual([['touched.txt', 'e'.repeat(64)]]);
     // One whose hash the build does not know, or too many to check quickly: no record at all.
     expect(racyFiles(files, now, new Map([['new.txt', 'b'.repeat(64)]]))).toBeUndefined();
     const many = Array.from({ length: MAX_RACY + 1 }, (_, n) => file(`f${n}`, now));
