@@ -76,8 +76,8 @@ export class CacheFrom {
    * (one's removal of the registry's name fell between the other's pull and tag, and failed a cached step).
    */
   private readonly fetches = new Map<string, Promise<string | undefined>>();
-  /** Step image tags (hex) the folders' archives added to the engine: see dropUnwanted. */
-  private readonly added = new Set<string>();
+  /** Step image tags (hex) the folders' archives added to the engine, each with the image the load gave it: see dropUnwanted. */
+  private readonly added = new Map<string, string | undefined>();
   constructor(
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
@@ -116,6 +116,8 @@ export class CacheFrom {
       // Another rep on this engine may take the registry's name away between this pull and tag: a miss, said.
       if (!(e instanceof EngineError)) throw e;
       this.onEvent?.({ type: 'cache-unused', from: spec.text, why: e.message });
+      // Not left under the registry's name when the tag failed (nothing but rep gc removes a step image).
+      await this.engine.removeImage(remote).catch(() => undefined);
       return false;
     }
   }
@@ -127,13 +129,17 @@ export class CacheFrom {
    * as built, for every project on this engine, --cache-from or not (and for rep verify --rebuild), as
    * a registry does not (it is asked for one key). Called when the run is over, not after the load: a
    * consumer's key is known only once its producer's outputs are measured, and the archive has it too.
-   * Tags the engine had before the load are not the archive's (loadArchive puts them back): they stay.
+   * Tags the engine had before the load are not the archive's (loadArchive puts them back): they stay;
+   * so does a tag that names another image by now than the load gave it (another build on this engine
+   * made that step meanwhile: keys are content-only, and two projects share them).
    */
   async dropUnwanted(keys: readonly string[]): Promise<void> {
     // Loads are over by the end of the run (each step waits for its own); one still going would add tags after this.
     await Promise.allSettled(this.loads.values());
     const wanted = new Set(keys.map(keyHex));
-    for (const hex of this.added) if (!wanted.has(hex)) await this.engine.removeImage(cacheRef(hex)).catch(() => undefined);
+    const unwanted = [...this.added].filter(([hex, id]) => !wanted.has(hex) && id !== undefined);
+    const now = await this.engine.imageIds(unwanted.map(([hex]) => cacheRef(hex))).catch(() => new Map<string, string | undefined>());
+    for (const [hex, id] of unwanted) if (now.get(cacheRef(hex)) === id) await this.engine.removeImage(cacheRef(hex)).catch(() => undefined);
     this.added.clear();
   }
 
@@ -160,7 +166,7 @@ export class CacheFrom {
  * archive moved: a step the engine built itself is not the archive's to change.
  * The keys of the tags it adds go into `added` (CacheFrom.dropUnwanted).
  */
-async function loadArchive(engine: Engine, file: string, added: Set<string>): Promise<void> {
+async function loadArchive(engine: Engine, file: string, added: Map<string, string | undefined>): Promise<void> {
   const st = lstatQuiet(file);
   if (st === undefined) return;
   // A FIFO would block the load for ever; a link points where the folder's writer likes.
@@ -168,11 +174,13 @@ async function loadArchive(engine: Engine, file: string, added: Set<string>): Pr
   const keys = await archiveStepKeys(file);
   const had = new Map<string, string>();
   for (const image of await engine.listImages(CACHE_REPO)) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
-  // Before the load: one that fails halfway has added some of them already.
-  for (const hex of keys) if (!had.has(hex)) added.add(hex);
+  const adds = keys.filter((hex) => !had.has(hex));
   try {
     await engine.load(file);
   } finally {
+    // Also after a load that failed halfway (it has added some of them already): each with the image it names now.
+    const ids = await engine.imageIds(adds.map((hex) => cacheRef(hex))).catch(() => new Map<string, string | undefined>());
+    for (const hex of adds) if (ids.get(cacheRef(hex)) !== undefined) added.set(hex, ids.get(cacheRef(hex)));
     // Also after a load that failed halfway: docker tags each image of the archive as it loads it.
     if (had.size) {
       const now = await engine.imageIds([...had.keys()].map((hex) => `rep-cache:${hex}`)).catch(() => new Map<string, string | undefined>());

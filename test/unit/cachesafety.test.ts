@@ -278,6 +278,19 @@ describe('the step images a cache folder adds', () => {
     expect([...engine.tags].sort()).toEqual([[`rep-cache:${K2}`, ID('f')], [`rep-cache:${K3}`, ID('3')]]);
   });
 
+  it('are left alone when the tag names another image by then: another build on this engine made that step meanwhile (found by a review)', async () => {
+    const d = temp();
+    await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`, `rep-cache:${K2}`)]]);
+    const engine = new Fake(new Map(), ID('f'));
+    const from = new CacheFrom(engine, [dirSpec(d)]);
+    expect(await from.fetch(`sha256:${K2}`)).toBe(`dir://${d}`);
+    // Project B, on the same engine, builds its step of key K1 while this build runs.
+    engine.tags.set(`rep-cache:${K1}`, ID('b'));
+    await from.dropUnwanted([`sha256:${K2}`]);
+    expect(engine.removed).toEqual([]);
+    expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('b'));
+  });
+
   it('by a load that failed halfway are untagged too', async () => {
     const d = temp();
     await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
@@ -421,5 +434,7 @@ describe('a registry cache', () => {
     expect(await new CacheFrom(engine, [registry], (e) => events.push(e)).fetch(`sha256:${K1}`)).toBeUndefined();
     expect(events).toEqual([{ type: 'cache-unused', from: registry.text, why: 'docker tag failed (exit 1)' }]);
     expect(engine.tags.has(`rep-cache:${K1}`)).toBe(false);
+    // Nor is the pulled image left under the registry's name, which nothing of rep's would remove.
+    expect(engine.tags.has(remote)).toBe(false);
   });
 });
