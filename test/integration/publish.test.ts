@@ -174,6 +174,18 @@ describe('rep publish with a real engine', () => {
     expect(viaDocker.checks.at(-1)!.detail).toEqual([`reproduced: ${r.value.imageDigest} (identical image)`]);
   });
 
+  it('without the rewrite (reproducible: false), a rebuild is compared with filesystem.json, which must list the files of the image the bundle holds: a real docker export and the archive\'s layers agree', async () => {
+    const dir = makeProject({ ...tree('busybox:latest'), Repfile: `${repfile('busybox:latest')}reproducible: false\n` });
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
+    const r = await publish(open(dir), { engine: docker(), out, image: true });
+    if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
+    removeAfter.push([DOCKER_BIN, verifyTagOf(r.value.bundleSha256)]);
+    const v = await verifyBundle(out, { rebuild: { engine: docker() } });
+    expect(v.checks.map((c) => [c.name, c.ok, c.ok ? '' : c.detail.join('; ')])).toEqual([
+      ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''], ['rebuild', true, ''],
+    ]);
+  });
+
   it('refuses to publish when a context file changes while publish reads it (the bundle would not verify)', async () => {
     const dir = makeProject({ ...tree('busybox:latest'), Repfile: repfile('busybox:latest').replace('run: echo system > /system', 'run: sleep 4 && echo system > /system') });
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'rep-pub-')), 'bundle');
