@@ -30,6 +30,8 @@ export interface CliEngineOptions {
   env?: NodeJS.ProcessEnv;
   /** How long the client may take to say the engine's version (PROBE_MS). */
   probeMs?: number;
+  /** How long it may take to answer a question about images or containers (QUESTION_MS). */
+  questionMs?: number;
 }
 
 interface ImageJson {
@@ -43,6 +45,10 @@ interface ImageJson {
  * answers held every build, and every failed step's question whether the engine is still there, for ever.
  */
 const PROBE_MS = 30_000;
+/** How long the client may take to answer a question about images or containers (see CliEngine.run). */
+const QUESTION_MS = 120_000;
+/** The client's commands that ask or change a name, never move an image's bytes. */
+const QUESTIONS = new Set(['image', 'tag', 'create', 'rm', 'images', 'inspect']);
 
 export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
@@ -54,6 +60,7 @@ export class CliEngine implements Engine {
   /** Docker's API socket, where the client would talk to it. */
   private readonly socket: string | undefined;
   private readonly probeMs: number;
+  private readonly questionMs: number;
 
   constructor(opts: CliEngineOptions) {
     this.name = opts.flavor;
@@ -63,6 +70,7 @@ export class CliEngine implements Engine {
     this.env = { ...env };
     this.socket = opts.flavor === 'docker' ? dockerSocket(env) : undefined;
     this.probeMs = opts.probeMs ?? PROBE_MS;
+    this.questionMs = opts.questionMs ?? QUESTION_MS;
   }
 
   /** The Engine API's answer, or undefined when it cannot give one (no socket, no answer): then the client is asked. */
@@ -75,8 +83,17 @@ export class CliEngine implements Engine {
     }
   }
 
-  private run(args: string[], opts: { input?: string; reject?: boolean; timeout?: number } = {}) {
-    return execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true, timeout: opts.timeout });
+  /**
+   * Runs the client. A question (inspect, tag, create, rm, images) not answered within QUESTION_MS
+   * throws: a remote engine whose link died after it answered the version (an ssh:// host asleep)
+   * held rep for ever, and a timed-out inspect must not read as "no such image". Builds, saves,
+   * loads, copies, pushes and pulls take as long as they take (Ctrl-C stops them).
+   */
+  private async run(args: string[], opts: { input?: string; reject?: boolean; timeout?: number } = {}) {
+    const question = opts.timeout === undefined && QUESTIONS.has(args[0]!);
+    const r = await execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true, timeout: question ? this.questionMs : opts.timeout });
+    if (question && r.timedOut) throw new EngineError(`${this.bin} ${args.slice(0, 2).join(' ')} gave no answer within ${this.questionMs / 1000} s: is the engine still there?`);
+    return r;
   }
 
   private async must(args: string[]): Promise<string> {
@@ -88,6 +105,8 @@ export class CliEngine implements Engine {
   }
 
   private version?: string;
+  /** podman speaking to a service (podman --remote, a podman machine, CONTAINER_HOST), as it said when asked for its version. */
+  private remotePodman = false;
   /** The server's os/arch, as it said when asked for its version. */
   private serverPlatform?: string;
   /** Why the engine did not answer when last asked: no such binary, or the client's first line. */
@@ -113,7 +132,7 @@ export class CliEngine implements Engine {
       // podman: the server's when it speaks to one (podman --remote, a podman machine), else its own.
       const fmt = docker
         ? '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}/{{.Server.Arch}}'
-        : '{{if .Server}}{{.Server.Version}} - {{.Server.OsArch}}{{else}}{{.Client.Version}} - {{.Client.OsArch}}{{end}}';
+        : '{{if .Server}}{{.Server.Version}} - {{.Server.OsArch}} remote{{else}}{{.Client.Version}} - {{.Client.OsArch}}{{end}}';
       // Asked side by side: buildx answers (or not) while the daemon does.
       const buildx = docker && needsBuildxProbe(this.ask) && buildxMayBeThere(this.env) ? this.run(['buildx', 'inspect'], { reject: false, timeout: this.probeMs }).then((r) => r.exitCode === 0 && buildsIntoDaemon(String(r.stdout)), () => false) : Promise.resolve(false);
       // A client asked before (this very binary): the server's half from the API, no client started.
@@ -127,9 +146,10 @@ export class CliEngine implements Engine {
       }
       try {
         const r = await this.run(['version', '--format', fmt], { reject: false, timeout: this.probeMs });
-        const [server, client, platform] = String(r.stdout).split(' ');
+        const [server, client, platform, remote] = String(r.stdout).split(' ');
         if (r.exitCode === 0 && server) {
           this.version = server;
+          this.remotePodman = !docker && remote === 'remote';
           this.serverPlatform = checkedPlatform(platform);
           if (docker) this.builder = chooseBuilder(this.ask, { version: client || undefined, buildx: await buildx });
           if (docker && client) rememberClientVersion(this.bin, this.env, client);
@@ -239,12 +259,20 @@ export class CliEngine implements Engine {
   }
 
   async build(req: BuildRequest): Promise<BuildOutcome> {
-    if (this.name === 'docker') await this.serverVersion();
+    // The builder (docker), whether podman is remote: asked once.
+    await this.serverVersion();
     // Said when something is to be built, not before: a build with nothing to do needs no builder.
     const problem = this.builderProblem();
     if (problem) {
       req.onLine?.(problem);
       return { ok: false, exitCode: 1, tail: [problem], cancelled: false };
+    }
+    // podman --remote hands a secret given in the environment (env=NAME) to the build as an empty file, and the
+    // build goes on (containers/podman#19844): the step would be keyed and cached as built with its secret.
+    if (this.remotePodman && req.secrets?.some((sec) => !('src' in sec))) {
+      const said = `podman ${this.version} is remote here (podman --remote, a podman machine, CONTAINER_HOST), and hands a secret given from the environment to the build as an empty file: give it as a file (--secret id=ID,src=FILE), or build with a local podman or docker`;
+      req.onLine?.(said);
+      return { ok: false, exitCode: 1, tail: [said], cancelled: false };
     }
     const source = req.context;
     // A Dockerfile that copies nothing (the final image's settings), or a small tar in memory, goes over

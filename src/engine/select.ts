@@ -30,9 +30,9 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
       const docker = make('docker');
       const silent = await docker.whySilent();
       if (!silent) return ok({ engine: docker });
-      // Docker the user set up (DOCKER_HOST, or a client whose daemon is down) is not passed by in silence.
-      const host = (opts.env ?? process.env).DOCKER_HOST;
-      const why = host ? `DOCKER_HOST=${host}` : silent.kind === 'no-answer' ? silent.said : undefined;
+      // Docker the user set up (DOCKER_HOST, a client named by REP_DOCKER, or a client whose daemon is down) is not passed by in silence.
+      const env = opts.env ?? process.env;
+      const why = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : silent.kind === 'no-answer' ? silent.said : env.REP_DOCKER ? `REP_DOCKER=${env.REP_DOCKER}: no such program` : undefined;
       const podman = make('podman');
       if (await podman.available()) return ok({ engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) });
       return ok({ engine: new NoneEngine(), notice: `no container engine answers (docker${why ? `: ${why};` : ','} podman): building nothing, as with --engine none` });

@@ -153,6 +153,17 @@ describe('an engine that takes the connection and never answers (found by an adv
     expect(await engine.answers()).toBe(false);
     expect(await engine.whySilent()).toEqual({ kind: 'no-answer', said: 'docker version gave no answer within 0.3 s' });
   });
+
+  it('nor one that answered its version and then falls silent (an ssh:// host asleep): a question throws, it is never read as "no such image"', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fake-engine-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'docker'), `#!/bin/sh\ncase "$1" in\n  version) echo '20.10.24 20.10.24 linux/amd64';;\n  *) exec /bin/sleep 60;;\nesac\n`);
+    chmodSync(path.join(dir, 'docker'), 0o755);
+    const engine = new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'ssh://u@198.51.100.7' }, questionMs: 300 });
+    expect(await engine.available()).toBe(true);
+    await expect(engine.imageIds(['busybox:latest'])).rejects.toThrow('docker image inspect gave no answer within 0.3 s: is the engine still there?');
+    await expect(engine.tag('busybox:latest', `rep-cache:${'a'.repeat(64)}`)).rejects.toThrow(/^docker tag .* gave no answer within 0\.3 s/);
+  });
 });
 
 describe('the platform an engine builds for', () => {
@@ -183,6 +194,24 @@ async function pickAuto(env: NodeJS.ProcessEnv) {
   return r.value;
 }
 
+describe('secrets through podman --remote (found by a review)', () => {
+  it('one given from the environment is refused, said why: podman --remote hands it to the build as an empty file and the build goes on', async () => {
+    const dir = fakes({ podman: { version: '5.7.1 - linux/amd64 remote' } });
+    const engine = new CliEngine({ flavor: 'podman', env: { PATH: dir } });
+    const lines: string[] = [];
+    const r = await engine.build({ context: { dockerfile: 'FROM busybox\n' }, tag: `rep-cache:${'a'.repeat(64)}`, secrets: [{ id: 'token', value: 's3cret' }], onLine: (l) => lines.push(l) });
+    expect(r.ok).toBe(false);
+    expect(lines.join('\n')).toMatch(/^podman 5\.7\.1 is remote here .* give it as a file \(--secret id=ID,src=FILE\)/);
+    expect(calls(dir, 'podman').some((c) => c.startsWith('build'))).toBe(false);
+    // A file, and a local podman, go to the build as before.
+    await engine.build({ context: { dockerfile: 'FROM busybox\n' }, tag: `rep-cache:${'a'.repeat(64)}`, secrets: [{ id: 'token', src: '/tmp/token' }] });
+    expect(calls(dir, 'podman').some((c) => c.startsWith('build') && c.includes('id=token,src=/tmp/token'))).toBe(true);
+    const local = fakes({ podman: { version: '4.3.1 - linux/amd64' } });
+    await new CliEngine({ flavor: 'podman', env: { PATH: local } }).build({ context: { dockerfile: 'FROM busybox\n' }, tag: `rep-cache:${'a'.repeat(64)}`, secrets: [{ id: 'token', value: 's3cret' }] });
+    expect(calls(local, 'podman').some((c) => c.startsWith('build') && c.includes('id=token,env=REP_SECRET_0'))).toBe(true);
+  });
+});
+
 describe('--engine auto', () => {
   const DOWN = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?';
 
@@ -205,6 +234,13 @@ describe('--engine auto', () => {
     const sel = await pickAuto({ PATH: dir, DOCKER_HOST: 'unix:///run/user/1000/docker.sock' });
     expect(sel.engine.name).toBe('podman');
     expect(sel.notice).toBe('docker does not answer (DOCKER_HOST=unix:///run/user/1000/docker.sock): using podman');
+  });
+
+  it('says so when REP_DOCKER names a client that is not there (a typo, a stale path; found by a review)', async () => {
+    const dir = fakes({ podman: {} });
+    const sel = await pickAuto({ PATH: dir, REP_DOCKER: '/opt/docker-27/bin/docker' });
+    expect(sel.engine.name).toBe('podman');
+    expect(sel.notice).toBe('docker does not answer (REP_DOCKER=/opt/docker-27/bin/docker: no such program): using podman');
   });
 
   it('stays quiet on a machine with podman and no docker at all', async () => {
