@@ -20,11 +20,12 @@ import type { Statement } from './emit/provenance.js';
 import type { Reason } from './plan/reasons.js';
 import type { Project } from './project.js';
 import { resolveDockerfile } from './projectpaths.js';
-import { lockProblems, resolverFor } from './lock/lockfile.js';
+import { lockPath, lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { imageStep } from './scheduler/stepimage.js';
 import { letGoOfGarbage } from './heap.js';
-import { acquireMutex, tryMutex } from './state/mutex.js';
+import { acquireMutex, alive, tryMutex } from './state/mutex.js';
+import { removeDeadTempsOf } from './state/files.js';
 import { registerProject } from './gc/register.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
 
@@ -112,6 +113,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   }
   if (held && !held.ok) return held;
   const mutex = held?.value;
+  // What a write killed halfway left beside the files rep writes in the context is no file of the project's.
+  const leftovers = mutex ? [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].reduce((n, f) => n + removeDeadTempsOf(f, alive), 0) : 0;
+  if (leftovers) forgetHandedWalk();
   try {
     const state = readState(ctx.dir);
     const resolveBase = resolverFor(project.lock?.value);

@@ -80,6 +80,40 @@ export function removeDeadTemps(dir: string, alive: (pid: number) => boolean, no
   }
 }
 
+/**
+ * Removes the temp files a dead process left beside `file` (tempBeside's names for it), whatever
+ * their age: for the files rep writes inside the build context (the standalone Dockerfile, the
+ * lock), where a write killed halfway left `Dockerfile.PID.HEX.tmp` in every later build's
+ * context, its steps' inputs and its images. Called under the project's mutex, so no build of
+ * this project writes them meanwhile. Says how many it removed.
+ */
+export function removeDeadTempsOf(file: string, alive: (pid: number) => boolean): number {
+  const base = path.basename(file);
+  let names: string[];
+  let removed = 0;
+  try {
+    names = readdirSync(path.dirname(file));
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = TEMP.exec(name);
+    const pid = Number(m?.[1]);
+    if (!m || name !== `${base}.${m[1]}.${name.slice(-16, -4)}.tmp` || !Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    try {
+      const st = lstatSync(path.join(path.dirname(file), name));
+      if (st.isFile() || st.isSymbolicLink()) {
+        unlinkSync(path.join(path.dirname(file), name));
+        removed++;
+      }
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
 function writeAtomicWith(file: string, write: (fd: number) => void): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tempBeside(file);

@@ -129,3 +129,22 @@ describe('the walk the quick path hands over (found by an adversarial review)', 
     expect(r.value.plan!.step('app').inputs.map((f) => f.path)).toEqual(['src/a.txt', 'src/b.txt']);
   });
 });
+
+describe('what a write killed halfway left in the context (found by an adversarial review)', () => {
+  it('is removed before the build walks: a dead writer\'s Dockerfile or lock temp is no input, no file of the context', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [./]\n    run: ls\n', 'a.txt': 'a\n', '.dockerignore': '.rep\n' });
+    // A pid no process has (pid_max is at most 2^22).
+    const dead = 4_194_305;
+    const left = [`Dockerfile.${dead}.0123456789ab.tmp`, `Repfile.lock.${dead}.ba9876543210.tmp`];
+    for (const f of left) writeFileSync(path.join(dir, f), 'half written\n');
+    // Not rep's: another name, or a live writer's (this process).
+    const kept = ['Dockerfile.notes.tmp', `Dockerfile.${process.pid}.0123456789ab.tmp`];
+    for (const f of kept) writeFileSync(path.join(dir, f), 'mine\n');
+    const r = await build(open(dir), { engine: new NoneEngine() });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const inputs = r.value.plan!.step('app').inputs.map((f) => f.path);
+    for (const f of left) expect(inputs).not.toContain(f);
+    for (const f of kept) expect(inputs).toContain(f);
+    expect(inputs).toContain('a.txt');
+  });
+});
