@@ -43,10 +43,18 @@ export function startedAt(pid: number): string | undefined {
   return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
 }
 
-/** Whether the mutex file's text names a live process that is the one which wrote it. */
-function heldBy(text: string): number | undefined {
+/**
+ * The mutex files this process holds (real paths as written): a build of the library's in one process
+ * while another holds the project (a second build() call) is busy, not a stale holder's, and only a
+ * holder releases (found by a review: the first build's release freed the project under the second).
+ */
+const ownHeld = new Set<string>();
+
+/** Whether the mutex file's text names a live process that is the one which wrote it (this one only for a mutex it holds). */
+function heldBy(text: string, file: string): number | undefined {
   const [pidText, started] = text.trim().split(' ');
   const pid = Number(pidText);
+  if (pid === process.pid && ownHeld.has(path.resolve(file))) return pid;
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return undefined;
   // Where /proc tells when a process started, the file must say the same; elsewhere a live pid holds it.
   const now = startedAt(pid);
@@ -80,7 +88,7 @@ export function tryMutex(contextDir: string): Result<BuildMutex> {
       }
       const text = textAt(file);
       if (text === null) continue;
-      const pid = text !== undefined ? heldBy(text) : undefined;
+      const pid = text !== undefined ? heldBy(text, file) : undefined;
       if (pid !== undefined) return busy(pid);
       const took = takeOver(file, text, tmp);
       if (took === 'taken') return holding(contextDir, file);
@@ -97,7 +105,7 @@ function ownedBeside(file: string): string {
   const tmp = tempBeside(file);
   const fd = createExclusive(tmp);
   try {
-    writeSync(fd, `${process.pid} ${startedAt(process.pid) ?? ''}`.trim() + '\n');
+    writeSync(fd, ownText());
   } finally {
     closeSync(fd);
   }
@@ -105,6 +113,7 @@ function ownedBeside(file: string): string {
 }
 
 function holding(contextDir: string, file: string): Result<BuildMutex> {
+  ownHeld.add(path.resolve(file));
   // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
   removeDeadTemps(path.dirname(file), alive);
   removeDeadTemps(statePath(contextDir, 'materials'), alive, Date.now(), true);
@@ -113,10 +122,15 @@ function holding(contextDir: string, file: string): Result<BuildMutex> {
     release() {
       if (released) return;
       released = true;
-      rmSync(file, { force: true });
+      ownHeld.delete(path.resolve(file));
+      // Only while it is still this process's: a mutex another build took over (judged this one stale) is theirs.
+      if (textAt(file) === ownText()) rmSync(file, { force: true });
     },
   });
 }
+
+/** What this process writes in a mutex it holds (see ownedBeside). */
+const ownText = (): string => `${`${process.pid} ${startedAt(process.pid) ?? ''}`.trim()}\n`;
 
 /**
  * Replaces the mutex judged stale (its text `stale`; undefined: not a file
@@ -139,7 +153,7 @@ export function takeOver(file: string, stale: string | undefined, mine: string):
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const text = textAt(claim);
-    if (typeof text !== 'string' || heldBy(text) === undefined) rmSync(claim, { force: true });
+    if (typeof text !== 'string' || heldBy(text, claim) === undefined) rmSync(claim, { force: true });
     return 'busy';
   } finally {
     rmSync(tmp, { force: true });

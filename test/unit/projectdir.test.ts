@@ -307,6 +307,22 @@ describe('.rep: rep never follows a link there', () => {
     expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(text);
   });
 
+  it('is held once in one process too (two build() calls of the library), and only its holder releases it (found by a review)', () => {
+    const dir = project();
+    const first = tryMutex(dir);
+    expect(first.ok).toBe(true);
+    const second = tryMutex(dir);
+    expect(second.ok ? undefined : second.errors[0]).toMatchObject({ kind: 'busy', pid: process.pid });
+    if (first.ok) first.value.release();
+    const third = tryMutex(dir);
+    expect(third.ok).toBe(true);
+    // A mutex another build took over meanwhile (it judged this one stale) is not removed by this one's release.
+    const other = `${process.ppid} ${startedAt(process.ppid)}\n`;
+    writeFileSync(path.join(dir, '.rep/build.pid'), other);
+    if (third.ok) third.value.release();
+    expect(readFileSync(path.join(dir, '.rep/build.pid'), 'utf8')).toBe(other);
+  });
+
   it('creates temp files exclusively, never through a link planted at a name it might pick', () => {
     const v = victim();
     const dir = project();
