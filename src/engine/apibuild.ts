@@ -1,5 +1,5 @@
 // A build over docker's Engine API (POST /build), from a tar held in memory:
-// what `docker build -t TAG -` does with the same tar, without starting the
+// what `docker build [-t TAG] -` does with the same tar, without starting the
 // client. For small builds (the final image's settings, a step with a few
 // inputs), where starting the client and its session costs as much as the
 // build. The lines a build prints are read from the answer: the classic
@@ -10,7 +10,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { LineSplitter, MAX_LINE } from './lines.js';
 
 export interface ApiBuildRequest {
-  tag: string;
+  /** Left out: no t= is sent, and the image is named by the id the engine's aux record gives. */
+  tag?: string;
   /** BuildKit (version 2) or the classic builder (version 1). */
   buildkit: boolean;
   network?: string;
@@ -22,9 +23,11 @@ export interface ApiBuildRequest {
   firstAnswerMs?: number;
 }
 
-export type ApiBuilt = { ok: true; imageId: string } | { ok: false; said: string; cancelled: boolean };
+/** A failed or cancelled build's imageId: the image the engine said it made before it failed or was stopped (see BuildOutcome). */
+export type ApiBuilt = { ok: true; imageId: string } | { ok: false; said: string; cancelled: boolean; imageId?: string };
 
 const TAG = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const NETWORK = /^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/;
 /** Characters of one JSON record of a build's answer at most (BuildKit's status records are a few hundred KB at most). */
 const RECORD = 16 << 20;
@@ -36,24 +39,28 @@ const RECORD = 16 << 20;
 const FIRST_ANSWER_MS = 30_000;
 
 /**
- * Builds the tar `body` (a Dockerfile and the files it copies), tagged `tag`: the image id,
+ * Builds the tar `body` (a Dockerfile and the files it copies), tagged `tag` if given: the image id,
  * or the engine's words when it refuses or the build fails. Rejects only when the engine
  * cannot be asked, or does not begin its answer in time (then the client may be).
  */
 export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Promise<ApiBuilt> {
-  if (!TAG.test(req.tag)) return Promise.reject(new Error(`not an image reference: ${req.tag}`));
+  if (req.tag !== undefined && !TAG.test(req.tag)) return Promise.reject(new Error(`not an image reference: ${req.tag}`));
   if (req.network !== undefined && !NETWORK.test(req.network)) return Promise.reject(new Error(`not a network: ${req.network}`));
-  const query = [`t=${encodeURIComponent(req.tag)}`, `version=${req.buildkit ? 2 : 1}`, 'rm=1', 'forcerm=1'];
+  const query = [...(req.tag !== undefined ? [`t=${encodeURIComponent(req.tag)}`] : []), `version=${req.buildkit ? 2 : 1}`, 'rm=1', 'forcerm=1'];
   if (req.network !== undefined) query.push(`networkmode=${encodeURIComponent(req.network)}`);
   if (req.noCache) query.push('nocache=1');
   const { signal } = req;
   const lines = new Lines(req.onLine ?? (() => {}));
   return new Promise((resolve, reject) => {
     let answered = false;
-    const cancelled = () => resolve({ ok: false, said: 'cancelled', cancelled: true });
+    // BuildKit names the image in an aux record (id moby.image.id), the classic builder in its last one; with
+    // or without t=. Kept out here: a build cancelled or failed after the record came made that image.
+    let imageId: string | undefined;
+    const made = () => (imageId !== undefined && IMAGE_ID.test(imageId) ? { imageId } : {});
+    const failedWith = (said: string, cancelled: boolean) => resolve({ ok: false, said, cancelled, ...made() });
+    const cancelled = () => failedWith('cancelled', true);
     const headers = { Host: 'docker', 'Content-Type': 'application/x-tar', 'Content-Length': String(body.length) };
     const http = request({ socketPath: socket, path: `/build?${query.join('&')}`, method: 'POST', headers, signal }, (res) => {
-      let imageId: string | undefined;
       let failed: string | undefined;
       let left = false;
       const record = (l: string) => {
@@ -69,7 +76,6 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
         else if (typeof m.message === 'string' && res.statusCode !== 200) failed ??= m.message;
         if (typeof m.stream === 'string') lines.text('', m.stream);
         if (m.id === 'moby.buildkit.trace' && typeof m.aux === 'string') lines.status(m.aux);
-        // BuildKit names the image in an aux record (id moby.image.id), the classic builder in its last one.
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux === 'object' && aux !== null && typeof aux.ID === 'string') imageId = aux.ID;
       };
@@ -82,23 +88,23 @@ export function apiBuild(socket: string, body: Buffer, req: ApiBuildRequest): Pr
         // A status past what rep holds is no build's: the build fails, and hanging up stops it.
         left = true;
         req.onLine?.(`ERROR: ${lines.failed}`);
-        resolve({ ok: false, said: lines.failed, cancelled: false });
+        failedWith(lines.failed, false);
         http.destroy();
       });
       res.on('end', () => {
         if (left) return;
         records.end();
         lines.end();
-        if (res.statusCode === 200 && !failed && imageId && /^sha256:[0-9a-f]{64}$/.test(imageId)) return resolve({ ok: true, imageId });
-        const said = failed ?? `engine answered ${res.statusCode} for building ${req.tag}`;
+        if (res.statusCode === 200 && !failed && imageId && IMAGE_ID.test(imageId)) return resolve({ ok: true, imageId });
+        const said = failed ?? `engine answered ${res.statusCode} for building ${req.tag ?? 'an image'}`;
         req.onLine?.(`ERROR: ${said}`);
-        resolve({ ok: false, said, cancelled: false });
+        failedWith(said, false);
       });
       // Once the engine answered, the build ran (in part): a connection lost now fails it, rather
       // than have the client run it again (its RUNs' effects twice, its lines printed twice).
-      res.on('error', (e) => (signal?.aborted ? cancelled() : resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false })));
+      res.on('error', (e) => (signal?.aborted ? cancelled() : failedWith(`the engine's answer broke off: ${e.message}`, false)));
     });
-    http.on('error', (e) => (signal?.aborted ? cancelled() : answered ? resolve({ ok: false, said: `the engine's answer broke off: ${e.message}`, cancelled: false }) : reject(e)));
+    http.on('error', (e) => (signal?.aborted ? cancelled() : answered ? failedWith(`the engine's answer broke off: ${e.message}`, false) : reject(e)));
     // An engine that takes the request and never answers left the build waiting for ever (found by a
     // review). Hanging up before it answers stops a build it may have begun: the client runs it once.
     const ms = req.firstAnswerMs ?? FIRST_ANSWER_MS;

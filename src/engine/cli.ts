@@ -290,7 +290,7 @@ export class CliEngine implements Engine {
         if (a.value.ok) return a.value;
         // As the client exits: with the RUN's own code under the classic builder, 1 under BuildKit.
         const code = this.buildkit ? undefined : /returned a non-zero code: (\d+)/.exec(a.value.said)?.[1];
-        return { ok: false, exitCode: code ? Number(code) : 1, tail: tail.lines, cancelled: a.value.cancelled };
+        return { ok: false, exitCode: code ? Number(code) : 1, tail: tail.lines, cancelled: a.value.cancelled, ...(a.value.imageId !== undefined ? { imageId: a.value.imageId } : {}) };
       }
     }
     const env = this.name === 'docker' ? { ...this.env, DOCKER_BUILDKIT: this.buildkit ? '1' : '0' } : this.env;

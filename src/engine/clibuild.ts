@@ -30,7 +30,8 @@ export class Tail {
     if (this.lines.length > TAIL) this.lines.shift();
   }
 }
-const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+/** What --iidfile holds: sha256:HEX (docker; podman since buildah 1.8), or HEX alone (older buildah). */
+const IID = /^(?:sha256:)?([0-9a-f]{64})$/;
 /** BuildKit's plain progress puts "#7 0.293 " before what a RUN prints. */
 const BUILDKIT_OUTPUT = /^#\d+ \d+\.\d+ /;
 
@@ -38,7 +39,9 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
   const dir = mkdtempSync(path.join(tmpdir(), 'rep-build-'));
   const iid = path.join(dir, 'iid');
   // --force-rm: the classic builder otherwise keeps the container of a failed instruction (podman and BuildKit remove it anyway).
-  const args = ['build', '--force-rm', '--iidfile', iid, '-t', req.tag];
+  const args = ['build', '--force-rm', '--iidfile', iid];
+  // No tag asked: the image is named by its id alone (what the iidfile says), as run.ts wants a step image until it is checked.
+  if (req.tag !== undefined) args.push('-t', req.tag);
   if (req.network) args.push('--network', req.network);
   if (req.noCache) args.push('--no-cache');
   // A secret's value is handed over in the client's environment: no file holds it (docker's BuildKit and podman read env=NAME).
@@ -92,20 +95,30 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
     const r = await child;
     out.end();
     err.end();
+    // What the client wrote is an image ID or the build is not done: it names images rep tags and removes.
+    // Read when the build failed or was cancelled too: the client may have written it before it was stopped,
+    // and the image it names is then one the caller removes.
+    const imageId = readImageId(iid);
     if (r.exitCode === 0 && !r.isCanceled) {
-      // What the client wrote is an image ID or the build is not done: it names images rep tags and removes.
-      let imageId = '';
-      try {
-        imageId = readFileSync(iid, 'utf8').trim();
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-      if (IMAGE_ID.test(imageId)) return { ok: true, imageId };
+      if (imageId !== undefined) return { ok: true, imageId };
       tail.push(`ERROR: ${client.bin} build wrote no image ID to its --iidfile`);
       return { ok: false, exitCode: 1, tail: tail.lines, cancelled: false };
     }
-    return { ok: false, exitCode: r.exitCode ?? 1, tail: tail.lines, cancelled: Boolean(r.isCanceled) };
+    return { ok: false, exitCode: r.exitCode ?? 1, tail: tail.lines, cancelled: Boolean(r.isCanceled), ...(imageId !== undefined ? { imageId } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The image id in an --iidfile as sha256:HEX (podman's and docker's alike), or undefined when there is none or it is no id. */
+function readImageId(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const hex = IID.exec(text)?.[1];
+  return hex === undefined ? undefined : `sha256:${hex}`;
 }

@@ -20,7 +20,12 @@ export type BuildSource = Readable | { folder: string; dockerfile: string } | { 
 
 export interface BuildRequest {
   context: BuildSource;
-  tag: string;
+  /**
+   * What the engine tags the image it builds. Left out, the image is named by its id alone (the
+   * outcome's imageId): a step image is keyed by rep only once it has checked that no input changed
+   * while the engine read it (scheduler/run.ts), which a tag the engine gives on its own would not wait for.
+   */
+  tag?: string;
   network?: string;
   /** Run every instruction again, ignoring the engine's own layer cache (phony steps). */
   noCache?: boolean;
@@ -31,7 +36,11 @@ export interface BuildRequest {
   signal?: AbortSignal;
 }
 
-export type BuildOutcome = { ok: true; imageId: string } | { ok: false; exitCode: number; tail: string[]; cancelled: boolean };
+/**
+ * What a build came to. A build that failed or was cancelled may still have made an image (the engine
+ * finished it as the client was stopped): its id, when the engine said it, so the caller can remove it.
+ */
+export type BuildOutcome = { ok: true; imageId: string } | { ok: false; exitCode: number; tail: string[]; cancelled: boolean; imageId?: string };
 
 export interface ImageInfo {
   id: string;

@@ -2,6 +2,7 @@
 // up to `jobs` engine builds at once. A step whose key already names an image
 // is not built; a producer's outputs are measured so that consumers are keyed
 // by content (early cutoff).
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { formatDiagnostic, tailLines } from '../diag.js';
@@ -136,9 +137,12 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         const whole = !small && fromFolder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
+        // Built untagged, and keyed below once the inputs are checked: an engine that tagged rep-cache:<key> itself
+        // would key an image of bytes read after the hash whenever rep did not get to the check (killed, cancelled
+        // as the engine tagged, or a client left running by a killed rep), and a later build of those bytes would
+        // find the image fresh.
         const r = await engine.build({
           context: small ? { archive: await stepArchive(dockerfile, planned.inputs, epoch) } : fromFolder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs, epoch),
-          tag: cacheRef(key),
           network: opts.network,
           noCache: node.step.phony,
           secrets: node.step.secrets.map((id) => ({ id, ...opts.secrets![id]! })),
@@ -149,21 +153,33 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
           },
         });
         const seconds = (Date.now() - t0) / 1000;
-        if (!r.ok) return { r, log, seconds };
+        if (!r.ok) {
+          // Failed or cancelled after the engine made its image: that image is no step's.
+          if (r.imageId !== undefined) await discard(engine, r.imageId);
+          return { r, log, seconds };
+        }
         // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
-        // in between is in the image, under a key that names its old bytes, which an undo would find fresh. A
+        // in between is in the image, which keyed by its old bytes an undo would find fresh: it is not keyed. A
         // folder copied whole is read as it is then: a file added to it is in the image too. Checked before the
         // slot is let go, so that with one job a step is said built before the next is said building.
         const changed = firstChanged(planned.inputs);
         const added = changed === undefined && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
         const reshaped = changed === undefined && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
         if (changed !== undefined || added !== undefined || reshaped !== undefined) {
-          await engine.removeImage(cacheRef(key)).catch(() => {});
+          await discard(engine, r.imageId);
           const what =
             changed !== undefined ? `input ${changed} changed`
             : added !== undefined ? `${added} was added to a folder the step copies whole`
             : `${reshaped}, which the step copies whole, changed (a folder or a special file in it, or a folder's mode)`;
           return { r, log, seconds, moved: `${what} while the step was built: its image is not kept under a key hashed from what it was before; build again` };
+        }
+        // Keyed now, before the step is said built and before a later step builds FROM it (it waits for this one);
+        // a tag the key had (a build of the same inputs meanwhile) is moved to this image.
+        try {
+          await engine.tag(r.imageId, cacheRef(key));
+        } catch (e) {
+          await discard(engine, r.imageId);
+          throw new StepFailure(`cannot tag the step's image ${cacheRef(key)}: ${(e as Error).message}`, e instanceof EngineError ? e.detail : '');
         }
         emit({ type: 'step-built', step: name, key, imageId: r.imageId, seconds });
         return { r, log, seconds };
@@ -237,6 +253,28 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     seconds: (Date.now() - started) / 1000,
   });
   return { ok: ok && image !== undefined, cancelled, steps: settled, image };
+}
+
+/**
+ * Where an image rep does not keep is named for a moment to be removed: under rep-verify/, which no Repfile
+ * may name (repfile/schema.ts) and rep lists nowhere (rep verify's own names there end in 12 hex digits, these in 32).
+ */
+const DISCARD_REPO = 'rep-verify/discard';
+
+/**
+ * Removes an image a step build made that rep does not key (best effort). Not by its id: a build whose layers were
+ * all cached comes out as an image that may be named already (another key's step image, the Repfile's image), and
+ * docker and podman remove an image's only tag along with it when asked by id. Untagging a name of its own removes
+ * the image only when no other tag names it.
+ */
+async function discard(engine: Engine, imageId: string): Promise<void> {
+  const name = `${DISCARD_REPO}:${randomBytes(16).toString('hex')}`;
+  try {
+    await engine.tag(imageId, name);
+  } catch {
+    return;
+  }
+  await engine.removeImage(name).catch(() => {});
 }
 
 /** A step that failed outside its engine build: `message` says why in one line; `detail` is the engine's words, if any. */

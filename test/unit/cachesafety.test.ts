@@ -109,7 +109,7 @@ class Fake extends Base {
 class Builds extends Fake {
   override readonly name = 'docker' as const;
   override async build(req: BuildRequest): Promise<BuildOutcome> {
-    this.tags.set(req.tag!, ID('b'));
+    if (req.tag !== undefined) this.tags.set(req.tag, ID('b'));
     return { ok: true, imageId: ID('b') };
   }
   /** Every output is a file of the same bytes, as `docker cp -L` names it (by its last part). */

@@ -302,7 +302,7 @@ class BrokenEngine implements Engine {
   async build(_req?: { tag?: string }): Promise<BuildOutcome> {
     return { ok: false, exitCode: 1, tail: [], cancelled: false };
   }
-  async tag() {}
+  async tag(_src?: string, _dst?: string) {}
   async exportPaths(_image?: string) {}
   async inspect() {
     return undefined;
@@ -346,8 +346,8 @@ describe('the scheduler', () => {
     dirs.push(dir);
     const engine = new RecordingEngine();
     await build(open(dir), { engine });
-    const built = engine.calls.find((c) => c.startsWith('build rep-cache:'))!;
-    const keyOfA = `sha256:${built.slice('build rep-cache:'.length)}`;
+    const built = engine.calls.find((c) => c.startsWith('tag rep-cache:'))!;
+    const keyOfA = `sha256:${built.slice('tag rep-cache:'.length)}`;
     expect(engine.calls).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
     const plant = (name: string) =>
       writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'b', steps: { [name]: { key: keyOfA, outputsDigest: `sha256:${'1'.repeat(64)}` } } }));
@@ -355,7 +355,7 @@ describe('the scheduler', () => {
       plant(name);
       const fresh = new RecordingEngine();
       await build(open(dir), { engine: fresh });
-      expect(fresh.calls, name).toContain(`build rep-cache:${keyOfA.slice(7)}`);
+      expect(fresh.calls, name).toContain(`tag rep-cache:${keyOfA.slice(7)}`);
       expect(fresh.calls, name).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
     }
     // Cached under the key its own record names, a step's recorded digest is taken only under a seal this
@@ -426,9 +426,13 @@ class RecordingEngine extends BrokenEngine {
     return this.images.has(ref);
   }
   override async build(req: { tag?: string }): Promise<BuildOutcome> {
-    this.calls.push(`build ${req.tag}`);
+    this.calls.push(`build ${req.tag ?? '(untagged)'}`);
     if (req.tag) this.images.add(req.tag);
     return { ok: true, imageId: `sha256:${'0'.repeat(64)}` };
+  }
+  override async tag(_src: string, dst: string): Promise<void> {
+    this.calls.push(`tag ${dst}`);
+    this.images.add(dst);
   }
   override async exportPaths(image: string): Promise<void> {
     this.calls.push(`exportPaths ${image}`);

@@ -193,6 +193,27 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
     expect(got).toEqual(['#1 [2/2] RUN x', 'é', 'fatal: x', '#1 ERROR: exit code: 3', '#2 [3/3] other', '#2 DONE', 'ERROR: failed']);
   });
 
+  it('asks for no tag (no t=) when given none, and names the image by the id the aux record gives, under either builder', async () => {
+    const bk = await engine((res) => res.writeHead(200).end(lines(trace(vertex('sha256:a', '[1/1] FROM x', [field(5, stamp), field(6, stamp)])), { id: 'moby.image.id', aux: { ID: id } })));
+    expect(await built(bk.socket, { tag: undefined })).toEqual({ ok: true, imageId: id });
+    const classic = await engine((res) => res.writeHead(200).end(lines({ stream: 'Step 1/1 : FROM x\n' }, { aux: { ID: id } }, { stream: `Successfully built ${id.slice(7, 19)}\n` })));
+    expect(await built(classic.socket, { tag: undefined, buildkit: false })).toEqual({ ok: true, imageId: id });
+    expect([...bk.asked, ...classic.asked]).toEqual(['POST /build?version=2&rm=1&forcerm=1', 'POST /build?version=1&rm=1&forcerm=1']);
+  });
+
+  it('says the image a build made before it failed or was cancelled (the caller removes it)', async () => {
+    const failing = await engine((res) => res.writeHead(200).end(lines({ id: 'moby.image.id', aux: { ID: id } }, { error: 'failed after the image' })));
+    expect(await built(failing.socket, { tag: undefined })).toEqual({ ok: false, said: 'failed after the image', cancelled: false, imageId: id });
+    const slow = await engine((res) => {
+      res.writeHead(200);
+      res.write(lines({ id: 'moby.image.id', aux: { ID: id } }));
+    });
+    const abort = new AbortController();
+    const going = built(slow.socket, { tag: undefined, signal: abort.signal });
+    setTimeout(() => abort.abort(), 50);
+    expect(await going).toEqual({ ok: false, said: 'cancelled', cancelled: true, imageId: id });
+  });
+
   it('fails the build, rather than let the client run it again, when the answer breaks off once it began', async () => {
     const e = await engine((res) => {
       res.writeHead(200);
@@ -266,16 +287,19 @@ describe('a build over the API (a Dockerfile alone, or a small tar)', () => {
 });
 
 describe('which steps the scheduler hands over as a tar in memory (Engine.smallArchive)', () => {
-  /** An engine that builds nothing but says which form each step came in, and has the base image when told. */
+  /** An engine that builds nothing but says which form each step came in (by the tag its image is given), and has the base image when told. */
   function recording(hasBase: boolean) {
     const forms = new Map<string, string>();
+    const byId = new Map<string, string>();
     const engine: Engine = Object.assign(new NoneEngine(), { smallArchive: { files: 20, bytes: 1 << 20 } });
     engine.hasImage = async (ref: string) => hasBase && ref === 'busybox:latest';
     engine.build = async (req: BuildRequest): Promise<BuildOutcome> => {
       const c = req.context;
-      forms.set(req.tag, 'archive' in c ? 'archive' : 'dockerfile' in c ? 'dockerfile' : 'folder' in c ? 'folder' : 'stream');
-      return { ok: true, imageId: `sha256:${'1'.repeat(64)}` };
+      const id = `sha256:${String(byId.size + 1).padStart(64, '0')}`;
+      byId.set(id, 'archive' in c ? 'archive' : 'dockerfile' in c ? 'dockerfile' : 'folder' in c ? 'folder' : 'stream');
+      return { ok: true, imageId: id };
     };
+    engine.tag = async (src: string, dst: string) => void forms.set(dst, byId.get(src) ?? `no image ${src}`);
     engine.inspect = async () => undefined;
     return { engine, forms };
   }

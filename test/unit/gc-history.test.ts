@@ -53,11 +53,11 @@ function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: num
       return i && { id: i.id, repoDigests: [], layers: i.layers };
     },
     tag: async (src: string, dst: string) => put(named(src)!, dst),
-    build: async (req: { tag: string; context: unknown }) => {
+    build: async (req: { tag?: string; context: unknown }) => {
       const on = /^FROM (\S+)/m.exec(typeof req.context === 'object' && req.context && 'dockerfile' in req.context ? String(req.context.dockerfile) : '')?.[1];
       const img = { id: `sha256:${String(held.length + 1).padStart(64, 'b')}`, tags: [] as string[], other: [] as string[], size: 10, layers: [...(on ? (named(on)?.layers ?? []) : []), `built${held.length}`] };
       held.push(img);
-      put(img, req.tag);
+      if (req.tag !== undefined) put(img, req.tag);
       return { ok: true, imageId: img.id };
     },
   }) as unknown as NoneEngine;

@@ -2,7 +2,7 @@
 // a client build makes of it. An adversarial review found the whole
 // unfinished line split again on every chunk: a RUN printing 40 MB without a
 // newline took 45 s, and past 512 MB crashed rep with a stack trace.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +74,38 @@ describe('a client build', () => {
     try {
       const r = await clientBuild({ bin: c.bin, env: { PATH: process.env.PATH }, plainProgress: false }, { tag: 'rep-test:x', context: { dockerfile: 'FROM scratch\n' } });
       expect(r).toMatchObject({ ok: false, exitCode: 1, tail: [`ERROR: ${c.bin} build wrote no image ID to its --iidfile`] });
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  /** A client that writes its arguments to `args` beside it, writes `iid` to its --iidfile and exits with `code`. */
+  const writing = (iid: string, code = 0) =>
+    client(`cat > /dev/null; printf '%s\\n' "$*" > "$(dirname "$0")/args"; while [ "$1" != --iidfile ]; do shift; done; printf '${iid}' > "$2"; exit ${code}`);
+  const hex = 'c'.repeat(64);
+
+  it('asks for a tag (-t) only when given one; without, the image is named by the id its --iidfile says, as sha256:HEX (podman\'s, docker\'s, or HEX alone)', async () => {
+    for (const [iid, tag, args] of [
+      [`sha256:${hex}`, undefined, 'build --force-rm --iidfile IID -'],
+      [`sha256:${hex}\\n`, 'rep-test:x', 'build --force-rm --iidfile IID -t rep-test:x -'],
+      [hex, undefined, 'build --force-rm --iidfile IID -'],
+    ] as const) {
+      const c = writing(iid);
+      try {
+        const r = await clientBuild({ bin: c.bin, env: { PATH: process.env.PATH }, plainProgress: false }, { tag, context: { dockerfile: 'FROM scratch\n' } });
+        expect(r).toEqual({ ok: true, imageId: `sha256:${hex}` });
+        expect(readFileSync(path.join(c.dir, 'args'), 'utf8').trim().replace(/--iidfile \S+/, '--iidfile IID')).toBe(args);
+      } finally {
+        rmSync(c.dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('says the image a failed build made, when its --iidfile names one (the caller removes it)', async () => {
+    const c = writing(`sha256:${hex}`, 1);
+    try {
+      const r = await clientBuild({ bin: c.bin, env: { PATH: process.env.PATH }, plainProgress: false }, { context: { dockerfile: 'FROM scratch\n' } });
+      expect(r).toEqual({ ok: false, exitCode: 1, tail: [], cancelled: false, imageId: `sha256:${hex}` });
     } finally {
       rmSync(c.dir, { recursive: true, force: true });
     }

@@ -15,7 +15,12 @@ import { makeProject, open } from '../helpers.js';
 
 const REPFILE = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [conf.txt]\n    run: cat conf.txt\n';
 
-/** An engine that builds every step, running `during` while it reads the step's context; it keeps what it tagged. */
+const BUILT = `sha256:${'1'.repeat(64)}`;
+
+/**
+ * An engine that builds every step, running `during` while it reads the step's context; it keeps what it
+ * tagged (the build itself tags only when asked) and what was removed.
+ */
 function engineThat(during: () => void, syncsFolders = false) {
   const tagged = new Set<string>();
   const removed: string[] = [];
@@ -24,11 +29,15 @@ function engineThat(during: () => void, syncsFolders = false) {
     syncsFolders,
     answers: async () => true,
     hasImage: async (ref: string) => tagged.has(ref) || ref === 'busybox:latest',
-    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, tagged.has(r) ? `sha256:${'1'.repeat(64)}` : undefined])),
+    imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, tagged.has(r) ? BUILT : undefined])),
     build: async (req: BuildRequest) => {
       during();
-      tagged.add(req.tag);
-      return { ok: true, imageId: `sha256:${'1'.repeat(64)}` };
+      if (req.tag !== undefined) tagged.add(req.tag);
+      return { ok: true, imageId: BUILT };
+    },
+    tag: async (src: string, dst: string) => {
+      if (src !== BUILT && !tagged.has(src)) throw new Error(`no image ${src}`);
+      tagged.add(dst);
     },
     removeImage: async (ref: string) => {
       removed.push(ref);
@@ -37,6 +46,9 @@ function engineThat(during: () => void, syncsFolders = false) {
   } as unknown as Engine;
   return { engine, tagged, removed };
 }
+
+/** What a step whose input moved leaves: its image untagged again by a throwaway name (never by its id, never its key's tag). */
+const DISCARDED = /^rep-verify\/discard:[0-9a-f]{32}$/;
 
 async function run(dir: string, engine: Engine) {
   const p = open(dir);
@@ -57,7 +69,7 @@ describe('an input written while its step is built', () => {
     const { r, key, events } = await run(dir, engine);
     expect(r.ok).toBe(false);
     expect(r.steps.get('app')?.status).toBe('failed');
-    expect(removed).toEqual([cacheRef(key)]);
+    expect(removed).toEqual([expect.stringMatching(DISCARDED)]);
     expect(tagged.has(cacheRef(key))).toBe(false);
     const failure = events.find((e) => e.type === 'step-failed');
     expect(failure && 'error' in failure ? failure.error : '').toBe('input conf.txt changed while the step was built: its image is not kept under a key hashed from what it was before; build again');
@@ -80,10 +92,11 @@ describe('a file added while its step is built, to a folder the step copies whol
   const FOLDER = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [src/]\n    run: ls src\n';
   it('fails the step and removes its image: the engine copied the folder as it was then (an editor\'s swap file)', async () => {
     const dir = makeProject({ Repfile: FOLDER, 'src/a.txt': 'a\n', 'src/b.txt': 'b\n' });
-    const { engine, removed } = engineThat(() => writeFileSync(path.join(dir, 'src/.a.txt.swp'), 'x'), true);
+    const { engine, tagged, removed } = engineThat(() => writeFileSync(path.join(dir, 'src/.a.txt.swp'), 'x'), true);
     const { r, key, events } = await run(dir, engine);
     expect(r.steps.get('app')?.status).toBe('failed');
-    expect(removed).toEqual([cacheRef(key)]);
+    expect(removed).toEqual([expect.stringMatching(DISCARDED)]);
+    expect(tagged.has(cacheRef(key))).toBe(false);
     const failure = events.find((e) => e.type === 'step-failed');
     expect(failure && 'error' in failure ? failure.error : '').toBe('src/.a.txt.swp was added to a folder the step copies whole while the step was built: its image is not kept under a key hashed from what it was before; build again');
   });
@@ -91,10 +104,11 @@ describe('a file added while its step is built, to a folder the step copies whol
   it('an empty folder made in it, or a folder\'s mode changed, while it is built fails the step too (COPY copies them)', async () => {
     for (const during of [(dir: string) => mkdirSync(path.join(dir, 'src/sub/new')), (dir: string) => chmodSync(path.join(dir, 'src/sub'), 0o700)]) {
       const dir = makeProject({ Repfile: FOLDER, 'src/a.txt': 'a\n', 'src/sub/b.txt': 'b\n' });
-      const { engine, removed } = engineThat(() => during(dir), true);
+      const { engine, tagged, removed } = engineThat(() => during(dir), true);
       const { r, key, events } = await run(dir, engine);
       expect(r.steps.get('app')?.status).toBe('failed');
-      expect(removed).toEqual([cacheRef(key)]);
+      expect(removed).toEqual([expect.stringMatching(DISCARDED)]);
+      expect(tagged.has(cacheRef(key))).toBe(false);
       const failure = events.find((e) => e.type === 'step-failed');
       expect(failure && 'error' in failure ? failure.error : '').toMatch(/^src, which the step copies whole, changed \(a folder or a special file in it, or a folder's mode\) while the step was built/);
     }

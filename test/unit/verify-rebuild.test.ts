@@ -45,8 +45,10 @@ const Base = NoneEngine as unknown as new () => Engine;
 class Stand extends Base {
   override readonly name = 'docker' as const;
   private next = 100;
-  /** The tags of the images it built, in order. */
+  /** The tags of the images it built, in order: the one asked of the build, or for a build asked none, the first it was given. */
   readonly built: string[] = [];
+  /** Images it built untagged, not tagged since. */
+  private readonly unnamed = new Set<string>();
   constructor(
     readonly tags: Map<string, string>,
     private readonly files: Entry[] = [],
@@ -61,11 +63,15 @@ class Stand extends Base {
   }
   override async tag(src: string, dst: string) {
     this.tags.set(dst, this.tags.get(src) ?? src);
+    if (this.unnamed.delete(src)) this.built.push(dst);
   }
   override async build(req: BuildRequest): Promise<BuildOutcome> {
     const id = ID(this.next++);
-    this.tags.set(req.tag, id);
-    this.built.push(req.tag);
+    if (req.tag === undefined) this.unnamed.add(id);
+    else {
+      this.tags.set(req.tag, id);
+      this.built.push(req.tag);
+    }
     return { ok: true, imageId: id };
   }
   override async listImages(repository: string): Promise<ImageSummary[]> {

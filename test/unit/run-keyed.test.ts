@@ -1,0 +1,227 @@
+// A step's image is keyed (tagged rep-cache:<key>) by rep, only once it has checked that no input
+// changed while the engine read it: never by the engine as it builds. An adversarial review showed
+// why: an engine asked to tag the key itself left that tag on an image of bytes read after the hash
+// whenever rep did not get to the check (killed, or cancelled as the engine tagged), and a later build
+// whose inputs hashed to that key took the image as fresh. The engine here is a stand-in image store
+// that keeps images by id, as docker and podman do: a build names its image by the bytes it read.
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ContextIndex } from '../../src/context/files.js';
+import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import { planBuild } from '../../src/plan/plan.js';
+import { runBuild, type RunResult } from '../../src/scheduler/run.js';
+import { cacheRef } from '../../src/scheduler/stepimage.js';
+import { makeProject, open } from '../helpers.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const REPFILE = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [app.txt]\n    run: cat app.txt\n';
+const TWO = `${REPFILE}  after:\n    from: app\n    run: echo after\n`;
+
+/** How the stand-in's next build ends: as asked, or as a killed rep sees it (never). */
+type Ending = 'ok' | 'failed' | 'cancelled' | 'killed';
+
+// NoneEngine's methods take no arguments; the stand-in's take the Engine interface's.
+const Base = NoneEngine as unknown as new () => Engine;
+
+/**
+ * An image store: images by id (what app.txt held when the build read it), tags naming them. A build tags
+ * its image only when asked (as `docker build -t`), before it ends however it ends; removing a name
+ * untags it and removes the image once no name is left; removing by id takes the image's only tag
+ * with it, as docker and podman do. Every call is logged, with the scheduler's events, in order.
+ */
+class Store extends Base {
+  override readonly name = 'docker' as const;
+  readonly images = new Map<string, string>();
+  readonly tags = new Map<string, string>([['busybox:latest', `sha256:${'0'.repeat(64)}`]]);
+  readonly calls: string[] = [];
+  /** Run as the engine reads the context (an editor writing meanwhile). */
+  during?: () => void;
+  ending: Ending = 'ok';
+  constructor(private readonly dir: string) {
+    super();
+  }
+  override async hasImage(ref: string) {
+    return this.tags.has(ref) || this.images.has(ref);
+  }
+  override async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
+  }
+  override async answers() {
+    return true;
+  }
+  override async build(req: BuildRequest): Promise<BuildOutcome> {
+    this.calls.push(`build ${req.tag ?? '(untagged)'}`);
+    this.during?.();
+    const held = readFileSync(path.join(this.dir, 'app.txt'), 'utf8');
+    const id = `sha256:${createHash('sha256').update(held).digest('hex')}`;
+    this.images.set(id, held);
+    if (req.tag !== undefined) this.tags.set(req.tag, id);
+    const ending = this.ending;
+    this.ending = 'ok';
+    if (ending === 'killed') return new Promise<BuildOutcome>(() => {});
+    if (ending === 'ok') return { ok: true, imageId: id };
+    return { ok: false, exitCode: ending === 'cancelled' ? 130 : 1, tail: [], cancelled: ending === 'cancelled', imageId: id };
+  }
+  override async tag(src: string, dst: string) {
+    const id = this.tags.get(src) ?? (this.images.has(src) ? src : undefined);
+    if (id === undefined) throw new Error(`no such image: ${src}`);
+    this.calls.push(`tag ${src} ${dst}`);
+    this.tags.set(dst, id);
+  }
+  override async removeImage(ref: string) {
+    this.calls.push(`removeImage ${ref}`);
+    const named = this.tags.get(ref);
+    if (named !== undefined) {
+      this.tags.delete(ref);
+      if (![...this.tags.values()].includes(named)) this.images.delete(named);
+      return;
+    }
+    const names = [...this.tags].filter(([, id]) => id === ref).map(([t]) => t);
+    if (names.length > 1) throw new Error(`conflict: unable to delete ${ref} (must be forced) - image is referenced in multiple repositories`);
+    for (const t of names) this.tags.delete(t);
+    this.images.delete(ref);
+  }
+  /** What the image `ref` names holds, if there is one. */
+  holds(ref: string): string | undefined {
+    const id = this.tags.get(ref);
+    return id === undefined ? undefined : this.images.get(id);
+  }
+}
+
+/** The build of `dir` as it is now: its plan's keys (by step), and runBuild's promise, not awaited (a killed rep's never settles). */
+function start(dir: string, engine: Engine, events: string[] = []): { keys: Map<string, string>; done: Promise<RunResult> } {
+  const p = open(dir);
+  const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+  if (!index.ok) throw new Error('walk failed');
+  const plan = planBuild(p.dag, p.ctx, { index: index.value });
+  if (!plan.ok) throw new Error('plan failed');
+  const keys = new Map(plan.value.steps.map((s) => [s.name, s.key] as const));
+  const done = runBuild(p, engine, plan.value, {
+    jobs: 1,
+    tag: false,
+    context: index.value,
+    onEvent: (e) => {
+      if (e.type === 'step-built' || e.type === 'step-building' || e.type === 'step-cached' || e.type === 'step-failed') events.push(`${e.type} ${e.step}`);
+    },
+  });
+  return { keys, done };
+}
+
+const built = async (dir: string, engine: Engine, events?: string[]) => {
+  const { keys, done } = start(dir, engine, events);
+  return { keys, r: await done };
+};
+
+/** The throwaway name an image rep does not keep is untagged by. */
+const DISCARD = /^rep-verify\/discard:[0-9a-f]{32}$/;
+
+describe("a step's image is keyed by rep, after its inputs are checked, not by the engine", () => {
+  it('is built untagged, then tagged rep-cache:<key> by its id, before it is said built and before a step on it is built', async () => {
+    const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const { keys, r } = await built(dir, engine, engine.calls);
+    expect(r.ok).toBe(true);
+    const id = `sha256:${createHash('sha256').update('AAAA').digest('hex')}`;
+    expect(engine.calls).toEqual([
+      'step-building app',
+      'build (untagged)',
+      `tag ${id} ${cacheRef(keys.get('app')!)}`,
+      'step-built app',
+      'step-building after',
+      'build (untagged)',
+      `tag ${id} ${cacheRef(keys.get('after')!)}`,
+      'step-built after',
+    ]);
+    expect(engine.holds(cacheRef(keys.get('app')!))).toBe('AAAA');
+  });
+
+  it('is not tagged when an input changed while the engine read it: the image is untagged again by a name of its own, and goes', async () => {
+    const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    engine.during = () => writeFileSync(path.join(dir, 'app.txt'), 'BBBB');
+    const { keys, r } = await built(dir, engine, engine.calls);
+    expect(r.steps.get('app')?.status).toBe('failed');
+    expect(r.steps.get('after')?.status).toBe('skipped');
+    expect(engine.calls).toEqual(['step-building app', 'build (untagged)', expect.stringMatching(/^tag sha256:[0-9a-f]{64} rep-verify\/discard:/), expect.stringMatching(/^removeImage rep-verify\/discard:/), 'step-failed app']);
+    const [, , tagged, removed] = engine.calls;
+    expect(tagged!.split(' ')[2]).toMatch(DISCARD);
+    expect(removed!.split(' ')[1]).toBe(tagged!.split(' ')[2]);
+    expect(engine.tags.has(cacheRef(keys.get('app')!))).toBe(false);
+    expect(engine.images.size).toBe(0);
+  });
+
+  it('an image it did not keep that another tag names (all its layers cached) keeps that tag: it is never removed by its id', async () => {
+    const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const first = await built(dir, engine);
+    const keyA = first.keys.get('app')!;
+    expect(engine.holds(cacheRef(keyA))).toBe('AAAA');
+    // Edited, and undone while the engine reads it: the engine's image is the one keyA names.
+    writeFileSync(path.join(dir, 'app.txt'), 'BBBB');
+    engine.during = () => writeFileSync(path.join(dir, 'app.txt'), 'AAAA');
+    const { keys, r } = await built(dir, engine);
+    expect(r.steps.get('app')?.status).toBe('failed');
+    expect(engine.tags.has(cacheRef(keys.get('app')!))).toBe(false);
+    expect(engine.holds(cacheRef(keyA))).toBe('AAAA');
+    expect(engine.calls.filter((c) => c.startsWith('removeImage'))).toEqual([expect.stringMatching(/^removeImage rep-verify\/discard:/)]);
+  });
+
+  for (const ending of ['failed', 'cancelled'] as const) {
+    it(`is not tagged when the engine's build is ${ending} after it made the image: the image goes`, async () => {
+      const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+      dirs.push(dir);
+      const engine = new Store(dir);
+      engine.ending = ending;
+      const { keys, r } = await built(dir, engine);
+      expect(r.steps.get('app')?.status).toBe(ending);
+      expect(engine.tags.has(cacheRef(keys.get('app')!))).toBe(false);
+      expect(engine.images.size).toBe(0);
+      expect(engine.calls.filter((c) => c.startsWith('tag') && !c.includes(' rep-verify/discard:'))).toEqual([]);
+    });
+  }
+});
+
+describe('the review\'s scenario: an edit undone while the engine reads the input, and rep stopped before its check', () => {
+  /** AAAA built; BBBB built while undone to AAAA as the engine reads it, rep stopped as `stop` says; AAAA built; BBBB built. */
+  async function scenario(stop: 'killed' | 'cancelled') {
+    const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const app = path.join(dir, 'app.txt');
+    const engine = new Store(dir);
+    const first = await built(dir, engine);
+    expect(first.r.steps.get('app')?.status).toBe('built');
+    writeFileSync(app, 'BBBB');
+    engine.during = () => writeFileSync(app, 'AAAA');
+    engine.ending = stop;
+    const second = start(dir, engine);
+    const keyB = second.keys.get('app')!;
+    // A killed rep's build never ends; a cancelled one does.
+    if (stop === 'cancelled') expect((await second.done).steps.get('app')?.status).toBe('cancelled');
+    else await new Promise((resolve) => setTimeout(resolve, 50));
+    engine.during = undefined;
+    const third = await built(dir, engine);
+    expect(third.r.steps.get('app')?.status).toBe('cached');
+    writeFileSync(app, 'BBBB');
+    const fourth = await built(dir, engine);
+    expect(fourth.keys.get('app')).toBe(keyB);
+    return { engine, keyB, fourth: fourth.r };
+  }
+
+  for (const stop of ['killed', 'cancelled'] as const) {
+    it(`rep ${stop} once the engine made its image: the BBBB build is built, its key names BBBB`, async () => {
+      const { engine, keyB, fourth } = await scenario(stop);
+      expect(fourth.steps.get('app')?.status).toBe('built');
+      expect(engine.holds(cacheRef(keyB))).toBe('BBBB');
+    });
+  }
+});
