@@ -5,6 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openProject, type Project } from '../src/project.js';
 import { formatDiagnostic } from '../src/diag.js';
+import type { ImageSummary } from '../src/engine/engine.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(REPO, 'dist', 'bin', 'rep.mjs');
@@ -60,4 +61,16 @@ export function openErrors(dir: string): string[] {
 export function rep(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A stand-in engine's images in `repository`, from its tags (reference -> image id), as Engine.listImages lists them. */
+export function imagesIn(tags: ReadonlyMap<string, string>, repository: string): ImageSummary[] {
+  const out = new Map<string, ImageSummary>();
+  for (const [ref, id] of tags) {
+    if (!ref.startsWith(`${repository}:`)) continue;
+    const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
+    s.tags.push(ref.slice(repository.length + 1));
+    out.set(id, s);
+  }
+  return [...out.values()];
 }

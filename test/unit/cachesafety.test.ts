@@ -22,7 +22,7 @@ import { CacheFrom, exportCache, parseCacheSpec, throughLink, type CacheSpec } f
 import { archiveStepKeys } from '../../src/scheduler/cachearchive.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { formatDiagnostic } from '../../src/diag.js';
-import { makeProject, open } from '../helpers.js';
+import { makeProject, open, imagesIn } from '../helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -76,14 +76,7 @@ class Fake extends Base {
     this.tags.set(dst, this.tags.get(src) ?? src);
   }
   override async listImages(repository: string): Promise<ImageSummary[]> {
-    const out = new Map<string, ImageSummary>();
-    for (const [ref, id] of this.tags) {
-      if (!ref.startsWith(`${repository}:`)) continue;
-      const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
-      s.tags.push(ref.slice(repository.length + 1));
-      out.set(id, s);
-    }
-    return [...out.values()];
+    return imagesIn(this.tags, repository);
   }
   override async load(file: string) {
     this.loaded.push(file);

@@ -17,7 +17,7 @@ import type { BuildOutcome, BuildRequest, Engine, ImageSummary } from '../../src
 import { readFilesystemTar } from '../../src/publish/filesystem.js';
 import { publish } from '../../src/publish/publish.js';
 import { verifyBundle } from '../../src/publish/verify.js';
-import { makeProject, open, tempFolders } from '../helpers.js';
+import { makeProject, open, tempFolders, imagesIn } from '../helpers.js';
 
 const folders = tempFolders();
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -75,14 +75,7 @@ class Stand extends Base {
     return { ok: true, imageId: id };
   }
   override async listImages(repository: string): Promise<ImageSummary[]> {
-    const out = new Map<string, ImageSummary>();
-    for (const [ref, id] of this.tags) {
-      if (!ref.startsWith(`${repository}:`)) continue;
-      const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
-      s.tags.push(ref.slice(repository.length + 1));
-      out.set(id, s);
-    }
-    return [...out.values()];
+    return imagesIn(this.tags, repository);
   }
   override async removeImage(ref: string) {
     this.tags.delete(ref);
