@@ -3,7 +3,7 @@
 // that process started. One left by a process that no longer exists (or by
 // none: a pid that started at another time) is taken over, and so is anything
 // else found at its name (a link, a pipe): removed, never followed.
-import { closeSync, linkSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded, tempBeside } from '../safefs.js';
@@ -50,11 +50,20 @@ export function startedAt(pid: number): string | undefined {
  */
 const ownHeld = new Set<string>();
 
+/** The mutex file `file` by the real path of its folder: a project reached by a link or another spelling is one project. */
+const heldKey = (file: string): string => {
+  try {
+    return path.join(realpathSync(path.dirname(file)), path.basename(file));
+  } catch {
+    return path.resolve(file);
+  }
+};
+
 /** Whether the mutex file's text names a live process that is the one which wrote it (this one only for a mutex it holds). */
 function heldBy(text: string, file: string): number | undefined {
   const [pidText, started] = text.trim().split(' ');
   const pid = Number(pidText);
-  if (pid === process.pid && ownHeld.has(path.resolve(file))) return pid;
+  if (pid === process.pid && ownHeld.has(heldKey(file))) return pid;
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return undefined;
   // Where /proc tells when a process started, the file must say the same; elsewhere a live pid holds it.
   const now = startedAt(pid);
@@ -113,7 +122,7 @@ function ownedBeside(file: string): string {
 }
 
 function holding(contextDir: string, file: string): Result<BuildMutex> {
-  ownHeld.add(path.resolve(file));
+  ownHeld.add(heldKey(file));
   // Holding the project: what a killed build left half written goes (.rep and its folder of materials).
   removeDeadTemps(path.dirname(file), alive);
   removeDeadTemps(statePath(contextDir, 'materials'), alive, Date.now(), true);
@@ -122,7 +131,7 @@ function holding(contextDir: string, file: string): Result<BuildMutex> {
     release() {
       if (released) return;
       released = true;
-      ownHeld.delete(path.resolve(file));
+      ownHeld.delete(heldKey(file));
       // Only while it is still this process's: a mutex another build took over (judged this one stale) is theirs.
       if (textAt(file) === ownText()) rmSync(file, { force: true });
     },

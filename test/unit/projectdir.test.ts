@@ -316,6 +316,12 @@ describe('.rep: rep never follows a link there', () => {
     if (first.ok) first.value.release();
     const third = tryMutex(dir);
     expect(third.ok).toBe(true);
+    // The same project reached through a link is the same project.
+    const link = `${dir}-link`;
+    symlinkSync(dir, link);
+    const linked = tryMutex(link);
+    rmSync(link);
+    expect(linked.ok ? undefined : linked.errors[0]).toMatchObject({ kind: 'busy', pid: process.pid });
     // A mutex another build took over meanwhile (it judged this one stale) is not removed by this one's release.
     const other = `${process.ppid} ${startedAt(process.ppid)}\n`;
     writeFileSync(path.join(dir, '.rep/build.pid'), other);
