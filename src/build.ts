@@ -1,6 +1,7 @@
 // `rep build`: plan, build the stale steps through an engine, record keys,
 // and write the standalone Dockerfile. Each stage is its own module; this is
 // the order they run in.
+import path from 'node:path';
 import { fail, ok, type Result } from './diag.js';
 import type { BuildEvent } from './scheduler/events.js';
 import { runBuild, type RunResult, type StepResult } from './scheduler/run.js';
@@ -113,10 +114,14 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   }
   if (held && !held.ok) return held;
   const mutex = held?.value;
-  // What a write killed halfway left beside the files rep writes in the context is no file of the project's.
-  const leftovers = mutex ? [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].reduce((n, f) => n + removeDeadTempsOf(f, alive), 0) : 0;
-  if (leftovers) forgetHandedWalk();
   try {
+    // What a write killed halfway left beside the files rep writes in the context is no file of the project's.
+    const leftovers = mutex ? [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].flatMap((f) => removeDeadTempsOf(f, alive)) : [];
+    if (leftovers.length) forgetHandedWalk();
+    // A walk made before (rep publish's, whose context.tar holds the file) is then not the context.
+    if (leftovers.length && opts.walked) {
+      return fail({ file: path.relative(process.cwd(), leftovers[0]!) || leftovers[0]!, message: 'was left half written by a rep that was killed, and is removed now: it was in the context rep had read; run the command again' });
+    }
     const state = readState(ctx.dir);
     const resolveBase = resolverFor(project.lock?.value);
     const walked = opts.walked ? ok(new ContextIndex(opts.walked)) : ContextIndex.walk(ctx.dir, ctx.ignore, ctx.ignoreText);

@@ -85,16 +85,16 @@ export function removeDeadTemps(dir: string, alive: (pid: number) => boolean, no
  * their age: for the files rep writes inside the build context (the standalone Dockerfile, the
  * lock), where a write killed halfway left `Dockerfile.PID.HEX.tmp` in every later build's
  * context, its steps' inputs and its images. Called under the project's mutex, so no build of
- * this project writes them meanwhile. Says how many it removed.
+ * this project writes them meanwhile. Says which it removed.
  */
-export function removeDeadTempsOf(file: string, alive: (pid: number) => boolean): number {
+export function removeDeadTempsOf(file: string, alive: (pid: number) => boolean): string[] {
   const base = path.basename(file);
   let names: string[];
-  let removed = 0;
+  const removed: string[] = [];
   try {
     names = readdirSync(path.dirname(file));
   } catch {
-    return 0;
+    return removed;
   }
   for (const name of names) {
     if (!name.startsWith(`${base}.`)) continue;
@@ -105,7 +105,7 @@ export function removeDeadTempsOf(file: string, alive: (pid: number) => boolean)
       const st = lstatSync(path.join(path.dirname(file), name));
       if (st.isFile() || st.isSymbolicLink()) {
         unlinkSync(path.join(path.dirname(file), name));
-        removed++;
+        removed.push(path.join(path.dirname(file), name));
       }
     } catch {
       // gone meanwhile, or not ours to remove

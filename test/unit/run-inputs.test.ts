@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildRequest, Engine } from '../../src/engine/engine.js';
@@ -160,5 +160,21 @@ describe('what a write killed halfway left in the context (found by an adversari
     for (const f of left) expect(inputs).not.toContain(f);
     for (const f of kept) expect(inputs).toContain(f);
     expect(inputs).toContain('a.txt');
+  });
+});
+
+describe('a dead writer\'s temp in the context when the walk was made before the mutex (rep publish; found by a review)', () => {
+  it('fails located, asking to run again, rather than hash a file it just removed', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    inputs: [./]\n    run: ls\n', 'a.txt': 'a\n', '.dockerignore': '.rep\n' });
+    const left = path.join(dir, 'Repfile.lock.4194305.0123456789ab.tmp');
+    writeFileSync(left, 'half written\n');
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error('context');
+    const walked = walkContext(dir, ctx.value.ignore);
+    if (!walked.ok) throw new Error('walk');
+    const r = await build(open(dir), { engine: new NoneEngine(), walked: walked.value });
+    expect(r.ok ? undefined : r.errors[0]).toMatchObject({ message: expect.stringMatching(/^was left half written by a rep that was killed, and is removed now: .* run the command again$/) });
+    expect(existsSync(left)).toBe(false);
+    expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
   });
 });
