@@ -47,8 +47,11 @@ interface ImageJson {
 const PROBE_MS = 30_000;
 /** How long the client may take to answer a question about images or containers (see CliEngine.run). */
 const QUESTION_MS = 120_000;
-/** The client's commands that ask or change a name, never move an image's bytes. */
-const QUESTIONS = new Set(['image', 'tag', 'create', 'rm', 'images', 'inspect']);
+/**
+ * The client's commands that ask or change a name, never move or delete an image's bytes (and `image
+ * inspect`): removing a large image on slow storage takes as long as it takes, like a save or a load.
+ */
+const QUESTIONS = new Set(['tag', 'create', 'images', 'inspect']);
 
 export class CliEngine implements Engine {
   readonly name: 'docker' | 'podman';
@@ -84,13 +87,13 @@ export class CliEngine implements Engine {
   }
 
   /**
-   * Runs the client. A question (inspect, tag, create, rm, images) not answered within QUESTION_MS
+   * Runs the client. A question (inspect, tag, create, images) not answered within QUESTION_MS
    * throws: a remote engine whose link died after it answered the version (an ssh:// host asleep)
    * held rep for ever, and a timed-out inspect must not read as "no such image". Builds, saves,
-   * loads, copies, pushes and pulls take as long as they take (Ctrl-C stops them).
+   * loads, copies, removals, pushes and pulls take as long as they take (Ctrl-C stops them).
    */
   private async run(args: string[], opts: { input?: string; reject?: boolean; timeout?: number } = {}) {
-    const question = opts.timeout === undefined && QUESTIONS.has(args[0]!);
+    const question = opts.timeout === undefined && (QUESTIONS.has(args[0]!) || (args[0] === 'image' && args[1] === 'inspect'));
     const r = await execa(this.bin, args, { env: this.env, extendEnv: false, reject: opts.reject ?? true, input: opts.input, stripFinalNewline: true, timeout: question ? this.questionMs : opts.timeout });
     if (question && r.timedOut) throw new EngineError(`${this.bin} ${args.slice(0, 2).join(' ')} gave no answer within ${this.questionMs / 1000} s: is the engine still there?`);
     return r;

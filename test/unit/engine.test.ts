@@ -164,6 +164,15 @@ describe('an engine that takes the connection and never answers (found by an adv
     await expect(engine.imageIds(['busybox:latest'])).rejects.toThrow('docker image inspect gave no answer within 0.3 s: is the engine still there?');
     await expect(engine.tag('busybox:latest', `rep-cache:${'a'.repeat(64)}`)).rejects.toThrow(/^docker tag .* gave no answer within 0\.3 s/);
   });
+
+  it('but a removal takes as long as it takes: deleting a large image on slow storage is no question (found by a review)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fake-engine-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'docker'), `#!/bin/sh\ncase "$1" in\n  version) echo '20.10.24 20.10.24 linux/amd64';;\n  *) /bin/sleep 1; exit 0;;\nesac\n`);
+    chmodSync(path.join(dir, 'docker'), 0o755);
+    const engine = new CliEngine({ flavor: 'docker', env: { PATH: dir, DOCKER_HOST: 'ssh://u@198.51.100.7' }, questionMs: 300 });
+    await expect(engine.removeImage(`rep-cache:${'a'.repeat(64)}`)).resolves.toBeUndefined();
+  });
 });
 
 describe('the platform an engine builds for', () => {
