@@ -8,7 +8,7 @@
 // against another engine removes those it has, one against this engine
 // forgets those it still does not list.
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
-import { CACHE_REPO, cacheRef, imageStep } from '../scheduler/stepimage.js';
+import { CACHE_REPO, cacheRef, DISCARD_REPO, imageStep } from '../scheduler/stepimage.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
 import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
 import { keysOtherProjectsUse, OTHER_STATE_LIMIT, REGISTER_BUDGET, registerProject } from '../gc/register.js';
@@ -114,6 +114,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     }
     registerProject(contextDir);
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
+    // Names a rep killed while it discarded an image left (see DISCARD_REPO): no build keeps one.
+    for (const i of await opts.engine.listImages(DISCARD_REPO)) for (const t of i.tags) await opts.engine.removeImage(`${DISCARD_REPO}:${t}`).catch(() => undefined);
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     const untied = plan.remove.filter((i) => !left.has(i.tag));

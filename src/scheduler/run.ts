@@ -13,7 +13,7 @@ import type { Project } from '../project.js';
 import { appendNoFollow, writeReplacing } from '../safefs.js';
 import { stepLogName } from '../state/paths.js';
 import { stateFolder, type State } from '../state/state.js';
-import { cacheRef, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile, wholeFolders } from './stepimage.js';
+import { cacheRef, DISCARD_REPO, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile, wholeFolders } from './stepimage.js';
 import { firstAdded, firstChanged, type ContextIndex } from '../context/files.js';
 import { firstNotCopiedExactly } from '../context/folders.js';
 import { tagImage } from './finalimage.js';
@@ -254,12 +254,6 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   });
   return { ok: ok && image !== undefined, cancelled, steps: settled, image };
 }
-
-/**
- * Where an image rep does not keep is named for a moment to be removed: under rep-verify/, which no Repfile
- * may name (repfile/schema.ts) and rep lists nowhere (rep verify's own names there end in 12 hex digits, these in 32).
- */
-const DISCARD_REPO = 'rep-verify/discard';
 
 /**
  * Removes an image a step build made that rep does not key (best effort). Not by its id: a build whose layers were

@@ -17,6 +17,12 @@ import type { Project } from '../project.js';
 
 /** Step images are tagged rep-cache:<key hex>: "is it fresh?" is an image lookup. */
 export const CACHE_REPO = STEP_REPO;
+/**
+ * Where an image rep does not keep is named for a moment to be removed (scheduler/run.ts discard): under
+ * rep-verify/, which no Repfile may name (repfile/schema.ts); rep verify's own names there end in 12 hex
+ * digits, these in 32. `rep gc` removes such names a rep killed in that moment left.
+ */
+export const DISCARD_REPO = 'rep-verify/discard';
 export const keyHex = (key: string) => key.replace(/^sha256:/, '');
 export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
 

@@ -228,7 +228,7 @@ describe('state history', () => {
       const removed: string[] = [];
       const engine = Object.assign(new NoneEngine(), {
         name: 'docker',
-        listImages: async () => [img(1, 10, ['x']), img(2, 10, ['y']), img(9, 10, ['z'])].filter((i) => !removed.some((r) => r.endsWith(i.tags[0]!))),
+        listImages: async (repo: string) => (repo === 'rep-cache' ? [img(1, 10, ['x']), img(2, 10, ['y']), img(9, 10, ['z'])].filter((i) => !removed.some((r) => r.endsWith(i.tags[0]!))) : []),
         removeImage: async (ref: string) => void removed.push(ref),
       }) as unknown as NoneEngine;
       // The newest line this project recorded stands for the current state, whose own record is not rep's.
