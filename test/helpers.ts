@@ -5,7 +5,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openProject, type Project } from '../src/project.js';
 import { formatDiagnostic } from '../src/diag.js';
-import type { ImageSummary } from '../src/engine/engine.js';
+import type { Engine, ImageSummary } from '../src/engine/engine.js';
+import { NoneEngine } from '../src/engine/none.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(REPO, 'dist', 'bin', 'rep.mjs');
@@ -63,14 +64,34 @@ export function rep(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A stand-in engine's images in `repository`, from its tags (reference -> image id), as Engine.listImages lists them. */
-export function imagesIn(tags: ReadonlyMap<string, string>, repository: string): ImageSummary[] {
-  const out = new Map<string, ImageSummary>();
-  for (const [ref, id] of tags) {
-    if (!ref.startsWith(`${repository}:`)) continue;
-    const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
-    s.tags.push(ref.slice(repository.length + 1));
-    out.set(id, s);
+// NoneEngine's methods take no arguments; a stand-in's take the Engine interface's.
+const EngineBase = NoneEngine as unknown as new () => Engine;
+
+/**
+ * A stand-in engine whose images are `tags` (reference -> image id): looked up, tagged and listed by
+ * name as docker does (a tag moved to the image its source names). Subclasses build, load, remove.
+ */
+export class TaggedEngine extends EngineBase {
+  constructor(readonly tags: Map<string, string>) {
+    super();
   }
-  return [...out.values()];
+  override async hasImage(ref: string) {
+    return this.tags.has(ref);
+  }
+  override async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
+  }
+  override async tag(src: string, dst: string) {
+    this.tags.set(dst, this.tags.get(src) ?? src);
+  }
+  override async listImages(repository: string): Promise<ImageSummary[]> {
+    const out = new Map<string, ImageSummary>();
+    for (const [ref, id] of this.tags) {
+      if (!ref.startsWith(`${repository}:`)) continue;
+      const s = out.get(id) ?? { id, tags: [], size: 0, layers: [] };
+      s.tags.push(ref.slice(repository.length + 1));
+      out.set(id, s);
+    }
+    return [...out.values()];
+  }
 }

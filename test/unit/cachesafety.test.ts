@@ -15,14 +15,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoneEngine } from '../../src/engine/none.js';
-import { EngineError, type BuildOutcome, type BuildRequest, type Engine, type ImageSummary } from '../../src/engine/engine.js';
+import { EngineError, type BuildOutcome, type BuildRequest, type Engine } from '../../src/engine/engine.js';
 import { build } from '../../src/build.js';
 import { CacheFrom, exportCache, parseCacheSpec, throughLink, type CacheSpec } from '../../src/scheduler/cache.js';
 import { archiveStepKeys } from '../../src/scheduler/cachearchive.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
 import { formatDiagnostic } from '../../src/diag.js';
-import { makeProject, open, imagesIn } from '../helpers.js';
+import { makeProject, open, TaggedEngine } from '../helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -53,30 +52,16 @@ async function archive(file: string, files: [string, string][]): Promise<string>
 const manifest = (...tags: string[]) => JSON.stringify([{ Config: 'c.json', RepoTags: tags, Layers: [] }]);
 
 /** An engine holding `tags` (ref -> id) that, loading an archive, points every tag of its manifest.json at `loads`'s id, as docker moves a tag. */
-// NoneEngine's methods take no arguments; the stand-in's take the Engine interface's.
-const Base = NoneEngine as unknown as new () => Engine;
-class Fake extends Base {
+class Fake extends TaggedEngine {
   loaded: string[] = [];
   pulled: string[] = [];
   removed: string[] = [];
   constructor(
-    readonly tags: Map<string, string>,
+    tags: Map<string, string>,
     private readonly loads = ID('f'),
     private readonly registry = new Set<string>(),
   ) {
-    super();
-  }
-  override async hasImage(ref: string) {
-    return this.tags.has(ref);
-  }
-  override async imageIds(refs: readonly string[]) {
-    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
-  }
-  override async tag(src: string, dst: string) {
-    this.tags.set(dst, this.tags.get(src) ?? src);
-  }
-  override async listImages(repository: string): Promise<ImageSummary[]> {
-    return imagesIn(this.tags, repository);
+    super(tags);
   }
   override async load(file: string) {
     this.loaded.push(file);
@@ -95,6 +80,14 @@ class Fake extends Base {
   }
   override async save(refs: string | readonly string[], file: string) {
     writeFileSync(file, `saved ${String(refs)}`);
+  }
+}
+
+/** A Fake whose load tags what the archive names, then fails (docker tags each image as it loads it). */
+class FailsHalfway extends Fake {
+  override async load(file: string) {
+    await super.load(file);
+    throw new EngineError('docker load failed: the second image has no config');
   }
 }
 
@@ -242,13 +235,7 @@ describe('a cache folder loaded', () => {
   it('that fails halfway (docker tags each image as it loads it) still has the step image tags the engine had put back', async () => {
     const d = temp();
     await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
-    class Failing extends Fake {
-      override async load(file: string) {
-        await super.load(file);
-        throw new EngineError('docker load failed: the second image has no config');
-      }
-    }
-    const engine = new Failing(new Map([[`rep-cache:${K1}`, ID('1')]]), ID('f'));
+    const engine = new FailsHalfway(new Map([[`rep-cache:${K1}`, ID('1')]]), ID('f'));
     const events: BuildEvent[] = [];
     expect(await new CacheFrom(engine, [dirSpec(d)], (e) => events.push(e)).fetch(`sha256:${K2}`)).toBeUndefined();
     expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('1'));
@@ -287,13 +274,7 @@ describe('the step images a cache folder adds', () => {
   it('by a load that failed halfway are untagged too', async () => {
     const d = temp();
     await archive(path.join(d, 'rep-cache.tar'), [['manifest.json', manifest(`rep-cache:${K1}`)]]);
-    class Failing extends Fake {
-      override async load(file: string) {
-        await super.load(file);
-        throw new EngineError('docker load failed: the second image has no config');
-      }
-    }
-    const engine = new Failing(new Map(), ID('f'));
+    const engine = new FailsHalfway(new Map(), ID('f'));
     const from = new CacheFrom(engine, [dirSpec(d)]);
     expect(await from.fetch(`sha256:${K2}`)).toBeUndefined();
     await from.dropUnwanted([`sha256:${K2}`]);

@@ -13,11 +13,11 @@ import { build } from '../../src/build.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import type { Statement } from '../../src/emit/provenance.js';
-import type { BuildOutcome, BuildRequest, Engine, ImageSummary } from '../../src/engine/engine.js';
+import type { BuildOutcome, BuildRequest } from '../../src/engine/engine.js';
 import { readFilesystemTar } from '../../src/publish/filesystem.js';
 import { publish } from '../../src/publish/publish.js';
 import { verifyBundle } from '../../src/publish/verify.js';
-import { makeProject, open, tempFolders, imagesIn } from '../helpers.js';
+import { makeProject, open, tempFolders, TaggedEngine } from '../helpers.js';
 
 const folders = tempFolders();
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -39,10 +39,8 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-// NoneEngine's methods take no arguments; the stand-in's take the Engine interface's.
-const Base = NoneEngine as unknown as new () => Engine;
 /** A docker that builds: each build tags a new image id; its containers export `files`; `save` writes no archive rep reads. */
-class Stand extends Base {
+class Stand extends TaggedEngine {
   override readonly name = 'docker' as const;
   private next = 100;
   /** The tags of the images it built, in order: the one asked of the build, or for a build asked none, the first it was given. */
@@ -50,19 +48,13 @@ class Stand extends Base {
   /** Images it built untagged, not tagged since. */
   private readonly unnamed = new Set<string>();
   constructor(
-    readonly tags: Map<string, string>,
+    tags: Map<string, string>,
     private readonly files: Entry[] = [],
   ) {
-    super();
-  }
-  override async hasImage(ref: string) {
-    return this.tags.has(ref);
-  }
-  override async imageIds(refs: readonly string[]) {
-    return new Map(refs.map((r) => [r, this.tags.get(r)] as const));
+    super(tags);
   }
   override async tag(src: string, dst: string) {
-    this.tags.set(dst, this.tags.get(src) ?? src);
+    await super.tag(src, dst);
     if (this.unnamed.delete(src)) this.built.push(dst);
   }
   override async build(req: BuildRequest): Promise<BuildOutcome> {
@@ -73,9 +65,6 @@ class Stand extends Base {
       this.built.push(req.tag);
     }
     return { ok: true, imageId: id };
-  }
-  override async listImages(repository: string): Promise<ImageSummary[]> {
-    return imagesIn(this.tags, repository);
   }
   override async removeImage(ref: string) {
     this.tags.delete(ref);
