@@ -140,7 +140,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (!inputs.ok) return inputs;
     const { resolved, dockerfile, context } = inputs.value;
     const { cited, hashed } = hashContext(ctx.dir, resolved, context, opts);
-    const { plan, present, facts } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: materialOf(ctx.dir), pullBases: !opts.dryRun });
+    const { plan, present, images, facts } = await planWithEngine(engine, dag, hashed, { state, resolveBase, recordedMaterial: materialOf(ctx.dir), pullBases: !opts.dryRun });
     const base = { engine: engine.name, target: dag.target, tag: recipe.image.tag, plan };
     if (opts.dryRun) return ok({ ...base, ok: true, cancelled: false, steps: planOutcomes(plan, 'stale'), dockerfile });
     const record = (steps: PlannedStep[], digests: Map<string, string>, image?: { imageId: string }) =>
@@ -159,7 +159,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     letGoOfGarbage();
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
-      state, onEvent: opts.onEvent, resolveBase, present, cacheFrom,
+      state, onEvent: opts.onEvent, resolveBase, present, images, cacheFrom,
       context: context === index.files ? index : new ContextIndex(context),
       // With reproducible images the tag goes to the canonical image (repro/canonical.ts), not twice.
       tag: !(recipe.reproducible && opts.reproducible !== false),

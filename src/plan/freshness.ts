@@ -22,7 +22,8 @@ export async function engineFreshness(engine: Engine, planner: Planner, state: S
   const likely = planner.dag.order.map((name) => planner.key(name, outputsDigest).key);
   const ids = await engine.imageIds(likely.map(cacheRef));
   const tags = new Set(likely.filter((k) => ids.get(cacheRef(k)) !== undefined).map(keyHex));
-  return { tags, isFresh: (_name: string, key: string) => tags.has(keyHex(key)), outputsDigest };
+  const images = new Map(likely.flatMap((k) => { const id = ids.get(cacheRef(k)); return id !== undefined ? [[keyHex(k), id.startsWith('sha256:') ? id : `sha256:${id}`] as const] : []; }));
+  return { tags, images, isFresh: (_name: string, key: string) => tags.has(keyHex(key)), outputsDigest };
 }
 
 /**
@@ -58,9 +59,9 @@ export async function planWithEngine(
   dag: Dag,
   inputs: Map<string, HashedFile[]>,
   opts: { state?: State; recordedMaterial?: (rec: StepRecord) => StepMaterial | undefined; resolveBase: (ref: string) => string; pullBases?: boolean },
-): Promise<{ plan: Plan; present?: Set<string>; facts?: EngineFacts }> {
+): Promise<{ plan: Plan; present?: Set<string>; images?: Map<string, string>; facts?: EngineFacts }> {
   const facts = engine && engine.name !== 'none' ? await engineFacts(engine, dag, opts.resolveBase, opts.pullBases) : undefined;
   const planner = new Planner(dag, inputs, { ...opts, facts });
   const byEngine = engine && engine.name !== 'none' ? await engineFreshness(engine, planner, opts.state) : undefined;
-  return { plan: planSteps(planner, { state: opts.state, ...byEngine }), present: byEngine?.tags, facts };
+  return { plan: planSteps(planner, { state: opts.state, ...byEngine }), present: byEngine?.tags, images: byEngine?.images, facts };
 }

@@ -34,6 +34,8 @@ export interface RunOptions {
   secrets?: Record<string, SecretValue>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
+  /** The image id each of those keys names (by key hex), where the engine said it. */
+  images?: ReadonlyMap<string, string>;
   /** Whether the run tags the final image as the Repfile says (default); not when the canonical rewrite will. */
   tag?: boolean;
   /**
@@ -72,10 +74,13 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const digests = new Map<string, string>();
   // .rep/state.json may have come with a clone: its digest of a step's outputs is taken only for that step,
   // cached under the key it was recorded with. A step built now is measured (a planted digest made a
-  // downstream key, and so a shared rep-cache tag, stand for outputs the step never made).
-  const recorded = (name: string, key: string): string | undefined => {
+  // downstream key, and so a shared rep-cache tag, stand for outputs the step never made). So is one whose
+  // key names another image than the one measured: a step built again under its key (its image removed, a
+  // command that writes other bytes each time) by a build killed before it wrote the state, or by another
+  // project, made other outputs than those the digest says.
+  const recorded = (name: string, key: string, image: string | undefined): string | undefined => {
     const rec = opts.state && Object.hasOwn(opts.state.steps, name) ? opts.state.steps[name] : undefined;
-    return rec?.key === key ? rec.outputsDigest : undefined;
+    return rec?.key === key && image !== undefined && rec.image === image ? rec.outputsDigest : undefined;
   };
   const imported = new Set([...dag.nodes.values()].flatMap((n) => n.imports));
   const fromFolder = engine.syncsFolders && opts.context ? folderCopies(project, opts.context) : undefined;
@@ -123,8 +128,11 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     let status: StepStatus = 'cached';
     let imageId: string | undefined;
     let seconds: number | undefined;
-    if (fresh) emit({ type: 'step-cached', step: name, key });
-    else {
+    if (fresh) {
+      // The image the key names, as the engine said before the run: recorded in the state with its outputs digest.
+      imageId = opts.images?.get(keyHex(key));
+      emit({ type: 'step-cached', step: name, key });
+    } else {
       const outcome = await limit(async () => {
         if (failed || opts.signal?.aborted) return undefined;
         emit({ type: 'step-building', step: name, key, reasons: planned.reasons });
@@ -201,7 +209,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     }
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
-      outputsDigest = (status === 'cached' ? recorded(name, key) : undefined) ?? digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
+      outputsDigest = (status === 'cached' ? recorded(name, key, imageId) : undefined) ?? digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
       digests.set(key, outputsDigest);
       emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
     }

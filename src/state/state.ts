@@ -192,13 +192,18 @@ export function writeState(contextDir: string, state: State, previous: State | u
 
 /**
  * The state after a build: what it settled (a step's outputs digest kept
- * while its key stays the same), the previous record for the other steps
+ * while its key and image stay the same), the previous record for the other steps
  * still in the Repfile, none for steps no longer there.
  */
 export function nextState(project: Project, engine: string, prev: State | undefined, settled: [string, StepRecord][]): State {
   const steps = Object.create(null) as Record<string, StepRecord>;
   const names = new Set(project.dag.order);
   for (const [name, rec] of Object.entries(prev?.steps ?? {})) if (names.has(name)) steps[name] = rec;
-  for (const [name, rec] of settled) steps[name] = { ...rec, ...(rec.outputsDigest === undefined && prev?.steps[name]?.key === rec.key ? { outputsDigest: prev.steps[name]!.outputsDigest } : {}) };
+  for (const [name, rec] of settled) {
+    // A digest measured before is the outputs of the image it was measured on: kept only while the key names that image.
+    const before = prev && Object.hasOwn(prev.steps, name) ? prev.steps[name] : undefined;
+    const kept = rec.outputsDigest === undefined && before?.key === rec.key && before.image !== undefined && before.image === rec.image;
+    steps[name] = { ...rec, ...(kept ? { outputsDigest: before.outputsDigest } : {}) };
+  }
   return { version: STATE_VERSION, repfileSha256: project.recipe.sha256, engine, target: project.dag.target, steps };
 }

@@ -12,6 +12,7 @@ import { EngineError, type BuildOutcome, type Engine } from '../../src/engine/en
 import { selectEngine } from '../../src/engine/select.js';
 import { isInsecure } from '../../src/lock/registry.js';
 import { seal } from '../../src/state/seal.js';
+import { nextState, type State } from '../../src/state/state.js';
 import { makeProject, open, rep } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -305,7 +306,7 @@ class BrokenEngine implements Engine {
   async hasImage(_ref?: string): Promise<boolean> {
     throw new EngineError('docker image inspect failed (exit 1)', 'first line\nerror during connect: the daemon went away\n');
   }
-  async imageIds(refs: readonly string[]) {
+  async imageIds(refs: readonly string[]): Promise<Map<string, string | undefined>> {
     return new Map(refs.map((r) => [r, undefined] as const));
   }
   async build(_req?: { tag?: string }): Promise<BuildOutcome> {
@@ -376,11 +377,18 @@ describe('the scheduler', () => {
       return cached.calls.filter((c) => c.startsWith('exportPaths'));
     };
     const digest = `sha256:${'1'.repeat(64)}`;
-    const sealed = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0`)!;
+    const sealed = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0${BUILT_ID}`)!;
     expect(sealed).toMatch(/^[0-9a-f]{64}$/);
-    expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealed })).toEqual([]);
-    expect(await measured({ key: keyOfA, outputsDigest: digest })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
-    expect(await measured({ key: keyOfA, outputsDigest: `sha256:${'2'.repeat(64)}`, seal: sealed })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, image: BUILT_ID, seal: sealed })).toEqual([]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, image: BUILT_ID })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: `sha256:${'2'.repeat(64)}`, image: BUILT_ID, seal: sealed })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    // Sealed, but measured on another image than the one the key names now (the step built again under its key by
+    // a build killed before it wrote the state, or by another project): those outputs may be other bytes.
+    const other = `sha256:${'3'.repeat(64)}`;
+    const sealedOther = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0${other}`)!;
+    expect(await measured({ key: keyOfA, outputsDigest: digest, image: other, seal: sealedOther })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    const sealedNone = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0`)!;
+    expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealedNone })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
   });
 });
 
@@ -408,6 +416,21 @@ describe('the state', () => {
   });
 
 
+  it('keeps a step\'s outputs digest measured before only while its key names the image it was measured on', () => {
+    // A producer not imported now, built again under its key (its image was removed; its command writes other bytes each
+    // time): the old digest, kept with the new image, was taken when a consumer imported it again.
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n' });
+    dirs.push(dir);
+    const key = `sha256:${'4'.repeat(64)}`;
+    const digest = `sha256:${'1'.repeat(64)}`;
+    const measuredOn = `sha256:${'5'.repeat(64)}`;
+    const prev: State = { version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: { a: { key, outputsDigest: digest, image: measuredOn } } };
+    const after = (image: string | undefined) => nextState(open(dir), 'docker', prev, [['a', { key, ...(image ? { image } : {}) }]]).steps.a;
+    expect(after(measuredOn)).toEqual({ key, image: measuredOn, outputsDigest: digest });
+    expect(after(`sha256:${'6'.repeat(64)}`)).toEqual({ key, image: `sha256:${'6'.repeat(64)}` });
+    expect(after(undefined)).toEqual({ key });
+  });
+
   it('is read by step name only: a step named "constructor" has no record of Object\'s', async () => {
     // dropOldPhonyImages took Object.prototype.constructor for the phony step's old record and threw after the build.
     const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  constructor:\n    needs: [a]\n    phony: true\n    run: echo x\nreproducible: false\n' });
@@ -423,6 +446,8 @@ describe('the state', () => {
   });
 });
 
+const BUILT_ID = `sha256:${'0'.repeat(64)}`;
+
 /** An engine that builds every step at once and records what rep asks; measuring outputs fails the step. */
 class RecordingEngine extends BrokenEngine {
   readonly calls: string[] = [];
@@ -434,10 +459,14 @@ class RecordingEngine extends BrokenEngine {
   override async hasImage(ref: string): Promise<boolean> {
     return this.images.has(ref);
   }
+  /** Every image it has is the one image it builds. */
+  override async imageIds(refs: readonly string[]) {
+    return new Map(refs.map((r) => [r, this.images.has(r) ? BUILT_ID : undefined] as const));
+  }
   override async build(req: { tag?: string }): Promise<BuildOutcome> {
     this.calls.push(`build ${req.tag ?? '(untagged)'}`);
     if (req.tag) this.images.add(req.tag);
-    return { ok: true, imageId: `sha256:${'0'.repeat(64)}` };
+    return { ok: true, imageId: BUILT_ID };
   }
   override async tag(_src: string, dst: string): Promise<void> {
     this.calls.push(`tag ${dst}`);
