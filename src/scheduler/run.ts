@@ -88,6 +88,10 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const epoch = reproducible ? new Date(reproducible.epoch * 1000) : undefined;
   const limit = pLimit(Math.max(1, opts.jobs));
   const results = new Map<string, Promise<StepResult>>();
+  // The first step to come to each key (not phony). Another step with the same key (the same commands on the
+  // same inputs, in another stage) waits for it and takes its image rather than build the key a second time at
+  // once: the second build moved the tag to its own image, and took the outputs digest measured on the first.
+  const firstOfKey = new Map<string, Promise<StepResult>>();
   let failed = false;
   const started = Date.now();
 
@@ -115,7 +119,14 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     const keyed = planner.key(name, (_p, k) => digests.get(k));
     const { key } = keyed;
     at.key = key;
-    let fresh = !node.step.phony && (present.has(keyHex(key)) || (await engine.hasImage(cacheRef(key))));
+    const first = node.step.phony ? undefined : firstOfKey.get(key);
+    if (!node.step.phony && !first) firstOfKey.set(key, results.get(name)!);
+    const same = first && (await first);
+    if (same && same.status !== 'cached' && same.status !== 'built') {
+      emit({ type: 'step-skipped', step: name, because: `"${same.name}" ${same.status}` });
+      return { name, status: 'skipped' };
+    }
+    let fresh = !node.step.phony && (same !== undefined || present.has(keyHex(key)) || (await engine.hasImage(cacheRef(key))));
     if (!fresh && !node.step.phony && opts.cacheFrom && !failed && !opts.signal?.aborted) {
       const from = await opts.cacheFrom.fetch(key);
       if (from) {
@@ -129,8 +140,9 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     let imageId: string | undefined;
     let seconds: number | undefined;
     if (fresh) {
-      // The image the key names, as the engine said before the run: recorded in the state with its outputs digest.
-      imageId = opts.images?.get(keyHex(key));
+      // The image the key names, as the engine said before the run (or the step of the same key built): recorded
+      // in the state with its outputs digest.
+      imageId = same ? same.imageId : opts.images?.get(keyHex(key));
       emit({ type: 'step-cached', step: name, key });
     } else {
       const outcome = await limit(async () => {

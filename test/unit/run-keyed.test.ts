@@ -225,3 +225,38 @@ describe('the review\'s scenario: an edit undone while the engine reads the inpu
     });
   }
 });
+
+describe('two steps with the same key (the same commands on the same inputs, in two stages)', () => {
+  const twin = `${REPFILE.replace('steps:', 'image:\n  from: app\nsteps:')}  two:\n    inputs: [app.txt]\n    run: cat app.txt\n`;
+  it('are built once: the second waits for the first and takes its image, even with jobs to spare', async () => {
+    // Both were built at once: the second build moved the key's tag to its own image, and took the outputs
+    // digest measured on the first.
+    const dir = makeProject({ Repfile: twin, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const p = open(dir);
+    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+    if (!index.ok) throw new Error('walk failed');
+    const plan = planBuild(p.dag, p.ctx, { index: index.value });
+    if (!plan.ok) throw new Error('plan failed');
+    const keys = new Map(plan.value.steps.map((s) => [s.name, s.key] as const));
+    expect(keys.get('app')).toBe(keys.get('two'));
+    const events: string[] = [];
+    const r = await runBuild(p, engine, plan.value, { jobs: 4, tag: false, context: index.value, onEvent: (e) => events.push(`${e.type} ${'step' in e ? e.step : ''}`.trim()) });
+    expect(r.ok).toBe(true);
+    expect(engine.calls.filter((c) => c.startsWith('build'))).toEqual(['build (untagged)']);
+    expect(events.filter((e) => /^step-(building|built|cached)/.test(e)).sort()).toEqual(['step-building app', 'step-built app', 'step-cached two'].sort());
+    expect(r.steps.get('two')).toMatchObject({ status: 'cached', imageId: r.steps.get('app')!.imageId });
+  });
+
+  it('the second is skipped, not built, when the first fails', async () => {
+    const dir = makeProject({ Repfile: twin, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    engine.ending = 'failed';
+    const { r } = await built(dir, engine);
+    expect(r.ok).toBe(false);
+    expect(engine.calls.filter((c) => c.startsWith('build'))).toEqual(['build (untagged)']);
+    expect([r.steps.get('app')?.status, r.steps.get('two')?.status]).toEqual(['failed', 'skipped']);
+  });
+});
