@@ -9,7 +9,7 @@ import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
 import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir, statePath } from '../state/paths.js';
-import { RACY_MS, stampMtimeMs, type ContextFile } from './files.js';
+import { RACY_MS, stampCtimeMs, stampMtimeMs, type ContextFile } from './files.js';
 import { shallowJson } from '../canonical.js';
 
 export interface HashedFile extends ContextFile {
@@ -71,10 +71,18 @@ const stampShaped = (stamp: string): boolean => {
 /** A row rep wrote: a .rep/ committed to a repository may hold anything else, which is left out. */
 const validRow = (row: unknown): row is CacheRow => Array.isArray(row) && row.length === 2 && typeof row[0] === 'string' && typeof row[1] === 'string' && /^[0-9a-f]{64}$/.test(row[1]);
 
-/** The mtime (ms) a row's stamp holds: its file stamp's, after the type (see StatCache.stamp); 0 without one. */
-const stampMtime = (stamp: string): number => {
+/**
+ * When a file stamp says the file last changed (ms): its mtime or its ctime, the later. A tool that sets an
+ * old mtime on what it writes (touch -d, rsync -t, tar -x) leaves the ctime of the write: by mtime alone
+ * such a file written twice within one tick of the clock, the same size and the same mtime, kept the first
+ * bytes' hash. NaN when a field is not a number.
+ */
+const changedMs = (fileStamp: string): number => Math.max(stampMtimeMs(fileStamp), stampCtimeMs(fileStamp));
+
+/** When a row's stamp says its file last changed: its file stamp's (changedMs), after the type (see StatCache.stamp); 0 without one. */
+const rowChangedMs = (stamp: string): number => {
   const a = stamp.indexOf(':');
-  return a < 0 ? 0 : stampMtimeMs(stamp.slice(a + 1));
+  return a < 0 ? 0 : changedMs(stamp.slice(a + 1));
 };
 
 export class StatCache {
@@ -181,7 +189,7 @@ export class StatCache {
     // A file modified too recently may change again within the same stat (racy): its hash is not
     // kept, not even for a save that comes later, when the file would no longer look recent. It
     // alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
-    if (Date.now() - stampMtimeMs(f.stamp) > RACY_MS) {
+    if (Date.now() - changedMs(f.stamp) > RACY_MS) {
       this.rows.set(f.path, [stamp, sha256]);
       this.dirty = true;
     }
@@ -213,7 +221,7 @@ export class StatCache {
   save(): void {
     if (!this.file || !this.dirty) return;
     const now = Date.now();
-    const fresh = (row: CacheRow) => now - stampMtime(row[0]) > RACY_MS;
+    const fresh = (row: CacheRow) => now - rowChangedMs(row[0]) > RACY_MS;
     const added = [...this.rows].filter(([, row]) => fresh(row)).sort(([a], [b]) => (a < b ? -1 : 1));
     this.dirty = false;
     if (added.length === 0) return;

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkd
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listContext, sumContext, tarContext, type ContextView } from '../../src/commands/context.js';
 import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
@@ -369,6 +369,41 @@ describe('step inputs', () => {
 });
 
 describe('stat cache', () => {
+  // Files are aged here with utimes, which sets their ctime to the moment it is called: the cache's clock runs a
+  // minute ahead, so that they look as old as their mtime says. A test of what is too recent sets it back.
+  const clockAhead = () => vi.setSystemTime(vi.getRealSystemTime() + 60_000);
+  const clockNow = () => vi.setSystemTime(vi.getRealSystemTime());
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    clockAhead();
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('keeps no row of a file changed too recently by its ctime, whatever its mtime says (touch -d, rsync -t, tar -x set an old one)', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    clockNow();
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'a.txt'), old, old);
+    const first = StatCache.forContext(dir);
+    first.hashAll(walked(dir, ctx.value.ignore));
+    first.save();
+    // Written again within the same tick, the same size, its mtime set back the same: a kept row would give 'a'.
+    expect(existsSync(path.join(dir, '.rep/statcache.json'))).toBe(false);
+    const second = StatCache.forContext(dir);
+    second.hashAll(walked(dir, ctx.value.ignore));
+    expect([second.hits, second.misses]).toEqual([0, 1]);
+    // A minute on, the same stamp is old by both times: kept.
+    clockAhead();
+    const third = StatCache.forContext(dir);
+    third.hashAll(walked(dir, ctx.value.ignore));
+    third.save();
+    const fourth = StatCache.forContext(dir);
+    fourth.hashAll(walked(dir, ctx.value.ignore));
+    expect(fourth.hits).toBe(1);
+  });
+
   it('hashes unchanged files from the cache and re-reads changed ones', () => {
     const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b' });
     const old = new Date(Date.now() - 60_000);
@@ -407,10 +442,12 @@ describe('stat cache', () => {
     const before = readFileSync(file, 'utf8');
     utimesSync(file, old, old);
     writeFileSync(path.join(dir, 'b.txt'), 'B');
+    clockNow();
     const second = StatCache.forContext(dir);
     second.hashAll(walked(dir, ctx.value.ignore));
     expect(second.misses).toBe(1);
     second.save();
+    clockAhead();
     // Not written: the time it was given stays (within the file system's rounding).
     expect(Math.abs(statSync(file).mtimeMs - old.getTime())).toBeLessThan(1);
     expect(readFileSync(file, 'utf8')).toBe(before);
@@ -435,16 +472,13 @@ describe('stat cache', () => {
     writeFileSync(path.join(dir, 'fresh.txt'), 'fresh');
     const ctx = loadContext(dir);
     if (!ctx.ok) throw new Error();
+    // Written as the cache's clock reads it (its ctime is the real clock's, a minute behind).
+    utimesSync(path.join(dir, 'fresh.txt'), new Date(), new Date());
     const cache = StatCache.forContext(dir);
     cache.hashAll(walked(dir, ctx.value.ignore));
-    vi.useFakeTimers({ toFake: ['Date'] });
-    try {
-      // The build goes on for a minute: fresh.txt no longer looks recent when the cache is saved.
-      vi.setSystemTime(Date.now() + 60_000);
-      cache.save();
-    } finally {
-      vi.useRealTimers();
-    }
+    // The build goes on for a minute: fresh.txt no longer looks recent when the cache is saved.
+    vi.setSystemTime(Date.now() + 60_000);
+    cache.save();
     const rows = JSON.parse(readFileSync(path.join(dir, '.rep/statcache.json'), 'utf8')).rows;
     expect(Object.keys(rows)).toEqual(['a.txt']);
   });
