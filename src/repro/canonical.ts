@@ -70,11 +70,15 @@ export async function canonicalImage(
   const engineImage = cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
   const engineSays = (message: string, detail?: string) => fail<ImageRef & { cacheKey?: string }>({ kind: 'engine', engine: engine.name, message, detail });
   try {
-    // Keyed by the engine's image itself (as the run found it), not by step keys: a step rebuilt under
-    // the same key (other secrets, a command that is not deterministic) must not find the old rewrite.
+    // Keyed by the engine's image itself (as the run found it), not by step keys alone: a step rebuilt under
+    // the same key (other secrets, a command that is not deterministic) must not find the old rewrite. And by
+    // what the rewrite writes into the config's history, each step's name and key: a step renamed (its key the
+    // same, and so the engine's image) found the rewrite naming its old name, an image id no rewrite of this
+    // Repfile gives, and so did another project of the same keys and other names.
     const engineId = image.imageId || (await engine.imageIds([engineImage])).get(engineImage);
     if (!engineId) return engineSays(`has no image ${engineImage} to rewrite`);
-    const cacheKey = `sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop })}`;
+    const history = { steps: chain.steps.map((s) => [s, keyOf.get(s)!]), image: final.key };
+    const cacheKey = `sha256:${sha256Of({ format: REWRITE_FORMAT, image: engineId.replace(/^sha256:/, ''), epoch: settings.epoch, drop, history })}`;
     const ref = cacheRef(cacheKey);
     const ids = await engine.imageIds([ref, image.tag]);
     let id = ids.get(ref);

@@ -20,6 +20,11 @@ import { ArchiveError, DockerArchiveWriter, readSaved } from '../../src/repro/ar
 import { parseRepfile } from '../../src/repfile/load.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { fixChecksum, paxBody, rawEntry, rawTar } from './rawtar.js';
+import { canonicalImage } from '../../src/repro/canonical.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { NoneEngine } from '../../src/engine/none.js';
+import type { PlannedStep } from '../../src/plan/plan.js';
+import { makeProject, open } from '../helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rep-repro-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -731,5 +736,35 @@ describe('what a step hides of the image below', () => {
       // Later steps see the index as the map: every path under a folder is found from it.
       for (const d of ['a', 'b', 'a/b', 'c/c']) expect([...tree.below(d)].sort()).toEqual([...tree.keys()].filter((q) => q.startsWith(`${d}/`)).sort());
     }
+  });
+});
+
+describe('a rewrite the engine has already', () => {
+  it('is found by what its history names too: a step renamed (its key, and so the engine image, the same) finds none of the old name', async () => {
+    // The rewrite was keyed by the engine's image, the epoch and the drop list: after a rename it was found again,
+    // its history naming the old step, an image id no rewrite of this Repfile gives (a reviewer's rebuild differs).
+    const Base = NoneEngine as unknown as new () => Engine;
+    class HasEverything extends Base {
+      override readonly name = 'docker' as const;
+      override async imageIds(refs: readonly string[]) {
+        return new Map(refs.map((r) => [r, `sha256:${'9'.repeat(64)}`] as const));
+      }
+      override async tag() {}
+    }
+    const key = `sha256:${'4'.repeat(64)}`;
+    const lookedUp = async (step: string) => {
+      const dir = makeProject({ Repfile: `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  ${step}:\n    run: echo hi\n` });
+      try {
+        const r = await canonicalImage(open(dir), new HasEverything(), [{ name: step, key } as PlannedStep], { tag: 'n:latest', imageId: `sha256:${'8'.repeat(64)}` });
+        if (!r.ok) throw new Error(JSON.stringify(r));
+        return r.value.cacheKey;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const app = await lookedUp('app');
+    expect(app).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await lookedUp('app')).toBe(app);
+    expect(await lookedUp('main')).not.toBe(app);
   });
 });
