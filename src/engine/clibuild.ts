@@ -45,7 +45,10 @@ export async function clientBuild(client: BuildClient, req: BuildRequest): Promi
   if (req.network) args.push('--network', req.network);
   if (req.noCache) args.push('--no-cache');
   // A secret's value is handed over in the client's environment: no file holds it (docker's BuildKit and podman read env=NAME).
-  const env = { ...client.env };
+  // Without the user's SOURCE_DATE_EPOCH, which buildx (0.10 and later) hands the build as the build argument of that name
+  // and newer podman as its --source-date-epoch: it would override the epoch the Dockerfile's ARG gives every RUN (or set
+  // the image's times), which the step's key does not name (a Nix shell exports one). The API's builds never had it.
+  const { SOURCE_DATE_EPOCH: _, ...env } = client.env;
   (req.secrets ?? []).forEach((sec, i) => {
     if ('src' in sec) args.push('--secret', `id=${sec.id},src=${sec.src}`);
     else {

@@ -222,6 +222,20 @@ describe('secrets through podman --remote (found by a review)', () => {
   });
 });
 
+describe("the client's environment for a build", () => {
+  it("has no SOURCE_DATE_EPOCH of the user's: buildx and newer podman take it over the Dockerfile's epoch, which the key names (a review)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-fake-engine-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'docker'), `#!/bin/sh\ncase "$1" in\n  version) echo '20.10.24 20.10.24 linux/amd64';;\n  build) env > "${dir}/build.env"; cat > /dev/null; exit 1;;\n  *) exit 1;;\nesac\n`);
+    chmodSync(path.join(dir, 'docker'), 0o755);
+    const engine = new CliEngine({ flavor: 'docker', env: { PATH: `${dir}:/usr/bin:/bin`, DOCKER_HOST: 'unix:///nonexistent.sock', SOURCE_DATE_EPOCH: '1', KEPT: 'yes' } });
+    await engine.build({ context: { dockerfile: 'FROM busybox\n' }, secrets: [] });
+    const seen = readFileSync(path.join(dir, 'build.env'), 'utf8');
+    expect(seen).toContain('KEPT=yes');
+    expect(seen).not.toContain('SOURCE_DATE_EPOCH');
+  });
+});
+
 describe('--engine auto', () => {
   const DOWN = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?';
 
