@@ -128,7 +128,13 @@ function syntaxError(p: string): string | undefined {
   return undefined;
 }
 
-const REGEX_ESCAPE = new Set([...'.+()|{}$']);
+/**
+ * What patternmatcher escapes before its expression sees it. Its list is `.+()|{}$`, kept in a bitmap of eight bytes
+ * that has no bit for a character from `@` up: `|`, `{` and `}` go into the expression as they are (a review found
+ * `!x[y]|^src/secret` bringing back a file rep left out). `}` alone is itself in Go's syntax too; an expression
+ * with `|` or `{` is one rep does not match (GoRegexp refuses it), so the line is an error rather than a guess.
+ */
+const REGEX_ESCAPE = new Set([...'.+()$']);
 
 /**
  * patternmatcher's compile(): an exact, prefix or suffix match, or the regular

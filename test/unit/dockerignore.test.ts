@@ -275,6 +275,18 @@ describe('.dockerignore as Docker reads it, where a JavaScript reading differs (
     }
   });
 
+  it('leaves "|", "{" and "}" unescaped as patternmatcher does (its bitmap has no bit for them): an expression with "|" or "{" is refused, never read literally', () => {
+    // rep escaped them and read `!x[y]|^src/secret.py` as a name no file has, where Docker brought the file back (a review).
+    for (const bad of ['x[y]|^src/secret.py', 'src/secret.p[y]{1}', 'src/*|zzz']) {
+      const r = compilePattern(bad);
+      expect(r && 'message' in r && r.message, bad).toMatch(/^bad pattern ".*": .* in the regular expression Docker makes of it/);
+    }
+    expect(DockerIgnore.parse('src/secret.py\n!x[y]|^src/secret.py\n').errors).toHaveLength(1);
+    // With no wildcard a pattern is a name, compared as it is; "}" alone is itself in Go's syntax too.
+    expect(excluded('a|b\n', ['a|b', 'a', 'b'])).toEqual(['a|b']);
+    expect(excluded('x}*\n', ['x}y', 'xy'])).toEqual(['x}y']);
+  });
+
   it('decides in time linear in the path, whatever the pattern (Go runs an automaton; a backtracking RegExp took minutes)', () => {
     const { ignore } = DockerIgnore.parse(`*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n${'**/'.repeat(12)}z\n`);
     expect(ignore.excludes('a'.repeat(4000))).toBe(false);
