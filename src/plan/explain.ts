@@ -5,6 +5,12 @@ import type { Parent } from '../graph/dag.js';
 import type { ImportRecord, StepMaterial } from './key.js';
 import type { Reason } from './reasons.js';
 
+/** What explain reads of the other steps. */
+export interface Neighbours {
+  /** Each step's key as the last build recorded it (a step since removed from the Repfile too, until a build drops it). */
+  recorded: Readonly<Record<string, { key: string }>>;
+}
+
 /** A record's own member (an input or step named constructor or toString is not Object.prototype's). */
 const own = <T>(r: Record<string, T>, k: string): T | undefined => (Object.hasOwn(r, k) ? r[k] : undefined);
 const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));
@@ -18,6 +24,7 @@ export function explain(
   parent: Parent,
   ownWorkdir: boolean,
   name: string,
+  neighbours: Neighbours,
 ): Reason[] {
   if (cur.def.phony) return [{ kind: 'phony' }];
   if (prevKey === undefined) return [{ kind: 'new' }];
@@ -32,7 +39,7 @@ export function explain(
     const named = (id?: string) => (id ? `${cur.base} (image ${id.replace(/^sha256:/, '').slice(0, 12)})` : `${cur.base} (no image on the engine)`);
     out.push({ kind: 'base', from: named(prev.stage?.baseId), to: named(cur.stage?.baseId) });
   }
-  if (parent.kind === 'step' && prev.parent !== cur.parent) out.push({ kind: 'upstream', step: parent.name });
+  if (parent.kind === 'step' && prev.parent !== cur.parent) out.push(parentReason(parent.name, prev, neighbours));
   if (cur.stage && prev.stage) {
     if (prev.stage.workdir !== cur.stage.workdir) out.push({ kind: 'field', field: 'workdir' });
     if (!same(prev.stage.env, cur.stage.env)) out.push({ kind: 'field', field: 'env' });
@@ -62,4 +69,19 @@ export function explain(
     else out.push({ kind: 'import', step: p });
   }
   return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];
+}
+
+/**
+ * Why what `step` builds on is not what it was built on: that step changed
+ * (its recorded key is the one built on), or the step builds on another one
+ * now (another step's recorded key is, or it was built on an image). When no
+ * recorded step has that key, which step it was is not known: a build that
+ * failed after rebuilding the parent left the step's old record, and blaming
+ * a moved step's new parent, or saying it moved, could both be wrong.
+ */
+function parentReason(step: string, prev: StepMaterial, { recorded }: Neighbours): Reason {
+  if (prev.parent === undefined) return prev.base !== undefined ? { kind: 'parent', step, was: { kind: 'image', ref: prev.base } } : { kind: 'parent', step };
+  if (own(recorded, step)?.key === prev.parent) return { kind: 'upstream', step };
+  const other = Object.keys(recorded).find((s) => s !== step && recorded[s]!.key === prev.parent);
+  return other !== undefined ? { kind: 'parent', step, was: { kind: 'step', name: other } } : { kind: 'parent', step };
 }

@@ -107,7 +107,8 @@ export class Planner {
   settle(name: string, { material, key }: Keyed, fresh: boolean): PlannedStep {
     const node = this.dag.nodes.get(name)!;
     const rec = this.opts.state?.steps[name];
-    const reasons = fresh ? [] : explain(rec?.key, rec && rec.key !== key && !node.step.phony ? this.recorded(name) : undefined, material, key, node.parent, node.step.workdir !== undefined, name);
+    const prev = rec && rec.key !== key && !node.step.phony ? this.recorded(name) : undefined;
+    const reasons = fresh ? [] : explain(rec?.key, prev, material, key, node.parent, node.step.workdir !== undefined, name, { recorded: this.opts.state?.steps ?? {} });
     const p: PlannedStep = { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: this.inputs.get(name)! };
     this.planned.set(name, p);
     return p;

@@ -1,5 +1,6 @@
 // Why a step is stale: typed, so the CLI, --json and tests all read the same thing.
 import { clip, printable } from '../diag.js';
+import type { Parent } from '../graph/dag.js';
 
 export type Reason =
   | { kind: 'new' }
@@ -13,6 +14,8 @@ export type Reason =
   | { kind: 'input-changed'; path: string }
   | { kind: 'input-mode'; path: string; from: string; to: string }
   | { kind: 'upstream'; step: string }
+  /** It builds on another step or image than it was built on: `was`, when the last build's record still says which. */
+  | { kind: 'parent'; step: string; was?: Parent }
   | { kind: 'import'; step: string }
   | { kind: 'pending'; step: string }
   | { kind: 'missing'; key: string }
@@ -59,6 +62,9 @@ export function formatReason(r: Reason): string {
       return `input mode changed: ${t(r.path)} (${t(r.from)} -> ${t(r.to)})`;
     case 'upstream':
       return `builds on "${t(r.step)}", which changed`;
+    case 'parent':
+      if (r.was === undefined) return `builds on "${t(r.step)}", not on what it was last built on (no longer recorded)`;
+      return `now builds on "${t(r.step)}" (was on ${r.was.kind === 'step' ? `"${t(r.was.name)}"` : `the image ${t(r.was.ref)}`})`;
     case 'import':
       return `outputs of "${t(r.step)}" changed`;
     case 'pending':

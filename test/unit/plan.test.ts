@@ -209,6 +209,36 @@ describe('stale reasons', () => {
     expect(plan(dir).step('data').key).not.toBe(p.step('data').key);
   });
 
+  it('a step moved onto another step says so, and blames the step it builds on only when that step changed', async () => {
+    const repfile = (c: string, aRun = 'echo a') => `rep: 1\nname: t\nbase: busybox:latest\nimage: {from: c}\nsteps:\n  a:\n    run: ${aRun}\n  b:\n    run: echo b\n  c:\n${c}    run: echo c\n`;
+    const dir = makeProject({ Repfile: repfile('    needs: [a]\n') });
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), repfile('    needs: [b]\n'));
+    expect(summary(dir)).toEqual({ a: 'fresh', b: 'fresh', c: ['now builds on "b" (was on "a")'] });
+    // Moved while the step it was on changed too: that step's recorded key is still the one built on.
+    writeFileSync(path.join(dir, 'Repfile'), repfile('    from: b\n', 'echo A'));
+    expect(summary(dir).c).toEqual(['now builds on "b" (was on "a")']);
+    // Onto a step from an image.
+    writeFileSync(path.join(dir, 'Repfile'), repfile(''));
+    await recorded(dir);
+    writeFileSync(path.join(dir, 'Repfile'), repfile('    needs: [a]\n'));
+    expect(summary(dir).c).toEqual(['now builds on "a" (was on the image busybox:latest)']);
+    await recorded(dir);
+    // The same step, changed.
+    writeFileSync(path.join(dir, 'Repfile'), repfile('    needs: [a]\n', 'echo A'));
+    expect(summary(dir).c).toEqual(['builds on "a", which changed']);
+    // A build that failed after rebuilding a left c's old record, built on a key no step has now:
+    // c may have moved or not, so neither a change of a nor a move is claimed.
+    const p = open(dir);
+    const state = readState(p.ctx.dir)!;
+    const now = planBuild(p.dag, p.ctx, { state });
+    if (!now.ok) throw new Error('plan failed');
+    const after = planBuild(p.dag, p.ctx, { state: { ...state, steps: { ...state.steps, a: { key: now.value.step('a').key } } } });
+    if (!after.ok) throw new Error('plan failed');
+    expect(after.value.step('c').reasons).toEqual([{ kind: 'parent', step: 'a' }]);
+    expect(after.value.step('c').reasons.map(formatReason)).toEqual(['builds on "a", not on what it was last built on (no longer recorded)']);
+  });
+
   it('a .dockerignore change that hides an input removes it from the key', async () => {
     const dir = makeProject(TREE);
     await recorded(dir);
