@@ -123,7 +123,8 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
 /**
  * Inputs the emitted Dockerfile would have to name in a COPY but cannot: a
  * name with a control character (BuildKit refuses it), or with a bidirectional
- * override or a line separator (it would hide what the COPY says), or a symlink (COPY
+ * override, a line separator or a character that shows nothing (it would hide
+ * what the COPY says; BuildKit drops a leading byte order mark), or a symlink (COPY
  * copies the file a link it names points to). Both are fine inside a folder
  * COPY copies whole. Returns [input path, message] pairs.
  */
@@ -136,7 +137,7 @@ function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: Con
     for (const src of spec.sources) {
       const first = spec.wholeDir ? files.find((f) => f.path.startsWith(`${src}/`))!.path : src;
       if (UNSHOWABLE.test(src)) {
-        out.push([first, `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has a control character or a bidirectional override in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character; the others would hide what the COPY says): rename it, or leave it out with .dockerignore`]);
+        out.push([first, `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has a control character, a bidirectional override or a character that shows nothing in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character and drops a byte order mark; the others would hide what the COPY says): rename it, or leave it out with .dockerignore`]);
       } else if (!spec.wholeDir && links.has(src)) {
         const dir = src.includes('/') ? src.slice(0, src.lastIndexOf('/')) : '';
         const where = dir ? `here "${dir}", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755` : 'never the top of the context';

@@ -26,7 +26,13 @@ const unexpanded = (v: string) => v.replace(/[\\$"']/g, (c) => `\\${c}`);
  * pattern character or a backslash becomes a pattern with each of them alone
  * in a class: "st*ar" -> "st[*]ar".
  */
-const literalSource = (p: string) => unexpanded(/[*?[\\]/.test(p) ? p.replace(/[*?[\\]/g, (c) => `[${c === '\\' ? '\\\\' : c}]`) : p);
+const literalSource = (p: string) => unexpanded(plainStart(/[*?[\\]/.test(p) ? p.replace(/[*?[\\]/g, (c) => `[${c === '\\' ? '\\\\' : c}]`) : p));
+/**
+ * A context path BuildKit might read as something else by how it starts, written after "./": it takes a COPY source
+ * like `<<NAME` or `2<<NAME` for a here-document, even in JSON form, and copied an empty file of that name over
+ * the real one (a review). An image path (from a stage) starts with "/".
+ */
+const plainStart = (p: string) => (p.startsWith('/') || (/^[A-Za-z0-9_.-]/.test(p) && !/^\d*<</.test(p)) ? p : `./${p}`);
 
 /** A COPY of literal context (or stage) paths to `dest`, in JSON form. */
 export function copyLine(sources: readonly string[], dest: string, from?: string): string {

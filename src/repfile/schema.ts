@@ -19,8 +19,13 @@ const stepName = z
 // mark, no Unicode line or paragraph separator. In a field that becomes one
 // Dockerfile line, a newline would start a new instruction.
 const HIDDEN = '\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
-/** One character of those, tab and newline included: a name of the context the Dockerfile cannot show as it is. */
-export const UNSHOWABLE = new RegExp(`[\\x00-\\x1f${HIDDEN}]`);
+/**
+ * One character of those, tab and newline included, or one that shows nothing (zero-width space, joiners, word
+ * joiner, byte order mark): a name of the context the Dockerfile cannot show as it is. BuildKit's lexer drops a
+ * byte order mark at the start of a word, so that `COPY ["\uFEFFsrc", …]` copied `src` (a review); `src\u200B`
+ * reads as `src`. Text elsewhere (descriptions, commands) may hold joiners: some scripts and emoji need them.
+ */
+export const UNSHOWABLE = new RegExp(`[\\x00-\\x1f${HIDDEN}\\u200b-\\u200d\\u2060\\ufeff]`);
 const NO_CONTROL = new RegExp(`^[^\\x00-\\x1f${HIDDEN}]*$`);
 /** Newlines and tabs allowed: shell commands, descriptions. */
 const LINES = new RegExp(`^[^\\x00-\\x08\\x0b-\\x1f${HIDDEN}]*$`);

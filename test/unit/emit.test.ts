@@ -283,10 +283,17 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
       [
         // Each word as the builders read it after JSON: `\` escapes `$`, quotes and itself; `[*]` is a literal `*`, `[\\]` a `\`.
         `COPY ${JSON.stringify(['d \\$X', '/w \\$X \\"q\\"/d \\$X/'])}`,
-        `COPY ${JSON.stringify(['#h', '\\$HOME', '\\${X}', 'Repfile', '[[]a]', 'a b', 'b[\\\\\\\\]s', 'q\\"q', 'q[?]', "s\\'q", 'st[*]ar', '/w \\$X \\"q\\"/'])}`,
+        // A name that does not start with a letter, digit, "_", "." or "-" comes after "./" (see the test of here-documents).
+        `COPY ${JSON.stringify(['./#h', './\\$HOME', './\\${X}', 'Repfile', './[[]a]', 'a b', 'b[\\\\\\\\]s', 'q\\"q', 'q[?]', "s\\'q", 'st[*]ar', '/w \\$X \\"q\\"/'])}`,
         'USER "a b"',
       ].join('\n'),
     );
+  });
+
+  it('writes a name BuildKit would read as a here-document after "./": `<<NAME` in COPY, even in JSON form, is an empty file NAME (a review)', async () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ["*.txt", "<<requirements.txt", "2<<x", "<<-y"]\n    run: ls\n', 'requirements.txt': 'numpy\n', 'a.txt': '', '<<requirements.txt': '', '2<<x': '', '<<-y': '' });
+    const text = await emitted(dir);
+    expect(text).toContain(`COPY ${JSON.stringify(['./2<<x', './<<-y', './<<requirements.txt', 'a.txt', 'requirements.txt', '/work/'])}\n`);
   });
 
   it('copies the top of the context entry by entry, so .rep never enters the image', async () => {
@@ -315,12 +322,14 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
   it('refuses an input that no COPY can name: a control character in its name, a link outside a folder copied whole', async () => {
     const repfile = (inputs: string) => `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n    run: ls\n`;
     expect(await errorsOf(makeProject({ Repfile: repfile('[ok, "n*"]'), ok: '', 'n\nl': '' }))).toEqual([
-      'Repfile:6:18: steps.s.inputs[1]: "n\\nl" has a control character or a bidirectional override in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character; the others would hide what the COPY says): rename it, or leave it out with .dockerignore',
+      'Repfile:6:18: steps.s.inputs[1]: "n\\nl" has a control character, a bidirectional override or a character that shows nothing in its name, which the emitted Dockerfile cannot name in a COPY (BuildKit refuses a control character and drops a byte order mark; the others would hide what the COPY says): rename it, or leave it out with .dockerignore',
     ]);
     // C1 controls, bidirectional overrides and U+2028 would reach the COPY line as they are ("Trojan Source").
-    for (const name of ['r\u202etxt.exe', 'b\u009b2J', 'p\u2028q', 'm\u200fx']) {
-      const errors = await errorsOf(makeProject({ Repfile: repfile(`[ok, "${name[0]}*"]`), ok: '', [name]: '' }));
-      expect(errors, JSON.stringify(name)).toEqual([expect.stringMatching(/^Repfile:6:18: steps\.s\.inputs\[1\]: "[^"]+" has a control character or a bidirectional override in its name, /)]);
+    // So would characters that show nothing; BuildKit's lexer drops a byte order mark at the start of a word, and
+    // `COPY ["\uFEFFsrc", …]` copied `src`, a folder no input named (a review).
+    for (const name of ['r\u202etxt.exe', 'b\u009b2J', 'p\u2028q', 'm\u200fx', 'z\u200bw', 'j\u2060k', '\ufeffsrc']) {
+      const errors = await errorsOf(makeProject({ Repfile: repfile(`[ok, "${name[0]}*"]`), ok: '', [name]: '', 'src': '' }));
+      expect(errors, JSON.stringify(name)).toEqual([expect.stringMatching(/^Repfile:6:18: steps\.s\.inputs\[1\]: "[^"]+" has a control character, a bidirectional override or a character that shows nothing in its name, /)]);
     }
     expect(await errorsOf(makeProject({ Repfile: repfile('[src/main, src/link]'), 'src/main': '', 'src/other': '', 'src/link': { link: 'main' } }))).toEqual([
       'Repfile:6:24: steps.s.inputs[1]: symlink "src/link" would become a copy of the file it points to in the emitted Dockerfile: COPY follows a link it names, and keeps links only in a folder it copies whole (here "src", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755): make the folder an input as a whole, or leave the link out',
