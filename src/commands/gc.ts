@@ -114,8 +114,12 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     }
     registerProject(contextDir);
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
-    // Names a rep killed while it discarded an image left (see DISCARD_REPO): no build keeps one.
-    for (const i of await opts.engine.listImages(DISCARD_REPO)) for (const t of i.tags) await opts.engine.removeImage(`${DISCARD_REPO}:${t}`).catch(() => undefined);
+    // Names a rep killed while it discarded an image left (see DISCARD_REPO): no build keeps one. Only names of that
+    // shape (32 hex digits): `rep verify --rebuild` of a bundle called "discard" tags rep-verify/discard:<12 hex>, an
+    // image that stays for the reviewer (a review found gc removing it).
+    for (const i of await opts.engine.listImages(DISCARD_REPO)) {
+      for (const t of i.tags) if (/^[0-9a-f]{32}$/.test(t)) await opts.engine.removeImage(`${DISCARD_REPO}:${t}`).catch(() => undefined);
+    }
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     const untied = plan.remove.filter((i) => !left.has(i.tag));

@@ -162,12 +162,13 @@ describe('gc against more than one engine', () => {
   it('removes the names a rep killed while it discarded an image left (rep-verify/discard:<32 hex>), which no build keeps', async () => {
     project([[1], [2]]);
     const name = `rep-verify/discard:${'ab'.repeat(16)}`;
-    const docker = fakeEngine('docker', [{ n: [1] }, { n: [2] }, { n: [], other: [name] }, { n: [], other: ['rep-verify/paper:0123456789ab'] }]);
+    const docker = fakeEngine('docker', [{ n: [1] }, { n: [2] }, { n: [], other: [name] }, { n: [], other: ['rep-verify/paper:0123456789ab'] }, { n: [], other: ['rep-verify/discard:0123456789ab'] }]);
     const r = await gc({ cwd: dir }, { engine: docker.engine, keepStates: 1 });
     expect(r.ok).toBe(true);
     expect(docker.removed).toContain(name);
-    // rep verify's own images are the verifier's to look at.
+    // rep verify's own images are the verifier's to look at, a bundle called "discard" too (a review).
     expect(docker.removed).not.toContain('rep-verify/paper:0123456789ab');
+    expect(docker.removed).not.toContain('rep-verify/discard:0123456789ab');
   });
 
   it('keeps the newest MAX_DROPPED keys of dropped states, and takes a line that names no engine (written before they did) for the engine gc runs against', async () => {
