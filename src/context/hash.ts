@@ -47,6 +47,34 @@ export function sha256File(abs: string): string {
 
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
+/**
+ * Files hashed within RACY_MS of their last change (their rows are not kept): a write in the same tick of
+ * the file system's clock, the same size, leaves the stamp they were hashed with, so the stamp cannot say
+ * that the bytes are still the ones hashed. Kept beside the files, not in them: a field of its own would
+ * give every hashed file another hidden class (see hashedFile).
+ */
+const hashedRacy = new WeakSet<HashedFile>();
+
+/**
+ * The first file of `files` that was hashed racy (see hashedRacy) and no longer holds the bytes hashed,
+ * read again: a file written while a step was built whose stamp cannot tell (a one-second clock, the same
+ * size), which firstChanged (files.ts) passes. Only those files are read again, typically none: any other
+ * was hashed when its stamp had already passed the tick of its last write, and a later write moves it.
+ * A symlink is never read through: its link text is in its stamp. Undefined when all hold their bytes.
+ */
+export function firstRehashedOther(files: readonly HashedFile[]): string | undefined {
+  for (const f of files) {
+    if (f.type !== 'file' || !hashedRacy.has(f)) continue;
+    try {
+      if (sha256File(f.abs) !== f.sha256) return f.path;
+    } catch {
+      // gone, or unreadable now: not the bytes hashed either
+      return f.path;
+    }
+  }
+  return undefined;
+}
+
 const CACHE_VERSION = 2;
 
 type CacheRow = [stamp: string, sha256: string];
@@ -186,14 +214,15 @@ export class StatCache {
     }
     this.misses++;
     const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
+    const hashed = hashedFile(f, sha256);
     // A file modified too recently may change again within the same stat (racy): its hash is not
     // kept, not even for a save that comes later, when the file would no longer look recent. It
     // alone (the Dockerfile a build just wrote) does not make the cache worth writing again.
     if (Date.now() - changedMs(f.stamp) > RACY_MS) {
       this.rows.set(f.path, [stamp, sha256]);
       this.dirty = true;
-    }
-    return hashedFile(f, sha256);
+    } else hashedRacy.add(hashed);
+    return hashed;
   }
 
   hashAll(files: readonly ContextFile[]): HashedFile[] {

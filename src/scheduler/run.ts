@@ -16,6 +16,7 @@ import { stateFolder, type State } from '../state/state.js';
 import { cacheRef, DISCARD_REPO, folderCopies, keyHex, stepArchive, stepContext, stepDockerfile, wholeFolders } from './stepimage.js';
 import { firstAdded, firstChanged, type ContextIndex } from '../context/files.js';
 import { firstNotCopiedExactly } from '../context/folders.js';
+import { firstRehashedOther } from '../context/hash.js';
 import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -181,8 +182,11 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // The engine read the inputs after they were hashed (from the folder, or through rep's tar): one written
         // in between is in the image, which keyed by its old bytes an undo would find fresh: it is not keyed. A
         // folder copied whole is read as it is then: a file added to it is in the image too. Checked before the
-        // slot is let go, so that with one job a step is said built before the next is said building.
-        const changed = firstChanged(planned.inputs);
+        // slot is let go, so that with one job a step is said built before the next is said building. A file hashed
+        // within a tick of its last write may have been written again with a stamp that cannot tell (a one-second
+        // clock, the same size): those few are read again. Read again rather than hashed as rep's tar streamed them:
+        // a builder that syncs the folder reads the files itself, and one check serves both ways.
+        const changed = firstChanged(planned.inputs) ?? firstRehashedOther(planned.inputs);
         const added = changed === undefined && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
         const reshaped = changed === undefined && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
         if (changed !== undefined || added !== undefined || reshaped !== undefined) {

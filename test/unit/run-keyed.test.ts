@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ContextIndex } from '../../src/context/files.js';
+import { ContextIndex, statEntry } from '../../src/context/files.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { planBuild } from '../../src/plan/plan.js';
@@ -156,6 +156,34 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     expect(tagged!.split(' ')[2]).toMatch(DISCARD);
     expect(removed!.split(' ')[1]).toBe(tagged!.split(' ')[2]);
     expect(engine.tags.has(cacheRef(keys.get('app')!))).toBe(false);
+    expect(engine.images.size).toBe(0);
+  });
+
+  it('is not tagged when an input was written again, the same size, with a stamp that cannot tell (a one-second clock): its bytes are read again', async () => {
+    // Found by a review: on a file system with one-second timestamps (FAT, ext4 with 128-byte inodes), BBBB
+    // written over AAAA within the second of AAAA's write leaves size, mtime, ctime and inode as they were,
+    // and the image of BBBB was tagged under AAAA's key. This clock tells the writes apart, so the stamp the
+    // walk took is set to the one the file has after the write, as such a clock would have left it.
+    const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const app = path.join(dir, 'app.txt');
+    const engine = new Store(dir);
+    const p = open(dir);
+    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+    if (!index.ok) throw new Error('walk failed');
+    const plan = planBuild(p.dag, p.ctx, { index: index.value });
+    if (!plan.ok) throw new Error('plan failed');
+    const key = plan.value.step('app').key;
+    engine.during = () => {
+      writeFileSync(app, 'BBBB');
+      for (const f of plan.value.step('app').inputs) f.stamp = statEntry(dir, f.path)!.stamp;
+    };
+    const errors: string[] = [];
+    const r = await runBuild(p, engine, plan.value, { jobs: 1, tag: false, context: index.value, onEvent: (e) => e.type === 'step-failed' && errors.push(e.error ?? '') });
+    expect(r.steps.get('app')?.status).toBe('failed');
+    expect(errors).toEqual(['input app.txt changed while the step was built: its image is not kept under a key hashed from what it was before; build again']);
+    expect(engine.tags.has(cacheRef(key))).toBe(false);
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('rep-cache:'))).toEqual([]);
     expect(engine.images.size).toBe(0);
   });
 
