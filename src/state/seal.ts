@@ -134,13 +134,27 @@ function projectOf(contextDir: string): string {
 
 /** The seal on `what` (a record's fields, joined as its kind says) in the project at `contextDir`; undefined without a key. */
 export function seal(contextDir: string, what: string): string | undefined {
-  const k = key();
-  return k && createHmac('sha256', k).update(`${projectOf(contextDir)}\0${what}`).digest('hex');
+  return sealWith(key(), contextDir, what);
 }
 
-/** Whether `mark` is the seal this user's rep puts on `what` in the project at `contextDir`. */
+const sealWith = (k: Buffer | undefined, contextDir: string, what: string): string | undefined => k && createHmac('sha256', k).update(`${projectOf(contextDir)}\0${what}`).digest('hex');
+
+/**
+ * Whether `mark` is the seal this user's rep puts on `what` in the project at `contextDir`. Asked without making
+ * a key: with none there, nothing this user's rep sealed can be (`rep gc -n` made one, a write a dry run must not do).
+ */
 export function sealHolds(contextDir: string, what: string, mark: unknown): boolean {
   if (typeof mark !== 'string' || !/^[0-9a-f]{64}$/.test(mark)) return false;
-  const expected = seal(contextDir, what);
+  const expected = sealWith(keyIfThere(), contextDir, what);
   return expected !== undefined && timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(mark, 'hex'));
+}
+
+/** The key when there is one, made by nothing. Kept once found; none found is not kept, so that key() makes one when asked. */
+function keyIfThere(): Buffer | undefined {
+  const file = sealKeyFile();
+  if (cached && cached.file === file) return cached.key;
+  const found = file ? readKey(file) : undefined;
+  if (!(found instanceof Buffer)) return undefined;
+  cached = { file, key: found };
+  return found;
 }

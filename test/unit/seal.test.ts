@@ -53,6 +53,15 @@ describe('seal', () => {
     expect(sealHolds(a, 'rep history\0k', mark)).toBe(false);
   });
 
+  it('is checked without making a key: with none there, no seal holds and none is made (`rep gc -n` wrote one; a review)', () => {
+    const home = stateHome();
+    const dir = folder('rep-p-');
+    expect(sealHolds(dir, 'rep history\0k', 'a'.repeat(64))).toBe(false);
+    expect(lstatSync(path.join(home, 'rep'), { throwIfNoEntry: false })).toBeUndefined();
+    const mark = seal(dir, 'rep history\0k');
+    expect(sealHolds(dir, 'rep history\0k', mark)).toBe(true);
+  });
+
   it('replaces a key of its own that is cut short or that others may read; reads and makes none through a link', () => {
     const dir = folder('rep-p-');
     for (const [text, mode] of [['', 0o600], [`${'a'.repeat(64)}\n`, 0o644]] as const) {
