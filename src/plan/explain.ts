@@ -9,11 +9,17 @@ import type { Reason } from './reasons.js';
 export interface Neighbours {
   /** Each step's key as the last build recorded it (a step since removed from the Repfile too, until a build drops it). */
   recorded: Readonly<Record<string, { key: string }>>;
+  /** Whether a step this one depends on was settled fresh in this plan. */
+  fresh: (step: string) => boolean;
 }
 
 /** A record's own member (an input or step named constructor or toString is not Object.prototype's). */
 const own = <T>(r: Record<string, T>, k: string): T | undefined => (Object.hasOwn(r, k) ? r[k] : undefined);
 const same = (a: unknown, b: unknown) => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));
+/** Whether an import's digest was measured on the producer's outputs (else the producer's key stands in for them). */
+const measured = (r: ImportRecord) => !r.digest.startsWith('key:');
+/** The producers a step copies outputs from, in the order it copies them (kept in `def` when there are two or more). */
+const copyOrder = (m: StepMaterial) => m.def.imports ?? Object.keys(m.imports);
 
 /** Typed reasons why `cur` differs from what was recorded. */
 export function explain(
@@ -49,8 +55,11 @@ export function explain(
   const inherited = out.length > 0;
   for (const f of ['run', 'env', 'workdir', 'user', 'shell', 'phony', 'secrets', 'imports', 'outputs'] as const) {
     if (f === 'workdir' && !ownWorkdir && inherited) continue;
-    // The order producers are copied in is what `needs` says.
-    if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f === 'imports' ? 'needs' : f}` });
+    if (f === 'imports') {
+      // The order producers are copied in is what `needs` says; a producer added or dropped is named below.
+      const kept = (m: StepMaterial) => copyOrder(m).filter((p) => own(prev.imports, p) && own(cur.imports, p));
+      if (!same(kept(prev), kept(cur))) out.push({ kind: 'field', field: `steps.${name}.needs` });
+    } else if (!same(prev.def[f], cur.def[f])) out.push({ kind: 'field', field: `steps.${name}.${f}` });
   }
   for (const path of Object.keys({ ...prev.inputs, ...cur.inputs }).sort()) {
     const a = own(prev.inputs, path);
@@ -60,13 +69,17 @@ export function explain(
     else if (a.sha256 !== b.sha256 || a.type !== b.type) out.push({ kind: 'input-changed', path });
     else if (a.mode !== b.mode) out.push({ kind: 'input-mode', path, from: a.mode, to: b.mode });
   }
+  // A producer in one of the two lists only is a change of what the step imports, not of that producer's outputs.
   for (const p of Object.keys({ ...prev.imports, ...cur.imports }).sort()) {
     const [was, is] = [own(prev.imports, p), own(cur.imports, p)];
-    if (same(was, is)) continue;
-    const measured = (r?: ImportRecord) => r !== undefined && !r.digest.startsWith('key:');
-    // A stale producer's outputs are not measured yet: the consumer may well turn out fresh.
-    if (measured(was) && !measured(is)) out.push({ kind: 'pending', step: p });
-    else out.push({ kind: 'import', step: p });
+    if (!was) out.push({ kind: 'import-added', step: p });
+    else if (!is) out.push({ kind: 'import-removed', step: p });
+    else if (!same(was, is)) {
+      // Outputs not measured yet: the consumer may well turn out fresh. A stale producer's are measured once
+      // it reruns; a fresh one's by the build, on its image (no measurement this rep vouches for is recorded).
+      const unknown = measured(was) && !measured(is);
+      out.push({ kind: unknown ? (neighbours.fresh(p) ? 'unmeasured' : 'pending') : 'import', step: p });
+    }
   }
   return out.length ? out : [{ kind: 'field', field: `steps.${name}` }];
 }

@@ -108,7 +108,10 @@ export class Planner {
     const node = this.dag.nodes.get(name)!;
     const rec = this.opts.state?.steps[name];
     const prev = rec && rec.key !== key && !node.step.phony ? this.recorded(name) : undefined;
-    const reasons = fresh ? [] : explain(rec?.key, prev, material, key, node.parent, node.step.workdir !== undefined, name, { recorded: this.opts.state?.steps ?? {} });
+    const reasons = fresh ? [] : explain(rec?.key, prev, material, key, node.parent, node.step.workdir !== undefined, name, {
+      recorded: this.opts.state?.steps ?? {},
+      fresh: (step) => this.planned.get(step)?.state === 'fresh',
+    });
     const p: PlannedStep = { name, key, state: fresh ? 'fresh' : 'stale', reasons, material, inputs: this.inputs.get(name)! };
     this.planned.set(name, p);
     return p;

@@ -17,7 +17,12 @@ export type Reason =
   /** It builds on another step or image than it was built on: `was`, when the last build's record still says which. */
   | { kind: 'parent'; step: string; was?: Parent }
   | { kind: 'import'; step: string }
+  | { kind: 'import-added'; step: string }
+  | { kind: 'import-removed'; step: string }
+  /** A stale producer's outputs, measured once it reruns. */
   | { kind: 'pending'; step: string }
+  /** A fresh producer's outputs, with no measurement recorded that rep vouches for: the build measures them. */
+  | { kind: 'unmeasured'; step: string }
   | { kind: 'missing'; key: string }
   | { kind: 'unrecorded'; key: string };
 
@@ -67,8 +72,14 @@ export function formatReason(r: Reason): string {
       return `now builds on "${t(r.step)}" (was on ${r.was.kind === 'step' ? `"${t(r.was.name)}"` : `the image ${t(r.was.ref)}`})`;
     case 'import':
       return `outputs of "${t(r.step)}" changed`;
+    case 'import-added':
+      return `now imports "${t(r.step)}"`;
+    case 'import-removed':
+      return `no longer imports "${t(r.step)}"`;
     case 'pending':
       return `outputs of "${t(r.step)}" are known once it reruns`;
+    case 'unmeasured':
+      return `outputs of "${t(r.step)}" are measured by the next build`;
     case 'missing':
       return `no image for key ${t(r.key.slice(0, 19))} in the cache`;
     case 'unrecorded':

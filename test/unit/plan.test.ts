@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/build.js';
 import { hashInputs, planBuild, Planner, planSteps } from '../../src/plan/plan.js';
-import { readState } from '../../src/state/state.js';
+import { readState, type State } from '../../src/state/state.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatReason } from '../../src/plan/reasons.js';
 import { stepKey, KEY_FORMAT, type StepMaterial } from '../../src/plan/key.js';
@@ -237,6 +237,45 @@ describe('stale reasons', () => {
     if (!after.ok) throw new Error('plan failed');
     expect(after.value.step('c').reasons).toEqual([{ kind: 'parent', step: 'a' }]);
     expect(after.value.step('c').reasons.map(formatReason)).toEqual(['builds on "a", not on what it was last built on (no longer recorded)']);
+  });
+
+  it('a producer added to needs, or dropped, is said to be imported or no longer, not to have changed', async () => {
+    const repfile = (needs: string) =>
+      `rep: 1\nname: t\nbase: busybox:latest\nimage: {from: c}\nsteps:\n  a:\n    run: echo a\n  p:\n    outputs: [/p]\n    run: echo p > /p\n  q:\n    outputs: [/q]\n    run: echo q > /q\n  c:\n    needs: [${needs}]\n    run: echo c\n`;
+    const dir = makeProject({ Repfile: repfile('a') });
+    const change = async (needs: string) => {
+      await recorded(dir);
+      writeFileSync(path.join(dir, 'Repfile'), repfile(needs));
+      return summary(dir).c;
+    };
+    expect(await change('a, p')).toEqual(['now imports "p"']);
+    expect(await change('a, q')).toEqual(['no longer imports "p"', 'now imports "q"']);
+    expect(await change('a')).toEqual(['no longer imports "q"']);
+    // Only the order of the producers kept is a change of needs itself.
+    expect(await change('a, p, q')).toEqual(['now imports "p"', 'now imports "q"']);
+    expect(await change('a, q')).toEqual(['no longer imports "p"']);
+    expect(summary(dir)).toMatchObject({ a: 'fresh', p: 'fresh', q: 'fresh' });
+  });
+
+  it("a fresh producer's outputs with no measurement recorded (a state without this rep's seal) are measured by the build; a stale one's once it reruns", () => {
+    const repfile = `rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  p:\n    outputs: [/p]\n    run: echo p > /p\n  c:\n    needs: [a, p]\n    run: echo c\n`;
+    const dir = makeProject({ Repfile: repfile });
+    const proj = open(dir);
+    const inputs = hashInputs(proj.dag, proj.ctx);
+    if (!inputs.ok) throw new Error('inputs');
+    // As an engine's build records it: every step built, p's outputs measured.
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const built = planSteps(new Planner(proj.dag, inputs.value), { isFresh: () => true, outputsDigest: () => digest });
+    const state: State = { version: 2, repfileSha256: '', engine: 'docker', target: 'c', steps: Object.fromEntries(built.steps.map((s) => [s.name, { key: s.key, material: s.material }])) };
+    const keys = new Set(built.steps.map((s) => s.key));
+    // As engineFreshness asks: fresh where the engine has the key's image, and the digest recorded (here: none).
+    const again = (images: Set<string>) => planSteps(new Planner(proj.dag, inputs.value, { state }), { state, isFresh: (_n, k) => images.has(k), outputsDigest: () => undefined });
+    const unsealed = again(keys);
+    expect(unsealed.step('p').state).toBe('fresh');
+    expect(unsealed.step('c').reasons).toEqual([{ kind: 'unmeasured', step: 'p' }]);
+    expect(unsealed.step('c').reasons.map(formatReason)).toEqual(['outputs of "p" are measured by the next build']);
+    const gone = again(new Set([...keys].filter((k) => k !== state.steps.p!.key)));
+    expect(gone.step('c').reasons.map(formatReason)).toEqual(['outputs of "p" are known once it reruns']);
   });
 
   it('a .dockerignore change that hides an input removes it from the key', async () => {
