@@ -170,6 +170,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const steps = runOutcomes(plan, run);
     if (!run.ok) {
       writeState(ctx.dir, next, state);
+      // Registered with the state that names its step images, built or not: gc in another project kept none of
+      // a project whose first build failed (a review).
+      registerProject(ctx.dir);
       return ok({ ...base, ok: false, cancelled: run.cancelled, steps, dockerfile });
     }
     if (opts.cacheTo) await exportSettled(engine, opts.cacheTo, records, opts.onEvent);

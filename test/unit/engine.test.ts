@@ -1,7 +1,7 @@
 // The engine adapters' manners toward the network and the user, with fake
 // docker and podman binaries (shell scripts that record their arguments):
 // when TLS is turned off, and what `--engine auto` says when it passes docker by.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { selectEngine } from '../../src/engine/select.js';
 import { isInsecure } from '../../src/lock/registry.js';
 import { seal } from '../../src/state/seal.js';
 import { nextState, type State } from '../../src/state/state.js';
+import { readRegister } from '../../src/gc/register.js';
 import { makeProject, open, rep } from '../helpers.js';
 
 const dirs: string[] = [];
@@ -359,6 +360,9 @@ describe('the scheduler', () => {
       tail: ['first line', 'error during connect: the daemon went away'],
     });
     expect(events[1]).toEqual({ type: 'step-skipped', step: 'two', because: '"one" failed' });
+    // Registered for rep gc all the same, with the state it wrote: gc in another project kept none of the step images
+    // a project whose first build failed had made (a review).
+    expect(readRegister()).toContain(realpathSync(dir));
     expect(events[2]).toMatchObject({ type: 'finish', ok: false, built: 0, cached: 0 });
   });
 
