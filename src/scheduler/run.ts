@@ -17,6 +17,7 @@ import { cacheRef, DISCARD_REPO, folderCopies, keyHex, stepArchive, stepContext,
 import { firstAdded, firstChanged, type ContextIndex } from '../context/files.js';
 import { firstNotCopiedExactly } from '../context/folders.js';
 import { firstRehashedOther } from '../context/hash.js';
+import { loadContext, type BuildContext } from '../context/context.js';
 import { tagImage } from './finalimage.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
@@ -187,12 +188,17 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // clock, the same size): those few are read again. Read again rather than hashed as rep's tar streamed them:
         // a builder that syncs the folder reads the files itself, and one check serves both ways.
         const changed = firstChanged(planned.inputs) ?? firstRehashedOther(planned.inputs);
-        const added = changed === undefined && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
-        const reshaped = changed === undefined && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
-        if (changed !== undefined || added !== undefined || reshaped !== undefined) {
+        // A builder that reads the folder applies .dockerignore as it is then, and the checks here the rules the project
+        // was opened with: a line taken out meanwhile put a file they exclude into a folder copied whole (one put in
+        // left out a file the key names), which they cannot see.
+        const unruled = changed === undefined && !small && fromFolder !== undefined && ignoreChanged(ctx);
+        const added = changed === undefined && !unruled && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
+        const reshaped = changed === undefined && !unruled && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
+        if (changed !== undefined || unruled || added !== undefined || reshaped !== undefined) {
           await discard(engine, r.imageId);
           const what =
             changed !== undefined ? `input ${changed} changed`
+            : unruled ? '.dockerignore changed'
             : added !== undefined ? `${added} was added to a folder the step copies whole`
             : `${reshaped}, which the step copies whole, changed (a folder or a special file in it, or a folder's mode)`;
           return { r, log, seconds, moved: `${what} while the step was built: its image is not kept under a key hashed from what it was before; build again` };
@@ -293,6 +299,17 @@ async function discard(engine: Engine, imageId: string): Promise<void> {
     return;
   }
   await engine.removeImage(name).catch(() => {});
+}
+
+/**
+ * Whether the .dockerignore a build that read the context folder applied is not the text `ctx` was opened
+ * with, read as loadContext reads it (a link followed inside the context only): a file that cannot be read
+ * as one now is a change too. No Dockerfile's own ignore file applies: a step's Dockerfile goes on stdin
+ * (`-f -`), into a folder of the client's that holds nothing beside it.
+ */
+function ignoreChanged(ctx: BuildContext): boolean {
+  const now = loadContext(ctx.dir);
+  return !now.ok || now.value.ignoreText !== ctx.ignoreText;
 }
 
 /** A step that failed outside its engine build: `message` says why in one line; `detail` is the engine's words, if any. */

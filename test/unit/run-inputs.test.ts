@@ -114,6 +114,25 @@ describe('a file added while its step is built, to a folder the step copies whol
     }
   });
 
+  it('.dockerignore edited while it is built fails the step too: the builder applied the rules as they were then (found by a review)', async () => {
+    // The line that excluded src/token.txt taken out: BuildKit copied it with src/, and the checks, by the rules
+    // the project was opened with, saw no file added.
+    const tree = { Repfile: FOLDER, 'src/a.txt': 'a\n', 'src/token.txt': 'secret\n', '.dockerignore': 'src/token.txt\n' };
+    const dir = makeProject(tree);
+    const { engine, tagged, removed } = engineThat(() => writeFileSync(path.join(dir, '.dockerignore'), ''), true);
+    const { r, key, events } = await run(dir, engine);
+    expect(r.steps.get('app')?.status).toBe('failed');
+    expect(removed).toEqual([expect.stringMatching(DISCARDED)]);
+    expect(tagged.has(cacheRef(key))).toBe(false);
+    const failure = events.find((e) => e.type === 'step-failed');
+    expect(failure && 'error' in failure ? failure.error : '').toBe('.dockerignore changed while the step was built: its image is not kept under a key hashed from what it was before; build again');
+    // Given the step's inputs as rep's own tar, the engine never reads .dockerignore: the same edit changes nothing it copies.
+    const other = makeProject(tree);
+    const tar = engineThat(() => writeFileSync(path.join(other, '.dockerignore'), ''));
+    expect((await run(other, tar.engine)).r.steps.get('app')?.status).toBe('built');
+    expect(tar.removed).toEqual([]);
+  });
+
   it('a file added where the step copies files one by one is no change to its image', async () => {
     const dir = makeProject({ Repfile: FOLDER.replace('[src/]', '[src/a.txt]'), 'src/a.txt': 'a\n', 'src/b.txt': 'b\n' });
     const { engine, removed } = engineThat(() => writeFileSync(path.join(dir, 'src/c.txt'), 'x'), true);
