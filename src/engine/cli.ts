@@ -38,6 +38,7 @@ interface ImageJson {
   Id: string;
   RepoDigests?: string[];
   RootFS?: { Layers?: string[] };
+  Config?: { OnBuild?: unknown } | null;
 }
 
 /**
@@ -378,7 +379,7 @@ export class CliEngine implements Engine {
     }
     const j = (Array.isArray(parsed) ? parsed[0] : parsed) as Partial<ImageJson> | null | undefined;
     if (j === null || typeof j !== 'object') throw new EngineError(`${this.bin} image inspect printed no image for ${ref}`, String(r.stdout));
-    return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers }, ref, this.name);
+    return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers, onBuild: j.Config?.OnBuild }, ref, this.name);
   }
 
   async save(refs: string | readonly string[], file: string): Promise<void> {

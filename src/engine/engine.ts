@@ -47,6 +47,11 @@ export interface ImageInfo {
   repoDigests: string[];
   /** Its layers' diff ids, bottom first (RootFS.Layers). */
   layers: string[];
+  /**
+   * Whether its config holds ONBUILD triggers (Config.OnBuild), which a build FROM it runs first: an
+   * `ONBUILD COPY . /x` copies whatever context the build was given.
+   */
+  onBuild?: true;
 }
 
 /** An image as `rep gc` weighs it: its id, its tags in one repository, its size and layers. */
@@ -140,14 +145,16 @@ const DIFF_ID = /^sha256:[0-9a-f]{64}$/;
  * API paths, `.rep/` records and the provenance, its layers into the rewrite.
  * A DOCKER_HOST that answers anything else is refused, not believed.
  */
-export function checkedImage<T extends { id: unknown; repoDigests?: unknown; layers?: unknown }>(info: T, ref: string, engine: string): ImageInfo {
+export function checkedImage<T extends { id: unknown; repoDigests?: unknown; layers?: unknown; onBuild?: unknown }>(info: T, ref: string, engine: string): ImageInfo {
   const id = checkedImageId(info.id, ref, engine);
   const list = (v: unknown, ok: (x: string) => boolean, what: string): string[] => {
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string' && ok(x))) throw new EngineError(`the ${engine} engine answered ${what} of the wrong shape for image ${ref}`);
     return v;
   };
-  return { id, repoDigests: list(info.repoDigests, (d) => /^[^\s@]+@sha256:[0-9a-f]{64}$/.test(d), 'repo digests'), layers: list(info.layers, (d) => DIFF_ID.test(d), 'layers') };
+  // Anything there but nothing (absent, null, an empty list) counts, whatever its shape: a build runs what the engine stored.
+  const onBuild = info.onBuild !== undefined && info.onBuild !== null && !(Array.isArray(info.onBuild) && info.onBuild.length === 0);
+  return { id, repoDigests: list(info.repoDigests, (d) => /^[^\s@]+@sha256:[0-9a-f]{64}$/.test(d), 'repo digests'), layers: list(info.layers, (d) => DIFF_ID.test(d), 'layers'), ...(onBuild ? { onBuild: true as const } : {}) };
 }
 
 /** An image id the engine printed, refused unless it is one (see checkedImage). */

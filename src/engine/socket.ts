@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { TarWriter } from '../repro/tarwriter.js';
 import { letGoOfYoungGarbage } from '../heap.js';
-import { checkedImage } from './engine.js';
+import { checkedImage, type ImageInfo } from './engine.js';
 import { isJsonMap, shallowJson } from '../canonical.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -120,14 +120,14 @@ export async function daemonId(socket: string): Promise<string | undefined> {
 }
 
 /** The image `ref` names: its id and repo digests, or undefined when there is none. */
-export async function imageJson(socket: string, ref: string): Promise<{ id: string; repoDigests: string[]; layers: string[] } | undefined> {
+export async function imageJson(socket: string, ref: string): Promise<ImageInfo | undefined> {
   // The API takes the reference as it is, slashes and all (as the docker client sends it).
   if (!isReference(ref)) throw new Error(`not an image reference: ${ref}`);
   const r = await apiGet(socket, `/images/${ref}/json`);
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`engine answered ${r.status} for image ${ref}`);
-  const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown; RootFS?: { Layers?: unknown } };
-  return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers }, ref, 'docker');
+  const j = JSON.parse(r.body) as { Id?: unknown; RepoDigests?: unknown; RootFS?: { Layers?: unknown }; Config?: { OnBuild?: unknown } | null };
+  return checkedImage({ id: j.Id, repoDigests: j.RepoDigests, layers: j.RootFS?.Layers, onBuild: j.Config?.OnBuild }, ref, 'docker');
 }
 
 /** The id of the image `ref` names, or undefined when there is none. */

@@ -155,8 +155,13 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // when it builds on images the engine has: such a build carries no registry credentials to pull one.
         const few = engine.smallArchive && planned.inputs.length <= engine.smallArchive.files && planned.inputs.reduce((n, f) => n + f.size, 0) <= engine.smallArchive.bytes;
         const small = few && (node.parent.kind === 'step' || (await engine.hasImage((opts.resolveBase ?? ((r: string) => r))(node.parent.ref))));
-        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, small ? undefined : fromFolder);
-        const whole = !small && fromFolder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
+        // From the context folder, unless the step starts from a base with ONBUILD triggers: a build runs them first,
+        // with the context it was given, and an `ONBUILD COPY . /x` copied the whole project (.rep/ and files no
+        // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar.
+        const triggered = !small && fromFolder !== undefined && node.parent.kind === 'image' && (await engine.inspect((opts.resolveBase ?? ((r: string) => r))(node.parent.ref)))?.onBuild === true;
+        const folder = small || triggered ? undefined : fromFolder;
+        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, folder);
+        const whole = folder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
         // Built untagged, and keyed below once the inputs are checked: an engine that tagged rep-cache:<key> itself
@@ -164,7 +169,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // as the engine tagged, or a client left running by a killed rep), and a later build of those bytes would
         // find the image fresh.
         const r = await engine.build({
-          context: small ? { archive: await stepArchive(dockerfile, planned.inputs, epoch) } : fromFolder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs, epoch),
+          context: small ? { archive: await stepArchive(dockerfile, planned.inputs, epoch) } : folder ? { folder: ctx.dir, dockerfile } : stepContext(dockerfile, planned.inputs, epoch),
           network: opts.network,
           noCache: node.step.phony,
           secrets: node.step.secrets.map((id) => ({ id, ...opts.secrets![id]! })),
@@ -191,7 +196,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // A builder that reads the folder applies .dockerignore as it is then, and the checks here the rules the project
         // was opened with: a line taken out meanwhile put a file they exclude into a folder copied whole (one put in
         // left out a file the key names), which they cannot see.
-        const unruled = changed === undefined && !small && fromFolder !== undefined && ignoreChanged(ctx);
+        const unruled = changed === undefined && folder !== undefined && ignoreChanged(ctx);
         const added = changed === undefined && !unruled && whole.length ? firstAdded(ctx.dir, ctx.ignore, whole, new Set(planned.inputs.map((f) => f.path))) : undefined;
         const reshaped = changed === undefined && !unruled && added === undefined && whole.length ? firstNotCopiedExactly(ctx.dir, ctx.ignore, opts.context!.files, whole) : undefined;
         if (changed !== undefined || unruled || added !== undefined || reshaped !== undefined) {

@@ -30,6 +30,9 @@ describe('an image as the engine describes it', () => {
     expect(checkedImageId(ID, 'x', 'podman')).toBe(ID);
     expect(checkedImage({ id: ID, layers: [DIFF], repoDigests: [`localhost/x@sha256:${ID}`] }, 'x', 'podman')).toEqual({ id: ID, layers: [DIFF], repoDigests: [`localhost/x@sha256:${ID}`] });
     expect(checkedImage({ id: ID, layers: null, repoDigests: undefined }, 'x', 'docker')).toEqual({ id: ID, layers: [], repoDigests: [] });
+    // ONBUILD triggers (Config.OnBuild): any, of whatever shape, is said; none, null or an empty list is not.
+    for (const some of [['COPY . /x'], 'COPY . /x', {}]) expect(checkedImage({ id: ID, onBuild: some }, 'x', 'docker')).toEqual({ id: ID, layers: [], repoDigests: [], onBuild: true });
+    for (const none of [undefined, null, []]) expect(checkedImage({ id: ID, onBuild: none }, 'x', 'docker')).toEqual({ id: ID, layers: [], repoDigests: [] });
   });
 
   it('is refused for an id that is not one, a layer that is not a diff id, a digest that is not one', () => {

@@ -29,6 +29,7 @@ function engineThat(during: () => void, syncsFolders = false) {
     syncsFolders,
     answers: async () => true,
     hasImage: async (ref: string) => tagged.has(ref) || ref === 'busybox:latest',
+    inspect: async () => undefined,
     imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, tagged.has(r) ? BUILT : undefined])),
     build: async (req: BuildRequest) => {
       during();
@@ -195,5 +196,25 @@ describe('a dead writer\'s temp in the context when the walk was made before the
     expect(r.ok ? undefined : r.errors[0]).toMatchObject({ message: expect.stringMatching(/^was left half written by a rep that was killed, and is removed now: .* run the command again$/) });
     expect(existsSync(left)).toBe(false);
     expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
+  });
+});
+
+describe('a step on a base with ONBUILD triggers, with a builder that reads the context folder', () => {
+  it('gets its inputs as a tar: the triggers run first, with the context the build was given (ONBUILD COPY . copied the whole project; a review)', async () => {
+    const dir = makeProject({ Repfile: REPFILE, 'conf.txt': 'v1\n', 'secret.txt': 'not an input\n' });
+    const contexts: string[] = [];
+    for (const onBuild of [false, true]) {
+      const { engine } = engineThat(() => undefined, true);
+      const asked = engine as unknown as { build: (req: BuildRequest) => Promise<unknown>; inspect: (ref: string) => Promise<unknown> };
+      const built = asked.build;
+      asked.build = async (req: BuildRequest) => {
+        contexts.push('folder' in req.context ? 'folder' : 'archive' in req.context ? 'archive' : 'tar');
+        return built(req);
+      };
+      asked.inspect = async (ref: string) => (ref === 'busybox:latest' ? { id: BUILT, repoDigests: [], layers: [], ...(onBuild ? { onBuild: true } : {}) } : undefined);
+      const { r } = await run(dir, engine);
+      expect(r.ok).toBe(true);
+    }
+    expect(contexts).toEqual(['folder', 'tar']);
   });
 });
