@@ -5,10 +5,13 @@
 // A cache is trusted as the steps' builder: whoever writes it decides what a
 // step it has is (SECURITY.md). What rep guards is the rest: a registry is
 // named by its host (never a Docker Hub account by accident), a folder's
-// archive is loaded only when it names step images alone, the tags the
-// engine had are put back and those it adds for no step of the build are
-// taken away again, it is written through no link, and a cache that cannot
-// be used (read or written) is said and passed over, not a failed build.
+// archive is loaded only when it names step images alone, and then under
+// names of this build's own, so that a step image tag (rep-cache:<key>, every
+// project's on the engine) is made only for a key a step of this build asks
+// for, and never over one the engine has; it is written through no link; and
+// a cache that cannot be used (read or written) is said and passed over, not
+// a failed build.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
@@ -16,10 +19,11 @@ import { EngineError, type Engine } from '../engine/engine.js';
 import { imageRefProblem } from '../lock/reference.js';
 import { lstatQuiet, tempBeside } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
-import { alive } from '../state/mutex.js';
-import { archiveStepKeys, CacheArchiveError } from './cachearchive.js';
+import { alive, startedAt } from '../state/mutex.js';
+import { makeTempDir } from '../tempdir.js';
+import { CacheArchiveError, privateCopy } from './cachearchive.js';
 import type { BuildEvent } from './events.js';
-import { CACHE_REPO, cacheRef, keyHex } from './stepimage.js';
+import { cacheRef, keyHex, LOAD_REPO } from './stepimage.js';
 
 export type CacheSpec = { kind: 'registry'; repo: string; text: string } | { kind: 'dir'; path: string; text: string };
 
@@ -69,15 +73,16 @@ const INDEX = 'index.json';
 
 /** Where cached step images come from: asked once per step that is not in the engine. */
 export class CacheFrom {
-  /** Folders being loaded (or loaded): steps running at once wait for the same load. Resolves to whether it could be. */
-  private readonly loads = new Map<string, Promise<boolean>>();
+  /**
+   * Folders being loaded (or loaded): steps running at once wait for the same load. Resolves to the name each key of
+   * the folder's archive was loaded under (loadArchive), or undefined when it could not be.
+   */
+  private readonly loads = new Map<string, Promise<Map<string, string> | undefined>>();
   /**
    * Each key's fetch, as `loads` each folder's: two steps of one key asking at once share it
    * (one's removal of the registry's name fell between the other's pull and tag, and failed a cached step).
    */
   private readonly fetches = new Map<string, Promise<string | undefined>>();
-  /** Step image tags (hex) the folders' archives added to the engine, each with the image the load gave it: see dropUnwanted. */
-  private readonly added = new Map<string, string | undefined>();
   constructor(
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
@@ -98,7 +103,10 @@ export class CacheFrom {
     for (const spec of this.specs) {
       if (spec.kind === 'registry') {
         if (await this.pull(spec, key)) return spec.text;
-      } else if ((await this.loadDir(spec)) && (await this.engine.hasImage(cacheRef(key)))) return spec.text;
+        continue;
+      }
+      const loaded = (await this.loadDir(spec))?.get(keyHex(key));
+      if (loaded !== undefined && (await this.adopt(spec, loaded, key))) return spec.text;
     }
     return undefined;
   }
@@ -123,69 +131,101 @@ export class CacheFrom {
   }
 
   /**
-   * Untags each step image tag a folder's archive added that is not the key of a step of this build
-   * (`keys`: the plan's, as the run settled them). An archive may name any key, and keys follow from a
-   * public Repfile: whoever writes one project's cache folder would otherwise leave step images, taken
-   * as built, for every project on this engine, --cache-from or not (and for rep verify --rebuild), as
-   * a registry does not (it is asked for one key). Called when the run is over, not after the load: a
-   * consumer's key is known only once its producer's outputs are measured, and the archive has it too.
-   * Tags the engine had before the load are not the archive's (loadArchive puts them back): they stay;
-   * so does a tag that names another image by now than the load gave it (another build on this engine
-   * made that step meanwhile: keys are content-only, and two projects share them).
+   * Tags the image a folder's archive has for `key`, loaded as `loaded`, rep-cache:<key>: whether the engine has that
+   * tag now. Not over one the engine has by now: another build on this engine made the step meanwhile (keys are
+   * content-only, and projects share them), and its image is its own. The engine has no "tag unless there" (docker
+   * and podman move a tag without asking): the window left is between the question and the tag.
    */
-  async dropUnwanted(keys: readonly string[]): Promise<void> {
-    // Loads are over by the end of the run (each step waits for its own); one still going would add tags after this.
-    await Promise.allSettled(this.loads.values());
-    const wanted = new Set(keys.map(keyHex));
-    const unwanted = [...this.added].filter(([hex, id]) => !wanted.has(hex) && id !== undefined);
-    const now = await this.engine.imageIds(unwanted.map(([hex]) => cacheRef(hex))).catch(() => new Map<string, string | undefined>());
-    for (const [hex, id] of unwanted) if (now.get(cacheRef(hex)) === id) await this.engine.removeImage(cacheRef(hex)).catch(() => undefined);
-    this.added.clear();
+  private async adopt(spec: CacheSpec & { kind: 'dir' }, loaded: string, key: string): Promise<boolean> {
+    try {
+      if (!(await this.engine.hasImage(cacheRef(key)))) await this.engine.tag(loaded, cacheRef(key));
+      return true;
+    } catch (e) {
+      // The loaded name gone (rep gc, in another project, took this rep for a dead one: see deadLoadName): a miss, said.
+      if (!(e instanceof EngineError)) throw e;
+      this.onEvent?.({ type: 'cache-unused', from: spec.text, why: e.message });
+      return false;
+    }
   }
 
-  private loadDir(spec: CacheSpec & { kind: 'dir' }): Promise<boolean> {
+  /**
+   * Removes the names the folders' archives were loaded under, when the run is over (a consumer's key is known only
+   * once its producer's outputs are measured, and the archive has that key too): each image no step asked for goes
+   * with its name, as docker and podman remove an image with its last tag; those steps took stay as rep-cache:<key>.
+   * `_keys`, the run's, are not needed: an archive's image was tagged rep-cache:<key> only for a key a step asked for.
+   * A rep killed before leaves the names (and their images) under LOAD_REPO; `rep gc` removes them (deadLoadName).
+   */
+  async dropUnwanted(_keys?: readonly string[]): Promise<void> {
+    const loads = await Promise.allSettled(this.loads.values());
+    this.loads.clear();
+    for (const load of loads) if (load.status === 'fulfilled' && load.value) await removeNames(this.engine, load.value.values());
+  }
+
+  private loadDir(spec: CacheSpec & { kind: 'dir' }): Promise<Map<string, string> | undefined> {
     let p = this.loads.get(spec.path);
     if (!p) {
-      p = loadArchive(this.engine, path.join(spec.path, ARCHIVE), this.added).then(
-        () => true,
-        (e: unknown) => {
-          if (!(e instanceof CacheArchiveError || e instanceof EngineError)) throw e;
-          this.onEvent?.({ type: 'cache-unused', from: spec.text, why: e.message });
-          return false;
-        },
-      );
+      p = loadArchive(this.engine, path.join(spec.path, ARCHIVE)).catch((e: unknown) => {
+        // A system error too: no room in the temporary folder for the copy, an archive rep may not read.
+        if (!(e instanceof CacheArchiveError || e instanceof EngineError || typeof (e as NodeJS.ErrnoException).code === 'string')) throw e;
+        this.onEvent?.({ type: 'cache-unused', from: spec.text, why: (e as Error).message });
+        return undefined;
+      });
       this.loads.set(spec.path, p);
     }
     return p;
   }
 }
 
+/** The tags of LOAD_REPO: the process (pid, start time: mutex.ts startedAt), 32 random hex digits for the load, the key. */
+const LOAD_TAG = /^(\d+)-(\d*)-[0-9a-f]{32}-([0-9a-f]{64})$/;
+
 /**
- * Loads a cache folder's archive (none there: nothing) when it names step
- * images alone, and puts back each step image tag the engine had that the
- * archive moved: a step the engine built itself is not the archive's to change.
- * The keys of the tags it adds go into `added` (CacheFrom.dropUnwanted).
+ * Whether the LOAD_REPO tag `tag` is one no running rep holds (a rep killed while it built with a cache folder left it):
+ * its process gone, or another under its pid. `rep gc` removes those. A rep in another container on the same engine
+ * has a pid this one does not see: its names look dead here, and taking them makes its later steps miss the cache (said).
  */
-async function loadArchive(engine: Engine, file: string, added: Map<string, string | undefined>): Promise<void> {
+export function deadLoadName(tag: string): boolean {
+  const m = LOAD_TAG.exec(tag);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (!alive(pid)) return true;
+  const now = startedAt(pid);
+  return m[2] !== '' && now !== undefined && now !== m[2];
+}
+
+async function removeNames(engine: Engine, names: Iterable<string>): Promise<void> {
+  for (const name of names) await engine.removeImage(name).catch(() => undefined);
+}
+
+/**
+ * Loads a cache folder's archive (none there: nothing) when it names step images alone, from a copy that names each
+ * of them LOAD_REPO:PID-START-RANDOM-KEY (privateCopy) rather than rep-cache:<key>: loaded as it is, its step image tags
+ * were every project's on this engine for the whole build, a build of another project that asked for no cache took
+ * them for its steps, built, and a tag a build made meanwhile was moved (found by a review). Gives each key's name.
+ */
+async function loadArchive(engine: Engine, file: string): Promise<Map<string, string>> {
   const st = lstatQuiet(file);
-  if (st === undefined) return;
+  if (st === undefined) return new Map();
   // A FIFO would block the load for ever; a link points where the folder's writer likes.
   if (!st.isFile()) throw new CacheArchiveError(`${ARCHIVE} is not a regular file`);
-  const keys = await archiveStepKeys(file);
-  const had = new Map<string, string>();
-  for (const image of await engine.listImages(CACHE_REPO)) for (const tag of image.tags) if (keys.includes(tag)) had.set(tag, image.id);
-  const adds = keys.filter((hex) => !had.has(hex));
+  const own = `${process.pid}-${startedAt(process.pid) ?? ''}-${randomBytes(16).toString('hex')}`;
+  const tag = (hex: string) => `${own}-${hex}`;
+  // Removed when the load is over, or by the exit and signal hooks (tempdir.ts).
+  const temp = makeTempDir('rep-cache-load');
   try {
-    await engine.load(file);
-  } finally {
-    // Also after a load that failed halfway (it has added some of them already): each with the image it names now.
-    const ids = await engine.imageIds(adds.map((hex) => cacheRef(hex))).catch(() => new Map<string, string | undefined>());
-    for (const hex of adds) if (ids.get(cacheRef(hex)) !== undefined) added.set(hex, ids.get(cacheRef(hex)));
-    // Also after a load that failed halfway: docker tags each image of the archive as it loads it.
-    if (had.size) {
-      const now = await engine.imageIds([...had.keys()].map((hex) => `rep-cache:${hex}`)).catch(() => new Map<string, string | undefined>());
-      for (const [hex, id] of had) if (now.get(`rep-cache:${hex}`) !== id) await engine.tag(id, `rep-cache:${hex}`).catch(() => undefined);
+    const copy = path.join(temp.path, ARCHIVE);
+    const keys = await privateCopy(file, copy, { repo: LOAD_REPO, tag });
+    const names = new Map(keys.map((hex) => [hex, `${LOAD_REPO}:${tag(hex)}`] as const));
+    try {
+      await engine.load(copy);
+    } catch (e) {
+      // Also after a load that failed halfway: docker names each image of the archive as it loads it.
+      await removeNames(engine, names.values());
+      throw e;
     }
+    return names;
+  } finally {
+    temp.remove();
   }
 }
 

@@ -23,6 +23,12 @@ export const CACHE_REPO = STEP_REPO;
  * digits, these in 32. `rep gc` removes such names a rep killed in that moment left.
  */
 export const DISCARD_REPO = 'rep-verify/discard';
+/**
+ * Where a cache folder's archive is loaded (scheduler/cache.ts): each of its step images named PID-START-RANDOM-KEY here,
+ * the build's own, until the build is over; one whose key a step asks for is tagged rep-cache:<key> too. Under
+ * rep-verify/ for the same reason; `rep gc` removes such names a killed rep left.
+ */
+export const LOAD_REPO = 'rep-verify/cache-load';
 export const keyHex = (key: string) => key.replace(/^sha256:/, '');
 export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
 

@@ -10,6 +10,8 @@ import { APPEND_LIMIT, appendHistory, HISTORY_LIMIT, MAX_STATES, readHistory, wr
 import { appendNoFollow } from '../../src/safefs.js';
 import { gc } from '../../src/commands/gc.js';
 import { NoneEngine } from '../../src/engine/none.js';
+import { LOAD_REPO } from '../../src/scheduler/stepimage.js';
+import { startedAt } from '../../src/state/mutex.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const hex = (n: number) => key(n).slice('sha256:'.length);
@@ -242,6 +244,32 @@ describe('state history', () => {
       const all = await gc({ cwd: dir }, { engine, all: true });
       expect(all.ok && [all.value.removed.map((i) => i.key), all.value.kept.map((i) => i.key)]).toEqual([[key(2)], []]);
       expect(removed).toEqual([`rep-cache:${hex(1)}`, `rep-cache:${hex(2)}`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('removes the names a rep killed while it built with a cache folder left on the folder\'s images, not a running rep\'s', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    try {
+      writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n');
+      appendHistory(dir, [key(1)]);
+      const random = 'ab'.repeat(16);
+      const start = startedAt(process.pid) ?? '';
+      const dead = `999999999-1-${random}-${hex(7)}`;
+      const reused = `${process.pid}-${start}0-${random}-${hex(7)}`;
+      const running = `${process.pid}-${start}-${random}-${hex(7)}`;
+      // rep verify --rebuild of a bundle called "cache-load" tags rep-verify/cache-load:<12 hex>: the reviewer's.
+      const verified = '0123456789ab';
+      const removed: string[] = [];
+      const engine = Object.assign(new NoneEngine(), {
+        name: 'docker',
+        listImages: async (repo: string) => (repo === LOAD_REPO ? [{ id: 'l', tags: [dead, reused, running, verified], size: 10, layers: ['l'] }] : repo === 'rep-cache' ? [img(1, 10, ['x'])] : []),
+        removeImage: async (ref: string) => void removed.push(ref),
+      }) as unknown as NoneEngine;
+      const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      expect(r.ok).toBe(true);
+      expect(removed.filter((ref) => ref.startsWith(`${LOAD_REPO}:`))).toEqual([`${LOAD_REPO}:${dead}`, ...(start ? [`${LOAD_REPO}:${reused}`] : [])]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
