@@ -251,17 +251,16 @@ function removeDeadExports(dir: string): void {
 }
 
 /**
- * Where step images go after a build: undefined once written, or why the folder could not take them
- * (a folder at the archive's name, a file at the folder's), which the build says and goes on from:
+ * Where step images go after a build: undefined once written, or why the cache could not take them (a registry that
+ * refused a push, a folder at the archive's name, a file at the folder's), which the build says and goes on from:
  * every step is built by then, and the state, the image and the provenance are still to be written.
  */
 export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonly string[]): Promise<string | undefined> {
   if (spec.kind === 'registry') {
+    // The first key refused ends it: a registry that refuses one (down, no access) most likely refuses the rest.
     for (const key of keys) {
-      const remote = `${spec.repo}:${keyHex(key)}`;
-      await engine.tag(cacheRef(key), remote);
-      await engine.push(remote);
-      await engine.removeImage(remote);
+      const refused = await pushKey(engine, spec, key);
+      if (refused !== undefined) return refused;
     }
     return undefined;
   }
@@ -289,6 +288,38 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
     rmSync(tmp, { recursive: true, force: true });
   }
   return undefined;
+}
+
+/**
+ * Pushes the step image of `key` to the registry `spec` as HOST/REPO:<key>: undefined once pushed, or why not. docker
+ * pushes an image under the name it has in the engine, and the registry's tag is that name's, so two builds on one
+ * engine exporting the same key name it alike: one's removal of the name after its push could fall between the
+ * other's tag and push, whose push then found no image of that name (found by a review). The tag and the push are
+ * tried again once when the name is gone by then.
+ */
+async function pushKey(engine: Engine, spec: CacheSpec & { kind: 'registry' }, key: string): Promise<string | undefined> {
+  const remote = `${spec.repo}:${keyHex(key)}`;
+  try {
+    for (let again = false; ; again = true) {
+      try {
+        await engine.tag(cacheRef(key), remote);
+        await engine.push(remote);
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        if (again || (await engine.hasImage(remote).catch(() => true))) return `cannot push ${remote}: ${engineSaid(e)}`;
+      }
+    }
+  } finally {
+    // Only rep-cache tags are rep's to keep (rep gc removes them): the registry's name would keep the image for ever.
+    await engine.removeImage(remote).catch(() => undefined);
+  }
+}
+
+/** An engine's failure in one line: what failed, and the last line the engine said about it. */
+function engineSaid(e: EngineError): string {
+  const last = e.detail.trim().split('\n').at(-1)?.trim();
+  return last ? `${e.message}: ${last}` : e.message;
 }
 
 /** Why the cache folder `dir` cannot take an archive, seen before the engine saves one (which may take minutes). */

@@ -5,9 +5,10 @@
 // images alone is loaded under names of the build's own, and a step image tag
 // made only for a key a step asks for, never over one the engine has; a cache
 // that cannot be used (read or written) is said and passed over; the archive
-// is written through no link; a registry is named by its host. Found by
-// adversarial reviews. The engine is a stand-in that applies an archive's tags
-// as docker load does (test/integration/cache.test.ts loads real ones).
+// is written through no link; a registry is named by its host, and two builds
+// exporting one key to it do not fail each other. Found by adversarial
+// reviews. The engine is a stand-in that applies an archive's tags as docker
+// load does (test/integration/cache.test.ts loads real ones).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
@@ -523,5 +524,46 @@ describe('a registry cache', () => {
     expect(engine.tags.has(`rep-cache:${K1}`)).toBe(false);
     // Nor is the pulled image left under the registry's name, which nothing of rep's would remove.
     expect(engine.tags.has(remote)).toBe(false);
+  });
+  /**
+   * A docker that builds, and pushes as docker does, from the name the image has in the engine: another build on this
+   * engine exporting the same key removes that name, after its own push, as this build's push begins `vanishes` times.
+   */
+  class Racing extends Builds {
+    pushed: string[] = [];
+    constructor(private vanishes: number) {
+      super(new Map([['busybox:latest', ID('0')]]));
+    }
+    override async push(ref: string) {
+      if (this.vanishes > 0) {
+        this.vanishes--;
+        this.tags.delete(ref);
+      }
+      if (!this.tags.has(ref)) throw new EngineError('docker push failed (exit 1)', `The push refers to repository [127.0.0.1:5000/c]\nAn image does not exist locally with the tag: ${ref}\n`);
+      this.pushed.push(ref);
+    }
+  }
+
+  it('that another build exporting the same key takes the name from, between this one\'s tag and push, gets the step all the same (found by a review)', async () => {
+    const engine = new Racing(1);
+    const { dir, key } = await oneStep(engine);
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine, cacheTo: registry, onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    expect(engine.pushed).toEqual([`127.0.0.1:5000/c:${key.slice(7)}`]);
+    expect(events.filter((e) => e.type.startsWith('cache-'))).toEqual([{ type: 'cache-exported', to: registry.text, steps: 1 }]);
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('127.0.0.1:5000/'))).toEqual([]);
+  });
+
+  it('that still cannot take a step leaves a build that succeeded a success, with its state recorded: the cache is said not used', async () => {
+    const engine = new Racing(2);
+    const { dir, key } = await oneStep(engine);
+    const events: BuildEvent[] = [];
+    const r = await build(open(dir), { engine, cacheTo: registry, onEvent: (e) => events.push(e) });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    const name = `127.0.0.1:5000/c:${key.slice(7)}`;
+    expect(events.filter((e) => e.type.startsWith('cache-'))).toEqual([{ type: 'cache-unused', from: registry.text, why: `cannot push ${name}: docker push failed (exit 1): An image does not exist locally with the tag: ${name}` }]);
+    expect(readdirSync(path.join(dir, '.rep'))).toContain('state.json');
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('127.0.0.1:5000/'))).toEqual([]);
   });
 });
