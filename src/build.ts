@@ -24,6 +24,7 @@ import { resolveDockerfile } from './projectpaths.js';
 import { lockPath, lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { imageStep } from './scheduler/stepimage.js';
+import { Pins } from './scheduler/pins.js';
 import { letGoOfGarbage } from './heap.js';
 import { acquireMutex, alive, tryMutex } from './state/mutex.js';
 import { removeDeadTempsOf } from './state/files.js';
@@ -114,6 +115,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   }
   if (held && !held.ok) return held;
   const mutex = held?.value;
+  let pins: Pins | undefined;
   try {
     // What a write killed halfway left beside the files rep writes in the context is no file of the project's.
     const leftovers = mutex ? [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].flatMap((f) => removeDeadTempsOf(f, alive)) : [];
@@ -157,9 +159,11 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // Between phases (here, before the rewrite and before the provenance), each one's garbage is let go
     // before the next makes its own: at 100k files the sum of them was the peak (see heap.ts).
     letGoOfGarbage();
+    // The step images the run uses, held until the canonical rewrite has read them (scheduler/pins.ts).
+    pins = new Pins(engine);
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
-      state, onEvent: opts.onEvent, resolveBase, present, images, cacheFrom,
+      state, onEvent: opts.onEvent, resolveBase, present, images, cacheFrom, pins,
       context: context === index.files ? index : new ContextIndex(context),
       // With reproducible images the tag goes to the canonical image (repro/canonical.ts), not twice.
       tag: !(recipe.reproducible && opts.reproducible !== false),
@@ -179,7 +183,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const digests = outputsDigests(run);
     // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
     letGoOfGarbage();
-    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false });
+    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false, pins });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
     letGoOfGarbage();
@@ -202,6 +206,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     if (after && racy) writeNoop(ctx.dir, { ...after, ...(racy.length ? { racy } : {}), ...(secretFiles ? { secretFiles: true as const } : {}) });
     return ok({ ...base, ok: true, cancelled: false, image, steps, dockerfile, provenance: provenance.value, outputsDigests: digests, facts });
   } finally {
+    await pins?.release();
     mutex?.release();
   }
 }

@@ -10,6 +10,7 @@
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, DISCARD_REPO, imageStep, LOAD_REPO } from '../scheduler/stepimage.js';
 import { deadLoadName } from '../scheduler/cache.js';
+import { deadPin, PIN_REPO } from '../scheduler/pins.js';
 import type { Engine, ImageSummary } from '../engine/engine.js';
 import { bytesOf, planGc, type GcImage, type GcPolicy } from '../gc/policy.js';
 import { keysOtherProjectsUse, OTHER_STATE_LIMIT, REGISTER_BUDGET, registerProject } from '../gc/register.js';
@@ -121,9 +122,10 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     for (const i of await opts.engine.listImages(DISCARD_REPO)) {
       for (const t of i.tags) if (/^[0-9a-f]{32}$/.test(t)) await opts.engine.removeImage(`${DISCARD_REPO}:${t}`).catch(() => undefined);
     }
-    // Names a rep killed while it built with a cache folder left on the folder's images (see LOAD_REPO), its process gone.
-    for (const i of await opts.engine.listImages(LOAD_REPO)) {
-      for (const t of i.tags) if (deadLoadName(t)) await opts.engine.removeImage(`${LOAD_REPO}:${t}`).catch(() => undefined);
+    // Names a rep killed while it built with a cache folder left on the folder's images (see LOAD_REPO), and the pins
+    // of the images it was using (scheduler/pins.ts), their process gone.
+    for (const [repo, dead] of [[LOAD_REPO, deadLoadName], [PIN_REPO, deadPin]] as const) {
+      for (const i of await opts.engine.listImages(repo)) for (const t of i.tags) if (dead(t)) await opts.engine.removeImage(`${repo}:${t}`).catch(() => undefined);
     }
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));

@@ -94,11 +94,13 @@ export function pinned(text: string, digest: string): string {
 }
 
 // The repositories rep keeps its own images in: step images, rep-cache:KEY
-// (scheduler/stepimage.ts: a step is fresh when its key's image exists), and
+// (scheduler/stepimage.ts: a step is fresh when its key's image exists),
+// the images a running build holds, rep-pin:OWNER-KEY (scheduler/pins.ts), and
 // images rebuilt for verification, rep-verify/NAME:SHA12 (publish/rebuild.ts).
 export const STEP_REPO = 'rep-cache';
+export const PIN_REPO = 'rep-pin';
 export const VERIFY_REPO = 'rep-verify';
-const OWN_LAST = STEP_REPO;
+const OWN_LAST = new Set([STEP_REPO, PIN_REPO]);
 const OWN_FIRST = VERIFY_REPO;
 
 /**
@@ -106,12 +108,12 @@ const OWN_FIRST = VERIFY_REPO;
  * spelled: docker and podman both take rep-cache:K, docker.io/library/rep-cache:K,
  * index.docker.io/library/rep-cache:K and localhost/rep-cache:K (podman's name for
  * an image it built) for the same image. So: any repository whose last part is
- * rep-cache, on any registry, and anything under rep-verify/.
+ * rep-cache or rep-pin, on any registry, and anything under rep-verify/.
  */
 export function namesRepImage(text: string): boolean {
   const parts = parseImageRef(text).repository.split('/');
   if (parts[0] === 'library' && parts.length > 1) parts.shift();
-  return parts[parts.length - 1] === OWN_LAST || (parts[0] === OWN_FIRST && parts.length > 1);
+  return OWN_LAST.has(parts[parts.length - 1]!) || (parts[0] === OWN_FIRST && parts.length > 1);
 }
 
 /**

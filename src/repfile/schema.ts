@@ -241,7 +241,7 @@ export const repfileSchema = repfileObject.superRefine((doc, ctx) => imageNamePr
 /** The tag of the final image when image.tag does not say. */
 export const defaultImageTag = (name: string) => `${name}:latest`;
 
-const OWN_IMAGES = 'rep-cache holds the step images of every project on this machine, rep-verify/ what rep verify rebuilds';
+const OWN_IMAGES = 'rep-cache holds the step images of every project on this machine, rep-pin those a running build uses, rep-verify/ what rep verify rebuilds';
 
 /**
  * Image names the Repfile may not use (each checked only when it is a valid

@@ -16,6 +16,7 @@ import { fail, ok, type Result } from '../diag.js';
 import { EngineError, type Engine } from '../engine/engine.js';
 import type { PlannedStep } from '../plan/plan.js';
 import type { Project } from '../project.js';
+import type { Pins } from '../scheduler/pins.js';
 import { cacheRef, imageStep } from '../scheduler/stepimage.js';
 import { withTempDir } from '../tempdir.js';
 import { ArchiveError, DockerArchiveWriter, readSaved, type SavedImage } from './archive.js';
@@ -58,7 +59,7 @@ export async function canonicalImage(
   engine: Engine,
   built: readonly PlannedStep[],
   image: ImageRef,
-  opts: { resolveBase?: (ref: string) => string; off?: boolean } = {},
+  opts: { resolveBase?: (ref: string) => string; off?: boolean; pins?: Pins } = {},
 ): Promise<Result<ImageRef & { cacheKey?: string }>> {
   const settings = project.recipe.reproducible;
   if (!settings || opts.off || engine.name === 'none') return ok(image);
@@ -67,7 +68,9 @@ export async function canonicalImage(
   const chain = imageChain(project, resolveBase);
   const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
   const drop = [...DEFAULT_DROP, ...settings.drop];
-  const engineImage = cacheRef(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
+  // The images the run pinned where it did (scheduler/pins.ts): their rep-cache tags may name others by now.
+  const imageOf = async (key: string) => (await opts.pins?.ref(key)) ?? cacheRef(key);
+  const engineImage = await imageOf(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
   const engineSays = (message: string, detail?: string) => fail<ImageRef & { cacheKey?: string }>({ kind: 'engine', engine: engine.name, message, detail });
   try {
     // Keyed by the engine's image itself (as the run found it), not by step keys alone: a step rebuilt under
@@ -83,7 +86,7 @@ export async function canonicalImage(
     const ids = await engine.imageIds([ref, image.tag]);
     let id = ids.get(ref);
     if (id === undefined) {
-      const stepRefs = chain.steps.map((s) => cacheRef(keyOf.get(s)!));
+      const stepRefs = await Promise.all(chain.steps.map((s) => imageOf(keyOf.get(s)!)));
       // The image the tag names now (the last build's, as a rule): the canonical layers it shares with
       // this one, bottom up, the engine has already.
       const previous = ids.get(image.tag) !== undefined ? ((await engine.inspect(image.tag))?.layers ?? []) : [];

@@ -19,7 +19,7 @@ import { EngineError, type Engine } from '../engine/engine.js';
 import { imageRefProblem } from '../lock/reference.js';
 import { lstatQuiet, tempBeside } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
-import { alive, startedAt } from '../state/mutex.js';
+import { alive, ownerGone, startedAt } from '../state/mutex.js';
 import { makeTempDir } from '../tempdir.js';
 import { CacheArchiveError, privateCopy } from './cachearchive.js';
 import type { BuildEvent } from './events.js';
@@ -187,10 +187,7 @@ const LOAD_TAG = /^(\d+)-(\d*)-[0-9a-f]{32}-([0-9a-f]{64})$/;
 export function deadLoadName(tag: string): boolean {
   const m = LOAD_TAG.exec(tag);
   if (!m) return false;
-  const pid = Number(m[1]);
-  if (!alive(pid)) return true;
-  const now = startedAt(pid);
-  return m[2] !== '' && now !== undefined && now !== m[2];
+  return ownerGone(Number(m[1]), m[2]!);
 }
 
 async function removeNames(engine: Engine, names: Iterable<string>): Promise<void> {

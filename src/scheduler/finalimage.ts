@@ -3,6 +3,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Project } from '../project.js';
 import type { RunOptions } from './run.js';
+import type { Pins } from './pins.js';
 import { cacheRef, imageStep } from './stepimage.js';
 
 /**
@@ -16,14 +17,18 @@ async function builtOn(engine: Engine, image: string, target: string): Promise<b
   return found !== undefined && on !== undefined && on.layers.length > 0 && on.layers.every((l, i) => found.layers[i] === l);
 }
 
-/** Builds (or finds) the final image and tags it as the Repfile says (unless opts.tag is false). */
-export async function tagImage(project: Project, engine: Engine, targetKey: string, opts: RunOptions) {
+/**
+ * Builds (or finds) the final image on the target step's image (`target`, the run's pin of it) and tags it as the
+ * Repfile says (unless opts.tag is false). The final image is pinned too (`pins`), for the canonical rewrite.
+ */
+export async function tagImage(project: Project, engine: Engine, targetKey: string, target: string, pins: Pins, opts: RunOptions) {
   const { recipe, dag } = project;
-  const final = imageStep(dag, targetKey);
+  const final = imageStep(dag, targetKey, target);
   let ref = cacheRef(targetKey);
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
-    if (!(await builtOn(engine, ref, cacheRef(targetKey)))) {
+    let built: string | undefined;
+    if (!(await builtOn(engine, ref, target))) {
       // Tagged by the engine itself, unlike a step's image (run.ts): it reads no file of the context, only the
       // target's image, whose key already stands for its bytes, and the settings its own key is hashed from;
       // so a build that rep did not see through (killed, cancelled as the engine tagged) left the right image.
@@ -32,8 +37,11 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
         return undefined;
       }
+      built = r.imageId;
     }
-  }
+    // The image built (or found) now, whatever its tag names by the time the rewrite reads it.
+    ref = await pins.pin(final.key, built);
+  } else ref = target;
   // The canonical rewrite tags its own image: the engine's is only named by its id then (and the
   // record, the --json stream's last line, names the image tagged: 'finish' stays the last event).
   if (opts.tag === false) return { tag: recipe.image.tag, imageId: (await engine.imageIds([ref])).get(ref) ?? '' };

@@ -19,6 +19,7 @@ import { firstNotCopiedExactly } from '../context/folders.js';
 import { firstRehashedOther } from '../context/hash.js';
 import { loadContext, type BuildContext } from '../context/context.js';
 import { tagImage } from './finalimage.js';
+import { PinError, Pins } from './pins.js';
 import type { BuildEvent, StepStatus } from './events.js';
 import { measureOutputs } from './outputs.js';
 import type { CacheFrom } from './cache.js';
@@ -36,6 +37,11 @@ export interface RunOptions {
   secrets?: Record<string, SecretValue>;
   /** Keys (hex) the engine is known to have; others are looked up one by one. */
   present?: Set<string>;
+  /**
+   * Where the images the run goes on to use are held (scheduler/pins.ts): the caller's, to keep them past the
+   * run (the canonical rewrite reads them) and release them; else the run's own, released when it ends.
+   */
+  pins?: Pins;
   /** The image id each of those keys names (by key hex), where the engine said it. */
   images?: ReadonlyMap<string, string>;
   /** Whether the run tags the final image as the Repfile says (default); not when the canonical rewrite will. */
@@ -89,6 +95,15 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const reproducible = project.recipe.reproducible;
   const epoch = reproducible ? new Date(reproducible.epoch * 1000) : undefined;
   const limit = pLimit(Math.max(1, opts.jobs));
+  const pins = opts.pins ?? new Pins(engine);
+  /** The pin of a settled step's image: the one its result names (measured, recorded), else the one its key names now. */
+  const pinned = async (r: StepResult): Promise<string> => {
+    try {
+      return await pins.pin(r.planned!.key, r.imageId);
+    } catch (e) {
+      throw e instanceof PinError ? new StepFailure(`step "${r.name}": ${e.message}`) : e;
+    }
+  };
   const results = new Map<string, Promise<StepResult>>();
   // The first step to come to each key (not phony). Another step with the same key (the same commands on the
   // same inputs, in another stage) waits for it and takes its image rather than build the key a second time at
@@ -160,7 +175,10 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar.
         const triggered = !small && fromFolder !== undefined && node.parent.kind === 'image' && (await engine.inspect((opts.resolveBase ?? ((r: string) => r))(node.parent.ref)))?.onBuild === true;
         const folder = small || triggered ? undefined : fromFolder;
-        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, folder);
+        // The steps it builds on and copies from, by the images this run settled for them, held under pins: their
+        // rep-cache tags may name other images by now (another project's build of the same key), or none (rep gc).
+        const held = new Map(await Promise.all(depResults.map(async (r) => [r.name, await pinned(r)] as const)));
+        const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, folder, (s) => held.get(s)!);
         const whole = folder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);
         const t0 = Date.now();
@@ -236,7 +254,9 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     }
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
-      outputsDigest = (status === 'cached' ? recorded(name, key, imageId) : undefined) ?? digests.get(key) ?? (await measureOutputs(engine, cacheRef(key), node.step.outputs).catch((e: unknown) => outputsFailed(name, key, e)));
+      // Measured on the image pinned for its consumers: the one they copy from is the one measured.
+      const measure = async () => measureOutputs(engine, await pinned({ name, status, planned, imageId }), node.step.outputs).catch((e: unknown) => (e instanceof StepFailure ? Promise.reject(e) : outputsFailed(name, key, e)));
+      outputsDigest = (status === 'cached' ? recorded(name, key, imageId) : undefined) ?? digests.get(key) ?? (await measure());
       digests.set(key, outputsDigest);
       emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
     }
@@ -274,11 +294,15 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');
   let image: RunResult['image'];
   if (ok) {
-    image = await tagImage(project, engine, settled.get(dag.target)!.planned!.key, opts).catch((e: Error) => {
-      emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailLines(e.detail) : [], log: '', error: e.message });
-      return undefined;
-    });
+    const target = settled.get(dag.target)!;
+    image = await pinned(target)
+      .then((on) => tagImage(project, engine, target.planned!.key, on, pins, opts))
+      .catch((e: Error) => {
+        emit({ type: 'step-failed', step: 'image', key: '', exitCode: 1, tail: e instanceof EngineError ? tailLines(e.detail) : [], log: '', error: e.message });
+        return undefined;
+      });
   }
+  if (!opts.pins) await pins.release();
   const counts = [...settled.values()];
   emit({
     type: 'finish',

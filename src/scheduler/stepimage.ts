@@ -50,6 +50,8 @@ export function stepDockerfile(
   planned: (step: string) => PlannedStep,
   resolveBase: (ref: string) => string = (r) => r,
   inputCopies: StepCopies = fromInputsDir,
+  /** The image a step it builds on or copies from goes by (a run's pin: scheduler/pins.ts); its rep-cache tag if not said. */
+  imageOf: (step: string) => string = (step) => cacheRef(planned(step).key),
 ): string {
   const node = dag.nodes.get(name)!;
   const p = planned(name);
@@ -59,12 +61,12 @@ export function stepDockerfile(
     lines.push(fromLine(node.parent, resolveBase), ...epochLines(dag.recipe), ...stagePreamble(dag.recipe));
     inherited = dag.recipe.workdir;
   } else {
-    lines.push(`FROM ${cacheRef(planned(node.parent.name).key)}`, ...epochLines(dag.recipe));
+    lines.push(`FROM ${imageOf(node.parent.name)}`, ...epochLines(dag.recipe));
     inherited = planned(node.parent.name).material.def.workdir;
   }
   const workdir = p.material.def.workdir;
   const copies = inputCopies(workdir, p.inputs.map((f) => f.path));
-  lines.push(...stepInstructions(dag, node, inherited, workdir, copies, (producer) => cacheRef(planned(producer).key)));
+  lines.push(...stepInstructions(dag, node, inherited, workdir, copies, imageOf));
   return `${lines.join('\n')}\n`;
 }
 
@@ -90,11 +92,11 @@ export async function stepArchive(dockerfile: string, inputs: readonly HashedFil
   return Buffer.concat(chunks);
 }
 
-/** The final image: the target step's image with the Repfile's runtime settings. */
-export function imageStep(dag: Dag, targetKey: string): { key: string; dockerfile: string | undefined } {
+/** The final image: the target step's image (`targetImage`, a run's pin of it, else its tag) with the Repfile's runtime settings. */
+export function imageStep(dag: Dag, targetKey: string, targetImage = cacheRef(targetKey)): { key: string; dockerfile: string | undefined } {
   const lines = imageInstructions(dag.recipe.image);
   const key = `sha256:${sha256Of({ format: KEY_FORMAT, target: targetKey, image: lines })}`;
-  return { key, dockerfile: lines.length ? `FROM ${cacheRef(targetKey)}\n${lines.join('\n')}\n` : undefined };
+  return { key, dockerfile: lines.length ? `FROM ${targetImage}\n${lines.join('\n')}\n` : undefined };
 }
 
 /**

@@ -44,6 +44,18 @@ export function startedAt(pid: number): string | undefined {
 }
 
 /**
+ * Whether the process a name rep gave something holds (pid and start time, see startedAt) is gone: no process
+ * has that pid, or another one started since under it. For names a killed rep leaves in the engine (scheduler/
+ * pins.ts, scheduler/cache.ts) that `rep gc` removes. A rep in another container on the same engine has a pid
+ * this one does not see: its names look gone from here.
+ */
+export function ownerGone(pid: number, started: string): boolean {
+  if (!alive(pid)) return true;
+  const now = startedAt(pid);
+  return started !== '' && now !== undefined && now !== started;
+}
+
+/**
  * The mutex files this process holds (real paths as written): a build of the library's in one process
  * while another holds the project (a second build() call) is busy, not a stale holder's, and only a
  * holder releases (found by a review: the first build's release freed the project under the second).

@@ -376,7 +376,7 @@ describe('the scheduler', () => {
     await build(open(dir), { engine });
     const built = engine.calls.find((c) => c.startsWith('tag rep-cache:'))!;
     const keyOfA = `sha256:${built.slice('tag rep-cache:'.length)}`;
-    expect(engine.calls).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
+    expect(engine.calls).toContainEqual(measuredOn(keyOfA));
     const plant = (name: string) =>
       writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify({ version: 2, repfileSha256: 'x', engine: 'docker', target: 'b', steps: { [name]: { key: keyOfA, outputsDigest: `sha256:${'1'.repeat(64)}` } } }));
     for (const name of ['anything', 'a']) {
@@ -384,7 +384,7 @@ describe('the scheduler', () => {
       const fresh = new RecordingEngine();
       await build(open(dir), { engine: fresh });
       expect(fresh.calls, name).toContain(`tag rep-cache:${keyOfA.slice(7)}`);
-      expect(fresh.calls, name).toContain(`exportPaths rep-cache:${keyOfA.slice(7)}`);
+      expect(fresh.calls, name).toContainEqual(measuredOn(keyOfA));
     }
     // Cached under the key its own record names, a step's recorded digest is taken only under a seal this
     // user's rep made (state/seal.ts): a planted one, or one whose digest was changed since, is measured again.
@@ -398,15 +398,15 @@ describe('the scheduler', () => {
     const sealed = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0${BUILT_ID}`)!;
     expect(sealed).toMatch(/^[0-9a-f]{64}$/);
     expect(await measured({ key: keyOfA, outputsDigest: digest, image: BUILT_ID, seal: sealed })).toEqual([]);
-    expect(await measured({ key: keyOfA, outputsDigest: digest, image: BUILT_ID })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
-    expect(await measured({ key: keyOfA, outputsDigest: `sha256:${'2'.repeat(64)}`, image: BUILT_ID, seal: sealed })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, image: BUILT_ID })).toEqual([measuredOn(keyOfA)]);
+    expect(await measured({ key: keyOfA, outputsDigest: `sha256:${'2'.repeat(64)}`, image: BUILT_ID, seal: sealed })).toEqual([measuredOn(keyOfA)]);
     // Sealed, but measured on another image than the one the key names now (the step built again under its key by
     // a build killed before it wrote the state, or by another project): those outputs may be other bytes.
     const other = `sha256:${'3'.repeat(64)}`;
     const sealedOther = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0${other}`)!;
-    expect(await measured({ key: keyOfA, outputsDigest: digest, image: other, seal: sealedOther })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, image: other, seal: sealedOther })).toEqual([measuredOn(keyOfA)]);
     const sealedNone = seal(dir, `rep state step\0a\0${keyOfA}\0${digest}\0`)!;
-    expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealedNone })).toEqual([`exportPaths rep-cache:${keyOfA.slice(7)}`]);
+    expect(await measured({ key: keyOfA, outputsDigest: digest, seal: sealedNone })).toEqual([measuredOn(keyOfA)]);
   });
 });
 
@@ -428,7 +428,7 @@ describe('the state', () => {
     writeFileSync(path.join(dir, '.rep', 'state.json'), JSON.stringify(planted));
     const after = new RecordingEngine([`rep-cache:${other.slice(7)}`]);
     expect((await build(open(dir), { engine: after })).ok).toBe(true);
-    expect(after.calls.filter((c) => c.startsWith('removeImage'))).toEqual([]);
+    expect(after.calls.filter((c) => c.startsWith('removeImage') && !c.startsWith('removeImage rep-pin:'))).toEqual([]);
     // Nor does it go into the history gc reads, sealed as this project's.
     expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(other.slice(7));
   });
@@ -441,10 +441,10 @@ describe('the state', () => {
     dirs.push(dir);
     const key = `sha256:${'4'.repeat(64)}`;
     const digest = `sha256:${'1'.repeat(64)}`;
-    const measuredOn = `sha256:${'5'.repeat(64)}`;
-    const prev: State = { version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: { a: { key, outputsDigest: digest, image: measuredOn } } };
+    const measuredImage = `sha256:${'5'.repeat(64)}`;
+    const prev: State = { version: 2, repfileSha256: 'x', engine: 'docker', target: 'a', steps: { a: { key, outputsDigest: digest, image: measuredImage } } };
     const after = (image: string | undefined) => nextState(open(dir), 'docker', prev, [['a', { key, ...(image ? { image } : {}) }]]).steps.a;
-    expect(after(measuredOn)).toEqual({ key, image: measuredOn, outputsDigest: digest });
+    expect(after(measuredImage)).toEqual({ key, image: measuredImage, outputsDigest: digest });
     expect(after(`sha256:${'6'.repeat(64)}`)).toEqual({ key, image: `sha256:${'6'.repeat(64)}` });
     expect(after(undefined)).toEqual({ key });
   });
@@ -465,6 +465,9 @@ describe('the state', () => {
 });
 
 const BUILT_ID = `sha256:${'0'.repeat(64)}`;
+
+/** The outputs of `key`'s image measured, on the run's pin of it (scheduler/pins.ts). */
+const measuredOn = (key: string) => expect.stringMatching(new RegExp(`^exportPaths rep-pin:\\d+-\\d*-[0-9a-f]{8}-${key.slice(7)}$`));
 
 /** An engine that builds every step at once and records what rep asks; measuring outputs fails the step. */
 class RecordingEngine extends BrokenEngine {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine, ImageInfo } from '../../src/engine/engine.js';
 import { tagImage } from '../../src/scheduler/finalimage.js';
+import { Pins } from '../../src/scheduler/pins.js';
 import { cacheRef, imageStep } from '../../src/scheduler/stepimage.js';
 import { makeProject, open } from '../helpers.js';
 
 const REPFILE = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  app:\n    run: echo hi > /hi\nimage:\n  cmd: [cat, /hi]\n';
 const TARGET = `sha256:${'a'.repeat(64)}`;
 const layer = (c: string) => `sha256:${c.repeat(64)}`;
+const BUILT = `sha256:${'b'.repeat(64)}`;
 
 /** An engine holding `images` (ref -> layers); a build puts the target's layers under its tag, and is counted. */
 function engineWith(images: Map<string, string[]>) {
@@ -19,8 +21,11 @@ function engineWith(images: Map<string, string[]>) {
     build: async (req: { tag: string }) => {
       built.push(req.tag);
       images.set(req.tag, [...images.get(cacheRef(TARGET))!]);
-      return { ok: true, imageId: `sha256:${'b'.repeat(64)}` };
+      images.set(BUILT, images.get(req.tag)!);
+      return { ok: true, imageId: BUILT };
     },
+    // A pin (scheduler/pins.ts) names what its source does.
+    tag: async (src: string, dst: string) => void images.set(dst, images.get(src)!),
     imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, info(r)?.id])),
   } as unknown as Engine;
   return { engine, built };
@@ -33,9 +38,9 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     expect(imageStep(p.dag, TARGET).dockerfile).toContain('CMD ["cat","/hi"]');
     const images = new Map([[cacheRef(TARGET), [layer('1'), layer('2')]]]);
     const { engine, built } = engineWith(images);
-    expect(await tagImage(p, engine, TARGET, { jobs: 1, tag: false })).toMatchObject({ tag: 't:latest' });
+    expect(await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false })).toMatchObject({ tag: 't:latest' });
     expect(built).toEqual([final]);
-    await tagImage(p, engine, TARGET, { jobs: 1, tag: false });
+    await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false });
     expect(built).toEqual([final]);
   });
 
@@ -44,7 +49,7 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     const final = cacheRef(imageStep(p.dag, TARGET).key);
     const images = new Map([[cacheRef(TARGET), [layer('1'), layer('3')]], [final, [layer('1'), layer('2')]]]);
     const { engine, built } = engineWith(images);
-    await tagImage(p, engine, TARGET, { jobs: 1, tag: false });
+    await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false });
     expect(built).toEqual([final]);
     expect(images.get(final)).toEqual([layer('1'), layer('3')]);
   });

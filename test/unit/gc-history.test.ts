@@ -43,7 +43,7 @@ function fakeEngine(name: 'docker' | 'podman', images: { n: number[]; size?: num
           }),
     removeImage: async (ref: string) => {
       removed.push(ref);
-      for (const i of held) i.tags = i.tags.filter((t) => `rep-cache:${t}` !== ref);
+      for (const i of held) [i.tags, i.other] = [i.tags.filter((t) => `rep-cache:${t}` !== ref), i.other.filter((t) => t !== ref)];
       for (let x = held.length - 1; x >= 0; x--) if (held[x]!.tags.length + held[x]!.other.length === 0) held.splice(x, 1);
     },
     imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, named(r)?.id] as const)),

@@ -11,6 +11,7 @@ import { appendNoFollow } from '../../src/safefs.js';
 import { gc } from '../../src/commands/gc.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { LOAD_REPO } from '../../src/scheduler/stepimage.js';
+import { PIN_REPO } from '../../src/scheduler/pins.js';
 import { startedAt } from '../../src/state/mutex.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -270,6 +271,29 @@ describe('state history', () => {
       const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
       expect(r.ok).toBe(true);
       expect(removed.filter((ref) => ref.startsWith(`${LOAD_REPO}:`))).toEqual([`${LOAD_REPO}:${dead}`, ...(start ? [`${LOAD_REPO}:${reused}`] : [])]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('removes the pins a rep killed while it built left on the images it used (scheduler/pins.ts), not a running rep\'s', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    try {
+      writeFileSync(path.join(dir, 'Repfile'), 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n');
+      appendHistory(dir, [key(1)]);
+      const start = startedAt(process.pid) ?? '';
+      const dead = `999999999-1-0123abcd-${hex(7)}`;
+      const reused = `${process.pid}-${start}0-0123abcd-${hex(7)}`;
+      const running = `${process.pid}-${start}-0123abcd-${hex(7)}`;
+      const removed: string[] = [];
+      const engine = Object.assign(new NoneEngine(), {
+        name: 'docker',
+        listImages: async (repo: string) => (repo === PIN_REPO ? [{ id: 'p', tags: [dead, reused, running, 'mine'], size: 10, layers: ['l'] }] : repo === 'rep-cache' ? [img(1, 10, ['x'])] : []),
+        removeImage: async (ref: string) => void removed.push(ref),
+      }) as unknown as NoneEngine;
+      const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
+      expect(r.ok).toBe(true);
+      expect(removed.filter((ref) => ref.startsWith(`${PIN_REPO}:`))).toEqual([`${PIN_REPO}:${dead}`, ...(start ? [`${PIN_REPO}:${reused}`] : [])]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -19,11 +19,13 @@ const BUILT = `sha256:${'1'.repeat(64)}`;
 
 /**
  * An engine that builds every step, running `during` while it reads the step's context; it keeps what it
- * tagged (the build itself tags only when asked) and what was removed.
+ * tagged (the build itself tags only when asked) and what was removed, but for the pins a run releases
+ * when it ends (scheduler/pins.ts), which it keeps apart.
  */
 function engineThat(during: () => void, syncsFolders = false) {
   const tagged = new Set<string>();
   const removed: string[] = [];
+  const unpinned: string[] = [];
   const engine = {
     name: 'docker',
     syncsFolders,
@@ -41,11 +43,11 @@ function engineThat(during: () => void, syncsFolders = false) {
       tagged.add(dst);
     },
     removeImage: async (ref: string) => {
-      removed.push(ref);
+      (ref.startsWith('rep-pin:') ? unpinned : removed).push(ref);
       tagged.delete(ref);
     },
   } as unknown as Engine;
-  return { engine, tagged, removed };
+  return { engine, tagged, removed, unpinned };
 }
 
 /** What a step whose input moved leaves: its image untagged again by a throwaway name (never by its id, never its key's tag). */

@@ -130,15 +130,22 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     const { keys, r } = await built(dir, engine, engine.calls);
     expect(r.ok).toBe(true);
     const id = `sha256:${createHash('sha256').update('AAAA').digest('hex')}`;
+    // The step built on app goes FROM app's image by its id under a pin of this run (scheduler/pins.ts), as does
+    // the final image on the target; the pins go when the run ends.
+    const pin = (step: string) => `rep-pin:\\d+-\\d*-[0-9a-f]{8}-${keys.get(step)!.slice(7)}`;
     expect(engine.calls).toEqual([
       'step-building app',
       'build (untagged)',
       `tag ${id} ${cacheRef(keys.get('app')!)}`,
       'step-built app',
       'step-building after',
+      expect.stringMatching(new RegExp(`^tag ${id} ${pin('app')}$`)),
       'build (untagged)',
       `tag ${id} ${cacheRef(keys.get('after')!)}`,
       'step-built after',
+      expect.stringMatching(new RegExp(`^tag ${id} ${pin('after')}$`)),
+      expect.stringMatching(new RegExp(`^removeImage ${pin('app')}$`)),
+      expect.stringMatching(new RegExp(`^removeImage ${pin('after')}$`)),
     ]);
     expect(engine.holds(cacheRef(keys.get('app')!))).toBe('AAAA');
   });
@@ -201,7 +208,8 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     expect(r.steps.get('app')?.status).toBe('failed');
     expect(engine.tags.has(cacheRef(keys.get('app')!))).toBe(false);
     expect(engine.holds(cacheRef(keyA))).toBe('AAAA');
-    expect(engine.calls.filter((c) => c.startsWith('removeImage'))).toEqual([expect.stringMatching(/^removeImage rep-verify\/discard:/)]);
+    // (The first build's pin of its target, released when it ended, aside.)
+    expect(engine.calls.filter((c) => c.startsWith('removeImage') && !c.startsWith('removeImage rep-pin:'))).toEqual([expect.stringMatching(/^removeImage rep-verify\/discard:/)]);
   });
 
   for (const ending of ['failed', 'cancelled'] as const) {
@@ -286,5 +294,64 @@ describe('two steps with the same key (the same commands on the same inputs, in 
     expect(r.ok).toBe(false);
     expect(engine.calls.filter((c) => c.startsWith('build'))).toEqual(['build (untagged)']);
     expect([r.steps.get('app')?.status, r.steps.get('two')?.status]).toEqual(['failed', 'skipped']);
+  });
+});
+
+describe('the images a run builds on are its own, whatever happens to their rep-cache tags meanwhile', () => {
+  it("a step goes FROM the image this run settled for its parent, held under a pin: another project's build of the same key moved the tag (a review)", async () => {
+    // Two clones building at once on one daemon: the second's build of app (a command that writes other bytes each
+    // time) moved rep-cache:<app> to its image after this run measured and settled its own, and `after` was built
+    // on the other one, its key and provenance naming bytes it does not hold.
+    const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const p = open(dir);
+    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+    if (!index.ok) throw new Error('walk failed');
+    const plan = planBuild(p.dag, p.ctx, { index: index.value });
+    if (!plan.ok) throw new Error('plan failed');
+    const appKey = plan.value.step('app').key;
+    const other = `sha256:${'e'.repeat(64)}`;
+    engine.images.set(other, 'EVIL');
+    const r = await runBuild(p, engine, plan.value, {
+      jobs: 1,
+      tag: false,
+      context: index.value,
+      onEvent: (e) => {
+        if (e.type === 'step-built' && e.step === 'app') engine.tags.set(cacheRef(appKey), other);
+      },
+    });
+    expect(r.ok).toBe(true);
+    const appId = r.steps.get('app')!.imageId!;
+    expect(appId).not.toBe(other);
+    const from = /^FROM (\S+)$/m.exec(readFileSync(path.join(dir, '.rep', 'logs', 'after.log'), 'utf8'))?.[1];
+    expect(from).toMatch(new RegExp(`^rep-pin:\\d+-\\d*-[0-9a-f]{8}-${appKey.slice(7)}$`));
+    expect(engine.calls).toContain(`tag ${appId} ${from}`);
+    // Released when the run ended.
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('rep-pin:'))).toEqual([]);
+  });
+
+  it('a step whose parent image was removed meanwhile (rep gc in another project) fails saying so, rather than build on what the name finds', async () => {
+    const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const p = open(dir);
+    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
+    if (!index.ok) throw new Error('walk failed');
+    const plan = planBuild(p.dag, p.ctx, { index: index.value });
+    if (!plan.ok) throw new Error('plan failed');
+    const appKey = plan.value.step('app').key;
+    const errors: string[] = [];
+    const r = await runBuild(p, engine, plan.value, {
+      jobs: 1,
+      tag: false,
+      context: index.value,
+      onEvent: (e) => {
+        if (e.type === 'step-built' && e.step === 'app') void engine.removeImage(cacheRef(appKey));
+        if (e.type === 'step-failed') errors.push(e.error ?? '');
+      },
+    });
+    expect(r.steps.get('after')?.status).toBe('failed');
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`^step "app": the image of rep-cache:${appKey.slice(7)} was removed while this build ran \\(rep gc in another project\\?\\): .*; build again$`))]);
   });
 });

@@ -8,7 +8,7 @@ import { parseRepfile } from '../../src/repfile/load.js';
 
 const KEY = 'a'.repeat(64);
 const HEAD = 'rep: 1\nname: demo\nbase: debian:bookworm-slim\n';
-const OWN = "rep-cache holds the step images of every project on this machine, rep-verify/ what rep verify rebuilds";
+const OWN = "rep-cache holds the step images of every project on this machine, rep-pin those a running build uses, rep-verify/ what rep verify rebuilds";
 
 const check = (text: string) => {
   const r = parseRepfile(text, { file: 'Repfile' });
@@ -32,6 +32,9 @@ describe("rep's own image names", () => {
       'rep-verify/paper:0123456789ab',
       'localhost/rep-verify/paper:x',
       'docker.io/rep-verify/paper',
+      // The images a running build holds (scheduler/pins.ts).
+      `rep-pin:1-2-0123abcd-${KEY}`,
+      `localhost/rep-pin:1-2-0123abcd-${KEY}`,
     ]) {
       expect(namesRepImage(own), own).toBe(true);
     }
