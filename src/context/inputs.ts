@@ -3,13 +3,14 @@
 // context; .dockerignore then filters the matches, as Docker would filter
 // what COPY can see. Escapes are errors, and so are files the emitted
 // Dockerfile could not COPY as they are.
-import { lstatSync } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
 import { UNSHOWABLE } from '../repfile/schema.js';
-import { planCopies } from '../emit/copies.js';
+import { parentOf, planCopies, type CopySpec } from '../emit/copies.js';
+import { mayNeedPattern, needsPattern, PATTERN_PLACES, patternSelects, sourcePattern } from '../emit/copysource.js';
 import type { BuildContext } from './context.js';
 import { cleanPath } from './dockerignore.js';
 import { byPath, statEntry, symlinkEscape, type ContextFile, type ContextIndex } from './files.js';
@@ -126,10 +127,11 @@ function resolveOne(ctx: BuildContext, pattern: string, index: ContextIndex): Co
  * override, a line separator or a character that shows nothing (it would hide
  * what the COPY says; BuildKit drops a leading byte order mark), or a symlink (COPY
  * copies the file a link it names points to). Both are fine inside a folder
- * COPY copies whole. Returns [input path, message] pairs.
+ * COPY copies whole. So is a name written as a pattern (emit/copysource.ts)
+ * that would select more than the COPY copies. Returns [input path, message] pairs.
  */
 function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: ContextIndex): [string, string][] {
-  if (!files.some((f) => f.type === 'symlink' || UNSHOWABLE.test(f.path))) return [];
+  if (!files.some((f) => f.type === 'symlink' || UNSHOWABLE.test(f.path) || mayNeedPattern(f.path))) return [];
   const { counts, wholeOk } = copiesFor(ctx.dir, ctx.ignore, index.files);
   const links = new Set(files.filter((f) => f.type === 'symlink').map((f) => f.path));
   const out: [string, string][] = [];
@@ -142,10 +144,85 @@ function uncopyable(ctx: BuildContext, files: readonly ContextFile[], index: Con
         const dir = src.includes('/') ? src.slice(0, src.lastIndexOf('/')) : '';
         const where = dir ? `here "${dir}", which needs every file in it to be an input, and no empty folder, hard link or folder mode other than 755` : 'never the top of the context';
         out.push([src, `symlink "${src}" would become a copy of the file it points to in the emitted Dockerfile: COPY follows a link it names, and keeps links only in a folder it copies whole (${where}): make the folder an input as a whole, or leave the link out`]);
+      } else if (needsPattern(src)) {
+        const problem = selectsMore(ctx, index, spec, src);
+        if (problem) out.push([first, problem]);
       }
     }
   }
   return out;
+}
+
+/** The files of `index` whose paths start with `prefix` (the files are sorted, so they are one run). */
+function startingWith(index: ContextIndex, prefix: string): readonly ContextFile[] {
+  const files = index.files;
+  let lo = 0;
+  let hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (files[mid]!.path < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  let end = lo;
+  while (end < files.length && files[end]!.path.startsWith(prefix)) end++;
+  return files.slice(lo, end);
+}
+
+/**
+ * What Docker sends of the context that the pattern naming `src` (sourcePattern) selects besides it, sorted: files
+ * and folders (a folder's files would be copied flat into the COPY's destination) rep lists, and whatever else the
+ * folders the pattern's folder part selects hold that .dockerignore keeps (.rep, a special file, an empty folder).
+ */
+function alsoSelected(ctx: BuildContext, index: ContextIndex, src: string, pattern: string): { path: string; folder: boolean }[] {
+  const found = new Map<string, boolean>();
+  const depth = pattern.split('/').length;
+  const folderPart = pattern.slice(0, Math.max(0, pattern.lastIndexOf('/')));
+  const folders = new Set<string>(folderPart.includes('?') ? [] : [folderPart]);
+  // Listed paths can be selected only if they start as the pattern does before its first "?".
+  for (const f of startingWith(index, pattern.slice(0, pattern.indexOf('?')))) {
+    const parts = f.path.split('/');
+    if (parts.length < depth) continue;
+    const cut = parts.slice(0, depth).join('/');
+    if (cut !== src && patternSelects(pattern, cut)) found.set(cut, parts.length > depth);
+    if (depth > 1 && folderPart.includes('?') && patternSelects(folderPart, parts.slice(0, depth - 1).join('/'))) folders.add(parts.slice(0, depth - 1).join('/'));
+  }
+  const name = pattern.slice(pattern.lastIndexOf('/') + 1);
+  for (const folder of folders) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(ctx.dir, folder), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const rel = folder ? `${folder}/${e.name}` : e.name;
+      if (rel === src || found.has(rel) || !patternSelects(name, e.name)) continue;
+      const sent = e.isDirectory() ? !ctx.ignore.canSkipDir(rel) : !ctx.ignore.excludes(rel);
+      if (sent) found.set(rel, e.isDirectory());
+    }
+  }
+  return [...found].map(([p, folder]) => ({ path: p, folder })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * Why the pattern naming the source `src` of `spec` would copy more than `spec` copies, or undefined: it may select
+ * another file the same COPY names (copied to the same place anyway), nothing else.
+ */
+function selectsMore(ctx: BuildContext, index: ContextIndex, spec: CopySpec, src: string): string | undefined {
+  const pattern = sourcePattern(src);
+  const siblings = new Set(spec.wholeDir ? [] : spec.sources);
+  const others = alsoSelected(ctx, index, src, pattern).filter((o) => o.folder || !siblings.has(o.path));
+  if (others.length === 0) return undefined;
+  const other = others[0]!;
+  const more = others.length > 1 ? ` (and ${others.length - 1} more)` : '';
+  // A listed file beside a file of this COPY: as an input too, it is one more source of the same COPY.
+  const asInput = !spec.wholeDir && index.get(other.path) !== undefined && parentOf(other.path) === parentOf(src) ? `, or make ${JSON.stringify(other.path)} an input of this step too` : '';
+  return (
+    `${spec.wholeDir ? 'folder ' : ''}${JSON.stringify(src)} has in its name a character that COPY, or BuildKit choosing which files to send, reads as a pattern ` +
+    `(${PATTERN_PLACES}), so the emitted Dockerfile names it by the pattern ${JSON.stringify(pattern)}, ` +
+    `each such character a "?"; that also selects ${other.folder ? 'folder ' : ''}${JSON.stringify(other.path)}${more}, which COPY would copy with it: ` +
+    `rename one of them, or leave ${JSON.stringify(other.path)} out with .dockerignore${asInput}`
+  );
 }
 
 /** All files a step's inputs name, sorted and without duplicates, found in the context as walked (`index`). */

@@ -7,6 +7,7 @@ import { copiesFor } from '../context/folders.js';
 import type { DockerIgnore } from '../context/dockerignore.js';
 import type { ContextFile } from '../context/files.js';
 import { planCopies } from './copies.js';
+import { contextSource, imageSource } from './copysource.js';
 import { VERSION } from '../version.js';
 
 // Every string from the Repfile or the context is written so that both
@@ -20,23 +21,9 @@ const quoted = (v: string) => `"${v.replace(/[\\"$]/g, (c) => `\\${c}`).replace(
 const word = (v: string) => (/^[A-Za-z0-9_.,:@+\/-]+$/.test(v) ? v : quoted(v));
 /** One element of a JSON-form COPY or VOLUME (expanded too): `\`, `$` and quotes escaped. */
 const unexpanded = (v: string) => v.replace(/[\\$"']/g, (c) => `\\${c}`);
-/**
- * A COPY source naming exactly one path. Both builders take a name without
- * `*?[` literally (and `a\*` as the name "a\*", not "a*"), so a name with a
- * pattern character or a backslash becomes a pattern with each of them alone
- * in a class: "st*ar" -> "st[*]ar".
- */
-const literalSource = (p: string) => unexpanded(plainStart(/[*?[\\]/.test(p) ? p.replace(/[*?[\\]/g, (c) => `[${c === '\\' ? '\\\\' : c}]`) : p));
-/**
- * A context path BuildKit might read as something else by how it starts, written after "./": it takes a COPY source
- * like `<<NAME` or `2<<NAME` for a here-document, even in JSON form, and copied an empty file of that name over
- * the real one (a review). An image path (from a stage) starts with "/".
- */
-const plainStart = (p: string) => (p.startsWith('/') || (/^[A-Za-z0-9_.-]/.test(p) && !/^\d*<</.test(p)) ? p : `./${p}`);
-
-/** A COPY of literal context (or stage) paths to `dest`, in JSON form. */
+/** A COPY of context paths (or, `from` a stage, image paths), each named alone (copysource.ts), to `dest`, in JSON form. */
 export function copyLine(sources: readonly string[], dest: string, from?: string): string {
-  return `COPY ${from ? `--from=${from} ` : ''}${json([...sources.map(literalSource), unexpanded(dest)])}`;
+  return `COPY ${from ? `--from=${from} ` : ''}${json([...sources.map((s) => unexpanded(from ? imageSource(s) : contextSource(s))), unexpanded(dest)])}`;
 }
 const joinPath = (dir: string, rel: string) => (rel === '' ? (dir.endsWith('/') ? dir : `${dir}/`) : `${dir.replace(/\/$/, '')}/${rel}`);
 const trimSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);

@@ -9,6 +9,8 @@ import { copiesFor } from '../../src/context/folders.js';
 import { loadContext } from '../../src/context/context.js';
 import { walkContext } from '../../src/context/files.js';
 import { imageInstructions, runLine } from '../../src/emit/dockerfile.js';
+import { needsPattern, patternSelects } from '../../src/emit/copysource.js';
+import { cleanPath, compilePattern } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { renderGraph } from '../../src/emit/graph.js';
 import { checkLock, resolverFor } from '../../src/lock/lockfile.js';
@@ -101,6 +103,149 @@ EXPOSE 8080
 CMD ["python3","src/main.py"]
 `;
 
+/**
+ * Go's path.Match (filepath.Match on Linux), which reads a COPY source: `*` and `?` never match "/", `[...]` a
+ * class (`^` negates), `\` escapes. On code points; throws on a pattern Go calls bad.
+ */
+function goMatch(pattern: string, name: string): boolean {
+  const bad = () => new Error(`bad pattern ${pattern}`);
+  const scanChunk = (p: string[]): [boolean, string[], string[]] => {
+    let star = false;
+    while (p[0] === '*') (p = p.slice(1)), (star = true);
+    let inrange = false;
+    let i = 0;
+    scan: for (; i < p.length; i++) {
+      switch (p[i]) {
+        case '\\':
+          if (i + 1 < p.length) i++;
+          break;
+        case '[':
+          inrange = true;
+          break;
+        case ']':
+          inrange = false;
+          break;
+        case '*':
+          if (!inrange) break scan;
+      }
+    }
+    return [star, p.slice(0, i), p.slice(i)];
+  };
+  const getEsc = (c: string[]): [string, string[]] => {
+    if (c.length === 0 || c[0] === '-' || c[0] === ']') throw bad();
+    if (c[0] === '\\') c = c.slice(1);
+    if (c.length < 2) throw bad();
+    return [c[0]!, c.slice(1)];
+  };
+  const matchChunk = (chunk: string[], s: string[]): string[] | undefined => {
+    let failed = false;
+    while (chunk.length) {
+      if (!failed && s.length === 0) failed = true;
+      const c = chunk[0]!;
+      if (c === '[') {
+        const r = failed ? '' : s[0]!;
+        if (!failed) s = s.slice(1);
+        chunk = chunk.slice(1);
+        const negated = chunk[0] === '^';
+        if (negated) chunk = chunk.slice(1);
+        let match = false;
+        for (let n = 0; ; n++) {
+          if (chunk[0] === ']' && n > 0) {
+            chunk = chunk.slice(1);
+            break;
+          }
+          let lo: string;
+          let hi: string;
+          [lo, chunk] = getEsc(chunk);
+          hi = lo;
+          if (chunk[0] === '-') [hi, chunk] = getEsc(chunk.slice(1));
+          if (lo.codePointAt(0)! <= r.codePointAt(0)! && r.codePointAt(0)! <= hi.codePointAt(0)!) match = true;
+        }
+        if (match === negated) failed = true;
+      } else if (c === '?') {
+        if (!failed) {
+          if (s[0] === '/') failed = true;
+          s = s.slice(1);
+        }
+        chunk = chunk.slice(1);
+      } else {
+        if (c === '\\') {
+          chunk = chunk.slice(1);
+          if (chunk.length === 0) throw bad();
+        }
+        if (!failed) {
+          if (chunk[0] !== s[0]) failed = true;
+          s = s.slice(1);
+        }
+        chunk = chunk.slice(1);
+      }
+    }
+    return failed ? undefined : s;
+  };
+  let p = [...pattern];
+  let n = [...name];
+  outer: while (p.length) {
+    const [star, chunk, rest] = scanChunk(p);
+    p = rest;
+    if (star && chunk.length === 0) return !n.includes('/');
+    const t = matchChunk(chunk, n);
+    if (t && (t.length === 0 || p.length > 0)) {
+      n = t;
+      continue;
+    }
+    if (star) {
+      for (let i = 0; i < n.length && n[i] !== '/'; i++) {
+        const t2 = matchChunk(chunk, n.slice(i + 1));
+        if (t2) {
+          if (p.length === 0 && t2.length > 0) continue;
+          n = t2;
+          continue outer;
+        }
+      }
+    }
+    return false;
+  }
+  return n.length === 0;
+}
+
+/**
+ * The instructions of a Dockerfile as its parser joins lines (moby/buildkit frontend/dockerfile/parser): a line
+ * ending in `\` (BuildKit: one not after another `\`) goes on with the next that is neither a comment nor blank.
+ * `classic`: the parser of Docker 20.10, which takes any last `\` off.
+ */
+function instructions(text: string, classic = false): string[] {
+  const more = classic ? /\\[ \t]*$/ : /([^\\])\\[ \t]*$|^\\[ \t]*$/;
+  const goSpace = /^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*/;
+  const comment = (l: string) => l.replace(goSpace, '').startsWith('#');
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const first = lines[i]!.replace(goSpace, '');
+    if (first === '' || comment(first)) continue;
+    let goesOn = more.test(first);
+    const drop = classic ? '' : '$1';
+    let joined = first.replace(more, drop);
+    while (goesOn && ++i < lines.length) {
+      const l = lines[i]!;
+      if (comment(l) || l.replace(goSpace, '') === '') continue;
+      goesOn = more.test(l);
+      joined += l.replace(more, drop);
+    }
+    out.push(joined);
+  }
+  return out;
+}
+
+/** Each COPY of the context in `text`: its sources and destination as the builders read them (JSON, then `\` escapes). */
+function contextCopies(text: string): { sources: string[]; dest: string }[] {
+  return instructions(text)
+    .filter((l) => l.startsWith('COPY ['))
+    .map((l) => {
+      const words = (JSON.parse(l.slice('COPY '.length)) as string[]).map((w) => w.replace(/\\(.)/gs, '$1'));
+      return { sources: words.slice(0, -1), dest: words[words.length - 1]! };
+    });
+}
+
 describe('the emitted Dockerfile', () => {
   it('is one multi-stage file with a commented block per step', async () => {
     const dir = makeProject(TREE);
@@ -170,7 +315,7 @@ describe('the emitted Dockerfile', () => {
   it('escapes pattern characters in copied file names', async () => {
     const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('inputs: [src/]', 'inputs: ["src/[[]x].py"]') });
     await build(open(dir), { engine: new NoneEngine() });
-    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('COPY ["src/[[]x].py","/work/src/"]');
+    expect(readFileSync(path.join(dir, 'Dockerfile'), 'utf8')).toContain('COPY ["src/?x].py","/work/src/"]');
   });
 
   it('runs multi-line and custom-shell commands so that every line must succeed', () => {
@@ -281,10 +426,11 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
     expect(text).toContain(String.raw`WORKDIR "/w \$X \"q\""` + '\n');
     expect(text).toContain(
       [
-        // Each word as the builders read it after JSON: `\` escapes `$`, quotes and itself; `[*]` is a literal `*`, `[\\]` a `\`.
+        // Each word as the builders read it after JSON: `\` escapes `$`, quotes and itself. A name with a pattern
+        // character is the pattern with each special character a `?` (see the test of patterns below).
         `COPY ${JSON.stringify(['d \\$X', '/w \\$X \\"q\\"/d \\$X/'])}`,
         // A name that does not start with a letter, digit, "_", "." or "-" comes after "./" (see the test of here-documents).
-        `COPY ${JSON.stringify(['./#h', './\\$HOME', './\\${X}', 'Repfile', './[[]a]', 'a b', 'b[\\\\\\\\]s', 'q\\"q', 'q[?]', "s\\'q", 'st[*]ar', '/w \\$X \\"q\\"/'])}`,
+        `COPY ${JSON.stringify(['./#h', './\\$HOME', './\\${X}', 'Repfile', './?a]', 'a b', 'b?s', 'q\\"q', 'q?', "s\\'q", 'st?ar', '/w \\$X \\"q\\"/'])}`,
         'USER "a b"',
       ].join('\n'),
     );
@@ -338,6 +484,68 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
     const text = await emitted(makeProject({ Repfile: repfile('[d/]'), 'd/n\nl': '', 'd/r\u202eexe': '', 'd/link': { link: 'n\nl' } }));
     expect(text).toContain('COPY ["d","/work/d/"]\n');
   });
+
+  it('names a file with a pattern character by a pattern that both COPY and BuildKit choosing the files to send read as that file alone', async () => {
+    // Names special to filepath.Match (COPY), to patternmatcher (BuildKit's client turns each source into an include
+    // pattern: `*` is `[^/]*` even in a class, `^{}|` are operators, a leading `!` an exception, end spaces trimmed).
+    const names = ['fig*.png', 'v{2}[a].txt', 'x+(y)|^{1}', 'a]{2}', 'br]', 'q?', 'tr\\', 'back\\slash', '!bang', ' lead', 'trail ', 'ünï €*', 'a^b]', '$1.(x)'];
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ["*"]\n    run: ls\n', ...Object.fromEntries(names.map((n) => [n, ''])) });
+    const text = await emitted(dir);
+    const sources = contextCopies(text).flatMap((c) => c.sources);
+    // Near misses: each special character as another one (which the pattern selects too: rep refuses a name whose
+    // pattern selects another path of the context), a character more or less, another folder.
+    const others = ['figX.png', 'fig.png', 'figXX.png', 'v22a].txt', 'vX2XXa].txt', 'v{2}a.txt', 'x+(y)1', 'xx(y)X^X1X', 'a]]', 'a]X2X', 'a]{2', 'brX', 'qX', 'trX', 'backXslash', 'Xbang', 'bang', 'lead', 'Xlead', 'trail', 'trail/', 'ünï €X', 'ab]', 'aXb]', '$1.(x', '$1X(x)', 'd/fig*.png', 'fig/.png'];
+    for (const name of names) {
+      const source = sources.find((s) => (s.startsWith('./') ? s.slice(2) : s).length === name.length && goMatch(s.replace(/^\.\//, ''), name));
+      expect(source, `${JSON.stringify(name)} is named by one of ${JSON.stringify(sources)}`).toBeDefined();
+      // As BuildKit's client takes it: path.Join(".", path.Join("/", source)), then patternmatcher.New and compile.
+      const include = compilePattern(cleanPath(`/${source!}`).slice(1));
+      expect(include && 'match' in include && !include.exclusion, `${JSON.stringify(source)} is an include pattern`).toBe(true);
+      if (!include || !('match' in include)) continue;
+      // Of the files of the context, both select this one alone.
+      const copied = cleanPath(source!);
+      for (const other of names) {
+        const want = other === name;
+        expect([include.match(other), goMatch(copied, other)], `${JSON.stringify(source)} selects ${JSON.stringify(other)}`).toEqual([want, want]);
+      }
+      // On the near misses they agree, and so does the test by which rep refuses a pattern selecting more (copysource.ts).
+      for (const other of others) {
+        const both = goMatch(copied, other);
+        expect([include.match(other), needsPattern(name) ? patternSelects(copied, other) : both], `${JSON.stringify(source)} ~ ${JSON.stringify(other)}`).toEqual([both, both]);
+      }
+    }
+    expect(text).toContain('"fig?.png"');
+    expect(text).toContain('"v?2??a].txt"');
+  });
+
+  it('refuses a file whose pattern would select another one Docker sends; one .dockerignore leaves out does not count', async () => {
+    const repfile = (inputs: string) => `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ${inputs}\n    run: ls\n`;
+    const tree = { Repfile: repfile('["data/fig[*].png"]'), 'data/fig*.png': '1', 'data/figX.png': '2', 'data/notes.txt': '' };
+    expect(await errorsOf(makeProject(tree))).toEqual([
+      'Repfile:6:14: steps.s.inputs[0]: "data/fig*.png" has in its name a character that COPY, or BuildKit choosing which files to send, reads as a pattern (* ? [ \\, or ^ { } | beside a ], a leading ! or a space at either end), so the emitted Dockerfile names it by the pattern "data/fig?.png", each such character a "?"; that also selects "data/figX.png", which COPY would copy with it: rename one of them, or leave "data/figX.png" out with .dockerignore, or make "data/figX.png" an input of this step too',
+    ]);
+    expect(await emitted(makeProject({ ...tree, '.dockerignore': 'data/figX.png\n' }))).toContain('COPY ["data/fig?.png","/work/data/"]\n');
+    // Another source of the same COPY is copied to the same place anyway.
+    expect(await emitted(makeProject({ ...tree, Repfile: repfile('["data/fig*"]') }))).toContain('COPY ["data/fig?.png","data/figX.png","/work/data/"]\n');
+    // A folder it would select (whose files COPY would copy flat), and a folder part that selects another folder.
+    expect(await errorsOf(makeProject({ Repfile: tree.Repfile, 'data/fig*.png': '1', 'data/figY.png/f': '', 'data/notes.txt': '' }))).toEqual([
+      expect.stringMatching(/^Repfile:6:14: steps\.s\.inputs\[0\]: "data\/fig\*\.png" has in its name .* that also selects folder "data\/figY\.png", which COPY would copy with it: rename one of them, or leave "data\/figY\.png" out with \.dockerignore$/),
+    ]);
+    expect(await errorsOf(makeProject({ Repfile: repfile('["d[*]r/a"]'), 'd*r/a': '', 'd*r/b': '', 'dXr/a': '' }))).toEqual([
+      expect.stringMatching(/^Repfile:6:14: steps\.s\.inputs\[0\]: "d\*r\/a" has in its name .* the pattern "d\?r\/a", each such character a "\?"; that also selects "dXr\/a", which COPY would copy with it: rename one of them, or leave "dXr\/a" out with \.dockerignore$/),
+    ]);
+    // Alone, it is named by its pattern.
+    expect(await emitted(makeProject({ Repfile: repfile('["data/fig[*].png"]'), 'data/fig*.png': '1', 'data/notes.txt': '' }))).toContain('COPY ["data/fig?.png","/work/data/"]\n');
+  });
+
+  it('names a folder copied whole by its pattern too, and refuses it when that selects another folder', async () => {
+    const repfile = 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ["."]\n    run: ls\n';
+    expect(await emitted(makeProject({ Repfile: repfile, 'd*r/a': '', 'd*r/b': '' }))).toContain('COPY ["d?r","/work/d*r/"]\n');
+    expect(await errorsOf(makeProject({ Repfile: repfile, 'd*r/a': '', 'dXr/a': '' }))).toEqual([
+      expect.stringMatching(/^Repfile:6:14: steps\.s\.inputs\[0\]: folder "d\*r" has in its name .* the pattern "d\?r", each such character a "\?"; that also selects folder "dXr", which COPY would copy with it: rename one of them, or leave "dXr" out with \.dockerignore$/),
+    ]);
+  });
+
 });
 
 describe('COPY planning', () => {
