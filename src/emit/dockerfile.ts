@@ -4,7 +4,7 @@ import path from 'node:path';
 import { dependenciesOf, parentStepOf, stageOf, workdirOf, type Dag, type DagNode, type Parent } from '../graph/dag.js';
 import type { ImageSpec, Recipe, Step } from '../repfile/recipe.js';
 import { copiesFor } from '../context/folders.js';
-import type { DockerIgnore } from '../context/dockerignore.js';
+import { goTrimSpace, type DockerIgnore } from '../context/dockerignore.js';
 import type { ContextFile } from '../context/files.js';
 import { planCopies } from './copies.js';
 import { contextSource, imageSource } from './copysource.js';
@@ -21,9 +21,86 @@ const quoted = (v: string) => `"${v.replace(/[\\"$]/g, (c) => `\\${c}`).replace(
 const word = (v: string) => (/^[A-Za-z0-9_.,:@+\/-]+$/.test(v) ? v : quoted(v));
 /** One element of a JSON-form COPY or VOLUME (expanded too): `\`, `$` and quotes escaped. */
 const unexpanded = (v: string) => v.replace(/[\\$"']/g, (c) => `\\${c}`);
-/** A COPY of context paths (or, `from` a stage, image paths), each named alone (copysource.ts), to `dest`, in JSON form. */
-export function copyLine(sources: readonly string[], dest: string, from?: string): string {
-  return `COPY ${from ? `--from=${from} ` : ''}${json([...sources.map((s) => unexpanded(from ? imageSource(s) : contextSource(s))), unexpanded(dest)])}`;
+/**
+ * The longest line rep writes, in bytes. Both builders read a Dockerfile with Go's bufio.Scanner, which fails
+ * the whole file on a line over 65,535 bytes ("dockerfile line greater than max allowed size"): a folder of
+ * 3,000 loose inputs made one COPY line of 87 KB. A quarter of that leaves room for a source's escapes.
+ */
+export const MAX_LINE_BYTES = 16 * 1024;
+
+/**
+ * COPY of context paths (or, `from` a stage, image paths), each named alone (copysource.ts), to `dest`, in JSON
+ * form: one line, or as many as keep each within MAX_LINE_BYTES, all to `dest` (which ends in "/" wherever there
+ * are several sources, as COPY wants, so each line copies its share as the one line would).
+ */
+export function copyLines(sources: readonly string[], dest: string, from?: string): string[] {
+  const head = `COPY ${from ? `--from=${from} ` : ''}[`;
+  const tail = `,${json(unexpanded(dest))}]`;
+  const empty = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  const lines: string[] = [];
+  let group: string[] = [];
+  let bytes = empty;
+  for (const s of sources) {
+    const named = json(unexpanded(from ? imageSource(s) : contextSource(s)));
+    // Each source after the first costs its comma as well (counted for the first too: a byte to spare).
+    const cost = Buffer.byteLength(named) + 1;
+    if (group.length && bytes + cost > MAX_LINE_BYTES) {
+      lines.push(`${head}${group.join(',')}${tail}`);
+      group = [];
+      bytes = empty;
+    }
+    group.push(named);
+    bytes += cost;
+  }
+  if (group.length) lines.push(`${head}${group.join(',')}${tail}`);
+  return lines;
+}
+
+/** copyLines as one piece of text. */
+export const copyLine = (sources: readonly string[], dest: string, from?: string): string => copyLines(sources, dest, from).join('\n');
+
+/**
+ * `text` (one instruction, on several lines already or not) with every line longer than MAX_LINE_BYTES continued
+ * on the next. Both parsers join a line ending in the escape `\` to the next before they read the instruction,
+ * JSON form included, taking off that `\` alone (a space before it would stay in the text, inside a string of the
+ * JSON too). So a line is cut only where the joined text comes back byte for byte: not after a `\` (BuildKit does
+ * not take a `\\` at the end for a continuation, and would end the instruction there), not before a `#` or a
+ * space (a continued line that starts with `#` after spaces is a comment, and is dropped), not inside a
+ * character. A run of those longer than a line, which no script is likely to hold, is cut where a cut is next
+ * allowed, however long that makes the line.
+ */
+export function continued(text: string): string {
+  return text.split('\n').map(continuedLine).join('\n');
+}
+
+function continuedLine(line: string): string {
+  if (Buffer.byteLength(line) <= MAX_LINE_BYTES) return line;
+  // Bytes before each UTF-16 unit (a surrogate pair is four bytes, two per unit).
+  const before = new Array<number>(line.length + 1);
+  before[0] = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    before[i + 1] = before[i]! + (c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3);
+  }
+  const cuttable = (k: number) => {
+    const c = line.charCodeAt(k);
+    return line[k - 1] !== '\\' && line[k] !== '#' && goTrimSpace(line[k]!) !== '' && !(c >= 0xdc00 && c <= 0xdfff);
+  };
+  const pieces: string[] = [];
+  let start = 0;
+  while (before[line.length]! - before[start]! > MAX_LINE_BYTES) {
+    // The furthest cut that leaves room for the `\` the piece ends with.
+    let limit = start + 1;
+    while (limit < line.length && before[limit + 1]! - before[start]! <= MAX_LINE_BYTES - 1) limit++;
+    let k = limit;
+    while (k > start && !cuttable(k)) k--;
+    if (k === start) for (k = limit + 1; k < line.length && !cuttable(k); k++);
+    if (k >= line.length) break;
+    pieces.push(line.slice(start, k));
+    start = k;
+  }
+  pieces.push(line.slice(start));
+  return pieces.join('\\\n');
 }
 const joinPath = (dir: string, rel: string) => (rel === '' ? (dir.endsWith('/') ? dir : `${dir}/`) : `${dir.replace(/\/$/, '')}/${rel}`);
 const trimSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
@@ -62,23 +139,27 @@ const evalEach = (run: readonly string[]) => (run.length === 1 ? run[0]! : run.m
  * The RUN instruction for a step's commands, in order, in one shell, each of
  * which must succeed: items joined by `&&` when that is exact, else each
  * evaluated on its own with -e (`set -e` for a POSIX `shell`). Any other
- * shell is called once per item, chained by /bin/sh.
+ * shell is called once per item, chained by /bin/sh. A long script is
+ * continued over several lines (continued).
  */
 export function runLine(step: Pick<Step, 'run' | 'shell'> & { secrets?: string[] }): string[] {
+  return step.run.length === 0 ? [] : [continued(runText(step))];
+}
+
+function runText(step: Pick<Step, 'run' | 'shell'> & { secrets?: string[] }): string {
   const items = step.run;
-  if (items.length === 0) return [];
   // Secrets are mounted for this one instruction only (BuildKit), at /run/secrets/ID.
   const run = `RUN ${(step.secrets ?? []).map((id) => `--mount=type=secret,id=${id},required=true `).join('')}`;
   const simple = items.every(joinable);
   const shell = step.shell;
   if (!shell) {
     // Shell form reads best; on a RUN line the text must not start like a flag or a JSON array.
-    if (simple && !NOT_SHELL_FORM.test(items[0]!)) return [`${run}${items.join(' \\\n && ')}`];
-    return [`${run}${json(['/bin/sh', '-ec', simple ? items.join(' && ') : evalEach(items)])}`];
+    if (simple && !NOT_SHELL_FORM.test(items[0]!)) return `${run}${items.join(' \\\n && ')}`;
+    return `${run}${json(['/bin/sh', '-ec', simple ? items.join(' && ') : evalEach(items)])}`;
   }
-  if (posixShell(shell)) return [`${run}${json([...shell, simple ? items.join(' && ') : `set -e\n${evalEach(items)}`])}`];
-  if (items.length === 1) return [`${run}${json([...shell, items[0]])}`];
-  return [`${run}${json(['/bin/sh', '-c', items.map((c) => [...shell, c].map(shellQuote).join(' ')).join(' && ')])}`];
+  if (posixShell(shell)) return `${run}${json([...shell, simple ? items.join(' && ') : `set -e\n${evalEach(items)}`])}`;
+  if (items.length === 1) return `${run}${json([...shell, items[0]])}`;
+  return `${run}${json(['/bin/sh', '-c', items.map((c) => [...shell, c].map(shellQuote).join(' ')).join(' && ')])}`;
 }
 
 export function fromLine(p: Parent, resolveBase: (ref: string) => string, as?: string): string {
@@ -96,7 +177,7 @@ export function inputCopies(
   contextPaths: readonly string[] | ReadonlyMap<string, number>,
   wholeOk?: (dir: string) => boolean,
 ): string[] {
-  return planCopies(inputPaths, contextPaths, wholeOk).map((c) => copyLine(c.sources, joinPath(workdir, c.dest)));
+  return planCopies(inputPaths, contextPaths, wholeOk).flatMap((c) => copyLines(c.sources, joinPath(workdir, c.dest)));
 }
 
 const workdirLine = (dir: string) => `WORKDIR ${word(dir)}`;

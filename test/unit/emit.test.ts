@@ -546,6 +546,38 @@ describe('the emitted Dockerfile, for the Dockerfile grammar', () => {
     ]);
   });
 
+  it('splits the sources of a COPY over lines of at most 16 KiB, which BuildKit reads (it refuses a line over 64 KiB)', async () => {
+    const names = Array.from({ length: 3000 }, (_, i) => `data/measurement-${String(i).padStart(5, '0')}.csv`);
+    const dir = makeProject({
+      Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    inputs: ["data/*.csv"]\n    run: ls\n',
+      'data/README': '',
+      ...Object.fromEntries(names.map((n) => [n, ''])),
+    });
+    const text = await emitted(dir);
+    expect(Math.max(...text.split('\n').map((l) => Buffer.byteLength(l)))).toBeLessThanOrEqual(16 * 1024);
+    const copies = contextCopies(text);
+    expect(copies.length).toBeGreaterThan(1);
+    expect(copies.every((c) => c.dest === '/work/data/')).toBe(true);
+    expect(copies.flatMap((c) => c.sources)).toEqual(names);
+  });
+
+  it('continues a run script over lines of at most 16 KiB, each joined back as it was by both parsers', async () => {
+    // Backslashes, comments and spaces where a line might be cut, and characters of two, three and four bytes.
+    const script = Array.from({ length: 2000 }, (_, i) => `echo "line ${i} \\\\ ${'\\'.repeat(i % 7)}" # ${' '.repeat(i % 5)}#é€𝄞`).join('\n');
+    expect(Buffer.byteLength(script)).toBeGreaterThan(70 * 1024);
+    const dir = makeProject({ Repfile: `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  s:\n    run: ${JSON.stringify(script)}\n` });
+    const text = await emitted(dir);
+    expect(Math.max(...text.split('\n').map((l) => Buffer.byteLength(l)))).toBeLessThanOrEqual(16 * 1024);
+    for (const classic of [false, true]) {
+      const runs = instructions(text, classic).filter((l) => l.startsWith('RUN '));
+      expect(runs.map((l) => JSON.parse(l.slice('RUN '.length)) as string[])).toEqual([['/bin/sh', '-ec', script]]);
+    }
+    // Shell form too: one long command line.
+    const long = `echo ${'ab \\ c  '.repeat(4000)}end`;
+    const [line] = runLine({ run: [long] });
+    expect(Math.max(...line!.split('\n').map((l) => Buffer.byteLength(l)))).toBeLessThanOrEqual(16 * 1024);
+    for (const classic of [false, true]) expect(instructions(line!, classic)).toEqual([`RUN ${long}`]);
+  });
 });
 
 describe('COPY planning', () => {
