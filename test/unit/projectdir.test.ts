@@ -17,6 +17,7 @@ import { readJsonFile, writeFileAtomic } from '../../src/state/files.js';
 import { writeReplacing } from '../../src/safefs.js';
 import { acquireMutex, startedAt, takeOver, tryMutex } from '../../src/state/mutex.js';
 import { readState, STATE_VERSION, writeState } from '../../src/state/state.js';
+import { RACY_MS } from '../../src/context/files.js';
 import { materialReader } from '../../src/state/materials.js';
 import { FOREIGN_JSON_DEPTH, sha256Of } from '../../src/canonical.js';
 import { CLI, makeProject, open, REPO } from '../helpers.js';
@@ -143,8 +144,10 @@ describe('.rep: rep never follows a link there', () => {
   it('builds over state, memo and stamp files that are links to /dev/zero, replacing the links', () => {
     const names = ['state.json', 'history.jsonl', 'noop.json', 'statcache.json', 'statcache.jsonl', 'provenance.json', 'build.pid'];
     const dir = project({ '.dockerignore': 'Dockerfile\n', ...Object.fromEntries(names.map((n) => [`.rep/${n}`, { link: '/dev/zero' }])) });
-    // Files older than a few seconds, so that the stat cache keeps their rows and is written.
+    // Files older than a few seconds, so that the stat cache keeps their rows and is written: by their mtime, and by
+    // their ctime, which the stat cache reads too and nothing can set back (utimes sets it to now): waited for.
     for (const f of ['Repfile', 'a.txt', '.dockerignore']) utimesSync(path.join(dir, f), 1e9, 1e9);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RACY_MS + 100);
     const r = repBounded(dir, ['build', '--engine', 'none']);
     expect(r.signal).toBeNull();
     expect(r.stderr).toBe('');
