@@ -15,7 +15,7 @@ import { buildsIntoDaemon, buildxMayBeThere, chooseBuilder, envSwitch, needsBuil
 import { clientBuild, stripAnsi, Tail } from './clibuild.js';
 import { rememberClientVersion, rememberedClientVersion } from './clientversion.js';
 import { apiBuild } from './apibuild.js';
-import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, saveImages, serverFacts, tagImage, daemonId } from './socket.js';
+import { containerArchive, dockerfileTar, copyContainerName, createContainer, removeStaleCopies, dockerSocket, imageId, imageJson, loadImages, removeContainer, removeImage as removeImageOverApi, saveImages, serverFacts, tagImage, daemonId } from './socket.js';
 import { EngineError, PathMissingError, checkedImage, checkedImageId, askedPlatform, checkedPlatform, dockerPlatform, engineDescription, engineIdentity, type BuildOutcome, type BuildRequest, type Engine, type ImageInfo, type ImageSummary } from './engine.js';
 
 export interface CliEngineOptions {
@@ -424,6 +424,8 @@ export class CliEngine implements Engine {
   }
 
   async removeImage(ref: string): Promise<void> {
+    // Over the API when docker's socket is at hand: a build releasing its pins (scheduler/pins.ts) started a client each.
+    if (await this.api((s) => removeImageOverApi(s, ref))) return;
     // Without -f: podman's removes the containers that use the image (running ones too), and docker's
     // untags an image a container uses. The engine's refusal leaves both alone (gc says so).
     await this.run(['image', 'rm', ref], { reject: false });

@@ -70,7 +70,8 @@ function apiCall(socket: string, method: 'GET' | 'POST' | 'DELETE', apiPath: str
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), server: String(res.headers.server ?? '') }));
       res.on('error', reject);
     });
-    const deadline = setTimeout(() => req.destroy(new Error(`no whole answer from ${socket} within ${5 * timeoutMs} ms`)), 5 * timeoutMs);
+    // A timeout of 0: none (an answer that takes as long as the engine's work, as a removal's).
+    const deadline = timeoutMs > 0 ? setTimeout(() => req.destroy(new Error(`no whole answer from ${socket} within ${5 * timeoutMs} ms`)), 5 * timeoutMs) : undefined;
     req.on('close', () => clearTimeout(deadline));
     req.on('timeout', () => req.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
     req.on('error', reject);
@@ -146,6 +147,17 @@ export async function tagImage(socket: string, src: string, dst: string): Promis
   if (!isReference(src) || !isReference(repo)) throw new Error(`not an image reference: ${src} or ${dst}`);
   const r = await apiCall(socket, 'POST', `/images/${src}/tag?repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`, 10_000);
   if (r.status !== 201 && r.status !== 200) throw new Error(`engine answered ${r.status} for tag ${src} ${dst}: ${r.body.trim().slice(0, 300)}`);
+}
+
+/**
+ * Removes the name `ref` (REPO:TAG), as `docker image rm REF` does without -f: the image goes with its last name,
+ * unless a container uses it (the engine refuses: left alone, as the client's refusal is) or images are built on
+ * it. A name already gone is no failure either. No timeout: deleting a large image on slow storage takes long.
+ */
+export async function removeImage(socket: string, ref: string): Promise<void> {
+  if (!isReference(ref)) throw new Error(`not an image reference: ${ref}`);
+  const r = await apiCall(socket, 'DELETE', `/images/${ref}`, 0);
+  if (!(r.status >= 200 && r.status < 300) && r.status !== 404 && r.status !== 409) throw new Error(`engine answered ${r.status} for image rm ${ref}: ${r.body.trim().slice(0, 300)}`);
 }
 
 /** A fresh name for a container rep makes to copy paths out of an image (see createContainer). */

@@ -64,7 +64,7 @@ export class Pins {
   async release(): Promise<void> {
     const names = await Promise.all([...this.made.values()].map((p) => p.catch(() => undefined)));
     this.made.clear();
-    for (const name of names) if (name !== undefined) await this.engine.removeImage(name).catch(() => undefined);
+    await Promise.all(names.map((name) => (name === undefined ? undefined : this.engine.removeImage(name).catch(() => undefined))));
   }
 }
 

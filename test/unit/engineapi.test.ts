@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiGet, copyContainerName, createContainer, dockerfileTar, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
+import { apiGet, copyContainerName, createContainer, dockerfileTar, removeImage, removeStaleCopies, serverVersion } from '../../src/engine/socket.js';
 import { apiBuild, Lines } from '../../src/engine/apibuild.js';
 import type { BuildOutcome, BuildRequest, Engine } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
@@ -52,6 +52,18 @@ async function engine(answer: (res: ServerResponse, body: Buffer) => void): Prom
   });
   return { socket, asked };
 }
+
+describe('an image name removed over the API', () => {
+  it('is one DELETE of the name, without force; a name that could climb the path is not sent', async () => {
+    // A build releases its pins (scheduler/pins.ts) so: through the client, each was a process of its own.
+    const { socket, asked } = await engine(() => {});
+    const pin = `rep-pin:1-2-0123abcd-${'a'.repeat(64)}`;
+    await removeImage(socket, pin);
+    expect(asked).toEqual([`DELETE /images/${pin}`]);
+    await expect(removeImage(socket, 'x/../../containers/y')).rejects.toThrow('not an image reference');
+    expect(asked).toHaveLength(1);
+  });
+});
 
 describe('the container outputs are copied from', () => {
   it('is created under a name of its own, a fresh one each time', () => {
