@@ -172,8 +172,11 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         const small = few && (node.parent.kind === 'step' || (await engine.hasImage((opts.resolveBase ?? ((r: string) => r))(node.parent.ref))));
         // From the context folder, unless the step starts from a base with ONBUILD triggers: a build runs them first,
         // with the context it was given, and an `ONBUILD COPY . /x` copied the whole project (.rep/ and files no
-        // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar.
-        const triggered = !small && fromFolder !== undefined && node.parent.kind === 'image' && (await engine.inspect((opts.resolveBase ?? ((r: string) => r))(node.parent.ref)))?.onBuild === true;
+        // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar, and so
+        // does one on a base the engine does not have yet (pinned by the lock or a digest, pulled by the build): its
+        // triggers are not known.
+        const baseImage = node.parent.kind === 'image' && !small && fromFolder !== undefined ? await engine.inspect((opts.resolveBase ?? ((r: string) => r))(node.parent.ref)) : null;
+        const triggered = baseImage !== null && (baseImage === undefined || baseImage.onBuild === true);
         const folder = small || triggered ? undefined : fromFolder;
         // The steps it builds on and copies from, by the images this run settled for them, held under pins: their
         // rep-cache tags may name other images by now (another project's build of the same key), or none (rep gc).

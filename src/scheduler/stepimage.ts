@@ -34,6 +34,8 @@ export const cacheRef = (key: string) => `${CACHE_REPO}:${keyHex(key)}`;
 
 /** Inputs travel under this folder of the step context, so nothing can collide with the Dockerfile. */
 const INPUTS_DIR = 'inputs';
+/** What a step context's own .dockerignore leaves out of what COPY sees: all but inputs/. */
+const STEP_IGNORE = 'Dockerfile\n.dockerignore\n';
 
 /**
  * COPY lines that put a step's inputs (`paths`) at their relative paths under
@@ -77,6 +79,9 @@ export function stepDockerfile(
  */
 export function stepContext(dockerfile: string, inputs: readonly HashedFile[], mtime?: Date): Readable {
   const entries: TarEntry[] = [
+    // The builders read the Dockerfile whatever .dockerignore says, and COPY sees neither: a base's `ONBUILD COPY . /x`
+    // copied the Dockerfile, which names this run's pins (scheduler/pins.ts), into the image (a review).
+    { name: '.dockerignore', content: Buffer.from(STEP_IGNORE), mode: 0o644 },
     { name: 'Dockerfile', content: Buffer.from(dockerfile), mode: 0o644 },
     ...inputs.map((f) => ({ name: `${INPUTS_DIR}/${f.path}`, file: f })),
   ];

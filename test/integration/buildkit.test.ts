@@ -112,3 +112,28 @@ describe('the builder a plain rep build uses', () => {
     sh(DOCKER_BIN, ['image', 'rm', 'rep-test/builder:latest']);
   });
 });
+
+describe('a step on a base with ONBUILD triggers', () => {
+  it('gets a tar of its inputs, not the project folder (a review)', async () => {
+    // The triggers run first, with the build's context: ONBUILD COPY . copied the whole project (files no input
+    // names, .rep/) into a step image keyed by the inputs alone. (The step tar's .dockerignore keeps its Dockerfile,
+    // which may name this run's pins, from such a COPY with the classic builder and podman; docker 20.10's BuildKit
+    // does not read a .dockerignore in a tar it is sent, and copies both.)
+    sh(DEBIAN_DOCKER, ['build', '-t', 'rep-test/onbuild:1', '-'], { input: 'FROM busybox:latest\nONBUILD COPY . /ctx\n', env: { DOCKER_BUILDKIT: '1' } });
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`data/x${String(i).padStart(3, '0')}.csv`, `${i}\n`]));
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: onbuild\nbase: rep-test/onbuild:1\nenv: {${fresh()}}\nsteps:\n  app:\n    inputs: [data/]\n    run: cd /ctx && find . | sort > /files\nimage:\n  tag: rep-test/onbuild-app:latest\n  cmd: [cat, /files]\n`,
+      ...many,
+      'secret.txt': 'not an input\n',
+    });
+    try {
+      const first = await buildIn(dir, dockerBuildKit());
+      expect(first.built).toEqual(['app']);
+      const seen = sh(DEBIAN_DOCKER, ['run', '--rm', 'rep-test/onbuild-app:latest']).trim().split('\n');
+      expect(seen).toContain('./inputs/data/x000.csv');
+      expect(seen.filter((p) => !p.startsWith('./inputs'))).toEqual(['.', './.dockerignore', './Dockerfile']);
+    } finally {
+      spawnSync(DEBIAN_DOCKER, ['image', 'rm', 'rep-test/onbuild-app:latest', 'rep-test/onbuild:1'], { stdio: 'ignore' });
+    }
+  });
+});
