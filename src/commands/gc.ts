@@ -87,7 +87,12 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // Dropped lines name the image store (the daemon's ID): lines an older rep wrote name the identity (the version).
     const store = (await opts.engine.store?.()) ?? identity;
     const ours = (named: string | undefined) => named === undefined || named === store || named === identity;
-    if (history.length === 0 && current.length === 0 && dropped.length === 0) return ok({ engine, identity, removed: [], untagged: [], kept: [], failed: [], unlisted: [], forgotten: [], notices });
+    if (history.length === 0 && current.length === 0 && dropped.length === 0) {
+      // Nothing of this project's to remove; what killed reps left is anyone's to sweep (a review: it stayed until a gc
+      // ran in a project with a history).
+      if (!opts.dryRun) await sweepLeftNames(opts.engine);
+      return ok({ engine, identity, removed: [], untagged: [], kept: [], failed: [], unlisted: [], forgotten: [], notices });
+    }
     const listed = await opts.engine.listImages(CACHE_REPO);
     const planned = planGc(history, current, listed, opts, { dropped, bases: await baseImages(opts.engine, bases) });
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
@@ -116,17 +121,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     }
     registerProject(contextDir);
     for (const img of plan.remove) await opts.engine.removeImage(cacheRef(img.key));
-    // Names a rep killed while it discarded an image left (see DISCARD_REPO): no build keeps one. Only names of that
-    // shape (32 hex digits): `rep verify --rebuild` of a bundle called "discard" tags rep-verify/discard:<12 hex>, an
-    // image that stays for the reviewer (a review found gc removing it).
-    for (const i of await opts.engine.listImages(DISCARD_REPO)) {
-      for (const t of i.tags) if (/^[0-9a-f]{32}$/.test(t)) await opts.engine.removeImage(`${DISCARD_REPO}:${t}`).catch(() => undefined);
-    }
-    // Names a rep killed while it built with a cache folder left on the folder's images (see LOAD_REPO), and the pins
-    // of the images it was using (scheduler/pins.ts), their process gone.
-    for (const [repo, dead] of [[LOAD_REPO, deadLoadName], [PIN_REPO, deadPin]] as const) {
-      for (const i of await opts.engine.listImages(repo)) for (const t of i.tags) if (dead(t)) await opts.engine.removeImage(`${repo}:${t}`).catch(() => undefined);
-    }
+    await sweepLeftNames(opts.engine);
     const left = new Set((await opts.engine.listImages(CACHE_REPO)).flatMap((i) => i.tags));
     const failed = plan.remove.filter((i) => left.has(i.tag));
     const untied = plan.remove.filter((i) => !left.has(i.tag));
@@ -137,6 +132,19 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     return ok({ engine, identity, removed: untied.filter((i) => ids.get(i.id) === undefined), untagged: untied.filter((i) => ids.get(i.id) !== undefined), kept: plan.keep, failed, unlisted, forgotten, notices });
   } finally {
     mutex?.release();
+  }
+}
+
+/**
+ * Removes the names a killed rep left, which no running rep holds: on an image it was about to discard (DISCARD_REPO:
+ * only names of that shape, 32 hex digits; `rep verify --rebuild` of a bundle called "discard" tags
+ * rep-verify/discard:<12 hex>, an image that stays for the reviewer), on a cache folder's images it had loaded
+ * (LOAD_REPO), and the pins of the images it was building on (scheduler/pins.ts), their process gone.
+ */
+async function sweepLeftNames(engine: Engine): Promise<void> {
+  const dead: [string, (tag: string) => boolean][] = [[DISCARD_REPO, (t) => /^[0-9a-f]{32}$/.test(t)], [LOAD_REPO, deadLoadName], [PIN_REPO, deadPin]];
+  for (const [repo, isDead] of dead) {
+    for (const i of await engine.listImages(repo)) for (const t of i.tags) if (isDead(t)) await engine.removeImage(`${repo}:${t}`).catch(() => undefined);
   }
 }
 

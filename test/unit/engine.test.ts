@@ -410,6 +410,23 @@ describe('the scheduler', () => {
   });
 });
 
+describe('the canonical rewrite', () => {
+  it('reads every step image held by the id the run settled: one no step built on this time is pinned too (a review)', async () => {
+    // a and b cached, c rebuilt: only b (c's parent) and c (the target) were pinned, and the rewrite read a by its
+    // rep-cache tag, which another project's build may have moved, or rep gc removed, meanwhile.
+    const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  b:\n    from: a\n    run: echo b\n  c:\n    from: b\n    inputs: [c.txt]\n    run: cat c.txt\n', 'c.txt': '1\n' });
+    dirs.push(dir);
+    const first = new RecordingEngine();
+    await build(open(dir), { engine: first });
+    const keys = first.calls.filter((c) => c.startsWith('tag rep-cache:')).map((c) => c.slice('tag rep-cache:'.length));
+    expect(keys).toHaveLength(3);
+    writeFileSync(path.join(dir, 'c.txt'), '2\n');
+    const again = new RecordingEngine(keys.slice(0, 2).map((k) => `rep-cache:${k}`));
+    await build(open(dir), { engine: again });
+    for (const k of keys.slice(0, 2)) expect(again.calls, k).toContainEqual(expect.stringMatching(new RegExp(`^tag rep-pin:\\d+-\\d*-[0-9a-f]{8}-${k}$`)));
+  });
+});
+
 describe('the state', () => {
   it('removes the image of a phony step\'s old key only when rep recorded that key: a planted state.json names another project\'s', async () => {
     const dir = makeProject({ Repfile: 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: echo a\n  stamp:\n    needs: [a]\n    phony: true\n    run: date\nreproducible: false\n' });

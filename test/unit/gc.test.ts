@@ -294,6 +294,13 @@ describe('state history', () => {
       const r = await gc({ cwd: dir }, { engine, keepStates: 1 });
       expect(r.ok).toBe(true);
       expect(removed.filter((ref) => ref.startsWith(`${PIN_REPO}:`))).toEqual([`${PIN_REPO}:${dead}`, ...(start ? [`${PIN_REPO}:${reused}`] : [])]);
+      // In a project that never built (nothing of its own to remove) too; not with -n.
+      rmSync(path.join(dir, '.rep'), { recursive: true, force: true });
+      removed.length = 0;
+      expect((await gc({ cwd: dir }, { engine, keepStates: 1, dryRun: true })).ok).toBe(true);
+      expect(removed).toEqual([]);
+      expect((await gc({ cwd: dir }, { engine, keepStates: 1 })).ok).toBe(true);
+      expect(removed).toEqual([`${PIN_REPO}:${dead}`, ...(start ? [`${PIN_REPO}:${reused}`] : [])]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
