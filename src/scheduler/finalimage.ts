@@ -7,14 +7,14 @@ import type { Pins } from './pins.js';
 import { cacheRef, imageStep } from './stepimage.js';
 
 /**
- * Whether the engine has `image` built on the target step's image as it is now (its layers
+ * The id of `image` when the engine has it built on the target step's image as it is now (its layers
  * first): a build that left the target as it was (only a step it does not build on changed)
  * then builds no final image again. The tag alone does not say it: a target rebuilt under the
  * same key (its image removed, another builder) has other layers than the final image found.
  */
-async function builtOn(engine: Engine, image: string, target: string): Promise<boolean> {
+async function builtOn(engine: Engine, image: string, target: string): Promise<string | undefined> {
   const [found, on] = await Promise.all([engine.inspect(image), engine.inspect(target)]);
-  return found !== undefined && on !== undefined && on.layers.length > 0 && on.layers.every((l, i) => found.layers[i] === l);
+  return found !== undefined && on !== undefined && on.layers.length > 0 && on.layers.every((l, i) => found.layers[i] === l) ? found.id : undefined;
 }
 
 /**
@@ -27,8 +27,9 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
   let ref = cacheRef(targetKey);
   if (final.dockerfile !== undefined) {
     ref = cacheRef(final.key);
-    let built: string | undefined;
-    if (!(await builtOn(engine, ref, target))) {
+    // The image found (its id, as inspected), or the one built: pinned by its id, whatever its tag names by then.
+    let built = await builtOn(engine, ref, target);
+    if (built === undefined) {
       // Tagged by the engine itself, unlike a step's image (run.ts): it reads no file of the context, only the
       // target's image, whose key already stands for its bytes, and the settings its own key is hashed from;
       // so a build that rep did not see through (killed, cancelled as the engine tagged) left the right image.
@@ -39,7 +40,6 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
       }
       built = r.imageId;
     }
-    // The image built (or found) now, whatever its tag names by the time the rewrite reads it.
     ref = await pins.pin(final.key, built);
   } else ref = target;
   // The canonical rewrite tags its own image: the engine's is only named by its id then (and the

@@ -258,7 +258,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
     let outputsDigest: string | undefined;
     if (imported.has(name)) {
       // Measured on the image pinned for its consumers: the one they copy from is the one measured.
-      const measure = async () => measureOutputs(engine, await pinned({ name, status, planned, imageId }), node.step.outputs).catch((e: unknown) => (e instanceof StepFailure ? Promise.reject(e) : outputsFailed(name, key, e)));
+      const measure = async () => measureOutputs(engine, await pinned({ name, status, planned, imageId }), node.step.outputs).catch((e: unknown) => (e instanceof StepFailure ? Promise.reject(e) : outputsFailed(name, key, imageId, e)));
       outputsDigest = (status === 'cached' ? recorded(name, key, imageId) : undefined) ?? digests.get(key) ?? (await measure());
       digests.set(key, outputsDigest);
       emit({ type: 'outputs-measured', step: name, digest: outputsDigest });
@@ -280,9 +280,12 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
    * failure located on steps.NAME.outputs. The image is no cache entry for
    * its key, so the next build runs the step again.
    */
-  const outputsFailed = async (name: string, key: string, e: unknown): Promise<never> => {
+  const outputsFailed = async (name: string, key: string, measured: string | undefined, e: unknown): Promise<never> => {
     present.delete(keyHex(key));
-    await engine.removeImage(cacheRef(key));
+    // The image measured was the run's pin of it: its key's tag is removed only while it names that image (another
+    // project's build may have moved it to its own meanwhile, which may well hold the outputs).
+    const named = measured === undefined ? undefined : (await engine.imageIds([cacheRef(key)]).catch(() => new Map<string, string | undefined>())).get(cacheRef(key));
+    if (measured === undefined || (named !== undefined && keyHex(named) === keyHex(measured))) await engine.removeImage(cacheRef(key));
     const message = e instanceof PathMissingError ? `the step did not create ${e.path}` : `cannot read the outputs from the step's image: ${(e as Error).message}`;
     const detail = e instanceof PathMissingError ? '' : e instanceof EngineError ? e.detail : '';
     throw new StepFailure(formatDiagnostic(project.recipe.source.at(['steps', name, 'outputs'], message)), detail);

@@ -410,6 +410,33 @@ describe('the scheduler', () => {
   });
 });
 
+describe('outputs that cannot be read', () => {
+  it("remove the key's tag only while it names the image measured: another project's build moved it to its own meanwhile", async () => {
+    const repfile = 'rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  a:\n    run: mkdir /out && echo a > /out/tool\n    outputs: [/out/tool]\n  sys:\n    run: echo sys\n  b:\n    needs: [sys, a]\n    run: /out/tool\nreproducible: false\n';
+    for (const moved of [false, true]) {
+      const dir = makeProject({ Repfile: repfile });
+      dirs.push(dir);
+      class Moved extends RecordingEngine {
+        private gone = false;
+        override async imageIds(refs: readonly string[]) {
+          const ids = await super.imageIds(refs);
+          if (this.gone) for (const r of refs) if (r.startsWith('rep-cache:')) ids.set(r, `sha256:${'3'.repeat(64)}`);
+          return ids;
+        }
+        override async exportPaths(image: string): Promise<void> {
+          this.gone = moved;
+          return super.exportPaths(image);
+        }
+      }
+      const engine = new Moved();
+      const r = await build(open(dir), { engine });
+      expect(r.ok && r.value.ok, JSON.stringify(engine.calls)).toBe(false);
+      const removedKeys = engine.calls.filter((c) => c.startsWith('removeImage rep-cache:'));
+      expect(removedKeys, String(moved)).toHaveLength(moved ? 0 : 1);
+    }
+  });
+});
+
 describe('the canonical rewrite', () => {
   it('reads every step image held by the id the run settled: one no step built on this time is pinned too (a review)', async () => {
     // a and b cached, c rebuilt: only b (c's parent) and c (the target) were pinned, and the rewrite read a by its
