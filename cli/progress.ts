@@ -1,6 +1,6 @@
 // Rendering build events: a live status line on a terminal, plain lines when
 // CI is set or output is not a terminal, or one JSON object per line.
-import type { BuildEvent } from '../src/scheduler/events.js';
+import type { BuildEvent, CacheLeftOut } from '../src/scheduler/events.js';
 import { formatReasons } from '../src/plan/reasons.js';
 import { printable, terminalJson } from '../src/diag.js';
 
@@ -9,6 +9,13 @@ import { printable, terminalJson } from '../src/diag.js';
  * (escape sequences that set the title, write the clipboard, move the cursor) as \xNN, a tab as spaces.
  */
 const shown = (s: string) => printable(s.replace(/\t/g, '    '));
+
+/** Why a step's image did not go to --cache-to, as the line after the export says it. */
+const LEFT_OUT: Record<CacheLeftOut, string> = {
+  moved: 'its rep-cache tag names another image now',
+  untagged: 'its rep-cache tag is gone',
+  gone: 'its image is gone from the engine',
+};
 
 export type ProgressMode = 'tty' | 'plain' | 'json';
 
@@ -78,7 +85,7 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
         line(`cache   ${shown(e.from)} not used: ${shown(e.why)}`);
         return;
       case 'cache-exported':
-        line(`cache   ${e.steps} steps to ${shown(e.to)}`);
+        line(`cache   ${e.steps} steps to ${shown(e.to)}${e.leftOut ? ` (${e.leftOut.length} left out: ${e.leftOut.map((l) => `${shown(l.step)}, ${LEFT_OUT[l.why]}`).join('; ')})` : ''}`);
         return;
       case 'step-skipped':
         line(`skipped ${e.step}: ${shown(e.because)}`);

@@ -8,9 +8,10 @@
 // archive is loaded only when it names step images alone, and then under
 // names of this build's own, so that a step image tag (rep-cache:<key>, every
 // project's on the engine) is made only for a key a step of this build asks
-// for, and never over one the engine has; it is written through no link; and
-// a cache that cannot be used (read or written) is said and passed over, not
-// a failed build.
+// for, and never over one the engine has; it is written through no link; an
+// export ships the image this build settled for each key, never another
+// project's that took the key's tag meanwhile; and a cache that cannot be used
+// (read or written) is said and passed over, not a failed build.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,7 @@ import { writeFileAtomic } from '../state/files.js';
 import { alive, ownerGone, startedAt } from '../state/mutex.js';
 import { makeTempDir } from '../tempdir.js';
 import { CacheArchiveError, privateCopy } from './cachearchive.js';
-import type { BuildEvent } from './events.js';
+import type { BuildEvent, CacheLeftOut } from './events.js';
 import { cacheRef, keyHex, LOAD_REPO } from './stepimage.js';
 
 export type CacheSpec = { kind: 'registry'; repo: string; text: string } | { kind: 'dir'; path: string; text: string };
@@ -247,26 +248,61 @@ function removeDeadExports(dir: string): void {
   }
 }
 
+/** A step image to export: its key, and the id of the image the build settled for it (none recorded: the one rep-cache:<key> names). */
+export interface ExportStep {
+  key: string;
+  image?: string;
+}
+
+/** What an export did: the keys it left out and why (every other one was written), or why the cache took nothing. */
+export type Exported = { leftOut: Map<string, CacheLeftOut> } | { unwritten: string };
+
 /**
- * Where step images go after a build: undefined once written, or why the cache could not take them (a registry that
- * refused a push, a folder at the archive's name, a file at the folder's), which the build says and goes on from:
- * every step is built by then, and the state, the image and the provenance are still to be written.
+ * Where step images go after a build: what was written, or why the cache could not take them (a registry that
+ * refused a push, a folder at the archive's name, a file at the folder's, an engine that could not save), which the
+ * build says and goes on from: every step is built by then, and the state, the image and the provenance are still to
+ * be written. The build holds its step images under pins of its own (pins.ts), but their rep-cache tags are every
+ * project's: another project's build of the same key moves one to its own image, and `rep gc` there removes one. A key
+ * whose image can no longer be named as this build's is left out, and the others still go (found by a review).
  */
-export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonly string[]): Promise<string | undefined> {
+export async function exportCache(engine: Engine, spec: CacheSpec, steps: readonly ExportStep[]): Promise<Exported> {
+  // One image a key: two steps of one key (the same commands on the same inputs) settle one image.
+  const byKey = [...new Map(steps.map((s) => [s.key, s] as const)).values()];
+  const leftOut = new Map<string, CacheLeftOut>();
   if (spec.kind === 'registry') {
-    // The first key refused ends it: a registry that refuses one (down, no access) most likely refuses the rest.
-    for (const key of keys) {
-      const refused = await pushKey(engine, spec, key);
-      if (refused !== undefined) return refused;
+    for (const step of byKey) {
+      const pushed = await pushKey(engine, spec, step);
+      // The first push refused ends it: a registry that refuses one (down, no access) most likely refuses the rest.
+      if ('refused' in pushed) return { unwritten: pushed.refused };
+      if ('leftOut' in pushed) leftOut.set(step.key, pushed.leftOut);
     }
-    return undefined;
+    return { leftOut };
   }
   const shape = unwritable(spec.path);
-  if (shape !== undefined) return shape;
+  if (shape !== undefined) return { unwritten: shape };
+  // The archive names each image rep-cache:<key> (a loader takes step images by no other name), and docker saves what
+  // a name names when it saves: a tag that names another image now (another project's build of the key) would ship
+  // that image under this build's key, and one removed (rep gc in another project) failed the save of every step.
+  // The engine has no "save this id under that name": the window left is between this question and the save.
+  let ids: Map<string, string | undefined>;
+  try {
+    ids = await engine.imageIds(byKey.map((s) => cacheRef(s.key)));
+  } catch (e) {
+    if (!(e instanceof EngineError)) throw e;
+    return { unwritten: `cannot look up the step images: ${engineSaid(e)}` };
+  }
+  for (const step of byKey) {
+    const now = ids.get(cacheRef(step.key));
+    if (now === undefined) leftOut.set(step.key, 'untagged');
+    else if (step.image !== undefined && bare(now) !== bare(step.image)) leftOut.set(step.key, 'moved');
+  }
+  const keys = byKey.map((s) => s.key).filter((k) => !leftOut.has(k));
+  // Nothing to save: the archive there (an earlier build's) is left as it is.
+  if (keys.length === 0) return { leftOut };
   try {
     mkdirSync(spec.path, { recursive: true });
   } catch (e) {
-    return `cannot make the folder: ${(e as Error).message}`;
+    return { unwritten: `cannot make the folder: ${(e as Error).message}` };
   }
   removeDeadExports(spec.path);
   // Saved into a folder made here with a name no one could foresee (a planted rep-cache.tar.PID.tmp link
@@ -278,33 +314,51 @@ export async function exportCache(engine: Engine, spec: CacheSpec, keys: readonl
     renameSync(path.join(tmp, ARCHIVE), path.join(spec.path, ARCHIVE));
     writeFileAtomic(path.join(spec.path, INDEX), `${JSON.stringify({ keys: [...keys].sort() }, null, 2)}\n`);
   } catch (e) {
-    // The folder changed under the checks above, or is not this user's to write: said. The engine's failures go on up.
-    if (e instanceof EngineError || typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
-    return `cannot write it: ${(e as Error).message}`;
+    // The engine could not save (a tag removed after the question above): said, as a folder that changed under the
+    // checks above, or is not this user's to write. Anything else goes on up.
+    if (e instanceof EngineError) return { unwritten: `the engine could not save the step images: ${engineSaid(e)}` };
+    if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+    return { unwritten: `cannot write it: ${(e as Error).message}` };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  return undefined;
+  return { leftOut };
 }
 
+/** An image id as docker (sha256:HEX) and podman (HEX) print it, as one spelling. */
+const bare = (id: string) => id.replace(/^sha256:/, '');
+
+/** What pushKey did with one key. */
+type Pushed = { pushed: true } | { leftOut: CacheLeftOut } | { refused: string };
+
 /**
- * Pushes the step image of `key` to the registry `spec` as HOST/REPO:<key>: undefined once pushed, or why not. docker
- * pushes an image under the name it has in the engine, and the registry's tag is that name's, so two builds on one
- * engine exporting the same key name it alike: one's removal of the name after its push could fall between the
- * other's tag and push, whose push then found no image of that name (found by a review). The tag and the push are
- * tried again once when the name is gone by then.
+ * Pushes the step image of `step` to the registry `spec` as HOST/REPO:<key>: pushed, left out (its image gone from
+ * the engine), or refused, and why. The registry's name is tagged from the image the build settled, by its id:
+ * rep-cache:<key> may name another project's image by now, or none. docker pushes an image under the name it has in
+ * the engine, and the registry's tag is that name's, so two builds on one engine exporting the same key name it alike:
+ * one's removal of the name after its push could fall between the other's tag and push, whose push then found no
+ * image of that name (found by a review). The tag and the push are tried again once when the name is gone by then.
  */
-async function pushKey(engine: Engine, spec: CacheSpec & { kind: 'registry' }, key: string): Promise<string | undefined> {
-  const remote = `${spec.repo}:${keyHex(key)}`;
+async function pushKey(engine: Engine, spec: CacheSpec & { kind: 'registry' }, step: ExportStep): Promise<Pushed> {
+  const remote = `${spec.repo}:${keyHex(step.key)}`;
+  const source = step.image ?? cacheRef(step.key);
   try {
     for (let again = false; ; again = true) {
       try {
-        await engine.tag(cacheRef(key), remote);
-        await engine.push(remote);
-        return undefined;
+        await engine.tag(source, remote);
       } catch (e) {
         if (!(e instanceof EngineError)) throw e;
-        if (again || (await engine.hasImage(remote).catch(() => true))) return `cannot push ${remote}: ${engineSaid(e)}`;
+        // Gone from the engine (rep gc in another project, docker rmi): this key is passed over, the others still go.
+        // An engine that fails otherwise (down) is said as a refused push would be.
+        if (!(await engine.hasImage(source).catch(() => true))) return { leftOut: step.image !== undefined ? 'gone' : 'untagged' };
+        return { refused: `cannot tag ${remote}: ${engineSaid(e)}` };
+      }
+      try {
+        await engine.push(remote);
+        return { pushed: true };
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        if (again || (await engine.hasImage(remote).catch(() => true))) return { refused: `cannot push ${remote}: ${engineSaid(e)}` };
       }
     }
   } finally {

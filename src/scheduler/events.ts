@@ -2,11 +2,18 @@
 // line, plain lines, or a JSON event stream.
 import type { Reason } from '../plan/reasons.js';
 
+/**
+ * Why a step's image was left out of a --cache-to export (exportCache): its rep-cache tag names another project's image
+ * now (`moved`) or none (`untagged`), or the image the build settled is gone from the engine (`gone`).
+ */
+export type CacheLeftOut = 'moved' | 'untagged' | 'gone';
+
 export type BuildEvent =
   | { type: 'start'; engine: string; steps: number }
   | { type: 'step-cached'; step: string; key: string }
   | { type: 'step-pulled'; step: string; key: string; from: string }
-  | { type: 'cache-exported'; to: string; steps: number }
+  /** `steps` went to the cache; `leftOut`, when there are any, did not (the others went all the same). */
+  | { type: 'cache-exported'; to: string; steps: number; leftOut?: { step: string; why: CacheLeftOut }[] }
   | { type: 'cache-unused'; from: string; why: string }
   | { type: 'step-building'; step: string; key: string; reasons: Reason[] }
   | { type: 'step-line'; step: string; line: string }

@@ -39,11 +39,21 @@ export async function dropOldPhonyImages(engine: Engine, dag: Dag, prev: State |
   }
 }
 
-/** Exports the step images of `records` to the cache `to`, and says so, or says why not (the build goes on: see exportCache). */
+/**
+ * Exports the step images of `records` to the cache `to`, each as the image the build settled for it, and says so,
+ * with the steps left out (see exportCache), or says why not (the build goes on).
+ */
 export async function exportSettled(engine: Engine, to: CacheSpec, records: readonly [string, StepRecord][], onEvent?: (e: BuildEvent) => void): Promise<void> {
-  const keys = records.map(([, r]) => r.key);
-  const unwritten = await exportCache(engine, to, keys);
-  onEvent?.(unwritten === undefined ? { type: 'cache-exported', to: to.text, steps: keys.length } : { type: 'cache-unused', from: to.text, why: unwritten });
+  const exported = await exportCache(engine, to, records.map(([, r]) => ({ key: r.key, image: r.image })));
+  if ('unwritten' in exported) {
+    onEvent?.({ type: 'cache-unused', from: to.text, why: exported.unwritten });
+    return;
+  }
+  const leftOut = records.flatMap(([step, r]) => {
+    const why = exported.leftOut.get(r.key);
+    return why === undefined ? [] : [{ step, why }];
+  });
+  onEvent?.({ type: 'cache-exported', to: to.text, steps: records.length - leftOut.length, ...(leftOut.length > 0 ? { leftOut } : {}) });
 }
 
 /**

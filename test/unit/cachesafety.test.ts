@@ -6,7 +6,9 @@
 // made only for a key a step asks for, never over one the engine has; a cache
 // that cannot be used (read or written) is said and passed over; the archive
 // is written through no link; a registry is named by its host, and two builds
-// exporting one key to it do not fail each other. Found by adversarial
+// exporting one key to it do not fail each other; an export sends the image
+// the build settled for each step, leaving out (and saying) one whose shared
+// tag another project moved or removed meanwhile. Found by adversarial
 // reviews. The engine is a stand-in that applies an archive's tags as docker
 // load does (test/integration/cache.test.ts loads real ones).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EngineError, type BuildOutcome, type BuildRequest, type Engine } from '../../src/engine/engine.js';
 import { build } from '../../src/build.js';
 import { CacheFrom, exportCache, parseCacheSpec, throughLink, type CacheSpec } from '../../src/scheduler/cache.js';
+import { exportSettled } from '../../src/scheduler/settle.js';
 import { archiveStepKeys, privateCopy } from '../../src/scheduler/cachearchive.js';
 import { LOAD_REPO } from '../../src/scheduler/stepimage.js';
 import type { BuildEvent } from '../../src/scheduler/events.js';
@@ -116,6 +119,44 @@ class Builds extends Fake {
     }
   }
 }
+/**
+ * The stand-in as a docker that builds and names images as docker does: a tag from a name it does not have, or from an
+ * id no name holds (the image removed), is refused, and so is a save of a name it does not have; an archive lists each
+ * name it saves with the image that name names, and a push the image its name names.
+ */
+class AsDocker extends Builds {
+  pushed: [string, string | undefined][] = [];
+  /** The images built, named or not yet. */
+  private readonly built = new Set<string>();
+  override async build(req: BuildRequest): Promise<BuildOutcome> {
+    const r = await super.build(req);
+    if (r.ok) this.built.add(r.imageId);
+    return r;
+  }
+  private holds(ref: string) {
+    return this.tags.has(ref) || [...this.tags.values()].includes(ref) || this.built.has(ref);
+  }
+  override async hasImage(ref: string) {
+    return this.holds(ref);
+  }
+  override async tag(src: string, dst: string) {
+    if (!this.holds(src)) throw new EngineError(`Error response from daemon: No such image: ${src}`);
+    await super.tag(src, dst);
+  }
+  override async save(refs: string | readonly string[], file: string) {
+    const list = typeof refs === 'string' ? [refs] : [...refs];
+    if (list.some((r) => !this.tags.has(r))) throw new EngineError('docker save failed (exit 1)', 'Error response from daemon: reference does not exist\n');
+    writeFileSync(file, JSON.stringify(list.map((r) => [r, this.tags.get(r)])));
+  }
+  override async push(ref: string) {
+    this.pushed.push([ref, this.tags.get(ref)]);
+  }
+}
+/** What a folder the AsDocker engine exported to holds: the archive's names with their images, and index.json's keys. */
+const exportedTo = (cache: string) => ({
+  archive: JSON.parse(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')) as [string, string][],
+  keys: (JSON.parse(readFileSync(path.join(cache, 'index.json'), 'utf8')) as { keys: string[] }).keys,
+});
 /** A project of one step on busybox (which the engine has), and that step's key as a build would work it out. */
 async function oneStep(engine: Engine, run = 'echo one'): Promise<{ dir: string; key: string }> {
   const dir = makeProject({ Repfile: `rep: 1\nname: n\nbase: busybox:latest\nsteps:\n  one:\n    run: ${run}\nreproducible: false\n` });
@@ -450,7 +491,7 @@ describe('a cache folder written', () => {
     const old = new Date(Date.now() - 20 * 60_000);
     utimesSync(path.join(dead, 'rep-cache.tar'), old, old);
     utimesSync(dead, old, old);
-    await exportCache(new Fake(new Map()), dirSpec(cache), [`sha256:${K1}`]);
+    await exportCache(new Fake(new Map([[`rep-cache:${K1}`, ID('1')]])), dirSpec(cache), [{ key: `sha256:${K1}`, image: ID('1') }]);
     expect(readdirSync(cache).sort()).toEqual([`.rep-cache.${process.ppid}.bbbbbbbbbbbb.tmp`, '.rep-cache.999999998.cccccccccccc.tmp', 'index.json', 'rep-cache.tar', ...Array.from({ length: 11 }, (_, i) => `rep-cache.tar.${process.pid - 5 + i}.tmp`)].sort());
     expect(readFileSync(victim, 'utf8')).toBe('precious');
     expect(readFileSync(path.join(cache, 'rep-cache.tar'), 'utf8')).toBe(`saved rep-cache:${K1}`);
@@ -458,19 +499,20 @@ describe('a cache folder written', () => {
 
   it('that is not one rep can write (a folder at rep-cache.tar or index.json, a file at the folder) is said, not thrown, and nothing is written through it', async () => {
     const d = temp();
-    const keys = [`sha256:${K1}`];
+    const keys = [{ key: `sha256:${K1}`, image: ID('1') }];
+    const engine = () => new Fake(new Map([[`rep-cache:${K1}`, ID('1')]]));
     const archiveDir = path.join(d, 'a');
     mkdirSync(path.join(archiveDir, 'rep-cache.tar', 'kept'), { recursive: true });
-    expect(await exportCache(new Fake(new Map()), dirSpec(archiveDir), keys)).toBe('rep-cache.tar in it is a folder, which rep leaves alone');
+    expect(await exportCache(engine(), dirSpec(archiveDir), keys)).toEqual({ unwritten: 'rep-cache.tar in it is a folder, which rep leaves alone' });
     expect(readdirSync(archiveDir)).toEqual(['rep-cache.tar']);
     expect(readdirSync(path.join(archiveDir, 'rep-cache.tar'))).toEqual(['kept']);
     const indexDir = path.join(d, 'i');
     mkdirSync(path.join(indexDir, 'index.json'), { recursive: true });
-    expect(await exportCache(new Fake(new Map()), dirSpec(indexDir), keys)).toBe('index.json in it is a folder, which rep leaves alone');
+    expect(await exportCache(engine(), dirSpec(indexDir), keys)).toEqual({ unwritten: 'index.json in it is a folder, which rep leaves alone' });
     expect(readdirSync(indexDir)).toEqual(['index.json']);
     writeFileSync(path.join(d, 'f'), 'a file');
-    expect(await exportCache(new Fake(new Map()), dirSpec(path.join(d, 'f')), keys)).toBe('it is not a folder');
-    expect(await exportCache(new Fake(new Map()), dirSpec(path.join(d, 'f', 'under')), keys)).toMatch(/^cannot make the folder: ENOTDIR/);
+    expect(await exportCache(engine(), dirSpec(path.join(d, 'f')), keys)).toEqual({ unwritten: 'it is not a folder' });
+    expect(await exportCache(engine(), dirSpec(path.join(d, 'f', 'under')), keys)).toMatchObject({ unwritten: expect.stringMatching(/^cannot make the folder: ENOTDIR/) as unknown });
     expect(readFileSync(path.join(d, 'f'), 'utf8')).toBe('a file');
   });
 
@@ -484,6 +526,60 @@ describe('a cache folder written', () => {
     expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
     expect(events.filter((e) => e.type.startsWith('cache-'))).toEqual([{ type: 'cache-unused', from: `dir://${cache}`, why: 'rep-cache.tar in it is a folder, which rep leaves alone' }]);
     expect(readdirSync(path.join(dir, '.rep'))).toContain('state.json');
+  });
+  // The build holds its step images under pins of its own (pins.ts) while it runs, but their rep-cache tags are every
+  // project's on the engine: rep gc in another project removes one, another project's build of the key moves one.
+  const PIN = (c: string) => `rep-pin/step:${process.pid}--00000000-${c.repeat(64)}`;
+
+  it('leaves out a step whose rep-cache tag was removed while the build ran, says so, and writes the others: the save is not refused (found by a review)', async () => {
+    const cache = path.join(temp(), 'cache');
+    // The engine spells the id as podman prints it, the record as docker does: one image all the same.
+    const engine = new AsDocker(new Map([[`rep-cache:${K1}`, '1'.repeat(64)], [PIN('2'), ID('2')]]));
+    const events: BuildEvent[] = [];
+    await exportSettled(engine, dirSpec(cache), [['one', { key: `sha256:${K1}`, image: ID('1') }], ['two', { key: `sha256:${K2}`, image: ID('2') }]], (e) => events.push(e));
+    expect(events).toEqual([{ type: 'cache-exported', to: `dir://${cache}`, steps: 1, leftOut: [{ step: 'two', why: 'untagged' }] }]);
+    expect(exportedTo(cache)).toEqual({ archive: [[`rep-cache:${K1}`, '1'.repeat(64)]], keys: [`sha256:${K1}`] });
+  });
+
+  it('never ships another project\'s image under a key whose rep-cache tag was moved to it while the build ran (found by a review)', async () => {
+    const cache = path.join(temp(), 'cache');
+    const engine = new AsDocker(new Map([[`rep-cache:${K1}`, ID('1')], [`rep-cache:${K2}`, ID('e')], [PIN('2'), ID('2')]]));
+    const events: BuildEvent[] = [];
+    await exportSettled(engine, dirSpec(cache), [['one', { key: `sha256:${K1}`, image: ID('1') }], ['two', { key: `sha256:${K2}`, image: ID('2') }]], (e) => events.push(e));
+    expect(events).toEqual([{ type: 'cache-exported', to: `dir://${cache}`, steps: 1, leftOut: [{ step: 'two', why: 'moved' }] }]);
+    expect(exportedTo(cache)).toEqual({ archive: [[`rep-cache:${K1}`, ID('1')]], keys: [`sha256:${K1}`] });
+  });
+
+  it('that the engine cannot save to is said, not thrown', async () => {
+    const cache = path.join(temp(), 'cache');
+    /** A docker whose tag is removed between rep's question and the save (the window left). */
+    class Late extends AsDocker {
+      override async save(refs: string | readonly string[], file: string) {
+        this.tags.delete(`rep-cache:${K1}`);
+        await super.save(refs, file);
+      }
+    }
+    const events: BuildEvent[] = [];
+    await exportSettled(new Late(new Map([[`rep-cache:${K1}`, ID('1')]])), dirSpec(cache), [['one', { key: `sha256:${K1}`, image: ID('1') }]], (e) => events.push(e));
+    expect(events).toEqual([{ type: 'cache-unused', from: `dir://${cache}`, why: 'the engine could not save the step images: docker save failed (exit 1): Error response from daemon: reference does not exist' }]);
+    expect(readdirSync(cache)).toEqual([]);
+  });
+
+  it('whose steps\' rep-cache tags were removed as the run ended leaves a build that succeeded a success, with its state recorded (found by a review)', async () => {
+    const engine = new AsDocker(new Map([['busybox:latest', ID('0')]]));
+    const { dir, key } = await oneStep(engine);
+    const cache = path.join(dir, 'ci-cache');
+    const events: BuildEvent[] = [];
+    // rep gc in another project, once every step is built.
+    const onEvent = (e: BuildEvent) => {
+      events.push(e);
+      if (e.type === 'finish') engine.tags.delete(`rep-cache:${key.slice(7)}`);
+    };
+    const r = await build(open(dir), { engine, cacheTo: dirSpec(cache), onEvent });
+    expect(r.ok && r.value.ok, JSON.stringify(r)).toBe(true);
+    expect(events.filter((e) => e.type.startsWith('cache-'))).toEqual([{ type: 'cache-exported', to: `dir://${cache}`, steps: 0, leftOut: [{ step: 'one', why: 'untagged' }] }]);
+    expect(readdirSync(path.join(dir, '.rep'))).toContain('state.json');
+    expect(existsSync(path.join(cache, 'rep-cache.tar'))).toBe(false);
   });
 });
 
@@ -525,6 +621,17 @@ describe('a registry cache', () => {
     // Nor is the pulled image left under the registry's name, which nothing of rep's would remove.
     expect(engine.tags.has(remote)).toBe(false);
   });
+  it('is sent each step\'s image as the build settled it, by its id, and passes over a step whose image is gone to send the next (found by a review)', async () => {
+    // Step one's image is gone (rep gc in another project took its tag, and nothing held it); step two's rep-cache
+    // tag names another project's image now, its own held by this build's pin.
+    const engine = new AsDocker(new Map([[`rep-cache:${K2}`, ID('e')], [`rep-pin/step:${process.pid}--00000000-${K2}`, ID('2')]]));
+    const events: BuildEvent[] = [];
+    await exportSettled(engine, registry, [['one', { key: `sha256:${K1}`, image: ID('1') }], ['two', { key: `sha256:${K2}`, image: ID('2') }]], (e) => events.push(e));
+    expect(engine.pushed).toEqual([[`127.0.0.1:5000/c:${K2}`, ID('2')]]);
+    expect(events).toEqual([{ type: 'cache-exported', to: registry.text, steps: 1, leftOut: [{ step: 'one', why: 'gone' }] }]);
+    expect([...engine.tags.keys()].filter((t) => t.startsWith('127.0.0.1:5000/'))).toEqual([]);
+  });
+
   /**
    * A docker that builds, and pushes as docker does, from the name the image has in the engine: another build on this
    * engine exporting the same key removes that name, after its own push, as this build's push begins `vanishes` times.

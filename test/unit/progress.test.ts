@@ -41,6 +41,22 @@ describe('the build progress', () => {
   });
 });
 
+describe('the export to --cache-to', () => {
+  it('says how many steps went, and which were left out and why (a review: an export that left steps out said nothing of them)', () => {
+    let out = '';
+    const render = renderer('plain', (s) => void (out += s));
+    render({ type: 'cache-exported', to: 'dir://ci', steps: 2 });
+    render({ type: 'cache-exported', to: 'dir://ci', steps: 2, leftOut: [{ step: 'data', why: 'moved' }] });
+    render({ type: 'cache-exported', to: 'registry://r.example/c', steps: 0, leftOut: [{ step: 'data', why: 'untagged' }, { step: 'fig', why: 'gone' }] });
+    expect(out.split('\n')).toEqual([
+      'cache   2 steps to dir://ci',
+      'cache   2 steps to dir://ci (1 left out: data, its rep-cache tag names another image now)',
+      'cache   0 steps to registry://r.example/c (2 left out: data, its rep-cache tag is gone; fig, its image is gone from the engine)',
+      '',
+    ]);
+  });
+});
+
 describe('the JSON progress (--json)', () => {
   it('escapes C1 controls, DEL, line separators and bidi overrides, and parses back to the same line', () => {
     let out = '';
