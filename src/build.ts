@@ -183,11 +183,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const digests = outputsDigests(run);
     // The image a paper cites: rewritten canonically (src/repro/), or the engine's when the Repfile says so.
     letGoOfGarbage();
-    // Every step image the rewrite reads, held by the id the run settled: a step no other step built on this time
-    // was not pinned, and its tag may name another image by now, or none (a review).
-    const rewrites = recipe.reproducible && opts.reproducible !== false;
-    if (rewrites) await Promise.all([...run.steps.values()].flatMap((r) => (r.planned ? [pins!.pin(r.planned.key, r.imageId).catch(() => undefined)] : [])));
-    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false, pins });
+    // Every step image the rewrite reads, by the id the run settled: a step no other step built on this time has no
+    // pin, and its tag may name another image by now (a review). By id rather than pinned: a tag and a removal each.
+    const settledIds = new Map([...run.steps.values()].flatMap((r) => (r.planned && r.imageId ? [[r.planned.key, r.imageId] as const] : [])));
+    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false, pins, ids: settledIds });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
     letGoOfGarbage();

@@ -59,7 +59,7 @@ export async function canonicalImage(
   engine: Engine,
   built: readonly PlannedStep[],
   image: ImageRef,
-  opts: { resolveBase?: (ref: string) => string; off?: boolean; pins?: Pins } = {},
+  opts: { resolveBase?: (ref: string) => string; off?: boolean; pins?: Pins; ids?: ReadonlyMap<string, string> } = {},
 ): Promise<Result<ImageRef & { cacheKey?: string }>> {
   const settings = project.recipe.reproducible;
   if (!settings || opts.off || engine.name === 'none') return ok(image);
@@ -68,8 +68,9 @@ export async function canonicalImage(
   const chain = imageChain(project, resolveBase);
   const final = imageStep(project.dag, keyOf.get(project.dag.target)!);
   const drop = [...DEFAULT_DROP, ...settings.drop];
-  // The images the run pinned where it did (scheduler/pins.ts): their rep-cache tags may name others by now.
-  const imageOf = async (key: string) => (await opts.pins?.ref(key)) ?? cacheRef(key);
+  // The images the run settled: pinned where it built on them (scheduler/pins.ts), else by their ids (`ids`, by key).
+  // Their rep-cache tags may name others by now; an image removed meanwhile fails the rewrite, naming it.
+  const imageOf = async (key: string) => (await opts.pins?.ref(key)) ?? opts.ids?.get(key) ?? cacheRef(key);
   const engineImage = await imageOf(final.dockerfile === undefined ? keyOf.get(project.dag.target)! : final.key);
   const engineSays = (message: string, detail?: string) => fail<ImageRef & { cacheKey?: string }>({ kind: 'engine', engine: engine.name, message, detail });
   try {
