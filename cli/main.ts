@@ -24,4 +24,13 @@ async function quick(argv: readonly string[]): Promise<boolean> {
   return false;
 }
 
+// Output read only in part (`rep context --list | head`): the reader is gone, and so is anything left to say to it.
+// Node throws its EPIPE at the next write, an unhandled 'error' event and a stack trace, as `cat` would not.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 if (!(await quick(process.argv.slice(2)).catch(() => false))) await import('./program.js');
