@@ -65,11 +65,14 @@ export function parseRepfile(
       if (repeated > TEXT_LIMIT && !tooMuch) tooMuch = alias;
     },
     Map: (_k, map) => {
-      const seen = new Set<unknown>();
+      const seen = new Set<string>();
       for (const pair of map.items) {
         if (!isScalar(pair.key) || !pair.key.range) continue;
         const span = source.spanOfOffsets(pair.key.range[0], pair.key.range[1]);
-        const value: unknown = pair.key.value;
+        // Keys are compared as the strings they become in the map (as toJS makes them): "true" and true,
+        // 1 and '1', or null and '' name one variable, label or step, and the last would silently win.
+        const typed: unknown = pair.key.value;
+        const value = typed === null || typed === undefined ? '' : String(typed);
         if (seen.has(value)) keyProblems.push({ file: display, span, message: 'YAML: Map keys must be unique' });
         seen.add(value);
         if (value === '__proto__') keyProblems.push({ file: display, span, message: 'a key named "__proto__" is not allowed (as a name it would vanish)' });

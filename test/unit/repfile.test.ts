@@ -84,6 +84,12 @@ describe('Repfile parsing', () => {
     expect(errorsOf('- a\n- b\n')).toEqual(['Repfile:1:1: expected a mapping with at least `rep: 1`, `name`, `base` and `steps`']);
   });
 
+  it('reports keys that differ only in YAML type as duplicates: they become one string key', () => {
+    expect(errorsOf(HEAD + 'env: {"true": one, true: two}\nsteps: {a: {run: x}}\n')).toEqual(['Repfile:4:20: YAML: Map keys must be unique']);
+    expect(errorsOf(HEAD + "image: {labels: {1: one, '1': uno}}\nsteps: {a: {run: x}}\n")).toEqual(['Repfile:4:26: YAML: Map keys must be unique']);
+    expect(errorsOf(HEAD + 'steps:\n  a:\n    run: x\n    env: {1.0: a, 1: b}\n')).toEqual(['Repfile:7:19: YAML: Map keys must be unique']);
+  });
+
   it('reports unresolved aliases and alias bombs where they are, without crashing', () => {
     expect(errorsOf('rep: 1\nname: *x\n')).toEqual(['Repfile:2:7: YAML: Unresolved alias (the anchor must be set before the alias): x']);
     const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
