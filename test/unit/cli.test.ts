@@ -211,6 +211,21 @@ describe('rep CLI', () => {
   });
 });
 
+describe('a command that needs an engine, with --engine auto and none answering', () => {
+  it("says the engine's problem and exits 1, rather than refuse --engine none, which nobody asked for (a review)", () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    run: x\n' });
+    try {
+      const env = { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock', REP_DOCKER: '/nonexistent/docker', REP_PODMAN: '/nonexistent/podman' };
+      const r = spawnSync(process.execPath, ['--import', path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(REPO, 'cli', 'main.ts'), 'gc'], { cwd: dir, encoding: 'utf8', env, timeout: 30_000, killSignal: 'SIGKILL' });
+      expect([r.status, r.stdout]).toEqual([1, '']);
+      expect(r.stderr).toMatch(/^rep: no container engine answers \(docker.*podman\): rep gc needs one\n$/);
+      expect(r.stderr).not.toContain('--engine none');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('what a stranger\'s repository names reaches the terminal escaped', () => {
   it('context --list quotes a name as git does when it holds a control character, a quote or a backslash: no two names print alike', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/new\nline.txt': 'a', 'src/new\\x0aline.txt': 'b', 'src/say "hi"': 'c', 'src/plain.txt': 'd', 'src/a\u200e.txt': 'e', 'src/a.txt': 'f' });
