@@ -103,13 +103,30 @@ export const stepSchema = z
   })
   .describe('A step: a few layers built on the step (or image) below it.');
 
+// A port is the same range written as a number or as a string with its protocol: "99999/tcp" and "0" were
+// emitted as EXPOSE lines that the numbers 99999 and 0 were refused for. Leading zeros are Docker's to read ("00080" is 80).
+const PORT_ERROR = 'a port is a number from 1 to 65535, alone or with /tcp, /udp or /sctp (e.g. 8080 or "53/udp")';
+const port = z.union(
+  [
+    z.number({ error: PORT_ERROR }).int({ error: PORT_ERROR }).min(1, { error: PORT_ERROR }).max(65535, { error: PORT_ERROR }),
+    z
+      .string({ error: PORT_ERROR })
+      .regex(/^\d+(\/(tcp|udp|sctp))?$/, { error: PORT_ERROR, abort: true })
+      .refine((p) => {
+        const n = Number(p.split('/')[0]);
+        return n >= 1 && n <= 65535;
+      }, { error: PORT_ERROR }),
+  ],
+  { error: PORT_ERROR },
+);
+
 export const imageSchema = z
   .strictObject({
     from: stepName.optional().describe('The step whose result is the image (default: the only step nothing builds on).'),
     tag: imageRef(false).optional().describe("Tag for the final image (default: NAME:latest); not one of rep's own names (rep-cache, rep-verify/) nor an image the Repfile builds on."),
     cmd: oneOrMany(oneLine('a command'), 'a string').optional(),
     entrypoint: oneOrMany(oneLine('a command'), 'a string').optional(),
-    expose: z.array(z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+(\/(tcp|udp|sctp))?$/)])).optional(),
+    expose: z.array(port).optional(),
     volumes: z.array(absPath('a volume')).optional(),
     user: userName.optional(),
     labels: z

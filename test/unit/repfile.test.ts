@@ -90,6 +90,16 @@ describe('Repfile parsing', () => {
     expect(errorsOf(HEAD + 'steps:\n  a:\n    run: x\n    env: {1.0: a, 1: b}\n')).toEqual(['Repfile:7:19: YAML: Map keys must be unique']);
   });
 
+  it('checks the port range of an exposed port written as a string, as of one written as a number', () => {
+    const port = 'a port is a number from 1 to 65535, alone or with /tcp, /udp or /sctp (e.g. 8080 or "53/udp")';
+    expect(errorsOf(HEAD + "image: {expose: ['99999/tcp', '0', '00080', 65536, '65535/sctp']}\nsteps: {a: {run: x}}\n")).toEqual([
+      `Repfile:4:18: image.expose[0]: ${port}`,
+      `Repfile:4:31: image.expose[1]: ${port}`,
+      `Repfile:4:45: image.expose[3]: ${port}`,
+    ]);
+    expect(ok(HEAD + "image: {expose: ['1/udp', 65535, '00080']}\nsteps: {a: {run: x}}\n").image.expose).toEqual(['1/udp', '65535', '00080']);
+  });
+
   it('reports unresolved aliases and alias bombs where they are, without crashing', () => {
     expect(errorsOf('rep: 1\nname: *x\n')).toEqual(['Repfile:2:7: YAML: Unresolved alias (the anchor must be set before the alias): x']);
     const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
