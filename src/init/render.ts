@@ -54,7 +54,7 @@ export function renderRepfile(plan: InitPlan, name: string): string {
     lines.push('#', '# Where this differs from what repo2docker would build, or what it leaves out:');
     for (const n of plan.notes) lines.push(...wrap(n).map((l, i) => `#   ${i === 0 ? '- ' : '  '}${l}`.trimEnd()));
   }
-  lines.push('rep: 1', `name: ${imageSafeName(name, [plan.base])}`, ...comment('', plan.baseWhy), `base: ${yamlString(plan.base)}`, `workdir: ${WORKDIR}`, 'env:');
+  lines.push('rep: 1', `name: ${yamlString(imageSafeName(name, [plan.base]))}`, ...comment('', plan.baseWhy), `base: ${yamlString(plan.base)}`, `workdir: ${WORKDIR}`, 'env:');
   for (const [k, v] of plan.env) lines.push(`  ${k}: ${yamlString(v)}`);
   lines.push('steps:');
   plan.steps.forEach((s, i) => {

@@ -210,4 +210,14 @@ describe('the project name rep init writes', () => {
     const written = readdirSync(path.join(dir, 'busybox')).find((f) => f.startsWith('Repfile'))!;
     expect(readFileSync(path.join(dir, 'busybox', written), 'utf8')).toMatch(/^name: "?busybox-analysis"?$/m);
   });
+
+  it('is quoted where YAML would read the folder name as a number, boolean or null, so rep reads back a string', () => {
+    const names = ['123', 'true', 'null', '1e3', '0x10', '1.0'];
+    const dir = makeProject(Object.fromEntries(names.map((n) => [`${n}/requirements.txt`, 'numpy==1.26.4\n'])));
+    for (const n of names) {
+      expect(init(path.join(dir, n), { now: NOW }).ok).toBe(true);
+      expect(readFileSync(path.join(dir, n, 'Repfile'), 'utf8')).toMatch(new RegExp(`^name: "${n.replace('.', '\\.')}"$`, 'm'));
+      expect(open(path.join(dir, n)).recipe.name).toBe(n);
+    }
+  });
 });
