@@ -247,6 +247,12 @@ addBuildOptions(program.command('watch'), 'watch')
   .description('build, then rebuild whenever an input, the Repfile or .dockerignore changes')
   .action(async (o: Pick<BuildFlags, 'engine' | 'buildkit' | 'dockerfile' | 'jobs' | 'network' | 'secret'>, cmd: Command) => {
     const g = cmd.optsWithGlobals<ProjectFlags>();
+    // Folders that are not there are a mistake of the command line, as for build (exit 2), not a Repfile to wait
+    // for: watch waited for good on a missing -C, and exited 13 on a Repfile in a missing folder (a review).
+    const { contextProblem, projectPaths } = await import('../src/projectpaths.js');
+    const where = projectPaths({ file: g.file, context: g.context });
+    const missing = contextProblem(where.contextDir, g.context ?? (path.relative(process.cwd(), where.contextDir) || '.')) ?? contextProblem(path.dirname(where.repfile), path.dirname(g.file ?? 'Repfile'));
+    if (missing) failWith([missing]);
     const engine = await engineFor(o.engine, o.buildkit);
     const stop = new AbortController();
     const onSignal = stopOnSignal(stop, 'rep: stopping (Ctrl-C again to quit at once)');
@@ -365,9 +371,12 @@ program
     };
     const secrets = (o.secret ?? []).map((s) => unwrap(parseSecretGrant(s)));
     if (secrets.length && !o.rebuild) badFlag('--secret', 'only --rebuild takes it');
+    // The key is read here, before the engine and the bundle: a key rep cannot use is a mistake on the command line (exit 2), not a failed check.
+    const { keyFromFile } = await import('../src/publish/dsse.js');
+    const key = o.key === undefined ? undefined : unwrap(keyFromFile(o.key, 'public', '--key'));
     const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network, secrets } : undefined;
     if (rebuild && rebuild.engine.name === 'none') badFlag('--rebuild', 'needs an engine (docker or podman)');
-    const report = await verifyBundle(bundle, { key: o.key, rebuild, limits });
+    const report = await verifyBundle(bundle, { key, rebuild, limits });
     if (o.json) out(terminalJson(prettyJson(report)));
     else {
       for (const c of report.checks) {

@@ -211,6 +211,18 @@ describe('rep CLI', () => {
   });
 });
 
+describe('rep watch on folders that are not there', () => {
+  it('is a mistake of the command line, exit 2, as for build: it waited for good on -C, and exited 13 on -f (a review)', () => {
+    const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    run: x\n' });
+    try {
+      expect(repSource(dir, ['-C', '/nonexistent', 'watch', '--engine', 'none'])).toEqual([2, '', '/nonexistent: build context directory does not exist\n']);
+      expect(repSource(dir, ['-f', 'missing-dir/Repfile', 'watch', '--engine', 'none'])).toEqual([2, '', 'missing-dir: build context directory does not exist\n']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a command that needs an engine, with --engine auto and none answering', () => {
   it("says the engine's problem and exits 1, rather than refuse --engine none, which nobody asked for (a review)", () => {
     const dir = makeProject({ Repfile: 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  a:\n    run: x\n' });
