@@ -187,8 +187,10 @@ function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnos
   };
   walk(start);
   const step = recipe.steps[index(start)]!;
-  const field = step.from !== undefined && inCycle.has(step.from) && path[1] === step.from ? 'from' : 'needs';
-  const i = field === 'needs' ? Math.max(0, step.needs.indexOf(path[1] ?? start)) : undefined;
+  // The step the cycle goes to from its start: the start itself when a step names itself (from: a in a).
+  const next = path[1] ?? start;
+  const field = step.from === next ? 'from' : 'needs';
+  const i = field === 'needs' ? Math.max(0, step.needs.indexOf(next)) : undefined;
   const at = i === undefined ? ['steps', start, field] : ['steps', start, field, i];
   return recipe.source.at(at, `dependency cycle: ${[...path, start].join(' -> ')}`, { shownPath: ['steps', start, field] });
 }

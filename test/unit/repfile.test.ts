@@ -143,6 +143,13 @@ describe('Repfile references and graph', () => {
     expect(openErrors(viaFrom)).toEqual(['Repfile:6:11: steps.a.from: dependency cycle: a -> b -> a']);
   });
 
+  it('points a step that names itself at the field that names it: from, or the need among others', () => {
+    expect(openErrors(project('  a:\n    run: x\n    from: a\n'))).toEqual(['Repfile:7:11: steps.a.from: dependency cycle: a -> a']);
+    expect(openErrors(project('  b:\n    run: y\n    outputs: [/o]\n  a:\n    run: x\n    needs: [b, a]\n'))).toEqual([
+      'Repfile:10:16: steps.a.needs: dependency cycle: a -> a',
+    ]);
+  });
+
   it('takes names of Object\'s members as names: an undeclared secret "toString" is unknown, a key "__proto__" an error, never dropped', () => {
     const dir = project('  a:\n    run: x\n    secrets: [toString, constructor]\n');
     expect(openErrors(dir)).toEqual([
