@@ -179,7 +179,17 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
         continue;
       }
       if (ignore.excludes(rel)) continue;
-      const f = prefix === undefined ? statEntry(contextDir, rel) : entryAt(prefix + rel, rel);
+      let f: ContextFile | undefined;
+      try {
+        f = prefix === undefined ? statEntry(contextDir, rel) : entryAt(prefix + rel, rel);
+      } catch (e) {
+        // Removed since its folder was read: gone, as it is from what Docker would send now. A link rep may not read
+        // (a folder of the machine's, /proc): said with its place, as a folder it may not read is (a review: errno text).
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue;
+        unnamable.push({ file: rel, message: `cannot read it (${code ?? (e as Error).message}), so Docker could not send it either; make it readable, or exclude it in .dockerignore` });
+        continue;
+      }
       if (f?.type === 'symlink' && f.target?.includes('\uFFFD') && !readlinkSync(f.abs, { encoding: 'buffer' }).equals(Buffer.from(f.target))) {
         // Link texts that differ would read alike (U+FFFD), hash alike and be sent as other bytes than Docker sends.
         unnamable.push({ file: rel, message: 'a symlink whose target is not UTF-8, which rep cannot key, copy or record; point it elsewhere, or exclude it in .dockerignore' });

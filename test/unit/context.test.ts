@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,7 +10,7 @@ import { loadContext } from '../../src/context/context.js';
 import { StatCache } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
 import { ContextIndex, handOverWalk, stampInode, stampMtimeMs, statLine, walkContext, type ContextFile } from '../../src/context/files.js';
-import type { DockerIgnore } from '../../src/context/dockerignore.js';
+import { DockerIgnore } from '../../src/context/dockerignore.js';
 import { formatDiagnostic } from '../../src/diag.js';
 import { resolveAllInputs } from '../../src/plan/plan.js';
 import { CLI, makeProject, open, rep } from '../helpers.js';
@@ -365,6 +365,20 @@ describe('step inputs', () => {
       expect.stringMatching(/^Repfile:6:\d+: steps\.s\.inputs\[6\]: "linkdir\/\*\/" goes through "linkdir", a symlinked folder, which Docker sends as the link alone: name the path the link points to, if it is in the build context$/),
     ]);
     expect(errors.join('\n')).not.toContain('TOPSECRET');
+  });
+});
+
+describe('a walk over entries it may not read', () => {
+  it('says each with its place rather than throw: /proc/1, whose links (cwd, exe, fd/*) deny readlink here (`rep -C /` printed errno text)', () => {
+    let readable = true;
+    try {
+      readlinkSync('/proc/1/cwd');
+    } catch {
+      readable = false;
+    }
+    const r = walkContext('/proc/1', new DockerIgnore([]));
+    if (readable) expect(r.ok || r.errors.every((e) => /^cannot read/.test(e.message))).toBe(true);
+    else expect(r.ok ? [] : r.errors.map((e) => ('file' in e ? e.file : ''))).toContain('cwd');
   });
 });
 
