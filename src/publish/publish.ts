@@ -1,5 +1,5 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -18,7 +18,7 @@ import type { Project } from '../project.js';
 import { makeTempDir, type TempDir } from '../tempdir.js';
 import { bundleFiles, bundleKind, packBundle, type BundleKind } from './bundle.js';
 import { citationCff, citeLatex, citeMarkdown } from './citation.js';
-import { loadPrivateKey, signEnvelope } from './dsse.js';
+import { keyFromFile, signEnvelope } from './dsse.js';
 import { describeImage, withSbom, type ImageFiles } from './imagefiles.js';
 import { FsManifestError } from './filesystem.js';
 import { OCI_ARCHIVE, saveOciArchive } from './ociarchive.js';
@@ -122,11 +122,9 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
   if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
   let key;
   if (opts.sign) {
-    try {
-      key = loadPrivateKey(readFileSync(opts.sign));
-    } catch (e) {
-      return fail({ file: opts.sign, message: `cannot use as a signing key: ${(e as Error).message}` });
-    }
+    const k = keyFromFile(opts.sign, 'private', '--sign');
+    if (!k.ok) return k;
+    key = k.value;
   }
   const temps: TempDir[] = [];
   try {

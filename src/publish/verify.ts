@@ -6,7 +6,8 @@
 // image archive: see archivefiles.ts).
 // The bundle is hostile input: it is read through safefs.ts and extract.ts
 // only, into one temporary folder that is removed whatever happens.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from '../build.js';
 import { sha256Hex } from '../context/hash.js';
@@ -16,7 +17,7 @@ import { openProject } from '../project.js';
 import { formatDiagnostic } from '../diag.js';
 import { withTempDir } from '../tempdir.js';
 import { openBundle } from './bundle.js';
-import { loadPublicKey, verifyEnvelope } from './dsse.js';
+import { keyFromFile, verifyEnvelope } from './dsse.js';
 import { ExtractError, extractTar } from './extract.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { diffFilesystems, FsManifestError, imageFilesystem, parseFsManifest, type FsManifest } from './filesystem.js';
@@ -48,8 +49,12 @@ export interface Check {
 }
 
 export interface VerifyOptions {
-  /** PEM file of the signer's ed25519 public key. */
-  key?: string;
+  /**
+   * The signer's ed25519 public key, or the PEM file that holds it. The CLI
+   * reads the file first (keyFromFile), so that a key it cannot use is a
+   * usage error rather than a failed check.
+   */
+  key?: string | KeyObject;
   /**
    * Rebuild with a real engine. The network is "none" unless named; no secret
    * of the verifier's is used unless granted here.
@@ -175,12 +180,9 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   const sig: string[] = [];
   let sigNote: string[] = [];
   if (opts.key) {
-    let key;
-    try {
-      key = loadPublicKey(readFileSync(opts.key));
-    } catch (e) {
-      sig.push(`cannot use ${opts.key} as a public key: ${(e as Error).message}`);
-    }
+    const k = typeof opts.key === 'string' ? keyFromFile(opts.key, 'public', '--key') : { ok: true as const, value: opts.key };
+    const key: KeyObject | undefined = k.ok ? k.value : undefined;
+    if (!k.ok) sig.push(...k.errors.map((d) => ('flag' in d ? `${d.flag}: ${d.message}` : d.message)));
     if (key && !present.has('provenance.dsse.json')) sig.push('provenance.dsse.json is missing: the bundle is not signed');
     else if (key) {
       const text = read('provenance.dsse.json', JSON_LIMIT, sig);

@@ -1,5 +1,6 @@
 // Publishing and verifying bundles without an engine: provenance, signature,
 // checksums, citation metadata, and every kind of tampering.
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +69,16 @@ async function published(opts: { sign?: string; out?: string } = {}) {
   const r = await publish(open(dir), { engine: none, out: opts.out ? path.join(dir, opts.out) : out, sign: opts.sign });
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
   return { project: dir, bundle: r.value.out, result: r.value };
+}
+
+/**
+ * rep run from its sources (through tsx) rather than dist/, which these tests may not rebuild:
+ * [exit code, stdout, stderr]. The timeout turns a read that never ends (a named pipe, /dev/zero)
+ * into a failed test rather than a hung or swapping one.
+ */
+function repSource(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync(process.execPath, ['--import', path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(REPO, 'cli', 'main.ts'), ...args], { cwd: dir, encoding: 'utf8', env, timeout: 20_000, killSignal: 'SIGKILL' });
+  return [r.status, r.stdout, r.stderr] as const;
 }
 
 const failures = async (bundle: string, key?: string) =>
@@ -486,5 +497,32 @@ describe('what publish counts as the context changing under it (changedSince)', 
     writeFileSync(path.join(dir, 'data/bundle.tar.gz'), 'x');
     expect(changedSince(ctx, before, inputs, path.join(dir, 'data/bundle.tar.gz'))).toBeUndefined();
     expect(changedSince(ctx, before, inputs)).toBe('data/bundle.tar.gz');
+  });
+});
+
+describe('key files named with --key and --sign (a review)', () => {
+  it('are read up to a bound and only when regular files: /dev/zero, a named pipe, a large or missing file are usage errors naming the flag, at once', async () => {
+    const { bundle } = await published();
+    const dir = makeProject(TREE);
+    const fifo = path.join(dir, 'pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    writeFileSync(path.join(dir, 'big.pem'), Buffer.alloc((64 << 10) + 1, 'A'));
+    writeFileSync(path.join(dir, 'junk.pem'), 'not a key\n');
+    // An unbounded read grew to gigabytes on /dev/zero and waited for ever on the pipe.
+    const refused: [string, string][] = [
+      ['/dev/zero', 'not a regular file (a character device): rep reads only regular files'],
+      [fifo, 'not a regular file (a named pipe): rep reads only regular files'],
+      [path.join(dir, 'big.pem'), 'larger than 64 KiB: not a key file'],
+      [path.join(dir, 'missing.pem'), 'no such file'],
+    ];
+    for (const [key, why] of refused) {
+      expect(repSource(dir, ['verify', bundle, '--key', key]), key).toEqual([2, '', `rep: --key ${key}: ${why}\n`]);
+      expect(repSource(dir, ['publish', '--engine', 'none', '-o', 'b', '--sign', key]), key).toEqual([2, '', `rep: --sign ${key}: ${why}\n`]);
+    }
+    expect(repSource(dir, ['verify', bundle, '--key', 'junk.pem'])[0]).toBe(2);
+    expect(repSource(dir, ['verify', bundle, '--key', 'junk.pem'])[2]).toMatch(/^rep: --key junk\.pem: cannot use as a public key: /);
+    expect(existsSync(path.join(dir, 'b'))).toBe(false);
+    // Through the library, a key file that cannot be read is a failed signature check, as before.
+    expect(await failures(bundle, '/dev/zero')).toEqual([['signature', '--key /dev/zero: not a regular file (a character device): rep reads only regular files']]);
   });
 });
