@@ -1,6 +1,5 @@
 // Recipe -> Dag: who builds on whom, who imports whose outputs, in which
 // order, and how steps group into the stages of a multi-stage Dockerfile.
-import { alg, Graph } from '@dagrejs/graphlib';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
 import { closest, didYouMean } from '../repfile/suggest.js';
@@ -55,10 +54,26 @@ export function dependenciesOf(node: DagNode): string[] {
   return parent === undefined ? node.imports : [parent, ...node.imports];
 }
 
+// Workdirs found, per Dag, so that asking every step of a chain costs the chain once, not its square.
+const workdirs = new WeakMap<Dag, Map<string, string>>();
+
 /** The working directory of a step: its own, else the one of the step it builds on, else the Repfile's. */
 export function workdirOf(dag: Dag, name: string): string {
-  const node = dag.nodes.get(name)!;
-  return node.step.workdir ?? (node.parent.kind === 'step' ? workdirOf(dag, node.parent.name) : dag.recipe.workdir);
+  let known = workdirs.get(dag);
+  if (!known) workdirs.set(dag, (known = new Map()));
+  // A loop down the chain, not a call per step: a chain of 15,000 steps overflowed the call stack.
+  const below: string[] = [];
+  let found: string | undefined;
+  for (let at = name; found === undefined; ) {
+    const node = dag.nodes.get(at)!;
+    found = known.get(at) ?? node.step.workdir;
+    if (found !== undefined) break;
+    below.push(at);
+    if (node.parent.kind === 'step') at = node.parent.name;
+    else found = dag.recipe.workdir;
+  }
+  for (const n of below) known.set(n, found);
+  return found;
 }
 
 const IMAGE_LIKE = /[:/@]/;
@@ -126,11 +141,9 @@ export function buildDag(recipe: Recipe): Result<Dag> {
   }
   if (errors.length) return fail(...errors);
 
-  const g = new Graph({ directed: true });
-  for (const name of names) g.setNode(name);
-  for (const [name, node] of nodes) for (const d of dependenciesOf(node)) g.setEdge(name, d);
-  const cycles = alg.findCycles(g);
-  if (cycles.length) return fail(...cycles.map((c) => cycleDiagnostic(recipe, g, c)));
+  const successors = (name: string) => [...new Set(dependenciesOf(nodes.get(name)!))];
+  const cycles = findCycles([...names], successors);
+  if (cycles.length) return fail(...cycles.map((c) => cycleDiagnostic(recipe, successors, c)));
 
   // A step's other needs are imports of their outputs, or merely ancestors of its parent.
   const ancestors = (name: string): Set<string> => {
@@ -167,25 +180,77 @@ export function buildDag(recipe: Recipe): Result<Dag> {
   return ok({ recipe, nodes, order, stages, stageByStep, target: target.value });
 }
 
-function cycleDiagnostic(recipe: Recipe, g: Graph, component: string[]): Diagnostic {
+/**
+ * The strongly connected components of more than one step, or of one step that names itself: Tarjan's
+ * algorithm, as graphlib's findCycles, with its own stack instead of a call per step (graphlib's recursion
+ * overflowed the call stack on a chain of 15,000 steps written top step first).
+ */
+function findCycles(names: readonly string[], successors: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  for (const root of names) {
+    if (index.has(root)) continue;
+    const frames: { name: string; next: string[]; i: number }[] = [];
+    const enter = (n: string) => {
+      index.set(n, index.size);
+      low.set(n, index.get(n)!);
+      stack.push(n);
+      onStack.add(n);
+      frames.push({ name: n, next: successors(n), i: 0 });
+    };
+    enter(root);
+    while (frames.length) {
+      const f = frames[frames.length - 1]!;
+      if (f.i < f.next.length) {
+        const w = f.next[f.i++]!;
+        if (!index.has(w)) enter(w);
+        else if (onStack.has(w)) low.set(f.name, Math.min(low.get(f.name)!, index.get(w)!));
+        continue;
+      }
+      frames.pop();
+      const up = frames[frames.length - 1];
+      if (up) low.set(up.name, Math.min(low.get(up.name)!, low.get(f.name)!));
+      if (low.get(f.name) !== index.get(f.name)) continue;
+      const component: string[] = [];
+      for (let w = ''; w !== f.name; ) {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      }
+      if (component.length > 1 || f.next.includes(f.name)) cycles.push(component);
+    }
+  }
+  return cycles;
+}
+
+function cycleDiagnostic(recipe: Recipe, successors: (n: string) => string[], component: string[]): Diagnostic {
   const inCycle = new Set(component);
-  const index = (n: string) => recipe.steps.findIndex((s) => s.name === n);
+  const order = new Map(recipe.steps.map((s, i) => [s.name, i] as const));
+  const index = (n: string) => order.get(n)!;
   const start = [...component].sort((a, b) => index(a) - index(b))[0]!;
-  // Follow dependency edges inside the component back to the start.
+  // Follow dependency edges inside the component back to the start, depth first with a stack of
+  // the choices left at each step (a call per step overflowed the call stack on a long cycle).
   const path = [start];
   const seen = new Set([start]);
-  const walk = (n: string): boolean => {
-    for (const next of (g.successors(n) ?? []).filter((s) => inCycle.has(s)).sort((a, b) => index(a) - index(b))) {
-      if (next === start) return true;
-      if (seen.has(next)) continue;
-      seen.add(next);
-      path.push(next);
-      if (walk(next)) return true;
+  const choices = (n: string) => successors(n).filter((s) => inCycle.has(s)).sort((a, b) => index(a) - index(b));
+  const frames = [{ next: choices(start), i: 0 }];
+  while (frames.length) {
+    const f = frames[frames.length - 1]!;
+    if (f.i >= f.next.length) {
+      frames.pop();
       path.pop();
+      continue;
     }
-    return false;
-  };
-  walk(start);
+    const next = f.next[f.i++]!;
+    if (next === start) break;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    path.push(next);
+    frames.push({ next: choices(next), i: 0 });
+  }
   const step = recipe.steps[index(start)]!;
   // The step the cycle goes to from its start: the start itself when a step names itself (from: a in a).
   const next = path[1] ?? start;

@@ -91,6 +91,17 @@ describe('step keys', () => {
   });
 });
 
+describe('a long chain of steps', () => {
+  it('is planned without a walk as deep as the chain (15,000 steps overflowed the call stack), each step in the workdir it inherits', () => {
+    const n = 15000;
+    const steps = Array.from({ length: n }, (_, i) => (i === 0 ? '  s0:\n    workdir: /deep\n    run: x\n' : `  s${i}:\n    needs: [s${i - 1}]\n    run: x\n`)).join('');
+    const dir = makeProject({ Repfile: `rep: 1\nname: demo\nbase: debian:bookworm-slim\nsteps:\n${steps}` });
+    const p = plan(dir);
+    expect(p.steps.length).toBe(n);
+    expect(p.step(`s${n - 1}`).material.def.workdir).toBe('/deep');
+  }, 60_000);
+});
+
 describe('one plan per build', () => {
   it('keys a step once for each set of producer digests, and a phony step with one nonce', () => {
     const dir = makeProject({ ...TREE, Repfile: REPFILE.replace('    run: python3 -m compileall src', '    run: python3 -m compileall src\n    phony: true') });

@@ -143,6 +143,18 @@ describe('Repfile references and graph', () => {
     expect(openErrors(viaFrom)).toEqual(['Repfile:6:11: steps.a.from: dependency cycle: a -> b -> a']);
   });
 
+  it('orders a chain of 15,000 steps written top step first, and reports a cycle through all of them, without overflowing the call stack', () => {
+    const n = 15000;
+    const chain = (last: string) => Array.from({ length: n }, (_, k) => `  s${n - 1 - k}:\n    needs: [${k === n - 1 ? last : `s${n - 2 - k}`}]\n    run: x\n`).join('').replace('    needs: []\n', '');
+    const dag = buildDag(ok(`${HEAD}steps:\n${chain('')}`));
+    expect(dag.ok && dag.value.order[0]).toBe('s0');
+    const looped = buildDag(ok(`${HEAD}steps:\n${chain(`s${n - 1}`)}`));
+    if (looped.ok) throw new Error('expected a cycle');
+    const message = looped.errors.map(formatDiagnostic);
+    expect(message).toHaveLength(1);
+    expect(message[0]).toBe(`Repfile:6:13: steps.s${n - 1}.needs: dependency cycle: ${Array.from({ length: n }, (_, k) => `s${n - 1 - k}`).join(' -> ')} -> s${n - 1}`);
+  }, 60_000);
+
   it('points a step that names itself at the field that names it: from, or the need among others', () => {
     expect(openErrors(project('  a:\n    run: x\n    from: a\n'))).toEqual(['Repfile:7:11: steps.a.from: dependency cycle: a -> a']);
     expect(openErrors(project('  b:\n    run: y\n    outputs: [/o]\n  a:\n    run: x\n    needs: [b, a]\n'))).toEqual([
