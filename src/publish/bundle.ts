@@ -2,7 +2,7 @@
 // and opening one someone else made.
 import { createReadStream, createWriteStream, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import yazl from 'yazl';
@@ -30,20 +30,29 @@ export function bundleKind(out: string): BundleKind {
 export async function packBundle(dir: string, out: string): Promise<void> {
   const files = ownFiles(dir);
   const tmp = tempBeside(out);
-  const into = () => createWriteStream(tmp, { fd: createExclusive(tmp, 0o644) });
   try {
+    // The file is made before any file of `dir` is read: made after yazl had begun reading them, its
+    // failure removed `dir` under yazl, whose read errors then came with no listener (a stack trace).
+    const into = createWriteStream(tmp, { fd: createExclusive(tmp, 0o644) });
     if (bundleKind(out) === 'tar.gz') {
       const gz = createGzip({ level: 9 });
-      const done = pipelineAsync(gz, into());
+      const done = pipelineAsync(gz, into);
       await writeTar(asEntries(files), gz);
       await done;
     } else {
       const zip = new yazl.ZipFile();
+      // A file yazl cannot read is an 'error' on the ZipFile, not on its output: listened for here, and
+      // for good, since yazl may still be reading when a failed write has ended the pipeline.
+      const unreadable = new Promise<never>((_, reject) => zip.on('error', reject));
       // ZIP times start in 1980.
       const mtime = new Date(Math.max(archiveMtime().getTime(), Date.UTC(1980, 0, 1, 12)));
       for (const f of files) zip.addFile(f.abs, f.path, { mtime, mode: 0o100000 | f.mode, compress: true });
       zip.end();
-      await pipelineAsync(zip.outputStream, into());
+      await Promise.race([pipelineAsync(zip.outputStream, into), unreadable]).catch((e: unknown) => {
+        // The pipeline ends with its streams, which closes the file before it is removed.
+        (zip.outputStream as Readable).destroy();
+        throw e;
+      });
     }
     renameSync(tmp, out);
   } catch (e) {

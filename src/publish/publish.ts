@@ -1,5 +1,5 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -26,7 +26,7 @@ import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { readInside } from './bundlefs.js';
-import { lexists, TEXT_LIMIT } from '../safefs.js';
+import { createExclusive, lexists, tempBeside, TEXT_LIMIT } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
 export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfile'> {
@@ -85,10 +85,53 @@ function outProblem(out: string, kind: BundleKind, project: Project): string | u
     if (!lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
     if (inside(path.join(realpathSync(path.dirname(d)), path.basename(d)))) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
   }
-  if (kind === 'dir') return st && (!st.isDirectory() || readdirSync(abs).length > 0) ? 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip' : undefined;
+  if (kind === 'dir') {
+    if (st && (!st.isDirectory() || readdirSync(abs).length > 0)) return 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip';
+    // A new folder is made with its missing parents, in the nearest folder there is.
+    let there = abs;
+    while (!lstatSync(there, { throwIfNoEntry: false })) there = path.dirname(there);
+    return writeProblem(there);
+  }
   if (st && !st.isFile()) return 'exists and is not a file';
   if (!lstatSync(path.dirname(abs), { throwIfNoEntry: false })?.isDirectory()) return `its folder ${path.dirname(out)} is not there`;
+  return writeProblem(path.dirname(abs));
+}
+
+/**
+ * Why no file can be made in `folder`, found by making one and removing it: a
+ * folder rep may not write (or /proc, /sys) was found only when the bundle was
+ * packed, after the build, as an errno naming rep's temp file.
+ */
+function writeProblem(folder: string): string | undefined {
+  const probe = tempBeside(path.join(folder, '.rep-publish'));
+  try {
+    closeSync(createExclusive(probe));
+  } catch (e) {
+    return `cannot write there (${cannotWrite(e)})`;
+  }
+  rmSync(probe, { force: true });
   return undefined;
+}
+
+/** An errno of a write, in words (an errno said alone is not a message). */
+function cannotWrite(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'a read-only file system';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder';
+    case 'ENOENT':
+      return 'the folder takes no new files';
+    default:
+      return code ?? (e as Error).message;
+  }
 }
 
 /**
@@ -363,6 +406,14 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
   if (key) put(BUNDLE_SIGNATURE, prettyJson(signBundle(hashes, key)));
 
   const files = bundleFiles(stage);
-  if (kind !== 'dir') await packBundle(stage, path.resolve(opts.out));
+  if (kind !== 'dir') {
+    try {
+      await packBundle(stage, path.resolve(opts.out));
+    } catch (e) {
+      // Checked before the build (outProblem), the folder can still fill up or change meanwhile: said of --out, not of rep's temp file.
+      if (!(e as NodeJS.ErrnoException).code) throw e;
+      return fail({ kind: 'io', file: `--out ${opts.out}`, message: `cannot write it (${cannotWrite(e)}); nothing was published` });
+    }
+  }
   return ok({ out: path.resolve(opts.out), files, bundleSha256, imageDigest, repoDigest });
 }

@@ -21,6 +21,7 @@ import { formatDiagnostic } from '../../src/diag.js';
 import { forVerification, verifyTag } from '../../src/publish/rebuild.js';
 import { parseSecretGrant } from '../../src/scheduler/secrets.js';
 import { verifyBundle } from '../../src/publish/verify.js';
+import { packBundle } from '../../src/publish/bundle.js';
 import { openProject } from '../../src/project.js';
 import { makeProject, open, REPO, rep } from '../helpers.js';
 
@@ -524,5 +525,29 @@ describe('key files named with --key and --sign (a review)', () => {
     expect(existsSync(path.join(dir, 'b'))).toBe(false);
     // Through the library, a key file that cannot be read is a failed signature check, as before.
     expect(await failures(bundle, '/dev/zero')).toEqual([['signature', '--key /dev/zero: not a regular file (a character device): rep reads only regular files']]);
+  });
+});
+
+describe('an output rep cannot write (a review)', () => {
+  it('is a usage error naming --out, before anything is built: no errno naming a temp file, no stack trace from the zip', () => {
+    const dir = makeProject(TREE);
+    // /proc takes no new files, even from root (the tests run as root, whom a folder's mode does not stop).
+    for (const out of ['/proc/x.zip', '/proc/x.tar.gz', '/proc/new/bundle']) {
+      expect(repSource(dir, ['publish', '--engine', 'none', '-o', out]), out).toEqual([2, '', `rep: --out ${out}: cannot write there (the folder takes no new files)\n`]);
+    }
+    // Nothing was built: a build would have written the Dockerfile.
+    expect(existsSync(path.join(dir, 'Dockerfile'))).toBe(false);
+  });
+
+  it('packing a bundle where no file can be made fails as a value, and the folder removed after it leaves no error without a listener', async () => {
+    const { bundle } = await published();
+    const stage = mkdtempSync(path.join(tmpdir(), 'rep-stage-'));
+    cpSync(bundle, stage, { recursive: true });
+    for (const out of ['/proc/x.zip', '/proc/x.tar.gz']) {
+      await expect(packBundle(stage, out), out).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+    rmSync(stage, { recursive: true, force: true });
+    // yazl read the removed files after the failure: an 'error' on the ZipFile with no listener ended the process.
+    await new Promise((done) => setTimeout(done, 200));
   });
 });
