@@ -333,9 +333,16 @@ addBuildOptions(program.command('publish'), 'publish')
   .option('--image', 'add the image itself (image.oci.tar: an OCI image layout that docker load, podman load, skopeo and apptainer read)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')
   .action(async (o: Pick<BuildFlags, 'engine' | 'network' | 'buildkit' | 'secret'> & { out: string; sign?: string; image?: boolean; push?: string }, cmd: Command) => {
-    const answer = await engineSoon(o.engine, o.buildkit);
+    const { selectEngine } = await import('../src/engine/select.js');
+    const asked = selectEngine(o.engine, { buildkit: o.buildkit });
+    asked.catch(() => undefined);
     const p = await project(cmd);
-    const engine = await answer();
+    const { engine, notice, unanswered } = unwrap(await asked);
+    // Publishing is building, then bundling the image built: auto finding no engine fell back to none and
+    // published, exit 0, a bundle with no image and a citation of a tag with no digest (a review). Only an
+    // explicit --engine none asks for a bundle without an image.
+    if (unanswered) failWith([{ kind: 'engine', engine: '--engine auto', message: `${unanswered}: rep publish builds the image it bundles; --engine none writes a bundle without one` }]);
+    if (notice) process.stderr.write(`rep: ${printable(notice)}\n`);
     const { publish } = await import('../src/publish/publish.js');
     const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: await secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors);

@@ -12,6 +12,11 @@ export interface Selected {
   engine: Engine;
   /** A one-line notice for the user: auto fell back. */
   notice?: string;
+  /**
+   * Why auto found no engine, when it fell back to none: said as the problem
+   * by a command that is no use without an engine, rather than the notice.
+   */
+  unanswered?: string;
 }
 
 /** The engine to use, or an engine problem saying why the one named cannot be used. */
@@ -35,7 +40,8 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
       const why = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : silent.kind === 'no-answer' ? silent.said : env.REP_DOCKER ? `REP_DOCKER=${env.REP_DOCKER}: no such program` : undefined;
       const podman = make('podman');
       if (await podman.available()) return ok({ engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) });
-      return ok({ engine: new NoneEngine(), notice: `no container engine answers (docker${why ? `: ${why};` : ','} podman): building nothing, as with --engine none` });
+      const unanswered = `no container engine answers (docker${why ? `: ${why};` : ','} podman)`;
+      return ok({ engine: new NoneEngine(), notice: `${unanswered}: building nothing, as with --engine none`, unanswered });
     }
     default: {
       const never: never = choice;

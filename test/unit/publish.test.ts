@@ -551,3 +551,17 @@ describe('an output rep cannot write (a review)', () => {
     await new Promise((done) => setTimeout(done, 200));
   });
 });
+
+describe('rep publish with --engine auto and no engine answering (a review)', () => {
+  it("says the engine's problem and exits 1, writing nothing: it fell back to none and published a bundle with no image, exit 0", () => {
+    const dir = makeProject(TREE);
+    const env = { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock', REP_DOCKER: '/nonexistent/docker', REP_PODMAN: '/nonexistent/podman' };
+    const [code, stdout, stderr] = repSource(dir, ['publish', '-o', 'b'], env);
+    expect([code, stdout]).toEqual([1, '']);
+    expect(stderr).toMatch(/^rep: --engine auto: no container engine answers \(docker.*podman\): rep publish builds the image it bundles; --engine none writes a bundle without one\n$/);
+    expect(existsSync(path.join(dir, 'b'))).toBe(false);
+    // Asked for, a bundle without an image is still written.
+    expect(repSource(dir, ['publish', '--engine', 'none', '-o', 'b'], env)[0]).toBe(0);
+    expect(existsSync(path.join(dir, 'b', 'provenance.json'))).toBe(true);
+  });
+});
