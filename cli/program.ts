@@ -105,15 +105,12 @@ async function engineFor(choice: EngineChoice, buildkit?: boolean) {
  * problem, exit 1, rather than auto's fallback to none, which such a command then refused as if --engine none
  * had been asked (a review: "rep gc: --engine none: rep gc needs an engine").
  */
-async function engineAnswering(choice: EngineChoice, what: string): Promise<Engine> {
+async function engineAnswering(choice: EngineChoice, why: string): Promise<Engine> {
   const { selectEngine } = await import('../src/engine/select.js');
-  const sel = unwrap(await selectEngine(choice, {}));
-  if (choice === 'auto' && sel.engine.name === 'none') {
-    process.stderr.write(`rep: ${printable((sel.notice ?? 'no container engine answers').replace(/: building nothing, as with --engine none$/, ''))}: ${what} needs one\n`);
-    throw new Exit(1);
-  }
-  if (sel.notice) process.stderr.write(`rep: ${printable(sel.notice)}\n`);
-  return sel.engine;
+  const { engine, notice, unanswered } = unwrap(await selectEngine(choice, {}));
+  if (unanswered) failWith([{ kind: 'engine', engine: '--engine auto', message: `${unanswered}: ${why}` }]);
+  if (notice) process.stderr.write(`rep: ${printable(notice)}\n`);
+  return engine;
 }
 
 /**
@@ -457,7 +454,7 @@ program
     const keepBytes = o.keepBytes === undefined ? undefined : parseSize(o.keepBytes) ?? badFlag(`--keep-bytes ${o.keepBytes}`, 'expected a size such as 500M or 2G');
     if (o.all && (keepStates !== undefined || keepBytes !== undefined)) badFlag('--all', 'keeps nothing: it takes no --keep-states or --keep-bytes');
     const { gc, formatGc } = await import('../src/commands/gc.js');
-    const r = await gc(cmd.optsWithGlobals<ProjectFlags>(), { engine: await engineAnswering(o.engine, 'rep gc'), keepStates, keepBytes, all: o.all, dryRun: o.dryRun });
+    const r = await gc(cmd.optsWithGlobals<ProjectFlags>(), { engine: await engineAnswering(o.engine, "rep gc removes the engine's images"), keepStates, keepBytes, all: o.all, dryRun: o.dryRun });
     if (!r.ok) failWith(r.errors);
     out(formatGc(r.value, Boolean(o.dryRun)));
     if (r.value.failed.length) throw new Exit(1);

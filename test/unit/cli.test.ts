@@ -230,7 +230,7 @@ describe('a command that needs an engine, with --engine auto and none answering'
       const env = { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock', REP_DOCKER: '/nonexistent/docker', REP_PODMAN: '/nonexistent/podman' };
       const r = spawnSync(process.execPath, ['--import', path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs'), path.join(REPO, 'cli', 'main.ts'), 'gc'], { cwd: dir, encoding: 'utf8', env, timeout: 30_000, killSignal: 'SIGKILL' });
       expect([r.status, r.stdout]).toEqual([1, '']);
-      expect(r.stderr).toMatch(/^rep: no container engine answers \(docker.*podman\): rep gc needs one\n$/);
+      expect(r.stderr).toMatch(/^rep: --engine auto: no container engine answers \(docker.*podman\): rep gc removes the engine's images\n$/);
       expect(r.stderr).not.toContain('--engine none');
     } finally {
       rmSync(dir, { recursive: true, force: true });
