@@ -6,10 +6,11 @@
 // and then copied them with `COPY --from=rep-cache:<key>` took them from
 // another one, its key and provenance naming bytes its image does not hold (a
 // review). So each image a build goes on to use (a parent a step builds FROM,
-// a producer it copies from, the target under the final image, and the images
-// the canonical rewrite reads) is tagged by its id under a pin, and used by
-// that name. Pins go when the build ends; a killed rep's are removed by
-// `rep gc`, which knows them by the process named in them.
+// a producer it copies from, the target under the final image, and the final
+// image) is tagged by its id under a pin, and used by that name; the canonical
+// rewrite reads those, and the other step images by their ids. Pins go when
+// the build ends; a killed rep's are removed by `rep gc`, which knows them by
+// the process named in them.
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';
 import { PIN_REPO } from '../lock/reference.js';
