@@ -95,13 +95,19 @@ class Store extends Base {
   }
 }
 
-/** The build of `dir` as it is now: its plan's keys (by step), and runBuild's promise, not awaited (a killed rep's never settles). */
-function start(dir: string, engine: Engine, events: string[] = []): { keys: Map<string, string>; done: Promise<RunResult> } {
+/** The project in `dir` as it is now, walked and planned. */
+function planned(dir: string) {
   const p = open(dir);
   const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
   if (!index.ok) throw new Error('walk failed');
   const plan = planBuild(p.dag, p.ctx, { index: index.value });
   if (!plan.ok) throw new Error('plan failed');
+  return { p, index, plan };
+}
+
+/** The build of `dir` as it is now: its plan's keys (by step), and runBuild's promise, not awaited (a killed rep's never settles). */
+function start(dir: string, engine: Engine, events: string[] = []): { keys: Map<string, string>; done: Promise<RunResult> } {
+  const { p, index, plan } = planned(dir);
   const keys = new Map(plan.value.steps.map((s) => [s.name, s.key] as const));
   const done = runBuild(p, engine, plan.value, {
     jobs: 1,
@@ -175,11 +181,7 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     dirs.push(dir);
     const app = path.join(dir, 'app.txt');
     const engine = new Store(dir);
-    const p = open(dir);
-    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
-    if (!index.ok) throw new Error('walk failed');
-    const plan = planBuild(p.dag, p.ctx, { index: index.value });
-    if (!plan.ok) throw new Error('plan failed');
+    const { p, index, plan } = planned(dir);
     const key = plan.value.step('app').key;
     engine.during = () => {
       writeFileSync(app, 'BBBB');
@@ -270,11 +272,7 @@ describe('two steps with the same key (the same commands on the same inputs, in 
     const dir = makeProject({ Repfile: twin, 'app.txt': 'AAAA' });
     dirs.push(dir);
     const engine = new Store(dir);
-    const p = open(dir);
-    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
-    if (!index.ok) throw new Error('walk failed');
-    const plan = planBuild(p.dag, p.ctx, { index: index.value });
-    if (!plan.ok) throw new Error('plan failed');
+    const { p, index, plan } = planned(dir);
     const keys = new Map(plan.value.steps.map((s) => [s.name, s.key] as const));
     expect(keys.get('app')).toBe(keys.get('two'));
     const events: string[] = [];
@@ -305,11 +303,7 @@ describe('the images a run builds on are its own, whatever happens to their rep-
     const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
     dirs.push(dir);
     const engine = new Store(dir);
-    const p = open(dir);
-    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
-    if (!index.ok) throw new Error('walk failed');
-    const plan = planBuild(p.dag, p.ctx, { index: index.value });
-    if (!plan.ok) throw new Error('plan failed');
+    const { p, index, plan } = planned(dir);
     const appKey = plan.value.step('app').key;
     const other = `sha256:${'e'.repeat(64)}`;
     engine.images.set(other, 'EVIL');
@@ -335,11 +329,7 @@ describe('the images a run builds on are its own, whatever happens to their rep-
     const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
     dirs.push(dir);
     const engine = new Store(dir);
-    const p = open(dir);
-    const index = ContextIndex.walk(p.ctx.dir, p.ctx.ignore, p.ctx.ignoreText);
-    if (!index.ok) throw new Error('walk failed');
-    const plan = planBuild(p.dag, p.ctx, { index: index.value });
-    if (!plan.ok) throw new Error('plan failed');
+    const { p, index, plan } = planned(dir);
     const appKey = plan.value.step('app').key;
     const errors: string[] = [];
     const r = await runBuild(p, engine, plan.value, {
