@@ -153,10 +153,10 @@ export class CacheFrom {
    * Removes the names the folders' archives were loaded under, when the run is over (a consumer's key is known only
    * once its producer's outputs are measured, and the archive has that key too): each image no step asked for goes
    * with its name, as docker and podman remove an image with its last tag; those steps took stay as rep-cache:<key>.
-   * `_keys`, the run's, are not needed: an archive's image was tagged rep-cache:<key> only for a key a step asked for.
+   * An archive's image was tagged rep-cache:<key> only for a key a step asked for: the run's keys are not needed.
    * A rep killed before leaves the names (and their images) under LOAD_REPO; `rep gc` removes them (deadLoadName).
    */
-  async dropUnwanted(_keys?: readonly string[]): Promise<void> {
+  async release(): Promise<void> {
     const loads = await Promise.allSettled(this.loads.values());
     this.loads.clear();
     for (const load of loads) if (load.status === 'fulfilled' && load.value) await removeNames(this.engine, load.value.values());

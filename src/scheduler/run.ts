@@ -293,8 +293,8 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
 
   // Start every step at once; each waits for its own dependencies.
   const all = await Promise.all(dag.order.map(run));
-  // Every step's key is settled now: a cache folder's step images that none of them has go again (see CacheFrom.dropUnwanted).
-  await opts.cacheFrom?.dropUnwanted(plan.steps.map((s) => s.key));
+  // Every step's key is settled now: a cache folder's step images that none of them asked for go again (see CacheFrom.release).
+  await opts.cacheFrom?.release();
   const settled = new Map(all.map((r) => [r.name, r] as const));
   const cancelled = [...settled.values()].some((r) => r.status === 'cancelled') || Boolean(opts.signal?.aborted);
   const ok = [...settled.values()].every((r) => r.status === 'cached' || r.status === 'built');

@@ -350,7 +350,7 @@ describe("a cache folder's archive", () => {
     expect(existsSync(engine.loaded[0]!)).toBe(false);
     expect([engine.tags.get(`rep-cache:${K1}`), engine.tags.get(`rep-cache:${K2}`)]).toEqual([ID('1'), ID('f')]);
     expect(tagsIn(engine, LOAD_REPO).map((t) => t.slice(-64))).toEqual([K1, K2]);
-    await from.dropUnwanted([`sha256:${K2}`]);
+    await from.release();
     expect([tagsIn(engine, LOAD_REPO), tagsIn(engine, 'rep-cache')]).toEqual([[], [`rep-cache:${K1}`, `rep-cache:${K2}`]]);
   });
 });
@@ -383,7 +383,7 @@ describe('the step images a cache folder has', () => {
     expect(seen).toEqual([[`rep-cache:${K3}`]]);
     expect(await engine.hasImage(`rep-cache:${K1}`)).toBe(false);
     expect(tagsIn(engine, 'rep-cache')).toEqual([`rep-cache:${K2}`, `rep-cache:${K3}`]);
-    await from.dropUnwanted([`sha256:${K2}`]);
+    await from.release();
     // K3 the engine had: its image, not the archive's, before and after.
     expect([...engine.tags].sort()).toEqual([[`rep-cache:${K2}`, ID('f')], [`rep-cache:${K3}`, ID('3')]]);
     expect(engine.removed.every((r) => r.startsWith(`${LOAD_REPO}:`))).toBe(true);
@@ -400,7 +400,7 @@ describe('the step images a cache folder has', () => {
     expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('b'));
     // A step of this build of key K1 that found no image before B made it: B's is taken, not replaced.
     expect(await from.fetch(`sha256:${K1}`)).toBe(`dir://${d}`);
-    await from.dropUnwanted([`sha256:${K1}`, `sha256:${K2}`]);
+    await from.release();
     expect([...engine.tags].sort()).toEqual([[`rep-cache:${K1}`, ID('b')], [`rep-cache:${K2}`, ID('f')]]);
   });
 
@@ -430,7 +430,7 @@ describe('the step images a cache folder has', () => {
     const engine = new FailsHalfway(new Map(), ID('f'));
     const from = new CacheFrom(engine, [dirSpec(d)]);
     expect(await from.fetch(`sha256:${K2}`)).toBeUndefined();
-    await from.dropUnwanted([`sha256:${K2}`]);
+    await from.release();
     expect([...engine.tags]).toEqual([]);
   });
 
