@@ -1,6 +1,6 @@
 // What one test run leaves behind is removed when it ends: every test's temp
 // folders (projects, bundles, exports) go under one folder through TMPDIR,
-// and the images the run tagged in rep's namespaces (rep-cache, rep-test/*,
+// and the images the run tagged in rep's namespaces (rep-cache, rep-pin, rep-test/*,
 // rep-verify/*) in docker and podman are removed, while images that were
 // there before the run stay. Runs that overlap (two worktrees, a developer
 // and an agent) share one engine: the last of them to end removes what all
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { alive } from '../../src/state/mutex.js';
 
 const ENGINES = [process.env.REP_DOCKER || 'docker', process.env.REP_PODMAN || 'podman'];
-const OURS = /^(localhost\/)?(rep-cache|rep-test\/[^:]+|rep-verify\/[^:]+):[^:]+$/;
+const OURS = /^(localhost\/)?(rep-cache|rep-pin|rep-test\/[^:]+|rep-verify\/[^:]+):[^:]+$/;
 
 /** Tags in rep's namespaces an engine has now (none when the engine does not answer). */
 function repTags(bin: string): Set<string> {
