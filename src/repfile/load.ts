@@ -2,7 +2,7 @@
 // schema, and turn every problem into a located Diagnostic.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument, visit, type Alias } from 'yaml';
+import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
@@ -94,6 +94,7 @@ export function parseRepfile(
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return fail(source.at([], 'expected a mapping with at least `rep: 1`, `name`, `base` and `steps`'));
   }
+  envAsWritten(doc, data as Record<string, unknown>);
   const parsed = repfileSchema.safeParse(data);
   if (!parsed.success) {
     const errors = parsed.error.issues.flatMap((i) => issueToDiagnostics(i, data, source));
@@ -165,6 +166,29 @@ function firstInvalidUtf8(buf: Uint8Array): number {
 }
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * Environment values that YAML reads as numbers or booleans are kept as
+ * written: `PYTHON_VERSION: 3.10` is the string "3.10", not the number 3.1,
+ * and `0x10`, `010`, `1e400` or `True` reach ENV unchanged (toJS made them
+ * "16", "10", "Infinity" and "true"). Quoted values are strings already.
+ */
+function envAsWritten(doc: Document, data: Record<string, unknown>): void {
+  const own = (o: unknown, k: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
+  const maps: [unknown, unknown][] = [[doc.get('env', true), own(data, 'env')]];
+  const steps = doc.get('steps', true);
+  if (isMap(steps)) for (const pair of steps.items) if (isMap(pair.value) && isScalar(pair.key)) maps.push([pair.value.get('env', true), own(own(own(data, 'steps'), String(pair.key.value)), 'env')]);
+  for (const [map, values] of maps) {
+    if (!isMap(map) || values === null || typeof values !== 'object') continue;
+    for (const pair of map.items) {
+      // Anchored elsewhere, an alias's value is read where it is written; the anchor's own node is left as it is.
+      const node = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+      if (!isScalar(pair.key) || !isScalar(node) || (typeof node.value !== 'number' && typeof node.value !== 'boolean') || node.source === undefined) continue;
+      const key = String(pair.key.value);
+      if (Object.hasOwn(values, key)) (values as Record<string, unknown>)[key] = node.source;
+    }
+  }
+}
 
 function envRecord(env: Record<string, string | number | boolean> | undefined): Record<string, string> {
   const out: Record<string, string> = {};

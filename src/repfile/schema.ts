@@ -67,7 +67,7 @@ const envValue = z.union([z.string().regex(TABS, { error: 'an environment value 
 
 const env = z
   .record(z.string().regex(ENV_NAME, { error: 'an environment variable name is letters, digits and "_", not starting with a digit' }), envValue)
-  .describe('Environment variables set with ENV, inherited by the steps built on this one.');
+  .describe('Environment variables set with ENV, inherited by the steps built on this one. A value written as a number or boolean is kept as written: 3.10 stays "3.10".');
 
 export const stepSchema = z
   .strictObject({

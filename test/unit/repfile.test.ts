@@ -38,6 +38,14 @@ describe('Repfile parsing', () => {
     expect(r.image).toMatchObject({ tag: 'demo:1', cmd: ['run'], expose: ['8080', '53/udp'] });
   });
 
+  it('keeps environment values YAML reads as numbers or booleans as they are written', () => {
+    // YAML's numbers lose what a version means: 3.10 was the number 3.1, 0x10 was 16, 010 was 10.
+    const r = ok(HEAD + 'env: {PY: 3.10, HEX: 0x10, ZIP: 010, BIG: 1e400, YES: True, Q: "3.10", N: 2}\nsteps:\n  a:\n    run: x\n    env: {V: 1.0, A: &v 2.50}\n  b:\n    run: y\n    env: {W: *v}\n');
+    expect(r.env).toEqual({ BIG: '1e400', HEX: '0x10', N: '2', PY: '3.10', Q: '3.10', YES: 'True', ZIP: '010' });
+    expect(r.steps[0]!.env).toEqual({ A: '2.50', V: '1.0' });
+    expect(r.steps[1]!.env).toEqual({ W: '2.50' });
+  });
+
   it('defaults workdir to /work and the tag to NAME:latest', () => {
     const r = ok(HEAD + 'steps:\n  a:\n    run: x\n');
     expect(r.workdir).toBe('/work');
