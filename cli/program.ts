@@ -325,7 +325,7 @@ program
 
 addBuildOptions(program.command('publish'), 'publish')
   .description('build, then write the bundle for a paper: Dockerfile, context, provenance, citation, checksums')
-  .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip')
+  .requiredOption('-o, --out <path>', 'a new folder, or FILE.tar.gz, or FILE.zip (an existing file is replaced)')
   .option('--sign <key>', 'sign the provenance statement (DSSE) with this ed25519 private key (PEM)')
   .option('--image', 'add the image itself (image.oci.tar: an OCI image layout that docker load, podman load, skopeo and apptainer read)')
   .option('--push <ref>', 'push the image to this reference and record its repo digest')

@@ -17,9 +17,17 @@ import { createExclusive, tempBeside } from '../safefs.js';
 export type BundleKind = 'dir' | 'tar.gz' | 'zip';
 
 export function bundleKind(out: string): BundleKind {
-  if (/\.(tar\.gz|tgz)$/.test(out)) return 'tar.gz';
-  if (out.endsWith('.zip')) return 'zip';
+  if (/\.(tar\.gz|tgz)$/i.test(out)) return 'tar.gz';
+  if (/\.zip$/i.test(out)) return 'zip';
   return 'dir';
+}
+
+/**
+ * A name that says an archive rep does not write (paper.tar, paper.tar.xz):
+ * taken for a folder's, it made a folder the user took for a file.
+ */
+export function otherArchive(out: string): string | undefined {
+  return /\.(tar(\.(xz|bz2|zst|lz|lz4|lzma|z))?|t[bx]z2?|txz|tzst|gz|bz2|xz|zst|7z|rar)$/i.exec(path.basename(out))?.[0];
 }
 
 /**

@@ -16,7 +16,7 @@ import { lockPath } from '../lock/lockfile.js';
 import { parseImageRef } from '../lock/reference.js';
 import type { Project } from '../project.js';
 import { makeTempDir, type TempDir } from '../tempdir.js';
-import { bundleFiles, bundleKind, packBundle, type BundleKind } from './bundle.js';
+import { bundleFiles, bundleKind, otherArchive, packBundle, type BundleKind } from './bundle.js';
 import { citationCff, citeLatex, citeMarkdown } from './citation.js';
 import { keyFromFile, signEnvelope } from './dsse.js';
 import { describeImage, withSbom, type ImageFiles } from './imagefiles.js';
@@ -86,6 +86,8 @@ function outProblem(out: string, kind: BundleKind, project: Project): string | u
     if (inside(path.join(realpathSync(path.dirname(d)), path.basename(d)))) return `goes through ${path.relative(process.cwd(), d) || d}, a link in the project; rep writes no bundle through one`;
   }
   if (kind === 'dir') {
+    const other = otherArchive(out);
+    if (other && !st?.isDirectory()) return `rep writes no ${other} archive: name FILE.tar.gz, FILE.zip or a folder`;
     if (st && (!st.isDirectory() || readdirSync(abs).length > 0)) return 'exists and is not an empty folder; name a new folder, FILE.tar.gz or FILE.zip';
     // A new folder is made with its missing parents, in the nearest folder there is.
     let there = abs;

@@ -302,6 +302,18 @@ describe('rep publish and rep verify', () => {
       expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
       expect((await verifyBundle(path.join(dir, 'old.tar.gz'))).ok).toBe(true);
     });
+
+    it('an archive rep does not write (paper.tar, paper.tar.xz) is refused, not made a folder; PAPER.ZIP is a zip', async () => {
+      const dir = makeProject({ ...TREE, '.dockerignore': '*.tar*\n*.ZIP\n' });
+      for (const [name, what] of [['paper.tar', '.tar'], ['paper.tar.xz', '.tar.xz'], ['paper.TAR.BZ2', '.TAR.BZ2']]) {
+        expect(await refused(dir, path.join(dir, name!))).toEqual([['flag', `rep: --out ${path.join('<project>', name!)}: rep writes no ${what} archive: name FILE.tar.gz, FILE.zip or a folder`]]);
+        expect(existsSync(path.join(dir, name!))).toBe(false);
+      }
+      const r = await publish(open(dir), { engine: none, out: path.join(dir, 'PAPER.ZIP') });
+      expect(r.ok).toBe(true);
+      expect(readFileSync(path.join(dir, 'PAPER.ZIP')).subarray(0, 2).toString()).toBe('PK');
+      expect((await verifyBundle(path.join(dir, 'PAPER.ZIP'))).ok).toBe(true);
+    });
   });
 
   it('leaves no half-written folder bundle when it fails after it began writing (a new folder goes, an empty one is emptied)', async () => {
