@@ -375,6 +375,10 @@ program
     };
     const secrets = (o.secret ?? []).map((s) => unwrap(parseSecretGrant(s)));
     if (secrets.length && !o.rebuild) badFlag('--secret', 'only --rebuild takes it');
+    // A path that names no bundle is a mistake on the command line (exit 2), as cmp and diff say of a missing file; a bundle that fails its checks is 1.
+    const { notABundle } = await import('../src/publish/bundle.js');
+    const notOne = notABundle(bundle);
+    if (notOne) badFlag(`verify ${bundle}`, notOne);
     // The key is read here, before the engine and the bundle: a key rep cannot use is a mistake on the command line (exit 2), not a failed check.
     const { keyFromFile } = await import('../src/publish/dsse.js');
     const key = o.key === undefined ? undefined : unwrap(keyFromFile(o.key, 'public', '--key'));

@@ -69,6 +69,19 @@ export async function packBundle(dir: string, out: string): Promise<void> {
   }
 }
 
+/** Why `where` names no bundle (nothing there, or a file that is not FILE.tar.gz or FILE.zip), before any of it is read. */
+export function notABundle(where: string): string | undefined {
+  let st;
+  try {
+    st = statSync(where, { throwIfNoEntry: false });
+  } catch (e) {
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (!st) return 'no such file or folder';
+  if (!st.isDirectory() && (!st.isFile() || bundleKind(where) === 'dir')) return 'not a bundle: a folder, FILE.tar.gz or FILE.zip';
+  return undefined;
+}
+
 /**
  * The bundle as a folder: itself (resolved once), or an archive unpacked into
  * `into`, a new folder rep owns (see extract.ts for what is refused). Throws an
@@ -76,11 +89,11 @@ export async function packBundle(dir: string, out: string): Promise<void> {
  */
 export async function openBundle(where: string, into: string, limits: Limits): Promise<string> {
   const label = path.basename(where);
-  const st = statSync(where, { throwIfNoEntry: false });
-  if (!st) throw new ExtractError(`${where}: no such file or folder`);
+  const why = notABundle(where);
+  if (why) throw new ExtractError(`${where}: ${why}`);
+  const st = statSync(where);
   if (st.isDirectory()) return realpathSync(where);
   const kind = bundleKind(where);
-  if (kind === 'dir' || !st.isFile()) throw new ExtractError(`${where}: not a bundle (a folder, FILE.tar.gz or FILE.zip)`);
   mkdirSync(into);
   const o = { label, limits, links: false, archiveSize: st.size };
   if (kind === 'zip') await extractZip(where, into, o);

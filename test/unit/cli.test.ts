@@ -57,6 +57,14 @@ describe('rep CLI', () => {
     expect(repSource(dir, ['gc', '--engine', 'none', '--keep-states', '99999999999999999999'])).toEqual([2, '', 'rep: --keep-states 99999999999999999999: expected a whole number from 1 to 1000000000\n']);
   });
 
+  it('rep verify of a path that names no bundle is bad usage (exit 2); a bundle that fails its checks is 1', () => {
+    const dir = makeProject({ Repfile: REPFILE, 'notes.txt': 'x\n', 'empty/.keep': '' });
+    expect(repSource(dir, ['verify', 'nothing-here'])).toEqual([2, '', 'rep: verify nothing-here: no such file or folder\n']);
+    expect(repSource(dir, ['verify', 'notes.txt'])).toEqual([2, '', 'rep: verify notes.txt: not a bundle: a folder, FILE.tar.gz or FILE.zip\n']);
+    const [code, stdout] = repSource(dir, ['verify', 'empty']);
+    expect([code, stdout]).toEqual([1, expect.stringContaining('FAILED  checksums')]);
+  });
+
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     const [code, out] = repSource(dir, ['help', 'bogus']);
