@@ -14,7 +14,7 @@ import type { Engine } from '../src/engine/engine.js';
 import type { CacheSpec } from '../src/scheduler/cache.js';
 import type { SecretGrant } from '../src/scheduler/secrets.js';
 import { progressMode, renderer } from './progress.js';
-import { exitCode, printable, quotedName, tailLines, terminalJson, type Diagnostic, type Result } from '../src/diag.js';
+import { diagnosticJson, exitCode, printable, quotedName, tailLines, terminalJson, type Diagnostic, type Result } from '../src/diag.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../src/emit/graphformats.js';
 import { formatReasons } from '../src/plan/reasons.js';
 import type { Project } from '../src/project.js';
@@ -32,9 +32,15 @@ class Exit extends Error {
 }
 
 /** Prints the problems and exits with the code their kinds give. */
+/** Set by the command's --json: its errors are JSON on stdout too, where a script reading the report or the events looks. */
+let jsonErrors = false;
+
 function failWith(errors: readonly Diagnostic[]): never {
   printDiagnostics(errors);
-  throw new Exit(exitCode(errors));
+  const code = exitCode(errors);
+  // One line: in build --json's stream of events it is the last, of type "error".
+  if (jsonErrors) out(terminalJson(JSON.stringify({ type: 'error', ok: false, exitCode: code, errors: errors.map(diagnosticJson) })));
+  throw new Exit(code);
 }
 
 function unwrap<T>(r: Result<T>): T {
@@ -87,6 +93,9 @@ const program = new Command('rep')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
 for (const o of PROJECT_OPTIONS) program.addOption(commanderOption(o));
+program.hook('preAction', (_program, command) => {
+  jsonErrors = command.opts().json === true;
+});
 
 async function project(cmd: Command, lockToRewrite = false): Promise<Project> {
   const g = cmd.optsWithGlobals<ProjectFlags>();

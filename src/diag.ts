@@ -157,6 +157,11 @@ const shown = (s: string) => s.split('\n').map(printable).join('\n');
  * the user gave; what is placed on rep's side (a flag, the engine, rep's own
  * files) starts with `rep:` (`rep: --secret x: ...`, `rep: docker: ...`).
  */
+/** A problem as JSON: its fields (the kind always said) and the line rep prints for it (`text`). */
+export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
+  return { ...d, kind: d.kind ?? 'file', text: formatDiagnostic(d) };
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   switch (d.kind) {
     case 'flag':

@@ -65,6 +65,23 @@ describe('rep CLI', () => {
     expect([code, stdout]).toEqual([1, expect.stringContaining('FAILED  checksums')]);
   });
 
+  it('--json gives JSON on stdout when the command fails too, with the exit code and each problem', () => {
+    const dir = makeProject({ Repfile: REPFILE.replace('steps:', 'steps:\n  bad:\n    needs: nope\n    run: x'), 'src/a': 'a' });
+    const [code, stdout, stderr] = repSource(dir, ['status', '--engine', 'none', '--json']);
+    expect(code).toBe(2);
+    const report = JSON.parse(stdout) as { ok: boolean; exitCode: number; errors: { kind: string; file: string; text: string; span: { start: { line: number } } }[] };
+    expect(report).toMatchObject({ type: 'error', ok: false, exitCode: 2 });
+    // A build's events are one JSON object a line; its error is the last line.
+    const [bcode, bout] = repSource(dir, ['build', '--engine', 'none', '--json']);
+    expect([bcode, bout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { type: string }).type)]).toEqual([2, ['error']]);
+    expect(report.errors[0]).toMatchObject({ kind: 'file', file: 'Repfile', span: { start: { line: 6 } } });
+    expect(stderr).toContain(report.errors[0]!.text);
+    const [vcode, vout] = repSource(dir, ['verify', 'nothing-here', '--json']);
+    expect([vcode, JSON.parse(vout)]).toEqual([2, { type: 'error', ok: false, exitCode: 2, errors: [{ kind: 'flag', flag: 'verify nothing-here', message: 'no such file or folder', text: 'rep: verify nothing-here: no such file or folder' }] }]);
+    // Without --json, stdout stays empty.
+    expect(repSource(dir, ['status', '--engine', 'none'])[1]).toBe('');
+  });
+
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
     const [code, out] = repSource(dir, ['help', 'bogus']);
