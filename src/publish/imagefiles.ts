@@ -22,7 +22,8 @@ export interface ImageFiles {
 /** `digest`: the image's config digest; without one (nothing was built) there is no SBOM. */
 export async function describeImage(engine: Engine, tag: string, digest: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ImageFiles> {
   const wanted = packageFiles();
-  const { manifest, files } = await imageContents(engine, tag, wanted.keep);
+  // The image built, by its id: the tag can have moved since (a push, another build, docker tag), and the SBOM names the digest.
+  const { manifest, files } = await imageContents(engine, digest ?? tag, wanted.keep);
   if (!digest) return { filesystem: prettyJson(manifest) };
   const inv = inventory(files, wanted.missed());
   const epoch = env.SOURCE_DATE_EPOCH !== undefined ? archiveMtime(env) : undefined;
