@@ -439,6 +439,9 @@ program
     const ctx = openContext({ file: g.file, context: g.context });
     if (!ctx.ok) failWith(ctx.errors);
     if (o.tar !== undefined) {
+      const { sourceDateEpoch } = await import('../src/context/tar.js');
+      const epoch = sourceDateEpoch();
+      if (epoch.problem) badFlag(`SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`, epoch.problem);
       // Opened here, so that a path that cannot be written is said as the flag's mistake, not thrown from a stream.
       const file = o.tar;
       const fd = file === '-' ? undefined : writing(`--tar ${file}`, () => openSync(file, 'w'));

@@ -10,10 +10,25 @@ import type { ContextFile } from './files.js';
 /** Files up to this size are read whole (one read); larger ones are streamed in chunks. */
 const SMALL = 1 << 20;
 
-export function archiveMtime(env: NodeJS.ProcessEnv = process.env): Date {
+/** The latest time a tar header holds (eleven octal digits of seconds, in 2242). */
+const TAR_MAX_SECONDS = 8 ** 11 - 1;
+
+/**
+ * SOURCE_DATE_EPOCH as reproducible-builds.org defines it: whole seconds since
+ * 1970, or unset (empty counts as unset). A value rep cannot use is said
+ * (`problem`), never read as 0: "abc" stated 1970 in the SBOM, and
+ * 99999999999999 threw once the build was done.
+ */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): { seconds?: number; problem?: string } {
   const s = env.SOURCE_DATE_EPOCH;
-  const n = s !== undefined && /^\d+$/.test(s) ? Number(s) : 0;
-  return new Date(n * 1000);
+  if (s === undefined || s === '') return {};
+  if (/^\d+$/.test(s) && Number(s) <= TAR_MAX_SECONDS) return { seconds: Number(s) };
+  return { problem: `expected whole seconds since 1970-01-01 up to ${TAR_MAX_SECONDS}` };
+}
+
+/** The one mtime of rep's archives: SOURCE_DATE_EPOCH when it is usable, else 1970. */
+export function archiveMtime(env: NodeJS.ProcessEnv = process.env): Date {
+  return new Date((sourceDateEpoch(env).seconds ?? 0) * 1000);
 }
 
 /** A context file, or bytes made in memory (e.g. a generated Dockerfile), at `name` in the archive. */

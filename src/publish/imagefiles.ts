@@ -3,7 +3,7 @@
 // sbom.cdx.json (the software its package databases list) with the lines
 // REPRODUCE.md shows of it.
 import { prettyJson } from '../canonical.js';
-import { archiveMtime } from '../context/tar.js';
+import { sourceDateEpoch } from '../context/tar.js';
 import type { Engine } from '../engine/engine.js';
 import type { ResourceDescriptor, Statement } from '../emit/provenance.js';
 import { cyclonedxJson } from '../sbom/cyclonedx.js';
@@ -26,7 +26,8 @@ export async function describeImage(engine: Engine, tag: string, digest: string 
   const { manifest, files } = await imageContents(engine, digest ?? tag, wanted.keep);
   if (!digest) return { filesystem: prettyJson(manifest) };
   const inv = inventory(files, wanted.missed());
-  const epoch = env.SOURCE_DATE_EPOCH !== undefined ? archiveMtime(env) : undefined;
+  const { seconds } = sourceDateEpoch(env);
+  const epoch = seconds === undefined ? undefined : new Date(seconds * 1000);
   return { filesystem: prettyJson(manifest), sbom: cyclonedxJson(inv, { tag, digest, epoch }), software: softwareSection(inv) };
 }
 

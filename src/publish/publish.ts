@@ -8,7 +8,7 @@ import { contextFiles, type BuildContext } from '../context/context.js';
 import { directoryCounts, parentOf } from '../emit/copies.js';
 import { statLine, symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256File, sha256Hex } from '../context/hash.js';
-import { ArchiveReadError, asEntries, writeTarFile } from '../context/tar.js';
+import { ArchiveReadError, asEntries, sourceDateEpoch, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
@@ -165,6 +165,8 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
     badOut = `cannot be checked (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
   if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
+  const epoch = sourceDateEpoch();
+  if (epoch.problem) return fail({ kind: 'flag', flag: `SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`, message: epoch.problem });
   let key;
   if (opts.sign) {
     const k = keyFromFile(opts.sign, 'private', '--sign');

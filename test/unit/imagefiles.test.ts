@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
+import { archiveMtime, sourceDateEpoch } from '../../src/context/tar.js';
 import { describeImage } from '../../src/publish/imagefiles.js';
 
 /** An engine whose containers are empty, which remembers what it was asked to export. */
@@ -24,6 +25,24 @@ describe('describeImage', () => {
     const d = await describeImage(exporting(asked), 'proj:latest', digest, {});
     expect(asked).toEqual([digest]);
     expect(JSON.parse(d.sbom!).metadata.component.version).toBe(digest);
+  });
+
+  it('states SOURCE_DATE_EPOCH as the SBOM time only when it is whole seconds; empty is unset', async () => {
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const time = async (v: string) => (JSON.parse((await describeImage(exporting([]), 'p:1', digest, { SOURCE_DATE_EPOCH: v })).sbom!) as { metadata: { timestamp?: string } }).metadata.timestamp;
+    expect(await time('1700000000')).toBe('2023-11-14T22:13:20.000Z');
+    // "" and "abc" stated 1970 (read as 0).
+    expect(await time('')).toBeUndefined();
+    expect(await time('abc')).toBeUndefined();
+  });
+
+  it('sourceDateEpoch says what it cannot use, and archives fall back to 1970 for it', () => {
+    expect(sourceDateEpoch({})).toEqual({});
+    expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: '' })).toEqual({});
+    expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: '315532800' })).toEqual({ seconds: 315532800 });
+    for (const v of ['abc', '-1', '1.5', '99999999999999', ' 1']) expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: v }).problem, v).toMatch(/^expected whole seconds since 1970-01-01/);
+    // 99999999999999 made an invalid Date (a RangeError once the build was done) and NaN in tar headers.
+    expect(archiveMtime({ SOURCE_DATE_EPOCH: '99999999999999' }).getTime()).toBe(0);
   });
 
   it('without a digest (nothing built) reads the tag and writes no SBOM', async () => {

@@ -303,6 +303,18 @@ describe('rep publish and rep verify', () => {
       expect((await verifyBundle(path.join(dir, 'old.tar.gz'))).ok).toBe(true);
     });
 
+    it('a SOURCE_DATE_EPOCH rep cannot use is refused before the build, not read as 1970', async () => {
+      const dir = makeProject(TREE);
+      const saved = process.env.SOURCE_DATE_EPOCH;
+      process.env.SOURCE_DATE_EPOCH = '99999999999999';
+      try {
+        expect(await refused(dir, path.join(dir, 'b'))).toEqual([['flag', 'rep: SOURCE_DATE_EPOCH=99999999999999: expected whole seconds since 1970-01-01 up to 8589934591']]);
+      } finally {
+        if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+        else process.env.SOURCE_DATE_EPOCH = saved;
+      }
+    });
+
     it('an archive rep does not write (paper.tar, paper.tar.xz) is refused, not made a folder; PAPER.ZIP is a zip', async () => {
       const dir = makeProject({ ...TREE, '.dockerignore': '*.tar*\n*.ZIP\n' });
       for (const [name, what] of [['paper.tar', '.tar'], ['paper.tar.xz', '.tar.xz'], ['paper.TAR.BZ2', '.TAR.BZ2']]) {
