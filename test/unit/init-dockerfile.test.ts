@@ -108,7 +108,8 @@ describe('rep init with a Dockerfile', () => {
 rep: 1
 name: ${projectName(path.basename(dir))}
 base: "python:3.12-slim"
-# Docker starts each stage in /; the Dockerfile's WORKDIRs are on the steps.
+# A stage starts in its image's WORKDIR, which rep init cannot read: / is assumed (set it here if
+# the base image has another). The Dockerfile's WORKDIRs are on the steps.
 workdir: /
 steps:
   main-1:
@@ -141,6 +142,17 @@ image:
     expect(text).toContain('  stage-1:\n    # Dockerfile:4\n    # Dockerfile:5: not converted: a Repfile has no health check; the image has none\n    #   HEALTHCHECK CMD true\n');
     expect(text).toContain('    from: "busybox:latest"\n    needs: [build]\n');
     expect(parseRepfile(text, { file: 'Repfile' }).ok).toBe(true);
+  });
+
+  it('says a relative WORKDIR or COPY destination depends on the base image\'s WORKDIR, which it cannot read (Jupyter\'s is /home/jovyan), once per stage', () => {
+    const { r } = initIn({
+      Dockerfile: 'FROM quay.io/jupyter/scipy-notebook:2024-05-27\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nWORKDIR work\nCOPY . .\nFROM debian:bookworm-slim AS b\nWORKDIR /srv\nCOPY . .\nFROM b\nWORKDIR x\n',
+      'requirements.txt': '',
+    });
+    const notes = r.ok ? r.value.dockerfile!.notes : [];
+    expect(notes).toEqual([{ line: 2, message: expect.stringMatching(/^COPY "\." is relative to the base image's working directory, which rep init cannot read: it took \//) }]);
+    expect(r.ok && r.value.text).toContain("    # Dockerfile:2: COPY \".\" is relative to the base image's working directory");
+    expect(r.ok && r.value.text).not.toContain('Docker starts each stage in /');
   });
 
   it('ENTRYPOINT clears a CMD only when the stage has not set one itself (BuildKit dispatchEntrypoint, cmdSet)', () => {

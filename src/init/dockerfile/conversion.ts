@@ -71,3 +71,15 @@ export function finalNotes(cx: Conversion): Note[] {
 export function unresolved(cx: Conversion, ins: Instruction, names: string[], what: string): void {
   for (const n of names) note(cx, ins, `${what} refers to $${n}, which this Dockerfile does not set (a base image's variable or a build argument): rep wrote it as empty`);
 }
+
+/**
+ * A relative WORKDIR or COPY destination (`path`) in a stage whose workdir is
+ * still the base image's: Docker resolves it against the image's WorkingDir
+ * (/home/jovyan in Jupyter's images), which rep init cannot read without an
+ * engine and takes as /. Said once per stage, at the first such place.
+ */
+export function relativeToImage(cx: Conversion, ins: Instruction, st: Stage, path: string): void {
+  if (path.startsWith('/') || st.workdirFrom !== 'image') return;
+  st.workdirFrom = 'noted';
+  note(cx, ins, `${ins.keyword} ${JSON.stringify(path)} is relative to the base image's working directory, which rep init cannot read: it took / (the Repfile's \`workdir: /\`). If the image sets another (docker image inspect -f '{{.Config.WorkingDir}}' IMAGE), set \`workdir:\` to it and put it in front of the workdirs below`, true);
+}

@@ -4,7 +4,7 @@
 // express (--chown, --parents, a URL or archive ADD, a here-document) is noted.
 import { printable } from '../../diag.js';
 import { imageRefProblem } from '../../lock/reference.js';
-import { linesOf, note, unresolved, type Conversion } from './conversion.js';
+import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { placeFrom, placeLocal, STAGING, type Placement } from './copy.js';
 import type { DraftStep } from './model.js';
 import type { Instruction } from './parse.js';
@@ -58,6 +58,7 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
       return;
     }
   }
+  relativeToImage(cx, ins, st, dest);
   const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir) : placeLocal(sources, dest, st.workdir, cx.kind);
   let cur: { step: DraftStep; workdir: string } | undefined;
   for (const p of placed) {

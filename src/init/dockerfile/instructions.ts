@@ -4,7 +4,7 @@
 // value a Repfile field cannot hold, and an instruction rep has no field for,
 // become notes.
 import { joinable } from '../../emit/dockerfile.js';
-import { linesOf, note, unresolved, type Conversion } from './conversion.js';
+import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { copyInstruction } from './copysteps.js';
 import { absolute, sq } from './model.js';
 import type { Instruction } from './parse.js';
@@ -72,7 +72,9 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
     }
     case 'WORKDIR': {
       const w = lexed(oneWord);
+      relativeToImage(cx, ins, st, w.words[0]!);
       st.workdir = absolute(w.words[0]!, st.workdir);
+      if (w.words[0]!.startsWith('/')) st.workdirFrom = 'dockerfile';
       break;
     }
     case 'USER': {

@@ -35,7 +35,16 @@ export function renderConverted(c: Converted, file: string, name: string): strin
   if (c.notes.length) out.push(`# Not converted or changed: ${c.notes.length} place(s), each noted below as "${file}:LINE".`);
   const stepNames = new Set(c.steps.map((s) => s.name));
   const starts = [c.base, ...c.steps.flatMap((s) => (s.from !== undefined && !stepNames.has(s.from) ? [s.from] : []))];
-  out.push('rep: 1', `name: ${yamlString(imageSafeName(name, starts))}`, `base: ${yamlString(c.base)}`, '# Docker starts each stage in /; the Dockerfile\'s WORKDIRs are on the steps.', 'workdir: /', 'steps:');
+  out.push(
+    'rep: 1',
+    `name: ${yamlString(imageSafeName(name, starts))}`,
+    `base: ${yamlString(c.base)}`,
+    // Docker starts a stage in its image's WorkingDir (not always /: Jupyter's images set /home/jovyan).
+    "# A stage starts in its image's WORKDIR, which rep init cannot read: / is assumed (set it here if",
+    "# the base image has another). The Dockerfile's WORKDIRs are on the steps.",
+    'workdir: /',
+    'steps:',
+  );
   for (const s of c.steps) out.push(...stepLines(s, file));
   out.push('image:', `  from: ${yamlString(i.from)}`);
   const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);

@@ -21,6 +21,12 @@ export interface Stage {
   steps: DraftStep[];
   /** What the Dockerfile has set so far. */
   workdir: string;
+  /**
+   * Whether `workdir` is known: a stage on an image starts in that image's
+   * WorkingDir, which rep init (no engine) cannot read and takes as /, until
+   * an absolute WORKDIR; 'noted' once a relative path was said to depend on it.
+   */
+  workdirFrom: 'dockerfile' | 'image' | 'noted';
   user?: string;
   shell?: string[];
   env: Map<string, string>;
@@ -46,6 +52,7 @@ export function newStage(index: number, parent: Parent, from: Stage | undefined,
     parent,
     steps: [],
     workdir: inherit ? from.workdir : '/',
+    workdirFrom: inherit ? from.workdirFrom : 'image',
     user: inherit ? from.user : undefined,
     shell: inherit ? from.shell : undefined,
     env: new Map(inherit ? from.env : []),
