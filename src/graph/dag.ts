@@ -80,6 +80,7 @@ const IMAGE_LIKE = /[:/@]/;
 
 export function buildDag(recipe: Recipe): Result<Dag> {
   const names = new Set(recipe.steps.map((s) => s.name));
+  const nearStep = new Map<string, string | undefined>();
   const src = recipe.source;
   const errors: Diagnostic[] = [];
   const nodes = new Map<string, DagNode>();
@@ -109,7 +110,9 @@ export function buildDag(recipe: Recipe): Result<Dag> {
     if (step.from !== undefined) {
       if (names.has(step.from)) parent = { kind: 'step', name: step.from };
       else {
-        const near = IMAGE_LIKE.test(step.from) ? undefined : closest(step.from, names);
+        // Asked once a name: a converted Dockerfile names one image in thousands of steps.
+        if (!IMAGE_LIKE.test(step.from) && !nearStep.has(step.from)) nearStep.set(step.from, closest(step.from, names));
+        const near = nearStep.get(step.from);
         if (near !== undefined) {
           errors.push(
             src.at(

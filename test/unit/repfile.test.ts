@@ -6,6 +6,8 @@ import { repfileJsonSchema } from '../../src/repfile/schema.js';
 import { buildDag } from '../../src/graph/dag.js';
 import { stableOrder } from '../../src/graph/order.js';
 import fc from 'fast-check';
+import { distance } from 'fastest-levenshtein';
+import { closest } from '../../src/repfile/suggest.js';
 import Ajv2020 from 'ajv/dist/2020.js';
 
 const errorsOf = (text: string) => {
@@ -140,6 +142,16 @@ describe('Repfile references and graph', () => {
   it('suggests the step meant by a misspelt need', () => {
     const dir = project('  system:\n    run: x\n  app:\n    needs: [sytem]\n');
     expect(openErrors(dir)).toEqual(['Repfile:8:13: steps.app.needs: unknown step "sytem" (did you mean "system"?)']);
+  });
+
+  it('suggests as it did when it sorted every candidate for each word: the nearest, of equals the first in code-point order', () => {
+    const sorted = (word: string, names: string[]) => {
+      const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3) + 1));
+      const [d, best] = [...names].sort().reduce<[number, string | undefined]>((b, c) => { const d = distance(word.toLowerCase(), c.toLowerCase()); return d < b[0] ? [d, c] : b; }, [Infinity, undefined]);
+      return d <= limit ? best : undefined;
+    };
+    expect(closest('ab', ['ac', 'aa', 'ab-'])).toBe('aa');
+    fc.assert(fc.property(fc.string({ maxLength: 8 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 20 }), (w, names) => closest(w, names) === sorted(w, names)), { numRuns: 2000 });
   });
 
   it('names every step of a cycle, in order', () => {
