@@ -56,6 +56,9 @@ export function roCrate(c: CrateInput): object {
     sha256: f.sha256,
   }));
   const imageId = c.image.file ?? '#image';
+  // The image shipped as a file is still the image of that tag and digest: said of the file, since #image is not written then.
+  const imageFile = files.find((f) => f['@id'] === c.image.file);
+  if (imageFile) Object.assign(imageFile, { alternateName: c.image.tag, ...(c.image.configDigest ? { identifier: c.image.configDigest } : {}) });
   const sbom = files.find((f) => f['@id'] === c.sbom);
   if (sbom) sbom.about = { '@id': imageId };
   const image: Entity | undefined = c.image.file

@@ -72,6 +72,16 @@ describe('the RO-Crate', () => {
     expect(g.filter((e) => e['@type'] === 'CreativeWork' && e.name === 'a#b/../c?d e').map((e) => e['@id'])).toEqual(['#input/a%23b/../c%3Fd%20e']);
   });
 
+  it('names the image tag and config digest whether the image is in the bundle (image.oci.tar) or not (#image)', () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const file = { path: 'image.oci.tar', size: 1, sha256: '0'.repeat(64), description: 'image', encodingFormat: 'application/x-tar' };
+    const shipped = crate({ files: [file], image: { tag: 'x:1', configDigest: digest, file: 'image.oci.tar' } })['@graph'];
+    expect(shipped.find((e) => e['@id'] === 'image.oci.tar')).toMatchObject({ '@type': 'File', identifier: digest, alternateName: 'x:1' });
+    expect(shipped.some((e) => e['@id'] === '#image')).toBe(false);
+    const named = crate({ image: { tag: 'x:1', configDigest: digest } })['@graph'];
+    expect(named.find((e) => e['@id'] === '#image')).toMatchObject({ identifier: digest, name: 'x:1' });
+  });
+
   it('gives two authors with one ORCID iD one entity, and a license expression as text, not as an @id with blanks', () => {
     const orcid = '0000-0002-1825-0097';
     const g = crate({ publish: { title: 'T', authors: [{ family: 'A', orcid }, { name: 'B', orcid }], license: 'MIT OR Apache-2.0' } })['@graph'];
