@@ -2,8 +2,8 @@
 // (METADATA, PKG-INFO) and R's DESCRIPTION write them: "Name: value" lines,
 // continued by lines that start with a space or tab, paragraphs separated by a
 // blank line. Parsed leniently (the files come from an image, which may be
-// hostile): a line that is neither is skipped, and nothing here is trusted
-// beyond being a string.
+// hostile): a line that is neither is skipped (its continuations with it), and
+// nothing here is trusted beyond being a string.
 
 export type Fields = Map<string, string[]>;
 
@@ -35,10 +35,13 @@ export function* paragraphs(text: string, wanted?: ReadonlySet<string>): Generat
       if (last && last.values[last.i]!.length < FIELD_MAX) last.values[last.i] += `\n${line.trim()}`;
       continue;
     }
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.@-]*):[ \t]*(.*)$/.exec(line);
+    // Any name up to the colon: R's DESCRIPTION has Config/Needs/website and Date/Publication. A line that is
+    // not a field still ends the one before, or its continuations would be read as that field's (a Version of
+    // two lines, and the package gone).
+    last = undefined;
+    const m = /^([^\s:]+):[ \t]*(.*)$/.exec(line);
     if (!m) continue;
     cur ??= new Map();
-    last = undefined;
     if (wanted && !wanted.has(m[1]!)) continue;
     const values = cur.get(m[1]!) ?? [];
     values.push(m[2]!.trim());

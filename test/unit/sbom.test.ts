@@ -170,6 +170,15 @@ describe('the inventory of an image', () => {
     expect([...paragraphs('')]).toEqual([]);
   });
 
+  it("reads R's field names with a slash, and ends a field at any line that is not one, so its continuations are not the field before's", () => {
+    // R packages built with usethis carry Config/Needs/website, continued: the lines were appended to Version.
+    const description = 'Package: pkgdown\nVersion: 2.0.7\nConfig/Needs/website:\n    r-lib/asciicast,\n    tidyverse/tidytemplate\nLicense: MIT + file LICENSE\nDate/Publication: 2022-12-14\n  10:40:02 UTC\nBuilt: R 4.3.1; ; 2024; unix\n';
+    const inv = inventory(kept({ 'usr/local/lib/R/site-library/pkgdown/DESCRIPTION': description }));
+    expect(inv.packages.map((p) => [p.purl, p.licence])).toEqual([['pkg:cran/pkgdown@2.0.7', 'MIT + file LICENSE']]);
+    expect(header(description).get('Config/Needs/website')).toEqual(['\nr-lib/asciicast,\ntidyverse/tidytemplate']);
+    expect([...paragraphs('Package: a\nVersion: 1\nnot a field\n more\n')][0]!.get('Version')).toEqual(['1']);
+  });
+
   it('drops what a hostile image writes to reach the SBOM or REPRODUCE.md', () => {
     const hostile = {
       'etc/os-release': 'ID="debian`rm -rf`"\nPRETTY_NAME="Evil\n# Heading"\nVERSION_ID=$(reboot)\n',
