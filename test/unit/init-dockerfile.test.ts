@@ -155,6 +155,13 @@ image:
     expect(r.ok && r.value.text).not.toContain('Docker starts each stage in /');
   });
 
+  it('says a WORKDIR after a USER other than root is made owned by root (rep writes WORKDIR before USER), where BuildKit makes it the user\'s', () => {
+    const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nUSER bob\nWORKDIR /home/bob/app\nRUN touch x\nUSER 0\nWORKDIR /srv\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([
+      { line: 3, message: "WORKDIR after USER bob: Docker makes a missing /home/bob/app owned by bob, rep makes it owned by root before it switches user. If a step writes there, make it in a step before (run as root): mkdir -p /home/bob/app && chown bob /home/bob/app" },
+    ]);
+  });
+
   it('ENTRYPOINT clears a CMD only when the stage has not set one itself (BuildKit dispatchEntrypoint, cmdSet)', () => {
     const image = (Dockerfile: string) => {
       const { dir, r } = initIn({ Dockerfile });

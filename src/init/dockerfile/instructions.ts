@@ -20,6 +20,8 @@ const FIELD_CONTROL = /[\x00-\x1f\x7f]/;
 const RUN_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 /** Instructions whose shell-form text becomes a one-line field as it is (a tab in it too). */
 const ONE_LINE = new Set(['CMD', 'ENTRYPOINT', 'USER', 'WORKDIR']);
+/** A USER that is root (by name or id, with any group). */
+const ROOT = /^(root|0)(:.*)?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NOT_CONVERTED: Record<string, string> = {
   HEALTHCHECK: 'a Repfile has no health check; the image has none',
@@ -75,6 +77,10 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       relativeToImage(cx, ins, st, w.words[0]!);
       st.workdir = absolute(w.words[0]!, st.workdir);
       if (w.words[0]!.startsWith('/')) st.workdirFrom = 'dockerfile';
+      // BuildKit makes a missing WORKDIR owned by the USER set before it; rep's Dockerfile writes WORKDIR before USER, so root owns it.
+      if (st.user !== undefined && !ROOT.test(st.user)) {
+        note(cx, ins, `WORKDIR after USER ${st.user}: Docker makes a missing ${st.workdir} owned by ${st.user}, rep makes it owned by root before it switches user. If a step writes there, make it in a step before (run as root): mkdir -p ${sq(st.workdir)} && chown ${sq(st.user)} ${sq(st.workdir)}`, true);
+      }
       break;
     }
     case 'USER': {
