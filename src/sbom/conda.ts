@@ -9,11 +9,16 @@ const LIMIT = 16 << 20;
 
 export const condaWants = (path: string): number | undefined => (RECORD.test(path) ? LIMIT : undefined);
 
-/** A channel as a name: "conda-forge" from https://conda.anaconda.org/conda-forge/linux-64 too. */
+/**
+ * A channel as a name: "conda-forge" from https://conda.anaconda.org/conda-forge/linux-64 too. The SBOM is
+ * published: a token conda keeps in the URL of a private channel (…/t/<token>/…, anaconda.org's form, on any
+ * host), a user and password before the host, and a query are left out, never written.
+ */
 function channelName(c: unknown): string | undefined {
   if (typeof c !== 'string') return undefined;
-  const m = /^https?:\/\/(?:conda\.anaconda\.org|repo\.anaconda\.com\/pkgs)\/([^/]+)/.exec(c);
-  return m ? m[1] : c;
+  const bare = c.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1').replace(/\/t\/[^/]*(?=\/|$)/g, '');
+  const m = /^https?:\/\/(?:conda\.anaconda\.org|repo\.anaconda\.com\/pkgs)\/([^/]+)/.exec(bare);
+  return m ? m[1] : bare;
 }
 
 export function readConda(path: string, text: string): Package | undefined {

@@ -179,6 +179,21 @@ describe('the inventory of an image', () => {
     expect([...paragraphs('Package: a\nVersion: 1\nnot a field\n more\n')][0]!.get('Version')).toEqual(['1']);
   });
 
+  it("names a private channel without its token, a user and password, or a query: the SBOM is published", async () => {
+    const record = (name: string, channel: string) => JSON.stringify({ name, version: '1', channel });
+    const inv = inventory(kept({
+      'opt/conda/conda-meta/a-1-0.json': record('a', 'https://conda.anaconda.org/t/tk-0123456789-abcdef/lab-channel/linux-64'),
+      'opt/conda/conda-meta/b-1-0.json': record('b', 'https://me:hunter2@conda.example.org/t/tk-0123456789-abcdef/private?token=tk-0123456789-abcdef'),
+      'opt/conda/conda-meta/c-1-0.json': record('c', 'https://conda.example.org/t/tk-0123456789-abcdef/shared/noarch'),
+    }));
+    expect(inv.packages.map((p) => p.purl.replace(/\?.*/, ''))).toEqual(['pkg:conda/a@1', 'pkg:conda/b@1', 'pkg:conda/c@1']);
+    expect(inv.packages[0]!.purl).toMatch(/channel=lab-channel$/);
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(json).toContain('conda.example.org');
+    expect(json).not.toMatch(/tk-0123|hunter2|me:|[?&]token/);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+  });
+
   it('drops what a hostile image writes to reach the SBOM or REPRODUCE.md', () => {
     const hostile = {
       'etc/os-release': 'ID="debian`rm -rf`"\nPRETTY_NAME="Evil\n# Heading"\nVERSION_ID=$(reboot)\n',
