@@ -84,6 +84,7 @@ describe('where copies land', () => {
   });
   it('from another stage: the same path is an import, another a copy step', () => {
     expect(placeFrom(['/venv'], '/venv', '/app')).toEqual([{ kind: 'import', path: '/venv' }]);
+    expect(placeFrom(['/go/bin/app'], '/opt', '/', new Set(['/', '/opt']))[0]).toMatchObject({ kind: 'relocate', target: '/opt/app' });
     expect(placeFrom(['/go/bin/app'], '/usr/local/bin/', '/')[0]).toMatchObject({ kind: 'relocate', target: '/usr/local/bin/app', contents: false });
   });
 });
@@ -159,6 +160,17 @@ image:
     const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nUSER bob\nWORKDIR /home/bob/app\nRUN touch x\nUSER 0\nWORKDIR /srv\n' });
     expect(r.ok && r.value.dockerfile!.notes).toEqual([
       { line: 3, message: "WORKDIR after USER bob: Docker makes a missing /home/bob/app owned by bob, rep makes it owned by root before it switches user. If a step writes there, make it in a step before (run as root): mkdir -p /home/bob/app && chown bob /home/bob/app" },
+    ]);
+  });
+
+  it('copies a file into a folder the stage is known to have (WORKDIR /app, COPY f /app is /app/f), and says where the folder might be the image\'s', () => {
+    const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nWORKDIR /app\nCOPY file.txt /app\nRUN cat file.txt\nCOPY web /srv/www\nCOPY file.txt /srv/www\nCOPY file.txt /data\n', 'file.txt': 'x', 'web/i.html': '' });
+    const text = r.ok ? r.value.text : '';
+    expect(text).toContain('    workdir: /app\n    inputs: [file.txt]\n    run: "cat file.txt"\n');
+    expect(text).not.toContain('rm -rf /app');
+    expect(text).toContain('    needs: [main-2]\n    workdir: /srv/www\n    inputs: [file.txt]\n');
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([
+      { line: 7, message: 'copies the file file.txt as /data: if /data is a folder in the base image, Docker puts it at /data/file.txt instead (then write /data/)' },
     ]);
   });
 

@@ -33,7 +33,7 @@ const globWord = (g: string) => g.split(/([*?]|\[[^\]]*\])/).map((part, i) => (i
 const SAFE_BRACKETS = (g: string) => [...g.matchAll(/\[([^\]]*)\]/g)].every((m) => /^[!^]?[A-Za-z0-9._-]*$/.test(m[1]!));
 
 /** Ends with `/`, `/.` or is `.`: names a folder. */
-const folderish = (p: string) => p === '.' || p === '..' || p.endsWith('/') || p.endsWith('/.') || p.endsWith('/..');
+export const folderish = (p: string) => p === '.' || p === '..' || p.endsWith('/') || p.endsWith('/.') || p.endsWith('/..');
 
 /** A context source as a rep input: no leading ./ or /, no trailing /, "." for the whole context; undefined when it leaves the context or is not a plain glob. */
 export function contextPath(src: string): string | undefined {
@@ -58,12 +58,23 @@ function relocation(target: string, source: string, contents: boolean): Placemen
 }
 
 /**
- * Placements of the local `sources` of a COPY to `dest` (expanded), in a
- * stage whose workdir is `cwd`; `kind` says what a context path is.
+ * Whether the sources go into the destination D (`dest` as written) as
+ * Docker decides: written as a folder, more than one source or a pattern, or
+ * a folder the stage is known to have (`WORKDIR /app` then `COPY f /app`
+ * makes /app/f, not a file /app).
  */
-export function placeLocal(sources: string[], dest: string, cwd: string, kind: (rel: string) => Kind): Placement[] {
+export function intoFolder(sources: string[], dest: string, D: string, dirs: ReadonlySet<string>): boolean {
+  return folderish(dest) || sources.length > 1 || sources.some((s) => GLOB.test(s)) || dirs.has(D);
+}
+
+/**
+ * Placements of the local `sources` of a COPY to `dest` (expanded), in a
+ * stage whose workdir is `cwd` and that has the folders `dirs`; `kind` says
+ * what a context path is.
+ */
+export function placeLocal(sources: string[], dest: string, cwd: string, kind: (rel: string) => Kind, dirs: ReadonlySet<string> = new Set()): Placement[] {
   const D = absolute(dest, cwd);
-  const intoDir = folderish(dest) || sources.length > 1 || sources.some((s) => GLOB.test(s));
+  const intoDir = intoFolder(sources, dest, D, dirs);
   return sources.map((src): Placement => {
     const rel = contextPath(src);
     if (rel === undefined) return { kind: 'skip', message: `source ${JSON.stringify(src)} leaves the context or is a pattern rep reads otherwise (rep inputs are globs without {}, (), ! or **)` };
@@ -92,9 +103,9 @@ export function placeLocal(sources: string[], dest: string, cwd: string, kind: (
  * paths from its root. A source is taken as a file unless written as a
  * folder (`/out/`), which a caller reports when it moves.
  */
-export function placeFrom(sources: string[], dest: string, cwd: string): Placement[] {
+export function placeFrom(sources: string[], dest: string, cwd: string, dirs: ReadonlySet<string> = new Set()): Placement[] {
   const D = absolute(dest, cwd);
-  const intoDir = folderish(dest) || sources.length > 1;
+  const intoDir = intoFolder(sources, dest, D, dirs);
   return sources.map((src): Placement => {
     if (GLOB.test(src)) return { kind: 'skip', message: `source ${JSON.stringify(src)} is a pattern; rep imports named paths` };
     const S = absolute(src, '/');

@@ -2,11 +2,12 @@
 // puts it at its destination, an import of another stage's output, or a copy
 // step that moves it there first (copy.ts decides which). What rep cannot
 // express (--chown, --parents, a URL or archive ADD, a here-document) is noted.
+import path from 'node:path';
 import { printable } from '../../diag.js';
 import { imageRefProblem } from '../../lock/reference.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
-import { placeFrom, placeLocal, STAGING, type Placement } from './copy.js';
-import type { DraftStep } from './model.js';
+import { contextPath, folderish, intoFolder, placeFrom, placeLocal, STAGING, type Placement } from './copy.js';
+import { absolute, withParents, type DraftStep } from './model.js';
 import type { Instruction } from './parse.js';
 import { addImport, newStep, type Stage } from './stages.js';
 import { oneWord, splitWords } from './words.js';
@@ -59,7 +60,8 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
     }
   }
   relativeToImage(cx, ins, st, dest);
-  const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir) : placeLocal(sources, dest, st.workdir, cx.kind);
+  const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir, st.dirs) : placeLocal(sources, dest, st.workdir, cx.kind, st.dirs);
+  knownFolders(cx, ins, st, sources, dest, from !== undefined);
   let cur: { step: DraftStep; workdir: string } | undefined;
   for (const p of placed) {
     switch (p.kind) {
@@ -110,4 +112,27 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
     }
   }
   return;
+}
+
+/**
+ * Records the folders a copy to `dest` leaves in the stage (those above it;
+ * itself when copied into or a folder is copied there), and says where a
+ * file is copied as `dest` that might be a folder of the base image, which
+ * Docker would put it in.
+ */
+function knownFolders(cx: Conversion, ins: Instruction, st: Stage, sources: string[], dest: string, fromOther: boolean): void {
+  const D = absolute(dest, st.workdir);
+  const into = intoFolder(sources, dest, D, st.dirs);
+  const rel = fromOther ? undefined : contextPath(sources[0]!);
+  const isDir = (s: string) => {
+    const r = fromOther ? undefined : contextPath(s);
+    return fromOther ? folderish(s) : r !== undefined && cx.kind(r) === 'dir';
+  };
+  // A file copied under another name without an extension (`COPY file.txt /app`) may mean a folder the image has.
+  const name = path.posix.basename(D);
+  if (!into && rel !== undefined && cx.kind(rel) === 'file' && path.posix.basename(rel) !== name && !name.includes('.') && D !== '/') {
+    note(cx, ins, `copies the file ${rel} as ${D}: if ${D} is a folder in the base image, Docker puts it at ${absolute(path.posix.basename(rel), D)} instead (then write ${dest.replace(/\/*$/, '/')})`, true);
+  }
+  for (const d of withParents(D).slice(1)) st.dirs.add(d);
+  if (into || sources.some(isDir)) st.dirs.add(D);
 }

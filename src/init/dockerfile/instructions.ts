@@ -6,7 +6,7 @@
 import { joinable } from '../../emit/dockerfile.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { copyInstruction } from './copysteps.js';
-import { absolute, sq } from './model.js';
+import { absolute, sq, withParents } from './model.js';
 import type { Instruction } from './parse.js';
 import { stepForRun, type Stage } from './stages.js';
 import { keyValues, oneWord, splitWords } from './words.js';
@@ -77,6 +77,7 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       relativeToImage(cx, ins, st, w.words[0]!);
       st.workdir = absolute(w.words[0]!, st.workdir);
       if (w.words[0]!.startsWith('/')) st.workdirFrom = 'dockerfile';
+      for (const d of withParents(st.workdir)) st.dirs.add(d);
       // BuildKit makes a missing WORKDIR owned by the USER set before it; rep's Dockerfile writes WORKDIR before USER, so root owns it.
       if (st.user !== undefined && !ROOT.test(st.user)) {
         note(cx, ins, `WORKDIR after USER ${st.user}: Docker makes a missing ${st.workdir} owned by ${st.user}, rep makes it owned by root before it switches user. If a step writes there, make it in a step before (run as root): mkdir -p ${sq(st.workdir)} && chown ${sq(st.user)} ${sq(st.workdir)}`, true);

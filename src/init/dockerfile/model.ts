@@ -52,3 +52,10 @@ export function absolute(p: string, cwd: string): string {
   const n = path.posix.normalize(p.startsWith('/') ? p : `${cwd}/${p}`);
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
+
+/** An absolute path and the folders above it, up to "/". */
+export function withParents(p: string): string[] {
+  const out = [p];
+  while (out[out.length - 1] !== '/') out.push(path.posix.dirname(out[out.length - 1]!));
+  return out;
+}

@@ -27,6 +27,11 @@ export interface Stage {
    * an absolute WORKDIR; 'noted' once a relative path was said to depend on it.
    */
   workdirFrom: 'dockerfile' | 'image' | 'noted';
+  /**
+   * Folders the stage is known to have (WORKDIRs, the folders above a copy's
+   * destination, a destination copied into): a COPY to one puts the file in it.
+   */
+  dirs: Set<string>;
   user?: string;
   shell?: string[];
   env: Map<string, string>;
@@ -53,6 +58,7 @@ export function newStage(index: number, parent: Parent, from: Stage | undefined,
     steps: [],
     workdir: inherit ? from.workdir : '/',
     workdirFrom: inherit ? from.workdirFrom : 'image',
+    dirs: new Set(inherit ? from.dirs : ['/']),
     user: inherit ? from.user : undefined,
     shell: inherit ? from.shell : undefined,
     env: new Map(inherit ? from.env : []),
