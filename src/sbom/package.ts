@@ -19,7 +19,9 @@ export interface Package {
   path: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+// A leading underscore too: conda's _libgcc_mutex and _openmp_mutex are in nearly every environment. It is
+// plain text in a Markdown code span, and a purl's unreserved set holds it.
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~:!-]{0,199}$/;
 const QUALIFIER = /^[A-Za-z0-9][A-Za-z0-9._+~:!/-]{0,199}$/;
 // A control character (C0, C1), lone surrogate, private use or line separator, or a format character (bidi
@@ -53,6 +55,19 @@ export interface PackageInput {
   path: string;
 }
 
+/**
+ * A purl component percent-encoded as the purl specification (ECMA-427, "Character encoding") says: all but
+ * letters, digits, `.-_~` and the colon. packageurl-js keeps `+` and `!` in a version (`@1:12.2.0-14+deb12u1`)
+ * and encodes `~` and `:` in a qualifier value, so a tool that follows the spec reads another package.
+ */
+const purlEncode = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%3A/g, ':');
+
+/** `?key=value&...`, keys sorted (by code unit: they are rep's own lowercase names), or nothing. */
+function qualifierText(q: Record<string, string>): string {
+  const keys = Object.keys(q).sort();
+  return keys.length ? `?${keys.map((k) => `${k}=${purlEncode(q[k]!)}`).join('&')}` : '';
+}
+
 /** A package, or undefined when its name or version is missing or not plain, or its path hides characters. */
 export function makePackage(p: PackageInput): Package | undefined {
   if (!plainName(p.name) || !plainVersion(p.version)) return undefined;
@@ -63,7 +78,11 @@ export function makePackage(p: PackageInput): Package | undefined {
   const qualifiers = Object.fromEntries(Object.entries(p.qualifiers ?? {}).filter((e): e is [string, string] => e[1] !== undefined && QUALIFIER.test(e[1])));
   let purl: string;
   try {
-    purl = new PackageURL(p.purlType ?? p.ecosystem, p.namespace, p.name, p.version, Object.keys(qualifiers).length ? qualifiers : undefined, undefined).toString();
+    // packageurl-js checks and normalises (a PyPI name lowercased); the version and qualifiers are written here.
+    const url = new PackageURL(p.purlType ?? p.ecosystem, p.namespace, p.name, p.version, undefined, undefined);
+    const version = url.version ?? p.version;
+    url.version = undefined;
+    purl = `${url.toString()}@${purlEncode(version)}${qualifierText(qualifiers)}`;
   } catch {
     return undefined;
   }

@@ -88,9 +88,9 @@ describe('the inventory of an image', () => {
       ['pkg:bioconductor/limma@1.2-3', 'GPL-2 | GPL-3'],
       ['pkg:conda/numpy@1.26.0?build=py311h64a7726_0&channel=conda-forge&subdir=linux-64', 'BSD-3-Clause'],
       ['pkg:cran/ggplot2@1.2-3', 'GPL-2 | GPL-3'],
-      ['pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=bookworm', ''],
-      ['pkg:deb/debian/python3.11-minimal@3.11.2-6+deb12u8?arch=amd64&distro=bookworm', ''],
-      ['pkg:deb/debian/tzdata@2024a-0+deb12u1?arch=all&distro=bookworm', ''],
+      ['pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=bookworm', ''],
+      ['pkg:deb/debian/python3.11-minimal@3.11.2-6%2Bdeb12u8?arch=amd64&distro=bookworm', ''],
+      ['pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=bookworm', ''],
       ['pkg:generic/R@4.3.1', ''],
       ['pkg:generic/julia@1.9.3', ''],
       ['pkg:generic/python@3.11.5', ''],
@@ -192,6 +192,34 @@ describe('the inventory of an image', () => {
     expect(json).toContain('conda.example.org');
     expect(json).not.toMatch(/tk-0123|hunter2|me:|[?&]token/);
     expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+  });
+
+  it("writes a purl's version and qualifiers percent-encoded as the purl spec says: all but letters, digits, .-_~ and the colon", async () => {
+    const inv = inventory(kept({
+      'usr/lib/os-release': OS,
+      'var/lib/dpkg/status': 'Package: libstdc++6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:12.2.0-14+deb12u1\n\nPackage: vim\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2:9.0.1378~rc1-1\n',
+      'usr/lib/python3/dist-packages/y-1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: y\nVersion: 1!2.0\n',
+      'opt/conda/conda-meta/z-1-0.json': JSON.stringify({ name: 'z', version: '1', build: 'h1+cuda~12', channel: 'https://conda.example.org/chan' }),
+    }));
+    expect(inv.packages.map((p) => p.purl)).toEqual([
+      'pkg:conda/z@1?build=h1%2Bcuda~12&channel=https:%2F%2Fconda.example.org%2Fchan',
+      'pkg:deb/debian/libstdc%2B%2B6@1:12.2.0-14%2Bdeb12u1?arch=amd64&distro=bookworm',
+      'pkg:deb/debian/vim@2:9.0.1378~rc1-1?arch=amd64&distro=bookworm',
+      'pkg:pypi/y@1%212.0',
+    ]);
+    // The version as the package states it, beside the purl.
+    expect(inv.packages.map((p) => p.version)).toEqual(['1', '1:12.2.0-14+deb12u1', '2:9.0.1378~rc1-1', '1!2.0']);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(cyclonedxJson(inv, IMAGE))).toBeNull();
+  });
+
+  it("lists conda's packages whose names start with an underscore (_libgcc_mutex, _openmp_mutex: in nearly every environment)", () => {
+    const record = (name: string) => JSON.stringify({ name, version: '0.1', build: 'conda_forge', channel: 'https://conda.anaconda.org/conda-forge/linux-64', subdir: 'linux-64' });
+    const inv = inventory(kept({ 'opt/conda/conda-meta/_libgcc_mutex-0.1-conda_forge.json': record('_libgcc_mutex'), 'opt/conda/conda-meta/_openmp_mutex-4.5-2_gnu.json': record('_openmp_mutex') }));
+    expect(inv.packages.map((p) => p.purl)).toEqual([
+      'pkg:conda/_libgcc_mutex@0.1?build=conda_forge&channel=conda-forge&subdir=linux-64',
+      'pkg:conda/_openmp_mutex@0.1?build=conda_forge&channel=conda-forge&subdir=linux-64',
+    ]);
+    expect(softwareSection(inv)).toContain('`_libgcc_mutex 0.1`, `_openmp_mutex 0.1`');
   });
 
   it('drops what a hostile image writes to reach the SBOM or REPRODUCE.md', () => {
