@@ -95,6 +95,8 @@ export function inventory(files: ReadonlyMap<string, Buffer>, missed: readonly s
   for (const p of found) {
     const seen = byPurl.get(p.purl);
     if (!seen) byPurl.set(p.purl, { ...p, paths: [p.path] });
+    // Once a path: a status file may list the same package twice.
+    else if (seen.paths.includes(p.path)) continue;
     else if (seen.paths.length < MAX_PATHS) seen.paths.push(p.path);
     else incomplete.add(`a package found in more than ${MAX_PATHS} places (the first ${MAX_PATHS} are listed)`);
   }

@@ -155,6 +155,19 @@ describe('the inventory of an image', () => {
     expect(inv.incomplete).toEqual(['a package found in more than 100 places (the first 100 are listed)']);
   });
 
+  it('names a path once for a package it lists twice (the same dpkg paragraph twice)', async () => {
+    const twice = `${DPKG}\n${DPKG}`;
+    const inv = inventory(kept({ 'usr/lib/os-release': OS, 'var/lib/dpkg/status': twice }));
+    expect(inv.packages.map((p) => [p.name, p.paths])).toEqual([
+      ['libc6', ['var/lib/dpkg/status']],
+      ['python3.11-minimal', ['var/lib/dpkg/status']],
+      ['tzdata', ['var/lib/dpkg/status']],
+    ]);
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    expect(JSON.parse(json).components.find((c: { name: string }) => c.name === 'libc6').properties).toEqual([{ name: 'rep:path', value: '/var/lib/dpkg/status' }]);
+  });
+
   it('reads fields line by line: others than those asked for, and their continuations, are not kept', () => {
     const text = 'Package: a\r\nDescription: long\r\n more\r\n .\r\nVersion: 1\r\n\r\n\r\nJunk line\nPackage: b\nVersion: 2\n more\n';
     expect([...paragraphs(text, new Set(['Package', 'Version']))]).toEqual([
