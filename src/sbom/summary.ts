@@ -1,35 +1,64 @@
 // The "software and versions" a reader of REPRODUCE.md needs, from the
 // inventory: the OS release, the language runtimes (Python, R, Julia, from
-// whichever source found them), and the packages of each ecosystem (language
-// packages listed, Debian's counted: sbom.cdx.json has them all). Only names
-// and versions package.ts accepted reach here, so they are safe in Markdown code spans.
+// whichever source found them, every version an image holds), and the packages
+// of each ecosystem (language packages listed, Debian's counted: sbom.cdx.json
+// has them all). Only names and versions package.ts accepted reach here, so
+// they are safe in Markdown code spans.
 import type { Inventory } from './inventory.js';
 import type { Ecosystem, Package } from './package.js';
 
-/** Where each runtime's version may be found, best first. */
+/** Where each runtime's version may be found. */
 const RUNTIMES: [string, (p: Package) => boolean][] = [
   ['Python', (p) => (p.ecosystem === 'generic' && p.name === 'python') || (p.ecosystem === 'conda' && p.name === 'python') || (p.ecosystem === 'deb' && /^python3\.\d+-minimal$/.test(p.name))],
   ['R', (p) => (p.ecosystem === 'generic' && p.name === 'R') || (p.ecosystem === 'conda' && p.name === 'r-base') || (p.ecosystem === 'deb' && p.name === 'r-base-core')],
   ['Julia', (p) => (p.ecosystem === 'generic' && p.name === 'julia') || (p.ecosystem === 'conda' && p.name === 'julia') || (p.ecosystem === 'deb' && p.name === 'julia')],
 ];
+/** The order ecosystems are shown in, and for one runtime version found in several, the source named (best first). */
 const ORDER: Ecosystem[] = ['generic', 'conda', 'deb', 'pypi', 'cran', 'bioconductor'];
 const LISTED: Partial<Record<Ecosystem, string>> = { pypi: 'Python packages (PyPI)', cran: 'R packages (CRAN)', bioconductor: 'R packages (Bioconductor)', conda: 'conda packages' };
+const COUNTED: Partial<Record<Ecosystem, string>> = { deb: 'Debian packages' };
+const FROM: Partial<Record<Ecosystem, string>> = { deb: 'Debian package', conda: 'conda package' };
 /** More than this many of one kind are counted, not listed. */
 const MAX_LISTED = 300;
 
+/** Versions in numeric order, run by run (3.9 before 3.10); ties by code unit, so the order never depends on the input's. */
+function compareVersions(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i]!;
+    const y = rb[i]!;
+    if (x === y) continue;
+    const digits = /^\d/.test(x) && /^\d/.test(y);
+    // Digit runs by length once leading zeros are gone, then as text: exact however long (no Number rounding).
+    const [nx, ny] = digits ? [x.replace(/^0+/, ''), y.replace(/^0+/, '')] : [x, y];
+    if (digits && nx.length !== ny.length) return nx.length - ny.length;
+    if (nx !== ny) return nx < ny ? -1 : 1;
+  }
+  return ra.length !== rb.length ? ra.length - rb.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function softwareSection(inv: Inventory): string[] {
   const lines = ['## Software in the image', ''];
+  // Every version of each runtime (an image may hold Debian's Python and its own), each from its best source.
   const runtimes = RUNTIMES.flatMap(([label, is]) => {
-    const found = inv.packages.filter(is).sort((a, b) => ORDER.indexOf(a.ecosystem) - ORDER.indexOf(b.ecosystem))[0];
-    if (!found) return [];
-    const from = found.ecosystem === 'deb' ? ` (Debian package \`${found.name}\`)` : found.ecosystem === 'conda' ? ` (conda package \`${found.name}\`)` : '';
-    return [`- ${label} \`${found.version}\`${from}`];
+    const best = new Map<string, Package>();
+    for (const p of inv.packages.filter(is).sort((a, b) => ORDER.indexOf(a.ecosystem) - ORDER.indexOf(b.ecosystem))) if (!best.has(p.version)) best.set(p.version, p);
+    return [...best.values()]
+      .sort((a, b) => compareVersions(a.version, b.version))
+      .map((found) => {
+        const from = FROM[found.ecosystem];
+        return `- ${label} \`${found.version}\`${from ? ` (${from} \`${found.name}\`)` : ''}`;
+      });
   });
   // In a code span, as every name here: a release's own words (PRETTY_NAME) could otherwise be a link or markup.
   if (inv.os?.prettyName || inv.os?.id) lines.push(`- Operating system: \`${inv.os.prettyName ?? `${inv.os.id} ${inv.os.versionId ?? ''}`.trim()}\``);
   lines.push(...runtimes);
-  const debs = inv.packages.filter((p) => p.ecosystem === 'deb').length;
-  if (debs) lines.push(`- ${debs} Debian packages`);
+  for (const eco of ORDER) {
+    const label = COUNTED[eco];
+    const count = inv.packages.filter((p) => p.ecosystem === eco).length;
+    if (label && count) lines.push(`- ${count} ${label}`);
+  }
   if (lines.length === 2) lines.push('No operating system release or package database was found in the image.');
   for (const eco of ORDER) {
     const label = LISTED[eco];

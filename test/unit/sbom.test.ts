@@ -103,12 +103,27 @@ describe('the inventory of an image', () => {
 
   it('says which software a reader needs in REPRODUCE.md', () => {
     const text = softwareSection(inventory(kept(FILES))).join('\n');
-    expect(text).toContain('- Operating system: `Debian GNU/Linux 12 (bookworm)`\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
+    // Debian's Python and the one the image built (its header): both are there to run.
+    expect(text).toContain('- Operating system: `Debian GNU/Linux 12 (bookworm)`\n- Python `3.11.2-6+deb12u8` (Debian package `python3.11-minimal`)\n- Python `3.11.5`\n- R `4.3.1`\n- Julia `1.9.3`\n- 3 Debian packages\n');
     expect(text).toContain('Python packages (PyPI):\n\n`Flask 2.2.2`, `numpy 1.26.0`, `six 1.16.0`, `Typing_Extensions 4.0`\n');
     expect(text).toContain('R packages (CRAN):\n\n`ggplot2 1.2-3`\n');
     const debian = { packages: inventory(kept(FILES)).packages.filter((p) => p.ecosystem === 'deb') };
     expect(softwareSection(debian)).toContain('- Python `3.11.2-6+deb12u8` (Debian package `python3.11-minimal`)');
     expect(softwareSection({ packages: [] })).toContain('No operating system release or package database was found in the image.');
+  });
+
+  it('names every runtime version an image holds, in numeric order (3.9 before 3.10), each once from its best source', () => {
+    const header = (v: string) => `#define PY_VERSION "${v}"\n`;
+    const inv = inventory(kept({
+      'opt/conda/envs/new/include/python3.10/patchlevel.h': header('3.10.14'),
+      'opt/conda/envs/new/conda-meta/python-3.10.14-0.json': JSON.stringify({ name: 'python', version: '3.10.14' }),
+      'opt/conda/envs/old/conda-meta/python-3.9.19-0.json': JSON.stringify({ name: 'python', version: '3.9.19' }),
+      'usr/local/include/python3.12/patchlevel.h': header('3.12.0rc1'),
+      'usr/local/lib/R/library/base/DESCRIPTION': 'Package: base\nVersion: 4.10.0\nPriority: base\nBuilt: R 4.10.0; ; 2030; unix\n',
+      'opt/R/4.9.3/lib/R/library/base/DESCRIPTION': 'Package: base\nVersion: 4.9.3\nPriority: base\nBuilt: R 4.9.3; ; 2029; unix\n',
+    }));
+    const lines = softwareSection(inv).filter((l) => /^- (Python|R) /.test(l));
+    expect(lines).toEqual(['- Python `3.9.19` (conda package `python`)', '- Python `3.10.14`', '- Python `3.12.0rc1`', '- R `4.9.3`', '- R `4.10.0`']);
   });
 
   it('keeps only the files it reads, each within its bound and all within the total', () => {
