@@ -38,6 +38,8 @@ export type RootFile = (typeof ROOT_FILES)[number];
 const READ_LIMIT = 4 << 20;
 
 export interface Detected {
+  /** The repository's folder. */
+  repo: string;
   /** Folder the configuration files are in, relative to the repository ("" for the root). */
   envDir: '' | 'binder' | '.binder';
   /** Configuration files found there: name -> path relative to the repository. */
@@ -68,7 +70,7 @@ export function detect(repo: string): Detected {
   const dotBinder = isRealDir(path.join(repo, '.binder'));
   // repo2docker refuses a repository with both; rep init reads binder/ and says so.
   const envDir = binder ? 'binder' : dotBinder ? '.binder' : '';
-  const out: Detected = { envDir, files: {}, root: {}, text: {}, shadowed: [], notes: [] };
+  const out: Detected = { repo, envDir, files: {}, root: {}, text: {}, shadowed: [], notes: [] };
   for (const name of ['binder', '.binder']) {
     if (kind(path.join(repo, name)) === 'link') out.notes.push(`${name} is a symbolic link: rep init does not follow links in a repository and read ${envDir ? `${envDir}/` : 'the root'} instead (repo2docker reads the folder it points to)`);
   }

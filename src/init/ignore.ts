@@ -7,6 +7,7 @@
 // rules, the Repfile's own inputs are never excluded.
 import { DockerIgnore } from '../context/dockerignore.js';
 import type { Detected } from './detect.js';
+import { leavingLinks } from './links.js';
 
 /** Kept out of the context always: rep's own files, so editing them does not change the code step. */
 const REP_OWN = ['.git', '.rep', 'Repfile', 'Repfile.lock', 'Dockerfile'];
@@ -57,12 +58,33 @@ export function planIgnore(d: Detected, inputs: readonly string[]): IgnorePlan {
   }
 
   // The Repfile's own inputs must reach the build, whatever the rules say.
-  const current = text ?? d.rootIgnore ?? '';
+  let current = text ?? d.rootIgnore ?? '';
   const ignore = DockerIgnore.parse(current).ignore;
   const excluded = inputs.filter((p) => p !== '.' && ignore.decide(p).excluded);
+  const add = (comment: string, lines: string[]) => {
+    current = text = `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}# Added by rep init: ${comment}\n${lines.join('\n')}\n`;
+  };
   if (excluded.length) {
     notes.push(`.dockerignore excluded ${excluded.join(', ')}, which the Repfile reads: rep init added ${excluded.map((p) => `"!${p}"`).join(', ')} to it`);
-    text = `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}# Added by rep init: files the Repfile reads.\n${excluded.map((p) => `!${p}`).join('\n')}\n`;
+    add('files the Repfile reads.', excluded.map((p) => `!${p}`));
+  }
+  // rep does not build a step whose inputs hold a link out of the context (the code step takes "."): left out.
+  if (inputs.includes('.')) {
+    const leaving = leavingLinks(d.repo, DockerIgnore.parse(current).ignore);
+    const plain = leaving.links.filter((l) => WRITABLE.test(l.path));
+    const odd = leaving.links.filter((l) => !WRITABLE.test(l.path));
+    const said = (ls: typeof plain) => ls.slice(0, 5).map((l) => `${l.path} -> ${l.target}`).join(', ') + (ls.length > 5 ? ` and ${ls.length - 5} more` : '');
+    if (plain.length) {
+      notes.push(`links that lead out of the repository, which rep does not copy into a build: ${said(plain)}; rep init added them to .dockerignore`);
+      add('links that lead out of the repository (rep does not build with them).', plain.map((l) => asRule(l.path)));
+    }
+    if (odd.length) notes.push(`links that lead out of the repository, with names rep init does not write as .dockerignore rules: ${said(odd)}; exclude them in .dockerignore, or the code step does not build`);
+    if (leaving.partial) notes.push('the repository is too large for rep init to look for every link that leads out of it: a step that reads one does not build; exclude such links in .dockerignore');
   }
   return { text, used, notes };
 }
+
+/** A path a .dockerignore line can name: no line break, no blank at either end (the line is trimmed). */
+const WRITABLE = /^\S(.*\S)?$/;
+/** `p` as a .dockerignore rule naming it alone: pattern characters, and a leading ! or #, escaped with \\ (patternmatcher's escape). */
+const asRule = (p: string) => p.replace(/[*?[\\]|^[!#]/g, '\\$&');

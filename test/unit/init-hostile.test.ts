@@ -3,13 +3,14 @@
 // a link or put text of theirs into the Repfile as YAML or shell. Each case
 // is an attack that once worked, or the guard that stops it.
 import { execFileSync } from 'node:child_process';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
 import { juliaFacts } from '../../src/init/julia.js';
 import { lexists } from '../../src/safefs.js';
 import { makeProject, type Tree } from '../helpers.js';
+import { initIn as initChecked } from './initcase.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
 /** A file of the repository `dir` as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
@@ -131,6 +132,26 @@ describe('rep init: links and special files where it reads or writes', () => {
     const { dir, r } = initIn({ '.dockerignore': { link: 'nowhere' }, Dockerfile: 'FROM busybox:latest\n' });
     expect(r.ok && r.value.dockerignore).toBeUndefined();
     expect(lstatSync(path.join(dir, '.dockerignore')).isSymbolicLink()).toBe(true);
+  });
+
+  it('leaves out with .dockerignore the links that lead out of the repository, read and not followed (ln -s /dev/zero zero made a Repfile that never built)', () => {
+    const x = initChecked({
+      'requirements.txt': 'numpy\n',
+      '.dockerignore': 'old/\n',
+      zero: { link: '/dev/zero' },
+      'data/up': { link: '../../x' },
+      'data/in': { link: '../requirements.txt' },
+      'data/chain': { link: 'hop' },
+      'data/hop': { link: '/etc' },
+      'data/*odd': { link: '/' },
+      '#c[1]': { link: '/' },
+      'old/away': { link: '/' },
+    });
+    expect(x.notes).toContain('links that lead out of the repository, which rep does not copy into a build: #c[1] -> /, data/*odd -> /, data/chain -> hop, data/hop -> /etc, data/up -> ../../x and 1 more; rep init added them to .dockerignore');
+    expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toBe('old/\n# Added by rep init: links that lead out of the repository (rep does not build with them).\n\\#c\\[1]\ndata/\\*odd\ndata/chain\ndata/hop\ndata/up\nzero\n');
+    // A name a trimmed line cannot hold is said, for the user to exclude.
+    const { r } = initIn({ 'requirements.txt': 'numpy\n', 'data/ b ': { link: '/' } });
+    expect(r.ok && r.value.notes).toContain('links that lead out of the repository, with names rep init does not write as .dockerignore rules: data/ b  -> /; exclude them in .dockerignore, or the code step does not build');
   });
 
   it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
