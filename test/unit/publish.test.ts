@@ -386,7 +386,7 @@ describe('rep publish and rep verify', () => {
     writeFileSync(path.join(changed, 'context.tar'), ctx);
     expect(await failures(changed, k.pub)).toEqual([
       ['checksums', 'checksum mismatch: context.tar'],
-      ['subjects', "context.tar does not match the statement's subject"],
+      ['subjects', "context.tar does not match the statement's subject", "ro-crate-metadata.json: the sha256 it gives context.tar is not the file's"],
       ['signature', 'context.tar was changed after signing'],
     ]);
 
@@ -395,7 +395,7 @@ describe('rep publish and rep verify', () => {
     rmSync(path.join(missing, 'Dockerfile'));
     expect((await failures(missing, k.pub)).slice(0, 2)).toEqual([
       ['checksums', 'missing: Dockerfile'],
-      ['subjects', 'missing: Dockerfile'],
+      ['subjects', 'missing: Dockerfile', 'ro-crate-metadata.json describes Dockerfile, which the bundle does not hold'],
     ]);
 
     // an input changed inside the context, with every checksum and subject redone: the keys say so
@@ -410,9 +410,11 @@ describe('rep publish and rep verify', () => {
     writeFileSync(path.join(forged, 'provenance.json'), JSON.stringify(st, null, 2));
     resum(forged);
     const f = await failures(forged, k.pub);
-    expect(f.map((x) => x[0])).toEqual(['checksums', 'signature', 'keys']);
+    // The crate still gives the old context.tar's and statement's sha256 (the forger did not redo it).
+    expect(f.map((x) => x[0])).toEqual(['checksums', 'subjects', 'signature', 'keys']);
     expect(f[0]![1]).toMatch(/^CITE\.md does not cite this bundle \(sha256:[0-9a-f]{64}\)$/);
-    expect(f[2]![1]).toMatch(/^step analysis: the bundle gives key sha256:[0-9a-f]{64}, the statement records sha256:[0-9a-f]{64}$/);
+    expect(f[1]!.slice(1)).toEqual(["ro-crate-metadata.json: the sha256 it gives context.tar is not the file's", "ro-crate-metadata.json: the sha256 it gives provenance.json is not the file's"]);
+    expect(f[3]![1]).toMatch(/^step analysis: the bundle gives key sha256:[0-9a-f]{64}, the statement records sha256:[0-9a-f]{64}$/);
 
     // a swapped statement (another build's), checksums redone: the signature catches it
     const swapped = copy();

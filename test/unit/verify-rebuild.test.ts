@@ -4,7 +4,7 @@
 // promise its digest (`reproducible: false`) is compared with. Found by an
 // adversarial review; test/integration/publish.test.ts rebuilds real bundles.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { prettyJson } from '../../src/canonical.js';
@@ -160,6 +160,14 @@ function reseal(dir: string, config: string | undefined): void {
     st.subject.push({ name: 'paper:latest', digest: { sha256: config }, annotations: { kind: 'image-config' } });
     writeFileSync(stPath, JSON.stringify(st, null, 2));
   }
+  // The crate's word on each file redone too (claims.ts checks it).
+  const cratePath = path.join(dir, 'ro-crate-metadata.json');
+  const crate = JSON.parse(readFileSync(cratePath, 'utf8')) as { '@graph': Record<string, unknown>[] };
+  for (const e of crate['@graph']) {
+    const file = path.join(dir, String(e['@id']));
+    if (e['@type'] === 'File' && existsSync(file)) Object.assign(e, { sha256: sha(readFileSync(file)), contentSize: String(statSync(file).size) });
+  }
+  writeFileSync(cratePath, JSON.stringify(crate, null, 2));
   const oldSums = readFileSync(path.join(dir, 'SHA256SUMS'));
   const files = readdirSync(dir).filter((f) => !['SHA256SUMS', 'CITE.md', 'CITE.tex'].includes(f)).sort();
   const sums = files.map((f) => `${sha(readFileSync(path.join(dir, f)))}  ${f}\n`).join('');
