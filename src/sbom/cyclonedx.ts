@@ -8,6 +8,7 @@ import { Contrib, Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-li
 import parseSpdx from 'spdx-expression-parse';
 import { VERSION } from '../version.js';
 import type { Inventory } from './inventory.js';
+import type { Ecosystem } from './package.js';
 
 /** RFC 9562's namespace for URLs: the name hashed with it is a URN of rep's. */
 const URL_NAMESPACE = Buffer.from('6ba7b8119dad11d180b400c04fd430c8', 'hex');
@@ -29,9 +30,10 @@ export interface SbomSubject {
   epoch?: Date;
 }
 
-const TYPES: Record<string, Enums.ComponentType> = {
+const TYPES: Record<Ecosystem, Enums.ComponentType> = {
   generic: Enums.ComponentType.Application,
   deb: Enums.ComponentType.Library,
+  apk: Enums.ComponentType.Library,
   pypi: Enums.ComponentType.Library,
   cran: Enums.ComponentType.Library,
   bioconductor: Enums.ComponentType.Library,

@@ -4,12 +4,12 @@
 // record licences (they live in free text under /usr/share/doc).
 import { field, paragraphs } from './fields.js';
 import { makePackage, type Package } from './package.js';
-import type { OsRelease } from './system.js';
+import { vendorAndDistro, type OsRelease } from './system.js';
 
 export const DPKG_STATUS = 'var/lib/dpkg/status';
 const STATUS_D = /^var\/lib\/dpkg\/status\.d\/[^/]+$/;
 /** dpkg's status of a large system is a few MB. */
-const STATUS_LIMIT = 64 << 20;
+export const STATUS_LIMIT = 64 << 20;
 
 /** The most bytes to keep of `path`, if it is a dpkg database. */
 export const dpkgWants = (path: string): number | undefined => (path === DPKG_STATUS || STATUS_D.test(path) ? STATUS_LIMIT : undefined);
@@ -21,8 +21,7 @@ const DPKG_FIELDS: ReadonlySet<string> = new Set(['Package', 'Version', 'Status'
 export function readDpkg(path: string, text: string, os: OsRelease | undefined, max = Infinity): Package[] {
   const out: Package[] = [];
   // purl's deb type: the vendor as namespace (debian, ubuntu), the release as distro.
-  const vendor = os?.id && /^[a-z0-9][a-z0-9._-]*$/.test(os.id) ? os.id : 'debian';
-  const distro = os?.versionCodename ?? (os?.versionId ? `${vendor}-${os.versionId}` : undefined);
+  const { vendor, distro } = vendorAndDistro(os, 'debian');
   for (const p of paragraphs(text, DPKG_FIELDS)) {
     if (out.length >= max) break;
     const status = field(p, 'Status');

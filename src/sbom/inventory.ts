@@ -2,14 +2,17 @@
 // keep while its filesystem streams past (each bounded, and all of them
 // together), and the packages and OS release read from them, one per purl,
 // sorted. The image may be hostile: a file that does not parse is skipped, a
-// link is never followed (the tar reader keeps regular files only).
+// link is never followed (the tar reader keeps regular files only). A database
+// seen but not read (RPM's, a linked dpkg status) makes the inventory incomplete.
 import type { KeepFile } from '../tarentries.js';
+import { apkWants, readApk } from './apk.js';
 import { condaWants, readConda } from './conda.js';
 import { dpkgWants, readDpkg } from './dpkg.js';
 import type { Package } from './package.js';
 import { pythonWants, readPython } from './python.js';
 import { readR, rWants } from './rlib.js';
 import { OS_RELEASE, readOsRelease, readRuntimeHeader, systemWants, type OsRelease } from './system.js';
+import { unreadDatabases } from './unread.js';
 
 export interface Inventory {
   os?: OsRelease;
@@ -28,12 +31,12 @@ export const MAX_PACKAGES = 100_000;
 /** Places kept for one package found in many. */
 const MAX_PATHS = 100;
 
-const WANTS = [dpkgWants, pythonWants, rWants, condaWants, systemWants];
+const WANTS = [dpkgWants, apkWants, pythonWants, rWants, condaWants, systemWants];
 
-/** What the tar reader is to keep, and what it could not for want of room. */
+/** What the tar reader is to keep, and what it could not for want of room or cannot read. */
 export interface PackageFiles {
   keep: KeepFile;
-  /** The bounds that left a wanted file out, each said once (empty when none did). */
+  /** The bounds that left a wanted file out, and the databases seen but not read, each said once, sorted (empty when none). */
   missed: () => string[];
 }
 
@@ -42,7 +45,9 @@ export function packageFiles(total = KEEP_TOTAL, count = MAX_KEPT): PackageFiles
   let left = total;
   let files = 0;
   const missed = new Set<string>();
+  const unread = unreadDatabases();
   const keep: KeepFile = (path, size) => {
+    unread.see(path);
     const limit = WANTS.map((w) => w(path)).find((l) => l !== undefined);
     if (limit === undefined) return false;
     if (size > limit) {
@@ -58,7 +63,7 @@ export function packageFiles(total = KEEP_TOTAL, count = MAX_KEPT): PackageFiles
     }
     return false;
   };
-  return { keep, missed: () => [...missed].sort() };
+  return { keep, missed: () => [...new Set([...missed, ...unread.reasons()])].sort() };
 }
 
 /**
@@ -86,6 +91,7 @@ export function inventory(files: ReadonlyMap<string, Buffer>, missed: readonly s
     const text = data.toString('utf8');
     // One more than there is room for: reaching it is how the bound is noticed.
     if (dpkgWants(path)) add(readDpkg(path, text, os, MAX_PACKAGES - found.length + 1));
+    else if (apkWants(path)) add(readApk(path, text, os, MAX_PACKAGES - found.length + 1));
     else if (pythonWants(path)) add([readPython(path, text)]);
     else if (rWants(path)) add([readR(path, text)]);
     else if (condaWants(path)) add([readConda(path, text)]);

@@ -5,7 +5,7 @@
 import { PackageURL } from 'packageurl-js';
 
 /** Where a package was read from: its package manager, or a runtime's own files. */
-export type Ecosystem = 'deb' | 'pypi' | 'cran' | 'bioconductor' | 'conda' | 'generic';
+export type Ecosystem = 'deb' | 'apk' | 'pypi' | 'cran' | 'bioconductor' | 'conda' | 'generic';
 
 export interface Package {
   ecosystem: Ecosystem;

@@ -1,7 +1,7 @@
 // The "software and versions" a reader of REPRODUCE.md needs, from the
 // inventory: the OS release, the language runtimes (Python, R, Julia, from
 // whichever source found them, every version an image holds), and the packages
-// of each ecosystem (language packages listed, Debian's counted: sbom.cdx.json
+// of each ecosystem (language packages listed, the OS's counted: sbom.cdx.json
 // has them all). Only names and versions package.ts accepted reach here, so
 // they are safe in Markdown code spans.
 import type { Inventory } from './inventory.js';
@@ -9,15 +9,15 @@ import type { Ecosystem, Package } from './package.js';
 
 /** Where each runtime's version may be found. */
 const RUNTIMES: [string, (p: Package) => boolean][] = [
-  ['Python', (p) => (p.ecosystem === 'generic' && p.name === 'python') || (p.ecosystem === 'conda' && p.name === 'python') || (p.ecosystem === 'deb' && /^python3\.\d+-minimal$/.test(p.name))],
-  ['R', (p) => (p.ecosystem === 'generic' && p.name === 'R') || (p.ecosystem === 'conda' && p.name === 'r-base') || (p.ecosystem === 'deb' && p.name === 'r-base-core')],
+  ['Python', (p) => (p.ecosystem === 'generic' && p.name === 'python') || (p.ecosystem === 'conda' && p.name === 'python') || (p.ecosystem === 'deb' && /^python3\.\d+-minimal$/.test(p.name)) || (p.ecosystem === 'apk' && p.name === 'python3')],
+  ['R', (p) => (p.ecosystem === 'generic' && p.name === 'R') || (p.ecosystem === 'conda' && p.name === 'r-base') || (p.ecosystem === 'deb' && p.name === 'r-base-core') || (p.ecosystem === 'apk' && p.name === 'R')],
   ['Julia', (p) => (p.ecosystem === 'generic' && p.name === 'julia') || (p.ecosystem === 'conda' && p.name === 'julia') || (p.ecosystem === 'deb' && p.name === 'julia')],
 ];
 /** The order ecosystems are shown in, and for one runtime version found in several, the source named (best first). */
-const ORDER: Ecosystem[] = ['generic', 'conda', 'deb', 'pypi', 'cran', 'bioconductor'];
+const ORDER: Ecosystem[] = ['generic', 'conda', 'deb', 'apk', 'pypi', 'cran', 'bioconductor'];
 const LISTED: Partial<Record<Ecosystem, string>> = { pypi: 'Python packages (PyPI)', cran: 'R packages (CRAN)', bioconductor: 'R packages (Bioconductor)', conda: 'conda packages' };
-const COUNTED: Partial<Record<Ecosystem, string>> = { deb: 'Debian packages' };
-const FROM: Partial<Record<Ecosystem, string>> = { deb: 'Debian package', conda: 'conda package' };
+const COUNTED: Partial<Record<Ecosystem, string>> = { deb: 'Debian packages', apk: 'Alpine packages' };
+const FROM: Partial<Record<Ecosystem, string>> = { deb: 'Debian package', apk: 'Alpine package', conda: 'conda package' };
 /** More than this many of one kind are counted, not listed. */
 const MAX_LISTED = 300;
 

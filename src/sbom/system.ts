@@ -35,6 +35,16 @@ export function readOsRelease(text: string): OsRelease {
   };
 }
 
+/**
+ * The namespace and distro qualifier of an OS package's purl (deb, apk): the release's ID as vendor (debian,
+ * ubuntu, alpine, wolfi), else `fallback`; its codename, else vendor-VERSION_ID.
+ */
+export function vendorAndDistro(os: OsRelease | undefined, fallback: string): { vendor: string; distro?: string } {
+  const vendor = os?.id && /^[a-z0-9][a-z0-9._-]*$/.test(os.id) ? os.id : fallback;
+  const distro = os?.versionCodename ?? (os?.versionId ? `${vendor}-${os.versionId}` : undefined);
+  return { vendor, ...(distro ? { distro } : {}) };
+}
+
 /** A runtime its own header names, as a generic package. */
 export function readRuntimeHeader(path: string, text: string): Package | undefined {
   if (PYTHON_H.test(path)) {

@@ -126,6 +126,42 @@ describe('the inventory of an image', () => {
     expect(lines).toEqual(['- Python `3.9.19` (conda package `python`)', '- Python `3.10.14`', '- Python `3.12.0rc1`', '- R `4.9.3`', '- R `4.10.0`']);
   });
 
+  it("reads Alpine's apk database, and counts its packages in REPRODUCE.md", async () => {
+    const installed = 'C:Q1abc=\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\nL:MIT\nT:the musl c library\nF:lib\nR:ld-musl-x86_64.so.1\na:0:0:755\n\nP:python3\nV:3.11.8-r0\nA:x86_64\nL:PSF-2.0\n\nP:`evil`\nV:1\n';
+    const inv = inventory(kept({ 'etc/os-release': 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n', 'lib/apk/db/installed': installed }));
+    expect(inv.packages.map((p) => [p.purl, p.licence])).toEqual([
+      ['pkg:apk/alpine/musl@1.2.4_git20230717-r4?arch=x86_64&distro=alpine-3.19.1', 'MIT'],
+      ['pkg:apk/alpine/python3@3.11.8-r0?arch=x86_64&distro=alpine-3.19.1', 'PSF-2.0'],
+    ]);
+    expect(inv.incomplete).toBeUndefined();
+    const md = softwareSection(inv).join('\n');
+    expect(md).toContain('- Operating system: `Alpine Linux v3.19`\n- Python `3.11.8-r0` (Alpine package `python3`)\n- 2 Alpine packages\n');
+    expect(md).toContain('Every package, with its version');
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    // Bounded as dpkg's status is: its size, and the packages read.
+    expect(packageFiles().keep('lib/apk/db/installed', (64 << 20) + 1)).toBe(false);
+    const many = Array.from({ length: MAX_PACKAGES + 5 }, (_, i) => `P:p${i}\nV:1\n`).join('\n');
+    const big = inventory(new Map([['lib/apk/db/installed', Buffer.from(many)]]));
+    expect(big.packages.length).toBe(MAX_PACKAGES);
+    expect(big.incomplete).toEqual([`more than ${MAX_PACKAGES} packages`]);
+  }, 60_000);
+
+  it('says the list is incomplete, in the SBOM and REPRODUCE.md, for an RPM database rep cannot read', async () => {
+    const wanted = packageFiles();
+    for (const [p, n] of [['etc/os-release', 40], ['var/lib/rpm/rpmdb.sqlite', 9_000_000], ['usr/lib/sysimage/rpm/Packages.db', 10]] as const) wanted.keep(p, n);
+    expect(wanted.missed()).toEqual(['an RPM database at /usr/lib/sysimage/rpm, which rep does not read', 'an RPM database at /var/lib/rpm, which rep does not read']);
+    const inv = inventory(new Map([['etc/os-release', Buffer.from('ID=fedora\nVERSION_ID=40\n')]]), wanted.missed());
+    expect(inv.incomplete).toHaveLength(2);
+    const md = softwareSection(inv).join('\n');
+    expect(md).toContain("The image's package databases were read only in part (an RPM database at /usr/lib/sysimage/rpm, which rep does not read; an RPM database at /var/lib/rpm, which rep does not read)");
+    expect(md).toContain('Every package read, with its version');
+    expect(md).not.toContain('Every package,');
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
+    expect(JSON.parse(json).metadata.properties.map((p: { name: string }) => p.name)).toEqual(['rep:incomplete', 'rep:incomplete']);
+  });
+
   it('keeps only the files it reads, each within its bound and all within the total', () => {
     const { keep, missed } = packageFiles(3000);
     expect(keep('var/lib/dpkg/status', 2000)).toBe(true);
@@ -342,6 +378,37 @@ describe('reading the exported filesystem', () => {
       expect(Object.keys(manifest)).toEqual(['etc/shadow', 'opt/conda/conda-meta/a.json', 'var/lib/dpkg/status']);
       expect([...files.keys()]).toEqual(['opt/conda/conda-meta/a.json']);
       expect(inventory(files).packages.map((p) => p.purl)).toEqual(['pkg:conda/a@1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says the list is incomplete when dpkg's or apk's list of packages is a symlink, which it does not follow", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rep-sbom-'));
+    try {
+      const file = await tarFile(dir, (pack) => {
+        pack.entry({ name: 'etc/shadow', mode: 0o600 }, 'root:secret\n');
+        pack.entry({ name: 'var/lib/dpkg/info/libc6.list', mode: 0o644 }, '/lib\n');
+        pack.entry({ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/etc/shadow' });
+        pack.entry({ name: 'lib/apk/db/lock', mode: 0o600 }, '');
+        pack.entry({ name: 'lib/apk/db/installed', type: 'symlink', linkname: '../../../etc/shadow' });
+      });
+      const wanted = packageFiles();
+      const { files } = await readImageTar(file, wanted.keep);
+      expect([...files.keys()]).toEqual([]);
+      const inv = inventory(files, wanted.missed());
+      expect(inv.incomplete).toEqual([
+        "apk's database at /lib/apk/db without a regular file /lib/apk/db/installed (a link is never followed)",
+        "dpkg's database at /var/lib/dpkg without a regular file /var/lib/dpkg/status (a link is never followed)",
+      ]);
+      expect(softwareSection(inv).join('\n')).toContain('Every package read, with its version');
+      // A regular status file, or distroless's status.d, is read: nothing to say.
+      const plain = packageFiles();
+      for (const p of ['var/lib/dpkg/info/libc6.list', 'var/lib/dpkg/status', 'lib/apk/db/lock', 'lib/apk/db/installed']) plain.keep(p, 10);
+      expect(plain.missed()).toEqual([]);
+      const distroless = packageFiles();
+      for (const p of ['var/lib/dpkg/status.d/libc6', 'var/lib/dpkg/status.d/libc6.md5sums']) distroless.keep(p, 10);
+      expect(distroless.missed()).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
