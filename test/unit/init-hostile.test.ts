@@ -99,6 +99,31 @@ describe('rep init: Dockerfile values that would run as shell or name what is no
     const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nCOPY --from=1 /x /x\nFROM busybox:latest\n' });
     expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: '--from=1 names no earlier stage (stages count from 0)' }]);
   });
+
+  it('notes COPY --from=NAME of a stage that comes later (BuildKit finds it; it became an image named "b")', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nCOPY --from=b /x /x\nFROM busybox:latest AS b\nRUN true\n' });
+    expect(r.ok && r.value.dockerfile!.notes).toEqual([{ line: 2, message: '--from=b names a stage that comes later in the Dockerfile, which BuildKit allows and rep init does not convert: move that stage before this one' }]);
+  });
+
+  it('writes an image with no tag with Docker\'s :latest, so it is not read as a step rep init made (--from=b-1 beside stage b made a dependency cycle) nor as an image id', () => {
+    const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim AS b\nRUN x\nRUN y\nFROM b-1\nCOPY --from=b-1 /o /o\nCOPY --from=b /p /p\n' });
+    const text = r.ok ? r.value.text : (r.errors.map((e) => e.message).join('\n'));
+    expect(text).toContain('    from: "b-1:latest"\n');
+    expect(text).not.toMatch(/from: b-1\n/);
+    const b = initIn({ Dockerfile: 'FROM b\nRUN x\n' }).r;
+    expect(b.ok && b.value.text).toContain('base: "b:latest"\n');
+  });
+
+  it('refuses at its line, exit 2, an image the Repfile could not start from (it was reported as a bug in rep init)', () => {
+    for (const [Dockerfile, message] of [
+      [`FROM sha256:${'a'.repeat(64)}\n`, 'reads as an image id'],
+      ['FROM rep-cache:x\n', "is one of rep's own images"],
+    ]) {
+      const { r } = initIn({ Dockerfile });
+      expect(!r.ok && r.errors[0]).toMatchObject({ span: { start: { line: 1, col: 1 } }, message: expect.stringContaining(message) });
+      expect(!r.ok && r.errors[0]!.message).not.toContain('a bug in rep init');
+    }
+  });
 });
 
 describe('rep init: links and special files where it reads or writes', () => {

@@ -17,6 +17,8 @@ export interface Conversion {
   /** The image of the first stage that starts from one: the Repfile's base. */
   base: string;
   stages: Stage[];
+  /** Every stage's AS name in the Dockerfile, lower case (later ones too). */
+  aliases: Set<string>;
   /** Every step, in Dockerfile order. */
   all: DraftStep[];
   notes: Note[];
@@ -34,7 +36,7 @@ export interface Conversion {
 const NOTES_PER_INSTRUCTION = 10;
 
 export function newConversion(file: string, escape: Conversion['escape'], kind: Conversion['kind']): Conversion {
-  return { file, escape, kind, base: '', stages: [], all: [], notes: [], globalArgs: new Map(), copies: 0, noted: new Map() };
+  return { file, escape, kind, base: '', stages: [], aliases: new Set(), all: [], notes: [], globalArgs: new Map(), copies: 0, noted: new Map() };
 }
 
 /** The Dockerfile lines of an instruction, as a step records them. */

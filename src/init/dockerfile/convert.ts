@@ -4,9 +4,9 @@
 // the image settings of the final stage on the image. What rep cannot
 // express becomes a note at its line.
 import type { Diagnostic } from '../../diag.js';
-import { imageRefProblem } from '../../lock/reference.js';
 import { finalNotes, linesOf, newConversion, report, type Conversion } from './conversion.js';
 import type { Kind } from './copy.js';
+import { explicitRef, startProblem } from './imageref.js';
 import { convertInstruction } from './instructions.js';
 import type { Converted, DraftStep } from './model.js';
 import type { Instruction, ParsedDockerfile } from './parse.js';
@@ -15,6 +15,11 @@ import { keyValues, splitWords } from './words.js';
 
 export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: (rel: string) => Kind): { ok: true; value: Converted } | { ok: false; errors: Diagnostic[] } {
   const cx = newConversion(file, parsed.escape, kind);
+  // BuildKit finds a COPY --from stage anywhere in the file, a later one too.
+  for (const ins of parsed.instructions) {
+    const w = ins.keyword === 'FROM' ? ins.args.trim().split(/\s+/) : [];
+    if (w[1]?.toLowerCase() === 'as' && w[2]) cx.aliases.add(w[2].toLowerCase());
+  }
   const errors: Diagnostic[] = [];
   let last: [number, number] = [1, 1];
   for (const ins of parsed.instructions) {
@@ -57,11 +62,11 @@ function from(cx: Conversion, ins: Instruction, vars: Map<string, string>): stri
   const alias = w.words[1]?.toLowerCase() === 'as' ? w.words[2]?.toLowerCase() : undefined;
   const prev = cx.stages.find((s) => s.alias === ref.toLowerCase());
   if (!prev) {
-    const problem = ref === 'scratch' ? 'rep starts every stage from an image: FROM scratch is not converted' : imageRefProblem(ref);
+    const problem = ref === 'scratch' ? 'rep starts every stage from an image: FROM scratch is not converted' : startProblem(ref);
     if (problem) return problem;
-    if (!cx.base) cx.base = ref;
+    if (!cx.base) cx.base = explicitRef(ref);
   }
-  const parent = prev ? { kind: 'step' as const, name: prev.steps[prev.steps.length - 1]!.name } : { kind: 'image' as const, ref };
+  const parent = prev ? { kind: 'step' as const, name: prev.steps[prev.steps.length - 1]!.name } : { kind: 'image' as const, ref: explicitRef(ref) };
   cx.stage = newStage(cx.stages.length, parent, prev, stageName(alias, cx.stages), alias, ins.line);
   cx.stages.push(cx.stage);
   return undefined;

@@ -4,7 +4,7 @@
 // express (--chown, --parents, a URL or archive ADD, a here-document) is noted.
 import path from 'node:path';
 import { printable } from '../../diag.js';
-import { imageRefProblem } from '../../lock/reference.js';
+import { explicitRef, startProblem } from './imageref.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { contextPath, folderish, intoFolder, placeFrom, placeLocal, STAGING, type Placement } from './copy.js';
 import { absolute, withParents, type DraftStep } from './model.js';
@@ -46,8 +46,12 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
       note(cx, ins, `--from=${from} names no earlier stage (stages count from 0)`);
       return;
     }
+    if (!prev && cx.aliases.has(name)) {
+      note(cx, ins, `--from=${from} names a stage that comes later in the Dockerfile, which BuildKit allows and rep init does not convert: move that stage before this one`);
+      return;
+    }
     if (prev && prev !== st) producer = prev.steps[prev.steps.length - 1]!.name;
-    else if (!prev && !imageRefProblem(name)) producer = name;
+    else if (!prev && !startProblem(name)) producer = explicitRef(name);
     else {
       note(cx, ins, `--from=${from} names no earlier stage or image`);
       return;
