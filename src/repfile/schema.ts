@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem, looksLikeImageId, namesRepImage, sameNameTag } from '../lock/reference.js';
 import { dropPatternProblem } from '../repro/drop.js';
+import { dateProblem, licenseProblem, orcidProblem } from './citecheck.js';
 
 export const STEP_NAME = /^[a-z][a-z0-9_.-]*$/;
 export const STEP_NAME_MAX = 63;
@@ -149,9 +150,18 @@ const citeLine = (what: string, min = 1) =>
     z.string().min(min).regex(NO_CONTROL, { error: `${what} must be one line without control characters or bidirectional overrides (it goes into CITATION.cff, CITE.md and REPRODUCE.md)` }),
   );
 
+/** A check whose message names the value: one issue at the field, or none. */
+const problemOf =
+  (problem: (v: string) => string | undefined) =>
+  (v: string, ctx: z.RefinementCtx): void => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  };
+
 const orcid = z
   .string()
-  .regex(/^(https:\/\/orcid\.org\/)?\d{4}-\d{4}-\d{4}-\d{3}[\dX]$/, { error: 'an ORCID iD looks like 0000-0002-1825-0097 (or https://orcid.org/0000-0002-1825-0097)' });
+  .regex(/^(https:\/\/orcid\.org\/)?\d{4}-\d{4}-\d{4}-\d{3}[\dX]$/, { error: 'an ORCID iD looks like 0000-0002-1825-0097 (or https://orcid.org/0000-0002-1825-0097)', abort: true })
+  .superRefine(problemOf(orcidProblem));
 
 export const authorSchema = z
   .strictObject({
@@ -170,7 +180,7 @@ export const publishSchema = z
     title: citeLine('title').describe('Title of the work the image belongs to.'),
     authors: z.array(authorSchema).min(1),
     abstract: z.string().regex(LINES, { error: 'abstract must not contain control characters but newlines and tabs, nor bidirectional overrides' }).optional(),
-    license: citeLine('license').optional().describe('SPDX identifier or expression, e.g. MIT, CC-BY-4.0 or MIT OR Apache-2.0.'),
+    license: citeLine('license').superRefine(problemOf(licenseProblem)).optional().describe('SPDX identifier or expression, e.g. MIT, CC-BY-4.0 or MIT OR Apache-2.0.'),
     doi: z
       .string()
       .regex(/^10\.\d{4,9}\/[!-~]+$/, { error: 'a DOI looks like 10.5281/zenodo.1234567 (visible ASCII characters)' })
@@ -178,10 +188,12 @@ export const publishSchema = z
     version: citeLine('version').optional(),
     'date-released': z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date looks like 2026-11-25' })
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date looks like 2026-11-25', abort: true })
+      .superRefine(problemOf(dateProblem))
       .optional(),
     keywords: z.array(citeLine('a keyword')).optional(),
-    url: z.string().url().optional(),
+    // Shown as a link in REPRODUCE.md and CITE.md: a web address, not javascript: or file:.
+    url: z.url({ protocol: /^https?$/, error: 'a url is a web address, https://… or http://…' }).optional(),
   })
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
 

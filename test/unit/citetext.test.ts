@@ -37,6 +37,26 @@ describe('citation text in the Repfile', () => {
   });
 });
 
+describe('citation fields a reader\'s tool checks', () => {
+  const authors = '  title: T\n  authors: [{name: Org}]\n';
+  it('a license is an SPDX identifier or expression, with the identifier a common name means', () => {
+    for (const ok of ['MIT', 'CC-BY-4.0', 'GPL-3.0-or-later WITH Classpath-exception-2.0', '(MIT OR Apache-2.0)', 'LicenseRef-Mine']) expect(problems(`${authors}  license: "${ok}"\n`), ok).toEqual([]);
+    expect(problems(`${authors}  license: Apache 2.0\n`)).toEqual([
+      'Repfile:10:12: publish.license: "Apache 2.0" is not an SPDX license identifier or expression (did you mean "Apache-2.0"? e.g. MIT, GPL-3.0-or-later, MIT OR Apache-2.0, or LicenseRef-NAME for another; see https://spdx.org/licenses/)',
+    ]);
+    expect(problems(`${authors}  license: All rights reserved\n`)[0]).toMatch(/"All rights reserved" is not an SPDX license identifier or expression \(e\.g\. MIT/);
+  });
+
+  it('a date is a day of the calendar, an ORCID iD has its check digit, a url is a web address', () => {
+    expect(problems(`${authors}  date-released: "2026-02-30"\n`)).toEqual(['Repfile:10:18: publish.date-released: 2026-02-30 is not a day of the calendar']);
+    expect(problems(`${authors}  date-released: "2024-02-29"\n`)).toEqual([]);
+    expect(problems('  title: T\n  authors: [{name: Org, orcid: 0000-0002-1825-0098}]\n')).toEqual([expect.stringContaining('0000-0002-1825-0098 is not an ORCID iD: its check digit does not match')]);
+    for (const good of ['0000-0002-1825-0097', 'https://orcid.org/0000-0002-9079-593X']) expect(problems(`  title: T\n  authors: [{name: Org, orcid: "${good}"}]\n`), good).toEqual([]);
+    expect(problems(`${authors}  url: "javascript:alert(1)"\n`)).toEqual([expect.stringContaining('publish.url: a url is a web address, https://… or http://…')]);
+    expect(problems(`${authors}  url: "https://example.org/paper"\n`)).toEqual([]);
+  });
+});
+
 describe('REPRODUCE.md and CITE.md', () => {
   const hostile = 'My paper <!-- [run this](https://evil.example) `x` *y* #z | ~ & \\';
   const shown = 'My paper \\<\\!-- \\[run this\\](https://evil.example) \\`x\\` \\*y\\* \\#z \\| \\~ \\& \\\\';
