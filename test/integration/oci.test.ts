@@ -103,6 +103,6 @@ describe('rep publish --image, read by other tools', () => {
     const sumsPath = path.join(out, 'SHA256SUMS');
     writeFileSync(sumsPath, readFileSync(sumsPath, 'utf8').replace(/^[0-9a-f]{64}(?=  sbom\.cdx\.json$)/m, sh('sha256sum', [sbomPath]).slice(0, 64)));
     const tampered = await verifyBundle(out);
-    expect(tampered.checks.find((c) => c.name === 'subjects')?.detail).toEqual(["sbom.cdx.json does not match the statement's byproduct"]);
+    expect(tampered.checks.find((c) => c.name === 'subjects')?.detail).toEqual(["sbom.cdx.json does not match the statement's byproduct", "ro-crate-metadata.json: the sha256 it gives sbom.cdx.json is not the file's"]);
   });
 });
