@@ -114,6 +114,13 @@ describe('rep init: Dockerfile values that would run as shell or name what is no
     expect(b.ok && b.value.text).toContain('base: "b:latest"\n');
   });
 
+  it('writes a stage named null, true or yes as a quoted step name (a YAML null key was reported as a bug in rep init)', () => {
+    const { r } = initIn({ Dockerfile: 'FROM busybox:latest AS null\nRUN x\nFROM null AS true\nRUN y\nFROM true AS yes\n' });
+    expect(r.ok && r.value.text).toContain('  "null":\n');
+    expect(r.ok && r.value.text).toContain('  "true":\n    # Dockerfile:4\n    from: "null"\n');
+    expect(r.ok && r.value.text).toContain('  "yes":');
+  });
+
   it('refuses at its line, exit 2, an image the Repfile could not start from (it was reported as a bug in rep init)', () => {
     for (const [Dockerfile, message] of [
       [`FROM sha256:${'a'.repeat(64)}\n`, 'reads as an image id'],

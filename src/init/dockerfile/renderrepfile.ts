@@ -7,7 +7,9 @@ import { imageSafeName } from '../render.js';
 
 function stepLines(s: DraftStep, file: string): string[] {
   const at = s.lines[0] === s.lines[1] ? `${s.lines[0]}` : `${s.lines[0]}-${s.lines[1]}`;
-  const out = [`  ${s.name}:`, `    # ${file}:${at}`, ...s.comments.map((c) => `    # ${c}`)];
+  // Through yamlString: a stage named `null` or `true` made a key YAML does not read as a name.
+  const key = yamlString(s.name);
+  const out = [`  ${key}:`, `    # ${file}:${at}`, ...s.comments.map((c) => `    # ${c}`)];
   if (s.from !== undefined) out.push(`    from: ${yamlString(s.from)}`);
   if (s.needs.length) out.push(`    needs: ${flow(s.needs)}`);
   if (s.workdir !== undefined) out.push(`    workdir: ${yamlString(s.workdir)}`);
@@ -19,7 +21,7 @@ function stepLines(s: DraftStep, file: string): string[] {
   else if (s.run.length > 1) out.push('    run:', ...s.run.map((r) => `      - ${yamlString(r)}`));
   if (s.outputs.length) out.push(`    outputs: ${flow(s.outputs)}`);
   // A step with nothing to do (a stage that only sets image settings) is an empty mapping, not null.
-  if (out.length === 2 + s.comments.length) out[0] = `  ${s.name}: {}`;
+  if (out.length === 2 + s.comments.length) out[0] = `  ${key}: {}`;
   return out;
 }
 
