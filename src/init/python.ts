@@ -28,7 +28,9 @@ export function parseRuntime(text: string): Runtime | { error: string } {
   if (parts.length === 2 || parts.length === 5) out.version = parts[1];
   if (parts.length >= 4) {
     const date = parts.slice(-3).join('-');
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) return { error: `"${date}" is not a date YYYY-MM-DD` };
+    // Date.parse rolls 2024-02-31 over to March 2; repo2docker (Python's date) refuses it: the day must read back the same.
+    const parsed = /^\d{4}-\d{2}-\d{2}$/.test(date) ? new Date(`${date}T00:00:00Z`) : undefined;
+    if (!parsed || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) return { error: `"${date}" is not a date YYYY-MM-DD` };
     out.date = date;
   }
   return out;

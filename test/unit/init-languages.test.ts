@@ -84,6 +84,9 @@ describe('R (buildpacks/r.py)', () => {
   it('a runtime.txt repo2docker refuses is said, not read', () => {
     const x = initIn({ 'runtime.txt': 'r-4.3-01-2024\n', 'install.R': '\n' });
     expect(x.notes[0]).toBe('runtime.txt: "4.3-01-2024" is not a date YYYY-MM-DD; repo2docker refuses it, rep init ignored it');
+    // A day the month does not have (Date.parse rolled it over to March 2 and pinned that snapshot).
+    const feb = initIn({ 'runtime.txt': 'r-4.3-2024-02-31\n', 'install.R': '\n' });
+    expect(feb.notes[0]).toBe('runtime.txt: "2024-02-31" is not a date YYYY-MM-DD; repo2docker refuses it, rep init ignored it');
   });
 });
 
