@@ -19,13 +19,18 @@ export interface ImageFiles {
   software?: string[];
 }
 
+/** The package lists inventory reads, as an image's manifest names them. */
+const LISTS = ['var/lib/dpkg/status', 'lib/apk/db/installed'];
+
 /** `digest`: the image's config digest; without one (nothing was built) there is no SBOM. */
 export async function describeImage(engine: Engine, tag: string, digest: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ImageFiles> {
   const wanted = packageFiles();
   // The image built, by its id: the tag can have moved since (a push, another build, docker tag), and the SBOM names the digest.
   const { manifest, files } = await imageContents(engine, digest ?? tag, wanted.keep);
   if (!digest) return { filesystem: prettyJson(manifest) };
-  const inv = inventory(files, wanted.missed());
+  // A package list that is a link is never followed (the tar reader shows packageFiles regular files only): said, not skipped.
+  const linked = LISTS.filter((p) => Object.hasOwn(manifest, p) && manifest[p]!.type === 'symlink').map((p) => `/${p} is a link, which rep never follows: its packages are not listed`);
+  const inv = inventory(files, [...wanted.missed(), ...linked]);
   const { seconds } = sourceDateEpoch(env);
   const epoch = seconds === undefined ? undefined : new Date(seconds * 1000);
   return { filesystem: prettyJson(manifest), sbom: cyclonedxJson(inv, { tag, digest, epoch }), software: softwareSection(inv) };

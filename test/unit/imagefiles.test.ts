@@ -2,6 +2,7 @@
 // it built, named by id, not the tag (which can have moved since). Found by
 // an adversarial review of the SBOM.
 import { writeFileSync } from 'node:fs';
+import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { archiveMtime, sourceDateEpoch } from '../../src/context/tar.js';
@@ -43,6 +44,20 @@ describe('describeImage', () => {
     for (const v of ['abc', '-1', '1.5', '99999999999999', ' 1']) expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: v }).problem, v).toMatch(/^expected whole seconds since 1970-01-01/);
     // 99999999999999 made an invalid Date (a RangeError once the build was done) and NaN in tar headers.
     expect(archiveMtime({ SOURCE_DATE_EPOCH: '99999999999999' }).getTime()).toBe(0);
+  });
+
+  it('says a package list that is a link, and never follows it', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'var/lib/dpkg/', type: 'directory', mode: 0o755 });
+    pack.entry({ name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/etc/shadow' });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const engine = { exportFilesystem: async (_ref: string, file: string) => writeFileSync(file, Buffer.concat(chunks)) } as unknown as Engine;
+    const d = await describeImage(engine, 'p:1', `sha256:${'b'.repeat(64)}`, {});
+    const bom = JSON.parse(d.sbom!) as { metadata: { properties: { name: string; value: string }[] }; components?: unknown[] };
+    expect(bom.metadata.properties).toEqual([{ name: 'rep:incomplete', value: '/var/lib/dpkg/status is a link, which rep never follows: its packages are not listed' }]);
+    expect(bom.components ?? []).toEqual([]);
   });
 
   it('without a digest (nothing built) reads the tag and writes no SBOM', async () => {
