@@ -9,7 +9,7 @@ import { clip, fail, ok, printable, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
 import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
 import type { Note } from '../init/dockerfile/model.js';
-import { planIgnore } from '../init/ignore.js';
+import { LEAVING_COMMENT, leavingRules, planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
 import { lexists } from '../safefs.js';
@@ -92,6 +92,9 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
   const ignore = path.join(dir, '.dockerignore');
   if (lexists(ignore)) return ok(result);
-  writeFileAtomic(ignore, DOCKERIGNORE_CONVERTED);
+  // A link out of the repository fails any step whose inputs hold it (COPY . . does): left out, and said.
+  const leaving = leavingRules(dir, DOCKERIGNORE_CONVERTED);
+  result.notes.push(...bounded(leaving.notes));
+  writeFileAtomic(ignore, leaving.rules.length ? `${DOCKERIGNORE_CONVERTED}# Added by rep init: ${LEAVING_COMMENT}\n${leaving.rules.join('\n')}\n` : DOCKERIGNORE_CONVERTED);
   return ok({ ...result, dockerignore: ignore });
 }

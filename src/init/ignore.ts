@@ -70,18 +70,31 @@ export function planIgnore(d: Detected, inputs: readonly string[]): IgnorePlan {
   }
   // rep does not build a step whose inputs hold a link out of the context (the code step takes "."): left out.
   if (inputs.includes('.')) {
-    const leaving = leavingLinks(d.repo, DockerIgnore.parse(current).ignore);
-    const plain = leaving.links.filter((l) => WRITABLE.test(l.path));
-    const odd = leaving.links.filter((l) => !WRITABLE.test(l.path));
-    const said = (ls: typeof plain) => ls.slice(0, 5).map((l) => `${l.path} -> ${l.target}`).join(', ') + (ls.length > 5 ? ` and ${ls.length - 5} more` : '');
-    if (plain.length) {
-      notes.push(`links that lead out of the repository, which rep does not copy into a build: ${said(plain)}; rep init added them to .dockerignore`);
-      add('links that lead out of the repository (rep does not build with them).', plain.map((l) => asRule(l.path)));
-    }
-    if (odd.length) notes.push(`links that lead out of the repository, with names rep init does not write as .dockerignore rules: ${said(odd)}; exclude them in .dockerignore, or the code step does not build`);
-    if (leaving.partial) notes.push('the repository is too large for rep init to look for every link that leads out of it: a step that reads one does not build; exclude such links in .dockerignore');
+    const leaving = leavingRules(d.repo, current);
+    notes.push(...leaving.notes);
+    if (leaving.rules.length) add(LEAVING_COMMENT, leaving.rules);
   }
   return { text, used, notes };
+}
+
+/** The comment above the rules leavingRules gives. */
+export const LEAVING_COMMENT = 'links that lead out of the repository (rep does not build with them).';
+
+/**
+ * .dockerignore rules that leave out the links under `repo` that lead out of
+ * it and that `ignore` (a .dockerignore's text) keeps, with notes naming them
+ * and those no rule can name.
+ */
+export function leavingRules(repo: string, ignore: string): { rules: string[]; notes: string[] } {
+  const notes: string[] = [];
+  const leaving = leavingLinks(repo, DockerIgnore.parse(ignore).ignore);
+  const plain = leaving.links.filter((l) => WRITABLE.test(l.path));
+  const odd = leaving.links.filter((l) => !WRITABLE.test(l.path));
+  const said = (ls: typeof plain) => ls.slice(0, 5).map((l) => `${l.path} -> ${l.target}`).join(', ') + (ls.length > 5 ? ` and ${ls.length - 5} more` : '');
+  if (plain.length) notes.push(`links that lead out of the repository, which rep does not copy into a build: ${said(plain)}; rep init added them to .dockerignore`);
+  if (odd.length) notes.push(`links that lead out of the repository, with names rep init does not write as .dockerignore rules: ${said(odd)}; exclude them in .dockerignore, or the code step does not build`);
+  if (leaving.partial) notes.push('the repository is too large for rep init to look for every link that leads out of it: a step that reads one does not build; exclude such links in .dockerignore');
+  return { rules: plain.map((l) => asRule(l.path)), notes };
 }
 
 /** A path a .dockerignore line can name: no line break, no blank at either end (the line is trimmed). */

@@ -186,6 +186,12 @@ describe('rep init: links and special files where it reads or writes', () => {
     expect(r.ok && r.value.notes).toContain('links that lead out of the repository, with names rep init does not write as .dockerignore rules: data/ b  -> /; exclude them in .dockerignore, or the code step does not build');
   });
 
+  it('a converted Dockerfile also gets its links out of the repository left out, so COPY . . builds', () => {
+    const x = initChecked({ Dockerfile: 'FROM busybox:latest\nCOPY . /app\n', 'src/a.py': 'print(1)\n', zero: { link: '/dev/zero' } });
+    expect(x.notes).toEqual(['links that lead out of the repository, which rep does not copy into a build: zero -> /dev/zero; rep init added them to .dockerignore']);
+    expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toMatch(/\nDockerfile\.rep\n# Added by rep init: links that lead out of the repository \(rep does not build with them\)\.\nzero\n$/);
+  });
+
   it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
     const { r } = initIn({ binder: { link: 'env' }, 'env/requirements.txt': 'numpy\n', 'requirements.txt': 'pandas\n' });
     expect(r.ok && r.value.used).toEqual(['requirements.txt']);
