@@ -506,6 +506,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof Exit) return e.code;
+    // A context file rep could not read while hashing (src/context/hash.ts), named by its class's name: importing it would load hashing for every command.
+    if (e instanceof Error && e.name === 'UnreadableInput' && 'diagnostic' in e) {
+      printDiagnostics([e.diagnostic as Diagnostic]);
+      return 2;
+    }
     if (e instanceof CommanderError) {
       // Help shown because the command line named no command or one there is not (`rep help bogus`, shown on stderr) is bad usage.
       if ((e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') && e.exitCode === 0) return 0;

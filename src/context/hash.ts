@@ -45,6 +45,33 @@ export function sha256File(abs: string): string {
   return h.digest('hex');
 }
 
+/**
+ * A file of the context rep could stat but not read (mode 000, another
+ * user's): thrown from deep in hashing, said by the CLI as the file's
+ * problem with its place (exit 2), as the walk says a folder it cannot read.
+ */
+export class UnreadableInput extends Error {
+  override readonly name = 'UnreadableInput';
+  readonly diagnostic: { file: string; message: string };
+  constructor(path: string, code: string | undefined) {
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'unknown error');
+    const message = `cannot read it (${why}), so Docker could not send it either; make it readable, or exclude it in .dockerignore`;
+    super(`${path}: ${message}`);
+    this.diagnostic = { file: path, message };
+  }
+}
+
+/** `read(f.abs)`, its errno (but a file gone meanwhile, which the build's own checks see) an UnreadableInput naming f. */
+function readable<T>(f: ContextFile, read: (abs: string) => T): T {
+  try {
+    return read(f.abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') throw new UnreadableInput(f.path, code);
+    throw e;
+  }
+}
+
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /**
@@ -213,7 +240,7 @@ export class StatCache {
       return hashedFile(f, row[1]);
     }
     this.misses++;
-    const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : sha256File(f.abs);
+    const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : readable(f, sha256File);
     const hashed = hashedFile(f, sha256);
     // A file modified too recently may change again within the same stat (racy): its hash is not
     // kept, not even for a save that comes later, when the file would no longer look recent. It

@@ -1,11 +1,11 @@
 // The rep command as a user runs it: exact output and exit codes.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
 import { acquireMutex, startedAt } from '../../src/state/mutex.js';
-import { makeProject, rep, REPO } from '../helpers.js';
+import { CLI, makeProject, rep, REPO, writeTree } from '../helpers.js';
 
 const REPFILE = `rep: 1
 name: demo
@@ -80,6 +80,27 @@ describe('rep CLI', () => {
     expect([vcode, JSON.parse(vout)]).toEqual([2, { type: 'error', ok: false, exitCode: 2, errors: [{ kind: 'flag', flag: 'verify nothing-here', message: 'no such file or folder', text: 'rep: verify nothing-here: no such file or folder' }] }]);
     // Without --json, stdout stays empty.
     expect(repSource(dir, ['status', '--engine', 'none'])[1]).toBe('');
+  });
+
+  it('an input rep may not read is said with its place (exit 2), not as errno text (exit 1)', () => {
+    // Root reads a file of mode 000: rep runs as nobody then, in a folder and state nobody may use (the run's TMPDIR is private).
+    const asRoot = process.getuid?.() === 0;
+    const top = mkdtempSync('/tmp/rep-unreadable-');
+    const dir = path.join(top, 'p');
+    writeTree(dir, { Repfile: REPFILE, 'src/a': 'a', 'src/locked': 'secret' });
+    chmodSync(path.join(dir, 'src/locked'), 0o000);
+    const state = path.join(top, 'state');
+    mkdirSync(state);
+    if (asRoot) {
+      for (const d of [top, dir, path.join(dir, 'src'), state]) chmodSync(d, 0o777);
+      for (const f of ['Repfile', 'src/a']) chmodSync(path.join(dir, f), 0o644);
+    }
+    // The built rep (nobody may not run tsx's esbuild from rep's node_modules).
+    const args = [CLI, 'status', '--engine', 'none'];
+    const env = { ...process.env, XDG_STATE_HOME: state, HOME: state };
+    const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 }) : spawnSync(process.execPath, args, { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    rmSync(top, { recursive: true, force: true });
+    expect([r.status, r.stderr]).toEqual([2, 'src/locked: cannot read it (permission denied), so Docker could not send it either; make it readable, or exclude it in .dockerignore\n']);
   });
 
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listContext, sumContext, tarContext, type ContextView } from '../../src/commands/context.js';
 import { loadContext } from '../../src/context/context.js';
-import { StatCache } from '../../src/context/hash.js';
+import { StatCache, UnreadableInput } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
 import { ContextIndex, handOverWalk, stampInode, stampMtimeMs, statLine, walkContext, type ContextFile } from '../../src/context/files.js';
 import { DockerIgnore } from '../../src/context/dockerignore.js';
@@ -392,6 +392,25 @@ describe('stat cache', () => {
     clockAhead();
   });
   afterEach(() => vi.useRealTimers());
+
+  it('names a file it cannot read while hashing, as the walk names a folder it cannot read (it threw errno text, exit 1)', () => {
+    const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const files = walked(dir, ctx.value.ignore);
+    // Replaced by a folder after the walk stat'ed it (as root, mode 000 reads; EISDIR stands in for EACCES here).
+    rmSync(path.join(dir, 'b.txt'));
+    mkdirSync(path.join(dir, 'b.txt'));
+    let thrown: unknown;
+    try {
+      StatCache.forContext(dir).hashAll(files);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(UnreadableInput);
+    expect((thrown as UnreadableInput).diagnostic).toEqual({ file: 'b.txt', message: 'cannot read it (EISDIR), so Docker could not send it either; make it readable, or exclude it in .dockerignore' });
+    expect(new UnreadableInput('c', 'EACCES').diagnostic.message).toMatch(/^cannot read it \(permission denied\)/);
+  });
 
   it('keeps no row of a file changed too recently by its ctime, whatever its mtime says (touch -d, rsync -t, tar -x set an old one)', () => {
     const dir = makeProject({ 'a.txt': 'a' });
