@@ -1,6 +1,7 @@
 // The provenance statement of a build: an in-toto Statement v1 with a SLSA
 // Provenance v1 predicate. Deterministic apart from the start and finish times.
 import { VERSION } from '../version.js';
+import { KEY_FORMAT } from '../plan/key.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
@@ -101,7 +102,7 @@ export function provenanceStatement(p: ProvenanceInput): Statement {
           target: p.target,
           tag: p.tag,
         },
-        internalParameters: { engine: p.engine, ...(p.network ? { network: p.network } : {}), ...(p.platform ? { platform: p.platform } : {}) },
+        internalParameters: { engine: p.engine, keyFormat: KEY_FORMAT, ...(p.network ? { network: p.network } : {}), ...(p.platform ? { platform: p.platform } : {}) },
         resolvedDependencies,
       },
       runDetails: {

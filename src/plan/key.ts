@@ -4,7 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { sha256Of } from '../canonical.js';
 import type { HashedFile } from '../context/hash.js';
 
-export const KEY_FORMAT = 2;
+/**
+ * Raised when the same Repfile and inputs key another build: 3 keeps env
+ * values as written (3.10, not 3.1: 27f9180), and drops the images earlier
+ * reps built for steps with pattern-named inputs, which BuildKit's file
+ * sending could leave without the file (39a5f5a).
+ */
+export const KEY_FORMAT = 3;
 
 export interface InputRecord {
   type: 'file' | 'symlink';

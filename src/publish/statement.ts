@@ -9,7 +9,8 @@ import { PREDICATE_TYPE, STATEMENT_TYPE, type ResourceDescriptor, type Statement
 import { SBOM_FILE } from '../sbom/sbomfile.js';
 import { resolverFor } from '../lock/lockfile.js';
 import { hashInputs, Planner } from '../plan/plan.js';
-import type { EngineFacts } from '../plan/key.js';
+import { KEY_FORMAT, type EngineFacts } from '../plan/key.js';
+import { VERSION } from '../version.js';
 import { openProject } from '../project.js';
 import { escaped, shown } from './bundlefs.js';
 
@@ -77,6 +78,15 @@ function statedFacts(statement: Statement): EngineFacts {
 /** Where the keys the Repfile and the unpacked context give differ from the statement's. */
 export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir: string): string[] {
   const out: string[] = [];
+  // Keys of another format are not this rep's to recompute: said as such, not as keys that differ (tampering).
+  const stated = statement.predicate.buildDefinition.internalParameters.keyFormat;
+  const format = stated === undefined ? 2 : stated;
+  if (format !== KEY_FORMAT) {
+    const builder: unknown = statement.predicate.runDetails.builder;
+    const by = isJsonMap(builder) && isJsonMap(builder.version) ? builder.version.rep : undefined;
+    const rep = typeof by === 'string' ? ` (rep ${shown(by)})` : '';
+    return [`the statement's step keys are of key format ${typeof format === 'number' ? format : shown(JSON.stringify(format))}${rep}; this rep (${VERSION}) keys with format ${KEY_FORMAT} and cannot recompute them: check the keys with the rep that published the bundle`];
+  }
   const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir });
   if (!project.ok) return project.errors.map((d) => escaped(formatDiagnostic(d)));
   const p = project.value;

@@ -28,6 +28,8 @@ import { verifyBundle, type VerifyOptions } from '../../src/publish/verify.js';
 import { DockerArchiveWriter } from '../../src/repro/archive.js';
 import { TarWriter, type TarHeader } from '../../src/repro/tarwriter.js';
 import { CLI, makeProject, open, tempFolders } from '../helpers.js';
+import { KEY_FORMAT } from '../../src/plan/key.js';
+import { VERSION } from '../../src/version.js';
 
 const REPFILE = `rep: 1
 name: paper
@@ -236,6 +238,20 @@ describe('bundle archives (.tar.gz, .zip)', () => {
     const c = cli(['verify', many, '--max-files', '10']);
     expect([c.code, c.stdout.split('\n')[1]]).toEqual([1, '        many.tar.gz: holds more than 10 entries; if you trust it, raise the bound with --max-files N']);
     expect(cli(['verify', many, '--max-size', 'lots']).stderr).toBe('rep: --max-size lots: expected a size such as 500M, 64G or 1T\n');
+  });
+});
+
+describe('keys of another key format', () => {
+  it('a bundle an earlier rep keyed (no keyFormat, format 2) is said to need that rep, not to differ as if tampered with', async () => {
+    const copy = copyOf(await publishedBundle());
+    const stPath = path.join(copy, 'provenance.json');
+    const st = JSON.parse(readFileSync(stPath, 'utf8')) as Statement;
+    expect(st.predicate.buildDefinition.internalParameters.keyFormat).toBe(KEY_FORMAT);
+    delete st.predicate.buildDefinition.internalParameters.keyFormat;
+    st.predicate.runDetails.builder.version.rep = '0.0.9';
+    writeFileSync(stPath, JSON.stringify(st, null, 2));
+    reseal(copy);
+    expect(failures(await verifyPrivately(copy))).toEqual([['keys', `the statement's step keys are of key format 2 (rep 0.0.9); this rep (${VERSION}) keys with format ${KEY_FORMAT} and cannot recompute them: check the keys with the rep that published the bundle`]]);
   });
 });
 

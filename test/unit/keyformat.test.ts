@@ -17,6 +17,7 @@ import { makeProject, open } from '../helpers.js';
 /** The fingerprint of the instructions below, by the KEY_FORMAT they were written under. */
 const WRITTEN_UNDER: Record<number, string> = {
   2: '0f3cacb15d65e4f405d80bf4cc195424db556298a9ce87c347b2261c8b5e6481',
+  3: '0f3cacb15d65e4f405d80bf4cc195424db556298a9ce87c347b2261c8b5e6481',
 };
 
 const REPFILE = `rep: 1
