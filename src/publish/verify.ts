@@ -175,7 +175,7 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     subj.push(...sbomProblems(statement, present, hashes));
     // What the crate and the SBOM claim of the files and the image (their own bytes are in SHA256SUMS).
     const crate = read(CRATE_FILE, JSON_LIMIT, subj);
-    if (crate) subj.push(...crateProblems(crate, hashes, (f) => lstatSync(path.join(dir, f), { throwIfNoEntry: false })?.size, named));
+    if (crate) for (const line of firstOf(crateProblems(crate, hashes, (f) => lstatSync(path.join(dir, f), { throwIfNoEntry: false })?.size, named, SHOWN + 1))) subj.push(line);
     const bom = named === undefined ? undefined : read(SBOM_FILE, JSON_LIMIT, subj);
     if (bom) subj.push(...sbomImageProblems(bom, SBOM_FILE, named!));
     const rf = statement.predicate.buildDefinition.externalParameters.repfile as { sha256?: unknown } | undefined;

@@ -37,6 +37,12 @@ describe("the crate's word on the bundle", () => {
     ]);
   });
 
+  it('stops at `most` problems (a crate of 200,000 false entries overflowed the stack when spread), and takes a MediaObject for a File', () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => ({ '@id': `f${i}`, '@type': 'File', sha256: 'x' }));
+    expect(crateProblems(crate(many), files, sizeOf, undefined, 1001)).toHaveLength(1001);
+    expect(crateProblems(crate([{ '@id': 'Repfile', '@type': 'schema:MediaObject', sha256: SHA('f') }]), files, sizeOf)).toEqual(["ro-crate-metadata.json: the sha256 it gives Repfile is not the file's"]);
+  });
+
   it('is refused when it is not JSON or has no @graph, and its keys are never a prototype', () => {
     expect(crateProblems(Buffer.from('{'), files, sizeOf)).toEqual(['ro-crate-metadata.json is not JSON']);
     expect(crateProblems(Buffer.from('[]'), files, sizeOf)).toEqual(['ro-crate-metadata.json has no @graph']);
