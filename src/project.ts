@@ -22,13 +22,15 @@ export interface Project {
 export interface ProjectOptions extends PathOptions {
   /** A Repfile.lock that is not JSON or not a valid lock is as none (rep lock, which writes it again). */
   lockToRewrite?: boolean;
+  /** The Repfile read for its step keys alone (LoadOptions.keysOnly). */
+  keysOnly?: boolean;
 }
 
 export function openProject(opts: ProjectOptions = {}): Result<Project> {
   const cwd = opts.cwd ?? process.cwd();
   const { repfile: file, contextDir } = projectPaths(opts);
   if (opts.context && !existsSync(contextDir)) return fail({ file: opts.context, message: 'build context directory does not exist' });
-  const recipe = loadRepfile(file, { contextDir, displayName: path.relative(cwd, file) || file });
+  const recipe = loadRepfile(file, { contextDir, displayName: path.relative(cwd, file) || file, keysOnly: opts.keysOnly });
   if (!recipe.ok) return recipe;
   const lock = readLockFile(recipe.value.path, opts.lockToRewrite);
   if (!lock.ok) return lock;

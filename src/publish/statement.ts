@@ -87,7 +87,7 @@ export function stepKeyProblems(statement: Statement, recipeDir: string, ctxDir:
     const rep = typeof by === 'string' ? ` (rep ${shown(by)})` : '';
     return [`the statement's step keys are of key format ${typeof format === 'number' ? format : shown(JSON.stringify(format))}${rep}; this rep (${VERSION}) keys with format ${KEY_FORMAT} and cannot recompute them: check the keys with the rep that published the bundle`];
   }
-  const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir });
+  const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir, keysOnly: true });
   if (!project.ok) return project.errors.map((d) => escaped(formatDiagnostic(d)));
   const p = project.value;
   const hashed = hashInputs(p.dag, p.ctx, new StatCache());

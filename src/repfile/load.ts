@@ -17,6 +17,12 @@ export interface LoadOptions {
   contextDir?: string;
   /** Name shown in messages; defaults to the path relative to cwd. */
   displayName?: string;
+  /**
+   * Read for its step keys alone: the publish section (citation) is left
+   * unread, so a bundle an earlier rep accepted a licence or date of is
+   * checked for its keys, not refused by citation rules made since.
+   */
+  keysOnly?: boolean;
 }
 
 export function loadRepfile(file: string, opts: LoadOptions = {}): Result<Recipe> {
@@ -32,7 +38,7 @@ export function loadRepfile(file: string, opts: LoadOptions = {}): Result<Recipe
 
 export function parseRepfile(
   bytes: Buffer | string,
-  opts: { file: string; displayName?: string; contextDir?: string },
+  opts: { file: string; displayName?: string; contextDir?: string; keysOnly?: boolean },
 ): Result<Recipe> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
   const display = opts.displayName ?? path.basename(opts.file);
@@ -95,6 +101,7 @@ export function parseRepfile(
     return fail(source.at([], 'expected a mapping with at least `rep: 1`, `name`, `base` and `steps`'));
   }
   envAsWritten(doc, data as Record<string, unknown>);
+  if (opts.keysOnly) delete (data as Record<string, unknown>).publish;
   const parsed = repfileSchema.safeParse(data);
   if (!parsed.success) {
     const errors = parsed.error.issues.flatMap((i) => issueToDiagnostics(i, data, source));

@@ -255,6 +255,20 @@ describe('keys of another key format', () => {
   });
 });
 
+describe('a bundle an earlier rep accepted the citation of', () => {
+  it('verifies its keys: citation rules made since ("Apache 2.0", 2026-02-30) do not refuse its Repfile', async () => {
+    const copy = copyOf(await publishedBundle());
+    const repfile = `${REPFILE}publish:\n  title: T\n  authors: [{name: Org}]\n  license: Apache 2.0\n  date-released: "2026-02-30"\n`;
+    writeFileSync(path.join(copy, 'Repfile'), repfile);
+    const stPath = path.join(copy, 'provenance.json');
+    const st = JSON.parse(readFileSync(stPath, 'utf8')) as Statement;
+    (st.predicate.buildDefinition.externalParameters.repfile as { sha256: string }).sha256 = sha(repfile);
+    writeFileSync(stPath, JSON.stringify(st, null, 2));
+    reseal(copy);
+    expect(failures(await verifyPrivately(copy))).toEqual([]);
+  });
+});
+
 describe("the RO-Crate's word on the files", () => {
   it('a crate that gives a file another sha256 fails verify, though SHA256SUMS and the citations were redone', async () => {
     const copy = copyOf(await publishedBundle());
