@@ -2,7 +2,7 @@
 // order, and how steps group into the stages of a multi-stage Dockerfile.
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
-import { closest, didYouMean } from '../repfile/suggest.js';
+import { didYouMean, Suggester } from '../repfile/suggest.js';
 import { imageRefProblem } from '../lock/reference.js';
 import { stableOrder } from './order.js';
 
@@ -80,7 +80,9 @@ const IMAGE_LIKE = /[:/@]/;
 
 export function buildDag(recipe: Recipe): Result<Dag> {
   const names = new Set(recipe.steps.map((s) => s.name));
-  const nearStep = new Map<string, string | undefined>();
+  // One budget for every "did you mean" of a step name (suggest.ts): a Repfile of many unknown names is not quadratic.
+  const nearStep = new Suggester([...names]);
+  const nearSecret = new Suggester(Object.keys(recipe.secrets));
   const src = recipe.source;
   const errors: Diagnostic[] = [];
   const nodes = new Map<string, DagNode>();
@@ -89,7 +91,7 @@ export function buildDag(recipe: Recipe): Result<Dag> {
     step.secrets.forEach((id, i) => {
       if (!Object.hasOwn(recipe.secrets, id)) {
         errors.push(
-          src.at(['steps', step.name, 'secrets', i], `unknown secret "${id}"${didYouMean(id, Object.keys(recipe.secrets))}; declare it under the top-level secrets`, {
+          src.at(['steps', step.name, 'secrets', i], `unknown secret "${id}"${nearSecret.didYouMean(id)}; declare it under the top-level secrets`, {
             shownPath: ['steps', step.name, 'secrets'],
           }),
         );
@@ -98,7 +100,7 @@ export function buildDag(recipe: Recipe): Result<Dag> {
     step.needs.forEach((n, i) => {
       if (!names.has(n)) {
         errors.push(
-          src.at(['steps', step.name, 'needs', i], `unknown step "${n}"${didYouMean(n, names)}`, {
+          src.at(['steps', step.name, 'needs', i], `unknown step "${n}"${nearStep.didYouMean(n)}`, {
             shownPath: ['steps', step.name, 'needs'],
           }),
         );
@@ -111,8 +113,7 @@ export function buildDag(recipe: Recipe): Result<Dag> {
       if (names.has(step.from)) parent = { kind: 'step', name: step.from };
       else {
         // Asked once a name: a converted Dockerfile names one image in thousands of steps.
-        if (!IMAGE_LIKE.test(step.from) && !nearStep.has(step.from)) nearStep.set(step.from, closest(step.from, names));
-        const near = nearStep.get(step.from);
+        const near = IMAGE_LIKE.test(step.from) ? undefined : nearStep.closest(step.from);
         if (near !== undefined) {
           errors.push(
             src.at(

@@ -7,7 +7,7 @@ import { buildDag } from '../../src/graph/dag.js';
 import { stableOrder } from '../../src/graph/order.js';
 import fc from 'fast-check';
 import { distance } from 'fastest-levenshtein';
-import { closest } from '../../src/repfile/suggest.js';
+import { closest, Suggester } from '../../src/repfile/suggest.js';
 import Ajv2020 from 'ajv/dist/2020.js';
 
 const errorsOf = (text: string) => {
@@ -152,6 +152,23 @@ describe('Repfile references and graph', () => {
     };
     expect(closest('ab', ['ac', 'aa', 'ab-'])).toBe('aa');
     fc.assert(fc.property(fc.string({ maxLength: 8 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 20 }), (w, names) => closest(w, names) === sorted(w, names)), { numRuns: 2000 });
+  });
+
+  it('suggests within a budget of names measured, a word asked again answered from memory (a Repfile of many unknown names was quadratic)', () => {
+    const s = new Suggester(['system', 'app', 'data'], 7);
+    expect(s.didYouMean('sytem')).toBe(' (did you mean "system"?)');
+    expect(s.closest('dat')).toBe('data');
+    // Spent (3 + 3 of 7, then 3 more): a word asked before is still answered; a new one is not measured.
+    expect(s.closest('ap')).toBe('app');
+    expect([s.closest('sytem'), s.closest('dta')]).toEqual(['system', undefined]);
+    // A build of 20,000 steps each needing an unknown step: every error is said, suggestions only while the budget lasts.
+    const steps = Array.from({ length: 20_000 }, (_, i) => `  s${i}:\n    needs: [q${i}]\n    run: x\n`).join('');
+    const r = parseRepfile(`${HEAD}steps:\n${steps}`, { file: 'Repfile' });
+    if (!r.ok) throw new Error('parse');
+    const dag = buildDag(r.value);
+    const errors = dag.ok ? [] : dag.errors.map(formatDiagnostic);
+    expect(errors).toHaveLength(20_000);
+    expect(errors.filter((e) => e.includes('did you mean')).length).toBeLessThanOrEqual(100);
   });
 
   it('names every step of a cycle, in order', () => {
