@@ -5,13 +5,21 @@
 import correct from 'spdx-correct';
 import parseSpdx from 'spdx-expression-parse';
 
+/** The longest licence expression read. */
+const LICENSE_MAX = 512;
+/** The longest text spdx-correct is asked which licence it means. */
+const GUESS_MAX = 64;
+
 /** Why `license` is not an SPDX license identifier or expression, with the identifier it likely means. */
 export function licenseProblem(license: string): string | undefined {
+  // Both parsers are slow past a few hundred characters (spdx-correct's guesses grow with the square of the
+  // length: 11 s at 560 KB; the parser recurses), and no licence needs that many.
+  if (license.length > LICENSE_MAX) return `is ${license.length} characters long; an SPDX license expression here is at most ${LICENSE_MAX}`;
   try {
     parseSpdx(license);
     return undefined;
   } catch {
-    const meant = correct(license);
+    const meant = license.length <= GUESS_MAX ? correct(license) : null;
     const hint = meant && meant !== license ? `did you mean "${meant}"? ` : '';
     return `"${license}" is not an SPDX license identifier or expression (${hint}e.g. MIT, GPL-3.0-or-later, MIT OR Apache-2.0, or LicenseRef-NAME for another; see https://spdx.org/licenses/)`;
   }

@@ -192,8 +192,9 @@ export const publishSchema = z
       .superRefine(problemOf(dateProblem))
       .optional(),
     keywords: z.array(citeLine('a keyword')).optional(),
-    // Shown as a link in REPRODUCE.md and CITE.md: a web address, not javascript: or file:.
-    url: z.url({ protocol: /^https?$/, error: 'a url is a web address, https://… or http://…' }).optional(),
+    // CITATION.cff's url (a uri there; readers open it): a web address, not javascript: or file:, and no blank, which the
+    // URL parser takes but CFF's uri format does not.
+    url: z.url({ protocol: /^https?$/, error: 'a url is a web address, https://… or http://…' }).regex(/^[^\s<>"`]+$/, { error: 'a url has no blanks, <, >, " or `: write them %-encoded' }).optional(),
   })
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
 

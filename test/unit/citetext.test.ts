@@ -44,6 +44,7 @@ describe('citation fields a reader\'s tool checks', () => {
     expect(problems(`${authors}  license: Apache 2.0\n`)).toEqual([
       'Repfile:10:12: publish.license: "Apache 2.0" is not an SPDX license identifier or expression (did you mean "Apache-2.0"? e.g. MIT, GPL-3.0-or-later, MIT OR Apache-2.0, or LicenseRef-NAME for another; see https://spdx.org/licenses/)',
     ]);
+    expect(problems(`${authors}  license: "${'MIT OR '.repeat(100)}MIT"\n`)).toEqual(['Repfile:10:12: publish.license: is 703 characters long; an SPDX license expression here is at most 512']);
     expect(problems(`${authors}  license: All rights reserved\n`)[0]).toMatch(/"All rights reserved" is not an SPDX license identifier or expression \(e\.g\. MIT/);
   });
 
@@ -54,6 +55,7 @@ describe('citation fields a reader\'s tool checks', () => {
     for (const good of ['0000-0002-1825-0097', 'https://orcid.org/0000-0002-9079-593X']) expect(problems(`  title: T\n  authors: [{name: Org, orcid: "${good}"}]\n`), good).toEqual([]);
     expect(problems(`${authors}  url: "javascript:alert(1)"\n`)).toEqual([expect.stringContaining('publish.url: a url is a web address, https://… or http://…')]);
     expect(problems(`${authors}  url: "https://example.org/paper"\n`)).toEqual([]);
+    expect(problems(`${authors}  url: "https://ex.com/ a"\n`)).toEqual([expect.stringContaining('publish.url: a url has no blanks')]);
   });
 });
 
