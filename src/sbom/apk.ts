@@ -8,9 +8,11 @@ import { makePackage, type Package } from './package.js';
 import { vendorAndDistro, type OsRelease } from './system.js';
 
 export const APK_INSTALLED = 'lib/apk/db/installed';
+/** Where a merged-/usr image (lib -> usr/lib: Wolfi, Chainguard, apk-tools 3) has it: a link to a folder is never followed. */
+export const APK_INSTALLED_USR = 'usr/lib/apk/db/installed';
 
 /** The most bytes to keep of `path`, if it is apk's database: as many as of dpkg's status (it lists every file too). */
-export const apkWants = (path: string): number | undefined => (path === APK_INSTALLED ? STATUS_LIMIT : undefined);
+export const apkWants = (path: string): number | undefined => (path === APK_INSTALLED || path === APK_INSTALLED_USR ? STATUS_LIMIT : undefined);
 
 /** The fields a package is read from: its files, checksums and dependencies are passed over. */
 const APK_FIELDS: ReadonlySet<string> = new Set(['P', 'V', 'A', 'L']);

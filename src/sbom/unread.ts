@@ -9,6 +9,20 @@
 import { apkWants } from './apk.js';
 import { dpkgWants } from './dpkg.js';
 
+const DPKG_UNREAD = "dpkg's database at /var/lib/dpkg without a regular file /var/lib/dpkg/status (a link is never followed)";
+const APK_UNREAD = "apk's database at /lib/apk/db without a regular file /lib/apk/db/installed (a link is never followed)";
+
+/**
+ * The reason for a package list that is a link (or sits in a linked folder), seen in the image's
+ * listing rather than by the tar reader: the same words as for its database found unread, so that
+ * one cause is said once.
+ */
+export function linkedListReason(path: string): string | undefined {
+  if (path === 'var/lib/dpkg/status') return DPKG_UNREAD;
+  if (path === 'lib/apk/db/installed' || path === 'usr/lib/apk/db/installed') return APK_UNREAD;
+  return undefined;
+}
+
 interface Database {
   folder: RegExp;
   /** Whether a path is the list rep reads; none for a database rep cannot read at all. */
@@ -19,8 +33,8 @@ interface Database {
 const DATABASES: Database[] = [
   { folder: /^var\/lib\/rpm\//, reason: 'an RPM database at /var/lib/rpm, which rep does not read' },
   { folder: /^usr\/lib\/sysimage\/rpm\//, reason: 'an RPM database at /usr/lib/sysimage/rpm, which rep does not read' },
-  { folder: /^var\/lib\/dpkg\//, read: (p) => dpkgWants(p) !== undefined, reason: "dpkg's database at /var/lib/dpkg without a regular file /var/lib/dpkg/status (a link is never followed)" },
-  { folder: /^lib\/apk\/db\//, read: (p) => apkWants(p) !== undefined, reason: "apk's database at /lib/apk/db without a regular file /lib/apk/db/installed (a link is never followed)" },
+  { folder: /^var\/lib\/dpkg\//, read: (p) => dpkgWants(p) !== undefined, reason: DPKG_UNREAD },
+  { folder: /^(usr\/)?lib\/apk\/db\//, read: (p) => apkWants(p) !== undefined, reason: APK_UNREAD },
 ];
 
 /** Told of each regular file's path, it says which databases were there but not read. */

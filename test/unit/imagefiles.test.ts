@@ -56,8 +56,30 @@ describe('describeImage', () => {
     const engine = { exportFilesystem: async (_ref: string, file: string) => writeFileSync(file, Buffer.concat(chunks)) } as unknown as Engine;
     const d = await describeImage(engine, 'p:1', `sha256:${'b'.repeat(64)}`, {});
     const bom = JSON.parse(d.sbom!) as { metadata: { properties: { name: string; value: string }[] }; components?: unknown[] };
-    expect(bom.metadata.properties).toEqual([{ name: 'rep:incomplete', value: '/var/lib/dpkg/status is a link, which rep never follows: its packages are not listed' }]);
+    expect(bom.metadata.properties).toEqual([{ name: 'rep:incomplete', value: "dpkg's database at /var/lib/dpkg without a regular file /var/lib/dpkg/status (a link is never followed)" }]);
     expect(bom.components ?? []).toEqual([]);
+  });
+
+  it("says a linked dpkg status once, with dpkg's other files beside it; reads apk's list under /usr/lib (merged /usr)", async () => {
+    const exportOf = async (entries: { name: string; type?: 'symlink' | 'directory'; linkname?: string; body?: string }[]) => {
+      const pack = tar.pack();
+      for (const e of entries) {
+        const header = { name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: 0o644 } as const;
+        if (e.type) pack.entry(header);
+        else pack.entry(header, Buffer.from(e.body ?? ''));
+      }
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      return { exportFilesystem: async (_ref: string, file: string) => writeFileSync(file, Buffer.concat(chunks)) } as unknown as Engine;
+    };
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const linked = await describeImage(await exportOf([{ name: 'var/lib/dpkg/info/libc6.list', body: '/x\n' }, { name: 'var/lib/dpkg/status', type: 'symlink', linkname: '/elsewhere' }]), 'p:1', digest, {});
+    expect((JSON.parse(linked.sbom!) as { metadata: { properties: unknown[] } }).metadata.properties).toHaveLength(1);
+    const usr = await describeImage(await exportOf([{ name: 'lib', type: 'symlink', linkname: 'usr/lib' }, { name: 'usr/lib/apk/db/installed', body: 'P:musl\nV:1.2.4-r4\nA:x86_64\nL:MIT\n\n' }]), 'p:1', digest, {});
+    const bom = JSON.parse(usr.sbom!) as { components: { name: string; purl: string }[]; metadata: { properties?: unknown[] } };
+    expect(bom.components.map((c) => c.purl)).toEqual(['pkg:apk/alpine/musl@1.2.4-r4?arch=x86_64']);
+    expect(bom.metadata.properties ?? []).toEqual([]);
   });
 
   it('without a digest (nothing built) reads the tag and writes no SBOM', async () => {
