@@ -508,8 +508,11 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof Exit) return e.code;
     // A context file rep could not read while hashing (src/context/hash.ts), named by its class's name: importing it would load hashing for every command.
     if (e instanceof Error && e.name === 'UnreadableInput' && 'diagnostic' in e) {
-      printDiagnostics([e.diagnostic as Diagnostic]);
-      return 2;
+      try {
+        failWith([e.diagnostic as Diagnostic]);
+      } catch (exit) {
+        return (exit as Exit).code;
+      }
     }
     if (e instanceof CommanderError) {
       // Help shown because the command line named no command or one there is not (`rep help bogus`, shown on stderr) is bad usage.
@@ -522,6 +525,7 @@ async function main(argv: string[]): Promise<number> {
     const detail = e instanceof EngineError && e.detail ? tailLines(e.detail).map((l) => `\n  | ${printable(l)}`).join('') : '';
     process.stderr.write(`rep: ${printable(String((e as Error).message))}${detail}\n`);
     if (process.env.REP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    if (jsonErrors) out(terminalJson(JSON.stringify({ type: 'error', ok: false, exitCode: 1, errors: [{ kind: e instanceof EngineError ? 'engine' : 'error', message: String((e as Error).message), text: `rep: ${String((e as Error).message)}` }] })));
     return 1;
   }
 }

@@ -99,8 +99,10 @@ describe('rep CLI', () => {
     const args = [CLI, 'status', '--engine', 'none'];
     const env = { ...process.env, XDG_STATE_HOME: state, HOME: state };
     const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 }) : spawnSync(process.execPath, args, { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    const json = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args, '--json'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 }) : spawnSync(process.execPath, [...args, '--json'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
     rmSync(top, { recursive: true, force: true });
     expect([r.status, r.stderr]).toEqual([2, 'src/locked: cannot read it (permission denied), so Docker could not send it either; make it readable, or exclude it in .dockerignore\n']);
+    expect([json.status, JSON.parse(json.stdout)]).toEqual([2, { type: 'error', ok: false, exitCode: 2, errors: [{ kind: 'file', file: 'src/locked', message: expect.stringMatching(/^cannot read it \(permission denied\)/), text: expect.stringMatching(/^src\/locked: cannot read it/) }] }]);
   });
 
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
