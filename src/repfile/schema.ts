@@ -194,7 +194,11 @@ export const publishSchema = z
     keywords: z.array(citeLine('a keyword')).optional(),
     // CITATION.cff's url (a uri there; readers open it): a web address, not javascript: or file:, and no blank, which the
     // URL parser takes but CFF's uri format does not.
-    url: z.url({ protocol: /^https?$/, error: 'a url is a web address, https://… or http://…' }).regex(/^[^\s<>"`]+$/, { error: 'a url has no blanks, <, >, " or `: write them %-encoded' }).optional(),
+    url: z
+      .url({ protocol: /^https?$/, error: 'a url is a web address, https://… or http://…' })
+      // A refinement, not a pattern: the published JSON Schema keeps format uri (a pattern took its place there).
+      .refine((u) => !/[\s<>"`]/.test(u), { error: 'a url has no blanks, <, >, " or `: write them %-encoded' })
+      .optional(),
   })
   .describe('Citation metadata for `rep publish` (CITATION.cff, RO-Crate).');
 
