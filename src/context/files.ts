@@ -129,17 +129,25 @@ export const isWithin = (root: string, p: string): boolean => p === root || p.st
  */
 export function symlinkEscape(contextDir: string, file: ContextFile): string | undefined {
   if (file.type !== 'symlink' || file.target === undefined) return undefined;
-  const root = realpathSync(contextDir);
-  const inside = (p: string) => isWithin(root, p);
-  const lexical = path.resolve(path.dirname(path.join(root, file.path)), file.target);
-  if (!inside(lexical)) return file.target;
+  return linkLeaves(realpathSync(contextDir), file.path, file.target, file.abs) ? file.target : undefined;
+}
+
+/**
+ * Whether the link at `rel` under `root` (a real path), whose text is
+ * `target`, leads out of it: by its text, or by where the kernel resolves it
+ * (`sub/../zero` with sub -> /dev/shm is /dev/zero). A dangling link inside
+ * is harmless: copied as a link. rep init asks it too (init/links.ts), so
+ * that it leaves out what a build would refuse.
+ */
+export function linkLeaves(root: string, rel: string, target: string, abs = path.join(root, rel)): boolean {
+  if (!isWithin(root, path.resolve(path.dirname(path.join(root, rel)), target))) return true;
   try {
-    const real = realpathSync(file.abs);
-    if (!inside(real)) return file.target;
+    // The kernel's realpath: Node's own (realpathSync) joins a link's text to the path before it and folds
+    // "sub/.." away by text, where the kernel goes up from where sub leads.
+    return !isWithin(root, realpathSync.native(abs));
   } catch {
-    // dangling inside the context: harmless, copied as a link
+    return false;
   }
-  return undefined;
 }
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);

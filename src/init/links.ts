@@ -1,16 +1,16 @@
 // Symbolic links of a repository that lead out of it (`zero -> /dev/zero`):
 // rep refuses to build a step whose inputs hold one ("leaves the build
 // context"), so rep init leaves them out with .dockerignore (ignore.ts). The
-// repository is someone else's: links are read (lstat, readlink), never
-// followed to what they name, and the walk is bounded.
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+// repository is someone else's: links are read (readlink) and resolved as the
+// build resolves them (realpath, which opens nothing), never read through,
+// and the walk is bounded.
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { DockerIgnore } from '../context/dockerignore.js';
+import { linkLeaves } from '../context/files.js';
 
 /** Entries looked at, at most (a repository of a million files is not walked whole to draft a Repfile). */
 const MAX_ENTRIES = 200_000;
-/** Links followed in one path, as Linux's own limit (a loop of links ends here). */
-const MAX_HOPS = 40;
 /** Never part of the context, or not worth walking: git's and rep's data. */
 const SKIP = new Set(['.git', '.rep']);
 
@@ -43,20 +43,11 @@ export function leavingLinks(repo: string, ignore: DockerIgnore): LeavingLinks {
         if (!ignore.canSkipDir(rel)) stack.push(rel);
       } else if (d.isSymbolicLink() && !ignore.excludes(rel)) {
         const target = linkText(path.join(root, rel));
-        if (target !== undefined && resolveInside(root, path.resolve(root, dirRel, target), { n: 0 }) === undefined) links.push({ path: rel, target });
+        if (target !== undefined && linkLeaves(root, rel, target)) links.push({ path: rel, target });
       }
     }
   }
   return { links: links.sort(byPath), partial: false };
-}
-
-/** lstat, undefined where nothing can be there (missing, or under a file). */
-function statOf(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A link's text, undefined when it went away since its folder was read. */
@@ -69,30 +60,3 @@ function linkText(p: string): string | undefined {
 }
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-
-/**
- * Where the absolute path `abs` leads, its links resolved one part at a time
- * with readlink only while it stays under `root`; undefined once it leaves.
- * A missing part (a dangling link) or a loop stays inside: rep copies such a
- * link as it is.
- */
-function resolveInside(root: string, abs: string, hops: { n: number }): string | undefined {
-  const rel = path.relative(root, abs);
-  if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return undefined;
-  let cur = root;
-  for (const part of rel.split(path.sep).filter(Boolean)) {
-    const next = path.join(cur, part);
-    const st = statOf(next);
-    if (!st || !st.isSymbolicLink()) {
-      cur = next;
-      continue;
-    }
-    if (++hops.n > MAX_HOPS) return next;
-    const text = linkText(next);
-    if (text === undefined) return next;
-    const r = resolveInside(root, path.resolve(cur, text), hops);
-    if (r === undefined) return undefined;
-    cur = r;
-  }
-  return cur;
-}

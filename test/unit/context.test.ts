@@ -308,6 +308,12 @@ describe('step inputs', () => {
     ]);
   });
 
+  it('judges a link by where the kernel resolves it: sub/../zero with sub -> a folder outside is outside, though its text stays in', () => {
+    const outside = makeProject({ 'in/.keep': '', 'zero': 'secret' });
+    const dir = makeProject({ ...TREE, Repfile: REPFILE('[x]'), sub: { link: path.join(outside, 'in') }, x: { link: 'sub/../zero' } });
+    expect(inputsOf(dir)).toEqual(['Repfile:6:14: steps.s.inputs[0]: symlink "x" -> "sub/../zero" leaves the build context']);
+  });
+
   it('refuses an input whose braces expand too far, before fast-glob expands it (a RangeError it threw; 16 million patterns)', () => {
     const many = '{a,b}'.repeat(24);
     const dir = makeProject({ ...TREE, Repfile: REPFILE(`["{1..100000}", "${many}", "src/{a,b}.py", "src/{1e6..1}.py"]`) });

@@ -181,6 +181,9 @@ describe('rep init: links and special files where it reads or writes', () => {
     });
     expect(x.notes).toContain('links that lead out of the repository, which rep does not copy into a build: #c[1] -> /, data/*odd -> /, data/chain -> hop, data/hop -> /etc, data/up -> ../../x and 1 more; rep init added them to .dockerignore');
     expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toBe('old/\n# Added by rep init: links that lead out of the repository (rep does not build with them).\n\\#c\\[1]\ndata/\\*odd\ndata/chain\ndata/hop\ndata/up\nzero\n');
+    // Resolved as the kernel does (the build's check): sub -> /dev/shm makes sub/../zero /dev/zero, though its text stays inside.
+    const kernel = initChecked({ 'requirements.txt': 'numpy\n', sub: { link: '/dev/shm' }, x: { link: 'sub/../zero' } });
+    expect(readFileSync(path.join(kernel.dir, '.dockerignore'), 'utf8')).toMatch(/\nsub\nx\n$/);
     // A name a trimmed line cannot hold is said, for the user to exclude.
     const { r } = initIn({ 'requirements.txt': 'numpy\n', 'data/ b ': { link: '/' } });
     expect(r.ok && r.value.notes).toContain('links that lead out of the repository, with names rep init does not write as .dockerignore rules: data/ b  -> /; exclude them in .dockerignore, or the code step does not build');
