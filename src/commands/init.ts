@@ -29,7 +29,11 @@ export interface InitResult {
   dockerfile?: { rel: string; notes: Note[] };
 }
 
-/** Beside a converted Dockerfile: rep's files only, so `docker build` of the original sees what it saw before. */
+/**
+ * Beside a converted Dockerfile: rep's files, so that `docker build` of the
+ * original sees what it saw before; links out of the repository are added
+ * below it (docker build would send them as links; rep builds with none).
+ */
 const DOCKERIGNORE_CONVERTED = `# Written by rep init: rep's own files, left out of the build context
 # (of rep build and of docker build of the original Dockerfile alike).
 .rep
@@ -95,6 +99,7 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   // A link out of the repository fails any step whose inputs hold it (COPY . . does): left out, and said.
   const leaving = leavingRules(dir, DOCKERIGNORE_CONVERTED);
   result.notes.push(...bounded(leaving.notes));
-  writeFileAtomic(ignore, leaving.rules.length ? `${DOCKERIGNORE_CONVERTED}# Added by rep init: ${LEAVING_COMMENT}\n${leaving.rules.join('\n')}\n` : DOCKERIGNORE_CONVERTED);
+  const links = `# Added by rep init: ${LEAVING_COMMENT}\n# docker build of the original Dockerfile no longer sends them either (it sent them as links).\n${leaving.rules.join('\n')}\n`;
+  writeFileAtomic(ignore, leaving.rules.length ? `${DOCKERIGNORE_CONVERTED}${links}` : DOCKERIGNORE_CONVERTED);
   return ok({ ...result, dockerignore: ignore });
 }

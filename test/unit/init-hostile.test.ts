@@ -192,7 +192,7 @@ describe('rep init: links and special files where it reads or writes', () => {
   it('a converted Dockerfile also gets its links out of the repository left out, so COPY . . builds', () => {
     const x = initChecked({ Dockerfile: 'FROM busybox:latest\nCOPY . /app\n', 'src/a.py': 'print(1)\n', zero: { link: '/dev/zero' } });
     expect(x.notes).toEqual(['links that lead out of the repository, which rep does not copy into a build: zero -> /dev/zero; rep init added them to .dockerignore']);
-    expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toMatch(/\nDockerfile\.rep\n# Added by rep init: links that lead out of the repository \(rep does not build with them\)\.\nzero\n$/);
+    expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toMatch(/\nDockerfile\.rep\n# Added by rep init: links that lead out of the repository \(rep does not build with them\)\.\n# docker build of the original Dockerfile no longer sends them either \(it sent them as links\)\.\nzero\n$/);
   });
 
   it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
