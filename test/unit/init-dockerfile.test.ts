@@ -84,7 +84,8 @@ describe('where copies land', () => {
   });
   it('from another stage: the same path is an import, another a copy step', () => {
     expect(placeFrom(['/venv'], '/venv', '/app')).toEqual([{ kind: 'import', path: '/venv' }]);
-    expect(placeFrom(['/go/bin/app'], '/opt', '/', new Set(['/', '/opt']))[0]).toMatchObject({ kind: 'relocate', target: '/opt/app' });
+    // Written without a slash, into a folder the stage has or not, a source from another stage goes to /opt (its contents, if a folder): copysteps.ts says so.
+    expect(placeFrom(['/go/bin/app'], '/opt', '/')[0]).toMatchObject({ kind: 'relocate', target: '/opt' });
     expect(placeFrom(['/go/bin/app'], '/usr/local/bin/', '/')[0]).toMatchObject({ kind: 'relocate', target: '/usr/local/bin/app', contents: false });
   });
 });
@@ -172,6 +173,19 @@ image:
     expect(r.ok && r.value.dockerfile!.notes).toEqual([
       { line: 7, message: 'copies the file file.txt as /data: if /data is a folder in the base image, Docker puts it at /data/file.txt instead (then write /data/)' },
     ]);
+  });
+
+  it('COPY --from into a folder the stage has takes the source for a folder (its contents there), as multi-stage builds mean, and says so', () => {
+    const df = 'FROM node:20 AS build\nWORKDIR /app\nCOPY . .\nRUN npm run build\nFROM node:20-slim\nWORKDIR /app\nCOPY --from=build /app /app\nCOPY --from=build /app/dist /app\n';
+    const { dir, r } = initIn({ Dockerfile: df, 'package.json': '{}' });
+    const text = r.ok ? r.value.text : '';
+    // The same path: imported as it is (cp /app /app/app failed: "cannot copy a directory into itself").
+    expect(text).not.toContain('/app/app');
+    expect(text).not.toContain('/app/dist/dist');
+    expect(text).toContain('cp -a /app/dist /app');
+    expect(r.ok && r.value.dockerfile!.notes.map((n) => n.line)).toContain(8);
+    expect(r.ok && r.value.dockerfile!.notes.find((n) => n.line === 8)!.message).toMatch(/^copies \/app\/dist to \/app, a folder this stage has: rep takes \/app\/dist for a folder whose contents go there; if it is a file, Docker puts it at \/app\/dist/);
+    expect(open(dir).dag.order.length).toBeGreaterThan(0);
   });
 
   it('ENTRYPOINT clears a CMD only when the stage has not set one itself (BuildKit dispatchEntrypoint, cmdSet)', () => {

@@ -101,11 +101,15 @@ export function placeLocal(sources: string[], dest: string, cwd: string, kind: (
 /**
  * Placements of `sources` copied from another stage or an image (`--from`):
  * paths from its root. A source is taken as a file unless written as a
- * folder (`/out/`), which a caller reports when it moves.
+ * folder (`/out/`), which a caller reports when it moves. A folder the stage
+ * has does not make one source go into it: whether the source is a file
+ * (which Docker puts in it) or a folder (whose contents Docker copies there)
+ * is not known here, and `COPY --from=build /app /app` into WORKDIR /app is
+ * a folder's far more often (the caller says which was taken).
  */
-export function placeFrom(sources: string[], dest: string, cwd: string, dirs: ReadonlySet<string> = new Set()): Placement[] {
+export function placeFrom(sources: string[], dest: string, cwd: string): Placement[] {
   const D = absolute(dest, cwd);
-  const intoDir = intoFolder(sources, dest, D, dirs);
+  const intoDir = intoFolder(sources, dest, D, new Set());
   return sources.map((src): Placement => {
     if (GLOB.test(src)) return { kind: 'skip', message: `source ${JSON.stringify(src)} is a pattern; rep imports named paths` };
     const S = absolute(src, '/');

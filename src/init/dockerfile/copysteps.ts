@@ -64,7 +64,11 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
     }
   }
   relativeToImage(cx, ins, st, dest);
-  const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir, st.dirs) : placeLocal(sources, dest, st.workdir, cx.kind, st.dirs);
+  const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir) : placeLocal(sources, dest, st.workdir, cx.kind, st.dirs);
+  const D = absolute(dest, st.workdir);
+  if (from !== undefined && st.dirs.has(D) && !intoFolder(sources, dest, D, new Set()) && !folderish(sources[0]!) && absolute(sources[0]!, '/') !== D) {
+    note(cx, ins, `copies ${sources[0]} to ${D}, a folder this stage has: rep takes ${sources[0]} for a folder whose contents go there; if it is a file, Docker puts it at ${absolute(path.posix.basename(sources[0]!), D)} (then write ${dest.replace(/\/*$/, '/')})`, true);
+  }
   knownFolders(cx, ins, st, sources, dest, from !== undefined);
   let cur: { step: DraftStep; workdir: string } | undefined;
   for (const p of placed) {
