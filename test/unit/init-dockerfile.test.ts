@@ -84,8 +84,8 @@ describe('where copies land', () => {
   });
   it('from another stage: the same path is an import, another a copy step', () => {
     expect(placeFrom(['/venv'], '/venv', '/app')).toEqual([{ kind: 'import', path: '/venv' }]);
-    // Written without a slash, into a folder the stage has or not, a source from another stage goes to /opt (its contents, if a folder): copysteps.ts says so.
-    expect(placeFrom(['/go/bin/app'], '/opt', '/')[0]).toMatchObject({ kind: 'relocate', target: '/opt' });
+    // Written without a slash, into a folder the stage has or not, a source from another stage goes to /srv/tool (its contents, if a folder): copysteps.ts says so.
+    expect(placeFrom(['/go/bin/app'], '/srv/tool', '/')[0]).toMatchObject({ kind: 'relocate', target: '/srv/tool' });
     expect(placeFrom(['/go/bin/app'], '/usr/local/bin/', '/')[0]).toMatchObject({ kind: 'relocate', target: '/usr/local/bin/app', contents: false });
   });
 });
