@@ -164,6 +164,13 @@ image:
     ]);
   });
 
+  it('says nothing of a WORKDIR after a USER an earlier step applied: rep writes that USER first, and BuildKit makes the folder the user\'s', () => {
+    for (const Dockerfile of ['FROM debian:bookworm-slim\nUSER bob\nRUN echo hi\nWORKDIR /home/bob/app\nRUN touch x\n', 'FROM debian:bookworm-slim AS a\nUSER bob\nRUN echo hi\nFROM a\nWORKDIR /home/bob/app\nRUN touch x\n']) {
+      const { r } = initIn({ Dockerfile });
+      expect(r.ok && r.value.dockerfile!.notes, Dockerfile).toEqual([]);
+    }
+  });
+
   it('copies a file into a folder the stage is known to have (WORKDIR /app, COPY f /app is /app/f), and says where the folder might be the image\'s', () => {
     const { r } = initIn({ Dockerfile: 'FROM debian:bookworm-slim\nWORKDIR /app\nCOPY file.txt /app\nRUN cat file.txt\nCOPY web /srv/www\nCOPY file.txt /srv/www\nCOPY file.txt /data\n', 'file.txt': 'x', 'web/i.html': '' });
     const text = r.ok ? r.value.text : '';

@@ -78,8 +78,9 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       st.workdir = absolute(w.words[0]!, st.workdir);
       if (w.words[0]!.startsWith('/')) st.workdirFrom = 'dockerfile';
       for (const d of withParents(st.workdir)) st.dirs.add(d);
-      // BuildKit makes a missing WORKDIR owned by the USER set before it; rep's Dockerfile writes WORKDIR before USER, so root owns it.
-      if (st.user !== undefined && !ROOT.test(st.user)) {
+      // BuildKit makes a missing WORKDIR owned by the USER set before it; rep's Dockerfile writes a step's WORKDIR before its USER,
+      // so root owns it when both land on one step. A USER an earlier step (or the stage built on) applied comes first: no note.
+      if (st.user !== undefined && !ROOT.test(st.user) && st.user !== st.applied.user) {
         note(cx, ins, `WORKDIR after USER ${st.user}: Docker makes a missing ${st.workdir} owned by ${st.user}, rep makes it owned by root before it switches user. If a step writes there, make it in a step before (run as root): mkdir -p ${sq(st.workdir)} && chown ${sq(st.user)} ${sq(st.workdir)}`, true);
       }
       break;
