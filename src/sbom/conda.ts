@@ -16,7 +16,13 @@ export const condaWants = (path: string): number | undefined => (RECORD.test(pat
  */
 function channelName(c: unknown): string | undefined {
   if (typeof c !== 'string') return undefined;
-  const bare = c.replace(/[?#].*$/s, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1').replace(/\/t\/[^/]*(?=\/|$)/g, '');
+  // User info first, up to the host's last "@": a password may hold "?", "#" or "@", and cutting the query
+  // before this left "https://alice:s3cr" of https://alice:s3cr?et@host/… to be published.
+  const noUser = c.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
+  // An "@" still there is user info this cannot place (a "/" in the password, no scheme): no channel, rather
+  // than part of a password.
+  if (noUser.includes('@')) return undefined;
+  const bare = noUser.replace(/[?#].*$/s, '').replace(/\/t\/[^/]*(?=\/|$)/g, '');
   const m = /^https?:\/\/(?:conda\.anaconda\.org|repo\.anaconda\.com\/pkgs)\/([^/]+)/.exec(bare);
   return m ? m[1] : bare;
 }

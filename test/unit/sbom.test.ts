@@ -258,6 +258,26 @@ describe('the inventory of an image', () => {
     expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json)).toBeNull();
   });
 
+  it('publishes no part of a password holding "?", "#", "@" or "/", nor a token holding "?" or "#"', () => {
+    const channels: [string, string | undefined][] = [
+      ['https://alice:s3cr?et@host.example/chan/linux-64', 'https://host.example/chan/linux-64'],
+      ['https://alice:s3cr#et@host.example/chan/linux-64', 'https://host.example/chan/linux-64'],
+      ['https://alice:s3@cr@et@host.example/chan/linux-64', 'https://host.example/chan/linux-64'],
+      ['https://alice:s3cr?e#t@host.example/t/tk-0123456789-abcdef/chan?token=x#y', 'https://host.example/chan'],
+      ['https://host.example/t/tk-01234?56789/chan/linux-64', 'https://host.example'],
+      ['https://host.example/t/tk-01234#56789/chan/linux-64', 'https://host.example'],
+      ['https://conda.anaconda.org/t/tk-0123456789-abcdef/lab-channel/noarch', 'lab-channel'],
+      ['https://alice:s3cr/et@host.example/chan', undefined],
+      ['alice:s3cret@host.example/chan', undefined],
+    ];
+    const files = Object.fromEntries(channels.map(([channel], i) => [`opt/conda/conda-meta/p${i}-1-0.json`, JSON.stringify({ name: `p${i}`, version: '1', channel })]));
+    const inv = inventory(kept(files));
+    const channel = (purl: string) => new URLSearchParams(purl.split('?')[1] ?? '').get('channel') ?? undefined;
+    expect(inv.packages.map((p) => [p.name, channel(p.purl)])).toEqual(channels.map(([, name], i) => [`p${i}`, name]));
+    const json = cyclonedxJson(inv, IMAGE);
+    expect(json).not.toMatch(/alice|s3|tk-0|56789/);
+  });
+
   it("writes a purl's version and qualifiers percent-encoded as the purl spec says: all but letters, digits, .-_~ and the colon", async () => {
     const inv = inventory(kept({
       'usr/lib/os-release': OS,
