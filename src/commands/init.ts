@@ -12,7 +12,7 @@ import type { Note } from '../init/dockerfile/model.js';
 import { LEAVING_COMMENT, leavingRules, planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
-import { lexists } from '../safefs.js';
+import { lexists, readBounded } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
 export interface InitResult {
@@ -95,7 +95,15 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   writeFileAtomic(file, text);
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
   const ignore = path.join(dir, '.dockerignore');
-  if (lexists(ignore)) return ok(result);
+  if (lexists(ignore)) {
+    // The user's file is left as it is; the links it lets through (most repositories with a Dockerfile have one) are named.
+    const theirs = readBounded(ignore);
+    if (theirs.ok) {
+      const leaving = leavingRules(dir, theirs.bytes.toString('utf8'));
+      if (leaving.rules.length) result.notes.push(...bounded([`.dockerignore is left as it is: add ${leaving.rules.slice(0, 5).join(', ')}${leaving.rules.length > 5 ? ` and ${leaving.rules.length - 5} more` : ''} to it, or a step that copies them does not build`, ...leaving.notes.map((n) => n.replace(/; rep init added them to \.dockerignore$/, ''))]));
+    }
+    return ok(result);
+  }
   // A link out of the repository fails any step whose inputs hold it (COPY . . does): left out, and said.
   const leaving = leavingRules(dir, DOCKERIGNORE_CONVERTED);
   result.notes.push(...bounded(leaving.notes));

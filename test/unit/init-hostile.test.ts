@@ -195,6 +195,15 @@ describe('rep init: links and special files where it reads or writes', () => {
     expect(readFileSync(path.join(x.dir, '.dockerignore'), 'utf8')).toMatch(/\nDockerfile\.rep\n# Added by rep init: links that lead out of the repository \(rep does not build with them\)\.\n# docker build of the original Dockerfile no longer sends them either \(it sent them as links\)\.\nzero\n$/);
   });
 
+  it('a converted Dockerfile beside a .dockerignore of the user\'s: the file is left as it is, and the links it lets through are named with the rules to add', () => {
+    const { dir, r } = initIn({ Dockerfile: 'FROM busybox:latest\nCOPY . /app/\n', '.dockerignore': 'node_modules\n', zero: { link: '/dev/zero' }, 'node_modules/x': { link: '/etc' } });
+    expect(r.ok && r.value.notes).toEqual([
+      '.dockerignore is left as it is: add zero to it, or a step that copies them does not build',
+      'links that lead out of the repository, which rep does not copy into a build: zero -> /dev/zero',
+    ]);
+    expect(readFileSync(path.join(dir, '.dockerignore'), 'utf8')).toBe('node_modules\n');
+  });
+
   it('says when binder/ is a link, which repo2docker follows and rep init does not (it read the root without a word)', () => {
     const { r } = initIn({ binder: { link: 'env' }, 'env/requirements.txt': 'numpy\n', 'requirements.txt': 'pandas\n' });
     expect(r.ok && r.value.used).toEqual(['requirements.txt']);
