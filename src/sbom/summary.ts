@@ -21,21 +21,41 @@ const FROM: Partial<Record<Ecosystem, string>> = { deb: 'Debian package', apk: '
 /** More than this many of one kind are counted, not listed. */
 const MAX_LISTED = 300;
 
-/** Versions in numeric order, run by run (3.9 before 3.10); ties by code unit, so the order never depends on the input's. */
+/** A run naming a pre-release (3.13.0rc1, 1.10.0-beta2, 1.11.0-DEV, Debian's 4.4.0~rc), by rank: before the release. */
+const PRE: [RegExp, number][] = [[/^dev$/, 0], [/^a(lpha)?$/, 1], [/^b(eta)?$/, 2], [/^(c|rc|pre(view)?)$/, 3]];
+/**
+ * Where a run sorts against another at the same place: a pre-release word below the version's end (3.13.0rc1
+ * before 3.13.0), the end below any other text (3.13.0 before 3.13.0.1 and 3.13.0.post1), text below digits.
+ */
+function runKey(run: string | undefined): [number, number] {
+  if (run === undefined) return [1, 0];
+  if (/^\d/.test(run)) return [3, 0];
+  const word = run.toLowerCase().replace(/^[-._~]|[-._]$/g, '');
+  const pre = PRE.find(([re]) => re.test(word));
+  return pre ? [0, pre[1]] : run.startsWith('~') ? [0, 3] : [2, 0];
+}
+
+/**
+ * Versions in numeric order, run by run (3.9 before 3.10), a pre-release before its release (3.13.0rc1 before
+ * 3.13.0); ties by code unit, so the order is total and never depends on the input's.
+ */
 function compareVersions(a: string, b: string): number {
   const ra = a.match(/\d+|\D+/g) ?? [];
   const rb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
-    const x = ra[i]!;
-    const y = rb[i]!;
+  for (let i = 0; i < Math.max(ra.length, rb.length); i++) {
+    const x = ra[i];
+    const y = rb[i];
     if (x === y) continue;
-    const digits = /^\d/.test(x) && /^\d/.test(y);
+    const [kx, ky] = [runKey(x), runKey(y)];
+    if (kx[0] !== ky[0] || kx[1] !== ky[1]) return kx[0] - ky[0] || kx[1] - ky[1];
+    // Here both runs are there (the end has a kind of its own) and of one kind.
+    const digits = kx[0] === 3;
     // Digit runs by length once leading zeros are gone, then as text: exact however long (no Number rounding).
-    const [nx, ny] = digits ? [x.replace(/^0+/, ''), y.replace(/^0+/, '')] : [x, y];
+    const [nx, ny] = digits ? [x!.replace(/^0+/, ''), y!.replace(/^0+/, '')] : [x!, y!];
     if (digits && nx.length !== ny.length) return nx.length - ny.length;
     if (nx !== ny) return nx < ny ? -1 : 1;
   }
-  return ra.length !== rb.length ? ra.length - rb.length : a < b ? -1 : a > b ? 1 : 0;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function softwareSection(inv: Inventory): string[] {

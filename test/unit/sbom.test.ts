@@ -126,6 +126,14 @@ describe('the inventory of an image', () => {
     expect(lines).toEqual(['- Python `3.9.19` (conda package `python`)', '- Python `3.10.14`', '- Python `3.12.0rc1`', '- R `4.9.3`', '- R `4.10.0`']);
   });
 
+  it('names a pre-release before its release (3.13.0rc1 before 3.13.0), and 3.9 before 3.10', () => {
+    const versions = ['3.13.0', '3.13.0rc1', '3.13.0b2', '3.13.0a1', '3.13.0a1+', '3.13.0.dev0', '3.13.0.post1', '3.13.1', '3.10.0', '3.9.0', '3.10.0rc2'];
+    const files = Object.fromEntries(versions.map((v, i) => [`opt/p${i}/include/python3.13/patchlevel.h`, `#define PY_VERSION "${v}"\n`]));
+    const lines = softwareSection(inventory(kept(files))).filter((l) => l.startsWith('- Python '));
+    const order = ['3.9.0', '3.10.0rc2', '3.10.0', '3.13.0.dev0', '3.13.0a1', '3.13.0a1+', '3.13.0b2', '3.13.0rc1', '3.13.0', '3.13.0.post1', '3.13.1'];
+    expect(lines).toEqual(order.map((v) => `- Python \`${v}\``));
+  });
+
   it("reads Alpine's apk database, and counts its packages in REPRODUCE.md", async () => {
     const installed = 'C:Q1abc=\nP:musl\nV:1.2.4_git20230717-r4\nA:x86_64\nL:MIT\nT:the musl c library\nF:lib\nR:ld-musl-x86_64.so.1\na:0:0:755\n\nP:python3\nV:3.11.8-r0\nA:x86_64\nL:PSF-2.0\n\nP:`evil`\nV:1\n';
     const inv = inventory(kept({ 'etc/os-release': 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME="Alpine Linux v3.19"\n', 'lib/apk/db/installed': installed }));
