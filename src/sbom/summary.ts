@@ -58,15 +58,26 @@ function compareVersions(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A version as its upstream released it, as the runtime's own files state it: R 4.3.2 in its DESCRIPTION is
+ * Debian's r-base-core 4.3.2-1 (or 1:4.3.2-1) and Alpine's R 4.3.2-r0. Without this an image's one R was
+ * listed twice, once from each source.
+ */
+function upstream(p: Package): string {
+  // Debian: an epoch before the first ":", a revision after the last "-" (an upstream version may hold "-").
+  if (p.ecosystem === 'deb') return p.version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+  return p.ecosystem === 'apk' ? p.version.replace(/-r\d+$/, '') : p.version;
+}
+
 export function softwareSection(inv: Inventory): string[] {
   const lines = ['## Software in the image', ''];
   // Every version of each runtime (an image may hold Debian's Python and its own), each from its best source.
   const runtimes = RUNTIMES.flatMap(([label, is]) => {
     const best = new Map<string, Package>();
-    for (const p of inv.packages.filter(is).sort((a, b) => ORDER.indexOf(a.ecosystem) - ORDER.indexOf(b.ecosystem))) if (!best.has(p.version)) best.set(p.version, p);
-    return [...best.values()]
-      .sort((a, b) => compareVersions(a.version, b.version))
-      .map((found) => {
+    for (const p of inv.packages.filter(is).sort((a, b) => ORDER.indexOf(a.ecosystem) - ORDER.indexOf(b.ecosystem))) if (!best.has(upstream(p))) best.set(upstream(p), p);
+    return [...best]
+      .sort(([a], [b]) => compareVersions(a, b))
+      .map(([, found]) => {
         const from = FROM[found.ecosystem];
         return `- ${label} \`${found.version}\`${from ? ` (${from} \`${found.name}\`)` : ''}`;
       });

@@ -126,6 +126,23 @@ describe('the inventory of an image', () => {
     expect(lines).toEqual(['- Python `3.9.19` (conda package `python`)', '- Python `3.10.14`', '- Python `3.12.0rc1`', '- R `4.9.3`', '- R `4.10.0`']);
   });
 
+  it("names a runtime once when its distribution's package and its own files both hold it (4.3.2-1 is R 4.3.2)", () => {
+    const dpkg = (name: string, version: string) => `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n\n`;
+    const runtimes = (files: Record<string, string>) => softwareSection(inventory(kept(files))).filter((l) => /^- (Python|R|Julia) /.test(l));
+    expect(runtimes({
+      'usr/lib/os-release': OS,
+      'var/lib/dpkg/status': dpkg('r-base-core', '4.3.2-1') + dpkg('python3.11-minimal', '3.11.2-6+deb12u2') + dpkg('julia', '1:1.9.3-1~bpo12+1'),
+      'usr/lib/R/library/base/DESCRIPTION': 'Package: base\nVersion: 4.3.2\nPriority: base\nBuilt: R 4.3.2; ; 2024; unix\n',
+      'usr/include/python3.11/patchlevel.h': '#define PY_VERSION "3.11.2"\n',
+      'usr/include/julia/julia_version.h': '#define JULIA_VERSION_STRING "1.9.3"\n',
+    })).toEqual(['- Python `3.11.2`', '- R `4.3.2`', '- Julia `1.9.3`']);
+    expect(runtimes({
+      'etc/os-release': 'ID=alpine\nVERSION_ID=3.19.1\n',
+      'lib/apk/db/installed': 'P:python3\nV:3.11.5-r0\nA:x86_64\n\nP:R\nV:4.3.2-r1\nA:x86_64\n',
+      'usr/include/python3.11/patchlevel.h': '#define PY_VERSION "3.11.5"\n',
+    })).toEqual(['- Python `3.11.5`', '- R `4.3.2-r1` (Alpine package `R`)']);
+  });
+
   it('names a pre-release before its release (3.13.0rc1 before 3.13.0), and 3.9 before 3.10', () => {
     const versions = ['3.13.0', '3.13.0rc1', '3.13.0b2', '3.13.0a1', '3.13.0a1+', '3.13.0.dev0', '3.13.0.post1', '3.13.1', '3.10.0', '3.9.0', '3.10.0rc2'];
     const files = Object.fromEntries(versions.map((v, i) => [`opt/p${i}/include/python3.13/patchlevel.h`, `#define PY_VERSION "${v}"\n`]));
