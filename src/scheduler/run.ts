@@ -177,12 +177,15 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar, and so
         // does one on a base the engine does not have yet (pinned by the lock or a digest, pulled by the build): its
         // triggers are not known.
-        const baseImage = node.parent.kind === 'image' && !small && fromFolder !== undefined ? await engine.inspect((opts.resolveBase ?? ((r: string) => r))(node.parent.ref)) : null;
-        const triggered = baseImage !== null && (baseImage === undefined || baseImage.onBuild === true);
-        const folder = small || triggered ? undefined : fromFolder;
         // The steps it builds on and copies from, by the images this run settled for them, held under pins: their
         // rep-cache tags may name other images by now (another project's build of the same key), or none (rep gc).
         const held = new Map(await Promise.all(depResults.map(async (r) => [r.name, await pinned(r)] as const)));
+        // A step parent is asked too: rep builds none with triggers (docker drops ONBUILD from a child), but one a
+        // cache gave (--cache-from, or a tag an earlier run took from one) is whatever its writer made (a review).
+        const parentRef = node.parent.kind === 'image' ? (opts.resolveBase ?? ((r: string) => r))(node.parent.ref) : held.get(node.parent.name);
+        const baseImage = !small && fromFolder !== undefined && parentRef !== undefined ? await engine.inspect(parentRef) : null;
+        const triggered = baseImage !== null && (baseImage === undefined || baseImage.onBuild === true);
+        const folder = small || triggered ? undefined : fromFolder;
         const dockerfile = stepDockerfile(dag, name, (s) => planner.get(s)!, opts.resolveBase, folder, (s) => held.get(s)!);
         const whole = folder ? wholeFolders(project, opts.context!, planned.inputs.map((f) => f.path)) : [];
         writeReplacing(log, `# ${cacheRef(key)}\n${dockerfile}\n`);

@@ -220,4 +220,26 @@ describe('a step on a base with ONBUILD triggers, with a builder that reads the 
     }
     expect(contexts).toEqual(['folder', 'tar', 'tar']);
   });
+
+  it('so does a step on a step whose image has triggers: one a cache gave is whatever its writer made (a review)', async () => {
+    const repfile = 'rep: 1\nname: t\nbase: busybox:latest\nsteps:\n  sys:\n    run: "true"\n  app:\n    from: sys\n    inputs: [conf.txt]\n    run: cat conf.txt\n';
+    const dir = makeProject({ Repfile: repfile, 'conf.txt': 'v1\n', '.env': 'TOKEN=not an input\n' });
+    const contexts: string[] = [];
+    for (const onBuild of [false, true]) {
+      const { engine } = engineThat(() => undefined, true);
+      const asked = engine as unknown as { build: (req: BuildRequest) => Promise<unknown>; inspect: (ref: string) => Promise<unknown> };
+      const built = asked.build;
+      asked.build = async (req: BuildRequest) => {
+        contexts.push('folder' in req.context ? 'folder' : 'archive' in req.context ? 'archive' : 'tar');
+        return built(req);
+      };
+      // sys's image, held under its pin for app's build: with triggers (as a --cache-from image may carry) or without.
+      asked.inspect = async (ref: string) => (ref === 'busybox:latest' || ref.startsWith('rep-pin:') || ref === BUILT ? { id: BUILT, repoDigests: [], layers: [], ...(onBuild && ref !== 'busybox:latest' ? { onBuild: true } : {}) } : undefined);
+      const { r } = await run(dir, engine);
+      expect(r.ok).toBe(true);
+      rmSync(path.join(dir, '.rep'), { recursive: true, force: true });
+    }
+    // sys, then app, in each run: sys on busybox (no triggers) from the folder; app from the folder, or a tar on a parent with triggers.
+    expect(contexts).toEqual(['folder', 'folder', 'folder', 'tar']);
+  });
 });
