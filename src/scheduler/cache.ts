@@ -117,7 +117,9 @@ export class CacheFrom {
     const remote = `${spec.repo}:${keyHex(key)}`;
     if (!(await this.engine.pull(remote))) return false;
     try {
-      await this.engine.tag(remote, cacheRef(key));
+      // Not over a tag the engine has by now, as adopt() does not: another project's build of the key meanwhile (a pull
+      // takes minutes), whose image is its own; the step is found either way.
+      if (!(await this.engine.hasImage(cacheRef(key)))) await this.engine.tag(remote, cacheRef(key));
       // Only rep-cache tags are rep's to remove (rep gc): the registry's name would keep the image for ever.
       await this.engine.removeImage(remote);
       return true;

@@ -404,6 +404,20 @@ describe('the step images a cache folder has', () => {
     expect([...engine.tags].sort()).toEqual([[`rep-cache:${K1}`, ID('b')], [`rep-cache:${K2}`, ID('f')]]);
   });
 
+  it('from a registry never move a step image tag another build made while the pull ran: the step is found, the image is that build\'s (a review)', async () => {
+    const engine = new Fake(new Map(), ID('f'), new Set([`127.0.0.1:5000/c:${K1}`]));
+    const pull = engine.pull.bind(engine);
+    engine.pull = async (ref: string) => {
+      // Project B builds its step of key K1 while the pull runs.
+      engine.tags.set(`rep-cache:${K1}`, ID('b'));
+      return pull(ref);
+    };
+    const from = new CacheFrom(engine, [{ kind: 'registry', repo: '127.0.0.1:5000/c', text: 'registry://127.0.0.1:5000/c' }]);
+    expect(await from.fetch(`sha256:${K1}`)).toBe('registry://127.0.0.1:5000/c');
+    expect(engine.tags.get(`rep-cache:${K1}`)).toBe(ID('b'));
+    expect(engine.tags.has(`127.0.0.1:5000/c:${K1}`)).toBe(false);
+  });
+
   it('are not a cached step to another project\'s build that runs meanwhile without a cache: it builds its step', async () => {
     const engine = new Builds(new Map([['busybox:latest', ID('0')]]), ID('e'));
     const a = await oneStep(engine, 'echo a');
