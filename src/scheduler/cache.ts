@@ -216,6 +216,8 @@ async function loadArchive(engine: Engine, file: string): Promise<Map<string, st
     const copy = path.join(temp.path, ARCHIVE);
     const keys = await privateCopy(file, copy, { repo: LOAD_REPO, tag });
     const names = new Map(keys.map((hex) => [hex, `${LOAD_REPO}:${tag(hex)}`] as const));
+    // An archive that names no step image gives no step: nothing of it is loaded (its images would stay, named by none).
+    if (names.size === 0) return names;
     try {
       await engine.load(copy);
     } catch (e) {

@@ -344,7 +344,13 @@ function namesIn(file: string, value: unknown): string[] {
   };
   if (file === 'manifest.json') {
     if (!Array.isArray(value)) throw shape();
-    return value.flatMap((m) => strings(object(m, ['Config', 'RepoTags', 'Layers', 'Parent', 'LayerSources']).RepoTags));
+    // Each image named: docker and podman save name every image they were asked for by its tag, and an unnamed one
+    // would be loaded to stay in the engine, a name to none (rep removes its load's names, and only those).
+    return value.flatMap((m) => {
+      const tags = strings(object(m, ['Config', 'RepoTags', 'Layers', 'Parent', 'LayerSources']).RepoTags);
+      if (tags.length === 0) throw new CacheArchiveError(`${file} in the archive has an image that names no step image`);
+      return tags;
+    });
   }
   if (file === 'repositories') {
     // {"repo": {"tag": "id"}}: the names of a legacy archive, repo:tag each.

@@ -282,16 +282,18 @@ describe("a cache folder's archive", () => {
     const cases: [string, [string, string][], RegExp][] = [
       ['another tag', [['manifest.json', manifest(`rep-cache:${K1}`, 'debian:bookworm')]], /would tag "debian:bookworm", which is not a step image/],
       ['a legacy name', [['manifest.json', manifest(`rep-cache:${K1}`)], ['repositories', JSON.stringify({ busybox: { latest: 'x' } })]], /would tag "busybox:latest"/],
-      ['an OCI name', [['manifest.json', manifest()], ['index.json', JSON.stringify({ manifests: [{ annotations: { 'io.containerd.image.name': 'docker.io/library/debian:12' } }] })]], /would tag "docker.io\/library\/debian:12"/],
+      ['an OCI name', [['manifest.json', manifest(`rep-cache:${K1}`)], ['index.json', JSON.stringify({ manifests: [{ annotations: { 'io.containerd.image.name': 'docker.io/library/debian:12' } }] })]], /would tag "docker.io\/library\/debian:12"/],
       ['a link', [['evil.json', manifest('debian:bookworm')], ['manifest.json', '->evil.json']], /manifest.json in the archive is not a plain file/],
       ['a second one', [['manifest.json', manifest(`rep-cache:${K1}`)], ['./x/../manifest.json', manifest('debian:bookworm')]], /manifest.json is in the archive twice/],
       ['one under a link', [['manifest.json', manifest(`rep-cache:${K1}`)], ['a', '->.'], ['a/manifest.json', manifest('debian:bookworm')]], /a\/manifest.json in the archive lies under a link the archive makes/],
       ['podman\'s other spelling', [['manifest.json', manifest(`docker.io/library/rep-cache:${K1}`)]], /would tag "docker.io\/library\/rep-cache:/],
       // Go matches JSON keys to struct fields without case, the last of two winning (ſ as s, the Kelvin sign as k).
       ...(['repotags', 'REPOTAGS', 'RepoTag\u017f'].map((k) => [`RepoTags then ${k}`, [['manifest.json', `[{"Config":"c.json","Layers":[],"RepoTags":["rep-cache:${K1}"],"${k}":["debian:bookworm"]}]`]], /manifest.json in the archive spells a field otherwise/]) as [string, [string, string][], RegExp][]),
-      ['an index\'s Manifests', [['manifest.json', manifest()], ['index.json', JSON.stringify({ Manifests: [{ annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
-      ['a descriptor\'s Annotations', [['manifest.json', manifest()], ['index.json', JSON.stringify({ manifests: [{ Annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
+      ['an index\'s Manifests', [['manifest.json', manifest(`rep-cache:${K1}`)], ['index.json', JSON.stringify({ Manifests: [{ annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
+      ['a descriptor\'s Annotations', [['manifest.json', manifest(`rep-cache:${K1}`)], ['index.json', JSON.stringify({ manifests: [{ Annotations: { 'io.containerd.image.name': 'debian:12' } }] })]], /index.json in the archive spells a field otherwise/],
       ['none', [['c.json', '{}']], /has no manifest.json/],
+      // An image no tag names would be loaded to stay, named by none (a review).
+      ['an unnamed image', [['manifest.json', manifest()]], /manifest.json in the archive has an image that names no step image/],
       ['not JSON', [['manifest.json', '[']], /manifest.json in the archive is not JSON/],
     ];
     for (const [what, files, message] of cases) {
