@@ -4,6 +4,7 @@
 // name, on trust. Both files are covered by SHA256SUMS, so these are checks
 // of what their text claims, not of their bytes. The bundle is hostile: the
 // JSON is read field by field, never assumed to have a shape.
+import { shallowJson } from '../canonical.js';
 import { OCI_ARCHIVE } from './ociarchive.js';
 import { shown } from './bundlefs.js';
 
@@ -12,6 +13,16 @@ const CRATE = CRATE_FILE;
 
 /** The types RO-Crate takes for a file (File is schema.org's MediaObject), as written bare or in full. */
 const FILE_TYPES = new Set(['File', 'MediaObject', 'schema:MediaObject', 'http://schema.org/MediaObject', 'https://schema.org/MediaObject']);
+
+const NOT_JSON = Symbol('not JSON');
+/** The JSON `text` holds, or NOT_JSON: read depth-first bounded, as all JSON from a bundle (canonical.ts shallowJson). */
+const parsed = (text: Buffer): unknown => {
+  try {
+    return shallowJson(text.toString('utf8'));
+  } catch {
+    return NOT_JSON;
+  }
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const field = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
@@ -26,12 +37,8 @@ const types = (e: Record<string, unknown>): unknown[] => {
  * (`imageConfig`, hex, when the statement names one).
  */
 export function crateProblems(text: Buffer, hashes: ReadonlyMap<string, string>, sizeOf: (file: string) => number | undefined, imageConfig?: string, most = 1001): string[] {
-  let crate: unknown;
-  try {
-    crate = JSON.parse(text.toString('utf8'));
-  } catch {
-    return [`${CRATE} is not JSON`];
-  }
+  const crate = parsed(text);
+  if (crate === NOT_JSON) return [`${CRATE} is not JSON`];
   const graph = isObject(crate) ? field(crate, '@graph') : undefined;
   if (!Array.isArray(graph)) return [`${CRATE} has no @graph`];
   const out: string[] = [];
@@ -58,12 +65,8 @@ export function crateProblems(text: Buffer, hashes: ReadonlyMap<string, string>,
 
 /** Where the SBOM's image (metadata.component) is not the statement's image config. */
 export function sbomImageProblems(text: Buffer, file: string, imageConfig: string): string[] {
-  let bom: unknown;
-  try {
-    bom = JSON.parse(text.toString('utf8'));
-  } catch {
-    return [`${file} is not JSON`];
-  }
+  const bom = parsed(text);
+  if (bom === NOT_JSON) return [`${file} is not JSON`];
   const metadata = isObject(bom) ? field(bom, 'metadata') : undefined;
   const component = isObject(metadata) ? field(metadata, 'component') : undefined;
   const version = isObject(component) ? field(component, 'version') : undefined;

@@ -46,6 +46,9 @@ describe("the crate's word on the bundle", () => {
   it('is refused when it is not JSON or has no @graph, and its keys are never a prototype', () => {
     expect(crateProblems(Buffer.from('{'), files, sizeOf)).toEqual(['ro-crate-metadata.json is not JSON']);
     expect(crateProblems(Buffer.from('[]'), files, sizeOf)).toEqual(['ro-crate-metadata.json has no @graph']);
+    // Nested past the depth rep reads of a bundle's JSON: refused before JSON.parse builds it (a deep one ran V8 out of heap).
+    expect(crateProblems(Buffer.from(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), files, sizeOf)).toEqual(['ro-crate-metadata.json is not JSON']);
+    expect(sbomImageProblems(Buffer.from(`{"metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), 'sbom.cdx.json', SHA('c'))).toEqual(['sbom.cdx.json is not JSON']);
     expect(crateProblems(Buffer.from('{"__proto__": {"@graph": []}}'), files, sizeOf)).toEqual(['ro-crate-metadata.json has no @graph']);
   });
 });

@@ -201,18 +201,24 @@ describe('a dead writer\'s temp in the context when the walk was made before the
   });
 });
 
+/** An engine that syncs folders and builds every step, noting in `contexts` the context each build got; its inspect is the test's to set. */
+function contextsOf(contexts: string[]) {
+  const { engine } = engineThat(() => undefined, true);
+  const asked = engine as unknown as { build: (req: BuildRequest) => Promise<unknown>; inspect: (ref: string) => Promise<unknown> };
+  const built = asked.build;
+  asked.build = async (req: BuildRequest) => {
+    contexts.push('folder' in req.context ? 'folder' : 'archive' in req.context ? 'archive' : 'tar');
+    return built(req);
+  };
+  return { engine, asked };
+}
+
 describe('a step on a base with ONBUILD triggers, with a builder that reads the context folder', () => {
   it('gets its inputs as a tar: the triggers run first, with the context the build was given (ONBUILD COPY . copied the whole project; a review)', async () => {
     const dir = makeProject({ Repfile: REPFILE, 'conf.txt': 'v1\n', 'secret.txt': 'not an input\n' });
     const contexts: string[] = [];
     for (const onBuild of [false, true, undefined]) {
-      const { engine } = engineThat(() => undefined, true);
-      const asked = engine as unknown as { build: (req: BuildRequest) => Promise<unknown>; inspect: (ref: string) => Promise<unknown> };
-      const built = asked.build;
-      asked.build = async (req: BuildRequest) => {
-        contexts.push('folder' in req.context ? 'folder' : 'archive' in req.context ? 'archive' : 'tar');
-        return built(req);
-      };
+      const { engine, asked } = contextsOf(contexts);
       // undefined: a base the engine does not have yet (pinned by the lock, pulled by the build): its triggers unknown.
       asked.inspect = async (ref: string) => (ref === 'busybox:latest' && onBuild !== undefined ? { id: BUILT, repoDigests: [], layers: [], ...(onBuild ? { onBuild: true } : {}) } : undefined);
       const { r } = await run(dir, engine);
@@ -226,13 +232,7 @@ describe('a step on a base with ONBUILD triggers, with a builder that reads the 
     const dir = makeProject({ Repfile: repfile, 'conf.txt': 'v1\n', '.env': 'TOKEN=not an input\n' });
     const contexts: string[] = [];
     for (const onBuild of [false, true]) {
-      const { engine } = engineThat(() => undefined, true);
-      const asked = engine as unknown as { build: (req: BuildRequest) => Promise<unknown>; inspect: (ref: string) => Promise<unknown> };
-      const built = asked.build;
-      asked.build = async (req: BuildRequest) => {
-        contexts.push('folder' in req.context ? 'folder' : 'archive' in req.context ? 'archive' : 'tar');
-        return built(req);
-      };
+      const { engine, asked } = contextsOf(contexts);
       // sys's image, held under its pin for app's build: with triggers (as a --cache-from image may carry) or without.
       asked.inspect = async (ref: string) => (ref === 'busybox:latest' || ref.startsWith('rep-pin:') || ref === BUILT ? { id: BUILT, repoDigests: [], layers: [], ...(onBuild && ref !== 'busybox:latest' ? { onBuild: true } : {}) } : undefined);
       const { r } = await run(dir, engine);
