@@ -65,7 +65,8 @@ function compareVersions(a: string, b: string): number {
  */
 function upstream(p: Package): string {
   // Debian: an epoch before the first ":", a revision after the last "-" (an upstream version may hold "-").
-  if (p.ecosystem === 'deb') return p.version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+  // A repack of the upstream tarball (+dfsg, +ds, +repack) is the same release; "~" sorts a pre-release first (3.12.0~rc1 is 3.12.0rc1).
+  if (p.ecosystem === 'deb') return p.version.replace(/^\d+:/, '').replace(/-[^-]*$/, '').replace(/\+(dfsg|ds|repack)\d*$/, '').replace(/~/g, '');
   return p.ecosystem === 'apk' ? p.version.replace(/-r\d+$/, '') : p.version;
 }
 

@@ -141,6 +141,13 @@ describe('the inventory of an image', () => {
       'lib/apk/db/installed': 'P:python3\nV:3.11.5-r0\nA:x86_64\n\nP:R\nV:4.3.2-r1\nA:x86_64\n',
       'usr/include/python3.11/patchlevel.h': '#define PY_VERSION "3.11.5"\n',
     })).toEqual(['- Python `3.11.5`', '- R `4.3.2-r1` (Alpine package `R`)']);
+    // Debian's spelling of a pre-release (~rc1) and of a repacked tarball (+dfsg) are the same release.
+    expect(runtimes({
+      'usr/lib/os-release': OS,
+      'var/lib/dpkg/status': dpkg('python3.12-minimal', '3.12.0~rc1-1') + dpkg('r-base-core', '4.4.1+dfsg-2'),
+      'usr/include/python3.12/patchlevel.h': '#define PY_VERSION "3.12.0rc1"\n',
+      'usr/lib/R/library/base/DESCRIPTION': 'Package: base\nVersion: 4.4.1\nPriority: base\nBuilt: R 4.4.1; ; 2024; unix\n',
+    })).toEqual(['- Python `3.12.0rc1`', '- R `4.4.1`']);
   });
 
   it('names a pre-release before its release (3.13.0rc1 before 3.13.0), and 3.9 before 3.10', () => {
