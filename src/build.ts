@@ -288,9 +288,9 @@ function runOutcomes(plan: Plan, run: RunResult): StepOutcome[] {
  * one; a history rep cannot write loses gc that much, not the build.
  */
 function droppedUnlessKept(engine: Engine, contextDir: string): (key: string) => Promise<void> {
-  // Asked now, while the first step builds (docker's /info, or podman info: a client process), not when it is tagged.
-  const store = (async () => (await engine.store?.().catch(() => undefined)) ?? (await engine.identity().catch(() => undefined)))();
+  let store: Promise<string | undefined> | undefined;
   return async (key) => {
+    store ??= (async () => (await engine.store?.().catch(() => undefined)) ?? (await engine.identity().catch(() => undefined)))();
     try {
       appendDropped(contextDir, [key], await store);
     } catch {
