@@ -11,7 +11,6 @@ import { prepareSecrets, secretFilesInContext, type SecretGrant } from './schedu
 import { dropOldPhonyImages, exportSettled, noopRecordAfter, outputsDigests, settledRecords } from './scheduler/settle.js';
 import { ownIgnoreProblem, placeDockerfile, withPlaceholder, writeStandalone, type DockerfilePlace } from './emit/standalone.js';
 import type { Engine } from './engine/engine.js';
-import { appendDropped } from './state/history.js';
 import { planWithEngine } from './plan/freshness.js';
 import type { EngineFacts } from './plan/key.js';
 import { hashResolved, resolveAllInputs, type Plan, type PlannedStep } from './plan/plan.js';
@@ -168,7 +167,6 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
       context: context === index.files ? index : new ContextIndex(context),
       // With reproducible images the tag goes to the canonical image (repro/canonical.ts), not twice.
       tag: !(recipe.reproducible && opts.reproducible !== false),
-      beforeTag: droppedUnlessKept(engine, ctx.dir),
     });
     const records = settledRecords(run);
     const next = nextState(project, engine.name, state, records);
@@ -279,22 +277,4 @@ function runOutcomes(plan: Plan, run: RunResult): StepOutcome[] {
     const p = plan.step(name);
     return { name, key: p.key, action: r.status, reasons: p.reasons, imageId: r.imageId, seconds: r.seconds };
   });
-}
-
-/**
- * What a run tells gc of each step image before it tags it (history.ts
- * appendDropped), against the engine's image store as gc names it. Said
- * once a step is built, so that a killed build's images are not left to no
- * one; a history rep cannot write loses gc that much, not the build.
- */
-function droppedUnlessKept(engine: Engine, contextDir: string): (key: string) => Promise<void> {
-  let store: Promise<string | undefined> | undefined;
-  return async (key) => {
-    store ??= (async () => (await engine.store?.().catch(() => undefined)) ?? (await engine.identity().catch(() => undefined)))();
-    try {
-      appendDropped(contextDir, [key], await store);
-    } catch {
-      // best effort (see above)
-    }
-  };
 }

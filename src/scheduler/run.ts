@@ -46,8 +46,6 @@ export interface RunOptions {
   images?: ReadonlyMap<string, string>;
   /** Whether the run tags the final image as the Repfile says (default); not when the canonical rewrite will. */
   tag?: boolean;
-  /** Told each key before its step's image is tagged with it (the build records it for gc: state/history.ts appendDropped). */
-  beforeTag?: (key: string) => Promise<void>;
   /**
    * The context as the build walked it: an engine that syncs folders
    * (BuildKit) reads the context folder and copies the inputs from it,
@@ -237,7 +235,6 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // Keyed now, before the step is said built and before a later step builds FROM it (it waits for this one);
         // a tag the key had (a build of the same inputs meanwhile) is moved to this image.
         try {
-          await opts.beforeTag?.(key);
           await engine.tag(r.imageId, cacheRef(key));
         } catch (e) {
           await discard(engine, r.imageId);

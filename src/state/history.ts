@@ -162,28 +162,6 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
 }
 
 /**
- * Records `keys` as dropped by a build of this project against `engine` (its
- * image store) before it tags their images: a build killed on the way
- * (SIGKILL, a crash, a failed rewrite) writes no state that names them, and
- * no gc would have removed them. gc removes a dropped key's image only when
- * no state it keeps names it, so the state a build that ends writes keeps
- * them as before (gc/policy.ts).
- */
-export function appendDropped(contextDir: string, keys: Iterable<string>, engine: string | undefined): void {
-  const line = lineOf(contextDir, keys, 'dropped', engine);
-  if (line === undefined) return;
-  const history = readHistoryFile(contextDir);
-  const file = stateFileToWrite(contextDir, 'history');
-  const st = lstatSync(file, { throwIfNoEntry: false });
-  if (!history.appendable || (st && (!st.isFile() || st.nlink !== 1))) {
-    const d = parseLine(contextDir, line)!;
-    writeHistory(contextDir, { states: history.states, dropped: [...history.dropped, { ...(d.engine !== undefined ? { engine: d.engine } : {}), keys: d.keys }] });
-    return;
-  }
-  appendNoFollow(file, line);
-}
-
-/**
  * Rewrites the history (atomically): the dropped keys, oldest first (the newest MAX_DROPPED), then
  * the states, oldest first, merging the oldest past MAX_STATES.
  */
