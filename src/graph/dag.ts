@@ -114,7 +114,10 @@ export function buildDag(recipe: Recipe): Result<Dag> {
       else {
         // Asked once a name: a converted Dockerfile names one image in thousands of steps.
         const near = IMAGE_LIKE.test(step.from) ? undefined : nearStep.closest(step.from);
-        if (near !== undefined) {
+        if (near === null) {
+          // Too many names to check this one against: not taken for an image to pull (a misspelt step would be).
+          errors.push(src.at(['steps', step.name, 'from'], `"${step.from}" is not a step, and this Repfile names too many unknown ones for rep to check it against every step; to start from an image of that name, write it with a tag, e.g. "${step.from}:latest"`));
+        } else if (near !== undefined) {
           errors.push(
             src.at(
               ['steps', step.name, 'from'],

@@ -28,28 +28,46 @@ export function closest(word: string, candidates: Iterable<string>): string | un
  * closest() over one set of names for many words, with a budget of names
  * measured: a hostile Repfile of 20,000 steps, each naming another unknown
  * step, measured every name for each (30 s; 12 minutes at the 4 MiB a
- * Repfile may hold). Once the budget is spent there are no suggestions, and
- * a word is taken for no name's misspelling.
+ * Repfile may hold). Names are kept by length, and only those a word could
+ * be within reach of are measured and charged. Once the budget is spent a
+ * new word gets `null`: not measured, which a caller must not take for "no
+ * name is near" where that decides (a step's `from`).
  */
 export class Suggester {
   private readonly said = new Map<string, string | undefined>();
+  private readonly byLength = new Map<number, string[]>();
   constructor(
-    private readonly names: readonly string[],
+    names: readonly string[],
     private left = 2_000_000,
-  ) {}
+  ) {
+    for (const n of names) {
+      const at = n.toLowerCase().length;
+      const those = this.byLength.get(at) ?? [];
+      those.push(n);
+      this.byLength.set(at, those);
+    }
+  }
 
-  closest(word: string): string | undefined {
+  closest(word: string): string | undefined | null {
     if (this.said.has(word)) return this.said.get(word);
-    if (this.left <= 0) return undefined;
-    this.left -= this.names.length;
-    const near = closest(word, this.names);
+    const length = word.toLowerCase().length;
+    const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3) + 1));
+    const buckets: string[][] = [];
+    let count = 0;
+    for (let l = length - limit; l <= length + limit; l++) {
+      const those = this.byLength.get(l);
+      if (those) [buckets[buckets.length], count] = [those, count + those.length];
+    }
+    if (count > this.left) return null;
+    this.left -= count;
+    const near = closest(word, buckets.flat());
     this.said.set(word, near);
     return near;
   }
 
   didYouMean(word: string): string {
     const c = this.closest(word);
-    return c === undefined ? '' : ` (did you mean "${c}"?)`;
+    return c === undefined || c === null ? '' : ` (did you mean "${c}"?)`;
   }
 }
 

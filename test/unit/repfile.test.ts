@@ -158,9 +158,10 @@ describe('Repfile references and graph', () => {
     const s = new Suggester(['system', 'app', 'data'], 7);
     expect(s.didYouMean('sytem')).toBe(' (did you mean "system"?)');
     expect(s.closest('dat')).toBe('data');
-    // Spent (3 + 3 of 7, then 3 more): a word asked before is still answered; a new one is not measured.
+    // Only names within reach of a word's length are measured and charged (3, 2, then 1 of 7): a word asked before is
+    // still answered; a new one past the budget is not measured (null), which is not "no name is near".
     expect(s.closest('ap')).toBe('app');
-    expect([s.closest('sytem'), s.closest('dta')]).toEqual(['system', undefined]);
+    expect([s.closest('sytem'), s.closest('dta')]).toEqual(['system', null]);
     // A build of 20,000 steps each needing an unknown step: every error is said, suggestions only while the budget lasts.
     const steps = Array.from({ length: 20_000 }, (_, i) => `  s${i}:\n    needs: [q${i}]\n    run: x\n`).join('');
     const r = parseRepfile(`${HEAD}steps:\n${steps}`, { file: 'Repfile' });
@@ -168,7 +169,13 @@ describe('Repfile references and graph', () => {
     const dag = buildDag(r.value);
     const errors = dag.ok ? [] : dag.errors.map(formatDiagnostic);
     expect(errors).toHaveLength(20_000);
-    expect(errors.filter((e) => e.includes('did you mean')).length).toBeLessThanOrEqual(100);
+    expect(errors.filter((e) => e.includes('did you mean')).length).toBeLessThan(1_000);
+    // Past the budget, a misspelt step in from is still an error, never an image to pull.
+    const froms = Array.from({ length: 3_000 }, (_, i) => `  s${i}:\n    from: qqqqqqqqqq${i}\n    run: x\n`).join('');
+    const typo = parseRepfile(`${HEAD}steps:\n  system:\n    run: x\n${froms}  app:\n    from: sytem\n    run: y\n`, { file: 'Repfile' });
+    if (!typo.ok) throw new Error('parse');
+    const said = buildDag(typo.value);
+    expect(said.ok ? [] : said.errors.map(formatDiagnostic).filter((e) => e.includes('steps.app.from'))).toEqual([expect.stringContaining('"sytem" is not a step')]);
   });
 
   it('names every step of a cycle, in order', () => {
