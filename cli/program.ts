@@ -31,10 +31,10 @@ class Exit extends Error {
   }
 }
 
-/** Prints the problems and exits with the code their kinds give. */
 /** Set by the command's --json: its errors are JSON on stdout too, where a script reading the report or the events looks. */
 let jsonErrors = false;
 
+/** Prints the problems and exits with the code their kinds give. */
 function failWith(errors: readonly Diagnostic[]): never {
   printDiagnostics(errors);
   const code = exitCode(errors);
