@@ -170,14 +170,14 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // when it builds on images the engine has: such a build carries no registry credentials to pull one.
         const few = engine.smallArchive && planned.inputs.length <= engine.smallArchive.files && planned.inputs.reduce((n, f) => n + f.size, 0) <= engine.smallArchive.bytes;
         const small = few && (node.parent.kind === 'step' || (await engine.hasImage((opts.resolveBase ?? ((r: string) => r))(node.parent.ref))));
+        // The steps it builds on and copies from, by the images this run settled for them, held under pins: their
+        // rep-cache tags may name other images by now (another project's build of the same key), or none (rep gc).
+        const held = new Map(await Promise.all(depResults.map(async (r) => [r.name, await pinned(r)] as const)));
         // From the context folder, unless the step starts from a base with ONBUILD triggers: a build runs them first,
         // with the context it was given, and an `ONBUILD COPY . /x` copied the whole project (.rep/ and files no
         // input names) into an image keyed by the inputs alone (a review). Such a step gets its inputs as a tar, and so
         // does one on a base the engine does not have yet (pinned by the lock or a digest, pulled by the build): its
         // triggers are not known.
-        // The steps it builds on and copies from, by the images this run settled for them, held under pins: their
-        // rep-cache tags may name other images by now (another project's build of the same key), or none (rep gc).
-        const held = new Map(await Promise.all(depResults.map(async (r) => [r.name, await pinned(r)] as const)));
         // A step parent is asked too: rep builds none with triggers (docker drops ONBUILD from a child), but one a
         // cache gave (--cache-from, or a tag an earlier run took from one) is whatever its writer made (a review).
         const parentRef = node.parent.kind === 'image' ? (opts.resolveBase ?? ((r: string) => r))(node.parent.ref) : held.get(node.parent.name);
