@@ -9,7 +9,7 @@ import type { ResourceDescriptor, Statement } from '../emit/provenance.js';
 import { cyclonedxJson } from '../sbom/cyclonedx.js';
 import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { inventory, packageFiles } from '../sbom/inventory.js';
-import { linkedListReason } from '../sbom/unread.js';
+import { LINKED_LISTS } from '../sbom/unread.js';
 import { softwareSection } from '../sbom/summary.js';
 import { imageContents } from './filesystem.js';
 
@@ -20,9 +20,6 @@ export interface ImageFiles {
   software?: string[];
 }
 
-/** The package lists inventory reads, as an image's manifest names them. */
-const LISTS = ['var/lib/dpkg/status', 'lib/apk/db/installed', 'usr/lib/apk/db/installed'];
-
 /** `digest`: the image's config digest; without one (nothing was built) there is no SBOM. */
 export async function describeImage(engine: Engine, tag: string, digest: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ImageFiles> {
   const wanted = packageFiles();
@@ -30,7 +27,7 @@ export async function describeImage(engine: Engine, tag: string, digest: string 
   const { manifest, files } = await imageContents(engine, digest ?? tag, wanted.keep);
   if (!digest) return { filesystem: prettyJson(manifest) };
   // A package list that is a link is never followed (the tar reader shows packageFiles regular files only): said, not skipped.
-  const linked = LISTS.filter((p) => Object.hasOwn(manifest, p) && manifest[p]!.type === 'symlink').flatMap((p) => linkedListReason(p) ?? []);
+  const linked = [...LINKED_LISTS].filter(([p]) => Object.hasOwn(manifest, p) && manifest[p]!.type === 'symlink').map(([, why]) => why);
   const inv = inventory(files, [...wanted.missed(), ...linked]);
   const { seconds } = sourceDateEpoch(env);
   const epoch = seconds === undefined ? undefined : new Date(seconds * 1000);

@@ -6,22 +6,22 @@
 // Known by the regular files the tar reader asks about (it never shows a link,
 // a folder or a device): a linked status beside dpkg's other files (info/*.list,
 // which every Debian image has) is noticed, a folder holding the link alone is not.
-import { apkWants } from './apk.js';
-import { dpkgWants } from './dpkg.js';
+import { APK_INSTALLED, APK_INSTALLED_USR, apkWants } from './apk.js';
+import { DPKG_STATUS, dpkgWants } from './dpkg.js';
 
 const DPKG_UNREAD = "dpkg's database at /var/lib/dpkg without a regular file /var/lib/dpkg/status (a link is never followed)";
 const APK_UNREAD = "apk's database at /lib/apk/db without a regular file /lib/apk/db/installed (a link is never followed)";
 
 /**
- * The reason for a package list that is a link (or sits in a linked folder), seen in the image's
- * listing rather than by the tar reader: the same words as for its database found unread, so that
- * one cause is said once.
+ * The package lists rep reads, each with what is said when the image's listing shows it is a link
+ * (the tar reader shows regular files only): the words of its database found unread, so that one
+ * cause is said once.
  */
-export function linkedListReason(path: string): string | undefined {
-  if (path === 'var/lib/dpkg/status') return DPKG_UNREAD;
-  if (path === 'lib/apk/db/installed' || path === 'usr/lib/apk/db/installed') return APK_UNREAD;
-  return undefined;
-}
+export const LINKED_LISTS: ReadonlyMap<string, string> = new Map([
+  [DPKG_STATUS, DPKG_UNREAD],
+  [APK_INSTALLED, APK_UNREAD],
+  [APK_INSTALLED_USR, APK_UNREAD],
+]);
 
 interface Database {
   folder: RegExp;
