@@ -4,6 +4,7 @@
 // "nothing declared", and the caller says so.
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
+import { dateProblem } from '../repfile/citecheck.js';
 
 /** repo2docker/buildpacks/conda/__init__.py, major_pythons: the version a bare "2" or "3" means, and the default. */
 export const MAJOR_PYTHONS: Record<string, string> = { '2': '2.7', '3': '3.10' };
@@ -28,9 +29,8 @@ export function parseRuntime(text: string): Runtime | { error: string } {
   if (parts.length === 2 || parts.length === 5) out.version = parts[1];
   if (parts.length >= 4) {
     const date = parts.slice(-3).join('-');
-    // Date.parse rolls 2024-02-31 over to March 2; repo2docker (Python's date) refuses it: the day must read back the same.
-    const parsed = /^\d{4}-\d{2}-\d{2}$/.test(date) ? new Date(`${date}T00:00:00Z`) : undefined;
-    if (!parsed || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) return { error: `"${date}" is not a date YYYY-MM-DD` };
+    // Date.parse rolls 2024-02-31 over to March 2; repo2docker (Python's date) refuses it: a day of the calendar, as a citation's.
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || dateProblem(date)) return { error: `"${date}" is not a date YYYY-MM-DD` };
     out.date = date;
   }
   return out;
