@@ -65,10 +65,6 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
   }
   relativeToImage(cx, ins, st, dest);
   const placed: Placement[] = from !== undefined ? placeFrom(sources, dest, st.workdir) : placeLocal(sources, dest, st.workdir, cx.kind, st.dirs);
-  const D = absolute(dest, st.workdir);
-  if (from !== undefined && st.dirs.has(D) && !intoFolder(sources, dest, D, new Set()) && !folderish(sources[0]!) && absolute(sources[0]!, '/') !== D) {
-    note(cx, ins, `copies ${sources[0]} to ${D}, a folder this stage has: rep takes ${sources[0]} for a folder whose contents go there; if it is a file, Docker puts it at ${absolute(path.posix.basename(sources[0]!), D)} (then write ${dest.replace(/\/*$/, '/')})`, true);
-  }
   knownFolders(cx, ins, st, sources, dest, from !== undefined);
   let cur: { step: DraftStep; workdir: string } | undefined;
   for (const p of placed) {
@@ -126,7 +122,8 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
  * Records the folders a copy to `dest` leaves in the stage (those above it;
  * itself when copied into or a folder is copied there), and says where a
  * file is copied as `dest` that might be a folder of the base image, which
- * Docker would put it in.
+ * Docker would put it in, and where a source from another stage goes to a
+ * folder the stage has (placeFrom takes it for a folder's contents).
  */
 function knownFolders(cx: Conversion, ins: Instruction, st: Stage, sources: string[], dest: string, fromOther: boolean): void {
   const D = absolute(dest, st.workdir);
@@ -136,6 +133,9 @@ function knownFolders(cx: Conversion, ins: Instruction, st: Stage, sources: stri
     const r = fromOther ? undefined : contextPath(s);
     return fromOther ? folderish(s) : r !== undefined && cx.kind(r) === 'dir';
   };
+  if (fromOther && st.dirs.has(D) && !intoFolder(sources, dest, D, new Set()) && !folderish(sources[0]!) && absolute(sources[0]!, '/') !== D) {
+    note(cx, ins, `copies ${sources[0]} to ${D}, a folder this stage has: rep takes ${sources[0]} for a folder whose contents go there; if it is a file, Docker puts it at ${absolute(path.posix.basename(sources[0]!), D)} (then write ${dest.replace(/\/*$/, '/')})`, true);
+  }
   // A file copied under another name without an extension (`COPY file.txt /app`) may mean a folder the image has.
   const name = path.posix.basename(D);
   if (!into && rel !== undefined && cx.kind(rel) === 'file' && path.posix.basename(rel) !== name && !name.includes('.') && D !== '/') {
