@@ -99,8 +99,8 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
     // The user's file is left as it is; the links it lets through (most repositories with a Dockerfile have one) are named.
     const theirs = readBounded(ignore);
     if (theirs.ok) {
-      const leaving = leavingRules(dir, theirs.bytes.toString('utf8'));
-      if (leaving.rules.length) result.notes.push(...bounded([`.dockerignore is left as it is: add ${leaving.rules.slice(0, 5).join(', ')}${leaving.rules.length > 5 ? ` and ${leaving.rules.length - 5} more` : ''} to it, or a step that copies them does not build`, ...leaving.notes.map((n) => n.replace(/; rep init added them to \.dockerignore$/, ''))]));
+      const leaving = leavingRules(dir, theirs.bytes.toString('utf8'), false);
+      if (leaving.rules.length) result.notes.push(...bounded([`.dockerignore is left as it is: add ${leaving.rules.slice(0, 5).join(', ')}${leaving.rules.length > 5 ? ` and ${leaving.rules.length - 5} more` : ''} to it, or a step that copies them does not build`, ...leaving.notes]));
     }
     return ok(result);
   }

@@ -83,15 +83,15 @@ export const LEAVING_COMMENT = 'links that lead out of the repository (rep does 
 /**
  * .dockerignore rules that leave out the links under `repo` that lead out of
  * it and that `ignore` (a .dockerignore's text) keeps, with notes naming them
- * and those no rule can name.
+ * and those no rule can name; `added` says whether the caller adds the rules.
  */
-export function leavingRules(repo: string, ignore: string): { rules: string[]; notes: string[] } {
+export function leavingRules(repo: string, ignore: string, added = true): { rules: string[]; notes: string[] } {
   const notes: string[] = [];
   const leaving = leavingLinks(repo, DockerIgnore.parse(ignore).ignore);
   const plain = leaving.links.filter((l) => WRITABLE.test(l.path));
   const odd = leaving.links.filter((l) => !WRITABLE.test(l.path));
   const said = (ls: typeof plain) => ls.slice(0, 5).map((l) => `${l.path} -> ${l.target}`).join(', ') + (ls.length > 5 ? ` and ${ls.length - 5} more` : '');
-  if (plain.length) notes.push(`links that lead out of the repository, which rep does not copy into a build: ${said(plain)}; rep init added them to .dockerignore`);
+  if (plain.length) notes.push(`links that lead out of the repository, which rep does not copy into a build: ${said(plain)}${added ? '; rep init added them to .dockerignore' : ''}`);
   if (odd.length) notes.push(`links that lead out of the repository, with names rep init does not write as .dockerignore rules: ${said(odd)}; exclude them in .dockerignore, or the code step does not build`);
   if (leaving.partial) notes.push('the repository is too large for rep init to look for every link that leads out of it: a step that reads one does not build; exclude such links in .dockerignore');
   return { rules: plain.map((l) => asRule(l.path)), notes };
