@@ -14,6 +14,7 @@ import { fileSink } from '../repro/tarwriter.js';
 import { parseImageRef } from '../lock/reference.js';
 import { pathProblem, shown } from './bundlefs.js';
 import { linkTargetProblem } from './unpacker.js';
+import { MAX_DEPTH, MAX_PATH } from '../repro/merge.js';
 import { shallowJson } from '../canonical.js';
 
 /** A file of the archive by its content: sha256 (hex) and size. */
@@ -60,6 +61,13 @@ export interface ReadOptions {
 
 class StoreError extends Error {}
 
+/** How a name is longer or deeper than rep reads (the bounds a layer's paths have), if it is. */
+function tooLong(name: string): string | undefined {
+  if (Buffer.byteLength(name) > MAX_PATH) return `longer than ${MAX_PATH} bytes`;
+  if (name.split('/').filter((p) => p !== '' && p !== '.').length > MAX_DEPTH) return `more than ${MAX_DEPTH} folders deep`;
+  return undefined;
+}
+
 /**
  * Reads the tar stream `input` to its end (a malformed archive is a finding,
  * not an error), as Go reads it (repro/tarstream.ts), which is how docker and
@@ -82,9 +90,8 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
   // reading by name, would check bytes the reader does not find there. docker save, podman save and rep
   // write no such archive: their links are to files.
   const placeProblem = (name: string, folder: boolean): string | undefined => {
-    const segs = name.split('/');
-    for (let i = 1; i < segs.length; i++) {
-      const up = segs.slice(0, i).join('/');
+    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
+      const up = name.slice(0, i);
       const kind = kinds.get(up);
       if (kind === '1' || kind === '2') return `goes through the link ${shown(up)}`;
       if (kind !== undefined) return `is under ${shown(up)}, which is not a folder`;
@@ -96,10 +103,19 @@ export async function readImageArchive(input: Readable, opts: ReadOptions = {}):
   // a symbolic link as it stands (its target then read from the new place): the target must be a file
   // named before it, on a path without links.
   const hardLinkProblem = (to: string): string | undefined => {
+    const long = tooLong(to);
+    if (long) return `the target is ${long}`;
     const [through, kind] = [placeProblem(to, true), kinds.get(to)];
     return pathProblem(to) ?? (through && `the target ${through}`) ?? (kind === '0' || kind === '1' ? undefined : 'the target is not a file before it in the archive');
   };
   const entry = (h: TarHeader): EntrySink | undefined => {
+    // Each folder on an entry's way is looked up: a name of 65,536 parts, 128 KiB of pax header, took
+    // 27 s. No file system holds such a name, nor does an image layer (merge.ts).
+    const long = tooLong(h.name);
+    if (long) {
+      problems.push(`${label}: entry "${shown(h.name)}" has a name ${long}`);
+      return undefined;
+    }
     const name = h.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
     if (name === '' || pathProblem(name)) {
       problems.push(`${label}: entry "${shown(h.name)}" is not a plain relative path`);

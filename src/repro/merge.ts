@@ -39,9 +39,10 @@ export interface Merged {
 
 export class LayerError extends Error {}
 
-const MAX_PATH = 4096;
+/** Characters of a path at most (Linux's PATH_MAX is 4096 bytes). */
+export const MAX_PATH = 4096;
 /** Parts of a path at most: deeper names cost a folder each in the index (a layer of 2,000 names 2,000 deep took a gigabyte). */
-const MAX_DEPTH = 256;
+export const MAX_DEPTH = 256;
 /** Folders the index of a step's changes, or of the image, holds at most (an image has a few thousand, a large one tens of thousands). */
 export const MAX_FOLDERS = 1_000_000;
 

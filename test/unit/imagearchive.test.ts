@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { readImageArchive } from '../../src/publish/imagearchive.js';
+import { paxBody, rawEntry, rawTar } from './rawtar.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -71,6 +72,31 @@ describe('indexes that list a manifest over and over (found by an adversarial re
     expect(found.problems).toEqual([
       `image.oci.tar: blobs/sha256/${sha(manifest)} is not an image manifest (config, layers)`,
       'image.oci.tar: its indexes list more than 1000 manifests; rep reads no further',
+    ]);
+  });
+});
+
+describe('an entry of a name no file system holds (found by an adversarial review)', () => {
+  const withName = (name: string, o: { type?: string; linkname?: string } = {}) => {
+    const records = paxBody('path', name) + (o.linkname === undefined ? '' : paxBody('linkpath', o.linkname));
+    return rawTar(rawEntry({ name: 'PaxHeader', type: 'x', body: records }), rawEntry({ name: 'x', type: o.type ?? '0', body: o.type ? '' : 'x' }));
+  };
+  const NO_IMAGE = 'image.oci.tar holds no manifest.json or index.json: it is not an image archive';
+
+  it('is refused, saying why: a name of 65,536 parts (128 KiB of pax header) took 27 s', async () => {
+    const name = 'a/'.repeat(65_535) + 'a';
+    expect((await read(withName(name))).problems).toEqual([`image.oci.tar: entry "${'a/'.repeat(100)}..." has a name longer than 4096 bytes`, NO_IMAGE]);
+  });
+
+  it('is refused past 4096 bytes or 256 folders, as a layer path is, and kept at 256', async () => {
+    const deep = (n: number) => Array.from({ length: n }, () => 'd').join('/');
+    expect((await read(withName(deep(257)))).problems).toEqual([`image.oci.tar: entry "${deep(257).slice(0, 200)}..." has a name more than 256 folders deep`, NO_IMAGE]);
+    expect((await read(withName(`${'n'.repeat(4097)}`))).problems[0]).toMatch(/^image\.oci\.tar: entry "n{200}\.\.\." has a name longer than 4096 bytes$/);
+    expect((await read(withName(deep(256)))).problems).toEqual([NO_IMAGE]);
+    // A hard link whose target is such a name.
+    expect((await read(rawTar(rawEntry({ name: 'f', type: '0', body: 'f' }), withName('l', { type: '1', linkname: deep(300) }).subarray(0, -1024)))).problems).toEqual([
+      `image.oci.tar: entry l links to "${deep(300).slice(0, 200)}...": the target is more than 256 folders deep`,
+      NO_IMAGE,
     ]);
   });
 });
