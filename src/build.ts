@@ -30,6 +30,7 @@ import { acquireMutex, alive, tryMutex } from './state/mutex.js';
 import { removeDeadTempsOf } from './state/files.js';
 import { registerProject } from './gc/register.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
+import { pendingRecorder } from './state/history.js';
 
 export interface BuildOptions {
   engine: Engine;
@@ -155,7 +156,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     }
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
-    const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom, opts.onEvent) : undefined;
+    // Each key the build is about to tag rep-cache, recorded first (a killed build's images are gc's to remove).
+    const beforeTag = pendingRecorder(ctx.dir, (engine.store?.() ?? Promise.resolve(undefined)).catch(() => undefined));
+    const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom, opts.onEvent, beforeTag) : undefined;
     // Between phases (here, before the rewrite and before the provenance), each one's garbage is let go
     // before the next makes its own: at 100k files the sum of them was the peak (see heap.ts).
     letGoOfGarbage();
@@ -163,7 +166,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     pins = new Pins(engine);
     const run = await runBuild(project, engine, plan, {
       secrets: secrets.value, jobs: opts.jobs ?? 4, network: opts.network, signal: opts.signal,
-      state, onEvent: opts.onEvent, resolveBase, present, images, cacheFrom, pins,
+      state, onEvent: opts.onEvent, resolveBase, present, images, cacheFrom, pins, beforeTag,
       context: context === index.files ? index : new ContextIndex(context),
       // With reproducible images the tag goes to the canonical image (repro/canonical.ts), not twice.
       tag: !(recipe.reproducible && opts.reproducible !== false),
@@ -186,7 +189,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // Every step image the rewrite reads, by the id the run settled: a step no other step built on this time has no
     // pin, and its tag may name another image by now (a review). By id rather than pinned: a tag and a removal each.
     const settledIds = new Map([...run.steps.values()].flatMap((r) => (r.planned && r.imageId ? [[r.planned.key, r.imageId] as const] : [])));
-    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false, pins, ids: settledIds });
+    const canonical = await canonicalImage(project, engine, plan.steps, run.image!, { resolveBase, off: opts.reproducible === false, pins, ids: settledIds, beforeTag });
     if (!canonical.ok) return canonical;
     const { cacheKey, ...image } = canonical.value;
     letGoOfGarbage();

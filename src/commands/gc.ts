@@ -6,7 +6,8 @@
 // or refused), each with the image store gc ran against (Engine.store: docker's
 // daemon ID, podman's graph root), so that a later gc can: one
 // against another engine removes those it has, one against this engine
-// forgets those it still does not list.
+// forgets those it still does not list. It also removes the images builds
+// recorded as pending (about to be tagged) and no state names: a killed build's.
 import { fail, formatDiagnostic, ok, type Result } from '../diag.js';
 import { CACHE_REPO, cacheRef, DISCARD_REPO, imageStep, LOAD_REPO } from '../scheduler/stepimage.js';
 import { deadLoadName } from '../scheduler/cache.js';
@@ -17,7 +18,7 @@ import { keysOtherProjectsUse, OTHER_STATE_LIMIT, REGISTER_BUDGET, registerProje
 import { openProject, type Project } from '../project.js';
 import { projectPaths, type PathOptions } from '../projectpaths.js';
 import { readHistoryFile, writeHistory } from '../state/history.js';
-import { acquireMutex } from '../state/mutex.js';
+import { acquireMutex, mutexHolder } from '../state/mutex.js';
 import { shownEntry, stateDir } from '../state/paths.js';
 import { formatSize, isRealDir, lexists } from '../safefs.js';
 import { parseImageRef } from '../lock/reference.js';
@@ -64,7 +65,7 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   const mutex = held?.value;
   try {
     const { withImages, notices, bases } = fromRepfile(project);
-    const { states: recorded, dropped: droppedBy } = readHistoryFile(contextDir);
+    const { states: recorded, dropped: droppedBy, pending: pendingBy } = readHistoryFile(contextDir);
     const dropped = [...new Set(droppedBy.flatMap((d) => d.keys))];
     const records = Object.values(readState(contextDir)?.steps ?? {});
     // The state's keys rep sealed are its own; the others (a state that came with the project) are kept, never removed or recorded.
@@ -87,19 +88,25 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // Dropped lines name the image store (the daemon's ID): lines an older rep wrote name the identity (the version).
     const store = (await opts.engine.store?.()) ?? identity;
     const ours = (named: string | undefined) => named === undefined || named === store || named === identity;
-    if (history.length === 0 && current.length === 0 && dropped.length === 0) {
+    // A pending key is a build's that wrote no state naming it: killed, or failed after tagging. Only its own engine's
+    // are weighed (another engine's may have been built there alone), and none while a build runs (a dry run holds no
+    // mutex): that build's images are not leftovers.
+    const building = opts.dryRun && mutexHolder(contextDir) !== undefined;
+    const pendingHere = building ? [] : [...new Set(pendingBy.filter((d) => ours(d.engine)).flatMap((d) => d.keys))];
+    const pendingAll = new Set(pendingBy.flatMap((d) => d.keys));
+    if (history.length === 0 && current.length === 0 && dropped.length === 0 && pendingHere.length === 0) {
       // Nothing of this project's to remove; what killed reps left is anyone's to sweep (a review: it stayed until a gc
       // ran in a project with a history).
       if (!opts.dryRun) await sweepLeftNames(opts.engine);
       return ok({ engine, identity, removed: [], untagged: [], kept: [], failed: [], unlisted: [], forgotten: [], notices });
     }
     const listed = await opts.engine.listImages(CACHE_REPO);
-    const planned = planGc(history, current, listed, opts, { dropped, bases: await baseImages(opts.engine, bases) });
+    const planned = planGc(history, current, listed, opts, { dropped: [...dropped, ...pendingHere], bases: await baseImages(opts.engine, bases) });
     const plan = { ...planned, remove: planned.remove.filter((i) => !protect.has(i.key)), keep: [...planned.keep, ...planned.remove.filter((i) => protect.has(i.key))].sort((a, b) => (a.tag < b.tag ? -1 : 1)) };
     // The keys of dropped states whose images were not removed stay in the history (the dropped lines): this
     // engine did not list them (they may be another engine's: podman, another DOCKER_HOST) or refused. Only
     // keys rep recorded: a key of the state that rep did not seal is never written (a later gc would remove its image).
-    const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped]);
+    const steps = new Set([...recorded.flat(), ...stateKeys, ...dropped, ...pendingAll]);
     const listedKeys = new Set(listed.flatMap((i) => i.tags.map((t) => `sha256:${t}`)));
     const othersUse = planned.remove.filter((i) => shared.has(i.key) && !unsealed.has(i.key)).length;
     if (othersUse) notices.push(`kept ${othersUse} step images another project of yours still uses (its current state names them): a gc here removes them once none does`);
@@ -107,13 +114,17 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // The dropped keys to carry once `gone` are removed (a key whose image this gc removed, for every engine): those an
     // earlier gc against another engine dropped; this engine's, only while it lists them (a line that names no engine is
     // taken for this engine's); and those dropped now. So a key no engine holds goes with the next gc against the engine that dropped it.
+    // A pending key this engine does not list is forgotten without a word (the build may have been killed before it
+    // tagged it); one it lists and did not remove is dropped like a state's. Another engine's pending keys stay pending
+    // for a gc against it (writeHistory drops those a kept state names: the state's then).
     const carried = (gone: ReadonlySet<string>) => {
       const known = new Set(dropped);
       const elsewhere = droppedBy.filter((d) => !ours(d.engine)).map((d) => ({ ...d, keys: d.keys.filter((k) => still.has(k) && !gone.has(k)) }));
-      const mine = [...still].filter((k) => !gone.has(k) && (listedKeys.has(k) || !known.has(k)));
+      const mine = [...still].filter((k) => !gone.has(k) && (listedKeys.has(k) || (!known.has(k) && !pendingAll.has(k))));
       const next = [...elsewhere, { engine: store, keys: mine }].filter((d) => d.keys.length);
       const kept = new Set(next.flatMap((d) => d.keys));
-      return { next, unlisted: mine.filter((k) => !known.has(k) && !listedKeys.has(k)), forgotten: dropped.filter((k) => still.has(k) && !gone.has(k) && !kept.has(k)).sort() };
+      const pending = pendingBy.filter((d) => !ours(d.engine));
+      return { next, pending, unlisted: mine.filter((k) => !known.has(k) && !listedKeys.has(k)), forgotten: dropped.filter((k) => still.has(k) && !gone.has(k) && !kept.has(k)).sort() };
     };
     if (opts.dryRun) {
       const { unlisted, forgotten } = carried(new Set(plan.remove.map((i) => i.key)));
@@ -127,8 +138,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     const untied = plan.remove.filter((i) => !left.has(i.tag));
     // A tag gone is an image gone only when no other tag named it: a user's tag (docker tag rep-cache:K mine) keeps it.
     const ids = await opts.engine.imageIds([...new Set(untied.map((i) => i.id))]);
-    const { next, unlisted, forgotten } = carried(new Set(untied.map((i) => i.key)));
-    writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: next });
+    const { next, pending, unlisted, forgotten } = carried(new Set(untied.map((i) => i.key)));
+    writeHistory(contextDir, { states: plan.keptStates.map((st) => st.filter((k) => steps.has(k))), dropped: next, pending });
     return ok({ engine, identity, removed: untied.filter((i) => ids.get(i.id) === undefined), untagged: untied.filter((i) => ids.get(i.id) !== undefined), kept: plan.keep, failed, unlisted, forgotten, notices });
   } finally {
     mutex?.release();
@@ -203,7 +214,9 @@ export function formatGc(r: GcReport, dryRun: boolean): string {
   const lines = [
     ...r.notices.map((n) => `rep gc: ${n}`),
     ...r.removed.map((i) => `${remove} ${cacheRef(i.key)} (${formatSize(i.size)})`),
-    ...r.untagged.map((i) => `${untag} ${cacheRef(i.key)}: another tag names its image`),
+    // A dry run knows the rep-cache tags alone; after the removal, the image may also stay because an image is built on
+    // it (a killed build's half-made step, which docker keeps untagged).
+    ...r.untagged.map((i) => `${untag} ${cacheRef(i.key)}: ${dryRun ? 'another tag names its image' : 'its image stays (another tag names it, or an image is built on it)'}`),
     ...r.failed.map((i) => `not removed ${cacheRef(i.key)}: the engine refused (a container may use it)`),
   ];
   if (r.unlisted.length) lines.push(`rep gc: ${r.unlisted.length} step images of dropped states are not in this engine (${r.identity}): their keys stay in ${shownEntry('history')} for a gc against another engine that may hold them (podman, another DOCKER_HOST); the next gc against this one forgets them`);

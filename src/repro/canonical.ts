@@ -59,7 +59,7 @@ export async function canonicalImage(
   engine: Engine,
   built: readonly PlannedStep[],
   image: ImageRef,
-  opts: { resolveBase?: (ref: string) => string; off?: boolean; pins?: Pins; ids?: ReadonlyMap<string, string> } = {},
+  opts: { resolveBase?: (ref: string) => string; off?: boolean; pins?: Pins; ids?: ReadonlyMap<string, string>; beforeTag?: (key: string) => Promise<void> } = {},
 ): Promise<Result<ImageRef & { cacheKey?: string }>> {
   const settings = project.recipe.reproducible;
   if (!settings || opts.off || engine.name === 'none') return ok(image);
@@ -92,6 +92,7 @@ export async function canonicalImage(
       // this one, bottom up, the engine has already.
       const previous = ids.get(image.tag) !== undefined ? ((await engine.inspect(image.tag))?.layers ?? []) : [];
       id = await rewrite(engine, { image: engineImage, base: chain.base, steps: chain.steps, stepRefs, keys: chain.steps.map((s) => keyOf.get(s)!), finalKey: final.key, epoch: settings.epoch, drop, previous });
+      await opts.beforeTag?.(cacheKey);
       await engine.tag(id.replace(/^sha256:/, ''), ref);
     }
     const imageId = id.startsWith('sha256:') ? id : `sha256:${id}`;

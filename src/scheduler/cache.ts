@@ -88,6 +88,8 @@ export class CacheFrom {
     private readonly engine: Engine,
     private readonly specs: readonly CacheSpec[],
     private readonly onEvent?: (e: BuildEvent) => void,
+    /** Called with a key before an image is tagged rep-cache:<key> (see RunOptions.beforeTag). */
+    private readonly beforeTag?: (key: string) => Promise<void>,
   ) {}
 
   /** Makes rep-cache:<key> present in the engine if a cache has it; says which. */
@@ -119,7 +121,10 @@ export class CacheFrom {
     try {
       // Not over a tag the engine has by now, as adopt() does not: another project's build of the key meanwhile (a pull
       // takes minutes), whose image is its own; the step is found either way.
-      if (!(await this.engine.hasImage(cacheRef(key)))) await this.engine.tag(remote, cacheRef(key));
+      if (!(await this.engine.hasImage(cacheRef(key)))) {
+        await this.beforeTag?.(key);
+        await this.engine.tag(remote, cacheRef(key));
+      }
       // Only rep-cache tags are rep's to remove (rep gc): the registry's name would keep the image for ever.
       await this.engine.removeImage(remote);
       return true;
@@ -141,7 +146,10 @@ export class CacheFrom {
    */
   private async adopt(spec: CacheSpec & { kind: 'dir' }, loaded: string, key: string): Promise<boolean> {
     try {
-      if (!(await this.engine.hasImage(cacheRef(key)))) await this.engine.tag(loaded, cacheRef(key));
+      if (!(await this.engine.hasImage(cacheRef(key)))) {
+        await this.beforeTag?.(key);
+        await this.engine.tag(loaded, cacheRef(key));
+      }
       return true;
     } catch (e) {
       // The loaded name gone (rep gc, in another project, took this rep for a dead one: see deadLoadName): a miss, said.

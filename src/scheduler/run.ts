@@ -47,6 +47,12 @@ export interface RunOptions {
   /** Whether the run tags the final image as the Repfile says (default); not when the canonical rewrite will. */
   tag?: boolean;
   /**
+   * Called with a key before the run tags an image rep-cache:<key> (or has the engine build one under it): the
+   * build records it in the history first (state/history.ts pendingRecorder), so that gc finds the images of a
+   * build killed before it wrote its state.
+   */
+  beforeTag?: (key: string) => Promise<void>;
+  /**
    * The context as the build walked it: an engine that syncs folders
    * (BuildKit) reads the context folder and copies the inputs from it,
    * as the standalone Dockerfile does; others get each step's inputs as a tar.
@@ -235,6 +241,7 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         // Keyed now, before the step is said built and before a later step builds FROM it (it waits for this one);
         // a tag the key had (a build of the same inputs meanwhile) is moved to this image.
         try {
+          await opts.beforeTag?.(key);
           await engine.tag(r.imageId, cacheRef(key));
         } catch (e) {
           await discard(engine, r.imageId);

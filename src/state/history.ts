@@ -8,7 +8,13 @@
 // not remove, each with the engine that gc ran against (Engine.store): it
 // did not have them (they may be podman's, another DOCKER_HOST's) or refused;
 // a gc against another engine that has them removes them, and one against the
-// same engine that still lists none of them forgets them (commands/gc.ts). Read as
+// same engine that still lists none of them forgets them (commands/gc.ts).
+// Pending lines (`{"pending":[...],"engine":...}`), after the dropped ones,
+// hold the keys a build is about to tag rep-cache that no line names yet,
+// written before it tags them: a build killed before it writes its state (or
+// one that fails after tagging) leaves images gc would otherwise never know.
+// A state line that names them makes them its own; gc removes the rest that
+// engine lists (under the build mutex: no build of the project runs). Read as
 // hostile input (a cloned repository may carry a .rep/): bounded, no links,
 // and only well-formed keys under this user's seal count.
 import { lstatSync } from 'node:fs';
@@ -44,6 +50,8 @@ export interface History {
   states: HistoryEntry[];
   /** Keys of states gc dropped whose images are still to be removed, oldest first. */
   dropped: DroppedKeys[];
+  /** Keys builds were about to tag before any state named them, with the image store they built against, oldest first. */
+  pending: DroppedKeys[];
   /**
    * Whether a line may be appended to the file: it is missing, or holds only lines rep sealed, within
    * APPEND_LIMIT bytes. Anything else is rewritten with what was read: a history a clone brought
@@ -59,7 +67,7 @@ export function readHistory(contextDir: string): HistoryEntry[] {
 
 /** The states and the dropped keys .rep/history.jsonl holds (none when it cannot be read). */
 export function readHistoryFile(contextDir: string): History {
-  const out: History = { states: [], dropped: [], appendable: true };
+  const out: History = { states: [], dropped: [], pending: [], appendable: true };
   const file = stateFileToRead(contextDir, 'history');
   if (!file) return out;
   let r = readBounded(file, { limit: HISTORY_LIMIT });
@@ -71,7 +79,7 @@ export function readHistoryFile(contextDir: string): History {
   for (const line of wholeLines(r)) {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
-    else if (parsed) out.dropped.push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });
+    else if (parsed) out[parsed.kind].push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });
     else if (line) out.appendable = false;
   }
   return out;
@@ -101,17 +109,17 @@ function wholeLines(r: { bytes: Buffer; size: number }): string[] {
   return lines;
 }
 
-type LineKind = 'keys' | 'dropped';
+type LineKind = 'keys' | 'dropped' | 'pending';
 
 function parseLine(contextDir: string, line: string): { kind: LineKind; keys: HistoryEntry; engine?: string } | undefined {
   if (!line.trim()) return undefined;
   try {
-    const v = parseShallowJson(line) as { keys?: unknown; dropped?: unknown; engine?: unknown; seal?: unknown } | undefined;
+    const v = parseShallowJson(line) as { keys?: unknown; dropped?: unknown; pending?: unknown; engine?: unknown; seal?: unknown } | undefined;
     if (!v || typeof v !== 'object') return undefined;
-    const kind: LineKind = v.dropped !== undefined ? 'dropped' : 'keys';
+    const kind: LineKind = v.dropped !== undefined ? 'dropped' : v.pending !== undefined ? 'pending' : 'keys';
     const list = v[kind];
     if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && KEY.test(k))) return undefined;
-    const engine = kind === 'dropped' ? v.engine : undefined;
+    const engine = kind !== 'keys' ? v.engine : undefined;
     if (engine !== undefined && !isEngine(engine)) return undefined;
     const keys = [...new Set(list as string[])].sort();
     // A line this user's rep did not write (a cloned or pulled .rep/) would have gc remove the images of any keys it names.
@@ -128,7 +136,7 @@ const isEngine = (x: unknown): x is string => typeof x === 'string' && x.length 
  * What a line's seal covers: its kind, a dropped line's engine, and its keys, sorted (seal.ts). A state's line keeps the
  * form it had before dropped lines, and a dropped line without an engine the form it had before they named one.
  */
-const sealed = (kind: LineKind, keys: readonly string[], engine?: string) => `rep history${kind === 'dropped' ? ' dropped' : ''}${engine !== undefined ? `\0${engine}` : ''}\0${keys.join(' ')}`;
+const sealed = (kind: LineKind, keys: readonly string[], engine?: string) => `rep history${kind !== 'keys' ? ` ${kind}` : ''}${engine !== undefined ? `\0${engine}` : ''}\0${keys.join(' ')}`;
 
 /** A line of the history, sealed; undefined without a key to seal it with (gc could not use it, and it would only grow). */
 const lineOf = (contextDir: string, keys: Iterable<string>, kind: LineKind = 'keys', engine?: string): string | undefined => {
@@ -150,32 +158,81 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
   const past = history.states;
   const last = past[past.length - 1];
   if (last && lineOf(contextDir, last) === line) return;
+  const state = parseLine(contextDir, line)!.keys;
+  // Pending keys the state names are its own now: the lines go (writeHistory leaves them out), so that they do not pile up.
+  const named = new Set(state);
+  const claimed = history.pending.some((d) => d.keys.some((k) => named.has(k)));
+  appendLine(contextDir, history, line, past.length + 1 > MAX_STATES || claimed, () => ({ ...history, states: [...past, state] }));
+}
+
+/**
+ * A build's record of the images it is about to tag rep-cache: called with
+ * each key before its tag (or before the engine builds an image under it),
+ * it writes a pending line, with the image store the build runs against
+ * (Engine.store), for a key no line of the history names yet. The history is
+ * read once: the build holds the project's mutex, and gc (the other writer)
+ * takes it too.
+ */
+export function pendingRecorder(contextDir: string, store: Promise<string | undefined>): (key: string) => Promise<void> {
+  let history: History | undefined;
+  let known: Set<string> | undefined;
+  return async (key) => {
+    const engine = await store;
+    history ??= readHistoryFile(contextDir);
+    known ??= new Set([...history.states.flat(), ...[...history.dropped, ...history.pending].flatMap((d) => d.keys)]);
+    if (known.has(key) || !KEY.test(key)) return;
+    const line = lineOf(contextDir, [key], 'pending', engine);
+    if (line === undefined) return;
+    known.add(key);
+    const entry = parseLine(contextDir, line)!;
+    history.pending.push({ ...(entry.engine !== undefined ? { engine: entry.engine } : {}), keys: entry.keys });
+    const whole = history;
+    appendLine(contextDir, history, line, false, () => whole);
+    // Rewritten (or appended to): rep's own lines alone now.
+    history.appendable = true;
+  };
+}
+
+/** Appends `line` to the history read as `history`, or rewrites it whole (`whole`) when asked to, or when it may not be appended to. */
+function appendLine(contextDir: string, history: History, line: string, rewrite: boolean, whole: () => Omit<History, 'appendable'>): void {
   const file = stateFileToWrite(contextDir, 'history');
   // Past the bound, a file that is not rep's history alone (see History.appendable), or anything but a regular file
   // of one name at its name (a link, symbolic or hard, is replaced, never followed): rewrite.
   const st = lstatSync(file, { throwIfNoEntry: false });
-  if (past.length + 1 > MAX_STATES || !history.appendable || (st && (!st.isFile() || st.nlink !== 1))) {
-    writeHistory(contextDir, { states: [...past, parseLine(contextDir, line)!.keys], dropped: history.dropped });
+  if (rewrite || !history.appendable || (st && (!st.isFile() || st.nlink !== 1))) {
+    writeHistory(contextDir, whole());
     return;
   }
   appendNoFollow(file, line);
 }
 
 /**
- * Rewrites the history (atomically): the dropped keys, oldest first (the newest MAX_DROPPED), then
- * the states, oldest first, merging the oldest past MAX_STATES.
+ * Rewrites the history (atomically): the dropped keys, oldest first (the newest MAX_DROPPED), the
+ * pending keys no state names (the newest MAX_DROPPED), then the states, oldest first, merging the
+ * oldest past MAX_STATES.
  */
-export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly DroppedKeys[] }): void {
+export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly DroppedKeys[]; pending?: readonly DroppedKeys[] }): void {
   const { states } = history;
   const extra = states.length - MAX_STATES;
   const kept = extra > 0 ? [states.slice(0, extra + 1).flat(), ...states.slice(extra + 1)] : states;
-  const dropped: DroppedKeys[] = [];
-  let room = MAX_DROPPED;
-  for (const d of [...(history.dropped ?? [])].reverse()) {
-    const keys = [...new Set(d.keys)].sort().slice(0, Math.max(0, room));
-    room -= keys.length;
-    if (keys.length) dropped.unshift({ ...d, keys });
-  }
-  const lines = [...dropped.map((d) => lineOf(contextDir, d.keys, 'dropped', d.engine)), ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e))];
+  const named = new Set(states.flat());
+  const newest = (lines: readonly DroppedKeys[]) => {
+    const out: DroppedKeys[] = [];
+    let room = MAX_DROPPED;
+    for (const d of [...lines].reverse()) {
+      const keys = [...new Set(d.keys)].sort().slice(0, Math.max(0, room));
+      room -= keys.length;
+      if (keys.length) out.unshift({ ...d, keys });
+    }
+    return out;
+  };
+  const dropped = newest(history.dropped ?? []);
+  // A pending key a state names is that state's: its image goes when the state does.
+  const pending = newest((history.pending ?? []).map((d) => ({ ...d, keys: d.keys.filter((k) => !named.has(k)) })));
+  const lines = [
+    ...dropped.map((d) => lineOf(contextDir, d.keys, 'dropped', d.engine)),
+    ...pending.map((d) => lineOf(contextDir, d.keys, 'pending', d.engine)),
+    ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e)),
+  ];
   writeFileAtomic(stateFileToWrite(contextDir, 'history'), lines.map((l) => l ?? '').join(''));
 }

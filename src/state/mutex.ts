@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded, tempBeside } from '../safefs.js';
 import { shownEntry, statePath } from './paths.js';
-import { stateFileToWrite } from './state.js';
+import { stateFileToRead, stateFileToWrite } from './state.js';
 import { removeDeadTemps } from './files.js';
 
 export interface BuildMutex {
@@ -200,4 +200,11 @@ export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000):
     if (m.ok || Date.now() > deadline) return m;
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The pid of the live rep that holds the project's build mutex, read without taking it (a dry run writes nothing); undefined when none does. */
+export function mutexHolder(contextDir: string): number | undefined {
+  const file = stateFileToRead(contextDir, 'buildMutex');
+  const text = file === undefined ? undefined : textAt(file);
+  return typeof text === 'string' ? heldBy(text, file!) : undefined;
 }

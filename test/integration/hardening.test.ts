@@ -1,6 +1,6 @@
 // Killing rep at any moment never corrupts .rep/: the next build resumes.
 // A cloned repository's crafted .rep/ never makes rep write outside it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,35 @@ describe('interrupted builds', () => {
       expect(existsSync(path.join(dir, '.rep/build.pid'))).toBe(false);
     }, 180_000);
   }
+});
+
+describe('the images of a killed build', () => {
+  it('a build killed (SIGKILL) after it tagged a step image, before it wrote its state, leaves that image for rep gc to remove', async () => {
+    const dir = makeProject({ Repfile: `rep: 1\nname: killed-gc\nbase: busybox:latest\nenv: {TEST_RUN: "${randomUUID()}"}\nsteps:\n  a:\n    run: echo a > /a\n  b:\n    needs: [a]\n    run: sleep 60\n` });
+    const status = JSON.parse(rep(dir, ['status', '--json', '--engine', 'docker']).stdout) as { steps: { name: string; key: string }[] };
+    const ref = `rep-cache:${status.steps.find((s) => s.name === 'a')!.key.slice('sha256:'.length)}`;
+    const has = () => spawnSync(DOCKER_BIN, ['image', 'inspect', ref], { stdio: 'ignore' }).status === 0;
+    try {
+      // Its own process group: the docker client building step b goes with it.
+      const child = spawn(process.execPath, [CLI, 'build', '--engine', 'docker'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore', detached: true });
+      const exited = new Promise((r) => child.on('exit', r));
+      const deadline = Date.now() + 60_000;
+      while (!has() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(has()).toBe(true);
+      process.kill(-child.pid!, 'SIGKILL');
+      await exited;
+      expect(existsSync(path.join(dir, '.rep/state.json'))).toBe(false);
+      const gc = rep(dir, ['gc', '--engine', 'docker']);
+      expect([gc.code, gc.stderr]).toEqual([0, '']);
+      // Removed, or only untagged: the classic builder keeps the half-made image of step b, built on a's, untagged.
+      expect(gc.stdout).toMatch(new RegExp(`^(removed ${ref} |untagged ${ref}: its image stays)`, 'm'));
+      expect(has()).toBe(false);
+      expect(readFileSync(path.join(dir, '.rep/history.jsonl'), 'utf8')).not.toContain('"pending"');
+    } finally {
+      spawnSync(DOCKER_BIN, ['image', 'rm', '-f', ref], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('a cloned repository with a crafted .rep/', () => {

@@ -1,14 +1,16 @@
 // rep gc through its command function, against engines made of a list of
 // images: what it removes, what it says, and what it leaves in
 // .rep/history.jsonl for the next gc (which may run against another engine).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
-import { appendHistory, MAX_DROPPED, readHistory, readHistoryFile, writeHistory } from '../../src/state/history.js';
+import { appendHistory, MAX_DROPPED, pendingRecorder, readHistory, readHistoryFile, writeHistory } from '../../src/state/history.js';
+import { startedAt } from '../../src/state/mutex.js';
 import { build } from '../../src/build.js';
 import { imageStep } from '../../src/scheduler/stepimage.js';
 import { open } from '../helpers.js';
@@ -229,8 +231,8 @@ describe('what gc says it freed', () => {
     expect(formatGc(r.value, false)).toBe(
       [
         `removed rep-cache:${hex(2)} (20 bytes)`,
-        `untagged rep-cache:${hex(1)}: another tag names its image`,
-        `untagged rep-cache:${hex(3)}: another tag names its image`,
+        `untagged rep-cache:${hex(1)}: its image stays (another tag names it, or an image is built on it)`,
+        `untagged rep-cache:${hex(3)}: its image stays (another tag names it, or an image is built on it)`,
         'rep gc: removed 1 step images (20 bytes); untagged 2; kept 1 (30 bytes)',
       ].join('\n'),
     );
@@ -268,5 +270,101 @@ describe('what gc says it freed', () => {
         'rep gc: would remove 2 step images (up to 90 bytes: an image a tag of another repository names is only untagged); would untag 1; kept 1 (30 bytes)',
       ].join('\n'),
     );
+  });
+});
+
+describe('the images of a build that wrote no state (killed, or failed after tagging)', () => {
+  const TWO = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n  b:\n    needs: [a]\n    run: "echo b"\nimage:\n  tag: rep-test/pending:1\n';
+  const pendingKeys = () => readHistoryFile(dir).pending.flatMap((d) => d.keys).sort();
+  /** The fake engine of image store `store`. */
+  const storeEngine = (store: string, images: Parameters<typeof fakeEngine>[1] = []) => {
+    const e = fakeEngine('docker', images);
+    Object.assign(e.engine, { store: async () => store });
+    return e;
+  };
+
+  it('are recorded as pending before each tag, and gc removes them; a build whose state names them takes them over', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    writeFileSync(path.join(dir, 'Repfile'), TWO);
+    const docker = storeEngine('docker daemon A');
+    // The steps are built and tagged, then the canonical rewrite fails (the engine cannot save): no state is written.
+    const failed = await build(open(dir), { engine: docker.engine });
+    expect(failed.ok).toBe(false);
+    expect(existsSync(path.join(dir, '.rep', 'state.json'))).toBe(false);
+    const tagged = docker.held.flatMap((i) => i.tags).map((t) => `sha256:${t}`).sort();
+    expect(tagged).toHaveLength(2);
+    expect(pendingKeys()).toEqual(tagged);
+    expect(readHistoryFile(dir).pending.map((d) => d.engine)).toEqual(['docker daemon A', 'docker daemon A']);
+    // gc against another image store (a second daemon) leaves them for the one they were built on.
+    const other = storeEngine('docker daemon B', [{ n: [] }]);
+    const elsewhere = await gc({ cwd: dir }, { engine: other.engine });
+    expect(elsewhere.ok && formatGc(elsewhere.value, false)).toBe('rep gc: removed 0 step images (0 bytes); kept 0 (0 bytes)');
+    expect(pendingKeys()).toEqual(tagged);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && r.value.removed.map((i) => i.key)).toEqual(tagged);
+    expect(docker.held.flatMap((i) => i.tags)).toEqual([]);
+    expect(pendingKeys()).toEqual([]);
+
+    // Built again, now without the rewrite: the state names every key the build tagged, and the pending lines go.
+    writeFileSync(path.join(dir, 'Repfile'), `${TWO}reproducible: false\n`);
+    const built = await build(open(dir), { engine: docker.engine });
+    expect(built.ok && built.value.ok).toBe(true);
+    expect(pendingKeys()).toEqual([]);
+    expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain('"pending"');
+    const kept = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(kept.ok && kept.value.removed).toEqual([]);
+  });
+
+  it('keeps a pending key a later state names, and removes only the one no state does', async () => {
+    project([[1]]);
+    const record = pendingRecorder(dir, Promise.resolve('docker daemon A'));
+    for (const n of [1, 2, 3]) await record(key(n));
+    // Key 1 is a state's already: no line for it.
+    expect(pendingKeys()).toEqual([key(2), key(3)]);
+    appendHistory(dir, [key(1), key(3)]);
+    expect(pendingKeys()).toEqual([key(2)]);
+    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [2] }, { n: [3] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && formatGc(r.value, false)).toBe(`removed rep-cache:${hex(2)} (10 bytes)\nrep gc: removed 1 step images (10 bytes); kept 2 (20 bytes)`);
+  });
+
+  it('forgets without a word a pending key the engine does not list (the build was killed before it tagged it)', async () => {
+    project([[1]]);
+    await pendingRecorder(dir, Promise.resolve('docker daemon A'))(key(2));
+    const docker = storeEngine('docker daemon A', [{ n: [1] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && formatGc(r.value, false)).toBe('rep gc: removed 0 step images (0 bytes); kept 1 (10 bytes)');
+    expect(pendingKeys()).toEqual([]);
+    expect(readFileSync(path.join(dir, '.rep', 'history.jsonl'), 'utf8')).not.toContain(hex(2));
+  });
+
+  it('leaves a running build\'s pending images out of a dry run (it holds the mutex; a real gc waits for it)', async () => {
+    project([[1]]);
+    await pendingRecorder(dir, Promise.resolve('docker daemon A'))(key(2));
+    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [2] }]);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(dir, '.rep', 'build.pid'), `${child.pid} ${startedAt(child.pid!) ?? ''}`.trim() + '\n');
+      const dry = await gc({ cwd: dir }, { engine: docker.engine, dryRun: true });
+      expect(dry.ok && dry.value.removed).toEqual([]);
+      const busy = await gc({ cwd: dir }, { engine: docker.engine });
+      expect(busy.ok).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    rmSync(path.join(dir, '.rep', 'build.pid'));
+    const dry = await gc({ cwd: dir }, { engine: docker.engine, dryRun: true });
+    expect(dry.ok && dry.value.removed.map((i) => i.key)).toEqual([key(2)]);
+  });
+
+  it('believes a pending line only under its own seal: one a cloned .rep/ brought names nothing to remove', async () => {
+    project([[1]]);
+    const file = path.join(dir, '.rep', 'history.jsonl');
+    const state = readFileSync(file, 'utf8');
+    writeFileSync(file, `{"pending":["${key(9)}"],"engine":"docker daemon A"}\n${state.replace('"keys"', '"pending"')}${state}`);
+    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [9] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && r.value.removed).toEqual([]);
+    expect(docker.removed).toEqual([]);
   });
 });
