@@ -92,10 +92,18 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
       for (const h of tarHeaders(l.fd, l.start, l.end, bounds)) {
         const path = cleanPath(h.name);
         const base = path.slice(path.lastIndexOf('/') + 1);
-        if (base === '.wh..wh..opq') opaque.push(parentOf(path));
-        else if (base.startsWith('.wh..wh.')) continue; // aufs bookkeeping, not a file of the image
-        else if (base.startsWith('.wh.')) hides.push(`${parentOf(path) ? `${parentOf(path)}/` : ''}${base.slice(4)}`);
-        else if (path === '') continue; // the root folder: never rewritten
+        if (base === '.wh..wh..opq') {
+          // The root is never removed, so no engine marks it opaque: a step made a file of that name.
+          if (path === base) throw unrepresentable(path, 'marks the root folder opaque');
+          opaque.push(parentOf(path));
+        } else if (base.startsWith('.wh..wh.')) continue; // aufs bookkeeping, not a file of the image
+        else if (base.startsWith('.wh.')) {
+          // `touch /.wh.` in a step: read as a whiteout of the root, it hid every earlier change of the
+          // step; moby removes the folder it is in, containerd refuses it.
+          const hidden = base.slice(4);
+          if (hidden === '' || hidden === '.' || hidden === '..') throw unrepresentable(path, `is a whiteout of ${JSON.stringify(hidden)}, which names no file`);
+          hides.push(`${parentOf(path) ? `${parentOf(path)}/` : ''}${hidden}`);
+        } else if (path === '') continue; // the root folder: never rewritten
         else {
           if (!['0', '1', '2', '3', '4', '5', '6'].includes(h.type)) throw new LayerError(`the layer entry ${JSON.stringify(path)} has tar type ${JSON.stringify(h.type)}, which an image layer does not hold`);
           const e: Entry = { path, type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.type === '0' ? h.size : 0, linkname: '', devmajor: h.devmajor, devminor: h.devminor };
@@ -158,6 +166,9 @@ export function mergeLayers(layers: readonly LayerSource[], dropped: (p: string)
   }
   return { entries, hideSelf, hideBelow };
 }
+
+/** A layer entry that is a whiteout or opaque marker of nothing a layer can hide. */
+const unrepresentable = (path: string, what: string) => new LayerError(`the layer entry ${JSON.stringify(path)} ${what}: a step created a file whose name image layers cannot represent`);
 
 /**
  * The hard link `h` as the entry of the inode `t` it names: `t`'s type, bytes, symlink target and

@@ -234,7 +234,7 @@ describe('canonical layer', () => {
 });
 
 describe('hostile layers', () => {
-  const refused = async (items: Item[] | Buffer, why: RegExp) => {
+  const refused = async (items: Item[] | Buffer, why: RegExp | string) => {
     const l = Buffer.isBuffer(items) ? layerOf(items) : await layer(items);
     expect(() => mergeLayers([l], none)).toThrow(LayerError);
     expect(() => mergeLayers([l], none)).toThrow(why);
@@ -245,6 +245,23 @@ describe('hostile layers', () => {
     await refused([{ name: 'a/../../b', body: 'x' }], /outside the image/);
     const m = mergeLayers([await layer([{ name: '/etc/x', body: 'x' }, { name: '//./etc/y', body: 'y' }])], none);
     expect([...m.entries.keys()]).toEqual(['etc/x', 'etc/y']);
+  });
+
+  it('refuses a whiteout of no name, of "." or "..", and an opaque root: a step made a file of that name (found by an adversarial review)', async () => {
+    // `RUN touch /.wh.` was read as a whiteout of the root: the step's /data, made by an earlier layer, was lost.
+    const l = [await layer([{ name: 'data/', type: 'directory' }, { name: 'data/x', body: 'x' }]), await layer([{ name: '.wh.', body: '' }])];
+    expect(() => mergeLayers(l, none)).toThrow(LayerError);
+    expect(() => mergeLayers(l, none)).toThrow('the layer entry ".wh." is a whiteout of "", which names no file: a step created a file whose name image layers cannot represent');
+    await refused([{ name: './.wh.', body: '' }], /^the layer entry "\.wh\." is a whiteout of ""/);
+    await refused([{ name: 'd/.wh.', body: '' }], 'the layer entry "d/.wh." is a whiteout of "", which names no file');
+    await refused([{ name: 'd/.wh..', body: '' }], 'the layer entry "d/.wh.." is a whiteout of ".", which names no file');
+    await refused([{ name: '/.wh...', body: '' }], 'the layer entry ".wh..." is a whiteout of "..", which names no file');
+    await refused([{ name: 'data/x', body: 'x' }, { name: '.wh..wh..opq', body: '' }], 'the layer entry ".wh..wh..opq" marks the root folder opaque: a step created a file whose name image layers cannot represent');
+    // A base image's layer is read the same way.
+    expect(() => applyBaseLayer(new Tree(), l[1]!)).toThrow(/^the layer entry "\.wh\." is a whiteout of ""/);
+    // Whiteouts of names, and an opaque folder, are as before.
+    const m = mergeLayers([l[0]!, await layer([{ name: 'data/.wh..wh..opq', body: '' }, { name: '.wh.old', body: '' }, { name: 'd/.wh...x', body: '' }])], none);
+    expect([[...m.entries.keys()], [...m.hideSelf], [...m.hideBelow]]).toEqual([['data'], ['old', 'd/..x'], ['data/x', 'data', 'old', 'd/..x']]);
   });
 
   it('refuses a hard link out of the image or to nothing in its layer', async () => {
@@ -704,9 +721,7 @@ describe('what a step hides of the image below', () => {
         else if (kind === 2 || kind === 3) items.set(at(`.wh.${parts.at(-1)}`), { name: at(`.wh.${parts.at(-1)}`) });
         else items.set(`${p}/.wh..wh..opq`, { name: `${p}/.wh..wh..opq` });
       }
-      // Now and then a marker at the root: an opaque root, a whiteout with no name (the root is no path's ancestor).
-      if (whiteouts && rand(8) === 0) items.set('.wh..wh..opq', { name: '.wh..wh..opq' });
-      if (whiteouts && rand(8) === 0) items.set('.wh.', { name: '.wh.' });
+      // No marker at the root (an opaque root, a whiteout with no name): rep refuses them (see 'hostile layers').
       return [...items.values()];
     };
     for (let round = 0; round < 150; round++) {
