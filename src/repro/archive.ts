@@ -4,12 +4,12 @@
 // the one rep writes for `docker load` / `podman load` in the same format,
 // deterministically (fixed times, numeric owners), as the layers are made.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { isJsonMap, JsonDepthError, shallowJson } from '../canonical.js';
 import type { LayerSource } from './merge.js';
 import { tarHeaders, TarError } from './tarindex.js';
-import { fileSink, headerBlocks, ShortSourceError, TarWriter, type TarHeader } from './tarwriter.js';
+import { headerBlocks, ShortSourceError, TarWriter, type TarHeader } from './tarwriter.js';
 
 export interface SavedImage {
   /** The config, parsed. */
@@ -123,10 +123,15 @@ export class DockerArchiveWriter {
   private readonly tar: TarWriter;
   private readonly names: string[] = [];
   private readonly members = new Set<string>();
+  /** Where the next bytes go in the file: written at a position, so that a layer written twice can be taken back. */
+  private at = 0;
 
   constructor(file: string, private readonly mtime: number) {
     this.fd = openSync(file, 'w', 0o600);
-    this.tar = new TarWriter(fileSink(this.fd), false);
+    this.tar = new TarWriter((b) => {
+      for (let done = 0; done < b.length; ) done += writeSync(this.fd, b, done, b.length - done, this.at + done);
+      this.at += b.length;
+    }, false);
   }
 
   private header(name: string, size: number): TarHeader {
@@ -168,10 +173,17 @@ export class DockerArchiveWriter {
     this.tar.flush();
     const diffId = `sha256:${hash.digest('hex')}`;
     const name = layerName(diffId);
+    this.names.push(name);
+    // Two steps may leave the same layer (the same changes on the same files): its member is there
+    // already, and a second of the same name is taken back (a reader would keep one or the other).
+    if (this.members.has(name)) {
+      ftruncateSync(this.fd, at);
+      this.at = this.tar.written = at;
+      return diffId;
+    }
     const [header, ...more] = headerBlocks(this.header(name, size));
     if (more.length || header!.length !== 512) throw new ArchiveError(`a layer of ${size} bytes needs more than one header block`);
     writeSync(this.fd, header!, 0, 512, at);
-    this.names.push(name);
     this.members.add(name);
     return diffId;
   }

@@ -216,6 +216,37 @@ describe('DockerArchiveWriter', () => {
   });
 });
 
+describe('DockerArchiveWriter, given one layer twice (found by an adversarial review)', () => {
+  it('writes its member once and names it twice in the manifest: two steps that leave the same changes gave two members of one name', () => {
+    const file = path.join(dir, 'twice.tar');
+    const a = new DockerArchiveWriter(file, 7);
+    const entries = [
+      { h: { name: 'etc/', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 7, size: 0 } as TarHeader },
+      { h: { name: 'etc/x', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 7, size: 3 } as TarHeader, body: Buffer.from('abc') },
+    ];
+    const same = a.layer((t) => entries.forEach(({ h, body }) => t.entry(h, body)));
+    expect(a.layer((t) => entries.forEach(({ h, body }) => t.entry(h, body)))).toBe(same);
+    // A layer after the one taken back is written where it would have begun, and reads back whole.
+    const other = a.layer((t) => t.entry({ ...entries[1]!.h, name: 'y' }, Buffer.from('y'.repeat(3))));
+    const config = canonicalConfig({ built: {}, base: {}, diffIds: [same, same, other], steps: [], epoch: 7 });
+    a.finish(config);
+    const bytes = readFileSync(file);
+    const fd = openSync(file, 'r');
+    try {
+      const members = [...tarHeaders(fd, 0, bytes.length)].map((h) => h.name);
+      expect(members).toEqual([`${same.slice(7)}/layer.tar`, `${other.slice(7)}/layer.tar`, `${config.digest.slice(7)}.json`, 'manifest.json']);
+      const image = readSaved(fd, file).get(config.digest)!;
+      expect(image.diffIds).toEqual([same, same, other]);
+      const [one, two, three] = image.layers.map((l) => bytes.subarray(l.start, l.end));
+      expect(createHash('sha256').update(one!).digest('hex')).toBe(same.slice(7));
+      expect(two!.equals(one!)).toBe(true);
+      expect(createHash('sha256').update(three!).digest('hex')).toBe(other.slice(7));
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
 describe('the context archive (writeTar)', () => {
   it('has the bytes tar-stream gave it: folders made explicit, a mode of 0 written as 644, a large file streamed, a link kept', async () => {
     const root = mkdtempSync(path.join(dir, 'ctx-'));
