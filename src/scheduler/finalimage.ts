@@ -30,7 +30,9 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
     // The image found (its id, as inspected), or the one built: pinned by its id, whatever its tag names by then.
     let built = await builtOn(engine, ref, target);
     if (built === undefined) {
-      await opts.beforeTag?.(final.key);
+      // Recorded only when the tag is not there: another project's final image, built on an image of the target's
+      // key that is gone now, is its own (a review).
+      if (opts.beforeTag && !(await engine.hasImage(ref))) await opts.beforeTag(final.key);
       // Tagged by the engine itself, unlike a step's image (run.ts): it reads no file of the context, only the
       // target's image, whose key already stands for its bytes, and the settings its own key is hashed from;
       // so a build that rep did not see through (killed, cancelled as the engine tagged) left the right image.

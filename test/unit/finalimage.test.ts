@@ -38,8 +38,12 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     expect(imageStep(p.dag, TARGET).dockerfile).toContain('CMD ["cat","/hi"]');
     const images = new Map([[cacheRef(TARGET), [layer('1'), layer('2')]]]);
     const { engine, built } = engineWith(images);
-    expect(await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false })).toMatchObject({ tag: 't:latest' });
+    const recorded: string[] = [];
+    const beforeTag = async (key: string) => void recorded.push(key);
+    expect(await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false, beforeTag })).toMatchObject({ tag: 't:latest' });
     expect(built).toEqual([final]);
+    // Recorded before the engine tagged it (a build killed then leaves an image gc knows: state/history.ts).
+    expect(recorded).toEqual([imageStep(p.dag, TARGET).key]);
     await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false });
     expect(built).toEqual([final]);
   });
@@ -49,8 +53,11 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     const final = cacheRef(imageStep(p.dag, TARGET).key);
     const images = new Map([[cacheRef(TARGET), [layer('1'), layer('3')]], [final, [layer('1'), layer('2')]]]);
     const { engine, built } = engineWith(images);
-    await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false });
+    const recorded: string[] = [];
+    await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false, beforeTag: async (key) => void recorded.push(key) });
     expect(built).toEqual([final]);
     expect(images.get(final)).toEqual([layer('1'), layer('3')]);
+    // The tag was there (another project's final image, on the image the key named before): not recorded as this build's.
+    expect(recorded).toEqual([]);
   });
 });

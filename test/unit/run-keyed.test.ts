@@ -156,6 +156,21 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     expect(engine.holds(cacheRef(keys.get('app')!))).toBe('AAAA');
   });
 
+  it('is recorded before its tag (state/history.ts pending lines), unless another build tagged the same key meanwhile: that image is its own', async () => {
+    for (const meanwhile of [false, true]) {
+      const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+      dirs.push(dir);
+      const engine = new Store(dir);
+      const { p, index, plan } = planned(dir);
+      const key = plan.value.steps[0]!.key;
+      if (meanwhile) engine.during = () => void engine.tags.set(cacheRef(key), `sha256:${'7'.repeat(64)}`);
+      const recorded: string[] = [];
+      const r = await runBuild(p, engine, plan.value, { jobs: 1, tag: false, context: index.value, beforeTag: async (k) => void recorded.push(k) });
+      expect(r.ok).toBe(true);
+      expect(recorded, meanwhile ? 'tagged meanwhile' : 'not there').toEqual(meanwhile ? [] : [key]);
+    }
+  });
+
   it('is not tagged when an input changed while the engine read it: the image is untagged again by a name of its own, and goes', async () => {
     const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
     dirs.push(dir);
