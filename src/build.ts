@@ -157,7 +157,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     const secrets = prepareSecrets(project, engine, opts.secrets);
     if (!secrets.ok) return secrets;
     // Each key the build is about to tag rep-cache, recorded first (a killed build's images are gc's to remove).
-    const beforeTag = pendingRecorder(ctx.dir, (engine.store?.() ?? Promise.resolve(undefined)).catch(() => undefined));
+    // Named by the image store, or the engine's identity when it does not say (a line naming none would be every engine's).
+    const store = (async () => (await engine.store?.().catch(() => undefined)) ?? (await engine.identity().catch(() => engine.name)))();
+    const beforeTag = pendingRecorder(ctx.dir, store);
     const cacheFrom = opts.cacheFrom?.length ? new CacheFrom(engine, opts.cacheFrom, opts.onEvent, beforeTag) : undefined;
     // Between phases (here, before the rewrite and before the provenance), each one's garbage is let go
     // before the next makes its own: at 100k files the sum of them was the peak (see heap.ts).
@@ -176,7 +178,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     await dropOldPhonyImages(engine, dag, state, records);
     const steps = runOutcomes(plan, run);
     if (!run.ok) {
-      writeState(ctx.dir, next, state);
+      writeState(ctx.dir, next, state, [], await store);
       // Registered with the state that names its step images, built or not: gc in another project kept none of
       // a project whose first build failed (a review).
       registerProject(ctx.dir);
@@ -200,7 +202,7 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
     // With the images it tagged rep-cache besides the steps': the canonical one, and the final image (the
     // target's with the Repfile's runtime settings) when there is one, so that gc removes them with their state.
     const final = imageStep(dag, plan.step(dag.target).key);
-    writeState(ctx.dir, next, state, [...(cacheKey ? [cacheKey] : []), ...(final.dockerfile !== undefined ? [final.key] : [])]);
+    writeState(ctx.dir, next, state, [...(cacheKey ? [cacheKey] : []), ...(final.dockerfile !== undefined ? [final.key] : [])], await store);
     // So that rep gc in another project keeps the step images this one uses (they are shared by key).
     registerProject(ctx.dir);
     // The Dockerfile just written is part of the context the next build sees: it is stamped as it is

@@ -92,7 +92,9 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // are weighed (another engine's may have been built there alone), and none while a build runs (a dry run holds no
     // mutex): that build's images are not leftovers.
     const building = opts.dryRun && mutexHolder(contextDir) !== undefined;
-    const pendingHere = building ? [] : [...new Set(pendingBy.filter((d) => ours(d.engine)).flatMap((d) => d.keys))];
+    // A pending line names its store always (one that names none is no build's to weigh, and is forgotten).
+    const here = (d: { engine?: string }) => d.engine !== undefined && ours(d.engine);
+    const pendingHere = building ? [] : [...new Set(pendingBy.filter(here).flatMap((d) => d.keys))];
     const pendingAll = new Set(pendingBy.flatMap((d) => d.keys));
     if (history.length === 0 && current.length === 0 && dropped.length === 0 && pendingHere.length === 0) {
       // Nothing of this project's to remove; what killed reps left is anyone's to sweep (a review: it stayed until a gc
@@ -116,14 +118,14 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
     // taken for this engine's); and those dropped now. So a key no engine holds goes with the next gc against the engine that dropped it.
     // A pending key this engine does not list is forgotten without a word (the build may have been killed before it
     // tagged it); one it lists and did not remove is dropped like a state's. Another engine's pending keys stay pending
-    // for a gc against it (writeHistory drops those a kept state names: the state's then).
+    // for a gc against it, even those a state of this store names.
     const carried = (gone: ReadonlySet<string>) => {
       const known = new Set(dropped);
       const elsewhere = droppedBy.filter((d) => !ours(d.engine)).map((d) => ({ ...d, keys: d.keys.filter((k) => still.has(k) && !gone.has(k)) }));
       const mine = [...still].filter((k) => !gone.has(k) && (listedKeys.has(k) || (!known.has(k) && !pendingAll.has(k))));
       const next = [...elsewhere, { engine: store, keys: mine }].filter((d) => d.keys.length);
       const kept = new Set(next.flatMap((d) => d.keys));
-      const pending = pendingBy.filter((d) => !ours(d.engine));
+      const pending = pendingBy.filter((d) => d.engine !== undefined && !ours(d.engine));
       return { next, pending, unlisted: mine.filter((k) => !known.has(k) && !listedKeys.has(k)), forgotten: dropped.filter((k) => still.has(k) && !gone.has(k) && !kept.has(k)).sort() };
     };
     if (opts.dryRun) {

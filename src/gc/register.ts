@@ -148,6 +148,7 @@ export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv 
     }
     const newest = readNewestState(dir, Math.min(OTHER_HISTORY_TAIL, budget - out.read));
     out.read += newest.read;
+    if (newest.missed) out.passedOver++;
     for (const k of newest.keys) out.keys.add(k);
   }
   return out;

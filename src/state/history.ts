@@ -58,6 +58,8 @@ export interface History {
    * just past HISTORY_LIMIT, appended to, hid every state after it from gc.
    */
   appendable: boolean;
+  /** Whether it was read whole and every line is rep's (sealed): appendable but for its size. */
+  own: boolean;
 }
 
 /** The past states in .rep/history.jsonl, oldest first; malformed lines are left out. Empty when there is none. */
@@ -67,11 +69,12 @@ export function readHistory(contextDir: string): HistoryEntry[] {
 
 /** The states and the dropped keys .rep/history.jsonl holds (none when it cannot be read). */
 export function readHistoryFile(contextDir: string): History {
-  const out: History = { states: [], dropped: [], pending: [], appendable: true };
+  const out: History = { states: [], dropped: [], pending: [], appendable: true, own: true };
   const file = stateFileToRead(contextDir, 'history');
   if (!file) return out;
   let r = readBounded(file, { limit: HISTORY_LIMIT });
   out.appendable = r.ok ? r.size <= APPEND_LIMIT : r.code === 'ENOENT';
+  out.own = r.ok || r.code === 'ENOENT';
   // Larger than rep reads whole (rep itself can write that much: 100 states of 10k keys): its newest
   // lines, which the rewrite then keeps, rather than none (every older state's images would be lost to gc).
   if (!r.ok && r.code === 'EFBIG') r = readBounded(file, { limit: HISTORY_LIMIT, tail: true });
@@ -80,7 +83,7 @@ export function readHistoryFile(contextDir: string): History {
     const parsed = parseLine(contextDir, line);
     if (parsed?.kind === 'keys') out.states.push(parsed.keys);
     else if (parsed) out[parsed.kind].push({ ...(parsed.engine !== undefined ? { engine: parsed.engine } : {}), keys: parsed.keys });
-    else if (line) out.appendable = false;
+    else if (line) out.appendable = out.own = false;
   }
   return out;
 }
@@ -90,16 +93,17 @@ export function readHistoryFile(contextDir: string): History {
  * at most its last `limit` bytes (not the whole file: that one is a
  * stranger's, see gc/register.ts), and the bytes read.
  */
-export function readNewestState(contextDir: string, limit: number): { keys: HistoryEntry; read: number } {
+export function readNewestState(contextDir: string, limit: number): { keys: HistoryEntry; read: number; missed: boolean } {
   const file = stateFileToRead(contextDir, 'history');
   const r = file ? readBounded(file, { limit, tail: true }) : undefined;
-  if (!r?.ok) return { keys: [], read: 0 };
+  if (!r?.ok) return { keys: [], read: 0, missed: false };
   const lines = wholeLines(r);
   for (let i = lines.length - 1; i >= 0; i--) {
     const parsed = parseLine(contextDir, lines[i]!);
-    if (parsed?.kind === 'keys') return { keys: parsed.keys, read: r.bytes.length };
+    if (parsed?.kind === 'keys') return { keys: parsed.keys, read: r.bytes.length, missed: false };
   }
-  return { keys: [], read: r.bytes.length };
+  // Lines a build appended after its newest state (pending keys) may fill the tail read: that state was not seen.
+  return { keys: [], read: r.bytes.length, missed: r.size > r.bytes.length };
 }
 
 /** The lines of what was read: all of them, or, of a tail that starts inside a line, those after it (that one is not whole). */
@@ -149,9 +153,10 @@ const lineOf = (contextDir: string, keys: Iterable<string>, kind: LineKind = 'ke
 /**
  * Records a state's keys as the newest entry, unless the newest already says
  * the same. Past MAX_STATES entries, the file is rewritten with the oldest
- * merged into one.
+ * merged into one. `store`: the image store the state was built against
+ * (Engine.store), whose pending keys the state now names as its own.
  */
-export function appendHistory(contextDir: string, keys: Iterable<string>): void {
+export function appendHistory(contextDir: string, keys: Iterable<string>, store?: string): void {
   const line = lineOf(contextDir, keys);
   if (line === undefined) return;
   const history = readHistoryFile(contextDir);
@@ -159,10 +164,12 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
   const last = past[past.length - 1];
   if (last && lineOf(contextDir, last) === line) return;
   const state = parseLine(contextDir, line)!.keys;
-  // Pending keys the state names are its own now: the lines go (writeHistory leaves them out), so that they do not pile up.
+  // Pending keys of its image store the state names are its own now: they go, so that the lines do not pile up. Another
+  // store's stay: a state of docker's naming a key does not say what a killed podman build left (a review).
   const named = new Set(state);
-  const claimed = history.pending.some((d) => d.keys.some((k) => named.has(k)));
-  appendLine(contextDir, history, line, past.length + 1 > MAX_STATES || claimed, () => ({ ...history, states: [...past, state] }));
+  const claimed = store !== undefined && history.pending.some((d) => d.engine === store && d.keys.some((k) => named.has(k)));
+  const pending = history.pending.map((d) => (d.engine === store ? { ...d, keys: d.keys.filter((k) => !named.has(k)) } : d));
+  appendLine(contextDir, history, line, past.length + 1 > MAX_STATES || claimed, () => ({ ...history, pending, states: [...past, state] }));
 }
 
 /**
@@ -173,7 +180,7 @@ export function appendHistory(contextDir: string, keys: Iterable<string>): void 
  * read once: the build holds the project's mutex, and gc (the other writer)
  * takes it too.
  */
-export function pendingRecorder(contextDir: string, store: Promise<string | undefined>): (key: string) => Promise<void> {
+export function pendingRecorder(contextDir: string, store: Promise<string>): (key: string) => Promise<void> {
   let history: History | undefined;
   let known: Set<string> | undefined;
   return async (key) => {
@@ -187,9 +194,11 @@ export function pendingRecorder(contextDir: string, store: Promise<string | unde
     const entry = parseLine(contextDir, line)!;
     history.pending.push({ ...(entry.engine !== undefined ? { engine: entry.engine } : {}), keys: entry.keys });
     const whole = history;
-    appendLine(contextDir, history, line, false, () => whole);
+    // Appended to however large the file is (it is rewritten only when a line is not rep's): a rewrite here trimmed the
+    // pending keys a killed build left past MAX_DROPPED (a review). The state written after the run compacts it.
+    appendLine(contextDir, { ...history, appendable: history.own }, line, false, () => whole);
     // Rewritten (or appended to): rep's own lines alone now.
-    history.appendable = true;
+    history.appendable = history.own = true;
   };
 }
 
@@ -207,15 +216,14 @@ function appendLine(contextDir: string, history: History, line: string, rewrite:
 }
 
 /**
- * Rewrites the history (atomically): the dropped keys, oldest first (the newest MAX_DROPPED), the
- * pending keys no state names (the newest MAX_DROPPED), then the states, oldest first, merging the
- * oldest past MAX_STATES.
+ * Rewrites the history (atomically): the states, oldest first, merging the oldest past MAX_STATES;
+ * then the dropped keys and the pending keys, oldest first (the newest MAX_DROPPED of each). In
+ * that order, since a history larger than rep reads whole is read from its end.
  */
 export function writeHistory(contextDir: string, history: { states: readonly HistoryEntry[]; dropped?: readonly DroppedKeys[]; pending?: readonly DroppedKeys[] }): void {
   const { states } = history;
   const extra = states.length - MAX_STATES;
   const kept = extra > 0 ? [states.slice(0, extra + 1).flat(), ...states.slice(extra + 1)] : states;
-  const named = new Set(states.flat());
   const newest = (lines: readonly DroppedKeys[]) => {
     const out: DroppedKeys[] = [];
     let room = MAX_DROPPED;
@@ -226,13 +234,10 @@ export function writeHistory(contextDir: string, history: { states: readonly His
     }
     return out;
   };
-  const dropped = newest(history.dropped ?? []);
-  // A pending key a state names is that state's: its image goes when the state does.
-  const pending = newest((history.pending ?? []).map((d) => ({ ...d, keys: d.keys.filter((k) => !named.has(k)) })));
   const lines = [
-    ...dropped.map((d) => lineOf(contextDir, d.keys, 'dropped', d.engine)),
-    ...pending.map((d) => lineOf(contextDir, d.keys, 'pending', d.engine)),
     ...kept.filter((e) => e.length > 0).map((e) => lineOf(contextDir, e)),
+    ...newest(history.dropped ?? []).map((d) => lineOf(contextDir, d.keys, 'dropped', d.engine)),
+    ...newest(history.pending ?? []).map((d) => lineOf(contextDir, d.keys, 'pending', d.engine)),
   ];
   writeFileAtomic(stateFileToWrite(contextDir, 'history'), lines.map((l) => l ?? '').join(''));
 }

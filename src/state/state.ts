@@ -172,10 +172,11 @@ export function materialOf(contextDir: string): (rec: StepRecord) => StepMateria
 /**
  * Writes the state, and records its keys in the history `rep gc` reads
  * (history.ts), with `more`: keys of other images the build tagged rep-cache
- * (the canonical image, the final image), so that gc knows them as this project's. `previous`
+ * (the canonical image, the final image), so that gc knows them as this project's; `store`, the
+ * image store the build ran against, whose pending keys the state takes over (history.ts). `previous`
  * is the state the build read (under the build mutex: what the file holds).
  */
-export function writeState(contextDir: string, state: State, previous: State | undefined, more: readonly string[] = []): void {
+export function writeState(contextDir: string, state: State, previous: State | undefined, more: readonly string[] = [], store?: string): void {
   // The materials first: a state names no key whose material a build could have written and did not.
   const records = Object.values(state.steps);
   const known = new Set(Object.values(previous?.steps ?? {}).map((r) => r.key));
@@ -187,7 +188,7 @@ export function writeState(contextDir: string, state: State, previous: State | u
   );
   writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
   pruneMaterials(materials, records.map((r) => r.key));
-  appendHistory(contextDir, [...records.filter((r) => !r.unsealed).map((s) => s.key), ...more]);
+  appendHistory(contextDir, [...records.filter((r) => !r.unsealed).map((s) => s.key), ...more], store);
 }
 
 /**

@@ -2,14 +2,14 @@
 // images: what it removes, what it says, and what it leaves in
 // .rep/history.jsonl for the next gc (which may run against another engine).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
-import { appendHistory, MAX_DROPPED, pendingRecorder, readHistory, readHistoryFile, writeHistory } from '../../src/state/history.js';
+import { APPEND_LIMIT, appendHistory, MAX_DROPPED, pendingRecorder, readHistory, readHistoryFile, writeHistory } from '../../src/state/history.js';
 import { startedAt } from '../../src/state/mutex.js';
 import { build } from '../../src/build.js';
 import { imageStep } from '../../src/scheduler/stepimage.js';
@@ -274,7 +274,7 @@ describe('what gc says it freed', () => {
 });
 
 describe('the images of a build that wrote no state (killed, or failed after tagging)', () => {
-  const TWO = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n  b:\n    needs: [a]\n    run: "echo b"\nimage:\n  tag: rep-test/pending:1\n';
+  const TWO = 'rep: 1\nname: x\nbase: busybox:latest\nsteps:\n  a:\n    run: "true"\n  b:\n    needs: [a]\n    run: "echo b"\nimage:\n  tag: rep-test/pending:1\n  cmd: [sh]\n';
   const pendingKeys = () => readHistoryFile(dir).pending.flatMap((d) => d.keys).sort();
   /** The fake engine of image store `store`. */
   const storeEngine = (store: string, images: Parameters<typeof fakeEngine>[1] = []) => {
@@ -292,9 +292,10 @@ describe('the images of a build that wrote no state (killed, or failed after tag
     expect(failed.ok).toBe(false);
     expect(existsSync(path.join(dir, '.rep', 'state.json'))).toBe(false);
     const tagged = docker.held.flatMap((i) => i.tags).map((t) => `sha256:${t}`).sort();
-    expect(tagged).toHaveLength(2);
+    // a, b, and the final image (b with the Repfile's cmd).
+    expect(tagged).toHaveLength(3);
     expect(pendingKeys()).toEqual(tagged);
-    expect(readHistoryFile(dir).pending.map((d) => d.engine)).toEqual(['docker daemon A', 'docker daemon A']);
+    expect(readHistoryFile(dir).pending.map((d) => d.engine)).toEqual(['docker daemon A', 'docker daemon A', 'docker daemon A']);
     // gc against another image store (a second daemon) leaves them for the one they were built on.
     const other = storeEngine('docker daemon B', [{ n: [] }]);
     const elsewhere = await gc({ cwd: dir }, { engine: other.engine });
@@ -321,11 +322,14 @@ describe('the images of a build that wrote no state (killed, or failed after tag
     for (const n of [1, 2, 3]) await record(key(n));
     // Key 1 is a state's already: no line for it.
     expect(pendingKeys()).toEqual([key(2), key(3)]);
-    appendHistory(dir, [key(1), key(3)]);
+    // A state of another image store names key 3: that store's images are not the ones the pending line stands for.
+    appendHistory(dir, [key(1), key(3)], 'podman store /x');
+    expect(pendingKeys()).toEqual([key(2), key(3)]);
+    appendHistory(dir, [key(3), key(4)], 'docker daemon A');
     expect(pendingKeys()).toEqual([key(2)]);
-    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [2] }, { n: [3] }]);
+    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [2] }, { n: [3] }, { n: [4] }]);
     const r = await gc({ cwd: dir }, { engine: docker.engine });
-    expect(r.ok && formatGc(r.value, false)).toBe(`removed rep-cache:${hex(2)} (10 bytes)\nrep gc: removed 1 step images (10 bytes); kept 2 (20 bytes)`);
+    expect(r.ok && formatGc(r.value, false)).toBe(`removed rep-cache:${hex(2)} (10 bytes)\nrep gc: removed 1 step images (10 bytes); kept 3 (30 bytes)`);
   });
 
   it('forgets without a word a pending key the engine does not list (the build was killed before it tagged it)', async () => {
@@ -355,6 +359,34 @@ describe('the images of a build that wrote no state (killed, or failed after tag
     rmSync(path.join(dir, '.rep', 'build.pid'));
     const dry = await gc({ cwd: dir }, { engine: docker.engine, dryRun: true });
     expect(dry.ok && dry.value.removed.map((i) => i.key)).toEqual([key(2)]);
+  });
+
+  it('names the engine\'s identity when it does not say which image store it is: no other engine takes the keys for its own', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rep-gc-'));
+    writeFileSync(path.join(dir, 'Repfile'), TWO);
+    const docker = storeEngine('docker daemon A');
+    Object.assign(docker.engine, { store: async () => undefined });
+    expect((await build(open(dir), { engine: docker.engine })).ok).toBe(false);
+    const tagged = docker.held.flatMap((i) => i.tags).map((t) => `sha256:${t}`).sort();
+    expect(readHistoryFile(dir).pending.map((d) => d.engine)).toEqual(['docker 1.0', 'docker 1.0', 'docker 1.0']);
+    // A podman that holds images of the same keys (its own) keeps them, and the line stays for docker.
+    const podman = fakeEngine('podman', tagged.map((k) => ({ n: [parseInt(k.slice(-8), 16)] })));
+    Object.assign(podman.engine, { listImages: async () => tagged.map((k, x) => ({ id: `sha256:${String(x).padStart(64, 'c')}`, tags: [k.slice(7)], size: 1, layers: [] })) });
+    const r = await gc({ cwd: dir }, { engine: podman.engine });
+    expect(r.ok && r.value.removed).toEqual([]);
+    expect(pendingKeys()).toEqual(tagged);
+  });
+
+  it('appends a pending line to a history past APPEND_LIMIT rather than rewriting it: a rewrite kept only the newest MAX_DROPPED pending keys', async () => {
+    project([]);
+    // 120 states of 150 keys: past the append bound.
+    for (let s = 0; s < 120; s++) appendHistory(dir, Array.from({ length: 150 }, (_, n) => key(1000 + s * 150 + n)));
+    const file = path.join(dir, '.rep', 'history.jsonl');
+    expect(readFileSync(file).length).toBeGreaterThan(APPEND_LIMIT);
+    const inode = statSync(file).ino;
+    await pendingRecorder(dir, Promise.resolve('docker daemon A'))(key(7));
+    expect(statSync(file).ino).toBe(inode);
+    expect(pendingKeys()).toEqual([key(7)]);
   });
 
   it('believes a pending line only under its own seal: one a cloned .rep/ brought names nothing to remove', async () => {

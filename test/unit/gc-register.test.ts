@@ -10,7 +10,7 @@ import type { ImageSummary } from '../../src/engine/engine.js';
 import { NoneEngine } from '../../src/engine/none.js';
 import { formatGc, gc } from '../../src/commands/gc.js';
 import { keysOtherProjectsUse, MAX_PROJECTS, OTHER_HISTORY_TAIL, OTHER_STATE_LIMIT, readRegister, registerFile, registerProject } from '../../src/gc/register.js';
-import { appendHistory } from '../../src/state/history.js';
+import { appendHistory, pendingRecorder } from '../../src/state/history.js';
 
 const key = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const hex = (n: number) => key(n).slice('sha256:'.length);
@@ -223,5 +223,18 @@ describe("reading another project's .rep/", () => {
     const size = statSync(state(others[0]!)).size;
     const r = keysOtherProjectsUse(a, process.env, 2 * size);
     expect([[...r.keys], r.passedOver, r.read]).toEqual([[key(2), key(3)], 1, 2 * size]);
+  });
+
+  it("passes over, and says so, a project whose newest state lies before the tail read of its history: a build's pending lines after it filled the tail (a review)", async () => {
+    const a = project('a', [[1]]);
+    const b = project('b', [[2]]);
+    const record = pendingRecorder(b, Promise.resolve('docker daemon A'));
+    for (let n = 100; n < 120; n++) await record(key(n));
+    registerProject(b);
+    const tail = statSync(history(b)).size - 1000;
+    const r = keysOtherProjectsUse(a, process.env, tail);
+    expect([[...r.keys], r.passedOver]).toEqual([[], 1]);
+    // Read whole, B's state is found.
+    expect([...keysOtherProjectsUse(a).keys]).toEqual([key(2)]);
   });
 });
