@@ -7,6 +7,9 @@ import { DockerIgnore } from './dockerignore.js';
 import { walkContext, type ContextFile } from './files.js';
 import { utf8Name } from '../utf8.js';
 
+/** The .dockerignore errors said one by one; past them, one line counts the rest. */
+const MAX_IGNORE_ERRORS = 20;
+
 export interface BuildContext {
   dir: string;
   ignore: DockerIgnore;
@@ -39,15 +42,14 @@ export function loadContext(dir: string): Result<BuildContext> {
   const { ignore, errors } = DockerIgnore.parse(text);
   if (errors.length) {
     const display = path.relative(process.cwd(), file) || file;
-    return fail(
-      ...errors.map(
-        (e): Diagnostic => ({
-          file: display,
-          span: { start: { line: e.line, col: 1 }, end: { line: e.line, col: 1 + (text.split(/\r?\n/)[e.line - 1]?.length ?? 1) } },
-          message: e.message,
-        }),
-      ),
-    );
+    // Split once: split per error, 40,000 bad lines took 59 s.
+    const lines = text.split(/\r?\n/);
+    const at = (line: number) => ({ start: { line, col: 1 }, end: { line, col: 1 + (lines[line - 1]?.length ?? 1) } });
+    const said = errors.slice(0, MAX_IGNORE_ERRORS).map((e): Diagnostic => ({ file: display, span: at(e.line), message: e.message }));
+    // Docker stops at the first bad line; the first few say what to mend, the rest is a count.
+    const more = errors[MAX_IGNORE_ERRORS];
+    if (more) said.push({ file: display, span: at(more.line), message: `and ${errors.length - MAX_IGNORE_ERRORS} more bad lines from here on, not each said (Docker stops at the first)` });
+    return fail(...said);
   }
   return ok({ dir, ignore, ignoreText: text });
 }
