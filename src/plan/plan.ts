@@ -84,10 +84,18 @@ export function resolveAllInputs(dag: Dag, ctx: BuildContext, walked?: ContextIn
   return errors.length ? fail(...errors) : ok(inputs);
 }
 
-/** Resolved input files, hashed through the stat cache (which is saved). */
+/** Why a file cannot be written where it is: the folder's permissions, a read-only or full file system. */
+const CANNOT_WRITE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+/** Resolved input files, hashed through the stat cache (which is saved when it can be). */
 export function hashResolved(resolved: Map<string, readonly ContextFile[]>, cache: StatCache): Map<string, HashedFile[]> {
   const inputs = new Map([...resolved].map(([name, files]) => [name, cache.hashAll(files)] as const));
-  cache.save();
+  // Kept when it can be: `rep status` in a project rep may not write (a read-only checkout) still answers.
+  try {
+    cache.save();
+  } catch (e) {
+    if (!CANNOT_WRITE.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
   return inputs;
 }
 

@@ -1,6 +1,6 @@
 // The rep command as a user runs it: exact output and exit codes.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
@@ -104,6 +104,29 @@ describe('rep CLI', () => {
     expect([r.status, r.stderr]).toEqual([2, 'src/locked: cannot read it (permission denied), so Docker could not send it either; make it readable, or exclude it in .dockerignore\n']);
     expect([json.status, JSON.parse(json.stdout)]).toEqual([2, { type: 'error', ok: false, exitCode: 2, errors: [{ kind: 'file', file: 'src/locked', message: expect.stringMatching(/^cannot read it \(permission denied\)/), text: expect.stringMatching(/^src\/locked: cannot read it/) }] }]);
   });
+
+  it('rep status answers in a project it may read but not write (a read-only checkout): the stat cache is kept only when it can be (a review)', async () => {
+    const asRoot = process.getuid?.() === 0;
+    const top = mkdtempSync('/tmp/rep-unreadable-');
+    const dir = path.join(top, 'p');
+    writeTree(dir, { Repfile: REPFILE, 'src/a': 'a' });
+    const state = path.join(top, 'state');
+    mkdirSync(state);
+    for (const d of [top, state]) chmodSync(d, 0o777);
+    // Read-only to rep: owned by root and not writable by nobody (or, not as root, by no one).
+    for (const d of [dir, path.join(dir, 'src')]) chmodSync(d, asRoot ? 0o755 : 0o555);
+    // Past RACY_MS, so that the stat cache has rows to keep.
+    await new Promise((r) => setTimeout(r, 2100));
+    const args = [CLI, 'status', '--engine', 'none'];
+    const env = { ...process.env, XDG_STATE_HOME: state, HOME: state };
+    const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 }) : spawnSync(process.execPath, args, { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    const made = existsSync(path.join(dir, '.rep'));
+    for (const d of [dir, path.join(dir, 'src')]) chmodSync(d, 0o755);
+    rmSync(top, { recursive: true, force: true });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toContain('system');
+    expect(made).toBe(false);
+  }, 30_000);
 
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
