@@ -156,29 +156,16 @@ const ownText = (): string => `${`${process.pid} ${startedAt(process.pid) ?? ''}
 /**
  * Replaces the mutex judged stale (its text `stale`; undefined: not a file
  * rep reads, a link or a pipe) with ours (the file `mine`) in one rename,
- * never leaving its name empty, under a claim (`build.pid.claim`, made
- * exclusively) that one build holds at a time: 'taken'; 'busy' when another
- * build is taking it over (a claim left by one killed in that moment is
- * removed, and the next try goes on); 'gone' when it is no longer the one
- * judged stale. Two builds that judged one stale at once each removed what
- * was there, the second the first's new mutex, and both held the project;
- * one moved aside left the name free for a third (found by reviews).
+ * never leaving its name empty, under a claim (`build.pid.claim`, takeClaim)
+ * that one build holds at a time: 'taken'; 'busy' when another build is
+ * taking it over; 'gone' when it is no longer the one judged stale. Two
+ * builds that judged one stale at once each removed what was there, the
+ * second the first's new mutex, and both held the project; one moved aside
+ * left the name free for a third (found by reviews).
  */
 export function takeOver(file: string, stale: string | undefined, mine: string): 'taken' | 'busy' | 'gone' {
   const claim = `${file}.claim`;
-  // The claim names its holder from the moment it is there (written whole, then linked into place, as the
-  // mutex is): one made in place was empty for a moment, and another build took it for a dead one's.
-  const tmp = ownedBeside(claim);
-  try {
-    linkSync(tmp, claim);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    const text = textAt(claim);
-    if (typeof text !== 'string' || heldBy(text, claim) === undefined) rmSync(claim, { force: true });
-    return 'busy';
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  if (!takeClaim(claim)) return 'busy';
   try {
     // Under the claim nothing but its holder replaces a stale mutex, and its dead owner releases nothing.
     if (textAt(file) !== stale) return 'gone';
@@ -186,6 +173,34 @@ export function takeOver(file: string, stale: string | undefined, mine: string):
     return 'taken';
   } finally {
     rmSync(claim, { force: true });
+  }
+}
+
+/**
+ * Makes the claim `claim` this process's (true), unless a live build holds it.
+ * One a build killed while it held it left is removed and made again in the
+ * same call: removed and left for the next try, a gc (which does not wait)
+ * found the project busy, held by no build (a review).
+ */
+function takeClaim(claim: string): boolean {
+  // The claim names its holder from the moment it is there (written whole, then linked into place, as the
+  // mutex is): one made in place was empty for a moment, and another build took it for a dead one's.
+  const tmp = ownedBeside(claim);
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(tmp, claim);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const text = textAt(claim);
+      if (typeof text === 'string' && heldBy(text, claim) !== undefined) return false;
+      rmSync(claim, { force: true });
+    }
+    return false;
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }
 
