@@ -41,38 +41,56 @@ export function goTrimSpace(s: string): string {
 /** The longest line Go's bufio.Scanner reads (64 KiB, its newline not counted): a longer one fails Docker's read of the file. */
 const MAX_LINE_BYTES = 64 * 1024 - 1;
 
+/**
+ * The most patterns (lines neither blank nor a comment) rep reads of a .dockerignore: each holds a compiled
+ * matcher and is asked of every path, and 2 million lines of "*" (4 MB) ran the CLI out of memory. Docker
+ * has no bound; a real file has a few hundred lines at most.
+ */
+export const MAX_PATTERNS = 10_000;
+
 /** Lines of a .dockerignore file -> patterns, as ReadAll (moby/patternmatcher/ignorefile, which BuildKit and the CLI use) does. */
 export function parseDockerignore(text: string): { patterns: IgnorePattern[]; errors: IgnoreError[] } {
   const patterns: IgnorePattern[] = [];
   const errors: IgnoreError[] = [];
+  // One matcher per pattern text: a file that repeats a line holds one compiled expression for it.
+  const compiled: Compiled = new Map();
   // The byte order mark is taken off the first line alone; a line ends at "\n", and a "\r" before it goes.
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((line, i) => {
+  let count = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
       errors.push({ line: i + 1, message: `a line longer than 64 KiB, which Docker refuses to read` });
-      return;
+      continue;
     }
-    if (raw.startsWith('#')) return;
+    if (raw.startsWith('#')) continue;
     let p = goTrimSpace(raw);
-    if (p === '') return;
+    if (p === '') continue;
+    if (++count > MAX_PATTERNS) {
+      errors.push({ line: i + 1, message: `more than ${MAX_PATTERNS} patterns, the most rep reads of a .dockerignore; put the files to leave out under fewer folders, or match them with fewer patterns` });
+      break;
+    }
     const invert = p.startsWith('!');
     if (invert) p = goTrimSpace(p.slice(1));
     if (p.length > 0) {
       p = cleanPath(p);
       if (p.length > 1 && p.startsWith('/')) p = p.slice(1);
     }
-    const r = compilePattern(invert ? `!${p}` : p, i + 1);
-    if (r === undefined) return;
+    const r = compilePattern(invert ? `!${p}` : p, i + 1, compiled);
+    if (r === undefined) continue;
     if ('message' in r) errors.push(r);
     else patterns.push(r);
-  });
+  }
   return { patterns, errors };
 }
 
-/** One pattern, as patternmatcher.New treats it. */
-export function compilePattern(text: string, line = 0): IgnorePattern | IgnoreError | undefined {
+/** Matchers already made, by cleaned pattern text (no "!"): a matcher, or why the text is refused. */
+type Compiled = Map<string, ((path: string) => boolean) | { message: string }>;
+
+/** One pattern, as patternmatcher.New treats it; `compiled` shares one matcher among patterns of one text. */
+export function compilePattern(text: string, line = 0, compiled: Compiled = new Map()): IgnorePattern | IgnoreError | undefined {
   let p = goTrimSpace(text);
   if (p === '') return undefined;
   p = cleanPath(p);
@@ -82,11 +100,22 @@ export function compilePattern(text: string, line = 0): IgnorePattern | IgnoreEr
     exclusion = true;
     p = p.slice(1);
   }
-  const bad = syntaxError(p);
-  if (bad) return { line, message: `bad pattern "${p}": ${bad}` };
-  const match = matcherFor(p);
-  if (typeof match === 'string') return { line, message: `bad pattern "${p}": ${match} in the regular expression Docker makes of it (Go refuses it, or rep cannot match it as Go does)` };
+  let match = compiled.get(p);
+  if (match === undefined) {
+    match = compileText(p);
+    compiled.set(p, match);
+  }
+  if (typeof match !== 'function') return { line, message: match.message };
   return { pattern: p, exclusion, line, match };
+}
+
+/** The matcher of a cleaned pattern text, or why Docker (or rep) refuses it. */
+function compileText(p: string): ((path: string) => boolean) | { message: string } {
+  const bad = syntaxError(p);
+  if (bad) return { message: `bad pattern "${p}": ${bad}` };
+  const match = matcherFor(p);
+  if (typeof match === 'string') return { message: `bad pattern "${p}": ${match} in the regular expression Docker makes of it (Go refuses it, or rep cannot match it as Go does)` };
+  return match;
 }
 
 /** Mirrors the syntax check of Go's filepath.Match. */
@@ -237,7 +266,25 @@ export class DockerIgnore {
   ) {
     this.hasExceptions = patterns.some((p) => p.exclusion);
     this.maxFolders = Math.max(16, Math.floor(memoBytes / Math.max(1, patterns.length)));
+    const ids = new Map<IgnorePattern['match'], number>();
+    this.matcherOf = Uint32Array.from(patterns, (p) => {
+      let id = ids.get(p.match);
+      if (id === undefined) ids.set(p.match, (id = ids.size));
+      return id;
+    });
+    this.askedIn = new Uint32Array(ids.size);
+    this.answer = new Uint8Array(ids.size);
   }
+
+  /**
+   * Patterns of one text share a matcher (parseDockerignore): each path asks each matcher once, however
+   * many lines repeat it. `matcherOf` numbers a pattern's matcher; `askedIn` holds the evaluation a
+   * matcher last answered in (`round`), `answer` what it said.
+   */
+  private readonly matcherOf: Uint32Array;
+  private readonly askedIn: Uint32Array;
+  private readonly answer: Uint8Array;
+  private round = 0;
 
   /** Folders whose results are kept now (for tests of the bound). */
   get memoSize(): number {
@@ -268,13 +315,22 @@ export class DockerIgnore {
   private evaluate(file: string, parent: Uint8Array | undefined, info?: Uint8Array): { matched: boolean; by?: IgnorePattern } {
     let matched = false;
     let by: IgnorePattern | undefined;
+    if (++this.round === 0xffffffff) {
+      this.askedIn.fill(0);
+      this.round = 1;
+    }
     for (let i = 0; i < this.patterns.length; i++) {
       const pattern = this.patterns[i]!;
       let match = parent !== undefined && parent[i] === 1;
       if (!match) {
         if (pattern.exclusion !== matched) continue;
         // Without a parent's results (a path at the top) patternmatcher also tries the path's folders: it has none.
-        match = pattern.match(file);
+        const id = this.matcherOf[i]!;
+        if (this.askedIn[id] !== this.round) {
+          this.askedIn[id] = this.round;
+          this.answer[id] = pattern.match(file) ? 1 : 0;
+        }
+        match = this.answer[id] === 1;
       }
       if (info) info[i] = match ? 1 : 0;
       if (match) {

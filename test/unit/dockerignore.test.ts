@@ -346,6 +346,32 @@ describe('.dockerignore corners the third review found', () => {
   });
 });
 
+describe('.dockerignore files made to exhaust rep (review: 2 million lines of "*" ran it out of memory)', () => {
+  it('reads 10,000 patterns at most, and says where the first one past them is', () => {
+    // Comments and blank lines are not patterns.
+    const text = `# many\n\n${'x\n'.repeat(9_999)}\n# still\n!y\nz\nw\n`;
+    const { patterns, errors } = parseDockerignore(text);
+    expect(errors).toEqual([{ line: 10_005, message: 'more than 10000 patterns, the most rep reads of a .dockerignore; put the files to leave out under fewer folders, or match them with fewer patterns' }]);
+    expect(patterns).toHaveLength(10_000);
+    expect(parseDockerignore('x\n'.repeat(10_000)).errors).toEqual([]);
+  });
+
+  it('holds one matcher for lines of one text, and asks it once per path', () => {
+    const { patterns, errors } = parseDockerignore(`${'a*\n'.repeat(5_000)}${'!a*/b\n'.repeat(4_999)}a*\n`);
+    expect(errors).toEqual([]);
+    expect(new Set(patterns.map((p) => p.match)).size).toBe(2);
+    // "!x" and "x" share one: the matcher is the text's, the "!" the pattern's.
+    expect(new Set(parseDockerignore('x?\n!x?\n').patterns.map((p) => p.match)).size).toBe(1);
+    let asked = 0;
+    const match = (path: string) => (asked++, path.startsWith('a'));
+    const same = Array.from({ length: 1_000 }, (_, i): IgnorePattern => ({ pattern: 'a*', exclusion: i % 2 === 1, line: i + 1, match }));
+    const ignore = new DockerIgnore(same);
+    expect([ignore.excludes('ab'), ignore.excludes('b')]).toEqual([false, false]);
+    expect(asked).toBe(2);
+    expect(new DockerIgnore(same.slice(0, -1)).excludes('ab')).toBe(true);
+  });
+});
+
 describe('GoRegexp', () => {
   it('matches as a backtracking RegExp does where Go and JavaScript read an expression alike (ASCII, no newline)', () => {
     // Expressions of the kinds patternmatcher writes: literals, [^/]*, [^/], (.*/)?, .*, classes, escapes, ^ and $.
