@@ -196,7 +196,9 @@ function takeClaim(claim: string): boolean {
       }
       const text = textAt(claim);
       if (typeof text === 'string' && heldBy(text, claim) !== undefined) return false;
-      rmSync(claim, { force: true });
+      // Whatever else is there goes, a folder too (rm without recursive threw EISDIR on every build); rmSync
+      // removes a link itself, never what it leads to.
+      rmSync(claim, { recursive: true, force: true });
     }
     return false;
   } finally {
