@@ -185,6 +185,26 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
   return path.join(root, ...done, ...todo);
 }
 
+/**
+ * The first folder on the way from `root` to `file` (inside it) that is a link or no folder, as a
+ * path; undefined when each is a real folder or not there yet (rep makes real ones), or when `file`
+ * lies outside `root` (a path the user chose). rep writes its own files in the context (the
+ * Dockerfile, the lock) through no link: a cloned repository's `gen -> /etc` had
+ * `--dockerfile gen/Dockerfile` written, and temp files removed, there (a review).
+ */
+export function linkOnTheWayIn(root: string, file: string): string | undefined {
+  const rel = path.relative(root, file);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return undefined;
+  let at = root;
+  for (const part of rel.split(path.sep).slice(0, -1)) {
+    at = path.join(at, part);
+    const st = lstatQuiet(at);
+    if (!st) return undefined;
+    if (!st.isDirectory()) return at;
+  }
+  return undefined;
+}
+
 /** lstat, with nothing there where a part of the path is a file (ENOTDIR) or a folder rep may not read. */
 export function lstatQuiet(abs: string): Stats | undefined {
   try {

@@ -1,6 +1,8 @@
 // `rep lock`: pin every base image to its registry digest in Repfile.lock.
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
-import { baseImages, pinOf, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
+import path from 'node:path';
+import { baseImages, lockPath, pinOf, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
+import { linkProblem } from '../emit/write.js';
 import { resolveDigest } from '../lock/registry.js';
 import type { Project } from '../project.js';
 
@@ -12,6 +14,9 @@ export interface LockResult {
 
 export async function lock(project: Project): Promise<Result<LockResult>> {
   const { recipe, dag } = project;
+  const file = lockPath(recipe.path);
+  const link = linkProblem(project.ctx.dir, file, path.relative(process.cwd(), file) || file, 'name a Repfile with -f whose folder is no link');
+  if (link) return fail(link);
   const before = project.lock?.value;
   const images: Record<string, string> = {};
   const errors: Diagnostic[] = [];

@@ -76,7 +76,7 @@ export function writeStandalone(
   const inputsOf = (name: string) => resolved.get(name)!.map((f) => f.path);
   const shownAs = opts.shownAs ?? (place.inFolder ? place.rel : place.path);
   const text = emitDockerfile(dag, { context: described.files, ignore: ctx.ignore, inputsOf, resolveBase: opts.resolveBase, dockerfile: shownAs });
-  const written = writeDockerfile(place.path, text, path.relative(process.cwd(), place.path) || place.path);
+  const written = writeDockerfile(place.path, text, path.relative(process.cwd(), place.path) || place.path, ctx.dir);
   if (!written.ok) return written;
   let context = index.files;
   if (written.value && place.inContext) {
