@@ -78,6 +78,9 @@ export function renderer(mode: ProgressMode, write: (s: string) => void = (s) =>
               : `failed  ${e.step} (exit ${e.exitCode})${e.log ? `; full log: ${shown(e.log)}` : ''}\n${e.tail.map((l) => `  | ${shown(l)}`).join('\n')}`,
         );
         return;
+      case 'waiting':
+        line(`wait    another rep build (${e.pid > 0 ? `pid ${e.pid}` : 'its pid unknown'}) holds the project (${shown(e.file)}); waiting for it, Ctrl-C to stop`);
+        return;
       case 'step-pulled':
         line(`pulled  ${e.step} from ${shown(e.from)}`);
         return;

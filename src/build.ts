@@ -112,7 +112,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   let held = opts.dryRun ? undefined : tryMutex(ctx.dir);
   if (held && !held.ok) {
     forgetHandedWalk();
-    held = await acquireMutex(ctx.dir);
+    // Said once, so that a wait is not silent; the signal (Ctrl-C, SIGTERM) ends it with the busy problem.
+    const holder = held.errors[0];
+    if (holder?.kind === 'busy') opts.onEvent?.({ type: 'waiting', pid: holder.pid, file: holder.file });
+    held = await acquireMutex(ctx.dir, undefined, opts.signal);
   }
   if (held && !held.ok) return held;
   const mutex = held?.value;

@@ -9,6 +9,8 @@ import type { Reason } from '../plan/reasons.js';
 export type CacheLeftOut = 'moved' | 'untagged' | 'gone';
 
 export type BuildEvent =
+  /** Another rep build holds the project (`file`, its mutex, as shown; `pid` -1: unknown): this one waits for it, said once. */
+  | { type: 'waiting'; pid: number; file: string }
   | { type: 'start'; engine: string; steps: number }
   | { type: 'step-cached'; step: string; key: string }
   | { type: 'step-pulled'; step: string; key: string; from: string }

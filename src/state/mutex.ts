@@ -5,6 +5,7 @@
 // else found at its name (a link, a pipe): removed, never followed.
 import { closeSync, linkSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded, tempBeside } from '../safefs.js';
 import { shownEntry, statePath } from './paths.js';
@@ -209,14 +210,23 @@ function takeClaim(claim: string): boolean {
 const busy = (pid: number): Result<BuildMutex> =>
   fail({ kind: 'busy', file: shownEntry('buildMutex'), pid, message: `another rep build (${pid > 0 ? `pid ${pid}` : 'its pid unknown'}) holds the project; try again when it is done` });
 
-/** Waits for the mutex, polling; gives up after `timeoutMs`. */
-export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000): Promise<Result<BuildMutex>> {
+/**
+ * Waits for the mutex, polling; gives up after `timeoutMs`, or at once when
+ * `signal` fires: a build waiting for a live holder (a planted build.pid may
+ * name pid 1 with its start time) went on for ten minutes through Ctrl-C and
+ * SIGTERM (a review).
+ */
+export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000, signal?: AbortSignal): Promise<Result<BuildMutex>> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = tryMutex(contextDir);
-    if (m.ok || Date.now() > deadline) return m;
-    await new Promise((r) => setTimeout(r, 200));
+  let m = tryMutex(contextDir);
+  while (!m.ok && Date.now() <= deadline && !signal?.aborted) {
+    // The pause ends early when the signal fires (rejecting then: nothing to report but the busy problem).
+    await sleep(200, undefined, { signal }).catch(() => undefined);
+    // Told to stop: the mutex is not taken after all, though it may be free by now.
+    if (signal?.aborted) break;
+    m = tryMutex(contextDir);
   }
+  return m;
 }
 
 /** The pid of the live rep that holds the project's build mutex, read without taking it (a dry run writes nothing); undefined when none does. */
