@@ -48,7 +48,7 @@ export function loadContext(dir: string): Result<BuildContext> {
     const said = errors.slice(0, MAX_IGNORE_ERRORS).map((e): Diagnostic => ({ file: display, span: at(e.line), message: e.message }));
     // Docker stops at the first bad line; the first few say what to mend, the rest is a count.
     const more = errors[MAX_IGNORE_ERRORS];
-    if (more) said.push({ file: display, span: at(more.line), message: `and ${errors.length - MAX_IGNORE_ERRORS} more bad lines from here on, not each said (Docker stops at the first)` });
+    if (more) said.push({ file: display, span: at(more.line), message: `and ${errors.length - MAX_IGNORE_ERRORS} more errors from here on, not each said (Docker stops at the first)` });
     return fail(...said);
   }
   return ok({ dir, ignore, ignoreText: text });
