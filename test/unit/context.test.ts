@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -270,6 +272,33 @@ describe('file names that are not UTF-8', () => {
     }
     writeFileSync(path.join(dir, '.dockerignore'), 'bad*\n');
     expect(walked(dir, open(dir).ctx.ignore).map((f) => f.path)).toEqual(['.dockerignore', 'Repfile', 'ok\uFFFDname']);
+  });
+});
+
+describe('file names holding U+FFFD (review: 10,000 of them took 96 s to walk)', () => {
+  it('reads each folder once, keeps names with a real U+FFFD, and still names those that are not UTF-8', () => {
+    const dir = makeProject({ 'a.txt': 'a' });
+    mkdirSync(path.join(dir, 'many'));
+    for (let i = 0; i < 3_000; i++) writeFileSync(path.join(dir, 'many', `\uFFFD${i}`), '');
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/many/bad`), Buffer.from([0xe9])]), '');
+    // Every readdirSync of the walk counted, through node:fs's own object (its named exports follow it).
+    const real = fs.readdirSync;
+    let reads = 0;
+    fs.readdirSync = ((...args: Parameters<typeof real>) => (reads++, real(...args))) as typeof real;
+    syncBuiltinESMExports();
+    let w;
+    try {
+      w = walkContext(dir, new DockerIgnore([]));
+    } finally {
+      fs.readdirSync = real;
+      syncBuiltinESMExports();
+    }
+    expect(reads).toBe(2);
+    expect(w.ok ? [] : w.errors.map(formatDiagnostic)).toEqual(['many/bad\uFFFD: a name in the build context that is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore']);
+    rmSync(Buffer.concat([Buffer.from(`${dir}/many/bad`), Buffer.from([0xe9])]) as unknown as string);
+    const files = walked(dir, new DockerIgnore([])).map((f) => f.path);
+    expect(files).toHaveLength(3_001);
+    expect(files.slice(0, 3)).toEqual(['a.txt', 'many/\uFFFD0', 'many/\uFFFD1']);
   });
 });
 
