@@ -96,12 +96,21 @@ export function writeMaterials(dir: string, records: Iterable<{ key: string; mat
   }
 }
 
-/** Removes from `dir` every entry but the materials of `keep` (keys): the folder holds the current state's steps only. */
+/**
+ * Removes from `dir` every entry but the materials of `keep` (keys): the folder holds the current
+ * state's steps only, as far as rep may remove the rest. What it may not (a folder a clone brought
+ * with mode 555 and a file in it) is left, and the next build tries again: it failed every build.
+ */
 export function pruneMaterials(dir: string, keep: Iterable<string>): void {
   const kept = new Set([...keep].map((k) => KEY.exec(k)?.[1]).filter((h): h is string => h !== undefined));
   for (const name of readdirSync(dir)) {
     const hex = FILE.exec(name)?.[1];
-    // rmSync removes a link itself, never what it leads to.
-    if (!hex || !kept.has(hex)) rmSync(path.join(dir, name), { recursive: true, force: true });
+    if (hex && kept.has(hex)) continue;
+    try {
+      // rmSync removes a link itself, never what it leads to.
+      rmSync(path.join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Left: a file nothing reads (a material is read by its key's name only, and believed only when it hashes to it).
+    }
   }
 }

@@ -187,8 +187,9 @@ export function writeState(contextDir: string, state: State, previous: State | u
     Object.entries(state.steps).map(([name, { material: _, unsealed, ...rec }]) => [name, { ...rec, ...(unsealed ? {} : { seal: seal(contextDir, recordSealed(name, rec)) }) }]),
   );
   writeFileAtomicPieces(stateFileToWrite(contextDir, 'state'), (put) => prettyJsonPieces({ ...state, version: STATE_VERSION, steps }, put));
-  pruneMaterials(materials, records.map((r) => r.key));
+  // The history right after the state, before anything may fail: a prune that threw left a state whose keys gc never learned.
   appendHistory(contextDir, [...records.filter((r) => !r.unsealed).map((s) => s.key), ...more], store);
+  pruneMaterials(materials, records.map((r) => r.key));
 }
 
 /**
