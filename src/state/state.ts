@@ -11,7 +11,7 @@ import type { Project } from '../project.js';
 import { contextProblem } from '../projectpaths.js';
 import { writeFileAtomicPieces } from './files.js';
 import { appendHistory } from './history.js';
-import { isRealDir, JSON_LIMIT, kindOf, lstatQuiet, ownDir, readBounded } from '../safefs.js';
+import { isRealDir, kindOf, lstatQuiet, ownDir, readBounded } from '../safefs.js';
 import { FILE_ENTRIES, stateDir, statePath, type StateEntry } from './paths.js';
 import { isMaterial, materialReader, pruneMaterials, vouched, writeMaterials } from './materials.js';
 import { seal, sealHolds } from './seal.js';
@@ -121,9 +121,17 @@ export function parseShallowJson(text: string, maxDepth = MAX_JSON_DEPTH): unkno
   }
 }
 
+/**
+ * The most rep reads of its own state.json. A version 2 state holds some 200 bytes a step, so this is
+ * 160,000 steps; JSON's bound (256 MiB) let a forged one of 2.8 million steps take 22 s and 2.9 GB
+ * of `rep status`, or ran it out of heap. A larger one is read as none, as one that is not rep's:
+ * its steps are keyed afresh, and their freshness comes from the engine's tags.
+ */
+export const STATE_LIMIT = 32 << 20;
+
 export function readState(contextDir: string): State | undefined {
   const file = stateFileToRead(contextDir, 'state');
-  const r = file ? readBounded(file, { limit: JSON_LIMIT }) : undefined;
+  const r = file ? readBounded(file, { limit: STATE_LIMIT }) : undefined;
   const parsed = r?.ok ? parseShallowJson(r.bytes.toString('utf8')) : undefined;
   if (!isState(parsed)) return undefined;
   const state = parsed;
