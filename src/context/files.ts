@@ -179,8 +179,11 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
       // rep's own state is never part of the context.
       if (rel === STATE_DIR) continue;
       if (!d.utf8) {
-        if (d.dir ? ignore.canSkipDir(rel) : ignore.excludes(rel)) continue;
-        unnamable.push({ file: rel, message: 'a name in the build context that is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore' });
+        // Never asked of .dockerignore: a pattern would see Node's reading of the bytes (a cut sequence is one
+        // U+FFFD), where Docker's Go steps through them one byte at a time ("x?" left out a name Docker sends).
+        // A folder .dockerignore leaves out whole is never read, so what is in it is never asked.
+        const mend = dirRel === '' ? 'rename it' : 'rename it, or exclude the folder that holds it in .dockerignore';
+        unnamable.push({ file: rel, message: `a name in the build context that is not UTF-8, which rep cannot key, copy, record or match against .dockerignore as Docker does; ${mend}` });
         continue;
       }
       if (d.dir) {
