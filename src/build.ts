@@ -28,6 +28,7 @@ import { Pins } from './scheduler/pins.js';
 import { letGoOfGarbage } from './heap.js';
 import { acquireMutex, alive, tryMutex } from './state/mutex.js';
 import { removeDeadTempsOf } from './state/files.js';
+import { linkOnTheWayIn } from './safefs.js';
 import { registerProject } from './gc/register.js';
 import { materialOf, nextState, readState, writeState } from './state/state.js';
 import { pendingRecorder } from './state/history.js';
@@ -122,7 +123,10 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   let pins: Pins | undefined;
   try {
     // What a write killed halfway left beside the files rep writes in the context is no file of the project's.
-    const leftovers = mutex ? [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].flatMap((f) => removeDeadTempsOf(f, alive)) : [];
+    // Not in a folder reached through a link inside the context: a cloned repository's `gen -> elsewhere` had rep remove
+    // files there (a review); the Dockerfile's write refuses such a path (emit/write.ts).
+    const ownFiles = [resolveDockerfile(ctx.dir, opts.dockerfile), lockPath(recipe.path)].filter((f) => linkOnTheWayIn(ctx.dir, f) === undefined);
+    const leftovers = mutex ? ownFiles.flatMap((f) => removeDeadTempsOf(f, alive)) : [];
     if (leftovers.length) forgetHandedWalk();
     // A walk made before (rep publish's, whose context.tar holds the file) is then not the context.
     if (leftovers.length && opts.walked) {

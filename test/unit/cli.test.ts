@@ -1,6 +1,6 @@
 // The rep command as a user runs it: exact output and exit codes.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCode, formatDiagnostic, renderDiagnostic, type Diagnostic } from '../../src/diag.js';
@@ -127,6 +127,27 @@ describe('rep CLI', () => {
     expect(r.stdout).toContain('system');
     expect(made).toBe(false);
   }, 30_000);
+
+  it('writes no Dockerfile or lock, and removes no temp file, through a folder link a cloned repository planted (a review)', () => {
+    const outside = mkdtempSync('/tmp/rep-outside-');
+    const victim = path.join(outside, 'Dockerfile.999999.abcdefabcdef.tmp');
+    writeFileSync(victim, 'victim\n');
+    const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a', gen: { link: outside } });
+    try {
+      const built = repSource(dir, ['build', '--engine', 'none', '--dockerfile', 'gen/Dockerfile']);
+      expect(built[0], built[2]).toBe(2);
+      expect(built[2]).toContain('gen/Dockerfile: lies under gen, which is a symbolic link (or no folder): rep writes none of its files through a link');
+      writeFileSync(path.join(outside, 'Repfile'), REPFILE);
+      // The context the project's folder (-C), the Repfile in the linked folder: the lock goes beside it, under the link.
+      const locked = repSource(dir, ['lock', '-C', '.', '-f', 'gen/Repfile']);
+      expect(locked[0], locked[2]).toBe(2);
+      expect(locked[2]).toContain('gen/Repfile.lock: lies under gen, which is a symbolic link');
+      expect(readdirSync(outside).sort()).toEqual(['Dockerfile.999999.abcdefabcdef.tmp', 'Repfile']);
+      expect(readFileSync(victim, 'utf8')).toBe('victim\n');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
 
   it('help for a command there is not, and an empty -f or -C, are bad usage (exit 2)', () => {
     const dir = makeProject({ Repfile: REPFILE, 'src/a': 'a' });
