@@ -10,6 +10,7 @@ import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir, statePath } from '../state/paths.js';
 import { RACY_MS, stampCtimeMs, stampMtimeMs, type ContextFile } from './files.js';
+import { openListedFile } from './listedfile.js';
 import { shallowJson } from '../canonical.js';
 
 export interface HashedFile extends ContextFile {
@@ -29,10 +30,22 @@ const hashedFile = (f: ContextFile, sha256: string): HashedFile =>
     ? { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, sha256 }
     : { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, target: f.target, sha256 };
 
+/** The sha256 of a file of rep's own (a bundle's); a file of the context is hashed with sha256Listed. */
 export function sha256File(abs: string): string {
+  return sha256Fd(openSync(abs, 'r'));
+}
+
+/**
+ * The sha256 of a file the walk listed, opened as the archive opens it (openListedFile): a link put
+ * at its name since is not hashed through (rep hashed a file outside the context), a pipe not waited on
+ * (rep hung), each an error (ELOOP, ENOTREG) the caller says with the file's place.
+ */
+export const sha256Listed = (abs: string): string => sha256Fd(openListedFile(abs).fd);
+
+/** Reads `fd` to its end in chunks, hashing, and closes it. */
+function sha256Fd(fd: number): string {
   chunk ??= Buffer.allocUnsafe(CHUNK);
   const h = createHash('sha256');
-  const fd = openSync(abs, 'r');
   try {
     for (;;) {
       const n = readSync(fd, chunk, 0, CHUNK, null);
@@ -54,8 +67,12 @@ export class UnreadableInput extends Error {
   override readonly name = 'UnreadableInput';
   readonly diagnostic: { file: string; message: string };
   constructor(path: string, code: string | undefined) {
+    // A link or a pipe put at its name after the walk listed it: what is there now is not what was listed.
+    const replaced = code === 'ELOOP' ? 'a link' : code === 'ENOTREG' ? 'no longer a regular file' : undefined;
     const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'unknown error');
-    const message = `cannot read it (${why}), so Docker could not send it either; make it readable, or exclude it in .dockerignore`;
+    const message = replaced
+      ? `became ${replaced} after the context was listed, so rep does not read it; build again once nothing is changing it`
+      : `cannot read it (${why}), so Docker could not send it either; make it readable, or exclude it in .dockerignore`;
     super(`${path}: ${message}`);
     this.diagnostic = { file: path, message };
   }
@@ -67,7 +84,7 @@ function readable<T>(f: ContextFile, read: (abs: string) => T): T {
     return read(f.abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EIO' || code === 'EISDIR' || code === 'ENXIO') throw new UnreadableInput(f.path, code);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EIO' || code === 'EISDIR' || code === 'ENXIO' || code === 'ELOOP' || code === 'ENOTREG') throw new UnreadableInput(f.path, code);
     throw e;
   }
 }
@@ -93,7 +110,7 @@ export function firstRehashedOther(files: readonly HashedFile[]): string | undef
   for (const f of files) {
     if (f.type !== 'file' || !hashedRacy.has(f)) continue;
     try {
-      if (sha256File(f.abs) !== f.sha256) return f.path;
+      if (sha256Listed(f.abs) !== f.sha256) return f.path;
     } catch {
       // gone, or unreadable now: not the bytes hashed either
       return f.path;
@@ -240,7 +257,7 @@ export class StatCache {
       return hashedFile(f, row[1]);
     }
     this.misses++;
-    const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : readable(f, sha256File);
+    const sha256 = f.type === 'symlink' ? sha256Hex(f.target ?? '') : readable(f, sha256Listed);
     const hashed = hashedFile(f, sha256);
     // A file modified too recently may change again within the same stat (racy): its hash is not
     // kept, not even for a save that comes later, when the file would no longer look recent. It

@@ -1,11 +1,12 @@
 // A deterministic tar of context files: sorted entries, parent directories
 // made explicit, uid/gid 0, no user names, and one fixed mtime
 // (SOURCE_DATE_EPOCH, else 0), so the same files give the same bytes.
-import { closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform, type Writable } from 'node:stream';
 import { pieces, TarWriter, type TarHeader, type TarType } from '../repro/tarwriter.js';
 import type { ContextFile } from './files.js';
+import { openListedFile } from './listedfile.js';
 
 /** Files up to this size are read whole (one read); larger ones are streamed in chunks. */
 const SMALL = 1 << 20;
@@ -56,23 +57,13 @@ export class ArchiveReadError extends Error {
   }
 }
 
-/**
- * Opens a listed file to read it: never through a link, never blocking on a pipe (either put at
- * its name since the walk), and only while it is still a regular file. Returns it and its size now.
- */
+/** Opens a listed file to read it (openListedFile: no link, no pipe, a regular file), its failures said as the listed file's. */
 function openListed(name: string, abs: string): { fd: number; size: number } {
-  let fd: number;
   try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return openListedFile(abs);
   } catch (e) {
     throw new ArchiveReadError(name, e as Error);
   }
-  const st = fstatSync(fd);
-  if (!st.isFile()) {
-    closeSync(fd);
-    throw new ArchiveReadError(name, new Error('is no longer a regular file'));
-  }
-  return { fd, size: st.size };
 }
 
 /** `read`, its failures (a read error, a file cut short) said as the listed file's. */

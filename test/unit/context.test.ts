@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listContext, sumContext, tarContext, type ContextView } from '../../src/commands/context.js';
 import { loadContext } from '../../src/context/context.js';
-import { StatCache, UnreadableInput } from '../../src/context/hash.js';
+import { firstRehashedOther, StatCache, UnreadableInput } from '../../src/context/hash.js';
 import { resolveInputs } from '../../src/context/inputs.js';
 import { ContextIndex, handOverWalk, stampInode, stampMtimeMs, statLine, walkContext, type ContextFile } from '../../src/context/files.js';
 import { DockerIgnore } from '../../src/context/dockerignore.js';
@@ -476,6 +476,37 @@ describe('stat cache', () => {
     expect(thrown).toBeInstanceOf(UnreadableInput);
     expect((thrown as UnreadableInput).diagnostic).toEqual({ file: 'b.txt', message: 'cannot read it (EISDIR), so Docker could not send it either; make it readable, or exclude it in .dockerignore' });
     expect(new UnreadableInput('c', 'EACCES').diagnostic.message).toMatch(/^cannot read it \(permission denied\)/);
+  });
+
+  it('hashes no link or pipe put at a listed file\'s name after the walk: each an error with its place (it hashed a file outside through the link, and hung on the pipe)', () => {
+    clockNow();
+    const outside = makeProject({ 'secret.txt': 'not the context\'s' });
+    const dir = makeProject({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+    const ctx = loadContext(dir);
+    if (!ctx.ok) throw new Error();
+    const files = walked(dir, ctx.value.ignore);
+    // Hashed while they are still racy (just written): firstRehashedOther reads them again.
+    const hashed = new StatCache().hashAll(files);
+    rmSync(path.join(dir, 'a.txt'));
+    symlinkSync(path.join(outside, 'secret.txt'), path.join(dir, 'a.txt'));
+    rmSync(path.join(dir, 'b.txt'));
+    expect(spawnSync('mkfifo', [path.join(dir, 'b.txt')]).status).toBe(0);
+    const said = (f: ContextFile) => {
+      try {
+        new StatCache().hash(f);
+        return 'hashed';
+      } catch (e) {
+        return e instanceof UnreadableInput ? e.diagnostic : e;
+      }
+    };
+    const message = (what: string) => `became ${what} after the context was listed, so rep does not read it; build again once nothing is changing it`;
+    expect(said(files[0]!)).toEqual({ file: 'a.txt', message: message('a link') });
+    // No writer: a blocking open would wait for one for ever.
+    expect(said(files[1]!)).toEqual({ file: 'b.txt', message: message('no longer a regular file') });
+    expect(said(files[2]!)).toBe('hashed');
+    expect(firstRehashedOther(hashed)).toBe('a.txt');
+    expect(firstRehashedOther(hashed.slice(1))).toBe('b.txt');
+    expect(firstRehashedOther(hashed.slice(2))).toBeUndefined();
   });
 
   it('keeps no row of a file changed too recently by its ctime, whatever its mtime says (touch -d, rsync -t, tar -x set an old one)', () => {
