@@ -118,7 +118,8 @@ image:
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise((r) => setTimeout(r, 1500));
-    expect(stdout).toBe('');
+    // Nothing built yet; said once that it waits, and for whom.
+    expect(stdout).toBe(`wait    another rep build (pid ${process.pid}) holds the project (.rep/build.pid); waiting for it, Ctrl-C to stop\n`);
     held.release();
     expect(await exited).toBe(0);
     expect(stdout).toContain('rep: built 3 of 3 steps');
