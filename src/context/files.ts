@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fail, ok, type FileProblem, type Result } from '../diag.js';
 import { STATE_DIR } from '../state/paths.js';
 import type { DockerIgnore } from './dockerignore.js';
-import { utf8Name } from '../utf8.js';
+import { goText, utf8Name } from '../utf8.js';
 
 
 export interface ContextFile {
@@ -179,11 +179,13 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
       // rep's own state is never part of the context.
       if (rel === STATE_DIR) continue;
       if (!d.utf8) {
-        // Never asked of .dockerignore: a pattern would see Node's reading of the bytes (a cut sequence is one
-        // U+FFFD), where Docker's Go steps through them one byte at a time ("x?" left out a name Docker sends).
-        // A folder .dockerignore leaves out whole is never read, so what is in it is never asked.
-        const mend = dirRel === '' ? 'rename it' : 'rename it, or exclude the folder that holds it in .dockerignore';
-        unnamable.push({ file: rel, message: `a name in the build context that is not UTF-8, which rep cannot key, copy, record or match against .dockerignore as Docker does; ${mend}` });
+        // Asked of .dockerignore as Docker's Go reads the bytes, one U+FFFD for each byte of a sequence that is not
+        // UTF-8 (Node's reading, one U+FFFD for a cut sequence, had "x?" leave out a name Docker sends): a name it
+        // leaves out is passed over, as Docker does (an allow-list .dockerignore, `*` then `!src`, is common);
+        // one it would send is an error, since rep can neither key nor copy it.
+        const asGo = dirRel ? `${dirRel}/${goText(d.raw)}` : goText(d.raw);
+        if (d.dir ? ignore.canSkipDir(asGo) : ignore.excludes(asGo)) continue;
+        unnamable.push({ file: rel, message: 'a name in the build context that is not UTF-8, which rep cannot key, copy or record; rename it, or exclude it in .dockerignore' });
         continue;
       }
       if (d.dir) {
@@ -214,11 +216,12 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
   return unnamable.length ? fail(...unnamable) : ok(out.sort(byPath));
 }
 
-/** An entry of a folder: its name as text, and whether that is its bytes (else they are not UTF-8, and `name` holds U+FFFD for them). */
+/** An entry of a folder: its name as text, and whether that is its bytes (else they are not UTF-8, and `name` holds U+FFFD for them), and the bytes. */
 export interface FolderEntry {
   name: string;
   utf8: boolean;
   dir: boolean;
+  raw: Buffer;
 }
 
 /**
@@ -230,7 +233,7 @@ export function folderEntries(abs: string): FolderEntry[] {
   return readdirSync(abs, { withFileTypes: true, encoding: 'buffer' }).map((d: Dirent<Buffer>) => {
     const name = d.name.toString('utf8');
     const utf8 = !name.includes('\uFFFD') || utf8Name(d.name) !== undefined;
-    return { name, utf8, dir: d.isDirectory() };
+    return { name, utf8, dir: d.isDirectory(), raw: d.name };
   });
 }
 
