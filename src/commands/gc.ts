@@ -24,6 +24,9 @@ import { formatSize, isRealDir, lexists } from '../safefs.js';
 import { parseImageRef } from '../lock/reference.js';
 import { readState, stateDirProblem } from '../state/state.js';
 
+/** How long gc waits for the build mutex: long enough to take over what a killed build left, not for a build. */
+const GC_WAIT_MS = 1_000;
+
 export interface GcOptions extends GcPolicy {
   engine: Engine;
   /** Say what would be removed; remove nothing, write nothing. */
@@ -60,7 +63,8 @@ export async function gc(paths: PathOptions, opts: GcOptions): Promise<Result<Gc
   // Without an engine there are no images to weigh, and dropping states from the history would forget real ones.
   if (opts.engine.name === 'none') return fail({ kind: 'flag', flag: '--engine none', message: 'rep gc needs an engine (docker or podman): the none engine has no images' });
   // Nothing recorded (never built here): nothing to remove, and no .rep/ made for it.
-  const held = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, 0);
+  // A moment, not a build's time: a claim a killed build left is removed at the first try, and taken at the next.
+  const held = opts.dryRun || !isRealDir(stateDir(contextDir)) ? undefined : await acquireMutex(contextDir, GC_WAIT_MS);
   if (held && !held.ok) return held;
   const mutex = held?.value;
   try {

@@ -179,28 +179,27 @@ export function takeOver(file: string, stale: string | undefined, mine: string):
 
 /**
  * Makes the claim `claim` this process's (true), unless a live build holds it.
- * One a build killed while it held it left is removed and made again in the
- * same call: removed and left for the next try, a gc (which does not wait)
- * found the project busy, held by no build (a review).
+ * One a build killed while it held it left is removed, and the next try makes
+ * it: made again in the same call, two builds that found it dead at once could
+ * each remove the other's new claim and both hold the project (a review); rep
+ * gc waits a moment for the mutex (commands/gc.ts) rather than say busy.
  */
 function takeClaim(claim: string): boolean {
   // The claim names its holder from the moment it is there (written whole, then linked into place, as the
   // mutex is): one made in place was empty for a moment, and another build took it for a dead one's.
   const tmp = ownedBeside(claim);
   try {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        linkSync(tmp, claim);
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const text = textAt(claim);
-      if (typeof text === 'string' && heldBy(text, claim) !== undefined) return false;
-      // Whatever else is there goes, a folder too (rm without recursive threw EISDIR on every build); rmSync
-      // removes a link itself, never what it leads to.
-      rmSync(claim, { recursive: true, force: true });
+    try {
+      linkSync(tmp, claim);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
+    const text = textAt(claim);
+    if (typeof text === 'string' && heldBy(text, claim) !== undefined) return false;
+    // Whatever else is there goes, a folder too (rm without recursive threw EISDIR on every build); rmSync
+    // removes a link itself, never what it leads to.
+    rmSync(claim, { recursive: true, force: true });
     return false;
   } finally {
     rmSync(tmp, { force: true });
