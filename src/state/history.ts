@@ -4,17 +4,19 @@
 // made or used and which of them recent states still need. Bounded: past
 // MAX_STATES lines, the oldest are merged into one line (their keys stay known
 // until gc removes their images). More lines (`{"dropped":[...],"engine":...}`),
-// first, oldest first, hold the keys of states gc dropped whose images it did
+// after the states, oldest first, hold the keys of states gc dropped whose images it did
 // not remove, each with the engine that gc ran against (Engine.store): it
 // did not have them (they may be podman's, another DOCKER_HOST's) or refused;
 // a gc against another engine that has them removes them, and one against the
 // same engine that still lists none of them forgets them (commands/gc.ts).
 // Pending lines (`{"pending":[...],"engine":...}`), after the dropped ones,
-// hold the keys a build is about to tag rep-cache that no line names yet,
+// hold the keys a build is about to tag rep-cache that no state, no dropped
+// line and no pending line of its image store names yet, with that store,
 // written before it tags them: a build killed before it writes its state (or
 // one that fails after tagging) leaves images gc would otherwise never know.
-// A state line that names them makes them its own; gc removes the rest that
-// engine lists (under the build mutex: no build of the project runs). Read as
+// The state the build writes makes its store's pending keys its own; gc
+// removes the rest that store lists (under the build mutex: no build of the
+// project runs), and keeps another store's lines for a gc against it. Read as
 // hostile input (a cloned repository may carry a .rep/): bounded, no links,
 // and only well-formed keys under this user's seal count.
 import { lstatSync } from 'node:fs';
@@ -186,7 +188,9 @@ export function pendingRecorder(contextDir: string, store: Promise<string>): (ke
   return async (key) => {
     const engine = await store;
     history ??= readHistoryFile(contextDir);
-    known ??= new Set([...history.states.flat(), ...[...history.dropped, ...history.pending].flatMap((d) => d.keys)]);
+    // Another store's pending key is not known here: that line stands for its own store's image (a killed podman
+    // build's key, built again on docker, left docker's image to no gc: a review).
+    known ??= new Set([...history.states.flat(), ...history.dropped.flatMap((d) => d.keys), ...history.pending.filter((d) => d.engine === engine).flatMap((d) => d.keys)]);
     if (known.has(key) || !KEY.test(key)) return;
     const line = lineOf(contextDir, [key], 'pending', engine);
     if (line === undefined) return;

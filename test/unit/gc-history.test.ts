@@ -332,6 +332,18 @@ describe('the images of a build that wrote no state (killed, or failed after tag
     expect(r.ok && formatGc(r.value, false)).toBe(`removed rep-cache:${hex(2)} (10 bytes)\nrep gc: removed 1 step images (10 bytes); kept 3 (30 bytes)`);
   });
 
+  it("records a key another image store's pending line names: that line stands for the other store's image (a review: docker's was left to no gc)", async () => {
+    project([[1]]);
+    await pendingRecorder(dir, Promise.resolve('podman store /x'))(key(2));
+    await pendingRecorder(dir, Promise.resolve('docker daemon A'))(key(2));
+    expect(readHistoryFile(dir).pending).toEqual([{ engine: 'podman store /x', keys: [key(2)] }, { engine: 'docker daemon A', keys: [key(2)] }]);
+    const docker = storeEngine('docker daemon A', [{ n: [1] }, { n: [2] }]);
+    const r = await gc({ cwd: dir }, { engine: docker.engine });
+    expect(r.ok && r.value.removed.map((i) => i.key)).toEqual([key(2)]);
+    // The podman line stays for a gc against podman.
+    expect(readHistoryFile(dir).pending).toEqual([{ engine: 'podman store /x', keys: [key(2)] }]);
+  });
+
   it('forgets without a word a pending key the engine does not list (the build was killed before it tagged it)', async () => {
     project([[1]]);
     await pendingRecorder(dir, Promise.resolve('docker daemon A'))(key(2));
