@@ -141,14 +141,15 @@ export function keysOtherProjectsUse(contextDir: string, env: NodeJS.ProcessEnv 
       continue;
     }
     // A state.json too large: its history's newest line may still name its keys, but gc says it did not read it all.
-    if (r?.ok === false && r.code === 'EFBIG') out.passedOver++;
+    const tooLarge = r?.ok === false && r.code === 'EFBIG';
     if (r?.ok) {
       out.read += r.bytes.length;
       for (const k of stateKeys(r.bytes.toString('utf8'))) out.keys.add(k);
     }
     const newest = readNewestState(dir, Math.min(OTHER_HISTORY_TAIL, budget - out.read));
     out.read += newest.read;
-    if (newest.missed) out.passedOver++;
+    // Once for the project, whatever of it was not read.
+    if (tooLarge || newest.missed) out.passedOver++;
     for (const k of newest.keys) out.keys.add(k);
   }
   return out;

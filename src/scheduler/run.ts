@@ -240,9 +240,14 @@ export async function runBuild(project: Project, engine: Engine, plan: Plan, opt
         }
         // Keyed now, before the step is said built and before a later step builds FROM it (it waits for this one);
         // a tag the key had (a build of the same inputs meanwhile) is moved to this image.
+        // Recorded only when the tag is not there: one another build made (the same key, meanwhile) is its own.
         try {
-          // Recorded only when the tag is not there: one another build made (the same key, meanwhile) is its own.
           if (opts.beforeTag && !(await engine.hasImage(cacheRef(key)))) await opts.beforeTag(key);
+        } catch (e) {
+          await discard(engine, r.imageId);
+          throw new StepFailure(`cannot record the step's key before tagging its image (.rep/history.jsonl): ${(e as Error).message}`, '');
+        }
+        try {
           await engine.tag(r.imageId, cacheRef(key));
         } catch (e) {
           await discard(engine, r.imageId);

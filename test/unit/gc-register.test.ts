@@ -234,6 +234,10 @@ describe("reading another project's .rep/", () => {
     const tail = statSync(history(b)).size - 1000;
     const r = keysOtherProjectsUse(a, process.env, tail);
     expect([[...r.keys], r.passedOver]).toEqual([[], 1]);
+    // A state.json too large as well: still one project passed over.
+    writeFileSync(state(b), stateOf(2, { pad: 'x'.repeat(OTHER_STATE_LIMIT) }));
+    expect(keysOtherProjectsUse(a, process.env, tail).passedOver).toBe(1);
+    rmSync(state(b));
     // Read whole, B's state is found.
     expect([...keysOtherProjectsUse(a).keys]).toEqual([key(2)]);
   });

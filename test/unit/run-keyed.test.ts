@@ -171,6 +171,22 @@ describe("a step's image is keyed by rep, after its inputs are checked, not by t
     }
   });
 
+  it('is not tagged when its key cannot be recorded first: the image goes, and the step fails saying so', async () => {
+    const dir = makeProject({ Repfile: REPFILE, 'app.txt': 'AAAA' });
+    dirs.push(dir);
+    const engine = new Store(dir);
+    const { p, index, plan } = planned(dir);
+    const failures: string[] = [];
+    const r = await runBuild(p, engine, plan.value, {
+      jobs: 1, tag: false, context: index.value,
+      beforeTag: async () => { throw new Error('ENOSPC: no space left on device'); },
+      onEvent: (e) => void (e.type === 'step-failed' && failures.push(e.tail.join('\n') || JSON.stringify(e))),
+    });
+    expect(r.ok).toBe(false);
+    expect(engine.calls.some((c) => c.startsWith(`tag `) && c.endsWith(cacheRef(plan.value.steps[0]!.key)))).toBe(false);
+    expect(JSON.stringify(failures)).toContain("cannot record the step's key before tagging its image (.rep/history.jsonl): ENOSPC");
+  });
+
   it('is not tagged when an input changed while the engine read it: the image is untagged again by a name of its own, and goes', async () => {
     const dir = makeProject({ Repfile: TWO, 'app.txt': 'AAAA' });
     dirs.push(dir);
