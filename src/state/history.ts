@@ -69,7 +69,7 @@ export function readHistory(contextDir: string): HistoryEntry[] {
   return readHistoryFile(contextDir).states;
 }
 
-/** The states and the dropped keys .rep/history.jsonl holds (none when it cannot be read). */
+/** The states, the dropped keys and the pending keys .rep/history.jsonl holds (none when it cannot be read). */
 export function readHistoryFile(contextDir: string): History {
   const out: History = { states: [], dropped: [], pending: [], appendable: true, own: true };
   const file = stateFileToRead(contextDir, 'history');
@@ -139,7 +139,7 @@ function parseLine(contextDir: string, line: string): { kind: LineKind; keys: Hi
 const isEngine = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256 && !/[\0\n]/.test(x);
 
 /**
- * What a line's seal covers: its kind, a dropped line's engine, and its keys, sorted (seal.ts). A state's line keeps the
+ * What a line's seal covers: its kind, a dropped or pending line's engine, and its keys, sorted (seal.ts). A state's line keeps the
  * form it had before dropped lines, and a dropped line without an engine the form it had before they named one.
  */
 const sealed = (kind: LineKind, keys: readonly string[], engine?: string) => `rep history${kind !== 'keys' ? ` ${kind}` : ''}${engine !== undefined ? `\0${engine}` : ''}\0${keys.join(' ')}`;
@@ -178,7 +178,8 @@ export function appendHistory(contextDir: string, keys: Iterable<string>, store?
  * A build's record of the images it is about to tag rep-cache: called with
  * each key before its tag (or before the engine builds an image under it),
  * it writes a pending line, with the image store the build runs against
- * (Engine.store), for a key no line of the history names yet. The history is
+ * (Engine.store), for a key no state, no dropped line and no pending line of
+ * that store names yet. The history is
  * read once: the build holds the project's mutex, and gc (the other writer)
  * takes it too.
  */
