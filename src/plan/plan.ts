@@ -11,6 +11,7 @@ import { materialOf, type State, type StepRecord } from '../state/state.js';
 import type { EngineFacts, StepMaterial } from './key.js';
 import { Planner } from './planner.js';
 import type { Reason } from './reasons.js';
+import { WRITE_REFUSED } from '../safefs.js';
 
 export type Freshness = 'fresh' | 'stale';
 
@@ -84,9 +85,6 @@ export function resolveAllInputs(dag: Dag, ctx: BuildContext, walked?: ContextIn
   return errors.length ? fail(...errors) : ok(inputs);
 }
 
-/** Why a file cannot be written where it is: the folder's permissions, a read-only or full file system. */
-const CANNOT_WRITE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
-
 /** Resolved input files, hashed through the stat cache (which is saved when it can be). */
 export function hashResolved(resolved: Map<string, readonly ContextFile[]>, cache: StatCache): Map<string, HashedFile[]> {
   const inputs = new Map([...resolved].map(([name, files]) => [name, cache.hashAll(files)] as const));
@@ -94,7 +92,7 @@ export function hashResolved(resolved: Map<string, readonly ContextFile[]>, cach
   try {
     cache.save();
   } catch (e) {
-    if (!CANNOT_WRITE.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    if (!Object.hasOwn(WRITE_REFUSED, (e as NodeJS.ErrnoException).code ?? '')) throw e;
   }
   return inputs;
 }

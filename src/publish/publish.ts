@@ -26,7 +26,7 @@ import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { readInside } from './bundlefs.js';
-import { createExclusive, lexists, tempBeside, TEXT_LIMIT } from '../safefs.js';
+import { createExclusive, lexists, tempBeside, TEXT_LIMIT, WRITE_REFUSED } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
 export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfile'> {
@@ -118,15 +118,8 @@ function writeProblem(folder: string): string | undefined {
 /** An errno of a write, in words (an errno said alone is not a message). */
 function cannotWrite(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
+  if (code !== undefined && Object.hasOwn(WRITE_REFUSED, code)) return WRITE_REFUSED[code]!;
   switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'a read-only file system';
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return 'no space left';
     case 'ENOTDIR':
       return 'a part of the path is not a folder';
     case 'ENOENT':
