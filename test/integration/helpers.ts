@@ -33,13 +33,22 @@ export interface Built {
   events: BuildEvent[];
   /** Steps the engine built. */
   built: string[];
+  /** What the failed steps said (step, exit code, error, log tail), for an assertion's message; '' when none failed. */
+  failed: string;
+}
+
+/** The failed steps of a build's events, as one text a failing assertion prints. */
+function failures(events: BuildEvent[]): string {
+  return events
+    .flatMap((e) => (e.type === 'step-failed' ? [`${e.step}: exit ${e.exitCode}${e.error ? `: ${e.error}` : ''}${e.engineDown ? ` (engine: ${e.engineDown})` : ''}\n  ${e.tail.join('\n  ')}`] : []))
+    .join('\n');
 }
 
 export async function buildIn(dir: string, engine: CliEngine, opts: { jobs?: number; network?: string } = {}): Promise<Built> {
   const events: BuildEvent[] = [];
   const r = await build(open(dir), { engine, jobs: opts.jobs ?? 4, network: opts.network, onEvent: (e) => events.push(e) });
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
-  return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])) };
+  return { record: r.value, events, built: events.flatMap((e) => (e.type === 'step-built' ? [e.step] : [])), failed: failures(events) };
 }
 
 /**
