@@ -5,7 +5,7 @@
 // hashed since, appended to .rep/statcache.jsonl: an edit does not rewrite a
 // row per file of the context (15 MB at 100k files).
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, lstatSync, readSync, rmSync } from 'node:fs';
 import { appendNoFollow, readBounded } from '../safefs.js';
 import { readJsonFile, writeFileAtomic } from '../state/files.js';
 import { stateDir, statePath } from '../state/paths.js';
@@ -29,11 +29,6 @@ const hashedFile = (f: ContextFile, sha256: string): HashedFile =>
   f.target === undefined
     ? { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, sha256 }
     : { path: f.path, abs: f.abs, type: f.type, mode: f.mode, size: f.size, stamp: f.stamp, target: f.target, sha256 };
-
-/** The sha256 of a file of rep's own (a bundle's); a file of the context is hashed with sha256Listed. */
-export function sha256File(abs: string): string {
-  return sha256Fd(openSync(abs, 'r'));
-}
 
 /**
  * The sha256 of a file the walk listed, opened as the archive opens it (openListedFile): a link put

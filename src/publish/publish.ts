@@ -1,5 +1,5 @@
 // `rep publish`: build, then write the bundle that goes with the paper.
-import { closeSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { prettyJson } from '../canonical.js';
@@ -7,7 +7,7 @@ import { build, type BuildOptions } from '../build.js';
 import { contextFiles, type BuildContext } from '../context/context.js';
 import { directoryCounts, parentOf } from '../emit/copies.js';
 import { statLine, symlinkEscape, type ContextFile } from '../context/files.js';
-import { sha256File, sha256Hex } from '../context/hash.js';
+import { sha256Listed, sha256Hex } from '../context/hash.js';
 import { ArchiveReadError, asEntries, sourceDateEpoch, writeTarFile } from '../context/tar.js';
 import { fail, ok, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
@@ -374,7 +374,7 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
 
   const describe = (name: string): CrateFile => {
     const [encodingFormat, description] = FORMATS[name] ?? ['application/octet-stream', name];
-    return { path: name, sha256: sha256File(path.join(stage, name)), size: statSync(path.join(stage, name)).size, encodingFormat, description };
+    return { path: name, sha256: sha256Listed(path.join(stage, name)), size: lstatSync(path.join(stage, name)).size, encodingFormat, description };
   };
   const times = statement.predicate.runDetails.metadata;
   const crate = roCrate({
@@ -391,7 +391,7 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
   });
   put('ro-crate-metadata.json', prettyJson(crate));
 
-  const hashes = new Map(bundleFiles(stage).filter((f) => !UNSUMMED.has(f)).map((f) => [f, sha256File(path.join(stage, f))]));
+  const hashes = new Map(bundleFiles(stage).filter((f) => !UNSUMMED.has(f)).map((f) => [f, sha256Listed(path.join(stage, f))]));
   const sums = [...hashes].map(([f, sha]) => `${sha}  ${f}\n`).join('');
   const bundleSha256 = sha256Hex(sums);
   const cite = { title, tag: recipe.image.tag, imageDigest, bundleSha256, publish: recipe.publish };
