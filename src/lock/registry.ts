@@ -53,6 +53,17 @@ function leadsAstray(to: URL, insecure: boolean): string | undefined {
 class Astray extends Error {}
 
 /**
+ * Node's fetch checks no certificate when NODE_TLS_REJECT_UNAUTHORIZED=0 (a setting CI jobs leave behind), for every
+ * host; rep checks them beyond loopback whatever the environment says (SECURITY.md), so it asks nothing over https
+ * then. The environment is not changed: rep is also a library, and the variable is its caller's.
+ */
+class TlsOff extends Error {
+  constructor(to: URL) {
+    super(`NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off, and rep checks them for every registry beyond loopback: unset it (rep did not connect to ${clip(to.host, 100)})`);
+  }
+}
+
+/**
  * fetch, following at most MAX_HOPS redirects, each checked by leadsAstray
  * (fetch's own would follow one from https to plain http, or anywhere). The
  * Authorization header goes to the origin it was made for, and no other.
@@ -63,6 +74,7 @@ async function ask(url: string, init: { method: string; headers: Record<string, 
   for (let hop = 0; ; hop++) {
     const headers = { ...init.headers };
     if (at.origin !== origin) delete headers.Authorization;
+    if (at.protocol === 'https:' && process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') throw new TlsOff(at);
     const res = await fetch(at, { ...init, headers, redirect: 'manual' });
     const location = res.headers.get('location');
     if (!REDIRECT.has(res.status) || location === null) return res;
@@ -163,6 +175,7 @@ export async function resolveDigest(text: string, at: InFile): Promise<Result<st
     }
   } catch (e) {
     if (e instanceof Astray) return unanswered(`registry ${ref.registry} ${e.message}`);
+    if (e instanceof TlsOff) return unanswered(`registry ${ref.registry}: ${e.message}`);
     return unanswered(`cannot reach registry ${ref.registry} (${(e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message})`);
   }
   if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);

@@ -1,10 +1,12 @@
 // rep lock writes only digests rep reads back (sha256: and 64 lowercase hex
 // digits, what FROM name@digest takes), whatever the Repfile or the registry
 // says, and writes again a lock that is not valid rather than refuse it.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lock } from '../../src/commands/lock.js';
@@ -161,6 +163,55 @@ describe('rep lock asks a registry', () => {
       expect(other.asked).toEqual(['HEAD /v2/x/manifests/1']);
     } finally {
       await Promise.all([reg.close(), other.close()]);
+    }
+  });
+});
+
+/** A self-signed certificate for CN=x, made by openssl in a folder removed at once. */
+function selfSigned(): { key: string; cert: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rep-tls-'));
+  try {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=x', '-nodes'], { cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl: ${r.stderr.toString()}`);
+    return { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('rep lock checks certificates', () => {
+  const at = { file: 'Repfile', span: { start: { line: 3, col: 7 }, end: { line: 3, col: 8 } } };
+  it('of every registry beyond loopback whatever the environment says: with NODE_TLS_REJECT_UNAUTHORIZED=0 it asks nothing over https', async () => {
+    // An https registry with a certificate no one vouches for, answering a digest to whoever connects.
+    const tls = createHttpsServer(selfSigned(), (_req, res) => void res.writeHead(200, { 'Docker-Content-Digest': GOOD }).end());
+    let connections = 0;
+    tls.on('connection', () => connections++);
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const tlsPort = (tls.address() as AddressInfo).port;
+    const reg = await registry((_req, res) => void res.writeHead(302, { Location: `https://127.0.0.1:${tlsPort}/v2/x/manifests/1` }).end());
+    const said = async (image: string) => {
+      const r = await resolveDigest(image, at);
+      return r.ok ? r.value : r.errors[0]!.message.replaceAll(String(reg.port), 'PORT').replaceAll(String(tlsPort), 'TLS');
+    };
+    const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    try {
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      expect(await said(`127.0.0.1:${reg.port}/x:1`)).toBe('registry 127.0.0.1:PORT: NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off, and rep checks them for every registry beyond loopback: unset it (rep did not connect to 127.0.0.1:TLS)');
+      expect(connections).toBe(0);
+      // Docker Hub is https from the first question: not asked (no network is needed to see it).
+      expect(await said('busybox:1')).toBe('registry docker.io: NODE_TLS_REJECT_UNAUTHORIZED=0 turns certificate checks off, and rep checks them for every registry beyond loopback: unset it (rep did not connect to registry-1.docker.io)');
+      // A loopback registry over plain http has no certificate to check: asked as before.
+      answer = GOOD;
+      expect(await said(`127.0.0.1:${port}/x:1`)).toBe(GOOD);
+      expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).toBe('0');
+      // With the checks on, the certificate is refused.
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      expect(await said(`127.0.0.1:${reg.port}/x:1`)).toMatch(/^cannot reach registry 127\.0\.0\.1:PORT \(.*self[- ]signed certificate/);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+      tls.closeAllConnections();
+      await Promise.all([reg.close(), new Promise<void>((r) => tls.close(() => r()))]);
     }
   });
 });
