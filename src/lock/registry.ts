@@ -43,13 +43,20 @@ const MAX_HOPS = 3;
 const TOKEN_LIMIT = 64 << 10;
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
-/** Why rep may not go to `to` from a question to a registry (a redirect, a token realm), or undefined: https anywhere, plain http only from a loopback registry to a loopback host. */
+/**
+ * Why rep may not go to `to` from a question to a registry (a redirect, a token realm), or undefined: https anywhere,
+ * plain http only from a loopback registry to a loopback host, and never a URL with a user name or password (rep sends
+ * no credentials, and fetch refuses one, echoing it whole).
+ */
 function leadsAstray(to: URL, insecure: boolean): string | undefined {
+  const where = clip(`${to.protocol}//${to.host}`, 100);
+  if (to.username !== '' || to.password !== '') return `${where} with a user name or password in the URL, and rep sends no credentials`;
   if (to.protocol === 'https:') return undefined;
   if (to.protocol === 'http:' && insecure && isLoopback(to.hostname.replace(/^\[(.*)\]$/, '$1'))) return undefined;
-  return `${to.protocol}//${to.host}, which is not https`;
+  return `${where}, which is not https`;
 }
 
+/** A registry that leads where rep does not go: said after "registry NAME ". */
 class Astray extends Error {}
 
 /**
@@ -137,7 +144,7 @@ async function anonymousToken(challenge: Record<string, string>, repository: str
   const res = await ask(realm.href, { method: 'GET', headers: { Accept: 'application/json' }, signal }, insecure);
   if (!res.ok) {
     await res.body?.cancel();
-    throw new Astray(`gave no token (${realm.host} answered ${res.status})`);
+    throw new Astray(`gave no token (${clip(realm.host, 100)} answered ${res.status})`);
   }
   const body = await bodyWithin(res, TOKEN_LIMIT);
   if (body === undefined) throw new Astray(`gave a token answer larger than ${TOKEN_LIMIT} bytes`);
@@ -176,7 +183,9 @@ export async function resolveDigest(text: string, at: InFile): Promise<Result<st
   } catch (e) {
     if (e instanceof Astray) return unanswered(`registry ${ref.registry} ${e.message}`);
     if (e instanceof TlsOff) return unanswered(`registry ${ref.registry}: ${e.message}`);
-    return unanswered(`cannot reach registry ${ref.registry} (${(e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message})`);
+    // What the network stack says can quote the URL it was given: clipped.
+    const why = (e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message;
+    return unanswered(`cannot reach registry ${ref.registry} (${clip(why)})`);
   }
   if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);
   if (res.status === 401) return unanswered(`registry ${ref.registry} answered 401 for ${text}: it wants credentials, and rep lock asks as anyone (pin the digest in the Repfile: name@sha256:…)`);

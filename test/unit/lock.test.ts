@@ -165,6 +165,30 @@ describe('rep lock asks a registry', () => {
       await Promise.all([reg.close(), other.close()]);
     }
   });
+
+  it('to no URL with a user name or password, a redirect or a token realm, and says so without echoing it', async () => {
+    let to = '';
+    let realm = '';
+    const reg = await registry((req, res) => {
+      if (realm) return void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${realm}"` }).end();
+      res.writeHead(302, { Location: to }).end();
+    });
+    const said = async () => {
+      const r = await resolveDigest(`127.0.0.1:${reg.port}/x:1`, at);
+      return r.ok ? r.value : r.errors[0]!.message.replace(String(reg.port), 'PORT');
+    };
+    try {
+      // fetch refuses such a URL itself, with an error that quotes it whole: 12 KB of a line.
+      to = `http://a:${'b'.repeat(12_000)}@127.0.0.1:1/x`;
+      expect(await said()).toBe('registry 127.0.0.1:PORT redirects to http://127.0.0.1:1 with a user name or password in the URL, and rep sends no credentials');
+      to = 'https://me@registry.example.org/v2/x/manifests/1';
+      expect(await said()).toBe('registry 127.0.0.1:PORT redirects to https://registry.example.org with a user name or password in the URL, and rep sends no credentials');
+      realm = `https://u:${'p'.repeat(12_000)}@auth.example.org/token`;
+      expect(await said()).toBe('registry 127.0.0.1:PORT asks for a token from https://auth.example.org with a user name or password in the URL, and rep sends no credentials');
+    } finally {
+      await reg.close();
+    }
+  });
 });
 
 /** A self-signed certificate for CN=x, made by openssl in a folder removed at once. */
