@@ -2,7 +2,7 @@
 // `rep lock` ran. Committed next to the Repfile; builds then use name@sha256:….
 import path from 'node:path';
 import { isJsonMap, JsonDepthError, prettyJson, shallowJson } from '../canonical.js';
-import { fail, ok, type Result } from '../diag.js';
+import { clip, fail, ok, type Result } from '../diag.js';
 import type { Dag } from '../graph/dag.js';
 import { writeFileAtomic } from '../state/files.js';
 import { readBounded, TEXT_LIMIT } from '../safefs.js';
@@ -33,15 +33,17 @@ export function lockProblem(value: unknown): string | undefined {
   for (const [ref, digest] of Object.entries(value.images)) {
     const bad = imageRefProblem(ref);
     if (bad) return `images: ${bad}`;
+    // A valid reference may still be long: its digest has no bound.
+    const key = `images[${JSON.stringify(clip(ref))}]`;
     if (typeof digest !== 'string' || !LOCK_DIGEST.test(digest)) {
       // Only a string is quoted: String() of a list nested a million deep overflows the stack.
       const said = typeof digest === 'string' ? JSON.stringify(digest.slice(0, 100)) : `a ${Array.isArray(digest) ? 'list' : digest === null ? 'null' : typeof digest}`;
-      return `images[${JSON.stringify(ref)}]: ${said} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
+      return `${key}: ${said} is not a digest (sha256: and 64 hex digits); run rep lock to write it again`;
     }
     // A reference that names its digest is built from that one: a lock naming another would build what the Repfile does not say.
     const own = parseImageRef(ref).digest;
     if (own !== undefined && own !== digest) {
-      return `images[${JSON.stringify(ref)}]: ${JSON.stringify(digest)} is not the digest the reference names; run rep lock to write it again`;
+      return `${key}: ${JSON.stringify(digest)} is not the digest the reference names; run rep lock to write it again`;
     }
   }
   return undefined;

@@ -1,6 +1,8 @@
 // Image references as Docker reads them: [registry/]repository[:tag][@digest],
 // with the grammar of distribution/reference to tell a valid one from a bad one.
 
+import { clip } from '../diag.js';
+
 // distribution/reference's regexp.go, piece by piece.
 const ALNUM = '[a-z0-9]+';
 const SEPARATOR = '(?:[._]|__|-+)';
@@ -28,10 +30,12 @@ const NAME_MAX = 255;
 export function imageRefProblem(text: string, opts: { digest?: boolean } = {}): string | undefined {
   const digestOk = opts.digest ?? true;
   const shape = digestOk ? '[REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim' : '[REGISTRY[:PORT]/]NAME[:TAG], e.g. paper/analysis:1.0';
-  const bad = (why: string) => `${JSON.stringify(text)} is not an image reference: ${why}`;
+  // A lock's key or a Repfile's base may be megabytes long: quoted clipped.
+  const quoted = () => JSON.stringify(clip(text));
+  const bad = (why: string) => `${quoted()} is not an image reference: ${why}`;
   const at = text.indexOf('@');
   const digest = at >= 0 ? text.slice(at + 1) : undefined;
-  if (digest !== undefined && !digestOk) return `${JSON.stringify(text)} has a digest; image.tag is ${shape}`;
+  if (digest !== undefined && !digestOk) return `${quoted()} has a digest; image.tag is ${shape}`;
   let name = at >= 0 ? text.slice(0, at) : text;
   let tag: string | undefined;
   const colon = name.lastIndexOf(':');

@@ -250,6 +250,21 @@ describe('a Repfile.lock', () => {
     if (!p.ok) expect(p.errors.map((e) => e.message)).toEqual(['nested more than 64 levels deep, which no lock is; run rep lock to write it again']);
   });
 
+  it('that is hostile is refused in a line of bounded length: a key of megabytes is quoted clipped', () => {
+    const dir = project('busybox:latest');
+    const refused = (images: Record<string, string>) => {
+      writeFileSync(path.join(dir, 'Repfile.lock'), JSON.stringify({ lockVersion: 1, images }));
+      const p = openProject({ cwd: dir });
+      return p.ok ? 'ok' : p.errors.map((e) => e.message).join('\n');
+    };
+    const a = 'a'.repeat(300);
+    expect(refused({ [`${'a'.repeat(3 << 20)}!`]: 'x' })).toBe(`images: "${a}…" is not an image reference: expected [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim`);
+    // A valid reference whose digest goes on for a megabyte.
+    const long = `busybox@sha256:${'a'.repeat(1 << 20)}`;
+    expect(refused({ [long]: 'x' })).toBe(`images[${JSON.stringify(`${long.slice(0, 300)}…`)}]: "x" is not a digest (sha256: and 64 hex digits); run rep lock to write it again`);
+    expect(refused({ [long]: GOOD })).toBe(`images[${JSON.stringify(`${long.slice(0, 300)}…`)}]: "${GOOD}" is not the digest the reference names; run rep lock to write it again`);
+  });
+
   it('may not pin a reference that names its digest to another one (the build used the lock\'s, the Repfile showed its own)', () => {
     const own = `sha256:${'aa'.repeat(32)}`;
     const dir = project(`busybox@${own}`);
@@ -263,6 +278,12 @@ describe('a Repfile.lock', () => {
 });
 
 describe('an image reference', () => {
+  it('that is not one is quoted clipped in the Repfile\'s diagnostic too', () => {
+    const p = openProject({ cwd: project(`${'a'.repeat(3 << 20)}!`) });
+    expect(p.ok).toBe(false);
+    if (!p.ok) expect(p.errors.map(formatDiagnostic)).toEqual([`Repfile:3:7: base: "${'a'.repeat(300)}…" is not an image reference: expected [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim`]);
+  });
+
   it('names its registry as distribution/reference splits it: a capital letter makes a registry, index.docker.io is Docker Hub', () => {
     const reg = (t: string) => [parseImageRef(t).registry, parseImageRef(t).repository];
     expect(reg('Myregistry/foo:1')).toEqual(['Myregistry', 'foo']);
