@@ -19,7 +19,7 @@ import { formatStatus, statusReport, type StepReport } from './statusreport.js';
 import { loadContext } from '../context/context.js';
 import { handOverWalk, walkContext } from '../context/files.js';
 import { sha256Hex } from '../context/hash.js';
-import { askedPlatform, engineIdentity } from '../engine/engine.js';
+import { askedPlatform, askedPlatformProblem, engineIdentity } from '../engine/engine.js';
 import { dockerSocket, imageId, serverVersion } from '../engine/socket.js';
 import { projectPaths, resolveDockerfile } from '../projectpaths.js';
 import { BUILD_OPTIONS, DEFAULT_DOCKERFILE, optionNamed, optionValue, PROJECT_OPTIONS, type BuildFlags, type ProjectFlags } from '../options.js';
@@ -189,6 +189,8 @@ async function holdingRecord(args: ProjectFlags & { engine: 'auto' | 'docker' },
   // client binary must be there all the same: the full path runs it).
   const bin = env.REP_DOCKER || 'docker';
   if (path.basename(bin) !== 'docker' || !onPath(bin, env, cwd)) return undefined;
+  // A DOCKER_DEFAULT_PLATFORM that is no one platform: the full path says so.
+  if (askedPlatformProblem(env)) return undefined;
   const socket = dockerSocket(env);
   if (!socket) return undefined;
   const refs = noopRefs(noop);

@@ -198,8 +198,16 @@ export function normalPlatform(text: string): string {
   return [os, a, ...(v ? [v] : [])].join('/');
 }
 
-/** The platform the environment asks docker to build for (DOCKER_DEFAULT_PLATFORM, which the client passes on), if any. */
-export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => (env.DOCKER_DEFAULT_PLATFORM?.trim() ? normalPlatform(env.DOCKER_DEFAULT_PLATFORM) : undefined);
+/**
+ * The platform the environment asks docker to build for (DOCKER_DEFAULT_PLATFORM, which the client passes on), if
+ * any: only one platform is (a list, or a newline and an escape, went into keys, the no-op record and the
+ * provenance: a review). selectEngine refuses one that is not (askedPlatformProblem), and the quick path gives up.
+ */
+export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => (env.DOCKER_DEFAULT_PLATFORM?.trim() ? checkedPlatform(env.DOCKER_DEFAULT_PLATFORM) : undefined);
+
+/** Why DOCKER_DEFAULT_PLATFORM, when set, names no one platform; undefined when it does or is not set. */
+export const askedPlatformProblem = (env: NodeJS.ProcessEnv): string | undefined =>
+  env.DOCKER_DEFAULT_PLATFORM?.trim() && askedPlatform(env) === undefined ? 'is not one platform (os/arch or os/arch/variant, such as linux/amd64): docker would build for it, and rep keys its steps by it' : undefined;
 
 /** The platform docker builds for: the one the environment asks for, else the server's os/arch. */
 export function dockerPlatform(env: NodeJS.ProcessEnv, server: string | undefined): string | undefined {

@@ -3,7 +3,7 @@
 import { fail, ok, type Result } from '../diag.js';
 import type { EngineChoice } from './choice.js';
 import { CliEngine } from './cli.js';
-import type { Engine } from './engine.js';
+import { askedPlatformProblem, type Engine } from './engine.js';
 import { NoneEngine } from './none.js';
 
 export { ENGINE_CHOICES, type EngineChoice } from './choice.js';
@@ -22,11 +22,16 @@ export interface Selected {
 /** The engine to use, or an engine problem saying why the one named cannot be used. */
 export async function selectEngine(choice: EngineChoice, opts: { buildkit?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Result<Selected>> {
   const make = (flavor: 'docker' | 'podman') => new CliEngine({ flavor, buildkit: opts.buildkit, env: opts.env });
+  const env = opts.env ?? process.env;
+  const platform = askedPlatformProblem(env);
+  // docker's client reads it (podman does not): refused before docker is used, as a flag would be.
+  const refused = (): Result<Selected> => fail({ kind: 'flag', flag: `DOCKER_DEFAULT_PLATFORM=${env.DOCKER_DEFAULT_PLATFORM}`, message: platform! });
   switch (choice) {
     case 'none':
       return ok({ engine: new NoneEngine() });
     case 'docker':
     case 'podman': {
+      if (choice === 'docker' && platform) return refused();
       const e = make(choice);
       if (await e.available()) return ok({ engine: e });
       return fail({ kind: 'engine', engine: choice, message: `not available (\`${e.bin} version\` failed): is the ${choice === 'docker' ? 'daemon running' : 'binary installed'}?` });
@@ -34,9 +39,8 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
     case 'auto': {
       const docker = make('docker');
       const silent = await docker.whySilent();
-      if (!silent) return ok({ engine: docker });
+      if (!silent) return platform ? refused() : ok({ engine: docker });
       // Docker the user set up (DOCKER_HOST, a client named by REP_DOCKER, or a client whose daemon is down) is not passed by in silence.
-      const env = opts.env ?? process.env;
       const why = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : silent.kind === 'no-answer' ? silent.said : env.REP_DOCKER ? `REP_DOCKER=${env.REP_DOCKER}: no such program` : undefined;
       const podman = make('podman');
       if (await podman.available()) return ok({ engine: podman, ...(why ? { notice: `docker does not answer (${why}): using podman` } : {}) });

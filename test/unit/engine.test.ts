@@ -10,6 +10,7 @@ import { build } from '../../src/build.js';
 import { CliEngine } from '../../src/engine/cli.js';
 import { EngineError, type BuildOutcome, type Engine } from '../../src/engine/engine.js';
 import { selectEngine } from '../../src/engine/select.js';
+import { formatDiagnostic } from '../../src/diag.js';
 import { isInsecure } from '../../src/lock/registry.js';
 import { seal } from '../../src/state/seal.js';
 import { nextState, type State } from '../../src/state/state.js';
@@ -195,6 +196,25 @@ describe('the platform an engine builds for', () => {
     // A version line without one (an older fake, a client that prints no platform) says none.
     const bare = new CliEngine({ flavor: 'docker', env: { PATH: fakes({ docker: { version: '20.10.24 28.2.2 <no value>/x y' } }), DOCKER_HOST: 'unix:///x.sock' } });
     expect(await bare.platform()).toBeUndefined();
+  });
+
+  it('is one platform or refused: a list, a word, or a newline and an escape reached keys, the no-op record and the provenance (a review)', async () => {
+    const dir = fakes({ docker: { version: '20.10.24 28.2.2 linux/amd64' }, podman: { version: '4.3.1 - linux/amd64' } });
+    for (const bad of ['linux/amd64,linux/arm64', 'nonsense', 'Linux/AMD64\n\x1b[31mred']) {
+      const env = { PATH: dir, DOCKER_HOST: 'unix:///nonexistent.sock', DOCKER_DEFAULT_PLATFORM: bad };
+      expect(await new CliEngine({ flavor: 'docker', env }).platform(), bad).toBe('linux/amd64');
+      expect(await new CliEngine({ flavor: 'docker', env }).identity(), bad).toBe('docker 20.10.24');
+      for (const choice of ['docker', 'auto'] as const) {
+        const r = await selectEngine(choice, { env });
+        expect(r.ok, `${choice} ${bad}`).toBe(false);
+        const text = r.ok ? '' : formatDiagnostic(r.errors[0]!);
+        expect(text).toMatch(/^rep: DOCKER_DEFAULT_PLATFORM=.*: is not one platform \(os\/arch or os\/arch\/variant, such as linux\/amd64\): docker would build for it/s);
+        expect(text).not.toContain('\x1b');
+      }
+      // podman reads no DOCKER_DEFAULT_PLATFORM: asked for, it is used.
+      expect((await selectEngine('podman', { env })).ok).toBe(true);
+    }
+    expect((await selectEngine('docker', { env: { PATH: dir, DOCKER_HOST: 'unix:///nonexistent.sock', DOCKER_DEFAULT_PLATFORM: 'linux/arm64' } })).ok).toBe(true);
   });
 });
 
