@@ -44,6 +44,28 @@ describe('rep init: files built to hang or crash it', () => {
     }
   });
 
+  it('refuses at its line, exit 2, a Dockerfile whose variables expand past a bound (18 lines of ENV A=$A$A ran rep out of memory; 16 wrote a Repfile of 65 MB)', () => {
+    const doubling = `FROM busybox:latest\nENV A=${'x'.repeat(1000)}\n${'ENV A=$A$A\n'.repeat(12)}RUN echo hi\n`;
+    const many = `FROM busybox:latest\nENV A=${'x'.repeat(200_000)}\n${'ENV B=$A\n'.repeat(8)}`;
+    const args = `FROM busybox:latest\nARG A=${'x'.repeat(100_000)}\n${'RUN a\n'.repeat(300)}`;
+    const cases: [string, number, string][] = [
+      [doubling, 11, 'ENV expands a word to more than 262144 characters: rep init does not convert it'],
+      [many, 8, 'ENV expands the Dockerfile\'s variables to more than 1048576 characters in all (counting the lines before it): rep init does not convert it'],
+      [args, 13, 'RUN expands the Dockerfile\'s variables to more than 1048576 characters in all (counting the lines before it): rep init does not convert it'],
+    ];
+    for (const [Dockerfile, line, message] of cases) {
+      const { dir, r } = initIn({ Dockerfile });
+      expect(!r.ok && r.errors).toEqual([{ file: shown(dir, 'Dockerfile'), span: { start: { line, col: 1 }, end: { line, col: Dockerfile.split('\n')[line - 1]!.length + 1 } }, message }]);
+      expect(lexists(path.join(dir, 'Repfile'))).toBe(false);
+    }
+  });
+
+  it('refuses at its step\'s line a Dockerfile whose Repfile would be more than 8 MiB (a long SHELL is written on every step: 100 KiB of it and 300 RUNs made 30 MB)', () => {
+    const Dockerfile = `FROM busybox:latest\nSHELL ["${'x'.repeat(200_000)}"]\n${'RUN a\n'.repeat(100)}`;
+    const { dir, r } = initIn({ Dockerfile });
+    expect(!r.ok && r.errors).toEqual([{ file: shown(dir, 'Dockerfile'), span: { start: { line: 44, col: 1 }, end: { line: 44, col: 6 } }, message: 'the Repfile converted from this Dockerfile would be more than 8388608 characters by the step of this line: rep init does not convert it' }]);
+  });
+
   it('reads a line of 200,000 blanks before its last word in one pass (trimming it with /\\s+$/ was quadratic)', () => {
     const { r } = initIn({ Dockerfile: `FROM busybox:latest\nRUN echo${' '.repeat(200_000)}x \\\n  y\n` });
     expect(r.ok && r.value.text).toContain(`run: "echo${' '.repeat(200_000)}x   y"`);

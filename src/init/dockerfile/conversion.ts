@@ -7,8 +7,10 @@ import type { Kind } from './copy.js';
 import type { DraftStep, Note } from './model.js';
 import type { Instruction } from './parse.js';
 import type { Stage } from './stages.js';
+import type { Expansion, Lexing } from './words.js';
 
-export interface Conversion {
+/** A conversion is also how its words are read (words.ts): the escape character and what its variables expanded to so far. */
+export interface Conversion extends Lexing {
   /** The Dockerfile, as named in notes and comments. */
   file: string;
   escape: '\\' | '`';
@@ -30,13 +32,14 @@ export interface Conversion {
   copies: number;
   /** How many notes each instruction has had (see NOTES_PER_INSTRUCTION). */
   noted: Map<Instruction, number>;
+  expansion: Expansion;
 }
 
 /** Notes said for one instruction; the rest are counted in one more (an EXPOSE of 100k bad words is one line). */
 const NOTES_PER_INSTRUCTION = 10;
 
 export function newConversion(file: string, escape: Conversion['escape'], kind: Conversion['kind']): Conversion {
-  return { file, escape, kind, base: '', stages: [], aliases: new Set(), all: [], notes: [], globalArgs: new Map(), copies: 0, noted: new Map() };
+  return { file, escape, kind, base: '', stages: [], aliases: new Set(), all: [], notes: [], globalArgs: new Map(), copies: 0, noted: new Map(), expansion: { total: 0 } };
 }
 
 /** The Dockerfile lines of an instruction, as a step records them. */

@@ -29,11 +29,13 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
     if (ins.keyword === 'FROM') {
       if (cx.stage) finishStage(cx.stage, cx.all, cx.base, prevLines);
       const problem = from(cx, ins, vars);
-      if (problem) errors.push({ file, span: { start: { line: ins.line, col: 1 }, end: { line: ins.line, col: ins.text[0]!.length + 1 } }, message: problem });
+      if (problem) errors.push({ file, span: wholeLine(ins), message: problem });
     } else if (!cx.stage) {
-      if (ins.keyword === 'ARG') for (const [k, v] of keyValues(ins.args, vars, cx.escape).pairs) cx.globalArgs.set(k, v);
+      if (ins.keyword === 'ARG') for (const [k, v] of keyValues(ins.args, vars, cx).pairs) cx.globalArgs.set(k, v);
       else report(cx, ins, `${ins.keyword} before the first FROM is not converted`);
     } else convertInstruction(cx, ins, cx.stage, vars);
+    // Its variables expanded past a limit (words.ts): what it made is cut short, and the conversion ends here.
+    if (cx.expansion.over) return { ok: false, errors: [...errors, { file, span: wholeLine(ins), message: `${ins.keyword} ${cx.expansion.over}: rep init does not convert it` }] };
   }
   if (errors.length) return { ok: false, errors };
   const final = cx.stage;
@@ -53,10 +55,13 @@ export function convertDockerfile(parsed: ParsedDockerfile, file: string, kind: 
   };
 }
 
+/** The first line of `ins`, as a diagnostic marks it. */
+const wholeLine = (ins: Instruction) => ({ start: { line: ins.line, col: 1 }, end: { line: ins.line, col: ins.text[0]!.length + 1 } });
+
 /** A FROM: a new stage on an image or an earlier stage; what is wrong with its image, if anything. */
 function from(cx: Conversion, ins: Instruction, vars: Map<string, string>): string | undefined {
   for (const [f] of ins.flags) report(cx, ins, `FROM --${f} is not converted; rep builds for the engine's platform`);
-  const w = splitWords(ins.args, vars, cx.escape);
+  const w = splitWords(ins.args, vars, cx);
   if (w.unresolved.length) report(cx, ins, `FROM refers to ${w.unresolved.map((u) => `$${u}`).join(', ')}, which no ARG before it sets`);
   const ref = w.words[0] ?? '';
   const alias = w.words[1]?.toLowerCase() === 'as' ? w.words[2]?.toLowerCase() : undefined;

@@ -29,7 +29,7 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
     note(cx, ins, `a here-document in ${ins.keyword} is not converted; put the file in the repository`);
     return;
   }
-  const w = ins.json ? { words: ins.json.map((j) => oneWord(j, vars, cx.escape).words[0]!), unresolved: [] } : splitWords(ins.args, vars, cx.escape);
+  const w = ins.json ? { words: ins.json.map((j) => oneWord(j, vars, cx).words[0]!), unresolved: [] } : splitWords(ins.args, vars, cx);
   unresolved(cx, ins, w.unresolved, ins.keyword);
   if (w.words.length < 2) {
     note(cx, ins, `${ins.keyword} needs a source and a destination`);
@@ -40,7 +40,7 @@ export function copyInstruction(cx: Conversion, ins: Instruction, st: Stage, var
   const from = flags.get('from');
   let producer: string | undefined;
   if (from !== undefined) {
-    const name = oneWord(from, vars, cx.escape).words[0]!.toLowerCase();
+    const name = oneWord(from, vars, cx).words[0]!.toLowerCase();
     const prev = /^\d+$/.test(name) ? cx.stages[Number(name)] : cx.stages.find((s) => s.alias === name);
     if (!prev && /^\d+$/.test(name)) {
       note(cx, ins, `--from=${from} names no earlier stage (stages count from 0)`);

@@ -61,7 +61,12 @@ export function repfileFromDockerfile(repo: string, rel: string, name: string): 
   };
   const converted = convertDockerfile(parsed.value, rel, kind);
   if (!converted.ok) return converted;
-  const out = renderConverted(converted.value, rel, name);
+  const rendered = renderConverted(converted.value, rel, name);
+  if (!rendered.ok) {
+    const width = parsed.value.instructions.find((i) => i.line === rendered.line)?.text[0]!.length ?? 1;
+    return fail({ file: rel, span: { start: { line: rendered.line, col: 1 }, end: { line: rendered.line, col: width + 1 } }, message: rendered.message });
+  }
+  const out = rendered.text;
   // What rep init writes, rep loads: a Repfile that does not is a bug here, said as such.
   const loaded = parseRepfile(out, { file: path.join(repo, 'Repfile'), displayName: 'Repfile (converted)' });
   const dag = loaded.ok ? buildDag(loaded.value) : loaded;

@@ -9,7 +9,7 @@ import { copyInstruction } from './copysteps.js';
 import { absolute, sq, withParents } from './model.js';
 import type { Instruction } from './parse.js';
 import { stepForRun, type Stage } from './stages.js';
-import { keyValues, oneWord, splitWords } from './words.js';
+import { keyValues, oneWord, spend, splitWords, type Lexing } from './words.js';
 
 /** Docker's PATH for an image that sets none; most base images set this one. */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -38,8 +38,8 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
     return;
   }
   /** The arguments as `lex` reads them, with a note for each variable the Dockerfile does not set. */
-  const lexed = <T extends { unresolved: string[] }>(lex: (s: string, v: Map<string, string>, escape: string) => T): T => {
-    const w = lex(ins.args, vars, cx.escape);
+  const lexed = <T extends { unresolved: string[] }>(lex: (s: string, v: Map<string, string>, lx: Lexing) => T): T => {
+    const w = lex(ins.args, vars, cx);
     unresolved(cx, ins, w.unresolved, ins.keyword);
     return w;
   };
@@ -54,11 +54,11 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       break;
     }
     case 'ENV': {
-      const kv = keyValues(ins.args, vars, cx.escape);
+      const kv = keyValues(ins.args, vars, cx);
       const fromBase = kv.unresolved.filter((n) => n !== 'PATH');
       let pairs = kv.pairs;
       if (kv.unresolved.includes('PATH')) {
-        pairs = keyValues(ins.args, new Map([['PATH', DEFAULT_PATH], ...vars]), cx.escape).pairs;
+        pairs = keyValues(ins.args, new Map([['PATH', DEFAULT_PATH], ...vars]), cx).pairs;
         note(cx, ins, `ENV refers to $PATH of the base image: rep wrote Docker's default ${DEFAULT_PATH} there (check it is the base image's)`, true);
       }
       unresolved(cx, ins, fromBase, 'ENV');
@@ -107,6 +107,8 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       }
       const exported = [...st.args].filter((e): e is [string, string] => e[1] !== undefined && !st.env.has(e[0]));
       const exp = exported.length ? `export ${exported.map(([k, v]) => `${k}=${sq(v)}`).join(' ')}` : '';
+      // Each RUN exports the build arguments again: counted as their expansion is (a long ARG and many RUNs made a Repfile of gigabytes).
+      if (!spend(cx.expansion, exp.length)) break;
       const s = stepForRun(st, cx.all, cx.base, linesOf(ins));
       // rep runs a script that is not one `a && b` list with sh -e; Docker's RUN does not stop at a failing command.
       s.run = joinable(cmd) ? [...(exp ? [exp] : []), cmd] : [`set +e; ${exp ? `${exp}; ` : ''}${cmd}`];
@@ -146,7 +148,7 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       break;
     }
     case 'VOLUME': {
-      const list = ins.json ?? splitWords(ins.args, vars, cx.escape).words;
+      const list = ins.json ?? splitWords(ins.args, vars, cx).words;
       for (const v of list) {
         if (v.startsWith('/')) st.meta.volumes.push(absolute(v, '/'));
         else note(cx, ins, `VOLUME ${JSON.stringify(v)} is not an absolute path`);

@@ -25,8 +25,14 @@ function stepLines(s: DraftStep, file: string): string[] {
   return out;
 }
 
-/** The Repfile for `c`, converted from the Dockerfile shown as `file`, for the project `name`. */
-export function renderConverted(c: Converted, file: string, name: string): string {
+/**
+ * The most characters of a converted Repfile: each step writes the stage's SHELL again, so a long one
+ * and many RUNs made a Repfile of gigabytes from a Dockerfile of 256 KiB.
+ */
+export const CONVERTED_LIMIT = 8 << 20;
+
+/** The Repfile for `c`, converted from the Dockerfile shown as `file`, for the project `name`; or the Dockerfile line of the step that took it past CONVERTED_LIMIT. */
+export function renderConverted(c: Converted, file: string, name: string): { ok: true; text: string } | { ok: false; line: number; message: string } {
   const i = c.image;
   const out = [
     `# Repfile written by \`rep init\` from ${file}: each RUN is a step, COPY and ADD sources are inputs`,
@@ -47,12 +53,18 @@ export function renderConverted(c: Converted, file: string, name: string): strin
     'workdir: /',
     'steps:',
   );
-  for (const s of c.steps) out.push(...stepLines(s, file));
+  let size = 0;
+  for (const s of c.steps) {
+    const lines = stepLines(s, file);
+    for (const l of lines) size += l.length + 1;
+    if (size > CONVERTED_LIMIT) return { ok: false, line: s.lines[0], message: `the Repfile converted from this Dockerfile would be more than ${CONVERTED_LIMIT} characters by the step of this line: rep init does not convert it` };
+    out.push(...lines);
+  }
   out.push('image:', `  from: ${yamlString(i.from)}`);
   const cmdLike = (k: string, v: string | string[] | undefined) => (v === undefined ? [] : [`  ${k}: ${typeof v === 'string' ? yamlString(v) : flow(v)}`]);
   out.push(...cmdLike('entrypoint', i.entrypoint), ...cmdLike('cmd', i.cmd));
   if (i.expose.length) out.push(`  expose: ${flow(i.expose)}`);
   if (i.volumes.length) out.push(`  volumes: ${flow(i.volumes)}`);
   if (i.labels.length) out.push('  labels:', ...i.labels.map(([k, v]) => `    ${dq(k)}: ${dq(v)}`));
-  return `${out.join('\n')}\n`;
+  return { ok: true, text: `${out.join('\n')}\n` };
 }

@@ -5,6 +5,8 @@
 // variables the Dockerfile set so far. A variable it did not set (one of
 // the base image's, or unset) is named in `unresolved` and expands to ''.
 // RUN, CMD and ENTRYPOINT are never expanded by Docker: the shell does it.
+// What the variables expand to is bounded (EXPANSION_LIMIT): `ENV A=$A$A`
+// doubles at each line.
 
 export interface Words {
   words: string[];
@@ -13,53 +15,96 @@ export interface Words {
 
 type Vars = ReadonlyMap<string, string>;
 
+/**
+ * The most characters a word may hold once its variables are expanded, and
+ * the most the variables of one Dockerfile may expand to in all (18 lines of
+ * `ENV A=$A$A` ran rep out of memory; 16 wrote a Repfile of 65 MB).
+ */
+export const EXPANSION_LIMIT = { word: 256 << 10, dockerfile: 1 << 20 };
+
+/** What the variables of one Dockerfile have expanded to so far (characters), and the limit they went past, once they did. */
+export interface Expansion {
+  total: number;
+  over?: string;
+}
+
+/** How a Dockerfile's words are read: its escape character, and what its expansions have added up to. */
+export interface Lexing {
+  escape: string;
+  expansion: Expansion;
+}
+
+/** Lexing for one instruction alone, with the backslash as escape character. */
+const alone = (): Lexing => ({ escape: '\\', expansion: { total: 0 } });
+
+/** Counts `n` more characters of expanded variables; false once they are past the Dockerfile's limit (which `x.over` then says). */
+export function spend(x: Expansion, n: number): boolean {
+  if (x.over) return false;
+  x.total += n;
+  if (x.total > EXPANSION_LIMIT.dockerfile) x.over = `expands the Dockerfile's variables to more than ${EXPANSION_LIMIT.dockerfile} characters in all (counting the lines before it)`;
+  return !x.over;
+}
+
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+
 /** The words of `s`, expanded with `vars`; with `keepBlanks`, one word that keeps the blanks outside quotes (Docker's ProcessWord). */
-export function splitWords(s: string, vars: Vars, escape = '\\', keepBlanks = false): Words {
+export function splitWords(s: string, vars: Vars, lx: Lexing = alone(), keepBlanks = false): Words {
   const unresolved = new Set<string>();
+  const words = lex(s, vars, lx, keepBlanks, unresolved);
+  return { words, unresolved: [...unresolved] };
+}
+
+function lex(s: string, vars: Vars, lx: Lexing, keepBlanks: boolean, unresolved: Set<string>): string[] {
+  const escape = lx.escape;
   const words: string[] = [];
   let cur = '';
   let inWord = false;
   let i = 0;
+  /** A variable's value, counted against the Dockerfile's limit ('' once a limit is passed). */
+  const value = (v: string): string => (spend(lx.expansion, v.length) ? v : '');
   const expand = (): string => {
     // At a `$`: the variable after it, or a lone `$`.
-    const rest = s.slice(i + 1);
-    const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
+    NAME.lastIndex = i + 1;
+    const simple = NAME.exec(s);
     if (simple) {
       i += 1 + simple[0].length;
-      return lookup(simple[0], vars, unresolved);
+      return value(lookup(simple[0], vars, unresolved));
     }
-    if (rest.startsWith('{')) {
-      const close = matchingBrace(s, i + 1);
-      if (close > 0) {
-        const body = s.slice(i + 2, close);
-        i = close + 1;
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([\s\S]*))?$/.exec(body);
-        if (!m) {
-          unresolved.add(`\${${body}}`);
-          return '';
-        }
-        const [, name, op, word] = m;
-        const set = vars.has(name!);
-        const value = vars.get(name!) ?? '';
-        const present = op?.startsWith(':') ? set && value !== '' : set;
-        if (op === undefined) return lookup(name!, vars, unresolved);
-        const inner = () => splitWords(word ?? '', vars, escape);
-        if (op.endsWith('-')) {
-          if (present) return value;
-          const w = inner();
-          w.unresolved.forEach((u) => unresolved.add(u));
-          if (!set) unresolved.add(name!);
-          return w.words.join(' ');
-        }
-        if (!set) unresolved.add(name!);
-        if (!present) return '';
-        const w = inner();
-        w.unresolved.forEach((u) => unresolved.add(u));
-        return w.words.join(' ');
+    const close = s[i + 1] === '{' ? matchingBrace(s, i + 1) : -1;
+    if (close > 0) {
+      const body = i + 2;
+      i = close + 1;
+      NAME.lastIndex = body;
+      const name = NAME.exec(s)?.[0];
+      let at = body + (name?.length ?? 0);
+      // What ${name...} does: `:-`, `-`, `:+` or `+` and a word after it; none when the name ends at the brace.
+      const op = s[at] === ':' && /[-+]/.test(s[at + 1] ?? '') ? s.slice(at, at + 2) : /[-+]/.test(s[at] ?? '') ? s[at]! : '';
+      at += op.length;
+      if (name === undefined || (op === '' && at !== close)) {
+        unresolved.add(`\${${s.slice(body, close)}}`);
+        return '';
       }
+      if (op === '') return value(lookup(name, vars, unresolved));
+      const set = vars.has(name);
+      const v = vars.get(name) ?? '';
+      const present = op.startsWith(':') ? set && v !== '' : set;
+      const inner = () => lex(s.slice(at, close), vars, lx, false, unresolved).join(' ');
+      if (op.endsWith('-')) {
+        if (present) return value(v);
+        const w = inner();
+        if (!set) unresolved.add(name);
+        return w;
+      }
+      if (!set) unresolved.add(name);
+      return present ? inner() : '';
     }
     i += 1;
     return '$';
+  };
+  /** `cur` and what a `$` at `i` expands to; the word no longer than EXPANSION_LIMIT.word. */
+  const expanded = (): void => {
+    cur += expand();
+    if (cur.length > EXPANSION_LIMIT.word && !lx.expansion.over) lx.expansion.over = `expands a word to more than ${EXPANSION_LIMIT.word} characters`;
   };
   while (i < s.length) {
     const c = s[i]!;
@@ -85,38 +130,38 @@ export function splitWords(s: string, vars: Vars, escape = '\\', keepBlanks = fa
         if (s[i] === escape && /["$`\\]/.test(s[i + 1] ?? '')) {
           cur += s[i + 1];
           i += 2;
-        } else if (s[i] === '$') cur += expand();
+        } else if (s[i] === '$') expanded();
         else cur += s[i++];
       }
       i++;
-    } else if (c === '$') cur += expand();
+    } else if (c === '$') expanded();
     else {
       cur += c;
       i++;
     }
   }
   if (inWord) words.push(cur);
-  return { words, unresolved: [...unresolved] };
+  return words;
 }
 
 /** One word: the whole of `s` with blanks kept (WORKDIR, USER, a legacy `ENV K v a l`). */
-export function oneWord(s: string, vars: Vars, escape = '\\'): Words {
-  const w = splitWords(s.trim(), vars, escape, true);
+export function oneWord(s: string, vars: Vars, lx: Lexing = alone()): Words {
+  const w = splitWords(s.trim(), vars, lx, true);
   return { words: [w.words[0] ?? ''], unresolved: w.unresolved };
 }
 
 /** `K=V` pairs (ENV, LABEL, ARG), or the legacy `K V...` form of ENV and LABEL when the first word has no `=`. */
-export function keyValues(s: string, vars: Vars, escape = '\\'): { pairs: [string, string | undefined][]; unresolved: string[] } {
+export function keyValues(s: string, vars: Vars, lx: Lexing = alone()): { pairs: [string, string | undefined][]; unresolved: string[] } {
   // The first word as written (quotes kept, as Docker decides the form before removing them).
   const first = /^(?:[^\s"']+|"(?:\\.|[^"\\])*"|'[^']*')+/.exec(s.trim())?.[0] ?? '';
   if (first && !first.includes('=')) {
     const rest = s.trim().slice(first.length).trim();
-    const k = splitWords(first, vars, escape);
+    const k = splitWords(first, vars, lx);
     if (rest === '') return { pairs: [[k.words.join(''), undefined]], unresolved: k.unresolved };
-    const v = oneWord(rest, vars, escape);
+    const v = oneWord(rest, vars, lx);
     return { pairs: [[k.words.join(''), v.words[0]!]], unresolved: [...k.unresolved, ...v.unresolved] };
   }
-  const w = splitWords(s, vars, escape);
+  const w = splitWords(s, vars, lx);
   return {
     pairs: w.words.map((word) => {
       const eq = word.indexOf('=');
