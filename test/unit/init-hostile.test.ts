@@ -66,6 +66,11 @@ describe('rep init: files built to hang or crash it', () => {
     expect(!r.ok && r.errors).toEqual([{ file: shown(dir, 'Dockerfile'), span: { start: { line: 44, col: 1 }, end: { line: 44, col: 6 } }, message: 'the Repfile converted from this Dockerfile would be more than 8388608 characters by the step of this line: rep init does not convert it' }]);
   });
 
+  it('reads 64,000 unclosed ${ in one pass (each scanned on to the end of the line: 31 s)', () => {
+    const { r } = initIn({ Dockerfile: `FROM busybox:latest\nENV A=${'${{}'.repeat(64_000)}\n` });
+    expect(r.ok && r.value.text).toContain(`A: "${'${{}'.repeat(64_000)}"`);
+  });
+
   it('reads a line of 200,000 blanks before its last word in one pass (trimming it with /\\s+$/ was quadratic)', () => {
     const { r } = initIn({ Dockerfile: `FROM busybox:latest\nRUN echo${' '.repeat(200_000)}x \\\n  y\n` });
     expect(r.ok && r.value.text).toContain(`run: "echo${' '.repeat(200_000)}x   y"`);

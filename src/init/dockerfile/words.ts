@@ -56,6 +56,8 @@ export function splitWords(s: string, vars: Vars, lx: Lexing = alone(), keepBlan
 
 function lex(s: string, vars: Vars, lx: Lexing, keepBlanks: boolean, unresolved: Set<string>): string[] {
   const escape = lx.escape;
+  // Where each `{` closes, found once: scanning on from each `${` was quadratic in a line of unclosed ones.
+  const closing = s.includes('${') ? braceMatches(s) : undefined;
   const words: string[] = [];
   let cur = '';
   let inWord = false;
@@ -70,7 +72,7 @@ function lex(s: string, vars: Vars, lx: Lexing, keepBlanks: boolean, unresolved:
       i += 1 + simple[0].length;
       return value(lookup(simple[0], vars, unresolved));
     }
-    const close = s[i + 1] === '{' ? matchingBrace(s, i + 1) : -1;
+    const close = s[i + 1] === '{' ? closing![i + 1]! : -1;
     if (close > 0) {
       const body = i + 2;
       i = close + 1;
@@ -177,11 +179,13 @@ function lookup(name: string, vars: Vars, unresolved: Set<string>): string {
   return v ?? '';
 }
 
-function matchingBrace(s: string, open: number): number {
-  let depth = 0;
-  for (let k = open; k < s.length; k++) {
-    if (s[k] === '{') depth++;
-    else if (s[k] === '}' && --depth === 0) return k;
+/** For each `{` of `s`, the index of the `}` that closes it (counting braces, as Docker's lexer nests them), or -1. */
+function braceMatches(s: string): Int32Array {
+  const close = new Int32Array(s.length).fill(-1);
+  const open: number[] = [];
+  for (let k = 0; k < s.length; k++) {
+    if (s[k] === '{') open.push(k);
+    else if (s[k] === '}' && open.length) close[open.pop()!] = k;
   }
-  return -1;
+  return close;
 }
