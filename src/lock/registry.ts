@@ -160,14 +160,22 @@ async function anonymousToken(challenge: Record<string, string>, repository: str
   return token;
 }
 
+/**
+ * The registries that did not answer in one command (no connection, or no answer in time), each with the image it
+ * was asked for: a later image on one fails at once rather than wait its time out again.
+ */
+export type Unanswering = Map<string, string>;
+
 /** The registry digest of image `text`, or a registry problem placed `at` (where the file names the image). */
-export async function resolveDigest(text: string, at: InFile): Promise<Result<string>> {
+export async function resolveDigest(text: string, at: InFile, silent: Unanswering = new Map()): Promise<Result<string>> {
   const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
   const ref = parseImageRef(text);
   // What the lock would hold is checked before it is written: rep reads no other (lockfile.ts).
   const pinned = (digest: string, from: string) =>
     LOCK_DIGEST.test(digest) ? ok(digest) : unanswered(`${from} ${JSON.stringify(clip(digest, 100))}, which is not a sha256 digest (sha256: and 64 lowercase hex digits)`);
   if (ref.digest) return pinned(ref.digest, 'the Repfile pins it to');
+  const before = silent.get(ref.registry);
+  if (before !== undefined) return unanswered(`registry ${ref.registry} did not answer for ${before}, so rep did not ask it again`);
   const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
   const insecure = isInsecure(ref.registry);
   const url = `${insecure ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
@@ -185,6 +193,7 @@ export async function resolveDigest(text: string, at: InFile): Promise<Result<st
     if (e instanceof TlsOff) return unanswered(`registry ${ref.registry}: ${e.message}`);
     // What the network stack says can quote the URL it was given: clipped.
     const why = (e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message;
+    silent.set(ref.registry, text);
     return unanswered(`cannot reach registry ${ref.registry} (${clip(why)})`);
   }
   if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);

@@ -293,3 +293,32 @@ describe('an image reference', () => {
     expect(reg('localhost:5000/a/b@sha256:' + 'a'.repeat(64))).toEqual(['localhost:5000', 'a/b']);
   });
 });
+
+describe('rep lock asks a registry that does not answer', () => {
+  it('once: the later images on it fail at once, saying so, in the order of the references, and other registries are asked all the same', async () => {
+    // A registry that drops every connection it is asked on.
+    const dead = await registry((_req, res) => void res.socket?.destroy());
+    const live = await registry((_req, res) => void res.writeHead(200, { 'Docker-Content-Digest': GOOD }).end());
+    const d = `127.0.0.1:${dead.port}`;
+    const l = `127.0.0.1:${live.port}`;
+    const dir = makeProject({
+      Repfile: `rep: 1\nname: x\nbase: ${d}/a:1\nsteps:\n  a:\n    run: "true"\n  b:\n    from: ${d}/b:1\n    run: "true"\n  c:\n    from: ${d}/c:1\n    run: "true"\n  d:\n    from: ${l}/x:1\n    run: "true"\nimage:\n  from: a\n`,
+    });
+    try {
+      const r = await lock(open(dir));
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(dead.asked).toEqual(['HEAD /v2/a/manifests/1']);
+      expect(live.asked).toEqual(['HEAD /v2/x/manifests/1']);
+      const lines = r.errors.map(formatDiagnostic);
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatch(new RegExp(`^Repfile:3:7: base: cannot pin "${d}/a:1": cannot reach registry ${d} \\(.+\\); push it`));
+      const again = (line: number, step: string) =>
+        `Repfile:${line}:11: steps.${step}.from: cannot pin "${d}/${step}:1": registry ${d} did not answer for ${d}/a:1, so rep did not ask it again; push it to a registry, or name it as it is there`;
+      expect(lines.slice(1)).toEqual([again(8, 'b'), again(11, 'c')]);
+      expect(existsSync(path.join(dir, 'Repfile.lock'))).toBe(false);
+    } finally {
+      await Promise.all([dead.close(), live.close()]);
+    }
+  });
+});
