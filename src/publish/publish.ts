@@ -13,7 +13,7 @@ import { fail, ok, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
 import { lockPath } from '../lock/lockfile.js';
-import { parseImageRef } from '../lock/reference.js';
+import { imageRefProblem, namesRepImage, parseImageRef, sameNameTag } from '../lock/reference.js';
 import type { Project } from '../project.js';
 import { makeTempDir, type TempDir } from '../tempdir.js';
 import { bundleFiles, bundleKind, otherArchive, packBundle, type BundleKind } from './bundle.js';
@@ -149,6 +149,22 @@ function projectRoots(project: Project): string[] {
   return [...new Set([...dirs, ...dirs.flatMap(gitRoots)])];
 }
 
+/**
+ * Why `ref` is no reference to push the image to, before anything is built: it went to `ENGINE tag` and
+ * `ENGINE push` as given (`--privileged`, or `debian:bookworm-slim`, which the Repfile builds on and every other
+ * project would then get: a review). The checks image.tag has (repfile/schema.ts imageNameProblems).
+ */
+function pushProblem(recipe: Project['recipe'], ref: string): string | undefined {
+  if (ref.includes('@')) return 'has a digest: --push takes [REGISTRY[:PORT]/]NAME[:TAG], e.g. registry.example.org/paper/analysis:1.0';
+  const bad = imageRefProblem(ref, { digest: false });
+  if (bad) return bad;
+  if (namesRepImage(ref)) return "is one of rep's own image names (rep-cache, rep-pin, rep-verify/): an image pushed so could pass for a cached step; choose another reference";
+  const steps = new Set(recipe.steps.map((s) => s.name));
+  const starts = [recipe.base, ...recipe.steps.flatMap((s) => (s.from !== undefined && !steps.has(s.from) ? [s.from] : []))];
+  const same = starts.find((b) => imageRefProblem(b, { digest: true }) === undefined && sameNameTag(b, ref));
+  return same === undefined ? undefined : `names ${same}, which this Repfile builds on: tagging and pushing the image so would replace it for every project that uses it; choose another reference`;
+}
+
 export async function publish(project: Project, opts: PublishOptions): Promise<Result<PublishResult>> {
   const kind = bundleKind(opts.out);
   let badOut: string | undefined;
@@ -158,6 +174,8 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
     badOut = `cannot be checked (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
   if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
+  const badPush = opts.push === undefined ? undefined : pushProblem(project.recipe, opts.push);
+  if (badPush) return fail({ kind: 'flag', flag: `--push ${opts.push}`, message: badPush });
   const epoch = sourceDateEpoch();
   if (epoch.problem) return fail({ kind: 'flag', flag: `SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`, message: epoch.problem });
   let key;
