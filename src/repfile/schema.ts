@@ -134,7 +134,9 @@ export const imageSchema = z
       .record(
         oneLine('a label key', true)
           .min(1, { error: 'a label key must not be empty', abort: true })
-          .regex(/^[^=]*$/, { error: 'a label key must not contain "=" (Dockerfile LABEL KEY=VALUE cannot express it)' }),
+          .regex(/^[^=]*$/, { error: 'a label key must not contain "=" (Dockerfile LABEL KEY=VALUE cannot express it)' })
+          // "\u200bmaintainer" shows as maintainer, and is another key (a review).
+          .refine((k) => !UNSHOWABLE.test(k), { error: 'a label key must not contain a character that shows nothing (a zero-width space or joiner, a word joiner, a byte order mark): it would read as another key' }),
         z.string().regex(TABS, { error: 'a label value must not contain newlines, other control characters or bidirectional overrides (Dockerfile LABEL cannot express a newline; tabs are fine)' }),
       )
       .optional(),

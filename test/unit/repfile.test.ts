@@ -361,6 +361,16 @@ describe('Repfile strings that reach a Dockerfile', () => {
     ]);
   });
 
+  it('rejects label keys holding a character that shows nothing: "\\u200bmaintainer" reads as maintainer and is another key (a review)', () => {
+    for (const c of ['\\u200b', '\\u200c', '\\u200d', '\\u2060', '\\ufeff']) {
+      expect(errorsOf(HEAD + `steps: {a: {run: x}}\nimage:\n  labels: {"${c}maintainer": x}\n`), c).toEqual([
+        'Repfile:6:12: image.labels: a label key must not contain a character that shows nothing (a zero-width space or joiner, a word joiner, a byte order mark): it would read as another key',
+      ]);
+    }
+    // In a value, as in descriptions, joiners stay allowed (some scripts and emoji need them).
+    expect(ok(HEAD + 'steps: {a: {run: x}}\nimage:\n  labels: {k: "a\\u200db"}\n').image.labels).toEqual({ k: 'a\u200db' });
+  });
+
   it('allows newlines and tabs in run and description, but no other control characters', () => {
     const r = ok(HEAD + 'steps:\n  a:\n    description: "two\\nlines\\tand a tab"\n    run: ["if true; then\\n\\techo x\\nfi"]\n    env: {T: "a\\tb"}\nimage:\n  labels: {k: "v\\tw"}\n');
     expect(r.steps[0]!.run).toEqual(['if true; then\n\techo x\nfi']);
