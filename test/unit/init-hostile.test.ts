@@ -148,6 +148,12 @@ describe('rep init: Dockerfile values that would run as shell or name what is no
     expect(r.ok && r.value.text).toContain('  "yes":');
   });
 
+  it('writes ENV names YAML reads otherwise (False, null, TRUE, Yes, NULL) quoted, so each stays the variable it names (False became `false`; null was reported as a bug in rep init)', () => {
+    const x = initChecked({ Dockerfile: 'FROM busybox:latest\nENV False=4 null=2 TRUE=3 Yes=5 NULL=6 plain=7\nRUN x\n' });
+    expect(x.text).toContain('    env:\n      "False": "4"\n      "null": "2"\n      "TRUE": "3"\n      "Yes": "5"\n      "NULL": "6"\n      plain: "7"\n');
+    expect(x.recipe.steps[0]!.env).toEqual({ False: '4', null: '2', TRUE: '3', Yes: '5', NULL: '6', plain: '7' });
+  });
+
   it('refuses at its line, exit 2, an image the Repfile could not start from (it was reported as a bug in rep init)', () => {
     for (const [Dockerfile, message] of [
       [`FROM sha256:${'a'.repeat(64)}\n`, 'reads as an image id'],

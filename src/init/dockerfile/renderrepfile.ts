@@ -13,7 +13,8 @@ function stepLines(s: DraftStep, file: string): string[] {
   if (s.from !== undefined) out.push(`    from: ${yamlString(s.from)}`);
   if (s.needs.length) out.push(`    needs: ${flow(s.needs)}`);
   if (s.workdir !== undefined) out.push(`    workdir: ${yamlString(s.workdir)}`);
-  if (s.env.length) out.push('    env:', ...s.env.map(([k, v]) => `      ${k}: ${dq(v)}`));
+  // Keys through yamlString too: `ENV False=4` wrote `False:`, which YAML reads as a boolean (the variable `false`).
+  if (s.env.length) out.push('    env:', ...s.env.map(([k, v]) => `      ${yamlString(k)}: ${dq(v)}`));
   if (s.inputs.length) out.push(`    inputs: ${flow(s.inputs)}`);
   if (s.user !== undefined) out.push(`    user: ${yamlString(s.user)}`);
   if (s.shell) out.push(`    shell: ${flow(s.shell)}`);
