@@ -12,6 +12,7 @@ import type { Note } from '../init/dockerfile/model.js';
 import { LEAVING_COMMENT, leavingRules, planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
+import { linkProblem } from '../emit/write.js';
 import { lexists, readBounded } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
@@ -47,6 +48,10 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return fail({ file: path.relative(process.cwd(), dir) || dir, message: 'not a folder: rep init writes a Repfile for the folder of a repository' });
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
+  // Written through no link a cloned repository holds (docs -> /elsewhere), and into a folder that is there.
+  const link = linkProblem(dir, file, display, 'choose another path with -f');
+  if (link) return fail(link);
+  if (!isFolder(path.dirname(file))) return fail({ file: display, message: `its folder ${path.relative(process.cwd(), path.dirname(file)) || '.'} is not there (or not a folder): rep init creates no folder; make it, or choose another path with -f` });
   const there = lstatSync(file, { throwIfNoEntry: false });
   if (there?.isDirectory()) return fail({ file: display, message: 'a folder: rep init writes the Repfile only over a file or a link' });
   if (there && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
@@ -70,6 +75,15 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   if (ignore.text === undefined) return ok(result);
   writeFileAtomic(path.join(dir, '.dockerignore'), ignore.text);
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
+}
+
+/** Whether `p` is a folder (or a link to one): false when it, or a folder on its way, is not there or is a file. */
+function isFolder(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** A file of the repository as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */

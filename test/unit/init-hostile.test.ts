@@ -3,7 +3,7 @@
 // a link or put text of theirs into the Repfile as YAML or shell. Each case
 // is an attack that once worked, or the guard that stops it.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../src/commands/init.js';
@@ -259,5 +259,23 @@ describe('rep init: links and special files where it reads or writes', () => {
     const link = makeProject({ Repfile: { link: 'nowhere' } }, 'myrepo-');
     const l = init(link, { now: NOW });
     expect(!l.ok && l.errors[0]!.message).toBe('exists; rep init does not overwrite it without --force');
+  });
+
+  it('writes -f docs/Repfile through no link the repository holds, and into no folder it would have to make (docs -> /elsewhere was written through; a missing folder was created; a file on the way was ENOTDIR, exit 1)', () => {
+    const elsewhere = makeProject({}, 'elsewhere-');
+    const dir = makeProject({ docs: { link: elsewhere }, 'requirements.txt': 'numpy\n' }, 'myrepo-');
+    const cases: [string, string][] = [
+      ['docs/Repfile', 'lies under docs, which is a symbolic link (or no folder): rep writes none of its files through a link, which a cloned repository could lead anywhere; choose another path with -f'],
+      ['requirements.txt/Repfile', 'lies under requirements.txt, which is a symbolic link (or no folder): rep writes none of its files through a link, which a cloned repository could lead anywhere; choose another path with -f'],
+      ['new/sub/Repfile', `its folder ${shown(dir, 'new/sub')} is not there (or not a folder): rep init creates no folder; make it, or choose another path with -f`],
+    ];
+    for (const [file, message] of cases) {
+      const r = init(dir, { now: NOW, file });
+      expect(!r.ok && r.errors).toEqual([{ file: shown(dir, file), message }]);
+    }
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(lexists(path.join(dir, 'new'))).toBe(false);
+    const inside = init(dir, { now: NOW, file: 'Repfile.d' });
+    expect(inside.ok).toBe(true);
   });
 });
