@@ -8,9 +8,12 @@
 /**
  * A Debian package name (policy 5.6.1), with an optional :arch, and =version
  * (5.6.12) or /release (apt-get's pkg/bookworm-backports, which repo2docker
- * passes on). [/] rather than \/: the shell commands below give this to grep -E.
+ * passes on). None of them ends in `-`, which apt-get install reads as
+ * "remove" (`sudo-` removed sudo); no name, architecture, version or release
+ * ends so. [/] rather than \/, and no (?:: the shell commands below give this
+ * to grep -E.
  */
-export const APT_NAME = /^[a-z0-9][a-z0-9.+-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~-]+|[/][a-z0-9.+-]+)?$/;
+export const APT_NAME = /^[a-z0-9]([a-z0-9.+-]*[a-z0-9+])?(:[a-z0-9-]*[a-z0-9])?(=[A-Za-z0-9.+:~-]*[A-Za-z0-9.+:~]|[/][a-z0-9.+-]*[a-z0-9.+])?$/;
 
 export interface AptList {
   /** Package names, sorted, each once. */

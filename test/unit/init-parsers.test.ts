@@ -48,6 +48,17 @@ describe('apt.txt (buildpacks/base.py: l.partition("#")[0].strip(), sorted)', ()
     expect(runAptCommands('# nothing\n\n').stdout).toBe('');
   });
 
+  it('refuses a word ending in "-", which apt-get install reads as "remove" (sudo- removed sudo), in parseApt and the shell commands alike', () => {
+    const good = 'g++ libstdc++6 python3.11 foo:amd64 foo=1.2-3 foo/bookworm-backports x foo+ c++:arm64 a=1:2.3~rc1 b/stable';
+    const bad = 'sudo- foo:amd64- foo=1.2- foo/bookworm- - a.- x=- y/- z:-';
+    expect(parseApt(good)).toEqual({ packages: good.split(' ').sort(), invalid: [] });
+    expect(parseApt(bad).invalid.map((i) => i.word)).toEqual(bad.split(' '));
+    const r = runAptCommands(`${good}\n${bad}\n`);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').slice(0, -2).sort()).toEqual(bad.split(' ').sort());
+    expect(runAptCommands(good).stdout.trim().split(' ')).toEqual(parseApt(good).packages);
+  });
+
   it('the shell commands stop at a word that is not a package name (an apt-get option smuggled in)', () => {
     const r = runAptCommands('curl\n-oDPkg::Pre-Invoke::=touch\n');
     expect(r.code).toBe(1);
