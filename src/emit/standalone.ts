@@ -9,7 +9,7 @@ import { lexists } from '../safefs.js';
 import type { BuildContext } from '../context/context.js';
 import { byPath, ContextIndex, statEntry, type ContextFile } from '../context/files.js';
 import type { Dag } from '../graph/dag.js';
-import { emitDockerfile } from './dockerfile.js';
+import { emitDockerfile, type EmitOptions } from './dockerfile.js';
 import { writeDockerfile } from './write.js';
 
 /** Where the standalone Dockerfile goes. */
@@ -59,6 +59,21 @@ export function withPlaceholder(index: ContextIndex, dir: string, place: Dockerf
 }
 
 /**
+ * The standalone Dockerfile's text for the inputs `resolved` against `described`: what a build
+ * writes, and what rep verify emits again from a bundle's Repfile and context.tar.
+ */
+export function standaloneText(
+  dag: Dag,
+  ctx: BuildContext,
+  described: ContextIndex,
+  resolved: ReadonlyMap<string, readonly ContextFile[]>,
+  opts: Pick<EmitOptions, 'resolveBase' | 'dockerfile' | 'whole' | 'generatedBy'>,
+): string {
+  const inputsOf = (name: string) => resolved.get(name)!.map((f) => f.path);
+  return emitDockerfile(dag, { ...opts, context: described.files, ignore: ctx.ignore, inputsOf });
+}
+
+/**
  * Emits the standalone Dockerfile for the inputs `resolved` against
  * `described` (withPlaceholder of `index`) and writes it (see write.ts). When
  * it lies in the context and changed, its new stat takes the placeholder's
@@ -73,9 +88,7 @@ export function writeStandalone(
   place: DockerfilePlace,
   opts: { resolveBase: (ref: string) => string; shownAs?: string },
 ): Result<{ dockerfile: StandaloneDockerfile; context: readonly ContextFile[] }> {
-  const inputsOf = (name: string) => resolved.get(name)!.map((f) => f.path);
-  const shownAs = opts.shownAs ?? (place.inFolder ? place.rel : place.path);
-  const text = emitDockerfile(dag, { context: described.files, ignore: ctx.ignore, inputsOf, resolveBase: opts.resolveBase, dockerfile: shownAs });
+  const text = standaloneText(dag, ctx, described, resolved, { resolveBase: opts.resolveBase, dockerfile: opts.shownAs ?? (place.inFolder ? place.rel : place.path) });
   const written = writeDockerfile(place.path, text, path.relative(process.cwd(), place.path) || place.path, ctx.dir);
   if (!written.ok) return written;
   let context = index.files;

@@ -1,9 +1,9 @@
 // `rep verify BUNDLE`: every checksum, the statement's subjects and SBOM against
 // the files (the image's config and layers recomputed from image.oci.tar's or image.tar's bytes), the
 // signature over every file, and that the Repfile and inputs in the bundle give
-// the recorded step keys; with --rebuild, a real build compared file by file
-// (and, where the Repfile does not promise the digest, filesystem.json with the
-// image archive: see archivefiles.ts).
+// the recorded step keys and, byte for byte, the bundle's Dockerfile; with
+// --rebuild, a real build compared file by file (and, where the Repfile does not
+// promise the digest, filesystem.json with the image archive: see archivefiles.ts).
 // The bundle is hostile input: it is read through safefs.ts and extract.ts
 // only, into one temporary folder that is removed whatever happens.
 import type { KeyObject } from 'node:crypto';
@@ -34,6 +34,13 @@ import { parseStatement, sbomProblems, stepKeyProblems, stepsOf } from './statem
 import { OCI_ARCHIVE } from './ociarchive.js';
 import { CRATE_FILE, crateProblems, sbomImageProblems } from './claims.js';
 import { SBOM_FILE } from '../sbom/sbomfile.js';
+import { isJsonMap } from '../canonical.js';
+import { ContextIndex } from '../context/files.js';
+import { copyLine, MAX_LINE_BYTES } from '../emit/dockerfile.js';
+import { standaloneText } from '../emit/standalone.js';
+import { resolverFor } from '../lock/lockfile.js';
+import { resolveAllInputs } from '../plan/plan.js';
+import { VERSION } from '../version.js';
 
 /** Lines of one kind a check prints at most: a hostile bundle can make any list as long as it likes. */
 const SHOWN = 1000;
@@ -209,9 +216,10 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   // 4. the step keys, recomputed from the Repfile and the inputs in the bundle
   const keys: string[] = [];
   let ctxDir: string | undefined;
+  let repfile: Buffer | undefined;
   const recipeDir = path.join(tmp, 'recipe');
   if (statement && has('context.tar') && has('Repfile')) {
-    const repfile = read('Repfile', TEXT_LIMIT, keys);
+    repfile = read('Repfile', TEXT_LIMIT, keys);
     const lock = read('Repfile.lock', TEXT_LIMIT, keys);
     const ctx = streamInside(dir, 'context.tar');
     if ('problem' in ctx) keys.push(ctx.problem);
@@ -242,7 +250,15 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   } else keys.push('cannot recompute keys: Repfile, context.tar or provenance.json is missing');
   check('keys', keys, statement ? [`${stepsOf(statement).length} steps`] : []);
 
-  // 5. a real rebuild, compared file by file
+  // 5. the Dockerfile, emitted again from what gave the keys: REPRODUCE.md has readers build it, and a
+  // signed bundle could ship a harmless Repfile beside a Dockerfile that runs something else.
+  if (statement && ctxDir && repfile) {
+    const bundled = () => read('Dockerfile', JSON_LIMIT, []);
+    const problems = !present.has('Dockerfile') ? ['missing: Dockerfile'] : !has('Dockerfile') ? ['Dockerfile cannot be read (see checksums)'] : dockerfileProblems(statement, recipeDir, ctxDir, hashes.get('Dockerfile')!, bundled);
+    check('dockerfile', problems, ['as the Repfile, its lock and context.tar give it']);
+  } else check('dockerfile', ['cannot emit the Dockerfile again: the bundle gives no Repfile, context and statement to emit it from (see above)']);
+
+  // 6. a real rebuild, compared file by file
   let differences: string[] | undefined;
   if (opts.rebuild && ctxDir && statement) {
     const reb: string[] = [];
@@ -305,4 +321,81 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     check('rebuild', reb, note ?? [`the rebuilt image ${tag} has the recorded files (paths, modes, owners, content)`]);
   } else if (opts.rebuild) check('rebuild', ['cannot rebuild: the bundle gives no Repfile, context and statement to build from (see above)']);
   return { ok: checks.every((c) => c.ok), checks, differences };
+}
+
+/** The first line of a bundle's Dockerfile names these: the statement's word on them, each on one line (a line break would write lines of the Dockerfile). */
+function statedOrigin(statement: Statement): { rep: string; repfile: string } | undefined {
+  const builder: unknown = statement.predicate.runDetails.builder;
+  const rep = isJsonMap(builder) && isJsonMap(builder.version) ? builder.version.rep : undefined;
+  const rf = statement.predicate.buildDefinition.externalParameters.repfile;
+  const repfile = isJsonMap(rf) ? rf.path : undefined;
+  const oneLine = (v: unknown): v is string => typeof v === 'string' && !/[\u0000-\u001f\u007f]/.test(v);
+  return oneLine(rep) && oneLine(repfile) ? { rep, repfile } : undefined;
+}
+
+/** The sources of the bundle's COPY lines that copy one source (a folder copied whole, or a lone file). */
+function loneSources(text: Buffer): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.toString('utf8').split('\n')) {
+    if (!line.startsWith('COPY [') || line.length > MAX_LINE_BYTES) continue;
+    const source = loneSource(line);
+    if (source !== undefined) out.add(source);
+  }
+  return out;
+}
+
+function loneSource(line: string): string | undefined {
+  try {
+    const a: unknown = JSON.parse(line.slice('COPY '.length));
+    return Array.isArray(a) && a.length === 2 && typeof a[0] === 'string' ? a[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the bundle's Dockerfile (of sha256 `sha`; `bundled` reads it) differs from the one the
+ * Repfile, its lock and the unpacked context give, as `rep publish` emits it: named Dockerfile in
+ * its header, the statement's rep and Repfile path in its first line.
+ */
+function dockerfileProblems(statement: Statement, recipeDir: string, ctxDir: string, sha: string, bundled: () => Buffer | undefined): string[] {
+  const origin = statedOrigin(statement);
+  if (!origin) return ["the statement does not say which rep published the bundle and where its Repfile lay, each on one line: the Dockerfile's first line names them"];
+  const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir, keysOnly: true });
+  if (!project.ok) return ['the Repfile does not load, so the Dockerfile cannot be emitted again:', ...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d))))];
+  const { dag, ctx, lock } = project.value;
+  const walked = ContextIndex.walk(ctx.dir, ctx.ignore);
+  const resolved = walked.ok ? resolveAllInputs(dag, ctx, walked.value) : walked;
+  if (!walked.ok || !resolved.ok) return ['the inputs cannot be found in context.tar, so the Dockerfile cannot be emitted again (see keys)'];
+  const text = bundled();
+  // Which folders a COPY takes whole hangs on the publisher's disk (folder modes, empty folders, hard
+  // links: context/folders.ts), which context.tar does not carry: the bundle's choice is taken. Either
+  // way the same files come out of the unpacked context.tar, which holds no others.
+  const lone = text ? loneSources(text) : new Set<string>();
+  const whole = (d: string) => {
+    const source = loneSource(copyLine([d], ''));
+    return source !== undefined && lone.has(source);
+  };
+  const emitted = Buffer.from(standaloneText(dag, ctx, walked.value, resolved.value, { resolveBase: resolverFor(lock?.value), dockerfile: 'Dockerfile', whole, generatedBy: origin }));
+  if (sha256Hex(emitted) === sha) return [];
+  if (!text) return ['the Dockerfile is not the one the Repfile, its lock and context.tar give (too large to say where)'];
+  const out = [firstDifference(text, emitted)];
+  if (origin.rep !== VERSION) out.push(`the bundle was published by rep ${shown(origin.rep)}, and this is rep ${VERSION}, which may emit another Dockerfile: check it with the rep that published the bundle`);
+  return out;
+}
+
+/** The first line where the bundle's Dockerfile and the one emitted again differ, byte for byte, each shown escaped. */
+function firstDifference(bundled: Buffer, emitted: Buffer): string {
+  let i = 0;
+  while (i < bundled.length && i < emitted.length && bundled[i] === emitted[i]) i++;
+  // The start of the line that holds the first byte that differs (the same in both: all before it is); lastIndexOf reads -1 from the end.
+  const start = i === 0 ? 0 : emitted.lastIndexOf(0x0a, i - 1) + 1;
+  let line = 1;
+  for (let j = emitted.indexOf(0x0a); j !== -1 && j < start; j = emitted.indexOf(0x0a, j + 1)) line++;
+  const lineOf = (b: Buffer) => {
+    if (start >= b.length) return 'nothing (the file ends)';
+    const end = b.indexOf(0x0a, start);
+    return `"${shown(b.subarray(start, end === -1 ? b.length : end).toString('utf8'))}"`;
+  };
+  return `Dockerfile line ${line} is not what the Repfile, its lock and context.tar give: the bundle has ${lineOf(bundled)}, rep emits ${lineOf(emitted)}`;
 }

@@ -155,7 +155,7 @@ describe('rep publish and rep verify', () => {
     ]);
     const report = await verifyBundle(bundle, { key: k.pub });
     expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
-      ['checksums', true], ['subjects', true], ['signature', true], ['keys', true],
+      ['checksums', true], ['subjects', true], ['signature', true], ['keys', true], ['dockerfile', true],
     ]);
     // The bundle's Dockerfile is built from a temp file; its header names it as the bundle does.
     expect(readFileSync(path.join(bundle, 'Dockerfile'), 'utf8').split('\n')[1]).toMatch(/^# Builds the image without rep: {2}docker build -t \S+ -f Dockerfile \.$/);
