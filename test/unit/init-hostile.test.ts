@@ -10,7 +10,7 @@ import { init } from '../../src/commands/init.js';
 import { juliaFacts } from '../../src/init/julia.js';
 import { lexists } from '../../src/safefs.js';
 import { makeProject, type Tree } from '../helpers.js';
-import { initIn as initChecked } from './initcase.js';
+import { initIn as initChecked, stepOf } from './initcase.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
 /** A file of the repository `dir` as a diagnostic names it: relative to where rep runs, as the Repfile is (the CLI shows its line from there). */
@@ -100,6 +100,28 @@ describe('rep init: text that would reach the Repfile', () => {
     const { r } = initIn({ Dockerfile: 'FROM busybox:latest\nRUN ["printf", "a\\nb"]\nCMD ["echo", "\\u001b[31m"]\nENTRYPOINT ["a\\tb"]\nSHELL ["sh\\n", "-c"]\nVOLUME ["/a\\nb"]\nUSER a\tb\nCMD echo\tx\n' });
     expect(r.ok && r.value.dockerfile!.notes).toEqual([3, 4, 5, 6, 7, 8].map((line) => ({ line, message: 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field' })));
     expect(r.ok && r.value.text).toContain(`run: "set +e; printf 'a\\nb'"`);
+  });
+
+  it('notes, at their line, what the Repfile refuses and was blamed on rep init: USER -x, a JSON escape of a line separator, C1 or bidirectional control, a label key that shows nothing, a key __proto__', () => {
+    const lines = ['USER -x', 'CMD ["a\\u2028b"]', 'VOLUME ["/a\\u202eb"]', 'ENTRYPOINT ["a\\u0085"]', 'RUN ["a\\u2066"]', 'LABEL a\u200bb=c', 'LABEL __proto__=1', 'ENV __proto__=1'];
+    const x = initChecked({ Dockerfile: `FROM busybox:latest\nUSER app\n${lines.join('\n')}\nENV null=1\nRUN x\n` });
+    const field = 'an argument holds a control character (a tab, or a JSON escape such as \\n) that rep cannot write in this field';
+    expect(x.notes).toEqual([]);
+    expect(x.text).toContain('Dockerfile:3: not converted: USER "-x" starts with "-", which rep\'s Dockerfile would read as a flag; the steps after it keep the user before it');
+    for (const line of [4, 5, 6, 7]) expect(x.text).toContain(`Dockerfile:${line}: not converted: ${field}`);
+    expect(x.text).toContain('Dockerfile:8: not converted: LABEL "a\\u200bb": a key with a character that shows nothing (a zero-width space or joiner, a word joiner) would read as another key');
+    expect(x.text).toContain('Dockerfile:9: not converted: LABEL __proto__: a Repfile has no key named "__proto__" (as a name it would vanish)');
+    expect(x.text).toContain('Dockerfile:10: not converted: ENV __proto__: a Repfile has no key named "__proto__" (as a name it would vanish)');
+    expect(stepOf(x, 'main').user).toBe('app');
+    expect(stepOf(x, 'main').env).toEqual({ null: '1' });
+  });
+
+  it('refuses a bidirectional control in the Dockerfile text at its place, as a control character (it reached the Repfile, which refused it as a bug in rep init); in a comment it is text', () => {
+    for (const [line, col] of [['VOLUME /a\u202eb', 10], ['LABEL a=b\u2067c', 10], ['RUN echo \u200f', 10]] as const) {
+      const { dir, r } = initIn({ Dockerfile: `FROM busybox:latest\n# \u202e a comment\n${line}\n` });
+      const code = line.codePointAt(col - 1)!.toString(16).toUpperCase();
+      expect(!r.ok && r.errors).toEqual([{ file: shown(dir, 'Dockerfile'), span: { start: { line: 3, col }, end: { line: 3, col: col + 1 } }, message: `bidirectional control U+${code}: rep init converts only a Dockerfile of plain text` }]);
+    }
   });
 });
 

@@ -4,20 +4,23 @@
 // value a Repfile field cannot hold, and an instruction rep has no field for,
 // become notes.
 import { joinable } from '../../emit/dockerfile.js';
+import { UNSHOWABLE } from '../../repfile/schema.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { copyInstruction } from './copysteps.js';
 import { absolute, sq, withParents } from './model.js';
-import type { Instruction } from './parse.js';
+import { BIDI, type Instruction } from './parse.js';
 import { stepForRun, type Stage } from './stages.js';
 import { keyValues, oneWord, spend, splitWords, type Lexing } from './words.js';
 
 /** Docker's PATH for an image that sets none; most base images set this one. */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** What a Repfile's one-line fields (cmd, entrypoint, shell, volumes) refuse, and what its `run` refuses (newlines and tabs are fine there). */
-// eslint-disable-next-line no-control-regex
-const FIELD_CONTROL = /[\x00-\x1f\x7f]/;
-// eslint-disable-next-line no-control-regex
-const RUN_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+/**
+ * What a Repfile's one-line fields (cmd, entrypoint, shell, volumes) refuse, and what its `run` refuses
+ * (newlines and tabs are fine there): control characters (C0, DEL, C1), line separators, and the bidirectional
+ * controls, which a JSON escape (CMD ["a\u2028b"]) writes though the parser refused them in the text.
+ */
+const FIELD_CONTROL = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]|${BIDI.source}`);
+const RUN_CONTROL = new RegExp(`[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029]|${BIDI.source}`);
 /** Instructions whose shell-form text becomes a one-line field as it is (a tab in it too). */
 const ONE_LINE = new Set(['CMD', 'ENTRYPOINT', 'USER', 'WORKDIR']);
 /** A USER that is root (by name or id, with any group). */
@@ -67,6 +70,10 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
           note(cx, ins, `ENV ${JSON.stringify(k)} is not NAME=VALUE with a name of letters, digits and "_"`);
           continue;
         }
+        if (k === '__proto__') {
+          note(cx, ins, `ENV ${k}: a Repfile has no key named "__proto__" (as a name it would vanish)`);
+          continue;
+        }
         st.env.set(k, v);
         st.pendingEnv = st.pendingEnv.filter(([n]) => n !== k).concat([[k, v]]);
       }
@@ -87,7 +94,9 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
     }
     case 'USER': {
       const w = lexed(oneWord);
-      st.user = w.words[0] || undefined;
+      // The Repfile refuses it: the Dockerfile rep writes would read it as a flag of USER.
+      if (w.words[0]!.startsWith('-')) note(cx, ins, `USER ${JSON.stringify(w.words[0])} starts with "-", which rep's Dockerfile would read as a flag; the steps after it keep the user before it`);
+      else st.user = w.words[0] || undefined;
       break;
     }
     case 'SHELL':
@@ -143,6 +152,9 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       const kv = lexed(keyValues);
       for (const [k, v] of kv.pairs) {
         if (v === undefined || k === '') note(cx, ins, `LABEL ${JSON.stringify(k)} is not KEY=VALUE`);
+        // What the Repfile refuses in a label key (schema.ts): a character that shows nothing reads as another key.
+        else if (UNSHOWABLE.test(k)) note(cx, ins, `LABEL "${k.replace(new RegExp(UNSHOWABLE.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}": a key with a character that shows nothing (a zero-width space or joiner, a word joiner) would read as another key`);
+        else if (k === '__proto__') note(cx, ins, `LABEL ${k}: a Repfile has no key named "__proto__" (as a name it would vanish)`);
         else st.meta.labels.set(k, v);
       }
       break;

@@ -38,6 +38,13 @@ export interface ParsedDockerfile {
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
 /**
+ * Bidirectional controls (overrides, isolates, marks), which reorder what a reader sees ("Trojan
+ * Source"): the Repfile refuses them in every field (schema.ts), so rep init refuses them outside
+ * comments, at their place, rather than write a Repfile that does not load.
+ */
+export const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
  * Unicode blanks beyond ASCII (White_Space, and U+FEFF): Docker splits and
  * continues lines only at ASCII blanks, JavaScript's \s and trim at these too,
  * so `\\` then U+00A0 ended a line for Docker and continued it for rep.
@@ -59,10 +66,11 @@ export function parseDockerfile(text: string, file: string): { ok: true; value: 
   for (const [re, what] of [
     [CONTROL, 'control character'],
     [BLANK, 'blank beyond ASCII'],
+    [BIDI, 'bidirectional control'],
   ] as const) {
     // A comment line splits nothing and continues nothing (BuildKit passes over it, inside a continuation too):
-    // a no-break space there (`# Copyright\u00a0ACME`) is text. A byte order mark is refused anywhere.
-    const bad = lines.findIndex((l) => re.test(l) && (re === CONTROL || /\ufeff/.test(l) || !/^[\t ]*#/.test(l)));
+    // a no-break space or a right-to-left mark there (`# Copyright\u00a0ACME`) is text. A byte order mark is refused anywhere.
+    const bad = lines.findIndex((l) => re.test(l) && (re === CONTROL || (re === BLANK && /\ufeff/.test(l)) || !/^[\t ]*#/.test(l)));
     if (bad < 0) continue;
     const col = lines[bad]!.search(re) + 1;
     const code = lines[bad]!.codePointAt(col - 1)!.toString(16).toUpperCase().padStart(4, '0');
