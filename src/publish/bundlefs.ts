@@ -3,7 +3,7 @@
 // parent is lstat'ed, the file opened O_NOFOLLOW|O_NONBLOCK and fstat'ed),
 // small files are read whole up to a bound, large ones are streamed.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { formatSize, readOpen } from '../safefs.js';
@@ -108,35 +108,76 @@ export async function hashInside<T>(root: string, name: string, tap?: (s: Readab
   }
 }
 
+/** A bundle folder listed: its regular files, the other entries, and a problem for each entry not read. */
+export interface Listing {
+  files: string[];
+  others: string[];
+  problems: string[];
+}
+
+/**
+ * The code of a failed read of the bundle (EACCES, ENAMETOOLONG), for a line that names the entry itself:
+ * the error's message holds the path, names from the bundle with whatever escapes they hold.
+ */
+const codeOf = (e: unknown): string | undefined => {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? shown(code, 40) : undefined;
+};
+
 /**
  * Every entry of a bundle folder, relative and sorted: the regular files, and
- * a problem for anything else (a link, device or pipe: none is read) and for
- * names no SHA256SUMS line could hold.
+ * a problem for anything else (a link, device or pipe: none is read), for a
+ * folder or file that cannot be read, and for names no SHA256SUMS line could
+ * hold; `refused` when the folder is over a bound.
  */
-export function listInside(root: string, bounds: { maxEntries: number; maxBytes: number }): { files: string[]; others: string[]; problems: string[] } {
+export function listInside(root: string, bounds: { maxEntries: number; maxBytes: number }): Listing | { refused: string } {
   const { maxEntries, maxBytes } = bounds;
   const files: string[] = [];
   const others: [string, string][] = [];
+  const unread: string[] = [];
   let count = 0;
   let bytes = 0;
-  const visit = (rel: string) => {
-    for (const d of readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true })) {
+  /** What was read of `rel` and under it; a refusal when over a bound. */
+  const visit = (rel: string): string | undefined => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true });
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === undefined) throw e;
+      unread.push(rel ? `cannot read the folder ${shown(rel)}: ${code}` : `cannot read the bundle folder: ${code}`);
+      return undefined;
+    }
+    for (const d of entries) {
       const name = rel ? `${rel}/${d.name}` : d.name;
-      if (++count > maxEntries) throw new Error(`the bundle holds more than ${maxEntries} files; if you trust it, raise the bound with --max-files N`);
+      if (++count > maxEntries) return `the bundle holds more than ${maxEntries} files; if you trust it, raise the bound with --max-files N`;
       const bad = pathProblem(name);
-      if (d.isDirectory()) visit(name);
-      else if (!d.isFile()) others.push([name, `${shown(name)} is not a regular file (a link, device or pipe); a bundle holds regular files only`]);
+      if (d.isDirectory()) {
+        const refused = visit(name);
+        if (refused) return refused;
+      } else if (!d.isFile()) others.push([name, `${shown(name)} is not a regular file (a link, device or pipe); a bundle holds regular files only`]);
       else if (bad) others.push([name, `"${shown(name)}" cannot be named in SHA256SUMS: ${bad}`]);
       else {
+        let size: number;
+        try {
+          size = lstatSync(path.join(root, name)).size;
+        } catch (e) {
+          const code = codeOf(e);
+          if (code === undefined) throw e;
+          others.push([name, `cannot read ${shown(name)}: ${code}`]);
+          continue;
+        }
         // A folder bundle is bounded as an archive is: a huge (or sparse) file is refused, not hashed for hours.
-        bytes += lstatSync(path.join(root, name)).size;
-        if (bytes > maxBytes) throw new Error(`the bundle holds more than ${formatSize(maxBytes)}; if you trust it, raise the bound with --max-size SIZE`);
+        bytes += size;
+        if (bytes > maxBytes) return `the bundle holds more than ${formatSize(maxBytes)}; if you trust it, raise the bound with --max-size SIZE`;
         files.push(name);
       }
     }
+    return undefined;
   };
-  visit('');
+  const refused = visit('');
+  if (refused) return { refused };
   const sort = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   others.sort(([a], [b]) => sort(a, b));
-  return { files: files.sort(sort), others: others.map(([n]) => n), problems: others.map(([, p]) => p) };
+  return { files: files.sort(sort), others: others.map(([n]) => n), problems: [...unread, ...others.map(([, p]) => p)] };
 }

@@ -104,12 +104,8 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
   };
 
   // Every regular file hashed once (an image archive also read for its image); nothing else read.
-  let listing: ReturnType<typeof listInside>;
-  try {
-    listing = listInside(dir, limits);
-  } catch (e) {
-    return { ok: false, checks: [{ name: 'bundle', ok: false, detail: [(e as Error).message] }] };
-  }
+  const listing = listInside(dir, limits);
+  if ('refused' in listing) return { ok: false, checks: [{ name: 'bundle', ok: false, detail: [listing.refused] }] };
   const present = new Set([...listing.files, ...listing.others]);
   const hashes = new Map<string, string>();
   const unreadable = [...listing.problems];

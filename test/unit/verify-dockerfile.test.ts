@@ -1,12 +1,13 @@
 // rep verify emits the bundle's Dockerfile again from its Repfile, lock and
 // context.tar and compares the bytes: REPRODUCE.md has readers build that
 // Dockerfile, so a signer could otherwise ship a harmless Repfile beside one
-// that runs anything.
+// that runs anything. And a folder bundle that cannot be read is said with the
+// names escaped, never with the raw error message that holds them.
 import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { NoneEngine } from '../../src/engine/none.js';
 import type { Statement } from '../../src/emit/provenance.js';
 import { signEnvelope } from '../../src/publish/dsse.js';
@@ -197,5 +198,28 @@ describe("the bundle's Dockerfile against its Repfile", () => {
     const empty = await publishedBundle(tree, undefined, (dir) => mkdirSync(path.join(dir, 'data/empty')));
     expect(readFileSync(path.join(empty, 'Dockerfile'), 'utf8')).not.toContain('COPY ["data","/work/data/"]');
     expect(failures(await verifyBundle(empty))).toEqual([]);
+  });
+});
+
+describe('a folder bundle that cannot be read', () => {
+  const deep: string[] = [];
+  // Node removes by absolute paths, which these trees are too deep for.
+  afterAll(() => {
+    for (const d of deep) spawnSync('rm', ['-rf', d]);
+  });
+
+  it('says which folder, escaped and cut, with the error code: never the raw message, which holds the names', async () => {
+    const bundle = copyOf(await publishedBundle({ Repfile: REPFILE, 'data/x': 'x\n' }));
+    deep.push(path.dirname(bundle));
+    const name = `a\x1b[1;32mok    bundle verified\x1b[0m${'x'.repeat(200)}`;
+    // Made by relative steps (in a child: a worker cannot chdir): past PATH_MAX no absolute path reaches the bottom.
+    const steps = Array.from({ length: 20 }, (_, i) => (i === 0 ? name : 'y'.repeat(250)));
+    const made = spawnSync(process.execPath, ['-e', 'for (const d of process.argv.slice(1)) { require("fs").mkdirSync(d); process.chdir(d); }', ...steps], { cwd: bundle });
+    expect(made.status).toBe(0);
+    const r = await verifyBundle(bundle);
+    expect(r.checks.flatMap((c) => c.detail).join('\n')).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+    const said = failures(r).find((f) => f[0] === 'checksums')!;
+    expect(said.find((l) => l.includes('ENAMETOOLONG'))).toMatch(/^cannot read the folder a\\u001b\[1;32mok {4}bundle verified\\u001b\[0mx+\.\.\.: ENAMETOOLONG$/);
+    for (const line of said) expect(line.length).toBeLessThan(300);
   });
 });
