@@ -56,6 +56,20 @@ function inProject(recipe: Recipe, file: string): boolean {
 }
 
 /**
+ * Where `file` really is when it, or a folder on its way, is a link (`key -> /host/id_rsa`): the
+ * consent asked for names what would be handed over, not only the path in the Repfile. Undefined
+ * when it is where its path says, or is not there.
+ */
+function leadsTo(file: string): string | undefined {
+  try {
+    const real = realpathSync(file);
+    return real === file ? undefined : real;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Declared secrets whose file is in the build context (after resolving links:
  * a path elsewhere that leads into the context counts) and not excluded by
  * .dockerignore. A missing file is not one: it is reported when mounted.
@@ -125,7 +139,8 @@ export function prepareSecrets(project: Project, engine: Engine, grants: readonl
     if ('file' in src) {
       const file = path.resolve(path.dirname(recipe.path), src.file);
       if (!grant && !inProject(recipe, file)) {
-        errors.push(at(`the Repfile asks for the file ${shown(file)}, outside the project, as secret "${id}"; rep hands a build a file of this machine only when you say so: --secret ${id}`));
+        const real = leadsTo(file);
+        errors.push(at(`the Repfile asks for the file ${shown(file)}${real ? `, a link to ${shown(real)}` : ''}, outside the project, as secret "${id}"; rep hands a build a file of this machine only when you say so: --secret ${id}`));
       } else if (!existsSync(file)) errors.push(at(`no such file: ${given ? shown(file) : src.file}`));
       else if (file.includes(',')) {
         errors.push(at(`the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${shown(file)}`));
