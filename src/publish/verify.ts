@@ -326,7 +326,8 @@ function statedOrigin(statement: Statement): { rep: string; repfile: string } | 
   const rf = statement.predicate.buildDefinition.externalParameters.repfile;
   const repfile = isJsonMap(rf) ? rf.path : undefined;
   const oneLine = (v: unknown): v is string => typeof v === 'string' && !/[\u0000-\u001f\u007f]/.test(v);
-  return oneLine(rep) && oneLine(repfile) ? { rep, repfile } : undefined;
+  // The Repfile's path is any text: the emitter quotes one that a comment line cannot show (emit/dockerfile.ts headerPath).
+  return oneLine(rep) && typeof repfile === 'string' ? { rep, repfile } : undefined;
 }
 
 /** The sources of the bundle's COPY lines that copy one source (a folder copied whole, or a lone file). */
@@ -356,7 +357,7 @@ function loneSource(line: string): string | undefined {
  */
 function dockerfileProblems(statement: Statement, recipeDir: string, ctxDir: string, sha: string, bundled: () => Buffer | undefined): string[] {
   const origin = statedOrigin(statement);
-  if (!origin) return ["the statement does not say which rep published the bundle and where its Repfile lay, each on one line: the Dockerfile's first line names them"];
+  if (!origin) return ["the statement does not say which rep published the bundle (on one line) and where its Repfile lay: the Dockerfile's first line names them"];
   const project = openProject({ file: path.join(recipeDir, 'Repfile'), context: ctxDir, cwd: recipeDir, keysOnly: true });
   if (!project.ok) return ['the Repfile does not load, so the Dockerfile cannot be emitted again:', ...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d))))];
   const { dag, ctx, lock } = project.value;
