@@ -195,16 +195,43 @@ export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const head = formatDiagnostic(d);
   const detail = d.kind === 'engine' && d.detail ? tailLines(d.detail).map((l) => `\n  | ${printable(l)}`).join('') : '';
   if (!('span' in d) || !d.span || source === undefined) return head + detail;
-  const lines = source.split(/\r?\n/);
   const { start, end } = d.span;
-  const text = lines[start.line - 1];
+  const text = sourceLine(source, start.line);
   if (text === undefined) return head;
   const gutter = String(start.line);
   const pad = ' '.repeat(gutter.length);
   const last = end.line === start.line ? Math.max(end.col, start.col + 1) : text.length + 1;
   const width = Math.max(1, Math.min(last, text.length + 1) - start.col);
+  // A long line is shown around the place: a hostile one-line lock or Repfile of megabytes printed all of it
+  // under each of its problems (a review).
+  let from = 0;
+  let to = text.length;
+  if (text.length > SHOWN_LINE) {
+    from = Math.max(0, start.col - 1 - SHOWN_BEFORE);
+    to = Math.min(text.length, Math.max(from + SHOWN_LINE, start.col - 1 + Math.min(width, SHOWN_LINE - SHOWN_BEFORE)));
+  }
+  const cut = (a: number, b: number) => printable(text.slice(Math.max(a, from), Math.min(b, to)));
+  const lead = from > 0 ? '…' : '';
   // Measured on the line as printed: an escaped character takes four columns or six.
-  const before = printable(text.slice(0, start.col - 1)).length;
-  const marks = ' '.repeat(before) + '^'.repeat(Math.max(1, printable(text.slice(start.col - 1, start.col - 1 + width)).length));
-  return `${head}\n ${gutter} | ${printable(text)}\n ${pad} | ${marks}`;
+  const before = lead.length + cut(from, start.col - 1).length;
+  const marks = ' '.repeat(before) + '^'.repeat(Math.max(1, cut(start.col - 1, start.col - 1 + width).length));
+  return `${head}\n ${gutter} | ${lead}${cut(from, to)}${to < text.length ? '…' : ''}\n ${pad} | ${marks}`;
+}
+
+/** How much of a long source line a diagnostic shows, and of that how much before its place. */
+const SHOWN_LINE = 160;
+const SHOWN_BEFORE = 40;
+
+/** Line `n` (from 1) of `source`, without its line break; found without splitting the whole text. */
+function sourceLine(source: string, n: number): string | undefined {
+  let at = 0;
+  for (let k = 1; k < n; k++) {
+    const nl = source.indexOf('\n', at);
+    if (nl < 0) return undefined;
+    at = nl + 1;
+  }
+  if (at > source.length) return undefined;
+  const nl = source.indexOf('\n', at);
+  const line = source.slice(at, nl < 0 ? source.length : nl);
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }

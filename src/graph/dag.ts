@@ -1,6 +1,6 @@
 // Recipe -> Dag: who builds on whom, who imports whose outputs, in which
 // order, and how steps group into the stages of a multi-stage Dockerfile.
-import { fail, ok, type Diagnostic, type Result } from '../diag.js';
+import { clip, fail, ok, type Diagnostic, type Result } from '../diag.js';
 import type { Recipe, Step } from '../repfile/recipe.js';
 import { didYouMean, Suggester } from '../repfile/suggest.js';
 import { imageRefProblem } from '../lock/reference.js';
@@ -116,12 +116,12 @@ export function buildDag(recipe: Recipe): Result<Dag> {
         const near = IMAGE_LIKE.test(step.from) ? undefined : nearStep.closest(step.from);
         if (near === null) {
           // Too many names to check this one against: not taken for an image to pull (a misspelt step would be).
-          errors.push(src.at(['steps', step.name, 'from'], `"${step.from}" is not a step, and this Repfile names too many unknown ones for rep to check it against every step; to start from an image of that name, write it with a tag, e.g. "${step.from}:latest"`));
+          errors.push(src.at(['steps', step.name, 'from'], `"${clip(step.from)}" is not a step, and this Repfile names too many unknown ones for rep to check it against every step; to start from an image of that name, write it with a tag, e.g. "${clip(step.from)}:latest"`));
         } else if (near !== undefined) {
           errors.push(
             src.at(
               ['steps', step.name, 'from'],
-              `"${step.from}" is not a step (did you mean "${near}"?); to start from an image of that name, write it with a tag, e.g. "${step.from}:latest"`,
+              `"${clip(step.from)}" is not a step (did you mean "${near}"?); to start from an image of that name, write it with a tag, e.g. "${clip(step.from)}:latest"`,
             ),
           );
         } else {

@@ -1,6 +1,7 @@
 // The one schema of a Repfile: it gives the TypeScript types, the validation
 // and the published JSON Schema (`rep schema`).
 import { z } from 'zod';
+import { clip } from '../diag.js';
 import { IMAGE_NAME_TAG, IMAGE_REFERENCE, imageRefProblem, looksLikeImageId, namesRepImage, sameNameTag } from '../lock/reference.js';
 import { dropPatternProblem } from '../repro/drop.js';
 import { dateProblem, licenseProblem, orcidProblem } from './citecheck.js';
@@ -299,16 +300,16 @@ function imageNameProblems(doc: z.infer<typeof repfileObject>, ctx: z.Refinement
   }
   for (const s of starts) {
     if (looksLikeImageId(s.ref)) {
-      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} reads as an image id, which names an image of this machine only (another project's step, say), not one a registry or a lock can name: start from an image by name with its tag (${JSON.stringify(`${s.ref}:latest`)}), or pin it by digest (name@sha256:…)` });
+      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(clip(s.ref))} reads as an image id, which names an image of this machine only (another project's step, say), not one a registry or a lock can name: start from an image by name with its tag (${JSON.stringify(`${clip(s.ref)}:latest`)}), or pin it by digest (name@sha256:…)` });
       continue;
     }
     if (namesRepImage(s.ref)) {
-      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(s.ref)} is one of rep's own images (${OWN_IMAGES}), not an image to build on: start from a published image, or name the step to build on` });
+      ctx.addIssue({ code: 'custom', path: s.path, message: `${JSON.stringify(clip(s.ref))} is one of rep's own images (${OWN_IMAGES}), not an image to build on: start from a published image, or name the step to build on` });
     }
   }
   const tag = doc.image?.tag ?? defaultImageTag(doc.name);
   const at = doc.image?.tag !== undefined ? ['image', 'tag'] : ['name'];
-  const what = doc.image?.tag !== undefined ? JSON.stringify(tag) : `the image's tag, ${tag} (NAME:latest when image.tag does not say),`;
+  const what = doc.image?.tag !== undefined ? JSON.stringify(clip(tag)) : `the image's tag, ${clip(tag)} (NAME:latest when image.tag does not say),`;
   if (!valid(tag, false)) return;
   if (namesRepImage(tag)) {
     ctx.addIssue({ code: 'custom', path: at, message: `${what} is one of rep's own image names (${OWN_IMAGES}): an image tagged so could pass for a cached step; choose another tag, e.g. ${doc.name === 'rep-cache' ? 'analysis' : doc.name}:latest` });
@@ -316,7 +317,7 @@ function imageNameProblems(doc: z.infer<typeof repfileObject>, ctx: z.Refinement
   }
   const same = starts.find((s) => sameNameTag(s.ref, tag));
   if (same) {
-    ctx.addIssue({ code: 'custom', path: at, message: `${what} names the image ${same.path.join('.')} names, which this Repfile builds on: tagging the result so would replace ${same.ref} for every project that uses it; choose another tag` });
+    ctx.addIssue({ code: 'custom', path: at, message: `${what} names the image ${same.path.join('.')} names, which this Repfile builds on: tagging the result so would replace ${clip(same.ref)} for every project that uses it; choose another tag` });
   }
 }
 

@@ -129,6 +129,40 @@ describe('Repfile parsing', () => {
     );
   });
 
+  it('shows a long line around the offending text only: a one-line Repfile of megabytes printed all of it (a review)', () => {
+    const long = `rep: 1\nname: t\nbase: ${'a'.repeat(3 << 20)}!\nsteps: {a: {run: x}}\n`;
+    const r = parseRepfile(long, { file: 'Repfile' });
+    if (r.ok) throw new Error('expected errors');
+    const shown = renderDiagnostic(r.errors[0]!, long);
+    expect(shown.length).toBeLessThan(1200);
+    const [, line, marks] = shown.split('\n');
+    expect(line).toBe(` 3 | base: ${'a'.repeat(154)}…`);
+    expect(marks).toBe(`   |       ${'^'.repeat(154)}`);
+    // Far along a flow map: a window from a little before the place, marked where it is.
+    const flow = `rep: 1\nname: t\nbase: busybox\nsteps: {${Array.from({ length: 400 }, (_, i) => `s${i}: {run: x}`).join(', ')}, z: {nedds: [x], run: x}}\n`;
+    const f = parseRepfile(flow, { file: 'Repfile' });
+    if (f.ok) throw new Error('expected errors');
+    const [, fline, fmarks] = renderDiagnostic(f.errors[0]!, flow).split('\n');
+    expect(fline!.startsWith(' 4 | …')).toBe(true);
+    expect(fline!.endsWith('}}')).toBe(true);
+    expect(fline!.slice(fmarks!.indexOf('^'), fmarks!.lastIndexOf('^') + 1)).toBe('nedds');
+  });
+
+  it('quotes a long image reference or step name clipped in its message (a review)', () => {
+    const huge = 'f'.repeat(1 << 20);
+    for (const text of [
+      `rep: 1\nname: t\nbase: rep-cache@sha256:${huge}\nsteps: {a: {run: x}}\n`,
+      `rep: 1\nname: t\nbase: ${'a'.repeat(64)}\nsteps: {a: {run: x}}\nimage: {tag: "${'b'.repeat(1 << 20)}"}\n`,
+      `rep: 1\nname: t\nbase: busybox:1\nsteps: {a: {run: x}, b: {from: "${'a'.repeat(1 << 20)}", run: x}}\n`,
+      `rep: 1\nname: t\nbase: busybox:${'c'.repeat(100)}\nsteps: {a: {run: x}}\nimage: {tag: "docker.io/library/busybox:${'c'.repeat(100)}"}\n`,
+    ]) {
+      const r = parseRepfile(text, { file: 'Repfile' });
+      const said = r.ok ? openErrors(makeProject({ Repfile: text })) : r.errors.map(formatDiagnostic);
+      expect(said.length, text.slice(0, 60)).toBeGreaterThan(0);
+      for (const m of said) expect(m.length, m.slice(0, 200)).toBeLessThan(2000);
+    }
+  });
+
   it('publishes a JSON Schema generated from the same schema', () => {
     const s = repfileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
     expect(Object.keys(s.properties)).toEqual(['rep', 'name', 'base', 'workdir', 'env', 'steps', 'image', 'secrets', 'publish', 'reproducible']);
