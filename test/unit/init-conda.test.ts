@@ -25,3 +25,20 @@ describe('environment.yml nested deep or large', () => {
     expect(r.ok && r.value.notes).toContain('environment.yml: nested more than 64 deep; rep init did not read it (the Repfile installs it, but assumes python and no R: check it)');
   });
 });
+
+describe('environment.yml with many keys', () => {
+  it('reads 100,000 keys (256 KiB) in one pass and still refuses a key twice, as ruamel.yaml does (the yaml package compared each key with every other: 127 s)', () => {
+    // One-letter keys (CJK, Hangul, Yi), then two-letter ones: the most keys 256 KiB of a flow map holds.
+    const keys: string[] = [];
+    for (const [a, b] of [[0x4e00, 0x9fff], [0xac00, 0xd7a3], [0x3400, 0x4dbf], [0xa000, 0xa48c]] as const) for (let c = a; c <= b; c++) keys.push(String.fromCharCode(c));
+    for (let k = 0; keys.length < 100_000; k++) keys.push(String.fromCharCode(0x4e00 + (k >> 8), 0x4e00 + (k & 255)));
+    const map = `{${keys.join(',')}`;
+    expect(map.length).toBeGreaterThan(250_000);
+    expect(condaFacts(`${map}}\n`)).toEqual({ hasPython: false, usesR: false, localPip: false });
+    expect(condaFacts(`${map},${keys[7]}}\n`).error).toBe(`not YAML (Map keys must be unique at line 1, column ${map.length + 2})`);
+    // Keys compare as the library compared them: by typed value, so 1 and 1.0 are one key, 1 and '1' two.
+    expect(condaFacts('x: {1: a, 1.0: b}\n').error).toBe('not YAML (Map keys must be unique at line 1, column 11)');
+    expect(condaFacts("x: {1: a, '1': b}\ndependencies:\n  - pip: [x]\n")).toEqual({ hasPython: true, usesR: false, localPip: false });
+    expect(condaFacts('a: [\n').error).toBe('not YAML (Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1)');
+  });
+});
