@@ -142,8 +142,9 @@ export function prepareSecrets(project: Project, engine: Engine, grants: readonl
         const real = leadsTo(file);
         errors.push(at(`the Repfile asks for the file ${shown(file)}${real ? `, a link to ${shown(real)}` : ''}, outside the project, as secret "${id}"; rep hands a build a file of this machine only when you say so: --secret ${id}`));
       } else if (!existsSync(file)) errors.push(at(`no such file: ${given ? shown(file) : src.file}`));
-      else if (file.includes(',')) {
-        errors.push(at(`the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${shown(file)}`));
+      else if (/[",\x00-\x1f\x7f]/.test(file)) {
+        // docker reads --secret with Go's csv reader: a bare `"` is a parse error there, and the build failed with the engine's word (a review).
+        errors.push(at(`the path of a secret file cannot hold ",", '"' or a control character (docker and podman read --secret as comma-separated fields): rename ${shown(file)}`));
       } else values[id] = { src: file };
     } else if (!grant) {
       errors.push(at(`the Repfile asks for the environment variable ${src.env} as secret "${id}"; rep hands a build a value of your environment only when you say so: --secret ${id}`));

@@ -254,7 +254,7 @@ describe('a secret file inside the build context', () => {
     removeAfter(dir);
     const r = rep(dir, ['build', '--engine', 'docker', '--buildkit'], { REP_DOCKER: DEBIAN_DOCKER, REP_TEST_PASS: 'x' });
     expect(r.stderr.split('\n')[0]).toBe(
-      `Repfile:6:15: secrets.api.file: the path of a secret file cannot hold "," (docker and podman read --secret as comma-separated fields): rename ${path.join(dir, 'keys/a,src=b')}`,
+      `Repfile:6:15: secrets.api.file: the path of a secret file cannot hold ",", '"' or a control character (docker and podman read --secret as comma-separated fields): rename ${path.join(dir, 'keys/a,src=b')}`,
     );
     expect(r.code).toBe(2);
   });

@@ -39,3 +39,14 @@ describe('a secret file outside the project', () => {
     expect(project(idRsa).refused).toEqual([ask(idRsa)]);
   });
 });
+
+describe('a secret file whose path docker cannot read in --secret', () => {
+  it('is refused when it holds ",", \'"\' or a control character: Go\'s csv reader fails on a bare quote (a review)', () => {
+    for (const name of ['to"k"=x', 'a,b']) {
+      const { refused } = project(name, { '.dockerignore': `${name}\n`, [name]: 'secret' });
+      expect(refused, name).toHaveLength(1);
+      expect(refused[0], name).toMatch(/^Repfile:5:13: secrets\.a\.file: the path of a secret file cannot hold ",", '"' or a control character \(docker and podman read --secret as comma-separated fields\): rename "?\//);
+    }
+  });
+});
+
