@@ -203,11 +203,23 @@ export function normalPlatform(text: string): string {
  * any: only one platform is (a list, or a newline and an escape, went into keys, the no-op record and the
  * provenance: a review). selectEngine refuses one that is not (askedPlatformProblem), and the quick path gives up.
  */
-export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => (env.DOCKER_DEFAULT_PLATFORM?.trim() ? checkedPlatform(env.DOCKER_DEFAULT_PLATFORM) : undefined);
+export const askedPlatform = (env: NodeJS.ProcessEnv): string | undefined => {
+  const text = env.DOCKER_DEFAULT_PLATFORM?.trim();
+  if (!text) return undefined;
+  // A lone architecture is one on linux, as containerd's platforms.Parse reads it on a linux daemon (arm64 built
+  // before, keyed as "arm64/"); a lone OS means the daemon's architecture, which is not known here: refused.
+  const word = text.toLowerCase();
+  return checkedPlatform(!word.includes('/') && (KNOWN_ARCHES.has(word) || Object.hasOwn(ARCHES, word)) ? `linux/${word}` : text);
+};
+
+/** The architectures containerd knows by name (platforms.isKnownArch), beside the aliases ARCHES maps. */
+const KNOWN_ARCHES = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
 
 /** Why DOCKER_DEFAULT_PLATFORM, when set, names no one platform; undefined when it does or is not set. */
 export const askedPlatformProblem = (env: NodeJS.ProcessEnv): string | undefined =>
-  env.DOCKER_DEFAULT_PLATFORM?.trim() && askedPlatform(env) === undefined ? 'is not one platform (os/arch or os/arch/variant, such as linux/amd64): docker would build for it, and rep keys its steps by it' : undefined;
+  env.DOCKER_DEFAULT_PLATFORM?.trim() && askedPlatform(env) === undefined
+    ? 'names no one platform rep can key its steps by: give os/arch or os/arch/variant, such as linux/amd64 (an architecture alone, such as arm64, is taken as linux/arm64, as docker takes it)'
+    : undefined;
 
 /** The platform docker builds for: the one the environment asks for, else the server's os/arch. */
 export function dockerPlatform(env: NodeJS.ProcessEnv, server: string | undefined): string | undefined {

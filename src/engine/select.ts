@@ -1,6 +1,6 @@
 // Picking the engine: an explicit name, or "auto" (docker, then podman, then
 // none), saying why when it passes by a docker the user set up.
-import { fail, ok, type Result } from '../diag.js';
+import { clip, fail, ok, type Result } from '../diag.js';
 import type { EngineChoice } from './choice.js';
 import { CliEngine } from './cli.js';
 import { askedPlatformProblem, type Engine } from './engine.js';
@@ -25,7 +25,7 @@ export async function selectEngine(choice: EngineChoice, opts: { buildkit?: bool
   const env = opts.env ?? process.env;
   const platform = askedPlatformProblem(env);
   // docker's client reads it (podman does not): refused before docker is used, as a flag would be.
-  const refused = (): Result<Selected> => fail({ kind: 'flag', flag: `DOCKER_DEFAULT_PLATFORM=${env.DOCKER_DEFAULT_PLATFORM}`, message: platform! });
+  const refused = (): Result<Selected> => fail({ kind: 'flag', flag: `DOCKER_DEFAULT_PLATFORM=${JSON.stringify(clip(env.DOCKER_DEFAULT_PLATFORM ?? '', 100))}`, message: platform! });
   switch (choice) {
     case 'none':
       return ok({ engine: new NoneEngine() });
