@@ -167,6 +167,15 @@ async function anonymousToken(challenge: Record<string, string>, repository: str
 export type Unanswering = Map<string, string>;
 
 /** The registry digest of image `text`, or a registry problem placed `at` (where the file names the image). */
+/** The errors of a request no server answered: it timed out, or no connection was made or kept. */
+const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT']);
+function unanswering(e: unknown): boolean {
+  const name = (e as Error).name;
+  if (name === 'TimeoutError' || name === 'AbortError') return true;
+  const cause = (e as { cause?: { code?: unknown; name?: unknown } }).cause;
+  return (typeof cause?.code === 'string' && NO_ANSWER.has(cause.code)) || cause?.name === 'TimeoutError' || cause?.name === 'ConnectTimeoutError';
+}
+
 export async function resolveDigest(text: string, at: InFile, silent: Unanswering = new Map()): Promise<Result<string>> {
   const unanswered = (message: string) => fail<string>({ ...at, kind: 'registry', message });
   const ref = parseImageRef(text);
@@ -181,11 +190,15 @@ export async function resolveDigest(text: string, at: InFile, silent: Unanswerin
   const url = `${insecure ? 'http' : 'https'}://${host}/v2/${ref.repository}/manifests/${ref.tag}`;
   const signal = AbortSignal.timeout(15_000);
   let res: Response;
+  // Whom rep was asking when it failed: a token service that does not answer is no silent registry.
+  let asking: 'registry' | 'token' = 'registry';
   try {
     res = await ask(url, { method: 'HEAD', headers: { Accept: ACCEPT }, signal }, insecure);
     const challenge = res.status === 401 ? bearerChallenge(res.headers.get('www-authenticate') ?? '') : undefined;
     if (challenge) {
+      asking = 'token';
       const token = await anonymousToken(challenge, ref.repository, insecure, signal);
+      asking = 'registry';
       res = await ask(url, { method: 'HEAD', headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` }, signal }, insecure);
     }
   } catch (e) {
@@ -193,8 +206,9 @@ export async function resolveDigest(text: string, at: InFile, silent: Unanswerin
     if (e instanceof TlsOff) return unanswered(`registry ${ref.registry}: ${e.message}`);
     // What the network stack says can quote the URL it was given: clipped.
     const why = (e as Error).cause ? String((e as { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message;
-    silent.set(ref.registry, text);
-    return unanswered(`cannot reach registry ${ref.registry} (${clip(why)})`);
+    // Only a registry that did not answer at all (no connection, or not in time) is not asked again.
+    if (asking === 'registry' && unanswering(e)) silent.set(ref.registry, text);
+    return unanswered(`cannot reach ${asking === 'token' ? `the token service of registry ${ref.registry}` : `registry ${ref.registry}`} (${clip(why)})`);
   }
   if (res.status === 404) return unanswered(`${text} is not in registry ${ref.registry}`);
   if (res.status === 401) return unanswered(`registry ${ref.registry} answered 401 for ${text}: it wants credentials, and rep lock asks as anyone (pin the digest in the Repfile: name@sha256:…)`);

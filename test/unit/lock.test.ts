@@ -321,4 +321,25 @@ describe('rep lock asks a registry that does not answer', () => {
       await Promise.all([dead.close(), live.close()]);
     }
   });
+
+  it('but a registry that answered is asked again, though its token service did not answer (the review of the day\'s diff)', async () => {
+    // A token realm on a port nothing listens on: a closed server's.
+    const gone = await registry(() => undefined);
+    const realm = `http://127.0.0.1:${gone.port}/token`;
+    await gone.close();
+    const reg = await registry((_req, res) => void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${realm}",service="reg"` }).end());
+    const r = `127.0.0.1:${reg.port}`;
+    const dir = makeProject({ Repfile: `rep: 1\nname: x\nbase: ${r}/a:1\nsteps:\n  a:\n    run: "true"\n  b:\n    from: ${r}/b:1\n    run: "true"\nimage:\n  from: a\n` });
+    try {
+      const out = await lock(open(dir));
+      expect(out.ok).toBe(false);
+      if (out.ok) return;
+      expect(reg.asked).toEqual(['HEAD /v2/a/manifests/1', 'HEAD /v2/b/manifests/1']);
+      const lines = out.errors.map(formatDiagnostic);
+      expect(lines).toHaveLength(2);
+      for (const l of lines) expect(l).toMatch(new RegExp(`cannot reach the token service of registry ${r} \\(`));
+    } finally {
+      await reg.close();
+    }
+  });
 });
