@@ -5,7 +5,7 @@
 // `rep --help` or `rep context --list` does not load the builder, the engines
 // or the publisher.
 import { generateKeyPairSync } from 'node:crypto';
-import { createWriteStream, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BuildRecord } from '../src/build.js';
@@ -24,6 +24,7 @@ import { ENGINE_OPTION, NETWORK_EXPECTED, networkMode, PROJECT_OPTIONS, WHOLE, W
 import { addBuildOptions, commanderOption } from './options.js';
 import { EngineError } from '../src/engine/engine.js';
 import { nothingToBuild, out, printDiagnostics } from './print.js';
+import { cannotWrite, openOutput } from './outfile.js';
 
 class Exit extends Error {
   constructor(readonly code: number) {
@@ -51,29 +52,6 @@ function unwrap<T>(r: Result<T>): T {
 /** A mistake on the command line that commander cannot see (exit 2). */
 const badFlag = (flag: string, message: string): never => failWith([{ kind: 'flag', flag, message }]);
 
-/** Why a file cannot be written, in words (an errno said alone is not a message). */
-function cannotWrite(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such folder';
-    case 'ENOTDIR':
-      return 'a part of the path is not a folder';
-    case 'EISDIR':
-      return 'a folder';
-    case 'EEXIST':
-      return 'it exists; rep does not overwrite it';
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return 'permission denied';
-    case 'ENAMETOOLONG':
-      return 'the path is too long';
-    default:
-      return code ?? String((e as Error).message);
-  }
-}
-
 /** Does `write`, or says (exit 2) that the file `flag` names cannot be written. */
 function writing<T>(flag: string, write: () => T, what = 'it'): T {
   try {
@@ -83,15 +61,32 @@ function writing<T>(flag: string, write: () => T, what = 'it'): T {
   }
 }
 
+/** The file `flag` names opened for writing, or (exit 2) why not: a named pipe, say, which hung rep. */
+function opened(flag: string, file: string): number {
+  const o = openOutput(file);
+  return 'fd' in o ? o.fd : badFlag(flag, `cannot write it (${o.problem})`);
+}
+
 /** A flag's value that must be a whole number from 1 (to WHOLE_MAX), read as -j reads one. */
 const whole = (flag: string, v: string): number => wholeNumber(v) ?? badFlag(`${flag} ${v}`, WHOLE.test(v) ? `expected a whole number from 1 to ${WHOLE_MAX}` : 'expected a whole number from 1');
+
+/**
+ * Commander's error as rep says it: `rep: ` for `error: `, and what it quotes of the command line (an unknown
+ * command or option, a value it refuses) escaped onto one line, its suggestion, rep's own names, on the next.
+ * Subcommands inherit it: commander copies the output settings to each command made after.
+ */
+function commanderError(s: string): string {
+  const text = s.replace(/^error: /, 'rep: ').replace(/\n$/, '');
+  const hint = /\n\(Did you mean [^\n]*\?\)$/.exec(text);
+  return `${printable(hint ? text.slice(0, hint.index) : text)}${hint?.[0] ?? ''}\n`;
+}
 
 const program = new Command('rep')
   .description('Build container images the way make builds files.')
   .version(VERSION, '-V, --version')
   .showSuggestionAfterError(true)
   .exitOverride()
-  .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'rep: ')) });
+  .configureOutput({ outputError: (s, write) => write(commanderError(s)) });
 for (const o of PROJECT_OPTIONS) program.addOption(commanderOption(o));
 program.hook('preAction', (_program, command) => {
   jsonErrors = command.opts().json === true;
@@ -215,10 +210,10 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
     const width = Math.max(0, ...stale.map((s) => s.name.length));
     for (const s of stale) out(`${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${formatReasons(s.reasons)}`);
     if (dryRun) out(stale.length ? `rep: ${stale.length} of ${n} steps would be built` : `rep: all ${n} steps fresh; nothing to build`);
-    else if (stale.length === 0) out(`rep: all ${n} steps fresh${rec.dockerfile.written ? `; wrote ${rec.dockerfile.path}` : ''}`);
+    else if (stale.length === 0) out(`rep: all ${n} steps fresh${rec.dockerfile.written ? `; wrote ${quotedName(rec.dockerfile.path)}` : ''}`);
     else {
       out(`rep: engine none: ${stale.length} of ${n} steps recorded, nothing built`);
-      out(`rep: ${rec.dockerfile.written ? 'wrote' : 'unchanged'} ${rec.dockerfile.path}`);
+      out(`rep: ${rec.dockerfile.written ? 'wrote' : 'unchanged'} ${quotedName(rec.dockerfile.path)}`);
     }
     return;
   }
@@ -229,7 +224,7 @@ function printRecord(rec: BuildRecord, dryRun: boolean): void {
   }
   if (built === 0) out(nothingToBuild(n, rec.engine, rec.tag));
   else out(`rep: built ${built} of ${n} steps (${rec.engine}); image ${rec.tag}`);
-  if (rec.dockerfile.written) out(`rep: wrote ${rec.dockerfile.path}`);
+  if (rec.dockerfile.written) out(`rep: wrote ${quotedName(rec.dockerfile.path)}`);
 }
 
 program
@@ -242,11 +237,12 @@ program
     const r = init(path.resolve(g.context ?? '.'), { file: g.file, force: o.force });
     if (!r.ok) failWith(r.errors);
     const { used, notes, dockerfile: df } = r.value;
-    const from = df ? `${df.rel} (converted; build with rep build --dockerfile Dockerfile.rep)` : used.length ? used.join(', ') : 'no environment files';
-    out(`rep: wrote ${path.relative(process.cwd(), r.value.file) || r.value.file} from ${from}`);
-    for (const n of df?.notes ?? []) out(`${df!.rel}:${n.line}: warning: ${n.message}`);
-    if (r.value.dockerignore) out(`rep: wrote ${path.relative(process.cwd(), r.value.dockerignore)} (the build context leaves out ${df ? '' : '.git and '}rep's own files)`);
-    for (const n of notes) out(`rep: note: ${n}`);
+    // The names are the user's (-f, -C) and the repository's, and the notes quote its files: escaped, one line each.
+    const from = df ? `${quotedName(df.rel)} (converted; build with rep build --dockerfile Dockerfile.rep)` : used.length ? used.map(quotedName).join(', ') : 'no environment files';
+    out(`rep: wrote ${quotedName(path.relative(process.cwd(), r.value.file) || r.value.file)} from ${from}`);
+    for (const n of df?.notes ?? []) out(`${quotedName(df!.rel)}:${n.line}: warning: ${printable(n.message)}`);
+    if (r.value.dockerignore) out(`rep: wrote ${quotedName(path.relative(process.cwd(), r.value.dockerignore))} (the build context leaves out ${df ? '' : '.git and '}rep's own files)`);
+    for (const n of notes) out(`rep: note: ${printable(n)}`);
   });
 
 addBuildOptions(program.command('watch'), 'watch')
@@ -273,7 +269,7 @@ addBuildOptions(program.command('watch'), 'watch')
       onEvent: (e) => {
         switch (e.type) {
           case 'watching':
-            out(`rep: watching ${e.dir} (Ctrl-C to stop)`);
+            out(`rep: watching ${quotedName(e.dir)} (Ctrl-C to stop)`);
             return;
           case 'changed':
             out(`rep: changed: ${e.paths.slice(0, 5).map(printable).join(', ')}${e.paths.length > 5 ? `, and ${e.paths.length - 5} more` : ''}`);
@@ -328,7 +324,7 @@ program
     // A lock that is not valid is written again, not refused (its message says to run rep lock).
     const r = await lock(await project(cmd, true));
     if (!r.ok) failWith(r.errors);
-    for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${ref} -> ${digest}`);
+    for (const [ref, digest] of Object.entries(r.value.lock.images)) out(`${r.value.changed.includes(ref) ? 'pinned ' : 'kept   '} ${printable(ref)} -> ${printable(digest)}`);
     out(`rep: wrote Repfile.lock (${Object.keys(r.value.lock.images).length} images)`);
   });
 
@@ -352,9 +348,9 @@ addBuildOptions(program.command('publish'), 'publish')
     const { publish } = await import('../src/publish/publish.js');
     const r = await publish(p, { out: o.out, engine, sign: o.sign, image: o.image, push: o.push, network: o.network, secrets: await secretGrants(o.secret), onEvent: renderer(progressMode(false)) });
     if (!r.ok) failWith(r.errors);
-    out(r.value.files.map((f) => `  ${f}`).join('\n'));
-    if (r.value.repoDigest) out(`rep: pushed ${r.value.repoDigest}`);
-    out(`rep: published ${r.value.out} (bundle sha256:${r.value.bundleSha256})`);
+    out(r.value.files.map((f) => `  ${quotedName(f)}`).join('\n'));
+    if (r.value.repoDigest) out(`rep: pushed ${printable(r.value.repoDigest)}`);
+    out(`rep: published ${quotedName(r.value.out)} (bundle sha256:${r.value.bundleSha256})`);
   });
 
 program
@@ -424,7 +420,7 @@ program
       rmSync(key, { force: true });
       badFlag(flag, `cannot write ${pub} (${cannotWrite(e)})`);
     }
-    out(`rep: wrote ${key} (keep it private) and ${pub}`);
+    out(`rep: wrote ${quotedName(key)} (keep it private) and ${quotedName(pub)}`);
   });
 
 program
@@ -444,7 +440,7 @@ program
       if (epoch.problem) badFlag(`SOURCE_DATE_EPOCH=${process.env.SOURCE_DATE_EPOCH}`, epoch.problem);
       // Opened here, so that a path that cannot be written is said as the flag's mistake, not thrown from a stream.
       const file = o.tar;
-      const fd = file === '-' ? undefined : writing(`--tar ${file}`, () => openSync(file, 'w'));
+      const fd = file === '-' ? undefined : opened(`--tar ${file}`, file);
       await tarContext(ctx.value, fd === undefined ? process.stdout : createWriteStream('', { fd }));
       if (!o.list && !o.sums) return;
     }
@@ -496,8 +492,16 @@ program
     const { repfileJsonSchema } = await import('../src/repfile/schema.js');
     const text = prettyJson(repfileJsonSchema());
     const file = o.out;
-    if (file) writing(`--out ${file}`, () => writeFileSync(file, text));
-    else out(text);
+    if (!file) {
+      out(text);
+      return;
+    }
+    const fd = opened(`--out ${file}`, file);
+    try {
+      writing(`--out ${file}`, () => writeFileSync(fd, text));
+    } finally {
+      closeSync(fd);
+    }
   });
 
 async function main(argv: string[]): Promise<number> {

@@ -132,6 +132,35 @@ export const terminalJson = (json: string) => json.replace(/[\x7f-\x9f\u2028\u20
 /** `s` cut to `max` characters, with an ellipsis when it was longer: a file's text quoted in a message. */
 export const clip = (s: string, max = 300) => (s.length > max ? `${s.slice(0, max)}…` : s);
 
+/** What errnos of reading and writing files mean, in words: an errno said alone, `cannot read (ELOOP)`, is not a message. */
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  ELOOP: 'it is a symbolic link loop, or a link rep does not follow',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'a read-only file system',
+  ENOSPC: 'no space left',
+  EDQUOT: 'no space left',
+  ENAMETOOLONG: 'the path is too long',
+  EEXIST: 'it exists',
+  ENXIO: 'a named pipe with no reader, or a device that is not there',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  EBUSY: 'it is busy',
+  ETXTBSY: 'it is busy',
+  EIO: 'an input/output error',
+  EINVAL: 'not a file rep can use',
+};
+
+/**
+ * An errno `code` of a file system call in words (`ELOOP`: "it is a symbolic link loop, …"),
+ * for the parentheses of "cannot read it (…)"; a code without words is said as it is, and no code as `fallback`.
+ */
+export const errnoWords = (code: string | undefined, fallback = 'an unknown error'): string =>
+  code === undefined ? fallback : Object.hasOwn(ERRNO_WORDS, code) ? ERRNO_WORDS[code]! : printable(code);
+
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(...errors: Diagnostic[]): Result<T> => ({ ok: false, errors });
 
@@ -146,9 +175,11 @@ export function formatPath(path: readonly (string | number)[]): string {
 }
 
 /**
- * `s` with its control characters escaped but for line breaks: a diagnostic
- * names files, links, patterns and fields of a stranger's repository, whose
- * escape sequences would otherwise reach the terminal.
+ * A message with its control characters escaped but for line breaks: a
+ * diagnostic quotes files, links, patterns and fields of a stranger's
+ * repository, whose escape sequences would otherwise reach the terminal. Its
+ * place (a file, a flag, a field) is one line, escaped with `printable`: a
+ * file named with a newline split the place over two lines (a review).
  */
 const shown = (s: string) => s.split('\n').map(printable).join('\n');
 
@@ -165,19 +196,19 @@ export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
 export function formatDiagnostic(d: Diagnostic): string {
   switch (d.kind) {
     case 'flag':
-      return `rep: ${shown(d.flag)}: ${shown(d.message)}`;
+      return `rep: ${printable(d.flag)}: ${shown(d.message)}`;
     case 'engine':
-      return `rep: ${d.engine}: ${shown(d.message)}`;
+      return `rep: ${printable(d.engine)}: ${shown(d.message)}`;
     case 'busy':
     case 'io':
-      return `rep: ${shown(d.file)}: ${shown(d.message)}`;
+      return `rep: ${printable(d.file)}: ${shown(d.message)}`;
     case 'build':
       return `rep: ${shown(d.message)}`;
     case undefined:
     case 'file':
     case 'registry': {
-      const where = d.span ? `${shown(d.file)}:${d.span.start.line}:${d.span.start.col}` : shown(d.file);
-      const path = d.path ? `${shown(d.path)}: ` : '';
+      const where = d.span ? `${printable(d.file)}:${d.span.start.line}:${d.span.start.col}` : printable(d.file);
+      const path = d.path ? `${printable(d.path)}: ` : '';
       return `${where}: ${path}${shown(d.message)}`;
     }
     default: {
