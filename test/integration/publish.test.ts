@@ -165,7 +165,7 @@ describe('rep publish with a real engine', () => {
     // podman's busybox:latest here is another image than docker's (each imported its own): the same files, another digest.
     const viaPodman = await verifyBundle(out, { rebuild: { engine: podman() } });
     expect(viaPodman.checks.map((c) => [c.name, c.ok, c.ok ? '' : c.detail.join('; ')])).toEqual([
-      ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''],
+      ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''], ['dockerfile', true, ''],
       ['rebuild', false, expect.stringMatching(/^differs: the rebuilt image is sha256:[0-9a-f]{64}, the statement names sha256:[0-9a-f]{64}; no file differs/)],
     ]);
     expect(viaPodman.differences).toEqual([]);
@@ -182,7 +182,7 @@ describe('rep publish with a real engine', () => {
     removeAfter.push([DOCKER_BIN, verifyTagOf(r.value.bundleSha256)]);
     const v = await verifyBundle(out, { rebuild: { engine: docker() } });
     expect(v.checks.map((c) => [c.name, c.ok, c.ok ? '' : c.detail.join('; ')])).toEqual([
-      ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''], ['rebuild', true, ''],
+      ['checksums', true, ''], ['subjects', true, ''], ['signature', true, ''], ['keys', true, ''], ['dockerfile', true, ''], ['rebuild', true, ''],
     ]);
   });
 

@@ -339,7 +339,7 @@ describe('folder bundles', () => {
     const not = (f: string) => `${f} is not a regular file (a link, device or pipe); a bundle holds regular files only`;
     expect(r.stdout.split('\n').slice(0, 6)).toEqual(['FAILED  checksums', ...['CITE.md', 'Repfile', 'SHA256SUMS', 'context.tar', 'provenance.json'].map((f) => `        ${not(f)}`)]);
     expect(r.stdout).toContain('FAILED  subjects\n        provenance.json cannot be read\n');
-    expect(r.stdout.trim().split('\n').at(-1)).toBe('rep: verify failed: checksums, subjects, keys');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('rep: verify failed: checksums, subjects, keys, dockerfile');
   }, 30_000);
 
   it('bounds the files it reads whole', async () => {
