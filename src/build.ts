@@ -20,7 +20,7 @@ import { writeProvenance, type RecordedBuild } from './record/provenance.js';
 import type { Statement } from './emit/provenance.js';
 import type { Reason } from './plan/reasons.js';
 import type { Project } from './project.js';
-import { resolveDockerfile } from './projectpaths.js';
+import { dockerfileProblem, resolveDockerfile } from './projectpaths.js';
 import { lockPath, lockProblems, resolverFor } from './lock/lockfile.js';
 import { canonicalImage } from './repro/canonical.js';
 import { imageStep } from './scheduler/stepimage.js';
@@ -106,6 +106,9 @@ export async function build(project: Project, opts: BuildOptions): Promise<Resul
   const { recipe, ctx, dag } = project;
   const engine = opts.engine;
   const startedOn = new Date();
+  // Before anything is made (.rep, the mutex): a --dockerfile through a file, or too long, is the flag's mistake.
+  const badDockerfile = dockerfileProblem(ctx.dir, opts.dockerfile);
+  if (badDockerfile) return fail(badDockerfile);
   const secretsInContext = secretFilesInContext(project);
   if (secretsInContext.length) return fail(...secretsInContext);
   // The quick path may have handed over its walk, made before this mutex: when another build held the

@@ -2,9 +2,10 @@
 // build context and the standalone Dockerfile. The one place these paths are
 // resolved (openProject, watch, build and the quick no-op path all ask here);
 // light, since the quick path loads it before the rest of rep.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { FileProblem } from './diag.js';
+import { errnoWords, type FileProblem, type FlagProblem } from './diag.js';
+import { LEADS_NOWHERE } from './safefs.js';
 import { findRepfile } from './repfile/find.js';
 import { DEFAULT_DOCKERFILE, type ProjectFlags } from './options.js';
 
@@ -62,4 +63,21 @@ export function contextProblem(contextDir: string, shown: string): FileProblem |
 /** The standalone Dockerfile, absolute: --dockerfile (default Dockerfile) against the context. */
 export function resolveDockerfile(contextDir: string, dockerfile: string = DEFAULT_DOCKERFILE): string {
   return path.resolve(contextDir, dockerfile);
+}
+
+/**
+ * Why --dockerfile `dockerfile` names no place a file can be (a part of its path is a file, or it is too
+ * long), said of the flag as given: a build found it where it looked for the file's own ignore file, and
+ * stopped with the errno (a review). Undefined when a file can be there, whether one is or not.
+ */
+export function dockerfileProblem(contextDir: string, dockerfile?: string): FlagProblem | undefined {
+  if (dockerfile === undefined) return undefined;
+  try {
+    lstatSync(resolveDockerfile(contextDir, dockerfile), { throwIfNoEntry: false });
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Another errno (a folder on the way rep may not enter) is the write's to say, with the file's name.
+    return code !== undefined && LEADS_NOWHERE.has(code) ? { kind: 'flag', flag: `--dockerfile ${dockerfile}`, message: errnoWords(code) } : undefined;
+  }
 }

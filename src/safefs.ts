@@ -272,19 +272,35 @@ export function rootPathInRoot(root: string, rel: string): string | undefined {
 
 class LinkLoop extends Error {}
 
+/**
+ * The errnos, besides ENOENT, of a path that leads nowhere: a part of it is a file, or it is too long. Nothing
+ * is there: a --dockerfile or -C naming one crashed rep with the errno where it looked for a file (a review).
+ */
+export const LEADS_NOWHERE: ReadonlySet<string> = new Set(['ENOTDIR', 'ENAMETOOLONG']);
+
+/** lstat, undefined when nothing is there (LEADS_NOWHERE too); another errno (a folder rep may not enter) throws. */
+function lstatThere(p: string): Stats | undefined {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false });
+  } catch (e) {
+    if (LEADS_NOWHERE.has(errno(e))) return undefined;
+    throw e;
+  }
+}
+
 /** Whether `p` exists, a link counting as itself (existsSync follows it). */
 export function lexists(p: string): boolean {
-  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+  return lstatThere(p) !== undefined;
 }
 
 /** Whether `p` is a regular file itself, not a link to one. */
 export function isRegularFile(p: string): boolean {
-  return lstatSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+  return lstatThere(p)?.isFile() ?? false;
 }
 
 /** Whether `dir` is a folder itself, not a link to one. */
 export function isRealDir(dir: string): boolean {
-  return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  return lstatThere(dir)?.isDirectory() ?? false;
 }
 
 /**
