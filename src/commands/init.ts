@@ -5,7 +5,7 @@
 // is refused with a clear line (exit 2).
 import { lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { clip, fail, ok, printable, type Result } from '../diag.js';
+import { clip, errnoWords, fail, ok, printable, type IoProblem, type Result } from '../diag.js';
 import { detect, type Detected } from '../init/detect.js';
 import { findBuildFile, repfileFromDockerfile } from '../init/dockerfile/fromrepo.js';
 import type { Note } from '../init/dockerfile/model.js';
@@ -13,6 +13,7 @@ import { LEAVING_COMMENT, leavingRules, planIgnore } from '../init/ignore.js';
 import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
 import { linkProblem } from '../emit/write.js';
+import { contextProblem } from '../projectpaths.js';
 import { lexists, readBounded } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
@@ -45,14 +46,28 @@ Dockerfile.rep
 
 export function init(dir: string, opts: { file?: string; force?: boolean; now?: Date } = {}): Result<InitResult> {
   // The folder the user named (a link to one is theirs to make): never created here.
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return fail({ file: path.relative(process.cwd(), dir) || dir, message: 'not a folder: rep init writes a Repfile for the folder of a repository' });
+  const shownDir = path.relative(process.cwd(), dir) || dir;
+  let folder;
+  try {
+    folder = statSync(dir, { throwIfNoEntry: false });
+  } catch {
+    // A part of its path a file, a path too long, a folder rep may not enter: said as -C is everywhere (it was an errno, exit 1).
+    return fail(contextProblem(dir, shownDir) ?? { file: shownDir, message: 'cannot be read' });
+  }
+  if (!folder?.isDirectory()) return fail({ file: shownDir, message: 'not a folder: rep init writes a Repfile for the folder of a repository' });
   const file = path.resolve(dir, opts.file ?? 'Repfile');
   const display = path.relative(process.cwd(), file) || file;
   // Written through no link a cloned repository holds (docs -> /elsewhere), and into a folder that is there.
   const link = linkProblem(dir, file, display, 'choose another path with -f');
   if (link) return fail(link);
   if (!isFolder(path.dirname(file))) return fail({ file: display, message: `its folder ${path.relative(process.cwd(), path.dirname(file)) || '.'} is not there (or not a folder): rep init creates no folder; make it, or choose another path with -f` });
-  const there = lstatSync(file, { throwIfNoEntry: false });
+  let there;
+  try {
+    there = lstatSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    // A name too long (-f with one of 300 characters), a folder rep may not enter: the errno was all it said.
+    return fail({ file: display, message: `cannot be written (${errnoWords((e as NodeJS.ErrnoException).code, (e as Error).message)}): choose another path with -f` });
+  }
   if (there?.isDirectory()) return fail({ file: display, message: 'a folder: rep init writes the Repfile only over a file or a link' });
   if (there && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });
   const detected = detect(dir);
@@ -70,11 +85,26 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   plan.used.push(...ignore.used);
   plan.notes = bounded(plan.notes);
   const text = renderRepfile(plan, name);
-  writeFileAtomic(file, text);
+  const wrote = written(file, text);
+  if (wrote) return fail(wrote);
   const result: InitResult = { file, detected, text, used: plan.used, notes: plan.notes };
   if (ignore.text === undefined) return ok(result);
-  writeFileAtomic(path.join(dir, '.dockerignore'), ignore.text);
+  const wroteIgnore = written(path.join(dir, '.dockerignore'), ignore.text);
+  if (wroteIgnore) return fail(wroteIgnore);
   return ok({ ...result, dockerignore: path.join(dir, '.dockerignore') });
+}
+
+/**
+ * Writes `file` whole (writeFileAtomic), or says why it could not be written (exit 1): a folder rep may not
+ * write (a read-only checkout, `init --force`) was an errno line naming the temp file beside it.
+ */
+function written(file: string, text: string): IoProblem | undefined {
+  try {
+    writeFileAtomic(file, text);
+    return undefined;
+  } catch (e) {
+    return { kind: 'io', file: path.relative(process.cwd(), file) || file, message: `cannot write it (${errnoWords((e as NodeJS.ErrnoException).code, (e as Error).message)})` };
+  }
 }
 
 /** Whether `p` is a folder (or a link to one): false when it, or a folder on its way, is not there or is a file. */
@@ -106,7 +136,8 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   const converted = repfileFromDockerfile(dir, rel, name);
   if (!converted.ok) return fail(...converted.errors.map((e) => ('file' in e && e.file === rel ? { ...e, file: shown(dir, rel) } : e)));
   const { text, notes } = converted.value;
-  writeFileAtomic(file, text);
+  const wrote = written(file, text);
+  if (wrote) return fail(wrote);
   const result: InitResult = { file, detected, text, used: [rel], notes: [], dockerfile: { rel, notes } };
   const ignore = path.join(dir, '.dockerignore');
   if (lexists(ignore)) {
@@ -122,6 +153,7 @@ function fromDockerfile(dir: string, file: string, detected: Detected, rel: stri
   const leaving = leavingRules(dir, DOCKERIGNORE_CONVERTED);
   result.notes.push(...bounded(leaving.notes));
   const links = `# Added by rep init: ${LEAVING_COMMENT}\n# docker build of the original Dockerfile no longer sends them either (it sent them as links).\n${leaving.rules.join('\n')}\n`;
-  writeFileAtomic(ignore, leaving.rules.length ? `${DOCKERIGNORE_CONVERTED}${links}` : DOCKERIGNORE_CONVERTED);
+  const wroteIgnore = written(ignore, leaving.rules.length ? `${DOCKERIGNORE_CONVERTED}${links}` : DOCKERIGNORE_CONVERTED);
+  if (wroteIgnore) return fail(wroteIgnore);
   return ok({ ...result, dockerignore: ignore });
 }
