@@ -6,7 +6,7 @@
 import { closeSync, linkSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fail, ok, type Result } from '../diag.js';
+import { errnoWords, fail, ok, type Result } from '../diag.js';
 import { createExclusive, readBounded, tempBeside } from '../safefs.js';
 import { shownEntry, statePath } from './paths.js';
 import { stateFileToRead, stateFileToWrite } from './state.js';
@@ -92,12 +92,25 @@ function textAt(file: string): string | null | undefined {
 }
 
 /**
- * The mutex, or a busy problem naming the process holding it. It is written
+ * The mutex, or a busy problem naming the process holding it, or an io problem
+ * when rep may not write it (a read-only checkout, another user's .rep). It is written
  * whole under a name of its own and linked into place (link fails when the
  * name is taken): made in place, it was empty for a moment, and another build
  * read that as stale. A stale one is replaced by takeOver.
  */
 export function tryMutex(contextDir: string): Result<BuildMutex> {
+  try {
+    return tryMutexIn(contextDir);
+  } catch (e) {
+    // .rep or its files rep may not write (a read-only checkout, a .rep of another user's): said of the mutex,
+    // in words (an errno line naming a temp file was all a build said, exit 1, no place).
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    return fail({ kind: 'io', file: shownEntry('buildMutex'), message: `cannot write it (${errnoWords(code)}): a build holds the project with this file, and records what it built in .rep/; let rep write there, or build a copy of the project` });
+  }
+}
+
+function tryMutexIn(contextDir: string): Result<BuildMutex> {
   const file = stateFileToWrite(contextDir, 'buildMutex');
   const tmp = ownedBeside(file);
   try {
@@ -128,6 +141,9 @@ function ownedBeside(file: string): string {
   const fd = createExclusive(tmp);
   try {
     writeSync(fd, ownText());
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   } finally {
     closeSync(fd);
   }
@@ -218,7 +234,8 @@ const busy = (pid: number): Result<BuildMutex> =>
 export async function acquireMutex(contextDir: string, timeoutMs = 10 * 60_000, signal?: AbortSignal): Promise<Result<BuildMutex>> {
   const deadline = Date.now() + timeoutMs;
   let m = tryMutex(contextDir);
-  while (!m.ok && Date.now() <= deadline && !signal?.aborted) {
+  // Only another build's holding is waited out: a mutex rep may not write stays so.
+  while (!m.ok && m.errors[0]?.kind === 'busy' && Date.now() <= deadline && !signal?.aborted) {
     // The pause ends early when the signal fires (rejecting then: nothing to report but the busy problem).
     await sleep(200, undefined, { signal }).catch(() => undefined);
     // Told to stop: the mutex is not taken after all, though it may be free by now.
