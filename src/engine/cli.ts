@@ -361,7 +361,7 @@ export class CliEngine implements Engine {
         }
       }
     } finally {
-      await this.run(['rm', '-f', cid], { reject: false });
+      await this.run(['rm', '-f', '-v', cid], { reject: false });
     }
   }
 
@@ -402,7 +402,7 @@ export class CliEngine implements Engine {
       // -o rather than stdout: podman cannot export to a pipe here
       await this.must(['export', '-o', file, cid]);
     } finally {
-      await this.run(['rm', '-f', cid], { reject: false });
+      await this.run(['rm', '-f', '-v', cid], { reject: false });
     }
   }
 

@@ -250,9 +250,9 @@ export async function containerArchive(socket: string, id: string, containerPath
   throw new Error(`engine answered ${res.statusCode} for ${containerPath} in container ${id.slice(0, 12)}: ${answer.slice(0, 300)}`);
 }
 
-/** Removes container `id` (an id or a name: `docker rm -f`). */
+/** Removes container `id` (an id or a name: `docker rm -f -v`), with the anonymous volumes its image's VOLUME made. */
 export async function removeContainer(socket: string, id: string, timeoutMs = 30_000): Promise<void> {
-  await apiCall(socket, 'DELETE', `/containers/${id}?force=1`, timeoutMs);
+  await apiCall(socket, 'DELETE', `/containers/${id}?force=1&v=1`, timeoutMs);
 }
 
 /** An answer's body, its first 64 KiB (the rest is read and dropped). */

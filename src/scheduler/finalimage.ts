@@ -36,7 +36,7 @@ export async function tagImage(project: Project, engine: Engine, targetKey: stri
       // Tagged by the engine itself, unlike a step's image (run.ts): it reads no file of the context, only the
       // target's image, whose key already stands for its bytes, and the settings its own key is hashed from;
       // so a build that rep did not see through (killed, cancelled as the engine tagged) left the right image.
-      const r = await engine.build({ context: { dockerfile: final.dockerfile }, tag: ref, signal: opts.signal });
+      const r = await engine.build({ context: { dockerfile: final.dockerfile }, tag: ref, network: opts.network, signal: opts.signal });
       if (!r.ok) {
         opts.onEvent?.({ type: 'step-failed', step: 'image', key: final.key, exitCode: r.exitCode, tail: r.tail, log: '' });
         return undefined;

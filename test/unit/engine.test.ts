@@ -130,7 +130,7 @@ describe('podman push and pull: --tls-verify=false only for registries that are 
 });
 
 describe('a container rep makes to read an image (found by an adversarial review)', () => {
-  it('is never pulled (a step image gone meanwhile is not looked for in a registry), and is named by rep, not by what the client printed', async () => {
+  it('is never pulled (a step image gone meanwhile is not looked for in a registry), is named by rep, not by what the client printed, and goes with the anonymous volumes its image made (a review)', async () => {
     const dir = fakes({ podman: {} });
     const engine = new CliEngine({ flavor: 'podman', env: { PATH: dir } });
     await expect(engine.exportFilesystem('rep-verify/x:0123456789ab', path.join(dir, 'fs.tar'))).rejects.toThrow();
@@ -138,11 +138,11 @@ describe('a container rep makes to read an image (found by an adversarial review
     const said = calls(dir, 'podman');
     expect(said.map((l) => l.replace(/rep-out-[0-9a-f]{16}/, 'rep-out-N'))).toEqual([
       'create --pull=never --name rep-out-N rep-verify/x:0123456789ab true',
-      'rm -f rep-out-N',
+      'rm -f -v rep-out-N',
       'create --pull=never --name rep-out-N rep-cache:abc true',
-      'rm -f rep-out-N',
+      'rm -f -v rep-out-N',
     ]);
-    expect(said[0]!.split(' ')[3]).toBe(said[1]!.split(' ')[2]);
+    expect(said[0]!.split(' ')[3]).toBe(said[1]!.split(' ')[3]);
   });
 });
 

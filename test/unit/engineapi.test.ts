@@ -76,14 +76,14 @@ describe('the container outputs are copied from', () => {
     const { socket, asked } = await engine(() => {});
     const name = copyContainerName();
     await expect(createContainer(socket, 'busybox:latest', name, 200)).rejects.toThrow(/no answer .* within 200 ms/);
-    expect(asked).toEqual([`POST /containers/create?name=${name}`, `DELETE /containers/${name}?force=1`]);
+    expect(asked).toEqual([`POST /containers/create?name=${name}`, `DELETE /containers/${name}?force=1&v=1`]);
   });
 
   it('is removed by its name when the engine answers with an error, and not when it answers with its id', async () => {
     const failing = await engine((res) => res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"message":"boom"}'));
     const name = copyContainerName();
     await expect(createContainer(failing.socket, 'busybox:latest', name)).rejects.toThrow(/engine answered 500 .*boom/);
-    expect(failing.asked).toEqual([`POST /containers/create?name=${name}`, `DELETE /containers/${name}?force=1`]);
+    expect(failing.asked).toEqual([`POST /containers/create?name=${name}`, `DELETE /containers/${name}?force=1&v=1`]);
     const id = 'a'.repeat(64);
     const answering = await engine((res) => res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: id })));
     expect(await createContainer(answering.socket, 'busybox:latest', name)).toBe(id);
@@ -356,7 +356,7 @@ describe('copy containers a killed rep left', () => {
     await new Promise<void>((resolve) => server.listen(socket, resolve));
     servers.push({ close: () => (server.close(), rmSync(dir, { recursive: true, force: true })) });
     expect(await removeStaleCopies(socket, now)).toBe(1);
-    expect(asked).toEqual([`GET /containers/json?all=1&filters=${encodeURIComponent('{"name":["rep-out-"]}')}`, `DELETE /containers/${id('1')}?force=1`]);
+    expect(asked).toEqual([`GET /containers/json?all=1&filters=${encodeURIComponent('{"name":["rep-out-"]}')}`, `DELETE /containers/${id('1')}?force=1&v=1`]);
   });
 });
 

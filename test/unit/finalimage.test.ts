@@ -13,13 +13,15 @@ const BUILT = `sha256:${'b'.repeat(64)}`;
 /** An engine holding `images` (ref -> layers); a build puts the target's layers under its tag, and is counted. */
 function engineWith(images: Map<string, string[]>) {
   const built: string[] = [];
+  const networks: (string | undefined)[] = [];
   const info = (ref: string): ImageInfo | undefined => (images.has(ref) ? { id: `sha256:${'9'.repeat(64)}`, repoDigests: [], layers: images.get(ref)! } : undefined);
   const engine = {
     name: 'docker',
     inspect: async (ref: string) => info(ref),
     hasImage: async (ref: string) => images.has(ref),
-    build: async (req: { tag: string }) => {
+    build: async (req: { tag: string; network?: string }) => {
       built.push(req.tag);
+      networks.push(req.network);
       images.set(req.tag, [...images.get(cacheRef(TARGET))!]);
       images.set(BUILT, images.get(req.tag)!);
       return { ok: true, imageId: BUILT };
@@ -28,7 +30,7 @@ function engineWith(images: Map<string, string[]>) {
     tag: async (src: string, dst: string) => void images.set(dst, images.get(src)!),
     imageIds: async (refs: readonly string[]) => new Map(refs.map((r) => [r, info(r)?.id])),
   } as unknown as Engine;
-  return { engine, built };
+  return { engine, built, networks };
 }
 
 describe('the final image (the target with the Repfile\'s cmd)', () => {
@@ -59,5 +61,12 @@ describe('the final image (the target with the Repfile\'s cmd)', () => {
     expect(images.get(final)).toEqual([layer('1'), layer('3')]);
     // The tag was there (another project's final image, on the image the key named before): not recorded as this build's.
     expect(recorded).toEqual([]);
+  });
+
+  it('is built on the network the steps were (verify --rebuild: none), not the engine\'s default (a review)', async () => {
+    const p = open(makeProject({ Repfile: REPFILE }));
+    const { engine, networks } = engineWith(new Map([[cacheRef(TARGET), [layer('1')]]]));
+    await tagImage(p, engine, TARGET, cacheRef(TARGET), new Pins(engine), { jobs: 1, tag: false, network: 'none' });
+    expect(networks).toEqual(['none']);
   });
 });
