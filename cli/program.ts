@@ -389,7 +389,23 @@ program
     const key = o.key === undefined ? undefined : unwrap(keyFromFile(o.key, 'public', '--key'));
     const rebuild = o.rebuild ? { engine: await engineFor(o.engine === 'auto' ? 'auto' : o.engine), network: o.network, secrets } : undefined;
     if (rebuild && rebuild.engine.name === 'none') badFlag('--rebuild', 'needs an engine (docker or podman)');
-    const report = await verifyBundle(bundle, { key, rebuild, limits });
+    // A rebuild stops its engine work on Ctrl-C or SIGTERM and removes its images before rep exits 130; without a
+    // handler of its own the signal was lost while the engine ran (tempdir.ts and execa's exit hook each leave it to
+    // another listener), so `timeout` could not stop a step that never ends (a review).
+    const abort = new AbortController();
+    const onSignal = stopOnSignal(abort, 'rep: interrupted; stopping the rebuild and removing its images (Ctrl-C again to quit at once)');
+    if (rebuild) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    const report = await verifyBundle(bundle, { key, rebuild: rebuild && { ...rebuild, signal: abort.signal }, limits }).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+    if (abort.signal.aborted) {
+      process.stderr.write('rep: verify interrupted\n');
+      process.exit(130);
+    }
     if (o.json) out(terminalJson(prettyJson(report)));
     else {
       for (const c of report.checks) {

@@ -68,7 +68,8 @@ export interface VerifyOptions {
    * Rebuild with a real engine. The network is "none" unless named; no secret
    * of the verifier's is used unless granted here.
    */
-  rebuild?: { engine: Engine; network?: string; secrets?: SecretGrant[] };
+  /** `signal` stops the rebuild's engine work (Ctrl-C): its images go all the same, and the check says it was stopped. */
+  rebuild?: { engine: Engine; network?: string; secrets?: SecretGrant[]; signal?: AbortSignal };
   /** Bounds on what unpacking the bundle and its context.tar may write. */
   limits?: Partial<Limits>;
 }
@@ -269,9 +270,10 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
       const made = await RebuildImages.start(opts.rebuild.engine, project.value.dag, tag);
       let imageId: string | undefined;
       try {
-        const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile'), onEvent: made.onEvent });
+        const r = await build(project.value, { engine: opts.rebuild.engine, network, secrets: opts.rebuild.secrets, dockerfile: statePath(ctxDir, 'rebuildDockerfile'), onEvent: made.onEvent, signal: opts.rebuild.signal });
         if (r.ok) imageId = r.value.image?.imageId;
         if (!r.ok) reb.push(...firstOf(r.errors.map((d) => escaped(formatDiagnostic(d)))));
+        else if (r.value.cancelled || opts.rebuild.signal?.aborted) reb.push('the rebuild was stopped (interrupted) before it was done');
         else if (!r.value.ok) {
           const failed = r.value.steps.filter((s) => s.action === 'failed').map((s) => s.name);
           reb.push(`the rebuild failed${failed.length ? ` at step ${failed.map((n) => shown(n)).join(', ')}` : ''} (network ${network})`);
