@@ -171,6 +171,8 @@ export function walkContext(contextDir: string, ignore: DockerIgnore, start = ''
       // As BuildKit's walk: a folder it may not read is passed over where .dockerignore leaves it out
       // (an exception made rep look inside), and an error where it would be sent.
       if (dirRel !== start && ignore.excludes(dirRel)) return;
+      // Removed since its parent was read (a script rewriting the folder while rep walks): gone, as a file removed so is.
+      if (dirRel !== start && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
       unnamable.push({ file: dirRel || '.', message: `cannot read this folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}), so Docker could not send it either; make it readable, or exclude it in .dockerignore` });
       return;
     }

@@ -12,6 +12,7 @@ import { stateDir, statePath } from '../state/paths.js';
 import { RACY_MS, stampCtimeMs, stampMtimeMs, type ContextFile } from './files.js';
 import { openListedFile } from './listedfile.js';
 import { shallowJson } from '../canonical.js';
+import type { FileProblem, IoProblem } from '../diag.js';
 
 export interface HashedFile extends ContextFile {
   /** Hex sha256 of the content (for a symlink: of its link text). */
@@ -53,33 +54,44 @@ function sha256Fd(fd: number): string {
   return h.digest('hex');
 }
 
+/** What became of a listed file, by the errno of opening it: each the tree changing after the walk (a build running while a script rewrites a folder). */
+const RACED: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
+  ENOENT: 'was removed after the context was listed',
+  // A folder on its way removed and a file put at its name.
+  ENOTDIR: 'was removed after the context was listed',
+  ELOOP: 'became a link after the context was listed, so rep does not read it',
+  ENOTREG: 'became no longer a regular file after the context was listed, so rep does not read it',
+});
+
 /**
  * A file of the context rep could stat but not read (mode 000, another
  * user's): thrown from deep in hashing, said by the CLI as the file's
  * problem with its place (exit 2), as the walk says a folder it cannot read.
+ * One removed, or replaced by a link or a pipe, after the walk listed it is no
+ * mistake in what the user gave but the tree changing under the build: said
+ * with its place too, as an `io` problem (exit 1: build again).
  */
 export class UnreadableInput extends Error {
   override readonly name = 'UnreadableInput';
-  readonly diagnostic: { file: string; message: string };
+  readonly diagnostic: FileProblem | IoProblem;
   constructor(path: string, code: string | undefined) {
-    // A link or a pipe put at its name after the walk listed it: what is there now is not what was listed.
-    const replaced = code === 'ELOOP' ? 'a link' : code === 'ENOTREG' ? 'no longer a regular file' : undefined;
+    const raced = RACED[code ?? ''];
     const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'unknown error');
-    const message = replaced
-      ? `became ${replaced} after the context was listed, so rep does not read it; build again once nothing is changing it`
+    const message = raced
+      ? `${raced}; build again once nothing is changing it`
       : `cannot read it (${why}), so Docker could not send it either; make it readable, or exclude it in .dockerignore`;
     super(`${path}: ${message}`);
-    this.diagnostic = { file: path, message };
+    this.diagnostic = raced ? { kind: 'io', file: path, message } : { file: path, message };
   }
 }
 
-/** `read(f.abs)`, its errno (but a file gone meanwhile, which the build's own checks see) an UnreadableInput naming f. */
+/** `read(f.abs)`, its errno (unreadable, or the file changed since the walk listed it) an UnreadableInput naming f. */
 function readable<T>(f: ContextFile, read: (abs: string) => T): T {
   try {
     return read(f.abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EIO' || code === 'EISDIR' || code === 'ENXIO' || code === 'ELOOP' || code === 'ENOTREG') throw new UnreadableInput(f.path, code);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EIO' || code === 'EISDIR' || code === 'ENXIO' || (code !== undefined && code in RACED)) throw new UnreadableInput(f.path, code);
     throw e;
   }
 }
