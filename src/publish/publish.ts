@@ -6,10 +6,10 @@ import { prettyJson } from '../canonical.js';
 import { build, type BuildOptions } from '../build.js';
 import { contextFiles, type BuildContext } from '../context/context.js';
 import { directoryCounts, parentOf } from '../emit/copies.js';
-import { statLine, symlinkEscape, type ContextFile } from '../context/files.js';
+import { statEntry, statLine, symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256Listed, sha256Hex } from '../context/hash.js';
 import { ArchiveReadError, asEntries, sourceDateEpoch, writeTarFile } from '../context/tar.js';
-import { fail, ok, type Result } from '../diag.js';
+import { fail, ok, printable, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
 import { lockPath } from '../lock/lockfile.js';
@@ -25,7 +25,8 @@ import { OCI_ARCHIVE, saveOciArchive } from './ociarchive.js';
 import { SBOM_FILE, SBOM_MEDIA_TYPE } from '../sbom/sbomfile.js';
 import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
-import { readInside } from './bundlefs.js';
+import { pathProblem, readInside } from './bundlefs.js';
+import { linkTargetProblem } from './unpacker.js';
 import { createExclusive, lexists, tempBeside, TEXT_LIMIT, WRITE_REFUSED } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
@@ -129,6 +130,20 @@ function cannotWrite(e: unknown): string {
   }
 }
 
+/** Why outProblem could not look at the path, in words: it said `cannot be checked (ENOTDIR)`. */
+function outUncheckable(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder; name a path in a folder';
+    case 'ENAMETOOLONG':
+      return 'the path, or a name in it, is too long; name a shorter one';
+    case 'ELOOP':
+      return 'goes through too many links (or a loop of them); name another path';
+    default:
+      return `cannot be checked (${cannotWrite(e)})`;
+  }
+}
+
 /**
  * The folders a stranger's repository may have put links in: the context, the
  * Repfile's folder, and the git repository either lies in (found by its
@@ -171,7 +186,7 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
   try {
     badOut = outProblem(opts.out, kind, project);
   } catch (e) {
-    badOut = `cannot be checked (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    badOut = outUncheckable(e);
   }
   if (badOut) return fail({ kind: 'flag', flag: `--out ${opts.out}`, message: badOut });
   const badPush = opts.push === undefined ? undefined : pushProblem(project.recipe, opts.push);
@@ -200,19 +215,14 @@ export async function publish(project: Project, opts: PublishOptions): Promise<R
 }
 
 async function publishWith(project: Project, opts: PublishOptions, kind: BundleKind, key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
-  // context.tar goes to strangers, who refuse a link leaving it (and the link would tell them a path of this machine).
   const walked = contextFiles(project.ctx);
   if (!walked.ok) return walked;
   const context = walked.value;
-  const leaving = context.filter((f) => symlinkEscape(project.ctx.dir, f) !== undefined);
-  if (leaving.length) {
-    return fail(
-      ...leaving.map((f) => ({
-        file: f.path,
-        message: `a link that leaves the build context (-> ${f.target}); a bundle holds only links that stay inside it: add "${f.path}" to .dockerignore`,
-      })),
-    );
-  }
+  const refused = context.flatMap((f) => {
+    const why = unbundlable(project.ctx.dir, f);
+    return why === undefined ? [] : [{ file: f.path, message: why }];
+  });
+  if (refused.length) return fail(...refused);
   const stage = kind === 'dir' ? path.resolve(opts.out) : temp('rep-publish');
   const madeStage = !lexists(stage);
   mkdirSync(path.dirname(stage), { recursive: true });
@@ -230,6 +240,23 @@ async function publishWith(project: Project, opts: PublishOptions, kind: BundleK
       else for (const name of readdirSync(stage)) rmSync(path.join(stage, name), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Why context.tar cannot hold `f`, said before anything is written: a bundle goes to strangers, who
+ * refuse a link leaving the context (and the link would tell them a path of this machine), and
+ * rep verify unpacks context.tar refusing a name or a link target that is not plain (a backslash, a
+ * control character: pathProblem, linkTargetProblem). rep published such a bundle, exit 0, that its
+ * own verify then failed. Undefined when it can go in.
+ */
+function unbundlable(contextDir: string, f: ContextFile): string | undefined {
+  const name = pathProblem(f.path);
+  if (name) return `rep verify refuses this name in context.tar (${name}): rename it, or leave it out with .dockerignore`;
+  if (f.type !== 'symlink' || f.target === undefined) return undefined;
+  if (symlinkEscape(contextDir, f) !== undefined) return `a link that leaves the build context (-> ${printable(f.target)}); a bundle holds only links that stay inside it: add "${printable(f.path)}" to .dockerignore`;
+  const target = linkTargetProblem(f.path, f.target);
+  if (target) return `a link whose target rep verify refuses in context.tar (-> ${printable(f.target)}: ${target}): point it elsewhere, or leave it out with .dockerignore`;
+  return undefined;
 }
 
 /**
@@ -284,6 +311,17 @@ export function changedSince(ctx: BuildContext, before: readonly ContextFile[], 
   return undefined;
 }
 
+/** Whether the file at `rel` is gone, or not what the walk `listed` found there (its kind, mode, stamp, link text). */
+function changedSinceListed(contextDir: string, listed: readonly ContextFile[], rel: string): boolean {
+  const then = listed.find((f) => f.path === rel);
+  try {
+    const now = statEntry(contextDir, rel);
+    return then === undefined || now === undefined || statLine(now) !== statLine(then);
+  } catch {
+    return true;
+  }
+}
+
 /** Builds and writes the bundle's files into `stage`; `context` is the walk whose files context.tar holds. */
 async function stageBundle(project: Project, opts: PublishOptions, kind: BundleKind, stage: string, context: ContextFile[], key: KeyObject | undefined, temp: (prefix: string) => string): Promise<Result<PublishResult>> {
   const { recipe } = project;
@@ -293,7 +331,12 @@ async function stageBundle(project: Project, opts: PublishOptions, kind: BundleK
   try {
     contextArchive = await writeTarFile(asEntries(context), path.join(stage, 'context.tar'));
   } catch (e) {
-    if (e instanceof ArchiveReadError) return fail({ file: e.path, message: `${e.reason}; nothing was published: run rep publish again` });
+    if (e instanceof ArchiveReadError) {
+      const message = `${e.reason}; nothing was published: run rep publish again`;
+      // Removed or changed since the walk listed it: the tree changing under rep publish, said as a build says
+      // it (context/hash.ts UnreadableInput, exit 1), not as a mistake in the project.
+      return fail(changedSinceListed(project.ctx.dir, context, e.path) ? { kind: 'io', file: e.path, message } : { file: e.path, message });
+    }
     throw e;
   }
   const built = await build(project, { ...opts, contextArchive, walked: context, dockerfile: path.join(temp('rep-df'), 'Dockerfile'), dockerfileShownAs: 'Dockerfile' });
