@@ -63,7 +63,7 @@ export interface BusyProblem {
   message: string;
 }
 
-/** rep could not write a file of its own (`file`, as shown), so what it did is not recorded (exit 1). */
+/** rep could not write a file of its own (`file`, as shown), so what it did is not recorded; or a file of the context changed while rep read it (exit 1: try again). */
 export interface IoProblem {
   kind: 'io';
   file: string;

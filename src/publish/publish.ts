@@ -9,7 +9,7 @@ import { directoryCounts, parentOf } from '../emit/copies.js';
 import { statEntry, statLine, symlinkEscape, type ContextFile } from '../context/files.js';
 import { sha256Listed, sha256Hex } from '../context/hash.js';
 import { ArchiveReadError, asEntries, sourceDateEpoch, writeTarFile } from '../context/tar.js';
-import { fail, ok, printable, type Result } from '../diag.js';
+import { errnoWords, fail, ok, printable, type Result } from '../diag.js';
 import { EngineError } from '../engine/engine.js';
 import { buildProvenance } from '../record/provenance.js';
 import { lockPath } from '../lock/lockfile.js';
@@ -126,7 +126,7 @@ function cannotWrite(e: unknown): string {
     case 'ENOENT':
       return 'the folder takes no new files';
     default:
-      return code ?? (e as Error).message;
+      return errnoWords(code, (e as Error).message);
   }
 }
 
