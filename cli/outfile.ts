@@ -1,6 +1,5 @@
 // The files a flag names for rep to write (--tar, -o): opened as regular files only, and why not, in words.
 import { closeSync, constants, fstatSync, openSync, statSync, type Stats } from 'node:fs';
-import path from 'node:path';
 import { errnoWords } from '../src/diag.js';
 
 /** Why a file cannot be written, in words (an errno said alone is not a message). */
@@ -18,48 +17,48 @@ export function cannotWrite(e: unknown): string {
   }
 }
 
-/** Files that are not regular that an output may still name: writing to them is what the user asks. */
-const STREAMS = new Set(['/dev/null', '/dev/stdout', '/dev/stderr']);
-
-/** What a file that is not regular is, when it is one rep does not write to (a FIFO blocks the write until read: rep hung). */
-function notAFile(st: Stats): string | undefined {
-  if (st.isFIFO()) return 'a named pipe, not a regular file';
+/** What a file is that rep writes no output to: a socket, or a disk (a block device). */
+function refused(st: Stats): string | undefined {
   if (st.isSocket()) return 'a socket, not a regular file';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device, not a regular file';
+  if (st.isBlockDevice()) return 'a block device, not a regular file';
   return undefined;
 }
 
 /**
- * `file` opened for writing (created or emptied), or why not. A named pipe, a socket or a device is refused
- * (but /dev/null, /dev/stdout and /dev/stderr), before opening and again after: one put there in between
- * is opened without waiting for a reader (O_NONBLOCK) and closed.
+ * `file` opened for writing (created or emptied), or why not. A pipe or a character device is written to as the
+ * user asks (`--tar >(gzip > x.gz)`, /dev/fd/1, /dev/tty, a FIFO something reads), but a named pipe nothing reads
+ * is refused rather than waited on (rep hung: a review); a socket or a block device is refused.
  */
 export function openOutput(file: string): { fd: number } | { problem: string } {
-  if (STREAMS.has(path.resolve(file))) {
-    try {
-      return { fd: openSync(file, 'w') };
-    } catch (e) {
-      return { problem: cannotWrite(e) };
-    }
-  }
   let before: Stats | undefined;
   try {
     before = statSync(file, { throwIfNoEntry: false });
   } catch {
     before = undefined; // said by the open below
   }
-  const kind = before && notAFile(before);
+  const kind = before && refused(before);
   if (kind) return { problem: kind };
   let fd: number;
   try {
+    // Without waiting for a reader: a FIFO with none answers ENXIO at once.
     fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK, 0o666);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') return { problem: 'a named pipe nothing reads (start what reads it first)' };
     return { problem: cannotWrite(e) };
   }
-  const now = notAFile(fstatSync(fd));
-  if (now) {
+  const now = fstatSync(fd);
+  const bad = refused(now);
+  if (bad) {
     closeSync(fd);
-    return { problem: now };
+    return { problem: bad };
   }
-  return { fd };
+  if (!now.isFIFO() && !now.isCharacterDevice()) return { fd };
+  // A reader is there: opened again to write as a stream (blocking, so that no write is refused with EAGAIN).
+  try {
+    return { fd: openSync(file, constants.O_WRONLY) };
+  } catch (e) {
+    return { problem: cannotWrite(e) };
+  } finally {
+    closeSync(fd);
+  }
 }

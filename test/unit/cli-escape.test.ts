@@ -2,7 +2,7 @@
 // on one line: success lines, commander's errors and the places of diagnostics. And an output file that is a
 // named pipe is refused, not waited on.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errnoWords, formatDiagnostic } from '../../src/diag.js';
@@ -90,12 +90,24 @@ describe('names on the terminal', () => {
     }
   });
 
-  it('an output file that is a named pipe is refused (exit 2), not waited on; /dev/null is written', () => {
+  it('an output file that is a named pipe nothing reads is refused (exit 2), not waited on; one something reads, and /dev/null, are written', () => {
     const dir = folders.add(makeProject({ Repfile: REPFILE, 'src/a': 'a' }));
-    expect(spawnSync('mkfifo', [path.join(dir, 'ff')]).status).toBe(0);
+    const fifo = path.join(dir, 'ff');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     // A timeout well under vitest's: rep hung here for good.
-    expect(repSource(dir, ['context', '--tar', 'ff'], 10_000)).toEqual([2, '', 'rep: --tar ff: cannot write it (a named pipe, not a regular file)\n']);
-    expect(repSource(dir, ['schema', '-o', 'ff'], 10_000)).toEqual([2, '', 'rep: --out ff: cannot write it (a named pipe, not a regular file)\n']);
+    expect(repSource(dir, ['context', '--tar', 'ff'], 10_000)).toEqual([2, '', 'rep: --tar ff: cannot write it (a named pipe nothing reads (start what reads it first))\n']);
+    expect(repSource(dir, ['schema', '-o', 'ff'], 10_000)).toEqual([2, '', 'rep: --out ff: cannot write it (a named pipe nothing reads (start what reads it first))\n']);
+    // With a reader (`--tar >(gzip > x)`, a FIFO a job reads) it is written: refusing every pipe was a regression (a review).
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      expect(repSource(dir, ['context', '--tar', 'ff'], 10_000)).toEqual([0, '', '']);
+      const got = Buffer.alloc(65536);
+      const n = readSync(reader, got);
+      expect(got.subarray(257, 262).toString()).toBe('ustar');
+      expect(n % 512).toBe(0);
+    } finally {
+      closeSync(reader);
+    }
     expect(repSource(dir, ['schema', '-o', '/dev/null'])).toEqual([0, '', '']);
     expect(repSource(dir, ['context', '--tar', '/dev/null'])).toEqual([0, '', '']);
   }, 60_000);
