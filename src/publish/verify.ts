@@ -265,6 +265,8 @@ async function verifyFolder(dir: string, tmp: string, opts: VerifyOptions, limit
     const project = opened.ok ? forVerification(opened.value, opts.rebuild.secrets ?? [], tag) : opened;
     const network = opts.rebuild.network ?? 'none';
     if (!project.ok) reb.push(...firstOf(project.errors.map((d) => escaped(formatDiagnostic(d)))));
+    // Stopped while the bundle was read: nothing is built, pulled or tagged.
+    else if (opts.rebuild.signal?.aborted) reb.push('the rebuild was stopped (interrupted) before it began');
     else {
       // The images it makes go whatever comes of the build, a throw included: only the temporary .rep/ named them.
       const made = await RebuildImages.start(opts.rebuild.engine, project.value.dag, tag);

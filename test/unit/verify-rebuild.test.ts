@@ -135,6 +135,15 @@ image:
     await expect(verifyBundle(bundle, { rebuild: { engine: throwing } })).rejects.toThrow('the disk is full');
     expect(throwing.built).toHaveLength(2);
     expect(throwing.cacheTags()).toEqual([data!, other].sort());
+
+    // Stopped (Ctrl-C) while the bundle was read: nothing is built, pulled or tagged (it pulled and tagged: a review).
+    const stopped = reviewers(new Stand(new Map()));
+    const before = [...stopped.tags];
+    const abort = new AbortController();
+    abort.abort();
+    expect(failures(await verifyBundle(bundle, { rebuild: { engine: stopped, signal: abort.signal } }))).toEqual([['rebuild', 'the rebuild was stopped (interrupted) before it began']]);
+    expect(stopped.built).toEqual([]);
+    expect([...stopped.tags]).toEqual(before);
   });
 });
 
