@@ -5,7 +5,7 @@
 import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errnoWords, type FileProblem, type FlagProblem } from './diag.js';
-import { LEADS_NOWHERE } from './safefs.js';
+import { LEADS_NOWHERE, tempNameProblem } from './safefs.js';
 import { findRepfile } from './repfile/find.js';
 import { DEFAULT_DOCKERFILE, type ProjectFlags } from './options.js';
 
@@ -72,6 +72,8 @@ export function resolveDockerfile(contextDir: string, dockerfile: string = DEFAU
  */
 export function dockerfileProblem(contextDir: string, dockerfile?: string): FlagProblem | undefined {
   if (dockerfile === undefined) return undefined;
+  const long = tempNameProblem(resolveDockerfile(contextDir, dockerfile));
+  if (long) return { kind: 'flag', flag: `--dockerfile ${dockerfile}`, message: long };
   try {
     lstatSync(resolveDockerfile(contextDir, dockerfile), { throwIfNoEntry: false });
     return undefined;

@@ -110,6 +110,14 @@ export function readOpen(fd: number, limit: number, cut?: 'head' | 'tail'): Read
  */
 export const tempBeside = (file: string): string => `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
 
+/**
+ * Why a file rep writes through tempBeside cannot be named `file`: its temporary name is up to 25 bytes longer
+ * (`.PID.HEX.tmp`), and a name of 231 to 255 bytes passed every check before the write stopped with ENAMETOOLONG.
+ */
+export const tempNameProblem = (file: string): string | undefined =>
+  Buffer.byteLength(path.basename(file)) > MAX_TEMPED_NAME ? `the file name is too long: rep writes the file through a temporary one beside it, whose name is longer; at most ${MAX_TEMPED_NAME} bytes` : undefined;
+const MAX_TEMPED_NAME = 255 - '.4194304.0123456789ab.tmp'.length;
+
 /** Creates `file` exclusively (a link or anything else at its name is an error, EEXIST), for writing. */
 export function createExclusive(file: string, mode = 0o666): number {
   return openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);

@@ -14,7 +14,7 @@ import { planInit } from '../init/plan.js';
 import { projectName, renderRepfile } from '../init/render.js';
 import { linkProblem } from '../emit/write.js';
 import { contextProblem } from '../projectpaths.js';
-import { lexists, readBounded } from '../safefs.js';
+import { lexists, readBounded, tempNameProblem } from '../safefs.js';
 import { writeFileAtomic } from '../state/files.js';
 
 export interface InitResult {
@@ -61,6 +61,8 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   const link = linkProblem(dir, file, display, 'choose another path with -f');
   if (link) return fail(link);
   if (!isFolder(path.dirname(file))) return fail({ file: display, message: `its folder ${path.relative(process.cwd(), path.dirname(file)) || '.'} is not there (or not a folder): rep init creates no folder; make it, or choose another path with -f` });
+  const long = tempNameProblem(file);
+  if (long) return fail({ file: display, message: `${long}: choose another path with -f` });
   let there;
   try {
     there = lstatSync(file, { throwIfNoEntry: false });
