@@ -67,8 +67,11 @@ export function init(dir: string, opts: { file?: string; force?: boolean; now?: 
   try {
     there = lstatSync(file, { throwIfNoEntry: false });
   } catch (e) {
-    // A name too long (-f with one of 300 characters), a folder rep may not enter: the errno was all it said.
-    return fail({ file: display, message: `cannot be written (${errnoWords((e as NodeJS.ErrnoException).code, (e as Error).message)}): choose another path with -f` });
+    // A folder rep may not enter: the errno was all it said. Refused permission is the io problem the write's would be
+    // (exit 1, as for a folder rep may read and not write: a review); anything else, the path's (exit 2).
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = `cannot be written (${errnoWords(code, (e as Error).message)}): choose another path with -f`;
+    return fail(code === 'EACCES' || code === 'EPERM' ? { kind: 'io', file: display, message } : { file: display, message });
   }
   if (there?.isDirectory()) return fail({ file: display, message: 'a folder: rep init writes the Repfile only over a file or a link' });
   if (there && !opts.force) return fail({ file: display, message: 'exists; rep init does not overwrite it without --force' });

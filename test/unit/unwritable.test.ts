@@ -123,4 +123,12 @@ describe('a project rep may not write', () => {
     expect(r.ok || r.errors).toEqual([{ kind: 'io', file: shown(dir, 'Repfile'), message: 'cannot write it (permission denied)' }]);
     expect(readFileSync(path.join(dir, 'Repfile'), 'utf8')).toBe(REPFILE);
   });
+
+  it('rep init in a folder it may not enter: the same io problem (exit 1), not a mistake of the path (exit 2: a review)', async () => {
+    const dir = project({ 'requirements.txt': 'numpy\n' });
+    chmodSync(dir, 0o644);
+    const r = await asNobody(() => init(dir, { now: NOW }));
+    chmodSync(dir, 0o755);
+    expect(r.ok || r.errors.map((e) => e.kind)).toEqual(['io']);
+  });
 });
