@@ -215,15 +215,9 @@ export function linkOnTheWayIn(root: string, file: string): string | undefined {
 
 /**
  * The errnos of a write that say the place takes no file from rep (its permissions, a read-only or full
- * file system), each in words: an errno said alone is not a message.
+ * file system); diag.ts errnoWords says each in words.
  */
-export const WRITE_REFUSED: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'a read-only file system',
-  ENOSPC: 'no space left',
-  EDQUOT: 'no space left',
-};
+export const WRITE_REFUSED: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
 
 /** lstat, with nothing there where a part of the path is a file (ENOTDIR) or a folder rep may not read. */
 export function lstatQuiet(abs: string): Stats | undefined {

@@ -92,7 +92,7 @@ export function hashResolved(resolved: Map<string, readonly ContextFile[]>, cach
   try {
     cache.save();
   } catch (e) {
-    if (!Object.hasOwn(WRITE_REFUSED, (e as NodeJS.ErrnoException).code ?? '')) throw e;
+    if (!WRITE_REFUSED.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
   }
   return inputs;
 }

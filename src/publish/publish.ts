@@ -27,7 +27,7 @@ import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { pathProblem, readInside } from './bundlefs.js';
 import { linkTargetProblem } from './unpacker.js';
-import { createExclusive, lexists, tempBeside, TEXT_LIMIT, WRITE_REFUSED } from '../safefs.js';
+import { createExclusive, lexists, tempBeside, TEXT_LIMIT } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
 export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfile'> {
@@ -119,15 +119,7 @@ function writeProblem(folder: string): string | undefined {
 /** An errno of a write, in words (an errno said alone is not a message). */
 function cannotWrite(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code !== undefined && Object.hasOwn(WRITE_REFUSED, code)) return WRITE_REFUSED[code]!;
-  switch (code) {
-    case 'ENOTDIR':
-      return 'a part of the path is not a folder';
-    case 'ENOENT':
-      return 'the folder takes no new files';
-    default:
-      return errnoWords(code, (e as Error).message);
-  }
+  return code === 'ENOENT' ? 'the folder takes no new files' : errnoWords(code, (e as Error).message);
 }
 
 /** Why outProblem could not look at the path, in words: it said `cannot be checked (ENOTDIR)`. */
