@@ -20,7 +20,10 @@ const stepName = z
 // what a reader sees ("Trojan Source"): no bidirectional override, isolate or
 // mark, no Unicode line or paragraph separator. In a field that becomes one
 // Dockerfile line, a newline would start a new instruction.
-const HIDDEN = '\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const BIDI_CLASS = '\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const HIDDEN = `\\x7f-\\x9f\\u2028\\u2029${BIDI_CLASS}`;
+/** A bidirectional control (override, isolate, mark), which reorders what a reader sees: refused in every field. */
+export const BIDI = new RegExp(`[${BIDI_CLASS}]`);
 /**
  * One character of those, tab and newline included, or one that shows nothing (zero-width space, joiners, word
  * joiner, byte order mark): a name of the context the Dockerfile cannot show as it is. BuildKit's lexer drops a
@@ -29,8 +32,12 @@ const HIDDEN = '\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u
  */
 export const UNSHOWABLE = new RegExp(`[\\x00-\\x1f${HIDDEN}\\u200b-\\u200d\\u2060\\ufeff]`);
 const NO_CONTROL = new RegExp(`^[^\\x00-\\x1f${HIDDEN}]*$`);
+/** One character a one-line field refuses (cmd, entrypoint, shell, volumes): what NO_CONTROL finds. */
+export const FIELD_CONTROL = new RegExp(`[\\x00-\\x1f${HIDDEN}]`);
 /** Newlines and tabs allowed: shell commands, descriptions. */
 const LINES = new RegExp(`^[^\\x00-\\x08\\x0b-\\x1f${HIDDEN}]*$`);
+/** One character `run` refuses (newlines and tabs are fine there): what LINES finds. */
+export const RUN_CONTROL = new RegExp(`[\\x00-\\x08\\x0b-\\x1f${HIDDEN}]`);
 /** Tabs allowed: ENV and LABEL values, which are written quoted (a newline cannot be). */
 const TABS = new RegExp(`^[^\\x00-\\x08\\x0a-\\x1f${HIDDEN}]*$`);
 

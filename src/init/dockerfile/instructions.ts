@@ -4,23 +4,17 @@
 // value a Repfile field cannot hold, and an instruction rep has no field for,
 // become notes.
 import { joinable } from '../../emit/dockerfile.js';
-import { UNSHOWABLE } from '../../repfile/schema.js';
+// What a Repfile's one-line fields and its `run` refuse, which a JSON escape (CMD ["a\u2028b"]) writes though the parser refused it in the text.
+import { FIELD_CONTROL, RUN_CONTROL, UNSHOWABLE } from '../../repfile/schema.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
 import { copyInstruction } from './copysteps.js';
 import { absolute, sq, withParents } from './model.js';
-import { BIDI, type Instruction } from './parse.js';
+import type { Instruction } from './parse.js';
 import { stepForRun, type Stage } from './stages.js';
 import { keyValues, oneWord, spend, splitWords, type Lexing } from './words.js';
 
 /** Docker's PATH for an image that sets none; most base images set this one. */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/**
- * What a Repfile's one-line fields (cmd, entrypoint, shell, volumes) refuse, and what its `run` refuses
- * (newlines and tabs are fine there): control characters (C0, DEL, C1), line separators, and the bidirectional
- * controls, which a JSON escape (CMD ["a\u2028b"]) writes though the parser refused them in the text.
- */
-const FIELD_CONTROL = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]|${BIDI.source}`);
-const RUN_CONTROL = new RegExp(`[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029]|${BIDI.source}`);
 /** Instructions whose shell-form text becomes a one-line field as it is (a tab in it too). */
 const ONE_LINE = new Set(['CMD', 'ENTRYPOINT', 'USER', 'WORKDIR']);
 /** A USER that is root (by name or id, with any group). */

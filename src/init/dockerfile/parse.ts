@@ -9,6 +9,8 @@
 import type { Diagnostic } from '../../diag.js';
 import { heredocCapable, splitCommand } from './command.js';
 import { heredocsOf } from './heredoc.js';
+// Refused outside comments as the Repfile refuses them in every field: rather than write a Repfile that does not load.
+import { BIDI } from '../../repfile/schema.js';
 
 export interface Instruction {
   /** Upper case: RUN, COPY, ... */
@@ -37,12 +39,6 @@ export interface ParsedDockerfile {
 // eslint-disable-next-line no-control-regex
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
-/**
- * Bidirectional controls (overrides, isolates, marks), which reorder what a reader sees ("Trojan
- * Source"): the Repfile refuses them in every field (schema.ts), so rep init refuses them outside
- * comments, at their place, rather than write a Repfile that does not load.
- */
-export const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Unicode blanks beyond ASCII (White_Space, and U+FEFF): Docker splits and
