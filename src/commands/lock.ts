@@ -1,6 +1,7 @@
 // `rep lock`: pin every base image to its registry digest in Repfile.lock.
 import { fail, ok, type Diagnostic, type Result } from '../diag.js';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { baseImages, lockPath, pinOf, writeLock, type Lockfile, LOCK_VERSION } from '../lock/lockfile.js';
 import { linkProblem } from '../emit/write.js';
 import { parseImageRef } from '../lock/reference.js';
@@ -33,18 +34,19 @@ export async function lock(project: Project): Promise<Result<LockResult>> {
     if (group) group.push(i);
     else byRegistry.set(registry, [i]);
   });
-  const queue = [...byRegistry.values()];
   const silent: Unanswering = new Map();
-  const worker = async () => {
-    for (let group = queue.shift(); group; group = queue.shift()) {
-      for (const i of group) {
-        const step = dag.recipe.steps.find((s) => s.from === refs[i]);
-        const { file, span, path } = recipe.source.at(step ? ['steps', step.name, 'from'] : ['base'], '');
-        answers[i] = await resolveDigest(refs[i]!, { file, span, path }, silent);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(REGISTRIES_AT_ONCE, queue.length) }, worker));
+  const limit = pLimit(REGISTRIES_AT_ONCE);
+  await Promise.all(
+    [...byRegistry.values()].map((group) =>
+      limit(async () => {
+        for (const i of group) {
+          const step = dag.recipe.steps.find((s) => s.from === refs[i]);
+          const { file, span, path } = recipe.source.at(step ? ['steps', step.name, 'from'] : ['base'], '');
+          answers[i] = await resolveDigest(refs[i]!, { file, span, path }, silent);
+        }
+      }),
+    ),
+  );
   // Said in the order of the sorted references, whichever registry answered first.
   const images: Record<string, string> = {};
   const errors: Diagnostic[] = [];

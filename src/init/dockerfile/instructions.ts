@@ -4,6 +4,7 @@
 // value a Repfile field cannot hold, and an instruction rep has no field for,
 // become notes.
 import { joinable } from '../../emit/dockerfile.js';
+import { quotedName } from '../../diag.js';
 // What a Repfile's one-line fields and its `run` refuse, which a JSON escape (CMD ["a\u2028b"]) writes though the parser refused it in the text.
 import { FIELD_CONTROL, RUN_CONTROL, UNSHOWABLE } from '../../repfile/schema.js';
 import { linesOf, note, relativeToImage, unresolved, type Conversion } from './conversion.js';
@@ -147,7 +148,7 @@ export function convertInstruction(cx: Conversion, ins: Instruction, st: Stage, 
       for (const [k, v] of kv.pairs) {
         if (v === undefined || k === '') note(cx, ins, `LABEL ${JSON.stringify(k)} is not KEY=VALUE`);
         // What the Repfile refuses in a label key (schema.ts): a character that shows nothing reads as another key.
-        else if (UNSHOWABLE.test(k)) note(cx, ins, `LABEL "${k.replace(new RegExp(UNSHOWABLE.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}": a key with a character that shows nothing (a zero-width space or joiner, a word joiner) would read as another key`);
+        else if (UNSHOWABLE.test(k)) note(cx, ins, `LABEL ${quotedName(k)}: a key with a character that shows nothing (a zero-width space or joiner, a word joiner) would read as another key`);
         else if (k === '__proto__') note(cx, ins, `LABEL ${k}: a Repfile has no key named "__proto__" (as a name it would vanish)`);
         else st.meta.labels.set(k, v);
       }
