@@ -27,7 +27,7 @@ import { reproduceMd } from './reproduce.js';
 import { roCrate, type CrateFile } from './rocrate.js';
 import { pathProblem, readInside } from './bundlefs.js';
 import { linkTargetProblem } from './unpacker.js';
-import { createExclusive, lexists, tempBeside, TEXT_LIMIT } from '../safefs.js';
+import { createExclusive, lexists, tempBeside, tempNameProblem, TEXT_LIMIT } from '../safefs.js';
 import { BUNDLE_SIGNATURE, signBundle } from './signature.js';
 
 export interface PublishOptions extends Omit<BuildOptions, 'dryRun' | 'dockerfile'> {
@@ -96,6 +96,9 @@ function outProblem(out: string, kind: BundleKind, project: Project): string | u
     return writeProblem(there);
   }
   if (st && !st.isFile()) return 'exists and is not a file';
+  // The archive is written through a temporary file beside it (bundle.ts), whose name is longer.
+  const long = tempNameProblem(abs);
+  if (long) return long;
   if (!lstatSync(path.dirname(abs), { throwIfNoEntry: false })?.isDirectory()) return `its folder ${path.dirname(out)} is not there`;
   return writeProblem(path.dirname(abs));
 }

@@ -93,6 +93,10 @@ describe('rep publish --out that cannot be looked at', () => {
     temps.add(path.dirname(out));
     const [said] = await problems(dir, out);
     expect(said).toEqual([`rep: --out ${out}: the path, or a name in it, is too long; name a shorter one`]);
+    // An archive whose name fits but its temporary file's beside it does not: said before the build (the write threw ENAMETOOLONG after it).
+    const zip = path.join(path.dirname(out), `${'z'.repeat(236)}.zip`);
+    const [longer] = await problems(dir, zip);
+    expect(longer).toEqual([`rep: --out ${zip}: the file name is too long: rep writes the file through a temporary one beside it, whose name is longer; at most 230 bytes`]);
   });
 });
 
